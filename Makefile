@@ -35,7 +35,13 @@ Q :=
 else
 Q := @
 endif
-ifeq ($(SAN),1)
+FUZZ     ?= 0
+ifeq ($(FUZZ),1)
+# libFuzzer build: everything compiled by clang with coverage instrumentation (make fuzz).
+CC       := clang
+BUILD    := build/fuzz
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+else ifeq ($(SAN),1)
 BUILD    := build/san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 else
@@ -67,8 +73,11 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/%)
+FUZZ_SECONDS ?= 10
 
-.PHONY: all check unit integration bench demo install clean
+.PHONY: all check unit integration bench demo install clean fuzz fuzz-bins fuzz-short
 all: $(WORKER) $(GATEWAY)
 
 $(BUILD)/obj/%.o: %.c
@@ -94,6 +103,11 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check_main.h $(LIB)
 	@$(if $(Q),echo "  CC+LD   $@")
 	$(Q)$(CC) $(CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(CHECK_LIBS)
 
+# One libFuzzer target per parser: tests/fuzz/fuzz_NAME.c with a seed corpus in tests/fuzz/NAME/.
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 $(BUILD)/bench/%: tests/bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC+LD   $@")
@@ -108,7 +122,7 @@ export ASAN_OPTIONS  = detect_leaks=1:abort_on_error=0:suppressions=$(abspath te
 export LSAN_OPTIONS  = suppressions=$(abspath tests/lsan.supp):print_suppressions=0
 export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
 
-check: unit integration
+check: unit integration fuzz-short
 
 unit: $(UNIT_BINS) $(WORKER) $(GATEWAY)
 	@sh tests/run_unit.sh $(UNIT_BINS)
@@ -118,6 +132,22 @@ integration: $(WORKER) $(GATEWAY)
 
 bench: $(BENCH_BINS) $(WORKER)
 	@sh tests/bench/run.sh $(BENCH_BINS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+# make fuzz: each fuzzer for FUZZ_SECONDS (default 10) on a copy of its seed corpus.  In 'make check' a short
+# run (fuzz-short) replays the seeds and a few thousand mutations, so a parser crash fails the tests.
+fuzz:
+	$(Q)$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
+	@sh tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_SRCS)
+
+fuzz-short:
+ifeq ($(SAN)$(FUZZ),00)
+	$(Q)$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
+	@sh tests/fuzz/run.sh build/fuzz 3 $(FUZZ_SRCS)
+else
+	@echo "fuzz-short: runs in the plain 'make check' only"
+endif
 
 demo: $(WORKER)
 	@sh config/examples/demo.sh $(WORKER)

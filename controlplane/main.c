@@ -1,6 +1,7 @@
 /* callmeter-worker: the appliance.
  *
- *   callmeter-worker [--config FILE] [--eal "ARGS"]      serve (daemon mode when WORKER_TOKEN is set)
+ *   callmeter-worker [serve] [--config FILE] [--eal "ARGS"]   serve (daemon mode when WORKER_TOKEN is set)
+ *   callmeter-worker COMMAND ARGS...                          one of the commands in the table below
  *
  * Exit status: 0 clean shutdown; 1 a runtime failure (EAL, port, health socket); 2 bad configuration. */
 #include <errno.h>
@@ -34,10 +35,23 @@ struct worker {
 	int sigfd;
 };
 
+static int cmd_serve(int argc, char **argv);
+
+/* Subcommands: each entry point lives in its folder's public header and returns the process exit status. */
+static const struct command {
+	const char *name;
+	int (*main)(int argc, char **argv); /* argv[0] is the command name */
+	const char *usage;
+} commands[] = {
+	{ "serve", cmd_serve, "[--config FILE] [--eal \"EAL ARGS\"]" },
+};
+
 static void usage(FILE *out)
 {
+	fprintf(out, "usage: callmeter-worker [serve] [--config FILE] [--eal \"EAL ARGS\"]\n");
+	for (size_t i = 0; i < CM_ARRAY_SIZE(commands); i++)
+		fprintf(out, "       callmeter-worker %s %s\n", commands[i].name, commands[i].usage);
 	fprintf(out,
-		"usage: callmeter-worker [--config FILE] [--eal \"EAL ARGS\"]\n"
 		"       callmeter-worker --version | --help\n"
 		"\n"
 		"Starts the worker: DPDK dataplane, health endpoint on HEALTH_PORT (default 3030), and, when\n"
@@ -112,7 +126,7 @@ static int parse_args(int argc, char **argv, const char **config, const char **e
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "callmeter-worker: unknown command '%s'\n", argv[optind]);
+		fprintf(stderr, "callmeter-worker: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return -EINVAL;
 	}
@@ -120,6 +134,19 @@ static int parse_args(int argc, char **argv, const char **config, const char **e
 }
 
 int main(int argc, char **argv)
+{
+	if (argc > 1 && argv[1][0] != '-') {
+		for (size_t i = 0; i < CM_ARRAY_SIZE(commands); i++)
+			if (strcmp(argv[1], commands[i].name) == 0)
+				return commands[i].main(argc - 1, argv + 1);
+		fprintf(stderr, "callmeter-worker: unknown command '%s'\n", argv[1]);
+		usage(stderr);
+		return EXIT_CONFIG;
+	}
+	return cmd_serve(argc, argv);
+}
+
+static int cmd_serve(int argc, char **argv)
 {
 	static struct worker w;
 	const char *config = NULL, *eal = NULL;
