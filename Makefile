@@ -19,7 +19,8 @@ TEST_PKGS := check
 
 # A fresh machine: install what is missing before anything asks pkg-config (skipped for 'make clean').
 ifeq ($(filter clean,$(MAKECMDGOALS)),)
-ifneq ($(shell pkg-config --exists $(PKGS) $(TEST_PKGS) 2>/dev/null && echo ok),ok)
+TEST_TOOLS := kamailio sipp tshark dpdk-testpmd clang
+ifneq ($(shell pkg-config --exists $(PKGS) $(TEST_PKGS) 2>/dev/null && command -v $(TEST_TOOLS) >/dev/null && echo ok),ok)
 $(info callmeter: build dependencies missing, running appliance/deps.sh)
 DEPS_RC := $(shell sh appliance/deps.sh >&2; echo $$?)
 ifneq ($(DEPS_RC),0)
