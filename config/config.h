@@ -72,6 +72,10 @@ struct cfg_ini_ctx {
 	size_t errlen;
 	bool failed;
 	bool continuation; /* this value continues the previous key on an indented line */
+	bool new_section;  /* first key after a [section] header (sections without keys are not reported) */
+	unsigned section_line; /* line of the current [section] header */
+	unsigned section_seq;      /* internal */
+	unsigned prev_section_seq; /* internal */
 	bool indented;     /* internal: the line just read starts with white space */
 	char prev[2][CFG_NAME_MAX]; /* internal: section and key of the previous call */
 };
@@ -82,5 +86,136 @@ int cfg_ini_parse_file(const char *path, cfg_ini_cb cb, void *arg, char *err, si
 int cfg_ini_parse_string(const char *name, const char *text, cfg_ini_cb cb, void *arg, char *err, size_t errlen);
 void cfg_ini_error(struct cfg_ini_ctx *ctx, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* ---- test plans --------------------------------------------------------------------------------------------
+ * A plan is an INI file (docs/plan.md documents every key):
+ *   [test]            name, duration, call_duration, cps, register_rate, setup_timeout, ...
+ *   [group NAME] ...  one per endpoint group: endpoints, role, registrar, transport, credentials, target, codecs,
+ *                     ptime, media, srtp, dtmf, dscp, answer behaviour
+ *   [dataplane]       media IPs, RTP port range, lcores, EAL arguments
+ *   [impairment]      TX loss, Gilbert-Elliott bursts, jitter, reorder, duplicates (seeded)
+ * cfg_plan_load() parses and validates everything, including references between groups; on error the message
+ * names FILE:LINE and the key, and nothing is half-loaded. */
+#define CFG_MAX_GROUPS 64
+#define CFG_MAX_CODECS 8
+#define CFG_MAX_MEDIA_IPS 16
+#define CFG_MAX_ENDPOINTS 1000000u
+#define CFG_CODEC_NAME_MAX 24
+
+enum cfg_role { CFG_ROLE_CALLER, CFG_ROLE_CALLEE, CFG_ROLE_BOTH };
+enum cfg_transport { CFG_TRANSPORT_UDP, CFG_TRANSPORT_TCP, CFG_TRANSPORT_TLS };
+enum cfg_target_kind { CFG_TARGET_NONE, CFG_TARGET_GROUP, CFG_TARGET_URI, CFG_TARGET_EXTERNAL };
+enum cfg_srtp { CFG_SRTP_OFF, CFG_SRTP_OPTIONAL, CFG_SRTP_MANDATORY };
+enum cfg_dtmf { CFG_DTMF_NONE, CFG_DTMF_RFC4733, CFG_DTMF_INFO };
+enum cfg_tls_verify { CFG_TLS_VERIFY_SYSTEM, CFG_TLS_VERIFY_CA, CFG_TLS_VERIFY_NONE };
+
+struct cfg_group {
+	char name[CFG_NAME_MAX];
+	unsigned line;                    /* first line of the section */
+	uint32_t endpoints;
+	enum cfg_role role;
+	bool role_set;
+	char registrar[CFG_HOST_MAX];     /* host[:port]; empty: endpoints do not register */
+	char domain[CFG_HOST_MAX];        /* AOR domain; default: the registrar's host, else local_ip */
+	enum cfg_transport transport;
+	char outbound_proxy[CFG_HOST_MAX];
+	char username[CFG_NAME_MAX];      /* template: {n} is the endpoint number, first_number + index */
+	char password[CFG_NAME_MAX];      /* template, as username */
+	char accounts[CFG_PATH_MAX];      /* CSV "username,password[,display]" instead of templates */
+	uint32_t accounts_rows;           /* rows found in the CSV (validated >= endpoints) */
+	uint32_t first_number;
+	char local_ip[48];                /* SIP source address */
+	uint16_t local_port;              /* first SIP port; 0: one shared ephemeral socket */
+	bool port_per_endpoint;
+	enum cfg_target_kind target_kind;
+	char target[CFG_HOST_MAX];        /* group name or SIP URI */
+	int target_group;                 /* index into cfg_plan.groups, or -1 */
+	char codecs[CFG_MAX_CODECS][CFG_CODEC_NAME_MAX];
+	uint8_t ncodecs;
+	uint16_t ptime_ms;
+	char media[CFG_PATH_MAX];         /* "speech" (default), "tone:HZ", "silence" or a WAV file */
+	enum cfg_srtp srtp;
+	enum cfg_dtmf dtmf;
+	char dtmf_digits[32];
+	uint32_t dtmf_delay_ms;
+	uint8_t dscp;                     /* RTP; SIP uses sip_dscp */
+	uint8_t sip_dscp;
+	uint16_t answer_code;             /* callee: 200, or a rejection such as 486/603 */
+	uint32_t ring_ms;                 /* callee: time between 180 and the final answer */
+	uint32_t register_expires_s;
+	uint32_t calls_per_endpoint;      /* caller: calls placed one after the other */
+	uint32_t call_duration_ms;        /* 0: the [test] value */
+	enum cfg_tls_verify tls_verify;
+	char tls_ca_file[CFG_PATH_MAX];
+	char tls_cert_file[CFG_PATH_MAX];
+	char tls_key_file[CFG_PATH_MAX];
+	unsigned key_line[48];            /* internal: line of each key given, for error messages */
+};
+
+struct cfg_test {
+	char name[CFG_NAME_MAX];
+	uint32_t duration_ms;       /* hard limit of the whole run */
+	uint32_t call_duration_ms;
+	double cps;                 /* call attempts per second (ramp) */
+	double register_rate;       /* REGISTERs per second */
+	uint32_t setup_timeout_ms;  /* INVITE without final answer -> CANCEL / TIMEOUT */
+	uint32_t register_timeout_ms;
+	uint32_t teardown_timeout_ms;
+	double mos_warning;         /* below it a successful call is COMPLETED_WITH_WARNINGS */
+	double loss_warning_pct;
+};
+
+struct cfg_plan_dataplane {
+	char media_ips[CFG_MAX_MEDIA_IPS][16];
+	uint8_t nmedia_ips;
+	char netmask[16];
+	char gateway_ip[16];        /* next hop for remote media; empty: same subnet */
+	uint16_t vlan;              /* 0: untagged */
+	uint16_t rtp_port_min;
+	uint16_t rtp_port_max;
+	uint32_t max_flows;
+	uint16_t lcores;            /* 0: every EAL worker lcore */
+	char eal_args[CFG_EAL_MAX]; /* empty: the worker's */
+	char port[CFG_NAME_MAX];
+	bool rtcp_mux;
+	uint32_t decode_sample;     /* decode 1 flow in N for audio metrics; 0: none */
+};
+
+struct cfg_impairment {
+	double loss_pct;            /* independent random loss */
+	double burst_p_pct;         /* Gilbert-Elliott: good -> bad transition probability per packet */
+	double burst_r_pct;         /* bad -> good */
+	double burst_loss_pct;      /* loss inside the bad state (default 100) */
+	uint32_t jitter_ms;         /* extra TX delay, uniform 0..jitter */
+	double reorder_pct;
+	double duplicate_pct;
+	uint64_t seed;
+	bool any;                   /* something is impaired */
+};
+
+struct cfg_plan {
+	char source[CFG_PATH_MAX];
+	struct cfg_test test;
+	struct cfg_group groups[CFG_MAX_GROUPS];
+	uint32_t ngroups;
+	struct cfg_plan_dataplane dp;
+	struct cfg_impairment imp;
+	uint32_t total_endpoints;
+	unsigned section_line[4];   /* internal */
+};
+
+/* Parses and validates; `plan` is owned by the caller (it is large: allocate it).  0 or -errno with the first
+ * problem in err as "FILE:LINE: key 'k': why" (or "FILE: why" for whole-plan problems). */
+int cfg_plan_load(struct cfg_plan *plan, const char *path, char *err, size_t errlen);
+/* The same from text in memory (a plan received from the gateway); `name` is used in messages. */
+int cfg_plan_load_string(struct cfg_plan *plan, const char *name, const char *text, char *err, size_t errlen);
+/* Expands a username/password template for endpoint number n into out. */
+int cfg_expand_template(const char *tmpl, uint32_t n, char *out, size_t len);
+/* Parses "20s", "1.5s", "250ms", "2m", "1h" or a bare number of seconds into milliseconds. */
+int cfg_parse_duration_ms(const char *s, uint32_t *ms);
+const char *cfg_role_name(enum cfg_role r);
+
+/* `callmeter-worker plan-check PLAN.ini...`: validates plans, prints a summary or the error; exit 0/2. */
+int cfg_plan_check_main(int argc, char **argv);
 
 #endif

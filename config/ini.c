@@ -82,6 +82,10 @@ static char *ini_read_line(char *str, int num, void *stream)
 	}
 	src->ctx.line++;
 	src->ctx.indented = str[0] == ' ' || str[0] == '\t';
+	if (str[strspn(str, " \t")] == '[') {
+		src->ctx.section_seq++;
+		src->ctx.section_line = src->ctx.line;
+	}
 	return str;
 }
 
@@ -91,6 +95,8 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 
 	if (src->ctx.failed)
 		return 0;
+	src->ctx.new_section = src->ctx.section_seq != src->ctx.prev_section_seq;
+	src->ctx.prev_section_seq = src->ctx.section_seq;
 	src->ctx.continuation = src->ctx.indented && strcmp(src->ctx.prev[0], section) == 0 &&
 				strcmp(src->ctx.prev[1], name) == 0;
 	cm_strlcpy(src->ctx.prev[0], section, sizeof(src->ctx.prev[0]));

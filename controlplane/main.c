@@ -44,6 +44,7 @@ static const struct command {
 	const char *usage;
 } commands[] = {
 	{ "serve", cmd_serve, "[--config FILE] [--eal \"EAL ARGS\"]" },
+	{ "plan-check", cfg_plan_check_main, "PLAN.ini..." },
 };
 
 static void usage(FILE *out)

@@ -69,6 +69,27 @@ START_TEST(unknown_command_exits_2)
 }
 END_TEST
 
+START_TEST(plan_check_command)
+{
+	char good[300], *out;
+	char bad[64];
+	char *env[] = { NULL };
+	const char *src = getenv("CALLMETER_SRC");
+	char *argv[] = { "plan-check", good, bad, NULL };
+
+	snprintf(good, sizeof(good), "%s/config/examples/demo.ini", src ? src : ".");
+	tu_write_temp(bad, sizeof(bad), "[group a]\nendpoints = 1\ncodecs = G729\n");
+	ck_assert_int_eq(run_to_exit(argv, env, &out), 2);
+	ck_assert_msg(strstr(out, "demo.ini: ok: test 'loopback-demo', 100 endpoint(s) in 2 group(s)"), "%s", out);
+	ck_assert_msg(strstr(out, ": invalid: ") && strstr(out, ":3: key 'codecs': unknown codec 'G729'"), "%s", out);
+	free(out);
+	argv[2] = NULL;
+	ck_assert_int_eq(run_to_exit(argv, env, &out), 0);
+	free(out);
+	unlink(bad);
+}
+END_TEST
+
 /* Polls /health until it answers or the process dies. */
 static int wait_health(struct tu_proc *p, unsigned port, char *body, size_t len)
 {
@@ -174,6 +195,7 @@ static Suite *worker_suite(void)
 	tcase_add_test(tc, bad_token_exits_2_without_echo);
 	tcase_add_test(tc, bad_config_file_exits_2_naming_line);
 	tcase_add_test(tc, unknown_command_exits_2);
+	tcase_add_test(tc, plan_check_command);
 	tcase_add_test(tc, starts_serves_health_and_stops_on_sigterm);
 	tcase_add_test(tc, unreachable_gateway_retries_and_reports_disconnected);
 	tcase_add_test(tc, bad_eal_arguments_fail_with_reason);
