@@ -86,4 +86,91 @@ void cp_gateway_stop(struct cp_gateway *gw);
 /* Next reconnect delay for attempt n (1-based): min * 2^(n-1) capped at max, minus up to 25 % random jitter. */
 uint32_t cp_backoff_ms(uint32_t attempt, uint32_t min_ms, uint32_t max_ms, uint32_t rnd);
 
+/* ---- run report: outcomes, timings, quality -> JSON summary; per-second samples -> msgpack ----------------
+ * The endpoint engine records into a cp_report as the run goes; at the end cp_report_write_json() writes the
+ * summary whose keys DESIGN.md fixes.  Percentiles are exact (every value is kept: 4 bytes per registration or
+ * call).  Samples are one msgpack map per endpoint per second, appended to a stream (--metrics-out) and, in
+ * daemon mode, sent to the gateway. */
+
+#define CP_OUTCOMES(X) \
+	X(SUCCESS) X(COMPLETED_WITH_WARNINGS) X(REGISTRATION_FAILED) X(CALL_FAILED) X(NEGOTIATION_FAILED) \
+	X(TIMEOUT) X(OSERROR) X(TEARDOWN_ERROR)
+#define CP_OUTCOME_ENUM(n) CP_OUT_##n,
+enum cp_outcome { CP_OUTCOMES(CP_OUTCOME_ENUM) CP_OUT_COUNT };
+#undef CP_OUTCOME_ENUM
+const char *cp_outcome_name(enum cp_outcome o);
+
+/* Every value kept, for exact percentiles (nearest rank). */
+struct cp_values {
+	uint32_t *v;
+	size_t n, cap;
+	bool sorted;
+};
+int cp_values_add(struct cp_values *s, uint32_t v);
+/* p in (0, 100]; 0 when empty. */
+uint32_t cp_values_percentile(struct cp_values *s, double p);
+void cp_values_free(struct cp_values *s);
+
+struct cp_flow_report {
+	uint32_t ssrc;
+	char src[48], dst[48]; /* "ip:port" */
+	char codec[24];
+	uint64_t packets_sent, packets_received, packets_lost, duplicate_packets, out_of_order_packets;
+	double jitter_ms, max_jitter_ms, mos, r_factor;
+};
+
+struct cp_report {
+	char run_id[48];
+	char plan[256];
+	uint64_t started_wall_ms, ended_wall_ms;
+	uint32_t outcomes[CP_OUT_COUNT];
+	uint32_t endpoints_total;
+	uint32_t reg_attempted, reg_succeeded, reg_failed;
+	struct cp_values reg_time_ms;
+	uint32_t calls_attempted, calls_answered, calls_failed;
+	struct cp_values setup_ms, pdd_ms;
+	/* quality over answered calls' received streams */
+	uint32_t quality_n;
+	double mos_sum, mos_min, r_sum, r_min, jitter_sum, jitter_max;
+	uint64_t packets_lost, packets_expected;
+	struct cp_flow_report *flows;
+	size_t nflows, flows_cap;
+};
+
+void cp_report_init(struct cp_report *r, const char *run_id, const char *plan);
+void cp_report_free(struct cp_report *r);
+void cp_report_outcome(struct cp_report *r, enum cp_outcome o);
+void cp_report_registration(struct cp_report *r, bool ok, uint32_t time_ms);
+void cp_report_call(struct cp_report *r, bool answered, uint32_t setup_ms, uint32_t pdd_ms);
+/* Adds one received stream's end-of-call figures (and its quality to the totals). */
+int cp_report_flow(struct cp_report *r, const struct cp_flow_report *f);
+/* "COMPLETED" when every endpoint succeeded (warnings included), "COMPLETED_WITH_FAILURES" otherwise. */
+const char *cp_report_run_outcome(const struct cp_report *r);
+/* Writes the JSON summary (DESIGN.md keys); 0 or -errno. */
+int cp_report_write_json(struct cp_report *r, const char *path);
+
+/* One per-endpoint per-second sample; fields with has_* false are written as nil. */
+struct cp_sample {
+	uint32_t t;            /* seconds since the run started */
+	uint32_t endpoint;     /* index in the plan */
+	const char *group;
+	const char *state;     /* "registering", "ringing", "in_call", "done", "failed", ... */
+	uint64_t packets_sent, bytes_sent, packets_received, bytes_received;
+	uint64_t packets_lost, duplicate_packets, out_of_order_packets, sequence_number_resets;
+	double fraction_lost, jitter_ms, rtt_ms, mos, r_factor, burst_density, gap_density;
+	bool has_media, has_rtt;
+	int32_t pdd_ms, time_to_ringing_ms, setup_ms, call_duration_ms; /* -1: not known (yet) */
+	uint16_t final_status_code;  /* 0: none yet */
+	const char *call_result;     /* NULL: none yet */
+};
+
+struct cp_metrics_out;
+/* Opens (truncates) FILE for a msgpack stream of samples. */
+struct cp_metrics_out *cp_metrics_open(const char *path);
+int cp_metrics_write(struct cp_metrics_out *m, const struct cp_sample *s);
+/* Flushes and closes; returns 0 or -errno of the first write error. */
+int cp_metrics_close(struct cp_metrics_out *m);
+/* Encodes one sample as a msgpack map into buf; returns the length or -ENOSPC. */
+int cp_sample_pack(const struct cp_sample *s, char *buf, size_t len);
+
 #endif
