@@ -173,4 +173,19 @@ int cp_metrics_close(struct cp_metrics_out *m);
 /* Encodes one sample as a msgpack map into buf; returns the length or -ENOSPC. */
 int cp_sample_pack(const struct cp_sample *s, char *buf, size_t len);
 
+/* ---- what `run` shows a person -------------------------------------------------------------------------- */
+
+struct cp_progress {
+	uint32_t elapsed_s, duration_s;
+	uint32_t total, registered, ringing, in_call, done, failed;
+	double cps;          /* call attempts in the last second */
+	double mos;          /* current average over calls with media; < 0: none yet */
+	double loss_pct;
+	double jitter_ms;
+};
+/* One progress line: on a terminal it rewrites itself ("\r", no newline); otherwise a plain log line. */
+void cp_progress_print(FILE *out, bool tty, const struct cp_progress *p);
+/* The final summary table. */
+void cp_summary_print(FILE *out, struct cp_report *r);
+
 #endif

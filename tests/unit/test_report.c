@@ -246,6 +246,70 @@ START_TEST(outcome_names)
 }
 END_TEST
 
+static char *printed(void (*fn)(FILE *, void *), void *arg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	fn(f, arg);
+	fclose(f);
+	return buf;
+}
+
+static void print_progress_tty(FILE *f, void *arg)
+{
+	cp_progress_print(f, true, arg);
+}
+
+static void print_progress_plain(FILE *f, void *arg)
+{
+	cp_progress_print(f, false, arg);
+}
+
+static void print_summary(FILE *f, void *arg)
+{
+	cp_summary_print(f, arg);
+}
+
+START_TEST(progress_and_summary_text)
+{
+	struct cp_progress p = { .elapsed_s = 12, .duration_s = 30, .total = 100, .registered = 100, .ringing = 3,
+				 .in_call = 40, .done = 7, .failed = 1, .cps = 9.5, .mos = 4.38, .loss_pct = 0.25,
+				 .jitter_ms = 1.5 };
+	struct cp_flow_report f = { .mos = 4.4, .r_factor = 93.0, .jitter_ms = 0.5, .max_jitter_ms = 1.0,
+				    .packets_received = 995, .packets_lost = 5 };
+	struct cp_report r;
+	char *out;
+
+	out = printed(print_progress_tty, &p);
+	ck_assert_str_eq(out, "\r\033[K[  12s/30s] endpoints 100: registered 100, ringing 3, in call 40, done 7, "
+			 "failed 1 | 9.5 cps | MOS 4.38 | loss 0.25% | jitter 1.50 ms");
+	free(out);
+	p.mos = -1;
+	out = printed(print_progress_plain, &p);
+	ck_assert_msg(strstr(out, "| MOS - |") && out[strlen(out) - 1] == '\n' && out[0] == '[', "%s", out);
+	free(out);
+
+	cp_report_init(&r, "run-7", "demo.ini");
+	cp_report_outcome(&r, CP_OUT_SUCCESS);
+	cp_report_outcome(&r, CP_OUT_CALL_FAILED);
+	cp_report_call(&r, true, 200, 100);
+	cp_report_call(&r, false, 0, 0);
+	cp_report_flow(&r, &f);
+	r.ended_wall_ms = r.started_wall_ms + 1500;
+	out = printed(print_summary, &r);
+	ck_assert_msg(strstr(out, "Run run-7 (demo.ini): COMPLETED_WITH_FAILURES in 1.5 s"), "%s", out);
+	ck_assert_msg(strstr(out, "  CALL_FAILED                1\n"), "%s", out);
+	ck_assert_msg(!strstr(out, "TIMEOUT"), "%s", out);
+	ck_assert_msg(strstr(out, "attempted / answered       2 / 1 (ASR 50.0 %)"), "%s", out);
+	ck_assert_msg(strstr(out, "MOS avg / min              4.40 / 4.40"), "%s", out);
+	ck_assert_msg(strstr(out, "packets lost               5 of 1000 (0.500 %)"), "%s", out);
+	free(out);
+	cp_report_free(&r);
+}
+END_TEST
+
 static Suite *report_suite(void)
 {
 	Suite *s = suite_create("report");
@@ -256,6 +320,7 @@ static Suite *report_suite(void)
 	tcase_add_test(tc, all_success_is_completed_and_empty_is_zero);
 	tcase_add_test(tc, msgpack_samples_round_trip);
 	tcase_add_test(tc, outcome_names);
+	tcase_add_test(tc, progress_and_summary_text);
 	suite_add_tcase(s, tc);
 	return s;
 }
