@@ -10,6 +10,11 @@
 
 #include "config/config.h"
 
+struct cp_report;
+struct cp_sample;
+struct cp_flow_report;
+struct cp_metrics_out;
+
 /* ---- event loop ------------------------------------------------------------------------------------------- */
 
 struct cp_loop;
@@ -172,6 +177,89 @@ int cp_metrics_write(struct cp_metrics_out *m, const struct cp_sample *s);
 int cp_metrics_close(struct cp_metrics_out *m);
 /* Encodes one sample as a msgpack map into buf; returns the length or -ENOSPC. */
 int cp_sample_pack(const struct cp_sample *s, char *buf, size_t len);
+
+/* ---- endpoint engine -------------------------------------------------------------------------------------
+ * Turns a plan into endpoints and drives each one: register -> (callee) answer | (caller) dial its target once
+ * every callee is registered (phased dispatch) -> media for the call duration -> hang up -> unregister, at the
+ * plan's register_rate and cps.  Signalling and media are reached through an ops table so that the SIP user
+ * agent and the dataplane plug in (and tests can drive the engine with scripted peers).  The ops start actions
+ * and report back through the cp_engine_on_* functions, from the same thread, at any later time (never from
+ * inside the op call itself). */
+
+enum cp_ep_state {
+	CP_EP_IDLE, CP_EP_REGISTERING, CP_EP_READY, CP_EP_CALLING, CP_EP_RINGING, CP_EP_IN_CALL, CP_EP_HANGING_UP,
+	CP_EP_UNREGISTERING, CP_EP_DONE, CP_EP_STATE_COUNT
+};
+const char *cp_ep_state_name(enum cp_ep_state s);
+
+/* What an answered call's media needs (the far end's address comes from the SDP answer or offer). */
+struct cp_call_media {
+	char remote_ip[48];
+	uint16_t remote_port;
+	char codec[24];
+	uint8_t payload_type;
+	uint16_t ptime_ms;
+};
+
+struct cp_engine;
+
+/* A call leg: an endpoint's outgoing call, or the incoming call it answers (one of each at a time; a busy
+ * callee endpoint rejects further calls with 486, as a phone would). */
+#define CP_LEG(ep, incoming) ((uint32_t)(ep) * 2u + ((incoming) ? 1u : 0u))
+#define CP_LEG_EP(leg) ((leg) / 2u)
+#define CP_LEG_INCOMING(leg) (((leg) & 1u) != 0)
+
+struct cp_engine_ops {
+	/* Signalling.  reg: REGISTER with expires_s (0 = unregister), answer via cp_engine_on_registered.
+	 * call: INVITE from caller `ep` to callee endpoint `callee` (or -1) / `uri`; answers via
+	 * cp_engine_on_ringing / _on_answered / _on_call_failed.  hangup: BYE (or CANCEL before the answer) of a
+	 * leg (CP_LEG); the result via cp_engine_on_hungup, or _on_call_failed for a cancelled call.  Callee endpoints answer incoming calls by
+	 * themselves as their group says and report each with cp_engine_on_answered(incoming) and its end with
+	 * cp_engine_on_hungup(incoming). */
+	int (*reg)(void *sig, uint32_t ep, uint32_t expires_s);
+	int (*call)(void *sig, uint32_t ep, int64_t callee, const char *uri);
+	int (*hangup)(void *sig, uint32_t leg);
+	/* Media on the dataplane for one leg (CP_LEG). */
+	int (*media_start)(void *media, uint32_t leg, const struct cp_call_media *m);
+	/* Stops it and fills the end-of-call figures of the stream this leg received. */
+	void (*media_stop)(void *media, uint32_t leg, struct cp_flow_report *out);
+	/* Current counters of the leg's received stream into a sample (optional). */
+	void (*media_sample)(void *media, uint32_t leg, struct cp_sample *s);
+};
+
+struct cp_engine_stats {
+	uint32_t state[CP_EP_STATE_COUNT];
+	uint32_t calls_started_last_s;
+	double mos_now; /* average over calls that currently have media, < 0 if none */
+};
+
+struct cp_engine *cp_engine_new(struct cp_loop *loop, const struct cfg_plan *plan, const struct cp_engine_ops *ops,
+				void *sig, void *media, struct cp_report *report);
+void cp_engine_free(struct cp_engine *e);
+/* Starts the run; `done` is called once every endpoint has an outcome (or the duration ran out). */
+int cp_engine_start(struct cp_engine *e, void (*done)(struct cp_engine *e, void *arg), void *arg);
+/* Ends the run early (SIGINT): calls in progress are hung up, endpoints unregister, outcomes are recorded. */
+void cp_engine_stop(struct cp_engine *e);
+void cp_engine_stats(const struct cp_engine *e, struct cp_engine_stats *st);
+void cp_engine_set_metrics(struct cp_engine *e, struct cp_metrics_out *m);
+/* Endpoint facts the signalling side needs (the AOR user, group, peer). */
+const struct cfg_group *cp_engine_group_of(const struct cp_engine *e, uint32_t ep, uint32_t *index_in_group);
+uint32_t cp_engine_endpoints(const struct cp_engine *e);
+enum cp_ep_state cp_engine_state(const struct cp_engine *e, uint32_t ep);
+enum cp_outcome cp_engine_outcome(const struct cp_engine *e, uint32_t ep, uint16_t *code, const char **reason);
+
+/* Reports from the signalling side.  status is the SIP final status (0 with a reason for "no answer"). */
+void cp_engine_on_registered(struct cp_engine *e, uint32_t ep, uint16_t status, const char *reason);
+void cp_engine_on_ringing(struct cp_engine *e, uint32_t ep, uint16_t status);
+void cp_engine_on_answered(struct cp_engine *e, uint32_t ep, bool incoming, const struct cp_call_media *m);
+/* A call that was not answered: outcome CALL_FAILED, TIMEOUT (408 or no answer) or NEGOTIATION_FAILED
+ * (488/606, or negotiation = true for an SDP answer that did not fit). */
+void cp_engine_on_call_failed(struct cp_engine *e, uint32_t ep, uint16_t status, bool negotiation,
+			      const char *reason);
+/* A call ended: by our hangup (status of the BYE's answer, 0 = no answer) or by the peer (by_peer). */
+void cp_engine_on_hungup(struct cp_engine *e, uint32_t ep, bool incoming, bool by_peer, uint16_t status);
+/* The operating system refused something (socket, port): outcome OSERROR. */
+void cp_engine_on_os_error(struct cp_engine *e, uint32_t ep, int err, const char *what);
 
 /* ---- what `run` shows a person -------------------------------------------------------------------------- */
 

@@ -1,0 +1,856 @@
+/* The endpoint engine: every endpoint of a plan, driven from registration to its outcome.
+ *
+ * Endpoints live in one preallocated array addressed by index.  Work is paced by two token buckets refilled
+ * on a 10 ms tick: REGISTERs (and unREGISTERs) at the plan's register_rate, call attempts at its cps.  Dialing
+ * starts only when every endpoint of a group that receives calls has finished registering (phased dispatch), so
+ * that no INVITE meets an unregistered callee.  Each outcome is sticky: the first failure an endpoint meets
+ * is the one reported, with the SIP status behind it. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controlplane/controlplane.h"
+
+#define TICK_MS 10
+#define NO_OUTCOME 0xff
+
+enum ep_flags {
+	EPF_REGISTERED = 1u << 0,
+	EPF_CALLEE = 1u << 1,   /* receives calls (role callee or both) */
+	EPF_CALLER = 1u << 2,   /* places calls (role caller or both) */
+	EPF_WARN = 1u << 3,     /* a call's quality was below the plan's warning thresholds */
+	EPF_IN_BUSY = 1u << 4,  /* an incoming call is up */
+	EPF_COUNTED = 1u << 5,  /* callee registration settled (phased dispatch counter) */
+};
+
+struct ep {
+	uint16_t group;
+	uint8_t state;      /* enum cp_ep_state */
+	uint8_t outcome;    /* enum cp_outcome or NO_OUTCOME */
+	uint16_t code;      /* SIP status behind the outcome */
+	uint16_t flags;
+	uint32_t calls_done;
+	uint32_t ring_ms;   /* time to the first 18x of the current call, 0: none yet */
+	uint32_t setup_ms;
+	uint64_t t_start;   /* start of the current transaction (REGISTER / INVITE / BYE), loop ms */
+	uint64_t t_answer;
+	const char *reason; /* static text or NULL */
+	struct cp_engine *engine; /* for the timer callback */
+	struct cp_timer timer;
+};
+
+struct queue {
+	uint32_t *v;
+	size_t cap, head, len;
+};
+
+struct cp_engine {
+	struct cp_loop *loop;
+	const struct cfg_plan *plan;
+	const struct cp_engine_ops *ops;
+	void *sig, *media;
+	struct cp_report *report;
+	struct cp_metrics_out *metrics;
+	struct ep *eps;
+	uint32_t n;
+	uint32_t group_first[CFG_MAX_GROUPS + 1];
+	struct queue regq, dialq;
+	uint32_t callees_pending;   /* callee registrations not yet settled */
+	uint32_t callers_active;    /* caller endpoints not yet finished with their calls */
+	uint32_t active;            /* endpoints not DONE */
+	bool has_external;          /* a group waits for calls from outside until the duration ends */
+	bool callees_released;
+	double reg_tokens, dial_tokens;
+	uint64_t last_tick;
+	uint64_t t_run_start;
+	uint32_t elapsed_s;
+	uint32_t calls_this_s, calls_last_s;
+	double mos_now;
+	bool started, stopping, finished;
+	struct cp_timer tick, second, deadline, grace, finish;
+	void (*done)(struct cp_engine *e, void *arg);
+	void *done_arg;
+};
+
+static const char *const state_names[] = {
+	[CP_EP_IDLE] = "idle", [CP_EP_REGISTERING] = "registering", [CP_EP_READY] = "ready",
+	[CP_EP_CALLING] = "calling", [CP_EP_RINGING] = "ringing", [CP_EP_IN_CALL] = "in_call",
+	[CP_EP_HANGING_UP] = "hanging_up", [CP_EP_UNREGISTERING] = "unregistering", [CP_EP_DONE] = "done",
+};
+
+const char *cp_ep_state_name(enum cp_ep_state s)
+{
+	return (unsigned)s < CP_EP_STATE_COUNT ? state_names[s] : "?";
+}
+
+/* ---- small helpers ---------------------------------------------------------------------------------------- */
+
+static int queue_init(struct queue *q, size_t cap)
+{
+	q->v = malloc((cap ? cap : 1) * sizeof(*q->v));
+	q->cap = cap ? cap : 1;
+	q->head = q->len = 0;
+	return q->v ? 0 : -ENOMEM;
+}
+
+static void queue_push(struct queue *q, uint32_t v)
+{
+	if (q->len < q->cap)
+		q->v[(q->head + q->len++) % q->cap] = v;
+}
+
+static bool queue_pop(struct queue *q, uint32_t *v)
+{
+	if (q->len == 0)
+		return false;
+	*v = q->v[q->head];
+	q->head = (q->head + 1) % q->cap;
+	q->len--;
+	return true;
+}
+
+static const struct cfg_group *grp(const struct cp_engine *e, const struct ep *p)
+{
+	return &e->plan->groups[p->group];
+}
+
+static uint32_t ep_index(const struct cp_engine *e, const struct ep *p)
+{
+	return (uint32_t)(p - e->eps);
+}
+
+static uint64_t now(const struct cp_engine *e)
+{
+	return cp_loop_now_ms(e->loop);
+}
+
+/* The first failure wins; success with warnings is upgraded by any failure. */
+static void set_outcome(struct ep *p, enum cp_outcome o, uint16_t code, const char *reason)
+{
+	if (p->outcome != NO_OUTCOME && p->outcome != CP_OUT_SUCCESS && p->outcome != CP_OUT_COMPLETED_WITH_WARNINGS)
+		return;
+	p->outcome = (uint8_t)o;
+	p->code = code;
+	p->reason = reason;
+}
+
+static bool failed(const struct ep *p)
+{
+	return p->outcome != NO_OUTCOME && p->outcome != CP_OUT_SUCCESS &&
+	       p->outcome != CP_OUT_COMPLETED_WITH_WARNINGS;
+}
+
+static void schedule_finish(struct cp_engine *e)
+{
+	if (!e->finished && !cp_timer_armed(&e->finish))
+		cp_timer_start(e->loop, &e->finish, 0);
+}
+
+static void release_callees(struct cp_engine *e);
+
+static void settle_callee(struct cp_engine *e, struct ep *p)
+{
+	if ((p->flags & EPF_CALLEE) && !(p->flags & EPF_COUNTED)) {
+		p->flags |= EPF_COUNTED;
+		e->callees_pending--;
+	}
+}
+
+/* The endpoint has its outcome: record it once. */
+static void ep_done(struct cp_engine *e, struct ep *p)
+{
+	enum cp_outcome o;
+
+	if (p->state == CP_EP_DONE)
+		return;
+	cp_timer_stop(e->loop, &p->timer);
+	settle_callee(e, p);
+	if (p->outcome == NO_OUTCOME)
+		set_outcome(p, (p->flags & EPF_WARN) ? CP_OUT_COMPLETED_WITH_WARNINGS : CP_OUT_SUCCESS, 0, NULL);
+	o = (enum cp_outcome)p->outcome;
+	if (o != CP_OUT_SUCCESS && o != CP_OUT_COMPLETED_WITH_WARNINGS)
+		cm_log(CM_LOG_DEBUG, "engine", "endpoint %u [group %s]: %s%s%.0u %s", ep_index(e, p), grp(e, p)->name,
+		       cp_outcome_name(o), p->code ? " " : "", (unsigned)p->code, p->reason ? p->reason : "");
+	if (p->flags & EPF_CALLER) {
+		e->callers_active--;
+		if (e->callers_active == 0)
+			release_callees(e);
+	}
+	p->state = CP_EP_DONE;
+	cp_report_outcome(e->report, o);
+	if (--e->active == 0)
+		schedule_finish(e);
+}
+
+/* Unregister if registered, else done. */
+static void ep_leave(struct cp_engine *e, struct ep *p)
+{
+	if ((p->flags & EPF_REGISTERED) && !e->finished) {
+		p->state = CP_EP_UNREGISTERING;
+		queue_push(&e->regq, ep_index(e, p));
+		return;
+	}
+	ep_done(e, p);
+}
+
+/* ---- timers ----------------------------------------------------------------------------------------------- */
+
+static void on_ep_timer(struct cp_loop *loop, void *arg);
+
+static void arm(struct cp_engine *e, struct ep *p, uint32_t ms)
+{
+	cp_timer_start(e->loop, &p->timer, ms);
+}
+
+static void start_call(struct cp_engine *e, struct ep *p)
+{
+	const struct cfg_group *g = grp(e, p);
+	int64_t callee = -1;
+	uint32_t idx = ep_index(e, p);
+	int rc;
+
+	if (g->target_kind == CFG_TARGET_GROUP) {
+		uint32_t first = e->group_first[g->target_group];
+		uint32_t count = e->group_first[g->target_group + 1] - first;
+		/* endpoint i of the caller group calls endpoint i mod n of the target group */
+		callee = first + (idx - e->group_first[p->group]) % count;
+	}
+	p->state = CP_EP_CALLING;
+	p->t_start = now(e);
+	p->ring_ms = 0;
+	e->calls_this_s++;
+	arm(e, p, e->plan->test.setup_timeout_ms);
+	rc = e->ops->call(e->sig, idx, callee, g->target_kind == CFG_TARGET_URI ? g->target : NULL);
+	if (rc < 0) {
+		cp_report_call(e->report, false, 0, 0);
+		set_outcome(p, CP_OUT_OSERROR, 0, "cannot send INVITE");
+		ep_leave(e, p);
+	}
+}
+
+static void start_register(struct cp_engine *e, struct ep *p, bool unregister)
+{
+	int rc;
+
+	p->t_start = now(e);
+	arm(e, p, unregister ? e->plan->test.teardown_timeout_ms : e->plan->test.register_timeout_ms);
+	rc = e->ops->reg(e->sig, ep_index(e, p), unregister ? 0 : grp(e, p)->register_expires_s);
+	if (rc < 0) {
+		set_outcome(p, CP_OUT_OSERROR, 0, unregister ? "cannot send unREGISTER" : "cannot send REGISTER");
+		if (!unregister)
+			cp_report_registration(e->report, false, 0);
+		p->flags &= (uint16_t)~EPF_REGISTERED;
+		ep_done(e, p);
+	}
+}
+
+static void refill(double *tokens, double rate, double dt_s)
+{
+	double cap = rate * 0.05 > 1 ? rate * 0.05 : 1; /* at most 50 ms worth at once: no bursts */
+
+	*tokens += rate * dt_s;
+	if (*tokens > cap)
+		*tokens = cap;
+}
+
+static void on_tick(struct cp_loop *loop, void *arg)
+{
+	struct cp_engine *e = arg;
+	double dt = (double)(cp_loop_now_ms(loop) - e->last_tick) / 1000.0;
+	uint32_t idx;
+
+	e->last_tick = cp_loop_now_ms(loop);
+	refill(&e->reg_tokens, e->plan->test.register_rate, dt);
+	while (e->reg_tokens >= 1 && queue_pop(&e->regq, &idx)) {
+		struct ep *p = &e->eps[idx];
+
+		if (p->state == CP_EP_IDLE) {
+			p->state = CP_EP_REGISTERING;
+			start_register(e, p, false);
+		} else if (p->state == CP_EP_UNREGISTERING) {
+			start_register(e, p, true);
+		} else {
+			continue; /* finished meanwhile */
+		}
+		e->reg_tokens -= 1;
+	}
+	if (e->callees_pending == 0 && !e->stopping) {
+		refill(&e->dial_tokens, e->plan->test.cps, dt);
+		while (e->dial_tokens >= 1 && queue_pop(&e->dialq, &idx)) {
+			if (e->eps[idx].state != CP_EP_READY)
+				continue;
+			start_call(e, &e->eps[idx]);
+			e->dial_tokens -= 1;
+		}
+	}
+	if (!e->finished)
+		cp_timer_start(loop, &e->tick, TICK_MS);
+}
+
+static void sample_ep(struct cp_engine *e, struct ep *p, struct cp_sample *s)
+{
+	uint32_t idx = ep_index(e, p);
+
+	memset(s, 0, sizeof(*s));
+	s->t = e->elapsed_s;
+	s->endpoint = idx;
+	s->group = grp(e, p)->name;
+	s->state = cp_ep_state_name((enum cp_ep_state)p->state);
+	s->pdd_ms = s->time_to_ringing_ms = s->setup_ms = s->call_duration_ms = -1;
+	if (p->ring_ms)
+		s->pdd_ms = s->time_to_ringing_ms = (int32_t)p->ring_ms;
+	if (p->setup_ms)
+		s->setup_ms = (int32_t)p->setup_ms;
+	if (p->state == CP_EP_IN_CALL && p->t_answer)
+		s->call_duration_ms = (int32_t)(now(e) - p->t_answer);
+	if (p->code)
+		s->final_status_code = p->code;
+	if (p->outcome != NO_OUTCOME)
+		s->call_result = cp_outcome_name((enum cp_outcome)p->outcome);
+	if (e->ops->media_sample) {
+		if (p->state == CP_EP_IN_CALL)
+			e->ops->media_sample(e->media, CP_LEG(idx, false), s);
+		else if (p->flags & EPF_IN_BUSY)
+			e->ops->media_sample(e->media, CP_LEG(idx, true), s);
+	}
+}
+
+static void on_second(struct cp_loop *loop, void *arg)
+{
+	struct cp_engine *e = arg;
+	double mos_sum = 0;
+	uint32_t mos_n = 0;
+
+	e->elapsed_s++;
+	e->calls_last_s = e->calls_this_s;
+	e->calls_this_s = 0;
+	for (uint32_t i = 0; i < e->n; i++) {
+		struct ep *p = &e->eps[i];
+		struct cp_sample s;
+
+		if (p->state == CP_EP_IDLE || (p->state == CP_EP_DONE && !e->metrics))
+			continue;
+		if (!e->metrics && p->state != CP_EP_IN_CALL && !(p->flags & EPF_IN_BUSY))
+			continue;
+		sample_ep(e, p, &s);
+		if (s.has_media) {
+			mos_sum += s.mos;
+			mos_n++;
+		}
+		if (e->metrics)
+			cp_metrics_write(e->metrics, &s);
+	}
+	e->mos_now = mos_n ? mos_sum / mos_n : -1;
+	if (!e->finished)
+		cp_timer_start(loop, &e->second, 1000);
+}
+
+/* Caller groups are all done: callees that were only waiting for them may leave. */
+static void release_callees(struct cp_engine *e)
+{
+	if (e->callees_released || (e->has_external && !e->stopping))
+		return;
+	e->callees_released = true;
+	for (uint32_t i = 0; i < e->n; i++) {
+		struct ep *p = &e->eps[i];
+		if (!(p->flags & EPF_CALLER) && p->state == CP_EP_READY && !(p->flags & EPF_IN_BUSY))
+			ep_leave(e, p);
+	}
+}
+
+static void on_deadline(struct cp_loop *loop, void *arg)
+{
+	(void)loop;
+	cm_log(CM_LOG_INFO, "engine", "run duration reached: ending calls and unregistering");
+	cp_engine_stop(arg);
+}
+
+static void on_grace_over(struct cp_loop *loop, void *arg)
+{
+	struct cp_engine *e = arg;
+
+	(void)loop;
+	for (uint32_t i = 0; i < e->n; i++) {
+		struct ep *p = &e->eps[i];
+		struct cp_flow_report f;
+
+		if (p->state == CP_EP_DONE)
+			continue;
+		if (p->flags & EPF_IN_BUSY) {
+			memset(&f, 0, sizeof(f));
+			e->ops->media_stop(e->media, CP_LEG(i, true), &f);
+			cp_report_flow(e->report, &f);
+		}
+		if (p->state == CP_EP_IN_CALL || (p->state == CP_EP_HANGING_UP && p->setup_ms)) {
+			memset(&f, 0, sizeof(f));
+			e->ops->media_stop(e->media, CP_LEG(i, false), &f);
+			cp_report_flow(e->report, &f);
+		}
+		set_outcome(p, CP_OUT_TEARDOWN_ERROR, 0, "still busy when the run ended");
+		ep_done(e, p);
+	}
+}
+
+static void on_finish(struct cp_loop *loop, void *arg)
+{
+	struct cp_engine *e = arg;
+
+	(void)loop;
+	if (e->finished)
+		return;
+	e->finished = true;
+	cp_timer_stop(e->loop, &e->tick);
+	cp_timer_stop(e->loop, &e->deadline);
+	cp_timer_stop(e->loop, &e->grace);
+	on_second(e->loop, e); /* the last samples */
+	cp_timer_stop(e->loop, &e->second);
+	e->report->ended_wall_ms = cm_wallclock_ms();
+	if (e->done)
+		e->done(e, e->done_arg);
+}
+
+/* Per-endpoint timeouts: registration, call setup, call duration (then hang up), teardown. */
+static void on_ep_timer(struct cp_loop *loop, void *arg)
+{
+	struct ep *p = arg;
+	struct cp_engine *e = p->engine;
+	uint32_t idx = ep_index(e, p);
+
+	(void)loop;
+	switch (p->state) {
+	case CP_EP_REGISTERING:
+		cp_report_registration(e->report, false, 0);
+		set_outcome(p, CP_OUT_TIMEOUT, 408, "no answer to REGISTER");
+		ep_done(e, p);
+		break;
+	case CP_EP_CALLING:
+	case CP_EP_RINGING:
+		/* no final answer in time: CANCEL; the call's end is reported by the signalling side */
+		set_outcome(p, CP_OUT_TIMEOUT, 408, "no answer to INVITE");
+		p->state = CP_EP_HANGING_UP;
+		arm(e, p, e->plan->test.teardown_timeout_ms);
+		if (e->ops->hangup(e->sig, CP_LEG(idx, false)) < 0)
+			cp_engine_on_call_failed(e, idx, 0, false, "cannot send CANCEL");
+		break;
+	case CP_EP_IN_CALL:
+		p->state = CP_EP_HANGING_UP;
+		p->t_start = now(e);
+		arm(e, p, e->plan->test.teardown_timeout_ms);
+		if (e->ops->hangup(e->sig, CP_LEG(idx, false)) < 0) {
+			set_outcome(p, CP_OUT_OSERROR, 0, "cannot send BYE");
+			cp_engine_on_hungup(e, idx, false, false, 0);
+		}
+		break;
+	case CP_EP_HANGING_UP:
+		if (!p->setup_ms) { /* a CANCEL that ended nothing */
+			cp_engine_on_call_failed(e, idx, 0, false, "no answer to CANCEL");
+			break;
+		}
+		set_outcome(p, CP_OUT_TEARDOWN_ERROR, 408, "no answer to BYE");
+		cp_engine_on_hungup(e, idx, false, false, 0);
+		break;
+	case CP_EP_UNREGISTERING:
+		set_outcome(p, CP_OUT_TEARDOWN_ERROR, 408, "no answer to unREGISTER");
+		p->flags &= (uint16_t)~EPF_REGISTERED;
+		ep_done(e, p);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- lifecycle -------------------------------------------------------------------------------------------- */
+
+struct cp_engine *cp_engine_new(struct cp_loop *loop, const struct cfg_plan *plan, const struct cp_engine_ops *ops,
+				void *sig, void *media, struct cp_report *report)
+{
+	struct cp_engine *e = calloc(1, sizeof(*e));
+	uint32_t idx = 0;
+
+	if (!e)
+		return NULL;
+	e->loop = loop;
+	e->plan = plan;
+	e->ops = ops;
+	e->sig = sig;
+	e->media = media;
+	e->report = report;
+	e->n = plan->total_endpoints;
+	e->mos_now = -1;
+	e->eps = calloc(e->n ? e->n : 1, sizeof(*e->eps));
+	if (!e->eps || queue_init(&e->regq, 2 * (size_t)e->n) < 0 || queue_init(&e->dialq, e->n) < 0)
+		goto free_all;
+	for (uint32_t g = 0; g < plan->ngroups; g++) {
+		const struct cfg_group *gr = &plan->groups[g];
+
+		e->group_first[g] = idx;
+		if (gr->target_kind == CFG_TARGET_EXTERNAL)
+			e->has_external = true;
+		for (uint32_t k = 0; k < gr->endpoints; k++, idx++) {
+			struct ep *p = &e->eps[idx];
+
+			p->group = (uint16_t)g;
+			p->outcome = NO_OUTCOME;
+			if (gr->role != CFG_ROLE_CALLER)
+				p->flags |= EPF_CALLEE;
+			if (gr->role != CFG_ROLE_CALLEE)
+				p->flags |= EPF_CALLER;
+			p->engine = e;
+			cp_timer_init(&p->timer, on_ep_timer, p);
+		}
+	}
+	e->group_first[plan->ngroups] = idx;
+	cp_timer_init(&e->tick, on_tick, e);
+	cp_timer_init(&e->second, on_second, e);
+	cp_timer_init(&e->deadline, on_deadline, e);
+	cp_timer_init(&e->grace, on_grace_over, e);
+	cp_timer_init(&e->finish, on_finish, e);
+	return e;
+
+free_all:
+	free(e->regq.v);
+	free(e->dialq.v);
+	free(e->eps);
+	free(e);
+	return NULL;
+}
+
+void cp_engine_free(struct cp_engine *e)
+{
+	if (!e)
+		return;
+	for (uint32_t i = 0; i < e->n; i++)
+		cp_timer_stop(e->loop, &e->eps[i].timer);
+	cp_timer_stop(e->loop, &e->tick);
+	cp_timer_stop(e->loop, &e->second);
+	cp_timer_stop(e->loop, &e->deadline);
+	cp_timer_stop(e->loop, &e->grace);
+	cp_timer_stop(e->loop, &e->finish);
+	free(e->regq.v);
+	free(e->dialq.v);
+	free(e->eps);
+	free(e);
+}
+
+int cp_engine_start(struct cp_engine *e, void (*done)(struct cp_engine *e, void *arg), void *arg)
+{
+	if (e->started)
+		return -EALREADY;
+	e->started = true;
+	e->done = done;
+	e->done_arg = arg;
+	e->active = e->n;
+	e->last_tick = e->t_run_start = cm_now_ms();
+	/* Callee groups register first so that their registrations are not queued behind the callers'. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t i = 0; i < e->n; i++) {
+			struct ep *p = &e->eps[i];
+			bool callee_pass = (p->flags & EPF_CALLEE) != 0;
+
+			if (callee_pass != (pass == 0))
+				continue;
+			if (p->flags & EPF_CALLEE)
+				e->callees_pending++;
+			if (p->flags & EPF_CALLER)
+				e->callers_active++;
+			if (grp(e, p)->registrar[0]) {
+				queue_push(&e->regq, i);
+			} else {
+				p->state = CP_EP_READY;
+				settle_callee(e, p);
+				if (p->flags & EPF_CALLER)
+					queue_push(&e->dialq, i);
+			}
+		}
+	}
+	cm_log(CM_LOG_INFO, "engine", "run '%s': %u endpoint(s) in %u group(s), %u to register first",
+	       e->plan->test.name, e->n, e->plan->ngroups, (unsigned)e->regq.len);
+	cp_timer_start(e->loop, &e->tick, 0);
+	cp_timer_start(e->loop, &e->second, 1000);
+	cp_timer_start(e->loop, &e->deadline, e->plan->test.duration_ms);
+	if (e->callers_active == 0)
+		release_callees(e);
+	if (e->n == 0)
+		schedule_finish(e);
+	return 0;
+}
+
+void cp_engine_stop(struct cp_engine *e)
+{
+	uint32_t idx;
+
+	if (e->stopping || e->finished)
+		return;
+	e->stopping = true;
+	cp_timer_stop(e->loop, &e->deadline);
+	/* endpoints that never got their turn */
+	while (queue_pop(&e->dialq, &idx)) {
+		struct ep *p = &e->eps[idx];
+		if (p->state == CP_EP_READY) {
+			set_outcome(p, CP_OUT_TIMEOUT, 0, "run ended before this endpoint could call");
+			ep_leave(e, p);
+		}
+	}
+	for (uint32_t i = 0; i < e->n; i++) {
+		struct ep *p = &e->eps[i];
+
+		switch (p->state) {
+		case CP_EP_IDLE:
+			set_outcome(p, CP_OUT_TIMEOUT, 0, "run ended before this endpoint registered");
+			ep_done(e, p);
+			break;
+		case CP_EP_READY:
+			if ((p->flags & EPF_CALLER) && p->calls_done < grp(e, p)->calls_per_endpoint)
+				set_outcome(p, CP_OUT_TIMEOUT, 0, "run ended before the calls were placed");
+			if (!(p->flags & EPF_IN_BUSY))
+				ep_leave(e, p);
+			break;
+		case CP_EP_CALLING:
+		case CP_EP_RINGING:
+		case CP_EP_IN_CALL:
+			/* the plan's duration is shorter than its ramp and calls: say so on the endpoint */
+			set_outcome(p, CP_OUT_TIMEOUT, 0, "run ended during the call");
+			cp_timer_stop(e->loop, &p->timer);
+			on_ep_timer(e->loop, p); /* hang up now */
+			break;
+		default:
+			break; /* registering, hanging up, unregistering: their own timers end them */
+		}
+		if ((p->flags & EPF_IN_BUSY) && e->ops->hangup(e->sig, CP_LEG(i, true)) < 0)
+			cp_engine_on_hungup(e, i, true, false, 0);
+	}
+	release_callees(e);
+	/* whatever is still up after the teardown timeout is ended by force */
+	cp_timer_start(e->loop, &e->grace, 2 * (uint64_t)e->plan->test.teardown_timeout_ms);
+}
+
+void cp_engine_stats(const struct cp_engine *e, struct cp_engine_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	for (uint32_t i = 0; i < e->n; i++)
+		st->state[e->eps[i].state]++;
+	st->calls_started_last_s = e->calls_last_s;
+	st->mos_now = e->mos_now;
+}
+
+void cp_engine_set_metrics(struct cp_engine *e, struct cp_metrics_out *m)
+{
+	e->metrics = m;
+}
+
+const struct cfg_group *cp_engine_group_of(const struct cp_engine *e, uint32_t ep, uint32_t *index_in_group)
+{
+	const struct ep *p;
+
+	if (ep >= e->n)
+		return NULL;
+	p = &e->eps[ep];
+	if (index_in_group)
+		*index_in_group = ep - e->group_first[p->group];
+	return grp(e, p);
+}
+
+uint32_t cp_engine_endpoints(const struct cp_engine *e)
+{
+	return e->n;
+}
+
+enum cp_ep_state cp_engine_state(const struct cp_engine *e, uint32_t ep)
+{
+	return ep < e->n ? (enum cp_ep_state)e->eps[ep].state : CP_EP_DONE;
+}
+
+enum cp_outcome cp_engine_outcome(const struct cp_engine *e, uint32_t ep, uint16_t *code, const char **reason)
+{
+	const struct ep *p = &e->eps[ep];
+
+	if (code)
+		*code = p->code;
+	if (reason)
+		*reason = p->reason;
+	return p->outcome == NO_OUTCOME ? CP_OUT_COUNT : (enum cp_outcome)p->outcome;
+}
+
+/* ---- reports from signalling ------------------------------------------------------------------------------ */
+
+static struct ep *ep_get(struct cp_engine *e, uint32_t ep)
+{
+	return ep < e->n && !e->finished ? &e->eps[ep] : NULL;
+}
+
+void cp_engine_on_registered(struct cp_engine *e, uint32_t ep, uint16_t status, const char *reason)
+{
+	struct ep *p = ep_get(e, ep);
+	bool ok = status >= 200 && status < 300;
+
+	if (!p)
+		return;
+	if (p->state == CP_EP_REGISTERING) {
+		cp_timer_stop(e->loop, &p->timer);
+		cp_report_registration(e->report, ok, (uint32_t)(now(e) - p->t_start));
+		if (!ok) {
+			set_outcome(p, status == 408 || status == 0 ? CP_OUT_TIMEOUT : CP_OUT_REGISTRATION_FAILED,
+				    status ? status : 408, reason);
+			ep_done(e, p);
+			return;
+		}
+		p->flags |= EPF_REGISTERED;
+		p->state = CP_EP_READY;
+		settle_callee(e, p);
+		if (e->stopping) {
+			ep_leave(e, p);
+		} else if (p->flags & EPF_CALLER) {
+			queue_push(&e->dialq, ep);
+		} else if (e->callees_released) {
+			ep_leave(e, p);
+		}
+	} else if (p->state == CP_EP_UNREGISTERING) {
+		cp_timer_stop(e->loop, &p->timer);
+		p->flags &= (uint16_t)~EPF_REGISTERED;
+		if (!ok)
+			set_outcome(p, CP_OUT_TEARDOWN_ERROR, status ? status : 408,
+				    reason ? reason : "unREGISTER refused");
+		ep_done(e, p);
+	}
+}
+
+void cp_engine_on_ringing(struct cp_engine *e, uint32_t ep, uint16_t status)
+{
+	struct ep *p = ep_get(e, ep);
+
+	(void)status;
+	if (!p || p->state != CP_EP_CALLING)
+		return;
+	p->state = CP_EP_RINGING;
+	p->ring_ms = (uint32_t)(now(e) - p->t_start);
+	if (p->ring_ms == 0)
+		p->ring_ms = 1; /* 0 means "none" in the record */
+}
+
+void cp_engine_on_answered(struct cp_engine *e, uint32_t ep, bool incoming, const struct cp_call_media *m)
+{
+	struct ep *p = ep_get(e, ep);
+	uint32_t dur;
+	int rc;
+
+	if (!p)
+		return;
+	if (incoming) {
+		if (p->flags & EPF_IN_BUSY)
+			return;
+		p->flags |= EPF_IN_BUSY;
+		rc = e->ops->media_start(e->media, CP_LEG(ep, true), m);
+		if (rc < 0)
+			set_outcome(p, CP_OUT_OSERROR, 0, "cannot start media");
+		return;
+	}
+	if (p->state != CP_EP_CALLING && p->state != CP_EP_RINGING)
+		return;
+	p->setup_ms = (uint32_t)(now(e) - p->t_start);
+	if (p->setup_ms == 0)
+		p->setup_ms = 1;
+	cp_report_call(e->report, true, p->setup_ms, p->ring_ms ? p->ring_ms : p->setup_ms);
+	p->state = CP_EP_IN_CALL;
+	p->t_answer = now(e);
+	rc = e->ops->media_start(e->media, CP_LEG(ep, false), m);
+	if (rc < 0)
+		set_outcome(p, CP_OUT_OSERROR, 0, "cannot start media");
+	dur = grp(e, p)->call_duration_ms ? grp(e, p)->call_duration_ms : e->plan->test.call_duration_ms;
+	arm(e, p, dur);
+}
+
+void cp_engine_on_call_failed(struct cp_engine *e, uint32_t ep, uint16_t status, bool negotiation,
+			      const char *reason)
+{
+	struct ep *p = ep_get(e, ep);
+	enum cp_outcome o;
+
+	if (!p || (p->state != CP_EP_CALLING && p->state != CP_EP_RINGING && p->state != CP_EP_HANGING_UP))
+		return;
+	cp_timer_stop(e->loop, &p->timer);
+	if (!p->setup_ms)
+		cp_report_call(e->report, false, 0, 0);
+	if (negotiation || status == 488 || status == 606)
+		o = CP_OUT_NEGOTIATION_FAILED;
+	else if (status == 0 || status == 408)
+		o = CP_OUT_TIMEOUT;
+	else
+		o = CP_OUT_CALL_FAILED;
+	set_outcome(p, o, status ? status : 408, reason);
+	p->calls_done++;
+	ep_leave(e, p);
+}
+
+/* Quality below the plan's thresholds turns a success into COMPLETED_WITH_WARNINGS. */
+static void judge_quality(struct cp_engine *e, struct ep *p, const struct cp_flow_report *f)
+{
+	uint64_t expected = f->packets_received + f->packets_lost;
+	double loss_pct = expected ? 100.0 * (double)f->packets_lost / (double)expected : 0;
+
+	if (f->mos < e->plan->test.mos_warning || loss_pct > e->plan->test.loss_warning_pct || expected == 0)
+		p->flags |= EPF_WARN;
+}
+
+void cp_engine_on_hungup(struct cp_engine *e, uint32_t ep, bool incoming, bool by_peer, uint16_t status)
+{
+	struct ep *p = ep_get(e, ep);
+	struct cp_flow_report f;
+
+	if (!p)
+		return;
+	if (incoming) {
+		if (!(p->flags & EPF_IN_BUSY))
+			return;
+		p->flags &= (uint16_t)~EPF_IN_BUSY;
+		memset(&f, 0, sizeof(f));
+		e->ops->media_stop(e->media, CP_LEG(ep, true), &f);
+		cp_report_flow(e->report, &f);
+		judge_quality(e, p, &f);
+		if (p->state == CP_EP_READY && !(p->flags & EPF_CALLER) && (e->callees_released || e->stopping))
+			ep_leave(e, p);
+		return;
+	}
+	if (p->state != CP_EP_IN_CALL && p->state != CP_EP_HANGING_UP)
+		return;
+	cp_timer_stop(e->loop, &p->timer);
+	if (p->setup_ms) {
+		memset(&f, 0, sizeof(f));
+		e->ops->media_stop(e->media, CP_LEG(ep, false), &f);
+		cp_report_flow(e->report, &f);
+		judge_quality(e, p, &f);
+	}
+	if (!by_peer && !(status >= 200 && status < 300) && !failed(p))
+		set_outcome(p, CP_OUT_TEARDOWN_ERROR, status ? status : 408, "BYE not answered with 2xx");
+	p->calls_done++;
+	p->setup_ms = 0;
+	p->t_answer = 0;
+	if (!failed(p) && !e->stopping && p->calls_done < grp(e, p)->calls_per_endpoint) {
+		p->state = CP_EP_READY;
+		queue_push(&e->dialq, ep);
+		return;
+	}
+	ep_leave(e, p);
+}
+
+void cp_engine_on_os_error(struct cp_engine *e, uint32_t ep, int err, const char *what)
+{
+	static struct cm_ratelimit rl = CM_RATELIMIT_INIT(1000, 5);
+	struct ep *p = ep_get(e, ep);
+
+	if (!p)
+		return;
+	cm_log_rl(&rl, CM_LOG_WARN, "engine", "endpoint %u: %s: %s", ep, what, strerror(-err));
+	set_outcome(p, CP_OUT_OSERROR, 0, what);
+	switch (p->state) {
+	case CP_EP_IN_CALL:
+	case CP_EP_CALLING:
+	case CP_EP_RINGING:
+		on_ep_timer(e->loop, p);
+		break;
+	case CP_EP_DONE:
+		break;
+	default:
+		p->flags &= (uint16_t)~EPF_REGISTERED;
+		ep_done(e, p);
+	}
+}
