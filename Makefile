@@ -154,11 +154,48 @@ endif
 demo: $(WORKER)
 	@sh config/examples/demo.sh $(WORKER)
 
+# make install: binaries, host helpers, systemd units, config samples (an existing config is never overwritten),
+# Kubernetes/compose examples and docs.  Units go where systemd looks for administrator-installed units
+# ($(PREFIX)/lib/systemd/system: /usr/local/lib/... or /usr/lib/...); set SYSTEMDUNITDIR for other prefixes.
+BINDIR         ?= $(PREFIX)/bin
+SBINDIR        ?= $(PREFIX)/sbin
+LIBEXECDIR     ?= $(PREFIX)/lib/callmeter
+DATADIR        ?= $(PREFIX)/share/callmeter
+DOCDIR         ?= $(PREFIX)/share/doc/callmeter
+SYSCONFDIR     ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR    ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/sysusers.d,$(SYSCONFDIR)/sysusers.d)
+UNIT_SUBST     := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+                      -e 's|@DOCDIR@|$(DOCDIR)|g'
+HOST_TOOLS     := appliance/callmeter-host-check appliance/callmeter-hugepages appliance/callmeter-bind-nic
+APPLIANCE_DOCS := $(wildcard docs/appliance*.md docs/sizing.md docs/tuning.md docs/troubleshooting.md)
+ETC            := $(DESTDIR)$(SYSCONFDIR)/callmeter
+
 install: $(WORKER) $(GATEWAY)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/callmeter $(DESTDIR)$(PREFIX)/share/callmeter/examples
-	install -m 0755 $(WORKER) $(GATEWAY) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0640 config/worker.conf.sample $(DESTDIR)/etc/callmeter/worker.conf.sample
-	$(Q)$(foreach f,$(wildcard config/examples/*.ini),install -m 0644 $(f) $(DESTDIR)$(PREFIX)/share/callmeter/examples/ &&) true
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(DATADIR)/k8s $(DESTDIR)$(DOCDIR)
+	install -d -m 0755 $(ETC)
+	install -d -m 0700 $(ETC)/gateway
+	install -m 0755 $(WORKER) $(GATEWAY) $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(HOST_TOOLS) $(DESTDIR)$(SBINDIR)/
+	install -m 0644 appliance/hostlib.sh $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 appliance/entrypoint.sh appliance/healthcheck.sh $(DESTDIR)$(LIBEXECDIR)/
+	$(UNIT_SUBST) appliance/systemd/callmeter-worker.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/callmeter-worker.service
+	$(UNIT_SUBST) appliance/systemd/callmeter-gateway.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/callmeter-gateway.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/callmeter-worker.service $(DESTDIR)$(SYSTEMDUNITDIR)/callmeter-gateway.service
+	install -m 0644 appliance/systemd/callmeter.sysusers $(DESTDIR)$(SYSUSERSDIR)/callmeter.conf
+	install -m 0644 config/worker.conf.sample appliance/worker.env.sample appliance/gateway.env.sample $(ETC)/
+	$(Q)[ -e $(ETC)/worker.conf ] || install -m 0640 config/worker.conf.sample $(ETC)/worker.conf
+	$(Q)[ -e $(ETC)/worker.env ] || install -m 0600 appliance/worker.env.sample $(ETC)/worker.env
+	$(Q)[ -e $(ETC)/gateway.env ] || install -m 0644 appliance/gateway.env.sample $(ETC)/gateway.env
+	install -m 0644 appliance/k8s/*.yaml $(DESTDIR)$(DATADIR)/k8s/
+	install -m 0644 appliance/docker-compose.yml $(DESTDIR)$(DATADIR)/
+	$(Q)$(foreach f,$(wildcard config/examples/*.ini),install -m 0644 $(f) $(DESTDIR)$(DATADIR)/examples/ &&) true
+	$(Q)$(foreach f,$(APPLIANCE_DOCS),install -m 0644 $(f) $(DESTDIR)$(DOCDIR)/ &&) true
+	$(Q)if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
+		systemd-sysusers $(SYSUSERSDIR)/callmeter.conf; fi
+	@echo "installed; next: edit $(SYSCONFDIR)/callmeter/worker.env (token) and worker.conf, then"
+	@echo "  systemctl daemon-reload && systemctl enable --now callmeter-worker   (docs/appliance.md)"
 
 clean:
 	rm -rf build
