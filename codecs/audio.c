@@ -83,6 +83,8 @@ int codec_decode_policy_format(const struct codec_decode_policy *pol, char *buf,
 #define VAD_ABOVE_NOISE_DB 9.0
 #define VAD_HANG_BLOCKS 20         /* 200 ms */
 #define NOISE_RISE_PER_BLOCK 1.01  /* the noise floor creeps up ~4 dB/s so it follows a louder background */
+#define NOISE_MAX_DBOV (-45.0)     /* louder than this is never background: a steady tone stays active */
+#define NOISE_INIT_DBOV (-70.0)
 
 int codec_level_meter_init(struct codec_level_meter *m, uint32_t rate)
 {
@@ -97,10 +99,14 @@ static void block_done(struct codec_level_meter *m)
 	double e = m->block_energy / m->block;
 	double thr = FULL_SCALE_SQ * pow(10.0, VAD_ABS_DBOV / 10.0);
 
-	if (m->noise_floor < 0 || e < m->noise_floor)
+	if (m->noise_floor < 0)
+		m->noise_floor = FULL_SCALE_SQ * pow(10.0, NOISE_INIT_DBOV / 10.0);
+	if (e < m->noise_floor)
 		m->noise_floor = e;
 	else
 		m->noise_floor *= NOISE_RISE_PER_BLOCK;
+	if (m->noise_floor > FULL_SCALE_SQ * pow(10.0, NOISE_MAX_DBOV / 10.0))
+		m->noise_floor = FULL_SCALE_SQ * pow(10.0, NOISE_MAX_DBOV / 10.0);
 	if (m->noise_floor * pow(10.0, VAD_ABOVE_NOISE_DB / 10.0) > thr)
 		thr = m->noise_floor * pow(10.0, VAD_ABOVE_NOISE_DB / 10.0);
 	if (e > thr)

@@ -114,7 +114,9 @@ static int opus_decode_frame(struct codec_dec *base, const uint8_t *in, size_t l
 
 	if (len == 0 || len > CODEC_MAX_PAYLOAD)
 		return -EINVAL;
-	rc = opus_decode(d->od, in, (opus_int32)len, pcm, (int)(max > CODEC_MAX_FRAME_SAMPLES ? CODEC_MAX_FRAME_SAMPLES : max), 0);
+	if (max > CODEC_MAX_FRAME_SAMPLES)
+		max = CODEC_MAX_FRAME_SAMPLES;
+	rc = opus_decode(d->od, in, (opus_int32)len, pcm, (int)max, 0);
 	if (rc < 0)
 		return rc == OPUS_BUFFER_TOO_SMALL ? -ENOSPC : -EINVAL;
 	return rc;

@@ -275,8 +275,9 @@ int codec_decode_policy_format(const struct codec_decode_policy *pol, char *buf,
 
 #define CODEC_LEVEL_FLOOR_DBOV (-127.0) /* the level reported for digital silence (RFC 6464's floor) */
 /* Level meter over PCM: overall RMS, and the level of active speech only, gated by an energy VAD in 10 ms
- * blocks with a hangover (blocks above max(-55 dBov, noise floor + 9 dB) and the 200 ms after them).  dBov is
- * relative to a full-scale square wave (|x| = 32768 → 0 dBov). */
+ * blocks with a hangover, in the spirit of ITU-T P.56: blocks above max(-55 dBov, noise floor + 9 dB) and the
+ * 200 ms after them (the noise floor tracks the minimum, capped at -45 dBov so a steady tone stays active).
+ * dBov is relative to a full-scale square wave (|x| = 32768 → 0 dBov). */
 struct codec_level_meter {
 	uint32_t rate;
 	uint32_t block;        /* samples per 10 ms */

@@ -84,6 +84,18 @@ static double resonator_run(struct resonator *r, double x)
 	return y;
 }
 
+static void level_part(double *x, size_t n, double target_rms)
+{
+	double sum = 0;
+
+	for (size_t i = 0; i < n; i++)
+		sum += x[i] * x[i];
+	if (n == 0 || sum <= 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		x[i] *= target_rms / sqrt(sum / (double)n);
+}
+
 /* Formant targets (F1, F2, F3 in Hz) of a few vowels, to move between syllables. */
 static const double vowels[][3] = {
 	{ 730, 1090, 2440 }, { 270, 2290, 3010 }, { 530, 1840, 2480 }, { 570, 840, 2410 },
@@ -117,7 +129,7 @@ static size_t synth_syllable(double *out, uint8_t *active, size_t room, double r
 			double noise = rng_uniform(r, -1, 1);
 
 			env = sin(M_PI * (double)i / (double)onset);
-			y = 1.2 * resonator_run(&fric, noise) * env;
+			y = resonator_run(&fric, noise) * env;
 		} else {
 			size_t j = i - onset;
 			double t = (double)j / (double)voiced, pitch = f0 + (f0_end - f0) * t, x = 0;
@@ -129,16 +141,22 @@ static size_t synth_syllable(double *out, uint8_t *active, size_t room, double r
 			}
 			x += 0.02 * rng_uniform(r, -1, 1); /* breath noise */
 			glottal = x + tilt * glottal;
-			y = resonator_run(&f[2], resonator_run(&f[1], resonator_run(&f[0], glottal) * 4.0) * 3.0) * 3.0;
+			y = resonator_run(&f[2], resonator_run(&f[1], resonator_run(&f[0], glottal))) ;
 			env = 1.0;
 			if (j < attack)
 				env = 0.5 - 0.5 * cos(M_PI * (double)j / (double)attack);
 			else if (voiced - j < release)
 				env = 0.5 - 0.5 * cos(M_PI * (double)(voiced - j) / (double)release);
+			y *= env;
 		}
-		out[i] = y * gain;
+		out[i] = y;
 		active[i] = 1;
 	}
+	/* Resonator gains depend on formant and sample rate; level each part on its own so the result does not:
+	 * the vowel at `gain`, the unvoiced onset 10 dB below it, as in natural speech. */
+	level_part(out, onset < n ? onset : n, 0.32 * gain);
+	if (n > onset)
+		level_part(out + onset, n - onset, gain);
 	return n;
 }
 
@@ -178,11 +196,23 @@ struct codec_media *codec_media_synthetic(uint32_t rate, uint32_t duration_ms, u
 			nactive++;
 		}
 	scale = nactive && sum > 0 ? 32768.0 * pow(10.0, CODEC_SYNTH_LEVEL_DBOV / 20.0) / sqrt(sum / nactive) : 0;
-	for (size_t i = 0; i < n; i++) {
-		/* background noise at about -70 dBov (a quiet room), deterministic like the rest */
-		double v = buf[i] * scale + rng_uniform(&r, -18, 18);
+	/* Two passes: level by the syllable mask, then correct so that the VAD-gated level meter (P.56-like,
+	 * which counts short gaps inside phrases as speech) reads CODEC_SYNTH_LEVEL_DBOV, as a receiver would. */
+	for (int pass = 0; pass < 2; pass++) {
+		struct synth_rng noise = { .s = r.s };
+		struct codec_level_meter lm;
 
-		m->pcm[i] = (int16_t)lrint(fmax(-32768.0, fmin(32767.0, v)));
+		for (size_t i = 0; i < n; i++) {
+			/* background noise at about -70 dBov (a quiet room), deterministic like the rest */
+			double v = buf[i] * scale + rng_uniform(&noise, -18, 18);
+
+			m->pcm[i] = (int16_t)lrint(fmax(-32768.0, fmin(32767.0, v)));
+		}
+		if (pass == 1 || codec_level_meter_init(&lm, rate) < 0)
+			break;
+		codec_level_meter_feed(&lm, m->pcm, n);
+		if (codec_level_active_dbov(&lm) > CODEC_LEVEL_FLOOR_DBOV)
+			scale *= pow(10.0, (CODEC_SYNTH_LEVEL_DBOV - codec_level_active_dbov(&lm)) / 20.0);
 	}
 	free(buf);
 	free(active);
