@@ -172,8 +172,8 @@ static void start_source(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint
 	st->probation = DP_RX_MIN_SEQUENTIAL;
 	update_seq(st, seq);
 	st->last_ts = ts;
-	st->last_arrival_ns = st->ref_arrival_ns = arrival_ns;
-	st->ts_elapsed = 0;
+	st->last_arrival_ns = arrival_ns;
+	st->rel_transit_ns = 0;
 }
 
 /* RFC 3550 A.8 with arrival and timestamp deltas converted to nanoseconds:
@@ -189,8 +189,7 @@ static void update_timing(struct dp_rx_stats *st, uint32_t ts, uint64_t arrival_
 	st->last_arrival_ns = arrival_ns;
 	if (ad > DP_RX_TS_JUMP_NS) {
 		st->ts_jumps++;
-		st->ref_arrival_ns = arrival_ns;
-		st->ts_elapsed = 0;
+		st->rel_transit_ns = 0;
 		return;
 	}
 	int64_t j = (int64_t)st->jitter_ns + (ad - (int64_t)st->jitter_ns) / 16;
@@ -198,9 +197,9 @@ static void update_timing(struct dp_rx_stats *st, uint32_t ts, uint64_t arrival_
 	if (st->jitter_ns > st->max_jitter_ns)
 		st->max_jitter_ns = st->jitter_ns;
 
-	st->ts_elapsed += tsd;
-	int64_t rel_us = ((int64_t)(arrival_ns - st->ref_arrival_ns) - ticks_to_ns(st->ts_elapsed, st->clock_rate))
-			 / 1000;
+	/* The transit relative to the reference packet is the running sum of D. */
+	st->rel_transit_ns += d;
+	int64_t rel_us = st->rel_transit_ns / 1000;
 	if (rel_us < st->pdv_min_us)
 		st->pdv_min_us = (int32_t)(rel_us < INT32_MIN ? INT32_MIN : rel_us);
 	if (rel_us > st->pdv_max_us)
