@@ -40,4 +40,263 @@ void dp_stop(void);
 /* Packets and bytes received by all dataplane lcores since start (an eventually consistent read). */
 void dp_rx_totals(uint64_t *packets, uint64_t *bytes);
 
+/* ---- RX analysis: per-flow receive statistics (pure arithmetic, no DPDK) ------------------------------------
+ * One struct dp_rx_stats per flow, updated once per received RTP packet by dp_rx_packet() on the lcore that owns
+ * the flow.  It implements RFC 3550 A.1 (source validation with probation, 16-bit wrap into an extended
+ * sequence number, resync after a jump larger than DP_RX_MAX_DROPOUT confirmed by a second packet), A.8
+ * (interarrival jitter, computed in nanoseconds of arrival time), duplicate / out-of-order / late
+ * classification in a 64-packet window behind the highest sequence number, RFC 3611 §4.7.2 burst/gap
+ * accounting with Gmin, packet delay variation (max − min of the transit time relative to the first packet,
+ * RFC 5481 "PDV"), SSRC changes and timestamp jumps.  dp_rx_report() turns the state into the metric keys of
+ * DESIGN.md without changing it. */
+#define DP_RX_MAX_DROPOUT 3000     /* RFC 3550 A.1 */
+#define DP_RX_MAX_MISORDER 100     /* RFC 3550 A.1 */
+#define DP_RX_MIN_SEQUENTIAL 2     /* RFC 3550 A.1: packets in sequence before a source is valid */
+#define DP_RX_WINDOW 64            /* sequence numbers behind the highest one that are checked for duplicates */
+#define DP_RX_GMIN 16              /* RFC 3611 §4.7.2 */
+#define DP_RX_TS_JUMP_NS 1000000000LL /* |arrival delta − timestamp delta| above this is a timestamp jump */
+
+struct dp_rx_stats {
+	/* RFC 3550 A.1 */
+	uint32_t ssrc;
+	uint16_t max_seq;
+	uint8_t probation;
+	uint8_t have_ssrc;
+	uint32_t cycles;
+	uint32_t base_seq;
+	uint32_t bad_seq;
+	uint32_t received;         /* validated packets, duplicates included (A.1) */
+	int32_t lost_prior;        /* expected − received of earlier SSRCs and sequence resyncs */
+	uint32_t expected_prior;
+	uint64_t seen;             /* bit i: extended max_seq − i was received */
+	uint32_t packets;          /* every RTP packet of the flow, probation and duplicates included */
+	uint32_t duplicates;
+	uint32_t out_of_order;
+	uint32_t late;             /* behind the window: more than DP_RX_WINDOW sequence numbers late */
+	uint32_t ssrc_changes;
+	uint32_t seq_resets;
+	uint32_t ts_jumps;
+	uint32_t clock_rate;       /* RTP clock; 0: unknown (no jitter, no PDV) */
+	/* RFC 3550 A.8, in nanoseconds */
+	uint32_t jitter_ns;
+	uint32_t max_jitter_ns;
+	uint32_t last_ts;
+	int32_t pdv_min_us;        /* relative transit extremes; the reference packet is 0 */
+	int32_t pdv_max_us;
+	uint64_t last_arrival_ns;
+	int64_t rel_transit_ns;    /* transit relative to the PDV reference packet (first, or after a jump) */
+	/* RFC 3611 burst / gap, in packets */
+	uint32_t cand_lost;        /* losses of the candidate burst (0: none open) */
+	uint32_t cand_pkts;
+	uint32_t burst_pkts;
+	uint32_t burst_lost;
+	uint32_t bursts;
+	uint32_t gap_pkts;
+	uint32_t gap_lost;
+	uint16_t run;              /* received since the last loss of the open candidate burst (< DP_RX_GMIN) */
+	uint64_t bytes;            /* RTP payload + header bytes (UDP payload) */
+};
+
+struct dp_rx_report {
+	uint32_t ssrc;
+	uint64_t packets_received;
+	uint64_t bytes_received;
+	uint64_t expected;
+	int64_t packets_lost;        /* expected − (received − duplicates), RFC 3550 A.3 without duplicates */
+	double fraction_lost;        /* packets_lost / expected, 0 when nothing was expected */
+	uint64_t duplicate_packets;
+	uint64_t out_of_order_packets;
+	uint64_t late_packets;
+	uint64_t ssrc_changes;
+	uint64_t sequence_number_resets;
+	uint64_t timestamp_jumps;
+	double jitter_ms;
+	double max_jitter_ms;
+	double pdv_ms;
+	double burst_density;        /* lost / packets inside bursts */
+	double gap_density;          /* lost / packets inside gaps */
+	double burst_duration_ms;    /* mean, from packets × ptime */
+	double gap_duration_ms;
+	uint64_t last_arrival_ns;
+};
+
+void dp_rx_init(struct dp_rx_stats *st, uint32_t clock_rate);
+/* One received RTP packet of the flow: sequence number, timestamp, SSRC, arrival time (ns, any epoch that is
+ * monotonic for the flow) and UDP payload length. */
+void dp_rx_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t arrival_ns,
+		  uint32_t len);
+/* ptime_ms converts burst/gap lengths in packets to durations (0: durations are reported as 0). */
+void dp_rx_report(const struct dp_rx_stats *st, double ptime_ms, struct dp_rx_report *out);
+
+/* ---- packet classification ---------------------------------------------------------------------------------
+ * Every reason a received packet is not analysed, from one list: the counters, their names in metrics and
+ * JSON, and the parser's return values all come from it. */
+#define DP_DROP_REASONS(X)                                                                                     \
+	X(truncated, "shorter than the headers it announces")                                                  \
+	X(not_ipv4, "not IPv4 (after an optional 802.1Q tag)")                                                 \
+	X(arp, "ARP not for an owned media IP, or ARP handling off")                                          \
+	X(ip_bad_header, "IPv4 version, header length or total length wrong")                                 \
+	X(ip_bad_checksum, "IPv4 header checksum wrong")                                                      \
+	X(ip_fragment, "IPv4 fragment (RTP is never fragmented here)")                                        \
+	X(not_udp, "IPv4 but not UDP")                                                                        \
+	X(udp_bad_length, "UDP length disagrees with the IP length")                                          \
+	X(udp_bad_checksum, "UDP checksum wrong")                                                             \
+	X(vlan_mismatch, "802.1Q tag other than the configured one")                                          \
+	X(not_media_ip, "destination is not one of the media IPs")                                            \
+	X(unknown_port, "no flow on the destination UDP port")                                                \
+	X(rtp_bad_version, "RTP version is not 2")                                                            \
+	X(rtp_truncated, "RTP header, CSRC list, extension or padding longer than the packet")                \
+	X(rtcp, "RTCP (counted, not analysed yet)")                                                           \
+	X(flow_table_full, "passive mode: no free flow slot for a new stream")                                \
+	X(other_lcore, "flow owned by another lcore")
+
+enum dp_drop_reason {
+	DP_DROP_NONE = 0,
+#define DP_DROP_ENUM(name, text) DP_DROP_##name,
+	DP_DROP_REASONS(DP_DROP_ENUM)
+#undef DP_DROP_ENUM
+	DP_DROP__COUNT
+};
+const char *dp_drop_name(enum dp_drop_reason r);
+const char *dp_drop_text(enum dp_drop_reason r);
+
+/* A parsed RTP packet: addresses and ports in host order, pointers into the packet. */
+struct dp_pkt {
+	uint32_t src_ip, dst_ip;
+	uint16_t src_port, dst_port;
+	uint16_t vlan;          /* VLAN id, 0 when untagged */
+	uint16_t udp_len;       /* UDP payload bytes */
+	uint8_t pt;
+	uint8_t marker;
+	uint16_t seq;
+	uint32_t ts;
+	uint32_t ssrc;
+	const uint8_t *payload; /* after the RTP header, CSRCs and extension */
+	uint16_t payload_len;   /* without padding */
+};
+
+/* Parses Ethernet [802.1Q] IPv4 UDP RTP in `len` bytes.  verify_csum: check the IPv4 and UDP checksums in
+ * software (false when the NIC has already checked them).  Returns DP_DROP_NONE or the reason to drop. */
+enum dp_drop_reason dp_parse(const uint8_t *frame, uint32_t len, bool verify_csum, struct dp_pkt *out);
+
+/* ---- flows, commands, events, counters ---------------------------------------------------------------------
+ * Flows live in one preallocated array addressed by index (the control plane picks the index, e.g. the
+ * endpoint number); flow i belongs to dataplane lcore i % lcores.  A received packet finds its flow through
+ * (media IP index, destination UDP port) → index in one array read: O(1).  Everything a dataplane lcore changes
+ * is changed through its command ring; the control plane reads flow state through dp_flow_snapshot(). */
+#define DP_MAX_MEDIA_IPS 64
+#define DP_MAX_IMPAIR 16          /* impairment profiles; profile 0 applies to every flow that names none */
+#define DP_MIN_FLOWS_MAX 1000000  /* the capacity the design is sized for */
+#define DP_PTIME_MAX_MS 200
+
+struct codec_frame_cache;
+
+enum dp_flow_dir { DP_FLOW_SEND = 1u << 0, DP_FLOW_RECV = 1u << 1 };
+
+struct dp_flow_params {
+	uint32_t local_ip;        /* one of the media IPs (host order) */
+	uint16_t local_port;
+	uint16_t remote_port;
+	uint32_t remote_ip;
+	uint8_t remote_mac[6];    /* next hop */
+	uint8_t dir;              /* enum dp_flow_dir: hold is DP_FLOW_RECV only, inactive 0 */
+	uint8_t dscp;
+	int16_t payload_type;     /* −1: the frame cache's */
+	uint16_t ptime_ms;        /* TX interval; 0: the cache's */
+	uint32_t ssrc;
+	uint32_t clock_rate;      /* RX clock (jitter); 0: the cache's */
+	uint16_t seq0;            /* first sequence number */
+	uint8_t impair;           /* impairment profile, 0: the all-flows one */
+	uint32_t ts0;             /* first timestamp */
+	const struct codec_frame_cache *cache; /* TX payloads; NULL: receive only */
+};
+
+/* TX impairment, seeded and deterministic: every decision for packet k of flow f is a hash of (seed, f, k), so
+ * a run replays exactly.  Probabilities in parts per million. */
+struct dp_impair {
+	uint32_t loss_ppm;        /* independent loss */
+	uint32_t ge_p_ppm;        /* Gilbert–Elliott: good → bad per packet (0: off) */
+	uint32_t ge_r_ppm;        /*                   bad → good per packet */
+	uint32_t ge_loss_bad_ppm; /*                   loss probability in the bad state */
+	uint32_t dup_ppm;         /* send the packet twice */
+	uint32_t reorder_ppm;     /* swap the packet with the next one */
+	uint32_t jitter_us;       /* extra delay, uniform in [0, jitter_us] (packets keep their order) */
+	uint64_t seed;
+};
+
+/* Hot per-flow state: RX analysis and TX generation on one cache-aligned record. */
+struct dp_flow {
+	struct dp_rx_stats rx;
+	const struct codec_frame_cache *cache;
+	uint64_t nominal_tsc;     /* next packet's schedule; it leaves at nominal_tsc + delay_tsc */
+	uint64_t tx_bytes;
+	void *held;               /* reordering: the mbuf sent after the next one */
+	uint32_t tx_packets;
+	uint32_t tx_index;        /* frames scheduled so far (DTX included): the impairment counter */
+	uint32_t frame;
+	uint32_t ts;
+	uint32_t ssrc;
+	uint32_t local_ip, remote_ip;
+	uint32_t wheel_next;      /* timing wheel list link: flow index + 1, 0 ends */
+	uint32_t ptime_tsc;
+	uint32_t delay_tsc;       /* impairment delay of the next packet */
+	uint16_t seq;
+	uint16_t local_port, remote_port;
+	uint16_t ptime_ms;
+	uint8_t remote_mac[6];
+	uint8_t pt, dscp, dir, impair;
+	uint8_t active, in_wheel, ge_bad, silent;
+	uint8_t ip_idx;
+} __attribute__((aligned(64)));
+
+enum dp_event_type { DP_EV_FIRST_PACKET = 1, DP_EV_SSRC_CHANGE, DP_EV_SILENT };
+struct dp_event {
+	uint32_t type;
+	uint32_t flow;
+	uint32_t ssrc;
+	uint64_t t_ns;
+};
+
+/* A consistent copy of one flow, for reports. */
+struct dp_flow_snapshot {
+	struct dp_rx_stats rx;
+	uint64_t tx_packets, tx_bytes;
+	uint64_t imp_lost, imp_dup, imp_reordered;
+	uint16_t ptime_ms;
+	uint8_t active;
+};
+
+struct dp_config {
+	uint32_t max_flows;
+	uint32_t media_ips[DP_MAX_MEDIA_IPS]; /* host order; none: every destination IP is ours (index 0) */
+	unsigned n_media_ips;
+	uint32_t silent_ms;                   /* DP_EV_SILENT after this long without packets (0: never) */
+	uint32_t ring_size;                   /* command and event ring entries per lcore */
+};
+void dp_config_default(struct dp_config *cfg);
+/* Before dp_start(): allocates the flow table and port map.  0 or −errno with a reason in err. */
+int dp_configure(const struct dp_config *cfg, char *err, size_t errlen);
+
+/* Control plane → dataplane (main lcore only).  0, −EINVAL (bad index/parameters), −ENOBUFS (ring full: retry
+ * later), −ENODEV (not started). */
+int dp_flow_add(uint32_t flow, const struct dp_flow_params *p);
+int dp_flow_modify(uint32_t flow, const struct dp_flow_params *p);
+int dp_flow_delete(uint32_t flow);
+/* profile 0: flows without their own profile; 1..DP_MAX_IMPAIR−1: flows that name it. */
+int dp_impair_set(unsigned profile, const struct dp_impair *im);
+int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out);
+/* Events from every lcore; returns how many were written. */
+unsigned dp_events_poll(struct dp_event *ev, unsigned max);
+/* Sums over lcores. */
+void dp_drop_totals(uint64_t counts[DP_DROP__COUNT]);
+void dp_tx_totals(uint64_t *packets, uint64_t *bytes, uint64_t *no_mbuf, uint64_t *ring_full);
+/* True when every lcore has processed every command sent so far. */
+bool dp_commands_done(void);
+/* The port's MAC address (valid after dp_start). */
+void dp_port_mac(uint8_t mac[6]);
+size_t dp_flow_hot_bytes(void);
+
+/* Passive analysis of a capture (callmeter-worker analyze FILE.pcap [--json-summary FILE]). */
+int dp_analyze_main(int argc, char **argv);
+
 #endif

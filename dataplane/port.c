@@ -11,30 +11,23 @@
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 
 #include "common/common.h"
-#include "dataplane/dataplane.h"
+#include "dataplane/dataplane_internal.h"
 
 #define DP_RX_DESC 1024
 #define DP_TX_DESC 1024
-#define DP_BURST 32
-#define DP_MBUFS 8191
+#define DP_MBUFS 16383
 #define DP_MBUF_CACHE 256
-
-struct dp_lcore_stats {
-	uint64_t rx_packets;
-	uint64_t rx_bytes;
-} __rte_cache_aligned;
 
 static struct {
 	bool eal_up;
 	bool port_started;
 	uint16_t port_id;
 	struct rte_mempool *pool;
-	volatile bool stop;
 	unsigned nlcores;
 	unsigned lcore_ids[RTE_MAX_LCORE];
-	struct dp_lcore_stats stats[RTE_MAX_LCORE];
 	FILE *log_stream;
 	char log_line[512];
 	size_t log_len;
@@ -109,6 +102,7 @@ int dp_eal_init(const char *prog, const char *args, char *err, size_t errlen)
 
 void dp_eal_cleanup(void)
 {
+	dp_engine_free();
 	if (g_dp.eal_up) {
 		rte_eal_cleanup();
 		g_dp.eal_up = false;
@@ -118,26 +112,6 @@ void dp_eal_cleanup(void)
 		fclose(g_dp.log_stream);
 		g_dp.log_stream = NULL;
 	}
-}
-
-/* ---- the lcore loop: RX bursts, counted; media handling arrives with the flow table --------------------- */
-
-static int dp_lcore_main(void *arg)
-{
-	unsigned slot = (unsigned)(uintptr_t)arg;
-	struct dp_lcore_stats *st = &g_dp.stats[slot];
-	struct rte_mbuf *pkts[DP_BURST];
-	uint16_t q = (uint16_t)slot;
-
-	while (!g_dp.stop) {
-		uint16_t n = rte_eth_rx_burst(g_dp.port_id, q, pkts, DP_BURST);
-		for (uint16_t i = 0; i < n; i++) {
-			st->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
-			rte_pktmbuf_free(pkts[i]);
-		}
-		st->rx_packets += n;
-	}
-	return 0;
 }
 
 static int find_port(const char *name, uint16_t *port_id, char *err, size_t errlen)
@@ -198,6 +172,8 @@ int dp_start(const char *port_name, struct dp_port_info *info, char *err, size_t
 	struct rte_eth_conf conf = { 0 };
 	struct rte_eth_dev_info di;
 	uint16_t nrx = DP_RX_DESC, ntx = DP_TX_DESC;
+	struct dp_port_ctx ctx = { .ts_offset = -1 };
+	bool tx_csum, rx_csum;
 	unsigned lcore;
 	int rc;
 
@@ -222,7 +198,23 @@ int dp_start(const char *port_name, struct dp_port_info *info, char *err, size_t
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf = RTE_ETH_RSS_UDP & di.flow_type_rss_offloads;
 	}
-	conf.txmode.offloads = di.tx_offload_capa & (RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM);
+	/* Checksums: offloaded when the port does both, computed in software otherwise. */
+	tx_csum = (di.tx_offload_capa & (RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM)) ==
+		  (RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM);
+	if (tx_csum)
+		conf.txmode.offloads = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+	rx_csum = (di.rx_offload_capa & (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM)) ==
+		  (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
+	if (rx_csum)
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+	/* Arrival times from the PMD where it has them (NIC clocks; the pcap PMD's file times), TSC otherwise. */
+	if (di.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP) {
+		int off = rte_mbuf_dyn_rx_timestamp_register(&ctx.ts_offset, &ctx.ts_flag);
+		if (off == 0)
+			conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
+		else
+			ctx.ts_offset = -1;
+	}
 
 	g_dp.pool = rte_pktmbuf_pool_create("cm_mbufs", DP_MBUFS, DP_MBUF_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 					    (int)rte_eth_dev_socket_id(g_dp.port_id) < 0 ? (int)rte_socket_id()
@@ -249,10 +241,19 @@ int dp_start(const char *port_name, struct dp_port_info *info, char *err, size_t
 	rte_eth_promiscuous_enable(g_dp.port_id); /* not every PMD has it; media IPs are filtered in software */
 	ensure_unicast_mac(g_dp.port_id);
 
-	g_dp.stop = false;
-	for (unsigned i = 0; i < g_dp.nlcores; i++) {
-		memset(&g_dp.stats[i], 0, sizeof(g_dp.stats[i]));
-		rte_eal_remote_launch(dp_lcore_main, (void *)(uintptr_t)i, g_dp.lcore_ids[i]);
+	ctx.port_id = g_dp.port_id;
+	ctx.pool = g_dp.pool;
+	ctx.nlcores = g_dp.nlcores;
+	ctx.lcore_ids = g_dp.lcore_ids;
+	ctx.tx_csum_offload = tx_csum;
+	ctx.rx_csum_offload = rx_csum;
+	rc = dp_engine_start(&ctx, err, errlen);
+	if (rc < 0) {
+		rte_eth_dev_stop(g_dp.port_id);
+		g_dp.port_started = false;
+		rte_mempool_free(g_dp.pool);
+		g_dp.pool = NULL;
+		return rc;
 	}
 	fill_info(info);
 	cm_log(CM_LOG_INFO, "dataplane", "port %u (%s, driver %s) started: MAC %s, link %s%s%u Mbps, %u lcore(s)",
@@ -273,24 +274,14 @@ bool dp_healthy(struct dp_port_info *info)
 	if (!g_dp.port_started)
 		return false;
 	fill_info(info);
-	return info->link_up && !g_dp.stop;
-}
-
-void dp_rx_totals(uint64_t *packets, uint64_t *bytes)
-{
-	*packets = *bytes = 0;
-	for (unsigned i = 0; i < g_dp.nlcores; i++) {
-		*packets += g_dp.stats[i].rx_packets;
-		*bytes += g_dp.stats[i].rx_bytes;
-	}
+	return info->link_up && dp_engine_running();
 }
 
 void dp_stop(void)
 {
 	if (!g_dp.port_started)
 		return;
-	g_dp.stop = true;
-	rte_eal_mp_wait_lcore();
+	dp_engine_stop();
 	rte_eth_dev_stop(g_dp.port_id);
 	rte_eth_dev_close(g_dp.port_id);
 	g_dp.port_started = false;

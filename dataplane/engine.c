@@ -1,0 +1,808 @@
+/* The dataplane lcores: RX classify + per-flow analysis, the TX timing wheel, the impairment stage, and the
+ * control plane's side of the command/event rings and counter snapshots.
+ *
+ * Hot path rules: bursts of DP_BURST, no allocation (mbufs come from the mempool), no syscalls, no locks, only
+ * rate-limited logging, every drop counted by reason.  Each lcore owns flows i with i % lcores == its slot and
+ * is the only writer of their state; the control plane reads through a per-lcore generation counter (seqlock):
+ * the lcore makes it odd before touching flow state and even afterwards, once per loop pass. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_malloc.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "codecs/codecs.h"
+#include "common/common.h"
+#include "dataplane/dataplane_internal.h"
+
+#define DP_BURST 32
+#define DP_TX_BUDGET 256          /* packets built per loop pass before RX is polled again */
+#define DP_CMDS_PER_PASS 32
+#define DP_SILENT_SCAN 16         /* flows checked for silence per loop pass */
+#define DP_WHEEL_SPAN_NS 1100000000ull /* > DP_PTIME_MAX_MS + the largest impairment delay */
+#define DP_JITTER_MAX_US 500000
+
+_Static_assert(sizeof(struct dp_flow) <= 256, "hot per-flow state must stay within 256 bytes");
+
+enum dp_cmd_type { DP_CMD_ADD = 1, DP_CMD_MODIFY, DP_CMD_DELETE, DP_CMD_IMPAIR };
+
+struct dp_cmd {
+	uint32_t type;
+	uint32_t flow;
+	union {
+		struct dp_flow_params fp;
+		struct dp_impair im;
+	} u;
+};
+
+/* Cold per-flow state: touched only when the impairment stage acts. */
+struct dp_flow_cold {
+	uint32_t imp_lost, imp_dup, imp_reordered;
+};
+
+struct dp_lcore {
+	/* written by the lcore, read by the control plane */
+	uint32_t gen;
+	uint64_t cmds_done;
+	uint64_t drops[DP_DROP__COUNT];
+	uint64_t rx_packets, rx_bytes;
+	uint64_t tx_packets, tx_bytes, tx_nombuf, tx_full, events_lost;
+	/* the lcore's own */
+	struct rte_ring *cmd, *evt;
+	uint32_t *wheel;
+	uint64_t wheel_pos;
+	uint32_t silent_next;
+	uint32_t spread_k;
+	uint16_t queue;
+	uint16_t ip_id;
+	unsigned slot;
+	struct dp_impair impair[DP_MAX_IMPAIR];
+	struct rte_mbuf *txq[DP_BURST];
+	unsigned ntx;
+	struct cm_ratelimit rl;
+	/* written by the control plane */
+	uint64_t cmds_sent __rte_cache_aligned;
+} __rte_cache_aligned;
+
+static struct {
+	struct dp_config cfg;
+	bool configured, running;
+	struct dp_flow *flows;
+	struct dp_flow_cold *cold;
+	uint32_t *port_map;       /* [ip index << 16 | port] → flow index + 1 */
+	struct dp_port_ctx port;
+	unsigned lcore_ids[RTE_MAX_LCORE];
+	struct dp_lcore *lc;      /* nlcores of them */
+	uint8_t mac[6];
+	uint64_t tsc_hz, ns_mult; /* ns = tsc * ns_mult >> 32 */
+	uint64_t silent_tsc;
+	unsigned wheel_shift;
+	uint32_t wheel_mask;
+	volatile bool stop;
+} g;
+
+static inline uint64_t tsc_to_ns(uint64_t tsc)
+{
+	return (uint64_t)(((unsigned __int128)tsc * g.ns_mult) >> 32);
+}
+
+void dp_config_default(struct dp_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->max_flows = 4096;
+	cfg->silent_ms = 5000;
+	cfg->ring_size = 4096;
+}
+
+void dp_engine_free(void)
+{
+	free(g.flows);
+	free(g.cold);
+	free(g.port_map);
+	g.flows = NULL;
+	g.cold = NULL;
+	g.port_map = NULL;
+	g.configured = false;
+}
+
+int dp_configure(const struct dp_config *cfg, char *err, size_t errlen)
+{
+	size_t nmap;
+
+	if (g.running) {
+		snprintf(err, errlen, "the dataplane is running: configure it before starting");
+		return -EBUSY;
+	}
+	if (cfg->max_flows == 0 || cfg->max_flows > 16u * DP_MIN_FLOWS_MAX) {
+		snprintf(err, errlen, "max_flows %u out of range 1..%u", cfg->max_flows, 16u * DP_MIN_FLOWS_MAX);
+		return -EINVAL;
+	}
+	if (cfg->n_media_ips > DP_MAX_MEDIA_IPS) {
+		snprintf(err, errlen, "at most %d media IPs", DP_MAX_MEDIA_IPS);
+		return -EINVAL;
+	}
+	if (cfg->ring_size < 64 || cfg->ring_size > (1u << 20) || (cfg->ring_size & (cfg->ring_size - 1))) {
+		snprintf(err, errlen, "ring_size %u must be a power of two in 64..1048576", cfg->ring_size);
+		return -EINVAL;
+	}
+	dp_engine_free();
+	g.cfg = *cfg;
+	nmap = (size_t)(cfg->n_media_ips ? cfg->n_media_ips : 1) << 16;
+	g.flows = aligned_alloc(64, (size_t)cfg->max_flows * sizeof(struct dp_flow));
+	g.cold = calloc(cfg->max_flows, sizeof(struct dp_flow_cold));
+	g.port_map = calloc(nmap, sizeof(uint32_t));
+	if (!g.flows || !g.cold || !g.port_map) {
+		dp_engine_free();
+		snprintf(err, errlen, "cannot allocate %u flows (%zu MiB)", cfg->max_flows,
+			 (size_t)cfg->max_flows * (sizeof(struct dp_flow) + sizeof(struct dp_flow_cold)) >> 20);
+		return -ENOMEM;
+	}
+	memset(g.flows, 0, (size_t)cfg->max_flows * sizeof(struct dp_flow));
+	g.configured = true;
+	return 0;
+}
+
+size_t dp_flow_hot_bytes(void)
+{
+	return sizeof(struct dp_flow);
+}
+
+void dp_port_mac(uint8_t mac[6])
+{
+	memcpy(mac, g.mac, 6);
+}
+
+/* ---- the timing wheel: one singly linked list of flows per slot of 2^wheel_shift TSC ticks (~1 µs) -------- */
+
+static void wheel_insert(struct dp_lcore *lc, uint32_t idx, uint64_t when_tsc)
+{
+	uint64_t s = when_tsc >> g.wheel_shift;
+	struct dp_flow *f = &g.flows[idx];
+
+	if (s <= lc->wheel_pos) /* due already: the slot being worked on, never one already passed */
+		s = lc->wheel_pos;
+	f->wheel_next = lc->wheel[s & g.wheel_mask];
+	lc->wheel[s & g.wheel_mask] = idx + 1;
+	f->in_wheel = 1;
+}
+
+/* Van der Corput spread: the k-th flow added starts at bitreverse(k)/2^32 of its ptime, so any number of flows
+ * is spread evenly across the packetisation interval (no microbursts). */
+static uint64_t spread_offset(uint32_t k, uint32_t ptime_tsc)
+{
+	uint32_t r = k;
+
+	r = ((r >> 1) & 0x55555555u) | ((r & 0x55555555u) << 1);
+	r = ((r >> 2) & 0x33333333u) | ((r & 0x33333333u) << 2);
+	r = ((r >> 4) & 0x0f0f0f0fu) | ((r & 0x0f0f0f0fu) << 4);
+	r = ((r >> 8) & 0x00ff00ffu) | ((r & 0x00ff00ffu) << 8);
+	r = (r >> 16) | (r << 16);
+	return ((uint64_t)r * ptime_tsc) >> 32;
+}
+
+/* ---- commands --------------------------------------------------------------------------------------------- */
+
+static uint32_t ip_index(uint32_t ip, bool *ok)
+{
+	*ok = true;
+	if (g.cfg.n_media_ips == 0)
+		return 0;
+	for (unsigned i = 0; i < g.cfg.n_media_ips; i++)
+		if (g.cfg.media_ips[i] == ip)
+			return i;
+	*ok = false;
+	return 0;
+}
+
+static void flow_apply(struct dp_flow *f, const struct dp_flow_params *p)
+{
+	const struct codec_frame_cache *c = p->cache;
+
+	f->remote_ip = p->remote_ip;
+	f->remote_port = p->remote_port;
+	memcpy(f->remote_mac, p->remote_mac, 6);
+	f->dir = p->dir;
+	f->dscp = p->dscp & 0x3f;
+	f->impair = p->impair < DP_MAX_IMPAIR ? p->impair : 0;
+	if (c) {
+		f->pt = (uint8_t)(p->payload_type >= 0 ? p->payload_type : c->payload_type);
+		f->ptime_ms = p->ptime_ms ? p->ptime_ms : c->ptime_ms;
+	}
+}
+
+static void release_held(struct dp_flow *f)
+{
+	if (f->held) {
+		rte_pktmbuf_free(f->held);
+		f->held = NULL;
+	}
+}
+
+static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_params *p, uint64_t now)
+{
+	struct dp_flow *f = &g.flows[idx];
+	uint8_t in_wheel = f->in_wheel;
+	bool ok;
+	uint32_t ipi = ip_index(p->local_ip, &ok), clock;
+
+	release_held(f);
+	memset(f, 0, sizeof(*f));
+	memset(&g.cold[idx], 0, sizeof(g.cold[idx]));
+	f->in_wheel = in_wheel; /* a deleted flow may still sit in a slot: it is skipped or rescheduled there */
+	f->local_ip = p->local_ip;
+	f->local_port = p->local_port;
+	f->ip_idx = (uint8_t)ipi;
+	f->cache = p->cache;
+	f->ssrc = p->ssrc;
+	f->seq = p->seq0;
+	f->ts = p->ts0;
+	flow_apply(f, p);
+	clock = p->clock_rate ? p->clock_rate : p->cache ? p->cache->clock_rate : 8000;
+	dp_rx_init(&f->rx, clock);
+	g.port_map[ipi << 16 | p->local_port] = idx + 1;
+	f->active = 1;
+	if (f->cache && f->cache->nframes && f->ptime_ms) {
+		f->ptime_tsc = (uint32_t)(g.tsc_hz * f->ptime_ms / 1000);
+		f->nominal_tsc = now + spread_offset(lc->spread_k++, f->ptime_tsc);
+		f->delay_tsc = 0;
+		if (!f->in_wheel)
+			wheel_insert(lc, idx, f->nominal_tsc);
+	}
+}
+
+static void cmd_delete(uint32_t idx)
+{
+	struct dp_flow *f = &g.flows[idx];
+	uint32_t *slot = &g.port_map[(uint32_t)f->ip_idx << 16 | f->local_port];
+
+	if (!f->active)
+		return;
+	if (*slot == idx + 1)
+		*slot = 0;
+	release_held(f);
+	f->active = 0;
+}
+
+static void cmd_run(struct dp_lcore *lc, const struct dp_cmd *c, uint64_t now)
+{
+	switch (c->type) {
+	case DP_CMD_ADD:
+		cmd_add(lc, c->flow, &c->u.fp, now);
+		break;
+	case DP_CMD_MODIFY:
+		if (g.flows[c->flow].active)
+			flow_apply(&g.flows[c->flow], &c->u.fp);
+		break;
+	case DP_CMD_DELETE:
+		cmd_delete(c->flow);
+		break;
+	case DP_CMD_IMPAIR:
+		lc->impair[c->flow] = c->u.im;
+		break;
+	}
+}
+
+/* ---- events ----------------------------------------------------------------------------------------------- */
+
+static void event(struct dp_lcore *lc, uint32_t type, uint32_t flow, uint32_t ssrc, uint64_t t_ns)
+{
+	struct dp_event ev = { .type = type, .flow = flow, .ssrc = ssrc, .t_ns = t_ns };
+
+	if (rte_ring_sp_enqueue_elem(lc->evt, &ev, sizeof(ev)) != 0)
+		lc->events_lost++;
+}
+
+/* ---- TX --------------------------------------------------------------------------------------------------- */
+
+static void tx_flush(struct dp_lcore *lc)
+{
+	uint16_t sent;
+
+	if (!lc->ntx)
+		return;
+	sent = rte_eth_tx_burst(g.port.port_id, lc->queue, lc->txq, (uint16_t)lc->ntx);
+	for (unsigned i = sent; i < lc->ntx; i++)
+		rte_pktmbuf_free(lc->txq[i]);
+	lc->tx_full += lc->ntx - sent;
+	lc->ntx = 0;
+}
+
+static void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m)
+{
+	lc->tx_packets++;
+	lc->tx_bytes += rte_pktmbuf_pkt_len(m);
+	lc->txq[lc->ntx++] = m;
+	if (lc->ntx == DP_BURST)
+		tx_flush(lc);
+}
+
+static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const struct codec_frame *fr)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(g.port.pool);
+	uint16_t len;
+
+	if (!m) {
+		lc->tx_nombuf++;
+		return NULL;
+	}
+	len = dp_build_rtp(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, lc->ip_id++, fr->flags & CODEC_FRAME_MARKER,
+			   f->cache->data + fr->offset, fr->len, !g.port.tx_csum_offload);
+	m->data_len = m->pkt_len = len;
+	if (g.port.tx_csum_offload) {
+		m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
+		m->l2_len = DP_ETH_HLEN;
+		m->l3_len = DP_IP_HLEN;
+	}
+	return m;
+}
+
+/* One due flow: the impairment stage decides, the packet is built from the frame cache, seq/ts/frame advance
+ * (a lost packet consumes its sequence number; a DTX frame only advances the timestamp), and the flow is
+ * rescheduled one ptime later plus the next packet's impairment delay. */
+static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
+{
+	struct dp_flow *f = &g.flows[idx];
+	const struct codec_frame_cache *c = f->cache;
+	const struct codec_frame *fr = &c->frames[f->frame];
+	const struct dp_impair *im = &lc->impair[f->impair];
+	unsigned act = DP_IMP_SEND;
+	uint32_t k = f->tx_index++;
+
+	if (!(fr->flags & CODEC_FRAME_DTX) && (f->dir & DP_FLOW_SEND)) {
+		if (dp_impair_active(im))
+			act = dp_impair_decide(im, idx, k, &f->ge_bad);
+		if (act & DP_IMP_DROP) {
+			g.cold[idx].imp_lost++;
+			if (f->held) { /* the held packet goes out in order after all */
+				tx_queue(lc, f->held);
+				f->held = NULL;
+			}
+		} else {
+			struct rte_mbuf *m = tx_build(lc, f, fr), *d = NULL;
+
+			if (m) {
+				f->tx_packets++;
+				f->tx_bytes += fr->len + DP_RTP_HLEN;
+			}
+			if (m && (act & DP_IMP_DUP) && !(act & DP_IMP_REORDER)) {
+				d = rte_pktmbuf_copy(m, g.port.pool, 0, UINT32_MAX);
+				if (d)
+					g.cold[idx].imp_dup++;
+			}
+			if (m && f->held) {
+				tx_queue(lc, m);
+				if (d)
+					tx_queue(lc, d);
+				tx_queue(lc, f->held);
+				f->held = NULL;
+				g.cold[idx].imp_reordered++;
+			} else if (m && (act & DP_IMP_REORDER)) {
+				f->held = m;
+			} else if (m) {
+				tx_queue(lc, m);
+				if (d)
+					tx_queue(lc, d);
+			}
+		}
+		f->seq++;
+	}
+	f->ts += fr->ts_inc;
+	if (++f->frame == c->nframes)
+		f->frame = 0;
+	f->nominal_tsc += f->ptime_tsc;
+	f->delay_tsc = 0;
+	if (im->jitter_us)
+		f->delay_tsc = (uint32_t)(g.tsc_hz * dp_impair_delay_us(im, idx, f->tx_index) / 1000000);
+	(void)now;
+	wheel_insert(lc, idx, f->nominal_tsc + f->delay_tsc);
+}
+
+/* Works through the wheel slots that have passed; at most DP_TX_BUDGET flows per call so RX keeps up. */
+static void tx_run(struct dp_lcore *lc, uint64_t now)
+{
+	uint64_t now_slot = now >> g.wheel_shift;
+	unsigned budget = DP_TX_BUDGET;
+
+	if (now_slot - lc->wheel_pos > g.wheel_mask) /* stalled longer than a revolution: visit each slot once */
+		lc->wheel_pos = now_slot - g.wheel_mask;
+	while (lc->wheel_pos <= now_slot && budget) {
+		uint32_t *head = &lc->wheel[lc->wheel_pos & g.wheel_mask];
+
+		while (*head && budget) {
+			uint32_t idx = *head - 1;
+			struct dp_flow *f = &g.flows[idx];
+
+			*head = f->wheel_next;
+			f->in_wheel = 0;
+			if (!f->active || !f->cache)
+				continue;
+			if (f->nominal_tsc + f->delay_tsc > now) { /* later in this slot or a later revolution */
+				if ((f->nominal_tsc + f->delay_tsc) >> g.wheel_shift == lc->wheel_pos) {
+					/* Not yet: put it back and come back to this slot on the next pass. */
+					f->wheel_next = *head;
+					*head = idx + 1;
+					f->in_wheel = 1;
+					goto out;
+				}
+				wheel_insert(lc, idx, f->nominal_tsc + f->delay_tsc);
+				continue;
+			}
+			tx_flow(lc, idx, now);
+			budget--;
+		}
+		if (*head)
+			break;
+		if (lc->wheel_pos == now_slot)
+			break;
+		lc->wheel_pos++;
+	}
+out:
+	tx_flush(lc);
+}
+
+/* ---- RX --------------------------------------------------------------------------------------------------- */
+
+static void rx_one(struct dp_lcore *lc, struct rte_mbuf *m, uint64_t now_ns)
+{
+	struct dp_pkt pk;
+	enum dp_drop_reason r;
+	bool verify = true, ok;
+	uint64_t fl = m->ol_flags;
+
+	if (g.port.rx_csum_offload) {
+		if ((fl & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD) {
+			lc->drops[DP_DROP_ip_bad_checksum]++;
+			return;
+		}
+		if ((fl & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD) {
+			lc->drops[DP_DROP_udp_bad_checksum]++;
+			return;
+		}
+		verify = (fl & RTE_MBUF_F_RX_IP_CKSUM_MASK) != RTE_MBUF_F_RX_IP_CKSUM_GOOD ||
+			 (fl & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	}
+	r = dp_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), verify, &pk);
+	if (r != DP_DROP_NONE) {
+		lc->drops[r]++;
+		return;
+	}
+	uint32_t ipi = ip_index(pk.dst_ip, &ok);
+	if (!ok) {
+		lc->drops[DP_DROP_not_media_ip]++;
+		return;
+	}
+	uint32_t fid = g.port_map[ipi << 16 | pk.dst_port];
+	if (!fid) {
+		lc->drops[DP_DROP_unknown_port]++;
+		return;
+	}
+	fid--;
+	if (fid % g.port.nlcores != lc->slot) {
+		lc->drops[DP_DROP_other_lcore]++;
+		return;
+	}
+	struct dp_flow *f = &g.flows[fid];
+	uint32_t changes = f->rx.ssrc_changes;
+	uint64_t at = now_ns;
+
+	if (g.port.ts_offset >= 0 && (fl & g.port.ts_flag))
+		at = *RTE_MBUF_DYNFIELD(m, g.port.ts_offset, rte_mbuf_timestamp_t *);
+	dp_rx_packet(&f->rx, pk.seq, pk.ts, pk.ssrc, at, pk.udp_len);
+	f->silent = 0;
+	if (f->rx.packets == 1)
+		event(lc, DP_EV_FIRST_PACKET, fid, pk.ssrc, at);
+	else if (f->rx.ssrc_changes != changes)
+		event(lc, DP_EV_SSRC_CHANGE, fid, pk.ssrc, at);
+}
+
+static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
+{
+	uint64_t limit = (uint64_t)g.cfg.silent_ms * 1000000ull;
+
+	if (!limit)
+		return;
+	for (unsigned i = 0; i < DP_SILENT_SCAN; i++) {
+		uint32_t idx = lc->silent_next;
+		struct dp_flow *f = &g.flows[idx];
+
+		lc->silent_next += g.port.nlcores;
+		if (lc->silent_next >= g.cfg.max_flows)
+			lc->silent_next = lc->slot;
+		if (f->active && (f->dir & DP_FLOW_RECV) && f->rx.packets && !f->silent &&
+		    now_ns > f->rx.last_arrival_ns + limit) {
+			f->silent = 1;
+			event(lc, DP_EV_SILENT, idx, f->rx.ssrc, now_ns);
+		}
+	}
+}
+
+static int lcore_main(void *arg)
+{
+	struct dp_lcore *lc = arg;
+	struct rte_mbuf *pkts[DP_BURST];
+	struct dp_cmd cmd;
+
+	while (!g.stop) {
+		uint64_t now = rte_rdtsc();
+		uint64_t now_ns = tsc_to_ns(now);
+		uint16_t n = rte_eth_rx_burst(g.port.port_id, lc->queue, pkts, DP_BURST);
+		unsigned ncmd = 0;
+
+		__atomic_store_n(&lc->gen, lc->gen + 1, __ATOMIC_RELAXED); /* odd: flow state changing */
+		rte_smp_wmb();
+		for (uint16_t i = 0; i < n; i++) {
+			if (i + 1 < n)
+				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+			lc->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
+			rx_one(lc, pkts[i], now_ns);
+			rte_pktmbuf_free(pkts[i]);
+		}
+		lc->rx_packets += n;
+		while (ncmd < DP_CMDS_PER_PASS && rte_ring_sc_dequeue_elem(lc->cmd, &cmd, sizeof(cmd)) == 0) {
+			cmd_run(lc, &cmd, now);
+			ncmd++;
+		}
+		tx_run(lc, now);
+		silent_scan(lc, now_ns);
+		rte_smp_wmb();
+		__atomic_store_n(&lc->gen, lc->gen + 1, __ATOMIC_RELAXED); /* even: consistent */
+		if (ncmd)
+			__atomic_store_n(&lc->cmds_done, lc->cmds_done + ncmd, __ATOMIC_RELEASE);
+	}
+	tx_flush(lc);
+	return 0;
+}
+
+/* ---- start / stop ----------------------------------------------------------------------------------------- */
+
+int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
+{
+	struct rte_ether_addr mac;
+	uint64_t slots;
+	int rc = 0;
+
+	if (!g.configured) {
+		struct dp_config cfg;
+
+		dp_config_default(&cfg);
+		rc = dp_configure(&cfg, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	g.port = *ctx;
+	memcpy(g.lcore_ids, ctx->lcore_ids, ctx->nlcores * sizeof(unsigned));
+	g.port.lcore_ids = g.lcore_ids;
+	rte_eth_macaddr_get(ctx->port_id, &mac);
+	memcpy(g.mac, mac.addr_bytes, 6);
+	g.tsc_hz = rte_get_tsc_hz();
+	g.ns_mult = (uint64_t)(((unsigned __int128)1000000000ull << 32) / g.tsc_hz);
+	g.wheel_shift = 0;
+	while ((g.tsc_hz >> (g.wheel_shift + 1)) >= 1000000) /* slot ≤ 1 µs */
+		g.wheel_shift++;
+	slots = 1;
+	while ((slots << g.wheel_shift) < g.tsc_hz * (DP_WHEEL_SPAN_NS / 1000000) / 1000)
+		slots <<= 1;
+	g.wheel_mask = (uint32_t)(slots - 1);
+
+	g.lc = rte_zmalloc("dp_lcores", sizeof(struct dp_lcore) * ctx->nlcores, RTE_CACHE_LINE_SIZE);
+	if (!g.lc) {
+		snprintf(err, errlen, "cannot allocate lcore state");
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < ctx->nlcores; i++) {
+		struct dp_lcore *lc = &g.lc[i];
+		char name[32];
+
+		lc->slot = i;
+		lc->queue = (uint16_t)i;
+		lc->silent_next = i;
+		lc->rl = (struct cm_ratelimit)CM_RATELIMIT_INIT(10000, 5);
+		lc->wheel = calloc(slots, sizeof(uint32_t));
+		snprintf(name, sizeof(name), "dp_cmd%u", i);
+		lc->cmd = rte_ring_create_elem(name, sizeof(struct dp_cmd), g.cfg.ring_size, (int)rte_socket_id(),
+					       RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "dp_evt%u", i);
+		lc->evt = rte_ring_create_elem(name, sizeof(struct dp_event), g.cfg.ring_size, (int)rte_socket_id(),
+					       RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (!lc->wheel || !lc->cmd || !lc->evt) {
+			snprintf(err, errlen, "cannot allocate rings or timing wheel for lcore %u: %s", i,
+				 rte_strerror(rte_errno));
+			g.port.nlcores = i + 1;
+			dp_engine_stop();
+			return -ENOMEM;
+		}
+		lc->wheel_pos = rte_rdtsc() >> g.wheel_shift;
+	}
+	g.stop = false;
+	g.running = true;
+	for (unsigned i = 0; i < ctx->nlcores; i++)
+		rte_eal_remote_launch(lcore_main, &g.lc[i], ctx->lcore_ids[i]);
+	cm_log(CM_LOG_INFO, "dataplane", "%u flows of %zu B hot state, timing wheel %llu slots of %.2f us, %u lcore(s)",
+	       g.cfg.max_flows, sizeof(struct dp_flow), (unsigned long long)slots,
+	       (double)(1ull << g.wheel_shift) * 1e6 / (double)g.tsc_hz, ctx->nlcores);
+	return 0;
+}
+
+bool dp_engine_running(void)
+{
+	return g.running && !g.stop;
+}
+
+void dp_engine_stop(void)
+{
+	if (!g.lc)
+		return;
+	g.stop = true;
+	for (unsigned i = 0; i < g.port.nlcores; i++)
+		rte_eal_wait_lcore(g.lcore_ids[i]);
+	for (uint32_t i = 0; g.flows && i < g.cfg.max_flows; i++) {
+		release_held(&g.flows[i]);
+		g.flows[i].in_wheel = 0;
+		g.flows[i].active = 0;
+	}
+	memset(g.port_map, 0, (size_t)(g.cfg.n_media_ips ? g.cfg.n_media_ips : 1) << 16 << 2);
+	for (unsigned i = 0; i < g.port.nlcores; i++) {
+		rte_ring_free(g.lc[i].cmd);
+		rte_ring_free(g.lc[i].evt);
+		free(g.lc[i].wheel);
+	}
+	rte_free(g.lc);
+	g.lc = NULL;
+	g.running = false;
+}
+
+/* ---- control plane side ------------------------------------------------------------------------------------ */
+
+static int send_cmd(unsigned lcore, const struct dp_cmd *c)
+{
+	struct dp_lcore *lc = &g.lc[lcore];
+
+	if (rte_ring_sp_enqueue_elem(lc->cmd, (void *)c, sizeof(*c)) != 0)
+		return -ENOBUFS;
+	lc->cmds_sent++;
+	return 0;
+}
+
+static int flow_cmd(uint32_t type, uint32_t flow, const struct dp_flow_params *p)
+{
+	struct dp_cmd c = { .type = type, .flow = flow };
+
+	if (!dp_engine_running())
+		return -ENODEV;
+	if (flow >= g.cfg.max_flows)
+		return -EINVAL;
+	if (p) {
+		bool ok;
+
+		ip_index(p->local_ip, &ok);
+		if (!ok || p->ptime_ms > DP_PTIME_MAX_MS || p->impair >= DP_MAX_IMPAIR)
+			return -EINVAL;
+		if (p->cache && (!p->cache->nframes || !p->cache->frames ||
+				 (!p->ptime_ms && !p->cache->ptime_ms)))
+			return -EINVAL;
+		c.u.fp = *p;
+	}
+	return send_cmd(flow % g.port.nlcores, &c);
+}
+
+int dp_flow_add(uint32_t flow, const struct dp_flow_params *p)
+{
+	return flow_cmd(DP_CMD_ADD, flow, p);
+}
+
+int dp_flow_modify(uint32_t flow, const struct dp_flow_params *p)
+{
+	return flow_cmd(DP_CMD_MODIFY, flow, p);
+}
+
+int dp_flow_delete(uint32_t flow)
+{
+	return flow_cmd(DP_CMD_DELETE, flow, NULL);
+}
+
+int dp_impair_set(unsigned profile, const struct dp_impair *im)
+{
+	struct dp_cmd c = { .type = DP_CMD_IMPAIR, .flow = profile, .u.im = *im };
+	int rc = 0;
+
+	if (!dp_engine_running())
+		return -ENODEV;
+	if (profile >= DP_MAX_IMPAIR || im->jitter_us > DP_JITTER_MAX_US || im->loss_ppm > 1000000 ||
+	    im->ge_p_ppm > 1000000 || im->ge_r_ppm > 1000000 || im->ge_loss_bad_ppm > 1000000 ||
+	    im->dup_ppm > 1000000 || im->reorder_ppm > 1000000)
+		return -EINVAL;
+	for (unsigned i = 0; i < g.port.nlcores && rc == 0; i++)
+		rc = send_cmd(i, &c);
+	return rc;
+}
+
+bool dp_commands_done(void)
+{
+	for (unsigned i = 0; g.lc && i < g.port.nlcores; i++)
+		if (__atomic_load_n(&g.lc[i].cmds_done, __ATOMIC_ACQUIRE) != g.lc[i].cmds_sent)
+			return false;
+	return true;
+}
+
+/* Seqlock read: copy, then check the generation did not move (or sit odd) meanwhile. */
+int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out)
+{
+	struct dp_lcore *lc;
+	unsigned tries = 0;
+
+	if (!g.lc || flow >= g.cfg.max_flows)
+		return -EINVAL;
+	lc = &g.lc[flow % g.port.nlcores];
+	for (;;) {
+		uint32_t g1 = __atomic_load_n(&lc->gen, __ATOMIC_ACQUIRE), g2;
+		const struct dp_flow *f = &g.flows[flow];
+
+		if (!(g1 & 1)) {
+			out->rx = f->rx;
+			out->tx_packets = f->tx_packets;
+			out->tx_bytes = f->tx_bytes;
+			out->imp_lost = g.cold[flow].imp_lost;
+			out->imp_dup = g.cold[flow].imp_dup;
+			out->imp_reordered = g.cold[flow].imp_reordered;
+			out->ptime_ms = f->ptime_ms;
+			out->active = f->active;
+			rte_smp_rmb();
+			g2 = __atomic_load_n(&lc->gen, __ATOMIC_RELAXED);
+			if (g1 == g2 || !dp_engine_running())
+				return 0;
+		} else if (!dp_engine_running()) {
+			continue; /* stopped mid-pass cannot happen: the loop ends on an even generation */
+		}
+		if (++tries % 1024 == 0)
+			usleep(50); /* the lcore thread may be descheduled on a shared CPU */
+		else
+			rte_pause();
+	}
+}
+
+unsigned dp_events_poll(struct dp_event *ev, unsigned max)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; g.lc && i < g.port.nlcores && n < max; i++)
+		n += rte_ring_sc_dequeue_burst_elem(g.lc[i].evt, ev + n, sizeof(*ev), max - n, NULL);
+	return n;
+}
+
+void dp_drop_totals(uint64_t counts[DP_DROP__COUNT])
+{
+	memset(counts, 0, sizeof(uint64_t) * DP_DROP__COUNT);
+	for (unsigned i = 0; g.lc && i < g.port.nlcores; i++)
+		for (unsigned r = 0; r < DP_DROP__COUNT; r++)
+			counts[r] += g.lc[i].drops[r];
+}
+
+void dp_tx_totals(uint64_t *packets, uint64_t *bytes, uint64_t *no_mbuf, uint64_t *ring_full)
+{
+	*packets = *bytes = *no_mbuf = *ring_full = 0;
+	for (unsigned i = 0; g.lc && i < g.port.nlcores; i++) {
+		*packets += g.lc[i].tx_packets;
+		*bytes += g.lc[i].tx_bytes;
+		*no_mbuf += g.lc[i].tx_nombuf;
+		*ring_full += g.lc[i].tx_full;
+	}
+}
+
+void dp_rx_totals(uint64_t *packets, uint64_t *bytes)
+{
+	*packets = *bytes = 0;
+	for (unsigned i = 0; g.lc && i < g.port.nlcores; i++) {
+		*packets += g.lc[i].rx_packets;
+		*bytes += g.lc[i].rx_bytes;
+	}
+}

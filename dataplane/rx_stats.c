@@ -1,0 +1,268 @@
+/* Per-flow receive statistics: RFC 3550 A.1 / A.8, RFC 3611 §4.7.2, RFC 5481 PDV.  Pure arithmetic on one
+ * struct per flow, called once per packet on the owning lcore: no allocation, no floating point on the
+ * per-packet path. */
+#include <string.h>
+
+#include "dataplane/dataplane.h"
+
+#define RTP_SEQ_MOD (1u << 16)
+
+enum rx_kind { RX_PROBATION, RX_IN_ORDER, RX_DUPLICATE, RX_OUT_OF_ORDER, RX_LATE, RX_BAD, RX_RESYNC };
+
+void dp_rx_init(struct dp_rx_stats *st, uint32_t clock_rate)
+{
+	memset(st, 0, sizeof(*st));
+	st->clock_rate = clock_rate;
+}
+
+static int64_t ticks_to_ns(int64_t ticks, uint32_t clock)
+{
+	return ticks / clock * 1000000000LL + ticks % clock * 1000000000LL / clock;
+}
+
+/* ---- RFC 3611 §4.7.2: a burst is the longest run that starts and ends with a loss and holds no Gmin
+ * consecutive received packets; an isolated loss (a candidate burst of one loss) belongs to the gap around it,
+ * as the RFC's reference code counts it (c14).  Only the candidate burst's trailing run is pending. ---------- */
+
+static void burst_close(struct dp_rx_stats *st)
+{
+	if (st->cand_lost >= 2) {
+		st->bursts++;
+		st->burst_pkts += st->cand_pkts;
+		st->burst_lost += st->cand_lost;
+	} else if (st->cand_lost == 1) {
+		st->gap_pkts++;
+		st->gap_lost++;
+	}
+	st->cand_lost = st->cand_pkts = 0;
+}
+
+static void burst_received(struct dp_rx_stats *st)
+{
+	if (!st->cand_lost) {
+		st->gap_pkts++;
+		return;
+	}
+	if (++st->run >= DP_RX_GMIN) {
+		burst_close(st);
+		st->gap_pkts += st->run;
+		st->run = 0;
+	}
+}
+
+static void burst_lost(struct dp_rx_stats *st, uint32_t n)
+{
+	if (st->cand_lost) {
+		st->cand_pkts += st->run + n;
+	} else {
+		st->cand_pkts = n;
+	}
+	st->cand_lost += n;
+	st->run = 0;
+}
+
+/* ---- RFC 3550 A.1 ---------------------------------------------------------------------------------------- */
+
+static void init_seq(struct dp_rx_stats *st, uint16_t seq)
+{
+	st->base_seq = seq;
+	st->max_seq = seq;
+	st->bad_seq = RTP_SEQ_MOD + 1;
+	st->cycles = 0;
+	st->received = 0;
+	st->seen = 1;
+}
+
+static uint32_t expected_now(const struct dp_rx_stats *st)
+{
+	if (st->probation || !st->have_ssrc)
+		return 0;
+	return st->cycles + st->max_seq - st->base_seq + 1;
+}
+
+/* Closes the counting period of the current source (SSRC change, resync) so that loss stays cumulative. */
+static void fold_period(struct dp_rx_stats *st)
+{
+	uint32_t exp = expected_now(st);
+
+	st->expected_prior += exp;
+	st->lost_prior += (int32_t)(exp - st->received);
+}
+
+static enum rx_kind update_seq(struct dp_rx_stats *st, uint16_t seq)
+{
+	uint16_t udelta = (uint16_t)(seq - st->max_seq);
+
+	if (st->probation) {
+		if (seq == (uint16_t)(st->max_seq + 1)) {
+			st->probation--;
+			st->max_seq = seq;
+			if (st->probation == 0) {
+				/* A.1 starts counting at this packet; the probation packets were in sequence with
+				 * it, so they count too (expected and received alike). */
+				init_seq(st, seq);
+				st->base_seq = (uint32_t)seq - (DP_RX_MIN_SEQUENTIAL - 1); /* modular */
+				st->seen = (1ull << DP_RX_MIN_SEQUENTIAL) - 1;
+				st->received = DP_RX_MIN_SEQUENTIAL;
+				for (int i = 0; i < DP_RX_MIN_SEQUENTIAL; i++)
+					burst_received(st);
+				return RX_IN_ORDER;
+			}
+		} else {
+			st->probation = DP_RX_MIN_SEQUENTIAL - 1;
+			st->max_seq = seq;
+		}
+		return RX_PROBATION;
+	}
+	if (udelta == 0) {
+		st->received++;
+		st->duplicates++;
+		return RX_DUPLICATE;
+	}
+	if (udelta < DP_RX_MAX_DROPOUT) {
+		if (seq < st->max_seq)
+			st->cycles += RTP_SEQ_MOD;
+		st->max_seq = seq;
+		st->seen = udelta >= DP_RX_WINDOW ? 1 : (st->seen << udelta) | 1;
+		if (udelta > 1)
+			burst_lost(st, udelta - 1u);
+		burst_received(st);
+		st->received++;
+		return RX_IN_ORDER;
+	}
+	if (udelta <= RTP_SEQ_MOD - DP_RX_MAX_MISORDER) {
+		/* A large jump: a restarted sender, or garbage.  Believe it when the next packet follows it. */
+		if (seq == st->bad_seq) {
+			fold_period(st);
+			st->seq_resets++;
+			init_seq(st, seq);
+			st->base_seq = (uint32_t)seq - 1; /* modular; the packet that announced the jump counts too */
+			st->seen = 3;
+			st->received = 2;
+			burst_received(st);
+			burst_received(st);
+			return RX_RESYNC;
+		}
+		st->bad_seq = (seq + 1) & (RTP_SEQ_MOD - 1);
+		return RX_BAD;
+	}
+	/* Behind the highest sequence number: duplicate, reordered, or too late to tell. */
+	st->received++;
+	uint32_t back = RTP_SEQ_MOD - udelta;
+	if (back >= DP_RX_WINDOW) {
+		st->late++;
+		return RX_LATE;
+	}
+	if (st->seen & (1ull << back)) {
+		st->duplicates++;
+		return RX_DUPLICATE;
+	}
+	st->seen |= 1ull << back;
+	st->out_of_order++;
+	return RX_OUT_OF_ORDER;
+}
+
+/* A new source (first packet, or an SSRC change): RFC 3550 A.1 probation from this packet on. */
+static void start_source(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t arrival_ns)
+{
+	st->ssrc = ssrc;
+	st->have_ssrc = 1;
+	init_seq(st, seq);
+	st->max_seq = (uint16_t)(seq - 1);
+	st->probation = DP_RX_MIN_SEQUENTIAL;
+	update_seq(st, seq);
+	st->last_ts = ts;
+	st->last_arrival_ns = arrival_ns;
+	st->rel_transit_ns = 0;
+}
+
+/* RFC 3550 A.8 with arrival and timestamp deltas converted to nanoseconds:
+ * D = (R_j − R_i) − (S_j − S_i), J += (|D| − J) / 16.  A |D| beyond DP_RX_TS_JUMP_NS is a timestamp jump: it is
+ * counted and restarts the PDV reference instead of feeding the jitter. */
+static void update_timing(struct dp_rx_stats *st, uint32_t ts, uint64_t arrival_ns)
+{
+	int32_t tsd = (int32_t)(ts - st->last_ts);
+	int64_t d = (int64_t)(arrival_ns - st->last_arrival_ns) - ticks_to_ns(tsd, st->clock_rate);
+	int64_t ad = d < 0 ? -d : d;
+
+	st->last_ts = ts;
+	st->last_arrival_ns = arrival_ns;
+	if (ad > DP_RX_TS_JUMP_NS) {
+		st->ts_jumps++;
+		st->rel_transit_ns = 0;
+		return;
+	}
+	int64_t j = (int64_t)st->jitter_ns + (ad - (int64_t)st->jitter_ns) / 16;
+	st->jitter_ns = (uint32_t)j;
+	if (st->jitter_ns > st->max_jitter_ns)
+		st->max_jitter_ns = st->jitter_ns;
+
+	/* The transit relative to the reference packet is the running sum of D. */
+	st->rel_transit_ns += d;
+	int64_t rel_us = st->rel_transit_ns / 1000;
+	if (rel_us < st->pdv_min_us)
+		st->pdv_min_us = (int32_t)(rel_us < INT32_MIN ? INT32_MIN : rel_us);
+	if (rel_us > st->pdv_max_us)
+		st->pdv_max_us = (int32_t)(rel_us > INT32_MAX ? INT32_MAX : rel_us);
+}
+
+void dp_rx_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t arrival_ns,
+		  uint32_t len)
+{
+	st->packets++;
+	st->bytes += len;
+	if (!st->have_ssrc || ssrc != st->ssrc) {
+		if (st->have_ssrc) {
+			st->ssrc_changes++;
+			fold_period(st);
+		}
+		start_source(st, seq, ts, ssrc, arrival_ns);
+		return;
+	}
+	enum rx_kind kind = update_seq(st, seq);
+	if (kind == RX_DUPLICATE || kind == RX_BAD || !st->clock_rate) {
+		st->last_arrival_ns = arrival_ns;
+		return;
+	}
+	update_timing(st, ts, arrival_ns);
+}
+
+void dp_rx_report(const struct dp_rx_stats *st, double ptime_ms, struct dp_rx_report *out)
+{
+	uint64_t expected = (uint64_t)st->expected_prior + expected_now(st);
+	int64_t lost = (int64_t)st->lost_prior + (int64_t)expected_now(st) - (int64_t)st->received +
+		       (int64_t)st->duplicates;
+	uint64_t bpkts = st->burst_pkts, blost = st->burst_lost, bursts = st->bursts;
+	uint64_t gpkts = st->gap_pkts + st->run, glost = st->gap_lost;
+
+	memset(out, 0, sizeof(*out));
+	/* The open candidate closes as if Gmin received packets followed (RFC 3611 §4.7.2). */
+	if (st->cand_lost >= 2) {
+		bpkts += st->cand_pkts;
+		blost += st->cand_lost;
+		bursts++;
+	} else if (st->cand_lost == 1) {
+		gpkts++;
+		glost++;
+	}
+	out->ssrc = st->ssrc;
+	out->packets_received = st->packets;
+	out->bytes_received = st->bytes;
+	out->expected = expected;
+	out->packets_lost = lost;
+	out->fraction_lost = expected ? (double)lost / (double)expected : 0.0;
+	out->duplicate_packets = st->duplicates;
+	out->out_of_order_packets = st->out_of_order;
+	out->late_packets = st->late;
+	out->ssrc_changes = st->ssrc_changes;
+	out->sequence_number_resets = st->seq_resets;
+	out->timestamp_jumps = st->ts_jumps;
+	out->jitter_ms = st->jitter_ns / 1e6;
+	out->max_jitter_ms = st->max_jitter_ns / 1e6;
+	out->pdv_ms = ((int64_t)st->pdv_max_us - st->pdv_min_us) / 1e3;
+	out->burst_density = bpkts ? (double)blost / (double)bpkts : 0.0;
+	out->gap_density = gpkts ? (double)glost / (double)gpkts : 0.0;
+	out->burst_duration_ms = bursts ? (double)bpkts / (double)bursts * ptime_ms : 0.0;
+	out->gap_duration_ms = gpkts ? (double)gpkts / (double)(bursts + 1) * ptime_ms : 0.0;
+	out->last_arrival_ns = st->last_arrival_ns;
+}

@@ -1,0 +1,127 @@
+/* TX frame construction and the impairment decisions: pure functions, unit-tested on buffers. */
+#include <string.h>
+
+#include "dataplane/dataplane_internal.h"
+
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6], uint16_t ip_id,
+		      bool marker, const uint8_t *payload, uint16_t payload_len, bool sw_csum)
+{
+	uint8_t *ip = buf + DP_ETH_HLEN, *udp = ip + DP_IP_HLEN, *rtp = udp + DP_UDP_HLEN;
+	uint16_t udp_len = (uint16_t)(DP_UDP_HLEN + DP_RTP_HLEN + payload_len);
+
+	memcpy(buf, f->remote_mac, 6);
+	memcpy(buf + 6, src_mac, 6);
+	wr16(buf + 12, 0x0800);
+
+	ip[0] = 0x45;
+	ip[1] = (uint8_t)(f->dscp << 2);
+	wr16(ip + 2, (uint16_t)(DP_IP_HLEN + udp_len));
+	wr16(ip + 4, ip_id);
+	wr16(ip + 6, 0x4000); /* DF */
+	ip[8] = 64;
+	ip[9] = 17;
+	wr16(ip + 10, 0);
+	wr32(ip + 12, f->local_ip);
+	wr32(ip + 16, f->remote_ip);
+
+	wr16(udp, f->local_port);
+	wr16(udp + 2, f->remote_port);
+	wr16(udp + 4, udp_len);
+	wr16(udp + 6, 0);
+
+	rtp[0] = 0x80;
+	rtp[1] = (uint8_t)((marker ? 0x80 : 0) | (f->pt & 0x7f));
+	wr16(rtp + 2, f->seq);
+	wr32(rtp + 4, f->ts);
+	wr32(rtp + 8, f->ssrc);
+	memcpy(rtp + DP_RTP_HLEN, payload, payload_len);
+
+	if (sw_csum) {
+		uint16_t c;
+
+		wr16(ip + 10, dp_csum_fold(dp_csum_add(0, ip, DP_IP_HLEN)));
+		c = dp_udp_csum(ip, udp, udp_len);
+		wr16(udp + 6, c == 0 ? 0xffff : c); /* RFC 768: a computed 0 is sent as all ones */
+	} else {
+		uint32_t sum = dp_csum_add(0, ip + 12, 8) + 17 + udp_len;
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		wr16(udp + 6, (uint16_t)sum);
+	}
+	return (uint16_t)(DP_ETH_HLEN + DP_IP_HLEN + udp_len);
+}
+
+/* splitmix64 finaliser: a counter-based generator, so each decision is a pure function of its inputs. */
+static uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/* A uniform draw in [0, 1e6) for (seed, flow, packet, purpose). */
+static uint32_t draw_ppm(const struct dp_impair *im, uint32_t flow, uint32_t k, unsigned purpose)
+{
+	uint64_t h = mix64(im->seed ^ mix64(((uint64_t)flow << 32 | k) ^ ((uint64_t)purpose << 60)));
+	return (uint32_t)(((h >> 32) * 1000000ull) >> 32);
+}
+
+unsigned dp_impair_decide(const struct dp_impair *im, uint32_t flow, uint32_t k, uint8_t *ge_bad)
+{
+	unsigned act = DP_IMP_SEND;
+
+	if (im->ge_p_ppm) {
+		/* Gilbert–Elliott: the state moves first, then the packet is lost with the state's probability. */
+		if (*ge_bad)
+			*ge_bad = draw_ppm(im, flow, k, 1) >= im->ge_r_ppm;
+		else
+			*ge_bad = draw_ppm(im, flow, k, 1) < im->ge_p_ppm;
+		if (*ge_bad && draw_ppm(im, flow, k, 2) < im->ge_loss_bad_ppm)
+			return DP_IMP_DROP;
+	}
+	if (im->loss_ppm && draw_ppm(im, flow, k, 3) < im->loss_ppm)
+		return DP_IMP_DROP;
+	if (im->dup_ppm && draw_ppm(im, flow, k, 4) < im->dup_ppm)
+		act |= DP_IMP_DUP;
+	if (im->reorder_ppm && draw_ppm(im, flow, k, 5) < im->reorder_ppm)
+		act |= DP_IMP_REORDER;
+	return act;
+}
+
+uint32_t dp_impair_delay_us(const struct dp_impair *im, uint32_t flow, uint32_t k)
+{
+	if (!im->jitter_us)
+		return 0;
+	return (uint32_t)(((uint64_t)draw_ppm(im, flow, k, 6) * (im->jitter_us + 1ull)) / 1000000ull);
+}
+
+uint32_t dp_static_pt_clock(uint8_t pt)
+{
+	switch (pt) {
+	case 0: case 3: case 4: case 5: case 7: case 8: case 9: case 12: case 13: case 15: case 18:
+		return 8000;
+	case 6:
+		return 16000;
+	case 10: case 11:
+		return 44100;
+	case 14: case 25: case 26: case 28: case 31: case 32: case 33: case 34:
+		return 90000;
+	default:
+		return 0;
+	}
+}

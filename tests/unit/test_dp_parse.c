@@ -1,0 +1,259 @@
+/* Packet build and classification: a frame built by the TX builder parses back to the same fields; every
+ * corruption lands on its named drop reason; the impairment decisions are deterministic and hit their rates. */
+#include <string.h>
+
+#include "common/common.h"
+#include "dataplane/dataplane_internal.h"
+#include "check_main.h"
+
+static const uint8_t SRC_MAC[6] = { 0x02, 0, 0, 0, 0, 1 };
+
+static uint16_t build(uint8_t *buf, bool marker)
+{
+	struct dp_flow f;
+	uint8_t payload[160];
+
+	memset(&f, 0, sizeof(f));
+	memset(payload, 0xd5, sizeof(payload));
+	f.local_ip = 0x0a000001;
+	f.remote_ip = 0x0a000002;
+	f.local_port = 20000;
+	f.remote_port = 30000;
+	memcpy(f.remote_mac, "\x02\x00\x00\x00\x00\x02", 6);
+	f.pt = 0;
+	f.dscp = 46;
+	f.seq = 65535;
+	f.ts = 0xfffffff0u;
+	f.ssrc = 0xdeadbeef;
+	return dp_build_rtp(buf, &f, SRC_MAC, 7, marker, payload, sizeof(payload), true);
+}
+
+START_TEST(build_parse_roundtrip)
+{
+	uint8_t buf[256];
+	struct dp_pkt p;
+	uint16_t len = build(buf, true);
+
+	ck_assert_uint_eq(len, DP_HDRS_LEN + 160);
+	ck_assert_uint_eq(buf[15], 46 << 2); /* DSCP EF */
+	ck_assert_int_eq(dp_parse(buf, len, true, &p), DP_DROP_NONE);
+	ck_assert_uint_eq(p.src_ip, 0x0a000001);
+	ck_assert_uint_eq(p.dst_ip, 0x0a000002);
+	ck_assert_uint_eq(p.src_port, 20000);
+	ck_assert_uint_eq(p.dst_port, 30000);
+	ck_assert_uint_eq(p.seq, 65535);
+	ck_assert_uint_eq(p.ts, 0xfffffff0u);
+	ck_assert_uint_eq(p.ssrc, 0xdeadbeef);
+	ck_assert_uint_eq(p.marker, 1);
+	ck_assert_uint_eq(p.pt, 0);
+	ck_assert_uint_eq(p.payload_len, 160);
+	ck_assert_uint_eq(p.udp_len, 172);
+	ck_assert_uint_eq(p.payload[0], 0xd5);
+}
+END_TEST
+
+/* A VLAN tag is stepped over and reported. */
+START_TEST(vlan_tagged)
+{
+	uint8_t buf[300], tagged[300];
+	struct dp_pkt p;
+	uint16_t len = build(buf, false);
+
+	memcpy(tagged, buf, 12);
+	tagged[12] = 0x81;
+	tagged[13] = 0x00;
+	tagged[14] = 0x20; /* PCP 1, VID 0x005 */
+	tagged[15] = 0x05;
+	memcpy(tagged + 16, buf + 12, len - 12);
+	ck_assert_int_eq(dp_parse(tagged, len + 4u, true, &p), DP_DROP_NONE);
+	ck_assert_uint_eq(p.vlan, 5);
+	ck_assert_uint_eq(p.seq, 65535);
+}
+END_TEST
+
+/* IPv4 options (IHL 6) are stepped over; the header checksum covers them. */
+START_TEST(ip_options)
+{
+	uint8_t buf[300], o[300];
+	struct dp_pkt p;
+	uint16_t len = build(buf, false);
+	uint8_t *ip = o + 14;
+
+	memcpy(o, buf, 34);
+	memset(o + 34, 0x01, 4); /* four NOP options */
+	memcpy(o + 38, buf + 34, len - 34u);
+	ip[0] = 0x46;
+	ip[2] = 0;
+	ip[3] = (uint8_t)(len - 14 + 4);
+	ip[10] = ip[11] = 0;
+	uint16_t c = dp_csum_fold(dp_csum_add(0, ip, 24));
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+	ck_assert_int_eq(dp_parse(o, len + 4u, true, &p), DP_DROP_NONE);
+	ck_assert_uint_eq(p.ssrc, 0xdeadbeef);
+}
+END_TEST
+
+struct corruption {
+	const char *what;
+	unsigned off;   /* byte to overwrite (0xffff: none) */
+	uint8_t val;
+	int trim;       /* bytes removed from the end */
+	bool verify;
+	enum dp_drop_reason want;
+};
+
+static const struct corruption corruptions[] = {
+	{ "runt", 0xffff, 0, 200, true, DP_DROP_truncated },
+	{ "IPv6 ethertype", 12, 0x86, 0, true, DP_DROP_not_ipv4 },
+	{ "ARP", 13, 0x06, 0, true, DP_DROP_arp },
+	{ "IP version 5", 14, 0x55, 0, false, DP_DROP_ip_bad_header },
+	{ "IHL 4", 14, 0x44, 0, false, DP_DROP_ip_bad_header },
+	{ "cut inside the IP datagram", 0xffff, 0, 10, true, DP_DROP_truncated },
+	{ "IP checksum", 24, 0x00, 0, true, DP_DROP_ip_bad_checksum },
+	{ "more fragments", 20, 0x20, 0, false, DP_DROP_ip_fragment },
+	{ "fragment offset", 21, 0x10, 0, false, DP_DROP_ip_fragment },
+	{ "TCP", 23, 6, 0, false, DP_DROP_not_udp },
+	{ "UDP length too long", 38, 0x10, 0, false, DP_DROP_udp_bad_length },
+	{ "UDP payload byte", 60, 0x00, 0, true, DP_DROP_udp_bad_checksum },
+	{ "RTP version 1", 42, 0x40, 0, false, DP_DROP_rtp_bad_version },
+	{ "RTCP SR", 43, 200, 0, false, DP_DROP_rtcp },
+	{ "padding (last byte 0xd5) longer than the RTP packet", 42, 0xa0, 0, false, DP_DROP_rtp_truncated },
+	{ "UDP length shorter than RTP's header", 39, 8 + 11, 0, false, DP_DROP_rtp_truncated },
+};
+
+START_TEST(drop_reasons)
+{
+	for (unsigned i = 0; i < CM_ARRAY_SIZE(corruptions); i++) {
+		const struct corruption *c = &corruptions[i];
+		uint8_t buf[256];
+		struct dp_pkt p;
+		uint16_t len = build(buf, false);
+
+		if (c->off != 0xffff)
+			buf[c->off] = c->val;
+		ck_assert_msg(dp_parse(buf, (uint32_t)(len - c->trim), c->verify, &p) == c->want, "%s: got %s", c->what,
+			      dp_drop_name(dp_parse(buf, (uint32_t)(len - c->trim), c->verify, &p)));
+	}
+}
+END_TEST
+
+START_TEST(drop_names_from_one_list)
+{
+	ck_assert_str_eq(dp_drop_name(DP_DROP_truncated), "truncated");
+	ck_assert_str_eq(dp_drop_name(DP_DROP_unknown_port), "unknown_port");
+	ck_assert_str_eq(dp_drop_name(DP_DROP__COUNT), "?");
+	for (unsigned r = 1; r < DP_DROP__COUNT; r++)
+		ck_assert(strlen(dp_drop_text(r)) > 5);
+}
+END_TEST
+
+/* Every byte of garbage frames of every length: never a crash, always a verdict. */
+START_TEST(garbage_never_crashes)
+{
+	uint8_t buf[256];
+	struct dp_pkt p;
+	uint32_t x = 12345;
+
+	for (unsigned n = 0; n < 20000; n++) {
+		uint16_t len = build(buf, false);
+		for (int k = 0; k < 3; k++) {
+			x = x * 1103515245u + 12345u;
+			buf[(x >> 8) % len] = (uint8_t)(x >> 24);
+		}
+		x = x * 1103515245u + 12345u;
+		enum dp_drop_reason r = dp_parse(buf, (x >> 8) % (len + 1u), (x & 1) != 0, &p);
+		ck_assert_int_lt(r, DP_DROP__COUNT);
+	}
+}
+END_TEST
+
+START_TEST(impairment_deterministic_and_rates)
+{
+	struct dp_impair im = { .loss_ppm = 30000, .dup_ppm = 10000, .reorder_ppm = 10000, .seed = 42 };
+	unsigned lost = 0, dup = 0, reo = 0, same = 0;
+	uint8_t ge1 = 0, ge2 = 0;
+	const unsigned N = 200000;
+
+	for (unsigned k = 0; k < N; k++) {
+		unsigned a = dp_impair_decide(&im, 7, k, &ge1);
+		same += a == dp_impair_decide(&im, 7, k, &ge2);
+		lost += (a & DP_IMP_DROP) != 0;
+		dup += (a & DP_IMP_DUP) != 0;
+		reo += (a & DP_IMP_REORDER) != 0;
+	}
+	ck_assert_uint_eq(same, N);
+	/* 3 %, 1 %, 1 % of 200000 within ±5 standard deviations */
+	ck_assert_uint_ge(lost, 6000 - 380);
+	ck_assert_uint_le(lost, 6000 + 380);
+	ck_assert_uint_ge(dup, 1940 - 220);
+	ck_assert_uint_le(dup, 1940 + 220);
+	ck_assert_uint_ge(reo, 1940 - 220);
+	ck_assert_uint_le(reo, 1940 + 220);
+
+	/* Another seed, another sequence. */
+	struct dp_impair other = im;
+	unsigned differ = 0;
+	other.seed = 43;
+	for (unsigned k = 0; k < 1000; k++)
+		differ += dp_impair_decide(&im, 7, k, &ge1) != dp_impair_decide(&other, 7, k, &ge2);
+	ck_assert_uint_gt(differ, 10);
+}
+END_TEST
+
+/* Gilbert–Elliott with p = 1 %, r = 25 %, loss 100 % in the bad state: bursts average 1/r = 4 packets and the
+ * loss rate is p / (p + r) ≈ 3.85 %. */
+START_TEST(gilbert_elliott_bursts)
+{
+	struct dp_impair im = { .ge_p_ppm = 10000, .ge_r_ppm = 250000, .ge_loss_bad_ppm = 1000000, .seed = 9 };
+	uint8_t ge = 0;
+	unsigned lost = 0, bursts = 0, prev = 0;
+	const unsigned N = 400000;
+
+	for (unsigned k = 0; k < N; k++) {
+		unsigned l = dp_impair_decide(&im, 1, k, &ge) & DP_IMP_DROP;
+		lost += l != 0;
+		bursts += l && !prev;
+		prev = l;
+	}
+	ck_assert_double_eq_tol((double)lost / N, 0.01 / 0.26, 0.004);
+	ck_assert_double_eq_tol((double)lost / bursts, 4.0, 0.3);
+}
+END_TEST
+
+START_TEST(delay_within_bounds)
+{
+	struct dp_impair im = { .jitter_us = 3000, .seed = 5 };
+	uint32_t mx = 0, mn = UINT32_MAX;
+	uint64_t sum = 0;
+
+	for (unsigned k = 0; k < 100000; k++) {
+		uint32_t d = dp_impair_delay_us(&im, 3, k);
+		mx = d > mx ? d : mx;
+		mn = d < mn ? d : mn;
+		sum += d;
+	}
+	ck_assert_uint_le(mx, 3000);
+	ck_assert_uint_ge(mx, 2990);
+	ck_assert_uint_le(mn, 10);
+	ck_assert_double_eq_tol(sum / 100000.0, 1500, 30);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("dp_parse");
+	TCase *tc = tcase_create("parse");
+
+	tcase_add_test(tc, build_parse_roundtrip);
+	tcase_add_test(tc, vlan_tagged);
+	tcase_add_test(tc, ip_options);
+	tcase_add_test(tc, drop_reasons);
+	tcase_add_test(tc, drop_names_from_one_list);
+	tcase_add_test(tc, garbage_never_crashes);
+	tcase_add_test(tc, impairment_deterministic_and_rates);
+	tcase_add_test(tc, gilbert_elliott_bursts);
+	tcase_add_test(tc, delay_within_bounds);
+	suite_add_tcase(s, tc);
+	return run_suite(s);
+}

@@ -1,0 +1,293 @@
+/* RX analysis arithmetic against hand-worked cases: RFC 3550 A.1 sequence validation (probation, wrap, resync),
+ * loss / duplicates / reordering / late packets, A.8 jitter, RFC 3611 burst/gap with Gmin 16, PDV, SSRC changes
+ * and timestamp jumps. */
+#include <math.h>
+#include <string.h>
+
+#include "dataplane/dataplane.h"
+#include "check_main.h"
+
+#define MS 1000000ull
+
+/* Feeds packets seq = first + i (i in order[]), 20 ms / 160 ticks apart, arriving on time. */
+static void feed(struct dp_rx_stats *st, uint16_t first, const int *order, int n, uint32_t ssrc)
+{
+	for (int k = 0; k < n; k++) {
+		int i = order[k];
+		dp_rx_packet(st, (uint16_t)(first + i), 1000u + 160u * (uint32_t)i, ssrc, 5 * MS + 20 * MS * (uint64_t)i,
+			     172);
+	}
+}
+
+static int seq_without(int *order, int n, const int *skip, int nskip)
+{
+	int m = 0;
+	for (int i = 0; i < n; i++) {
+		int drop = 0;
+		for (int j = 0; j < nskip; j++)
+			drop |= skip[j] == i;
+		if (!drop)
+			order[m++] = i;
+	}
+	return m;
+}
+
+START_TEST(clean_stream)
+{
+	struct dp_rx_stats st;
+	struct dp_rx_report r;
+	int order[100];
+	int n = seq_without(order, 100, NULL, 0);
+
+	dp_rx_init(&st, 8000);
+	feed(&st, 1000, order, n, 0x1234);
+	dp_rx_report(&st, 20, &r);
+	ck_assert_uint_eq(r.ssrc, 0x1234);
+	ck_assert_uint_eq(r.packets_received, 100);
+	ck_assert_uint_eq(r.bytes_received, 17200);
+	ck_assert_uint_eq(r.expected, 100);
+	ck_assert_int_eq(r.packets_lost, 0);
+	ck_assert_uint_eq(r.duplicate_packets + r.out_of_order_packets + r.late_packets, 0);
+	ck_assert(r.jitter_ms == 0 && r.max_jitter_ms == 0 && r.pdv_ms == 0);
+	ck_assert(r.burst_density == 0 && r.gap_density == 0);
+	ck_assert_double_eq_tol(r.gap_duration_ms, 2000, 1e-9);
+}
+END_TEST
+
+/* Losses at 10 and 20..22: the 9 received between 10 and 20 are fewer than Gmin, so one burst spans 10..22
+ * (13 packets, 4 lost); the other 87 packets are gap.  Mean gap duration: 87 packets over 2 gaps × 20 ms. */
+START_TEST(loss_and_burst)
+{
+	static const int skip[] = { 10, 20, 21, 22 };
+	struct dp_rx_stats st;
+	struct dp_rx_report r;
+	int order[100];
+	int n = seq_without(order, 100, skip, 4);
+
+	dp_rx_init(&st, 8000);
+	feed(&st, 7, order, n, 1);
+	dp_rx_report(&st, 20, &r);
+	ck_assert_uint_eq(r.packets_received, 96);
+	ck_assert_uint_eq(r.expected, 100);
+	ck_assert_int_eq(r.packets_lost, 4);
+	ck_assert_double_eq_tol(r.fraction_lost, 0.04, 1e-12);
+	ck_assert_double_eq_tol(r.burst_density, 4.0 / 13.0, 1e-12);
+	ck_assert_double_eq_tol(r.gap_density, 0, 1e-12);
+	ck_assert_double_eq_tol(r.burst_duration_ms, 260, 1e-9);
+	ck_assert_double_eq_tol(r.gap_duration_ms, 870, 1e-9);
+	ck_assert(r.jitter_ms == 0);
+}
+END_TEST
+
+/* Losses at 10 and 40 are 29 received packets apart (≥ Gmin): two isolated losses, both in the gap. */
+START_TEST(isolated_losses_are_gap)
+{
+	static const int skip[] = { 10, 40 };
+	struct dp_rx_stats st;
+	struct dp_rx_report r;
+	int order[100];
+	int n = seq_without(order, 100, skip, 2);
+
+	dp_rx_init(&st, 8000);
+	feed(&st, 0, order, n, 1);
+	dp_rx_report(&st, 20, &r);
+	ck_assert_int_eq(r.packets_lost, 2);
+	ck_assert_double_eq_tol(r.burst_density, 0, 1e-12);
+	ck_assert_double_eq_tol(r.gap_density, 2.0 / 100.0, 1e-12);
+	ck_assert_double_eq_tol(r.burst_duration_ms, 0, 1e-12);
+}
+END_TEST
+
+START_TEST(duplicates_reorder_late)
+{
+	struct dp_rx_stats st;
+	struct dp_rx_report r;
+	int order[210], n = 0;
+
+	/* 0..199 with: 5 sent twice, 30/31 swapped, 50 again after 60 (duplicate inside the window), 100 held
+	 * back until after 180 (80 behind: late). */
+	for (int i = 0; i < 200; i++) {
+		if (i == 30) {
+			order[n++] = 31;
+			order[n++] = 30;
+			continue;
+		}
+		if (i == 31 || i == 100)
+			continue;
+		order[n++] = i;
+		if (i == 5 || i == 60)
+			order[n++] = i == 5 ? 5 : 50;
+		if (i == 180)
+			order[n++] = 100;
+	}
+	dp_rx_init(&st, 8000);
+	feed(&st, 65000, order, n, 9); /* wraps at 536 */
+	dp_rx_report(&st, 20, &r);
+	ck_assert_uint_eq(r.packets_received, 202);
+	ck_assert_uint_eq(r.expected, 200);
+	ck_assert_uint_eq(r.duplicate_packets, 2);
+	ck_assert_uint_eq(r.out_of_order_packets, 1);
+	ck_assert_uint_eq(r.late_packets, 1);
+	ck_assert_int_eq(r.packets_lost, 0);
+}
+END_TEST
+
+START_TEST(sequence_wrap)
+{
+	struct dp_rx_stats st;
+	struct dp_rx_report r;
+	int order[20];
+	int n = seq_without(order, 20, NULL, 0);
+
+	dp_rx_init(&st, 8000);
+	feed(&st, 65530, order, n, 3);
+	ck_assert_uint_eq(st.cycles, 65536);
+	dp_rx_report(&st, 20, &r);
+	ck_assert_uint_eq(r.expected, 20);
+	ck_assert_int_eq(r.packets_lost, 0);
+}
+END_TEST
+
+/* A jump of 20000 sequence numbers: the first packet after it is held as "bad", the second confirms it
+ * (RFC 3550 A.1 resync).  Both count; nothing is lost. */
+START_TEST(resync_on_large_jump)
+{
+	struct dp_rx_stats st;
+	struct dp_rx_report r;
+
+	dp_rx_init(&st, 8000);
+	for (int i = 0; i < 50; i++)
+		dp_rx_packet(&st, (uint16_t)(100 + i), 160u * (uint32_t)i, 5, 20 * MS * (uint64_t)i, 172);
+	for (int i = 50; i < 60; i++)
+		dp_rx_packet(&st, (uint16_t)(20000 + i), 160u * (uint32_t)i, 5, 20 * MS * (uint64_t)i, 172);
+	dp_rx_report(&st, 20, &r);
+	ck_assert_uint_eq(r.sequence_number_resets, 1);
+	ck_assert_uint_eq(r.packets_received, 60);
+	ck_assert_uint_eq(r.expected, 60);
+	ck_assert_int_eq(r.packets_lost, 0);
+
+	/* A single stray packet far away does not resync (and is not counted as expected). */
+	dp_rx_packet(&st, 40000, 160u * 60, 5, 20 * MS * 60, 172);
+	dp_rx_packet(&st, 20060, 160u * 61, 5, 20 * MS * 61, 172);
+	dp_rx_report(&st, 20, &r);
+	ck_assert_uint_eq(r.sequence_number_resets, 1);
+	ck_assert_uint_eq(r.expected, 61);
+	ck_assert_int_eq(r.packets_lost, 0);
+}
+END_TEST
+
+/* Probation: 1 then 5 are not in sequence; 5, 6 validate the source with base 5. */
+START_TEST(probation)
+{
+	struct dp_rx_stats st;
+	struct dp_rx_report r;
+	static const uint16_t seqs[] = { 1, 5, 6, 7, 8 };
+
+	dp_rx_init(&st, 8000);
+	for (int i = 0; i < 5; i++)
+		dp_rx_packet(&st, seqs[i], 160u * seqs[i], 5, 20 * MS * seqs[i], 172);
+	dp_rx_report(&st, 20, &r);
+	ck_assert_uint_eq(r.packets_received, 5);
+	ck_assert_uint_eq(r.expected, 4);
+	ck_assert_int_eq(r.packets_lost, 0);
+}
+END_TEST
+
+/* Arrival deltas 20, 30, 10, 20 ms for 20 ms of timestamp each:
+ * D = 0, 10, 10, 0 ms; J = 0, 0.625, 0.625 + 9.375/16 = 1.2109375, 1.2109375 × 15/16 = 1.13525390625 ms.
+ * Transit relative to the first packet: 0, 0, 10, 0, 0 ms → PDV 10 ms. */
+START_TEST(jitter_a8)
+{
+	static const uint64_t at[] = { 0, 20, 50, 60, 80 };
+	struct dp_rx_stats st;
+	struct dp_rx_report r;
+
+	dp_rx_init(&st, 8000);
+	for (int i = 0; i < 5; i++)
+		dp_rx_packet(&st, (uint16_t)(10 + i), 4000000000u + 160u * (uint32_t)i, 77, 1000 * MS + at[i] * MS, 172);
+	dp_rx_report(&st, 20, &r);
+	ck_assert_double_eq_tol(r.jitter_ms, 1.13525390625, 2e-6);
+	ck_assert_double_eq_tol(r.max_jitter_ms, 1.2109375, 2e-6);
+	ck_assert_double_eq_tol(r.pdv_ms, 10, 1e-9);
+	ck_assert_uint_eq(r.timestamp_jumps, 0);
+}
+END_TEST
+
+START_TEST(ssrc_change)
+{
+	struct dp_rx_stats st;
+	struct dp_rx_report r;
+
+	dp_rx_init(&st, 8000);
+	for (int i = 0; i < 20; i++)
+		dp_rx_packet(&st, (uint16_t)(500 + i), 160u * (uint32_t)i, 0xaaaa, 20 * MS * (uint64_t)i, 172);
+	/* 2 lost in the first period (at 20, 21, before the change), then a new source from 9000 with one loss. */
+	for (int i = 22; i < 40; i++)
+		dp_rx_packet(&st, (uint16_t)(500 + i), 160u * (uint32_t)i, 0xaaaa, 20 * MS * (uint64_t)i, 172);
+	for (int i = 0; i < 20; i++) {
+		if (i == 10)
+			continue;
+		dp_rx_packet(&st, (uint16_t)(9000 + i), 777777u + 160u * (uint32_t)i, 0xbbbb,
+			     800 * MS + 20 * MS * (uint64_t)i, 172);
+	}
+	dp_rx_report(&st, 20, &r);
+	ck_assert_uint_eq(r.ssrc, 0xbbbb);
+	ck_assert_uint_eq(r.ssrc_changes, 1);
+	ck_assert_uint_eq(r.expected, 40 + 20);
+	ck_assert_int_eq(r.packets_lost, 3);
+	ck_assert_uint_eq(r.timestamp_jumps, 0);
+	ck_assert(r.jitter_ms == 0);
+}
+END_TEST
+
+/* The sender's timestamp moves 5 s ahead while packets keep arriving 20 ms apart: one jump, jitter untouched. */
+START_TEST(timestamp_jump)
+{
+	struct dp_rx_stats st;
+	struct dp_rx_report r;
+
+	dp_rx_init(&st, 8000);
+	for (int i = 0; i < 20; i++) {
+		uint32_t ts = 160u * (uint32_t)i + (i >= 10 ? 40000u : 0u);
+		dp_rx_packet(&st, (uint16_t)i, ts, 1, 20 * MS * (uint64_t)i, 172);
+	}
+	dp_rx_report(&st, 20, &r);
+	ck_assert_uint_eq(r.timestamp_jumps, 1);
+	ck_assert(r.jitter_ms == 0 && r.max_jitter_ms == 0 && r.pdv_ms == 0);
+	ck_assert_int_eq(r.packets_lost, 0);
+}
+END_TEST
+
+START_TEST(unknown_clock_skips_timing)
+{
+	struct dp_rx_stats st;
+	struct dp_rx_report r;
+
+	dp_rx_init(&st, 0);
+	for (int i = 0; i < 10; i++)
+		dp_rx_packet(&st, (uint16_t)i, 0, 1, 20 * MS * (uint64_t)i + (i % 2) * 7 * MS, 100);
+	dp_rx_report(&st, 20, &r);
+	ck_assert(r.jitter_ms == 0 && r.pdv_ms == 0);
+	ck_assert_uint_eq(r.expected, 10);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("rtp_stats");
+	TCase *tc = tcase_create("rx");
+
+	tcase_add_test(tc, clean_stream);
+	tcase_add_test(tc, loss_and_burst);
+	tcase_add_test(tc, isolated_losses_are_gap);
+	tcase_add_test(tc, duplicates_reorder_late);
+	tcase_add_test(tc, sequence_wrap);
+	tcase_add_test(tc, resync_on_large_jump);
+	tcase_add_test(tc, probation);
+	tcase_add_test(tc, jitter_a8);
+	tcase_add_test(tc, ssrc_change);
+	tcase_add_test(tc, timestamp_jump);
+	tcase_add_test(tc, unknown_clock_skips_timing);
+	suite_add_tcase(s, tc);
+	return run_suite(s);
+}
