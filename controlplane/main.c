@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "controlplane/controlplane.h"
 #include "dataplane/dataplane.h"
+#include "sip/sip.h"
 
 extern char **environ;
 
@@ -45,6 +46,7 @@ static const struct command {
 } commands[] = {
 	{ "serve", cmd_serve, "[--config FILE] [--eal \"EAL ARGS\"]" },
 	{ "plan-check", cfg_plan_check_main, "PLAN.ini..." },
+	{ "sip-check", sip_check_main, "FILE...   (parse each file as one SIP message)" },
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,128 @@
+/* Building requests and responses into a caller buffer (RFC 3261 §7): overflow is sticky and reported once. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "sip/sip_internal.h"
+
+static void put(struct sip_builder *b, const char *s, size_t n)
+{
+	if (b->overflow || b->cap - b->len < n) {
+		b->overflow = true;
+		return;
+	}
+	memcpy(b->buf + b->len, s, n);
+	b->len += n;
+}
+
+static void puts_(struct sip_builder *b, const char *s)
+{
+	put(b, s, strlen(s));
+}
+
+static void start(struct sip_builder *b, char *buf, size_t cap)
+{
+	b->buf = buf;
+	b->cap = cap;
+	b->len = 0;
+	b->overflow = false;
+}
+
+void sip_build_request(struct sip_builder *b, char *buf, size_t cap, const char *method, struct sip_str ruri)
+{
+	start(b, buf, cap);
+	puts_(b, method);
+	put(b, " ", 1);
+	put(b, ruri.p, ruri.len);
+	puts_(b, " SIP/2.0\r\n");
+}
+
+void sip_build_response(struct sip_builder *b, char *buf, size_t cap, unsigned status, const char *reason)
+{
+	char line[32];
+
+	start(b, buf, cap);
+	if (status < SIP_MIN_STATUS || status > SIP_MAX_STATUS)
+		b->overflow = true; /* reported as an error by sip_build_finish */
+	snprintf(line, sizeof(line), "SIP/2.0 %03u ", status % 1000);
+	puts_(b, line);
+	puts_(b, reason ? reason : sip_reason_phrase(status));
+	put(b, "\r\n", 2);
+}
+
+void sip_build_hdr(struct sip_builder *b, const char *name, struct sip_str value)
+{
+	puts_(b, name);
+	put(b, ": ", 2);
+	put(b, value.p, value.len);
+	put(b, "\r\n", 2);
+}
+
+void sip_build_hdrf(struct sip_builder *b, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	puts_(b, name);
+	put(b, ": ", 2);
+	if (b->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= b->cap - b->len) {
+		b->overflow = true;
+		return;
+	}
+	b->len += (size_t)n;
+	put(b, "\r\n", 2);
+}
+
+void sip_build_copy_hdrs(struct sip_builder *b, const struct sip_msg *m, enum sip_hdr_id id)
+{
+	for (const struct sip_hdr *h = sip_msg_hdr(m, id); h; h = sip_msg_next_hdr(m, h))
+		sip_build_hdr(b, sip_hdr_name(id), h->value);
+}
+
+int sip_build_finish(struct sip_builder *b, const char *content_type, struct sip_str body)
+{
+	if (body.len && content_type)
+		sip_build_hdrf(b, "Content-Type", "%s", content_type);
+	sip_build_hdrf(b, "Content-Length", "%zu", body.len);
+	put(b, "\r\n", 2);
+	put(b, body.p, body.len);
+	if (b->overflow || b->len > SIP_MAX_MSG_SIZE)
+		return -ENOSPC;
+	return (int)b->len;
+}
+
+const char *sip_reason_phrase(unsigned status)
+{
+	static const struct {
+		unsigned code;
+		const char *text;
+	} phrases[] = {
+		{ 100, "Trying" }, { 180, "Ringing" }, { 181, "Call Is Being Forwarded" }, { 182, "Queued" },
+		{ 183, "Session Progress" }, { 200, "OK" }, { 202, "Accepted" }, { 300, "Multiple Choices" },
+		{ 301, "Moved Permanently" }, { 302, "Moved Temporarily" }, { 305, "Use Proxy" },
+		{ 380, "Alternative Service" }, { 400, "Bad Request" }, { 401, "Unauthorized" },
+		{ 402, "Payment Required" }, { 403, "Forbidden" }, { 404, "Not Found" },
+		{ 405, "Method Not Allowed" }, { 406, "Not Acceptable" }, { 407, "Proxy Authentication Required" },
+		{ 408, "Request Timeout" }, { 410, "Gone" }, { 413, "Request Entity Too Large" },
+		{ 414, "Request-URI Too Long" }, { 415, "Unsupported Media Type" },
+		{ 416, "Unsupported URI Scheme" }, { 420, "Bad Extension" }, { 421, "Extension Required" },
+		{ 423, "Interval Too Brief" }, { 480, "Temporarily Unavailable" },
+		{ 481, "Call/Transaction Does Not Exist" }, { 482, "Loop Detected" }, { 483, "Too Many Hops" },
+		{ 484, "Address Incomplete" }, { 485, "Ambiguous" }, { 486, "Busy Here" },
+		{ 487, "Request Terminated" }, { 488, "Not Acceptable Here" }, { 491, "Request Pending" },
+		{ 493, "Undecipherable" }, { 500, "Server Internal Error" }, { 501, "Not Implemented" },
+		{ 502, "Bad Gateway" }, { 503, "Service Unavailable" }, { 504, "Server Time-out" },
+		{ 505, "Version Not Supported" }, { 513, "Message Too Large" }, { 600, "Busy Everywhere" },
+		{ 603, "Decline" }, { 604, "Does Not Exist Anywhere" }, { 606, "Not Acceptable" },
+	};
+
+	for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
+		if (phrases[i].code == status)
+			return phrases[i].text;
+	return "Unknown";
+}

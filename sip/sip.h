@@ -1,0 +1,233 @@
+/* sip/ — SIP messages (zero-copy parser, builder, stream framing), SDP offer/answer and digest authentication.
+ *
+ * Error convention: functions return 0 on success and a negative errno on failure: -EINVAL for malformed input,
+ * -E2BIG / -ERANGE / -EMSGSIZE when a declared limit below is exceeded, -ENOSPC when an output buffer is too
+ * small, -ENOENT when something asked for is absent.  Parsers that can fail also leave a short static reason
+ * (never NULL after a failure) in the object they fill, e.g. msg->error; those strings are what sip-check prints.
+ * Stream framing returns enum sip_frame_rc (OK / AGAIN / ERROR) instead, because "need more bytes" is not an
+ * error.  Constructors return NULL.
+ *
+ * Memory: a parsed message points into the caller's buffer (struct sip_str is a pointer and a length, never
+ * NUL-terminated); the buffer must outlive every sip_str taken from it.  Header values are parsed on demand by
+ * the sip_parse_* functions, each of which fills a caller-owned struct with more sip_strs into the same buffer. */
+#ifndef CM_SIP_H
+#define CM_SIP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- protocol limits, declared once ----------------------------------------------------------------------- */
+
+#define SIP_MAX_MSG_SIZE 65535u          /* one message, start line to end of body (UDP datagram ceiling) */
+#define SIP_MAX_HEADERS 128u             /* header lines per message */
+#define SIP_MAX_CONTENT_LENGTH SIP_MAX_MSG_SIZE
+#define SIP_MAX_CSEQ 2147483647u         /* RFC 3261 §8.1.1.5: the sequence number MUST be < 2^31 */
+#define SIP_MAX_MAX_FORWARDS 255u        /* RFC 3261 §20.22 (and RFC 4475 §3.1.2.4) */
+#define SIP_MAX_EXPIRES 4294967295u      /* RFC 3261 §20.19: delta-seconds fit 32 bits */
+#define SIP_MAX_PORT 65535u
+#define SIP_MIN_STATUS 100u
+#define SIP_MAX_STATUS 699u
+#define SIP_MAX_VALUES 64u               /* comma-separated values walked in one header line (Via, Contact…) */
+
+/* ---- counted strings -------------------------------------------------------------------------------------- */
+
+struct sip_str {
+	const char *p;
+	size_t len;
+};
+#define SIP_STR(lit) ((struct sip_str){ (lit), sizeof(lit) - 1 })
+bool sip_str_eq(struct sip_str s, const char *lit);      /* exact */
+bool sip_str_caseeq(struct sip_str s, const char *lit);  /* ASCII case-insensitive */
+
+/* ---- messages --------------------------------------------------------------------------------------------- */
+
+enum sip_method {
+	SIP_METHOD_UNKNOWN, SIP_INVITE, SIP_ACK, SIP_BYE, SIP_CANCEL, SIP_REGISTER, SIP_OPTIONS, SIP_INFO,
+	SIP_PRACK, SIP_UPDATE, SIP_SUBSCRIBE, SIP_NOTIFY, SIP_REFER, SIP_MESSAGE,
+};
+/* Methods are case-sensitive (RFC 3261 §7.1). */
+enum sip_method sip_method_from_str(struct sip_str s);
+const char *sip_method_name(enum sip_method m);
+
+/* Headers the stack knows by name; full and compact forms map to the same id, names are case-insensitive. */
+enum sip_hdr_id {
+	SIP_HDR_OTHER, SIP_HDR_VIA, SIP_HDR_FROM, SIP_HDR_TO, SIP_HDR_CALL_ID, SIP_HDR_CSEQ, SIP_HDR_CONTACT,
+	SIP_HDR_CONTENT_LENGTH, SIP_HDR_CONTENT_TYPE, SIP_HDR_MAX_FORWARDS, SIP_HDR_EXPIRES, SIP_HDR_MIN_EXPIRES,
+	SIP_HDR_ROUTE, SIP_HDR_RECORD_ROUTE, SIP_HDR_WWW_AUTHENTICATE, SIP_HDR_PROXY_AUTHENTICATE,
+	SIP_HDR_AUTHORIZATION, SIP_HDR_PROXY_AUTHORIZATION, SIP_HDR_SUPPORTED, SIP_HDR_REQUIRE, SIP_HDR_ALLOW,
+	SIP_HDR_SUBJECT, SIP_HDR_CONTENT_ENCODING, SIP_HDR_DATE, SIP_HDR_EVENT, SIP_HDR_REFER_TO, SIP_HDR_USER_AGENT,
+	SIP_HDR_SERVER, SIP_HDR_ALLOW_EVENTS, SIP_HDR_SESSION_EXPIRES, SIP_HDR_REASON, SIP_HDR__COUNT
+};
+enum sip_hdr_id sip_hdr_id_from_name(struct sip_str name);
+const char *sip_hdr_name(enum sip_hdr_id id); /* the full form, e.g. "Call-ID"; NULL for SIP_HDR_OTHER */
+
+struct sip_hdr {
+	enum sip_hdr_id id;
+	struct sip_str name;  /* as written (may be compact, any case) */
+	struct sip_str value; /* leading and trailing whitespace trimmed; folded lines stay inside, as LWS */
+};
+
+struct sip_msg {
+	const char *buf;
+	size_t len;             /* bytes of this message (a datagram's trailing octets past Content-Length excluded) */
+	bool is_request;
+	/* request line */
+	struct sip_str method;
+	enum sip_method method_id;
+	struct sip_str ruri;
+	/* status line */
+	unsigned status;
+	struct sip_str reason;
+	/* headers, in order */
+	unsigned nhdrs;
+	struct sip_hdr hdrs[SIP_MAX_HEADERS];
+	struct sip_str body;
+	const char *error;      /* why parsing failed */
+};
+
+/* Parses one message from a datagram (or a file): start line, header lines and body.  Header values are only
+ * delimited here, not interpreted, except Content-Length which decides where the body ends: a body shorter
+ * than Content-Length is an error, octets beyond it are ignored (RFC 3261 §18.3), and without the header the
+ * body is the rest of the datagram.  Leading CRLFs (keep-alives) are skipped; lines may end in CRLF or LF. */
+int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len);
+
+/* The first header with this id, or NULL; sip_msg_next_hdr continues after `prev`. */
+const struct sip_hdr *sip_msg_hdr(const struct sip_msg *m, enum sip_hdr_id id);
+const struct sip_hdr *sip_msg_next_hdr(const struct sip_msg *m, const struct sip_hdr *prev);
+/* By name, for headers without an id (case-insensitive). */
+const struct sip_hdr *sip_msg_hdr_by_name(const struct sip_msg *m, const char *name);
+unsigned sip_msg_hdr_count(const struct sip_msg *m, enum sip_hdr_id id);
+
+/* Full semantic check of a parsed message, as sip-check does it: every known header's value parsed, the
+ * mandatory headers present exactly once (Call-ID, From, To, CSeq; at least one Via in a request), CSeq method
+ * equal to the request method, scalar fields within the limits above.  0 or -EINVAL with m->error set. */
+int sip_msg_validate(struct sip_msg *m);
+
+/* Splits a comma-separated header value into its elements, honouring quoted strings and <...>.  Start with
+ * *rest = the header value; each call yields the next element (trimmed) and returns 1, 0 at the end, -EINVAL
+ * for an empty element or an unterminated quote. */
+int sip_next_value(struct sip_str *rest, struct sip_str *elem);
+
+/* ---- typed header values ---------------------------------------------------------------------------------- */
+
+enum sip_scheme { SIP_SCHEME_OTHER, SIP_SCHEME_SIP, SIP_SCHEME_SIPS, SIP_SCHEME_TEL };
+
+struct sip_uri {
+	enum sip_scheme scheme;
+	struct sip_str scheme_str;
+	struct sip_str user;      /* escaped as written; empty if none */
+	struct sip_str password;
+	struct sip_str host;      /* IPv6 references keep their brackets */
+	uint16_t port;            /* 0: not given */
+	struct sip_str params;    /* from the first ';' after the host, without it; empty if none */
+	struct sip_str headers;   /* after '?', without it */
+	struct sip_str opaque;    /* non-sip schemes: everything after "scheme:" */
+};
+/* Parses a URI (sip:, sips: per RFC 3261 §19.1, tel:, or any absoluteURI as opaque). */
+int sip_parse_uri(struct sip_str s, struct sip_uri *u, const char **error);
+/* Looks up a ';'-separated parameter (name case-insensitive) in a params string: 1 found (value may be
+ * empty), 0 absent. */
+int sip_param_get(struct sip_str params, const char *name, struct sip_str *value);
+
+/* From, To, Contact, Route, Record-Route, Refer-To: name-addr or addr-spec, then header parameters. */
+struct sip_addr {
+	struct sip_str display;   /* quoted form keeps its quotes; empty if none */
+	struct sip_str uri_str;
+	struct sip_uri uri;
+	struct sip_str params;    /* header parameters after the URI, without the first ';' */
+	struct sip_str tag;       /* the tag parameter's value, empty if none */
+	bool star;                /* Contact: * */
+};
+int sip_parse_addr(struct sip_str value, struct sip_addr *a, const char **error);
+
+struct sip_via {
+	struct sip_str protocol;   /* "SIP" */
+	struct sip_str version;    /* "2.0" */
+	struct sip_str transport;  /* UDP, TCP, TLS, SCTP, WS or any token */
+	struct sip_str host;
+	uint16_t port;             /* 0: not given */
+	struct sip_str params;
+	struct sip_str branch;
+	struct sip_str received;
+	bool has_rport;
+	int32_t rport;             /* -1: rport without a value */
+};
+/* One Via element (split a multi-value line with sip_next_value first). */
+int sip_parse_via(struct sip_str value, struct sip_via *v, const char **error);
+
+struct sip_cseq {
+	uint32_t seq;
+	struct sip_str method;
+	enum sip_method method_id;
+};
+int sip_parse_cseq(struct sip_str value, struct sip_cseq *c, const char **error);
+
+/* A decimal header (Content-Length, Max-Forwards, Expires, Min-Expires) within [0, max]. */
+int sip_parse_uint(struct sip_str value, uint32_t max, uint32_t *out, const char **error);
+
+/* WWW-Authenticate / Proxy-Authenticate / Authorization / Proxy-Authorization: a scheme and its auth-params. */
+#define SIP_AUTH_MAX_PARAMS 16
+struct sip_auth {
+	struct sip_str scheme;
+	unsigned nparams;
+	struct {
+		struct sip_str name;
+		struct sip_str value;  /* quotes removed; escapes (\x) left in place, see sip_unquote */
+		bool quoted;
+	} params[SIP_AUTH_MAX_PARAMS];
+};
+int sip_parse_auth(struct sip_str value, struct sip_auth *a, const char **error);
+/* The value of an auth-param by name (case-insensitive), or an empty string with p == NULL. */
+struct sip_str sip_auth_param(const struct sip_auth *a, const char *name);
+/* Copies a quoted-string body into out, resolving \-escapes; returns the length or -ENOSPC. */
+int sip_unquote(struct sip_str s, char *out, size_t outlen);
+
+/* ---- stream framing (TCP, TLS) ---------------------------------------------------------------------------- */
+
+enum sip_frame_rc { SIP_FRAME_OK, SIP_FRAME_AGAIN, SIP_FRAME_ERROR };
+
+/* Finds where the first message in a stream buffer ends.  Resumable: keep the struct between calls with the
+ * same (growing) buffer and the scan continues where it stopped.  OK: *msg_len bytes (skipped keep-alive CRLFs
+ * included) form one message, pass buf[skip..msg_len) to sip_msg_parse, then reset the struct for the next.
+ * AGAIN: need more bytes.  ERROR: the stream cannot be framed (no or bad Content-Length, over the size limit):
+ * close the connection.  Content-Length is mandatory on streams (RFC 3261 §18.3). */
+struct sip_framer {
+	size_t scanned;       /* bytes already searched for the end of the headers */
+	size_t skip;          /* leading CRLF keep-alives */
+	size_t hdr_end;       /* offset just past the blank line, 0 while unknown */
+	size_t body_len;
+	const char *error;
+};
+void sip_framer_reset(struct sip_framer *f);
+enum sip_frame_rc sip_frame(struct sip_framer *f, const char *buf, size_t len, size_t *msg_len);
+
+/* ---- builder ---------------------------------------------------------------------------------------------- */
+
+/* Writes a message into a caller buffer.  Every call appends; an overflow is remembered and reported once by
+ * sip_build_finish (so call sites need not check each step).  sip_build_finish adds Content-Length and the
+ * body and returns the total length, or -ENOSPC. */
+struct sip_builder {
+	char *buf;
+	size_t cap;
+	size_t len;
+	bool overflow;
+};
+void sip_build_request(struct sip_builder *b, char *buf, size_t cap, const char *method, struct sip_str ruri);
+void sip_build_response(struct sip_builder *b, char *buf, size_t cap, unsigned status, const char *reason);
+void sip_build_hdr(struct sip_builder *b, const char *name, struct sip_str value);
+void sip_build_hdrf(struct sip_builder *b, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Copies every header with this id from a parsed message (responses copy Via, From, To, Call-ID, CSeq). */
+void sip_build_copy_hdrs(struct sip_builder *b, const struct sip_msg *m, enum sip_hdr_id id);
+int sip_build_finish(struct sip_builder *b, const char *content_type, struct sip_str body);
+/* The reason phrase RFC 3261 §21 gives a status code ("Unknown" otherwise). */
+const char *sip_reason_phrase(unsigned status);
+
+/* ---- callmeter-worker sip-check FILE... ------------------------------------------------------------------- */
+
+/* Parses and validates each file as one SIP message; prints "FILE: ok" or "FILE: invalid: REASON".
+ * Returns 0 if all are valid, 2 if any is invalid or unreadable (or on a usage error). */
+int sip_check_main(int argc, char **argv);
+
+#endif
