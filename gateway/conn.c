@@ -292,7 +292,7 @@ static int read_in(struct gw_conn *c, gw_msg_cb cb, void *arg, char *why, size_t
 			gw_msg_free(&m);
 			if (rc < 0) {
 				if (!why[0])
-					snprintf(why, whylen, "session ended by %s handling", m.t);
+					snprintf(why, whylen, "protocol error: bad '%s' message", m.t);
 				return rc;
 			}
 		}
