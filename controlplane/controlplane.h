@@ -85,9 +85,28 @@ void cp_health_stop(struct cp_health *h);
 
 /* ---- gateway client --------------------------------------------------------------------------------------- */
 
+/* The outbound TLS session to the gateway (docs/gateway-protocol.md): hello, heartbeats with the status from
+ * cp_state, metrics frames kept until acknowledged, drain.  st->gateway_connected is true only while the
+ * session is up (after welcome). */
 struct cp_gateway;
 struct cp_gateway *cp_gateway_start(struct cp_loop *loop, const struct cfg_worker *cfg, struct cp_state *st);
 void cp_gateway_stop(struct cp_gateway *gw);
+/* Draining (SIGTERM or the gateway's drain): status DRAINING, no new runs; once nothing is in hand the session
+ * is closed and the callback runs (the worker then exits). */
+typedef void (*cp_gateway_drained_cb)(void *arg);
+void cp_gateway_on_drained(struct cp_gateway *gw, cp_gateway_drained_cb cb, void *arg);
+void cp_gateway_drain(struct cp_gateway *gw, const char *why);
+/* Queues one metrics frame: samples is one packed msgpack array of per-endpoint per-second samples (NULL: an
+ * empty array).  Sequence numbers are assigned here, from 1; the frame is kept (memory, then a spill file)
+ * until the gateway acknowledges it, and sent again after a reconnect.  0 or a negative errno. */
+int cp_gateway_metrics(struct cp_gateway *gw, const char *run_id, uint64_t t, const void *samples, size_t len);
+void cp_gateway_outbox_limit(struct cp_gateway *gw, size_t bytes); /* memory before spilling (default 4 MiB) */
+struct cp_gateway_stats {
+	uint64_t queued, acked, pending, spilled, resent;
+	size_t in_memory_bytes;
+	uint64_t worker_id; /* from the last welcome */
+};
+void cp_gateway_stats(const struct cp_gateway *gw, struct cp_gateway_stats *s);
 /* Next reconnect delay for attempt n (1-based): min * 2^(n-1) capped at max, minus up to 25 % random jitter. */
 uint32_t cp_backoff_ms(uint32_t attempt, uint32_t min_ms, uint32_t max_ms, uint32_t rnd);
 

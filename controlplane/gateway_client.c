@@ -1,6 +1,12 @@
-/* Outbound connection to the Worker Gateway: the worker always dials out, never listens for it.  This file
- * owns connection attempts and their exponential backoff with jitter; the TLS session and the hello/heartbeat
- * protocol on top of the connected socket come with the gateway work (docs/gateway-protocol.md).
+/* Outbound session to the Worker Gateway: the worker always dials out, never listens for it
+ * (docs/gateway-protocol.md).
+ *
+ *   resolve + TCP connect (non-blocking, GW_CONNECT_TIMEOUT_MS) → TLS (server certificate verified against the
+ *   system store or ca_file, SNI, host name or IP checked) → hello → welcome | reject → heartbeats every
+ *   heartbeat_s, metrics frames from the outbox, ack/drain/assign/cancel from the gateway.
+ *
+ * Any failure closes the session and retries with exponential backoff and jitter; a reject's reason is logged
+ * as the gateway worded it.  "connected" in /health is true only between welcome and the session's end.
  *
  * Name resolution uses getaddrinfo(), which blocks the loop for the duration of a DNS lookup; acceptable for one
  * gateway address every few seconds at most, and replaced when the SIP side brings an asynchronous resolver. */
@@ -18,17 +24,36 @@
 #include <unistd.h>
 
 #include "controlplane/controlplane.h"
+#include "controlplane/gw_internal.h"
+#include "gateway/gateway.h"
 
 #define GW_CONNECT_TIMEOUT_MS 10000
+#define GW_WELCOME_TIMEOUT_MS 15000
+#define GW_DRAIN_LINGER_MS 5000 /* longest wait for the DRAINING heartbeat to leave before exiting anyway */
+
+enum gw_phase { PH_IDLE, PH_CONNECTING, PH_SESSION };
 
 struct cp_gateway {
 	struct cp_loop *loop;
 	const struct cfg_worker *cfg;
 	struct cp_state *st;
-	int fd;
-	uint32_t attempt; /* consecutive failures */
+	SSL_CTX *ctx;
+	enum gw_phase phase;
+	int fd;            /* while connecting; the session owns it afterwards */
+	struct gw_conn conn;
+	bool welcomed;
+	uint32_t heartbeat_s;
+	uint64_t worker_id;
+	uint32_t attempt;  /* consecutive failures */
 	struct cp_timer retry;
 	struct cp_timer connect_timeout;
+	struct cp_timer heartbeat;
+	struct gw_outbox outbox;
+	cp_gateway_drained_cb drained;
+	void *drained_arg;
+	bool drain_done;
+	struct cp_timer drain_linger;
+	struct cm_ratelimit rl;
 };
 
 uint32_t cp_backoff_ms(uint32_t attempt, uint32_t min_ms, uint32_t max_ms, uint32_t rnd)
@@ -47,40 +72,300 @@ uint32_t cp_backoff_ms(uint32_t attempt, uint32_t min_ms, uint32_t max_ms, uint3
 static void gw_close(struct cp_gateway *gw)
 {
 	cp_timer_stop(gw->loop, &gw->connect_timeout);
-	if (gw->fd >= 0) {
+	cp_timer_stop(gw->loop, &gw->heartbeat);
+	if (gw->phase == PH_SESSION) {
+		cp_loop_del_fd(gw->loop, gw->conn.fd);
+		gw_conn_close(&gw->conn);
+	} else if (gw->fd >= 0) {
 		cp_loop_del_fd(gw->loop, gw->fd);
 		close(gw->fd);
-		gw->fd = -1;
 	}
+	gw->fd = -1;
+	gw->phase = PH_IDLE;
+	gw->welcomed = false;
 	gw->st->gateway_connected = false;
 }
 
 static void gw_schedule_retry(struct cp_gateway *gw, const char *why)
 {
 	uint32_t rnd = 0, delay;
+	bool was_up = gw->welcomed;
 
 	gw_close(gw);
+	if (gw->drain_done)
+		return;
 	gw->attempt++;
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
 		rnd = (uint32_t)cm_now_us();
 	delay = cp_backoff_ms(gw->attempt, gw->cfg->reconnect_min_ms, gw->cfg->reconnect_max_ms, rnd);
 	cm_strlcpy(gw->st->gateway_last_error, why, sizeof(gw->st->gateway_last_error));
-	cm_log(gw->attempt <= 3 || gw->attempt % 10 == 0 ? CM_LOG_WARN : CM_LOG_DEBUG, "gateway",
-	       "cannot connect to gateway %s:%u: %s; retry %u in %u.%03u s", gw->cfg->cloud_host, gw->cfg->cloud_port,
-	       why, gw->attempt, delay / 1000, delay % 1000);
+	if (was_up)
+		cm_log(CM_LOG_WARN, "gateway", "session with gateway %s:%u lost: %s; reconnecting in %u.%03u s",
+		       gw->cfg->cloud_host, gw->cfg->cloud_port, why, delay / 1000, delay % 1000);
+	else
+		cm_log(gw->attempt <= 3 || gw->attempt % 10 == 0 ? CM_LOG_WARN : CM_LOG_DEBUG, "gateway",
+		       "cannot connect to gateway %s:%u: %s; retry %u in %u.%03u s", gw->cfg->cloud_host,
+		       gw->cfg->cloud_port, why, gw->attempt, delay / 1000, delay % 1000);
 	cp_timer_start(gw->loop, &gw->retry, delay);
+}
+
+static void gw_want(struct cp_gateway *gw)
+{
+	uint32_t want = gw_conn_wanted(&gw->conn);
+
+	if (want != gw->conn.events && cp_loop_mod_fd(gw->loop, gw->conn.fd, want) == 0)
+		gw->conn.events = want;
+}
+
+static int gw_send(struct cp_gateway *gw, struct gw_enc *e)
+{
+	int rc = gw_conn_send_enc(&gw->conn, e);
+
+	gw_want(gw);
+	return rc;
+}
+
+static void send_heartbeat(struct cp_gateway *gw)
+{
+	struct cp_state *st = gw->st;
+	enum cp_status s = cp_state_status(st);
+	bool err = s == CP_STATUS_ERROR;
+	struct gw_enc e;
+
+	if (s == CP_STATUS_OFFLINE)
+		s = CP_STATUS_ONLINE; /* the session is up: OFFLINE only means "no gateway" locally */
+	if (gw_enc_start(&e, GW_MSG_HEARTBEAT, err ? 4 : 3) < 0)
+		return;
+	gw_enc_str(&e, "status", cp_status_name(s));
+	gw_enc_u64(&e, "active_endpoints", st->active_endpoints);
+	gw_enc_u64(&e, "capacity", st->capacity);
+	if (err)
+		gw_enc_str(&e, "error", st->error[0] ? st->error : "unhealthy");
+	gw_send(gw, &e);
+}
+
+/* Puts unsent outbox frames on the wire; memory frames only, so the wire queue stays bounded. */
+static void send_metrics(struct cp_gateway *gw)
+{
+	if (!gw->welcomed)
+		return;
+	for (struct gw_out_frame *f = gw->outbox.head; f; f = f->next) {
+		if (f->sent)
+			continue;
+		if (gw_conn_send(&gw->conn, f->data, f->len) < 0)
+			break;
+		f->sent = true;
+	}
+	gw_want(gw);
+}
+
+static void on_heartbeat_timer(struct cp_loop *loop, void *arg)
+{
+	struct cp_gateway *gw = arg;
+
+	send_heartbeat(gw);
+	cp_timer_start(loop, &gw->heartbeat, (uint64_t)gw->heartbeat_s * 1000);
+}
+
+/* Nothing is ever in hand until the run executor exists, so a drain completes as soon as the DRAINING
+ * heartbeat has been written out. */
+static void finish_drain(struct cp_gateway *gw)
+{
+	if (gw->drain_done)
+		return;
+	gw->drain_done = true;
+	cp_timer_stop(gw->loop, &gw->drain_linger);
+	cm_log(CM_LOG_INFO, "gateway", "drained: no runs in hand, closing the gateway session");
+	gw_close(gw);
+	cp_timer_stop(gw->loop, &gw->retry);
+	if (gw->drained)
+		gw->drained(gw->drained_arg);
+}
+
+static void on_drain_linger(struct cp_loop *loop, void *arg)
+{
+	(void)loop;
+	finish_drain(arg);
+}
+
+static void start_drain(struct cp_gateway *gw, const char *why)
+{
+	if (!gw->st->draining)
+		cm_log(CM_LOG_INFO, "gateway", "draining (%s): accepting no new runs", why);
+	gw->st->draining = true;
+	if (gw->welcomed) {
+		send_heartbeat(gw);
+		cp_timer_start(gw->loop, &gw->drain_linger, GW_DRAIN_LINGER_MS);
+		if (gw->conn.out_off == gw->conn.out_len)
+			finish_drain(gw);
+	} else {
+		finish_drain(gw);
+	}
+}
+
+static int on_welcome(struct cp_gateway *gw, struct gw_msg *m)
+{
+	char name[GW_PROTO_STR_MAX] = "";
+	uint64_t hb = 0, id = 0;
+
+	if (gw->welcomed || gw_msg_u64(m, "heartbeat_s", &hb) < 0 || hb == 0 || hb > 3600 ||
+	    gw_msg_u64(m, "worker_id", &id) < 0)
+		return -EPROTO;
+	gw_msg_str(m, "name", name, sizeof(name));
+	gw->welcomed = true;
+	gw->heartbeat_s = (uint32_t)hb;
+	gw->worker_id = id;
+	gw->attempt = 0;
+	gw->st->gateway_connected = true;
+	gw->st->gateway_last_error[0] = '\0';
+	cm_log(CM_LOG_INFO, "gateway", "session up with gateway %s:%u as worker '%s' (id %llu); heartbeat every %u s",
+	       gw->cfg->cloud_host, gw->cfg->cloud_port, name, (unsigned long long)id, gw->heartbeat_s);
+	gw_outbox_rewind(&gw->outbox);
+	on_heartbeat_timer(gw->loop, gw);
+	send_metrics(gw);
+	if (gw->st->draining)
+		start_drain(gw, "resumed after reconnect");
+	return 0;
+}
+
+static int on_reject(struct cp_gateway *gw, struct gw_msg *m)
+{
+	char code[64] = "?", reason[GW_PROTO_STR_MAX] = "no reason given", why[GW_PROTO_STR_MAX + 96];
+
+	gw_msg_str(m, "code", code, sizeof(code));
+	gw_msg_str(m, "reason", reason, sizeof(reason));
+	cm_log(CM_LOG_ERROR, "gateway", "gateway rejected this worker (%s): %s", code, reason);
+	snprintf(why, sizeof(why), "rejected (%s): %s", code, reason);
+	cm_strlcpy(gw->st->gateway_last_error, why, sizeof(gw->st->gateway_last_error));
+	return -ECONNREFUSED;
+}
+
+static int on_assign(struct cp_gateway *gw, struct gw_msg *m)
+{
+	char run_id[GW_PROTO_STR_MAX] = "";
+	const char *reason = gw->st->draining ? "worker is draining"
+			     : "this worker build has no run executor for gateway assignments yet";
+	struct gw_enc e;
+
+	if (gw_msg_str(m, "run_id", run_id, sizeof(run_id)) < 0)
+		return -EPROTO;
+	cm_log(CM_LOG_WARN, "gateway", "refusing run '%s': %s", run_id, reason);
+	if (gw_enc_start(&e, GW_MSG_REFUSE, 2) < 0)
+		return -ENOMEM;
+	gw_enc_str(&e, "run_id", run_id);
+	gw_enc_str(&e, "reason", reason);
+	return gw_send(gw, &e);
+}
+
+static int on_msg(void *arg, struct gw_msg *m)
+{
+	struct cp_gateway *gw = arg;
+	char run_id[GW_PROTO_STR_MAX];
+	uint64_t seq;
+
+	if (!gw->welcomed && m->type != GW_MSG_WELCOME && m->type != GW_MSG_REJECT)
+		return -EPROTO;
+	switch (m->type) {
+	case GW_MSG_WELCOME:
+		return on_welcome(gw, m);
+	case GW_MSG_REJECT:
+		return on_reject(gw, m);
+	case GW_MSG_ACK:
+		if (gw_msg_u64(m, "seq", &seq) < 0)
+			return -EPROTO;
+		gw_outbox_ack(&gw->outbox, seq);
+		send_metrics(gw); /* acks may have brought spilled frames back into memory */
+		return 0;
+	case GW_MSG_DRAIN:
+		start_drain(gw, "asked by the gateway");
+		return 0;
+	case GW_MSG_ASSIGN:
+		return on_assign(gw, m);
+	case GW_MSG_CANCEL:
+		if (gw_msg_str(m, "run_id", run_id, sizeof(run_id)) < 0)
+			return -EPROTO;
+		cm_log(CM_LOG_INFO, "gateway", "cancel for run '%s': no such run here", run_id);
+		return 0;
+	case GW_MSG_UNKNOWN:
+		cm_log_rl(&gw->rl, CM_LOG_INFO, "gateway", "ignoring unknown message '%s' from the gateway", m->t);
+		return 0;
+	default:
+		return -EPROTO;
+	}
+}
+
+static void on_session_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct cp_gateway *gw = arg;
+	char why[256];
+	int rc;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	rc = gw_conn_io(&gw->conn, on_msg, gw, why, sizeof(why));
+	if (rc == 0) {
+		gw_want(gw);
+		if (gw->st->draining && gw->welcomed && gw->conn.out_off == gw->conn.out_len &&
+		    cp_timer_armed(&gw->drain_linger))
+			finish_drain(gw);
+		return;
+	}
+	if (rc == -ECONNREFUSED) {
+		char last[sizeof(gw->st->gateway_last_error)];
+		cm_strlcpy(last, gw->st->gateway_last_error, sizeof(last));
+		gw_schedule_retry(gw, last);
+		return;
+	}
+	if (rc == -EPERM)
+		cm_log(CM_LOG_ERROR, "gateway", "refusing gateway %s:%u: %s", gw->cfg->cloud_host, gw->cfg->cloud_port,
+		       why);
+	gw_schedule_retry(gw, why[0] ? why : "session closed");
 }
 
 static void gw_on_connected(struct cp_gateway *gw)
 {
-	/* TCP is up.  Without the session protocol there is nothing to say on it: report that plainly rather
-	 * than claim a session, and keep trying so that a newer build's gateway is still reached. */
-	cm_log(CM_LOG_INFO, "gateway", "TCP connection to %s:%u established", gw->cfg->cloud_host,
-	       gw->cfg->cloud_port);
-	gw_schedule_retry(gw, "connected, but this build does not speak the gateway session protocol yet");
+	struct gw_enc e;
+	char host[256] = "";
+	int fd = gw->fd, one = 1;
+
+	cp_loop_del_fd(gw->loop, fd);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	gw->fd = -1;
+	if (gw_conn_init(&gw->conn, gw->ctx, fd, false, gw->cfg->cloud_host) < 0) {
+		gw_schedule_retry(gw, "cannot set up TLS");
+		return;
+	}
+	gw->phase = PH_SESSION;
+	gethostname(host, sizeof(host) - 1);
+	/* The hello is queued now: OpenSSL runs the handshake first, and nothing leaves unless the server's
+	 * certificate verified. */
+	if (gw_enc_start(&e, GW_MSG_HELLO, 6) < 0) {
+		gw_schedule_retry(gw, "out of memory");
+		return;
+	}
+	gw_enc_str(&e, "token", gw->cfg->token);
+	gw_enc_str(&e, "name", gw->cfg->name);
+	gw_enc_u64(&e, "version", GW_PROTO_VERSION);
+	gw_enc_u64(&e, "capacity", gw->st->capacity);
+	gw_enc_str(&e, "host", host);
+	gw_enc_key(&e, "media");
+	msgpack_pack_map(&e.pk, 2);
+	msgpack_pack_str_with_body(&e.pk, "ports", 5);
+	msgpack_pack_uint32(&e.pk, gw->st->port_name[0] ? 1 : 0);
+	msgpack_pack_str_with_body(&e.pk, "speed", 5);
+	msgpack_pack_uint32(&e.pk, gw->st->link_speed_mbps);
+	if (gw_conn_send_enc(&gw->conn, &e) < 0 ||
+	    cp_loop_add_fd(gw->loop, gw->conn.fd, EPOLLIN | EPOLLOUT, on_session_io, gw) < 0) {
+		gw_schedule_retry(gw, "cannot start the session");
+		return;
+	}
+	gw->conn.events = EPOLLIN | EPOLLOUT;
+	cp_timer_start(gw->loop, &gw->connect_timeout, GW_WELCOME_TIMEOUT_MS);
 }
 
-static void gw_on_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
+static void gw_on_connect_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct cp_gateway *gw = arg;
 	int soerr = 0;
@@ -100,8 +385,13 @@ static void gw_on_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 
 static void gw_on_connect_timeout(struct cp_loop *loop, void *arg)
 {
+	struct cp_gateway *gw = arg;
+
 	(void)loop;
-	gw_schedule_retry(arg, "connection timed out");
+	if (gw->phase == PH_SESSION && gw->welcomed)
+		return;
+	gw_schedule_retry(gw, gw->phase == PH_SESSION ? "no welcome from the gateway in time"
+						       : "connection timed out");
 }
 
 static void gw_connect(struct cp_loop *loop, void *arg)
@@ -126,13 +416,14 @@ static void gw_connect(struct cp_loop *loop, void *arg)
 		gw_schedule_retry(gw, strerror(errno));
 		return;
 	}
+	gw->phase = PH_CONNECTING;
 	rc = connect(gw->fd, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
 	if (rc < 0 && errno != EINPROGRESS) {
 		gw_schedule_retry(gw, strerror(errno));
 		return;
 	}
-	if (cp_loop_add_fd(gw->loop, gw->fd, EPOLLOUT, gw_on_io, gw) < 0) {
+	if (cp_loop_add_fd(gw->loop, gw->fd, EPOLLOUT, gw_on_connect_io, gw) < 0) {
 		gw_schedule_retry(gw, "event loop refused the socket");
 		return;
 	}
@@ -142,17 +433,28 @@ static void gw_connect(struct cp_loop *loop, void *arg)
 struct cp_gateway *cp_gateway_start(struct cp_loop *loop, const struct cfg_worker *cfg, struct cp_state *st)
 {
 	struct cp_gateway *gw = calloc(1, sizeof(*gw));
+	char err[512];
 
 	if (!gw)
 		return NULL;
+	gw->ctx = gw_tls_client_ctx(cfg->ca_file, err, sizeof(err));
+	if (!gw->ctx) {
+		cm_log(CM_LOG_ERROR, "gateway", "%s", err);
+		free(gw);
+		return NULL;
+	}
 	gw->loop = loop;
 	gw->cfg = cfg;
 	gw->st = st;
 	gw->fd = -1;
+	gw->rl = (struct cm_ratelimit)CM_RATELIMIT_INIT(10000, 5);
+	gw_outbox_init(&gw->outbox, 0);
 	cp_timer_init(&gw->retry, gw_connect, gw);
 	cp_timer_init(&gw->connect_timeout, gw_on_connect_timeout, gw);
-	cm_log(CM_LOG_INFO, "gateway", "daemon mode: connecting out to gateway %s:%u as '%s'", cfg->cloud_host,
-	       cfg->cloud_port, cfg->name);
+	cp_timer_init(&gw->heartbeat, on_heartbeat_timer, gw);
+	cp_timer_init(&gw->drain_linger, on_drain_linger, gw);
+	cm_log(CM_LOG_INFO, "gateway", "daemon mode: connecting out to gateway %s:%u as '%s' (TLS, CA %s)",
+	       cfg->cloud_host, cfg->cloud_port, cfg->name, cfg->ca_file[0] ? cfg->ca_file : "system store");
 	cp_timer_start(loop, &gw->retry, 0);
 	return gw;
 }
@@ -163,5 +465,61 @@ void cp_gateway_stop(struct cp_gateway *gw)
 		return;
 	gw_close(gw);
 	cp_timer_stop(gw->loop, &gw->retry);
+	cp_timer_stop(gw->loop, &gw->drain_linger);
+	gw_outbox_free(&gw->outbox);
+	SSL_CTX_free(gw->ctx);
 	free(gw);
+}
+
+void cp_gateway_on_drained(struct cp_gateway *gw, cp_gateway_drained_cb cb, void *arg)
+{
+	gw->drained = cb;
+	gw->drained_arg = arg;
+}
+
+void cp_gateway_drain(struct cp_gateway *gw, const char *why)
+{
+	start_drain(gw, why);
+}
+
+int cp_gateway_metrics(struct cp_gateway *gw, const char *run_id, uint64_t t, const void *samples, size_t len)
+{
+	struct gw_enc e;
+	int rc;
+
+	if (!run_id[0] || strlen(run_id) >= GW_PROTO_STR_MAX)
+		return -EINVAL;
+	if (gw_enc_start(&e, GW_MSG_METRICS, 4) < 0)
+		return -ENOMEM;
+	gw_enc_str(&e, "run_id", run_id);
+	gw_enc_u64(&e, "seq", gw->outbox.next_seq);
+	gw_enc_u64(&e, "t", t);
+	gw_enc_key(&e, "samples");
+	if (samples && len)
+		msgpack_sbuffer_write(&e.sb, samples, len);
+	else
+		msgpack_pack_array(&e.pk, 0);
+	rc = gw_enc_finish(&e);
+	if (rc == 0)
+		rc = gw_outbox_push(&gw->outbox, (const uint8_t *)e.sb.data, e.sb.size);
+	gw_enc_free(&e);
+	if (rc == 0 && gw->phase == PH_SESSION)
+		send_metrics(gw);
+	return rc;
+}
+
+void cp_gateway_outbox_limit(struct cp_gateway *gw, size_t bytes)
+{
+	gw->outbox.mem_limit = bytes;
+}
+
+void cp_gateway_stats(const struct cp_gateway *gw, struct cp_gateway_stats *s)
+{
+	s->queued = gw->outbox.queued;
+	s->acked = gw->outbox.acked;
+	s->pending = gw_outbox_pending(&gw->outbox);
+	s->spilled = gw->outbox.spilled_total;
+	s->resent = gw->outbox.resent;
+	s->in_memory_bytes = gw->outbox.mem_bytes;
+	s->worker_id = gw->worker_id;
 }

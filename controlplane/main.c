@@ -68,12 +68,26 @@ static void on_signal(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct signalfd_siginfo si;
 
+	struct worker *w = arg;
+
 	(void)events;
-	(void)arg;
 	if (read(fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (si.ssi_signo == SIGTERM && w->gw && !w->st.draining) {
+		/* daemon mode: report DRAINING to the gateway, finish what is in hand, then exit (on_drained) */
+		cm_log(CM_LOG_INFO, "main", "%s received: draining", strsignal((int)si.ssi_signo));
+		cp_gateway_drain(w->gw, "SIGTERM");
+		return;
+	}
 	cm_log(CM_LOG_INFO, "main", "%s received: shutting down", strsignal((int)si.ssi_signo));
 	cp_loop_stop(loop);
+}
+
+static void on_drained(void *arg)
+{
+	struct worker *w = arg;
+
+	cp_loop_stop(w->loop);
 }
 
 static void on_health_check(struct cp_loop *loop, void *arg)
@@ -209,6 +223,7 @@ static int cmd_serve(int argc, char **argv)
 		w.gw = cp_gateway_start(w.loop, &w.cfg, &w.st);
 		if (!w.gw)
 			goto health_stop;
+		cp_gateway_on_drained(w.gw, on_drained, &w);
 	} else {
 		cm_log(CM_LOG_INFO, "main", "standalone: no WORKER_TOKEN/CLOUD_URL, not connecting to a gateway");
 	}
