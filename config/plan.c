@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "codecs/codecs.h"
 #include "config/config.h"
 
 enum field_type {
@@ -45,8 +46,6 @@ static const char *const srtp_names[] = { "off", "optional", "mandatory", NULL }
 static const char *const dtmf_names[] = { "none", "rfc4733", "info", NULL };
 static const char *const verify_names[] = { "system", "ca", "none", NULL };
 
-/* Codec names a plan may use; the codec registry (codecs/) checks ptime and parameters when the run starts. */
-static const char *const known_codecs[] = { "PCMU", "PCMA", "G722", "opus", NULL };
 
 #define FS(st, k, t, member) { k, t, offsetof(struct st, member), sizeof(((struct st *)0)->member), 0, 0, NULL }
 #define FN(st, k, t, member, lo, hi) \
@@ -214,17 +213,19 @@ static int set_codecs(struct cfg_group *g, const char *v, char *why, size_t len)
 		return -EINVAL;
 	}
 	for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-		const char *canon = NULL;
+		const struct codec_ops *ops = codec_by_name(tok);
+		const char *canon;
 
-		for (size_t i = 0; known_codecs[i]; i++)
-			if (strcasecmp(tok, known_codecs[i]) == 0)
-				canon = known_codecs[i];
-		if (!canon) {
-			char names[128];
-			list_names(known_codecs, names, sizeof(names));
+		if (!ops || !ops->enc_new) { /* telephone-event is negotiated with dtmf, not listed here */
+			char names[128] = "";
+			for (size_t i = 0; i < codec_count(); i++)
+				if (codec_at(i)->enc_new)
+					snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+						 names[0] ? ", " : "", codec_at(i)->name);
 			snprintf(why, len, "unknown codec '%s' (known: %s)", tok, names);
 			return -EINVAL;
 		}
+		canon = ops->name;
 		for (int i = 0; i < n; i++) {
 			if (strcmp(g->codecs[i], canon) == 0) {
 				snprintf(why, len, "codec '%s' listed twice", canon);
@@ -716,6 +717,12 @@ static int validate_group(struct cfg_plan *plan, struct cfg_group *g, char *err,
 	if (g->port_per_endpoint && (!g->local_port || (uint32_t)g->local_port + g->endpoints - 1 > 65535))
 		return group_error(plan, g, "local_port", err, errlen, "port_per_endpoint needs local_port with room "
 				   "for %u ports below 65536", g->endpoints);
+	for (uint8_t c = 0; c < g->ncodecs; c++) {
+		const struct codec_ops *ops = codec_by_name(g->codecs[c]);
+		if (!codec_ptime_allowed(ops, g->ptime_ms))
+			return group_error(plan, g, "ptime", err, errlen, "%s does not allow a ptime of %u ms",
+					   ops->name, g->ptime_ms);
+	}
 	if (g->dtmf_digits[0] && strspn(g->dtmf_digits, "0123456789*#ABCD") != strlen(g->dtmf_digits))
 		return group_error(plan, g, "dtmf_digits", err, errlen, "only 0-9, *, #, A-D");
 	if (g->answer_code != 200 && (g->answer_code < 300 || g->role == CFG_ROLE_CALLER))

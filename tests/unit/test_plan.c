@@ -120,6 +120,8 @@ static const struct {
 	{ "[group a]\nendpoints = 1\ncodecs = PCMU, G729\n", "3: key 'codecs': unknown codec 'G729'" },
 	{ "[group a]\nendpoints = 1\ncodecs = PCMU,pcmu\n", "3: key 'codecs': codec 'PCMU' listed twice" },
 	{ "[group a]\nendpoints = 1\nptime = 5\n", "3: key 'ptime': expected a whole number 10-120" },
+	{ "[group a]\nendpoints = 1\ncodecs = opus\nptime = 30\n", "4: key 'ptime': [group a]: opus does not allow" },
+	{ "[group a]\nendpoints = 1\ncodecs = telephone-event\n", "3: key 'codecs': unknown codec 'telephone-event'" },
 	{ "[group a]\nendpoints = 1\nrole = caller\n", "1: key 'target': [group a]: a caller group needs a target" },
 	{ "[group a]\nendpoints = 1\nrole = both\n", "1: key 'target': [group a]: a both group needs a target" },
 	{ "[group a]\nendpoints = 1\n\ntarget = group:nobody\n", "4: key 'target': [group a]: no group named 'nobody'" },
