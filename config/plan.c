@@ -737,7 +737,7 @@ static int validate_group(struct cfg_plan *plan, struct cfg_group *g, char *err,
 
 static int validate_plan(struct cfg_plan *plan, char *err, size_t errlen)
 {
-	uint64_t total = 0, ports;
+	uint64_t total = 0, legs = 0, ports;
 	int rc;
 
 	if (plan->ngroups == 0) {
@@ -760,17 +760,20 @@ static int validate_plan(struct cfg_plan *plan, char *err, size_t errlen)
 		const char *base = strrchr(plan->source, '/');
 		cm_strlcpy(plan->test.name, base ? base + 1 : plan->source, sizeof(plan->test.name));
 	}
-	/* One RTP port per endpoint in a call (RTCP on the next odd port unless rtcp-mux). */
+	/* One RTP port pair per call leg an endpoint can have (RTCP on the next odd port unless rtcp-mux): one for
+	 * callers and callees, two for endpoints that do both. */
+	for (uint32_t i = 0; i < plan->ngroups; i++)
+		legs += (uint64_t)plan->groups[i].endpoints * (plan->groups[i].role == CFG_ROLE_BOTH ? 2 : 1);
 	ports = (uint64_t)((plan->dp.rtp_port_max - plan->dp.rtp_port_min + 1) / 2) * plan->dp.nmedia_ips;
-	if (ports < total) {
+	if (ports < legs) {
 		snprintf(err, errlen, "%s:%u: key 'rtp_ports': %llu RTP ports on %u media address(es) for %llu "
-			 "endpoints; widen rtp_ports or add media_ip addresses", plan->source,
+			 "call legs; widen rtp_ports or add media_ip addresses", plan->source,
 			 plan->section_line[SEC_DATAPLANE], (unsigned long long)ports, plan->dp.nmedia_ips,
-			 (unsigned long long)total);
+			 (unsigned long long)legs);
 		return -EINVAL;
 	}
 	if (!plan->dp.max_flows)
-		plan->dp.max_flows = (uint32_t)total;
+		plan->dp.max_flows = (uint32_t)legs;
 	plan->imp.any = plan->imp.loss_pct > 0 || plan->imp.burst_p_pct > 0 || plan->imp.jitter_ms > 0 ||
 			plan->imp.reorder_pct > 0 || plan->imp.duplicate_pct > 0;
 	if (plan->imp.burst_p_pct > 0 && plan->imp.burst_r_pct == 0) {

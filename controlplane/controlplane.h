@@ -280,6 +280,25 @@ void cp_engine_on_hungup(struct cp_engine *e, uint32_t ep, bool incoming, bool b
 /* The operating system refused something (socket, port): outcome OSERROR. */
 void cp_engine_on_os_error(struct cp_engine *e, uint32_t ep, int err, const char *what);
 
+/* ---- media adapter: engine legs -> dataplane flows ---------------------------------------------------------
+ * Frame caches are built and every possible leg gets its flow slot, media IP and RTP port at plan time
+ * (cp_media_local() is what the SDP carries).  cp_media_start/_stop/_sample are the engine's media ops. */
+struct cp_media;
+struct dp_config;
+struct cp_media *cp_media_new(const struct cfg_plan *plan, char *err, size_t errlen);
+void cp_media_free(struct cp_media *m);
+uint32_t cp_media_flows(const struct cp_media *m);
+int cp_media_local(const struct cp_media *m, uint32_t leg, char *ip, size_t iplen, uint16_t *port);
+/* Fills a dataplane configuration for the plan: media IPs, flow capacity. */
+int cp_media_dp_config(const struct cp_media *m, struct dp_config *cfg);
+/* The plan's [impairment] onto every flow (dataplane profile 0). */
+int cp_media_apply_impairment(const struct cp_media *m);
+/* Next hop for the worker's own media addresses (the port's MAC). */
+void cp_media_set_mac(struct cp_media *m, const uint8_t mac[6]);
+int cp_media_start(void *media, uint32_t leg, const struct cp_call_media *cm);
+void cp_media_stop(void *media, uint32_t leg, struct cp_flow_report *out);
+void cp_media_sample(void *media, uint32_t leg, struct cp_sample *s);
+
 /* ---- what `run` shows a person -------------------------------------------------------------------------- */
 
 struct cp_progress {

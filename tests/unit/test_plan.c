@@ -149,7 +149,9 @@ static const struct {
 	{ "[group a]\nendpoints = 1\n[dataplane]\nrtp_ports = 5000\n", "4: key 'rtp_ports': expected LOW-HIGH" },
 	{ "[group a]\nendpoints = 1\n[dataplane]\nrtp_ports = 900-2000\n", "4: key 'rtp_ports': expected LOW-HIGH" },
 	{ "[group a]\nendpoints = 500\n[dataplane]\nrtp_ports = 20000-20100\n",
-	  "3: key 'rtp_ports': 50 RTP ports on 1 media address(es) for 500 endpoints" },
+	  "3: key 'rtp_ports': 50 RTP ports on 1 media address(es) for 500 call legs" },
+	{ "[group a]\nendpoints = 30\nrole = both\ntarget = group:b\n[group b]\nendpoints = 1\n"
+	  "[dataplane]\nrtp_ports = 20000-20119\n", "7: key 'rtp_ports': 60 RTP ports on 1 media address(es) for 61" },
 	{ "[group a]\nendpoints = 1\n[impairment]\nloss = 101%\n", "4: key 'loss': expected a percentage 0-100" },
 	{ "[group a]\nendpoints = 1\n[impairment]\nloss = lots\n", "4: key 'loss': expected a percentage" },
 	{ "[group a]\nendpoints = 1\n[impairment]\nburst_p = 2%\n", "3: key 'burst_r': burst loss needs burst_r" },

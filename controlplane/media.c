@@ -1,0 +1,361 @@
+/* Media for the endpoint engine: each call leg becomes a dataplane flow.
+ *
+ * At plan time every (media, codec, ptime) a group can use is encoded once into a frame cache, and every leg
+ * that can exist gets a fixed slot: a flow index, a media IP and an even RTP port — so the SIP side can put the
+ * address into its SDP before the call, and nothing is allocated while calls come and go.  At the end of a call
+ * the flow's receive statistics become the leg's figures, with MOS and R from the G.107 E-model. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codecs/codecs.h"
+#include "controlplane/controlplane.h"
+#include "dataplane/dataplane.h"
+
+#define NO_SLOT UINT32_MAX
+#define MEDIA_LOOP_MS 20000 /* length of synthetic/tone media before it loops */
+/* No one-way delay measurement yet (the TX-time header extension): the E-model gets the delay a receiver adds
+ * itself, a jitter buffer of twice the jitter (at least 20 ms) plus one packetisation interval. */
+#define JB_MIN_MS 20.0
+
+struct cp_media {
+	const struct cfg_plan *plan;
+	struct codec_cache_set *caches;
+	struct codec_media *sources[CFG_MAX_GROUPS];
+	uint32_t *slot;           /* per leg: flow index, or NO_SLOT for a leg that cannot exist */
+	uint32_t nlegs, nslots;
+	uint32_t media_ip[CFG_MAX_MEDIA_IPS];
+	uint8_t mac[6];
+	struct {                  /* per slot: what a call set up */
+		const struct codec_frame_cache *cache;
+		const struct codec_ops *ops;
+		uint32_t remote_ip;
+		uint16_t remote_port;
+		uint16_t ptime_ms;
+		uint32_t ssrc;
+		bool up;
+	} *legs;
+	uint32_t ssrc_seed;
+};
+
+static struct codec_media *tone(uint32_t rate, unsigned hz)
+{
+	struct codec_media *m = calloc(1, sizeof(*m));
+	size_t n = (size_t)rate * MEDIA_LOOP_MS / 1000;
+
+	if (!m || !(m->pcm = malloc(n * sizeof(*m->pcm)))) {
+		free(m);
+		return NULL;
+	}
+	/* -20 dBov: peak 0.1 * sqrt(2) of full scale for a sine (RMS 0.1) */
+	for (size_t i = 0; i < n; i++)
+		m->pcm[i] = (int16_t)lrint(32768.0 * 0.1 * M_SQRT2 * sin(2 * M_PI * hz * (double)i / rate));
+	m->rate = rate;
+	m->nsamples = n;
+	snprintf(m->name, sizeof(m->name), "tone-%u", hz);
+	return m;
+}
+
+static struct codec_media *load_source(const struct cfg_group *g, char *err, size_t errlen)
+{
+	struct codec_media *m;
+
+	if (strcmp(g->media, "speech") == 0)
+		return codec_media_synthetic(48000, MEDIA_LOOP_MS, 1);
+	if (strncmp(g->media, "tone:", 5) == 0)
+		return tone(48000, (unsigned)atoi(g->media + 5));
+	if (strcmp(g->media, "silence") == 0) {
+		m = tone(48000, 0); /* sin(0) = 0: digital silence */
+		if (m)
+			snprintf(m->name, sizeof(m->name), "silence");
+		return m;
+	}
+	return codec_media_wav_load(g->media, err, errlen);
+}
+
+static bool leg_possible(const struct cfg_group *g, bool incoming)
+{
+	return incoming ? g->role != CFG_ROLE_CALLER : g->role != CFG_ROLE_CALLEE;
+}
+
+void cp_media_free(struct cp_media *m)
+{
+	if (!m)
+		return;
+	for (uint32_t g = 0; g < CFG_MAX_GROUPS; g++)
+		codec_media_free(m->sources[g]);
+	codec_cache_set_free(m->caches);
+	free(m->slot);
+	free(m->legs);
+	free(m);
+}
+
+struct cp_media *cp_media_new(const struct cfg_plan *plan, char *err, size_t errlen)
+{
+	struct cp_media *m = calloc(1, sizeof(*m));
+	uint32_t ep = 0;
+
+	if (!m)
+		return NULL;
+	m->plan = plan;
+	m->nlegs = 2 * plan->total_endpoints;
+	m->slot = malloc((m->nlegs ? m->nlegs : 1) * sizeof(*m->slot));
+	m->caches = codec_cache_set_new(0);
+	if (!m->slot || !m->caches)
+		goto fail_nomem;
+	for (uint32_t g = 0; g < plan->ngroups; g++) {
+		const struct cfg_group *gr = &plan->groups[g];
+
+		m->sources[g] = load_source(gr, err, errlen);
+		if (!m->sources[g])
+			goto fail;
+		/* encode now what this group may send: every codec it offers, at its ptime */
+		for (uint8_t c = 0; c < gr->ncodecs; c++) {
+			struct codec_params params = { 0 };
+			if (!codec_cache_set_get(m->caches, codec_by_name(gr->codecs[c]), &params, m->sources[g],
+						 gr->ptime_ms, err, errlen))
+				goto fail;
+		}
+		for (uint32_t k = 0; k < gr->endpoints; k++, ep++) {
+			for (int in = 0; in < 2; in++)
+				m->slot[CP_LEG(ep, in)] = leg_possible(gr, in) ? m->nslots++ : NO_SLOT;
+		}
+	}
+	m->legs = calloc(m->nslots ? m->nslots : 1, sizeof(*m->legs));
+	if (!m->legs)
+		goto fail_nomem;
+	for (uint8_t i = 0; i < plan->dp.nmedia_ips; i++) {
+		struct in_addr a;
+		inet_pton(AF_INET, plan->dp.media_ips[i], &a);
+		m->media_ip[i] = ntohl(a.s_addr);
+	}
+	m->ssrc_seed = (uint32_t)cm_wallclock_ms();
+	cm_log(CM_LOG_INFO, "media", "%u flow slot(s), %zu frame cache(s) of %zu KiB in all", m->nslots,
+	       codec_cache_set_count(m->caches), codec_cache_set_mem(m->caches) / 1024);
+	return m;
+
+fail_nomem:
+	snprintf(err, errlen, "out of memory for %u media legs", m->nlegs);
+fail:
+	cp_media_free(m);
+	return NULL;
+}
+
+uint32_t cp_media_flows(const struct cp_media *m)
+{
+	return m->nslots;
+}
+
+/* Slot s uses media IP s % n and port rtp_port_min + 2 * (s / n): the plan checked that they fit. */
+int cp_media_local(const struct cp_media *m, uint32_t leg, char *ip, size_t iplen, uint16_t *port)
+{
+	uint32_t s, n = m->plan->dp.nmedia_ips;
+
+	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT)
+		return -EINVAL;
+	s = m->slot[leg];
+	cm_strlcpy(ip, m->plan->dp.media_ips[s % n], iplen);
+	*port = (uint16_t)(m->plan->dp.rtp_port_min + 2 * (s / n));
+	return 0;
+}
+
+int cp_media_dp_config(const struct cp_media *m, struct dp_config *cfg)
+{
+	dp_config_default(cfg);
+	cfg->max_flows = m->nslots ? m->nslots : 1;
+	for (uint8_t i = 0; i < m->plan->dp.nmedia_ips; i++)
+		cfg->media_ips[i] = m->media_ip[i];
+	cfg->n_media_ips = m->plan->dp.nmedia_ips;
+	return 0;
+}
+
+static uint32_t ppm(double pct)
+{
+	return (uint32_t)lrint(pct * 10000.0);
+}
+
+int cp_media_apply_impairment(const struct cp_media *m)
+{
+	const struct cfg_impairment *im = &m->plan->imp;
+	struct dp_impair d = {
+		.loss_ppm = ppm(im->loss_pct),
+		.ge_p_ppm = ppm(im->burst_p_pct),
+		.ge_r_ppm = ppm(im->burst_r_pct),
+		.ge_loss_bad_ppm = ppm(im->burst_loss_pct),
+		.dup_ppm = ppm(im->duplicate_pct),
+		.reorder_ppm = ppm(im->reorder_pct),
+		.jitter_us = im->jitter_ms * 1000,
+		.seed = im->seed,
+	};
+
+	return dp_impair_set(0, &d);
+}
+
+void cp_media_set_mac(struct cp_media *m, const uint8_t mac[6])
+{
+	memcpy(m->mac, mac, 6);
+}
+
+static bool own_ip(const struct cp_media *m, uint32_t ip)
+{
+	for (uint8_t i = 0; i < m->plan->dp.nmedia_ips; i++)
+		if (m->media_ip[i] == ip)
+			return true;
+	return false;
+}
+
+int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
+{
+	struct cp_media *m = arg;
+	uint32_t ep = CP_LEG_EP(leg), s, n = m->plan->dp.nmedia_ips;
+	const struct cfg_group *g;
+	const struct codec_ops *ops;
+	struct codec_params params = { 0 };
+	struct dp_flow_params p = { 0 };
+	struct in_addr a;
+	char err[256];
+	int rc;
+
+	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT)
+		return -EINVAL;
+	s = m->slot[leg];
+	for (g = m->plan->groups; ep >= g->endpoints; g++)
+		ep -= g->endpoints;
+	ops = codec_by_name(cm->codec);
+	if (!ops || inet_pton(AF_INET, cm->remote_ip, &a) != 1)
+		return -EINVAL;
+	p.remote_ip = ntohl(a.s_addr);
+	/* Next-hop resolution (ARP) is the dataplane's; until it resolves peers, media reaches the worker's own
+	 * media addresses only (the loopback topologies). */
+	if (!own_ip(m, p.remote_ip))
+		return -EHOSTUNREACH;
+	m->legs[s].cache = codec_cache_set_get(m->caches, ops, &params, m->sources[g - m->plan->groups],
+					       cm->ptime_ms ? cm->ptime_ms : g->ptime_ms, err, sizeof(err));
+	if (!m->legs[s].cache) {
+		cm_log(CM_LOG_ERROR, "media", "leg %u: %s", leg, err);
+		return -ENOMEM;
+	}
+	p.local_ip = m->media_ip[s % n];
+	p.local_port = (uint16_t)(m->plan->dp.rtp_port_min + 2 * (s / n));
+	p.remote_port = cm->remote_port;
+	memcpy(p.remote_mac, m->mac, 6);
+	p.dir = DP_FLOW_SEND | DP_FLOW_RECV;
+	p.dscp = g->dscp;
+	p.payload_type = cm->payload_type;
+	p.ptime_ms = m->legs[s].cache->ptime_ms;
+	p.ssrc = m->ssrc_seed * 2654435761u + s; /* distinct per slot, different per run */
+	p.clock_rate = ops->clock_rate;
+	p.seq0 = (uint16_t)(p.ssrc >> 7);
+	p.ts0 = p.ssrc * 7u;
+	p.cache = m->legs[s].cache;
+	rc = dp_flow_add(s, &p);
+	if (rc < 0)
+		return rc;
+	m->legs[s].ops = ops;
+	m->legs[s].remote_ip = p.remote_ip;
+	m->legs[s].remote_port = p.remote_port;
+	m->legs[s].ptime_ms = p.ptime_ms;
+	m->legs[s].ssrc = p.ssrc;
+	m->legs[s].up = true;
+	return 0;
+}
+
+/* MOS and R for what this leg received: G.107 with the codec's Ie/Bpl, the measured loss and the delay the
+ * receiver itself adds. */
+static void quality(const struct cp_media *m, uint32_t s, const struct dp_rx_report *r, double *mos, double *rf)
+{
+	struct emodel_input in;
+	struct emodel_result out;
+	double jb = 2 * r->jitter_ms > JB_MIN_MS ? 2 * r->jitter_ms : JB_MIN_MS;
+
+	emodel_defaults(&in);
+	emodel_set_codec(&in, m->legs[s].ops, m->legs[s].ops->has_plc);
+	emodel_set_delay(&in, emodel_one_way_delay_ms(0, jb, m->legs[s].ptime_ms));
+	in.ppl = r->expected ? 100.0 * (double)(r->packets_lost > 0 ? r->packets_lost : 0) / (double)r->expected : 0;
+	if (in.ppl > 100)
+		in.ppl = 100;
+	in.burst_r = 1; /* random loss assumed until loss runs are measured */
+	if (emodel_compute(&in, &out) < 0) {
+		*mos = *rf = 0;
+		return;
+	}
+	*mos = out.mos;
+	*rf = out.r;
+}
+
+static void ip_port(uint32_t ip, uint16_t port, char *buf, size_t len)
+{
+	struct in_addr a = { .s_addr = htonl(ip) };
+	char s[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &a, s, sizeof(s));
+	snprintf(buf, len, "%s:%u", s, port);
+}
+
+static int leg_report(struct cp_media *m, uint32_t leg, struct dp_flow_snapshot *snap, struct dp_rx_report *r)
+{
+	uint32_t s;
+
+	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT || !m->legs[m->slot[leg]].up)
+		return -EINVAL;
+	s = m->slot[leg];
+	if (dp_flow_snapshot(s, snap) < 0)
+		return -EIO;
+	dp_rx_report(&snap->rx, m->legs[s].ptime_ms, r);
+	return (int)s;
+}
+
+void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
+{
+	struct cp_media *m = arg;
+	struct dp_flow_snapshot snap;
+	struct dp_rx_report r;
+	int s = leg_report(m, leg, &snap, &r);
+	uint32_t n = m->plan->dp.nmedia_ips;
+
+	memset(out, 0, sizeof(*out));
+	if (s < 0)
+		return;
+	dp_flow_delete((uint32_t)s);
+	out->ssrc = r.ssrc;
+	ip_port(m->legs[s].remote_ip, m->legs[s].remote_port, out->src, sizeof(out->src));
+	ip_port(m->media_ip[(uint32_t)s % n], (uint16_t)(m->plan->dp.rtp_port_min + 2 * ((uint32_t)s / n)), out->dst,
+		sizeof(out->dst));
+	cm_strlcpy(out->codec, m->legs[s].ops->name, sizeof(out->codec));
+	out->packets_sent = snap.tx_packets;
+	out->packets_received = r.packets_received;
+	out->packets_lost = r.packets_lost > 0 ? (uint64_t)r.packets_lost : 0;
+	out->duplicate_packets = r.duplicate_packets;
+	out->out_of_order_packets = r.out_of_order_packets;
+	out->jitter_ms = r.jitter_ms;
+	out->max_jitter_ms = r.max_jitter_ms;
+	quality(m, (uint32_t)s, &r, &out->mos, &out->r_factor);
+	m->legs[s].up = false;
+}
+
+void cp_media_sample(void *arg, uint32_t leg, struct cp_sample *smp)
+{
+	struct cp_media *m = arg;
+	struct dp_flow_snapshot snap;
+	struct dp_rx_report r;
+	int s = leg_report(m, leg, &snap, &r);
+
+	if (s < 0)
+		return;
+	smp->has_media = true;
+	smp->packets_sent = snap.tx_packets;
+	smp->bytes_sent = snap.tx_bytes;
+	smp->packets_received = r.packets_received;
+	smp->bytes_received = r.bytes_received;
+	smp->packets_lost = r.packets_lost > 0 ? (uint64_t)r.packets_lost : 0;
+	smp->fraction_lost = r.fraction_lost;
+	smp->duplicate_packets = r.duplicate_packets;
+	smp->out_of_order_packets = r.out_of_order_packets;
+	smp->sequence_number_resets = r.sequence_number_resets;
+	smp->jitter_ms = r.jitter_ms;
+	smp->burst_density = r.burst_density;
+	smp->gap_density = r.gap_density;
+	quality(m, (uint32_t)s, &r, &smp->mos, &smp->r_factor);
+}
