@@ -159,6 +159,17 @@ else
 	fail "config file eal_args (rc=$rc)" "$T/cfg.out"
 fi
 
+# 'check' prints the host report for the effective EAL arguments (the port from the device plugin included).
+env -i PATH=/usr/bin:/bin CALLMETER_HOST_ROOT="$T/h1" CALLMETER_EAL_ARGS="--in-memory" CALLMETER_PORT=0000:04:00.0 \
+	sh "$EP" check >"$T/check.out" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && grep -q "EAL arguments: --in-memory" "$T/check.out" && grep -q "ok       NIC 0000:03:00.0 on vfio-pci" "$T/check.out" &&
+	grep -q "MISSING  port 0000:04:00.0 (from CALLMETER_PORT) is bound to 'ixgbe'" "$T/check.out"; then
+	pass "entrypoint check: host report with the configured port's problem"
+else
+	fail "entrypoint check (rc=$rc)" "$T/check.out"
+fi
+
 # 8. Another program runs as is (the gateway shares the image).
 env -i PATH=/usr/bin:/bin CALLMETER_HOST_ROOT="$T/h0" sh "$EP" sh -c 'exit 7' >"$T/other.out" 2>&1
 rc=$?
