@@ -169,6 +169,14 @@ check(w.get("build", {}).get("context") == ".." and os.path.exists(os.path.join(
       "compose builds the top-level Dockerfile")
 check("chmod 600" in open("appliance/docker-compose.yml").read() and "chmod 600" in open("appliance/worker.env.sample").read(),
       "the token file's chmod 600 is spelled out")
+g = comp.get("services", {}).get("gateway", {})
+gcmd = g.get("command", [])
+check(gcmd[:2] == ["callmeter-gateway", "serve"] and all(f in gcmd for f in ("--cert", "--key", "--listen", "--db")),
+      "compose gateway: callmeter-gateway serve --cert --key --listen --db")
+db = gcmd[gcmd.index("--db") + 1] if "--db" in gcmd else ""
+gvol = [v for v in g.get("volumes", []) if db.startswith(v.split(":")[1].rstrip("/") + "/")]
+check(bool(gvol) and gvol[0].split(":")[0] in comp.get("volumes", {}), f"compose gateway store {db} on a named volume")
+check(g.get("healthcheck", {}).get("disable") is True, "compose gateway does not inherit the worker's health check")
 
 if fails:
     print(f"test_appliance_manifests: {len(fails)} failed")
