@@ -115,6 +115,19 @@ if [ $rc -eq 2 ] && grep -q "hugetlbfs not mounted" "$T/nomount.out"; then
 else
 	fail "hugetlbfs not mounted (rc=$rc)" "$T/nomount.out"
 fi
+# EAL cores outside the CPU set this process may use (a container's cpuset).
+fake_host "$T/h4" 0
+mkdir -p "$T/h4/proc/self" && printf 'Name:\tsh\nCpus_allowed_list:\t0-1\n' >"$T/h4/proc/self/status"
+ep cores "$T/h4" "CALLMETER_EAL_ARGS=--no-huge --no-pci --vdev=net_ring0 -l 0-3"
+if [ $rc -eq 2 ] && grep -q "EAL cores -l 0-3 include CPUs this process may not use: 2 3 (allowed: 0-1)" "$T/cores.out" &&
+	[ ! -e "$T/cores.stub" ]; then
+	pass "EAL cores outside the CPU set: refused, the cores named"
+else
+	fail "EAL cores outside the CPU set (rc=$rc)" "$T/cores.out"
+fi
+ep cores2 "$T/h4" "CALLMETER_EAL_ARGS=--no-huge --no-pci --vdev=net_ring0 -l 0-1"
+if [ $rc -eq 0 ] && [ -e "$T/cores2.stub" ]; then pass "EAL cores inside the CPU set: started"; else fail "cores inside (rc=$rc)" "$T/cores2.out"; fi
+
 # No port named and none bound to a DPDK driver.
 fake_host "$T/h3" 512
 fake_nic "$T/h3" 0000:03:00.0 i40e

@@ -150,10 +150,20 @@ env -i PATH=/usr/bin:/bin CALLMETER_HOST_ROOT="$R" sh appliance/callmeter-host-c
 	--eal "--in-memory -m 1024 -l 1-7 -a 0000:03:00.0" >"$T/ready.out" 2>&1
 rc=$?
 if [ $rc -eq 0 ] && grep -q "ok       CPUs online 0-7, isolated 2-7" "$T/ready.out" && grep -q "ok       IOMMU: 1 groups" "$T/ready.out" &&
-	grep -q "ok       NIC 0000:03:00.0 on vfio-pci" "$T/ready.out" && grep -q "nothing required is missing" "$T/ready.out"; then
+	grep -q "ok       NIC 0000:03:00.0 on vfio-pci" "$T/ready.out" && grep -q "ok       EAL cores -l 1-7: dataplane cores isolated" "$T/ready.out" &&
+	grep -q "nothing required is missing" "$T/ready.out"; then
 	pass "host-check on a ready host: nothing missing (exit 0)"
 else
 	fail "host-check ready (rc=$rc)" "$T/ready.out"
+fi
+# Dataplane cores that are not isolated: a warning, not a failure.
+env -i PATH=/usr/bin:/bin CALLMETER_HOST_ROOT="$R" sh appliance/callmeter-host-check \
+	--eal "--no-huge --no-pci --vdev=net_ring0 -l 0-3" >"$T/noiso.out" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && grep -q "warn     EAL cores -l 0-3: dataplane cores 1 not isolated (isolated: 2-7)" "$T/noiso.out"; then
+	pass "host-check warns about dataplane cores outside isolcpus"
+else
+	fail "host-check isolation warning (rc=$rc)" "$T/noiso.out"
 fi
 
 [ $fails -eq 0 ] || { echo "test_appliance_helpers: $fails failed"; exit 1; }
