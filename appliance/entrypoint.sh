@@ -114,6 +114,7 @@ if [ "${CALLMETER_SKIP_HOST_CHECK:-0}" != 1 ]; then
 	rc=0
 	cm_check_hugepages "$eal" || rc=1
 	cm_check_ports "$eal" "${CALLMETER_PORT:-}" || rc=1
+	cm_check_cores "$eal" || rc=1
 	if [ $rc -ne 0 ]; then
 		printf 'callmeter: this host does not offer what the dataplane is configured to use.\n' >&2
 		printf '  EAL arguments: %s\n' "$eal" >&2

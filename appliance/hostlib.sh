@@ -225,3 +225,40 @@ cm_check_ports() {
 	fi
 	return $_rc
 }
+
+# CPUs of list A ("0-3,6,8-9") that are not in list B, space separated; with SKIP=1 the first CPU of A is left out.
+cm_cpulist_minus() {
+	awk -v a="$1" -v b="$2" -v skip="${3:-0}" '
+	function expand(l, set,    n, part, i, r, c) {
+		n = split(l, part, ",")
+		for (i = 1; i <= n; i++) {
+			if (split(part[i], r, "-") == 2) { for (c = r[1] + 0; c <= r[2] + 0; c++) set[++set[0]] = c }
+			else if (part[i] ~ /^[0-9]+$/) set[++set[0]] = part[i] + 0
+		}
+	}
+	BEGIN {
+		A[0] = 0; B[0] = 0
+		expand(a, A); expand(b, B)
+		for (i = 1; i <= B[0]; i++) inb[B[i]] = 1
+		out = ""
+		for (i = 1 + (skip ? 1 : 0); i <= A[0]; i++) if (!(A[i] in inb)) out = out (out == "" ? "" : " ") A[i]
+		print out
+	}'
+}
+
+# The EAL cores (-l LIST) must be CPUs this process may run on (its CPU set: a container's cpuset, a
+# Kubernetes CPU manager allocation, taskset); EAL fails obscurely otherwise.  Other core options (-c mask,
+# --lcores maps) are left to EAL.
+cm_check_cores() {
+	_l=$(cm_opt_values "$1" -l | tail -n 1)
+	[ -n "$_l" ] || return 0
+	_allowed=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "$CM_PROC/self/status" 2>/dev/null)
+	[ -n "$_allowed" ] || return 0
+	_missing=$(cm_cpulist_minus "$_l" "$_allowed")
+	if [ -n "$_missing" ]; then
+		cm_problem "EAL cores -l $_l include CPUs this process may not use: $_missing (allowed: $_allowed).
+  Pick cores from the allowed set (a container's cpuset, the Kubernetes CPU manager's allocation), or leave -l out: EAL then takes the allowed CPUs."
+		return 1
+	fi
+	return 0
+}
