@@ -225,6 +225,22 @@ struct codec_media {
  * moving pitch and formants, unvoiced bursts, pauses between syllables and longer ones between phrases) whose
  * active-speech level is CODEC_SYNTH_LEVEL_DBOV.  Same seed, same samples.  rate: 8000, 16000 or 48000. */
 struct codec_media *codec_media_synthetic(uint32_t rate, uint32_t duration_ms, uint32_t seed);
+/* A sine at freq_hz and level_dbov (RMS; at most -3.02 dBov, a full-scale sine), e.g. the 1004 Hz test tone. */
+struct codec_media *codec_media_tone(uint32_t rate, uint32_t duration_ms, double freq_hz, double level_dbov);
+
+/* In-band DTMF (spandsp generator, 8 kHz): the digits, each on_ms of tone then off_ms of silence (Q.24: at
+ * least 40 ms each), at level_dbm0 per tone (-30..0). */
+#define CODEC_DTMF_INBAND_MAX_DIGITS 64
+struct codec_media *codec_media_dtmf(const char *digits, uint32_t on_ms, uint32_t off_ms, int level_dbm0,
+				     char *err, size_t errlen);
+/* In-band DTMF detection on received 8 kHz audio (spandsp's Q.24 detector).  digits() returns the digits seen
+ * since the last call, NUL-terminated in buf (at most len - 1). */
+struct codec_dtmf_detect;
+struct codec_dtmf_detect *codec_dtmf_detect_new(void);
+int codec_dtmf_detect_feed(struct codec_dtmf_detect *d, const int16_t *pcm8k, size_t n);
+size_t codec_dtmf_detect_digits(struct codec_dtmf_detect *d, char *buf, size_t len);
+void codec_dtmf_detect_free(struct codec_dtmf_detect *d);
+
 /* Loads a RIFF/WAVE file: PCM16 (format 1 or WAVE_FORMAT_EXTENSIBLE with the PCM sub-format), 8/16/48 kHz,
  * mono or stereo (averaged to mono).  Anything else is refused with a reason naming the file. */
 struct codec_media *codec_media_wav_load(const char *path, char *err, size_t errlen);

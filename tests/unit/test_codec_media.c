@@ -623,6 +623,92 @@ START_TEST(decode_policy)
 }
 END_TEST
 
+START_TEST(tone_source)
+{
+	struct codec_media *t = codec_media_tone(8000, 1000, 1004, -10.0);
+	struct codec_level_meter lm;
+	size_t up = 0;
+
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(t->name, "tone-1004Hz");
+	codec_level_meter_init(&lm, 8000);
+	codec_level_meter_feed(&lm, t->pcm, t->nsamples);
+	ck_assert_double_eq_tol(codec_level_rms_dbov(&lm), -10.0, 0.02);
+	for (size_t i = 1; i < t->nsamples; i++)
+		up += t->pcm[i - 1] < 0 && t->pcm[i] >= 0;
+	ck_assert_int_le(abs((int)up - 1004), 1); /* one upward zero crossing per cycle */
+	codec_media_free(t);
+	ck_assert_ptr_null(codec_media_tone(8000, 1000, 4000, -10));  /* at Nyquist */
+	ck_assert_ptr_null(codec_media_tone(8000, 1000, 1000, 0));    /* would clip */
+	ck_assert_ptr_null(codec_media_tone(22050, 1000, 1000, -10));
+}
+END_TEST
+
+/* Encodes media through a codec's frame cache, decodes the frames, brings them back to 8 kHz and runs the DTMF
+ * detector: the path an in-band DTMF test takes end to end. */
+static void detect_through(const struct codec_ops *ops, const struct codec_media *m, char *digits, size_t len)
+{
+	struct codec_frame_cache *c;
+	struct codec_dec *d = codec_dec_new(ops, NULL);
+	struct codec_dtmf_detect *det = codec_dtmf_detect_new();
+	struct codec_media *dec, *at8k;
+	char err[256];
+	size_t pos = 0;
+
+	c = codec_frame_cache_build(ops, NULL, m, 20, 0, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	dec = codec_media_tone(ops->sample_rate, c->nframes * 20, 1000, -30); /* a buffer of the right size */
+	ck_assert_ptr_nonnull(dec);
+	for (uint32_t i = 0; i < c->nframes; i++) {
+		int n = codec_decode(d, c->data + c->frames[i].offset, c->frames[i].len, dec->pcm + pos,
+				     dec->nsamples - pos);
+
+		ck_assert_int_gt(n, 0);
+		pos += (size_t)n;
+	}
+	at8k = codec_media_resample(dec, 8000, err, sizeof(err));
+	ck_assert_ptr_nonnull(at8k);
+	codec_dtmf_detect_feed(det, at8k->pcm, at8k->nsamples);
+	codec_dtmf_detect_digits(det, digits, len);
+	codec_media_free(at8k);
+	codec_media_free(dec);
+	codec_dtmf_detect_free(det);
+	codec_dec_free(d);
+	codec_frame_cache_free(c);
+}
+
+START_TEST(inband_dtmf_through_codecs)
+{
+	const char *digits = "159#*D0";
+	struct codec_media *m, *speech;
+	char got[64], err[256];
+
+	m = codec_media_dtmf(digits, 100, 100, -10, err, sizeof(err));
+	ck_assert_msg(m != NULL, "%s", err);
+	ck_assert_uint_eq(m->rate, 8000);
+	ck_assert_uint_eq(m->nsamples, 7 * 200 * 8);
+	detect_through(&codec_pcmu, m, got, sizeof(got));
+	ck_assert_str_eq(got, digits);
+	detect_through(&codec_pcma, m, got, sizeof(got));
+	ck_assert_str_eq(got, digits);
+	detect_through(&codec_g722, m, got, sizeof(got));
+	ck_assert_str_eq(got, digits);
+	detect_through(&codec_opus, m, got, sizeof(got));
+	ck_assert_str_eq(got, digits);
+	/* talk-off: a minute of the synthetic speech source through PCMU yields no digit */
+	speech = codec_media_synthetic(8000, 60000, 3);
+	detect_through(&codec_pcmu, speech, got, sizeof(got));
+	ck_assert_str_eq(got, "");
+	codec_media_free(speech);
+	codec_media_free(m);
+	ck_assert_ptr_null(codec_media_dtmf("12x", 100, 100, -10, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "'x'"));
+	ck_assert_ptr_null(codec_media_dtmf("1", 20, 100, -10, err, sizeof(err)));
+	ck_assert_ptr_null(codec_media_dtmf("", 100, 100, -10, err, sizeof(err)));
+	ck_assert_ptr_null(codec_media_dtmf("1", 100, 100, 3, err, sizeof(err)));
+}
+END_TEST
+
 static Suite *media_suite(void)
 {
 	Suite *s = suite_create("codec_media");
@@ -642,6 +728,8 @@ static Suite *media_suite(void)
 	tcase_add_test(tc, level_meter_reference_levels);
 	tcase_add_test(tc, audio_rx_counts_plc);
 	tcase_add_test(tc, decode_policy);
+	tcase_add_test(tc, tone_source);
+	tcase_add_test(tc, inband_dtmf_through_codecs);
 	suite_add_tcase(s, tc);
 	return s;
 }
