@@ -562,6 +562,50 @@ START_TEST(dtmf_receive)
 }
 END_TEST
 
+/* Random payloads into the receivers and parsers that take bytes from the network or a peer's SDP: every
+ * call returns a defined result (the sanitizer build checks memory safety). */
+START_TEST(random_input_is_handled)
+{
+	struct codec_dtmf_rx rx = { 0 };
+	struct codec_dtmf_digit d;
+	struct codec_dec *dec[3] = { codec_dec_new(&codec_pcmu, NULL), codec_dec_new(&codec_g722, NULL),
+				     codec_dec_new(&codec_opus, NULL) };
+	static const char alphabet[] = "=; \tusedtxinbandfecmaxaveragebitrate0123456789xyz";
+	uint32_t rng = 99;
+	uint8_t buf[400];
+	int16_t pcm[CODEC_MAX_FRAME_SAMPLES];
+
+	for (int iter = 0; iter < 20000; iter++) {
+		size_t len = 0;
+		char fmtp[64];
+		struct codec_params p = { 0 };
+		int rc;
+
+		rng = rng * 1103515245u + 12345u;
+		len = (rng >> 16) % sizeof(buf);
+		for (size_t i = 0; i < len; i++) {
+			rng = rng * 1103515245u + 12345u;
+			buf[i] = (uint8_t)(rng >> 16);
+		}
+		rc = codec_dtmf_rx_packet(&rx, rng >> 20, buf, len % 8, &d);
+		ck_assert(rc == 0 || rc == 1 || (rc == -EINVAL && len % 8 < 4));
+		for (int k = 0; k < 3; k++) {
+			rc = codec_decode(dec[k], buf, len % 200, pcm, CODEC_MAX_FRAME_SAMPLES);
+			ck_assert(rc >= 0 || rc == -EINVAL || rc == -ENOSPC);
+		}
+		for (size_t i = 0; i < sizeof(fmtp) - 1; i++)
+			fmtp[i] = alphabet[buf[i % (len ? len : 1)] % (sizeof(alphabet) - 1)];
+		fmtp[(len % (sizeof(fmtp) - 1))] = '\0';
+		rc = codec_opus.fmtp_parse(fmtp, &p);
+		ck_assert(rc == 0 || rc == -EINVAL);
+		if (rc == 0)
+			ck_assert_int_eq(codec_params_validate(&codec_opus, &p, (char[64]){ 0 }, 64), 0);
+	}
+	for (int k = 0; k < 3; k++)
+		codec_dec_free(dec[k]);
+}
+END_TEST
+
 static Suite *codecs_suite(void)
 {
 	Suite *s = suite_create("codecs");
@@ -579,6 +623,7 @@ static Suite *codecs_suite(void)
 	tcase_add_test(tc, plc_conceals_and_bad_payload_is_refused);
 	tcase_add_test(tc, dtmf_packet_sequence);
 	tcase_add_test(tc, dtmf_receive);
+	tcase_add_test(tc, random_input_is_handled);
 	suite_add_tcase(s, tc);
 	return s;
 }
