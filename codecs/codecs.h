@@ -205,10 +205,12 @@ struct codec_dtmf_digit {
 	uint32_t ts;           /* RTP timestamp the event started at */
 	bool end_seen;         /* false: inferred from a following event, its end packets were lost */
 };
-/* Feeds one received packet (RTP timestamp + payload); returns 1 when *out holds a completed digit, 0 when
- * not (yet), -EINVAL for a malformed payload (counted in rx->bad). */
+/* Feeds one received packet (RTP timestamp + payload); writes completed digits to out (room for
+ * CODEC_DTMF_RX_MAX_DIGITS: a packet can end the previous event, whose end packets were lost, and be the end
+ * of its own) and returns how many, or -EINVAL for a malformed payload (counted in rx->bad). */
+#define CODEC_DTMF_RX_MAX_DIGITS 2
 int codec_dtmf_rx_packet(struct codec_dtmf_rx *rx, uint32_t rtp_ts, const uint8_t *p, size_t len,
-			 struct codec_dtmf_digit *out);
+			 struct codec_dtmf_digit out[CODEC_DTMF_RX_MAX_DIGITS]);
 
 /* ---- media: PCM sources, WAV files, resampling ------------------------------------------------------------ */
 
