@@ -146,3 +146,52 @@ void codec_dtmf_detect_free(struct codec_dtmf_detect *d)
 	dtmf_rx_free(d->rx);
 	free(d);
 }
+
+/* "tone", "tone:HZ" or "tone:HZ:DBOV"; false on anything else. */
+static bool parse_tone(const char *spec, double *hz, double *dbov)
+{
+	const char *p = spec + 4;
+	char *end;
+
+	*hz = 1004;
+	*dbov = -10;
+	if (*p == '\0')
+		return true;
+	if (*p != ':')
+		return false;
+	*hz = strtod(p + 1, &end);
+	if (end == p + 1)
+		return false;
+	if (*end == '\0')
+		return true;
+	if (*end != ':')
+		return false;
+	p = end + 1;
+	*dbov = strtod(p, &end);
+	return end != p && *end == '\0';
+}
+
+/* The plan's `media =` value: "synthetic" (or empty), "tone[:HZ[:DBOV]]", "dtmf:DIGITS", or a WAV file path. */
+struct codec_media *codec_media_open(const char *spec, char *err, size_t errlen)
+{
+	struct codec_media *m = NULL;
+	double hz, dbov;
+
+	if (!spec || !*spec || strcmp(spec, "synthetic") == 0) {
+		m = codec_media_synthetic(48000, CODEC_SYNTH_DEFAULT_MS, 1);
+		if (!m)
+			snprintf(err, errlen, "synthetic media: out of memory");
+		return m;
+	}
+	if (strncmp(spec, "tone", 4) == 0 && (spec[4] == '\0' || spec[4] == ':')) {
+		if (parse_tone(spec, &hz, &dbov))
+			m = codec_media_tone(48000, CODEC_SYNTH_DEFAULT_MS, hz, dbov);
+		if (!m)
+			snprintf(err, errlen, "media '%s': tone:HZ[:DBOV] with 0 < HZ < 24000 and -100 <= DBOV <= -3.02",
+				 spec);
+		return m;
+	}
+	if (strncmp(spec, "dtmf:", 5) == 0)
+		return codec_media_dtmf(spec + 5, 100, 100, -10, err, errlen);
+	return codec_media_wav_load(spec, err, errlen);
+}

@@ -751,6 +751,41 @@ START_TEST(inband_dtmf_through_codecs)
 }
 END_TEST
 
+START_TEST(media_spec)
+{
+	struct codec_media *m;
+	char err[256], path[64];
+
+	m = codec_media_open("", err, sizeof(err));
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->name, "synthetic");
+	ck_assert_uint_eq(m->rate, 48000);
+	ck_assert_uint_eq(m->nsamples, 48 * CODEC_SYNTH_DEFAULT_MS);
+	codec_media_free(m);
+	m = codec_media_open("tone:440:-20", err, sizeof(err));
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->name, "tone-440Hz");
+	codec_media_free(m);
+	m = codec_media_open("tone", err, sizeof(err));
+	ck_assert_str_eq(m->name, "tone-1004Hz");
+	codec_media_free(m);
+	m = codec_media_open("dtmf:12", err, sizeof(err));
+	ck_assert_uint_eq(m->nsamples, 2 * 200 * 8);
+	codec_media_free(m);
+	ck_assert_ptr_null(codec_media_open("tone:abc", err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "tone:HZ"));
+	ck_assert_ptr_null(codec_media_open("tone:30000", err, sizeof(err)));
+	ck_assert_ptr_null(codec_media_open("tone:440:-1", err, sizeof(err)));
+	ck_assert_ptr_null(codec_media_open("dtmf:1z", err, sizeof(err)));
+	/* anything else is a file: a text file is refused as not a WAV file, naming it */
+	tu_write_temp(path, sizeof(path), "hello, not audio\n");
+	ck_assert_ptr_null(codec_media_open(path, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, path));
+	ck_assert_ptr_nonnull(strstr(err, "not a WAV file"));
+	unlink(path);
+}
+END_TEST
+
 static Suite *media_suite(void)
 {
 	Suite *s = suite_create("codec_media");
@@ -773,6 +808,7 @@ static Suite *media_suite(void)
 	tcase_add_test(tc, decode_policy);
 	tcase_add_test(tc, tone_source);
 	tcase_add_test(tc, inband_dtmf_through_codecs);
+	tcase_add_test(tc, media_spec);
 	suite_add_tcase(s, tc);
 	return s;
 }
