@@ -48,7 +48,6 @@ struct codec_frame_cache {
 };
 
 /* ---- protocol and resource limits, declared once ---------------------------------------------------------- */
-#define CODEC_NAME_MAX 32            /* SDP encoding names we know are shorter */
 #define CODEC_PTIMES_MAX 8           /* allowed ptimes listed per codec */
 #define CODEC_PT_DYNAMIC_MIN 96      /* RFC 3551 §3: 96-127 dynamic */
 #define CODEC_PT_DYNAMIC_MAX 127
@@ -64,7 +63,7 @@ struct codec_frame_cache {
 /* Options a plan or an SDP fmtp can set.  Zero-initialised means "codec default" for every field. */
 struct codec_params {
 	uint32_t bitrate;         /* Opus: target bit/s (6000..510000); 0 = 32000 */
-	int complexity;           /* Opus: 0..10; -1 or 0 with complexity_set=false = 9 */
+	int complexity;           /* Opus: 0..10, used when complexity_set (otherwise 9) */
 	bool complexity_set;
 	bool fec;                 /* Opus: in-band FEC (useinbandfec=1) */
 	bool dtx;                 /* Opus: DTX (usedtx=1); G.711/G.722: energy VAD marks silent frames DTX */
@@ -130,6 +129,8 @@ uint32_t codec_frame_ticks(const struct codec_ops *ops, unsigned ptime_ms);
 int codec_sdp_rtpmap(const struct codec_ops *ops, uint8_t pt, char *buf, size_t len);
 /* "a=fmtp:" value including "PT ", or "" when the codec has none; returns its length or -ENOSPC. */
 int codec_sdp_fmtp(const struct codec_ops *ops, uint8_t pt, const struct codec_params *p, char *buf, size_t len);
+/* Applies a peer's fmtp value (without "PT ") through ops->fmtp_parse; 0 for codecs without parameters. */
+int codec_fmtp_apply(const struct codec_ops *ops, const char *fmtp, struct codec_params *p);
 int codec_params_validate(const struct codec_ops *ops, const struct codec_params *p, char *err, size_t errlen);
 
 /* Generic wrappers over the ops (NULL / -EOPNOTSUPP for codecs without an audio path). */

@@ -107,6 +107,11 @@ START_TEST(opus_fmtp_parse)
 	ck_assert_int_eq(codec_opus.fmtp_parse("maxaveragebitrate=12x", &p), -EINVAL);
 	ck_assert_int_eq(codec_opus.fmtp_parse("maxplaybackrate=4000", &p), -EINVAL);
 	ck_assert_int_eq(codec_opus.fmtp_parse("", &p), 0);
+	ck_assert_int_eq(codec_fmtp_apply(&codec_opus, "usedtx=0", &p), 0);
+	ck_assert(!p.dtx);
+	ck_assert_int_eq(codec_fmtp_apply(&codec_opus, "usedtx=yes", &p), -EINVAL);
+	ck_assert_int_eq(codec_fmtp_apply(&codec_pcmu, "annexb=no", &p), 0); /* no parameters: ignored */
+	ck_assert_int_eq(codec_fmtp_apply(&codec_telephone_event, "0-15", &p), 0);
 
 	p = (struct codec_params){ .bitrate = 600000 };
 	ck_assert_int_eq(codec_params_validate(&codec_opus, &p, err, sizeof(err)), -EINVAL);
