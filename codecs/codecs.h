@@ -102,6 +102,9 @@ struct codec_ops {
 	int (*decode)(struct codec_dec *d, const uint8_t *in, size_t len, int16_t *pcm, size_t maxsamples);
 	/* Conceals `nsamples` of lost audio; returns nsamples or -errno. */
 	int (*conceal)(struct codec_dec *d, int16_t *pcm, size_t nsamples);
+	/* Optional (Opus): rebuilds the `nsamples` lost just before packet `in` from the in-band FEC data it
+	 * carries (concealment when it carries none); returns nsamples or -errno. */
+	int (*decode_fec)(struct codec_dec *d, const uint8_t *in, size_t len, int16_t *pcm, size_t nsamples);
 	void (*dec_free)(struct codec_dec *d);
 };
 
@@ -324,7 +327,9 @@ double codec_level_active_ratio(const struct codec_level_meter *m); /* share of 
 /* Decodes one received stream for metrics: payloads in, losses reported by the caller (from RTP sequence
  * numbers), concealment run by the codec's PLC (Opus: its decoder PLC; G.711: spandsp PLC; G.722: silence) and
  * counted: a PLC event is a run of consecutive concealed frames, its duration the concealed audio.  A corrupt
- * payload counts as a decode error and is concealed too.  Opus in-band FEC is not used on receive (yet). */
+ * payload counts as a decode error and is concealed too.  With Opus and params->fec, the last lost frame of a
+ * gap is rebuilt from the next packet's in-band FEC (libopus falls back to concealment when the packet has
+ * none); it still counts as concealed, since the receiver did not get that frame's own packet. */
 struct codec_audio_rx {
 	struct codec_dec *dec;
 	const struct codec_ops *ops;
@@ -334,7 +339,9 @@ struct codec_audio_rx {
 	uint64_t plc_events;   /* runs of consecutive concealed frames */
 	uint64_t plc_frames;
 	uint64_t plc_samples;
+	uint64_t fec_frames;   /* of plc_frames, rebuilt through the FEC path (Opus with params->fec) */
 	bool in_loss;
+	bool use_fec;
 	int16_t *scratch;
 };
 struct codec_audio_rx *codec_audio_rx_new(const struct codec_ops *ops, const struct codec_params *p,
