@@ -275,7 +275,7 @@ struct codec_frame_cache *codec_frame_cache_build(const struct codec_ops *ops, c
 void codec_frame_cache_free(struct codec_frame_cache *c);
 
 /* A plan's caches: one per (media, codec, params, ptime), built on first request and shared afterwards,
- * with one memory cap over all of them. */
+ * with one memory cap over all of them.  Media are matched by object, so each media must outlive the set. */
 struct codec_cache_set;
 struct codec_cache_set *codec_cache_set_new(size_t mem_cap);
 /* Returns the shared cache (owned by the set) or NULL with err set. */
