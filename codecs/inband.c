@@ -15,7 +15,7 @@
 #include <spandsp/super_tone_rx.h>
 #include <spandsp/dtmf.h>
 
-#include "codecs/codecs.h"
+#include "codecs/codecs_internal.h"
 
 struct codec_media *codec_media_tone(uint32_t rate, uint32_t duration_ms, double freq_hz, double level_dbov)
 {
@@ -23,23 +23,17 @@ struct codec_media *codec_media_tone(uint32_t rate, uint32_t duration_ms, double
 	/* a sine's RMS is amplitude/√2, and 0 dBov is RMS 32768 */
 	double amp = 32768.0 * sqrt(2.0) * pow(10.0, level_dbov / 20.0);
 	struct codec_media *m;
+	char name[sizeof(m->name)];
 
 	if ((rate != 8000 && rate != 16000 && rate != 48000) || n == 0 || duration_ms > 3600u * 1000 ||
 	    !(freq_hz > 0 && freq_hz < rate / 2.0) || !(level_dbov <= -3.02 && level_dbov >= -100)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	m = calloc(1, sizeof(*m));
+	snprintf(name, sizeof(name), "tone-%.0fHz", freq_hz);
+	m = codec_media_alloc(name, rate, n);
 	if (!m)
 		return NULL;
-	m->pcm = malloc(n * sizeof(*m->pcm));
-	if (!m->pcm) {
-		free(m);
-		return NULL;
-	}
-	snprintf(m->name, sizeof(m->name), "tone-%.0fHz", freq_hz);
-	m->rate = rate;
-	m->nsamples = n;
 	for (size_t i = 0; i < n; i++)
 		m->pcm[i] = (int16_t)lrint(amp * sin(2.0 * M_PI * freq_hz * (double)i / rate));
 	return m;
@@ -50,6 +44,7 @@ struct codec_media *codec_media_dtmf(const char *digits, uint32_t on_ms, uint32_
 {
 	size_t nd = digits ? strlen(digits) : 0, n, got = 0;
 	struct codec_media *m = NULL;
+	char name[sizeof(m->name)];
 	dtmf_tx_state_t *tx;
 
 	if (nd == 0 || nd > CODEC_DTMF_INBAND_MAX_DIGITS) {
@@ -79,10 +74,9 @@ struct codec_media *codec_media_dtmf(const char *digits, uint32_t on_ms, uint32_
 		goto out;
 	}
 	n = nd * (on_ms + off_ms) * 8;
-	m = calloc(1, sizeof(*m));
-	if (!m || !(m->pcm = calloc(n, sizeof(*m->pcm)))) {
-		free(m);
-		m = NULL;
+	snprintf(name, sizeof(name), "dtmf-%.50s", digits);
+	m = codec_media_alloc(name, 8000, n);
+	if (!m) {
 		snprintf(err, errlen, "DTMF: out of memory");
 		goto out;
 	}
@@ -93,9 +87,7 @@ struct codec_media *codec_media_dtmf(const char *digits, uint32_t on_ms, uint32_
 			break;
 		got += (size_t)k;
 	}
-	snprintf(m->name, sizeof(m->name), "dtmf-%.50s", digits);
-	m->rate = 8000;
-	m->nsamples = n; /* the tail after the last tone is silence (calloc) */
+	/* the tail after the last tone stays silence (codec_media_alloc zeroes) */
 out:
 	dtmf_tx_free(tx);
 	return m;
