@@ -231,10 +231,12 @@ struct codec_media {
  * moving pitch and formants, unvoiced bursts, pauses between syllables and longer ones between phrases) whose
  * active-speech level is CODEC_SYNTH_LEVEL_DBOV.  Same seed, same samples.  rate: 8000, 16000 or 48000. */
 struct codec_media *codec_media_synthetic(uint32_t rate, uint32_t duration_ms, uint32_t seed);
-/* The plan's `media =` value: "synthetic" or empty (the default source, 48 kHz, CODEC_SYNTH_DEFAULT_MS),
- * "tone[:HZ[:DBOV]]" (default 1004 Hz at -10 dBov, same length), "dtmf:DIGITS" (in-band, 100 ms on/off,
- * -10 dBm0), anything else a WAV file path.  Errors name the value or the file. */
-#define CODEC_SYNTH_DEFAULT_MS 30000
+/* The plan's `media =` value (docs/plan.md): "speech", "synthetic" or empty (the default source, 48 kHz,
+ * CODEC_SYNTH_DEFAULT_MS long), "silence" (digital silence, same length), "tone[:HZ[:DBOV]]" (default 1004 Hz,
+ * CODEC_TONE_DEFAULT_DBOV), "dtmf:DIGITS" (in-band, 100 ms on/off, -10 dBm0), anything else a WAV file path.
+ * Errors name the value or the file. */
+#define CODEC_SYNTH_DEFAULT_MS 20000
+#define CODEC_TONE_DEFAULT_DBOV (-20.0)
 struct codec_media *codec_media_open(const char *spec, char *err, size_t errlen);
 
 /* A sine at freq_hz and level_dbov (RMS; at most -3.02 dBov, a full-scale sine), e.g. the 1004 Hz test tone. */

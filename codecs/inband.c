@@ -146,7 +146,7 @@ static bool parse_tone(const char *spec, double *hz, double *dbov)
 	char *end;
 
 	*hz = 1004;
-	*dbov = -10;
+	*dbov = CODEC_TONE_DEFAULT_DBOV;
 	if (*p == '\0')
 		return true;
 	if (*p != ':')
@@ -163,16 +163,23 @@ static bool parse_tone(const char *spec, double *hz, double *dbov)
 	return end != p && *end == '\0';
 }
 
-/* The plan's `media =` value: "synthetic" (or empty), "tone[:HZ[:DBOV]]", "dtmf:DIGITS", or a WAV file path. */
+/* The plan's `media =` value (docs/plan.md): "speech" (or "synthetic", or empty), "silence",
+ * "tone[:HZ[:DBOV]]", "dtmf:DIGITS", or a WAV file path. */
 struct codec_media *codec_media_open(const char *spec, char *err, size_t errlen)
 {
 	struct codec_media *m = NULL;
 	double hz, dbov;
 
-	if (!spec || !*spec || strcmp(spec, "synthetic") == 0) {
+	if (!spec || !*spec || strcmp(spec, "speech") == 0 || strcmp(spec, "synthetic") == 0) {
 		m = codec_media_synthetic(48000, CODEC_SYNTH_DEFAULT_MS, 1);
 		if (!m)
-			snprintf(err, errlen, "synthetic media: out of memory");
+			snprintf(err, errlen, "speech media: out of memory");
+		return m;
+	}
+	if (strcmp(spec, "silence") == 0) {
+		m = codec_media_alloc("silence", 48000, (size_t)48 * CODEC_SYNTH_DEFAULT_MS);
+		if (!m)
+			snprintf(err, errlen, "silence: out of memory");
 		return m;
 	}
 	if (strncmp(spec, "tone", 4) == 0 && (spec[4] == '\0' || spec[4] == ':')) {

@@ -852,9 +852,30 @@ START_TEST(media_spec)
 	ck_assert_uint_eq(m->rate, 48000);
 	ck_assert_uint_eq(m->nsamples, 48 * CODEC_SYNTH_DEFAULT_MS);
 	codec_media_free(m);
-	m = codec_media_open("tone:440:-20", err, sizeof(err));
+	m = codec_media_open("speech", err, sizeof(err));
+	ck_assert_str_eq(m->name, "synthetic");
+	codec_media_free(m);
+	m = codec_media_open("silence", err, sizeof(err));
+	ck_assert_str_eq(m->name, "silence");
+	ck_assert_uint_eq(m->nsamples, 48 * CODEC_SYNTH_DEFAULT_MS);
+	for (size_t i = 0; i < m->nsamples; i++)
+		ck_assert_int_eq(m->pcm[i], 0);
+	codec_media_free(m);
+	m = codec_media_open("tone:440:-30", err, sizeof(err));
 	ck_assert_ptr_nonnull(m);
 	ck_assert_str_eq(m->name, "tone-440Hz");
+	{
+		struct codec_level_meter lm;
+
+		codec_level_meter_init(&lm, 48000);
+		codec_level_meter_feed(&lm, m->pcm, m->nsamples);
+		ck_assert_double_eq_tol(codec_level_rms_dbov(&lm), -30.0, 0.05);
+		codec_media_free(m);
+		m = codec_media_open("tone:1000", err, sizeof(err));
+		codec_level_meter_init(&lm, 48000);
+		codec_level_meter_feed(&lm, m->pcm, m->nsamples);
+		ck_assert_double_eq_tol(codec_level_rms_dbov(&lm), CODEC_TONE_DEFAULT_DBOV, 0.05);
+	}
 	codec_media_free(m);
 	m = codec_media_open("tone", err, sizeof(err));
 	ck_assert_str_eq(m->name, "tone-1004Hz");
