@@ -172,6 +172,7 @@ struct codec_audio_rx *codec_audio_rx_new(const struct codec_ops *ops, const str
 	if (!rx)
 		return NULL;
 	rx->ops = ops;
+	rx->use_fec = p && p->fec && ops->decode_fec;
 	rx->frame_samples = codec_frame_samples(ops, ptime_ms);
 	codec_level_meter_init(&rx->level, ops->sample_rate);
 	rx->scratch = calloc(CODEC_MAX_FRAME_SAMPLES, sizeof(*rx->scratch));
@@ -189,17 +190,32 @@ fail_free_rx:
 	return NULL;
 }
 
-static void conceal(struct codec_audio_rx *rx, uint32_t frames)
+/* Conceals `frames` lost frames; with FEC the last one is rebuilt from `next` (the packet after the gap). */
+static void conceal(struct codec_audio_rx *rx, uint32_t frames, const uint8_t *next, size_t next_len)
 {
+	uint32_t plc = frames;
+
 	if (!rx->in_loss) {
 		rx->plc_events++;
 		rx->in_loss = true;
 	}
 	rx->plc_frames += frames;
 	rx->plc_samples += (uint64_t)frames * rx->frame_samples;
-	for (uint32_t i = 0; i < frames && i < PLC_MAX_FRAMES_PER_GAP; i++) {
+	if (next && rx->use_fec)
+		plc--;
+	for (uint32_t i = 0; i < plc && i < PLC_MAX_FRAMES_PER_GAP; i++) {
 		int n = codec_conceal(rx->dec, rx->scratch, rx->frame_samples);
 
+		if (n > 0)
+			codec_level_meter_feed(&rx->level, rx->scratch, (size_t)n);
+	}
+	if (plc < frames) {
+		int n = rx->ops->decode_fec(rx->dec, next, next_len, rx->scratch, rx->frame_samples);
+
+		if (n > 0)
+			rx->fec_frames++;
+		else
+			n = codec_conceal(rx->dec, rx->scratch, rx->frame_samples);
 		if (n > 0)
 			codec_level_meter_feed(&rx->level, rx->scratch, (size_t)n);
 	}
@@ -210,12 +226,12 @@ int codec_audio_rx_packet(struct codec_audio_rx *rx, const uint8_t *payload, siz
 	int n;
 
 	if (lost_before)
-		conceal(rx, lost_before);
+		conceal(rx, lost_before, payload, len);
 	n = codec_decode(rx->dec, payload, len, rx->scratch, CODEC_MAX_FRAME_SAMPLES);
 	if (n < 0) {
 		/* a corrupt payload is concealed like a lost one, and counted */
 		rx->decode_errors++;
-		conceal(rx, 1);
+		conceal(rx, 1, NULL, 0);
 		return n;
 	}
 	rx->in_loss = false;

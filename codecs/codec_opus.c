@@ -135,6 +135,19 @@ static int opus_conceal(struct codec_dec *base, int16_t *pcm, size_t n)
 	return rc < 0 ? -EINVAL : rc;
 }
 
+/* RFC 6716 §2.1.7 / libopus: with decode_fec = 1 the decoder extracts the previous frame from the LBRR data of
+ * this packet; the duration asked for must be the lost frame's. */
+static int opus_decode_fec(struct codec_dec *base, const uint8_t *in, size_t len, int16_t *pcm, size_t n)
+{
+	struct opus_dec *d = (struct opus_dec *)base;
+	int rc;
+
+	if (len == 0 || len > CODEC_MAX_PAYLOAD || n > CODEC_MAX_FRAME_SAMPLES || n % (OPUS_RATE / 400))
+		return -EINVAL;
+	rc = opus_decode(d->od, in, (opus_int32)len, pcm, (int)n, 1);
+	return rc < 0 ? -EINVAL : rc;
+}
+
 static void opus_dec_free(struct codec_dec *base)
 {
 	struct opus_dec *d = (struct opus_dec *)base;
@@ -261,5 +274,6 @@ const struct codec_ops codec_opus = {
 	.dec_new = opus_dec_new,
 	.decode = opus_decode_frame,
 	.conceal = opus_conceal,
+	.decode_fec = opus_decode_fec,
 	.dec_free = opus_dec_free,
 };

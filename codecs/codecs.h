@@ -48,7 +48,6 @@ struct codec_frame_cache {
 };
 
 /* ---- protocol and resource limits, declared once ---------------------------------------------------------- */
-#define CODEC_NAME_MAX 32            /* SDP encoding names we know are shorter */
 #define CODEC_PTIMES_MAX 8           /* allowed ptimes listed per codec */
 #define CODEC_PT_DYNAMIC_MIN 96      /* RFC 3551 §3: 96-127 dynamic */
 #define CODEC_PT_DYNAMIC_MAX 127
@@ -64,7 +63,7 @@ struct codec_frame_cache {
 /* Options a plan or an SDP fmtp can set.  Zero-initialised means "codec default" for every field. */
 struct codec_params {
 	uint32_t bitrate;         /* Opus: target bit/s (6000..510000); 0 = 32000 */
-	int complexity;           /* Opus: 0..10; -1 or 0 with complexity_set=false = 9 */
+	int complexity;           /* Opus: 0..10, used when complexity_set (otherwise 9) */
 	bool complexity_set;
 	bool fec;                 /* Opus: in-band FEC (useinbandfec=1) */
 	bool dtx;                 /* Opus: DTX (usedtx=1); G.711/G.722: energy VAD marks silent frames DTX */
@@ -103,6 +102,9 @@ struct codec_ops {
 	int (*decode)(struct codec_dec *d, const uint8_t *in, size_t len, int16_t *pcm, size_t maxsamples);
 	/* Conceals `nsamples` of lost audio; returns nsamples or -errno. */
 	int (*conceal)(struct codec_dec *d, int16_t *pcm, size_t nsamples);
+	/* Optional (Opus): rebuilds the `nsamples` lost just before packet `in` from the in-band FEC data it
+	 * carries (concealment when it carries none); returns nsamples or -errno. */
+	int (*decode_fec)(struct codec_dec *d, const uint8_t *in, size_t len, int16_t *pcm, size_t nsamples);
 	void (*dec_free)(struct codec_dec *d);
 };
 
@@ -130,6 +132,8 @@ uint32_t codec_frame_ticks(const struct codec_ops *ops, unsigned ptime_ms);
 int codec_sdp_rtpmap(const struct codec_ops *ops, uint8_t pt, char *buf, size_t len);
 /* "a=fmtp:" value including "PT ", or "" when the codec has none; returns its length or -ENOSPC. */
 int codec_sdp_fmtp(const struct codec_ops *ops, uint8_t pt, const struct codec_params *p, char *buf, size_t len);
+/* Applies a peer's fmtp value (without "PT ") through ops->fmtp_parse; 0 for codecs without parameters. */
+int codec_fmtp_apply(const struct codec_ops *ops, const char *fmtp, struct codec_params *p);
 int codec_params_validate(const struct codec_ops *ops, const struct codec_params *p, char *err, size_t errlen);
 
 /* Generic wrappers over the ops (NULL / -EOPNOTSUPP for codecs without an audio path). */
@@ -205,10 +209,12 @@ struct codec_dtmf_digit {
 	uint32_t ts;           /* RTP timestamp the event started at */
 	bool end_seen;         /* false: inferred from a following event, its end packets were lost */
 };
-/* Feeds one received packet (RTP timestamp + payload); returns 1 when *out holds a completed digit, 0 when
- * not (yet), -EINVAL for a malformed payload (counted in rx->bad). */
+/* Feeds one received packet (RTP timestamp + payload); writes completed digits to out (room for
+ * CODEC_DTMF_RX_MAX_DIGITS: a packet can end the previous event, whose end packets were lost, and be the end
+ * of its own) and returns how many, or -EINVAL for a malformed payload (counted in rx->bad). */
+#define CODEC_DTMF_RX_MAX_DIGITS 2
 int codec_dtmf_rx_packet(struct codec_dtmf_rx *rx, uint32_t rtp_ts, const uint8_t *p, size_t len,
-			 struct codec_dtmf_digit *out);
+			 struct codec_dtmf_digit out[CODEC_DTMF_RX_MAX_DIGITS]);
 
 /* ---- media: PCM sources, WAV files, resampling ------------------------------------------------------------ */
 
@@ -225,6 +231,30 @@ struct codec_media {
  * moving pitch and formants, unvoiced bursts, pauses between syllables and longer ones between phrases) whose
  * active-speech level is CODEC_SYNTH_LEVEL_DBOV.  Same seed, same samples.  rate: 8000, 16000 or 48000. */
 struct codec_media *codec_media_synthetic(uint32_t rate, uint32_t duration_ms, uint32_t seed);
+/* The plan's `media =` value (docs/plan.md): "speech", "synthetic" or empty (the default source, 48 kHz,
+ * CODEC_SYNTH_DEFAULT_MS long), "silence" (digital silence, same length), "tone[:HZ[:DBOV]]" (default 1004 Hz,
+ * CODEC_TONE_DEFAULT_DBOV), "dtmf:DIGITS" (in-band, 100 ms on/off, -10 dBm0), anything else a WAV file path.
+ * Errors name the value or the file. */
+#define CODEC_SYNTH_DEFAULT_MS 20000
+#define CODEC_TONE_DEFAULT_DBOV (-20.0)
+struct codec_media *codec_media_open(const char *spec, char *err, size_t errlen);
+
+/* A sine at freq_hz and level_dbov (RMS; at most -3.02 dBov, a full-scale sine), e.g. the 1004 Hz test tone. */
+struct codec_media *codec_media_tone(uint32_t rate, uint32_t duration_ms, double freq_hz, double level_dbov);
+
+/* In-band DTMF (spandsp generator, 8 kHz): the digits, each on_ms of tone then off_ms of silence (Q.24: at
+ * least 40 ms each), at level_dbm0 per tone (-30..0). */
+#define CODEC_DTMF_INBAND_MAX_DIGITS 64
+struct codec_media *codec_media_dtmf(const char *digits, uint32_t on_ms, uint32_t off_ms, int level_dbm0,
+				     char *err, size_t errlen);
+/* In-band DTMF detection on received 8 kHz audio (spandsp's Q.24 detector).  digits() returns the digits seen
+ * since the last call, NUL-terminated in buf (at most len - 1). */
+struct codec_dtmf_detect;
+struct codec_dtmf_detect *codec_dtmf_detect_new(void);
+int codec_dtmf_detect_feed(struct codec_dtmf_detect *d, const int16_t *pcm8k, size_t n);
+size_t codec_dtmf_detect_digits(struct codec_dtmf_detect *d, char *buf, size_t len);
+void codec_dtmf_detect_free(struct codec_dtmf_detect *d);
+
 /* Loads a RIFF/WAVE file: PCM16 (format 1 or WAVE_FORMAT_EXTENSIBLE with the PCM sub-format), 8/16/48 kHz,
  * mono or stereo (averaged to mono).  Anything else is refused with a reason naming the file. */
 struct codec_media *codec_media_wav_load(const char *path, char *err, size_t errlen);
@@ -247,7 +277,7 @@ struct codec_frame_cache *codec_frame_cache_build(const struct codec_ops *ops, c
 void codec_frame_cache_free(struct codec_frame_cache *c);
 
 /* A plan's caches: one per (media, codec, params, ptime), built on first request and shared afterwards,
- * with one memory cap over all of them. */
+ * with one memory cap over all of them.  Media are matched by object, so each media must outlive the set. */
 struct codec_cache_set;
 struct codec_cache_set *codec_cache_set_new(size_t mem_cap);
 /* Returns the shared cache (owned by the set) or NULL with err set. */
@@ -299,7 +329,9 @@ double codec_level_active_ratio(const struct codec_level_meter *m); /* share of 
 /* Decodes one received stream for metrics: payloads in, losses reported by the caller (from RTP sequence
  * numbers), concealment run by the codec's PLC (Opus: its decoder PLC; G.711: spandsp PLC; G.722: silence) and
  * counted: a PLC event is a run of consecutive concealed frames, its duration the concealed audio.  A corrupt
- * payload counts as a decode error and is concealed too.  Opus in-band FEC is not used on receive (yet). */
+ * payload counts as a decode error and is concealed too.  With Opus and params->fec, the last lost frame of a
+ * gap is rebuilt from the next packet's in-band FEC (libopus falls back to concealment when the packet has
+ * none); it still counts as concealed, since the receiver did not get that frame's own packet. */
 struct codec_audio_rx {
 	struct codec_dec *dec;
 	const struct codec_ops *ops;
@@ -309,7 +341,9 @@ struct codec_audio_rx {
 	uint64_t plc_events;   /* runs of consecutive concealed frames */
 	uint64_t plc_frames;
 	uint64_t plc_samples;
+	uint64_t fec_frames;   /* of plc_frames, rebuilt through the FEC path (Opus with params->fec) */
 	bool in_loss;
+	bool use_fec;
 	int16_t *scratch;
 };
 struct codec_audio_rx *codec_audio_rx_new(const struct codec_ops *ops, const struct codec_params *p,

@@ -143,7 +143,7 @@ static void report(struct codec_dtmf_rx *rx, struct codec_dtmf_digit *out, bool 
 }
 
 int codec_dtmf_rx_packet(struct codec_dtmf_rx *rx, uint32_t rtp_ts, const uint8_t *p, size_t len,
-			 struct codec_dtmf_digit *out)
+			 struct codec_dtmf_digit out[CODEC_DTMF_RX_MAX_DIGITS])
 {
 	struct codec_dtmf_event ev;
 	int rc = 0;
@@ -167,8 +167,7 @@ int codec_dtmf_rx_packet(struct codec_dtmf_rx *rx, uint32_t rtp_ts, const uint8_
 		} else {
 			if (!rx->reported) {
 				/* the previous event's end packets were all lost: report it now */
-				report(rx, out, false);
-				rc = 1;
+				report(rx, &out[rc++], false);
 			}
 			rx->active = false;
 		}
@@ -185,9 +184,7 @@ int codec_dtmf_rx_packet(struct codec_dtmf_rx *rx, uint32_t rtp_ts, const uint8_
 		return rc; /* a different event on the same timestamp: not a valid update */
 	if (ev.duration > rx->duration)
 		rx->duration = ev.duration;
-	if (ev.end && !rx->reported && rc == 0) {
-		report(rx, out, true);
-		return 1;
-	}
+	if (ev.end && !rx->reported)
+		report(rx, &out[rc++], true);
 	return rc;
 }

@@ -41,7 +41,9 @@ double emodel_r_to_mos(double r)
 		return 1.0;
 	if (r > 100)
 		return 4.5;
-	return 1.0 + 0.035 * r + r * (r - 60.0) * (100.0 - r) * 7e-6;
+	/* The cubic dips just below 1 for 0 < R < 6.5 (its minimum is 0.9888 at R ≈ 3.2); MOS has no values
+	 * below 1, so those are reported as 1. */
+	return fmax(1.0, 1.0 + 0.035 * r + r * (r - 60.0) * (100.0 - r) * 7e-6);
 }
 
 static double p10(double x)

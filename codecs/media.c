@@ -8,14 +8,14 @@
 
 #include <speex/speex_resampler.h>
 
-#include "codecs/codecs.h"
+#include "codecs/codecs_internal.h"
 
 static bool rate_supported(uint32_t rate)
 {
 	return rate == 8000 || rate == 16000 || rate == 48000;
 }
 
-static struct codec_media *media_new(const char *name, uint32_t rate, size_t nsamples)
+struct codec_media *codec_media_alloc(const char *name, uint32_t rate, size_t nsamples)
 {
 	struct codec_media *m = calloc(1, sizeof(*m));
 
@@ -173,7 +173,7 @@ struct codec_media *codec_media_synthetic(uint32_t rate, uint32_t duration_ms, u
 		errno = EINVAL;
 		return NULL;
 	}
-	m = media_new("synthetic", rate, n);
+	m = codec_media_alloc("synthetic", rate, n);
 	buf = calloc(n, sizeof(*buf));
 	active = calloc(n, 1);
 	if (!m || !buf || !active)
@@ -343,7 +343,7 @@ struct codec_media *codec_media_wav_parse(const uint8_t *buf, size_t len, const 
 				snprintf(err, errlen, "%s: no audio samples", name);
 				return NULL;
 			}
-			m = media_new(name, rate, size / block);
+			m = codec_media_alloc(name, rate, size / block);
 			if (!m) {
 				snprintf(err, errlen, "%s: out of memory", name);
 				return NULL;
@@ -420,7 +420,7 @@ struct codec_media *codec_media_resample(const struct codec_media *in, uint32_t 
 			 in->rate, rate);
 		return NULL;
 	}
-	m = media_new(in->name, rate, want);
+	m = codec_media_alloc(in->name, rate, want);
 	if (!m) {
 		snprintf(err, errlen, "%s: out of memory", in->name);
 		return NULL;

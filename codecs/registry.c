@@ -89,6 +89,13 @@ int codec_sdp_fmtp(const struct codec_ops *ops, uint8_t pt, const struct codec_p
 	return head + n;
 }
 
+int codec_fmtp_apply(const struct codec_ops *ops, const char *fmtp, struct codec_params *p)
+{
+	if (!fmtp || !ops->fmtp_parse)
+		return 0;
+	return ops->fmtp_parse(fmtp, p);
+}
+
 int codec_params_validate(const struct codec_ops *ops, const struct codec_params *p, char *err, size_t errlen)
 {
 	if (p->bitrate && (p->bitrate < 6000 || p->bitrate > 510000)) {
