@@ -638,22 +638,15 @@ static int count_accounts(const char *path, uint32_t *rows, char *err, size_t er
 	return 0;
 }
 
+/* The media value is checked by opening it the way the run will (a WAV file is read, a tone generated). */
 static int check_media(const struct cfg_plan *plan, const struct cfg_group *g, char *err, size_t errlen)
 {
-	struct stat sb;
+	char why[CFG_ERR_MAX];
+	struct codec_media *m = codec_media_open(g->media, why, sizeof(why));
 
-	if (strcmp(g->media, "speech") == 0 || strcmp(g->media, "silence") == 0)
-		return 0;
-	if (strncmp(g->media, "tone:", 5) == 0) {
-		uint64_t hz;
-		if (cm_parse_u64(g->media + 5, 50, 7900, &hz) < 0)
-			return group_error(plan, g, "media", err, errlen, "tone frequency must be 50-7900 Hz, got '%s'",
-					   g->media + 5);
-		return 0;
-	}
-	if (stat(g->media, &sb) != 0 || !S_ISREG(sb.st_mode))
-		return group_error(plan, g, "media", err, errlen, "'%s' is not speech, silence, tone:HZ or a readable "
-				   "WAV file", g->media);
+	if (!m)
+		return group_error(plan, g, "media", err, errlen, "%s", why);
+	codec_media_free(m);
 	return 0;
 }
 

@@ -15,7 +15,6 @@
 #include "dataplane/dataplane.h"
 
 #define NO_SLOT UINT32_MAX
-#define MEDIA_LOOP_MS 20000 /* length of synthetic/tone media before it loops */
 /* No one-way delay measurement yet (the TX-time header extension): the E-model gets the delay a receiver adds
  * itself, a jitter buffer of twice the jitter (at least 20 ms) plus one packetisation interval. */
 #define JB_MIN_MS 20.0
@@ -39,41 +38,6 @@ struct cp_media {
 	} *legs;
 	uint32_t ssrc_seed;
 };
-
-static struct codec_media *tone(uint32_t rate, unsigned hz)
-{
-	struct codec_media *m = calloc(1, sizeof(*m));
-	size_t n = (size_t)rate * MEDIA_LOOP_MS / 1000;
-
-	if (!m || !(m->pcm = malloc(n * sizeof(*m->pcm)))) {
-		free(m);
-		return NULL;
-	}
-	/* -20 dBov: peak 0.1 * sqrt(2) of full scale for a sine (RMS 0.1) */
-	for (size_t i = 0; i < n; i++)
-		m->pcm[i] = (int16_t)lrint(32768.0 * 0.1 * M_SQRT2 * sin(2 * M_PI * hz * (double)i / rate));
-	m->rate = rate;
-	m->nsamples = n;
-	snprintf(m->name, sizeof(m->name), "tone-%u", hz);
-	return m;
-}
-
-static struct codec_media *load_source(const struct cfg_group *g, char *err, size_t errlen)
-{
-	struct codec_media *m;
-
-	if (strcmp(g->media, "speech") == 0)
-		return codec_media_synthetic(48000, MEDIA_LOOP_MS, 1);
-	if (strncmp(g->media, "tone:", 5) == 0)
-		return tone(48000, (unsigned)atoi(g->media + 5));
-	if (strcmp(g->media, "silence") == 0) {
-		m = tone(48000, 0); /* sin(0) = 0: digital silence */
-		if (m)
-			snprintf(m->name, sizeof(m->name), "silence");
-		return m;
-	}
-	return codec_media_wav_load(g->media, err, errlen);
-}
 
 static bool leg_possible(const struct cfg_group *g, bool incoming)
 {
@@ -108,7 +72,7 @@ struct cp_media *cp_media_new(const struct cfg_plan *plan, char *err, size_t err
 	for (uint32_t g = 0; g < plan->ngroups; g++) {
 		const struct cfg_group *gr = &plan->groups[g];
 
-		m->sources[g] = load_source(gr, err, errlen);
+		m->sources[g] = codec_media_open(gr->media, err, errlen);
 		if (!m->sources[g])
 			goto fail;
 		/* encode now what this group may send: every codec it offers, at its ptime */
