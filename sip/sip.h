@@ -224,6 +224,133 @@ int sip_build_finish(struct sip_builder *b, const char *content_type, struct sip
 /* The reason phrase RFC 3261 §21 gives a status code ("Unknown" otherwise). */
 const char *sip_reason_phrase(unsigned status);
 
+/* ---- SDP (RFC 8866) and offer/answer (RFC 3264) ----------------------------------------------------------- */
+
+#define SDP_MAX_SIZE 16384u        /* one session description */
+#define SDP_MAX_MEDIA 8u           /* m= sections */
+#define SDP_MAX_FORMATS 32u        /* payload types on one m= line */
+#define SDP_MAX_CRYPTO 8u          /* a=crypto lines in one m= section */
+#define SDP_MAX_PTIME 1000u        /* ms */
+#define SDP_DYNAMIC_PT_MIN 96u
+#define SDP_MAX_PT 127u
+
+enum sdp_dir { SDP_SENDRECV, SDP_SENDONLY, SDP_RECVONLY, SDP_INACTIVE };
+const char *sdp_dir_name(enum sdp_dir d);
+
+struct sdp_format {
+	uint8_t pt;
+	struct sip_str encoding;   /* from a=rtpmap, or the RFC 3551 static name */
+	uint32_t clock_rate;
+	uint8_t channels;
+	struct sip_str fmtp;       /* a=fmtp parameters, empty if none */
+};
+
+/* a=crypto:<tag> <crypto-suite> <key-params> [<session-params>] (RFC 4568 §9.1) */
+struct sdp_crypto {
+	uint32_t tag;
+	struct sip_str suite;      /* e.g. AES_CM_128_HMAC_SHA1_80 */
+	struct sip_str key;        /* the base64 key||salt after "inline:", lifetime/MKI stripped */
+	struct sip_str key_params; /* as written */
+};
+
+struct sdp_media {
+	struct sip_str type;       /* audio, video, … */
+	uint16_t port;             /* 0: stream rejected / disabled */
+	struct sip_str proto;      /* RTP/AVP, RTP/SAVP, … */
+	struct sip_str fmt_list;   /* the formats as written on the m= line */
+	unsigned nfmt;
+	struct sdp_format fmt[SDP_MAX_FORMATS];
+	struct sip_str addr;       /* connection address (media level, else the session's) */
+	enum sdp_dir dir;          /* media level, else the session's, else sendrecv */
+	uint32_t ptime;            /* 0: not given */
+	bool rtcp_mux;
+	unsigned ncrypto;
+	struct sdp_crypto crypto[SDP_MAX_CRYPTO];
+};
+
+struct sdp_session {
+	struct sip_str origin_user;
+	uint64_t sess_id, sess_version;
+	struct sip_str origin_addr;
+	struct sip_str name;
+	struct sip_str addr;       /* session-level c= address, empty if none */
+	bool ipv6;
+	unsigned nmedia;
+	struct sdp_media media[SDP_MAX_MEDIA];
+	const char *error;
+};
+
+/* Parses a session description (CRLF or LF line ends).  Checks line syntax and order (v=0 first, then o= and
+ * s=), that every m= section has a connection address, that rtpmap/fmtp refer to listed formats, and the
+ * limits above.  0 or -EINVAL / -E2BIG with s->error set.  Strings point into buf. */
+int sdp_parse(struct sdp_session *s, const char *buf, size_t len);
+/* The format with this payload type in a media section, or NULL. */
+const struct sdp_format *sdp_media_format(const struct sdp_media *m, uint8_t pt);
+
+/* A codec we can send and receive, in local preference order. */
+struct sdp_codec {
+	const char *name;          /* rtpmap encoding name: PCMU, PCMA, G722, opus, … (case-insensitive match) */
+	uint32_t clock_rate;       /* RTP clock (G722: 8000 per RFC 3551) */
+	uint8_t channels;          /* 0 or 1: mono */
+	uint8_t pt;                /* payload type to offer: static number, or a dynamic one >= 96 */
+	const char *fmtp;          /* NULL: none */
+};
+
+/* What this endpoint offers or accepts for audio. */
+struct sdp_local {
+	const char *addr;          /* media IPv4 address (the dataplane's) */
+	uint16_t port;             /* local RTP port */
+	uint64_t sess_id, sess_version;
+	const struct sdp_codec *codecs;
+	unsigned ncodecs;
+	uint8_t dtmf_pt;           /* telephone-event payload type to offer; 0: no RFC 4733 events */
+	uint32_t ptime;            /* 0: do not say */
+	enum sdp_dir dir;
+	bool rtcp_mux;
+	const char *crypto_suite;  /* NULL: plain RTP only; else offer/accept this SDES suite */
+	const char *crypto_key;    /* base64 key||salt for it */
+	bool srtp_required;        /* refuse plain RTP */
+};
+
+/* Outcome of an offer/answer exchange for the audio stream. */
+enum sdp_neg {
+	SDP_NEG_OK,
+	SDP_NEG_NO_AUDIO,          /* no audio m= line (or every one was rejected with port 0) */
+	SDP_NEG_NO_COMMON_CODEC,
+	SDP_NEG_SRTP_REQUIRED,     /* we require SRTP, the peer offered/answered plain RTP */
+	SDP_NEG_SRTP_UNSUPPORTED,  /* the peer requires SRTP (RTP/SAVP) we cannot match (suite or none) */
+	SDP_NEG_BAD_ANSWER,        /* the answer is not a valid answer to our offer (RFC 3264 §6) */
+};
+const char *sdp_neg_name(enum sdp_neg n);
+
+struct sdp_negotiated {
+	unsigned media_index;      /* which m= section carries the audio */
+	struct sdp_format codec;   /* the first common codec (answerer's choice) */
+	uint8_t dtmf_pt;           /* 0: no telephone-event */
+	struct sip_str remote_addr;
+	uint16_t remote_port;
+	enum sdp_dir dir;          /* our direction */
+	uint32_t ptime;
+	bool rtcp_mux;
+	bool srtp;
+	struct sip_str crypto_suite;
+	struct sip_str remote_key; /* the peer's base64 key||salt */
+	uint32_t crypto_tag;
+};
+
+/* Writes an offer for one audio stream; returns its length or -ENOSPC. */
+int sdp_build_offer(const struct sdp_local *l, char *buf, size_t cap);
+/* Answers an offer (RFC 3264 §6): the first audio stream with a common codec is accepted (our preference
+ * order, the offer's payload numbers), every other m= line is rejected with port 0, direction mirrored.
+ * Returns the answer's length, -ENOSPC, or -EPROTO with *neg saying why negotiation failed (the caller
+ * answers 488 Not Acceptable Here). */
+int sdp_build_answer(const struct sdp_session *offer, const struct sdp_local *l, char *buf, size_t cap,
+		     struct sdp_negotiated *out, enum sdp_neg *neg);
+/* Checks an answer against the offer we sent (built from the same sdp_local) and fills *out: 0, or -EPROTO
+ * with *neg. */
+int sdp_accept_answer(const struct sdp_local *l, const struct sdp_session *answer, struct sdp_negotiated *out,
+		      enum sdp_neg *neg);
+
 /* ---- callmeter-worker sip-check FILE... ------------------------------------------------------------------- */
 
 /* Parses and validates each file as one SIP message; prints "FILE: ok" or "FILE: invalid: REASON".
