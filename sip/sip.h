@@ -351,6 +351,51 @@ int sdp_build_answer(const struct sdp_session *offer, const struct sdp_local *l,
 int sdp_accept_answer(const struct sdp_local *l, const struct sdp_session *answer, struct sdp_negotiated *out,
 		      enum sdp_neg *neg);
 
+/* ---- digest authentication (RFC 2617, RFC 7616, RFC 8760) ------------------------------------------------- */
+
+#define SIP_DIGEST_MAX_FIELD 256u   /* realm, nonce, opaque, username, uri after unquoting */
+#define SIP_DIGEST_HEX_MAX 64u      /* SHA-256 / SHA-512-256 hex digest length */
+
+enum sip_digest_alg {
+	SIP_DIGEST_MD5, SIP_DIGEST_MD5_SESS, SIP_DIGEST_SHA256, SIP_DIGEST_SHA256_SESS, SIP_DIGEST_SHA512_256,
+	SIP_DIGEST_SHA512_256_SESS,
+};
+const char *sip_digest_alg_name(enum sip_digest_alg a); /* "MD5", "SHA-256-sess", … */
+
+struct sip_challenge {
+	bool proxy;                 /* from a 407 Proxy-Authenticate: answer with Proxy-Authorization */
+	enum sip_digest_alg alg;
+	bool qop_auth;              /* the server offered qop=auth */
+	bool stale;                 /* stale=true: retry with the new nonce, the password was right */
+	char realm[SIP_DIGEST_MAX_FIELD];
+	char nonce[SIP_DIGEST_MAX_FIELD];
+	char opaque[SIP_DIGEST_MAX_FIELD];
+	bool has_opaque;
+};
+
+/* One WWW-Authenticate / Proxy-Authenticate value: 0, -ENOTSUP (not Digest, or an algorithm or a qop we do not
+ * speak), -EINVAL (malformed; realm and nonce are required), -E2BIG (a field over SIP_DIGEST_MAX_FIELD). */
+int sip_digest_parse_challenge(struct sip_str value, bool proxy, struct sip_challenge *c, const char **error);
+/* From a 401 or 407: the first challenge whose algorithm we support, as RFC 7616 §3.7 / RFC 8760 §2.4 ask
+ * (servers list them in preference order).  -ENOENT if the response carries none we can answer. */
+int sip_digest_challenge_from_msg(const struct sip_msg *resp, struct sip_challenge *c, const char **error);
+
+/* response = KD(H(A1), nonce:nc:cnonce:qop:H(A2)) (or without qop, RFC 2069 style) into hex (lowercase,
+ * NUL-terminated, out at least SIP_DIGEST_HEX_MAX + 1).  qop NULL means none.  0 or -EIO (OpenSSL failed). */
+int sip_digest_response(enum sip_digest_alg alg, const char *username, const char *realm, const char *password,
+			const char *nonce, const char *cnonce, uint32_t nc, const char *qop, const char *method,
+			const char *uri, char *out);
+/* A fresh client nonce: 32 hex digits from the CSPRNG (out at least 33 bytes). */
+int sip_digest_cnonce(char *out, size_t len);
+/* Writes the Authorization / Proxy-Authorization value answering `c` for a request (method, Request-URI);
+ * nc counts requests with this nonce (1 for the first).  Returns its length or -ENOSPC. */
+int sip_digest_authorization(const struct sip_challenge *c, const char *username, const char *password,
+			     const char *method, const char *uri, const char *cnonce, uint32_t nc, char *out,
+			     size_t outlen);
+/* Server side: checks parsed credentials against the password (constant-time compare).  0 if they match,
+ * -EACCES if not, -EINVAL if fields are missing, -ENOTSUP for an unknown algorithm. */
+int sip_digest_verify(const struct sip_auth *cred, const char *method, const char *password, const char **error);
+
 /* ---- callmeter-worker sip-check FILE... ------------------------------------------------------------------- */
 
 /* Parses and validates each file as one SIP message; prints "FILE: ok" or "FILE: invalid: REASON".
