@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* ---- protocol limits, declared once ----------------------------------------------------------------------- */
 
@@ -395,6 +396,131 @@ int sip_digest_authorization(const struct sip_challenge *c, const char *username
 /* Server side: checks parsed credentials against the password (constant-time compare).  0 if they match,
  * -EACCES if not, -EINVAL if fields are missing, -ENOTSUP for an unknown algorithm. */
 int sip_digest_verify(const struct sip_auth *cred, const char *method, const char *password, const char **error);
+
+/* ---- timer wheel ------------------------------------------------------------------------------------------ */
+
+/* SIP keeps hundreds of thousands of short timers (retransmissions, transaction lifetimes); the event loop's
+ * heap is for coarse timers.  One wheel of SIP_WHEEL_SLOTS slots of SIP_WHEEL_TICK_MS each: add and delete
+ * are O(1); a timer further away than one revolution is passed over until its revolution comes.  Timers are
+ * embedded in their owner (intrusive), so the wheel never allocates. */
+#define SIP_WHEEL_TICK_MS 10u
+#define SIP_WHEEL_SLOTS 4096u  /* one revolution = 40.96 s, longer than 64*T1 */
+
+struct sip_wtimer;
+typedef void (*sip_wtimer_cb)(struct sip_wtimer *t);
+struct sip_wtimer {
+	struct sip_wtimer *next, **pprev; /* pprev NULL: not armed */
+	uint64_t due_tick;
+	sip_wtimer_cb cb;
+};
+struct sip_wheel {
+	uint64_t tick;                    /* the last tick processed */
+	size_t armed;
+	struct sip_wtimer *slot[SIP_WHEEL_SLOTS];
+};
+void sip_wheel_init(struct sip_wheel *w, uint64_t now_ms);
+/* (Re)arms t to fire `delay_ms` after the wheel's current time, rounded up to the next tick. */
+void sip_wtimer_start(struct sip_wheel *w, struct sip_wtimer *t, uint64_t delay_ms, sip_wtimer_cb cb);
+void sip_wtimer_stop(struct sip_wheel *w, struct sip_wtimer *t);
+static inline bool sip_wtimer_armed(const struct sip_wtimer *t) { return t->pprev != NULL; }
+/* Fires every timer due at or before now_ms (callbacks may start and stop timers); returns how many fired. */
+unsigned sip_wheel_advance(struct sip_wheel *w, uint64_t now_ms);
+/* Milliseconds until the earliest armed timer could be due (a tick), or -1 if none is armed. */
+int sip_wheel_next_ms(const struct sip_wheel *w);
+
+/* ---- transactions (RFC 3261 §17) -------------------------------------------------------------------------- */
+
+#define SIP_T1_MS 500u
+#define SIP_T2_MS 4000u
+#define SIP_T4_MS 5000u
+#define SIP_TIMER_D_MS 32000u          /* unreliable transports: at least 32 s */
+#define SIP_BRANCH_MAX 64u             /* bytes of a Via branch we track (longer ones cannot match) */
+#define SIP_MAGIC_COOKIE "z9hG4bK"
+
+enum sip_txn_kind { SIP_TXN_CLIENT_INVITE, SIP_TXN_CLIENT_NON_INVITE, SIP_TXN_SERVER_INVITE,
+		    SIP_TXN_SERVER_NON_INVITE };
+enum sip_txn_state { SIP_TXN_CALLING, SIP_TXN_TRYING, SIP_TXN_PROCEEDING, SIP_TXN_COMPLETED, SIP_TXN_CONFIRMED,
+		     SIP_TXN_TERMINATED };
+const char *sip_txn_state_name(enum sip_txn_state s);
+
+struct sip_txn;
+struct sip_txn_layer;
+
+/* What the transaction layer tells its user (the transaction user: registration, dialogs, a UAS). */
+struct sip_txn_user_ops {
+	/* A new request created a server transaction (st); for an ACK to a 2xx (no transaction) st is NULL. */
+	void (*on_request)(void *arg, struct sip_txn *st, const struct sip_msg *req,
+			   const struct sockaddr_storage *src);
+	/* A response for client transaction ct; ct NULL for a stray response (e.g. a retransmitted 2xx). */
+	void (*on_response)(void *arg, struct sip_txn *ct, const struct sip_msg *resp);
+	/* Timer B, F or H fired (or the transport failed): the request or response got no answer. */
+	void (*on_timeout)(void *arg, struct sip_txn *t);
+	/* The transaction is done and about to be freed; drop any pointer to it. */
+	void (*on_terminated)(void *arg, struct sip_txn *t);
+};
+
+/* How the layer sends: one datagram (or stream write) to dst; 0 or a negative errno. */
+typedef int (*sip_send_fn)(void *ctx, const struct sockaddr_storage *dst, const char *buf, size_t len);
+
+struct sip_txn_stats {
+	uint64_t created, terminated, retransmissions, timeouts, parse_errors, stray_responses, absorbed;
+	uint64_t live;
+};
+
+/* Constructor returns NULL on allocation failure.  reliable: TCP/TLS (no retransmission, zero wait timers). */
+struct sip_txn_layer *sip_txn_layer_new(uint64_t now_ms, bool reliable, sip_send_fn send, void *send_ctx,
+					const struct sip_txn_user_ops *ops, void *ops_arg);
+void sip_txn_layer_free(struct sip_txn_layer *l);
+/* Advances the layer's wheel to now_ms (fires A–K); returns timers fired.  The UDP transport calls this from a
+ * cp_loop timer; tests call it with a fake clock. */
+unsigned sip_txn_tick(struct sip_txn_layer *l, uint64_t now_ms);
+int sip_txn_next_ms(const struct sip_txn_layer *l);
+const struct sip_txn_stats *sip_txn_layer_stats(const struct sip_txn_layer *l);
+/* Feeds one received message (a datagram): parsed, matched to a transaction (§17.1.3, §17.2.3) or handed to
+ * the user.  Malformed input is counted and dropped.  0, or a negative errno for a dropped message. */
+int sip_txn_receive(struct sip_txn_layer *l, const char *buf, size_t len, const struct sockaddr_storage *src);
+
+/* Starts a client transaction for a request already built (its top Via carries the branch, which must begin
+ * with the RFC 3261 magic cookie).  The layer keeps a copy for retransmission.  Returns the transaction or
+ * NULL (-EINVAL request, -ENOMEM, send failure: errno-style code in *err). */
+struct sip_txn *sip_txn_client_start(struct sip_txn_layer *l, const char *req, size_t len,
+				     const struct sockaddr_storage *dst, void *user, int *err);
+/* Sends a response built for server transaction st (1xx, 2xx or final); the layer keeps it for
+ * retransmission as §17.2 says.  0 or a negative errno (-EINVAL if the transaction is past sending). */
+int sip_txn_respond(struct sip_txn *st, const char *resp, size_t len);
+/* Builds and sends a response to st's request with only the mandatory copied headers (Via, From, To with
+ * to_tag added if not NULL and the request had none, Call-ID, CSeq) plus optional extra header lines
+ * ("Name: value\r\n..."), then sip_txn_respond. */
+int sip_txn_respond_simple(struct sip_txn *st, unsigned status, const char *to_tag, const char *extra_hdrs);
+
+enum sip_txn_kind sip_txn_kind(const struct sip_txn *t);
+enum sip_txn_state sip_txn_state(const struct sip_txn *t);
+void *sip_txn_user(const struct sip_txn *t);
+void sip_txn_set_user(struct sip_txn *t, void *user);
+/* The request this transaction carries, parsed again into layer scratch space: valid until the next call into
+ * the layer. */
+const struct sip_msg *sip_txn_request(const struct sip_txn *t);
+unsigned sip_txn_last_status(const struct sip_txn *t);
+
+/* ---- UDP transport on the control-plane event loop -------------------------------------------------------- */
+
+struct cp_loop;
+struct sip_udp;
+/* Binds ip:port (port 0: any free one) and plugs the socket and the wheel's tick into the loop; received
+ * datagrams go to the transaction layer it creates with these ops.  NULL on failure (logged). */
+struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t port,
+			      const struct sip_txn_user_ops *ops, void *ops_arg);
+void sip_udp_stop(struct sip_udp *u);
+uint16_t sip_udp_port(const struct sip_udp *u);
+struct sip_txn_layer *sip_udp_txn_layer(struct sip_udp *u);
+/* Starts a client transaction on this transport (sip_txn_client_start with the wheel brought to now). */
+struct sip_txn *sip_udp_request(struct sip_udp *u, const char *req, size_t len, const struct sockaddr_storage *dst,
+				void *user, int *err);
+/* After calling into the transaction layer from outside a transport callback (e.g. sip_txn_respond from a
+ * ring timer): re-arms the wheel's loop timer. */
+void sip_udp_kick(struct sip_udp *u);
+/* Fills a transport address from a numeric IP and port: 0 or -EINVAL. */
+int sip_addr_from(struct sockaddr_storage *a, const char *ip, uint16_t port);
 
 /* ---- callmeter-worker sip-check FILE... ------------------------------------------------------------------- */
 
