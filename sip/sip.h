@@ -519,8 +519,66 @@ struct sip_txn *sip_udp_request(struct sip_udp *u, const char *req, size_t len, 
 /* After calling into the transaction layer from outside a transport callback (e.g. sip_txn_respond from a
  * ring timer): re-arms the wheel's loop timer. */
 void sip_udp_kick(struct sip_udp *u);
+struct cp_loop *sip_udp_loop(const struct sip_udp *u);
+const char *sip_udp_local_ip(const struct sip_udp *u);
 /* Fills a transport address from a numeric IP and port: 0 or -EINVAL. */
 int sip_addr_from(struct sockaddr_storage *a, const char *ip, uint16_t port);
+
+/* ---- client transaction handlers -------------------------------------------------------------------------- */
+
+/* Convention for client transactions: their user pointer is a struct sip_client_handler embedded in the owner
+ * (a registration, a call).  A transport's ops can then use sip_client_on_* below for the client side and add
+ * their own on_request for the server side. */
+struct sip_client_handler {
+	void (*on_response)(struct sip_client_handler *h, struct sip_txn *ct, const struct sip_msg *resp);
+	void (*on_timeout)(struct sip_client_handler *h, struct sip_txn *ct);
+	void (*on_terminated)(struct sip_client_handler *h, struct sip_txn *ct);
+};
+void sip_client_on_response(void *arg, struct sip_txn *ct, const struct sip_msg *resp);
+void sip_client_on_timeout(void *arg, struct sip_txn *t);
+void sip_client_on_terminated(void *arg, struct sip_txn *t);
+
+/* ---- registration (RFC 3261 §10) -------------------------------------------------------------------------- */
+
+#define SIP_REG_MAX_AUTH_TRIES 2u    /* challenges answered in a row before the credentials count as wrong */
+#define SIP_REG_MAX_423 3u           /* 423 Interval Too Brief retries */
+#define SIP_REG_REFRESH_MARGIN_S 32u /* refresh this long before expiry (half the interval if shorter) */
+
+struct sip_reg_config {
+	const char *domain;          /* registrar domain: Request-URI sip:DOMAIN, AOR sip:USER@DOMAIN */
+	const char *user;
+	const char *password;        /* NULL: no authentication */
+	const char *auth_user;       /* digest username if not USER */
+	const char *route;           /* outbound proxy as a Route value "<sip:proxy;lr>", or NULL */
+	struct sockaddr_storage dst; /* where REGISTERs go: the registrar or the outbound proxy */
+	uint32_t expires;            /* requested interval, seconds */
+};
+
+enum sip_reg_state { SIP_REG_IDLE, SIP_REG_REGISTERING, SIP_REG_REGISTERED, SIP_REG_UNREGISTERING,
+		     SIP_REG_UNREGISTERED, SIP_REG_FAILED };
+const char *sip_reg_state_name(enum sip_reg_state s);
+
+struct sip_reg_stats {
+	enum sip_reg_state state;
+	unsigned last_status;        /* final status of the last REGISTER (408 for a transaction timeout) */
+	uint32_t granted_s;          /* interval the registrar granted */
+	uint64_t time_to_register_ms;/* first REGISTER sent to first 200 */
+	unsigned registers_sent, challenges, refreshes, interval_too_brief;
+	unsigned ok;                 /* 2xx received (registrations and refreshes) */
+};
+
+struct sip_reg;
+struct sip_udp;
+typedef void (*sip_reg_cb)(struct sip_reg *r, void *arg); /* called on every state change */
+/* NULL on a bad config or allocation failure.  Uses the transport's client side: its ops must route client
+ * transactions with sip_client_on_* (see above). */
+struct sip_reg *sip_reg_new(struct sip_udp *u, const struct sip_reg_config *cfg, sip_reg_cb cb, void *arg);
+/* Sends the first REGISTER; refreshes follow on their own.  0 or a negative errno. */
+int sip_reg_start(struct sip_reg *r);
+/* Unregisters (Expires: 0) if registered; the state ends UNREGISTERED (or FAILED). */
+int sip_reg_stop(struct sip_reg *r);
+void sip_reg_free(struct sip_reg *r);
+const struct sip_reg_stats *sip_reg_stats(const struct sip_reg *r);
 
 /* ---- callmeter-worker sip-check FILE... ------------------------------------------------------------------- */
 

@@ -18,6 +18,7 @@ struct sip_udp {
 	struct cp_loop *loop;
 	int fd;
 	uint16_t port;
+	char ip[64];
 	struct sip_txn_layer *txl;
 	struct cp_timer tick;
 	char rxbuf[SIP_MAX_MSG_SIZE + 1];
@@ -128,6 +129,7 @@ struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t por
 	}
 	u->loop = loop;
 	u->fd = -1;
+	cm_strlcpy(u->ip, ip, sizeof(u->ip));
 	if (sip_addr_from(&a, ip, port) < 0) {
 		cm_log(CM_LOG_ERROR, "sip", "'%s' is not a numeric IP address", ip);
 		goto free_u;
@@ -181,4 +183,44 @@ uint16_t sip_udp_port(const struct sip_udp *u)
 struct sip_txn_layer *sip_udp_txn_layer(struct sip_udp *u)
 {
 	return u->txl;
+}
+
+struct cp_loop *sip_udp_loop(const struct sip_udp *u)
+{
+	return u->loop;
+}
+
+const char *sip_udp_local_ip(const struct sip_udp *u)
+{
+	return u->ip;
+}
+
+/* Client transactions carry a struct sip_client_handler as their user pointer. */
+void sip_client_on_response(void *arg, struct sip_txn *ct, const struct sip_msg *resp)
+{
+	struct sip_client_handler *h = ct ? sip_txn_user(ct) : NULL;
+
+	(void)arg;
+	if (h && h->on_response)
+		h->on_response(h, ct, resp);
+}
+
+void sip_client_on_timeout(void *arg, struct sip_txn *t)
+{
+	struct sip_client_handler *h = sip_txn_user(t);
+
+	(void)arg;
+	if (h && (sip_txn_kind(t) == SIP_TXN_CLIENT_INVITE || sip_txn_kind(t) == SIP_TXN_CLIENT_NON_INVITE) &&
+	    h->on_timeout)
+		h->on_timeout(h, t);
+}
+
+void sip_client_on_terminated(void *arg, struct sip_txn *t)
+{
+	struct sip_client_handler *h = sip_txn_user(t);
+
+	(void)arg;
+	if (h && (sip_txn_kind(t) == SIP_TXN_CLIENT_INVITE || sip_txn_kind(t) == SIP_TXN_CLIENT_NON_INVITE) &&
+	    h->on_terminated)
+		h->on_terminated(h, t);
 }
