@@ -1,5 +1,6 @@
 /* libFuzzer target for the SIP message parser: whole-message parse and validation, every typed header parser
- * on every header value, comma splitting, and stream framing of the same bytes. */
+ * on every header value (digest challenges and credentials included), comma splitting, and stream framing of
+ * the same bytes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
