@@ -219,6 +219,8 @@ void sip_build_response(struct sip_builder *b, char *buf, size_t cap, unsigned s
 void sip_build_hdr(struct sip_builder *b, const char *name, struct sip_str value);
 void sip_build_hdrf(struct sip_builder *b, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Appends complete header lines as given ("Name: value\r\n..."). */
+void sip_build_raw(struct sip_builder *b, const char *lines);
 /* Copies every header with this id from a parsed message (responses copy Via, From, To, Call-ID, CSeq). */
 void sip_build_copy_hdrs(struct sip_builder *b, const struct sip_msg *m, enum sip_hdr_id id);
 int sip_build_finish(struct sip_builder *b, const char *content_type, struct sip_str body);
@@ -520,6 +522,8 @@ struct sip_txn *sip_udp_request(struct sip_udp *u, const char *req, size_t len, 
  * ring timer): re-arms the wheel's loop timer. */
 void sip_udp_kick(struct sip_udp *u);
 struct cp_loop *sip_udp_loop(const struct sip_udp *u);
+/* Sends one datagram outside any transaction (the ACK for a 2xx): 0 or a negative errno. */
+int sip_udp_send(struct sip_udp *u, const struct sockaddr_storage *dst, const char *buf, size_t len);
 const char *sip_udp_local_ip(const struct sip_udp *u);
 /* Fills a transport address from a numeric IP and port: 0 or -EINVAL. */
 int sip_addr_from(struct sockaddr_storage *a, const char *ip, uint16_t port);
@@ -579,6 +583,58 @@ int sip_reg_start(struct sip_reg *r);
 int sip_reg_stop(struct sip_reg *r);
 void sip_reg_free(struct sip_reg *r);
 const struct sip_reg_stats *sip_reg_stats(const struct sip_reg *r);
+
+/* ---- calls: the UAC side of a dialog (RFC 3261 §12-§15) --------------------------------------------------- */
+
+#define SIP_CALL_MAX_AUTH_TRIES 2u
+#define SIP_CALL_FIELD_MAX 128u
+#define SIP_CALL_ROUTE_MAX 512u      /* the dialog's route set, as Route header text */
+
+enum sip_call_state { SIP_CALL_IDLE, SIP_CALL_CALLING, SIP_CALL_RINGING, SIP_CALL_CONFIRMED, SIP_CALL_ENDING,
+		      SIP_CALL_ENDED };
+/* How a call ended (the DESIGN.md call_result values). */
+enum sip_call_result { SIP_RESULT_NONE, SIP_RESULT_ANSWERED, SIP_RESULT_BUSY, SIP_RESULT_REJECTED,
+		       SIP_RESULT_TIMEOUT, SIP_RESULT_CANCELLED, SIP_RESULT_UNAVAILABLE, SIP_RESULT_FAILED,
+		       SIP_RESULT_NEGOTIATION_FAILED };
+const char *sip_call_state_name(enum sip_call_state s);
+const char *sip_call_result_name(enum sip_call_result r); /* "answered", "busy", … */
+/* answered 2xx, busy 486/600, rejected 403/603, timeout 408, cancelled 487, unavailable 480/503, else failed */
+enum sip_call_result sip_call_result_from_status(unsigned status);
+
+struct sip_call_config {
+	const char *from_user, *from_domain;
+	const char *to_uri;              /* Request-URI and To, e.g. "sip:bob@10.0.0.2:5060" */
+	struct sockaddr_storage dst;     /* where the INVITE goes (the peer or an outbound proxy) */
+	const char *route;               /* outbound proxy as a Route value "<sip:p;lr>", or NULL */
+	const char *auth_user, *password;/* for 401/407 challenges; NULL password: none */
+	struct sdp_local media;          /* our offer */
+	uint32_t duration_ms;            /* hang up this long after the ACK; 0: only on sip_call_hangup */
+	uint32_t no_answer_ms;           /* CANCEL if still unanswered this long after the INVITE; 0: never */
+};
+
+struct sip_call_stats {
+	enum sip_call_state state;
+	enum sip_call_result result;
+	unsigned final_status;           /* the INVITE's final status (408 for a transaction timeout) */
+	char reason[64];                 /* its reason phrase */
+	uint64_t pdd_ms;                 /* INVITE to the first 180/183 */
+	uint64_t time_to_ringing_ms;     /* INVITE to the first 180 */
+	uint64_t setup_ms;               /* INVITE to the 2xx */
+	uint64_t duration_ms;            /* ACK to the BYE's final response */
+	unsigned bye_status;
+	unsigned challenges;
+	enum sdp_neg negotiation;
+	struct sdp_negotiated media;     /* valid when answered; strings point into the call's copy of the answer */
+};
+
+struct sip_call;
+typedef void (*sip_call_cb)(struct sip_call *c, void *arg); /* on every state change */
+struct sip_call *sip_call_new(struct sip_udp *u, const struct sip_call_config *cfg, sip_call_cb cb, void *arg);
+int sip_call_start(struct sip_call *c);
+/* BYE when confirmed, CANCEL while ringing (the call then ends with 487). */
+int sip_call_hangup(struct sip_call *c);
+void sip_call_free(struct sip_call *c);
+const struct sip_call_stats *sip_call_stats(const struct sip_call *c);
 
 /* ---- callmeter-worker sip-check FILE... ------------------------------------------------------------------- */
 

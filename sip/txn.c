@@ -546,15 +546,8 @@ int sip_txn_respond_simple(struct sip_txn *t, unsigned status, const char *to_ta
 		sip_build_hdr(&b, "To", to->value);
 	sip_build_copy_hdrs(&b, req, SIP_HDR_CALL_ID);
 	sip_build_copy_hdrs(&b, req, SIP_HDR_CSEQ);
-	if (extra_hdrs) {
-		size_t el = strlen(extra_hdrs);
-		if (b.cap - b.len < el)
-			b.overflow = true;
-		else {
-			memcpy(b.buf + b.len, extra_hdrs, el);
-			b.len += el;
-		}
-	}
+	if (extra_hdrs)
+		sip_build_raw(&b, extra_hdrs);
 	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
 	if (n < 0)
 		return n;

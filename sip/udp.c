@@ -224,3 +224,8 @@ void sip_client_on_terminated(void *arg, struct sip_txn *t)
 	    h->on_terminated)
 		h->on_terminated(h, t);
 }
+
+int sip_udp_send(struct sip_udp *u, const struct sockaddr_storage *dst, const char *buf, size_t len)
+{
+	return udp_send(u, dst, buf, len);
+}
