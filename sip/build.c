@@ -78,6 +78,11 @@ void sip_build_hdrf(struct sip_builder *b, const char *name, const char *fmt, ..
 	put(b, "\r\n", 2);
 }
 
+void sip_build_raw(struct sip_builder *b, const char *lines)
+{
+	puts_(b, lines);
+}
+
 void sip_build_copy_hdrs(struct sip_builder *b, const struct sip_msg *m, enum sip_hdr_id id)
 {
 	for (const struct sip_hdr *h = sip_msg_hdr(m, id); h; h = sip_msg_next_hdr(m, h))

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* ---- protocol limits, declared once ----------------------------------------------------------------------- */
 
@@ -218,11 +219,422 @@ void sip_build_response(struct sip_builder *b, char *buf, size_t cap, unsigned s
 void sip_build_hdr(struct sip_builder *b, const char *name, struct sip_str value);
 void sip_build_hdrf(struct sip_builder *b, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Appends complete header lines as given ("Name: value\r\n..."). */
+void sip_build_raw(struct sip_builder *b, const char *lines);
 /* Copies every header with this id from a parsed message (responses copy Via, From, To, Call-ID, CSeq). */
 void sip_build_copy_hdrs(struct sip_builder *b, const struct sip_msg *m, enum sip_hdr_id id);
 int sip_build_finish(struct sip_builder *b, const char *content_type, struct sip_str body);
 /* The reason phrase RFC 3261 §21 gives a status code ("Unknown" otherwise). */
 const char *sip_reason_phrase(unsigned status);
+
+/* ---- SDP (RFC 8866) and offer/answer (RFC 3264) ----------------------------------------------------------- */
+
+#define SDP_MAX_SIZE 16384u        /* one session description */
+#define SDP_MAX_MEDIA 8u           /* m= sections */
+#define SDP_MAX_FORMATS 32u        /* payload types on one m= line */
+#define SDP_MAX_CRYPTO 8u          /* a=crypto lines in one m= section */
+#define SDP_MAX_PTIME 1000u        /* ms */
+#define SDP_DYNAMIC_PT_MIN 96u
+#define SDP_MAX_PT 127u
+
+enum sdp_dir { SDP_SENDRECV, SDP_SENDONLY, SDP_RECVONLY, SDP_INACTIVE };
+const char *sdp_dir_name(enum sdp_dir d);
+
+struct sdp_format {
+	uint8_t pt;
+	struct sip_str encoding;   /* from a=rtpmap, or the RFC 3551 static name */
+	uint32_t clock_rate;
+	uint8_t channels;
+	struct sip_str fmtp;       /* a=fmtp parameters, empty if none */
+};
+
+/* a=crypto:<tag> <crypto-suite> <key-params> [<session-params>] (RFC 4568 §9.1) */
+struct sdp_crypto {
+	uint32_t tag;
+	struct sip_str suite;      /* e.g. AES_CM_128_HMAC_SHA1_80 */
+	struct sip_str key;        /* the base64 key||salt after "inline:", lifetime/MKI stripped */
+	struct sip_str key_params; /* as written */
+};
+
+struct sdp_media {
+	struct sip_str type;       /* audio, video, … */
+	uint16_t port;             /* 0: stream rejected / disabled */
+	struct sip_str proto;      /* RTP/AVP, RTP/SAVP, … */
+	struct sip_str fmt_list;   /* the formats as written on the m= line */
+	unsigned nfmt;
+	struct sdp_format fmt[SDP_MAX_FORMATS];
+	struct sip_str addr;       /* connection address (media level, else the session's) */
+	enum sdp_dir dir;          /* media level, else the session's, else sendrecv */
+	uint32_t ptime;            /* 0: not given */
+	bool rtcp_mux;
+	unsigned ncrypto;
+	struct sdp_crypto crypto[SDP_MAX_CRYPTO];
+};
+
+struct sdp_session {
+	struct sip_str origin_user;
+	uint64_t sess_id, sess_version;
+	struct sip_str origin_addr;
+	struct sip_str name;
+	struct sip_str addr;       /* session-level c= address, empty if none */
+	bool ipv6;
+	unsigned nmedia;
+	struct sdp_media media[SDP_MAX_MEDIA];
+	const char *error;
+};
+
+/* Parses a session description (CRLF or LF line ends).  Checks line syntax and order (v=0 first, then o= and
+ * s=), that every m= section has a connection address, that rtpmap/fmtp refer to listed formats, and the
+ * limits above.  0 or -EINVAL / -E2BIG with s->error set.  Strings point into buf. */
+int sdp_parse(struct sdp_session *s, const char *buf, size_t len);
+/* The format with this payload type in a media section, or NULL. */
+const struct sdp_format *sdp_media_format(const struct sdp_media *m, uint8_t pt);
+
+/* A codec we can send and receive, in local preference order. */
+struct sdp_codec {
+	const char *name;          /* rtpmap encoding name: PCMU, PCMA, G722, opus, … (case-insensitive match) */
+	uint32_t clock_rate;       /* RTP clock (G722: 8000 per RFC 3551) */
+	uint8_t channels;          /* 0 or 1: mono */
+	uint8_t pt;                /* payload type to offer: static number, or a dynamic one >= 96 */
+	const char *fmtp;          /* NULL: none */
+};
+
+/* What this endpoint offers or accepts for audio. */
+struct sdp_local {
+	const char *addr;          /* media IPv4 address (the dataplane's) */
+	uint16_t port;             /* local RTP port */
+	uint64_t sess_id, sess_version;
+	const struct sdp_codec *codecs;
+	unsigned ncodecs;
+	uint8_t dtmf_pt;           /* telephone-event payload type to offer; 0: no RFC 4733 events */
+	uint32_t ptime;            /* 0: do not say */
+	enum sdp_dir dir;
+	bool rtcp_mux;
+	const char *crypto_suite;  /* NULL: plain RTP only; else offer/accept this SDES suite */
+	const char *crypto_key;    /* base64 key||salt for it */
+	bool srtp_required;        /* refuse plain RTP */
+};
+
+/* Outcome of an offer/answer exchange for the audio stream. */
+enum sdp_neg {
+	SDP_NEG_OK,
+	SDP_NEG_NO_AUDIO,          /* no audio m= line (or every one was rejected with port 0) */
+	SDP_NEG_NO_COMMON_CODEC,
+	SDP_NEG_SRTP_REQUIRED,     /* we require SRTP, the peer offered/answered plain RTP */
+	SDP_NEG_SRTP_UNSUPPORTED,  /* the peer requires SRTP (RTP/SAVP) we cannot match (suite or none) */
+	SDP_NEG_BAD_ANSWER,        /* the answer is not a valid answer to our offer (RFC 3264 §6) */
+};
+const char *sdp_neg_name(enum sdp_neg n);
+
+struct sdp_negotiated {
+	unsigned media_index;      /* which m= section carries the audio */
+	struct sdp_format codec;   /* the first common codec (answerer's choice) */
+	uint8_t dtmf_pt;           /* 0: no telephone-event */
+	struct sip_str remote_addr;
+	uint16_t remote_port;
+	enum sdp_dir dir;          /* our direction */
+	uint32_t ptime;
+	bool rtcp_mux;
+	bool srtp;
+	struct sip_str crypto_suite;
+	struct sip_str remote_key; /* the peer's base64 key||salt */
+	uint32_t crypto_tag;
+};
+
+/* Writes an offer for one audio stream; returns its length or -ENOSPC. */
+int sdp_build_offer(const struct sdp_local *l, char *buf, size_t cap);
+/* Answers an offer (RFC 3264 §6): the first audio stream with a common codec is accepted (our preference
+ * order, the offer's payload numbers), every other m= line is rejected with port 0, direction mirrored.
+ * Returns the answer's length, -ENOSPC, or -EPROTO with *neg saying why negotiation failed (the caller
+ * answers 488 Not Acceptable Here). */
+int sdp_build_answer(const struct sdp_session *offer, const struct sdp_local *l, char *buf, size_t cap,
+		     struct sdp_negotiated *out, enum sdp_neg *neg);
+/* Checks an answer against the offer we sent (built from the same sdp_local) and fills *out: 0, or -EPROTO
+ * with *neg. */
+int sdp_accept_answer(const struct sdp_local *l, const struct sdp_session *answer, struct sdp_negotiated *out,
+		      enum sdp_neg *neg);
+
+/* ---- digest authentication (RFC 2617, RFC 7616, RFC 8760) ------------------------------------------------- */
+
+#define SIP_DIGEST_MAX_FIELD 256u   /* realm, nonce, opaque, username, uri after unquoting */
+#define SIP_DIGEST_HEX_MAX 64u      /* SHA-256 / SHA-512-256 hex digest length */
+
+enum sip_digest_alg {
+	SIP_DIGEST_MD5, SIP_DIGEST_MD5_SESS, SIP_DIGEST_SHA256, SIP_DIGEST_SHA256_SESS, SIP_DIGEST_SHA512_256,
+	SIP_DIGEST_SHA512_256_SESS,
+};
+const char *sip_digest_alg_name(enum sip_digest_alg a); /* "MD5", "SHA-256-sess", … */
+
+struct sip_challenge {
+	bool proxy;                 /* from a 407 Proxy-Authenticate: answer with Proxy-Authorization */
+	enum sip_digest_alg alg;
+	bool qop_auth;              /* the server offered qop=auth */
+	bool stale;                 /* stale=true: retry with the new nonce, the password was right */
+	char realm[SIP_DIGEST_MAX_FIELD];
+	char nonce[SIP_DIGEST_MAX_FIELD];
+	char opaque[SIP_DIGEST_MAX_FIELD];
+	bool has_opaque;
+};
+
+/* One WWW-Authenticate / Proxy-Authenticate value: 0, -ENOTSUP (not Digest, or an algorithm or a qop we do not
+ * speak), -EINVAL (malformed; realm and nonce are required), -E2BIG (a field over SIP_DIGEST_MAX_FIELD). */
+int sip_digest_parse_challenge(struct sip_str value, bool proxy, struct sip_challenge *c, const char **error);
+/* From a 401 or 407: the first challenge whose algorithm we support, as RFC 7616 §3.7 / RFC 8760 §2.4 ask
+ * (servers list them in preference order).  -ENOENT if the response carries none we can answer. */
+int sip_digest_challenge_from_msg(const struct sip_msg *resp, struct sip_challenge *c, const char **error);
+
+/* response = KD(H(A1), nonce:nc:cnonce:qop:H(A2)) (or without qop, RFC 2069 style) into hex (lowercase,
+ * NUL-terminated, out at least SIP_DIGEST_HEX_MAX + 1).  qop NULL means none.  0 or -EIO (OpenSSL failed). */
+int sip_digest_response(enum sip_digest_alg alg, const char *username, const char *realm, const char *password,
+			const char *nonce, const char *cnonce, uint32_t nc, const char *qop, const char *method,
+			const char *uri, char *out);
+/* A fresh client nonce: 32 hex digits from the CSPRNG (out at least 33 bytes). */
+int sip_digest_cnonce(char *out, size_t len);
+/* Writes the Authorization / Proxy-Authorization value answering `c` for a request (method, Request-URI);
+ * nc counts requests with this nonce (1 for the first).  Returns its length or -ENOSPC. */
+int sip_digest_authorization(const struct sip_challenge *c, const char *username, const char *password,
+			     const char *method, const char *uri, const char *cnonce, uint32_t nc, char *out,
+			     size_t outlen);
+/* Server side: checks parsed credentials against the password (constant-time compare).  0 if they match,
+ * -EACCES if not, -EINVAL if fields are missing, -ENOTSUP for an unknown algorithm. */
+int sip_digest_verify(const struct sip_auth *cred, const char *method, const char *password, const char **error);
+
+/* ---- timer wheel ------------------------------------------------------------------------------------------ */
+
+/* SIP keeps hundreds of thousands of short timers (retransmissions, transaction lifetimes); the event loop's
+ * heap is for coarse timers.  One wheel of SIP_WHEEL_SLOTS slots of SIP_WHEEL_TICK_MS each: add and delete
+ * are O(1); a timer further away than one revolution is passed over until its revolution comes.  Timers are
+ * embedded in their owner (intrusive), so the wheel never allocates. */
+#define SIP_WHEEL_TICK_MS 10u
+#define SIP_WHEEL_SLOTS 4096u  /* one revolution = 40.96 s, longer than 64*T1 */
+
+struct sip_wtimer;
+typedef void (*sip_wtimer_cb)(struct sip_wtimer *t);
+struct sip_wtimer {
+	struct sip_wtimer *next, **pprev; /* pprev NULL: not armed */
+	uint64_t due_tick;
+	sip_wtimer_cb cb;
+};
+struct sip_wheel {
+	uint64_t tick;                    /* the last tick processed */
+	size_t armed;
+	struct sip_wtimer *slot[SIP_WHEEL_SLOTS];
+};
+void sip_wheel_init(struct sip_wheel *w, uint64_t now_ms);
+/* (Re)arms t to fire `delay_ms` after the wheel's current time, rounded up to the next tick. */
+void sip_wtimer_start(struct sip_wheel *w, struct sip_wtimer *t, uint64_t delay_ms, sip_wtimer_cb cb);
+void sip_wtimer_stop(struct sip_wheel *w, struct sip_wtimer *t);
+static inline bool sip_wtimer_armed(const struct sip_wtimer *t) { return t->pprev != NULL; }
+/* Fires every timer due at or before now_ms (callbacks may start and stop timers); returns how many fired. */
+unsigned sip_wheel_advance(struct sip_wheel *w, uint64_t now_ms);
+/* Milliseconds until the earliest armed timer could be due (a tick), or -1 if none is armed. */
+int sip_wheel_next_ms(const struct sip_wheel *w);
+
+/* ---- transactions (RFC 3261 §17) -------------------------------------------------------------------------- */
+
+#define SIP_T1_MS 500u
+#define SIP_T2_MS 4000u
+#define SIP_T4_MS 5000u
+#define SIP_TIMER_D_MS 32000u          /* unreliable transports: at least 32 s */
+#define SIP_BRANCH_MAX 64u             /* bytes of a Via branch we track (longer ones cannot match) */
+#define SIP_MAGIC_COOKIE "z9hG4bK"
+
+enum sip_txn_kind { SIP_TXN_CLIENT_INVITE, SIP_TXN_CLIENT_NON_INVITE, SIP_TXN_SERVER_INVITE,
+		    SIP_TXN_SERVER_NON_INVITE };
+enum sip_txn_state { SIP_TXN_CALLING, SIP_TXN_TRYING, SIP_TXN_PROCEEDING, SIP_TXN_COMPLETED, SIP_TXN_CONFIRMED,
+		     SIP_TXN_TERMINATED };
+const char *sip_txn_state_name(enum sip_txn_state s);
+
+struct sip_txn;
+struct sip_txn_layer;
+
+/* What the transaction layer tells its user (the transaction user: registration, dialogs, a UAS). */
+struct sip_txn_user_ops {
+	/* A new request created a server transaction (st); for an ACK to a 2xx (no transaction) st is NULL. */
+	void (*on_request)(void *arg, struct sip_txn *st, const struct sip_msg *req,
+			   const struct sockaddr_storage *src);
+	/* A response for client transaction ct; ct NULL for a stray response (e.g. a retransmitted 2xx). */
+	void (*on_response)(void *arg, struct sip_txn *ct, const struct sip_msg *resp);
+	/* Timer B, F or H fired (or the transport failed): the request or response got no answer. */
+	void (*on_timeout)(void *arg, struct sip_txn *t);
+	/* The transaction is done and about to be freed; drop any pointer to it. */
+	void (*on_terminated)(void *arg, struct sip_txn *t);
+};
+
+/* How the layer sends: one datagram (or stream write) to dst; 0 or a negative errno. */
+typedef int (*sip_send_fn)(void *ctx, const struct sockaddr_storage *dst, const char *buf, size_t len);
+
+struct sip_txn_stats {
+	uint64_t created, terminated, retransmissions, timeouts, parse_errors, stray_responses, absorbed;
+	uint64_t live;
+};
+
+/* Constructor returns NULL on allocation failure.  reliable: TCP/TLS (no retransmission, zero wait timers). */
+struct sip_txn_layer *sip_txn_layer_new(uint64_t now_ms, bool reliable, sip_send_fn send, void *send_ctx,
+					const struct sip_txn_user_ops *ops, void *ops_arg);
+void sip_txn_layer_free(struct sip_txn_layer *l);
+/* Advances the layer's wheel to now_ms (fires A–K); returns timers fired.  The UDP transport calls this from a
+ * cp_loop timer; tests call it with a fake clock. */
+unsigned sip_txn_tick(struct sip_txn_layer *l, uint64_t now_ms);
+int sip_txn_next_ms(const struct sip_txn_layer *l);
+const struct sip_txn_stats *sip_txn_layer_stats(const struct sip_txn_layer *l);
+/* Feeds one received message (a datagram): parsed, matched to a transaction (§17.1.3, §17.2.3) or handed to
+ * the user.  Malformed input is counted and dropped.  0, or a negative errno for a dropped message. */
+int sip_txn_receive(struct sip_txn_layer *l, const char *buf, size_t len, const struct sockaddr_storage *src);
+
+/* Starts a client transaction for a request already built (its top Via carries the branch, which must begin
+ * with the RFC 3261 magic cookie).  The layer keeps a copy for retransmission.  Returns the transaction or
+ * NULL (-EINVAL request, -ENOMEM, send failure: errno-style code in *err). */
+struct sip_txn *sip_txn_client_start(struct sip_txn_layer *l, const char *req, size_t len,
+				     const struct sockaddr_storage *dst, void *user, int *err);
+/* Sends a response built for server transaction st (1xx, 2xx or final); the layer keeps it for
+ * retransmission as §17.2 says.  0 or a negative errno (-EINVAL if the transaction is past sending). */
+int sip_txn_respond(struct sip_txn *st, const char *resp, size_t len);
+/* Builds and sends a response to st's request with only the mandatory copied headers (Via, From, To with
+ * to_tag added if not NULL and the request had none, Call-ID, CSeq) plus optional extra header lines
+ * ("Name: value\r\n..."), then sip_txn_respond. */
+int sip_txn_respond_simple(struct sip_txn *st, unsigned status, const char *to_tag, const char *extra_hdrs);
+
+enum sip_txn_kind sip_txn_kind(const struct sip_txn *t);
+enum sip_txn_state sip_txn_state(const struct sip_txn *t);
+void *sip_txn_user(const struct sip_txn *t);
+void sip_txn_set_user(struct sip_txn *t, void *user);
+/* The request this transaction carries, parsed again into layer scratch space: valid until the next call into
+ * the layer. */
+const struct sip_msg *sip_txn_request(const struct sip_txn *t);
+unsigned sip_txn_last_status(const struct sip_txn *t);
+
+/* ---- UDP transport on the control-plane event loop -------------------------------------------------------- */
+
+struct cp_loop;
+struct sip_udp;
+/* Binds ip:port (port 0: any free one) and plugs the socket and the wheel's tick into the loop; received
+ * datagrams go to the transaction layer it creates with these ops.  NULL on failure (logged). */
+struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t port,
+			      const struct sip_txn_user_ops *ops, void *ops_arg);
+void sip_udp_stop(struct sip_udp *u);
+uint16_t sip_udp_port(const struct sip_udp *u);
+struct sip_txn_layer *sip_udp_txn_layer(struct sip_udp *u);
+/* Starts a client transaction on this transport (sip_txn_client_start with the wheel brought to now). */
+struct sip_txn *sip_udp_request(struct sip_udp *u, const char *req, size_t len, const struct sockaddr_storage *dst,
+				void *user, int *err);
+/* After calling into the transaction layer from outside a transport callback (e.g. sip_txn_respond from a
+ * ring timer): re-arms the wheel's loop timer. */
+void sip_udp_kick(struct sip_udp *u);
+struct cp_loop *sip_udp_loop(const struct sip_udp *u);
+/* Sends one datagram outside any transaction (the ACK for a 2xx): 0 or a negative errno. */
+int sip_udp_send(struct sip_udp *u, const struct sockaddr_storage *dst, const char *buf, size_t len);
+const char *sip_udp_local_ip(const struct sip_udp *u);
+/* Fills a transport address from a numeric IP and port: 0 or -EINVAL. */
+int sip_addr_from(struct sockaddr_storage *a, const char *ip, uint16_t port);
+
+/* ---- client transaction handlers -------------------------------------------------------------------------- */
+
+/* Convention for client transactions: their user pointer is a struct sip_client_handler embedded in the owner
+ * (a registration, a call).  A transport's ops can then use sip_client_on_* below for the client side and add
+ * their own on_request for the server side. */
+struct sip_client_handler {
+	void (*on_response)(struct sip_client_handler *h, struct sip_txn *ct, const struct sip_msg *resp);
+	void (*on_timeout)(struct sip_client_handler *h, struct sip_txn *ct);
+	void (*on_terminated)(struct sip_client_handler *h, struct sip_txn *ct);
+};
+void sip_client_on_response(void *arg, struct sip_txn *ct, const struct sip_msg *resp);
+void sip_client_on_timeout(void *arg, struct sip_txn *t);
+void sip_client_on_terminated(void *arg, struct sip_txn *t);
+
+/* ---- registration (RFC 3261 §10) -------------------------------------------------------------------------- */
+
+#define SIP_REG_MAX_AUTH_TRIES 2u    /* challenges answered in a row before the credentials count as wrong */
+#define SIP_REG_MAX_423 3u           /* 423 Interval Too Brief retries */
+#define SIP_REG_REFRESH_MARGIN_S 32u /* refresh this long before expiry (half the interval if shorter) */
+
+struct sip_reg_config {
+	const char *domain;          /* registrar domain: Request-URI sip:DOMAIN, AOR sip:USER@DOMAIN */
+	const char *user;
+	const char *password;        /* NULL: no authentication */
+	const char *auth_user;       /* digest username if not USER */
+	const char *route;           /* outbound proxy as a Route value "<sip:proxy;lr>", or NULL */
+	struct sockaddr_storage dst; /* where REGISTERs go: the registrar or the outbound proxy */
+	uint32_t expires;            /* requested interval, seconds */
+};
+
+enum sip_reg_state { SIP_REG_IDLE, SIP_REG_REGISTERING, SIP_REG_REGISTERED, SIP_REG_UNREGISTERING,
+		     SIP_REG_UNREGISTERED, SIP_REG_FAILED };
+const char *sip_reg_state_name(enum sip_reg_state s);
+
+struct sip_reg_stats {
+	enum sip_reg_state state;
+	unsigned last_status;        /* final status of the last REGISTER (408 for a transaction timeout) */
+	uint32_t granted_s;          /* interval the registrar granted */
+	uint64_t time_to_register_ms;/* first REGISTER sent to first 200 */
+	unsigned registers_sent, challenges, refreshes, interval_too_brief;
+	unsigned ok;                 /* 2xx received (registrations and refreshes) */
+};
+
+struct sip_reg;
+struct sip_udp;
+typedef void (*sip_reg_cb)(struct sip_reg *r, void *arg); /* called on every state change */
+/* NULL on a bad config or allocation failure.  Uses the transport's client side: its ops must route client
+ * transactions with sip_client_on_* (see above). */
+struct sip_reg *sip_reg_new(struct sip_udp *u, const struct sip_reg_config *cfg, sip_reg_cb cb, void *arg);
+/* Sends the first REGISTER; refreshes follow on their own.  0 or a negative errno. */
+int sip_reg_start(struct sip_reg *r);
+/* Unregisters (Expires: 0) if registered; the state ends UNREGISTERED (or FAILED). */
+int sip_reg_stop(struct sip_reg *r);
+void sip_reg_free(struct sip_reg *r);
+const struct sip_reg_stats *sip_reg_stats(const struct sip_reg *r);
+
+/* ---- calls: the UAC side of a dialog (RFC 3261 §12-§15) --------------------------------------------------- */
+
+#define SIP_CALL_MAX_AUTH_TRIES 2u
+#define SIP_CALL_FIELD_MAX 128u
+#define SIP_CALL_ROUTE_MAX 512u      /* the dialog's route set, as Route header text */
+
+enum sip_call_state { SIP_CALL_IDLE, SIP_CALL_CALLING, SIP_CALL_RINGING, SIP_CALL_CONFIRMED, SIP_CALL_ENDING,
+		      SIP_CALL_ENDED };
+/* How a call ended (the DESIGN.md call_result values). */
+enum sip_call_result { SIP_RESULT_NONE, SIP_RESULT_ANSWERED, SIP_RESULT_BUSY, SIP_RESULT_REJECTED,
+		       SIP_RESULT_TIMEOUT, SIP_RESULT_CANCELLED, SIP_RESULT_UNAVAILABLE, SIP_RESULT_FAILED,
+		       SIP_RESULT_NEGOTIATION_FAILED };
+const char *sip_call_state_name(enum sip_call_state s);
+const char *sip_call_result_name(enum sip_call_result r); /* "answered", "busy", … */
+/* answered 2xx, busy 486/600, rejected 403/603, timeout 408, cancelled 487, unavailable 480/503, else failed */
+enum sip_call_result sip_call_result_from_status(unsigned status);
+
+struct sip_call_config {
+	const char *from_user, *from_domain;
+	const char *to_uri;              /* Request-URI and To, e.g. "sip:bob@10.0.0.2:5060" */
+	struct sockaddr_storage dst;     /* where the INVITE goes (the peer or an outbound proxy) */
+	const char *route;               /* outbound proxy as a Route value "<sip:p;lr>", or NULL */
+	const char *auth_user, *password;/* for 401/407 challenges; NULL password: none */
+	struct sdp_local media;          /* our offer */
+	uint32_t duration_ms;            /* hang up this long after the ACK; 0: only on sip_call_hangup */
+	uint32_t no_answer_ms;           /* CANCEL if still unanswered this long after the INVITE; 0: never */
+};
+
+struct sip_call_stats {
+	enum sip_call_state state;
+	enum sip_call_result result;
+	unsigned final_status;           /* the INVITE's final status (408 for a transaction timeout) */
+	char reason[64];                 /* its reason phrase */
+	uint64_t pdd_ms;                 /* INVITE to the first 180/183 */
+	uint64_t time_to_ringing_ms;     /* INVITE to the first 180 */
+	uint64_t setup_ms;               /* INVITE to the 2xx */
+	uint64_t duration_ms;            /* ACK to the BYE's final response */
+	unsigned bye_status;
+	unsigned challenges;
+	enum sdp_neg negotiation;
+	struct sdp_negotiated media;     /* valid when answered; strings point into the call's copy of the answer */
+};
+
+struct sip_call;
+typedef void (*sip_call_cb)(struct sip_call *c, void *arg); /* on every state change */
+struct sip_call *sip_call_new(struct sip_udp *u, const struct sip_call_config *cfg, sip_call_cb cb, void *arg);
+int sip_call_start(struct sip_call *c);
+/* BYE when confirmed, CANCEL while ringing (the call then ends with 487). */
+int sip_call_hangup(struct sip_call *c);
+void sip_call_free(struct sip_call *c);
+const struct sip_call_stats *sip_call_stats(const struct sip_call *c);
 
 /* ---- callmeter-worker sip-check FILE... ------------------------------------------------------------------- */
 

@@ -1,5 +1,6 @@
 /* libFuzzer target for the SIP message parser: whole-message parse and validation, every typed header parser
- * on every header value, comma splitting, and stream framing of the same bytes. */
+ * on every header value (digest challenges and credentials included), comma splitting, and stream framing of
+ * the same bytes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct sip_via via;
 			struct sip_cseq cs;
 			struct sip_auth au;
+			struct sip_challenge ch;
 			struct sip_str pv;
 			uint32_t u;
 			char out[256];
@@ -38,9 +40,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			(void)sip_parse_cseq(v, &cs, &why);
 			(void)sip_parse_uint(v, SIP_MAX_EXPIRES, &u, &why);
-			if (sip_parse_auth(v, &au, &why) == 0)
+			if (sip_parse_auth(v, &au, &why) == 0) {
 				for (unsigned k = 0; k < au.nparams; k++)
 					(void)sip_unquote(au.params[k].value, out, sizeof(out));
+				(void)sip_digest_verify(&au, "REGISTER", "secret", &why);
+			}
+			(void)sip_digest_parse_challenge(v, false, &ch, &why);
 		}
 	}
 	sip_framer_reset(&f);

@@ -1,0 +1,299 @@
+/* Digest authentication for SIP (RFC 2617 §3.2, RFC 7616 §3.4, RFC 8760): the client side (challenge parsing,
+ * response computation, the Authorization value) and the server-side check, with OpenSSL EVP digests. */
+#include <errno.h>
+#include <stdio.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "sip/sip_internal.h"
+
+static const struct {
+	const char *name;
+	bool sess;
+} algs[] = {
+	[SIP_DIGEST_MD5] = { "MD5", false },
+	[SIP_DIGEST_MD5_SESS] = { "MD5-sess", true },
+	[SIP_DIGEST_SHA256] = { "SHA-256", false },
+	[SIP_DIGEST_SHA256_SESS] = { "SHA-256-sess", true },
+	[SIP_DIGEST_SHA512_256] = { "SHA-512-256", false },
+	[SIP_DIGEST_SHA512_256_SESS] = { "SHA-512-256-sess", true },
+};
+
+const char *sip_digest_alg_name(enum sip_digest_alg a)
+{
+	return (unsigned)a < sizeof(algs) / sizeof(algs[0]) ? algs[a].name : "?";
+}
+
+static const EVP_MD *alg_md(enum sip_digest_alg a)
+{
+	switch (a) {
+	case SIP_DIGEST_MD5:
+	case SIP_DIGEST_MD5_SESS:
+		return EVP_md5();
+	case SIP_DIGEST_SHA256:
+	case SIP_DIGEST_SHA256_SESS:
+		return EVP_sha256();
+	default:
+		return EVP_sha512_256();
+	}
+}
+
+static int alg_from(struct sip_str s, enum sip_digest_alg *a)
+{
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
+		if (sip_str_caseeq(s, algs[i].name)) {
+			*a = (enum sip_digest_alg)i;
+			return 0;
+		}
+	return -ENOTSUP;
+}
+
+/* H(parts joined by ':') as lowercase hex. */
+static int hash_hex(enum sip_digest_alg a, const char *const *parts, unsigned n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = ctx && EVP_DigestInit_ex(ctx, alg_md(a), NULL);
+
+	for (unsigned i = 0; ok && i < n; i++) {
+		if (i)
+			ok = EVP_DigestUpdate(ctx, ":", 1);
+		if (ok)
+			ok = EVP_DigestUpdate(ctx, parts[i], strlen(parts[i]));
+	}
+	if (ok)
+		ok = EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	if (!ok || mdlen * 2 > SIP_DIGEST_HEX_MAX)
+		return -EIO;
+	for (unsigned i = 0; i < mdlen; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[2 * mdlen] = '\0';
+	return 0;
+}
+
+int sip_digest_response(enum sip_digest_alg alg, const char *username, const char *realm, const char *password,
+			const char *nonce, const char *cnonce, uint32_t nc, const char *qop, const char *method,
+			const char *uri, char *out)
+{
+	char ha1[SIP_DIGEST_HEX_MAX + 1], ha2[SIP_DIGEST_HEX_MAX + 1], ncs[9];
+	const char *a1[] = { username, realm, password }, *a2[] = { method, uri };
+
+	if ((unsigned)alg >= sizeof(algs) / sizeof(algs[0]))
+		return -ENOTSUP;
+	if (hash_hex(alg, a1, 3, ha1) < 0)
+		return -EIO;
+	if (algs[alg].sess) {
+		/* RFC 7616 §3.4.2: A1 = H(user:realm:password):nonce:cnonce */
+		const char *s[] = { ha1, nonce, cnonce ? cnonce : "" };
+		char tmp[SIP_DIGEST_HEX_MAX + 1];
+		if (hash_hex(alg, s, 3, tmp) < 0)
+			return -EIO;
+		memcpy(ha1, tmp, sizeof(tmp));
+	}
+	if (hash_hex(alg, a2, 2, ha2) < 0)
+		return -EIO;
+	if (qop) {
+		const char *r[] = { ha1, nonce, ncs, cnonce ? cnonce : "", qop, ha2 };
+		snprintf(ncs, sizeof(ncs), "%08x", nc);
+		return hash_hex(alg, r, 6, out);
+	}
+	const char *r[] = { ha1, nonce, ha2 };
+	return hash_hex(alg, r, 3, out);
+}
+
+int sip_digest_cnonce(char *out, size_t len)
+{
+	unsigned char rnd[16];
+	static const char hex[] = "0123456789abcdef";
+
+	if (len < 33)
+		return -ENOSPC;
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return -EIO;
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = hex[rnd[i] >> 4];
+		out[2 * i + 1] = hex[rnd[i] & 15];
+	}
+	out[32] = '\0';
+	return 0;
+}
+
+static int fail(const char **error, int rc, const char *why)
+{
+	if (error)
+		*error = why;
+	return rc;
+}
+
+static int copy_field(const struct sip_auth *a, const char *name, char *out, const char **error)
+{
+	struct sip_str v = sip_auth_param(a, name);
+
+	if (!v.p)
+		return -ENOENT;
+	if (sip_unquote(v, out, SIP_DIGEST_MAX_FIELD) < 0)
+		return fail(error, -E2BIG, "digest field longer than SIP_DIGEST_MAX_FIELD");
+	return 0;
+}
+
+/* Does a comma-separated qop list (qop-options, RFC 2617 §3.2.1) contain "auth"? */
+static bool has_qop_auth(struct sip_str v)
+{
+	const char *p = v.p, *end = v.p + v.len;
+
+	while (p < end) {
+		const char *q;
+		p = sip_skip_lws(p, end);
+		for (q = p; q < end && *q != ','; q++)
+			;
+		if (sip_str_caseeq(sip_trim((struct sip_str){ p, (size_t)(q - p) }), "auth"))
+			return true;
+		p = q + 1;
+	}
+	return false;
+}
+
+int sip_digest_parse_challenge(struct sip_str value, bool proxy, struct sip_challenge *c, const char **error)
+{
+	struct sip_auth a;
+	struct sip_str v;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->proxy = proxy;
+	rc = sip_parse_auth(value, &a, error);
+	if (rc < 0)
+		return rc;
+	if (!sip_str_caseeq(a.scheme, "Digest"))
+		return fail(error, -ENOTSUP, "challenge scheme is not Digest");
+	v = sip_auth_param(&a, "algorithm");
+	if (v.p && alg_from(v, &c->alg) < 0)
+		return fail(error, -ENOTSUP, "unsupported digest algorithm");
+	rc = copy_field(&a, "realm", c->realm, error);
+	if (rc == -ENOENT)
+		return fail(error, -EINVAL, "digest challenge without realm");
+	if (rc < 0)
+		return rc;
+	rc = copy_field(&a, "nonce", c->nonce, error);
+	if (rc == -ENOENT || (rc == 0 && c->nonce[0] == '\0'))
+		return fail(error, -EINVAL, "digest challenge without nonce");
+	if (rc < 0)
+		return rc;
+	rc = copy_field(&a, "opaque", c->opaque, error);
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	c->has_opaque = rc == 0;
+	v = sip_auth_param(&a, "qop");
+	if (v.p) {
+		c->qop_auth = has_qop_auth(v);
+		if (!c->qop_auth)
+			return fail(error, -ENOTSUP, "digest challenge offers only qop values other than auth");
+	}
+	v = sip_auth_param(&a, "stale");
+	c->stale = v.p && sip_str_caseeq(v, "true");
+	return 0;
+}
+
+int sip_digest_challenge_from_msg(const struct sip_msg *resp, struct sip_challenge *c, const char **error)
+{
+	enum sip_hdr_id id = resp->status == 407 ? SIP_HDR_PROXY_AUTHENTICATE : SIP_HDR_WWW_AUTHENTICATE;
+	const char *why = "no digest challenge in the response";
+
+	if (resp->is_request || (resp->status != 401 && resp->status != 407))
+		return fail(error, -ENOENT, "not a 401 or 407 response");
+	for (const struct sip_hdr *h = sip_msg_hdr(resp, id); h; h = sip_msg_next_hdr(resp, h)) {
+		int rc = sip_digest_parse_challenge(h->value, id == SIP_HDR_PROXY_AUTHENTICATE, c, &why);
+		if (rc == 0)
+			return 0;
+	}
+	return fail(error, -ENOENT, why);
+}
+
+int sip_digest_authorization(const struct sip_challenge *c, const char *username, const char *password,
+			     const char *method, const char *uri, const char *cnonce, uint32_t nc, char *out,
+			     size_t outlen)
+{
+	char resp[SIP_DIGEST_HEX_MAX + 1];
+	int n, m = 0;
+
+	if (sip_digest_response(c->alg, username, c->realm, password, c->nonce, cnonce, nc,
+				c->qop_auth ? "auth" : NULL, method, uri, resp) < 0)
+		return -EIO;
+	/* realm, nonce and opaque go back exactly as received; they came unquoted, so quote them again */
+	n = snprintf(out, outlen, "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", "
+				  "response=\"%s\", algorithm=%s",
+		     username, c->realm, c->nonce, uri, resp, sip_digest_alg_name(c->alg));
+	if (n < 0 || (size_t)n >= outlen)
+		return -ENOSPC;
+	if (c->qop_auth) {
+		m = snprintf(out + n, outlen - (size_t)n, ", qop=auth, nc=%08x, cnonce=\"%s\"", nc, cnonce);
+		if (m < 0 || (size_t)m >= outlen - (size_t)n)
+			return -ENOSPC;
+		n += m;
+	} else if (algs[c->alg].sess) {
+		/* -sess hashes the cnonce into A1, so the server needs it even without qop */
+		m = snprintf(out + n, outlen - (size_t)n, ", cnonce=\"%s\"", cnonce);
+		if (m < 0 || (size_t)m >= outlen - (size_t)n)
+			return -ENOSPC;
+		n += m;
+	}
+	if (c->has_opaque) {
+		m = snprintf(out + n, outlen - (size_t)n, ", opaque=\"%s\"", c->opaque);
+		if (m < 0 || (size_t)m >= outlen - (size_t)n)
+			return -ENOSPC;
+		n += m;
+	}
+	return n;
+}
+
+int sip_digest_verify(const struct sip_auth *cred, const char *method, const char *password, const char **error)
+{
+	char user[SIP_DIGEST_MAX_FIELD], realm[SIP_DIGEST_MAX_FIELD], nonce[SIP_DIGEST_MAX_FIELD];
+	char uri[SIP_DIGEST_MAX_FIELD], cnonce[SIP_DIGEST_MAX_FIELD], given[SIP_DIGEST_MAX_FIELD];
+	char qop[16], ncs[16], want[SIP_DIGEST_HEX_MAX + 1];
+	enum sip_digest_alg alg = SIP_DIGEST_MD5;
+	struct sip_str v = sip_auth_param(cred, "algorithm");
+	bool has_qop;
+	uint32_t nc = 0;
+
+	if (!sip_str_caseeq(cred->scheme, "Digest"))
+		return fail(error, -ENOTSUP, "credentials scheme is not Digest");
+	if (v.p && alg_from(v, &alg) < 0)
+		return fail(error, -ENOTSUP, "unsupported digest algorithm");
+	if (copy_field(cred, "username", user, error) || copy_field(cred, "realm", realm, error) ||
+	    copy_field(cred, "nonce", nonce, error) || copy_field(cred, "uri", uri, error) ||
+	    copy_field(cred, "response", given, error))
+		return fail(error, -EINVAL, "digest credentials missing a field");
+	v = sip_auth_param(cred, "qop");
+	has_qop = v.p != NULL;
+	if (has_qop) {
+		if (!sip_str_caseeq(v, "auth"))
+			return fail(error, -ENOTSUP, "qop other than auth");
+		snprintf(qop, sizeof(qop), "auth");
+		v = sip_auth_param(cred, "nc");
+		if (!v.p || v.len != 8 || sip_unquote(v, ncs, sizeof(ncs)) != 8)
+			return fail(error, -EINVAL, "digest nc is not 8 hex digits");
+		for (int i = 0; i < 8; i++) {
+			if (!sip_is_hex((unsigned char)ncs[i]))
+				return fail(error, -EINVAL, "digest nc is not 8 hex digits");
+			nc = nc * 16 + (uint32_t)(sip_is_digit((unsigned char)ncs[i]) ? ncs[i] - '0'
+										: (ncs[i] | 0x20) - 'a' + 10);
+		}
+	}
+	if ((has_qop || algs[alg].sess) && copy_field(cred, "cnonce", cnonce, error))
+		return fail(error, -EINVAL, "digest credentials without the cnonce qop or -sess needs");
+	if (sip_digest_response(alg, user, realm, password, nonce, (has_qop || algs[alg].sess) ? cnonce : NULL, nc,
+				has_qop ? qop : NULL, method, uri, want) < 0)
+		return fail(error, -EIO, "digest computation failed");
+	if (strlen(given) != strlen(want) || CRYPTO_memcmp(given, want, strlen(want)) != 0)
+		return fail(error, -EACCES, "digest response does not match");
+	return 0;
+}

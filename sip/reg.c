@@ -1,0 +1,300 @@
+/* Registration client (RFC 3261 §10.2): REGISTER with Expires, digest challenges answered (401 and 407, stale
+ * nonces, nc counting), 423 Interval Too Brief answered with Min-Expires, refresh before expiry from a coarse
+ * cp_loop timer, unregister with Expires: 0.  One Call-ID per binding, CSeq incrementing (§10.2.4). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/common.h"
+#include "controlplane/controlplane.h"
+#include "sip/sip_internal.h"
+
+#define REG_FIELD_MAX 128
+
+struct sip_reg {
+	struct sip_client_handler h;  /* first: the client transactions' user pointer */
+	struct sip_udp *u;
+	struct sip_reg_config cfg;
+	char domain[REG_FIELD_MAX], user[REG_FIELD_MAX], password[REG_FIELD_MAX], auth_user[REG_FIELD_MAX];
+	char route[REG_FIELD_MAX];
+	char call_id[48], from_tag[24];
+	uint32_t cseq;
+	uint32_t expires;             /* what we ask for next */
+	bool unregistering;
+	bool have_challenge;
+	struct sip_challenge chal;
+	uint32_t nc;
+	unsigned auth_tries, tries_423;
+	struct sip_txn *pending;
+	struct cp_timer refresh;
+	uint64_t first_sent_ms;
+	struct sip_reg_stats st;
+	sip_reg_cb cb;
+	void *arg;
+};
+
+static const char *const reg_states[] = { "idle", "registering", "registered", "unregistering", "unregistered",
+					  "failed" };
+
+const char *sip_reg_state_name(enum sip_reg_state s)
+{
+	return (unsigned)s < CM_ARRAY_SIZE(reg_states) ? reg_states[s] : "?";
+}
+
+static void set_state(struct sip_reg *r, enum sip_reg_state s)
+{
+	r->st.state = s;
+	if (r->cb)
+		r->cb(r, r->arg);
+}
+
+static int send_register(struct sip_reg *r)
+{
+	char buf[4096], branch[33], auth[1024], ruri[REG_FIELD_MAX + 8];
+	const char *ip = sip_udp_local_ip(r->u);
+	uint16_t port = sip_udp_port(r->u);
+	struct sip_builder b;
+	int n, err;
+
+	if (sip_digest_cnonce(branch, sizeof(branch)) < 0)
+		return -EIO;
+	snprintf(ruri, sizeof(ruri), "sip:%s", r->domain);
+	r->cseq++;
+	sip_build_request(&b, buf, sizeof(buf), "REGISTER", (struct sip_str){ ruri, strlen(ruri) });
+	sip_build_hdrf(&b, "Via", "SIP/2.0/UDP %s:%u;branch=" SIP_MAGIC_COOKIE "%s;rport", ip, port, branch);
+	sip_build_hdrf(&b, "Max-Forwards", "70");
+	if (r->route[0])
+		sip_build_hdrf(&b, "Route", "%s", r->route);
+	sip_build_hdrf(&b, "From", "<sip:%s@%s>;tag=%s", r->user, r->domain, r->from_tag);
+	sip_build_hdrf(&b, "To", "<sip:%s@%s>", r->user, r->domain);
+	sip_build_hdrf(&b, "Call-ID", "%s", r->call_id);
+	sip_build_hdrf(&b, "CSeq", "%u REGISTER", r->cseq);
+	sip_build_hdrf(&b, "Contact", "<sip:%s@%s:%u>", r->user, ip, port);
+	sip_build_hdrf(&b, "Expires", "%u", r->unregistering ? 0 : r->expires);
+	if (r->have_challenge) {
+		char cnonce[33];
+		if (sip_digest_cnonce(cnonce, sizeof(cnonce)) < 0)
+			return -EIO;
+		r->nc++;
+		n = sip_digest_authorization(&r->chal, r->auth_user, r->password, "REGISTER", ruri, cnonce, r->nc,
+					     auth, sizeof(auth));
+		if (n < 0)
+			return n;
+		sip_build_hdrf(&b, r->chal.proxy ? "Proxy-Authorization" : "Authorization", "%s", auth);
+	}
+	sip_build_hdrf(&b, "User-Agent", "callmeter/%s", CM_VERSION);
+	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
+	if (n < 0)
+		return n;
+	r->pending = sip_udp_request(r->u, buf, (size_t)n, &r->cfg.dst, &r->h, &err);
+	if (!r->pending)
+		return err;
+	r->st.registers_sent++;
+	return 0;
+}
+
+static void fail(struct sip_reg *r, unsigned status)
+{
+	r->st.last_status = status;
+	cp_timer_stop(sip_udp_loop(r->u), &r->refresh);
+	set_state(r, SIP_REG_FAILED);
+}
+
+static void on_refresh(struct cp_loop *loop, void *arg)
+{
+	struct sip_reg *r = arg;
+
+	(void)loop;
+	r->st.refreshes++;
+	r->auth_tries = 0;
+	if (send_register(r) < 0)
+		fail(r, 503);
+}
+
+/* The interval granted to our binding: its Contact expires parameter, else the Expires header. */
+static uint32_t granted(const struct sip_reg *r, const struct sip_msg *m)
+{
+	char mine[REG_FIELD_MAX + 80];
+	uint32_t v = r->expires;
+	const char *why;
+
+	snprintf(mine, sizeof(mine), "%s@%s:%u", r->user, sip_udp_local_ip(r->u), sip_udp_port(r->u));
+	for (const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_CONTACT); h; h = sip_msg_next_hdr(m, h)) {
+		struct sip_str rest = h->value, elem, ex;
+		struct sip_addr a;
+
+		while (sip_next_value(&rest, &elem) > 0)
+			if (sip_parse_addr(elem, &a, &why) == 0 && a.uri.user.len &&
+			    memmem(a.uri_str.p, a.uri_str.len, mine, strlen(mine)) &&
+			    sip_param_get(a.params, "expires", &ex) && sip_parse_uint(ex, SIP_MAX_EXPIRES, &v, &why) == 0)
+				return v;
+	}
+	if (sip_msg_hdr(m, SIP_HDR_EXPIRES))
+		sip_parse_uint(sip_msg_hdr(m, SIP_HDR_EXPIRES)->value, SIP_MAX_EXPIRES, &v, &why);
+	return v;
+}
+
+static void on_response(struct sip_client_handler *h, struct sip_txn *ct, const struct sip_msg *m)
+{
+	struct sip_reg *r = (struct sip_reg *)h;
+	struct cp_loop *loop = sip_udp_loop(r->u);
+	const char *why;
+
+	if (m->status < 200)
+		return;
+	/* the transaction is done for us: forget it, so only an in-flight one ever points back here */
+	sip_txn_set_user(ct, NULL);
+	if (r->pending == ct)
+		r->pending = NULL;
+	r->st.last_status = m->status;
+	if (m->status < 300) {
+		r->st.ok++;
+		r->auth_tries = 0;
+		r->tries_423 = 0;
+		if (r->unregistering) {
+			set_state(r, SIP_REG_UNREGISTERED);
+			return;
+		}
+		r->st.granted_s = granted(r, m);
+		if (r->st.time_to_register_ms == 0)
+			r->st.time_to_register_ms = cp_loop_now_ms(loop) - r->first_sent_ms + 1;
+		if (r->st.granted_s == 0) {
+			fail(r, m->status); /* the registrar dropped our binding */
+			return;
+		}
+		/* refresh ahead of expiry: SIP_REG_REFRESH_MARGIN_S early, or at half the interval if shorter */
+		uint64_t g = r->st.granted_s, at = g > 2 * SIP_REG_REFRESH_MARGIN_S ? g - SIP_REG_REFRESH_MARGIN_S : g / 2;
+		cp_timer_start(loop, &r->refresh, at ? at * 1000 : 500);
+		if (r->st.state != SIP_REG_REGISTERED)
+			set_state(r, SIP_REG_REGISTERED);
+		return;
+	}
+	if (m->status == 401 || m->status == 407) {
+		struct sip_challenge c;
+		r->st.challenges++;
+		if (sip_digest_challenge_from_msg(m, &c, &why) < 0 || !r->password[0]) {
+			fail(r, m->status);
+			return;
+		}
+		/* a stale nonce means the password was right: it does not count against the credentials */
+		if (!c.stale && ++r->auth_tries > SIP_REG_MAX_AUTH_TRIES) {
+			fail(r, m->status);
+			return;
+		}
+		if (!r->have_challenge || strcmp(c.nonce, r->chal.nonce) != 0)
+			r->nc = 0;
+		r->chal = c;
+		r->have_challenge = true;
+		if (send_register(r) < 0)
+			fail(r, m->status);
+		return;
+	}
+	if (m->status == 423 && !r->unregistering && ++r->tries_423 <= SIP_REG_MAX_423) {
+		const struct sip_hdr *me = sip_msg_hdr(m, SIP_HDR_MIN_EXPIRES);
+		uint32_t min;
+		r->st.interval_too_brief++;
+		if (me && sip_parse_uint(me->value, SIP_MAX_EXPIRES, &min, &why) == 0 && min > r->expires) {
+			r->expires = min;
+			if (send_register(r) == 0)
+				return;
+		}
+	}
+	fail(r, m->status);
+}
+
+static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
+{
+	(void)ct;
+	fail((struct sip_reg *)h, 408);
+}
+
+static void on_terminated(struct sip_client_handler *h, struct sip_txn *ct)
+{
+	struct sip_reg *r = (struct sip_reg *)h;
+
+	if (r->pending == ct)
+		r->pending = NULL;
+}
+
+static int copy(char *dst, const char *src)
+{
+	return cm_strlcpy(dst, src ? src : "", REG_FIELD_MAX) < 0 ? -ENAMETOOLONG : 0;
+}
+
+struct sip_reg *sip_reg_new(struct sip_udp *u, const struct sip_reg_config *cfg, sip_reg_cb cb, void *arg)
+{
+	struct sip_reg *r;
+	char rnd[33];
+
+	if (!cfg->domain || !cfg->user || !cfg->domain[0] || !cfg->user[0])
+		return NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->h = (struct sip_client_handler){ .on_response = on_response, .on_timeout = on_timeout,
+					    .on_terminated = on_terminated };
+	r->u = u;
+	r->cfg = *cfg;
+	if (copy(r->domain, cfg->domain) || copy(r->user, cfg->user) || copy(r->password, cfg->password) ||
+	    copy(r->auth_user, cfg->auth_user ? cfg->auth_user : cfg->user) || copy(r->route, cfg->route) ||
+	    sip_digest_cnonce(rnd, sizeof(rnd)) < 0)
+		goto free_r;
+	snprintf(r->call_id, sizeof(r->call_id), "%s@%s", rnd, "callmeter");
+	memcpy(r->from_tag, rnd, 16);
+	r->from_tag[16] = '\0';
+	r->expires = cfg->expires ? cfg->expires : 3600;
+	r->cb = cb;
+	r->arg = arg;
+	cp_timer_init(&r->refresh, on_refresh, r);
+	return r;
+
+free_r:
+	free(r);
+	return NULL;
+}
+
+int sip_reg_start(struct sip_reg *r)
+{
+	int rc;
+
+	r->unregistering = false;
+	r->first_sent_ms = cp_loop_now_ms(sip_udp_loop(r->u));
+	if (r->first_sent_ms == 0)
+		r->first_sent_ms = cm_now_ms();
+	set_state(r, SIP_REG_REGISTERING);
+	rc = send_register(r);
+	if (rc < 0)
+		fail(r, 503);
+	return rc;
+}
+
+int sip_reg_stop(struct sip_reg *r)
+{
+	int rc;
+
+	cp_timer_stop(sip_udp_loop(r->u), &r->refresh);
+	if (r->st.state != SIP_REG_REGISTERED)
+		return 0;
+	r->unregistering = true;
+	r->auth_tries = 0;
+	set_state(r, SIP_REG_UNREGISTERING);
+	rc = send_register(r);
+	if (rc < 0)
+		fail(r, 503);
+	return rc;
+}
+
+void sip_reg_free(struct sip_reg *r)
+{
+	if (!r)
+		return;
+	cp_timer_stop(sip_udp_loop(r->u), &r->refresh);
+	if (r->pending)
+		sip_txn_set_user(r->pending, NULL);
+	free(r);
+}
+
+const struct sip_reg_stats *sip_reg_stats(const struct sip_reg *r)
+{
+	return &r->st;
+}

@@ -1,0 +1,587 @@
+/* SIP transactions (RFC 3261 §17): INVITE and non-INVITE, client and server, with timers A–K on the SIP
+ * timer wheel; retransmission over unreliable transports; the ACK for a non-2xx final response generated inside
+ * the client INVITE transaction (§17.1.1.3), the ACK for a 2xx left to the transaction user (end to end).
+ *
+ * Lifetimes: a transaction is malloc'd with copies of its request and last response (or ACK) bytes; it is
+ * freed from a wheel callback (never under the caller's feet), after on_terminated.  Lookup is one chained hash
+ * keyed by Via branch + method; server matching also compares sent-by (§17.2.3), client matching uses branch +
+ * CSeq method (§17.1.3). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "common/common.h"
+#include "sip/sip_internal.h"
+
+#define HASH_BUCKETS (1u << 17)
+#define METHOD_MAX 24u
+#define SENT_BY_MAX 96u
+
+struct sip_txn {
+	struct sip_txn_layer *l;
+	struct sip_txn *hnext;
+	enum sip_txn_kind kind;
+	enum sip_txn_state state;
+	uint32_t hash;
+	uint32_t retx_ms;          /* current A/E/G interval */
+	unsigned last_status;
+	struct sip_wtimer retx;    /* A, E, G */
+	struct sip_wtimer life;    /* B, F, H (timeouts); D, I, J, K (waits); 0 ms: terminate */
+	struct sockaddr_storage peer;
+	char *req;                 /* the request as sent or received */
+	size_t req_len;
+	char *resp;                /* server: the last response; client INVITE: the ACK for a non-2xx */
+	size_t resp_len;
+	void *user;
+	uint8_t branch_len, method_len, sent_by_len;
+	char branch[SIP_BRANCH_MAX];
+	char method[METHOD_MAX];
+	char sent_by[SENT_BY_MAX];
+};
+
+struct sip_txn_layer {
+	struct sip_wheel wheel;
+	bool reliable;
+	sip_send_fn send;
+	void *send_ctx;
+	const struct sip_txn_user_ops *ops;
+	void *ops_arg;
+	struct sip_txn_stats stats;
+	struct sip_msg rx;          /* the message being received */
+	struct sip_msg view;        /* sip_txn_request() and response building */
+	struct sip_msg out_msg;     /* what we are about to send */
+	char out[SIP_MAX_MSG_SIZE]; /* responses and ACKs we build */
+	struct sip_txn *buckets[HASH_BUCKETS];
+};
+
+static const char *const state_names[] = { "Calling", "Trying", "Proceeding", "Completed", "Confirmed",
+					   "Terminated" };
+
+const char *sip_txn_state_name(enum sip_txn_state s)
+{
+	return (unsigned)s < CM_ARRAY_SIZE(state_names) ? state_names[s] : "?";
+}
+
+static struct cm_ratelimit rx_rl = CM_RATELIMIT_INIT(10000, 5);
+
+static uint32_t key_hash(const char *branch, size_t blen, const char *method, size_t mlen)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < blen; i++)
+		h = (h ^ (uint8_t)branch[i]) * 16777619u;
+	h = (h ^ ' ') * 16777619u;
+	for (size_t i = 0; i < mlen; i++)
+		h = (h ^ (uint8_t)method[i]) * 16777619u;
+	return h;
+}
+
+/* Top Via's branch and sent-by, and the CSeq method, of a parsed message. */
+struct txn_key {
+	struct sip_str branch, sent_by, method;
+};
+
+static int msg_key(const struct sip_msg *m, struct txn_key *k)
+{
+	const struct sip_hdr *vh = sip_msg_hdr(m, SIP_HDR_VIA), *ch = sip_msg_hdr(m, SIP_HDR_CSEQ);
+	struct sip_str rest, first;
+	struct sip_via v;
+	struct sip_cseq cs;
+	const char *why;
+
+	if (!vh || !ch)
+		return -EINVAL;
+	rest = vh->value;
+	if (sip_next_value(&rest, &first) != 1 || sip_parse_via(first, &v, &why) < 0 ||
+	    sip_parse_cseq(ch->value, &cs, &why) < 0)
+		return -EINVAL;
+	if (v.branch.len > SIP_BRANCH_MAX || cs.method.len > METHOD_MAX)
+		return -E2BIG;
+	k->branch = v.branch;
+	/* sent-by = host[:port] as written, from the host to the end of the port */
+	k->sent_by = (struct sip_str){ v.host.p, v.host.len };
+	if (v.port) {
+		const char *e = v.params.p ? v.params.p - 1 : first.p + first.len;
+		while (e > v.host.p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == ';'))
+			e--;
+		k->sent_by.len = (size_t)(e - v.host.p);
+	}
+	if (k->sent_by.len > SENT_BY_MAX)
+		k->sent_by.len = SENT_BY_MAX;
+	k->method = cs.method;
+	return 0;
+}
+
+static bool is_server(enum sip_txn_kind k)
+{
+	return k == SIP_TXN_SERVER_INVITE || k == SIP_TXN_SERVER_NON_INVITE;
+}
+
+static struct sip_txn *lookup(struct sip_txn_layer *l, bool server, const struct txn_key *k, struct sip_str method)
+{
+	uint32_t h = key_hash(k->branch.p, k->branch.len, method.p, method.len);
+
+	for (struct sip_txn *t = l->buckets[h % HASH_BUCKETS]; t; t = t->hnext)
+		if (t->hash == h && is_server(t->kind) == server && t->branch_len == k->branch.len &&
+		    memcmp(t->branch, k->branch.p, k->branch.len) == 0 && t->method_len == method.len &&
+		    memcmp(t->method, method.p, method.len) == 0 &&
+		    (!server || (t->sent_by_len == k->sent_by.len &&
+				 strncasecmp(t->sent_by, k->sent_by.p, k->sent_by.len) == 0)))
+			return t;
+	return NULL;
+}
+
+static void hash_remove(struct sip_txn *t)
+{
+	struct sip_txn **pp = &t->l->buckets[t->hash % HASH_BUCKETS];
+
+	for (; *pp; pp = &(*pp)->hnext)
+		if (*pp == t) {
+			*pp = t->hnext;
+			return;
+		}
+}
+
+static int send_bytes(struct sip_txn *t, const char *buf, size_t len)
+{
+	return t->l->send(t->l->send_ctx, &t->peer, buf, len);
+}
+
+static void destroy(struct sip_txn *t)
+{
+	struct sip_txn_layer *l = t->l;
+
+	sip_wtimer_stop(&l->wheel, &t->retx);
+	sip_wtimer_stop(&l->wheel, &t->life);
+	hash_remove(t);
+	t->state = SIP_TXN_TERMINATED;
+	if (l->ops->on_terminated)
+		l->ops->on_terminated(l->ops_arg, t);
+	l->stats.terminated++;
+	l->stats.live--;
+	free(t->req);
+	free(t->resp);
+	free(t);
+}
+
+static void on_life(struct sip_wtimer *w);
+static void on_retx(struct sip_wtimer *w);
+
+/* Terminated from inside a call the user made: freed on the next tick, not under the caller's feet. */
+static void terminate_soon(struct sip_txn *t)
+{
+	t->state = SIP_TXN_TERMINATED;
+	sip_wtimer_stop(&t->l->wheel, &t->retx);
+	sip_wtimer_start(&t->l->wheel, &t->life, 0, on_life);
+}
+
+static void on_retx(struct sip_wtimer *w)
+{
+	struct sip_txn *t = (struct sip_txn *)((char *)w - offsetof(struct sip_txn, retx));
+	struct sip_txn_layer *l = t->l;
+
+	switch (t->kind) {
+	case SIP_TXN_CLIENT_INVITE: /* Timer A: doubles without cap (§17.1.1.2) */
+		send_bytes(t, t->req, t->req_len);
+		t->retx_ms *= 2;
+		break;
+	case SIP_TXN_CLIENT_NON_INVITE: /* Timer E: doubles up to T2; T2 once Proceeding (§17.1.2.2) */
+		send_bytes(t, t->req, t->req_len);
+		t->retx_ms = t->state == SIP_TXN_PROCEEDING ? SIP_T2_MS
+			     : t->retx_ms * 2 > SIP_T2_MS ? SIP_T2_MS : t->retx_ms * 2;
+		break;
+	case SIP_TXN_SERVER_INVITE: /* Timer G: doubles up to T2 (§17.2.1) */
+		send_bytes(t, t->resp, t->resp_len);
+		t->retx_ms = t->retx_ms * 2 > SIP_T2_MS ? SIP_T2_MS : t->retx_ms * 2;
+		break;
+	default:
+		return;
+	}
+	l->stats.retransmissions++;
+	sip_wtimer_start(&l->wheel, &t->retx, t->retx_ms, on_retx);
+}
+
+/* B, F, H are timeouts the user hears about; D, I, J, K and the 0 ms timer just end the transaction. */
+static void on_life(struct sip_wtimer *w)
+{
+	struct sip_txn *t = (struct sip_txn *)((char *)w - offsetof(struct sip_txn, life));
+	struct sip_txn_layer *l = t->l;
+	bool timeout = (t->kind == SIP_TXN_CLIENT_INVITE && t->state == SIP_TXN_CALLING) ||
+		       (t->kind == SIP_TXN_CLIENT_NON_INVITE &&
+			(t->state == SIP_TXN_TRYING || t->state == SIP_TXN_PROCEEDING)) ||
+		       (t->kind == SIP_TXN_SERVER_INVITE && t->state == SIP_TXN_COMPLETED);
+
+	if (timeout) {
+		l->stats.timeouts++;
+		sip_wtimer_stop(&l->wheel, &t->retx);
+		t->state = SIP_TXN_TERMINATED;
+		if (l->ops->on_timeout)
+			l->ops->on_timeout(l->ops_arg, t);
+	}
+	destroy(t);
+}
+
+struct sip_txn_layer *sip_txn_layer_new(uint64_t now_ms, bool reliable, sip_send_fn send, void *send_ctx,
+					const struct sip_txn_user_ops *ops, void *ops_arg)
+{
+	struct sip_txn_layer *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	sip_wheel_init(&l->wheel, now_ms);
+	l->reliable = reliable;
+	l->send = send;
+	l->send_ctx = send_ctx;
+	l->ops = ops;
+	l->ops_arg = ops_arg;
+	return l;
+}
+
+void sip_txn_layer_free(struct sip_txn_layer *l)
+{
+	if (!l)
+		return;
+	for (unsigned i = 0; i < HASH_BUCKETS; i++)
+		while (l->buckets[i])
+			destroy(l->buckets[i]);
+	free(l);
+}
+
+unsigned sip_txn_tick(struct sip_txn_layer *l, uint64_t now_ms)
+{
+	return sip_wheel_advance(&l->wheel, now_ms);
+}
+
+int sip_txn_next_ms(const struct sip_txn_layer *l)
+{
+	return sip_wheel_next_ms(&l->wheel);
+}
+
+const struct sip_txn_stats *sip_txn_layer_stats(const struct sip_txn_layer *l)
+{
+	return &l->stats;
+}
+
+static struct sip_txn *txn_new(struct sip_txn_layer *l, enum sip_txn_kind kind, const struct txn_key *k,
+			       const char *req, size_t len, const struct sockaddr_storage *peer)
+{
+	struct sip_txn *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->req = malloc(len);
+	if (!t->req) {
+		free(t);
+		return NULL;
+	}
+	memcpy(t->req, req, len);
+	t->req_len = len;
+	t->l = l;
+	t->kind = kind;
+	t->peer = *peer;
+	t->branch_len = (uint8_t)k->branch.len;
+	memcpy(t->branch, k->branch.p, k->branch.len);
+	t->method_len = (uint8_t)k->method.len;
+	memcpy(t->method, k->method.p, k->method.len);
+	t->sent_by_len = (uint8_t)k->sent_by.len;
+	memcpy(t->sent_by, k->sent_by.p, k->sent_by.len);
+	t->hash = key_hash(t->branch, t->branch_len, t->method, t->method_len);
+	t->hnext = l->buckets[t->hash % HASH_BUCKETS];
+	l->buckets[t->hash % HASH_BUCKETS] = t;
+	l->stats.created++;
+	l->stats.live++;
+	return t;
+}
+
+struct sip_txn *sip_txn_client_start(struct sip_txn_layer *l, const char *req, size_t len,
+				     const struct sockaddr_storage *dst, void *user, int *err)
+{
+	struct txn_key k;
+	struct sip_txn *t;
+	bool invite;
+	int rc;
+
+	if (sip_msg_parse(&l->out_msg, req, len) < 0 || !l->out_msg.is_request || msg_key(&l->out_msg, &k) < 0 ||
+	    k.branch.len < sizeof(SIP_MAGIC_COOKIE) - 1 ||
+	    memcmp(k.branch.p, SIP_MAGIC_COOKIE, sizeof(SIP_MAGIC_COOKIE) - 1) != 0 ||
+	    l->out_msg.method_id == SIP_ACK) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	if (lookup(l, false, &k, k.method)) {
+		*err = -EEXIST;
+		return NULL;
+	}
+	invite = l->out_msg.method_id == SIP_INVITE;
+	t = txn_new(l, invite ? SIP_TXN_CLIENT_INVITE : SIP_TXN_CLIENT_NON_INVITE, &k, req, len, dst);
+	if (!t) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	t->user = user;
+	t->state = invite ? SIP_TXN_CALLING : SIP_TXN_TRYING;
+	rc = send_bytes(t, t->req, t->req_len);
+	if (rc < 0) {
+		*err = rc;
+		destroy(t);
+		return NULL;
+	}
+	if (!l->reliable) {
+		t->retx_ms = SIP_T1_MS;
+		sip_wtimer_start(&l->wheel, &t->retx, SIP_T1_MS, on_retx);
+	}
+	sip_wtimer_start(&l->wheel, &t->life, 64 * SIP_T1_MS, on_life); /* B or F */
+	*err = 0;
+	return t;
+}
+
+/* §17.1.1.3: the ACK for a non-2xx final response: Request-URI, top Via, Route, From, Call-ID of the request,
+ * To of the response, CSeq number of the request with method ACK. */
+static int build_ack(struct sip_txn *t, const struct sip_msg *resp)
+{
+	struct sip_txn_layer *l = t->l;
+	struct sip_msg *req = &l->view;
+	struct sip_builder b;
+	struct sip_cseq cs;
+	struct sip_str rest, top;
+	const char *why;
+	int n;
+
+	if (sip_msg_parse(req, t->req, t->req_len) < 0 ||
+	    sip_parse_cseq(sip_msg_hdr(req, SIP_HDR_CSEQ)->value, &cs, &why) < 0)
+		return -EINVAL;
+	rest = sip_msg_hdr(req, SIP_HDR_VIA)->value;
+	if (sip_next_value(&rest, &top) != 1)
+		return -EINVAL;
+	sip_build_request(&b, l->out, sizeof(l->out), "ACK", req->ruri);
+	sip_build_hdr(&b, "Via", top);
+	sip_build_copy_hdrs(&b, req, SIP_HDR_ROUTE);
+	sip_build_copy_hdrs(&b, req, SIP_HDR_FROM);
+	sip_build_copy_hdrs(&b, resp, SIP_HDR_TO);
+	sip_build_copy_hdrs(&b, req, SIP_HDR_CALL_ID);
+	sip_build_hdrf(&b, "CSeq", "%u ACK", cs.seq);
+	sip_build_hdrf(&b, "Max-Forwards", "70");
+	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
+	if (n < 0)
+		return n;
+	free(t->resp);
+	t->resp = malloc((size_t)n);
+	if (!t->resp)
+		return -ENOMEM;
+	memcpy(t->resp, l->out, (size_t)n);
+	t->resp_len = (size_t)n;
+	return 0;
+}
+
+static void client_response(struct sip_txn *t, const struct sip_msg *m)
+{
+	struct sip_txn_layer *l = t->l;
+	unsigned st = m->status;
+
+	if (t->state == SIP_TXN_COMPLETED || t->state == SIP_TXN_TERMINATED) {
+		/* a retransmitted final response: re-send the ACK (INVITE), absorb otherwise */
+		if (t->kind == SIP_TXN_CLIENT_INVITE && t->state == SIP_TXN_COMPLETED && st >= 300 && t->resp)
+			send_bytes(t, t->resp, t->resp_len);
+		l->stats.absorbed++;
+		return;
+	}
+	t->last_status = st;
+	if (st < 200) {
+		if (t->kind == SIP_TXN_CLIENT_INVITE) {
+			/* Proceeding: no more retransmissions, Timer B no longer applies */
+			sip_wtimer_stop(&l->wheel, &t->retx);
+			sip_wtimer_stop(&l->wheel, &t->life);
+		}
+		t->state = SIP_TXN_PROCEEDING;
+		l->ops->on_response(l->ops_arg, t, m);
+		return;
+	}
+	sip_wtimer_stop(&l->wheel, &t->retx);
+	sip_wtimer_stop(&l->wheel, &t->life);
+	if (t->kind == SIP_TXN_CLIENT_INVITE && st < 300) {
+		/* 2xx: the transaction ends; the TU ACKs end to end and absorbs retransmitted 2xx */
+		t->state = SIP_TXN_TERMINATED;
+		l->ops->on_response(l->ops_arg, t, m);
+		terminate_soon(t);
+		return;
+	}
+	t->state = SIP_TXN_COMPLETED;
+	if (t->kind == SIP_TXN_CLIENT_INVITE) {
+		if (build_ack(t, m) == 0)
+			send_bytes(t, t->resp, t->resp_len);
+		sip_wtimer_start(&l->wheel, &t->life, l->reliable ? 0 : SIP_TIMER_D_MS, on_life); /* D */
+	} else {
+		sip_wtimer_start(&l->wheel, &t->life, l->reliable ? 0 : SIP_T4_MS, on_life); /* K */
+	}
+	l->ops->on_response(l->ops_arg, t, m);
+}
+
+static void server_retransmission(struct sip_txn *t, const struct sip_msg *m)
+{
+	struct sip_txn_layer *l = t->l;
+
+	l->stats.absorbed++;
+	if (t->kind == SIP_TXN_SERVER_INVITE && m->method_id == SIP_ACK) {
+		if (t->state == SIP_TXN_COMPLETED) {
+			/* ACK for our non-2xx: Confirmed, Timer I absorbs further ACKs (§17.2.1) */
+			t->state = SIP_TXN_CONFIRMED;
+			sip_wtimer_stop(&l->wheel, &t->retx);
+			sip_wtimer_start(&l->wheel, &t->life, l->reliable ? 0 : SIP_T4_MS, on_life);
+		}
+		return;
+	}
+	if ((t->state == SIP_TXN_PROCEEDING || t->state == SIP_TXN_COMPLETED) && t->resp)
+		send_bytes(t, t->resp, t->resp_len);
+}
+
+int sip_txn_receive(struct sip_txn_layer *l, const char *buf, size_t len, const struct sockaddr_storage *src)
+{
+	struct sip_msg *m = &l->rx;
+	struct txn_key k;
+	struct sip_txn *t;
+
+	if (sip_msg_parse(m, buf, len) < 0 || msg_key(m, &k) < 0 || !sip_msg_hdr(m, SIP_HDR_CALL_ID) ||
+	    !sip_msg_hdr(m, SIP_HDR_FROM) || !sip_msg_hdr(m, SIP_HDR_TO)) {
+		l->stats.parse_errors++;
+		cm_log_rl(&rx_rl, CM_LOG_WARN, "sip", "dropped a malformed message (%zu bytes): %s", len,
+			  m->error ? m->error : "missing Via, CSeq, Call-ID, From or To");
+		return -EINVAL;
+	}
+	if (!m->is_request) {
+		t = lookup(l, false, &k, k.method);
+		if (!t) {
+			l->stats.stray_responses++;
+			l->ops->on_response(l->ops_arg, NULL, m);
+			return 0;
+		}
+		client_response(t, m);
+		return 0;
+	}
+	/* an ACK belongs to the INVITE server transaction it acknowledges */
+	t = lookup(l, true, &k, m->method_id == SIP_ACK ? SIP_STR("INVITE") : m->method);
+	if (t) {
+		server_retransmission(t, m);
+		return 0;
+	}
+	if (m->method_id == SIP_ACK) {
+		l->ops->on_request(l->ops_arg, NULL, m, src); /* ACK for a 2xx: end to end */
+		return 0;
+	}
+	t = txn_new(l, m->method_id == SIP_INVITE ? SIP_TXN_SERVER_INVITE : SIP_TXN_SERVER_NON_INVITE, &k, buf,
+		    m->len + (size_t)(m->buf - buf), src);
+	if (!t)
+		return -ENOMEM;
+	if (t->kind == SIP_TXN_SERVER_INVITE) {
+		t->state = SIP_TXN_PROCEEDING;
+		/* §17.2.1: 100 Trying at once, so the client stops retransmitting */
+		sip_txn_respond_simple(t, 100, NULL, NULL);
+	} else {
+		t->state = SIP_TXN_TRYING;
+	}
+	l->ops->on_request(l->ops_arg, t, m, src);
+	return 0;
+}
+
+int sip_txn_respond(struct sip_txn *t, const char *resp, size_t len)
+{
+	struct sip_txn_layer *l = t->l;
+	unsigned st;
+	char *copy;
+	int rc;
+
+	if (!is_server(t->kind) || t->state == SIP_TXN_COMPLETED || t->state == SIP_TXN_CONFIRMED ||
+	    t->state == SIP_TXN_TERMINATED)
+		return -EINVAL;
+	if (sip_msg_parse(&l->out_msg, resp, len) < 0 || l->out_msg.is_request)
+		return -EINVAL;
+	st = l->out_msg.status;
+	copy = malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, resp, len);
+	free(t->resp);
+	t->resp = copy;
+	t->resp_len = len;
+	t->last_status = st;
+	rc = send_bytes(t, t->resp, t->resp_len);
+	if (st < 200) {
+		t->state = SIP_TXN_PROCEEDING;
+	} else if (t->kind == SIP_TXN_SERVER_INVITE && st < 300) {
+		terminate_soon(t); /* 2xx retransmission is the TU's (§13.3.1.4) */
+	} else {
+		t->state = SIP_TXN_COMPLETED;
+		if (t->kind == SIP_TXN_SERVER_INVITE) {
+			if (!l->reliable) {
+				t->retx_ms = SIP_T1_MS;
+				sip_wtimer_start(&l->wheel, &t->retx, SIP_T1_MS, on_retx); /* G */
+			}
+			sip_wtimer_start(&l->wheel, &t->life, 64 * SIP_T1_MS, on_life); /* H */
+		} else {
+			sip_wtimer_start(&l->wheel, &t->life, l->reliable ? 0 : 64 * SIP_T1_MS, on_life); /* J */
+		}
+	}
+	return rc;
+}
+
+int sip_txn_respond_simple(struct sip_txn *t, unsigned status, const char *to_tag, const char *extra_hdrs)
+{
+	struct sip_txn_layer *l = t->l;
+	struct sip_msg *req = &l->view;
+	const struct sip_hdr *to;
+	struct sip_builder b;
+	struct sip_addr a;
+	const char *why;
+	int n;
+
+	if (sip_msg_parse(req, t->req, t->req_len) < 0)
+		return -EINVAL;
+	to = sip_msg_hdr(req, SIP_HDR_TO);
+	sip_build_response(&b, l->out, sizeof(l->out), status, NULL);
+	sip_build_copy_hdrs(&b, req, SIP_HDR_VIA);
+	sip_build_copy_hdrs(&b, req, SIP_HDR_FROM);
+	if (to_tag && status > 100 && sip_parse_addr(to->value, &a, &why) == 0 && a.tag.len == 0)
+		sip_build_hdrf(&b, "To", "%.*s;tag=%s", (int)to->value.len, to->value.p, to_tag);
+	else
+		sip_build_hdr(&b, "To", to->value);
+	sip_build_copy_hdrs(&b, req, SIP_HDR_CALL_ID);
+	sip_build_copy_hdrs(&b, req, SIP_HDR_CSEQ);
+	if (extra_hdrs)
+		sip_build_raw(&b, extra_hdrs);
+	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
+	if (n < 0)
+		return n;
+	return sip_txn_respond(t, l->out, (size_t)n);
+}
+
+enum sip_txn_kind sip_txn_kind(const struct sip_txn *t)
+{
+	return t->kind;
+}
+
+enum sip_txn_state sip_txn_state(const struct sip_txn *t)
+{
+	return t->state;
+}
+
+void *sip_txn_user(const struct sip_txn *t)
+{
+	return t->user;
+}
+
+void sip_txn_set_user(struct sip_txn *t, void *user)
+{
+	t->user = user;
+}
+
+const struct sip_msg *sip_txn_request(const struct sip_txn *t)
+{
+	struct sip_msg *m = &t->l->view;
+
+	return sip_msg_parse(m, t->req, t->req_len) == 0 ? m : NULL;
+}
+
+unsigned sip_txn_last_status(const struct sip_txn *t)
+{
+	return t->last_status;
+}

@@ -1,0 +1,231 @@
+/* UDP transport on the control-plane loop: one non-blocking socket, datagrams drained on EPOLLIN into the
+ * transaction layer, and the SIP timer wheel ticked from one cp_loop timer that is armed only while SIP timers
+ * are (so an idle worker does not wake up every tick). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "common/common.h"
+#include "controlplane/controlplane.h"
+#include "sip/sip_internal.h"
+
+#define UDP_RX_BATCH 64 /* datagrams per EPOLLIN before yielding to the loop */
+
+struct sip_udp {
+	struct cp_loop *loop;
+	int fd;
+	uint16_t port;
+	char ip[64];
+	struct sip_txn_layer *txl;
+	struct cp_timer tick;
+	char rxbuf[SIP_MAX_MSG_SIZE + 1];
+};
+
+static struct cm_ratelimit tx_rl = CM_RATELIMIT_INIT(10000, 5);
+
+int sip_addr_from(struct sockaddr_storage *a, const char *ip, uint16_t port)
+{
+	struct sockaddr_in *v4 = (struct sockaddr_in *)a;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)a;
+
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons(port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons(port);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static socklen_t addr_len(const struct sockaddr_storage *a)
+{
+	return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+static int udp_send(void *ctx, const struct sockaddr_storage *dst, const char *buf, size_t len)
+{
+	struct sip_udp *u = ctx;
+
+	if (sendto(u->fd, buf, len, 0, (const struct sockaddr *)dst, addr_len(dst)) < 0) {
+		int e = errno;
+		cm_log_rl(&tx_rl, CM_LOG_WARN, "sip", "UDP send failed: %s", strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+/* The loop timer follows the wheel's earliest slot (re-armed after anything that may have started a timer). */
+static void arm_tick(struct sip_udp *u)
+{
+	int next = sip_txn_next_ms(u->txl);
+
+	if (next < 0)
+		cp_timer_stop(u->loop, &u->tick);
+	else
+		cp_timer_start(u->loop, &u->tick, (uint64_t)next);
+}
+
+void sip_udp_kick(struct sip_udp *u)
+{
+	arm_tick(u);
+}
+
+struct sip_txn *sip_udp_request(struct sip_udp *u, const char *req, size_t len, const struct sockaddr_storage *dst,
+				void *user, int *err)
+{
+	struct sip_txn *t;
+
+	/* bring the wheel to now first, so new timers count from now and not from the last tick */
+	sip_txn_tick(u->txl, cm_now_ms());
+	t = sip_txn_client_start(u->txl, req, len, dst, user, err);
+	arm_tick(u);
+	return t;
+}
+
+static void on_tick(struct cp_loop *loop, void *arg)
+{
+	struct sip_udp *u = arg;
+
+	sip_txn_tick(u->txl, cp_loop_now_ms(loop));
+	arm_tick(u);
+}
+
+static void on_readable(struct cp_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct sip_udp *u = arg;
+
+	(void)events;
+	sip_txn_tick(u->txl, cp_loop_now_ms(loop));
+	for (int i = 0; i < UDP_RX_BATCH; i++) {
+		struct sockaddr_storage src;
+		socklen_t sl = sizeof(src);
+		ssize_t n = recvfrom(fd, u->rxbuf, sizeof(u->rxbuf), 0, (struct sockaddr *)&src, &sl);
+
+		if (n < 0)
+			break;
+		sip_txn_receive(u->txl, u->rxbuf, (size_t)n, &src);
+	}
+	arm_tick(u);
+}
+
+struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t port,
+			      const struct sip_txn_user_ops *ops, void *ops_arg)
+{
+	struct sip_udp *u = calloc(1, sizeof(*u));
+	struct sockaddr_storage a;
+	socklen_t sl = sizeof(a);
+
+	if (!u) {
+		cm_log(CM_LOG_ERROR, "sip", "out of memory for a UDP transport");
+		return NULL;
+	}
+	u->loop = loop;
+	u->fd = -1;
+	cm_strlcpy(u->ip, ip, sizeof(u->ip));
+	if (sip_addr_from(&a, ip, port) < 0) {
+		cm_log(CM_LOG_ERROR, "sip", "'%s' is not a numeric IP address", ip);
+		goto free_u;
+	}
+	u->fd = socket(a.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (u->fd < 0 || bind(u->fd, (struct sockaddr *)&a, addr_len(&a)) < 0 ||
+	    getsockname(u->fd, (struct sockaddr *)&a, &sl) < 0) {
+		cm_log(CM_LOG_ERROR, "sip", "UDP %s:%u: %s", ip, port, strerror(errno));
+		goto close_fd;
+	}
+	u->port = ntohs(a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
+						: ((struct sockaddr_in *)&a)->sin_port);
+	u->txl = sip_txn_layer_new(cm_now_ms(), false, udp_send, u, ops, ops_arg);
+	if (!u->txl) {
+		cm_log(CM_LOG_ERROR, "sip", "out of memory for the transaction layer");
+		goto close_fd;
+	}
+	cp_timer_init(&u->tick, on_tick, u);
+	if (cp_loop_add_fd(loop, u->fd, EPOLLIN, on_readable, u) < 0) {
+		cm_log(CM_LOG_ERROR, "sip", "cannot add the UDP socket to the event loop");
+		goto free_txl;
+	}
+	return u;
+
+free_txl:
+	sip_txn_layer_free(u->txl);
+close_fd:
+	if (u->fd >= 0)
+		close(u->fd);
+free_u:
+	free(u);
+	return NULL;
+}
+
+void sip_udp_stop(struct sip_udp *u)
+{
+	if (!u)
+		return;
+	cp_timer_stop(u->loop, &u->tick);
+	cp_loop_del_fd(u->loop, u->fd);
+	close(u->fd);
+	sip_txn_layer_free(u->txl);
+	free(u);
+}
+
+uint16_t sip_udp_port(const struct sip_udp *u)
+{
+	return u->port;
+}
+
+struct sip_txn_layer *sip_udp_txn_layer(struct sip_udp *u)
+{
+	return u->txl;
+}
+
+struct cp_loop *sip_udp_loop(const struct sip_udp *u)
+{
+	return u->loop;
+}
+
+const char *sip_udp_local_ip(const struct sip_udp *u)
+{
+	return u->ip;
+}
+
+/* Client transactions carry a struct sip_client_handler as their user pointer. */
+void sip_client_on_response(void *arg, struct sip_txn *ct, const struct sip_msg *resp)
+{
+	struct sip_client_handler *h = ct ? sip_txn_user(ct) : NULL;
+
+	(void)arg;
+	if (h && h->on_response)
+		h->on_response(h, ct, resp);
+}
+
+void sip_client_on_timeout(void *arg, struct sip_txn *t)
+{
+	struct sip_client_handler *h = sip_txn_user(t);
+
+	(void)arg;
+	if (h && (sip_txn_kind(t) == SIP_TXN_CLIENT_INVITE || sip_txn_kind(t) == SIP_TXN_CLIENT_NON_INVITE) &&
+	    h->on_timeout)
+		h->on_timeout(h, t);
+}
+
+void sip_client_on_terminated(void *arg, struct sip_txn *t)
+{
+	struct sip_client_handler *h = sip_txn_user(t);
+
+	(void)arg;
+	if (h && (sip_txn_kind(t) == SIP_TXN_CLIENT_INVITE || sip_txn_kind(t) == SIP_TXN_CLIENT_NON_INVITE) &&
+	    h->on_terminated)
+		h->on_terminated(h, t);
+}
+
+int sip_udp_send(struct sip_udp *u, const struct sockaddr_storage *dst, const char *buf, size_t len)
+{
+	return udp_send(u, dst, buf, len);
+}
