@@ -143,6 +143,15 @@ struct cp_flow_report {
 	double jitter_ms, max_jitter_ms, mos, r_factor;
 };
 
+/* Failures grouped by outcome and SIP status, with the first reason seen for each. */
+#define CP_REPORT_FAILURE_KINDS 64
+struct cp_failure {
+	uint8_t outcome;
+	uint16_t code;
+	uint32_t count;
+	char reason[64];
+};
+
 struct cp_report {
 	char run_id[48];
 	char plan[256];
@@ -159,11 +168,15 @@ struct cp_report {
 	uint64_t packets_lost, packets_expected;
 	struct cp_flow_report *flows;
 	size_t nflows, flows_cap;
+	struct cp_failure failures[CP_REPORT_FAILURE_KINDS];
+	unsigned nfailures;
 };
 
 void cp_report_init(struct cp_report *r, const char *run_id, const char *plan);
 void cp_report_free(struct cp_report *r);
 void cp_report_outcome(struct cp_report *r, enum cp_outcome o);
+/* Records why an endpoint failed (after cp_report_outcome): grouped by (outcome, code). */
+void cp_report_failure(struct cp_report *r, enum cp_outcome o, uint16_t code, const char *reason);
 void cp_report_registration(struct cp_report *r, bool ok, uint32_t time_ms);
 void cp_report_call(struct cp_report *r, bool answered, uint32_t setup_ms, uint32_t pdd_ms);
 /* Adds one received stream's end-of-call figures (and its quality to the totals). */
@@ -298,6 +311,21 @@ void cp_media_set_mac(struct cp_media *m, const uint8_t mac[6]);
 int cp_media_start(void *media, uint32_t leg, const struct cp_call_media *cm);
 void cp_media_stop(void *media, uint32_t leg, struct cp_flow_report *out);
 void cp_media_sample(void *media, uint32_t leg, struct cp_sample *s);
+
+/* ---- SIP user agent: the engine's signalling ops on the sip/ transaction layer -----------------------------
+ * One UDP socket per group (its local_ip:local_port); endpoints are told apart by the user part of the
+ * Request-URI.  Registration with digest authentication, INVITE/ACK/BYE/CANCEL as UAC and UAS, SDP offer/answer
+ * with the media adapter's addresses. */
+struct cp_ua;
+struct cp_ua *cp_ua_new(struct cp_loop *loop, const struct cfg_plan *plan, struct cp_media *media, char *err,
+			size_t errlen);
+void cp_ua_attach(struct cp_ua *ua, struct cp_engine *engine);
+void cp_ua_free(struct cp_ua *ua);
+/* The ops a run hands the engine: signalling from the UA, media from the adapter (sig = cp_ua, media = cp_media). */
+extern const struct cp_engine_ops cp_ua_engine_ops;
+
+/* `callmeter-worker run PLAN.ini ...` */
+int cp_run_main(int argc, char **argv);
 
 /* ---- what `run` shows a person -------------------------------------------------------------------------- */
 

@@ -178,6 +178,8 @@ static void ep_done(struct cp_engine *e, struct ep *p)
 	}
 	p->state = CP_EP_DONE;
 	cp_report_outcome(e->report, o);
+	if (o != CP_OUT_SUCCESS && o != CP_OUT_COMPLETED_WITH_WARNINGS)
+		cp_report_failure(e->report, o, p->code, p->reason);
 	if (--e->active == 0)
 		schedule_finish(e);
 }

@@ -45,6 +45,7 @@ static const struct command {
 	const char *usage;
 } commands[] = {
 	{ "serve", cmd_serve, "[--config FILE] [--eal \"EAL ARGS\"]" },
+	{ "run", cp_run_main, "PLAN.ini [--json-summary FILE] [--metrics-out FILE.msgpack] [--eal \"ARGS\"]" },
 	{ "plan-check", cfg_plan_check_main, "PLAN.ini..." },
 	{ "sip-check", sip_check_main, "FILE...   (parse each file as one SIP message)" },
 };

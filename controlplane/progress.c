@@ -44,6 +44,12 @@ void cp_summary_print(FILE *out, struct cp_report *r)
 	for (int o = 0; o < CP_OUT_COUNT; o++)
 		if (r->outcomes[o] || o == CP_OUT_SUCCESS)
 			row(out, cp_outcome_name((enum cp_outcome)o), "%u", r->outcomes[o]);
+	for (unsigned i = 0; i < r->nfailures; i++) {
+		char label[64];
+		snprintf(label, sizeof(label), "  %s %u", cp_outcome_name((enum cp_outcome)r->failures[i].outcome),
+			 r->failures[i].code);
+		row(out, label, "%u  %s", r->failures[i].count, r->failures[i].reason);
+	}
 	fprintf(out, "Registrations\n");
 	row(out, "attempted / ok / failed", "%u / %u / %u", r->reg_attempted, r->reg_succeeded, r->reg_failed);
 	row(out, "time p50 / p95 / p99", "%u / %u / %u ms", cp_values_percentile(&r->reg_time_ms, 50),

@@ -97,6 +97,25 @@ void cp_report_outcome(struct cp_report *r, enum cp_outcome o)
 	}
 }
 
+void cp_report_failure(struct cp_report *r, enum cp_outcome o, uint16_t code, const char *reason)
+{
+	struct cp_failure *f = NULL;
+
+	for (unsigned i = 0; i < r->nfailures && !f; i++)
+		if (r->failures[i].outcome == o && r->failures[i].code == code)
+			f = &r->failures[i];
+	if (!f) {
+		/* the last slot collects whatever does not fit */
+		f = &r->failures[r->nfailures < CP_REPORT_FAILURE_KINDS ? r->nfailures++ : CP_REPORT_FAILURE_KINDS - 1];
+		if (f->count == 0) {
+			f->outcome = (uint8_t)o;
+			f->code = code;
+			cm_strlcpy(f->reason, reason ? reason : "", sizeof(f->reason));
+		}
+	}
+	f->count++;
+}
+
 void cp_report_registration(struct cp_report *r, bool ok, uint32_t time_ms)
 {
 	r->reg_attempted++;
@@ -178,7 +197,7 @@ static void iso_time(uint64_t wall_ms, char *buf, size_t len)
 static json_t *report_json(struct cp_report *r)
 {
 	char started[32], ended[32];
-	json_t *root, *eps, *flows, *quality;
+	json_t *root, *eps, *flows, *quality, *failures;
 	double n = r->quality_n ? r->quality_n : 1;
 
 	iso_time(r->started_wall_ms, started, sizeof(started));
@@ -213,6 +232,12 @@ static json_t *report_json(struct cp_report *r)
 			num(f->mos, 2), "r_factor", num(f->r_factor, 1)));
 	}
 
+	failures = json_array();
+	for (unsigned i = 0; i < r->nfailures; i++)
+		json_array_append_new(failures, json_pack("{s:s,s:i,s:s,s:I}", "outcome",
+							 outcome_names[r->failures[i].outcome], "code",
+							 r->failures[i].code, "reason", r->failures[i].reason, "count",
+							 (json_int_t)r->failures[i].count));
 	root = json_pack("{s:{s:s,s:s,s:s,s:s,s:s},s:o,s:{s:I,s:I,s:I,s:o},s:{s:I,s:I,s:I,s:o,s:o,s:o},s:o,s:o}",
 			 "run", "id", r->run_id, "plan", r->plan, "started", started, "ended", ended, "outcome",
 			 cp_report_run_outcome(r),
@@ -225,6 +250,7 @@ static json_t *report_json(struct cp_report *r)
 			 num(r->calls_attempted ? (double)r->calls_answered / r->calls_attempted : 0, 4), "setup_ms",
 			 percentiles(&r->setup_ms), "pdd_ms", percentiles(&r->pdd_ms),
 			 "quality", quality, "flows", flows);
+	json_object_set_new(root, "failures", failures);
 	return root;
 }
 

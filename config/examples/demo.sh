@@ -1,8 +1,10 @@
 #!/bin/sh
-# make demo: the main job on the embedded default plan.
-# The end-to-end run (endpoint engine, 'callmeter-worker run', config/examples/*.ini) is not built yet; say so
-# plainly instead of pretending.  What exists today is shown by: build/callmeter-worker (see README).
-echo "make demo: the demo run (two groups of SIP endpoints calling each other with RTP over the DPDK"
-echo "dataplane) is not built yet. Today's worker starts its dataplane on net_ring0 and serves /health:"
-echo "    HEALTH_PORT=3030 LOG_FORMAT=pretty $1"
-exit 2
+# make demo: the main job on the embedded default plan — two groups of SIP endpoints on 127.0.0.1 calling each
+# other, G.711 media on the DPDK dataplane over a net_ring device, about 30 s, then the summary.
+set -eu
+worker=${1:-build/callmeter-worker}
+plan=${DEMO_PLAN:-config/examples/demo.ini}
+out=${DEMO_OUT:-build/demo}
+mkdir -p "$out"
+echo "callmeter demo: $plan (summary in $out/summary.json, per-second samples in $out/metrics.msgpack)"
+exec "$worker" run "$plan" --json-summary "$out/summary.json" --metrics-out "$out/metrics.msgpack"

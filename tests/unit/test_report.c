@@ -78,6 +78,7 @@ START_TEST(json_summary_has_design_keys_and_values)
 	for (int i = 0; i < 3; i++)
 		cp_report_outcome(&r, CP_OUT_SUCCESS);
 	cp_report_outcome(&r, CP_OUT_REGISTRATION_FAILED);
+	cp_report_failure(&r, CP_OUT_REGISTRATION_FAILED, 403, "Forbidden");
 	cp_report_registration(&r, true, 12);
 	cp_report_registration(&r, true, 30);
 	cp_report_registration(&r, false, 0);
@@ -120,6 +121,13 @@ START_TEST(json_summary_has_design_keys_and_values)
 	ck_assert_int_eq(jnum(j, "quality", "packets_lost", NULL), 30);
 	/* 30 lost of 1500 expected */
 	ck_assert_double_eq_tol(jnum(j, "quality", "fraction_lost", NULL), 0.02, 1e-9);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "failures")), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "failures"), 0), "outcome")),
+			 "REGISTRATION_FAILED");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(j, "failures"), 0), "code")),
+			 403);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(j, "failures"), 0), "count")),
+			 1);
 	flows = json_object_get(j, "flows");
 	ck_assert_uint_eq(json_array_size(flows), 2);
 	for (size_t i = 0; i < CM_ARRAY_SIZE(flow_keys); i++)
@@ -238,6 +246,26 @@ START_TEST(msgpack_samples_round_trip)
 }
 END_TEST
 
+START_TEST(failures_group_by_outcome_and_code)
+{
+	struct cp_report r;
+
+	cp_report_init(&r, "r", "p");
+	cp_report_failure(&r, CP_OUT_CALL_FAILED, 486, "Busy Here");
+	cp_report_failure(&r, CP_OUT_CALL_FAILED, 486, "Busy Here");
+	cp_report_failure(&r, CP_OUT_CALL_FAILED, 603, "Decline");
+	cp_report_failure(&r, CP_OUT_TIMEOUT, 408, NULL);
+	ck_assert_uint_eq(r.nfailures, 3);
+	ck_assert_uint_eq(r.failures[0].count, 2);
+	ck_assert_str_eq(r.failures[1].reason, "Decline");
+	ck_assert_str_eq(r.failures[2].reason, "");
+	for (unsigned i = 0; i < 100; i++)
+		cp_report_failure(&r, CP_OUT_CALL_FAILED, (uint16_t)(300 + i), "many");
+	ck_assert_uint_eq(r.nfailures, CP_REPORT_FAILURE_KINDS); /* bounded: the last slot collects the rest */
+	cp_report_free(&r);
+}
+END_TEST
+
 START_TEST(outcome_names)
 {
 	ck_assert_str_eq(cp_outcome_name(CP_OUT_SUCCESS), "SUCCESS");
@@ -320,6 +348,7 @@ static Suite *report_suite(void)
 	tcase_add_test(tc, all_success_is_completed_and_empty_is_zero);
 	tcase_add_test(tc, msgpack_samples_round_trip);
 	tcase_add_test(tc, outcome_names);
+	tcase_add_test(tc, failures_group_by_outcome_and_code);
 	tcase_add_test(tc, progress_and_summary_text);
 	suite_add_tcase(s, tc);
 	return s;

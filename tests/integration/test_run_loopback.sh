@@ -1,0 +1,44 @@
+#!/bin/sh
+# callmeter-worker run end to end on this machine: SIP on 127.0.0.1, media on the DPDK dataplane over net_ring.
+# Checks the exit status, every endpoint's outcome, the calls, packet counts against the call duration, MOS, and
+# that the impaired plan's measured loss matches the 3 % injected.
+set -eu
+worker=${CALLMETER_WORKER_BIN:-build/callmeter-worker}
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+
+"$worker" run tests/integration/plans/loopback-short.ini --json-summary "$dir/clean.json" \
+	--metrics-out "$dir/clean.msgpack" >"$dir/clean.out" 2>&1 || { cat "$dir/clean.out"; exit 1; }
+python3 - "$dir/clean.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+e, c, q = s["endpoints"], s["calls"], s["quality"]
+assert s["run"]["outcome"] == "COMPLETED", s["run"]
+assert e["total"] == 40 and e["SUCCESS"] == 40, e
+assert c["attempted"] == 20 and c["answered"] == 20, c
+assert 180 <= c["setup_ms"]["p50"] < 2000, c["setup_ms"]   # ring_time 200 ms
+assert len(s["flows"]) == 40, len(s["flows"])
+for f in s["flows"]:
+    # 4 s of 20 ms packets: about 200 each way
+    assert 170 <= f["packets_received"] <= 230, f
+    assert f["packets_lost"] == 0, f
+    assert f["codec"] == "PCMU", f
+    assert 4.3 <= f["mos"] <= 4.5, f
+assert q["mos"]["min"] >= 4.3, q
+print("clean loopback: 40/40 SUCCESS, MOS min %.2f, %d flows" % (q["mos"]["min"], len(s["flows"])))
+PY
+test -s "$dir/clean.msgpack"
+
+"$worker" run tests/integration/plans/loopback-impaired.ini --json-summary "$dir/imp.json" \
+	>"$dir/imp.out" 2>&1 || { cat "$dir/imp.out"; exit 1; }
+python3 - "$dir/imp.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+q = s["quality"]
+assert s["calls"]["answered"] == 10, s["calls"]
+loss = 100.0 * q["fraction_lost"]
+assert 2.0 <= loss <= 4.0, loss          # 3 % injected, ~6000 packets: within +-1 %
+assert q["jitter_ms"]["avg"] > 2.0, q    # up to 20 ms of uniform TX delay
+assert q["mos"]["avg"] < 4.2, q          # 3 % loss costs G.711 with PLC about 0.3-0.5 MOS
+print("impaired loopback: loss %.2f %%, jitter avg %.2f ms, MOS avg %.2f" % (loss, q["jitter_ms"]["avg"], q["mos"]["avg"]))
+PY
