@@ -521,8 +521,6 @@ struct sip_txn *sip_udp_request(struct sip_udp *u, const char *req, size_t len, 
 /* After calling into the transaction layer from outside a transport callback (e.g. sip_txn_respond from a
  * ring timer): re-arms the wheel's loop timer. */
 void sip_udp_kick(struct sip_udp *u);
-/* Sends one datagram outside any transaction (the ACK for a 2xx, RFC 3261 §13.2.2.4): 0 or a negative errno. */
-int sip_udp_send(struct sip_udp *u, const struct sockaddr_storage *dst, const char *buf, size_t len);
 struct cp_loop *sip_udp_loop(const struct sip_udp *u);
 /* Sends one datagram outside any transaction (the ACK for a 2xx): 0 or a negative errno. */
 int sip_udp_send(struct sip_udp *u, const struct sockaddr_storage *dst, const char *buf, size_t len);

@@ -73,11 +73,6 @@ static void arm_tick(struct sip_udp *u)
 		cp_timer_start(u->loop, &u->tick, (uint64_t)next);
 }
 
-int sip_udp_send(struct sip_udp *u, const struct sockaddr_storage *dst, const char *buf, size_t len)
-{
-	return udp_send(u, dst, buf, len);
-}
-
 void sip_udp_kick(struct sip_udp *u)
 {
 	arm_tick(u);
