@@ -331,7 +331,7 @@ int cp_run_main(int argc, char **argv);
 
 struct cp_progress {
 	uint32_t elapsed_s, duration_s;
-	uint32_t total, registered, ringing, in_call, done, failed;
+	uint32_t total, ready, ringing, in_call, done, failed; /* ready: registered, or needing no registration */
 	double cps;          /* call attempts in the last second */
 	double mos;          /* current average over calls with media; < 0: none yet */
 	double loss_pct;

@@ -13,9 +13,9 @@ void cp_progress_print(FILE *out, bool tty, const struct cp_progress *p)
 		snprintf(mos, sizeof(mos), "%.2f", p->mos);
 	else
 		snprintf(mos, sizeof(mos), "-");
-	fprintf(out, "%s[%4us/%us] endpoints %u: registered %u, ringing %u, in call %u, done %u, failed %u | "
+	fprintf(out, "%s[%4us/%us] endpoints %u: ready %u, ringing %u, in call %u, done %u, failed %u | "
 		"%.1f cps | MOS %s | loss %.2f%% | jitter %.2f ms%s",
-		tty ? "\r\033[K" : "", p->elapsed_s, p->duration_s, p->total, p->registered, p->ringing, p->in_call,
+		tty ? "\r\033[K" : "", p->elapsed_s, p->duration_s, p->total, p->ready, p->ringing, p->in_call,
 		p->done, p->failed, p->cps, mos, p->loss_pct, p->jitter_ms, tty ? "" : "\n");
 	fflush(out);
 }

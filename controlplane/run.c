@@ -79,7 +79,7 @@ static void show_progress(struct cp_loop *loop, void *arg)
 	p.elapsed_s = (uint32_t)((cm_wallclock_ms() - r->report.started_wall_ms) / 1000);
 	p.duration_s = r->plan->test.duration_ms / 1000;
 	p.total = cp_engine_endpoints(r->engine);
-	p.registered = st.state[CP_EP_READY] + st.state[CP_EP_CALLING] + st.state[CP_EP_RINGING] +
+	p.ready = st.state[CP_EP_READY] + st.state[CP_EP_CALLING] + st.state[CP_EP_RINGING] +
 		       st.state[CP_EP_IN_CALL] + st.state[CP_EP_HANGING_UP];
 	p.ringing = st.state[CP_EP_RINGING];
 	p.in_call = st.state[CP_EP_IN_CALL];

@@ -302,7 +302,7 @@ static void print_summary(FILE *f, void *arg)
 
 START_TEST(progress_and_summary_text)
 {
-	struct cp_progress p = { .elapsed_s = 12, .duration_s = 30, .total = 100, .registered = 100, .ringing = 3,
+	struct cp_progress p = { .elapsed_s = 12, .duration_s = 30, .total = 100, .ready = 100, .ringing = 3,
 				 .in_call = 40, .done = 7, .failed = 1, .cps = 9.5, .mos = 4.38, .loss_pct = 0.25,
 				 .jitter_ms = 1.5 };
 	struct cp_flow_report f = { .mos = 4.4, .r_factor = 93.0, .jitter_ms = 0.5, .max_jitter_ms = 1.0,
@@ -311,7 +311,7 @@ START_TEST(progress_and_summary_text)
 	char *out;
 
 	out = printed(print_progress_tty, &p);
-	ck_assert_str_eq(out, "\r\033[K[  12s/30s] endpoints 100: registered 100, ringing 3, in call 40, done 7, "
+	ck_assert_str_eq(out, "\r\033[K[  12s/30s] endpoints 100: ready 100, ringing 3, in call 40, done 7, "
 			 "failed 1 | 9.5 cps | MOS 4.38 | loss 0.25% | jitter 1.50 ms");
 	free(out);
 	p.mos = -1;
