@@ -44,6 +44,7 @@ static const struct command {
 	const char *usage;
 } commands[] = {
 	{ "serve", cmd_serve, "[--config FILE] [--eal \"EAL ARGS\"]" },
+	{ "analyze", dp_analyze_main, "FILE.pcap [--json-summary FILE] [--max-flows N]" },
 };
 
 static void usage(FILE *out)

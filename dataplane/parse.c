@@ -130,12 +130,14 @@ enum dp_drop_reason dp_parse(const uint8_t *f, uint32_t len, bool verify_csum, s
 	/* RTP (RFC 3550 §5.1); RTCP shares the port under RFC 5761 and is told apart by its packet type. */
 	const uint8_t *rtp = udp + UDP_HLEN;
 	uint32_t rlen = ulen - UDP_HLEN;
-	if (rlen < RTP_HLEN)
+	if (rlen < 8) /* the shortest RTCP packet: a receiver report without report blocks */
 		return DP_DROP_rtp_truncated;
 	if (rtp[0] >> 6 != 2)
 		return DP_DROP_rtp_bad_version;
 	if (rtp[1] >= 192 && rtp[1] <= 223)
 		return DP_DROP_rtcp;
+	if (rlen < RTP_HLEN)
+		return DP_DROP_rtp_truncated;
 	uint32_t hdr = RTP_HLEN + (rtp[0] & 0x0fu) * 4u;
 	if (rlen < hdr)
 		return DP_DROP_rtp_truncated;
