@@ -198,7 +198,7 @@ struct dp_flow_params {
 	uint16_t local_port;
 	uint16_t remote_port;
 	uint32_t remote_ip;
-	uint8_t remote_mac[6];    /* next hop */
+	uint8_t remote_mac[6];    /* next hop; all zero: resolved by ARP (via the gateway when off-link) */
 	uint8_t dir;              /* enum dp_flow_dir: hold is DP_FLOW_RECV only, inactive 0 */
 	uint8_t dscp;
 	int16_t payload_type;     /* −1: the frame cache's */
@@ -247,6 +247,7 @@ struct dp_flow {
 	uint8_t pt, dscp, dir, impair;
 	uint8_t active, in_wheel, ge_bad, silent;
 	uint8_t ip_idx;
+	uint8_t mac_ok;           /* remote_mac known (given, or resolved by ARP) */
 } __attribute__((aligned(64)));
 
 enum dp_event_type { DP_EV_FIRST_PACKET = 1, DP_EV_SSRC_CHANGE, DP_EV_SILENT };
@@ -272,6 +273,10 @@ struct dp_config {
 	unsigned n_media_ips;
 	uint32_t silent_ms;                   /* DP_EV_SILENT after this long without packets (0: never) */
 	uint32_t ring_size;                   /* command and event ring entries per lcore */
+	uint32_t gateway_ip;                  /* next hop for remote IPs outside prefix_len (0: all on-link) */
+	uint8_t prefix_len;
+	uint16_t vlan;                        /* 802.1Q VLAN id of the media IPs (0: untagged) */
+	uint32_t arp_entries;                 /* ARP cache size (a power of two) */
 };
 void dp_config_default(struct dp_config *cfg);
 /* Before dp_start(): allocates the flow table and port map.  0 or −errno with a reason in err. */
@@ -290,6 +295,15 @@ unsigned dp_events_poll(struct dp_event *ev, unsigned max);
 /* Sums over lcores. */
 void dp_drop_totals(uint64_t counts[DP_DROP__COUNT]);
 void dp_tx_totals(uint64_t *packets, uint64_t *bytes, uint64_t *no_mbuf, uint64_t *ring_full);
+struct dp_proto_totals {
+	uint64_t arp_requests_answered, arp_learned, arp_requests_sent, icmp_echo_answered;
+	uint64_t tx_no_arp;       /* packets not sent: next hop not resolved yet */
+	uint64_t events_lost;
+};
+void dp_proto_totals(struct dp_proto_totals *out);
+/* Sends one frame (at most DP_INJECT_MAX bytes) on the port from lcore 0: tests, and control-plane probes. */
+#define DP_INJECT_MAX 128
+int dp_inject(const uint8_t *frame, uint16_t len);
 /* True when every lcore has processed every command sent so far. */
 bool dp_commands_done(void);
 /* The port's MAC address (valid after dp_start). */

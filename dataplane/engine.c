@@ -34,7 +34,9 @@
 
 _Static_assert(sizeof(struct dp_flow) <= 256, "hot per-flow state must stay within 256 bytes");
 
-enum dp_cmd_type { DP_CMD_ADD = 1, DP_CMD_MODIFY, DP_CMD_DELETE, DP_CMD_IMPAIR };
+enum dp_cmd_type { DP_CMD_ADD = 1, DP_CMD_MODIFY, DP_CMD_DELETE, DP_CMD_IMPAIR, DP_CMD_INJECT };
+#define DP_ARP_RETRY_PKTS 50      /* an unresolved flow asks again every 50 packets (1 s at 20 ms) */
+#define DP_ARP_RECHECK_PKTS 256   /* a resolved flow checks its entry's age every 256 packets */
 
 struct dp_cmd {
 	uint32_t type;
@@ -42,6 +44,10 @@ struct dp_cmd {
 	union {
 		struct dp_flow_params fp;
 		struct dp_impair im;
+		struct {
+			uint16_t len;
+			uint8_t data[DP_INJECT_MAX];
+		} frame;
 	} u;
 };
 
@@ -57,6 +63,7 @@ struct dp_lcore {
 	uint64_t drops[DP_DROP__COUNT];
 	uint64_t rx_packets, rx_bytes;
 	uint64_t tx_packets, tx_bytes, tx_nombuf, tx_full, events_lost;
+	uint64_t arp_answered, arp_learned, arp_sent, icmp_answered, tx_no_arp;
 	/* the lcore's own */
 	struct rte_ring *cmd, *evt;
 	uint32_t *wheel;
@@ -80,6 +87,7 @@ static struct {
 	struct dp_flow *flows;
 	struct dp_flow_cold *cold;
 	uint32_t *port_map;       /* [ip index << 16 | port] → flow index + 1 */
+	struct dp_arp_cache arp;
 	struct dp_port_ctx port;
 	unsigned lcore_ids[RTE_MAX_LCORE];
 	struct dp_lcore *lc;      /* nlcores of them */
@@ -102,6 +110,7 @@ void dp_config_default(struct dp_config *cfg)
 	cfg->max_flows = 4096;
 	cfg->silent_ms = 5000;
 	cfg->ring_size = 4096;
+	cfg->arp_entries = 4096;
 }
 
 void dp_engine_free(void)
@@ -109,6 +118,8 @@ void dp_engine_free(void)
 	free(g.flows);
 	free(g.cold);
 	free(g.port_map);
+	free(g.arp.e);
+	g.arp.e = NULL;
 	g.flows = NULL;
 	g.cold = NULL;
 	g.port_map = NULL;
@@ -135,13 +146,25 @@ int dp_configure(const struct dp_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "ring_size %u must be a power of two in 64..1048576", cfg->ring_size);
 		return -EINVAL;
 	}
+	if (cfg->arp_entries < DP_ARP_PROBE || (cfg->arp_entries & (cfg->arp_entries - 1)) ||
+	    cfg->arp_entries > (1u << 24)) {
+		snprintf(err, errlen, "arp_entries %u must be a power of two in %d..16777216", cfg->arp_entries,
+			 DP_ARP_PROBE);
+		return -EINVAL;
+	}
+	if (cfg->prefix_len > 32 || cfg->vlan > 4094) {
+		snprintf(err, errlen, "prefix length %u or VLAN %u out of range", cfg->prefix_len, cfg->vlan);
+		return -EINVAL;
+	}
 	dp_engine_free();
 	g.cfg = *cfg;
+	g.arp.e = calloc(cfg->arp_entries, sizeof(struct dp_arp_entry));
+	g.arp.mask = cfg->arp_entries - 1;
 	nmap = (size_t)(cfg->n_media_ips ? cfg->n_media_ips : 1) << 16;
 	g.flows = aligned_alloc(64, (size_t)cfg->max_flows * sizeof(struct dp_flow));
 	g.cold = calloc(cfg->max_flows, sizeof(struct dp_flow_cold));
 	g.port_map = calloc(nmap, sizeof(uint32_t));
-	if (!g.flows || !g.cold || !g.port_map) {
+	if (!g.flows || !g.cold || !g.port_map || !g.arp.e) {
 		dp_engine_free();
 		snprintf(err, errlen, "cannot allocate %u flows (%zu MiB)", cfg->max_flows,
 			 (size_t)cfg->max_flows * (sizeof(struct dp_flow) + sizeof(struct dp_flow_cold)) >> 20);
@@ -190,6 +213,8 @@ static uint64_t spread_offset(uint32_t k, uint32_t ptime_tsc)
 	return ((uint64_t)r * ptime_tsc) >> 32;
 }
 
+static void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m);
+
 /* ---- commands --------------------------------------------------------------------------------------------- */
 
 static uint32_t ip_index(uint32_t ip, bool *ok)
@@ -211,6 +236,8 @@ static void flow_apply(struct dp_flow *f, const struct dp_flow_params *p)
 	f->remote_ip = p->remote_ip;
 	f->remote_port = p->remote_port;
 	memcpy(f->remote_mac, p->remote_mac, 6);
+	f->mac_ok = (p->remote_mac[0] | p->remote_mac[1] | p->remote_mac[2] | p->remote_mac[3] | p->remote_mac[4] |
+		     p->remote_mac[5]) != 0;
 	f->dir = p->dir;
 	f->dscp = p->dscp & 0x3f;
 	f->impair = p->impair < DP_MAX_IMPAIR ? p->impair : 0;
@@ -289,6 +316,18 @@ static void cmd_run(struct dp_lcore *lc, const struct dp_cmd *c, uint64_t now)
 	case DP_CMD_IMPAIR:
 		lc->impair[c->flow] = c->u.im;
 		break;
+	case DP_CMD_INJECT: {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(g.port.pool);
+
+		if (!m) {
+			lc->tx_nombuf++;
+			break;
+		}
+		memcpy(rte_pktmbuf_mtod(m, uint8_t *), c->u.frame.data, c->u.frame.len);
+		m->data_len = m->pkt_len = c->u.frame.len;
+		tx_queue(lc, m);
+		break;
+	}
 	}
 }
 
@@ -326,6 +365,54 @@ static void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m)
 		tx_flush(lc);
 }
 
+static void tx_arp(struct dp_lcore *lc, uint16_t op, const uint8_t dst_mac[6], uint32_t src_ip, uint32_t dst_ip)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(g.port.pool);
+
+	if (!m) {
+		lc->tx_nombuf++;
+		return;
+	}
+	m->data_len = m->pkt_len = dp_arp_build(rte_pktmbuf_mtod(m, uint8_t *), g.cfg.vlan, op, g.mac, src_ip,
+						 dst_mac, dst_ip);
+	if (op == 1)
+		lc->arp_sent++;
+	tx_queue(lc, m);
+}
+
+static uint32_t next_hop(uint32_t ip)
+{
+	uint32_t mask = g.cfg.prefix_len ? ~0u << (32 - g.cfg.prefix_len) : 0;
+
+	if (g.cfg.gateway_ip && (ip & mask) != (g.cfg.gateway_ip & mask))
+		return g.cfg.gateway_ip;
+	return ip;
+}
+
+/* Next-hop MAC for a flow given without one: from the ARP cache, asked for every DP_ARP_RETRY_PKTS packets
+ * while unknown, refreshed when the entry has aged past DP_ARP_REACHABLE_S (the old MAC stays in use). */
+static bool tx_resolve(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint64_t now_ns)
+{
+	static const uint8_t zero[6] = { 0 };
+	const struct dp_arp_entry *e;
+	uint32_t nh;
+
+	if (f->mac_ok == 1 || (f->mac_ok && k % DP_ARP_RECHECK_PKTS != 0))
+		return true; /* given by the control plane, or resolved and not due for an age check */
+	nh = next_hop(f->remote_ip);
+	e = dp_arp_lookup(&g.arp, nh);
+	if (!e) {
+		if (k % (f->mac_ok ? DP_ARP_RECHECK_PKTS : DP_ARP_RETRY_PKTS) == 0)
+			tx_arp(lc, 1, zero, f->local_ip, nh);
+		return f->mac_ok != 0;
+	}
+	memcpy(f->remote_mac, e->mac, 6);
+	f->mac_ok = 2; /* resolved by ARP: checked for age */
+	if (now_ns - e->learned_ns > DP_ARP_REACHABLE_S * 1000000000ull)
+		tx_arp(lc, 1, zero, f->local_ip, nh);
+	return true;
+}
+
 static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const struct codec_frame *fr)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(g.port.pool);
@@ -335,12 +422,13 @@ static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const s
 		lc->tx_nombuf++;
 		return NULL;
 	}
-	len = dp_build_rtp(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, lc->ip_id++, fr->flags & CODEC_FRAME_MARKER,
-			   f->cache->data + fr->offset, fr->len, !g.port.tx_csum_offload);
+	len = dp_build_rtp(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan, lc->ip_id++,
+			   fr->flags & CODEC_FRAME_MARKER, f->cache->data + fr->offset, fr->len,
+			   !g.port.tx_csum_offload);
 	m->data_len = m->pkt_len = len;
 	if (g.port.tx_csum_offload) {
 		m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
-		m->l2_len = DP_ETH_HLEN;
+		m->l2_len = g.cfg.vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN;
 		m->l3_len = DP_IP_HLEN;
 	}
 	return m;
@@ -361,7 +449,9 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 	if (!(fr->flags & CODEC_FRAME_DTX) && (f->dir & DP_FLOW_SEND)) {
 		if (dp_impair_active(im))
 			act = dp_impair_decide(im, idx, k, &f->ge_bad);
-		if (act & DP_IMP_DROP) {
+		if (!tx_resolve(lc, f, k, tsc_to_ns(now))) {
+			lc->tx_no_arp++;
+		} else if (act & DP_IMP_DROP) {
 			g.cold[idx].imp_lost++;
 			if (f->held) { /* the held packet goes out in order after all */
 				tx_queue(lc, f->held);
@@ -403,7 +493,6 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 	f->delay_tsc = 0;
 	if (im->jitter_us)
 		f->delay_tsc = (uint32_t)(g.tsc_hz * dp_impair_delay_us(im, idx, f->tx_index) / 1000000);
-	(void)now;
 	wheel_insert(lc, idx, f->nominal_tsc + f->delay_tsc);
 }
 
@@ -452,7 +541,53 @@ out:
 
 /* ---- RX --------------------------------------------------------------------------------------------------- */
 
-static void rx_one(struct dp_lcore *lc, struct rte_mbuf *m, uint64_t now_ns)
+enum rx_verdict { RX_DROP = -1, RX_DONE = 0, RX_REUSED = 1 };
+
+/* ARP for a media IP: answer requests (learning the asker), learn from replies.  Gratuitous ARP (sender IP =
+ * target IP) is neither answered nor learned. */
+static enum rx_verdict rx_arp(struct dp_lcore *lc, struct rte_mbuf *m, uint64_t now_ns)
+{
+	struct dp_arp a;
+	bool ours;
+
+	if (dp_arp_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), &a) < 0)
+		return RX_DROP;
+	ip_index(a.target_ip, &ours);
+	if (!ours || g.cfg.n_media_ips == 0 || a.sender_ip == a.target_ip)
+		return RX_DROP;
+	dp_arp_learn(&g.arp, a.sender_ip, a.sender_mac, now_ns);
+	lc->arp_learned++;
+	if (a.op != 1)
+		return RX_DONE;
+	m->data_len = m->pkt_len = dp_arp_build(rte_pktmbuf_mtod(m, uint8_t *), g.cfg.vlan, 2, g.mac, a.target_ip,
+						 a.sender_mac, a.sender_ip);
+	m->ol_flags = 0;
+	lc->arp_answered++;
+	tx_queue(lc, m);
+	return RX_REUSED;
+}
+
+static bool rx_icmp(struct dp_lcore *lc, struct rte_mbuf *m)
+{
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m), off = len >= 18 && f[12] == 0x81 && f[13] == 0 ? 18 : 14;
+	uint32_t dst;
+	bool ours;
+
+	if (len < off + 20)
+		return false;
+	dst = (uint32_t)f[off + 16] << 24 | (uint32_t)f[off + 17] << 16 | (uint32_t)f[off + 18] << 8 | f[off + 19];
+	ip_index(dst, &ours);
+	if (!ours || g.cfg.n_media_ips == 0 || !dp_icmp_echo_reply(f, len, dst))
+		return false;
+	m->ol_flags = 0;
+	lc->icmp_answered++;
+	tx_queue(lc, m);
+	return true;
+}
+
+/* Returns true when the mbuf was handed on (a reply reuses it); otherwise the caller frees it. */
+static bool rx_one(struct dp_lcore *lc, struct rte_mbuf *m, uint64_t now_ns)
 {
 	struct dp_pkt pk;
 	enum dp_drop_reason r;
@@ -462,34 +597,45 @@ static void rx_one(struct dp_lcore *lc, struct rte_mbuf *m, uint64_t now_ns)
 	if (g.port.rx_csum_offload) {
 		if ((fl & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD) {
 			lc->drops[DP_DROP_ip_bad_checksum]++;
-			return;
+			return false;
 		}
 		if ((fl & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD) {
 			lc->drops[DP_DROP_udp_bad_checksum]++;
-			return;
+			return false;
 		}
 		verify = (fl & RTE_MBUF_F_RX_IP_CKSUM_MASK) != RTE_MBUF_F_RX_IP_CKSUM_GOOD ||
 			 (fl & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_GOOD;
 	}
 	r = dp_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), verify, &pk);
+	if (r == DP_DROP_arp) {
+		enum rx_verdict v = rx_arp(lc, m, now_ns);
+		if (v != RX_DROP)
+			return v == RX_REUSED;
+	}
+	if (r == DP_DROP_not_udp && rx_icmp(lc, m))
+		return true;
 	if (r != DP_DROP_NONE) {
 		lc->drops[r]++;
-		return;
+		return false;
+	}
+	if (pk.vlan != g.cfg.vlan) {
+		lc->drops[DP_DROP_vlan_mismatch]++;
+		return false;
 	}
 	uint32_t ipi = ip_index(pk.dst_ip, &ok);
 	if (!ok) {
 		lc->drops[DP_DROP_not_media_ip]++;
-		return;
+		return false;
 	}
 	uint32_t fid = g.port_map[ipi << 16 | pk.dst_port];
 	if (!fid) {
 		lc->drops[DP_DROP_unknown_port]++;
-		return;
+		return false;
 	}
 	fid--;
 	if (fid % g.port.nlcores != lc->slot) {
 		lc->drops[DP_DROP_other_lcore]++;
-		return;
+		return false;
 	}
 	struct dp_flow *f = &g.flows[fid];
 	uint32_t changes = f->rx.ssrc_changes;
@@ -503,6 +649,7 @@ static void rx_one(struct dp_lcore *lc, struct rte_mbuf *m, uint64_t now_ns)
 		event(lc, DP_EV_FIRST_PACKET, fid, pk.ssrc, at);
 	else if (f->rx.ssrc_changes != changes)
 		event(lc, DP_EV_SSRC_CHANGE, fid, pk.ssrc, at);
+	return false;
 }
 
 static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
@@ -531,6 +678,12 @@ static int lcore_main(void *arg)
 	struct dp_lcore *lc = arg;
 	struct rte_mbuf *pkts[DP_BURST];
 	struct dp_cmd cmd;
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+	/* Gratuitous ARP for every media IP, so that switches and peers learn where they are. */
+	for (unsigned i = 0; lc->slot == 0 && i < g.cfg.n_media_ips; i++)
+		tx_arp(lc, 1, bcast, g.cfg.media_ips[i], g.cfg.media_ips[i]);
+	tx_flush(lc);
 
 	while (!g.stop) {
 		uint64_t now = rte_rdtsc();
@@ -544,8 +697,8 @@ static int lcore_main(void *arg)
 			if (i + 1 < n)
 				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 			lc->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
-			rx_one(lc, pkts[i], now_ns);
-			rte_pktmbuf_free(pkts[i]);
+			if (!rx_one(lc, pkts[i], now_ns))
+				rte_pktmbuf_free(pkts[i]);
 		}
 		lc->rx_packets += n;
 		while (ncmd < DP_CMDS_PER_PASS && rte_ring_sc_dequeue_elem(lc->cmd, &cmd, sizeof(cmd)) == 0) {
@@ -724,6 +877,32 @@ int dp_impair_set(unsigned profile, const struct dp_impair *im)
 	for (unsigned i = 0; i < g.port.nlcores && rc == 0; i++)
 		rc = send_cmd(i, &c);
 	return rc;
+}
+
+int dp_inject(const uint8_t *frame, uint16_t len)
+{
+	struct dp_cmd c = { .type = DP_CMD_INJECT };
+
+	if (!dp_engine_running())
+		return -ENODEV;
+	if (len < 14 || len > DP_INJECT_MAX)
+		return -EINVAL;
+	c.u.frame.len = len;
+	memcpy(c.u.frame.data, frame, len);
+	return send_cmd(0, &c);
+}
+
+void dp_proto_totals(struct dp_proto_totals *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; g.lc && i < g.port.nlcores; i++) {
+		out->arp_requests_answered += g.lc[i].arp_answered;
+		out->arp_learned += g.lc[i].arp_learned;
+		out->arp_requests_sent += g.lc[i].arp_sent;
+		out->icmp_echo_answered += g.lc[i].icmp_answered;
+		out->tx_no_arp += g.lc[i].tx_no_arp;
+		out->events_lost += g.lc[i].events_lost;
+	}
 }
 
 bool dp_commands_done(void)

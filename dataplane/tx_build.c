@@ -17,15 +17,20 @@ static inline void wr32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6], uint16_t ip_id,
-		      bool marker, const uint8_t *payload, uint16_t payload_len, bool sw_csum)
+uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6], uint16_t vlan,
+		      uint16_t ip_id, bool marker, const uint8_t *payload, uint16_t payload_len, bool sw_csum)
 {
-	uint8_t *ip = buf + DP_ETH_HLEN, *udp = ip + DP_IP_HLEN, *rtp = udp + DP_UDP_HLEN;
+	unsigned l2 = vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN;
+	uint8_t *ip = buf + l2, *udp = ip + DP_IP_HLEN, *rtp = udp + DP_UDP_HLEN;
 	uint16_t udp_len = (uint16_t)(DP_UDP_HLEN + DP_RTP_HLEN + payload_len);
 
 	memcpy(buf, f->remote_mac, 6);
 	memcpy(buf + 6, src_mac, 6);
-	wr16(buf + 12, 0x0800);
+	if (vlan) {
+		wr16(buf + 12, 0x8100);
+		wr16(buf + 14, vlan & 0x0fff);
+	}
+	wr16(buf + l2 - 2, 0x0800);
 
 	ip[0] = 0x45;
 	ip[1] = (uint8_t)(f->dscp << 2);
@@ -62,7 +67,7 @@ uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_m
 			sum = (sum & 0xffff) + (sum >> 16);
 		wr16(udp + 6, (uint16_t)sum);
 	}
-	return (uint16_t)(DP_ETH_HLEN + DP_IP_HLEN + udp_len);
+	return (uint16_t)(l2 + DP_IP_HLEN + udp_len);
 }
 
 /* splitmix64 finaliser: a counter-based generator, so each decision is a pure function of its inputs. */
