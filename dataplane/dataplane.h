@@ -228,6 +228,7 @@ struct dp_impair {
 struct dp_flow {
 	struct dp_rx_stats rx;
 	const struct codec_frame_cache *cache;
+	const uint16_t *payload_sums; /* ones' complement sum of each cached frame, for the UDP checksum */
 	uint64_t nominal_tsc;     /* next packet's schedule; it leaves at nominal_tsc + delay_tsc */
 	uint64_t tx_bytes;
 	void *held;               /* reordering: the mbuf sent after the next one */
@@ -237,7 +238,6 @@ struct dp_flow {
 	uint32_t ts;
 	uint32_t ssrc;
 	uint32_t local_ip, remote_ip;
-	uint32_t wheel_next;      /* timing wheel list link: flow index + 1, 0 ends */
 	uint32_t ptime_tsc;
 	uint32_t delay_tsc;       /* impairment delay of the next packet */
 	uint16_t seq;
@@ -309,6 +309,19 @@ bool dp_commands_done(void);
 /* The port's MAC address (valid after dp_start). */
 void dp_port_mac(uint8_t mac[6]);
 size_t dp_flow_hot_bytes(void);
+
+/* TX pacing: |actual − scheduled| send time of every packet, in DP_PACING_BUCKET_NS buckets (the last one
+ * collects everything beyond), plus the maximum. */
+#define DP_PACING_BUCKETS 1024
+#define DP_PACING_BUCKET_NS 100
+struct dp_pacing {
+	uint64_t hist[DP_PACING_BUCKETS];
+	uint64_t max_ns;
+	uint64_t count;
+};
+void dp_pacing_get(struct dp_pacing *out);
+/* The p-th percentile (0..100) in nanoseconds (bucket upper bound). */
+uint64_t dp_pacing_percentile(const struct dp_pacing *p, double pct);
 
 /* Passive analysis of a capture (callmeter-worker analyze FILE.pcap [--json-summary FILE]). */
 int dp_analyze_main(int argc, char **argv);

@@ -17,9 +17,11 @@ uint16_t dp_udp_csum(const uint8_t *ip, const uint8_t *udp, uint16_t udp_len);
 
 /* Writes Ethernet [+ 802.1Q tag when vlan is not 0] + IPv4 + UDP + RTP headers and the payload for flow f into
  * buf (at least DP_HDRS_LEN + 4 + payload_len bytes); sw_csum: fill the IPv4 and UDP checksums (else the IPv4 one is 0 and the UDP one holds the
- * pseudo-header sum, as checksum offload expects).  Returns the frame length. */
+ * pseudo-header sum, as checksum offload expects).  payload_sum: the payload's dp_csum_add(0, ...) folded to 16
+ * bits when known in advance (frame caches), −1 to compute it.  Returns the frame length. */
 uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6], uint16_t vlan,
-		      uint16_t ip_id, bool marker, const uint8_t *payload, uint16_t payload_len, bool sw_csum);
+		      uint16_t ip_id, bool marker, const uint8_t *payload, uint16_t payload_len, int32_t payload_sum,
+		      bool sw_csum);
 
 /* What the impairment stage does with packet k of a flow. */
 enum dp_imp_action { DP_IMP_SEND = 0, DP_IMP_DROP = 1u << 0, DP_IMP_DUP = 1u << 1, DP_IMP_REORDER = 1u << 2 };
@@ -50,6 +52,9 @@ struct dp_port_ctx {
 	uint64_t ts_flag;       /* ... and the RX flag that says it is set */
 };
 int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen);
+/* Benchmarks: when set before dp_start(), no lcore is launched and the caller runs loop passes itself. */
+extern bool dp_engine_manual;
+void dp_engine_poll_once(unsigned slot);
 void dp_engine_stop(void);  /* stops and waits for the lcores */
 bool dp_engine_running(void);
 void dp_engine_free(void);

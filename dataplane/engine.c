@@ -31,6 +31,7 @@
 #define DP_SILENT_SCAN 16         /* flows checked for silence per loop pass */
 #define DP_WHEEL_SPAN_NS 1100000000ull /* > DP_PTIME_MAX_MS + the largest impairment delay */
 #define DP_JITTER_MAX_US 500000
+#define DP_MAX_CACHES 1024        /* distinct frame caches the flows send from */
 
 _Static_assert(sizeof(struct dp_flow) <= 256, "hot per-flow state must stay within 256 bytes");
 
@@ -41,6 +42,7 @@ enum dp_cmd_type { DP_CMD_ADD = 1, DP_CMD_MODIFY, DP_CMD_DELETE, DP_CMD_IMPAIR, 
 struct dp_cmd {
 	uint32_t type;
 	uint32_t flow;
+	const uint16_t *payload_sums;
 	union {
 		struct dp_flow_params fp;
 		struct dp_impair im;
@@ -50,6 +52,16 @@ struct dp_cmd {
 		} frame;
 	} u;
 };
+
+/* A timing-wheel slot is a list of chunks of flow indices: one cache line holds 14 flows, so a slot's flows
+ * can be prefetched together instead of chasing a pointer through every flow record. */
+#define DP_CHUNK_FLOWS 14
+struct dp_wheel_chunk {
+	uint32_t next;            /* chunk index + 1 */
+	uint32_t n;
+	uint32_t idx[DP_CHUNK_FLOWS];
+};
+_Static_assert(sizeof(struct dp_wheel_chunk) == 64, "one cache line per chunk");
 
 /* Cold per-flow state: touched only when the impairment stage acts. */
 struct dp_flow_cold {
@@ -64,10 +76,16 @@ struct dp_lcore {
 	uint64_t rx_packets, rx_bytes;
 	uint64_t tx_packets, tx_bytes, tx_nombuf, tx_full, events_lost;
 	uint64_t arp_answered, arp_learned, arp_sent, icmp_answered, tx_no_arp;
+	uint64_t pace_max_ns;
+	uint32_t pace_hist[DP_PACING_BUCKETS];
 	/* the lcore's own */
 	struct rte_ring *cmd, *evt;
-	uint32_t *wheel;
+	uint32_t *wheel;          /* slot → chunk index + 1 of its first chunk */
+	struct dp_wheel_chunk *chunks;
+	uint32_t free_chunk;      /* free list: chunk index + 1 */
 	uint64_t wheel_pos;
+	struct rte_mbuf *stash[DP_BURST];
+	unsigned nstash;
 	uint32_t silent_next;
 	uint32_t spread_k;
 	uint16_t queue;
@@ -88,6 +106,11 @@ static struct {
 	struct dp_flow_cold *cold;
 	uint32_t *port_map;       /* [ip index << 16 | port] → flow index + 1 */
 	struct dp_arp_cache arp;
+	struct {                  /* per frame cache: its payload sums (control plane writes, before use) */
+		const struct codec_frame_cache *cache;
+		uint16_t *sums;
+	} sums[DP_MAX_CACHES];
+	unsigned nsums;
 	struct dp_port_ctx port;
 	unsigned lcore_ids[RTE_MAX_LCORE];
 	struct dp_lcore *lc;      /* nlcores of them */
@@ -120,6 +143,9 @@ void dp_engine_free(void)
 	free(g.port_map);
 	free(g.arp.e);
 	g.arp.e = NULL;
+	for (unsigned i = 0; i < g.nsums; i++)
+		free(g.sums[i].sums);
+	g.nsums = 0;
 	g.flows = NULL;
 	g.cold = NULL;
 	g.port_map = NULL;
@@ -185,18 +211,30 @@ void dp_port_mac(uint8_t mac[6])
 	memcpy(mac, g.mac, 6);
 }
 
-/* ---- the timing wheel: one singly linked list of flows per slot of 2^wheel_shift TSC ticks (~1 µs) -------- */
+/* ---- the timing wheel: per slot of 2^wheel_shift TSC ticks (~1 µs), a list of 64-byte chunks of flow indices.
+ * Chunks come from a per-lcore pool sized so that it cannot run dry (one chunk per flow at worst). ---------- */
 
 static void wheel_insert(struct dp_lcore *lc, uint32_t idx, uint64_t when_tsc)
 {
 	uint64_t s = when_tsc >> g.wheel_shift;
-	struct dp_flow *f = &g.flows[idx];
+	uint32_t *head, c;
+	struct dp_wheel_chunk *ch;
 
 	if (s <= lc->wheel_pos) /* due already: the slot being worked on, never one already passed */
 		s = lc->wheel_pos;
-	f->wheel_next = lc->wheel[s & g.wheel_mask];
-	lc->wheel[s & g.wheel_mask] = idx + 1;
-	f->in_wheel = 1;
+	head = &lc->wheel[s & g.wheel_mask];
+	c = *head;
+	if (!c || lc->chunks[c - 1].n == DP_CHUNK_FLOWS) {
+		c = lc->free_chunk;
+		ch = &lc->chunks[c - 1];
+		lc->free_chunk = ch->next;
+		ch->next = *head;
+		ch->n = 0;
+		*head = c;
+	}
+	ch = &lc->chunks[c - 1];
+	ch->idx[ch->n++] = idx;
+	g.flows[idx].in_wheel = 1;
 }
 
 /* Van der Corput spread: the k-th flow added starts at bitreverse(k)/2^32 of its ptime, so any number of flows
@@ -255,7 +293,8 @@ static void release_held(struct dp_flow *f)
 	}
 }
 
-static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_params *p, uint64_t now)
+static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_params *p, const uint16_t *sums,
+		    uint64_t now)
 {
 	struct dp_flow *f = &g.flows[idx];
 	uint8_t in_wheel = f->in_wheel;
@@ -270,6 +309,7 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 	f->local_port = p->local_port;
 	f->ip_idx = (uint8_t)ipi;
 	f->cache = p->cache;
+	f->payload_sums = sums;
 	f->ssrc = p->ssrc;
 	f->seq = p->seq0;
 	f->ts = p->ts0;
@@ -304,7 +344,7 @@ static void cmd_run(struct dp_lcore *lc, const struct dp_cmd *c, uint64_t now)
 {
 	switch (c->type) {
 	case DP_CMD_ADD:
-		cmd_add(lc, c->flow, &c->u.fp, now);
+		cmd_add(lc, c->flow, &c->u.fp, c->payload_sums, now);
 		break;
 	case DP_CMD_MODIFY:
 		if (g.flows[c->flow].active)
@@ -413,18 +453,29 @@ static bool tx_resolve(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint6
 	return true;
 }
 
+/* Packet buffers come from the pool DP_BURST at a time. */
+static struct rte_mbuf *tx_mbuf(struct dp_lcore *lc)
+{
+	if (!lc->nstash) {
+		if (rte_pktmbuf_alloc_bulk(g.port.pool, lc->stash, DP_BURST) != 0) {
+			lc->tx_nombuf++;
+			return NULL;
+		}
+		lc->nstash = DP_BURST;
+	}
+	return lc->stash[--lc->nstash];
+}
+
 static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const struct codec_frame *fr)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(g.port.pool);
+	struct rte_mbuf *m = tx_mbuf(lc);
 	uint16_t len;
 
-	if (!m) {
-		lc->tx_nombuf++;
+	if (!m)
 		return NULL;
-	}
 	len = dp_build_rtp(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan, lc->ip_id++,
 			   fr->flags & CODEC_FRAME_MARKER, f->cache->data + fr->offset, fr->len,
-			   !g.port.tx_csum_offload);
+			   f->payload_sums[f->frame], !g.port.tx_csum_offload);
 	m->data_len = m->pkt_len = len;
 	if (g.port.tx_csum_offload) {
 		m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
@@ -442,6 +493,11 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 	struct dp_flow *f = &g.flows[idx];
 	const struct codec_frame_cache *c = f->cache;
 	const struct codec_frame *fr = &c->frames[f->frame];
+	uint64_t late_ns = tsc_to_ns(now - (f->nominal_tsc + f->delay_tsc));
+
+	lc->pace_hist[RTE_MIN(late_ns / DP_PACING_BUCKET_NS, (uint64_t)DP_PACING_BUCKETS - 1)]++;
+	if (late_ns > lc->pace_max_ns)
+		lc->pace_max_ns = late_ns;
 	const struct dp_impair *im = &lc->impair[f->impair];
 	unsigned act = DP_IMP_SEND;
 	uint32_t k = f->tx_index++;
@@ -496,46 +552,80 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 	wheel_insert(lc, idx, f->nominal_tsc + f->delay_tsc);
 }
 
-/* Works through the wheel slots that have passed; at most DP_TX_BUDGET flows per call so RX keeps up. */
+/* Works through the wheel slots that have passed, a chunk at a time with its flows prefetched; at most about
+ * DP_TX_BUDGET flows per call so that RX keeps up.  Flows due later in the current slot wait for the next
+ * pass. */
 static void tx_run(struct dp_lcore *lc, uint64_t now)
 {
 	uint64_t now_slot = now >> g.wheel_shift;
 	unsigned budget = DP_TX_BUDGET;
+	uint32_t later[DP_CHUNK_FLOWS];
+	unsigned nlater = 0;
 
 	if (now_slot - lc->wheel_pos > g.wheel_mask) /* stalled longer than a revolution: visit each slot once */
 		lc->wheel_pos = now_slot - g.wheel_mask;
-	while (lc->wheel_pos <= now_slot && budget) {
+	while (budget) {
 		uint32_t *head = &lc->wheel[lc->wheel_pos & g.wheel_mask];
 
-		while (*head && budget) {
-			uint32_t idx = *head - 1;
-			struct dp_flow *f = &g.flows[idx];
+		if (!*head) {
+			if (lc->wheel_pos == now_slot)
+				break;
+			lc->wheel_pos++;
+			uint32_t ahead = lc->wheel[(lc->wheel_pos + 2) & g.wheel_mask];
+			if (ahead)
+				rte_prefetch0(&lc->chunks[ahead - 1]);
+			continue;
+		}
+		uint32_t c = *head;
+		struct dp_wheel_chunk *ch = &lc->chunks[c - 1];
+		uint32_t idx[DP_CHUNK_FLOWS], n = ch->n;
 
-			*head = f->wheel_next;
+		/* Detach the chunk, give it back, then work on a copy of its indices. */
+		*head = ch->next;
+		memcpy(idx, ch->idx, n * sizeof(uint32_t));
+		ch->next = lc->free_chunk;
+		lc->free_chunk = c;
+		if (*head)
+			rte_prefetch0(&lc->chunks[*head - 1]);
+		/* The send time, read once per chunk (rdtsc is not free): the pacing error it records is exact
+		 * for the chunk's first packet and late by the building of the ones before it for the rest. */
+		uint64_t t = rte_rdtsc();
+		for (uint32_t i = 0; i < n; i++) {
+			const char *f = (const char *)&g.flows[idx[i]];
+			rte_prefetch0(f + 128);
+			rte_prefetch0(f + 192);
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			struct dp_flow *f = &g.flows[idx[i]];
+			uint64_t when = f->nominal_tsc + f->delay_tsc;
+
+			/* Halfway through, the next chunk's line has arrived: start fetching its flows. */
+			if (i == n / 2 && *head) {
+				const struct dp_wheel_chunk *nx = &lc->chunks[*head - 1];
+				for (uint32_t k = 0; k < nx->n; k++) {
+					rte_prefetch0((const char *)&g.flows[nx->idx[k]] + 128);
+					rte_prefetch0((const char *)&g.flows[nx->idx[k]] + 192);
+				}
+			}
+
 			f->in_wheel = 0;
 			if (!f->active || !f->cache)
 				continue;
-			if (f->nominal_tsc + f->delay_tsc > now) { /* later in this slot or a later revolution */
-				if ((f->nominal_tsc + f->delay_tsc) >> g.wheel_shift == lc->wheel_pos) {
-					/* Not yet: put it back and come back to this slot on the next pass. */
-					f->wheel_next = *head;
-					*head = idx + 1;
-					f->in_wheel = 1;
-					goto out;
-				}
-				wheel_insert(lc, idx, f->nominal_tsc + f->delay_tsc);
+			if (when > now) { /* later in this slot, or a later revolution */
+				if (when >> g.wheel_shift == lc->wheel_pos)
+					later[nlater++] = idx[i];
+				else
+					wheel_insert(lc, idx[i], when);
 				continue;
 			}
-			tx_flow(lc, idx, now);
-			budget--;
+			tx_flow(lc, idx[i], t);
+			budget = budget ? budget - 1 : 0;
 		}
-		if (*head)
+		if (nlater)
 			break;
-		if (lc->wheel_pos == now_slot)
-			break;
-		lc->wheel_pos++;
 	}
-out:
+	for (unsigned i = 0; i < nlater; i++)
+		wheel_insert(lc, later[i], g.flows[later[i]].nominal_tsc + g.flows[later[i]].delay_tsc);
 	tx_flush(lc);
 }
 
@@ -673,19 +763,15 @@ static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
 	}
 }
 
-static int lcore_main(void *arg)
+bool dp_engine_manual;
+
+/* One pass of an lcore: an RX burst, a few commands, the due part of the timing wheel, a silence check. */
+static void lcore_pass(struct dp_lcore *lc)
 {
-	struct dp_lcore *lc = arg;
 	struct rte_mbuf *pkts[DP_BURST];
 	struct dp_cmd cmd;
-	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
-	/* Gratuitous ARP for every media IP, so that switches and peers learn where they are. */
-	for (unsigned i = 0; lc->slot == 0 && i < g.cfg.n_media_ips; i++)
-		tx_arp(lc, 1, bcast, g.cfg.media_ips[i], g.cfg.media_ips[i]);
-	tx_flush(lc);
-
-	while (!g.stop) {
+	{
 		uint64_t now = rte_rdtsc();
 		uint64_t now_ns = tsc_to_ns(now);
 		uint16_t n = rte_eth_rx_burst(g.port.port_id, lc->queue, pkts, DP_BURST);
@@ -712,7 +798,55 @@ static int lcore_main(void *arg)
 		if (ncmd)
 			__atomic_store_n(&lc->cmds_done, lc->cmds_done + ncmd, __ATOMIC_RELEASE);
 	}
+}
+
+static void gratuitous_arp(struct dp_lcore *lc)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+	/* Gratuitous ARP for every media IP, so that switches and peers learn where they are. */
+	for (unsigned i = 0; lc->slot == 0 && i < g.cfg.n_media_ips; i++)
+		tx_arp(lc, 1, bcast, g.cfg.media_ips[i], g.cfg.media_ips[i]);
 	tx_flush(lc);
+}
+
+static int lcore_main(void *arg)
+{
+	struct dp_lcore *lc = arg;
+
+	gratuitous_arp(lc);
+	while (!g.stop)
+		lcore_pass(lc);
+	tx_flush(lc);
+	return 0;
+}
+
+void dp_engine_poll_once(unsigned slot)
+{
+	lcore_pass(&g.lc[slot]);
+}
+
+void dp_pacing_get(struct dp_pacing *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; g.lc && i < g.port.nlcores; i++) {
+		for (unsigned b = 0; b < DP_PACING_BUCKETS; b++) {
+			out->hist[b] += g.lc[i].pace_hist[b];
+			out->count += g.lc[i].pace_hist[b];
+		}
+		out->max_ns = RTE_MAX(out->max_ns, g.lc[i].pace_max_ns);
+	}
+}
+
+uint64_t dp_pacing_percentile(const struct dp_pacing *p, double pct)
+{
+	uint64_t want = (uint64_t)((double)p->count * pct / 100.0), seen = 0;
+
+	for (unsigned b = 0; b < DP_PACING_BUCKETS; b++) {
+		seen += p->hist[b];
+		if (seen >= want && seen > 0)
+			return b == DP_PACING_BUCKETS - 1 ? p->max_ns : (b + 1ull) * DP_PACING_BUCKET_NS;
+	}
 	return 0;
 }
 
@@ -761,13 +895,21 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 		lc->silent_next = i;
 		lc->rl = (struct cm_ratelimit)CM_RATELIMIT_INIT(10000, 5);
 		lc->wheel = calloc(slots, sizeof(uint32_t));
+		/* One chunk per flow of this lcore covers the worst case (every flow alone in its slot). */
+		uint32_t nchunks = g.cfg.max_flows / ctx->nlcores + 2;
+		lc->chunks = aligned_alloc(64, (size_t)nchunks * sizeof(struct dp_wheel_chunk));
+		if (lc->chunks) {
+			for (uint32_t c = 0; c < nchunks; c++)
+				lc->chunks[c].next = c + 2 < nchunks + 1 ? c + 2 : 0;
+			lc->free_chunk = 1;
+		}
 		snprintf(name, sizeof(name), "dp_cmd%u", i);
 		lc->cmd = rte_ring_create_elem(name, sizeof(struct dp_cmd), g.cfg.ring_size, (int)rte_socket_id(),
 					       RING_F_SP_ENQ | RING_F_SC_DEQ);
 		snprintf(name, sizeof(name), "dp_evt%u", i);
 		lc->evt = rte_ring_create_elem(name, sizeof(struct dp_event), g.cfg.ring_size, (int)rte_socket_id(),
 					       RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (!lc->wheel || !lc->cmd || !lc->evt) {
+		if (!lc->wheel || !lc->chunks || !lc->cmd || !lc->evt) {
 			snprintf(err, errlen, "cannot allocate rings or timing wheel for lcore %u: %s", i,
 				 rte_strerror(rte_errno));
 			g.port.nlcores = i + 1;
@@ -778,8 +920,12 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 	}
 	g.stop = false;
 	g.running = true;
-	for (unsigned i = 0; i < ctx->nlcores; i++)
-		rte_eal_remote_launch(lcore_main, &g.lc[i], ctx->lcore_ids[i]);
+	for (unsigned i = 0; i < ctx->nlcores; i++) {
+		if (dp_engine_manual)
+			gratuitous_arp(&g.lc[i]);
+		else
+			rte_eal_remote_launch(lcore_main, &g.lc[i], ctx->lcore_ids[i]);
+	}
 	cm_log(CM_LOG_INFO, "dataplane", "%u flows of %zu B hot state, timing wheel %llu slots of %.2f us, %u lcore(s)",
 	       g.cfg.max_flows, sizeof(struct dp_flow), (unsigned long long)slots,
 	       (double)(1ull << g.wheel_shift) * 1e6 / (double)g.tsc_hz, ctx->nlcores);
@@ -796,7 +942,7 @@ void dp_engine_stop(void)
 	if (!g.lc)
 		return;
 	g.stop = true;
-	for (unsigned i = 0; i < g.port.nlcores; i++)
+	for (unsigned i = 0; i < g.port.nlcores && !dp_engine_manual; i++)
 		rte_eal_wait_lcore(g.lcore_ids[i]);
 	for (uint32_t i = 0; g.flows && i < g.cfg.max_flows; i++) {
 		release_held(&g.flows[i]);
@@ -808,6 +954,9 @@ void dp_engine_stop(void)
 		rte_ring_free(g.lc[i].cmd);
 		rte_ring_free(g.lc[i].evt);
 		free(g.lc[i].wheel);
+		free(g.lc[i].chunks);
+		for (unsigned k = 0; k < g.lc[i].nstash; k++)
+			rte_pktmbuf_free(g.lc[i].stash[k]);
 	}
 	rte_free(g.lc);
 	g.lc = NULL;
@@ -824,6 +973,26 @@ static int send_cmd(unsigned lcore, const struct dp_cmd *c)
 		return -ENOBUFS;
 	lc->cmds_sent++;
 	return 0;
+}
+
+/* The UDP checksum of a cached frame's payload never changes: summed once per cache, on the control plane. */
+static const uint16_t *payload_sums(const struct codec_frame_cache *c)
+{
+	uint16_t *s;
+
+	for (unsigned i = 0; i < g.nsums; i++)
+		if (g.sums[i].cache == c)
+			return g.sums[i].sums;
+	if (g.nsums == DP_MAX_CACHES)
+		return NULL;
+	s = malloc(c->nframes * sizeof(*s));
+	if (!s)
+		return NULL;
+	for (uint32_t i = 0; i < c->nframes; i++)
+		s[i] = (uint16_t)~dp_csum_fold(dp_csum_add(0, c->data + c->frames[i].offset, c->frames[i].len));
+	g.sums[g.nsums].cache = c;
+	g.sums[g.nsums++].sums = s;
+	return s;
 }
 
 static int flow_cmd(uint32_t type, uint32_t flow, const struct dp_flow_params *p)
@@ -843,6 +1012,11 @@ static int flow_cmd(uint32_t type, uint32_t flow, const struct dp_flow_params *p
 		if (p->cache && (!p->cache->nframes || !p->cache->frames ||
 				 (!p->ptime_ms && !p->cache->ptime_ms)))
 			return -EINVAL;
+		if (p->cache && type == DP_CMD_ADD) {
+			c.payload_sums = payload_sums(p->cache);
+			if (!c.payload_sums)
+				return -ENOMEM;
+		}
 		c.u.fp = *p;
 	}
 	return send_cmd(flow % g.port.nlcores, &c);

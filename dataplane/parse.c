@@ -47,16 +47,35 @@ static inline uint32_t rd32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* RFC 1071 ones' complement sum of 16-bit big-endian words. */
+/* RFC 1071 ones' complement sum of 16-bit big-endian words, added to `sum`.  The sum is byte-order independent
+ * (§2(B)): words are summed as native 32-bit loads into a 64-bit accumulator, folded, then swapped once. */
 uint32_t dp_csum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
-	size_t i;
+	uint64_t acc = 0;
+	uint32_t w;
+	uint16_t h;
 
-	for (i = 0; i + 1 < len; i += 2)
-		sum += rd16(p + i);
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
+	for (; len >= 4; p += 4, len -= 4) {
+		memcpy(&w, p, 4);
+		acc += w;
+	}
+	if (len >= 2) {
+		memcpy(&h, p, 2);
+		acc += h;
+		p += 2;
+		len -= 2;
+	}
+	if (len)
+		acc += *p; /* the odd byte is the high half of its big-endian word: native little-endian low byte */
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	acc = (acc & 0xffff) + (acc >> 16);
+	acc = (acc & 0xffff) + (acc >> 16);
+	acc = (acc & 0xffff) + (acc >> 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	acc = (uint16_t)((acc >> 8) | (acc << 8));
+#endif
+	return sum + (uint32_t)acc;
 }
 
 uint16_t dp_csum_fold(uint32_t sum)

@@ -18,7 +18,8 @@ static inline void wr32(uint8_t *p, uint32_t v)
 }
 
 uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6], uint16_t vlan,
-		      uint16_t ip_id, bool marker, const uint8_t *payload, uint16_t payload_len, bool sw_csum)
+		      uint16_t ip_id, bool marker, const uint8_t *payload, uint16_t payload_len, int32_t payload_sum,
+		      bool sw_csum)
 {
 	unsigned l2 = vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN;
 	uint8_t *ip = buf + l2, *udp = ip + DP_IP_HLEN, *rtp = udp + DP_UDP_HLEN;
@@ -56,10 +57,17 @@ uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_m
 	memcpy(rtp + DP_RTP_HLEN, payload, payload_len);
 
 	if (sw_csum) {
+		uint32_t sum;
 		uint16_t c;
 
 		wr16(ip + 10, dp_csum_fold(dp_csum_add(0, ip, DP_IP_HLEN)));
-		c = dp_udp_csum(ip, udp, udp_len);
+		/* pseudo-header + UDP header + RTP header + payload (UDP and RTP headers are even-sized, so the
+		 * payload's own sum adds in as it is) */
+		sum = dp_csum_add(0, ip + 12, 8) + 17 + udp_len;
+		sum = dp_csum_add(sum, udp, DP_UDP_HLEN + DP_RTP_HLEN);
+		sum += payload_sum >= 0 ? (uint32_t)payload_sum : (uint32_t)(uint16_t)~dp_csum_fold(
+			dp_csum_add(0, payload, payload_len));
+		c = dp_csum_fold(sum);
 		wr16(udp + 6, c == 0 ? 0xffff : c); /* RFC 768: a computed 0 is sent as all ones */
 	} else {
 		uint32_t sum = dp_csum_add(0, ip + 12, 8) + 17 + udp_len;

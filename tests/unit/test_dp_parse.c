@@ -26,7 +26,7 @@ static uint16_t build(uint8_t *buf, bool marker)
 	f.seq = 65535;
 	f.ts = 0xfffffff0u;
 	f.ssrc = 0xdeadbeef;
-	return dp_build_rtp(buf, &f, SRC_MAC, 0, 7, marker, payload, sizeof(payload), true);
+	return dp_build_rtp(buf, &f, SRC_MAC, 0, 7, marker, payload, sizeof(payload), -1, true);
 }
 
 START_TEST(build_parse_roundtrip)
@@ -54,6 +54,28 @@ START_TEST(build_parse_roundtrip)
 END_TEST
 
 /* A VLAN tag is stepped over and reported. */
+/* A precomputed payload sum gives the same frame as computing it. */
+START_TEST(precomputed_payload_sum)
+{
+	uint8_t a[256], b[256], payload[161];
+	struct dp_flow f;
+
+	memset(&f, 0, sizeof(f));
+	f.local_ip = 0x0a000001;
+	f.remote_ip = 0xc0a80101;
+	f.local_port = 4000;
+	f.remote_port = 5000;
+	for (unsigned i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 7 + 3);
+	uint16_t sum = (uint16_t)~dp_csum_fold(dp_csum_add(0, payload, sizeof(payload)));
+	uint16_t la = dp_build_rtp(a, &f, SRC_MAC, 0, 1, false, payload, sizeof(payload), -1, true);
+	uint16_t lb = dp_build_rtp(b, &f, SRC_MAC, 0, 1, false, payload, sizeof(payload), sum, true);
+	ck_assert_uint_eq(la, lb);
+	ck_assert_mem_eq(a, b, la);
+	ck_assert_int_eq(dp_parse(b, lb, true, &(struct dp_pkt){ 0 }), DP_DROP_NONE);
+}
+END_TEST
+
 START_TEST(vlan_tagged)
 {
 	uint8_t buf[300], tagged[300];
@@ -241,6 +263,28 @@ START_TEST(delay_within_bounds)
 }
 END_TEST
 
+/* The word-at-a-time checksum equals RFC 1071's definition for every length and alignment. */
+START_TEST(checksum_matches_reference)
+{
+	uint8_t buf[300];
+	uint32_t x = 7;
+
+	for (unsigned i = 0; i < sizeof(buf); i++) {
+		x = x * 1103515245u + 12345u;
+		buf[i] = (uint8_t)(x >> 16);
+	}
+	for (unsigned off = 0; off < 4; off++)
+		for (unsigned len = 0; len < 290; len++) {
+			uint32_t ref = 5;
+			for (unsigned i = 0; i + 1 < len; i += 2)
+				ref += (uint32_t)(buf[off + i] << 8 | buf[off + i + 1]);
+			if (len & 1)
+				ref += (uint32_t)buf[off + len - 1] << 8;
+			ck_assert_uint_eq(dp_csum_fold(dp_csum_add(5, buf + off, len)), dp_csum_fold(ref));
+		}
+}
+END_TEST
+
 START_TEST(arp_build_parse)
 {
 	uint8_t buf[80];
@@ -328,6 +372,7 @@ int main(void)
 
 	tcase_add_test(tc, build_parse_roundtrip);
 	tcase_add_test(tc, vlan_tagged);
+	tcase_add_test(tc, precomputed_payload_sum);
 	tcase_add_test(tc, ip_options);
 	tcase_add_test(tc, drop_reasons);
 	tcase_add_test(tc, drop_names_from_one_list);
@@ -335,6 +380,7 @@ int main(void)
 	tcase_add_test(tc, impairment_deterministic_and_rates);
 	tcase_add_test(tc, gilbert_elliott_bursts);
 	tcase_add_test(tc, delay_within_bounds);
+	tcase_add_test(tc, checksum_matches_reference);
 	tcase_add_test(tc, arp_build_parse);
 	tcase_add_test(tc, icmp_echo_answered_in_place);
 	tcase_add_test(tc, arp_cache_bounded);
