@@ -57,25 +57,18 @@ void dp_rx_totals(uint64_t *packets, uint64_t *bytes);
 #define DP_RX_TS_JUMP_NS 1000000000LL /* |arrival delta − timestamp delta| above this is a timestamp jump */
 
 struct dp_rx_stats {
-	/* RFC 3550 A.1 */
+	/* Touched by every in-order packet: the first two cache lines. */
+	uint64_t seen;             /* bit i: extended max_seq − i was received */
+	uint64_t last_arrival_ns;
+	int64_t rel_transit_ns;    /* transit relative to the PDV reference packet (first, or after a jump) */
+	uint64_t bytes;            /* RTP payload + header bytes (UDP payload) */
 	uint32_t ssrc;
 	uint16_t max_seq;
 	uint8_t probation;
 	uint8_t have_ssrc;
 	uint32_t cycles;
-	uint32_t base_seq;
-	uint32_t bad_seq;
 	uint32_t received;         /* validated packets, duplicates included (A.1) */
-	int32_t lost_prior;        /* expected − received of earlier SSRCs and sequence resyncs */
-	uint32_t expected_prior;
-	uint64_t seen;             /* bit i: extended max_seq − i was received */
 	uint32_t packets;          /* every RTP packet of the flow, probation and duplicates included */
-	uint32_t duplicates;
-	uint32_t out_of_order;
-	uint32_t late;             /* behind the window: more than DP_RX_WINDOW sequence numbers late */
-	uint32_t ssrc_changes;
-	uint32_t seq_resets;
-	uint32_t ts_jumps;
 	uint32_t clock_rate;       /* RTP clock; 0: unknown (no jitter, no PDV) */
 	/* RFC 3550 A.8, in nanoseconds */
 	uint32_t jitter_ns;
@@ -83,18 +76,26 @@ struct dp_rx_stats {
 	uint32_t last_ts;
 	int32_t pdv_min_us;        /* relative transit extremes; the reference packet is 0 */
 	int32_t pdv_max_us;
-	uint64_t last_arrival_ns;
-	int64_t rel_transit_ns;    /* transit relative to the PDV reference packet (first, or after a jump) */
 	/* RFC 3611 burst / gap, in packets */
 	uint32_t cand_lost;        /* losses of the candidate burst (0: none open) */
+	uint32_t gap_pkts;
+	uint16_t run;              /* received since the last loss of the open candidate burst (< DP_RX_GMIN) */
+	uint32_t duplicates;
+	uint32_t out_of_order;
+	/* Touched on losses, reordering, jumps and source changes. */
+	uint32_t base_seq;
+	uint32_t bad_seq;
+	int32_t lost_prior;        /* expected − received of earlier SSRCs and sequence resyncs */
+	uint32_t expected_prior;
+	uint32_t late;             /* behind the window: more than DP_RX_WINDOW sequence numbers late */
+	uint32_t ssrc_changes;
+	uint32_t seq_resets;
+	uint32_t ts_jumps;
 	uint32_t cand_pkts;
 	uint32_t burst_pkts;
 	uint32_t burst_lost;
 	uint32_t bursts;
-	uint32_t gap_pkts;
 	uint32_t gap_lost;
-	uint16_t run;              /* received since the last loss of the open candidate burst (< DP_RX_GMIN) */
-	uint64_t bytes;            /* RTP payload + header bytes (UDP payload) */
 };
 
 struct dp_rx_report {

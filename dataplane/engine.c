@@ -86,6 +86,12 @@ struct dp_lcore {
 	uint64_t wheel_pos;
 	struct rte_mbuf *stash[DP_BURST];
 	unsigned nstash;
+	/* RX software pipeline: the previous burst, classified and prefetched, accounted in the next pass */
+	struct rte_mbuf *pend[DP_BURST];
+	struct dp_pkt ppk[DP_BURST];
+	uint32_t pfid[DP_BURST];
+	uint16_t npend;
+	uint64_t pend_ns;
 	uint32_t silent_next;
 	uint32_t spread_k;
 	uint16_t queue;
@@ -631,7 +637,7 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 
 /* ---- RX --------------------------------------------------------------------------------------------------- */
 
-enum rx_verdict { RX_DROP = -1, RX_DONE = 0, RX_REUSED = 1 };
+enum rx_verdict { RX_DROP = -1, RX_DONE = 0, RX_REUSED = 1, RX_FLOW = 2 };
 
 /* ARP for a media IP: answer requests (learning the asker), learn from replies.  Gratuitous ARP (sender IP =
  * target IP) is neither answered nor learned. */
@@ -676,8 +682,10 @@ static bool rx_icmp(struct dp_lcore *lc, struct rte_mbuf *m)
 	return true;
 }
 
-/* Returns true when the mbuf was handed on (a reply reuses it); otherwise the caller frees it. */
-static bool rx_one(struct dp_lcore *lc, struct rte_mbuf *m, uint64_t now_ns)
+/* First stage of RX: classify a packet down to its flow (RX_FLOW, *fid set), or answer it (RX_REUSED: the mbuf
+ * went out again), or drop it by reason (RX_DROP / RX_DONE: the caller frees it). */
+static enum rx_verdict rx_classify(struct dp_lcore *lc, struct rte_mbuf *m, uint64_t now_ns, struct dp_pkt *out,
+				   uint32_t *fid_out)
 {
 	struct dp_pkt pk;
 	enum dp_drop_reason r;
@@ -687,11 +695,11 @@ static bool rx_one(struct dp_lcore *lc, struct rte_mbuf *m, uint64_t now_ns)
 	if (g.port.rx_csum_offload) {
 		if ((fl & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD) {
 			lc->drops[DP_DROP_ip_bad_checksum]++;
-			return false;
+			return RX_DROP;
 		}
 		if ((fl & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD) {
 			lc->drops[DP_DROP_udp_bad_checksum]++;
-			return false;
+			return RX_DROP;
 		}
 		verify = (fl & RTE_MBUF_F_RX_IP_CKSUM_MASK) != RTE_MBUF_F_RX_IP_CKSUM_GOOD ||
 			 (fl & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_GOOD;
@@ -700,24 +708,32 @@ static bool rx_one(struct dp_lcore *lc, struct rte_mbuf *m, uint64_t now_ns)
 	if (r == DP_DROP_arp) {
 		enum rx_verdict v = rx_arp(lc, m, now_ns);
 		if (v != RX_DROP)
-			return v == RX_REUSED;
+			return v;
 	}
 	if (r == DP_DROP_not_udp && rx_icmp(lc, m))
-		return true;
+		return RX_REUSED;
 	if (r != DP_DROP_NONE) {
 		lc->drops[r]++;
-		return false;
+		return RX_DROP;
 	}
 	if (pk.vlan != g.cfg.vlan) {
 		lc->drops[DP_DROP_vlan_mismatch]++;
-		return false;
+		return RX_DROP;
 	}
 	uint32_t ipi = ip_index(pk.dst_ip, &ok);
 	if (!ok) {
 		lc->drops[DP_DROP_not_media_ip]++;
-		return false;
+		return RX_DROP;
 	}
-	uint32_t fid = g.port_map[ipi << 16 | pk.dst_port];
+	*out = pk;
+	*fid_out = ipi << 16 | pk.dst_port; /* the port map key; rx_lookup() turns it into the flow */
+	return RX_FLOW;
+}
+
+static bool rx_lookup(struct dp_lcore *lc, uint32_t *key_fid)
+{
+	uint32_t fid = g.port_map[*key_fid];
+
 	if (!fid) {
 		lc->drops[DP_DROP_unknown_port]++;
 		return false;
@@ -727,19 +743,26 @@ static bool rx_one(struct dp_lcore *lc, struct rte_mbuf *m, uint64_t now_ns)
 		lc->drops[DP_DROP_other_lcore]++;
 		return false;
 	}
+	*key_fid = fid;
+	return true;
+}
+
+/* Second stage: the flow's analysis (its record prefetched by the first stage). */
+static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const struct dp_pkt *pk, uint32_t fid,
+		       uint64_t now_ns)
+{
 	struct dp_flow *f = &g.flows[fid];
-	uint32_t changes = f->rx.ssrc_changes;
+	bool changed = f->rx.have_ssrc && f->rx.ssrc != pk->ssrc;
 	uint64_t at = now_ns;
 
-	if (g.port.ts_offset >= 0 && (fl & g.port.ts_flag))
+	if (g.port.ts_offset >= 0 && (m->ol_flags & g.port.ts_flag))
 		at = *RTE_MBUF_DYNFIELD(m, g.port.ts_offset, rte_mbuf_timestamp_t *);
-	dp_rx_packet(&f->rx, pk.seq, pk.ts, pk.ssrc, at, pk.udp_len);
+	dp_rx_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, pk->udp_len);
 	f->silent = 0;
 	if (f->rx.packets == 1)
-		event(lc, DP_EV_FIRST_PACKET, fid, pk.ssrc, at);
-	else if (f->rx.ssrc_changes != changes)
-		event(lc, DP_EV_SSRC_CHANGE, fid, pk.ssrc, at);
-	return false;
+		event(lc, DP_EV_FIRST_PACKET, fid, pk->ssrc, at);
+	else if (changed)
+		event(lc, DP_EV_SSRC_CHANGE, fid, pk->ssrc, at);
 }
 
 static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
@@ -765,6 +788,15 @@ static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
 
 bool dp_engine_manual;
 
+static void rx_flush_pending(struct dp_lcore *lc)
+{
+	for (uint16_t j = 0; j < lc->npend; j++) {
+		rx_account(lc, lc->pend[j], &lc->ppk[j], lc->pfid[j], lc->pend_ns);
+		rte_pktmbuf_free(lc->pend[j]);
+	}
+	lc->npend = 0;
+}
+
 /* One pass of an lcore: an RX burst, a few commands, the due part of the timing wheel, a silence check. */
 static void lcore_pass(struct dp_lcore *lc)
 {
@@ -779,15 +811,51 @@ static void lcore_pass(struct dp_lcore *lc)
 
 		__atomic_store_n(&lc->gen, lc->gen + 1, __ATOMIC_RELAXED); /* odd: flow state changing */
 		rte_smp_wmb();
+		/* Three stages, so that the memory a burst needs (port map entries, flow records scattered over a
+		 * table of up to millions) is fetched in parallel: parse all and prefetch their port map entries;
+		 * look the flows up and prefetch their two hot RX lines; account them one pass later, after the
+		 * previous burst, so that the prefetches have a whole pass to land. */
+		struct dp_pkt pk[DP_BURST];
+		uint32_t fid[DP_BURST];
+		uint16_t keep[DP_BURST], nkeep = 0, nflow = 0;
+
+		for (uint16_t i = 0; i < n; i++)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 		for (uint16_t i = 0; i < n; i++) {
-			if (i + 1 < n)
-				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+			enum rx_verdict v;
+
 			lc->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
-			if (!rx_one(lc, pkts[i], now_ns))
+			v = rx_classify(lc, pkts[i], now_ns, &pk[nkeep], &fid[nkeep]);
+			if (v == RX_FLOW) {
+				rte_prefetch0(&g.port_map[fid[nkeep]]);
+				keep[nkeep++] = i;
+			} else if (v != RX_REUSED) {
 				rte_pktmbuf_free(pkts[i]);
+			}
 		}
+		for (uint16_t j = 0; j < nkeep; j++) {
+			if (!rx_lookup(lc, &fid[j])) {
+				rte_pktmbuf_free(pkts[keep[j]]);
+				continue;
+			}
+			const char *fr = (const char *)&g.flows[fid[j]];
+			rte_prefetch0(fr);
+			rte_prefetch0(fr + 64);
+			pk[nflow] = pk[j];
+			fid[nflow] = fid[j];
+			keep[nflow++] = keep[j];
+		}
+		rx_flush_pending(lc);
+		for (uint16_t j = 0; j < nflow; j++) {
+			lc->pend[j] = pkts[keep[j]];
+			lc->ppk[j] = pk[j];
+			lc->pfid[j] = fid[j];
+		}
+		lc->npend = nflow;
+		lc->pend_ns = now_ns;
 		lc->rx_packets += n;
 		while (ncmd < DP_CMDS_PER_PASS && rte_ring_sc_dequeue_elem(lc->cmd, &cmd, sizeof(cmd)) == 0) {
+			rx_flush_pending(lc); /* looked up before this command: account before flows change */
 			cmd_run(lc, &cmd, now);
 			ncmd++;
 		}
@@ -817,6 +885,7 @@ static int lcore_main(void *arg)
 	gratuitous_arp(lc);
 	while (!g.stop)
 		lcore_pass(lc);
+	rx_flush_pending(lc);
 	tx_flush(lc);
 	return 0;
 }
@@ -951,6 +1020,8 @@ void dp_engine_stop(void)
 	}
 	memset(g.port_map, 0, (size_t)(g.cfg.n_media_ips ? g.cfg.n_media_ips : 1) << 16 << 2);
 	for (unsigned i = 0; i < g.port.nlcores; i++) {
+		for (uint16_t j = 0; j < g.lc[i].npend; j++)
+			rte_pktmbuf_free(g.lc[i].pend[j]);
 		rte_ring_free(g.lc[i].cmd);
 		rte_ring_free(g.lc[i].evt);
 		free(g.lc[i].wheel);
