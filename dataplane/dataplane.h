@@ -147,7 +147,8 @@ void dp_rx_report(const struct dp_rx_stats *st, double ptime_ms, struct dp_rx_re
 	X(unknown_port, "no flow on the destination UDP port")                                                \
 	X(rtp_bad_version, "RTP version is not 2")                                                            \
 	X(rtp_truncated, "RTP header, CSRC list, extension or padding longer than the packet")                \
-	X(rtcp, "RTCP (counted, not analysed yet)")                                                           \
+	X(rtcp, "RTCP not for a flow of this lcore (passive analysis: RTCP is not analysed)")                  \
+	X(rtcp_bad, "malformed RTCP compound packet")                                                         \
 	X(flow_table_full, "passive mode: no free flow slot for a new stream")                                \
 	X(other_lcore, "flow owned by another lcore")
 
@@ -266,6 +267,13 @@ struct dp_flow_snapshot {
 	uint64_t imp_lost, imp_dup, imp_reordered;
 	uint16_t ptime_ms;
 	uint8_t active;
+	/* RTCP (RFC 3550 §6.4): what we sent and received, and the remote's report about our stream */
+	uint32_t rtcp_sent, rtcp_received;
+	int64_t rtt_us;            /* −1 until a report block with LSR arrived */
+	bool remote_report;
+	uint8_t remote_fraction_lost; /* 8-bit fixed point, as on the wire */
+	int32_t remote_cum_lost;
+	uint32_t remote_jitter;    /* RTP timestamp units */
 };
 
 struct dp_config {
@@ -278,6 +286,7 @@ struct dp_config {
 	uint8_t prefix_len;
 	uint16_t vlan;                        /* 802.1Q VLAN id of the media IPs (0: untagged) */
 	uint32_t arp_entries;                 /* ARP cache size (a power of two) */
+	uint32_t rtcp_interval_ms;            /* RTCP report interval (RFC 3550 §6.2 minimum 5 s); 0: no RTCP */
 };
 void dp_config_default(struct dp_config *cfg);
 /* Before dp_start(): allocates the flow table and port map.  0 or −errno with a reason in err. */

@@ -18,7 +18,8 @@ uint16_t dp_udp_csum(const uint8_t *ip, const uint8_t *udp, uint16_t udp_len);
 /* Writes Ethernet [+ 802.1Q tag when vlan is not 0] + IPv4 + UDP + RTP headers and the payload for flow f into
  * buf (at least DP_HDRS_LEN + 4 + payload_len bytes); sw_csum: fill the IPv4 and UDP checksums (else the IPv4 one is 0 and the UDP one holds the
  * pseudo-header sum, as checksum offload expects).  payload_sum: the payload's dp_csum_add(0, ...) folded to 16
- * bits when known in advance (frame caches), −1 to compute it.  Returns the frame length. */
+ * bits when known in advance (frame caches), −1 to compute it.  Returns the frame length.  payload NULL: only
+ * the headers up to UDP are written, for a UDP payload of payload_len + DP_RTP_HLEN bytes (dp_build_rtcp). */
 uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6], uint16_t vlan,
 		      uint16_t ip_id, bool marker, const uint8_t *payload, uint16_t payload_len, int32_t payload_sum,
 		      bool sw_csum);
@@ -96,3 +97,43 @@ struct dp_arp_cache {
 const struct dp_arp_entry *dp_arp_lookup(const struct dp_arp_cache *c, uint32_t ip);
 /* Learns or refreshes ip → mac. */
 void dp_arp_learn(struct dp_arp_cache *c, uint32_t ip, const uint8_t mac[6], uint64_t now_ns);
+
+/* ---- RTCP (RFC 3550 §6): compound SR/RR + SDES CNAME, and what a received compound tells a flow ----------- */
+#define DP_RTCP_MAX 128          /* the compound packets built here: SR + one report block + SDES */
+
+struct dp_rtcp_out {
+	uint32_t ssrc;           /* ours */
+	bool sender;             /* SR (we sent RTP since the last report) or RR */
+	uint64_t ntp;            /* NTP timestamp, 32.32 */
+	uint32_t rtp_ts;
+	uint32_t packets, octets;
+	bool have_block;         /* a report block about the remote source */
+	uint32_t remote_ssrc;
+	uint8_t fraction_lost;   /* 8-bit fixed point */
+	int32_t cum_lost;        /* clamped to 24 bits signed */
+	uint32_t ext_max_seq;
+	uint32_t jitter;         /* RTP timestamp units */
+	uint32_t lsr, dlsr;      /* NTP short format (16.16) */
+	const char *cname;
+};
+/* Writes the compound RTCP packet (the UDP payload); returns its length. */
+uint16_t dp_rtcp_build(uint8_t *buf, const struct dp_rtcp_out *r);
+
+struct dp_rtcp_in {
+	uint32_t sender_ssrc;
+	bool have_sr;
+	uint32_t sr_lsr;         /* middle 32 bits of the SR's NTP timestamp: our next LSR */
+	uint32_t sr_packets, sr_octets;
+	bool have_block;         /* a report block about `about_ssrc` */
+	uint8_t fraction_lost;
+	int32_t cum_lost;
+	uint32_t jitter;
+	uint32_t lsr, dlsr;
+};
+/* Parses a compound RTCP packet, looking for a report block about about_ssrc; 0 or −EINVAL (malformed). */
+int dp_rtcp_parse(const uint8_t *p, uint32_t len, uint32_t about_ssrc, struct dp_rtcp_in *out);
+/* The RTCP packet for flow f to its remote RTP port + 1, from its local port + 1, checksums in software. */
+uint16_t dp_build_rtcp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6], uint16_t vlan,
+		       uint16_t ip_id, const struct dp_rtcp_out *r);
+/* Round-trip time in microseconds from a report block (RFC 3550 §6.4.1: A − LSR − DLSR), −1 when LSR is 0. */
+int64_t dp_rtcp_rtt_us(uint32_t ntp_short_now, uint32_t lsr, uint32_t dlsr);

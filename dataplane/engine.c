@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -28,7 +29,8 @@
 #define DP_BURST 32
 #define DP_TX_BUDGET 256          /* packets built per loop pass before RX is polled again */
 #define DP_CMDS_PER_PASS 32
-#define DP_SILENT_SCAN 16         /* flows checked for silence per loop pass */
+#define DP_SILENT_SCAN 32         /* flows checked for silence and RTCP per loop pass */
+#define NTP_UNIX_OFFSET 2208988800ull
 #define DP_WHEEL_SPAN_NS 1100000000ull /* > DP_PTIME_MAX_MS + the largest impairment delay */
 #define DP_JITTER_MAX_US 500000
 #define DP_MAX_CACHES 1024        /* distinct frame caches the flows send from */
@@ -63,9 +65,21 @@ struct dp_wheel_chunk {
 };
 _Static_assert(sizeof(struct dp_wheel_chunk) == 64, "one cache line per chunk");
 
-/* Cold per-flow state: touched only when the impairment stage acts. */
+/* Cold per-flow state: touched when the impairment stage acts and for RTCP (every few seconds). */
 struct dp_flow_cold {
 	uint32_t imp_lost, imp_dup, imp_reordered;
+	uint32_t rtcp_sent, rtcp_received;
+	uint32_t lsr;             /* middle 32 bits of the last SR's NTP time, 0: none */
+	uint64_t lsr_arrival_ns;
+	uint64_t next_rtcp_ns;
+	uint64_t exp_at_report;   /* expected / received at our last report, for its fraction lost */
+	uint64_t rcv_at_report;
+	uint32_t tx_at_report;    /* RTP packets sent at our last report: SR if we sent since */
+	int32_t rtt_us;           /* −1: none yet */
+	int32_t remote_cum_lost;
+	uint32_t remote_jitter;
+	uint8_t remote_fraction;
+	uint8_t remote_report;
 };
 
 struct dp_lcore {
@@ -122,6 +136,8 @@ static struct {
 	struct dp_lcore *lc;      /* nlcores of them */
 	uint8_t mac[6];
 	uint64_t tsc_hz, ns_mult; /* ns = tsc * ns_mult >> 32 */
+	uint64_t wall0_ns;        /* CLOCK_REALTIME at tsc_to_ns() == mono0_ns, for RTCP NTP times */
+	uint64_t mono0_ns;
 	uint64_t silent_tsc;
 	unsigned wheel_shift;
 	uint32_t wheel_mask;
@@ -140,6 +156,7 @@ void dp_config_default(struct dp_config *cfg)
 	cfg->silent_ms = 5000;
 	cfg->ring_size = 4096;
 	cfg->arp_entries = 4096;
+	cfg->rtcp_interval_ms = 5000;
 }
 
 void dp_engine_free(void)
@@ -299,6 +316,14 @@ static void release_held(struct dp_flow *f)
 	}
 }
 
+static uint64_t rtcp_interval_ns(uint32_t flow, uint32_t n)
+{
+	uint64_t h = ((uint64_t)flow << 32 | n) * 0x9e3779b97f4a7c15ull;
+
+	h ^= h >> 29;
+	return (uint64_t)g.cfg.rtcp_interval_ms * 1000000ull * (500 + (h >> 40) % 1001) / 1000;
+}
+
 static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_params *p, const uint16_t *sums,
 		    uint64_t now)
 {
@@ -310,6 +335,9 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 	release_held(f);
 	memset(f, 0, sizeof(*f));
 	memset(&g.cold[idx], 0, sizeof(g.cold[idx]));
+	g.cold[idx].rtt_us = -1;
+	/* RFC 3550 §6.3.1: the first report after half the interval, each randomised over [0.5, 1.5]. */
+	g.cold[idx].next_rtcp_ns = tsc_to_ns(now) + rtcp_interval_ns(idx, 0) / 2;
 	f->in_wheel = in_wheel; /* a deleted flow may still sit in a slot: it is skipped or rescheduled there */
 	f->local_ip = p->local_ip;
 	f->local_port = p->local_port;
@@ -635,6 +663,98 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 	tx_flush(lc);
 }
 
+/* ---- RTCP (RFC 3550 §6) ------------------------------------------------------------------------------------ */
+
+static uint64_t ntp_now(uint64_t now_ns)
+{
+	uint64_t wall = g.wall0_ns + (now_ns - g.mono0_ns);
+	uint64_t sec = wall / 1000000000ull + NTP_UNIX_OFFSET;
+
+	return sec << 32 | (((wall % 1000000000ull) << 32) / 1000000000ull);
+}
+
+/* A compound SR (we sent RTP since our last report) or RR, with a report block about the remote source when
+ * there is one, and SDES CNAME. */
+static void rtcp_send(struct dp_lcore *lc, uint32_t idx, uint64_t now_ns)
+{
+	struct dp_flow *f = &g.flows[idx];
+	struct dp_flow_cold *c = &g.cold[idx];
+	struct dp_rtcp_out r = { .ssrc = f->ssrc };
+	struct rte_mbuf *m;
+	char cname[32];
+
+	if (!f->mac_ok || !f->remote_port)
+		return;
+	m = tx_mbuf(lc);
+	if (!m)
+		return;
+	snprintf(cname, sizeof(cname), "flow%u@callmeter", idx);
+	r.cname = cname;
+	r.ntp = ntp_now(now_ns);
+	r.sender = f->tx_packets != c->tx_at_report;
+	r.rtp_ts = f->ts;
+	r.packets = f->tx_packets;
+	r.octets = (uint32_t)(f->tx_bytes - (uint64_t)f->tx_packets * DP_RTP_HLEN);
+	if (f->rx.have_ssrc) {
+		struct dp_rx_report rep;
+		uint64_t rcv, exp_i, rcv_i;
+
+		dp_rx_report(&f->rx, 0, &rep);
+		rcv = rep.expected - (uint64_t)(rep.packets_lost > 0 ? rep.packets_lost : 0);
+		exp_i = rep.expected - c->exp_at_report;
+		rcv_i = rcv - c->rcv_at_report;
+		c->exp_at_report = rep.expected;
+		c->rcv_at_report = rcv;
+		r.have_block = true;
+		r.remote_ssrc = f->rx.ssrc;
+		r.fraction_lost = exp_i > rcv_i ? (uint8_t)RTE_MIN(255u, ((exp_i - rcv_i) << 8) / exp_i) : 0;
+		r.cum_lost = (int32_t)RTE_MIN(rep.packets_lost, (int64_t)INT32_MAX);
+		r.ext_max_seq = f->rx.cycles + f->rx.max_seq;
+		r.jitter = (uint32_t)((uint64_t)f->rx.jitter_ns * f->rx.clock_rate / 1000000000ull);
+		if (c->lsr) {
+			r.lsr = c->lsr;
+			r.dlsr = (uint32_t)(((now_ns - c->lsr_arrival_ns) << 16) / 1000000000ull);
+		}
+	}
+	c->tx_at_report = f->tx_packets;
+	m->data_len = m->pkt_len = dp_build_rtcp(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan,
+						  lc->ip_id++, &r);
+	c->rtcp_sent++;
+	tx_queue(lc, m);
+}
+
+/* RTCP for a flow: LSR from an SR, the remote's report about our stream, RTT from LSR/DLSR (§6.4.1).  RTCP
+ * arrives on the RTP port + 1, or on the RTP port itself (RFC 5761 multiplexing). */
+static enum dp_drop_reason rx_rtcp(struct dp_lcore *lc, const struct dp_pkt *pk, uint32_t ipi, uint64_t now_ns)
+{
+	uint32_t fid = g.port_map[ipi << 16 | (pk->dst_port & 1 ? pk->dst_port - 1u : pk->dst_port)];
+	struct dp_rtcp_in in;
+	struct dp_flow_cold *c;
+
+	if (!fid || (fid - 1) % g.port.nlcores != lc->slot)
+		return DP_DROP_rtcp;
+	fid--;
+	if (dp_rtcp_parse(pk->payload, pk->payload_len, g.flows[fid].ssrc, &in) < 0)
+		return DP_DROP_rtcp_bad;
+	c = &g.cold[fid];
+	c->rtcp_received++;
+	if (in.have_sr) {
+		c->lsr = in.sr_lsr;
+		c->lsr_arrival_ns = now_ns;
+	}
+	if (in.have_block) {
+		int64_t rtt = dp_rtcp_rtt_us((uint32_t)(ntp_now(now_ns) >> 16), in.lsr, in.dlsr);
+
+		c->remote_report = 1;
+		c->remote_fraction = in.fraction_lost;
+		c->remote_cum_lost = in.cum_lost;
+		c->remote_jitter = in.jitter;
+		if (rtt >= 0)
+			c->rtt_us = (int32_t)RTE_MIN(rtt, (int64_t)INT32_MAX);
+	}
+	return DP_DROP_NONE;
+}
+
 /* ---- RX --------------------------------------------------------------------------------------------------- */
 
 enum rx_verdict { RX_DROP = -1, RX_DONE = 0, RX_REUSED = 1, RX_FLOW = 2 };
@@ -712,6 +832,16 @@ static enum rx_verdict rx_classify(struct dp_lcore *lc, struct rte_mbuf *m, uint
 	}
 	if (r == DP_DROP_not_udp && rx_icmp(lc, m))
 		return RX_REUSED;
+	if (r == DP_DROP_rtcp && pk.vlan == g.cfg.vlan) {
+		bool mine;
+		uint32_t ipi = ip_index(pk.dst_ip, &mine);
+
+		if (mine && g.cfg.rtcp_interval_ms) {
+			r = rx_rtcp(lc, &pk, ipi, now_ns);
+			if (r == DP_DROP_NONE)
+				return RX_DONE;
+		}
+	}
 	if (r != DP_DROP_NONE) {
 		lc->drops[r]++;
 		return RX_DROP;
@@ -769,7 +899,7 @@ static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
 {
 	uint64_t limit = (uint64_t)g.cfg.silent_ms * 1000000ull;
 
-	if (!limit)
+	if (!limit && !g.cfg.rtcp_interval_ms)
 		return;
 	for (unsigned i = 0; i < DP_SILENT_SCAN; i++) {
 		uint32_t idx = lc->silent_next;
@@ -778,10 +908,14 @@ static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
 		lc->silent_next += g.port.nlcores;
 		if (lc->silent_next >= g.cfg.max_flows)
 			lc->silent_next = lc->slot;
-		if (f->active && (f->dir & DP_FLOW_RECV) && f->rx.packets && !f->silent &&
+		if (limit && f->active && (f->dir & DP_FLOW_RECV) && f->rx.packets && !f->silent &&
 		    now_ns > f->rx.last_arrival_ns + limit) {
 			f->silent = 1;
 			event(lc, DP_EV_SILENT, idx, f->rx.ssrc, now_ns);
+		}
+		if (f->active && f->dir && g.cfg.rtcp_interval_ms && now_ns >= g.cold[idx].next_rtcp_ns) {
+			rtcp_send(lc, idx, now_ns);
+			g.cold[idx].next_rtcp_ns = now_ns + rtcp_interval_ns(idx, g.cold[idx].rtcp_sent + 1);
 		}
 	}
 }
@@ -942,6 +1076,13 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 	memcpy(g.mac, mac.addr_bytes, 6);
 	g.tsc_hz = rte_get_tsc_hz();
 	g.ns_mult = (uint64_t)(((unsigned __int128)1000000000ull << 32) / g.tsc_hz);
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		g.mono0_ns = tsc_to_ns(rte_rdtsc());
+		g.wall0_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	}
 	g.wheel_shift = 0;
 	while ((g.tsc_hz >> (g.wheel_shift + 1)) >= 1000000) /* slot ≤ 1 µs */
 		g.wheel_shift++;
@@ -1180,6 +1321,13 @@ int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out)
 			out->imp_reordered = g.cold[flow].imp_reordered;
 			out->ptime_ms = f->ptime_ms;
 			out->active = f->active;
+			out->rtcp_sent = g.cold[flow].rtcp_sent;
+			out->rtcp_received = g.cold[flow].rtcp_received;
+			out->rtt_us = g.cold[flow].rtt_us;
+			out->remote_report = g.cold[flow].remote_report;
+			out->remote_fraction_lost = g.cold[flow].remote_fraction;
+			out->remote_cum_lost = g.cold[flow].remote_cum_lost;
+			out->remote_jitter = g.cold[flow].remote_jitter;
 			rte_smp_rmb();
 			g2 = __atomic_load_n(&lc->gen, __ATOMIC_RELAXED);
 			if (g1 == g2 || !dp_engine_running())

@@ -153,8 +153,11 @@ enum dp_drop_reason dp_parse(const uint8_t *f, uint32_t len, bool verify_csum, s
 		return DP_DROP_rtp_truncated;
 	if (rtp[0] >> 6 != 2)
 		return DP_DROP_rtp_bad_version;
-	if (rtp[1] >= 192 && rtp[1] <= 223)
+	if (rtp[1] >= 192 && rtp[1] <= 223) { /* the whole compound packet, for the RTCP handler */
+		out->payload = rtp;
+		out->payload_len = (uint16_t)rlen;
 		return DP_DROP_rtcp;
+	}
 	if (rlen < RTP_HLEN)
 		return DP_DROP_rtp_truncated;
 	uint32_t hdr = RTP_HLEN + (rtp[0] & 0x0fu) * 4u;

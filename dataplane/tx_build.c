@@ -48,6 +48,8 @@ uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_m
 	wr16(udp + 2, f->remote_port);
 	wr16(udp + 4, udp_len);
 	wr16(udp + 6, 0);
+	if (!payload) /* dp_build_rtcp(): the caller writes the UDP payload */
+		return (uint16_t)(l2 + DP_IP_HLEN + DP_UDP_HLEN);
 
 	rtp[0] = 0x80;
 	rtp[1] = (uint8_t)((marker ? 0x80 : 0) | (f->pt & 0x7f));
@@ -137,4 +139,24 @@ uint32_t dp_static_pt_clock(uint8_t pt)
 	default:
 		return 0;
 	}
+}
+
+uint16_t dp_build_rtcp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6], uint16_t vlan,
+		       uint16_t ip_id, const struct dp_rtcp_out *r)
+{
+	struct dp_flow g = *f;
+	unsigned l2 = vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN;
+	uint8_t *ip = buf + l2, *udp = ip + DP_IP_HLEN;
+	uint16_t len, udp_len, c;
+
+	/* RTCP goes from and to the RTP ports + 1 (RFC 3550 §11); the headers are the RTP path's. */
+	g.local_port = (uint16_t)(f->local_port + 1);
+	g.remote_port = (uint16_t)(f->remote_port + 1);
+	len = dp_rtcp_build(udp + DP_UDP_HLEN, r);
+	udp_len = (uint16_t)(DP_UDP_HLEN + len);
+	dp_build_rtp(buf, &g, src_mac, vlan, ip_id, false, NULL, (uint16_t)(len - DP_RTP_HLEN), 0, false);
+	wr16(ip + 10, dp_csum_fold(dp_csum_add(0, ip, DP_IP_HLEN)));
+	c = dp_udp_csum(ip, udp, udp_len);
+	wr16(udp + 6, c == 0 ? 0xffff : c);
+	return (uint16_t)(l2 + DP_IP_HLEN + udp_len);
 }

@@ -116,7 +116,7 @@ START_TEST(loopback_impairments_are_measured)
 	uint64_t drops[DP_DROP__COUNT];
 	struct dp_event ev[1024];
 	unsigned first = 0, silent = 0, n;
-	uint64_t tot_lost = 0, tot_dup = 0, tot_reo = 0, tot_tx = 0;
+	uint64_t tot_lost = 0, tot_dup = 0, tot_reo = 0, tot_tx = 0, tot_remote_lost = 0;
 
 	make_caches();
 	ck_assert_msg(dp_eal_init("test_dp_loopback",
@@ -128,6 +128,7 @@ START_TEST(loopback_impairments_are_measured)
 	cfg.media_ips[1] = MEDIA_IP2;
 	cfg.n_media_ips = 2;
 	cfg.silent_ms = 300;
+	cfg.rtcp_interval_ms = 400;
 	ck_assert_msg(dp_configure(&cfg, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_msg(dp_start("net_ring0", &info, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(dp_flow_hot_bytes(), 256);
@@ -178,6 +179,13 @@ START_TEST(loopback_impairments_are_measured)
 		ck_assert_uint_eq(r.expected, s.tx_packets + s.imp_lost);
 		ck_assert_uint_eq(r.late_packets + r.sequence_number_resets + r.ssrc_changes, 0);
 		ck_assert_uint_ge(s.tx_packets, 80);
+		/* RTCP to its own port + 1 came back: its SR gave the LSR, its next report the RTT (§6.4.1). */
+		ck_assert_uint_ge(s.rtcp_sent, 2);
+		ck_assert_uint_ge(s.rtcp_received, 2);
+		ck_assert(s.remote_report);
+		ck_assert_msg(s.rtt_us >= 0 && s.rtt_us < 200000, "flow %u: RTT %lld us", f, (long long)s.rtt_us);
+		ck_assert_int_le(s.remote_cum_lost, (int32_t)s.imp_lost);
+		tot_remote_lost += (uint64_t)s.remote_cum_lost;
 		tot_lost += s.imp_lost;
 		tot_dup += s.imp_dup;
 		tot_reo += s.imp_reordered;
@@ -186,6 +194,7 @@ START_TEST(loopback_impairments_are_measured)
 	/* The stage did inject, at about the configured rates (over ~75 impaired packets × 200 flows). */
 	ck_assert_double_eq_tol((double)tot_lost / (double)tot_tx, 0.03 * 75 / 90, 0.012);
 	ck_assert_uint_gt(tot_dup, 40);
+	ck_assert_uint_gt(tot_remote_lost, tot_lost / 2); /* the RTCP reports carried the loss */
 	ck_assert_uint_gt(tot_reo, 40);
 
 	for (uint32_t f = IMPAIRED; f < IMPAIRED + JITTERED; f++) {

@@ -285,6 +285,48 @@ START_TEST(checksum_matches_reference)
 }
 END_TEST
 
+START_TEST(rtcp_build_parse_rtt)
+{
+	uint8_t buf[DP_RTCP_MAX];
+	struct dp_rtcp_out o = { .ssrc = 0x11111111, .sender = true, .ntp = 0x0123456789abcdefull, .rtp_ts = 1000,
+				 .packets = 50, .octets = 8000, .have_block = true, .remote_ssrc = 0x22222222,
+				 .fraction_lost = 64, .cum_lost = -3, .ext_max_seq = 70000, .jitter = 80,
+				 .lsr = 0x00010000, .dlsr = 0x00008000, .cname = "flow1@callmeter" };
+	struct dp_rtcp_in in;
+	uint16_t len = dp_rtcp_build(buf, &o);
+
+	ck_assert_uint_eq(len % 4, 0);
+	ck_assert_uint_eq(len, 28 + 24 + 4 + 4 + 2 + 15 + 3); /* SR + block + SDES (CNAME padded) */
+	ck_assert_int_eq(dp_rtcp_parse(buf, len, 0x22222222, &in), 0);
+	ck_assert_uint_eq(in.sender_ssrc, 0x11111111);
+	ck_assert(in.have_sr);
+	ck_assert_uint_eq(in.sr_lsr, 0x456789ab);
+	ck_assert_uint_eq(in.sr_packets, 50);
+	ck_assert(in.have_block);
+	ck_assert_uint_eq(in.fraction_lost, 64);
+	ck_assert_int_eq(in.cum_lost, -3);
+	ck_assert_uint_eq(in.jitter, 80);
+	ck_assert_uint_eq(in.lsr, 0x00010000);
+	ck_assert_uint_eq(in.dlsr, 0x00008000);
+	ck_assert_int_eq(dp_rtcp_parse(buf, len, 0x33333333, &in), 0);
+	ck_assert(!in.have_block);
+	ck_assert_int_eq(dp_rtcp_parse(buf, len - 4, 0x22222222, &in), -EINVAL); /* lengths must add up */
+	buf[0] = 0x40;
+	ck_assert_int_eq(dp_rtcp_parse(buf, len, 0x22222222, &in), -EINVAL);
+
+	/* RR without a block */
+	o.sender = false;
+	o.have_block = false;
+	len = dp_rtcp_build(buf, &o);
+	ck_assert_int_eq(dp_rtcp_parse(buf, len, 0x22222222, &in), 0);
+	ck_assert(!in.have_sr && !in.have_block);
+
+	/* A = 3.0 s, LSR = 1.0 s, DLSR = 1.5 s → RTT 0.5 s */
+	ck_assert_int_eq(dp_rtcp_rtt_us(3u << 16, 1u << 16, 3u << 15), 500000);
+	ck_assert_int_eq(dp_rtcp_rtt_us(3u << 16, 0, 0), -1);
+}
+END_TEST
+
 START_TEST(arp_build_parse)
 {
 	uint8_t buf[80];
@@ -381,6 +423,7 @@ int main(void)
 	tcase_add_test(tc, gilbert_elliott_bursts);
 	tcase_add_test(tc, delay_within_bounds);
 	tcase_add_test(tc, checksum_matches_reference);
+	tcase_add_test(tc, rtcp_build_parse_rtt);
 	tcase_add_test(tc, arp_build_parse);
 	tcase_add_test(tc, icmp_echo_answered_in_place);
 	tcase_add_test(tc, arp_cache_bounded);
