@@ -150,6 +150,8 @@ void dp_rx_report(const struct dp_rx_stats *st, double ptime_ms, struct dp_rx_re
 	X(rtcp, "RTCP not for a flow of this lcore (passive analysis: RTCP is not analysed)")                  \
 	X(rtcp_bad, "malformed RTCP compound packet")                                                         \
 	X(flow_table_full, "passive mode: no free flow slot for a new stream")                                \
+	X(srtp_auth_fail, "SRTP/SRTCP authentication tag wrong")                                              \
+	X(srtp_replay, "SRTP/SRTCP packet replayed (or too old for the replay window)")                       \
 	X(other_lcore, "flow owned by another lcore")
 
 enum dp_drop_reason {
@@ -173,6 +175,7 @@ struct dp_pkt {
 	uint16_t seq;
 	uint32_t ts;
 	uint32_t ssrc;
+	uint8_t *udp_payload;   /* the RTP (or RTCP) packet */
 	const uint8_t *payload; /* after the RTP header, CSRCs and extension */
 	uint16_t payload_len;   /* without padding */
 };
@@ -195,6 +198,15 @@ struct codec_frame_cache;
 
 enum dp_flow_dir { DP_FLOW_SEND = 1u << 0, DP_FLOW_RECV = 1u << 1 };
 
+/* SDES-SRTP (RFC 4568) master keys: 16-byte key + 14-byte salt per direction. */
+enum dp_srtp_suite { DP_SRTP_AES_CM_128_HMAC_SHA1_80 = 1, DP_SRTP_AES_CM_128_HMAC_SHA1_32 };
+#define DP_SRTP_KEY_LEN 30
+struct dp_srtp_keys {
+	uint8_t suite;            /* enum dp_srtp_suite */
+	uint8_t tx_key[DP_SRTP_KEY_LEN];
+	uint8_t rx_key[DP_SRTP_KEY_LEN];
+};
+
 struct dp_flow_params {
 	uint32_t local_ip;        /* one of the media IPs (host order) */
 	uint16_t local_port;
@@ -211,6 +223,7 @@ struct dp_flow_params {
 	uint8_t impair;           /* impairment profile, 0: the all-flows one */
 	uint32_t ts0;             /* first timestamp */
 	const struct codec_frame_cache *cache; /* TX payloads; NULL: receive only */
+	const struct dp_srtp_keys *srtp;       /* NULL: plain RTP/RTCP (copied at dp_flow_add) */
 };
 
 /* TX impairment, seeded and deterministic: every decision for packet k of flow f is a hash of (seed, f, k), so
@@ -250,6 +263,7 @@ struct dp_flow {
 	uint8_t active, in_wheel, ge_bad, silent;
 	uint8_t ip_idx;
 	uint8_t mac_ok;           /* remote_mac known (given, or resolved by ARP) */
+	uint8_t srtp;             /* SRTP sessions in the cold state */
 } __attribute__((aligned(64)));
 
 enum dp_event_type { DP_EV_FIRST_PACKET = 1, DP_EV_SSRC_CHANGE, DP_EV_SILENT };
@@ -308,6 +322,7 @@ void dp_tx_totals(uint64_t *packets, uint64_t *bytes, uint64_t *no_mbuf, uint64_
 struct dp_proto_totals {
 	uint64_t arp_requests_answered, arp_learned, arp_requests_sent, icmp_echo_answered;
 	uint64_t tx_no_arp;       /* packets not sent: next hop not resolved yet */
+	uint64_t tx_srtp_fail;    /* packets libsrtp refused to protect */
 	uint64_t events_lost;
 };
 void dp_proto_totals(struct dp_proto_totals *out);

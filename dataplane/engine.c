@@ -21,6 +21,7 @@
 #include <rte_mbuf_dyn.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
+#include <srtp2/srtp.h>
 
 #include "codecs/codecs.h"
 #include "common/common.h"
@@ -45,6 +46,7 @@ struct dp_cmd {
 	uint32_t type;
 	uint32_t flow;
 	const uint16_t *payload_sums;
+	srtp_t srtp_tx, srtp_rx;
 	union {
 		struct dp_flow_params fp;
 		struct dp_impair im;
@@ -80,6 +82,7 @@ struct dp_flow_cold {
 	uint32_t remote_jitter;
 	uint8_t remote_fraction;
 	uint8_t remote_report;
+	srtp_t srtp_tx, srtp_rx;  /* created and freed by the control plane */
 };
 
 struct dp_lcore {
@@ -89,7 +92,7 @@ struct dp_lcore {
 	uint64_t drops[DP_DROP__COUNT];
 	uint64_t rx_packets, rx_bytes;
 	uint64_t tx_packets, tx_bytes, tx_nombuf, tx_full, events_lost;
-	uint64_t arp_answered, arp_learned, arp_sent, icmp_answered, tx_no_arp;
+	uint64_t arp_answered, arp_learned, arp_sent, icmp_answered, tx_no_arp, tx_srtp_fail;
 	uint64_t pace_max_ns;
 	uint32_t pace_hist[DP_PACING_BUCKETS];
 	/* the lcore's own */
@@ -131,6 +134,11 @@ static struct {
 		uint16_t *sums;
 	} sums[DP_MAX_CACHES];
 	unsigned nsums;
+	/* SRTP sessions: the control plane's record per flow, and those waiting for their lcore to let go */
+	struct dp_srtp_pair { srtp_t tx, rx; } *ctl_srtp;
+	struct dp_srtp_dead { unsigned lcore; uint64_t seq; srtp_t tx, rx; } *dead;
+	size_t ndead, cap_dead;
+	bool srtp_up;
 	struct dp_port_ctx port;
 	unsigned lcore_ids[RTE_MAX_LCORE];
 	struct dp_lcore *lc;      /* nlcores of them */
@@ -169,6 +177,21 @@ void dp_engine_free(void)
 	for (unsigned i = 0; i < g.nsums; i++)
 		free(g.sums[i].sums);
 	g.nsums = 0;
+	for (uint32_t i = 0; g.ctl_srtp && i < g.cfg.max_flows; i++) {
+		if (g.ctl_srtp[i].tx)
+			srtp_dealloc(g.ctl_srtp[i].tx);
+		if (g.ctl_srtp[i].rx)
+			srtp_dealloc(g.ctl_srtp[i].rx);
+	}
+	free(g.ctl_srtp);
+	g.ctl_srtp = NULL;
+	for (size_t i = 0; i < g.ndead; i++) {
+		srtp_dealloc(g.dead[i].tx);
+		srtp_dealloc(g.dead[i].rx);
+	}
+	free(g.dead);
+	g.dead = NULL;
+	g.ndead = g.cap_dead = 0;
 	g.flows = NULL;
 	g.cold = NULL;
 	g.port_map = NULL;
@@ -213,7 +236,10 @@ int dp_configure(const struct dp_config *cfg, char *err, size_t errlen)
 	g.flows = aligned_alloc(64, (size_t)cfg->max_flows * sizeof(struct dp_flow));
 	g.cold = calloc(cfg->max_flows, sizeof(struct dp_flow_cold));
 	g.port_map = calloc(nmap, sizeof(uint32_t));
-	if (!g.flows || !g.cold || !g.port_map || !g.arp.e) {
+	g.ctl_srtp = calloc(cfg->max_flows, sizeof(*g.ctl_srtp));
+	if (!g.srtp_up && srtp_init() == srtp_err_status_ok)
+		g.srtp_up = true;
+	if (!g.flows || !g.cold || !g.port_map || !g.arp.e || !g.ctl_srtp) {
 		dp_engine_free();
 		snprintf(err, errlen, "cannot allocate %u flows (%zu MiB)", cfg->max_flows,
 			 (size_t)cfg->max_flows * (sizeof(struct dp_flow) + sizeof(struct dp_flow_cold)) >> 20);
@@ -325,7 +351,7 @@ static uint64_t rtcp_interval_ns(uint32_t flow, uint32_t n)
 }
 
 static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_params *p, const uint16_t *sums,
-		    uint64_t now)
+		    srtp_t c_tx, srtp_t c_rx, uint64_t now)
 {
 	struct dp_flow *f = &g.flows[idx];
 	uint8_t in_wheel = f->in_wheel;
@@ -334,7 +360,7 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 
 	release_held(f);
 	memset(f, 0, sizeof(*f));
-	memset(&g.cold[idx], 0, sizeof(g.cold[idx]));
+	memset(&g.cold[idx], 0, sizeof(g.cold[idx])); /* the old sessions are the control plane's to free */
 	g.cold[idx].rtt_us = -1;
 	/* RFC 3550 §6.3.1: the first report after half the interval, each randomised over [0.5, 1.5]. */
 	g.cold[idx].next_rtcp_ns = tsc_to_ns(now) + rtcp_interval_ns(idx, 0) / 2;
@@ -344,6 +370,9 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 	f->ip_idx = (uint8_t)ipi;
 	f->cache = p->cache;
 	f->payload_sums = sums;
+	g.cold[idx].srtp_tx = c_tx;
+	g.cold[idx].srtp_rx = c_rx;
+	f->srtp = c_tx != NULL;
 	f->ssrc = p->ssrc;
 	f->seq = p->seq0;
 	f->ts = p->ts0;
@@ -372,13 +401,15 @@ static void cmd_delete(uint32_t idx)
 		*slot = 0;
 	release_held(f);
 	f->active = 0;
+	f->srtp = 0;
+	g.cold[idx].srtp_tx = g.cold[idx].srtp_rx = NULL;
 }
 
 static void cmd_run(struct dp_lcore *lc, const struct dp_cmd *c, uint64_t now)
 {
 	switch (c->type) {
 	case DP_CMD_ADD:
-		cmd_add(lc, c->flow, &c->u.fp, c->payload_sums, now);
+		cmd_add(lc, c->flow, &c->u.fp, c->payload_sums, c->srtp_tx, c->srtp_rx, now);
 		break;
 	case DP_CMD_MODIFY:
 		if (g.flows[c->flow].active)
@@ -487,6 +518,48 @@ static bool tx_resolve(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint6
 	return true;
 }
 
+/* After SRTP grew the UDP payload of a built frame to `len`: lengths and checksums again, in software. */
+static void fix_udp(struct rte_mbuf *m, int len)
+{
+	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+	unsigned l2 = g.cfg.vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN;
+	uint8_t *ip = d + l2, *udp = ip + DP_IP_HLEN;
+	uint16_t ulen = (uint16_t)(DP_UDP_HLEN + len), c;
+
+	udp[4] = (uint8_t)(ulen >> 8);
+	udp[5] = (uint8_t)ulen;
+	ip[2] = (uint8_t)((DP_IP_HLEN + ulen) >> 8);
+	ip[3] = (uint8_t)(DP_IP_HLEN + ulen);
+	ip[10] = ip[11] = 0;
+	c = dp_csum_fold(dp_csum_add(0, ip, DP_IP_HLEN));
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+	udp[6] = udp[7] = 0;
+	c = dp_udp_csum(ip, udp, ulen);
+	c = c ? c : 0xffff;
+	udp[6] = (uint8_t)(c >> 8);
+	udp[7] = (uint8_t)c;
+	m->ol_flags = 0;
+	m->data_len = m->pkt_len = (uint16_t)(l2 + DP_IP_HLEN + ulen);
+}
+
+/* SRTP (RFC 3711) on a built RTP or RTCP frame, in place; false when libsrtp refused (counted). */
+static bool tx_srtp(struct dp_lcore *lc, uint32_t idx, struct rte_mbuf *m, bool rtcp)
+{
+	unsigned hdrs = (g.cfg.vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN) + DP_IP_HLEN + DP_UDP_HLEN;
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *) + hdrs;
+	int len = (int)rte_pktmbuf_data_len(m) - (int)hdrs;
+	srtp_err_status_t st = rtcp ? srtp_protect_rtcp(g.cold[idx].srtp_tx, p, &len)
+				    : srtp_protect(g.cold[idx].srtp_tx, p, &len);
+
+	if (st != srtp_err_status_ok) {
+		lc->tx_srtp_fail++;
+		return false;
+	}
+	fix_udp(m, len);
+	return true;
+}
+
 /* Packet buffers come from the pool DP_BURST at a time. */
 static struct rte_mbuf *tx_mbuf(struct dp_lcore *lc)
 {
@@ -515,6 +588,10 @@ static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const s
 		m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
 		m->l2_len = g.cfg.vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN;
 		m->l3_len = DP_IP_HLEN;
+	}
+	if (f->srtp && !tx_srtp(lc, (uint32_t)(f - g.flows), m, false)) {
+		rte_pktmbuf_free(m);
+		return NULL;
 	}
 	return m;
 }
@@ -719,6 +796,10 @@ static void rtcp_send(struct dp_lcore *lc, uint32_t idx, uint64_t now_ns)
 	c->tx_at_report = f->tx_packets;
 	m->data_len = m->pkt_len = dp_build_rtcp(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan,
 						  lc->ip_id++, &r);
+	if (f->srtp && !tx_srtp(lc, idx, m, true)) {
+		rte_pktmbuf_free(m);
+		return;
+	}
 	c->rtcp_sent++;
 	tx_queue(lc, m);
 }
@@ -734,9 +815,16 @@ static enum dp_drop_reason rx_rtcp(struct dp_lcore *lc, const struct dp_pkt *pk,
 	if (!fid || (fid - 1) % g.port.nlcores != lc->slot)
 		return DP_DROP_rtcp;
 	fid--;
-	if (dp_rtcp_parse(pk->payload, pk->payload_len, g.flows[fid].ssrc, &in) < 0)
-		return DP_DROP_rtcp_bad;
 	c = &g.cold[fid];
+	int len = pk->payload_len;
+	if (g.flows[fid].srtp) {
+		srtp_err_status_t st = srtp_unprotect_rtcp(c->srtp_rx, pk->udp_payload, &len);
+		if (st != srtp_err_status_ok)
+			return st == srtp_err_status_replay_fail || st == srtp_err_status_replay_old ? DP_DROP_srtp_replay
+												  : DP_DROP_srtp_auth_fail;
+	}
+	if (dp_rtcp_parse(pk->udp_payload, (uint32_t)len, g.flows[fid].ssrc, &in) < 0)
+		return DP_DROP_rtcp_bad;
 	c->rtcp_received++;
 	if (in.have_sr) {
 		c->lsr = in.sr_lsr;
@@ -884,10 +972,19 @@ static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const stru
 	struct dp_flow *f = &g.flows[fid];
 	bool changed = f->rx.have_ssrc && f->rx.ssrc != pk->ssrc;
 	uint64_t at = now_ns;
+	int len = pk->udp_len;
 
+	if (f->srtp) { /* authenticate and decrypt in place; the header fields parsed are not encrypted */
+		srtp_err_status_t st = srtp_unprotect(g.cold[fid].srtp_rx, pk->udp_payload, &len);
+		if (st != srtp_err_status_ok) {
+			lc->drops[st == srtp_err_status_replay_fail || st == srtp_err_status_replay_old
+					  ? DP_DROP_srtp_replay : DP_DROP_srtp_auth_fail]++;
+			return;
+		}
+	}
 	if (g.port.ts_offset >= 0 && (m->ol_flags & g.port.ts_flag))
 		at = *RTE_MBUF_DYNFIELD(m, g.port.ts_offset, rte_mbuf_timestamp_t *);
-	dp_rx_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, pk->udp_len);
+	dp_rx_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len);
 	f->silent = 0;
 	if (f->rx.packets == 1)
 		event(lc, DP_EV_FIRST_PACKET, fid, pk->ssrc, at);
@@ -1207,6 +1304,67 @@ static const uint16_t *payload_sums(const struct codec_frame_cache *c)
 	return s;
 }
 
+static srtp_t srtp_session(const uint8_t *key, uint8_t suite, bool inbound)
+{
+	srtp_policy_t pol;
+	srtp_t s = NULL;
+
+	memset(&pol, 0, sizeof(pol));
+	/* RFC 4568 §6.2: the _32 suite has a 32-bit SRTP tag; SRTCP always carries 80 bits. */
+	if (suite == DP_SRTP_AES_CM_128_HMAC_SHA1_32)
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&pol.rtp);
+	else
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
+	srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
+	pol.ssrc.type = inbound ? ssrc_any_inbound : ssrc_any_outbound;
+	pol.key = (unsigned char *)(uintptr_t)key;
+	pol.window_size = 128;
+	if (srtp_create(&s, &pol) != srtp_err_status_ok)
+		return NULL;
+	return s;
+}
+
+/* Sessions replaced or deleted are freed once their lcore has applied the command that let go of them. */
+static void srtp_reap(void)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < g.ndead; i++) {
+		struct dp_srtp_dead *d = &g.dead[i];
+
+		if (g.lc && __atomic_load_n(&g.lc[d->lcore].cmds_done, __ATOMIC_ACQUIRE) < d->seq) {
+			g.dead[k++] = *d;
+			continue;
+		}
+		if (d->tx)
+			srtp_dealloc(d->tx);
+		if (d->rx)
+			srtp_dealloc(d->rx);
+	}
+	g.ndead = k;
+}
+
+static int srtp_retire(uint32_t flow)
+{
+	struct dp_srtp_pair *old = &g.ctl_srtp[flow];
+
+	if (!old->tx && !old->rx)
+		return 0;
+	if (g.ndead == g.cap_dead) {
+		size_t cap = g.cap_dead ? 2 * g.cap_dead : 64;
+		struct dp_srtp_dead *d = realloc(g.dead, cap * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		g.dead = d;
+		g.cap_dead = cap;
+	}
+	g.dead[g.ndead++] = (struct dp_srtp_dead){ .lcore = flow % g.port.nlcores,
+						   .seq = g.lc[flow % g.port.nlcores].cmds_sent,
+						   .tx = old->tx, .rx = old->rx };
+	old->tx = old->rx = NULL;
+	return 0;
+}
+
 static int flow_cmd(uint32_t type, uint32_t flow, const struct dp_flow_params *p)
 {
 	struct dp_cmd c = { .type = type, .flow = flow };
@@ -1229,9 +1387,36 @@ static int flow_cmd(uint32_t type, uint32_t flow, const struct dp_flow_params *p
 			if (!c.payload_sums)
 				return -ENOMEM;
 		}
+		if (p->srtp && type == DP_CMD_ADD) {
+			if (!g.srtp_up || (p->srtp->suite != DP_SRTP_AES_CM_128_HMAC_SHA1_80 &&
+					   p->srtp->suite != DP_SRTP_AES_CM_128_HMAC_SHA1_32))
+				return -EINVAL;
+			c.srtp_tx = srtp_session(p->srtp->tx_key, p->srtp->suite, false);
+			c.srtp_rx = srtp_session(p->srtp->rx_key, p->srtp->suite, true);
+			if (!c.srtp_tx || !c.srtp_rx)
+				goto srtp_fail;
+		}
 		c.u.fp = *p;
+		c.u.fp.srtp = NULL; /* the keys stay here; the lcore gets the sessions */
+	}
+	srtp_reap();
+	if (type != DP_CMD_MODIFY) {
+		int rc = send_cmd(flow % g.port.nlcores, &c);
+		if (rc < 0)
+			goto srtp_fail;
+		if (srtp_retire(flow) < 0)
+			cm_log(CM_LOG_ERROR, "dataplane", "out of memory: SRTP sessions of flow %u leak", flow);
+		g.ctl_srtp[flow] = (struct dp_srtp_pair){ c.srtp_tx, c.srtp_rx };
+		return 0;
 	}
 	return send_cmd(flow % g.port.nlcores, &c);
+
+srtp_fail:
+	if (c.srtp_tx)
+		srtp_dealloc(c.srtp_tx);
+	if (c.srtp_rx)
+		srtp_dealloc(c.srtp_rx);
+	return p && p->srtp && (!c.srtp_tx || !c.srtp_rx) ? -EINVAL : -ENOBUFS;
 }
 
 int dp_flow_add(uint32_t flow, const struct dp_flow_params *p)
@@ -1287,12 +1472,14 @@ void dp_proto_totals(struct dp_proto_totals *out)
 		out->arp_requests_sent += g.lc[i].arp_sent;
 		out->icmp_echo_answered += g.lc[i].icmp_answered;
 		out->tx_no_arp += g.lc[i].tx_no_arp;
+		out->tx_srtp_fail += g.lc[i].tx_srtp_fail;
 		out->events_lost += g.lc[i].events_lost;
 	}
 }
 
 bool dp_commands_done(void)
 {
+	srtp_reap();
 	for (unsigned i = 0; g.lc && i < g.port.nlcores; i++)
 		if (__atomic_load_n(&g.lc[i].cmds_done, __ATOMIC_ACQUIRE) != g.lc[i].cmds_sent)
 			return false;

@@ -153,6 +153,7 @@ enum dp_drop_reason dp_parse(const uint8_t *f, uint32_t len, bool verify_csum, s
 		return DP_DROP_rtp_truncated;
 	if (rtp[0] >> 6 != 2)
 		return DP_DROP_rtp_bad_version;
+	out->udp_payload = (uint8_t *)(uintptr_t)rtp; /* the caller's frame: writable where it is (SRTP) */
 	if (rtp[1] >= 192 && rtp[1] <= 223) { /* the whole compound packet, for the RTCP handler */
 		out->payload = rtp;
 		out->payload_len = (uint16_t)rlen;

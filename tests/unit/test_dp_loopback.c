@@ -19,7 +19,9 @@
 #define NOT_OURS_FLOW 222     /* sends to an IP that is not a media IP */
 #define ARP_FLOW 223          /* from the second media IP, next-hop MAC resolved by ARP */
 #define ARP_RX_FLOW 224       /* receives ARP_FLOW's packets */
-#define NFLOWS 225
+#define SRTP_FLOW 225         /* SRTP to itself with the right key */
+#define SRTP_BAD_FLOW 226     /* SRTP to itself, receiving with another key: every packet fails authentication */
+#define NFLOWS 227
 #define MEDIA_IP2 0x0a000002u
 #define NFRAMES 50
 
@@ -79,6 +81,17 @@ static void params(struct dp_flow_params *p, uint32_t flow, const uint8_t mac[6]
 		p->remote_port = 20000 + 2 * ARP_RX_FLOW;
 		memset(p->remote_mac, 0, 6);
 	}
+	if (flow == SRTP_FLOW || flow == SRTP_BAD_FLOW) {
+		static struct dp_srtp_keys good, bad;
+
+		good.suite = DP_SRTP_AES_CM_128_HMAC_SHA1_80;
+		for (unsigned i = 0; i < DP_SRTP_KEY_LEN; i++)
+			good.tx_key[i] = good.rx_key[i] = (uint8_t)(i * 13 + 1);
+		bad = good;
+		bad.suite = DP_SRTP_AES_CM_128_HMAC_SHA1_32;
+		bad.rx_key[3] ^= 1;
+		p->srtp = flow == SRTP_FLOW ? &good : &bad;
+	}
 	if (flow == ARP_RX_FLOW) {
 		p->cache = NULL;
 		p->dir = DP_FLOW_RECV;
@@ -116,7 +129,7 @@ START_TEST(loopback_impairments_are_measured)
 	uint64_t drops[DP_DROP__COUNT];
 	struct dp_event ev[1024];
 	unsigned first = 0, silent = 0, n;
-	uint64_t tot_lost = 0, tot_dup = 0, tot_reo = 0, tot_tx = 0, tot_remote_lost = 0;
+	uint64_t tot_lost = 0, tot_dup = 0, tot_reo = 0, tot_tx = 0, tot_remote_lost = 0, srtp_sent = 0;
 
 	make_caches();
 	ck_assert_msg(dp_eal_init("test_dp_loopback",
@@ -240,9 +253,28 @@ START_TEST(loopback_impairments_are_measured)
 		ck_assert_uint_eq(pt.tx_no_arp, 1);   /* the first packet waited for the answer */
 		ck_assert_uint_eq(pt.icmp_echo_answered, 1);
 		ck_assert_uint_eq(pt.events_lost, 0);
+		ck_assert_uint_eq(pt.tx_srtp_fail, 0);
+
+		/* SRTP: protected, authenticated and decrypted on the way back; RTCP as SRTCP, RTT measured. */
+		ck_assert_int_eq(dp_flow_snapshot(SRTP_FLOW, &s), 0);
+		dp_rx_report(&s.rx, 20, &r);
+		ck_assert_uint_ge(r.packets_received, 60);
+		ck_assert_uint_eq(r.packets_received, s.tx_packets);
+		ck_assert_int_eq(r.packets_lost, 0);
+		ck_assert_uint_eq(r.bytes_received, 172 * r.packets_received); /* tags removed */
+		ck_assert_uint_ge(s.rtcp_received, 2);
+		ck_assert_int_ge(s.rtt_us, 0);
+		ck_assert_int_eq(dp_flow_snapshot(SRTP_BAD_FLOW, &s), 0);
+		ck_assert_uint_eq(s.rx.packets, 0);
+		ck_assert_uint_eq(s.rtcp_received, 0);
+		srtp_sent = s.tx_packets + s.rtcp_sent;
 	}
 	dp_drop_totals(drops);
 	ck_assert_uint_eq(drops[DP_DROP_arp], 2); /* the gratuitous ARPs for both media IPs came back */
+	/* every SRTP and SRTCP packet of the flow with the wrong receive key (in flight at the end: a few) */
+	ck_assert_uint_le(drops[DP_DROP_srtp_auth_fail], srtp_sent + 2); /* + RTCP sent since the snapshot */
+	ck_assert_uint_ge(drops[DP_DROP_srtp_auth_fail] + 3, srtp_sent);
+	ck_assert_uint_eq(drops[DP_DROP_srtp_replay], 0);
 	ck_assert_uint_ge(drops[DP_DROP_unknown_port], 80);
 	ck_assert_uint_ge(drops[DP_DROP_not_media_ip], 80);
 	ck_assert_uint_eq(drops[DP_DROP_udp_bad_checksum] + drops[DP_DROP_ip_bad_checksum] + drops[DP_DROP_truncated],
@@ -253,8 +285,8 @@ START_TEST(loopback_impairments_are_measured)
 			first += ev[i].type == DP_EV_FIRST_PACKET;
 			silent += ev[i].type == DP_EV_SILENT;
 		}
-	ck_assert_uint_eq(first, NFLOWS - 3);  /* all but NO_PORT, NOT_OURS and ARP_FLOW (its packets go to ARP_RX) */
-	ck_assert_uint_eq(silent, NFLOWS - 3);
+	ck_assert_uint_eq(first, NFLOWS - 4); /* all but NO_PORT, NOT_OURS, ARP_FLOW (it sends to ARP_RX), SRTP_BAD */
+	ck_assert_uint_eq(silent, NFLOWS - 4);
 
 	ck_assert_int_eq(dp_flow_delete(0), 0);
 	wait_commands();
