@@ -48,6 +48,7 @@ static const struct command {
 	{ "run", cp_run_main, "PLAN.ini [--json-summary FILE] [--metrics-out FILE.msgpack] [--eal \"ARGS\"]" },
 	{ "plan-check", cfg_plan_check_main, "PLAN.ini..." },
 	{ "sip-check", sip_check_main, "FILE...   (parse each file as one SIP message)" },
+	{ "analyze", dp_analyze_main, "FILE.pcap [--json-summary FILE] [--max-flows N]" },
 };
 
 static void usage(FILE *out)

@@ -57,25 +57,18 @@ void dp_rx_totals(uint64_t *packets, uint64_t *bytes);
 #define DP_RX_TS_JUMP_NS 1000000000LL /* |arrival delta − timestamp delta| above this is a timestamp jump */
 
 struct dp_rx_stats {
-	/* RFC 3550 A.1 */
+	/* Touched by every in-order packet: the first two cache lines. */
+	uint64_t seen;             /* bit i: extended max_seq − i was received */
+	uint64_t last_arrival_ns;
+	int64_t rel_transit_ns;    /* transit relative to the PDV reference packet (first, or after a jump) */
+	uint64_t bytes;            /* RTP payload + header bytes (UDP payload) */
 	uint32_t ssrc;
 	uint16_t max_seq;
 	uint8_t probation;
 	uint8_t have_ssrc;
 	uint32_t cycles;
-	uint32_t base_seq;
-	uint32_t bad_seq;
 	uint32_t received;         /* validated packets, duplicates included (A.1) */
-	int32_t lost_prior;        /* expected − received of earlier SSRCs and sequence resyncs */
-	uint32_t expected_prior;
-	uint64_t seen;             /* bit i: extended max_seq − i was received */
 	uint32_t packets;          /* every RTP packet of the flow, probation and duplicates included */
-	uint32_t duplicates;
-	uint32_t out_of_order;
-	uint32_t late;             /* behind the window: more than DP_RX_WINDOW sequence numbers late */
-	uint32_t ssrc_changes;
-	uint32_t seq_resets;
-	uint32_t ts_jumps;
 	uint32_t clock_rate;       /* RTP clock; 0: unknown (no jitter, no PDV) */
 	/* RFC 3550 A.8, in nanoseconds */
 	uint32_t jitter_ns;
@@ -83,18 +76,26 @@ struct dp_rx_stats {
 	uint32_t last_ts;
 	int32_t pdv_min_us;        /* relative transit extremes; the reference packet is 0 */
 	int32_t pdv_max_us;
-	uint64_t last_arrival_ns;
-	int64_t rel_transit_ns;    /* transit relative to the PDV reference packet (first, or after a jump) */
 	/* RFC 3611 burst / gap, in packets */
 	uint32_t cand_lost;        /* losses of the candidate burst (0: none open) */
+	uint32_t gap_pkts;
+	uint16_t run;              /* received since the last loss of the open candidate burst (< DP_RX_GMIN) */
+	uint32_t duplicates;
+	uint32_t out_of_order;
+	/* Touched on losses, reordering, jumps and source changes. */
+	uint32_t base_seq;
+	uint32_t bad_seq;
+	int32_t lost_prior;        /* expected − received of earlier SSRCs and sequence resyncs */
+	uint32_t expected_prior;
+	uint32_t late;             /* behind the window: more than DP_RX_WINDOW sequence numbers late */
+	uint32_t ssrc_changes;
+	uint32_t seq_resets;
+	uint32_t ts_jumps;
 	uint32_t cand_pkts;
 	uint32_t burst_pkts;
 	uint32_t burst_lost;
 	uint32_t bursts;
-	uint32_t gap_pkts;
 	uint32_t gap_lost;
-	uint16_t run;              /* received since the last loss of the open candidate burst (< DP_RX_GMIN) */
-	uint64_t bytes;            /* RTP payload + header bytes (UDP payload) */
 };
 
 struct dp_rx_report {
@@ -146,8 +147,11 @@ void dp_rx_report(const struct dp_rx_stats *st, double ptime_ms, struct dp_rx_re
 	X(unknown_port, "no flow on the destination UDP port")                                                \
 	X(rtp_bad_version, "RTP version is not 2")                                                            \
 	X(rtp_truncated, "RTP header, CSRC list, extension or padding longer than the packet")                \
-	X(rtcp, "RTCP (counted, not analysed yet)")                                                           \
+	X(rtcp, "RTCP not for a flow of this lcore (passive analysis: RTCP is not analysed)")                  \
+	X(rtcp_bad, "malformed RTCP compound packet")                                                         \
 	X(flow_table_full, "passive mode: no free flow slot for a new stream")                                \
+	X(srtp_auth_fail, "SRTP/SRTCP authentication tag wrong")                                              \
+	X(srtp_replay, "SRTP/SRTCP packet replayed (or too old for the replay window)")                       \
 	X(other_lcore, "flow owned by another lcore")
 
 enum dp_drop_reason {
@@ -171,6 +175,7 @@ struct dp_pkt {
 	uint16_t seq;
 	uint32_t ts;
 	uint32_t ssrc;
+	uint8_t *udp_payload;   /* the RTP (or RTCP) packet */
 	const uint8_t *payload; /* after the RTP header, CSRCs and extension */
 	uint16_t payload_len;   /* without padding */
 };
@@ -193,12 +198,21 @@ struct codec_frame_cache;
 
 enum dp_flow_dir { DP_FLOW_SEND = 1u << 0, DP_FLOW_RECV = 1u << 1 };
 
+/* SDES-SRTP (RFC 4568) master keys: 16-byte key + 14-byte salt per direction. */
+enum dp_srtp_suite { DP_SRTP_AES_CM_128_HMAC_SHA1_80 = 1, DP_SRTP_AES_CM_128_HMAC_SHA1_32 };
+#define DP_SRTP_KEY_LEN 30
+struct dp_srtp_keys {
+	uint8_t suite;            /* enum dp_srtp_suite */
+	uint8_t tx_key[DP_SRTP_KEY_LEN];
+	uint8_t rx_key[DP_SRTP_KEY_LEN];
+};
+
 struct dp_flow_params {
 	uint32_t local_ip;        /* one of the media IPs (host order) */
 	uint16_t local_port;
 	uint16_t remote_port;
 	uint32_t remote_ip;
-	uint8_t remote_mac[6];    /* next hop */
+	uint8_t remote_mac[6];    /* next hop; all zero: resolved by ARP (via the gateway when off-link) */
 	uint8_t dir;              /* enum dp_flow_dir: hold is DP_FLOW_RECV only, inactive 0 */
 	uint8_t dscp;
 	int16_t payload_type;     /* −1: the frame cache's */
@@ -209,6 +223,7 @@ struct dp_flow_params {
 	uint8_t impair;           /* impairment profile, 0: the all-flows one */
 	uint32_t ts0;             /* first timestamp */
 	const struct codec_frame_cache *cache; /* TX payloads; NULL: receive only */
+	const struct dp_srtp_keys *srtp;       /* NULL: plain RTP/RTCP (copied at dp_flow_add) */
 };
 
 /* TX impairment, seeded and deterministic: every decision for packet k of flow f is a hash of (seed, f, k), so
@@ -228,6 +243,7 @@ struct dp_impair {
 struct dp_flow {
 	struct dp_rx_stats rx;
 	const struct codec_frame_cache *cache;
+	const uint16_t *payload_sums; /* ones' complement sum of each cached frame, for the UDP checksum */
 	uint64_t nominal_tsc;     /* next packet's schedule; it leaves at nominal_tsc + delay_tsc */
 	uint64_t tx_bytes;
 	void *held;               /* reordering: the mbuf sent after the next one */
@@ -237,7 +253,6 @@ struct dp_flow {
 	uint32_t ts;
 	uint32_t ssrc;
 	uint32_t local_ip, remote_ip;
-	uint32_t wheel_next;      /* timing wheel list link: flow index + 1, 0 ends */
 	uint32_t ptime_tsc;
 	uint32_t delay_tsc;       /* impairment delay of the next packet */
 	uint16_t seq;
@@ -247,6 +262,8 @@ struct dp_flow {
 	uint8_t pt, dscp, dir, impair;
 	uint8_t active, in_wheel, ge_bad, silent;
 	uint8_t ip_idx;
+	uint8_t mac_ok;           /* remote_mac known (given, or resolved by ARP) */
+	uint8_t srtp;             /* SRTP sessions in the cold state */
 } __attribute__((aligned(64)));
 
 enum dp_event_type { DP_EV_FIRST_PACKET = 1, DP_EV_SSRC_CHANGE, DP_EV_SILENT };
@@ -264,6 +281,13 @@ struct dp_flow_snapshot {
 	uint64_t imp_lost, imp_dup, imp_reordered;
 	uint16_t ptime_ms;
 	uint8_t active;
+	/* RTCP (RFC 3550 §6.4): what we sent and received, and the remote's report about our stream */
+	uint32_t rtcp_sent, rtcp_received;
+	int64_t rtt_us;            /* −1 until a report block with LSR arrived */
+	bool remote_report;
+	uint8_t remote_fraction_lost; /* 8-bit fixed point, as on the wire */
+	int32_t remote_cum_lost;
+	uint32_t remote_jitter;    /* RTP timestamp units */
 };
 
 struct dp_config {
@@ -272,6 +296,11 @@ struct dp_config {
 	unsigned n_media_ips;
 	uint32_t silent_ms;                   /* DP_EV_SILENT after this long without packets (0: never) */
 	uint32_t ring_size;                   /* command and event ring entries per lcore */
+	uint32_t gateway_ip;                  /* next hop for remote IPs outside prefix_len (0: all on-link) */
+	uint8_t prefix_len;
+	uint16_t vlan;                        /* 802.1Q VLAN id of the media IPs (0: untagged) */
+	uint32_t arp_entries;                 /* ARP cache size (a power of two) */
+	uint32_t rtcp_interval_ms;            /* RTCP report interval (RFC 3550 §6.2 minimum 5 s); 0: no RTCP */
 };
 void dp_config_default(struct dp_config *cfg);
 /* Before dp_start(): allocates the flow table and port map.  0 or −errno with a reason in err. */
@@ -290,11 +319,34 @@ unsigned dp_events_poll(struct dp_event *ev, unsigned max);
 /* Sums over lcores. */
 void dp_drop_totals(uint64_t counts[DP_DROP__COUNT]);
 void dp_tx_totals(uint64_t *packets, uint64_t *bytes, uint64_t *no_mbuf, uint64_t *ring_full);
+struct dp_proto_totals {
+	uint64_t arp_requests_answered, arp_learned, arp_requests_sent, icmp_echo_answered;
+	uint64_t tx_no_arp;       /* packets not sent: next hop not resolved yet */
+	uint64_t tx_srtp_fail;    /* packets libsrtp refused to protect */
+	uint64_t events_lost;
+};
+void dp_proto_totals(struct dp_proto_totals *out);
+/* Sends one frame (at most DP_INJECT_MAX bytes) on the port from lcore 0: tests, and control-plane probes. */
+#define DP_INJECT_MAX 128
+int dp_inject(const uint8_t *frame, uint16_t len);
 /* True when every lcore has processed every command sent so far. */
 bool dp_commands_done(void);
 /* The port's MAC address (valid after dp_start). */
 void dp_port_mac(uint8_t mac[6]);
 size_t dp_flow_hot_bytes(void);
+
+/* TX pacing: |actual − scheduled| send time of every packet, in DP_PACING_BUCKET_NS buckets (the last one
+ * collects everything beyond), plus the maximum. */
+#define DP_PACING_BUCKETS 1024
+#define DP_PACING_BUCKET_NS 100
+struct dp_pacing {
+	uint64_t hist[DP_PACING_BUCKETS];
+	uint64_t max_ns;
+	uint64_t count;
+};
+void dp_pacing_get(struct dp_pacing *out);
+/* The p-th percentile (0..100) in nanoseconds (bucket upper bound). */
+uint64_t dp_pacing_percentile(const struct dp_pacing *p, double pct);
 
 /* Passive analysis of a capture (callmeter-worker analyze FILE.pcap [--json-summary FILE]). */
 int dp_analyze_main(int argc, char **argv);

@@ -15,11 +15,14 @@ uint32_t dp_csum_add(uint32_t sum, const uint8_t *p, size_t len);
 uint16_t dp_csum_fold(uint32_t sum);
 uint16_t dp_udp_csum(const uint8_t *ip, const uint8_t *udp, uint16_t udp_len);
 
-/* Writes Ethernet + IPv4 + UDP + RTP headers and the payload for flow f into buf (at least DP_HDRS_LEN +
- * payload_len bytes); sw_csum: fill the IPv4 and UDP checksums (else the IPv4 one is 0 and the UDP one holds the
- * pseudo-header sum, as checksum offload expects).  Returns the frame length. */
-uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6], uint16_t ip_id,
-		      bool marker, const uint8_t *payload, uint16_t payload_len, bool sw_csum);
+/* Writes Ethernet [+ 802.1Q tag when vlan is not 0] + IPv4 + UDP + RTP headers and the payload for flow f into
+ * buf (at least DP_HDRS_LEN + 4 + payload_len bytes); sw_csum: fill the IPv4 and UDP checksums (else the IPv4 one is 0 and the UDP one holds the
+ * pseudo-header sum, as checksum offload expects).  payload_sum: the payload's dp_csum_add(0, ...) folded to 16
+ * bits when known in advance (frame caches), −1 to compute it.  Returns the frame length.  payload NULL: only
+ * the headers up to UDP are written, for a UDP payload of payload_len + DP_RTP_HLEN bytes (dp_build_rtcp). */
+uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6], uint16_t vlan,
+		      uint16_t ip_id, bool marker, const uint8_t *payload, uint16_t payload_len, int32_t payload_sum,
+		      bool sw_csum);
 
 /* What the impairment stage does with packet k of a flow. */
 enum dp_imp_action { DP_IMP_SEND = 0, DP_IMP_DROP = 1u << 0, DP_IMP_DUP = 1u << 1, DP_IMP_REORDER = 1u << 2 };
@@ -44,12 +47,93 @@ struct dp_port_ctx {
 	struct rte_mempool *pool;
 	unsigned nlcores;
 	const unsigned *lcore_ids;
-	bool tx_csum_offload;   /* IPv4 + UDP checksum offload on TX */
+	bool tx_csum_offload;   /* IPv4 + UDP checksum offload on TX (untagged frames) */
 	bool rx_csum_offload;   /* the PMD flags checked checksums */
 	int ts_offset;          /* mbuf timestamp dynfield offset, −1: none */
 	uint64_t ts_flag;       /* ... and the RX flag that says it is set */
 };
 int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen);
+/* Benchmarks: when set before dp_start(), no lcore is launched and the caller runs loop passes itself. */
+extern bool dp_engine_manual;
+void dp_engine_poll_once(unsigned slot);
 void dp_engine_stop(void);  /* stops and waits for the lcores */
 bool dp_engine_running(void);
 void dp_engine_free(void);
+
+/* ---- ARP (RFC 826) and ICMP echo (RFC 792) for the media IPs -------------------------------------------------
+ * Frames are built and answered in place on plain buffers.  The ARP cache is bounded: each IP has DP_ARP_PROBE
+ * candidate slots, and a full set evicts the entry learned longest ago. */
+#define DP_ARP_FRAME_LEN 60      /* 42 bytes of ARP, padded to the Ethernet minimum */
+#define DP_ARP_PROBE 8
+#define DP_ARP_REACHABLE_S 300   /* an entry older than this is refreshed by the next flow that uses it */
+
+struct dp_arp {
+	uint16_t op;             /* 1 request, 2 reply */
+	uint8_t sender_mac[6];
+	uint32_t sender_ip;
+	uint32_t target_ip;
+};
+/* Writes an ARP frame (untagged when vlan is 0) into buf (DP_ARP_FRAME_LEN + 4 bytes); returns its length.
+ * A request goes to broadcast with target MAC zero; a gratuitous ARP is a request for one's own IP. */
+uint16_t dp_arp_build(uint8_t *buf, uint16_t vlan, uint16_t op, const uint8_t src_mac[6], uint32_t src_ip,
+		      const uint8_t dst_mac[6], uint32_t dst_ip);
+/* Parses the ARP payload of an Ethernet frame ([802.1Q] 0x0806); 0 or −EINVAL. */
+int dp_arp_parse(const uint8_t *frame, uint32_t len, struct dp_arp *out);
+/* Turns an ICMP echo request in `frame` into its reply in place (addresses swapped, checksums updated); true
+ * when it was an echo request to `own_ip`. */
+bool dp_icmp_echo_reply(uint8_t *frame, uint32_t len, uint32_t own_ip);
+
+struct dp_arp_entry {
+	uint32_t ip;             /* 0: free */
+	uint8_t mac[6];
+	uint16_t pad;
+	uint64_t learned_ns;
+};
+struct dp_arp_cache {
+	struct dp_arp_entry *e;
+	uint32_t mask;           /* entries − 1, a power of two */
+};
+/* The entry for ip, or NULL. */
+const struct dp_arp_entry *dp_arp_lookup(const struct dp_arp_cache *c, uint32_t ip);
+/* Learns or refreshes ip → mac. */
+void dp_arp_learn(struct dp_arp_cache *c, uint32_t ip, const uint8_t mac[6], uint64_t now_ns);
+
+/* ---- RTCP (RFC 3550 §6): compound SR/RR + SDES CNAME, and what a received compound tells a flow ----------- */
+#define DP_RTCP_MAX 128          /* the compound packets built here: SR + one report block + SDES */
+
+struct dp_rtcp_out {
+	uint32_t ssrc;           /* ours */
+	bool sender;             /* SR (we sent RTP since the last report) or RR */
+	uint64_t ntp;            /* NTP timestamp, 32.32 */
+	uint32_t rtp_ts;
+	uint32_t packets, octets;
+	bool have_block;         /* a report block about the remote source */
+	uint32_t remote_ssrc;
+	uint8_t fraction_lost;   /* 8-bit fixed point */
+	int32_t cum_lost;        /* clamped to 24 bits signed */
+	uint32_t ext_max_seq;
+	uint32_t jitter;         /* RTP timestamp units */
+	uint32_t lsr, dlsr;      /* NTP short format (16.16) */
+	const char *cname;
+};
+/* Writes the compound RTCP packet (the UDP payload); returns its length. */
+uint16_t dp_rtcp_build(uint8_t *buf, const struct dp_rtcp_out *r);
+
+struct dp_rtcp_in {
+	uint32_t sender_ssrc;
+	bool have_sr;
+	uint32_t sr_lsr;         /* middle 32 bits of the SR's NTP timestamp: our next LSR */
+	uint32_t sr_packets, sr_octets;
+	bool have_block;         /* a report block about `about_ssrc` */
+	uint8_t fraction_lost;
+	int32_t cum_lost;
+	uint32_t jitter;
+	uint32_t lsr, dlsr;
+};
+/* Parses a compound RTCP packet, looking for a report block about about_ssrc; 0 or −EINVAL (malformed). */
+int dp_rtcp_parse(const uint8_t *p, uint32_t len, uint32_t about_ssrc, struct dp_rtcp_in *out);
+/* The RTCP packet for flow f to its remote RTP port + 1, from its local port + 1, checksums in software. */
+uint16_t dp_build_rtcp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6], uint16_t vlan,
+		       uint16_t ip_id, const struct dp_rtcp_out *r);
+/* Round-trip time in microseconds from a report block (RFC 3550 §6.4.1: A − LSR − DLSR), −1 when LSR is 0. */
+int64_t dp_rtcp_rtt_us(uint32_t ntp_short_now, uint32_t lsr, uint32_t dlsr);

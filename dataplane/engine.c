@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -20,6 +21,7 @@
 #include <rte_mbuf_dyn.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
+#include <srtp2/srtp.h>
 
 #include "codecs/codecs.h"
 #include "common/common.h"
@@ -28,26 +30,59 @@
 #define DP_BURST 32
 #define DP_TX_BUDGET 256          /* packets built per loop pass before RX is polled again */
 #define DP_CMDS_PER_PASS 32
-#define DP_SILENT_SCAN 16         /* flows checked for silence per loop pass */
+#define DP_SILENT_SCAN 32         /* flows checked for silence and RTCP per loop pass */
+#define NTP_UNIX_OFFSET 2208988800ull
 #define DP_WHEEL_SPAN_NS 1100000000ull /* > DP_PTIME_MAX_MS + the largest impairment delay */
 #define DP_JITTER_MAX_US 500000
+#define DP_MAX_CACHES 1024        /* distinct frame caches the flows send from */
 
 _Static_assert(sizeof(struct dp_flow) <= 256, "hot per-flow state must stay within 256 bytes");
 
-enum dp_cmd_type { DP_CMD_ADD = 1, DP_CMD_MODIFY, DP_CMD_DELETE, DP_CMD_IMPAIR };
+enum dp_cmd_type { DP_CMD_ADD = 1, DP_CMD_MODIFY, DP_CMD_DELETE, DP_CMD_IMPAIR, DP_CMD_INJECT };
+#define DP_ARP_RETRY_PKTS 50      /* an unresolved flow asks again every 50 packets (1 s at 20 ms) */
+#define DP_ARP_RECHECK_PKTS 256   /* a resolved flow checks its entry's age every 256 packets */
 
 struct dp_cmd {
 	uint32_t type;
 	uint32_t flow;
+	const uint16_t *payload_sums;
+	srtp_t srtp_tx, srtp_rx;
 	union {
 		struct dp_flow_params fp;
 		struct dp_impair im;
+		struct {
+			uint16_t len;
+			uint8_t data[DP_INJECT_MAX];
+		} frame;
 	} u;
 };
 
-/* Cold per-flow state: touched only when the impairment stage acts. */
+/* A timing-wheel slot is a list of chunks of flow indices: one cache line holds 14 flows, so a slot's flows
+ * can be prefetched together instead of chasing a pointer through every flow record. */
+#define DP_CHUNK_FLOWS 14
+struct dp_wheel_chunk {
+	uint32_t next;            /* chunk index + 1 */
+	uint32_t n;
+	uint32_t idx[DP_CHUNK_FLOWS];
+};
+_Static_assert(sizeof(struct dp_wheel_chunk) == 64, "one cache line per chunk");
+
+/* Cold per-flow state: touched when the impairment stage acts and for RTCP (every few seconds). */
 struct dp_flow_cold {
 	uint32_t imp_lost, imp_dup, imp_reordered;
+	uint32_t rtcp_sent, rtcp_received;
+	uint32_t lsr;             /* middle 32 bits of the last SR's NTP time, 0: none */
+	uint64_t lsr_arrival_ns;
+	uint64_t next_rtcp_ns;
+	uint64_t exp_at_report;   /* expected / received at our last report, for its fraction lost */
+	uint64_t rcv_at_report;
+	uint32_t tx_at_report;    /* RTP packets sent at our last report: SR if we sent since */
+	int32_t rtt_us;           /* −1: none yet */
+	int32_t remote_cum_lost;
+	uint32_t remote_jitter;
+	uint8_t remote_fraction;
+	uint8_t remote_report;
+	srtp_t srtp_tx, srtp_rx;  /* created and freed by the control plane */
 };
 
 struct dp_lcore {
@@ -57,10 +92,23 @@ struct dp_lcore {
 	uint64_t drops[DP_DROP__COUNT];
 	uint64_t rx_packets, rx_bytes;
 	uint64_t tx_packets, tx_bytes, tx_nombuf, tx_full, events_lost;
+	uint64_t arp_answered, arp_learned, arp_sent, icmp_answered, tx_no_arp, tx_srtp_fail;
+	uint64_t pace_max_ns;
+	uint32_t pace_hist[DP_PACING_BUCKETS];
 	/* the lcore's own */
 	struct rte_ring *cmd, *evt;
-	uint32_t *wheel;
+	uint32_t *wheel;          /* slot → chunk index + 1 of its first chunk */
+	struct dp_wheel_chunk *chunks;
+	uint32_t free_chunk;      /* free list: chunk index + 1 */
 	uint64_t wheel_pos;
+	struct rte_mbuf *stash[DP_BURST];
+	unsigned nstash;
+	/* RX software pipeline: the previous burst, classified and prefetched, accounted in the next pass */
+	struct rte_mbuf *pend[DP_BURST];
+	struct dp_pkt ppk[DP_BURST];
+	uint32_t pfid[DP_BURST];
+	uint16_t npend;
+	uint64_t pend_ns;
 	uint32_t silent_next;
 	uint32_t spread_k;
 	uint16_t queue;
@@ -80,11 +128,24 @@ static struct {
 	struct dp_flow *flows;
 	struct dp_flow_cold *cold;
 	uint32_t *port_map;       /* [ip index << 16 | port] → flow index + 1 */
+	struct dp_arp_cache arp;
+	struct {                  /* per frame cache: its payload sums (control plane writes, before use) */
+		const struct codec_frame_cache *cache;
+		uint16_t *sums;
+	} sums[DP_MAX_CACHES];
+	unsigned nsums;
+	/* SRTP sessions: the control plane's record per flow, and those waiting for their lcore to let go */
+	struct dp_srtp_pair { srtp_t tx, rx; } *ctl_srtp;
+	struct dp_srtp_dead { unsigned lcore; uint64_t seq; srtp_t tx, rx; } *dead;
+	size_t ndead, cap_dead;
+	bool srtp_up;
 	struct dp_port_ctx port;
 	unsigned lcore_ids[RTE_MAX_LCORE];
 	struct dp_lcore *lc;      /* nlcores of them */
 	uint8_t mac[6];
 	uint64_t tsc_hz, ns_mult; /* ns = tsc * ns_mult >> 32 */
+	uint64_t wall0_ns;        /* CLOCK_REALTIME at tsc_to_ns() == mono0_ns, for RTCP NTP times */
+	uint64_t mono0_ns;
 	uint64_t silent_tsc;
 	unsigned wheel_shift;
 	uint32_t wheel_mask;
@@ -102,6 +163,8 @@ void dp_config_default(struct dp_config *cfg)
 	cfg->max_flows = 4096;
 	cfg->silent_ms = 5000;
 	cfg->ring_size = 4096;
+	cfg->arp_entries = 4096;
+	cfg->rtcp_interval_ms = 5000;
 }
 
 void dp_engine_free(void)
@@ -109,6 +172,26 @@ void dp_engine_free(void)
 	free(g.flows);
 	free(g.cold);
 	free(g.port_map);
+	free(g.arp.e);
+	g.arp.e = NULL;
+	for (unsigned i = 0; i < g.nsums; i++)
+		free(g.sums[i].sums);
+	g.nsums = 0;
+	for (uint32_t i = 0; g.ctl_srtp && i < g.cfg.max_flows; i++) {
+		if (g.ctl_srtp[i].tx)
+			srtp_dealloc(g.ctl_srtp[i].tx);
+		if (g.ctl_srtp[i].rx)
+			srtp_dealloc(g.ctl_srtp[i].rx);
+	}
+	free(g.ctl_srtp);
+	g.ctl_srtp = NULL;
+	for (size_t i = 0; i < g.ndead; i++) {
+		srtp_dealloc(g.dead[i].tx);
+		srtp_dealloc(g.dead[i].rx);
+	}
+	free(g.dead);
+	g.dead = NULL;
+	g.ndead = g.cap_dead = 0;
 	g.flows = NULL;
 	g.cold = NULL;
 	g.port_map = NULL;
@@ -135,13 +218,28 @@ int dp_configure(const struct dp_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "ring_size %u must be a power of two in 64..1048576", cfg->ring_size);
 		return -EINVAL;
 	}
+	if (cfg->arp_entries < DP_ARP_PROBE || (cfg->arp_entries & (cfg->arp_entries - 1)) ||
+	    cfg->arp_entries > (1u << 24)) {
+		snprintf(err, errlen, "arp_entries %u must be a power of two in %d..16777216", cfg->arp_entries,
+			 DP_ARP_PROBE);
+		return -EINVAL;
+	}
+	if (cfg->prefix_len > 32 || cfg->vlan > 4094) {
+		snprintf(err, errlen, "prefix length %u or VLAN %u out of range", cfg->prefix_len, cfg->vlan);
+		return -EINVAL;
+	}
 	dp_engine_free();
 	g.cfg = *cfg;
+	g.arp.e = calloc(cfg->arp_entries, sizeof(struct dp_arp_entry));
+	g.arp.mask = cfg->arp_entries - 1;
 	nmap = (size_t)(cfg->n_media_ips ? cfg->n_media_ips : 1) << 16;
 	g.flows = aligned_alloc(64, (size_t)cfg->max_flows * sizeof(struct dp_flow));
 	g.cold = calloc(cfg->max_flows, sizeof(struct dp_flow_cold));
 	g.port_map = calloc(nmap, sizeof(uint32_t));
-	if (!g.flows || !g.cold || !g.port_map) {
+	g.ctl_srtp = calloc(cfg->max_flows, sizeof(*g.ctl_srtp));
+	if (!g.srtp_up && srtp_init() == srtp_err_status_ok)
+		g.srtp_up = true;
+	if (!g.flows || !g.cold || !g.port_map || !g.arp.e || !g.ctl_srtp) {
 		dp_engine_free();
 		snprintf(err, errlen, "cannot allocate %u flows (%zu MiB)", cfg->max_flows,
 			 (size_t)cfg->max_flows * (sizeof(struct dp_flow) + sizeof(struct dp_flow_cold)) >> 20);
@@ -162,18 +260,30 @@ void dp_port_mac(uint8_t mac[6])
 	memcpy(mac, g.mac, 6);
 }
 
-/* ---- the timing wheel: one singly linked list of flows per slot of 2^wheel_shift TSC ticks (~1 µs) -------- */
+/* ---- the timing wheel: per slot of 2^wheel_shift TSC ticks (~1 µs), a list of 64-byte chunks of flow indices.
+ * Chunks come from a per-lcore pool sized so that it cannot run dry (one chunk per flow at worst). ---------- */
 
 static void wheel_insert(struct dp_lcore *lc, uint32_t idx, uint64_t when_tsc)
 {
 	uint64_t s = when_tsc >> g.wheel_shift;
-	struct dp_flow *f = &g.flows[idx];
+	uint32_t *head, c;
+	struct dp_wheel_chunk *ch;
 
 	if (s <= lc->wheel_pos) /* due already: the slot being worked on, never one already passed */
 		s = lc->wheel_pos;
-	f->wheel_next = lc->wheel[s & g.wheel_mask];
-	lc->wheel[s & g.wheel_mask] = idx + 1;
-	f->in_wheel = 1;
+	head = &lc->wheel[s & g.wheel_mask];
+	c = *head;
+	if (!c || lc->chunks[c - 1].n == DP_CHUNK_FLOWS) {
+		c = lc->free_chunk;
+		ch = &lc->chunks[c - 1];
+		lc->free_chunk = ch->next;
+		ch->next = *head;
+		ch->n = 0;
+		*head = c;
+	}
+	ch = &lc->chunks[c - 1];
+	ch->idx[ch->n++] = idx;
+	g.flows[idx].in_wheel = 1;
 }
 
 /* Van der Corput spread: the k-th flow added starts at bitreverse(k)/2^32 of its ptime, so any number of flows
@@ -189,6 +299,8 @@ static uint64_t spread_offset(uint32_t k, uint32_t ptime_tsc)
 	r = (r >> 16) | (r << 16);
 	return ((uint64_t)r * ptime_tsc) >> 32;
 }
+
+static void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m);
 
 /* ---- commands --------------------------------------------------------------------------------------------- */
 
@@ -211,6 +323,8 @@ static void flow_apply(struct dp_flow *f, const struct dp_flow_params *p)
 	f->remote_ip = p->remote_ip;
 	f->remote_port = p->remote_port;
 	memcpy(f->remote_mac, p->remote_mac, 6);
+	f->mac_ok = (p->remote_mac[0] | p->remote_mac[1] | p->remote_mac[2] | p->remote_mac[3] | p->remote_mac[4] |
+		     p->remote_mac[5]) != 0;
 	f->dir = p->dir;
 	f->dscp = p->dscp & 0x3f;
 	f->impair = p->impair < DP_MAX_IMPAIR ? p->impair : 0;
@@ -228,7 +342,16 @@ static void release_held(struct dp_flow *f)
 	}
 }
 
-static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_params *p, uint64_t now)
+static uint64_t rtcp_interval_ns(uint32_t flow, uint32_t n)
+{
+	uint64_t h = ((uint64_t)flow << 32 | n) * 0x9e3779b97f4a7c15ull;
+
+	h ^= h >> 29;
+	return (uint64_t)g.cfg.rtcp_interval_ms * 1000000ull * (500 + (h >> 40) % 1001) / 1000;
+}
+
+static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_params *p, const uint16_t *sums,
+		    srtp_t c_tx, srtp_t c_rx, uint64_t now)
 {
 	struct dp_flow *f = &g.flows[idx];
 	uint8_t in_wheel = f->in_wheel;
@@ -237,12 +360,19 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 
 	release_held(f);
 	memset(f, 0, sizeof(*f));
-	memset(&g.cold[idx], 0, sizeof(g.cold[idx]));
+	memset(&g.cold[idx], 0, sizeof(g.cold[idx])); /* the old sessions are the control plane's to free */
+	g.cold[idx].rtt_us = -1;
+	/* RFC 3550 §6.3.1: the first report after half the interval, each randomised over [0.5, 1.5]. */
+	g.cold[idx].next_rtcp_ns = tsc_to_ns(now) + rtcp_interval_ns(idx, 0) / 2;
 	f->in_wheel = in_wheel; /* a deleted flow may still sit in a slot: it is skipped or rescheduled there */
 	f->local_ip = p->local_ip;
 	f->local_port = p->local_port;
 	f->ip_idx = (uint8_t)ipi;
 	f->cache = p->cache;
+	f->payload_sums = sums;
+	g.cold[idx].srtp_tx = c_tx;
+	g.cold[idx].srtp_rx = c_rx;
+	f->srtp = c_tx != NULL;
 	f->ssrc = p->ssrc;
 	f->seq = p->seq0;
 	f->ts = p->ts0;
@@ -271,13 +401,15 @@ static void cmd_delete(uint32_t idx)
 		*slot = 0;
 	release_held(f);
 	f->active = 0;
+	f->srtp = 0;
+	g.cold[idx].srtp_tx = g.cold[idx].srtp_rx = NULL;
 }
 
 static void cmd_run(struct dp_lcore *lc, const struct dp_cmd *c, uint64_t now)
 {
 	switch (c->type) {
 	case DP_CMD_ADD:
-		cmd_add(lc, c->flow, &c->u.fp, now);
+		cmd_add(lc, c->flow, &c->u.fp, c->payload_sums, c->srtp_tx, c->srtp_rx, now);
 		break;
 	case DP_CMD_MODIFY:
 		if (g.flows[c->flow].active)
@@ -289,6 +421,18 @@ static void cmd_run(struct dp_lcore *lc, const struct dp_cmd *c, uint64_t now)
 	case DP_CMD_IMPAIR:
 		lc->impair[c->flow] = c->u.im;
 		break;
+	case DP_CMD_INJECT: {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(g.port.pool);
+
+		if (!m) {
+			lc->tx_nombuf++;
+			break;
+		}
+		memcpy(rte_pktmbuf_mtod(m, uint8_t *), c->u.frame.data, c->u.frame.len);
+		m->data_len = m->pkt_len = c->u.frame.len;
+		tx_queue(lc, m);
+		break;
+	}
 	}
 }
 
@@ -326,22 +470,128 @@ static void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m)
 		tx_flush(lc);
 }
 
-static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const struct codec_frame *fr)
+static void tx_arp(struct dp_lcore *lc, uint16_t op, const uint8_t dst_mac[6], uint32_t src_ip, uint32_t dst_ip)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(g.port.pool);
-	uint16_t len;
 
 	if (!m) {
 		lc->tx_nombuf++;
-		return NULL;
+		return;
 	}
-	len = dp_build_rtp(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, lc->ip_id++, fr->flags & CODEC_FRAME_MARKER,
-			   f->cache->data + fr->offset, fr->len, !g.port.tx_csum_offload);
+	m->data_len = m->pkt_len = dp_arp_build(rte_pktmbuf_mtod(m, uint8_t *), g.cfg.vlan, op, g.mac, src_ip,
+						 dst_mac, dst_ip);
+	if (op == 1)
+		lc->arp_sent++;
+	tx_queue(lc, m);
+}
+
+static uint32_t next_hop(uint32_t ip)
+{
+	uint32_t mask = g.cfg.prefix_len ? ~0u << (32 - g.cfg.prefix_len) : 0;
+
+	if (g.cfg.gateway_ip && (ip & mask) != (g.cfg.gateway_ip & mask))
+		return g.cfg.gateway_ip;
+	return ip;
+}
+
+/* Next-hop MAC for a flow given without one: from the ARP cache, asked for every DP_ARP_RETRY_PKTS packets
+ * while unknown, refreshed when the entry has aged past DP_ARP_REACHABLE_S (the old MAC stays in use). */
+static bool tx_resolve(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint64_t now_ns)
+{
+	static const uint8_t zero[6] = { 0 };
+	const struct dp_arp_entry *e;
+	uint32_t nh;
+
+	if (f->mac_ok == 1 || (f->mac_ok && k % DP_ARP_RECHECK_PKTS != 0))
+		return true; /* given by the control plane, or resolved and not due for an age check */
+	nh = next_hop(f->remote_ip);
+	e = dp_arp_lookup(&g.arp, nh);
+	if (!e) {
+		if (k % (f->mac_ok ? DP_ARP_RECHECK_PKTS : DP_ARP_RETRY_PKTS) == 0)
+			tx_arp(lc, 1, zero, f->local_ip, nh);
+		return f->mac_ok != 0;
+	}
+	memcpy(f->remote_mac, e->mac, 6);
+	f->mac_ok = 2; /* resolved by ARP: checked for age */
+	if (now_ns - e->learned_ns > DP_ARP_REACHABLE_S * 1000000000ull)
+		tx_arp(lc, 1, zero, f->local_ip, nh);
+	return true;
+}
+
+/* After SRTP grew the UDP payload of a built frame to `len`: lengths and checksums again, in software. */
+static void fix_udp(struct rte_mbuf *m, int len)
+{
+	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+	unsigned l2 = g.cfg.vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN;
+	uint8_t *ip = d + l2, *udp = ip + DP_IP_HLEN;
+	uint16_t ulen = (uint16_t)(DP_UDP_HLEN + len), c;
+
+	udp[4] = (uint8_t)(ulen >> 8);
+	udp[5] = (uint8_t)ulen;
+	ip[2] = (uint8_t)((DP_IP_HLEN + ulen) >> 8);
+	ip[3] = (uint8_t)(DP_IP_HLEN + ulen);
+	ip[10] = ip[11] = 0;
+	c = dp_csum_fold(dp_csum_add(0, ip, DP_IP_HLEN));
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+	udp[6] = udp[7] = 0;
+	c = dp_udp_csum(ip, udp, ulen);
+	c = c ? c : 0xffff;
+	udp[6] = (uint8_t)(c >> 8);
+	udp[7] = (uint8_t)c;
+	m->ol_flags = 0;
+	m->data_len = m->pkt_len = (uint16_t)(l2 + DP_IP_HLEN + ulen);
+}
+
+/* SRTP (RFC 3711) on a built RTP or RTCP frame, in place; false when libsrtp refused (counted). */
+static bool tx_srtp(struct dp_lcore *lc, uint32_t idx, struct rte_mbuf *m, bool rtcp)
+{
+	unsigned hdrs = (g.cfg.vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN) + DP_IP_HLEN + DP_UDP_HLEN;
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *) + hdrs;
+	int len = (int)rte_pktmbuf_data_len(m) - (int)hdrs;
+	srtp_err_status_t st = rtcp ? srtp_protect_rtcp(g.cold[idx].srtp_tx, p, &len)
+				    : srtp_protect(g.cold[idx].srtp_tx, p, &len);
+
+	if (st != srtp_err_status_ok) {
+		lc->tx_srtp_fail++;
+		return false;
+	}
+	fix_udp(m, len);
+	return true;
+}
+
+/* Packet buffers come from the pool DP_BURST at a time. */
+static struct rte_mbuf *tx_mbuf(struct dp_lcore *lc)
+{
+	if (!lc->nstash) {
+		if (rte_pktmbuf_alloc_bulk(g.port.pool, lc->stash, DP_BURST) != 0) {
+			lc->tx_nombuf++;
+			return NULL;
+		}
+		lc->nstash = DP_BURST;
+	}
+	return lc->stash[--lc->nstash];
+}
+
+static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const struct codec_frame *fr)
+{
+	struct rte_mbuf *m = tx_mbuf(lc);
+	uint16_t len;
+
+	if (!m)
+		return NULL;
+	len = dp_build_rtp(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan, lc->ip_id++,
+			   fr->flags & CODEC_FRAME_MARKER, f->cache->data + fr->offset, fr->len,
+			   f->payload_sums[f->frame], !g.port.tx_csum_offload);
 	m->data_len = m->pkt_len = len;
 	if (g.port.tx_csum_offload) {
 		m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
-		m->l2_len = DP_ETH_HLEN;
+		m->l2_len = g.cfg.vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN;
 		m->l3_len = DP_IP_HLEN;
+	}
+	if (f->srtp && !tx_srtp(lc, (uint32_t)(f - g.flows), m, false)) {
+		rte_pktmbuf_free(m);
+		return NULL;
 	}
 	return m;
 }
@@ -354,6 +604,11 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 	struct dp_flow *f = &g.flows[idx];
 	const struct codec_frame_cache *c = f->cache;
 	const struct codec_frame *fr = &c->frames[f->frame];
+	uint64_t late_ns = tsc_to_ns(now - (f->nominal_tsc + f->delay_tsc));
+
+	lc->pace_hist[RTE_MIN(late_ns / DP_PACING_BUCKET_NS, (uint64_t)DP_PACING_BUCKETS - 1)]++;
+	if (late_ns > lc->pace_max_ns)
+		lc->pace_max_ns = late_ns;
 	const struct dp_impair *im = &lc->impair[f->impair];
 	unsigned act = DP_IMP_SEND;
 	uint32_t k = f->tx_index++;
@@ -361,7 +616,9 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 	if (!(fr->flags & CODEC_FRAME_DTX) && (f->dir & DP_FLOW_SEND)) {
 		if (dp_impair_active(im))
 			act = dp_impair_decide(im, idx, k, &f->ge_bad);
-		if (act & DP_IMP_DROP) {
+		if (!tx_resolve(lc, f, k, tsc_to_ns(now))) {
+			lc->tx_no_arp++;
+		} else if (act & DP_IMP_DROP) {
 			g.cold[idx].imp_lost++;
 			if (f->held) { /* the held packet goes out in order after all */
 				tx_queue(lc, f->held);
@@ -403,56 +660,240 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 	f->delay_tsc = 0;
 	if (im->jitter_us)
 		f->delay_tsc = (uint32_t)(g.tsc_hz * dp_impair_delay_us(im, idx, f->tx_index) / 1000000);
-	(void)now;
 	wheel_insert(lc, idx, f->nominal_tsc + f->delay_tsc);
 }
 
-/* Works through the wheel slots that have passed; at most DP_TX_BUDGET flows per call so RX keeps up. */
+/* Works through the wheel slots that have passed, a chunk at a time with its flows prefetched; at most about
+ * DP_TX_BUDGET flows per call so that RX keeps up.  Flows due later in the current slot wait for the next
+ * pass. */
 static void tx_run(struct dp_lcore *lc, uint64_t now)
 {
 	uint64_t now_slot = now >> g.wheel_shift;
 	unsigned budget = DP_TX_BUDGET;
+	uint32_t later[DP_CHUNK_FLOWS];
+	unsigned nlater = 0;
 
 	if (now_slot - lc->wheel_pos > g.wheel_mask) /* stalled longer than a revolution: visit each slot once */
 		lc->wheel_pos = now_slot - g.wheel_mask;
-	while (lc->wheel_pos <= now_slot && budget) {
+	while (budget) {
 		uint32_t *head = &lc->wheel[lc->wheel_pos & g.wheel_mask];
 
-		while (*head && budget) {
-			uint32_t idx = *head - 1;
-			struct dp_flow *f = &g.flows[idx];
+		if (!*head) {
+			if (lc->wheel_pos == now_slot)
+				break;
+			lc->wheel_pos++;
+			uint32_t ahead = lc->wheel[(lc->wheel_pos + 2) & g.wheel_mask];
+			if (ahead)
+				rte_prefetch0(&lc->chunks[ahead - 1]);
+			continue;
+		}
+		uint32_t c = *head;
+		struct dp_wheel_chunk *ch = &lc->chunks[c - 1];
+		uint32_t idx[DP_CHUNK_FLOWS], n = ch->n;
 
-			*head = f->wheel_next;
+		/* Detach the chunk, give it back, then work on a copy of its indices. */
+		*head = ch->next;
+		memcpy(idx, ch->idx, n * sizeof(uint32_t));
+		ch->next = lc->free_chunk;
+		lc->free_chunk = c;
+		if (*head)
+			rte_prefetch0(&lc->chunks[*head - 1]);
+		/* The send time, read once per chunk (rdtsc is not free): the pacing error it records is exact
+		 * for the chunk's first packet and late by the building of the ones before it for the rest. */
+		uint64_t t = rte_rdtsc();
+		for (uint32_t i = 0; i < n; i++) {
+			const char *f = (const char *)&g.flows[idx[i]];
+			rte_prefetch0(f + 128);
+			rte_prefetch0(f + 192);
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			struct dp_flow *f = &g.flows[idx[i]];
+			uint64_t when = f->nominal_tsc + f->delay_tsc;
+
+			/* Halfway through, the next chunk's line has arrived: start fetching its flows. */
+			if (i == n / 2 && *head) {
+				const struct dp_wheel_chunk *nx = &lc->chunks[*head - 1];
+				for (uint32_t k = 0; k < nx->n; k++) {
+					rte_prefetch0((const char *)&g.flows[nx->idx[k]] + 128);
+					rte_prefetch0((const char *)&g.flows[nx->idx[k]] + 192);
+				}
+			}
+
 			f->in_wheel = 0;
 			if (!f->active || !f->cache)
 				continue;
-			if (f->nominal_tsc + f->delay_tsc > now) { /* later in this slot or a later revolution */
-				if ((f->nominal_tsc + f->delay_tsc) >> g.wheel_shift == lc->wheel_pos) {
-					/* Not yet: put it back and come back to this slot on the next pass. */
-					f->wheel_next = *head;
-					*head = idx + 1;
-					f->in_wheel = 1;
-					goto out;
-				}
-				wheel_insert(lc, idx, f->nominal_tsc + f->delay_tsc);
+			if (when > now) { /* later in this slot, or a later revolution */
+				if (when >> g.wheel_shift == lc->wheel_pos)
+					later[nlater++] = idx[i];
+				else
+					wheel_insert(lc, idx[i], when);
 				continue;
 			}
-			tx_flow(lc, idx, now);
-			budget--;
+			tx_flow(lc, idx[i], t);
+			budget = budget ? budget - 1 : 0;
 		}
-		if (*head)
+		if (nlater)
 			break;
-		if (lc->wheel_pos == now_slot)
-			break;
-		lc->wheel_pos++;
 	}
-out:
+	for (unsigned i = 0; i < nlater; i++)
+		wheel_insert(lc, later[i], g.flows[later[i]].nominal_tsc + g.flows[later[i]].delay_tsc);
 	tx_flush(lc);
+}
+
+/* ---- RTCP (RFC 3550 §6) ------------------------------------------------------------------------------------ */
+
+static uint64_t ntp_now(uint64_t now_ns)
+{
+	uint64_t wall = g.wall0_ns + (now_ns - g.mono0_ns);
+	uint64_t sec = wall / 1000000000ull + NTP_UNIX_OFFSET;
+
+	return sec << 32 | (((wall % 1000000000ull) << 32) / 1000000000ull);
+}
+
+/* A compound SR (we sent RTP since our last report) or RR, with a report block about the remote source when
+ * there is one, and SDES CNAME. */
+static void rtcp_send(struct dp_lcore *lc, uint32_t idx, uint64_t now_ns)
+{
+	struct dp_flow *f = &g.flows[idx];
+	struct dp_flow_cold *c = &g.cold[idx];
+	struct dp_rtcp_out r = { .ssrc = f->ssrc };
+	struct rte_mbuf *m;
+	char cname[32];
+
+	if (!f->mac_ok || !f->remote_port)
+		return;
+	m = tx_mbuf(lc);
+	if (!m)
+		return;
+	snprintf(cname, sizeof(cname), "flow%u@callmeter", idx);
+	r.cname = cname;
+	r.ntp = ntp_now(now_ns);
+	r.sender = f->tx_packets != c->tx_at_report;
+	r.rtp_ts = f->ts;
+	r.packets = f->tx_packets;
+	r.octets = (uint32_t)(f->tx_bytes - (uint64_t)f->tx_packets * DP_RTP_HLEN);
+	if (f->rx.have_ssrc) {
+		struct dp_rx_report rep;
+		uint64_t rcv, exp_i, rcv_i;
+
+		dp_rx_report(&f->rx, 0, &rep);
+		rcv = rep.expected - (uint64_t)(rep.packets_lost > 0 ? rep.packets_lost : 0);
+		exp_i = rep.expected - c->exp_at_report;
+		rcv_i = rcv - c->rcv_at_report;
+		c->exp_at_report = rep.expected;
+		c->rcv_at_report = rcv;
+		r.have_block = true;
+		r.remote_ssrc = f->rx.ssrc;
+		r.fraction_lost = exp_i > rcv_i ? (uint8_t)RTE_MIN(255u, ((exp_i - rcv_i) << 8) / exp_i) : 0;
+		r.cum_lost = (int32_t)RTE_MIN(rep.packets_lost, (int64_t)INT32_MAX);
+		r.ext_max_seq = f->rx.cycles + f->rx.max_seq;
+		r.jitter = (uint32_t)((uint64_t)f->rx.jitter_ns * f->rx.clock_rate / 1000000000ull);
+		if (c->lsr) {
+			r.lsr = c->lsr;
+			r.dlsr = (uint32_t)(((now_ns - c->lsr_arrival_ns) << 16) / 1000000000ull);
+		}
+	}
+	c->tx_at_report = f->tx_packets;
+	m->data_len = m->pkt_len = dp_build_rtcp(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan,
+						  lc->ip_id++, &r);
+	if (f->srtp && !tx_srtp(lc, idx, m, true)) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	c->rtcp_sent++;
+	tx_queue(lc, m);
+}
+
+/* RTCP for a flow: LSR from an SR, the remote's report about our stream, RTT from LSR/DLSR (§6.4.1).  RTCP
+ * arrives on the RTP port + 1, or on the RTP port itself (RFC 5761 multiplexing). */
+static enum dp_drop_reason rx_rtcp(struct dp_lcore *lc, const struct dp_pkt *pk, uint32_t ipi, uint64_t now_ns)
+{
+	uint32_t fid = g.port_map[ipi << 16 | (pk->dst_port & 1 ? pk->dst_port - 1u : pk->dst_port)];
+	struct dp_rtcp_in in;
+	struct dp_flow_cold *c;
+
+	if (!fid || (fid - 1) % g.port.nlcores != lc->slot)
+		return DP_DROP_rtcp;
+	fid--;
+	c = &g.cold[fid];
+	int len = pk->payload_len;
+	if (g.flows[fid].srtp) {
+		srtp_err_status_t st = srtp_unprotect_rtcp(c->srtp_rx, pk->udp_payload, &len);
+		if (st != srtp_err_status_ok)
+			return st == srtp_err_status_replay_fail || st == srtp_err_status_replay_old ? DP_DROP_srtp_replay
+												  : DP_DROP_srtp_auth_fail;
+	}
+	if (dp_rtcp_parse(pk->udp_payload, (uint32_t)len, g.flows[fid].ssrc, &in) < 0)
+		return DP_DROP_rtcp_bad;
+	c->rtcp_received++;
+	if (in.have_sr) {
+		c->lsr = in.sr_lsr;
+		c->lsr_arrival_ns = now_ns;
+	}
+	if (in.have_block) {
+		int64_t rtt = dp_rtcp_rtt_us((uint32_t)(ntp_now(now_ns) >> 16), in.lsr, in.dlsr);
+
+		c->remote_report = 1;
+		c->remote_fraction = in.fraction_lost;
+		c->remote_cum_lost = in.cum_lost;
+		c->remote_jitter = in.jitter;
+		if (rtt >= 0)
+			c->rtt_us = (int32_t)RTE_MIN(rtt, (int64_t)INT32_MAX);
+	}
+	return DP_DROP_NONE;
 }
 
 /* ---- RX --------------------------------------------------------------------------------------------------- */
 
-static void rx_one(struct dp_lcore *lc, struct rte_mbuf *m, uint64_t now_ns)
+enum rx_verdict { RX_DROP = -1, RX_DONE = 0, RX_REUSED = 1, RX_FLOW = 2 };
+
+/* ARP for a media IP: answer requests (learning the asker), learn from replies.  Gratuitous ARP (sender IP =
+ * target IP) is neither answered nor learned. */
+static enum rx_verdict rx_arp(struct dp_lcore *lc, struct rte_mbuf *m, uint64_t now_ns)
+{
+	struct dp_arp a;
+	bool ours;
+
+	if (dp_arp_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), &a) < 0)
+		return RX_DROP;
+	ip_index(a.target_ip, &ours);
+	if (!ours || g.cfg.n_media_ips == 0 || a.sender_ip == a.target_ip)
+		return RX_DROP;
+	dp_arp_learn(&g.arp, a.sender_ip, a.sender_mac, now_ns);
+	lc->arp_learned++;
+	if (a.op != 1)
+		return RX_DONE;
+	m->data_len = m->pkt_len = dp_arp_build(rte_pktmbuf_mtod(m, uint8_t *), g.cfg.vlan, 2, g.mac, a.target_ip,
+						 a.sender_mac, a.sender_ip);
+	m->ol_flags = 0;
+	lc->arp_answered++;
+	tx_queue(lc, m);
+	return RX_REUSED;
+}
+
+static bool rx_icmp(struct dp_lcore *lc, struct rte_mbuf *m)
+{
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m), off = len >= 18 && f[12] == 0x81 && f[13] == 0 ? 18 : 14;
+	uint32_t dst;
+	bool ours;
+
+	if (len < off + 20)
+		return false;
+	dst = (uint32_t)f[off + 16] << 24 | (uint32_t)f[off + 17] << 16 | (uint32_t)f[off + 18] << 8 | f[off + 19];
+	ip_index(dst, &ours);
+	if (!ours || g.cfg.n_media_ips == 0 || !dp_icmp_echo_reply(f, len, dst))
+		return false;
+	m->ol_flags = 0;
+	lc->icmp_answered++;
+	tx_queue(lc, m);
+	return true;
+}
+
+/* First stage of RX: classify a packet down to its flow (RX_FLOW, *fid set), or answer it (RX_REUSED: the mbuf
+ * went out again), or drop it by reason (RX_DROP / RX_DONE: the caller frees it). */
+static enum rx_verdict rx_classify(struct dp_lcore *lc, struct rte_mbuf *m, uint64_t now_ns, struct dp_pkt *out,
+				   uint32_t *fid_out)
 {
 	struct dp_pkt pk;
 	enum dp_drop_reason r;
@@ -462,54 +903,100 @@ static void rx_one(struct dp_lcore *lc, struct rte_mbuf *m, uint64_t now_ns)
 	if (g.port.rx_csum_offload) {
 		if ((fl & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD) {
 			lc->drops[DP_DROP_ip_bad_checksum]++;
-			return;
+			return RX_DROP;
 		}
 		if ((fl & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD) {
 			lc->drops[DP_DROP_udp_bad_checksum]++;
-			return;
+			return RX_DROP;
 		}
 		verify = (fl & RTE_MBUF_F_RX_IP_CKSUM_MASK) != RTE_MBUF_F_RX_IP_CKSUM_GOOD ||
 			 (fl & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_GOOD;
 	}
 	r = dp_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), verify, &pk);
+	if (r == DP_DROP_arp) {
+		enum rx_verdict v = rx_arp(lc, m, now_ns);
+		if (v != RX_DROP)
+			return v;
+	}
+	if (r == DP_DROP_not_udp && rx_icmp(lc, m))
+		return RX_REUSED;
+	if (r == DP_DROP_rtcp && pk.vlan == g.cfg.vlan) {
+		bool mine;
+		uint32_t ipi = ip_index(pk.dst_ip, &mine);
+
+		if (mine && g.cfg.rtcp_interval_ms) {
+			r = rx_rtcp(lc, &pk, ipi, now_ns);
+			if (r == DP_DROP_NONE)
+				return RX_DONE;
+		}
+	}
 	if (r != DP_DROP_NONE) {
 		lc->drops[r]++;
-		return;
+		return RX_DROP;
+	}
+	if (pk.vlan != g.cfg.vlan) {
+		lc->drops[DP_DROP_vlan_mismatch]++;
+		return RX_DROP;
 	}
 	uint32_t ipi = ip_index(pk.dst_ip, &ok);
 	if (!ok) {
 		lc->drops[DP_DROP_not_media_ip]++;
-		return;
+		return RX_DROP;
 	}
-	uint32_t fid = g.port_map[ipi << 16 | pk.dst_port];
+	*out = pk;
+	*fid_out = ipi << 16 | pk.dst_port; /* the port map key; rx_lookup() turns it into the flow */
+	return RX_FLOW;
+}
+
+static bool rx_lookup(struct dp_lcore *lc, uint32_t *key_fid)
+{
+	uint32_t fid = g.port_map[*key_fid];
+
 	if (!fid) {
 		lc->drops[DP_DROP_unknown_port]++;
-		return;
+		return false;
 	}
 	fid--;
 	if (fid % g.port.nlcores != lc->slot) {
 		lc->drops[DP_DROP_other_lcore]++;
-		return;
+		return false;
 	}
-	struct dp_flow *f = &g.flows[fid];
-	uint32_t changes = f->rx.ssrc_changes;
-	uint64_t at = now_ns;
+	*key_fid = fid;
+	return true;
+}
 
-	if (g.port.ts_offset >= 0 && (fl & g.port.ts_flag))
+/* Second stage: the flow's analysis (its record prefetched by the first stage). */
+static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const struct dp_pkt *pk, uint32_t fid,
+		       uint64_t now_ns)
+{
+	struct dp_flow *f = &g.flows[fid];
+	bool changed = f->rx.have_ssrc && f->rx.ssrc != pk->ssrc;
+	uint64_t at = now_ns;
+	int len = pk->udp_len;
+
+	if (f->srtp) { /* authenticate and decrypt in place; the header fields parsed are not encrypted */
+		srtp_err_status_t st = srtp_unprotect(g.cold[fid].srtp_rx, pk->udp_payload, &len);
+		if (st != srtp_err_status_ok) {
+			lc->drops[st == srtp_err_status_replay_fail || st == srtp_err_status_replay_old
+					  ? DP_DROP_srtp_replay : DP_DROP_srtp_auth_fail]++;
+			return;
+		}
+	}
+	if (g.port.ts_offset >= 0 && (m->ol_flags & g.port.ts_flag))
 		at = *RTE_MBUF_DYNFIELD(m, g.port.ts_offset, rte_mbuf_timestamp_t *);
-	dp_rx_packet(&f->rx, pk.seq, pk.ts, pk.ssrc, at, pk.udp_len);
+	dp_rx_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len);
 	f->silent = 0;
 	if (f->rx.packets == 1)
-		event(lc, DP_EV_FIRST_PACKET, fid, pk.ssrc, at);
-	else if (f->rx.ssrc_changes != changes)
-		event(lc, DP_EV_SSRC_CHANGE, fid, pk.ssrc, at);
+		event(lc, DP_EV_FIRST_PACKET, fid, pk->ssrc, at);
+	else if (changed)
+		event(lc, DP_EV_SSRC_CHANGE, fid, pk->ssrc, at);
 }
 
 static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
 {
 	uint64_t limit = (uint64_t)g.cfg.silent_ms * 1000000ull;
 
-	if (!limit)
+	if (!limit && !g.cfg.rtcp_interval_ms)
 		return;
 	for (unsigned i = 0; i < DP_SILENT_SCAN; i++) {
 		uint32_t idx = lc->silent_next;
@@ -518,21 +1005,36 @@ static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
 		lc->silent_next += g.port.nlcores;
 		if (lc->silent_next >= g.cfg.max_flows)
 			lc->silent_next = lc->slot;
-		if (f->active && (f->dir & DP_FLOW_RECV) && f->rx.packets && !f->silent &&
+		if (limit && f->active && (f->dir & DP_FLOW_RECV) && f->rx.packets && !f->silent &&
 		    now_ns > f->rx.last_arrival_ns + limit) {
 			f->silent = 1;
 			event(lc, DP_EV_SILENT, idx, f->rx.ssrc, now_ns);
 		}
+		if (f->active && f->dir && g.cfg.rtcp_interval_ms && now_ns >= g.cold[idx].next_rtcp_ns) {
+			rtcp_send(lc, idx, now_ns);
+			g.cold[idx].next_rtcp_ns = now_ns + rtcp_interval_ns(idx, g.cold[idx].rtcp_sent + 1);
+		}
 	}
 }
 
-static int lcore_main(void *arg)
+bool dp_engine_manual;
+
+static void rx_flush_pending(struct dp_lcore *lc)
 {
-	struct dp_lcore *lc = arg;
+	for (uint16_t j = 0; j < lc->npend; j++) {
+		rx_account(lc, lc->pend[j], &lc->ppk[j], lc->pfid[j], lc->pend_ns);
+		rte_pktmbuf_free(lc->pend[j]);
+	}
+	lc->npend = 0;
+}
+
+/* One pass of an lcore: an RX burst, a few commands, the due part of the timing wheel, a silence check. */
+static void lcore_pass(struct dp_lcore *lc)
+{
 	struct rte_mbuf *pkts[DP_BURST];
 	struct dp_cmd cmd;
 
-	while (!g.stop) {
+	{
 		uint64_t now = rte_rdtsc();
 		uint64_t now_ns = tsc_to_ns(now);
 		uint16_t n = rte_eth_rx_burst(g.port.port_id, lc->queue, pkts, DP_BURST);
@@ -540,15 +1042,51 @@ static int lcore_main(void *arg)
 
 		__atomic_store_n(&lc->gen, lc->gen + 1, __ATOMIC_RELAXED); /* odd: flow state changing */
 		rte_smp_wmb();
+		/* Three stages, so that the memory a burst needs (port map entries, flow records scattered over a
+		 * table of up to millions) is fetched in parallel: parse all and prefetch their port map entries;
+		 * look the flows up and prefetch their two hot RX lines; account them one pass later, after the
+		 * previous burst, so that the prefetches have a whole pass to land. */
+		struct dp_pkt pk[DP_BURST];
+		uint32_t fid[DP_BURST];
+		uint16_t keep[DP_BURST], nkeep = 0, nflow = 0;
+
+		for (uint16_t i = 0; i < n; i++)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 		for (uint16_t i = 0; i < n; i++) {
-			if (i + 1 < n)
-				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+			enum rx_verdict v;
+
 			lc->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
-			rx_one(lc, pkts[i], now_ns);
-			rte_pktmbuf_free(pkts[i]);
+			v = rx_classify(lc, pkts[i], now_ns, &pk[nkeep], &fid[nkeep]);
+			if (v == RX_FLOW) {
+				rte_prefetch0(&g.port_map[fid[nkeep]]);
+				keep[nkeep++] = i;
+			} else if (v != RX_REUSED) {
+				rte_pktmbuf_free(pkts[i]);
+			}
 		}
+		for (uint16_t j = 0; j < nkeep; j++) {
+			if (!rx_lookup(lc, &fid[j])) {
+				rte_pktmbuf_free(pkts[keep[j]]);
+				continue;
+			}
+			const char *fr = (const char *)&g.flows[fid[j]];
+			rte_prefetch0(fr);
+			rte_prefetch0(fr + 64);
+			pk[nflow] = pk[j];
+			fid[nflow] = fid[j];
+			keep[nflow++] = keep[j];
+		}
+		rx_flush_pending(lc);
+		for (uint16_t j = 0; j < nflow; j++) {
+			lc->pend[j] = pkts[keep[j]];
+			lc->ppk[j] = pk[j];
+			lc->pfid[j] = fid[j];
+		}
+		lc->npend = nflow;
+		lc->pend_ns = now_ns;
 		lc->rx_packets += n;
 		while (ncmd < DP_CMDS_PER_PASS && rte_ring_sc_dequeue_elem(lc->cmd, &cmd, sizeof(cmd)) == 0) {
+			rx_flush_pending(lc); /* looked up before this command: account before flows change */
 			cmd_run(lc, &cmd, now);
 			ncmd++;
 		}
@@ -559,7 +1097,56 @@ static int lcore_main(void *arg)
 		if (ncmd)
 			__atomic_store_n(&lc->cmds_done, lc->cmds_done + ncmd, __ATOMIC_RELEASE);
 	}
+}
+
+static void gratuitous_arp(struct dp_lcore *lc)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+	/* Gratuitous ARP for every media IP, so that switches and peers learn where they are. */
+	for (unsigned i = 0; lc->slot == 0 && i < g.cfg.n_media_ips; i++)
+		tx_arp(lc, 1, bcast, g.cfg.media_ips[i], g.cfg.media_ips[i]);
 	tx_flush(lc);
+}
+
+static int lcore_main(void *arg)
+{
+	struct dp_lcore *lc = arg;
+
+	gratuitous_arp(lc);
+	while (!g.stop)
+		lcore_pass(lc);
+	rx_flush_pending(lc);
+	tx_flush(lc);
+	return 0;
+}
+
+void dp_engine_poll_once(unsigned slot)
+{
+	lcore_pass(&g.lc[slot]);
+}
+
+void dp_pacing_get(struct dp_pacing *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; g.lc && i < g.port.nlcores; i++) {
+		for (unsigned b = 0; b < DP_PACING_BUCKETS; b++) {
+			out->hist[b] += g.lc[i].pace_hist[b];
+			out->count += g.lc[i].pace_hist[b];
+		}
+		out->max_ns = RTE_MAX(out->max_ns, g.lc[i].pace_max_ns);
+	}
+}
+
+uint64_t dp_pacing_percentile(const struct dp_pacing *p, double pct)
+{
+	uint64_t want = (uint64_t)((double)p->count * pct / 100.0), seen = 0;
+
+	for (unsigned b = 0; b < DP_PACING_BUCKETS; b++) {
+		seen += p->hist[b];
+		if (seen >= want && seen > 0)
+			return b == DP_PACING_BUCKETS - 1 ? p->max_ns : (b + 1ull) * DP_PACING_BUCKET_NS;
+	}
 	return 0;
 }
 
@@ -586,6 +1173,13 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 	memcpy(g.mac, mac.addr_bytes, 6);
 	g.tsc_hz = rte_get_tsc_hz();
 	g.ns_mult = (uint64_t)(((unsigned __int128)1000000000ull << 32) / g.tsc_hz);
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		g.mono0_ns = tsc_to_ns(rte_rdtsc());
+		g.wall0_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	}
 	g.wheel_shift = 0;
 	while ((g.tsc_hz >> (g.wheel_shift + 1)) >= 1000000) /* slot ≤ 1 µs */
 		g.wheel_shift++;
@@ -608,13 +1202,21 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 		lc->silent_next = i;
 		lc->rl = (struct cm_ratelimit)CM_RATELIMIT_INIT(10000, 5);
 		lc->wheel = calloc(slots, sizeof(uint32_t));
+		/* One chunk per flow of this lcore covers the worst case (every flow alone in its slot). */
+		uint32_t nchunks = g.cfg.max_flows / ctx->nlcores + 2;
+		lc->chunks = aligned_alloc(64, (size_t)nchunks * sizeof(struct dp_wheel_chunk));
+		if (lc->chunks) {
+			for (uint32_t c = 0; c < nchunks; c++)
+				lc->chunks[c].next = c + 2 < nchunks + 1 ? c + 2 : 0;
+			lc->free_chunk = 1;
+		}
 		snprintf(name, sizeof(name), "dp_cmd%u", i);
 		lc->cmd = rte_ring_create_elem(name, sizeof(struct dp_cmd), g.cfg.ring_size, (int)rte_socket_id(),
 					       RING_F_SP_ENQ | RING_F_SC_DEQ);
 		snprintf(name, sizeof(name), "dp_evt%u", i);
 		lc->evt = rte_ring_create_elem(name, sizeof(struct dp_event), g.cfg.ring_size, (int)rte_socket_id(),
 					       RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (!lc->wheel || !lc->cmd || !lc->evt) {
+		if (!lc->wheel || !lc->chunks || !lc->cmd || !lc->evt) {
 			snprintf(err, errlen, "cannot allocate rings or timing wheel for lcore %u: %s", i,
 				 rte_strerror(rte_errno));
 			g.port.nlcores = i + 1;
@@ -625,8 +1227,12 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 	}
 	g.stop = false;
 	g.running = true;
-	for (unsigned i = 0; i < ctx->nlcores; i++)
-		rte_eal_remote_launch(lcore_main, &g.lc[i], ctx->lcore_ids[i]);
+	for (unsigned i = 0; i < ctx->nlcores; i++) {
+		if (dp_engine_manual)
+			gratuitous_arp(&g.lc[i]);
+		else
+			rte_eal_remote_launch(lcore_main, &g.lc[i], ctx->lcore_ids[i]);
+	}
 	cm_log(CM_LOG_INFO, "dataplane", "%u flows of %zu B hot state, timing wheel %llu slots of %.2f us, %u lcore(s)",
 	       g.cfg.max_flows, sizeof(struct dp_flow), (unsigned long long)slots,
 	       (double)(1ull << g.wheel_shift) * 1e6 / (double)g.tsc_hz, ctx->nlcores);
@@ -643,7 +1249,7 @@ void dp_engine_stop(void)
 	if (!g.lc)
 		return;
 	g.stop = true;
-	for (unsigned i = 0; i < g.port.nlcores; i++)
+	for (unsigned i = 0; i < g.port.nlcores && !dp_engine_manual; i++)
 		rte_eal_wait_lcore(g.lcore_ids[i]);
 	for (uint32_t i = 0; g.flows && i < g.cfg.max_flows; i++) {
 		release_held(&g.flows[i]);
@@ -652,9 +1258,14 @@ void dp_engine_stop(void)
 	}
 	memset(g.port_map, 0, (size_t)(g.cfg.n_media_ips ? g.cfg.n_media_ips : 1) << 16 << 2);
 	for (unsigned i = 0; i < g.port.nlcores; i++) {
+		for (uint16_t j = 0; j < g.lc[i].npend; j++)
+			rte_pktmbuf_free(g.lc[i].pend[j]);
 		rte_ring_free(g.lc[i].cmd);
 		rte_ring_free(g.lc[i].evt);
 		free(g.lc[i].wheel);
+		free(g.lc[i].chunks);
+		for (unsigned k = 0; k < g.lc[i].nstash; k++)
+			rte_pktmbuf_free(g.lc[i].stash[k]);
 	}
 	rte_free(g.lc);
 	g.lc = NULL;
@@ -670,6 +1281,87 @@ static int send_cmd(unsigned lcore, const struct dp_cmd *c)
 	if (rte_ring_sp_enqueue_elem(lc->cmd, (void *)c, sizeof(*c)) != 0)
 		return -ENOBUFS;
 	lc->cmds_sent++;
+	return 0;
+}
+
+/* The UDP checksum of a cached frame's payload never changes: summed once per cache, on the control plane. */
+static const uint16_t *payload_sums(const struct codec_frame_cache *c)
+{
+	uint16_t *s;
+
+	for (unsigned i = 0; i < g.nsums; i++)
+		if (g.sums[i].cache == c)
+			return g.sums[i].sums;
+	if (g.nsums == DP_MAX_CACHES)
+		return NULL;
+	s = malloc(c->nframes * sizeof(*s));
+	if (!s)
+		return NULL;
+	for (uint32_t i = 0; i < c->nframes; i++)
+		s[i] = (uint16_t)~dp_csum_fold(dp_csum_add(0, c->data + c->frames[i].offset, c->frames[i].len));
+	g.sums[g.nsums].cache = c;
+	g.sums[g.nsums++].sums = s;
+	return s;
+}
+
+static srtp_t srtp_session(const uint8_t *key, uint8_t suite, bool inbound)
+{
+	srtp_policy_t pol;
+	srtp_t s = NULL;
+
+	memset(&pol, 0, sizeof(pol));
+	/* RFC 4568 §6.2: the _32 suite has a 32-bit SRTP tag; SRTCP always carries 80 bits. */
+	if (suite == DP_SRTP_AES_CM_128_HMAC_SHA1_32)
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&pol.rtp);
+	else
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
+	srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
+	pol.ssrc.type = inbound ? ssrc_any_inbound : ssrc_any_outbound;
+	pol.key = (unsigned char *)(uintptr_t)key;
+	pol.window_size = 128;
+	if (srtp_create(&s, &pol) != srtp_err_status_ok)
+		return NULL;
+	return s;
+}
+
+/* Sessions replaced or deleted are freed once their lcore has applied the command that let go of them. */
+static void srtp_reap(void)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < g.ndead; i++) {
+		struct dp_srtp_dead *d = &g.dead[i];
+
+		if (g.lc && __atomic_load_n(&g.lc[d->lcore].cmds_done, __ATOMIC_ACQUIRE) < d->seq) {
+			g.dead[k++] = *d;
+			continue;
+		}
+		if (d->tx)
+			srtp_dealloc(d->tx);
+		if (d->rx)
+			srtp_dealloc(d->rx);
+	}
+	g.ndead = k;
+}
+
+static int srtp_retire(uint32_t flow)
+{
+	struct dp_srtp_pair *old = &g.ctl_srtp[flow];
+
+	if (!old->tx && !old->rx)
+		return 0;
+	if (g.ndead == g.cap_dead) {
+		size_t cap = g.cap_dead ? 2 * g.cap_dead : 64;
+		struct dp_srtp_dead *d = realloc(g.dead, cap * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		g.dead = d;
+		g.cap_dead = cap;
+	}
+	g.dead[g.ndead++] = (struct dp_srtp_dead){ .lcore = flow % g.port.nlcores,
+						   .seq = g.lc[flow % g.port.nlcores].cmds_sent,
+						   .tx = old->tx, .rx = old->rx };
+	old->tx = old->rx = NULL;
 	return 0;
 }
 
@@ -690,9 +1382,41 @@ static int flow_cmd(uint32_t type, uint32_t flow, const struct dp_flow_params *p
 		if (p->cache && (!p->cache->nframes || !p->cache->frames ||
 				 (!p->ptime_ms && !p->cache->ptime_ms)))
 			return -EINVAL;
+		if (p->cache && type == DP_CMD_ADD) {
+			c.payload_sums = payload_sums(p->cache);
+			if (!c.payload_sums)
+				return -ENOMEM;
+		}
+		if (p->srtp && type == DP_CMD_ADD) {
+			if (!g.srtp_up || (p->srtp->suite != DP_SRTP_AES_CM_128_HMAC_SHA1_80 &&
+					   p->srtp->suite != DP_SRTP_AES_CM_128_HMAC_SHA1_32))
+				return -EINVAL;
+			c.srtp_tx = srtp_session(p->srtp->tx_key, p->srtp->suite, false);
+			c.srtp_rx = srtp_session(p->srtp->rx_key, p->srtp->suite, true);
+			if (!c.srtp_tx || !c.srtp_rx)
+				goto srtp_fail;
+		}
 		c.u.fp = *p;
+		c.u.fp.srtp = NULL; /* the keys stay here; the lcore gets the sessions */
+	}
+	srtp_reap();
+	if (type != DP_CMD_MODIFY) {
+		int rc = send_cmd(flow % g.port.nlcores, &c);
+		if (rc < 0)
+			goto srtp_fail;
+		if (srtp_retire(flow) < 0)
+			cm_log(CM_LOG_ERROR, "dataplane", "out of memory: SRTP sessions of flow %u leak", flow);
+		g.ctl_srtp[flow] = (struct dp_srtp_pair){ c.srtp_tx, c.srtp_rx };
+		return 0;
 	}
 	return send_cmd(flow % g.port.nlcores, &c);
+
+srtp_fail:
+	if (c.srtp_tx)
+		srtp_dealloc(c.srtp_tx);
+	if (c.srtp_rx)
+		srtp_dealloc(c.srtp_rx);
+	return p && p->srtp && (!c.srtp_tx || !c.srtp_rx) ? -EINVAL : -ENOBUFS;
 }
 
 int dp_flow_add(uint32_t flow, const struct dp_flow_params *p)
@@ -726,8 +1450,36 @@ int dp_impair_set(unsigned profile, const struct dp_impair *im)
 	return rc;
 }
 
+int dp_inject(const uint8_t *frame, uint16_t len)
+{
+	struct dp_cmd c = { .type = DP_CMD_INJECT };
+
+	if (!dp_engine_running())
+		return -ENODEV;
+	if (len < 14 || len > DP_INJECT_MAX)
+		return -EINVAL;
+	c.u.frame.len = len;
+	memcpy(c.u.frame.data, frame, len);
+	return send_cmd(0, &c);
+}
+
+void dp_proto_totals(struct dp_proto_totals *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; g.lc && i < g.port.nlcores; i++) {
+		out->arp_requests_answered += g.lc[i].arp_answered;
+		out->arp_learned += g.lc[i].arp_learned;
+		out->arp_requests_sent += g.lc[i].arp_sent;
+		out->icmp_echo_answered += g.lc[i].icmp_answered;
+		out->tx_no_arp += g.lc[i].tx_no_arp;
+		out->tx_srtp_fail += g.lc[i].tx_srtp_fail;
+		out->events_lost += g.lc[i].events_lost;
+	}
+}
+
 bool dp_commands_done(void)
 {
+	srtp_reap();
 	for (unsigned i = 0; g.lc && i < g.port.nlcores; i++)
 		if (__atomic_load_n(&g.lc[i].cmds_done, __ATOMIC_ACQUIRE) != g.lc[i].cmds_sent)
 			return false;
@@ -756,6 +1508,13 @@ int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out)
 			out->imp_reordered = g.cold[flow].imp_reordered;
 			out->ptime_ms = f->ptime_ms;
 			out->active = f->active;
+			out->rtcp_sent = g.cold[flow].rtcp_sent;
+			out->rtcp_received = g.cold[flow].rtcp_received;
+			out->rtt_us = g.cold[flow].rtt_us;
+			out->remote_report = g.cold[flow].remote_report;
+			out->remote_fraction_lost = g.cold[flow].remote_fraction;
+			out->remote_cum_lost = g.cold[flow].remote_cum_lost;
+			out->remote_jitter = g.cold[flow].remote_jitter;
 			rte_smp_rmb();
 			g2 = __atomic_load_n(&lc->gen, __ATOMIC_RELAXED);
 			if (g1 == g2 || !dp_engine_running())

@@ -47,16 +47,35 @@ static inline uint32_t rd32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* RFC 1071 ones' complement sum of 16-bit big-endian words. */
+/* RFC 1071 ones' complement sum of 16-bit big-endian words, added to `sum`.  The sum is byte-order independent
+ * (§2(B)): words are summed as native 32-bit loads into a 64-bit accumulator, folded, then swapped once. */
 uint32_t dp_csum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
-	size_t i;
+	uint64_t acc = 0;
+	uint32_t w;
+	uint16_t h;
 
-	for (i = 0; i + 1 < len; i += 2)
-		sum += rd16(p + i);
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
+	for (; len >= 4; p += 4, len -= 4) {
+		memcpy(&w, p, 4);
+		acc += w;
+	}
+	if (len >= 2) {
+		memcpy(&h, p, 2);
+		acc += h;
+		p += 2;
+		len -= 2;
+	}
+	if (len)
+		acc += *p; /* the odd byte is the high half of its big-endian word: native little-endian low byte */
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	acc = (acc & 0xffff) + (acc >> 16);
+	acc = (acc & 0xffff) + (acc >> 16);
+	acc = (acc & 0xffff) + (acc >> 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	acc = (uint16_t)((acc >> 8) | (acc << 8));
+#endif
+	return sum + (uint32_t)acc;
 }
 
 uint16_t dp_csum_fold(uint32_t sum)
@@ -130,12 +149,18 @@ enum dp_drop_reason dp_parse(const uint8_t *f, uint32_t len, bool verify_csum, s
 	/* RTP (RFC 3550 §5.1); RTCP shares the port under RFC 5761 and is told apart by its packet type. */
 	const uint8_t *rtp = udp + UDP_HLEN;
 	uint32_t rlen = ulen - UDP_HLEN;
-	if (rlen < RTP_HLEN)
+	if (rlen < 8) /* the shortest RTCP packet: a receiver report without report blocks */
 		return DP_DROP_rtp_truncated;
 	if (rtp[0] >> 6 != 2)
 		return DP_DROP_rtp_bad_version;
-	if (rtp[1] >= 192 && rtp[1] <= 223)
+	out->udp_payload = (uint8_t *)(uintptr_t)rtp; /* the caller's frame: writable where it is (SRTP) */
+	if (rtp[1] >= 192 && rtp[1] <= 223) { /* the whole compound packet, for the RTCP handler */
+		out->payload = rtp;
+		out->payload_len = (uint16_t)rlen;
 		return DP_DROP_rtcp;
+	}
+	if (rlen < RTP_HLEN)
+		return DP_DROP_rtp_truncated;
 	uint32_t hdr = RTP_HLEN + (rtp[0] & 0x0fu) * 4u;
 	if (rlen < hdr)
 		return DP_DROP_rtp_truncated;

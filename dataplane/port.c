@@ -184,6 +184,8 @@ int dp_start(const char *port_name, struct dp_port_info *info, char *err, size_t
 	g_dp.nlcores = 0;
 	RTE_LCORE_FOREACH_WORKER(lcore)
 		g_dp.lcore_ids[g_dp.nlcores++] = lcore;
+	if (g_dp.nlcores == 0 && dp_engine_manual) /* benchmarks run the lcore passes on the main thread */
+		g_dp.lcore_ids[g_dp.nlcores++] = rte_get_main_lcore();
 	if (g_dp.nlcores == 0) {
 		snprintf(err, errlen, "the dataplane needs at least one lcore besides the main one (EAL '-l 0,1', "
 			 "or on a single CPU '--lcores=(0,1)@0')");

@@ -17,15 +17,21 @@ static inline void wr32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6], uint16_t ip_id,
-		      bool marker, const uint8_t *payload, uint16_t payload_len, bool sw_csum)
+uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6], uint16_t vlan,
+		      uint16_t ip_id, bool marker, const uint8_t *payload, uint16_t payload_len, int32_t payload_sum,
+		      bool sw_csum)
 {
-	uint8_t *ip = buf + DP_ETH_HLEN, *udp = ip + DP_IP_HLEN, *rtp = udp + DP_UDP_HLEN;
+	unsigned l2 = vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN;
+	uint8_t *ip = buf + l2, *udp = ip + DP_IP_HLEN, *rtp = udp + DP_UDP_HLEN;
 	uint16_t udp_len = (uint16_t)(DP_UDP_HLEN + DP_RTP_HLEN + payload_len);
 
 	memcpy(buf, f->remote_mac, 6);
 	memcpy(buf + 6, src_mac, 6);
-	wr16(buf + 12, 0x0800);
+	if (vlan) {
+		wr16(buf + 12, 0x8100);
+		wr16(buf + 14, vlan & 0x0fff);
+	}
+	wr16(buf + l2 - 2, 0x0800);
 
 	ip[0] = 0x45;
 	ip[1] = (uint8_t)(f->dscp << 2);
@@ -42,6 +48,8 @@ uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_m
 	wr16(udp + 2, f->remote_port);
 	wr16(udp + 4, udp_len);
 	wr16(udp + 6, 0);
+	if (!payload) /* dp_build_rtcp(): the caller writes the UDP payload */
+		return (uint16_t)(l2 + DP_IP_HLEN + DP_UDP_HLEN);
 
 	rtp[0] = 0x80;
 	rtp[1] = (uint8_t)((marker ? 0x80 : 0) | (f->pt & 0x7f));
@@ -51,10 +59,17 @@ uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_m
 	memcpy(rtp + DP_RTP_HLEN, payload, payload_len);
 
 	if (sw_csum) {
+		uint32_t sum;
 		uint16_t c;
 
 		wr16(ip + 10, dp_csum_fold(dp_csum_add(0, ip, DP_IP_HLEN)));
-		c = dp_udp_csum(ip, udp, udp_len);
+		/* pseudo-header + UDP header + RTP header + payload (UDP and RTP headers are even-sized, so the
+		 * payload's own sum adds in as it is) */
+		sum = dp_csum_add(0, ip + 12, 8) + 17 + udp_len;
+		sum = dp_csum_add(sum, udp, DP_UDP_HLEN + DP_RTP_HLEN);
+		sum += payload_sum >= 0 ? (uint32_t)payload_sum : (uint32_t)(uint16_t)~dp_csum_fold(
+			dp_csum_add(0, payload, payload_len));
+		c = dp_csum_fold(sum);
 		wr16(udp + 6, c == 0 ? 0xffff : c); /* RFC 768: a computed 0 is sent as all ones */
 	} else {
 		uint32_t sum = dp_csum_add(0, ip + 12, 8) + 17 + udp_len;
@@ -62,7 +77,7 @@ uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_m
 			sum = (sum & 0xffff) + (sum >> 16);
 		wr16(udp + 6, (uint16_t)sum);
 	}
-	return (uint16_t)(DP_ETH_HLEN + DP_IP_HLEN + udp_len);
+	return (uint16_t)(l2 + DP_IP_HLEN + udp_len);
 }
 
 /* splitmix64 finaliser: a counter-based generator, so each decision is a pure function of its inputs. */
@@ -124,4 +139,24 @@ uint32_t dp_static_pt_clock(uint8_t pt)
 	default:
 		return 0;
 	}
+}
+
+uint16_t dp_build_rtcp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6], uint16_t vlan,
+		       uint16_t ip_id, const struct dp_rtcp_out *r)
+{
+	struct dp_flow g = *f;
+	unsigned l2 = vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN;
+	uint8_t *ip = buf + l2, *udp = ip + DP_IP_HLEN;
+	uint16_t len, udp_len, c;
+
+	/* RTCP goes from and to the RTP ports + 1 (RFC 3550 §11); the headers are the RTP path's. */
+	g.local_port = (uint16_t)(f->local_port + 1);
+	g.remote_port = (uint16_t)(f->remote_port + 1);
+	len = dp_rtcp_build(udp + DP_UDP_HLEN, r);
+	udp_len = (uint16_t)(DP_UDP_HLEN + len);
+	dp_build_rtp(buf, &g, src_mac, vlan, ip_id, false, NULL, (uint16_t)(len - DP_RTP_HLEN), 0, false);
+	wr16(ip + 10, dp_csum_fold(dp_csum_add(0, ip, DP_IP_HLEN)));
+	c = dp_udp_csum(ip, udp, udp_len);
+	wr16(udp + 6, c == 0 ? 0xffff : c);
+	return (uint16_t)(l2 + DP_IP_HLEN + udp_len);
 }

@@ -17,7 +17,12 @@
 #define DTX_FLOW 220          /* every 5th frame is DTX */
 #define NO_PORT_FLOW 221      /* sends to a port with no flow */
 #define NOT_OURS_FLOW 222     /* sends to an IP that is not a media IP */
-#define NFLOWS 223
+#define ARP_FLOW 223          /* from the second media IP, next-hop MAC resolved by ARP */
+#define ARP_RX_FLOW 224       /* receives ARP_FLOW's packets */
+#define SRTP_FLOW 225         /* SRTP to itself with the right key */
+#define SRTP_BAD_FLOW 226     /* SRTP to itself, receiving with another key: every packet fails authentication */
+#define NFLOWS 227
+#define MEDIA_IP2 0x0a000002u
 #define NFRAMES 50
 
 static uint8_t g_data[NFRAMES * 160];
@@ -52,12 +57,13 @@ static void wait_commands(void)
 
 static void params(struct dp_flow_params *p, uint32_t flow, const uint8_t mac[6])
 {
+	(void)mac;
 	memset(p, 0, sizeof(*p));
 	p->local_ip = MEDIA_IP;
 	p->local_port = (uint16_t)(20000 + 2 * flow);
 	p->remote_ip = MEDIA_IP;
 	p->remote_port = p->local_port; /* loops back into its own RX analysis */
-	memcpy(p->remote_mac, mac, 6);
+	memcpy(p->remote_mac, "\x02\x00\x00\x00\x00\x07", 6); /* net_ring keeps an all-zero MAC of its own */
 	p->dir = DP_FLOW_SEND | DP_FLOW_RECV;
 	p->dscp = 46;
 	p->payload_type = -1;
@@ -70,6 +76,44 @@ static void params(struct dp_flow_params *p, uint32_t flow, const uint8_t mac[6]
 		p->remote_port = 40000;
 	if (flow == NOT_OURS_FLOW)
 		p->remote_ip = 0x0a000063u;
+	if (flow == ARP_FLOW) {
+		p->local_ip = MEDIA_IP2;
+		p->remote_port = 20000 + 2 * ARP_RX_FLOW;
+		memset(p->remote_mac, 0, 6);
+	}
+	if (flow == SRTP_FLOW || flow == SRTP_BAD_FLOW) {
+		static struct dp_srtp_keys good, bad;
+
+		good.suite = DP_SRTP_AES_CM_128_HMAC_SHA1_80;
+		for (unsigned i = 0; i < DP_SRTP_KEY_LEN; i++)
+			good.tx_key[i] = good.rx_key[i] = (uint8_t)(i * 13 + 1);
+		bad = good;
+		bad.suite = DP_SRTP_AES_CM_128_HMAC_SHA1_32;
+		bad.rx_key[3] ^= 1;
+		p->srtp = flow == SRTP_FLOW ? &good : &bad;
+	}
+	if (flow == ARP_RX_FLOW) {
+		p->cache = NULL;
+		p->dir = DP_FLOW_RECV;
+	}
+}
+
+/* An ICMP echo request from 10.0.0.9 to the first media IP; its reply comes back as a non-UDP drop. */
+static const uint8_t *echo_request(const uint8_t mac[6])
+{
+	static uint8_t f[42];
+	uint32_t sum = 0;
+
+	memcpy(f, mac, 6);
+	memcpy(f + 6, "\x02\x00\x00\x00\x00\x09\x08\x00", 8);
+	memcpy(f + 14, "\x45\x00\x00\x1c\x00\x01\x00\x00\x40\x01\x00\x00\x0a\x00\x00\x09\x0a\x00\x00\x01", 20);
+	for (int i = 14; i < 34; i += 2)
+		sum += (uint32_t)(f[i] << 8 | f[i + 1]);
+	sum = (sum & 0xffff) + (sum >> 16);
+	f[24] = (uint8_t)(~sum >> 8);
+	f[25] = (uint8_t)~sum;
+	memcpy(f + 34, "\x08\x00\xf7\xfe\x00\x01\x00\x00", 8); /* type 8, id 1, seq 0; checksum 0xf7fe */
+	return f;
 }
 
 START_TEST(loopback_impairments_are_measured)
@@ -85,7 +129,7 @@ START_TEST(loopback_impairments_are_measured)
 	uint64_t drops[DP_DROP__COUNT];
 	struct dp_event ev[1024];
 	unsigned first = 0, silent = 0, n;
-	uint64_t tot_lost = 0, tot_dup = 0, tot_reo = 0, tot_tx = 0;
+	uint64_t tot_lost = 0, tot_dup = 0, tot_reo = 0, tot_tx = 0, tot_remote_lost = 0, srtp_sent = 0;
 
 	make_caches();
 	ck_assert_msg(dp_eal_init("test_dp_loopback",
@@ -94,8 +138,10 @@ START_TEST(loopback_impairments_are_measured)
 	dp_config_default(&cfg);
 	cfg.max_flows = 1024;
 	cfg.media_ips[0] = MEDIA_IP;
-	cfg.n_media_ips = 1;
+	cfg.media_ips[1] = MEDIA_IP2;
+	cfg.n_media_ips = 2;
 	cfg.silent_ms = 300;
+	cfg.rtcp_interval_ms = 400;
 	ck_assert_msg(dp_configure(&cfg, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_msg(dp_start("net_ring0", &info, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(dp_flow_hot_bytes(), 256);
@@ -103,7 +149,7 @@ START_TEST(loopback_impairments_are_measured)
 
 	/* Invalid commands are refused before they reach a ring. */
 	params(&p, 0, mac);
-	p.local_ip = 0x0a000002u;
+	p.local_ip = 0x0a000003u; /* not a media IP */
 	ck_assert_int_eq(dp_flow_add(0, &p), -EINVAL);
 	ck_assert_int_eq(dp_flow_add(cfg.max_flows, &p), -EINVAL);
 	ck_assert_int_eq(dp_impair_set(DP_MAX_IMPAIR, &none), -EINVAL);
@@ -113,6 +159,7 @@ START_TEST(loopback_impairments_are_measured)
 		ck_assert_int_eq(dp_flow_add(f, &p), 0);
 	}
 	ck_assert_int_eq(dp_impair_set(1, &jit), 0);
+	ck_assert_int_eq(dp_inject(echo_request(mac), 42), 0);
 	wait_commands();
 	usleep(150000); /* sources validated (RFC 3550 probation) before the impairment starts */
 	ck_assert_int_eq(dp_impair_set(0, &mix), 0);
@@ -145,6 +192,13 @@ START_TEST(loopback_impairments_are_measured)
 		ck_assert_uint_eq(r.expected, s.tx_packets + s.imp_lost);
 		ck_assert_uint_eq(r.late_packets + r.sequence_number_resets + r.ssrc_changes, 0);
 		ck_assert_uint_ge(s.tx_packets, 80);
+		/* RTCP to its own port + 1 came back: its SR gave the LSR, its next report the RTT (§6.4.1). */
+		ck_assert_uint_ge(s.rtcp_sent, 2);
+		ck_assert_uint_ge(s.rtcp_received, 2);
+		ck_assert(s.remote_report);
+		ck_assert_msg(s.rtt_us >= 0 && s.rtt_us < 200000, "flow %u: RTT %lld us", f, (long long)s.rtt_us);
+		ck_assert_int_le(s.remote_cum_lost, (int32_t)s.imp_lost);
+		tot_remote_lost += (uint64_t)s.remote_cum_lost;
 		tot_lost += s.imp_lost;
 		tot_dup += s.imp_dup;
 		tot_reo += s.imp_reordered;
@@ -153,6 +207,7 @@ START_TEST(loopback_impairments_are_measured)
 	/* The stage did inject, at about the configured rates (over ~75 impaired packets × 200 flows). */
 	ck_assert_double_eq_tol((double)tot_lost / (double)tot_tx, 0.03 * 75 / 90, 0.012);
 	ck_assert_uint_gt(tot_dup, 40);
+	ck_assert_uint_gt(tot_remote_lost, tot_lost / 2); /* the RTCP reports carried the loss */
 	ck_assert_uint_gt(tot_reo, 40);
 
 	for (uint32_t f = IMPAIRED; f < IMPAIRED + JITTERED; f++) {
@@ -180,7 +235,46 @@ START_TEST(loopback_impairments_are_measured)
 		ck_assert_int_eq(dp_flow_snapshot(NO_PORT_FLOW, &s), 0);
 		ck_assert_uint_eq(s.rx.packets, 0);
 	}
+	{
+		struct dp_flow_snapshot s;
+		struct dp_rx_report r;
+		struct dp_proto_totals pt;
+
+		/* ARP: the flow's next hop (a media IP of this very port) answered its request, the flow then sent. */
+		ck_assert_int_eq(dp_flow_snapshot(ARP_RX_FLOW, &s), 0);
+		dp_rx_report(&s.rx, 20, &r);
+		ck_assert_uint_ge(r.packets_received, 60);
+		ck_assert_int_eq(r.packets_lost, 0);
+		ck_assert_uint_eq(r.ssrc, 0x10000000u + ARP_FLOW);
+		dp_proto_totals(&pt);
+		ck_assert_uint_eq(pt.arp_requests_sent, 3);     /* two gratuitous, one for the flow's next hop */
+		ck_assert_uint_eq(pt.arp_requests_answered, 1);
+		ck_assert_uint_eq(pt.arp_learned, 2); /* the asker from its request, the answer from the reply */
+		ck_assert_uint_eq(pt.tx_no_arp, 1);   /* the first packet waited for the answer */
+		ck_assert_uint_eq(pt.icmp_echo_answered, 1);
+		ck_assert_uint_eq(pt.events_lost, 0);
+		ck_assert_uint_eq(pt.tx_srtp_fail, 0);
+
+		/* SRTP: protected, authenticated and decrypted on the way back; RTCP as SRTCP, RTT measured. */
+		ck_assert_int_eq(dp_flow_snapshot(SRTP_FLOW, &s), 0);
+		dp_rx_report(&s.rx, 20, &r);
+		ck_assert_uint_ge(r.packets_received, 60);
+		ck_assert_uint_eq(r.packets_received, s.tx_packets);
+		ck_assert_int_eq(r.packets_lost, 0);
+		ck_assert_uint_eq(r.bytes_received, 172 * r.packets_received); /* tags removed */
+		ck_assert_uint_ge(s.rtcp_received, 2);
+		ck_assert_int_ge(s.rtt_us, 0);
+		ck_assert_int_eq(dp_flow_snapshot(SRTP_BAD_FLOW, &s), 0);
+		ck_assert_uint_eq(s.rx.packets, 0);
+		ck_assert_uint_eq(s.rtcp_received, 0);
+		srtp_sent = s.tx_packets + s.rtcp_sent;
+	}
 	dp_drop_totals(drops);
+	ck_assert_uint_eq(drops[DP_DROP_arp], 2); /* the gratuitous ARPs for both media IPs came back */
+	/* every SRTP and SRTCP packet of the flow with the wrong receive key (in flight at the end: a few) */
+	ck_assert_uint_le(drops[DP_DROP_srtp_auth_fail], srtp_sent + 2); /* + RTCP sent since the snapshot */
+	ck_assert_uint_ge(drops[DP_DROP_srtp_auth_fail] + 3, srtp_sent);
+	ck_assert_uint_eq(drops[DP_DROP_srtp_replay], 0);
 	ck_assert_uint_ge(drops[DP_DROP_unknown_port], 80);
 	ck_assert_uint_ge(drops[DP_DROP_not_media_ip], 80);
 	ck_assert_uint_eq(drops[DP_DROP_udp_bad_checksum] + drops[DP_DROP_ip_bad_checksum] + drops[DP_DROP_truncated],
@@ -191,8 +285,8 @@ START_TEST(loopback_impairments_are_measured)
 			first += ev[i].type == DP_EV_FIRST_PACKET;
 			silent += ev[i].type == DP_EV_SILENT;
 		}
-	ck_assert_uint_eq(first, NFLOWS - 2);
-	ck_assert_uint_eq(silent, NFLOWS - 2);
+	ck_assert_uint_eq(first, NFLOWS - 4); /* all but NO_PORT, NOT_OURS, ARP_FLOW (it sends to ARP_RX), SRTP_BAD */
+	ck_assert_uint_eq(silent, NFLOWS - 4);
 
 	ck_assert_int_eq(dp_flow_delete(0), 0);
 	wait_commands();

@@ -1,5 +1,6 @@
 /* Packet build and classification: a frame built by the TX builder parses back to the same fields; every
  * corruption lands on its named drop reason; the impairment decisions are deterministic and hit their rates. */
+#include <errno.h>
 #include <string.h>
 
 #include "common/common.h"
@@ -25,7 +26,7 @@ static uint16_t build(uint8_t *buf, bool marker)
 	f.seq = 65535;
 	f.ts = 0xfffffff0u;
 	f.ssrc = 0xdeadbeef;
-	return dp_build_rtp(buf, &f, SRC_MAC, 7, marker, payload, sizeof(payload), true);
+	return dp_build_rtp(buf, &f, SRC_MAC, 0, 7, marker, payload, sizeof(payload), -1, true);
 }
 
 START_TEST(build_parse_roundtrip)
@@ -53,6 +54,28 @@ START_TEST(build_parse_roundtrip)
 END_TEST
 
 /* A VLAN tag is stepped over and reported. */
+/* A precomputed payload sum gives the same frame as computing it. */
+START_TEST(precomputed_payload_sum)
+{
+	uint8_t a[256], b[256], payload[161];
+	struct dp_flow f;
+
+	memset(&f, 0, sizeof(f));
+	f.local_ip = 0x0a000001;
+	f.remote_ip = 0xc0a80101;
+	f.local_port = 4000;
+	f.remote_port = 5000;
+	for (unsigned i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 7 + 3);
+	uint16_t sum = (uint16_t)~dp_csum_fold(dp_csum_add(0, payload, sizeof(payload)));
+	uint16_t la = dp_build_rtp(a, &f, SRC_MAC, 0, 1, false, payload, sizeof(payload), -1, true);
+	uint16_t lb = dp_build_rtp(b, &f, SRC_MAC, 0, 1, false, payload, sizeof(payload), sum, true);
+	ck_assert_uint_eq(la, lb);
+	ck_assert_mem_eq(a, b, la);
+	ck_assert_int_eq(dp_parse(b, lb, true, &(struct dp_pkt){ 0 }), DP_DROP_NONE);
+}
+END_TEST
+
 START_TEST(vlan_tagged)
 {
 	uint8_t buf[300], tagged[300];
@@ -240,6 +263,150 @@ START_TEST(delay_within_bounds)
 }
 END_TEST
 
+/* The word-at-a-time checksum equals RFC 1071's definition for every length and alignment. */
+START_TEST(checksum_matches_reference)
+{
+	uint8_t buf[300];
+	uint32_t x = 7;
+
+	for (unsigned i = 0; i < sizeof(buf); i++) {
+		x = x * 1103515245u + 12345u;
+		buf[i] = (uint8_t)(x >> 16);
+	}
+	for (unsigned off = 0; off < 4; off++)
+		for (unsigned len = 0; len < 290; len++) {
+			uint32_t ref = 5;
+			for (unsigned i = 0; i + 1 < len; i += 2)
+				ref += (uint32_t)(buf[off + i] << 8 | buf[off + i + 1]);
+			if (len & 1)
+				ref += (uint32_t)buf[off + len - 1] << 8;
+			ck_assert_uint_eq(dp_csum_fold(dp_csum_add(5, buf + off, len)), dp_csum_fold(ref));
+		}
+}
+END_TEST
+
+START_TEST(rtcp_build_parse_rtt)
+{
+	uint8_t buf[DP_RTCP_MAX];
+	struct dp_rtcp_out o = { .ssrc = 0x11111111, .sender = true, .ntp = 0x0123456789abcdefull, .rtp_ts = 1000,
+				 .packets = 50, .octets = 8000, .have_block = true, .remote_ssrc = 0x22222222,
+				 .fraction_lost = 64, .cum_lost = -3, .ext_max_seq = 70000, .jitter = 80,
+				 .lsr = 0x00010000, .dlsr = 0x00008000, .cname = "flow1@callmeter" };
+	struct dp_rtcp_in in;
+	uint16_t len = dp_rtcp_build(buf, &o);
+
+	ck_assert_uint_eq(len % 4, 0);
+	ck_assert_uint_eq(len, 28 + 24 + 4 + 4 + 2 + 15 + 3); /* SR + block + SDES (CNAME padded) */
+	ck_assert_int_eq(dp_rtcp_parse(buf, len, 0x22222222, &in), 0);
+	ck_assert_uint_eq(in.sender_ssrc, 0x11111111);
+	ck_assert(in.have_sr);
+	ck_assert_uint_eq(in.sr_lsr, 0x456789ab);
+	ck_assert_uint_eq(in.sr_packets, 50);
+	ck_assert(in.have_block);
+	ck_assert_uint_eq(in.fraction_lost, 64);
+	ck_assert_int_eq(in.cum_lost, -3);
+	ck_assert_uint_eq(in.jitter, 80);
+	ck_assert_uint_eq(in.lsr, 0x00010000);
+	ck_assert_uint_eq(in.dlsr, 0x00008000);
+	ck_assert_int_eq(dp_rtcp_parse(buf, len, 0x33333333, &in), 0);
+	ck_assert(!in.have_block);
+	ck_assert_int_eq(dp_rtcp_parse(buf, len - 4, 0x22222222, &in), -EINVAL); /* lengths must add up */
+	buf[0] = 0x40;
+	ck_assert_int_eq(dp_rtcp_parse(buf, len, 0x22222222, &in), -EINVAL);
+
+	/* RR without a block */
+	o.sender = false;
+	o.have_block = false;
+	len = dp_rtcp_build(buf, &o);
+	ck_assert_int_eq(dp_rtcp_parse(buf, len, 0x22222222, &in), 0);
+	ck_assert(!in.have_sr && !in.have_block);
+
+	/* A = 3.0 s, LSR = 1.0 s, DLSR = 1.5 s → RTT 0.5 s */
+	ck_assert_int_eq(dp_rtcp_rtt_us(3u << 16, 1u << 16, 3u << 15), 500000);
+	ck_assert_int_eq(dp_rtcp_rtt_us(3u << 16, 0, 0), -1);
+}
+END_TEST
+
+START_TEST(arp_build_parse)
+{
+	uint8_t buf[80];
+	struct dp_arp a;
+	static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 0x11 }, peer[6] = { 2, 0, 0, 0, 0, 0x22 };
+
+	ck_assert_uint_eq(dp_arp_build(buf, 0, 1, mac, 0x0a000001, peer, 0x0a000002), 60);
+	ck_assert_mem_eq(buf, "\xff\xff\xff\xff\xff\xff", 6); /* requests are broadcast */
+	ck_assert_int_eq(dp_arp_parse(buf, 60, &a), 0);
+	ck_assert_uint_eq(a.op, 1);
+	ck_assert_mem_eq(a.sender_mac, mac, 6);
+	ck_assert_uint_eq(a.sender_ip, 0x0a000001);
+	ck_assert_uint_eq(a.target_ip, 0x0a000002);
+	ck_assert_int_eq(dp_parse(buf, 60, true, &(struct dp_pkt){ 0 }), DP_DROP_arp);
+
+	ck_assert_uint_eq(dp_arp_build(buf, 5, 2, mac, 0x0a000001, peer, 0x0a000002), 64);
+	ck_assert_mem_eq(buf, peer, 6);
+	ck_assert_int_eq(dp_arp_parse(buf, 64, &a), 0);
+	ck_assert_uint_eq(a.op, 2);
+	ck_assert_int_eq(dp_arp_parse(buf, 40, &a), -EINVAL);
+	buf[18 + 7] = 9; /* opcode 9 */
+	ck_assert_int_eq(dp_arp_parse(buf, 64, &a), -EINVAL);
+}
+END_TEST
+
+START_TEST(icmp_echo_answered_in_place)
+{
+	uint8_t f[42 + 8];
+	uint32_t sum = 0;
+
+	memcpy(f, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x09\x08\x00", 14);
+	memcpy(f + 14, "\x45\x00\x00\x24\x00\x01\x00\x00\x40\x01\x00\x00\x0a\x00\x00\x09\x0a\x00\x00\x01", 20);
+	for (int i = 14; i < 34; i += 2)
+		sum += (uint32_t)(f[i] << 8 | f[i + 1]);
+	sum = (sum & 0xffff) + (sum >> 16);
+	f[24] = (uint8_t)(~sum >> 8);
+	f[25] = (uint8_t)~sum;
+	memcpy(f + 34, "\x08\x00\x00\x00\x12\x34\x00\x07" "abcdefgh", 16);
+	uint16_t c = dp_csum_fold(dp_csum_add(0, f + 34, 16));
+	f[36] = (uint8_t)(c >> 8);
+	f[37] = (uint8_t)c;
+
+	ck_assert(!dp_icmp_echo_reply(f, sizeof(f), 0x0a000002)); /* not to us */
+	ck_assert(dp_icmp_echo_reply(f, sizeof(f), 0x0a000001));
+	ck_assert_uint_eq(f[34], 0);                              /* echo reply */
+	ck_assert_mem_eq(f, "\x02\x00\x00\x00\x00\x09", 6);    /* back to the sender */
+	ck_assert_mem_eq(f + 26, "\x0a\x00\x00\x01\x0a\x00\x00\x09", 8);
+	ck_assert_uint_eq(dp_csum_fold(dp_csum_add(0, f + 14, 20)), 0);
+	ck_assert_uint_eq(dp_csum_fold(dp_csum_add(0, f + 34, 16)), 0);
+	ck_assert_mem_eq(f + 42, "abcdefgh", 8);
+	ck_assert(!dp_icmp_echo_reply(f, sizeof(f), 0x0a000009)); /* a reply is not answered */
+}
+END_TEST
+
+/* The cache is bounded: 64 entries, 1000 addresses learned; recent ones survive, the oldest are evicted. */
+START_TEST(arp_cache_bounded)
+{
+	struct dp_arp_entry e[64];
+	struct dp_arp_cache c = { .e = e, .mask = 63 };
+	uint8_t mac[6] = { 2, 0, 0, 0, 0, 0 };
+	unsigned found = 0;
+
+	memset(e, 0, sizeof(e));
+	for (uint32_t i = 1; i <= 1000; i++) {
+		mac[5] = (uint8_t)i;
+		dp_arp_learn(&c, 0x0a000000u + i, mac, i);
+	}
+	for (uint32_t i = 1; i <= 1000; i++)
+		found += dp_arp_lookup(&c, 0x0a000000u + i) != NULL;
+	ck_assert_uint_le(found, 64);
+	ck_assert_uint_ge(found, 32);
+	ck_assert_ptr_nonnull(dp_arp_lookup(&c, 0x0a000000u + 1000));
+	ck_assert_uint_eq(dp_arp_lookup(&c, 0x0a000000u + 1000)->mac[5], 1000 & 0xff);
+	ck_assert_ptr_null(dp_arp_lookup(&c, 0x0a000001u));
+	/* Refreshing keeps one entry per address. */
+	dp_arp_learn(&c, 0x0a000000u + 1000, mac, 2000);
+	ck_assert_uint_eq(dp_arp_lookup(&c, 0x0a000000u + 1000)->learned_ns, 2000);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dp_parse");
@@ -247,6 +414,7 @@ int main(void)
 
 	tcase_add_test(tc, build_parse_roundtrip);
 	tcase_add_test(tc, vlan_tagged);
+	tcase_add_test(tc, precomputed_payload_sum);
 	tcase_add_test(tc, ip_options);
 	tcase_add_test(tc, drop_reasons);
 	tcase_add_test(tc, drop_names_from_one_list);
@@ -254,6 +422,11 @@ int main(void)
 	tcase_add_test(tc, impairment_deterministic_and_rates);
 	tcase_add_test(tc, gilbert_elliott_bursts);
 	tcase_add_test(tc, delay_within_bounds);
+	tcase_add_test(tc, checksum_matches_reference);
+	tcase_add_test(tc, rtcp_build_parse_rtt);
+	tcase_add_test(tc, arp_build_parse);
+	tcase_add_test(tc, icmp_echo_answered_in_place);
+	tcase_add_test(tc, arp_cache_bounded);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

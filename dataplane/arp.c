@@ -1,0 +1,152 @@
+/* ARP and ICMP echo for the dataplane's media IPs, and the bounded ARP cache.  Pure functions on buffers. */
+#include <errno.h>
+#include <string.h>
+
+#include "dataplane/dataplane_internal.h"
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+	wr16(p, (uint16_t)(v >> 16));
+	wr16(p + 2, (uint16_t)v);
+}
+
+/* Ethernet header with an optional 802.1Q tag; returns the offset of the payload. */
+static unsigned eth_header(uint8_t *buf, const uint8_t dst[6], const uint8_t src[6], uint16_t vlan, uint16_t type)
+{
+	memcpy(buf, dst, 6);
+	memcpy(buf + 6, src, 6);
+	if (vlan) {
+		wr16(buf + 12, 0x8100);
+		wr16(buf + 14, vlan & 0x0fff);
+		wr16(buf + 16, type);
+		return 18;
+	}
+	wr16(buf + 12, type);
+	return 14;
+}
+
+uint16_t dp_arp_build(uint8_t *buf, uint16_t vlan, uint16_t op, const uint8_t src_mac[6], uint32_t src_ip,
+		      const uint8_t dst_mac[6], uint32_t dst_ip)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, zero[6] = { 0 };
+	unsigned off = eth_header(buf, op == 1 ? bcast : dst_mac, src_mac, vlan, 0x0806);
+	uint8_t *a = buf + off;
+
+	wr16(a, 1);      /* Ethernet */
+	wr16(a + 2, 0x0800);
+	a[4] = 6;
+	a[5] = 4;
+	wr16(a + 6, op);
+	memcpy(a + 8, src_mac, 6);
+	wr32(a + 14, src_ip);
+	memcpy(a + 18, op == 1 ? zero : dst_mac, 6);
+	wr32(a + 24, dst_ip);
+	memset(a + 28, 0, DP_ARP_FRAME_LEN + (vlan ? 4 : 0) - off - 28);
+	return (uint16_t)(DP_ARP_FRAME_LEN + (vlan ? 4 : 0));
+}
+
+int dp_arp_parse(const uint8_t *f, uint32_t len, struct dp_arp *out)
+{
+	uint32_t off = 14;
+
+	if (len >= 18 && rd16(f + 12) == 0x8100)
+		off = 18;
+	if (len < off + 28 || rd16(f + off - 2) != 0x0806)
+		return -EINVAL;
+	f += off;
+	if (rd16(f) != 1 || rd16(f + 2) != 0x0800 || f[4] != 6 || f[5] != 4)
+		return -EINVAL;
+	out->op = rd16(f + 6);
+	memcpy(out->sender_mac, f + 8, 6);
+	out->sender_ip = rd32(f + 14);
+	out->target_ip = rd32(f + 24);
+	return out->op == 1 || out->op == 2 ? 0 : -EINVAL;
+}
+
+/* RFC 1624 incremental update is not worth it here: echo requests are rare, the sum is recomputed. */
+bool dp_icmp_echo_reply(uint8_t *f, uint32_t len, uint32_t own_ip)
+{
+	uint32_t off = 14, ihl, tot;
+	uint8_t *ip, *icmp, tmp[6];
+
+	if (len >= 18 && rd16(f + 12) == 0x8100)
+		off = 18;
+	if (len < off + 20 || rd16(f + off - 2) != 0x0800)
+		return false;
+	ip = f + off;
+	ihl = (ip[0] & 0x0fu) * 4u;
+	tot = rd16(ip + 2);
+	if (ip[0] >> 4 != 4 || ihl < 20 || tot < ihl + 8 || len < off + tot || ip[9] != 1 || rd32(ip + 16) != own_ip ||
+	    (rd16(ip + 6) & 0x3fff))
+		return false;
+	icmp = ip + ihl;
+	if (icmp[0] != 8 || icmp[1] != 0 || dp_csum_fold(dp_csum_add(0, icmp, tot - ihl)) != 0)
+		return false;
+	memcpy(tmp, f, 6);
+	memcpy(f, f + 6, 6);
+	memcpy(f + 6, tmp, 6);
+	wr32(ip + 16, rd32(ip + 12));
+	wr32(ip + 12, own_ip);
+	ip[8] = 64;
+	wr16(ip + 10, 0);
+	wr16(ip + 10, dp_csum_fold(dp_csum_add(0, ip, ihl)));
+	icmp[0] = 0;
+	wr16(icmp + 2, 0);
+	wr16(icmp + 2, dp_csum_fold(dp_csum_add(0, icmp, tot - ihl)));
+	return true;
+}
+
+static uint32_t arp_hash(uint32_t ip)
+{
+	return (ip * 0x9e3779b1u) ^ (ip >> 16);
+}
+
+const struct dp_arp_entry *dp_arp_lookup(const struct dp_arp_cache *c, uint32_t ip)
+{
+	uint32_t h = arp_hash(ip);
+
+	for (unsigned i = 0; i < DP_ARP_PROBE; i++) {
+		const struct dp_arp_entry *e = &c->e[(h + i) & c->mask];
+		if (e->ip == ip)
+			return e;
+	}
+	return NULL;
+}
+
+void dp_arp_learn(struct dp_arp_cache *c, uint32_t ip, const uint8_t mac[6], uint64_t now_ns)
+{
+	uint32_t h = arp_hash(ip);
+	struct dp_arp_entry *victim = NULL;
+
+	if (!ip)
+		return;
+	for (unsigned i = 0; i < DP_ARP_PROBE; i++) {
+		struct dp_arp_entry *e = &c->e[(h + i) & c->mask];
+
+		if (e->ip == ip) {
+			victim = e;
+			break;
+		}
+		if (!victim || (victim->ip && (!e->ip || e->learned_ns < victim->learned_ns)))
+			victim = e;
+	}
+	memcpy(victim->mac, mac, 6);
+	victim->learned_ns = now_ns;
+	__atomic_store_n(&victim->ip, ip, __ATOMIC_RELEASE); /* readers on other lcores see the MAC first */
+}

@@ -1,0 +1,279 @@
+/* callmeter-worker analyze on captures written here, checked against tshark's own RTP analysis
+ * (tshark -z rtp,streams): packets and loss equal, maximum jitter within 0.05 ms.  Also: bad frames are counted
+ * by reason, non-RTP UDP is not reported as a stream, bad arguments exit 2. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sys/wait.h>
+
+#include "common/common.h"
+#include "check_main.h"
+
+static FILE *pcap_open(const char *path)
+{
+	FILE *f = fopen(path, "wb");
+	const uint32_t hdr[6] = { 0xa1b2c3d4, 2 | 4u << 16, 0, 0, 65535, 1 };
+
+	ck_assert_ptr_nonnull(f);
+	fwrite(hdr, sizeof(hdr), 1, f);
+	return f;
+}
+
+static void pcap_frame(FILE *f, uint64_t t_us, const uint8_t *frame, uint32_t len)
+{
+	uint32_t rec[4] = { (uint32_t)(t_us / 1000000), (uint32_t)(t_us % 1000000), len, len };
+
+	fwrite(rec, sizeof(rec), 1, f);
+	fwrite(frame, len, 1, f);
+}
+
+static void put16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v);
+}
+
+/* Ethernet + IPv4 + UDP around `payload` (UDP checksum 0: not computed, as RFC 768 allows). */
+static uint32_t udp_frame(uint8_t *b, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+			  const uint8_t *payload, uint32_t plen)
+{
+	uint32_t sum = 0;
+
+	memset(b, 0, 42);
+	memcpy(b, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00", 14);
+	b[14] = 0x45;
+	put16(b + 16, 28 + plen);
+	b[22] = 64;
+	b[23] = 17;
+	put32(b + 26, src);
+	put32(b + 30, dst);
+	for (int i = 14; i < 34; i += 2)
+		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	put16(b + 24, ~sum & 0xffff);
+	put16(b + 34, sport);
+	put16(b + 36, dport);
+	put16(b + 38, 8 + plen);
+	memcpy(b + 42, payload, plen);
+	return 42 + plen;
+}
+
+struct stream {
+	uint32_t src, dst;
+	uint16_t sport, dport;
+	uint8_t pt;
+	uint32_t ssrc;
+	uint16_t seq0;
+	unsigned n;
+	unsigned max_delay_us;
+	unsigned nlost;
+	const unsigned *lost;
+};
+
+static void write_stream_packet(FILE *f, const struct stream *s, unsigned i, uint64_t *t_out, uint32_t *seed)
+{
+	uint8_t rtp[172], frame[256];
+
+	rtp[0] = 0x80;
+	rtp[1] = s->pt | (i == 0 ? 0x80 : 0);
+	put16(rtp + 2, (uint16_t)(s->seq0 + i));
+	put32(rtp + 4, 12345u + 160u * i);
+	put32(rtp + 8, s->ssrc);
+	memset(rtp + 12, s->pt == 0 ? 0xff : 0xd5, 160);
+	*seed = *seed * 1664525u + 1013904223u;
+	*t_out = 1700000000000000ull + 20000ull * i + (*seed >> 8) % (s->max_delay_us + 1);
+	pcap_frame(f, *t_out, frame, udp_frame(frame, s->src, s->sport, s->dst, s->dport, rtp, sizeof(rtp)));
+}
+
+static bool is_lost(const struct stream *s, unsigned i)
+{
+	for (unsigned k = 0; k < s->nlost; k++)
+		if (s->lost[k] == i)
+			return true;
+	return false;
+}
+
+static const unsigned lost_a[] = { 3, 40, 41, 42, 43, 44, 100, 250, 251, 400, 401, 402, 403, 404, 405, 406, 407,
+				   408, 409, 410 };
+static const unsigned lost_b[] = { 10, 150, 151 };
+static const struct stream streams[] = {
+	{ 0x0a010001, 0x0a010002, 40000, 40002, 0, 0xa1a1a1a1, 65000, 500, 6000, CM_ARRAY_SIZE(lost_a), lost_a },
+	{ 0x0a010003, 0x0a010004, 41000, 41002, 8, 0xb2b2b2b2, 7, 300, 2000, CM_ARRAY_SIZE(lost_b), lost_b },
+};
+
+static void write_capture(const char *path)
+{
+	FILE *f = pcap_open(path);
+	uint32_t seed[2] = { 1, 2 };
+	uint8_t frame[256], junk[64];
+	uint64_t t = 0;
+
+	/* Interleave the streams in time order (stream B starts 7 ms after A; delays stay below 20 ms). */
+	for (unsigned i = 0; i < 500; i++) {
+		for (unsigned s = 0; s < 2; s++) {
+			if (i < streams[s].n && !is_lost(&streams[s], i))
+				write_stream_packet(f, &streams[s], i, &t, &seed[s]);
+			else if (i < streams[s].n)
+				seed[s] = seed[s] * 1664525u + 1013904223u;
+		}
+		if (i == 50) { /* an ARP request, an IPv6 frame, a DNS-like datagram, an RTCP receiver report */
+			memset(frame, 0, sizeof(frame));
+			memcpy(frame, "\xff\xff\xff\xff\xff\xff\x02\x00\x00\x00\x00\x01\x08\x06", 14);
+			pcap_frame(f, t + 1, frame, 60);
+			memcpy(frame + 12, "\x86\xdd", 2);
+			pcap_frame(f, t + 2, frame, 80);
+			memset(junk, 0x11, sizeof(junk));
+			pcap_frame(f, t + 3, frame, udp_frame(frame, 0x0a010005, 5353, 0x0a010006, 5353, junk, 40));
+			memcpy(junk, "\x80\xc9\x00\x01\xa1\xa1\xa1\xa1", 8);
+			pcap_frame(f, t + 4, frame, udp_frame(frame, 0x0a010002, 40003, 0x0a010001, 40001, junk, 8));
+			pcap_frame(f, t + 5, frame, 30); /* truncated inside the IP header */
+		}
+	}
+	fclose(f);
+}
+
+/* Runs a command and returns its standard output (malloc'd). */
+static char *run(const char *cmd, int *status)
+{
+	FILE *p = popen(cmd, "r");
+	size_t cap = 1 << 16, len = 0, n;
+	char *out = malloc(cap);
+
+	ck_assert_ptr_nonnull(p);
+	while ((n = fread(out + len, 1, cap - 1 - len, p)) > 0)
+		len += n;
+	out[len] = '\0';
+	*status = pclose(p);
+	return out;
+}
+
+static double json_num(const char *obj, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	p = strstr(obj, pat);
+	ck_assert_msg(p != NULL, "key %s missing", key);
+	return strtod(p + strlen(pat), NULL);
+}
+
+START_TEST(analyze_matches_tshark)
+{
+	const char *bin = getenv("CALLMETER_WORKER_BIN");
+	char pcap[] = "/tmp/cm-dp-analyze-XXXXXX.pcap", json[64], cmd[512];
+	int fd = mkstemps(pcap, 5), st;
+	char *ours, *theirs, *js;
+	FILE *jf;
+
+	ck_assert_ptr_nonnull(bin);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	write_capture(pcap);
+	snprintf(json, sizeof(json), "%s.json", pcap);
+
+	snprintf(cmd, sizeof(cmd), "%s analyze %s --json-summary %s 2>&1", bin, pcap, json);
+	ours = run(cmd, &st);
+	ck_assert_msg(st == 0, "analyze failed: %s", ours);
+	ck_assert_msg(strstr(ours, "2 RTP stream(s) in 782 frame(s)"), "%s", ours);
+	ck_assert_msg(strstr(ours, "truncated 1; not_ipv4 1; arp 1; rtp_bad_version 1; rtcp 1"), "%s", ours);
+
+	snprintf(cmd, sizeof(cmd), "tshark -r %s -q -d udp.port==40002,rtp -d udp.port==41002,rtp -z rtp,streams "
+		 "2>/dev/null", pcap);
+	theirs = run(cmd, &st);
+	ck_assert_msg(st == 0 && strstr(theirs, "RTP Streams"), "tshark failed: %s", theirs);
+
+	jf = fopen(json, "r");
+	ck_assert_ptr_nonnull(jf);
+	js = calloc(1, 1 << 16);
+	ck_assert_uint_gt(fread(js, 1, (1 << 16) - 1, jf), 0);
+	fclose(jf);
+	ck_assert_ptr_nonnull(strstr(js, "\"flows\": ["));
+	ck_assert_ptr_nonnull(strstr(js, "\"run\": {\"id\""));
+
+	for (unsigned s = 0; s < CM_ARRAY_SIZE(streams); s++) {
+		char ssrc[16], line_src[32], *line, *obj;
+		unsigned pkts;
+		long lost;
+		double maxj, t_maxj, dummy;
+		int fields;
+
+		snprintf(ssrc, sizeof(ssrc), "0x%08x", streams[s].ssrc);
+		line = strcasestr(theirs, ssrc); /* tshark prints 0xA1A1A1A1 */
+		ck_assert_msg(line != NULL, "tshark did not see stream %s: %s", ssrc, theirs);
+		/* SSRC Payload Pkts Lost (pct) MinDelta MeanDelta MaxDelta MinJitter MeanJitter MaxJitter */
+		fields = sscanf(line + strlen(ssrc), " %*s %u %ld (%*[^)]) %lf %lf %lf %lf %lf %lf", &pkts, &lost, &dummy,
+				&dummy, &dummy, &dummy, &dummy, &t_maxj);
+		ck_assert_msg(fields == 8, "cannot read tshark's line: %.200s", line);
+
+		snprintf(line_src, sizeof(line_src), "\"ssrc\": \"%s\"", ssrc);
+		obj = strstr(js, line_src);
+		ck_assert_msg(obj != NULL, "stream %s missing from the JSON summary", ssrc);
+		ck_assert_uint_eq((unsigned)json_num(obj, "packets_received"), pkts);
+		ck_assert_uint_eq((unsigned)json_num(obj, "packets_received"), streams[s].n - streams[s].nlost);
+		ck_assert_int_eq((long)json_num(obj, "packets_lost"), lost);
+		ck_assert_int_eq((long)json_num(obj, "packets_lost"), (long)streams[s].nlost);
+		maxj = json_num(obj, "max_jitter_ms");
+		ck_assert_msg(fabs(maxj - t_maxj) <= 0.05, "stream %s: max jitter %.3f ms, tshark %.3f ms", ssrc, maxj,
+			      t_maxj);
+		ck_assert_double_gt(maxj, 0.3); /* the injected delay variation is visible */
+		ck_assert_ptr_nonnull(strstr(obj, "\"mos\": "));
+		ck_assert_ptr_nonnull(strstr(obj, "\"r_factor\": "));
+		ck_assert_ptr_nonnull(strstr(obj, "\"out_of_order_packets\": 0"));
+		ck_assert_ptr_nonnull(strstr(obj, "\"duplicate_packets\": 0"));
+	}
+	/* Stream A's 11-packet outage is one RFC 3611 burst (density 1); the isolated losses are gap losses. */
+	ck_assert_double_eq_tol(json_num(strstr(js, "0xa1a1a1a1"), "burst_density"), 1.0, 1e-9);
+	free(ours);
+	free(theirs);
+	free(js);
+	unlink(pcap);
+	unlink(json);
+}
+END_TEST
+
+START_TEST(analyze_bad_arguments)
+{
+	const char *bin = getenv("CALLMETER_WORKER_BIN");
+	char cmd[512], *out;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "%s analyze 2>&1", bin);
+	out = run(cmd, &st);
+	ck_assert_int_eq(WEXITSTATUS(st), 2);
+	ck_assert_ptr_nonnull(strstr(out, "usage"));
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s analyze /nonexistent/x.pcap 2>&1", bin);
+	out = run(cmd, &st);
+	ck_assert_int_eq(WEXITSTATUS(st), 1);
+	ck_assert_ptr_nonnull(strstr(out, "cannot read"));
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s analyze /tmp/a,b.pcap 2>&1", bin);
+	out = run(cmd, &st);
+	ck_assert_int_eq(WEXITSTATUS(st), 2);
+	free(out);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("dp_analyze");
+	TCase *tc = tcase_create("pcap");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, analyze_matches_tshark);
+	tcase_add_test(tc, analyze_bad_arguments);
+	suite_add_tcase(s, tc);
+	return run_suite(s);
+}
