@@ -493,7 +493,7 @@ int cp_gateway_metrics(struct cp_gateway *gw, const char *run_id, uint64_t t, co
 		return -ENOMEM;
 	gw_enc_str(&e, "run_id", run_id);
 	gw_enc_u64(&e, "seq", gw->outbox.next_seq);
-	gw_enc_u64(&e, "t", t);
+	gw_enc_u64(&e, "ts", t);
 	gw_enc_key(&e, "samples");
 	if (samples && len)
 		msgpack_sbuffer_write(&e.sb, samples, len);

@@ -233,7 +233,7 @@ static int on_metrics(struct gw_session *s, struct gw_msg *m)
 	int rc;
 
 	if (gw_msg_str(m, "run_id", run_id, sizeof(run_id)) < 0 || run_id[0] == '\0' ||
-	    gw_msg_u64(m, "seq", &seq) < 0 || gw_msg_u64(m, "t", &t) == -EPROTO || !samples ||
+	    gw_msg_u64(m, "seq", &seq) < 0 || gw_msg_u64(m, "ts", &t) == -EPROTO || !samples ||
 	    samples->type != MSGPACK_OBJECT_ARRAY) {
 		cm_log_rl(&s->srv->rl_proto, CM_LOG_WARN, "gateway",
 			  "worker '%s': metrics frame without run_id, seq or a samples array", s->name);
