@@ -215,6 +215,11 @@ static int io_error(struct gw_conn *c, int ret, char *why, size_t whylen)
 		ssl_reason(why, whylen, "TLS error");
 		return -EPROTO;
 	default:
+		if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+			snprintf(why, whylen, "connection closed by the peer without a TLS close_notify");
+			ERR_clear_error();
+			return c->established ? 1 : -ECONNRESET;
+		}
 		vr = SSL_get_verify_result(c->ssl);
 		if (!c->established && vr != X509_V_OK) {
 			snprintf(why, whylen, "TLS handshake failed: server certificate not trusted: %s",
