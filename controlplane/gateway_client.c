@@ -246,13 +246,15 @@ static int on_assign(struct cp_gateway *gw, struct gw_msg *m)
 	const char *reason = gw->st->draining ? "worker is draining"
 			     : "this worker build has no run executor for gateway assignments yet";
 	struct gw_enc e;
+	uint64_t part;
 
-	if (gw_msg_str(m, "run_id", run_id, sizeof(run_id)) < 0)
+	if (gw_msg_str(m, "run_id", run_id, sizeof(run_id)) < 0 || gw_msg_u64(m, "part", &part) < 0)
 		return -EPROTO;
-	cm_log(CM_LOG_WARN, "gateway", "refusing run '%s': %s", run_id, reason);
-	if (gw_enc_start(&e, GW_MSG_REFUSE, 2) < 0)
+	cm_log(CM_LOG_WARN, "gateway", "refusing run '%s' part %llu: %s", run_id, (unsigned long long)part, reason);
+	if (gw_enc_start(&e, GW_MSG_REFUSE, 3) < 0)
 		return -ENOMEM;
 	gw_enc_str(&e, "run_id", run_id);
+	gw_enc_u64(&e, "part", part);
 	gw_enc_str(&e, "reason", reason);
 	return gw_send(gw, &e);
 }

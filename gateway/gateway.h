@@ -226,6 +226,15 @@ int gw_store_metrics_put(struct gw_store *s, const char *run_id, int64_t worker_
 int gw_store_metrics_stat(struct gw_store *s, const char *run_id, uint64_t *frames, uint64_t *min_seq,
 			  uint64_t *max_seq, uint64_t *samples);
 
+/* Runs (gateway/runs.c keeps the logic; these are the store's small generic helpers it uses).  fmt has one
+ * letter per '?N' parameter: 's' a const char *, 'i' an int64_t.  gw_store_exec returns the rows changed,
+ * gw_store_query the rows seen (cb gets every column as text; return non-zero to stop). */
+#define GW_RUN_ID_MAX 24
+typedef int (*gw_row_cb)(void *arg, int ncols, const char **cols);
+int gw_store_exec(struct gw_store *s, const char *sql, const char *fmt, ...);
+int gw_store_query(struct gw_store *s, const char *sql, const char *fmt, gw_row_cb cb, void *arg, ...);
+int gw_store_run_new_id(char out[GW_RUN_ID_MAX]);
+
 /* ---- server ---------------------------------------------------------------------------------------------- */
 
 struct gw_server_opts {

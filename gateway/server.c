@@ -20,43 +20,7 @@
 
 #include "config/config.h"
 #include "gateway/gateway.h"
-
-#define TICK_MS 1000
-#define STATUS_MAX 16
-
-struct gw_session {
-	struct gw_server *srv;
-	struct gw_session *prev, *next;
-	struct gw_conn c;
-	char peer[64];
-	int64_t worker_id; /* 0 until a hello is accepted */
-	int64_t token_gen;
-	char name[GW_PROTO_STR_MAX];
-	char host[GW_PROTO_STR_MAX];
-	char status[STATUS_MAX];
-	char error[GW_PROTO_STR_MAX];
-	uint32_t active;
-	uint64_t last_hb;
-	bool dirty;
-	bool drain_sent;
-	bool rejected;
-	struct cp_timer timeout;
-};
-
-struct gw_server {
-	struct cp_loop *loop;
-	struct gw_store *store;
-	SSL_CTX *ctx;
-	struct gw_server_opts o;
-	int lfd;
-	uint16_t port;
-	struct gw_session *head;
-	uint32_t nsessions;
-	struct cp_timer tick;
-	struct cm_ratelimit rl_proto;
-	struct cm_ratelimit rl_accept;
-	uint64_t metrics_frames, metrics_samples;
-};
+#include "gateway/gateway_internal.h"
 
 static void session_end(struct gw_session *s, const char *why);
 
@@ -68,7 +32,7 @@ static void session_want(struct gw_session *s)
 		s->c.events = want;
 }
 
-static int session_send(struct gw_session *s, struct gw_enc *e)
+int gw_session_send(struct gw_session *s, struct gw_enc *e)
 {
 	int rc = gw_conn_send_enc(&s->c, e);
 
@@ -84,7 +48,7 @@ static void send_reject(struct gw_session *s, const char *code, const char *reas
 	if (gw_enc_start(&e, GW_MSG_REJECT, 2) == 0) {
 		gw_enc_str(&e, "code", code);
 		gw_enc_str(&e, "reason", reason);
-		session_send(s, &e);
+		gw_session_send(s, &e);
 	}
 	s->rejected = true;
 	s->c.closing = true;
@@ -112,7 +76,7 @@ static void send_drain(struct gw_session *s)
 {
 	struct gw_enc e;
 
-	if (gw_enc_start(&e, GW_MSG_DRAIN, 0) == 0 && session_send(s, &e) == 0) {
+	if (gw_enc_start(&e, GW_MSG_DRAIN, 0) == 0 && gw_session_send(s, &e) == 0) {
 		s->drain_sent = true;
 		cm_log(CM_LOG_INFO, "gateway", "drain sent to worker '%s'", s->name);
 	}
@@ -172,6 +136,7 @@ static int on_hello(struct gw_session *s, struct gw_msg *m)
 	}
 	s->worker_id = w.id;
 	s->token_gen = w.token_gen;
+	s->eff_capacity = gw_effective_capacity(w.capacity, w.license);
 	cm_strlcpy(s->name, w.name, sizeof(s->name));
 	if (gw_msg_str(m, "host", s->host, sizeof(s->host)) < 0)
 		s->host[0] = '\0';
@@ -185,7 +150,7 @@ static int on_hello(struct gw_session *s, struct gw_msg *m)
 		gw_enc_str(&e, "name", w.name);
 		gw_enc_u64(&e, "heartbeat_s", srv->o.heartbeat_s);
 		gw_enc_u64(&e, "capacity", gw_effective_capacity(w.capacity, w.license));
-		session_send(s, &e);
+		gw_session_send(s, &e);
 	}
 	cp_timer_start(srv->loop, &s->timeout, (uint64_t)srv->o.timeout_s * 1000);
 	if (w.drain_requested)
@@ -254,7 +219,7 @@ static int on_metrics(struct gw_session *s, struct gw_msg *m)
 	if (gw_enc_start(&e, GW_MSG_ACK, 2) == 0) {
 		gw_enc_str(&e, "run_id", run_id);
 		gw_enc_u64(&e, "seq", seq);
-		session_send(s, &e);
+		gw_session_send(s, &e);
 	}
 	return 0;
 }
@@ -262,8 +227,6 @@ static int on_metrics(struct gw_session *s, struct gw_msg *m)
 static int on_msg(void *arg, struct gw_msg *m)
 {
 	struct gw_session *s = arg;
-	char reason[GW_PROTO_STR_MAX] = "", run_id[GW_PROTO_STR_MAX] = "";
-
 	if (!s->worker_id && m->type != GW_MSG_HELLO) {
 		send_reject(s, GW_REJECT_PROTOCOL, "the first message must be hello");
 		return 0;
@@ -278,11 +241,7 @@ static int on_msg(void *arg, struct gw_msg *m)
 	case GW_MSG_ACCEPT:
 	case GW_MSG_REFUSE:
 	case GW_MSG_DONE:
-		gw_msg_str(m, "run_id", run_id, sizeof(run_id));
-		gw_msg_str(m, "reason", reason, sizeof(reason));
-		cm_log(CM_LOG_INFO, "gateway", "worker '%s': %s run '%s'%s%s", s->name, m->t, run_id,
-		       reason[0] ? ": " : "", reason);
-		return 0;
+		return gw_runs_on_msg(s->srv, s, m);
 	case GW_MSG_UNKNOWN:
 		cm_log_rl(&s->srv->rl_proto, CM_LOG_INFO, "gateway", "worker '%s': ignoring unknown message '%s'",
 			  s->name, m->t);
@@ -432,6 +391,7 @@ static void on_tick(struct cp_loop *loop, void *arg)
 			}
 		}
 	}
+	gw_runs_tick(srv);
 	cp_timer_start(loop, &srv->tick, TICK_MS);
 }
 

@@ -203,6 +203,9 @@ struct gt_client {
 	char type[16][GW_PROTO_TYPE_MAX + 1];
 	char code[16][64];
 	uint64_t seq[16];
+	uint64_t part[16], first[16], count[16];
+	char role[16][16];
+	char run_id[16][GW_RUN_ID_MAX];
 	char why[256];
 };
 
@@ -216,6 +219,18 @@ static inline int gt_client_cb(void *arg, struct gw_msg *m)
 		gw_msg_str(m, "code", t->code[t->nmsg], sizeof(t->code[0]));
 		t->seq[t->nmsg] = 0;
 		gw_msg_u64(m, "seq", &t->seq[t->nmsg]);
+		t->part[t->nmsg] = 0;
+		gw_msg_u64(m, "part", &t->part[t->nmsg]);
+		t->role[t->nmsg][0] = t->run_id[t->nmsg][0] = '\0';
+		gw_msg_str(m, "role", t->role[t->nmsg], sizeof(t->role[0]));
+		gw_msg_str(m, "run_id", t->run_id[t->nmsg], sizeof(t->run_id[0]));
+		{
+			const msgpack_object *ep = gw_obj_get(m->map, "endpoints");
+			if (ep && ep->type == MSGPACK_OBJECT_ARRAY && ep->via.array.size == 2) {
+				t->first[t->nmsg] = ep->via.array.ptr[0].via.u64;
+				t->count[t->nmsg] = ep->via.array.ptr[1].via.u64;
+			}
+		}
 		t->nmsg++;
 	}
 	return 0;
