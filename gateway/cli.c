@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -513,6 +514,7 @@ static int cmd_serve(struct cli *c)
 				    .heartbeat_s = c->heartbeat_s, .timeout_s = c->timeout_s };
 	struct gw_server *srv;
 	struct cp_loop *loop;
+	struct rlimit rl;
 	sigset_t set;
 	char err[512];
 	int sigfd, status = EXIT_RUNTIME;
@@ -528,6 +530,11 @@ static int cmd_serve(struct cli *c)
 	}
 	if (!o.heartbeat_s && o.timeout_s && o.timeout_s <= GW_DEFAULT_HEARTBEAT_S)
 		o.heartbeat_s = o.timeout_s / 3 ? o.timeout_s / 3 : 1;
+	/* one descriptor per worker session: take the whole hard limit */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
