@@ -31,10 +31,11 @@ struct gt_worker {
 	unsigned health;
 };
 
-static void worker_start(struct gt_worker *w, const char *token, unsigned gw_port, const char *host)
+static void worker_start_env(struct gt_worker *w, const char *token, unsigned gw_port, const char *host,
+			     const char *extra)
 {
-	static char e[6][256];
-	char *env[] = { e[0], e[1], e[2], e[3], e[4], "LOG_FORMAT=pretty", e[5], NULL };
+	static char e[7][256];
+	char *env[] = { e[0], e[1], e[2], e[3], e[4], "LOG_FORMAT=pretty", e[5], extra ? e[6] : NULL, NULL };
 	char *argv[] = { (char *)gt_worker_bin(), "--config", conf_path, NULL };
 
 	w->health = tu_free_port();
@@ -44,7 +45,13 @@ static void worker_start(struct gt_worker *w, const char *token, unsigned gw_por
 	snprintf(e[3], sizeof(e[3]), "HEALTH_PORT=%u", w->health);
 	snprintf(e[4], sizeof(e[4]), "WORKER_NAME=unit-w");
 	snprintf(e[5], sizeof(e[5]), "LOG_LEVEL=info");
+	snprintf(e[6], sizeof(e[6]), "%s", extra ? extra : "");
 	tu_spawn(&w->p, argv, env);
+}
+
+static void worker_start(struct gt_worker *w, const char *token, unsigned gw_port, const char *host)
+{
+	worker_start_env(w, token, gw_port, host, NULL);
 }
 
 /* Polls /health until its body contains want (or the worker dies / timeout); the last body in body. */
@@ -238,6 +245,129 @@ START_TEST(hostile_gateway_does_not_crash_the_worker)
 }
 END_TEST
 
+/* ---- HTTPS_PROXY ----------------------------------------------------------------------------------------- */
+
+/* A minimal CONNECT proxy in a child process: one tunnel at a time; logs each request head to a file; with
+ * deny, answers 407 instead. */
+static pid_t start_proxy(unsigned *port, const char *log, bool deny)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	pid_t pid;
+
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 8), 0);
+	getsockname(lfd, (struct sockaddr *)&sa, &sl);
+	*port = ntohs(sa.sin_port);
+	pid = fork();
+	if (pid != 0) {
+		close(lfd);
+		return pid;
+	}
+	for (;;) {
+		char head[4096], host[256];
+		size_t n = 0;
+		unsigned tport = 0;
+		int c = accept(lfd, NULL, NULL), u;
+		FILE *f;
+
+		if (c < 0)
+			_exit(1);
+		while (n < sizeof(head) - 1 && read(c, head + n, 1) == 1) {
+			n++;
+			if (n >= 4 && memcmp(head + n - 4, "\r\n\r\n", 4) == 0)
+				break;
+		}
+		head[n] = '\0';
+		f = fopen(log, "a");
+		fputs(head, f);
+		fclose(f);
+		if (deny || sscanf(head, "CONNECT %255[^:]:%u ", host, &tport) != 2) {
+			const char *r = "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n";
+			if (write(c, r, strlen(r)) < 0)
+				_exit(1);
+			close(c);
+			continue;
+		}
+		sa.sin_port = htons((uint16_t)tport);
+		u = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(u, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			close(c);
+			close(u);
+			continue;
+		}
+		if (write(c, "HTTP/1.1 200 Connection established\r\n\r\n", 39) != 39)
+			_exit(1);
+		for (;;) {
+			struct pollfd p[2] = { { .fd = c, .events = POLLIN }, { .fd = u, .events = POLLIN } };
+			char buf[16384];
+			ssize_t r;
+
+			if (poll(p, 2, -1) < 0)
+				break;
+			if (p[0].revents) {
+				r = read(c, buf, sizeof(buf));
+				if (r <= 0 || write(u, buf, (size_t)r) != r)
+					break;
+			}
+			if (p[1].revents) {
+				r = read(u, buf, sizeof(buf));
+				if (r <= 0 || write(c, buf, (size_t)r) != r)
+					break;
+			}
+		}
+		close(c);
+		close(u);
+	}
+}
+
+START_TEST(through_an_https_proxy)
+{
+	char tok[GW_TOKEN_LEN + 1], body[4096], env[256], log[160], want[128], *wlog, *plog;
+	struct gt_gateway g;
+	struct gt_worker w;
+	struct tu_proc pl = { 0 };
+	unsigned pport;
+	pid_t proxy;
+
+	gt_create("px", tok);
+	gt_serve(&g, "srv", 0, 30);
+	snprintf(log, sizeof(log), "%s/proxy.log", gt_dir);
+	proxy = start_proxy(&pport, log, false);
+	snprintf(env, sizeof(env), "HTTPS_PROXY=http://alice:s3cret@127.0.0.1:%u", pport);
+	worker_start_env(&w, tok, g.port, "localhost", env);
+	ck_assert_msg(health_has(&w, "\"connected\":true", body, sizeof(body), 15000), "%s", body);
+	wlog = worker_stop(&w, SIGTERM, 0);
+	ck_assert_msg(strstr(wlog, "through proxy 127.0.0.1:"), "%s", wlog);
+	ck_assert_msg(!strstr(wlog, "s3cret"), "proxy password in the log");
+	free(wlog);
+	kill(proxy, SIGKILL);
+	waitpid(proxy, NULL, 0);
+	ck_assert_int_eq(cm_strlcpy(pl.out, log, sizeof(pl.out)), 0);
+	plog = tu_output(&pl);
+	snprintf(want, sizeof(want), "CONNECT localhost:%u HTTP/1.1\r\nHost: localhost:%u\r\n", g.port, g.port);
+	ck_assert_msg(strstr(plog, want), "%s", plog);
+	ck_assert_msg(strstr(plog, "Proxy-Authorization: Basic YWxpY2U6czNjcmV0\r\n"), "%s", plog); /* alice:s3cret */
+	free(plog);
+	{
+		char *glog = gt_stop(&g);
+		ck_assert_msg(strstr(glog, "worker 'px' (id 1) connected from 127.0.0.1:"), "%s", glog);
+		free(glog);
+	}
+
+	/* a proxy that says no: its status line is the reason */
+	proxy = start_proxy(&pport, log, true);
+	snprintf(env, sizeof(env), "https_proxy=127.0.0.1:%u", pport);
+	worker_start_env(&w, tok, 443, "gw.invalid", env);
+	ck_assert_msg(health_has(&w, "refused CONNECT: HTTP/1.1 407 Proxy Authentication Required", body, sizeof(body),
+				 15000), "%s", body);
+	free(worker_stop(&w, SIGTERM, 0));
+	kill(proxy, SIGKILL);
+	waitpid(proxy, NULL, 0);
+}
+END_TEST
+
 /* ---- metrics across a gateway restart ---------------------------------------------------------------- */
 
 static void run_loop_until(struct cp_loop *loop, bool (*done)(void *), void *arg, int timeout_ms)
@@ -376,6 +506,7 @@ static Suite *worker_suite(void)
 	tcase_add_test(tc, rejected_token_reason_is_logged);
 	tcase_add_test(tc, untrusted_or_misnamed_certificate_is_refused);
 	tcase_add_test(tc, hostile_gateway_does_not_crash_the_worker);
+	tcase_add_test(tc, through_an_https_proxy);
 	tcase_add_test(tc, metrics_survive_a_gateway_restart);
 	suite_add_tcase(s, tc);
 	return s;
