@@ -494,6 +494,44 @@ START_TEST(metrics_survive_a_gateway_restart)
 }
 END_TEST
 
+/* ERROR while a health check fails (the dataplane port down), with the reason, and back to ONLINE. */
+START_TEST(error_status_follows_worker_health)
+{
+	char tok[GW_TOKEN_LEN + 1], out[8192];
+	struct cfg_worker cfg;
+	struct cp_state st = { .name = "sim", .daemon_mode = true, .dataplane_ok = false };
+	struct gt_gateway g;
+	struct cp_loop *loop = cp_loop_new();
+	struct cp_gateway *gw;
+
+	cm_log_setup(CM_LOG_WARN, CM_LOG_PRETTY, stderr);
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(st.error, sizeof(st.error), "dataplane port link down");
+	gt_create("e1", tok);
+	gt_serve(&g, "srv", 0, 30);
+	cfg_worker_defaults(&cfg);
+	cm_strlcpy(cfg.token, tok, sizeof(cfg.token));
+	cm_strlcpy(cfg.cloud_host, "localhost", sizeof(cfg.cloud_host));
+	cfg.cloud_port = (uint16_t)g.port;
+	snprintf(cfg.ca_file, sizeof(cfg.ca_file), "%s/ca.pem", gt_dir);
+	gw = cp_gateway_start(loop, &cfg, &st);
+	ck_assert(gw);
+	run_loop_until(loop, is_connected, &st, 10000);
+	ck_assert(st.gateway_connected);
+	run_loop_until(loop, never, NULL, 1500);
+	ck_assert(gt_wait_status("e1", "ERROR", 100));
+	ck_assert_int_eq(gt_cli(out, sizeof(out), "worker list"), 0);
+	ck_assert_msg(strstr(out, "last error: dataplane port link down"), "%s", out);
+	st.dataplane_ok = true;
+	st.error[0] = '\0';
+	run_loop_until(loop, never, NULL, 2500);
+	ck_assert(gt_wait_status("e1", "ONLINE", 100));
+	cp_gateway_stop(gw);
+	cp_loop_free(loop);
+	free(gt_stop(&g));
+}
+END_TEST
+
 static Suite *worker_suite(void)
 {
 	Suite *s = suite_create("gw-worker");
@@ -507,6 +545,7 @@ static Suite *worker_suite(void)
 	tcase_add_test(tc, untrusted_or_misnamed_certificate_is_refused);
 	tcase_add_test(tc, hostile_gateway_does_not_crash_the_worker);
 	tcase_add_test(tc, through_an_https_proxy);
+	tcase_add_test(tc, error_status_follows_worker_health);
 	tcase_add_test(tc, metrics_survive_a_gateway_restart);
 	suite_add_tcase(s, tc);
 	return s;
