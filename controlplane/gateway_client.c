@@ -33,7 +33,8 @@
 
 #define GW_CONNECT_TIMEOUT_MS 10000
 #define GW_WELCOME_TIMEOUT_MS 15000
-#define GW_DRAIN_LINGER_MS 5000 /* longest wait for the DRAINING heartbeat to leave before exiting anyway */
+#define GW_DRAIN_LINGER_MS 5000
+#define GW_STATUS_POLL_MS 500 /* longest wait for the DRAINING heartbeat to leave before exiting anyway */
 
 enum gw_phase { PH_IDLE, PH_CONNECTING, PH_PROXY, PH_SESSION };
 
@@ -64,6 +65,8 @@ struct cp_gateway {
 	struct cp_timer retry;
 	struct cp_timer connect_timeout;
 	struct cp_timer heartbeat;
+	struct cp_timer status_poll;
+	enum cp_status sent_status; /* in the last heartbeat */
 	struct gw_outbox outbox;
 	cp_gateway_drained_cb drained;
 	void *drained_arg;
@@ -92,6 +95,7 @@ static void gw_close(struct cp_gateway *gw)
 {
 	cp_timer_stop(gw->loop, &gw->connect_timeout);
 	cp_timer_stop(gw->loop, &gw->heartbeat);
+	cp_timer_stop(gw->loop, &gw->status_poll);
 	if (gw->phase == PH_SESSION) {
 		cp_loop_del_fd(gw->loop, gw->conn.fd);
 		gw_conn_close(&gw->conn);
@@ -144,17 +148,23 @@ static int gw_send(struct cp_gateway *gw, struct gw_enc *e)
 	return rc;
 }
 
+static enum cp_status session_status(const struct cp_state *st)
+{
+	enum cp_status s = cp_state_status(st);
+
+	return s == CP_STATUS_OFFLINE ? CP_STATUS_ONLINE : s;
+}
+
 static void send_heartbeat(struct cp_gateway *gw)
 {
 	struct cp_state *st = gw->st;
-	enum cp_status s = cp_state_status(st);
+	enum cp_status s = session_status(st); /* the session is up: OFFLINE only means "no gateway" locally */
 	bool err = s == CP_STATUS_ERROR;
 	struct gw_enc e;
 
-	if (s == CP_STATUS_OFFLINE)
-		s = CP_STATUS_ONLINE; /* the session is up: OFFLINE only means "no gateway" locally */
 	if (gw_enc_start(&e, GW_MSG_HEARTBEAT, err ? 4 : 3) < 0)
 		return;
+	gw->sent_status = s;
 	gw_enc_str(&e, "status", cp_status_name(s));
 	gw_enc_u64(&e, "active_endpoints", st->active_endpoints);
 	gw_enc_u64(&e, "capacity", st->capacity);
@@ -176,6 +186,20 @@ static void send_metrics(struct cp_gateway *gw)
 		f->sent = true;
 	}
 	gw_want(gw);
+}
+
+/* A status change (the dataplane port going down or up) is told at once, not at the next heartbeat. */
+static void on_status_poll(struct cp_loop *loop, void *arg)
+{
+	struct cp_gateway *gw = arg;
+
+	if (!gw->welcomed)
+		return;
+	if (session_status(gw->st) != gw->sent_status) {
+		send_heartbeat(gw);
+		cp_timer_start(loop, &gw->heartbeat, (uint64_t)gw->heartbeat_s * 1000);
+	}
+	cp_timer_start(loop, &gw->status_poll, GW_STATUS_POLL_MS);
 }
 
 static void on_heartbeat_timer(struct cp_loop *loop, void *arg)
@@ -241,6 +265,7 @@ static int on_welcome(struct cp_gateway *gw, struct gw_msg *m)
 	       gw->cfg->cloud_host, gw->cfg->cloud_port, name, (unsigned long long)id, gw->heartbeat_s);
 	gw_outbox_rewind(&gw->outbox);
 	on_heartbeat_timer(gw->loop, gw);
+	cp_timer_start(gw->loop, &gw->status_poll, GW_STATUS_POLL_MS);
 	send_metrics(gw);
 	if (gw->st->draining)
 		start_drain(gw, "resumed after reconnect");
@@ -611,6 +636,7 @@ struct cp_gateway *cp_gateway_start(struct cp_loop *loop, const struct cfg_worke
 	cp_timer_init(&gw->retry, gw_connect, gw);
 	cp_timer_init(&gw->connect_timeout, gw_on_connect_timeout, gw);
 	cp_timer_init(&gw->heartbeat, on_heartbeat_timer, gw);
+	cp_timer_init(&gw->status_poll, on_status_poll, gw);
 	cp_timer_init(&gw->drain_linger, on_drain_linger, gw);
 	cm_log(CM_LOG_INFO, "gateway", "daemon mode: connecting out to gateway %s:%u as '%s' (TLS, CA %s)%s%s%s%u",
 	       cfg->cloud_host, cfg->cloud_port, cfg->name, cfg->ca_file[0] ? cfg->ca_file : "system store",

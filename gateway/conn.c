@@ -279,7 +279,8 @@ static int read_in(struct gw_conn *c, gw_msg_cb cb, void *arg, char *why, size_t
 			rc = gw_proto_reader_feed(&c->rd, buf + off, (size_t)n - off, &used);
 			off += used;
 			if (rc == -EMSGSIZE) {
-				snprintf(why, whylen, "protocol error: frame longer than %u bytes", GW_PROTO_MAX_FRAME);
+				snprintf(why, whylen, "protocol error: frame longer than %u bytes",
+					 c->rd.limit ? c->rd.limit : GW_PROTO_MAX_FRAME);
 				return -EPROTO;
 			}
 			if (rc < 0) {

@@ -135,6 +135,7 @@ static int on_hello(struct gw_session *s, struct gw_msg *m)
 		goto out;
 	}
 	s->worker_id = w.id;
+	s->c.rd.limit = GW_PROTO_MAX_FRAME;
 	s->token_gen = w.token_gen;
 	s->eff_capacity = gw_effective_capacity(w.capacity, w.license);
 	cm_strlcpy(s->name, w.name, sizeof(s->name));
@@ -340,6 +341,9 @@ static void on_accept(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 		getnameinfo((struct sockaddr *)&sa, sl, host, sizeof(host), port, sizeof(port),
 			    NI_NUMERICHOST | NI_NUMERICSERV);
 		snprintf(s->peer, sizeof(s->peer), "%s:%s", host, port);
+		/* a stranger gets 16 KiB frames until its hello is accepted: thousands of half-open sessions cannot
+		 * pin a megabyte each */
+		s->c.rd.limit = GW_PROTO_MAX_HELLO;
 		s->srv = srv;
 		cp_timer_init(&s->timeout, on_session_timeout, s);
 		if (cp_loop_add_fd(loop, cfd, EPOLLIN, on_session_io, s) < 0) {

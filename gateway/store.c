@@ -537,21 +537,29 @@ int gw_store_metrics_stat(struct gw_store *s, const char *run_id, uint64_t *fram
 
 /* ---- runs --------------------------------------------------------------------------------------------- */
 
-int gw_store_exec(struct gw_store *s, const char *sql, const char *fmt, ...)
+/* fmt: one letter per parameter, 's' text or 'i' int64_t. */
+static void bind_args(sqlite3_stmt *st, const char *fmt, va_list ap)
 {
-	sqlite3_stmt *st = NULL;
-	va_list ap;
-	int rc, i = 1;
+	int i = 1;
 
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return sql_err(s, sql);
-	va_start(ap, fmt);
 	for (const char *f = fmt; f && *f; f++, i++) {
 		if (*f == 's')
 			sqlite3_bind_text(st, i, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
 		else
 			sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
 	}
+}
+
+int gw_store_exec(struct gw_store *s, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st = NULL;
+	va_list ap;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return sql_err(s, sql);
+	va_start(ap, fmt);
+	bind_args(st, fmt, ap);
 	va_end(ap);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
@@ -564,17 +572,12 @@ int gw_store_query(struct gw_store *s, const char *sql, const char *fmt, gw_row_
 {
 	sqlite3_stmt *st = NULL;
 	va_list ap;
-	int rc, i = 1, n = 0;
+	int rc, n = 0;
 
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return sql_err(s, sql);
 	va_start(ap, arg);
-	for (const char *f = fmt; f && *f; f++, i++) {
-		if (*f == 's')
-			sqlite3_bind_text(st, i, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
-		else
-			sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
-	}
+	bind_args(st, fmt, ap);
 	va_end(ap);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *cols[16];

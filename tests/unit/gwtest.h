@@ -15,6 +15,7 @@
 #include "testutil.h"
 
 static char gt_dir[64];
+static const char *gt_heartbeat = "1"; /* serve --heartbeat */
 
 static inline const char *gt_gateway_bin(void)
 {
@@ -174,7 +175,7 @@ static inline void gt_serve(struct gt_gateway *g, const char *cert, unsigned por
 	argv[n++] = "--key"; argv[n++] = a[1];
 	argv[n++] = "--listen"; argv[n++] = a[2];
 	argv[n++] = "--db"; argv[n++] = a[3];
-	argv[n++] = "--heartbeat"; argv[n++] = "1";
+	argv[n++] = "--heartbeat"; argv[n++] = (char *)gt_heartbeat;
 	argv[n++] = "--heartbeat-timeout"; argv[n++] = a[4];
 	argv[n] = NULL;
 	tu_spawn(&g->p, argv, env);

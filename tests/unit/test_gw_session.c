@@ -247,8 +247,9 @@ static const struct {
 	const char *why; /* in the gateway's log */
 } hostile[] = {
 #define B(s) s, sizeof(s) - 1
-	{ "length over 1 MiB", B("\x00\x10\x00\x01"), true, false, "frame longer than 1048576 bytes" },
+	{ "length over 1 MiB", B("\x00\x10\x00\x01"), true, true, "frame longer than 1048576 bytes" },
 	{ "length 4 GiB", B("\xff\xff\xff\xff"), true, true, "frame longer than 1048576 bytes" },
+	{ "17 KiB before hello", B("\x00\x00\x44\x00"), true, false, "frame longer than 16384 bytes" },
 	{ "zero length", B("\x00\x00\x00\x00"), true, false, "empty frame" },
 	{ "garbage msgpack", B("\xc1\xc1\xc1\xc1"), false, false, "not a msgpack map" },
 	{ "not a map", B("\x92\x01\x02"), false, false, "not a msgpack map" },

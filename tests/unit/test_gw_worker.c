@@ -508,7 +508,8 @@ START_TEST(error_status_follows_worker_health)
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(st.error, sizeof(st.error), "dataplane port link down");
 	gt_create("e1", tok);
-	gt_serve(&g, "srv", 0, 30);
+	gt_heartbeat = "20"; /* the recovery must be told at once, not at the next heartbeat */
+	gt_serve(&g, "srv", 0, 60);
 	cfg_worker_defaults(&cfg);
 	cm_strlcpy(cfg.token, tok, sizeof(cfg.token));
 	cm_strlcpy(cfg.cloud_host, "localhost", sizeof(cfg.cloud_host));
