@@ -319,6 +319,11 @@ static int on_msg(void *arg, struct gw_msg *m)
 	case GW_MSG_ACK:
 		if (gw_msg_u64(m, "seq", &seq) < 0)
 			return -EPROTO;
+		if (gw_msg_str(m, "error", run_id, sizeof(run_id)) == 0) {
+			gw->outbox.refused++;
+			cm_log_rl(&gw->rl, CM_LOG_ERROR, "gateway", "metrics frame %llu refused by the gateway: %s",
+				  (unsigned long long)seq, run_id);
+		}
 		gw_outbox_ack(&gw->outbox, seq);
 		send_metrics(gw); /* acks may have brought spilled frames back into memory */
 		return 0;
@@ -707,6 +712,7 @@ void cp_gateway_stats(const struct cp_gateway *gw, struct cp_gateway_stats *s)
 	s->pending = gw_outbox_pending(&gw->outbox);
 	s->spilled = gw->outbox.spilled_total;
 	s->resent = gw->outbox.resent;
+	s->refused = gw->outbox.refused;
 	s->in_memory_bytes = gw->outbox.mem_bytes;
 	s->worker_id = gw->worker_id;
 }

@@ -370,6 +370,13 @@ static int print_run(struct gw_store *s, const char *id, char *status, size_t le
 	c = (struct show_ctx){ 0 };
 	gw_store_query(s, "SELECT key, sum(value) FROM part_results WHERE run_id=?1 AND kind='summary' GROUP BY key "
 			  "ORDER BY key", "s", show_kv, &c, id);
+	{
+		char m[8][512];
+		memset(m, 0, sizeof(m));
+		gw_store_query(s, "SELECT count(*), ifnull(sum(nsamples),0), count(DISTINCT worker_id) FROM metrics "
+				  "WHERE run_id=?1", "s", grab_row, m, id);
+		printf("},\n \"metrics\":{\"frames\":%s,\"samples\":%s,\"workers\":%s", m[0], m[1], m[2]);
+	}
 	printf("},\n \"parts\":[");
 	c = (struct show_ctx){ 0 };
 	gw_store_query(s, "SELECT part, worker_name, grp, role, phase, first, count, status, reason FROM run_parts "

@@ -40,7 +40,7 @@ struct gw_server {
 	struct cp_timer tick;
 	struct cm_ratelimit rl_proto;
 	struct cm_ratelimit rl_accept;
-	uint64_t metrics_frames, metrics_samples;
+	uint64_t metrics_frames, metrics_samples, metrics_refused;
 };
 
 /* Queues a message on a session (finishes and frees e). */

@@ -188,11 +188,47 @@ static int on_heartbeat(struct gw_session *s, struct gw_msg *m)
 	return 0;
 }
 
+/* Samples are aggregated per-endpoint per-second values: flat maps of short names to numbers, booleans or short
+ * strings (call_result).  Anything else — binary, nesting, long text — could be a SIP message or RTP payload,
+ * which never belongs in the gateway's store. */
+static const char *samples_problem(const msgpack_object *samples)
+{
+	for (uint32_t i = 0; i < samples->via.array.size; i++) {
+		const msgpack_object *o = &samples->via.array.ptr[i];
+
+		if (o->type != MSGPACK_OBJECT_MAP)
+			return "a sample is not a map";
+		for (uint32_t k = 0; k < o->via.map.size; k++) {
+			const msgpack_object *key = &o->via.map.ptr[k].key, *v = &o->via.map.ptr[k].val;
+
+			if (key->type != MSGPACK_OBJECT_STR || key->via.str.size == 0 || key->via.str.size > 32)
+				return "a sample key is not a short string";
+			switch (v->type) {
+			case MSGPACK_OBJECT_POSITIVE_INTEGER:
+			case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+			case MSGPACK_OBJECT_FLOAT32:
+			case MSGPACK_OBJECT_FLOAT64:
+			case MSGPACK_OBJECT_BOOLEAN:
+			case MSGPACK_OBJECT_NIL:
+				break;
+			case MSGPACK_OBJECT_STR:
+				if (v->via.str.size <= 64)
+					break;
+				return "a sample holds text longer than 64 bytes";
+			default:
+				return "a sample holds binary data or a nested container";
+			}
+		}
+	}
+	return NULL;
+}
+
 static int on_metrics(struct gw_session *s, struct gw_msg *m)
 {
 	char run_id[GW_PROTO_STR_MAX];
 	const msgpack_object *samples = gw_obj_get(m->map, "samples");
 	uint64_t seq, t = 0;
+	const char *problem;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	struct gw_enc e;
@@ -204,6 +240,21 @@ static int on_metrics(struct gw_session *s, struct gw_msg *m)
 		cm_log_rl(&s->srv->rl_proto, CM_LOG_WARN, "gateway",
 			  "worker '%s': metrics frame without run_id, seq or a samples array", s->name);
 		return -EPROTO;
+	}
+	problem = samples_problem(samples);
+	if (problem) {
+		/* refused for good: acknowledged with the reason so that the worker drops it instead of re-sending it
+		 * after every reconnect */
+		s->srv->metrics_refused++;
+		cm_log_rl(&s->srv->rl_proto, CM_LOG_WARN, "gateway", "worker '%s': metrics frame %s/%llu refused: %s",
+			  s->name, run_id, (unsigned long long)seq, problem);
+		if (gw_enc_start(&e, GW_MSG_ACK, 3) == 0) {
+			gw_enc_str(&e, "run_id", run_id);
+			gw_enc_u64(&e, "seq", seq);
+			gw_enc_str(&e, "error", problem);
+			gw_session_send(s, &e);
+		}
+		return 0;
 	}
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -487,6 +538,9 @@ void gw_server_free(struct gw_server *srv)
 		return;
 	while (srv->head)
 		session_end(srv->head, "gateway shutting down");
+	cm_log(CM_LOG_INFO, "gateway", "metrics this run: %llu frames, %llu samples stored; %llu frames refused",
+	       (unsigned long long)srv->metrics_frames, (unsigned long long)srv->metrics_samples,
+	       (unsigned long long)srv->metrics_refused);
 	cp_timer_stop(srv->loop, &srv->tick);
 	cp_loop_del_fd(srv->loop, srv->lfd);
 	close(srv->lfd);

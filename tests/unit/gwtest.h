@@ -217,7 +217,8 @@ static inline int gt_client_cb(void *arg, struct gw_msg *m)
 	if (t->nmsg < 16) {
 		snprintf(t->type[t->nmsg], sizeof(t->type[0]), "%s", m->t);
 		t->code[t->nmsg][0] = '\0';
-		gw_msg_str(m, "code", t->code[t->nmsg], sizeof(t->code[0]));
+		if (gw_msg_str(m, "code", t->code[t->nmsg], sizeof(t->code[0])) < 0)
+			gw_msg_str(m, "error", t->code[t->nmsg], sizeof(t->code[0]));
 		t->seq[t->nmsg] = 0;
 		gw_msg_u64(m, "seq", &t->seq[t->nmsg]);
 		t->part[t->nmsg] = 0;

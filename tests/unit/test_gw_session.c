@@ -221,7 +221,28 @@ START_TEST(metrics_are_stored_once_and_acked)
 	for (int i = 0; i < 4; i++) {
 		ck_assert_str_eq(a.type[1 + i], "ack");
 		ck_assert_uint_eq(a.seq[1 + i], seqs[i]);
+		ck_assert_str_eq(a.code[1 + i], "");
 	}
+	/* a sample carrying a payload (binary: an RTP packet, say) is refused for good: acked with the reason,
+	 * not stored, and the session goes on */
+	{
+		struct gw_enc e;
+		ck_assert_int_eq(gw_enc_start(&e, GW_MSG_METRICS, 4), 0);
+		gw_enc_str(&e, "run_id", "run-1");
+		gw_enc_u64(&e, "seq", 4);
+		gw_enc_u64(&e, "ts", 1004);
+		gw_enc_key(&e, "samples");
+		msgpack_pack_array(&e.pk, 1);
+		msgpack_pack_map(&e.pk, 1);
+		msgpack_pack_str_with_body(&e.pk, "rtp", 3);
+		msgpack_pack_bin_with_body(&e.pk, "\x80\x00\x00\x01", 4);
+		ck_assert_int_eq(gw_conn_send_enc(&a.c, &e), 0);
+	}
+	ck_assert_int_eq(gt_pump(&a, 6, 5000), 6);
+	ck_assert_str_eq(a.type[5], "ack");
+	ck_assert_uint_eq(a.seq[5], 4);
+	ck_assert_str_eq(a.code[5], "a sample holds binary data or a nested container");
+	ck_assert(a.open);
 	gt_close(&a);
 	free(gt_stop(&g));
 	snprintf(path, sizeof(path), "%s/g.db", gt_dir);
