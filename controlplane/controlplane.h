@@ -102,7 +102,7 @@ void cp_gateway_drain(struct cp_gateway *gw, const char *why);
 int cp_gateway_metrics(struct cp_gateway *gw, const char *run_id, uint64_t t, const void *samples, size_t len);
 void cp_gateway_outbox_limit(struct cp_gateway *gw, size_t bytes); /* memory before spilling (default 4 MiB) */
 struct cp_gateway_stats {
-	uint64_t queued, acked, pending, spilled, resent;
+	uint64_t queued, acked, pending, spilled, resent, refused; /* refused: acked with an error, dropped */
 	size_t in_memory_bytes;
 	uint64_t worker_id; /* from the last welcome */
 };

@@ -21,7 +21,11 @@
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <strings.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "controlplane/controlplane.h"
 #include "controlplane/gw_internal.h"
@@ -29,9 +33,22 @@
 
 #define GW_CONNECT_TIMEOUT_MS 10000
 #define GW_WELCOME_TIMEOUT_MS 15000
-#define GW_DRAIN_LINGER_MS 5000 /* longest wait for the DRAINING heartbeat to leave before exiting anyway */
+#define GW_DRAIN_LINGER_MS 5000
+#define GW_STATUS_POLL_MS 500 /* longest wait for the DRAINING heartbeat to leave before exiting anyway */
 
-enum gw_phase { PH_IDLE, PH_CONNECTING, PH_SESSION };
+enum gw_phase { PH_IDLE, PH_CONNECTING, PH_PROXY, PH_SESSION };
+
+#define GW_PROXY_REPLY_MAX 8192
+
+/* HTTPS_PROXY (or https_proxy): http://[user:password@]host[:port]; NO_PROXY lists host names (or .suffixes)
+ * reached directly.  Read from the environment like curl does, since proxies are a property of the host's
+ * network rather than of callmeter's configuration. */
+struct gw_proxy {
+	bool on;
+	char host[CFG_HOST_MAX];
+	uint16_t port;
+	char auth[512]; /* base64 user:password, empty: none */
+};
 
 struct cp_gateway {
 	struct cp_loop *loop;
@@ -48,12 +65,17 @@ struct cp_gateway {
 	struct cp_timer retry;
 	struct cp_timer connect_timeout;
 	struct cp_timer heartbeat;
+	struct cp_timer status_poll;
+	enum cp_status sent_status; /* in the last heartbeat */
 	struct gw_outbox outbox;
 	cp_gateway_drained_cb drained;
 	void *drained_arg;
 	bool drain_done;
 	struct cp_timer drain_linger;
 	struct cm_ratelimit rl;
+	struct gw_proxy proxy;
+	char reply[GW_PROXY_REPLY_MAX];
+	size_t reply_len;
 };
 
 uint32_t cp_backoff_ms(uint32_t attempt, uint32_t min_ms, uint32_t max_ms, uint32_t rnd)
@@ -73,6 +95,7 @@ static void gw_close(struct cp_gateway *gw)
 {
 	cp_timer_stop(gw->loop, &gw->connect_timeout);
 	cp_timer_stop(gw->loop, &gw->heartbeat);
+	cp_timer_stop(gw->loop, &gw->status_poll);
 	if (gw->phase == PH_SESSION) {
 		cp_loop_del_fd(gw->loop, gw->conn.fd);
 		gw_conn_close(&gw->conn);
@@ -125,17 +148,23 @@ static int gw_send(struct cp_gateway *gw, struct gw_enc *e)
 	return rc;
 }
 
+static enum cp_status session_status(const struct cp_state *st)
+{
+	enum cp_status s = cp_state_status(st);
+
+	return s == CP_STATUS_OFFLINE ? CP_STATUS_ONLINE : s;
+}
+
 static void send_heartbeat(struct cp_gateway *gw)
 {
 	struct cp_state *st = gw->st;
-	enum cp_status s = cp_state_status(st);
+	enum cp_status s = session_status(st); /* the session is up: OFFLINE only means "no gateway" locally */
 	bool err = s == CP_STATUS_ERROR;
 	struct gw_enc e;
 
-	if (s == CP_STATUS_OFFLINE)
-		s = CP_STATUS_ONLINE; /* the session is up: OFFLINE only means "no gateway" locally */
 	if (gw_enc_start(&e, GW_MSG_HEARTBEAT, err ? 4 : 3) < 0)
 		return;
+	gw->sent_status = s;
 	gw_enc_str(&e, "status", cp_status_name(s));
 	gw_enc_u64(&e, "active_endpoints", st->active_endpoints);
 	gw_enc_u64(&e, "capacity", st->capacity);
@@ -157,6 +186,20 @@ static void send_metrics(struct cp_gateway *gw)
 		f->sent = true;
 	}
 	gw_want(gw);
+}
+
+/* A status change (the dataplane port going down or up) is told at once, not at the next heartbeat. */
+static void on_status_poll(struct cp_loop *loop, void *arg)
+{
+	struct cp_gateway *gw = arg;
+
+	if (!gw->welcomed)
+		return;
+	if (session_status(gw->st) != gw->sent_status) {
+		send_heartbeat(gw);
+		cp_timer_start(loop, &gw->heartbeat, (uint64_t)gw->heartbeat_s * 1000);
+	}
+	cp_timer_start(loop, &gw->status_poll, GW_STATUS_POLL_MS);
 }
 
 static void on_heartbeat_timer(struct cp_loop *loop, void *arg)
@@ -222,6 +265,7 @@ static int on_welcome(struct cp_gateway *gw, struct gw_msg *m)
 	       gw->cfg->cloud_host, gw->cfg->cloud_port, name, (unsigned long long)id, gw->heartbeat_s);
 	gw_outbox_rewind(&gw->outbox);
 	on_heartbeat_timer(gw->loop, gw);
+	cp_timer_start(gw->loop, &gw->status_poll, GW_STATUS_POLL_MS);
 	send_metrics(gw);
 	if (gw->st->draining)
 		start_drain(gw, "resumed after reconnect");
@@ -246,13 +290,15 @@ static int on_assign(struct cp_gateway *gw, struct gw_msg *m)
 	const char *reason = gw->st->draining ? "worker is draining"
 			     : "this worker build has no run executor for gateway assignments yet";
 	struct gw_enc e;
+	uint64_t part;
 
-	if (gw_msg_str(m, "run_id", run_id, sizeof(run_id)) < 0)
+	if (gw_msg_str(m, "run_id", run_id, sizeof(run_id)) < 0 || gw_msg_u64(m, "part", &part) < 0)
 		return -EPROTO;
-	cm_log(CM_LOG_WARN, "gateway", "refusing run '%s': %s", run_id, reason);
-	if (gw_enc_start(&e, GW_MSG_REFUSE, 2) < 0)
+	cm_log(CM_LOG_WARN, "gateway", "refusing run '%s' part %llu: %s", run_id, (unsigned long long)part, reason);
+	if (gw_enc_start(&e, GW_MSG_REFUSE, 3) < 0)
 		return -ENOMEM;
 	gw_enc_str(&e, "run_id", run_id);
+	gw_enc_u64(&e, "part", part);
 	gw_enc_str(&e, "reason", reason);
 	return gw_send(gw, &e);
 }
@@ -273,6 +319,11 @@ static int on_msg(void *arg, struct gw_msg *m)
 	case GW_MSG_ACK:
 		if (gw_msg_u64(m, "seq", &seq) < 0)
 			return -EPROTO;
+		if (gw_msg_str(m, "error", run_id, sizeof(run_id)) == 0) {
+			gw->outbox.refused++;
+			cm_log_rl(&gw->rl, CM_LOG_ERROR, "gateway", "metrics frame %llu refused by the gateway: %s",
+				  (unsigned long long)seq, run_id);
+		}
 		gw_outbox_ack(&gw->outbox, seq);
 		send_metrics(gw); /* acks may have brought spilled frames back into memory */
 		return 0;
@@ -365,6 +416,135 @@ static void gw_on_connected(struct cp_gateway *gw)
 	cp_timer_start(gw->loop, &gw->connect_timeout, GW_WELCOME_TIMEOUT_MS);
 }
 
+static bool no_proxy_for(const char *host)
+{
+	const char *np = getenv("NO_PROXY");
+	size_t hl = strlen(host);
+
+	if (!np || !*np)
+		np = getenv("no_proxy");
+	for (const char *p = np; p && *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+
+		while (len && *p == ' ')
+			p++, len--;
+		if (len == 1 && *p == '*')
+			return true;
+		if (len && len <= hl && strncasecmp(host + hl - len, p, len) == 0 &&
+		    (len == hl || p[0] == '.' || host[hl - len - 1] == '.'))
+			return true;
+		p = comma ? comma + 1 : NULL;
+	}
+	return false;
+}
+
+static int proxy_setup(struct gw_proxy *px, const char *target_host)
+{
+	const char *v = getenv("HTTPS_PROXY"), *at, *hp;
+	char userinfo[384];
+
+	memset(px, 0, sizeof(*px));
+	if (!v || !*v)
+		v = getenv("https_proxy");
+	if (!v || !*v || no_proxy_for(target_host))
+		return 0;
+	hp = v;
+	if (strncmp(hp, "http://", 7) == 0)
+		hp += 7;
+	else if (strstr(hp, "://")) {
+		cm_log(CM_LOG_ERROR, "gateway", "HTTPS_PROXY: only http:// proxies (CONNECT) are supported");
+		return -EINVAL;
+	}
+	at = strrchr(hp, '@');
+	if (at) {
+		size_t ul = (size_t)(at - hp);
+		if (ul >= sizeof(userinfo)) {
+			cm_log(CM_LOG_ERROR, "gateway", "HTTPS_PROXY: user information too long");
+			return -EINVAL;
+		}
+		memcpy(userinfo, hp, ul);
+		userinfo[ul] = '\0';
+		EVP_EncodeBlock((unsigned char *)px->auth, (const unsigned char *)userinfo, (int)ul);
+		OPENSSL_cleanse(userinfo, sizeof(userinfo));
+		hp = at + 1;
+	}
+	if (cfg_parse_hostport(hp, 3128, px->host, sizeof(px->host), &px->port) < 0) {
+		cm_log(CM_LOG_ERROR, "gateway", "HTTPS_PROXY: expected http://[user:password@]host:port");
+		return -EINVAL;
+	}
+	px->on = true;
+	return 0;
+}
+
+static void gw_on_connected(struct cp_gateway *gw);
+
+/* The proxy's answer to CONNECT: "HTTP/1.x 200 ..." then headers up to an empty line (RFC 9110 §9.3.6).  Read
+ * one byte at a time so that nothing after the empty line (the server's TLS bytes) is consumed here. */
+static void gw_on_proxy_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct cp_gateway *gw = arg;
+	char why[512];
+	int code = 0;
+
+	(void)loop;
+	(void)events;
+	while (gw->reply_len < sizeof(gw->reply) - 1) {
+		ssize_t n = read(fd, gw->reply + gw->reply_len, 1);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			gw_schedule_retry(gw, "proxy closed the connection during CONNECT");
+			return;
+		}
+		gw->reply_len++;
+		gw->reply[gw->reply_len] = '\0';
+		if (gw->reply_len >= 4 && memcmp(gw->reply + gw->reply_len - 4, "\r\n\r\n", 4) == 0)
+			break;
+	}
+	if (gw->reply_len >= sizeof(gw->reply) - 1) {
+		gw_schedule_retry(gw, "proxy reply to CONNECT too long");
+		return;
+	}
+	if (sscanf(gw->reply, "HTTP/1.%*d %d", &code) != 1 || code != 200) {
+		size_t l = strcspn(gw->reply, "\r\n");
+		snprintf(why, sizeof(why), "proxy %s:%u refused CONNECT: %.*s", gw->proxy.host, gw->proxy.port,
+			 (int)(l > 120 ? 120 : l), gw->reply);
+		gw_schedule_retry(gw, why);
+		return;
+	}
+	cm_log(CM_LOG_DEBUG, "gateway", "proxy %s:%u: tunnel to %s:%u open", gw->proxy.host, gw->proxy.port,
+	       gw->cfg->cloud_host, gw->cfg->cloud_port);
+	cp_timer_stop(gw->loop, &gw->connect_timeout);
+	gw_on_connected(gw);
+}
+
+static void gw_send_connect(struct cp_gateway *gw)
+{
+	char req[1024], target[CFG_HOST_MAX + 16];
+	bool v6 = strchr(gw->cfg->cloud_host, ':') != NULL;
+	int n;
+
+	snprintf(target, sizeof(target), "%s%s%s:%u", v6 ? "[" : "", gw->cfg->cloud_host, v6 ? "]" : "",
+		 gw->cfg->cloud_port);
+	n = snprintf(req, sizeof(req), "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s%s%sUser-Agent: callmeter-worker/%s\r\n\r\n",
+		     target, target, gw->proxy.auth[0] ? "Proxy-Authorization: Basic " : "", gw->proxy.auth,
+		     gw->proxy.auth[0] ? "\r\n" : "", CM_VERSION);
+	/* a fresh connection's send buffer takes a request this small whole */
+	if (n <= 0 || (size_t)n >= sizeof(req) || write(gw->fd, req, (size_t)n) != n) {
+		OPENSSL_cleanse(req, sizeof(req));
+		gw_schedule_retry(gw, "cannot send CONNECT to the proxy");
+		return;
+	}
+	OPENSSL_cleanse(req, sizeof(req));
+	gw->phase = PH_PROXY;
+	gw->reply_len = 0;
+	cp_loop_del_fd(gw->loop, gw->fd);
+	if (cp_loop_add_fd(gw->loop, gw->fd, EPOLLIN, gw_on_proxy_io, gw) < 0)
+		gw_schedule_retry(gw, "event loop refused the socket");
+}
+
 static void gw_on_connect_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct cp_gateway *gw = arg;
@@ -377,6 +557,10 @@ static void gw_on_connect_io(struct cp_loop *loop, int fd, uint32_t events, void
 		soerr = errno;
 	if (soerr) {
 		gw_schedule_retry(gw, strerror(soerr));
+		return;
+	}
+	if (gw->proxy.on) {
+		gw_send_connect(gw); /* the connect timeout keeps running until the tunnel is open */
 		return;
 	}
 	cp_timer_stop(gw->loop, &gw->connect_timeout);
@@ -403,10 +587,10 @@ static void gw_connect(struct cp_loop *loop, void *arg)
 
 	(void)loop;
 	gw->st->gateway_attempts++;
-	snprintf(port, sizeof(port), "%u", gw->cfg->cloud_port);
-	rc = getaddrinfo(gw->cfg->cloud_host, port, &hints, &res);
+	snprintf(port, sizeof(port), "%u", gw->proxy.on ? gw->proxy.port : gw->cfg->cloud_port);
+	rc = getaddrinfo(gw->proxy.on ? gw->proxy.host : gw->cfg->cloud_host, port, &hints, &res);
 	if (rc != 0) {
-		snprintf(why, sizeof(why), "cannot resolve host: %s", gai_strerror(rc));
+		snprintf(why, sizeof(why), "cannot resolve %shost: %s", gw->proxy.on ? "proxy " : "", gai_strerror(rc));
 		gw_schedule_retry(gw, why);
 		return;
 	}
@@ -443,6 +627,11 @@ struct cp_gateway *cp_gateway_start(struct cp_loop *loop, const struct cfg_worke
 		free(gw);
 		return NULL;
 	}
+	if (proxy_setup(&gw->proxy, cfg->cloud_host) < 0) {
+		SSL_CTX_free(gw->ctx);
+		free(gw);
+		return NULL;
+	}
 	gw->loop = loop;
 	gw->cfg = cfg;
 	gw->st = st;
@@ -452,9 +641,12 @@ struct cp_gateway *cp_gateway_start(struct cp_loop *loop, const struct cfg_worke
 	cp_timer_init(&gw->retry, gw_connect, gw);
 	cp_timer_init(&gw->connect_timeout, gw_on_connect_timeout, gw);
 	cp_timer_init(&gw->heartbeat, on_heartbeat_timer, gw);
+	cp_timer_init(&gw->status_poll, on_status_poll, gw);
 	cp_timer_init(&gw->drain_linger, on_drain_linger, gw);
-	cm_log(CM_LOG_INFO, "gateway", "daemon mode: connecting out to gateway %s:%u as '%s' (TLS, CA %s)",
-	       cfg->cloud_host, cfg->cloud_port, cfg->name, cfg->ca_file[0] ? cfg->ca_file : "system store");
+	cm_log(CM_LOG_INFO, "gateway", "daemon mode: connecting out to gateway %s:%u as '%s' (TLS, CA %s)%s%s%s%u",
+	       cfg->cloud_host, cfg->cloud_port, cfg->name, cfg->ca_file[0] ? cfg->ca_file : "system store",
+	       gw->proxy.on ? " through proxy " : "", gw->proxy.on ? gw->proxy.host : "", gw->proxy.on ? ":" : "",
+	       gw->proxy.on ? gw->proxy.port : 0);
 	cp_timer_start(loop, &gw->retry, 0);
 	return gw;
 }
@@ -493,7 +685,7 @@ int cp_gateway_metrics(struct cp_gateway *gw, const char *run_id, uint64_t t, co
 		return -ENOMEM;
 	gw_enc_str(&e, "run_id", run_id);
 	gw_enc_u64(&e, "seq", gw->outbox.next_seq);
-	gw_enc_u64(&e, "t", t);
+	gw_enc_u64(&e, "ts", t);
 	gw_enc_key(&e, "samples");
 	if (samples && len)
 		msgpack_sbuffer_write(&e.sb, samples, len);
@@ -520,6 +712,7 @@ void cp_gateway_stats(const struct cp_gateway *gw, struct cp_gateway_stats *s)
 	s->pending = gw_outbox_pending(&gw->outbox);
 	s->spilled = gw->outbox.spilled_total;
 	s->resent = gw->outbox.resent;
+	s->refused = gw->outbox.refused;
 	s->in_memory_bytes = gw->outbox.mem_bytes;
 	s->worker_id = gw->worker_id;
 }

@@ -28,7 +28,7 @@ struct gw_outbox {
 	long spill_read, spill_write; /* byte offsets */
 	uint64_t spilled_frames;      /* frames in the file not yet read back */
 	uint64_t next_seq;
-	uint64_t queued, acked, resent, spilled_total;
+	uint64_t queued, acked, resent, spilled_total, refused;
 };
 
 void gw_outbox_init(struct gw_outbox *o, size_t mem_limit);

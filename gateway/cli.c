@@ -14,13 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 
+#include "config/config.h"
 #include "gateway/gateway.h"
+#include "gateway/gateway_internal.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -33,6 +36,8 @@ struct cli {
 	uint32_t capacity;
 	bool capacity_set;
 	enum gw_license license;
+	const char *workers;
+	uint32_t wait_s;
 	const char *args[4];
 	int nargs;
 };
@@ -46,6 +51,9 @@ static void usage(FILE *out)
 		"                               [--license standard|professional|enterprise] [--db PATH]\n"
 		"       callmeter-gateway worker regenerate|delete|drain NAME [--db PATH]\n"
 		"       callmeter-gateway worker list [--db PATH]\n"
+		"       callmeter-gateway run submit PLAN.ini [--workers NAME,NAME...] [--db PATH]\n"
+		"       callmeter-gateway run show|cancel ID [--db PATH]\n"
+		"       callmeter-gateway run wait ID [--timeout S] [--db PATH]\n"
 		"       callmeter-gateway --version | --help\n"
 		"\n"
 		"The store is --db PATH, else $%s, else %s (created mode 0600).\n"
@@ -91,6 +99,11 @@ static int parse_args(struct cli *c, int argc, char **argv)
 		}
 		if (strcmp(a, "--db") == 0) {
 			c->db = v;
+		} else if (strcmp(a, "--workers") == 0) {
+			c->workers = v;
+		} else if (strcmp(a, "--timeout") == 0) {
+			if (parse_u32(a, v, 1, 604800, &c->wait_s) < 0)
+				return -EINVAL;
 		} else if (strcmp(a, "--listen") == 0) {
 			c->listen = v;
 		} else if (strcmp(a, "--cert") == 0) {
@@ -257,6 +270,239 @@ static int cmd_worker(struct cli *c)
 	return status;
 }
 
+/* ---- runs ---------------------------------------------------------------------------------------------- */
+
+static const char *const outcome_keys[] = { "SUCCESS", "COMPLETED_WITH_WARNINGS", "REGISTRATION_FAILED", "CALL_FAILED",
+					    "NEGOTIATION_FAILED", "TIMEOUT", "OSERROR", "TEARDOWN_ERROR" };
+
+static int grab_row(void *arg, int n, const char **cols)
+{
+	char (*out)[512] = arg;
+
+	for (int i = 0; i < n && i < 8; i++)
+		cm_strlcpy(out[i], cols[i], sizeof(out[i]));
+	return 1;
+}
+
+static void json_str(const char *s)
+{
+	char buf[1100];
+
+	cm_json_escape(s, buf, sizeof(buf));
+	printf("\"%s\"", buf);
+}
+
+struct show_ctx {
+	int n;
+	bool outcomes;
+};
+
+static int show_part(void *arg, int n, const char **cols)
+{
+	struct show_ctx *c = arg;
+
+	if (n < 9)
+		return 1;
+	printf("%s\n    {\"part\":%s,\"worker\":", c->n++ ? "," : "", cols[0]);
+	json_str(cols[1]);
+	printf(",\"group\":");
+	json_str(cols[2]);
+	printf(",\"role\":\"%s\",\"phase\":%s,\"first\":%s,\"count\":%s,\"status\":\"%s\",\"reason\":", cols[3],
+	       cols[4], cols[5], cols[6], cols[7]);
+	json_str(cols[8]);
+	printf("}");
+	return 0;
+}
+
+static int show_kv(void *arg, int n, const char **cols)
+{
+	struct show_ctx *c = arg;
+
+	if (n < 2)
+		return 1;
+	if (c->outcomes) {
+		for (size_t i = 0; i < CM_ARRAY_SIZE(outcome_keys); i++)
+			if (strcmp(cols[0], outcome_keys[i]) == 0)
+				return 0; /* printed already */
+	}
+	printf("%s\"%s\":%.15g", c->n++ || c->outcomes ? "," : "", cols[0], strtod(cols[1], NULL));
+	return 0;
+}
+
+static int print_run(struct gw_store *s, const char *id, char *status, size_t len)
+{
+	char row[8][512];
+	char when[3][32];
+	struct show_ctx c = { 0 };
+	uint64_t total = 0;
+
+	memset(row, 0, sizeof(row));
+	if (gw_store_query(s, "SELECT id, name, status, reason, endpoints, created, started, ended FROM runs WHERE id=?1",
+			   "s", grab_row, row, id) <= 0)
+		return -ENOENT;
+	cm_strlcpy(status, row[2], len);
+	for (int i = 0; i < 3; i++) {
+		uint64_t ms = strtoull(row[5 + i], NULL, 10);
+		if (ms)
+			cm_format_utc(ms, when[i], sizeof(when[i]));
+		else
+			when[i][0] = '\0';
+	}
+	total = strtoull(row[4], NULL, 10);
+	printf("{\"run\":{\"id\":");
+	json_str(row[0]);
+	printf(",\"plan\":");
+	json_str(row[1]);
+	printf(",\"status\":\"%s\",\"outcome\":\"%s\",\"reason\":", row[2], row[2]);
+	json_str(row[3]);
+	printf(",\"created\":\"%s\",\"started\":\"%s\",\"ended\":\"%s\"},\n", when[0], when[1], when[2]);
+	printf(" \"endpoints\":{\"total\":%llu", (unsigned long long)total);
+	for (size_t i = 0; i < CM_ARRAY_SIZE(outcome_keys); i++) {
+		char sum[512] = "0";
+		gw_store_query(s, "SELECT ifnull(sum(value),0) FROM part_results WHERE run_id=?1 AND kind='outcome' AND key=?2",
+			       "ss", grab_row, sum, id, outcome_keys[i]);
+		printf(",\"%s\":%lld", outcome_keys[i], (long long)strtod(sum, NULL));
+	}
+	c.outcomes = true;
+	gw_store_query(s, "SELECT key, sum(value) FROM part_results WHERE run_id=?1 AND kind='outcome' GROUP BY key "
+			  "ORDER BY key", "s", show_kv, &c, id);
+	printf("},\n \"summary\":{");
+	c = (struct show_ctx){ 0 };
+	gw_store_query(s, "SELECT key, sum(value) FROM part_results WHERE run_id=?1 AND kind='summary' GROUP BY key "
+			  "ORDER BY key", "s", show_kv, &c, id);
+	{
+		char m[8][512];
+		memset(m, 0, sizeof(m));
+		gw_store_query(s, "SELECT count(*), ifnull(sum(nsamples),0), count(DISTINCT worker_id) FROM metrics "
+				  "WHERE run_id=?1", "s", grab_row, m, id);
+		printf("},\n \"metrics\":{\"frames\":%s,\"samples\":%s,\"workers\":%s", m[0], m[1], m[2]);
+	}
+	printf("},\n \"parts\":[");
+	c = (struct show_ctx){ 0 };
+	gw_store_query(s, "SELECT part, worker_name, grp, role, phase, first, count, status, reason FROM run_parts "
+			  "WHERE run_id=?1 ORDER BY part", "s", show_part, &c, id);
+	printf("%s]}\n", c.n ? "\n " : "");
+	fflush(stdout);
+	return 0;
+}
+
+static bool run_terminal(const char *st)
+{
+	return strcmp(st, "COMPLETED") == 0 || strcmp(st, "FAILED") == 0 || strcmp(st, "CANCELLED") == 0 ||
+	       strcmp(st, "CANNOT_RUN_FOR_NOW") == 0;
+}
+
+static int run_exit(const char *st)
+{
+	return strcmp(st, "COMPLETED") == 0 ? 0 : strcmp(st, "CANNOT_RUN_FOR_NOW") == 0 ? 4 : 1;
+}
+
+static int cmd_run(struct cli *c)
+{
+	const char *sub = c->nargs > 0 ? c->args[0] : NULL, *arg = c->nargs > 1 ? c->args[1] : NULL;
+	char status[64] = "", err[CFG_ERR_MAX], id[GW_RUN_ID_MAX];
+	struct gw_plan *plan;
+	struct gw_store *s;
+	int rc = 0;
+
+	if (!sub || !arg || c->nargs != 2 ||
+	    (strcmp(sub, "submit") && strcmp(sub, "show") && strcmp(sub, "wait") && strcmp(sub, "cancel"))) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(sub, "submit") == 0) {
+		FILE *f = fopen(arg, "r");
+		char *text;
+		long n;
+
+		if (!f) {
+			fprintf(stderr, "callmeter-gateway: cannot read plan '%s': %s\n", arg, strerror(errno));
+			return EXIT_USAGE;
+		}
+		fseek(f, 0, SEEK_END);
+		n = ftell(f);
+		fseek(f, 0, SEEK_SET);
+		if (n < 0 || n > (long)GW_PROTO_MAX_FRAME / 2) {
+			fclose(f);
+			fprintf(stderr, "callmeter-gateway: plan '%s' is larger than %u bytes\n", arg, GW_PROTO_MAX_FRAME / 2);
+			return EXIT_USAGE;
+		}
+		text = calloc(1, (size_t)n + 1);
+		plan = calloc(1, sizeof(*plan));
+		if (!text || !plan || fread(text, 1, (size_t)n, f) != (size_t)n) {
+			fclose(f);
+			free(text);
+			free(plan);
+			return EXIT_RUNTIME;
+		}
+		fclose(f);
+		if (gw_plan_read(arg, text, plan, err, sizeof(err)) < 0) {
+			fprintf(stderr, "callmeter-gateway: %s\n", err);
+			free(text);
+			free(plan);
+			return EXIT_USAGE;
+		}
+		s = open_store(c);
+		if (!s || gw_store_run_new_id(id) < 0 ||
+		    gw_store_exec(s, "INSERT INTO runs(id, name, plan, endpoints, workers, status, created) "
+				     "VALUES(?1,?2,?3,?4,?5,'PENDING',?6)", "sssisi", id, plan->name, text,
+				     (int64_t)plan->endpoints, c->workers ? c->workers : "", (int64_t)cm_wallclock_ms()) != 1) {
+			rc = EXIT_RUNTIME;
+		} else {
+			fprintf(stderr, "run submitted: plan '%s', %llu endpoints in %u groups; its id follows\n", plan->name,
+				(unsigned long long)plan->endpoints, plan->ngroups);
+			printf("%s\n", id);
+		}
+		free(text);
+		free(plan);
+		gw_store_close(s);
+		return rc;
+	}
+	s = open_store(c);
+	if (!s)
+		return EXIT_RUNTIME;
+	if (strcmp(sub, "cancel") == 0) {
+		rc = gw_store_exec(s, "UPDATE runs SET cancel_requested=1 WHERE id=?1 AND status IN "
+				      "('PENDING','QUEUED','DISPATCHING','RUNNING')", "s", arg);
+		if (rc == 1) {
+			fprintf(stderr, "run %s: cancel requested\n", arg);
+			rc = 0;
+		} else {
+			fprintf(stderr, "callmeter-gateway: no run '%s' in progress\n", arg);
+			rc = EXIT_NOTFOUND;
+		}
+	} else if (strcmp(sub, "show") == 0) {
+		rc = print_run(s, arg, status, sizeof(status)) < 0 ? EXIT_NOTFOUND : 0;
+		if (rc)
+			fprintf(stderr, "callmeter-gateway: no run '%s'\n", arg);
+	} else {
+		uint64_t end = cm_now_ms() + (c->wait_s ? c->wait_s : 86400) * 1000ull;
+		char row[8][512];
+
+		for (;;) {
+			memset(row, 0, sizeof(row));
+			if (gw_store_query(s, "SELECT status FROM runs WHERE id=?1", "s", grab_row, row, arg) <= 0) {
+				fprintf(stderr, "callmeter-gateway: no run '%s'\n", arg);
+				rc = EXIT_NOTFOUND;
+				break;
+			}
+			if (run_terminal(row[0])) {
+				print_run(s, arg, status, sizeof(status));
+				rc = run_exit(status);
+				break;
+			}
+			if (cm_now_ms() >= end) {
+				fprintf(stderr, "callmeter-gateway: run %s still %s after %u s\n", arg, row[0], c->wait_s);
+				rc = 5;
+				break;
+			}
+			usleep(200000);
+		}
+	}
+	gw_store_close(s);
+	return rc;
+}
+
 static void on_signal(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct signalfd_siginfo si;
@@ -275,6 +521,7 @@ static int cmd_serve(struct cli *c)
 				    .heartbeat_s = c->heartbeat_s, .timeout_s = c->timeout_s };
 	struct gw_server *srv;
 	struct cp_loop *loop;
+	struct rlimit rl;
 	sigset_t set;
 	char err[512];
 	int sigfd, status = EXIT_RUNTIME;
@@ -290,6 +537,11 @@ static int cmd_serve(struct cli *c)
 	}
 	if (!o.heartbeat_s && o.timeout_s && o.timeout_s <= GW_DEFAULT_HEARTBEAT_S)
 		o.heartbeat_s = o.timeout_s / 3 ? o.timeout_s / 3 : 1;
+	/* one descriptor per worker session: take the whole hard limit */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -350,6 +602,8 @@ int gw_cli_main(int argc, char **argv)
 		return cmd_serve(&c);
 	if (strcmp(argv[1], "worker") == 0)
 		return cmd_worker(&c);
+	if (strcmp(argv[1], "run") == 0)
+		return cmd_run(&c);
 	fprintf(stderr, "callmeter-gateway: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;

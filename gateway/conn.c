@@ -215,6 +215,11 @@ static int io_error(struct gw_conn *c, int ret, char *why, size_t whylen)
 		ssl_reason(why, whylen, "TLS error");
 		return -EPROTO;
 	default:
+		if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+			snprintf(why, whylen, "connection closed by the peer without a TLS close_notify");
+			ERR_clear_error();
+			return c->established ? 1 : -ECONNRESET;
+		}
 		vr = SSL_get_verify_result(c->ssl);
 		if (!c->established && vr != X509_V_OK) {
 			snprintf(why, whylen, "TLS handshake failed: server certificate not trusted: %s",
@@ -274,7 +279,8 @@ static int read_in(struct gw_conn *c, gw_msg_cb cb, void *arg, char *why, size_t
 			rc = gw_proto_reader_feed(&c->rd, buf + off, (size_t)n - off, &used);
 			off += used;
 			if (rc == -EMSGSIZE) {
-				snprintf(why, whylen, "protocol error: frame longer than %u bytes", GW_PROTO_MAX_FRAME);
+				snprintf(why, whylen, "protocol error: frame longer than %u bytes",
+					 c->rd.limit ? c->rd.limit : GW_PROTO_MAX_FRAME);
 				return -EPROTO;
 			}
 			if (rc < 0) {

@@ -29,6 +29,7 @@
 #define GW_PROTO_VERSION 1
 #define GW_PROTO_MAX_FRAME (1024u * 1024u) /* payload bytes after the length prefix */
 #define GW_PROTO_HDR 4
+#define GW_PROTO_MAX_HELLO (16u * 1024u) /* largest frame before a session is authenticated */
 #define GW_PROTO_MAX_DEPTH 16      /* nesting of maps/arrays in one message */
 #define GW_PROTO_TYPE_MAX 24       /* longest "t" */
 #define GW_PROTO_STR_MAX 256       /* names, reasons, run ids */
@@ -73,6 +74,7 @@ struct gw_proto_reader {
 	uint32_t need;      /* payload length once the header is complete */
 	uint32_t have;
 	bool ready;         /* a frame was returned; the next feed starts a new one */
+	uint32_t limit;     /* largest payload accepted; 0: GW_PROTO_MAX_FRAME */
 	uint8_t *buf;
 	uint32_t cap;
 };
@@ -80,7 +82,7 @@ void gw_proto_reader_init(struct gw_proto_reader *r);
 void gw_proto_reader_free(struct gw_proto_reader *r);
 /* Consumes up to len bytes (*used says how many).  GW_PROTO_FRAME: a whole payload is in r->buf[0..r->need);
  * call again with the rest of the data.  GW_PROTO_AGAIN: everything consumed, frame incomplete.
- * -EMSGSIZE: length over GW_PROTO_MAX_FRAME; -EBADMSG: zero length; -ENOMEM.  After an error the stream is
+ * -EMSGSIZE: length over r->limit (default GW_PROTO_MAX_FRAME); -EBADMSG: zero length; -ENOMEM.  After an error the stream is
  * out of sync: close it. */
 int gw_proto_reader_feed(struct gw_proto_reader *r, const uint8_t *data, size_t len, size_t *used);
 
@@ -225,6 +227,15 @@ int gw_store_metrics_put(struct gw_store *s, const char *run_id, int64_t worker_
 /* Sequence numbers held for a run: count, lowest, highest, samples in all. */
 int gw_store_metrics_stat(struct gw_store *s, const char *run_id, uint64_t *frames, uint64_t *min_seq,
 			  uint64_t *max_seq, uint64_t *samples);
+
+/* Runs (gateway/runs.c keeps the logic; these are the store's small generic helpers it uses).  fmt has one
+ * letter per '?N' parameter: 's' a const char *, 'i' an int64_t.  gw_store_exec returns the rows changed,
+ * gw_store_query the rows seen (cb gets every column as text; return non-zero to stop). */
+#define GW_RUN_ID_MAX 24
+typedef int (*gw_row_cb)(void *arg, int ncols, const char **cols);
+int gw_store_exec(struct gw_store *s, const char *sql, const char *fmt, ...);
+int gw_store_query(struct gw_store *s, const char *sql, const char *fmt, gw_row_cb cb, void *arg, ...);
+int gw_store_run_new_id(char out[GW_RUN_ID_MAX]);
 
 /* ---- server ---------------------------------------------------------------------------------------------- */
 

@@ -83,7 +83,7 @@ int gw_proto_reader_feed(struct gw_proto_reader *r, const uint8_t *data, size_t 
 		*used = off;
 		if (n == 0)
 			return -EBADMSG;
-		if (n > GW_PROTO_MAX_FRAME)
+		if (n > (r->limit && r->limit < GW_PROTO_MAX_FRAME ? r->limit : GW_PROTO_MAX_FRAME))
 			return -EMSGSIZE;
 		if (n > r->cap) {
 			uint8_t *b = realloc(r->buf, n);

@@ -20,43 +20,7 @@
 
 #include "config/config.h"
 #include "gateway/gateway.h"
-
-#define TICK_MS 1000
-#define STATUS_MAX 16
-
-struct gw_session {
-	struct gw_server *srv;
-	struct gw_session *prev, *next;
-	struct gw_conn c;
-	char peer[64];
-	int64_t worker_id; /* 0 until a hello is accepted */
-	int64_t token_gen;
-	char name[GW_PROTO_STR_MAX];
-	char host[GW_PROTO_STR_MAX];
-	char status[STATUS_MAX];
-	char error[GW_PROTO_STR_MAX];
-	uint32_t active;
-	uint64_t last_hb;
-	bool dirty;
-	bool drain_sent;
-	bool rejected;
-	struct cp_timer timeout;
-};
-
-struct gw_server {
-	struct cp_loop *loop;
-	struct gw_store *store;
-	SSL_CTX *ctx;
-	struct gw_server_opts o;
-	int lfd;
-	uint16_t port;
-	struct gw_session *head;
-	uint32_t nsessions;
-	struct cp_timer tick;
-	struct cm_ratelimit rl_proto;
-	struct cm_ratelimit rl_accept;
-	uint64_t metrics_frames, metrics_samples;
-};
+#include "gateway/gateway_internal.h"
 
 static void session_end(struct gw_session *s, const char *why);
 
@@ -68,7 +32,7 @@ static void session_want(struct gw_session *s)
 		s->c.events = want;
 }
 
-static int session_send(struct gw_session *s, struct gw_enc *e)
+int gw_session_send(struct gw_session *s, struct gw_enc *e)
 {
 	int rc = gw_conn_send_enc(&s->c, e);
 
@@ -84,7 +48,7 @@ static void send_reject(struct gw_session *s, const char *code, const char *reas
 	if (gw_enc_start(&e, GW_MSG_REJECT, 2) == 0) {
 		gw_enc_str(&e, "code", code);
 		gw_enc_str(&e, "reason", reason);
-		session_send(s, &e);
+		gw_session_send(s, &e);
 	}
 	s->rejected = true;
 	s->c.closing = true;
@@ -112,7 +76,7 @@ static void send_drain(struct gw_session *s)
 {
 	struct gw_enc e;
 
-	if (gw_enc_start(&e, GW_MSG_DRAIN, 0) == 0 && session_send(s, &e) == 0) {
+	if (gw_enc_start(&e, GW_MSG_DRAIN, 0) == 0 && gw_session_send(s, &e) == 0) {
 		s->drain_sent = true;
 		cm_log(CM_LOG_INFO, "gateway", "drain sent to worker '%s'", s->name);
 	}
@@ -171,7 +135,9 @@ static int on_hello(struct gw_session *s, struct gw_msg *m)
 		goto out;
 	}
 	s->worker_id = w.id;
+	s->c.rd.limit = GW_PROTO_MAX_FRAME;
 	s->token_gen = w.token_gen;
+	s->eff_capacity = gw_effective_capacity(w.capacity, w.license);
 	cm_strlcpy(s->name, w.name, sizeof(s->name));
 	if (gw_msg_str(m, "host", s->host, sizeof(s->host)) < 0)
 		s->host[0] = '\0';
@@ -185,7 +151,7 @@ static int on_hello(struct gw_session *s, struct gw_msg *m)
 		gw_enc_str(&e, "name", w.name);
 		gw_enc_u64(&e, "heartbeat_s", srv->o.heartbeat_s);
 		gw_enc_u64(&e, "capacity", gw_effective_capacity(w.capacity, w.license));
-		session_send(s, &e);
+		gw_session_send(s, &e);
 	}
 	cp_timer_start(srv->loop, &s->timeout, (uint64_t)srv->o.timeout_s * 1000);
 	if (w.drain_requested)
@@ -222,22 +188,73 @@ static int on_heartbeat(struct gw_session *s, struct gw_msg *m)
 	return 0;
 }
 
+/* Samples are aggregated per-endpoint per-second values: flat maps of short names to numbers, booleans or short
+ * strings (call_result).  Anything else — binary, nesting, long text — could be a SIP message or RTP payload,
+ * which never belongs in the gateway's store. */
+static const char *samples_problem(const msgpack_object *samples)
+{
+	for (uint32_t i = 0; i < samples->via.array.size; i++) {
+		const msgpack_object *o = &samples->via.array.ptr[i];
+
+		if (o->type != MSGPACK_OBJECT_MAP)
+			return "a sample is not a map";
+		for (uint32_t k = 0; k < o->via.map.size; k++) {
+			const msgpack_object *key = &o->via.map.ptr[k].key, *v = &o->via.map.ptr[k].val;
+
+			if (key->type != MSGPACK_OBJECT_STR || key->via.str.size == 0 || key->via.str.size > 32)
+				return "a sample key is not a short string";
+			switch (v->type) {
+			case MSGPACK_OBJECT_POSITIVE_INTEGER:
+			case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+			case MSGPACK_OBJECT_FLOAT32:
+			case MSGPACK_OBJECT_FLOAT64:
+			case MSGPACK_OBJECT_BOOLEAN:
+			case MSGPACK_OBJECT_NIL:
+				break;
+			case MSGPACK_OBJECT_STR:
+				if (v->via.str.size <= 64)
+					break;
+				return "a sample holds text longer than 64 bytes";
+			default:
+				return "a sample holds binary data or a nested container";
+			}
+		}
+	}
+	return NULL;
+}
+
 static int on_metrics(struct gw_session *s, struct gw_msg *m)
 {
 	char run_id[GW_PROTO_STR_MAX];
 	const msgpack_object *samples = gw_obj_get(m->map, "samples");
 	uint64_t seq, t = 0;
+	const char *problem;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	struct gw_enc e;
 	int rc;
 
 	if (gw_msg_str(m, "run_id", run_id, sizeof(run_id)) < 0 || run_id[0] == '\0' ||
-	    gw_msg_u64(m, "seq", &seq) < 0 || gw_msg_u64(m, "t", &t) == -EPROTO || !samples ||
+	    gw_msg_u64(m, "seq", &seq) < 0 || gw_msg_u64(m, "ts", &t) == -EPROTO || !samples ||
 	    samples->type != MSGPACK_OBJECT_ARRAY) {
 		cm_log_rl(&s->srv->rl_proto, CM_LOG_WARN, "gateway",
 			  "worker '%s': metrics frame without run_id, seq or a samples array", s->name);
 		return -EPROTO;
+	}
+	problem = samples_problem(samples);
+	if (problem) {
+		/* refused for good: acknowledged with the reason so that the worker drops it instead of re-sending it
+		 * after every reconnect */
+		s->srv->metrics_refused++;
+		cm_log_rl(&s->srv->rl_proto, CM_LOG_WARN, "gateway", "worker '%s': metrics frame %s/%llu refused: %s",
+			  s->name, run_id, (unsigned long long)seq, problem);
+		if (gw_enc_start(&e, GW_MSG_ACK, 3) == 0) {
+			gw_enc_str(&e, "run_id", run_id);
+			gw_enc_u64(&e, "seq", seq);
+			gw_enc_str(&e, "error", problem);
+			gw_session_send(s, &e);
+		}
+		return 0;
 	}
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -254,7 +271,7 @@ static int on_metrics(struct gw_session *s, struct gw_msg *m)
 	if (gw_enc_start(&e, GW_MSG_ACK, 2) == 0) {
 		gw_enc_str(&e, "run_id", run_id);
 		gw_enc_u64(&e, "seq", seq);
-		session_send(s, &e);
+		gw_session_send(s, &e);
 	}
 	return 0;
 }
@@ -262,8 +279,6 @@ static int on_metrics(struct gw_session *s, struct gw_msg *m)
 static int on_msg(void *arg, struct gw_msg *m)
 {
 	struct gw_session *s = arg;
-	char reason[GW_PROTO_STR_MAX] = "", run_id[GW_PROTO_STR_MAX] = "";
-
 	if (!s->worker_id && m->type != GW_MSG_HELLO) {
 		send_reject(s, GW_REJECT_PROTOCOL, "the first message must be hello");
 		return 0;
@@ -278,11 +293,7 @@ static int on_msg(void *arg, struct gw_msg *m)
 	case GW_MSG_ACCEPT:
 	case GW_MSG_REFUSE:
 	case GW_MSG_DONE:
-		gw_msg_str(m, "run_id", run_id, sizeof(run_id));
-		gw_msg_str(m, "reason", reason, sizeof(reason));
-		cm_log(CM_LOG_INFO, "gateway", "worker '%s': %s run '%s'%s%s", s->name, m->t, run_id,
-		       reason[0] ? ": " : "", reason);
-		return 0;
+		return gw_runs_on_msg(s->srv, s, m);
 	case GW_MSG_UNKNOWN:
 		cm_log_rl(&s->srv->rl_proto, CM_LOG_INFO, "gateway", "worker '%s': ignoring unknown message '%s'",
 			  s->name, m->t);
@@ -381,6 +392,9 @@ static void on_accept(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 		getnameinfo((struct sockaddr *)&sa, sl, host, sizeof(host), port, sizeof(port),
 			    NI_NUMERICHOST | NI_NUMERICSERV);
 		snprintf(s->peer, sizeof(s->peer), "%s:%s", host, port);
+		/* a stranger gets 16 KiB frames until its hello is accepted: thousands of half-open sessions cannot
+		 * pin a megabyte each */
+		s->c.rd.limit = GW_PROTO_MAX_HELLO;
 		s->srv = srv;
 		cp_timer_init(&s->timeout, on_session_timeout, s);
 		if (cp_loop_add_fd(loop, cfd, EPOLLIN, on_session_io, s) < 0) {
@@ -432,6 +446,7 @@ static void on_tick(struct cp_loop *loop, void *arg)
 			}
 		}
 	}
+	gw_runs_tick(srv);
 	cp_timer_start(loop, &srv->tick, TICK_MS);
 }
 
@@ -523,6 +538,9 @@ void gw_server_free(struct gw_server *srv)
 		return;
 	while (srv->head)
 		session_end(srv->head, "gateway shutting down");
+	cm_log(CM_LOG_INFO, "gateway", "metrics this run: %llu frames, %llu samples stored; %llu frames refused",
+	       (unsigned long long)srv->metrics_frames, (unsigned long long)srv->metrics_samples,
+	       (unsigned long long)srv->metrics_refused);
 	cp_timer_stop(srv->loop, &srv->tick);
 	cp_loop_del_fd(srv->loop, srv->lfd);
 	close(srv->lfd);

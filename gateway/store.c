@@ -4,6 +4,7 @@
  * them the database's mode) are 0600. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,39 @@ static const char schema[] =
 	" nsamples INTEGER NOT NULL,"
 	" samples BLOB NOT NULL,"
 	" received INTEGER NOT NULL,"
-	" PRIMARY KEY(run_id, worker_id, seq)) WITHOUT ROWID;";
+	" PRIMARY KEY(run_id, worker_id, seq)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS runs("
+	" id TEXT PRIMARY KEY,"
+	" name TEXT NOT NULL,"
+	" plan TEXT NOT NULL,"
+	" endpoints INTEGER NOT NULL,"
+	" workers TEXT NOT NULL DEFAULT '',"
+	" status TEXT NOT NULL,"
+	" reason TEXT NOT NULL DEFAULT '',"
+	" cancel_requested INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL,"
+	" started INTEGER NOT NULL DEFAULT 0,"
+	" ended INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS run_parts("
+	" run_id TEXT NOT NULL,"
+	" part INTEGER NOT NULL,"
+	" worker_id INTEGER NOT NULL,"
+	" worker_name TEXT NOT NULL,"
+	" grp TEXT NOT NULL,"
+	" role TEXT NOT NULL,"
+	" phase INTEGER NOT NULL,"
+	" first INTEGER NOT NULL,"
+	" count INTEGER NOT NULL,"
+	" status TEXT NOT NULL,"
+	" reason TEXT NOT NULL DEFAULT '',"
+	" PRIMARY KEY(run_id, part));"
+	"CREATE TABLE IF NOT EXISTS part_results("
+	" run_id TEXT NOT NULL,"
+	" part INTEGER NOT NULL,"
+	" kind TEXT NOT NULL," /* 'outcome' (endpoint outcome counts) or 'summary' (counters) */
+	" key TEXT NOT NULL,"
+	" value REAL NOT NULL,"
+	" PRIMARY KEY(run_id, part, kind, key));";
 
 static const char *const license_names[] = {
 	[GW_LICENSE_STANDARD] = "standard",
@@ -500,4 +533,79 @@ int gw_store_metrics_stat(struct gw_store *s, const char *run_id, uint64_t *fram
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : sql_err(s, "read metrics");
+}
+
+/* ---- runs --------------------------------------------------------------------------------------------- */
+
+/* fmt: one letter per parameter, 's' text or 'i' int64_t. */
+static void bind_args(sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+	int i = 1;
+
+	for (const char *f = fmt; f && *f; f++, i++) {
+		if (*f == 's')
+			sqlite3_bind_text(st, i, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+	}
+}
+
+int gw_store_exec(struct gw_store *s, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st = NULL;
+	va_list ap;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return sql_err(s, sql);
+	va_start(ap, fmt);
+	bind_args(st, fmt, ap);
+	va_end(ap);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return sql_err(s, sql);
+	return sqlite3_changes(s->db);
+}
+
+int gw_store_query(struct gw_store *s, const char *sql, const char *fmt, gw_row_cb cb, void *arg, ...)
+{
+	sqlite3_stmt *st = NULL;
+	va_list ap;
+	int rc, n = 0;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return sql_err(s, sql);
+	va_start(ap, arg);
+	bind_args(st, fmt, ap);
+	va_end(ap);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *cols[16];
+		int nc = sqlite3_column_count(st);
+
+		if (nc > 16)
+			nc = 16;
+		for (int c = 0; c < nc; c++) {
+			cols[c] = (const char *)sqlite3_column_text(st, c);
+			if (!cols[c])
+				cols[c] = "";
+		}
+		n++;
+		if (cb && cb(arg, nc, cols) != 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return sql_err(s, sql);
+	return n;
+}
+
+int gw_store_run_new_id(char out[GW_RUN_ID_MAX])
+{
+	uint8_t raw[6];
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return -EIO;
+	snprintf(out, GW_RUN_ID_MAX, "run-%02x%02x%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3], raw[4], raw[5]);
+	return 0;
 }

@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			gw_msg_str(&m, "token", s, sizeof(s));
 			gw_msg_str(&m, "run_id", s, sizeof(s));
 			gw_msg_u64(&m, "seq", &v);
-			gw_obj_f64(m.map, "t", &d);
+			gw_obj_f64(m.map, "ts", &d);
 			gw_msg_free(&m);
 		}
 	}

@@ -106,6 +106,11 @@ START_TEST(reader_refuses_oversized_and_empty)
 	ck_assert_int_eq(gw_proto_reader_feed(&r, max, 4, &used), GW_PROTO_AGAIN);
 	ck_assert_uint_eq(r.need, GW_PROTO_MAX_FRAME);
 	gw_proto_reader_free(&r);
+	/* a lower limit (before authentication) */
+	gw_proto_reader_init(&r);
+	r.limit = GW_PROTO_MAX_HELLO;
+	ck_assert_int_eq(gw_proto_reader_feed(&r, max, 4, &used), -EMSGSIZE);
+	gw_proto_reader_free(&r);
 }
 END_TEST
 

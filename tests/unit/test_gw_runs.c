@@ -1,0 +1,269 @@
+/* Runs on the real gateway: a plan split across two simulated workers by capacity with callee parts dispatched
+ * (and accepted) before caller parts, a merged summary equal to the sum of the parts that survives a gateway
+ * restart, CANNOT_RUN_FOR_NOW when capacity is short, cancel, and the real worker refusing an assignment with its
+ * reason (it has no run executor yet). */
+#include <string.h>
+
+#include "check_main.h"
+#include "gwtest.h"
+
+static void setup(void)
+{
+	gt_make_pki();
+}
+
+static void teardown(void)
+{
+	gt_rm_pki();
+}
+
+static void write_plan(char *path, size_t len, const char *text)
+{
+	FILE *f;
+
+	snprintf(path, len, "%s/plan.ini", gt_dir);
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+}
+
+static void sim_worker(struct gt_client *t, unsigned port, const char *tok)
+{
+	gt_connect(t, port);
+	gt_send_hello(t, tok, GW_PROTO_VERSION);
+	ck_assert_int_eq(gt_pump(t, 1, 5000), 1);
+	ck_assert_str_eq(t->type[0], "welcome");
+	gt_send_heartbeat(t, "ONLINE");
+}
+
+static void send_part(struct gt_client *t, enum gw_msg_type type, const char *run_id, uint64_t part, uint64_t count,
+		      bool caller)
+{
+	struct gw_enc e;
+
+	if (type == GW_MSG_DONE) {
+		/* one second of samples for three of the part's endpoints first */
+		ck_assert_int_eq(gw_enc_start(&e, GW_MSG_METRICS, 4), 0);
+		gw_enc_str(&e, "run_id", run_id);
+		gw_enc_u64(&e, "seq", 1);
+		gw_enc_u64(&e, "ts", 1700000000);
+		gw_enc_key(&e, "samples");
+		msgpack_pack_array(&e.pk, 3);
+		for (int i = 0; i < 3; i++) {
+			msgpack_pack_map(&e.pk, 2);
+			msgpack_pack_str_with_body(&e.pk, "endpoint", 8);
+			msgpack_pack_uint32(&e.pk, (uint32_t)i);
+			msgpack_pack_str_with_body(&e.pk, "mos", 3);
+			msgpack_pack_double(&e.pk, 4.4);
+		}
+		ck_assert_int_eq(gw_conn_send_enc(&t->c, &e), 0);
+	}
+	ck_assert_int_eq(gw_enc_start(&e, type, type == GW_MSG_DONE ? 5 : 2), 0);
+	gw_enc_str(&e, "run_id", run_id);
+	gw_enc_u64(&e, "part", part);
+	if (type == GW_MSG_DONE) {
+		gw_enc_str(&e, "outcome", "completed");
+		gw_enc_key(&e, "outcomes");
+		msgpack_pack_map(&e.pk, 1);
+		msgpack_pack_str_with_body(&e.pk, "SUCCESS", 7);
+		msgpack_pack_uint64(&e.pk, count);
+		gw_enc_key(&e, "summary");
+		msgpack_pack_map(&e.pk, 2);
+		msgpack_pack_str_with_body(&e.pk, "calls_attempted", 15);
+		msgpack_pack_uint64(&e.pk, caller ? count : 0);
+		msgpack_pack_str_with_body(&e.pk, "registrations_succeeded", 23);
+		msgpack_pack_uint64(&e.pk, count);
+	}
+	ck_assert_int_eq(gw_conn_send_enc(&t->c, &e), 0);
+}
+
+START_TEST(split_phased_merged_and_durable)
+{
+	char ta[GW_TOKEN_LEN + 1], tb[GW_TOKEN_LEN + 1], plan[128], args[256], id[64], out[16384], again[16384];
+	struct gt_gateway g;
+	struct gt_client w[2];
+	char events[64] = ""; /* 'e' callee assigned, 'E' callee accepted, 'r' caller assigned */
+	int seen[2] = { 1, 1 }, done = 0, parts = 0;
+	uint64_t total = 0, t0;
+
+	gt_create("a", ta);
+	gt_create("b", tb);
+	gt_serve(&g, "srv", 0, 30);
+	sim_worker(&w[0], g.port, ta);
+	sim_worker(&w[1], g.port, tb);
+	write_plan(plan, sizeof(plan),
+		   "[test]\nname = split\n"
+		   "[group dialers]\nendpoints = 40\nrole = caller\nregistrar = sip:x\n"
+		   "[group phones]\nendpoints = 40\nrole = callee\n");
+	snprintf(args, sizeof(args), "run submit %s", plan);
+	ck_assert_int_eq(gt_cli(id, sizeof(id), args), 0);
+	ck_assert_int_eq(strncmp(id, "run-", 4), 0);
+
+	/* both workers (50 each, standard licence) are needed for 80 endpoints */
+	t0 = cm_now_ms();
+	while (!(total == 80 && done == parts) && cm_now_ms() - t0 < 15000) {
+		for (int k = 0; k < 2; k++) {
+			gt_pump(&w[k], seen[k] + 1, 50);
+			for (; seen[k] < w[k].nmsg; seen[k]++) {
+				int i = seen[k];
+				bool caller = strcmp(w[k].role[i], "caller") == 0;
+
+				if (strcmp(w[k].type[i], "ack") == 0)
+					continue; /* for the part's metrics */
+				ck_assert_str_eq(w[k].type[i], "assign");
+				ck_assert_str_eq(w[k].run_id[i], id);
+				strncat(events, caller ? "r" : "e", sizeof(events) - strlen(events) - 1);
+				total += w[k].count[i];
+				parts++;
+				if (!caller)
+					usleep(300000); /* a slow registration: callers must wait for it */
+				send_part(&w[k], GW_MSG_ACCEPT, id, w[k].part[i], 0, caller);
+				if (!caller)
+					strncat(events, "E", sizeof(events) - strlen(events) - 1);
+				gt_pump(&w[k], 99, 20);
+				send_part(&w[k], GW_MSG_DONE, id, w[k].part[i], w[k].count[i], caller);
+				done++;
+			}
+		}
+	}
+	for (int k = 0; k < 2; k++)
+		gt_pump(&w[k], 99, 200); /* flush the last done */
+	ck_assert_msg(parts >= 2 && total == 80, "parts %d endpoints %llu", parts, (unsigned long long)total);
+	/* every callee assignment was accepted before the first caller assignment went out */
+	ck_assert_msg(strchr(events, 'r') && !strchr(strchr(events, 'r'), 'e'), "order %s", events);
+	snprintf(args, sizeof(args), "run wait %s --timeout 10", id);
+	ck_assert_int_eq(gt_cli(out, sizeof(out), args), 0);
+	ck_assert_msg(strstr(out, "\"status\":\"COMPLETED\""), "%s", out);
+	ck_assert_msg(strstr(out, "\"endpoints\":{\"total\":80,\"SUCCESS\":80,"), "%s", out);
+	ck_assert_msg(strstr(out, "\"summary\":{\"calls_attempted\":40,\"registrations_succeeded\":80},\n"
+				  " \"metrics\":{\"frames\":2,\"samples\":6,\"workers\":2}"), "%s", out);
+	ck_assert_msg(strstr(out, "\"worker\":\"a\"") && strstr(out, "\"worker\":\"b\""), "%s", out);
+	ck_assert_msg(strstr(out, "\"group\":\"phones\",\"role\":\"callee\",\"phase\":1"), "%s", out);
+	ck_assert_msg(strstr(out, "\"group\":\"dialers\",\"role\":\"caller\",\"phase\":2"), "%s", out);
+	gt_close(&w[0]);
+	gt_close(&w[1]);
+	free(gt_stop(&g));
+
+	/* the store survives a restart: the same answer */
+	gt_serve(&g, "srv", 0, 30);
+	snprintf(args, sizeof(args), "run show %s", id);
+	ck_assert_int_eq(gt_cli(again, sizeof(again), args), 0);
+	ck_assert_str_eq(again, out);
+	free(gt_stop(&g));
+}
+END_TEST
+
+START_TEST(short_capacity_and_cancel)
+{
+	char ta[GW_TOKEN_LEN + 1], plan[128], args[256], id[64], out[8192];
+	struct gt_gateway g;
+	struct gt_client w;
+
+	gt_create("c", ta);
+	gt_serve(&g, "srv", 0, 30);
+	sim_worker(&w, g.port, ta);
+	write_plan(plan, sizeof(plan), "[group all]\nendpoints = 60\n");
+	snprintf(args, sizeof(args), "run submit %s", plan);
+	ck_assert_int_eq(gt_cli(id, sizeof(id), args), 0);
+	snprintf(args, sizeof(args), "run wait %s --timeout 10", id);
+	ck_assert_int_eq(gt_cli(out, sizeof(out), args), 4);
+	ck_assert_msg(strstr(out, "\"status\":\"CANNOT_RUN_FOR_NOW\""), "%s", out);
+	ck_assert_msg(strstr(out, "the plan needs 60 endpoints; 50 free on 1 ONLINE worker"), "%s", out);
+
+	/* 30 fit; accepted, never done: cancel reaches the worker */
+	write_plan(plan, sizeof(plan), "[group all]\nendpoints = 30\nrole = both\n");
+	snprintf(args, sizeof(args), "run submit %s", plan);
+	ck_assert_int_eq(gt_cli(id, sizeof(id), args), 0);
+	ck_assert_int_eq(gt_pump(&w, 2, 5000), 2);
+	ck_assert_str_eq(w.type[1], "assign");
+	ck_assert_uint_eq(w.count[1], 30);
+	send_part(&w, GW_MSG_ACCEPT, id, w.part[1], 0, false);
+	gt_pump(&w, 3, 1500);
+	snprintf(args, sizeof(args), "run show %s", id);
+	ck_assert_int_eq(gt_cli(out, sizeof(out), args), 0);
+	ck_assert_msg(strstr(out, "\"status\":\"RUNNING\""), "%s", out);
+	snprintf(args, sizeof(args), "run cancel %s", id);
+	ck_assert_int_eq(gt_cli(NULL, 0, args), 0);
+	ck_assert_int_eq(gt_pump(&w, 3, 5000), 3);
+	ck_assert_str_eq(w.type[2], "cancel");
+	ck_assert_str_eq(w.run_id[2], id);
+	snprintf(args, sizeof(args), "run wait %s --timeout 10", id);
+	ck_assert_int_eq(gt_cli(out, sizeof(out), args), 1);
+	ck_assert_msg(strstr(out, "\"status\":\"CANCELLED\""), "%s", out);
+	ck_assert_int_eq(gt_cli(NULL, 0, args), 1);
+	snprintf(args, sizeof(args), "run cancel %s", id);
+	ck_assert_int_eq(gt_cli(NULL, 0, args), 3); /* not in progress any more */
+	ck_assert_int_eq(gt_cli(NULL, 0, "run show run-000000000000"), 3);
+	gt_close(&w);
+	free(gt_stop(&g));
+}
+END_TEST
+
+START_TEST(bad_plans_are_refused_at_submit)
+{
+	char plan[128], args[256];
+
+	write_plan(plan, sizeof(plan), "[test]\nname = x\n");
+	snprintf(args, sizeof(args), "run submit %s", plan);
+	ck_assert_int_eq(gt_cli(NULL, 0, args), 2);
+	write_plan(plan, sizeof(plan), "[group g]\nendpoints = many\n");
+	ck_assert_int_eq(gt_cli(NULL, 0, args), 2);
+	write_plan(plan, sizeof(plan), "[group g]\nendpoints = 5\nrole = dialler\n");
+	ck_assert_int_eq(gt_cli(NULL, 0, args), 2);
+	ck_assert_int_eq(gt_cli(NULL, 0, "run submit /nonexistent.ini"), 2);
+}
+END_TEST
+
+START_TEST(real_worker_refuses_with_its_reason)
+{
+	static char e[5][256];
+	char tok[GW_TOKEN_LEN + 1], plan[128], args[256], id[64], out[8192], *wlog;
+	char *env[] = { e[0], e[1], e[2], e[3], "LOG_FORMAT=pretty", NULL };
+	char *argv[] = { (char *)gt_worker_bin(), "--config", "/dev/null", NULL };
+	struct gt_gateway g;
+	struct tu_proc wp;
+
+	gt_create("real", tok);
+	gt_serve(&g, "srv", 0, 30);
+	snprintf(e[0], sizeof(e[0]), "WORKER_TOKEN=%s", tok);
+	snprintf(e[1], sizeof(e[1]), "CLOUD_URL=localhost:%u", g.port);
+	snprintf(e[2], sizeof(e[2]), "CALLMETER_CA_FILE=%s/ca.pem", gt_dir);
+	snprintf(e[3], sizeof(e[3]), "HEALTH_PORT=%u", tu_free_port());
+	tu_spawn(&wp, argv, env);
+	ck_assert(gt_wait_status("real", "ONLINE", 15000));
+	write_plan(plan, sizeof(plan), "[group g]\nendpoints = 10\nrole = both\n");
+	snprintf(args, sizeof(args), "run submit %s --workers real", plan);
+	ck_assert_int_eq(gt_cli(id, sizeof(id), args), 0);
+	snprintf(args, sizeof(args), "run wait %s --timeout 15", id);
+	ck_assert_int_eq(gt_cli(out, sizeof(out), args), 1);
+	ck_assert_msg(strstr(out, "\"status\":\"FAILED\""), "%s", out);
+	ck_assert_msg(strstr(out, "worker 'real' refused part 0: this worker build has no run executor"), "%s", out);
+	kill(wp.pid, SIGTERM);
+	ck_assert_int_eq(tu_wait(&wp, 15000), 0);
+	wlog = tu_output(&wp);
+	unlink(wp.out);
+	ck_assert_msg(strstr(wlog, "refusing run 'run-"), "%s", wlog);
+	free(wlog);
+	free(gt_stop(&g));
+}
+END_TEST
+
+static Suite *runs_suite(void)
+{
+	Suite *s = suite_create("gw-runs");
+	TCase *tc = tcase_create("runs");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, split_phased_merged_and_durable);
+	tcase_add_test(tc, short_capacity_and_cancel);
+	tcase_add_test(tc, bad_plans_are_refused_at_submit);
+	tcase_add_test(tc, real_worker_refuses_with_its_reason);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return run_suite(runs_suite());
+}
