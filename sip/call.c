@@ -496,3 +496,8 @@ const struct sip_call_stats *sip_call_stats(const struct sip_call *c)
 {
 	return &c->st;
 }
+
+const char *sip_call_route_set(const struct sip_call *c)
+{
+	return c->route_set;
+}

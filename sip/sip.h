@@ -635,6 +635,8 @@ int sip_call_start(struct sip_call *c);
 int sip_call_hangup(struct sip_call *c);
 void sip_call_free(struct sip_call *c);
 const struct sip_call_stats *sip_call_stats(const struct sip_call *c);
+/* The dialog's route set as Route header text ("" without Record-Route). */
+const char *sip_call_route_set(const struct sip_call *c);
 
 /* ---- callmeter-worker sip-check FILE... ------------------------------------------------------------------- */
 

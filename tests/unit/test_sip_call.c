@@ -225,6 +225,7 @@ START_TEST(answered_call)
 	ck_assert_uint_eq(uas.byes, 1);
 	ck_assert(uas.bye_had_route);
 	ck_assert(uas.bye_to_target);
+	ck_assert(strstr(sip_call_route_set(c), "proxy=one"));
 	done(c, loop, uac);
 }
 END_TEST
@@ -295,8 +296,10 @@ END_TEST
 
 /* ---- against a real UAS (SIPp), when the integration test provides one ------------------------------------ */
 
+/* Direct to the UAS, then (with CALLMETER_SIP_PROXY=IP:PORT) through a Record-Routing proxy. */
 START_TEST(real_uas_calls)
 {
+	const char *proxy = _i ? getenv("CALLMETER_SIP_PROXY") : NULL;
 	struct cp_loop *loop = cp_loop_new();
 	const char *ip = getenv("CALLMETER_SIP_LOCAL_IP") ? getenv("CALLMETER_SIP_LOCAL_IP") : "127.0.0.1";
 	struct sip_udp *uac = sip_udp_start(loop, ip, 0, &uac_ops, NULL);
@@ -310,6 +313,11 @@ START_TEST(real_uas_calls)
 	snprintf(to, sizeof(to), "sip:service@%s:%u", host, port);
 	cfg.to_uri = to;
 	ck_assert_int_eq(sip_addr_from(&cfg.dst, host, (uint16_t)port), 0);
+	if (proxy) {
+		/* through the proxy: INVITE to it, the dialog learns the route set from its Record-Route */
+		ck_assert_int_eq(sscanf(proxy, "%63[^:]:%u", host, &port), 2);
+		ck_assert_int_eq(sip_addr_from(&cfg.dst, host, (uint16_t)port), 0);
+	}
 	for (unsigned i = 0; i < calls; i++) {
 		struct sip_call *c = sip_call_new(uac, &cfg, NULL, NULL);
 		const struct sip_call_stats *st = sip_call_stats(c);
@@ -321,8 +329,12 @@ START_TEST(real_uas_calls)
 		ck_assert_uint_eq(st->bye_status, 200);
 		ck_assert_uint_eq(st->media.codec.pt, 0); /* SIPp's uas answers PCMU */
 		ck_assert_uint_gt(st->media.remote_port, 0);
-		printf("real UAS call %u: setup %lu ms, ringing %lu ms, duration %lu ms\n", i,
-		       (unsigned long)st->setup_ms, (unsigned long)st->time_to_ringing_ms,
+		if (proxy)
+			ck_assert_msg(strstr(sip_call_route_set(c), host), "route set %s", sip_call_route_set(c));
+		else
+			ck_assert_str_eq(sip_call_route_set(c), "");
+		printf("real UAS call %u%s: setup %lu ms, ringing %lu ms, duration %lu ms\n", i,
+		       proxy ? " via the proxy" : "", (unsigned long)st->setup_ms, (unsigned long)st->time_to_ringing_ms,
 		       (unsigned long)st->duration_ms);
 		sip_call_free(c);
 	}
@@ -346,7 +358,7 @@ static Suite *call_suite(void)
 	if (getenv("CALLMETER_SIP_UAS")) {
 		TCase *real = tcase_create("real UAS");
 		tcase_set_timeout(real, 60);
-		tcase_add_test(real, real_uas_calls);
+		tcase_add_loop_test(real, real_uas_calls, 0, getenv("CALLMETER_SIP_PROXY") ? 2 : 1);
 		suite_add_tcase(s, real);
 	}
 	return s;
