@@ -132,6 +132,15 @@ int cp_media_dp_config(const struct cp_media *m, struct dp_config *cfg)
 	for (uint8_t i = 0; i < m->plan->dp.nmedia_ips; i++)
 		cfg->media_ips[i] = m->media_ip[i];
 	cfg->n_media_ips = m->plan->dp.nmedia_ips;
+	cfg->vlan = m->plan->dp.vlan;
+	if (m->plan->dp.gateway_ip[0]) {
+		struct in_addr a, mask;
+
+		inet_pton(AF_INET, m->plan->dp.gateway_ip, &a);
+		inet_pton(AF_INET, m->plan->dp.netmask, &mask);
+		cfg->gateway_ip = ntohl(a.s_addr);
+		cfg->prefix_len = (uint8_t)__builtin_popcount(mask.s_addr);
+	}
 	return 0;
 }
 
@@ -191,10 +200,6 @@ int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 	if (!ops || inet_pton(AF_INET, cm->remote_ip, &a) != 1)
 		return -EINVAL;
 	p.remote_ip = ntohl(a.s_addr);
-	/* Next-hop resolution (ARP) is the dataplane's; until it resolves peers, media reaches the worker's own
-	 * media addresses only (the loopback topologies). */
-	if (!own_ip(m, p.remote_ip))
-		return -EHOSTUNREACH;
 	m->legs[s].cache = codec_cache_set_get(m->caches, ops, &params, m->sources[g - m->plan->groups],
 					       cm->ptime_ms ? cm->ptime_ms : g->ptime_ms, err, sizeof(err));
 	if (!m->legs[s].cache) {
@@ -204,7 +209,9 @@ int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 	p.local_ip = m->media_ip[s % n];
 	p.local_port = (uint16_t)(m->plan->dp.rtp_port_min + 2 * (s / n));
 	p.remote_port = cm->remote_port;
-	memcpy(p.remote_mac, m->mac, 6);
+	/* our own media address: the port itself; anything else: all zero, resolved by the dataplane's ARP */
+	if (own_ip(m, p.remote_ip))
+		memcpy(p.remote_mac, m->mac, 6);
 	p.dir = DP_FLOW_SEND | DP_FLOW_RECV;
 	p.dscp = g->dscp;
 	p.payload_type = cm->payload_type;

@@ -1170,6 +1170,10 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 	memcpy(g.lcore_ids, ctx->lcore_ids, ctx->nlcores * sizeof(unsigned));
 	g.port.lcore_ids = g.lcore_ids;
 	rte_eth_macaddr_get(ctx->port_id, &mac);
+	/* A virtual device that has no MAC and refuses one (net_ring): frames and ARP answers carry a random
+	 * locally administered address in software; nothing on such a device filters on it. */
+	if (rte_is_zero_ether_addr(&mac))
+		rte_eth_random_addr(mac.addr_bytes);
 	memcpy(g.mac, mac.addr_bytes, 6);
 	g.tsc_hz = rte_get_tsc_hz();
 	g.ns_mult = (uint64_t)(((unsigned __int128)1000000000ull << 32) / g.tsc_hz);

@@ -143,7 +143,8 @@ static void ensure_unicast_mac(uint16_t port_id)
 		return;
 	rte_eth_random_addr(mac.addr_bytes);
 	if (rte_eth_dev_default_mac_addr_set(port_id, &mac) != 0)
-		cm_log(CM_LOG_WARN, "dataplane", "port %u has no MAC address and refuses one", port_id);
+		cm_log(CM_LOG_INFO, "dataplane", "port %u has no MAC address and refuses one: frames carry a "
+		       "software one", port_id);
 }
 
 static void fill_info(struct dp_port_info *info)
