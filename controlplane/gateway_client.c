@@ -237,10 +237,11 @@ static void start_drain(struct cp_gateway *gw, const char *why)
 		cm_log(CM_LOG_INFO, "gateway", "draining (%s): accepting no new runs", why);
 	gw->st->draining = true;
 	if (gw->welcomed) {
+		/* finished in on_session_io once the heartbeat is out (never from here: this may run inside the
+		 * session's own message callback), or by the linger timer */
 		send_heartbeat(gw);
 		cp_timer_start(gw->loop, &gw->drain_linger, GW_DRAIN_LINGER_MS);
-		if (gw->conn.out_off == gw->conn.out_len)
-			finish_drain(gw);
+		gw_want(gw);
 	} else {
 		finish_drain(gw);
 	}
