@@ -237,10 +237,11 @@ static void start_drain(struct cp_gateway *gw, const char *why)
 		cm_log(CM_LOG_INFO, "gateway", "draining (%s): accepting no new runs", why);
 	gw->st->draining = true;
 	if (gw->welcomed) {
+		/* finished in on_session_io once the heartbeat is out (never from here: this may run inside the
+		 * session's own message callback), or by the linger timer */
 		send_heartbeat(gw);
 		cp_timer_start(gw->loop, &gw->drain_linger, GW_DRAIN_LINGER_MS);
-		if (gw->conn.out_off == gw->conn.out_len)
-			finish_drain(gw);
+		gw_want(gw);
 	} else {
 		finish_drain(gw);
 	}
@@ -257,6 +258,13 @@ static int on_welcome(struct cp_gateway *gw, struct gw_msg *m)
 	gw_msg_str(m, "name", name, sizeof(name));
 	gw->welcomed = true;
 	gw->heartbeat_s = (uint32_t)hb;
+	cp_timer_stop(gw->loop, &gw->connect_timeout);
+	{
+		/* heartbeats are data: if none is acknowledged by the gateway's host for three intervals (at least 30 s)
+		 * the kernel fails the socket, so a vanished gateway is noticed even without a RST */
+		unsigned int ut = (unsigned int)(3 * hb < 30 ? 30 : 3 * hb) * 1000u;
+		setsockopt(gw->conn.fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut));
+	}
 	gw->worker_id = id;
 	gw->attempt = 0;
 	gw->st->gateway_connected = true;

@@ -34,6 +34,7 @@ struct gw_server {
 	SSL_CTX *ctx;
 	struct gw_server_opts o;
 	int lfd;
+	int lockfd;
 	uint16_t port;
 	struct gw_session *head;
 	uint32_t nsessions;

@@ -7,12 +7,14 @@
  * data_version on the same tick: a regenerated or deleted worker's session is dropped at once, a drain is
  * sent to it. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -488,11 +490,13 @@ static int listen_on(struct gw_server *srv, const char *spec, char *err, size_t 
 struct gw_server *gw_server_new(struct cp_loop *loop, const struct gw_server_opts *o, char *err, size_t errlen)
 {
 	struct gw_server *srv = calloc(1, sizeof(*srv));
+	char lock[CFG_PATH_MAX + 16];
 
 	if (!srv) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	srv->lockfd = -1;
 	srv->loop = loop;
 	srv->o = *o;
 	srv->lfd = -1;
@@ -508,6 +512,14 @@ struct gw_server *gw_server_new(struct cp_loop *loop, const struct gw_server_opt
 	srv->store = gw_store_open(o->db, err, errlen);
 	if (!srv->store)
 		goto free_ctx;
+	/* one serve per store: a second would mark the first one's workers OFFLINE and fight over statuses */
+	snprintf(lock, sizeof(lock), "%s.serve-lock", o->db);
+	srv->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (srv->lockfd < 0 || flock(srv->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, "store '%s' is in use by another 'callmeter-gateway serve' (lock %s: %s)", o->db, lock,
+			 strerror(errno));
+		goto close_store;
+	}
 	/* whatever a previous run left ONLINE is not connected to this one */
 	gw_store_all_offline(srv->store);
 	gw_store_changed(srv->store);
@@ -524,6 +536,8 @@ struct gw_server *gw_server_new(struct cp_loop *loop, const struct gw_server_opt
 close_fd:
 	close(srv->lfd);
 close_store:
+	if (srv->lockfd >= 0)
+		close(srv->lockfd);
 	gw_store_close(srv->store);
 free_ctx:
 	SSL_CTX_free(srv->ctx);
@@ -545,6 +559,7 @@ void gw_server_free(struct gw_server *srv)
 	cp_loop_del_fd(srv->loop, srv->lfd);
 	close(srv->lfd);
 	gw_store_close(srv->store);
+	close(srv->lockfd);
 	SSL_CTX_free(srv->ctx);
 	free(srv);
 }

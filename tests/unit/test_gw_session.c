@@ -97,6 +97,13 @@ START_TEST(session_token_lifecycle)
 
 	gt_create("w1", tok);
 	gt_serve(&g, "srv", 0, 30);
+	/* a second serve on the same store is refused */
+	{
+		char args[512];
+		snprintf(args, sizeof(args), "serve --cert %s/srv.pem --key %s/srv.key --listen 127.0.0.1:%u", gt_dir, gt_dir,
+			 tu_free_port());
+		ck_assert_int_eq(gt_cli(NULL, 0, args), 2);
+	}
 
 	expect_reject(g.port, "cmw_short", GW_PROTO_VERSION, "bad_token");
 	expect_reject(g.port, "cmw_0123456789abcdef0123456789abcdef0123456789abcdef0123456789ABCDEF", GW_PROTO_VERSION,
