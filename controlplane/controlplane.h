@@ -170,6 +170,9 @@ struct cp_report {
 	size_t nflows, flows_cap;
 	struct cp_failure failures[CP_REPORT_FAILURE_KINDS];
 	unsigned nfailures;
+	/* dataplane counters at the end of the run (drops by reason, port counters), name -> value */
+	struct { char name[32]; uint64_t value; } dp[64];
+	unsigned ndp;
 };
 
 void cp_report_init(struct cp_report *r, const char *run_id, const char *plan);
@@ -181,6 +184,8 @@ void cp_report_registration(struct cp_report *r, bool ok, uint32_t time_ms);
 void cp_report_call(struct cp_report *r, bool answered, uint32_t setup_ms, uint32_t pdd_ms);
 /* Adds one received stream's end-of-call figures (and its quality to the totals). */
 int cp_report_flow(struct cp_report *r, const struct cp_flow_report *f);
+/* Adds a dataplane counter to the report ("tx_packets", "rx_drop_unknown_port", "port_imissed", ...). */
+void cp_report_dp_counter(struct cp_report *r, const char *name, uint64_t value);
 /* "COMPLETED" when every endpoint succeeded (warnings included), "COMPLETED_WITH_FAILURES" otherwise. */
 const char *cp_report_run_outcome(const struct cp_report *r);
 /* Writes the JSON summary (DESIGN.md keys); 0 or -errno. */

@@ -68,4 +68,10 @@ void cp_summary_print(FILE *out, struct cp_report *r)
 	row(out, "packets lost", "%llu of %llu (%.3f %%)", (unsigned long long)r->packets_lost,
 	    (unsigned long long)r->packets_expected,
 	    r->packets_expected ? 100.0 * (double)r->packets_lost / (double)r->packets_expected : 0);
+	if (r->ndp) {
+		fprintf(out, "Dataplane (counters that are not zero)\n");
+		for (unsigned i = 0; i < r->ndp; i++)
+			if (r->dp[i].value)
+				row(out, r->dp[i].name, "%llu", (unsigned long long)r->dp[i].value);
+	}
 }

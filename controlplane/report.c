@@ -116,6 +116,14 @@ void cp_report_failure(struct cp_report *r, enum cp_outcome o, uint16_t code, co
 	f->count++;
 }
 
+void cp_report_dp_counter(struct cp_report *r, const char *name, uint64_t value)
+{
+	if (r->ndp == CM_ARRAY_SIZE(r->dp))
+		return;
+	cm_strlcpy(r->dp[r->ndp].name, name, sizeof(r->dp[0].name));
+	r->dp[r->ndp++].value = value;
+}
+
 void cp_report_registration(struct cp_report *r, bool ok, uint32_t time_ms)
 {
 	r->reg_attempted++;
@@ -197,7 +205,7 @@ static void iso_time(uint64_t wall_ms, char *buf, size_t len)
 static json_t *report_json(struct cp_report *r)
 {
 	char started[32], ended[32];
-	json_t *root, *eps, *flows, *quality, *failures;
+	json_t *root, *eps, *flows, *quality, *failures, *dp;
 	double n = r->quality_n ? r->quality_n : 1;
 
 	iso_time(r->started_wall_ms, started, sizeof(started));
@@ -251,6 +259,10 @@ static json_t *report_json(struct cp_report *r)
 			 percentiles(&r->setup_ms), "pdd_ms", percentiles(&r->pdd_ms),
 			 "quality", quality, "flows", flows);
 	json_object_set_new(root, "failures", failures);
+	dp = json_object();
+	for (unsigned i = 0; i < r->ndp; i++)
+		json_object_set_new(dp, r->dp[i].name, json_integer((json_int_t)r->dp[i].value));
+	json_object_set_new(root, "dataplane", dp);
 	return root;
 }
 

@@ -1561,6 +1561,18 @@ void dp_tx_totals(uint64_t *packets, uint64_t *bytes, uint64_t *no_mbuf, uint64_
 	}
 }
 
+int dp_port_counters(struct dp_port_counters *out)
+{
+	struct rte_eth_stats st;
+
+	memset(out, 0, sizeof(*out));
+	if (!g.lc || rte_eth_stats_get(g.port.port_id, &st) != 0)
+		return -ENODEV;
+	*out = (struct dp_port_counters){ .ipackets = st.ipackets, .opackets = st.opackets, .imissed = st.imissed,
+					  .ierrors = st.ierrors, .oerrors = st.oerrors, .rx_nombuf = st.rx_nombuf };
+	return 0;
+}
+
 void dp_rx_totals(uint64_t *packets, uint64_t *bytes)
 {
 	*packets = *bytes = 0;

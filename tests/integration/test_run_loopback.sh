@@ -25,6 +25,9 @@ for f in s["flows"]:
     assert f["codec"] == "PCMU", f
     assert 4.3 <= f["mos"] <= 4.5, f
 assert q["mos"]["min"] >= 4.3, q
+d = s["dataplane"]
+assert d["tx_ring_full"] == 0 and d["tx_no_mbuf"] == 0 and d["rx_drop_unknown_port"] <= 40, d
+assert d["tx_packets"] >= sum(f["packets_sent"] for f in s["flows"]) > 0, d
 print("clean loopback: 40/40 SUCCESS, MOS min %.2f, %d flows" % (q["mos"]["min"], len(s["flows"])))
 PY
 test -s "$dir/clean.msgpack"
