@@ -620,6 +620,12 @@ static void ring_over(struct cp_loop *loop, void *arg)
 	cp_engine_on_answered(ep->ua->engine, ep->idx, true, &d->media);
 }
 
+static bool in_service(enum cp_ep_state s)
+{
+	return s == CP_EP_READY || s == CP_EP_CALLING || s == CP_EP_RINGING || s == CP_EP_IN_CALL ||
+	       s == CP_EP_HANGING_UP;
+}
+
 static void incoming_invite(struct cp_ua *ua, struct ua_group *g, struct sip_txn *st, const struct sip_msg *req,
 			    const struct sockaddr_storage *src)
 {
@@ -642,6 +648,11 @@ static void incoming_invite(struct cp_ua *ua, struct ua_group *g, struct sip_txn
 		return;
 	}
 	d = &ep->in;
+	/* an endpoint that is not in service (not registered yet, failed, finished) is unavailable */
+	if (ua->engine && !in_service(cp_engine_state(ua->engine, ep->idx))) {
+		sip_txn_respond_simple(st, 480, NULL, NULL);
+		return;
+	}
 	if (d->state != DLG_IDLE) {
 		sip_txn_respond_simple(st, 486, NULL, NULL);
 		return;

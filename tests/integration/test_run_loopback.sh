@@ -45,3 +45,20 @@ assert q["jitter_ms"]["avg"] > 2.0, q    # up to 20 ms of uniform TX delay
 assert q["mos"]["avg"] < 4.2, q          # 3 % loss costs G.711 with PLC about 0.3-0.5 MOS
 print("impaired loopback: loss %.2f %%, jitter avg %.2f ms, MOS avg %.2f" % (loss, q["jitter_ms"]["avg"], q["mos"]["avg"]))
 PY
+
+# an unreachable registrar: TIMEOUT with 408 for the registering endpoints; the callers reach them directly and
+# are told 480 (an endpoint out of service does not answer)
+rc=0
+"$worker" run tests/integration/plans/unreachable-registrar.ini --json-summary "$dir/unr.json" \
+	>"$dir/unr.out" 2>&1 || rc=$?
+[ $rc -eq 1 ] || { cat "$dir/unr.out"; echo "FAIL: expected exit 1, got $rc"; exit 1; }
+python3 - "$dir/unr.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+e = s["endpoints"]
+assert e["TIMEOUT"] == 5 and e["CALL_FAILED"] == 2 and e["total"] == 7, e
+fails = {(f["outcome"], f["code"]): f["count"] for f in s["failures"]}
+assert fails == {("TIMEOUT", 408): 5, ("CALL_FAILED", 480): 2}, fails
+assert s["registrations"]["attempted"] == 5 and s["registrations"]["failed"] == 5, s["registrations"]
+print("unreachable registrar: 5 TIMEOUT 408, 2 callers CALL_FAILED 480, run completed and reported")
+PY
