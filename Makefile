@@ -135,7 +135,7 @@ integration: $(WORKER) $(GATEWAY)
 	@sh tests/integration/run.sh
 
 bench: $(BENCH_BINS) $(WORKER)
-	@sh tests/bench/run.sh $(BENCH_BINS)
+	@sh tests/bench/run.sh $(BENCH_BINS) $(wildcard tests/bench/bench_*.sh)
 
 fuzz-bins: $(FUZZ_BINS)
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs every benchmark program; each prints its final line "BENCH <name> <value> <unit> [ratio=<x> ref=<what>]".
+# Runs every benchmark program (and bench_*.sh script); each prints its final line "BENCH <name> <value> <unit> [ratio=<x> ref=<what>]".
 # A summary of those lines closes the run.
 set -u
 out=$(mktemp)
@@ -7,7 +7,10 @@ fail=0
 [ $# -eq 0 ] && echo "bench: no benchmarks yet"
 for b in "$@"; do
 	echo "== $(basename "$b")"
-	"$b" 2>&1 | tee -a "$out" || fail=1
+	case $b in
+	*.sh) sh "$b" 2>&1 | tee -a "$out" || fail=1 ;;
+	*) "$b" 2>&1 | tee -a "$out" || fail=1 ;;
+	esac
 done
 echo "== summary"
 grep '^BENCH ' "$out" || true

@@ -1,0 +1,60 @@
+#!/bin/sh
+# Concurrent bidirectional G.711 calls the worker sustains on this machine: SIP on 127.0.0.1, media on the DPDK
+# dataplane over net_ring, calls held for HOLD_S seconds.  Steps up N (callers = callees = N) and keeps the largest
+# N whose run ends with every endpoint SUCCESS, no packet lost and no dataplane drop (tx ring full, no mbuf, RX
+# drops of media).  Prints CPU and peak memory of each step.
+# The reference the issue names (SIPp, which breaks near 1,250 calls with media) is not measured here.
+set -u
+worker=${CALLMETER_WORKER_BIN:-build/callmeter-worker}
+hold=${HOLD_S:-60}
+steps=${BENCH_CALL_STEPS:-500 1000 2000 4000 8000 16000}
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+best=0
+for n in $steps; do
+	legs=$((2 * n))
+	cat >"$dir/p.ini" <<PLAN
+[test]
+name = concurrent-$n
+duration = $((hold + n / 500 + 30))s
+call_duration = ${hold}s
+cps = 1000
+setup_timeout = 20s
+[group callees]
+endpoints = $n
+local_port = 47060
+ring_time = 100ms
+[group callers]
+endpoints = $n
+target = group:callees
+local_port = 48060
+[dataplane]
+media_ip = 192.0.2.50, 192.0.2.51, 192.0.2.52, 192.0.2.53, 192.0.2.54, 192.0.2.55, 192.0.2.56, 192.0.2.57
+rtp_ports = 10000-59999
+PLAN
+	/usr/bin/time -f "%e %P %M" -o "$dir/time" "$worker" run "$dir/p.ini" --json-summary "$dir/s.json" \
+		>"$dir/out" 2>&1
+	rc=$?
+	verdict=$(python3 - "$dir/s.json" "$n" <<'PY'
+import json, sys
+try:
+    s = json.load(open(sys.argv[1]))
+except Exception as e:
+    print("FAIL no summary"); sys.exit()
+n = int(sys.argv[2]); d = s["dataplane"]; q = s["quality"]
+# media drops only: ARP (our own gratuitous ARPs come back on the ring), RTCP (counted, not analysed) and packets
+# in flight to a flow that just closed are not losses
+drops = sum(v for k, v in d.items()
+            if k.startswith("rx_drop_") and k not in ("rx_drop_unknown_port", "rx_drop_arp", "rx_drop_rtcp"))
+ok = (s["endpoints"]["SUCCESS"] == 2 * n and q["packets_lost"] == 0 and d["tx_ring_full"] == 0
+      and d["tx_no_mbuf"] == 0 and drops == 0 and d.get("port_imissed", 0) == 0)
+print("%s success=%d lost=%d ring_full=%d no_mbuf=%d rx_drops=%d mos_min=%.2f" % (
+    "PASS" if ok else "FAIL", s["endpoints"]["SUCCESS"], q["packets_lost"], d["tx_ring_full"],
+    d["tx_no_mbuf"], drops, q["mos"]["min"]))
+PY
+)
+	read -r secs cpu rss <"$dir/time"
+	echo "calls=$n exit=$rc $verdict wall=${secs}s cpu=$cpu peak_rss=$((rss / 1024))MiB"
+	case $verdict in PASS*) best=$n ;; *) break ;; esac
+done
+echo "BENCH concurrent_calls $best calls"
