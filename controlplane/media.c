@@ -113,16 +113,24 @@ uint32_t cp_media_flows(const struct cp_media *m)
 }
 
 /* Slot s uses media IP s % n and port rtp_port_min + 2 * (s / n): the plan checked that they fit. */
+static void slot_addr(const struct cp_media *m, uint32_t s, uint32_t *ip, uint16_t *port)
+{
+	uint32_t n = m->plan->dp.nmedia_ips;
+
+	*ip = m->media_ip[s % n];
+	*port = (uint16_t)(m->plan->dp.rtp_port_min + 2 * (s / n));
+}
+
 int cp_media_local(const struct cp_media *m, uint32_t leg, char *ip, size_t iplen, uint16_t *port)
 {
-	uint32_t s, n = m->plan->dp.nmedia_ips;
+	struct in_addr a;
+	uint32_t addr;
 
 	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT)
 		return -EINVAL;
-	s = m->slot[leg];
-	cm_strlcpy(ip, m->plan->dp.media_ips[s % n], iplen);
-	*port = (uint16_t)(m->plan->dp.rtp_port_min + 2 * (s / n));
-	return 0;
+	slot_addr(m, m->slot[leg], &addr, port);
+	a.s_addr = htonl(addr);
+	return inet_ntop(AF_INET, &a, ip, (socklen_t)iplen) ? 0 : -ENOSPC;
 }
 
 int cp_media_dp_config(const struct cp_media *m, struct dp_config *cfg)
@@ -182,7 +190,7 @@ static bool own_ip(const struct cp_media *m, uint32_t ip)
 int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 {
 	struct cp_media *m = arg;
-	uint32_t ep = CP_LEG_EP(leg), s, n = m->plan->dp.nmedia_ips;
+	uint32_t ep = CP_LEG_EP(leg), s;
 	const struct cfg_group *g;
 	const struct codec_ops *ops;
 	struct codec_params params = { 0 };
@@ -206,8 +214,7 @@ int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 		cm_log(CM_LOG_ERROR, "media", "leg %u: %s", leg, err);
 		return -ENOMEM;
 	}
-	p.local_ip = m->media_ip[s % n];
-	p.local_port = (uint16_t)(m->plan->dp.rtp_port_min + 2 * (s / n));
+	slot_addr(m, s, &p.local_ip, &p.local_port);
 	p.remote_port = cm->remote_port;
 	/* our own media address: the port itself; anything else: all zero, resolved by the dataplane's ARP */
 	if (own_ip(m, p.remote_ip))
@@ -284,7 +291,8 @@ void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
 	struct dp_flow_snapshot snap;
 	struct dp_rx_report r;
 	int s = leg_report(m, leg, &snap, &r);
-	uint32_t n = m->plan->dp.nmedia_ips;
+	uint32_t local_ip;
+	uint16_t local_port;
 
 	memset(out, 0, sizeof(*out));
 	if (s < 0)
@@ -292,8 +300,8 @@ void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
 	dp_flow_delete((uint32_t)s);
 	out->ssrc = r.ssrc;
 	ip_port(m->legs[s].remote_ip, m->legs[s].remote_port, out->src, sizeof(out->src));
-	ip_port(m->media_ip[(uint32_t)s % n], (uint16_t)(m->plan->dp.rtp_port_min + 2 * ((uint32_t)s / n)), out->dst,
-		sizeof(out->dst));
+	slot_addr(m, (uint32_t)s, &local_ip, &local_port);
+	ip_port(local_ip, local_port, out->dst, sizeof(out->dst));
 	cm_strlcpy(out->codec, m->legs[s].ops->name, sizeof(out->codec));
 	out->packets_sent = snap.tx_packets;
 	out->packets_received = r.packets_received;
