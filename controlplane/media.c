@@ -248,6 +248,12 @@ static void quality(const struct cp_media *m, uint32_t s, const struct dp_rx_rep
 	struct emodel_result out;
 	double jb = 2 * r->jitter_ms > JB_MIN_MS ? 2 * r->jitter_ms : JB_MIN_MS;
 
+	if (r->packets_received == 0) { /* no audio at all (one-way or no media): the worst, not "no loss" */
+		*mos = 1.0;
+		*rf = 0;
+		return;
+	}
+
 	emodel_defaults(&in);
 	emodel_set_codec(&in, m->legs[s].ops, m->legs[s].ops->has_plc);
 	emodel_set_delay(&in, emodel_one_way_delay_ms(0, jb, m->legs[s].ptime_ms));

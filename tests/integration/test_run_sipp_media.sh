@@ -1,0 +1,87 @@
+#!/bin/sh
+# The DESIGN.md testbed: the worker's SIP on the kernel side of one veth, its dataplane on a second veth through
+# the net_af_packet PMD with a media IP the kernel does not own; a SIPp UAS with RTP echo in the namespace.
+# Calls from the worker to SIPp: the dataplane resolves SIPp's media address by ARP and answers ARP for its own,
+# SIPp echoes the RTP back, and the worker's RX analysis must see every packet it sent (no loss, MOS >= 4.3);
+# tshark in the namespace counts the RTP packets the worker says it sent.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. tests/integration/lib/testbed.sh
+trap tb_cleanup EXIT INT TERM
+worker=${CALLMETER_WORKER_BIN:-build/callmeter-worker}
+command -v sipp >/dev/null 2>&1 || tb_skip "sipp (sip-tester) not installed"
+command -v tshark >/dev/null 2>&1 || tb_skip "tshark not installed"
+
+tb_netns cmmedia
+# the media link: host side handed to DPDK (no kernel address), namespace side 10.252.X.2/24
+o=$(( $$ % 250 + 1 ))
+MEDIA_NS_IP=10.252.$o.2
+MEDIA_DP_IP=10.252.$o.10
+MH=cmmh$$
+ip link add "$MH" type veth peer name cmmn$$ || tb_skip "cannot create the media veth pair"
+ip link set cmmn$$ netns "$TB_NS"
+ip link set "$MH" up
+ip -n "$TB_NS" addr add "$MEDIA_NS_IP/24" dev cmmn$$
+ip -n "$TB_NS" link set cmmn$$ up
+# veth hands packets over with the UDP checksum left to an offload that never happens; the dataplane checks
+# checksums (as a NIC would have), so the namespace side computes them in software
+command -v ethtool >/dev/null 2>&1 || tb_skip "ethtool not installed"
+ip netns exec "$TB_NS" ethtool -K cmmn$$ tx off >/dev/null
+CALLS=6
+
+(cd "$TB_WORK" && exec ip netns exec "$TB_NS" sipp -sn uas -i "$TB_NS_IP" -p 5060 -mi "$MEDIA_NS_IP" -rtp_echo \
+	-m $CALLS -nostdin -timeout 60s >"$TB_WORK/sipp.log" 2>&1) &
+ip netns exec "$TB_NS" tshark -q -i cmmn$$ -f "udp and src host $MEDIA_DP_IP" -w "$TB_WORK/media.pcap" \
+	>"$TB_WORK/tshark.log" 2>&1 &
+for _ in $(seq 1 50); do
+	ip netns exec "$TB_NS" ss -lun 2>/dev/null | grep -q "$TB_NS_IP:5060" && grep -q "Capturing" "$TB_WORK/tshark.log" \
+		&& break
+	sleep 0.1
+done
+
+cat >"$TB_WORK/plan.ini" <<PLAN
+[test]
+name = sipp-echo
+duration = 30s
+call_duration = 4s
+cps = 10
+
+[group callers]
+endpoints = $CALLS
+target = sip:service@$TB_NS_IP:5060
+local_ip = $TB_HOST_IP
+local_port = 39160
+
+[dataplane]
+media_ip = $MEDIA_DP_IP
+netmask = 255.255.255.0
+rtp_ports = 43000-43999
+eal_args = --no-huge --no-shconf -m 512 --no-pci --vdev=net_af_packet0,iface=$MH --no-telemetry
+  --log-level=*:warning
+PLAN
+
+"$worker" run "$TB_WORK/plan.ini" --json-summary "$TB_WORK/s.json" >"$TB_WORK/run.out" 2>&1
+rc=$?
+sleep 1
+ip netns pids "$TB_NS" | xargs -r kill -INT 2>/dev/null
+sleep 1
+if [ $rc -ne 0 ]; then
+	cat "$TB_WORK/run.out"; tail -20 "$TB_WORK/sipp.log"
+	echo "FAIL: run exit $rc"
+	exit 1
+fi
+captured=$(tshark -r "$TB_WORK/media.pcap" -d "udp.port==43000-43999,rtp" -Y rtp 2>/dev/null | wc -l)
+python3 - "$TB_WORK/s.json" "$captured" "$CALLS" <<'PY' || { cat "$TB_WORK/run.out"; exit 1; }
+import json, sys
+s = json.load(open(sys.argv[1])); captured = int(sys.argv[2]); calls = int(sys.argv[3])
+e, c, q = s["endpoints"], s["calls"], s["quality"]
+assert e["SUCCESS"] == calls and c["answered"] == calls, (e, c)
+sent = sum(f["packets_sent"] for f in s["flows"])
+assert len(s["flows"]) == calls, s["flows"]
+for f in s["flows"]:
+    assert f["packets_lost"] == 0 and f["packets_received"] >= 150, f   # 4 s at 50 packets/s, echoed back
+    assert f["mos"] >= 4.3, f
+assert captured == sent, (captured, sent)
+print("sipp echo over af_packet: %d calls, %d RTP packets sent = %d captured by tshark in the namespace, "
+      "MOS min %.2f" % (calls, sent, captured, q["mos"]["min"]))
+PY
