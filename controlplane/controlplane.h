@@ -140,6 +140,9 @@ struct cp_flow_report {
 	char src[48], dst[48]; /* "ip:port" */
 	char codec[24];
 	uint64_t packets_sent, packets_received, packets_lost, duplicate_packets, out_of_order_packets;
+	uint64_t bytes_sent, bytes_received; /* RTP header + payload */
+	bool srtp;                           /* sent and received as SRTP */
+	double rtt_ms;                       /* from RTCP LSR/DLSR, < 0: none */
 	double jitter_ms, max_jitter_ms, mos, r_factor;
 };
 
@@ -236,6 +239,10 @@ struct cp_call_media {
 	char codec[24];
 	uint8_t payload_type;
 	uint16_t ptime_ms;
+	/* SDES-SRTP (RFC 4568) when negotiated: suite AES_CM_128_HMAC_SHA1_80 (1) or _32 (2), master key||salt */
+	uint8_t srtp_suite;           /* 0: plain RTP */
+	uint8_t srtp_tx_key[30];      /* ours, as offered/answered */
+	uint8_t srtp_rx_key[30];      /* the peer's */
 };
 
 struct cp_engine;

@@ -195,6 +195,7 @@ int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 	const struct codec_ops *ops;
 	struct codec_params params = { 0 };
 	struct dp_flow_params p = { 0 };
+	struct dp_srtp_keys keys = { 0 };
 	struct in_addr a;
 	char err[256];
 	int rc;
@@ -228,7 +229,14 @@ int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 	p.seq0 = (uint16_t)(p.ssrc >> 7);
 	p.ts0 = p.ssrc * 7u;
 	p.cache = m->legs[s].cache;
+	if (cm->srtp_suite) {
+		keys.suite = cm->srtp_suite == 2 ? DP_SRTP_AES_CM_128_HMAC_SHA1_32 : DP_SRTP_AES_CM_128_HMAC_SHA1_80;
+		memcpy(keys.tx_key, cm->srtp_tx_key, sizeof(keys.tx_key));
+		memcpy(keys.rx_key, cm->srtp_rx_key, sizeof(keys.rx_key));
+		p.srtp = &keys; /* copied by dp_flow_add */
+	}
 	rc = dp_flow_add(s, &p);
+	memset(&keys, 0, sizeof(keys));
 	if (rc < 0)
 		return rc;
 	m->legs[s].ops = ops;
@@ -310,7 +318,11 @@ void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
 	ip_port(local_ip, local_port, out->dst, sizeof(out->dst));
 	cm_strlcpy(out->codec, m->legs[s].ops->name, sizeof(out->codec));
 	out->packets_sent = snap.tx_packets;
+	out->bytes_sent = snap.tx_bytes;
 	out->packets_received = r.packets_received;
+	out->bytes_received = r.bytes_received;
+	out->srtp = snap.srtp;
+	out->rtt_ms = snap.rtt_us >= 0 ? snap.rtt_us / 1000.0 : -1;
 	out->packets_lost = r.packets_lost > 0 ? (uint64_t)r.packets_lost : 0;
 	out->duplicate_packets = r.duplicate_packets;
 	out->out_of_order_packets = r.out_of_order_packets;
@@ -340,6 +352,10 @@ void cp_media_sample(void *arg, uint32_t leg, struct cp_sample *smp)
 	smp->out_of_order_packets = r.out_of_order_packets;
 	smp->sequence_number_resets = r.sequence_number_resets;
 	smp->jitter_ms = r.jitter_ms;
+	if (snap.rtt_us >= 0) {
+		smp->has_rtt = true;
+		smp->rtt_ms = snap.rtt_us / 1000.0;
+	}
 	smp->burst_density = r.burst_density;
 	smp->gap_density = r.gap_density;
 	quality(m, (uint32_t)s, &r, &smp->mos, &smp->r_factor);

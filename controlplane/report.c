@@ -230,14 +230,18 @@ static json_t *report_json(struct cp_report *r)
 	flows = json_array();
 	for (size_t i = 0; i < r->nflows; i++) {
 		const struct cp_flow_report *f = &r->flows[i];
-		json_array_append_new(flows, json_pack(
-			"{s:I,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o}",
+		json_t *fj = json_pack(
+			"{s:I,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o}",
 			"ssrc", (json_int_t)f->ssrc, "src", f->src, "dst", f->dst, "codec", f->codec,
 			"packets_sent", (json_int_t)f->packets_sent, "packets_received", (json_int_t)f->packets_received,
 			"packets_lost", (json_int_t)f->packets_lost, "duplicate_packets",
 			(json_int_t)f->duplicate_packets, "out_of_order_packets", (json_int_t)f->out_of_order_packets,
+			"bytes_sent", (json_int_t)f->bytes_sent, "bytes_received", (json_int_t)f->bytes_received,
 			"jitter_ms", num(f->jitter_ms, 3), "max_jitter_ms", num(f->max_jitter_ms, 3), "mos",
-			num(f->mos, 2), "r_factor", num(f->r_factor, 1)));
+			num(f->mos, 2), "r_factor", num(f->r_factor, 1));
+		json_object_set_new(fj, "srtp", json_boolean(f->srtp));
+		json_object_set_new(fj, "rtt_ms", f->rtt_ms >= 0 ? num(f->rtt_ms, 3) : json_null());
+		json_array_append_new(flows, fj);
 	}
 
 	failures = json_array();

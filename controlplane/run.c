@@ -52,8 +52,6 @@ static int check_supported(const struct cfg_plan *plan, char *err, size_t len)
 
 		if (gr->transport != CFG_TRANSPORT_UDP)
 			what = "transport tcp/tls";
-		else if (gr->srtp != CFG_SRTP_OFF)
-			what = "srtp";
 		else if (gr->port_per_endpoint)
 			what = "port_per_endpoint";
 		else if (gr->outbound_proxy[0])

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <openssl/evp.h>
+
 #include "codecs/codecs.h"
 #include "controlplane/controlplane.h"
 #include "sip/sip.h"
@@ -59,6 +61,8 @@ struct ua_dlg {
 	char *sdp_answer;              /* UAS: built at INVITE time, sent with the 200 */
 	struct cp_call_media media;
 	struct cp_timer ring;          /* UAS: ring time */
+	uint8_t srtp_key[30];          /* our SDES master key||salt for this call */
+	char srtp_key_b64[48];
 };
 
 struct ua_ep {
@@ -259,9 +263,21 @@ static int ua_reg(void *arg, uint32_t idx, uint32_t expires)
 
 /* ---- calls: UAC ------------------------------------------------------------------------------------------- */
 
+#define UA_SRTP_SUITE "AES_CM_128_HMAC_SHA1_80"
+
+/* A fresh SDES master key for a call (RFC 4568 §6.1: key||salt, base64 in the a=crypto line). */
+static int new_srtp_key(struct ua_dlg *d)
+{
+	if (getrandom(d->srtp_key, sizeof(d->srtp_key), 0) != sizeof(d->srtp_key))
+		return -EIO;
+	EVP_EncodeBlock((unsigned char *)d->srtp_key_b64, d->srtp_key, sizeof(d->srtp_key));
+	return 0;
+}
+
 static void local_sdp(struct ua_ep *ep, bool incoming, struct sdp_local *l, char *ip, size_t iplen)
 {
 	struct ua_group *g = grp(ep);
+	struct ua_dlg *d = incoming ? &ep->in : &ep->out;
 
 	memset(l, 0, sizeof(*l));
 	cp_media_local(ep->ua->media, CP_LEG(ep->idx, incoming), ip, iplen, &l->port);
@@ -273,6 +289,11 @@ static void local_sdp(struct ua_ep *ep, bool incoming, struct sdp_local *l, char
 	l->dtmf_pt = g->cfg->dtmf == CFG_DTMF_RFC4733 ? UA_DTMF_PT : 0;
 	l->ptime = g->cfg->ptime_ms;
 	l->dir = SDP_SENDRECV;
+	if (g->cfg->srtp != CFG_SRTP_OFF) {
+		l->crypto_suite = UA_SRTP_SUITE;
+		l->crypto_key = d->srtp_key_b64;
+		l->srtp_required = g->cfg->srtp == CFG_SRTP_MANDATORY;
+	}
 }
 
 /* Headers every request inside (or establishing) a dialog carries. */
@@ -360,6 +381,8 @@ static int ua_call(void *arg, uint32_t idx, int64_t callee, const char *uri)
 			return -EHOSTUNREACH;
 	}
 	cm_strlcpy(d->remote_uri, d->ruri, sizeof(d->remote_uri));
+	if (g->cfg->srtp != CFG_SRTP_OFF && new_srtp_key(d) < 0)
+		return -EIO;
 	d->state = DLG_CALLING;
 	rc = invite_send(d, NULL, NULL);
 	if (rc < 0)
@@ -485,9 +508,22 @@ static void learn_peer(struct ua_dlg *d, const struct sip_msg *m, enum sip_hdr_i
 	}
 }
 
-static bool media_from(const struct sdp_negotiated *neg, const struct cfg_group *g, struct cp_call_media *m)
+static bool media_from(const struct sdp_negotiated *neg, const struct cfg_group *g, const struct ua_dlg *d,
+		       struct cp_call_media *m)
 {
 	memset(m, 0, sizeof(*m));
+	if (neg->srtp) {
+		char b64[64];
+		unsigned char key[48];
+
+		copy_str(b64, sizeof(b64), neg->remote_key);
+		/* 30 bytes of key||salt are 40 base64 characters; EVP_DecodeBlock counts the padding in */
+		if (strlen(b64) != 40 || EVP_DecodeBlock(key, (const unsigned char *)b64, 40) < 30)
+			return false;
+		m->srtp_suite = sip_str_eq(neg->crypto_suite, "AES_CM_128_HMAC_SHA1_32") ? 2 : 1;
+		memcpy(m->srtp_tx_key, d->srtp_key, sizeof(m->srtp_tx_key));
+		memcpy(m->srtp_rx_key, key, sizeof(m->srtp_rx_key));
+	}
 	copy_str(m->remote_ip, sizeof(m->remote_ip), neg->remote_addr);
 	m->remote_port = neg->remote_port;
 	copy_str(m->codec, sizeof(m->codec), neg->codec.encoding);
@@ -536,7 +572,7 @@ static void invite_response(struct ua_dlg *d, const struct sip_msg *resp)
 		}
 		d->state = DLG_CONFIRMED;
 		if (sdp_parse(&ans, resp->body.p, resp->body.len) < 0 || sdp_accept_answer(&l, &ans, &neg, &nr) < 0 ||
-		    !media_from(&neg, grp(ep)->cfg, &d->media)) {
+		    !media_from(&neg, grp(ep)->cfg, d, &d->media)) {
 			d->state = DLG_ENDING;
 			dialog_request(d, "BYE");
 			cp_engine_on_call_failed(ua->engine, ep->idx, 0, true, sdp_neg_name(nr));
@@ -676,9 +712,14 @@ static void incoming_invite(struct cp_ua *ua, struct ua_group *g, struct sip_txn
 	d->answered = false;
 	sip_txn_set_user(st, d);
 
+	if (g->cfg->srtp != CFG_SRTP_OFF && new_srtp_key(d) < 0) {
+		sip_txn_respond_simple(st, 500, d->local_tag, NULL);
+		return;
+	}
 	local_sdp(ep, true, &l, ip, sizeof(ip));
 	if (sdp_parse(&offer, req->body.p, req->body.len) < 0 ||
-	    (len = sdp_build_answer(&offer, &l, sdp, sizeof(sdp), &neg, &nr)) < 0 || !media_from(&neg, g->cfg, &d->media)) {
+	    (len = sdp_build_answer(&offer, &l, sdp, sizeof(sdp), &neg, &nr)) < 0 ||
+	    !media_from(&neg, g->cfg, d, &d->media)) {
 		sip_txn_respond_simple(st, 488, d->local_tag, NULL);
 		return;
 	}

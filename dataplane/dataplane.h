@@ -281,6 +281,7 @@ struct dp_flow_snapshot {
 	uint64_t imp_lost, imp_dup, imp_reordered;
 	uint16_t ptime_ms;
 	uint8_t active;
+	bool srtp;                 /* the flow protects and authenticates its packets (SRTP sessions set) */
 	/* RTCP (RFC 3550 §6.4): what we sent and received, and the remote's report about our stream */
 	uint32_t rtcp_sent, rtcp_received;
 	int64_t rtt_us;            /* −1 until a report block with LSR arrived */

@@ -1512,6 +1512,7 @@ int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out)
 			out->imp_reordered = g.cold[flow].imp_reordered;
 			out->ptime_ms = f->ptime_ms;
 			out->active = f->active;
+			out->srtp = f->srtp != 0;
 			out->rtcp_sent = g.cold[flow].rtcp_sent;
 			out->rtcp_received = g.cold[flow].rtcp_received;
 			out->rtt_us = g.cold[flow].rtt_us;

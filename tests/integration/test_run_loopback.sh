@@ -62,3 +62,22 @@ assert fails == {("TIMEOUT", 408): 5, ("CALL_FAILED", 480): 2}, fails
 assert s["registrations"]["attempted"] == 5 and s["registrations"]["failed"] == 5, s["registrations"]
 print("unreachable registrar: 5 TIMEOUT 408, 2 callers CALL_FAILED 480, run completed and reported")
 PY
+
+# SDES-SRTP: keys exchanged in a=crypto, every packet protected and authenticated; a plain peer refuses (488)
+rc=0
+"$worker" run tests/integration/plans/loopback-srtp.ini --json-summary "$dir/srtp.json" \
+	>"$dir/srtp.out" 2>&1 || rc=$?
+[ $rc -eq 1 ] || { cat "$dir/srtp.out"; echo "FAIL: expected exit 1 (the refused calls), got $rc"; exit 1; }
+python3 - "$dir/srtp.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+e, d = s["endpoints"], s["dataplane"]
+assert e["SUCCESS"] == 22 and e["NEGOTIATION_FAILED"] == 2, e
+fails = {(f["outcome"], f["code"]): f["count"] for f in s["failures"]}
+assert fails == {("NEGOTIATION_FAILED", 488): 2}, fails
+assert len(s["flows"]) == 20, len(s["flows"])
+for f in s["flows"]:
+    assert f["srtp"] and f["packets_lost"] == 0 and f["packets_received"] >= 130, f
+assert d["rx_drop_srtp_auth_fail"] == 0 and d["tx_srtp_fail"] == 0, d
+print("srtp loopback: 10 calls protected both ways, every packet authenticated; 2 plain peers -> 488")
+PY
