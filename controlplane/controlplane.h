@@ -164,6 +164,7 @@ struct cp_report {
 	uint32_t reg_attempted, reg_succeeded, reg_failed;
 	struct cp_values reg_time_ms;
 	uint32_t calls_attempted, calls_answered, calls_failed;
+	uint32_t calls_received;            /* incoming calls our endpoints answered */
 	struct cp_values setup_ms, pdd_ms;
 	/* quality over answered calls' received streams */
 	uint32_t quality_n;

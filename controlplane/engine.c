@@ -741,6 +741,7 @@ void cp_engine_on_answered(struct cp_engine *e, uint32_t ep, bool incoming, cons
 		if (p->flags & EPF_IN_BUSY)
 			return;
 		p->flags |= EPF_IN_BUSY;
+		e->report->calls_received++;
 		rc = e->ops->media_start(e->media, CP_LEG(ep, true), m);
 		if (rc < 0)
 			set_outcome(p, CP_OUT_OSERROR, 0, "cannot start media");

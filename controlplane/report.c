@@ -250,7 +250,7 @@ static json_t *report_json(struct cp_report *r)
 							 outcome_names[r->failures[i].outcome], "code",
 							 r->failures[i].code, "reason", r->failures[i].reason, "count",
 							 (json_int_t)r->failures[i].count));
-	root = json_pack("{s:{s:s,s:s,s:s,s:s,s:s},s:o,s:{s:I,s:I,s:I,s:o},s:{s:I,s:I,s:I,s:o,s:o,s:o},s:o,s:o}",
+	root = json_pack("{s:{s:s,s:s,s:s,s:s,s:s},s:o,s:{s:I,s:I,s:I,s:o},s:{s:I,s:I,s:I,s:I,s:o,s:o,s:o},s:o,s:o}",
 			 "run", "id", r->run_id, "plan", r->plan, "started", started, "ended", ended, "outcome",
 			 cp_report_run_outcome(r),
 			 "endpoints", eps,
@@ -258,7 +258,7 @@ static json_t *report_json(struct cp_report *r)
 			 (json_int_t)r->reg_succeeded, "failed", (json_int_t)r->reg_failed, "time_ms",
 			 percentiles(&r->reg_time_ms),
 			 "calls", "attempted", (json_int_t)r->calls_attempted, "answered", (json_int_t)r->calls_answered,
-			 "failed", (json_int_t)r->calls_failed, "asr",
+			 "failed", (json_int_t)r->calls_failed, "received", (json_int_t)r->calls_received, "asr",
 			 num(r->calls_attempted ? (double)r->calls_answered / r->calls_attempted : 0, 4), "setup_ms",
 			 percentiles(&r->setup_ms), "pdd_ms", percentiles(&r->pdd_ms),
 			 "quality", quality, "flows", flows);

@@ -1,9 +1,10 @@
 #!/bin/sh
 # The DESIGN.md testbed: the worker's SIP on the kernel side of one veth, its dataplane on a second veth through
 # the net_af_packet PMD with a media IP the kernel does not own; a SIPp UAS with RTP echo in the namespace.
-# Calls from the worker to SIPp: the dataplane resolves SIPp's media address by ARP and answers ARP for its own,
-# SIPp echoes the RTP back, and the worker's RX analysis must see every packet it sent (no loss, MOS >= 4.3);
-# tshark in the namespace counts the RTP packets the worker says it sent.
+# 1. Calls from the worker to SIPp: the dataplane resolves SIPp's media address by ARP and answers ARP for its
+#    own, SIPp echoes the RTP back, and the worker's RX analysis must see every packet it sent (no loss,
+#    MOS >= 4.3); tshark in the namespace counts the RTP packets the worker says it sent.
+# 2. A SIPp UAC (with RTP echo) calls an `external` group of the worker: every call answered, media both ways.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib/testbed.sh
@@ -84,4 +85,48 @@ for f in s["flows"]:
 assert captured == sent, (captured, sent)
 print("sipp echo over af_packet: %d calls, %d RTP packets sent = %d captured by tshark in the namespace, "
       "MOS min %.2f" % (calls, sent, captured, q["mos"]["min"]))
+PY
+
+# 2. SIPp calls in: an external group answers; SIPp echoes what the worker's callee endpoint sends
+cat >"$TB_WORK/in.ini" <<PLAN
+[test]
+name = sipp-calls-in
+duration = 14s
+
+[group external]
+endpoints = 1
+target = external
+local_ip = $TB_HOST_IP
+local_port = 39260
+ring_time = 200ms
+
+[dataplane]
+media_ip = $MEDIA_DP_IP
+rtp_ports = 43000-43999
+eal_args = --no-huge --no-shconf -m 512 --no-pci --vdev=net_af_packet0,iface=$MH --no-telemetry
+  --log-level=*:warning
+PLAN
+"$worker" run "$TB_WORK/in.ini" --json-summary "$TB_WORK/in.json" >"$TB_WORK/in.out" 2>&1 &
+wpid=$!
+for _ in $(seq 1 50); do ss -lun | grep -q "$TB_HOST_IP:39260" && break; sleep 0.1; done
+(cd "$TB_WORK" && exec ip netns exec "$TB_NS" sipp -sn uac -s external-1 "$TB_HOST_IP:39260" -i "$TB_NS_IP" \
+	-p 5062 -mi "$MEDIA_NS_IP" -rtp_echo -m 4 -l 1 -d 2000 -nostdin -timeout 30s >"$TB_WORK/uac.log" 2>&1)
+src=$?
+wait $wpid
+rc=$?
+if [ $src -ne 0 ] || [ $rc -ne 0 ]; then
+	cat "$TB_WORK/in.out"; tail -20 "$TB_WORK/uac.log"
+	echo "FAIL: SIPp UAC exit $src, worker exit $rc"
+	exit 1
+fi
+python3 - "$TB_WORK/in.json" <<'PY' || { cat "$TB_WORK/in.out"; exit 1; }
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["endpoints"]["SUCCESS"] == 1, s["endpoints"]
+assert s["calls"]["received"] == 4 and s["calls"]["attempted"] == 0, s["calls"]
+assert len(s["flows"]) == 4, s["flows"]
+for f in s["flows"]:
+    assert f["packets_received"] >= 80 and f["packets_lost"] == 0 and f["mos"] >= 4.3, f   # ~2 s echoed
+print("sipp calls in: 4 calls answered by an external group, echoed media analysed, MOS min %.2f"
+      % s["quality"]["mos"]["min"])
 PY
