@@ -81,3 +81,17 @@ for f in s["flows"]:
 assert d["rx_drop_srtp_auth_fail"] == 0 and d["tx_srtp_fail"] == 0, d
 print("srtp loopback: 10 calls protected both ways, every packet authenticated; 2 plain peers -> 488")
 PY
+
+# Opus and G.722: negotiated (offerer's first common codec), sent and analysed
+"$worker" run tests/integration/plans/loopback-codecs.ini --json-summary "$dir/codecs.json" \
+	>"$dir/codecs.out" 2>&1 || { cat "$dir/codecs.out"; exit 1; }
+python3 - "$dir/codecs.json" <<'PY'
+import json, sys, collections
+s = json.load(open(sys.argv[1]))
+assert s["endpoints"]["SUCCESS"] == 16, s["endpoints"]
+codecs = collections.Counter(f["codec"] for f in s["flows"])
+assert codecs == {"opus": 8, "G722": 8}, codecs
+for f in s["flows"]:
+    assert f["packets_lost"] == 0 and f["packets_received"] >= 130 and f["mos"] >= 4.3, f
+print("codecs loopback: 8 Opus and 8 G.722 streams, no loss")
+PY
