@@ -1,6 +1,7 @@
 /* INI reading on top of libinih.  libinih parses; this file adds what error messages need: the line each key
  * stands on, a hard error for lines longer than libinih's buffer (it would otherwise split them silently), and
  * one "FILE:LINE: ..." message for the first problem. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,8 +82,10 @@ static char *ini_read_line(char *str, int num, void *stream)
 		src->text = nl ? nl + 1 : src->text + strlen(src->text);
 	}
 	src->ctx.line++;
-	src->ctx.indented = str[0] == ' ' || str[0] == '\t';
-	if (str[strspn(str, " \t")] == '[') {
+	/* white space as libinih sees it (isspace: \v and \f too), or a header or continuation it finds would be
+	 * missed here */
+	src->ctx.indented = str[0] && isspace((unsigned char)str[0]);
+	if (str[strspn(str, " \t\v\f\r\n")] == '[') {
 		src->ctx.section_seq++;
 		src->ctx.section_line = src->ctx.line;
 	}

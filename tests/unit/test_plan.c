@@ -132,6 +132,8 @@ static const struct {
 	{ "[group a]\nendpoints = 2\nusername = fixed\n", "3: key 'username': [group a]: with 2 endpoints the template" },
 	{ "[group a]\nendpoints = 1\nregistrar = pbx:99999\nusername = u\n", "3: key 'registrar': [group a]: expected" },
 	{ "[group a]\nendpoints = 1\naccounts = /nonexistent.csv\n", "3: key 'accounts': [group a]: cannot open" },
+	{ "[group a]\nendpoints = 1\naccounts = /dev/zero\n", "3: key 'accounts': [group a]: accounts file /dev/zero is not" },
+	{ "[group a]\nendpoints = 1\naccounts = /tmp\n", "3: key 'accounts': [group a]: accounts file /tmp is not" },
 	{ "[group a]\nendpoints = 1\nlocal_ip = localhost\n", "3: key 'local_ip': [group a]: 'localhost' is not" },
 	{ "[group a]\nendpoints = 10\nport_per_endpoint = yes\nlocal_port = 65530\n",
 	  "4: key 'local_port': [group a]: port_per_endpoint needs" },
@@ -177,6 +179,23 @@ START_TEST(bad_plan_names_line_and_key)
 	/* nothing half-loaded */
 	ck_assert_uint_eq(plan.ngroups, 0);
 	ck_assert_uint_eq(plan.total_endpoints, 0);
+}
+END_TEST
+
+/* Found by fuzz_plan: a header indented with a character libinih counts as white space (\v) was a section to
+ * libinih but not to our reader, and the group was indexed before it existed. */
+START_TEST(headers_indented_with_any_white_space)
+{
+	char err[CFG_ERR_MAX];
+
+	ck_assert_msg(cfg_plan_load_string(&plan, "v.ini", "\v[group a]\nendpoints = 2\n\f[group b]\nendpoints = 3\n",
+					   err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(plan.ngroups, 2);
+	ck_assert_str_eq(plan.groups[1].name, "b");
+	ck_assert_uint_eq(plan.total_endpoints, 5);
+	ck_assert_int_lt(cfg_plan_load_string(&plan, "v.ini", "[group a]\nendpoints = 2\n\v[group a]\nrole = callee\n",
+					      err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "v.ini:3: group 'a' is defined twice (first on line 1)"), "%s", err);
 }
 END_TEST
 
@@ -256,6 +275,7 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, defaults);
 	tcase_add_loop_test(tc, bad_plan_names_line_and_key, 0, (int)CM_ARRAY_SIZE(bad_plans));
 	tcase_add_test(tc, bad_accounts_csv_line);
+	tcase_add_test(tc, headers_indented_with_any_white_space);
 	tcase_add_loop_test(tc, duration_parsing, 0, (int)CM_ARRAY_SIZE(durations));
 	tcase_add_test(tc, templates);
 	tcase_add_test(tc, shipped_examples_validate);
