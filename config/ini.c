@@ -18,6 +18,7 @@ struct ini_source {
 	FILE *fp;          /* file source, or */
 	const char *text;  /* string source */
 	unsigned fail_line;
+	bool after_key;    /* the last line that was not a comment was a key (or its continuation) */
 };
 
 void cfg_ini_error(struct cfg_ini_ctx *ctx, const char *key, const char *fmt, ...)
@@ -44,6 +45,30 @@ static char *line_too_long(struct ini_source *src, int num)
 		      num - 1);
 	src->fail_line = src->ctx.line;
 	return NULL;
+}
+
+/* Classifies a line exactly as libinih 55 will (ini.c): after white space (isspace), ';' '#' or nothing is a
+ * comment; an indented line after a key line is that key's continuation (even if it looks like a header);
+ * '[' starts a header and forgets the key; anything else is a key line.  Comments and blank lines keep the
+ * key.  Getting this wrong would make a header seen by libinih unseen here, or the reverse. */
+static void classify_line(struct ini_source *src, const char *str)
+{
+	const char *p = str;
+
+	while (*p && isspace((unsigned char)*p))
+		p++;
+	src->ctx.indented = false;
+	if (*p == '\0' || *p == ';' || *p == '#')
+		return;
+	if (src->after_key && p > str) {
+		src->ctx.indented = true;
+	} else if (*p == '[') {
+		src->ctx.section_seq++;
+		src->ctx.section_line = src->ctx.line;
+		src->after_key = false;
+	} else {
+		src->after_key = true;
+	}
 }
 
 /* fgets-alike for libinih; counts lines and refuses lines that do not fit its buffer. */
@@ -82,13 +107,7 @@ static char *ini_read_line(char *str, int num, void *stream)
 		src->text = nl ? nl + 1 : src->text + strlen(src->text);
 	}
 	src->ctx.line++;
-	/* white space as libinih sees it (isspace: \v and \f too), or a header or continuation it finds would be
-	 * missed here */
-	src->ctx.indented = str[0] && isspace((unsigned char)str[0]);
-	if (str[strspn(str, " \t\v\f\r\n")] == '[') {
-		src->ctx.section_seq++;
-		src->ctx.section_line = src->ctx.line;
-	}
+	classify_line(src, str);
 	return str;
 }
 

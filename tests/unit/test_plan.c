@@ -188,14 +188,15 @@ START_TEST(headers_indented_with_any_white_space)
 {
 	char err[CFG_ERR_MAX];
 
-	ck_assert_msg(cfg_plan_load_string(&plan, "v.ini", "\v[group a]\nendpoints = 2\n\f[group b]\nendpoints = 3\n",
+	ck_assert_msg(cfg_plan_load_string(&plan, "v.ini", "\v[group a]\nendpoints = 2\n[group b]\n\fendpoints = 3\n",
 					   err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(plan.ngroups, 2);
 	ck_assert_str_eq(plan.groups[1].name, "b");
 	ck_assert_uint_eq(plan.total_endpoints, 5);
-	ck_assert_int_lt(cfg_plan_load_string(&plan, "v.ini", "[group a]\nendpoints = 2\n\v[group a]\nrole = callee\n",
+	/* after a key, an indented line continues it, as libinih reads it, even when it looks like a header */
+	ck_assert_int_lt(cfg_plan_load_string(&plan, "v.ini", "[group a]\nendpoints = 2\n\v[group b]\nrole = callee\n",
 					      err, sizeof(err)), 0);
-	ck_assert_msg(strstr(err, "v.ini:3: group 'a' is defined twice (first on line 1)"), "%s", err);
+	ck_assert_msg(strstr(err, "v.ini:3: key 'endpoints': this key takes one line"), "%s", err);
 }
 END_TEST
 
