@@ -65,6 +65,7 @@ struct cp_engine {
 	uint64_t t_run_start;
 	uint32_t elapsed_s;
 	uint32_t calls_this_s, calls_last_s;
+	uint64_t calls_started;
 	double mos_now;
 	bool started, stopping, finished;
 	struct cp_timer tick, second, deadline, grace, finish;
@@ -221,6 +222,7 @@ static void start_call(struct cp_engine *e, struct ep *p)
 	p->t_start = now(e);
 	p->ring_ms = 0;
 	e->calls_this_s++;
+	e->calls_started++;
 	arm(e, p, e->plan->test.setup_timeout_ms);
 	rc = e->ops->call(e->sig, idx, callee, g->target_kind == CFG_TARGET_URI ? g->target : NULL);
 	if (rc < 0) {
@@ -632,6 +634,7 @@ void cp_engine_stats(const struct cp_engine *e, struct cp_engine_stats *st)
 	for (uint32_t i = 0; i < e->n; i++)
 		st->state[e->eps[i].state]++;
 	st->calls_started_last_s = e->calls_last_s;
+	st->calls_started = e->calls_started;
 	st->mos_now = e->mos_now;
 }
 

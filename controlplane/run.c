@@ -35,6 +35,7 @@ struct run {
 	bool tty;
 	int sigfd;
 	unsigned interrupts;
+	uint64_t calls_at_last_progress;
 };
 
 static void usage(FILE *out)
@@ -83,7 +84,8 @@ static void show_progress(struct cp_loop *loop, void *arg)
 	p.in_call = st.state[CP_EP_IN_CALL];
 	p.done = r->report.outcomes[CP_OUT_SUCCESS] + r->report.outcomes[CP_OUT_COMPLETED_WITH_WARNINGS];
 	p.failed = r->report.endpoints_total - p.done;
-	p.cps = st.calls_started_last_s;
+	p.cps = (double)(st.calls_started - r->calls_at_last_progress); /* the progress timer ticks each second */
+	r->calls_at_last_progress = st.calls_started;
 	p.mos = st.mos_now;
 	p.loss_pct = r->report.packets_expected ? 100.0 * (double)r->report.packets_lost /
 							  (double)r->report.packets_expected : 0;
