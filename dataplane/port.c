@@ -157,8 +157,11 @@ static void fill_info(struct dp_port_info *info)
 	rte_eth_dev_get_name_by_port(g_dp.port_id, info->name);
 	if (rte_eth_dev_info_get(g_dp.port_id, &di) == 0)
 		snprintf(info->driver, sizeof(info->driver), "%s", di.driver_name);
-	if (rte_eth_macaddr_get(g_dp.port_id, &mac) == 0)
-		rte_ether_format_addr(info->mac, sizeof(info->mac), &mac);
+	/* the address frames carry: the port's, or the software one a MAC-less virtual device gets */
+	dp_port_mac(mac.addr_bytes);
+	if (rte_is_zero_ether_addr(&mac) && rte_eth_macaddr_get(g_dp.port_id, &mac) != 0)
+		memset(&mac, 0, sizeof(mac));
+	rte_ether_format_addr(info->mac, sizeof(info->mac), &mac);
 	memset(&link, 0, sizeof(link));
 	if (rte_eth_link_get_nowait(g_dp.port_id, &link) == 0) {
 		info->link_up = link.link_status == RTE_ETH_LINK_UP;
