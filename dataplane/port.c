@@ -291,3 +291,55 @@ void dp_stop(void)
 	g_dp.pool = NULL;
 	cm_log(CM_LOG_INFO, "dataplane", "port %u stopped", g_dp.port_id);
 }
+
+int dp_port_stats(struct dp_port_stats *out)
+{
+	struct rte_eth_stats st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!g_dp.port_started)
+		return -ENODEV;
+	rc = rte_eth_stats_get(g_dp.port_id, &st);
+	if (rc != 0)
+		return rc < 0 ? rc : -EIO;
+	out->ipackets = st.ipackets;
+	out->opackets = st.opackets;
+	out->ibytes = st.ibytes;
+	out->obytes = st.obytes;
+	out->imissed = st.imissed;
+	out->ierrors = st.ierrors;
+	out->oerrors = st.oerrors;
+	out->rx_nombuf = st.rx_nombuf;
+	return 0;
+}
+
+/* Control plane only (allocates): names and values in one call each. */
+int dp_port_xstats(void (*fn)(const char *name, uint64_t value, void *arg), void *arg)
+{
+	struct rte_eth_xstat_name *names = NULL;
+	struct rte_eth_xstat *vals = NULL;
+	int n, rc;
+
+	if (!g_dp.port_started)
+		return -ENODEV;
+	n = rte_eth_xstats_get_names(g_dp.port_id, NULL, 0);
+	if (n <= 0)
+		return n;
+	names = calloc((size_t)n, sizeof(*names));
+	vals = calloc((size_t)n, sizeof(*vals));
+	rc = -ENOMEM;
+	if (!names || !vals)
+		goto out;
+	rc = -EIO;
+	if (rte_eth_xstats_get_names(g_dp.port_id, names, (unsigned)n) != n ||
+	    rte_eth_xstats_get(g_dp.port_id, vals, (unsigned)n) != n)
+		goto out;
+	for (int i = 0; i < n; i++)
+		fn(names[vals[i].id].name, vals[i].value, arg);
+	rc = n;
+out:
+	free(names);
+	free(vals);
+	return rc;
+}

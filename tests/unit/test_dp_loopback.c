@@ -116,6 +116,13 @@ static const uint8_t *echo_request(const uint8_t mac[6])
 	return f;
 }
 
+static void count_xstat(const char *name, uint64_t value, void *arg)
+{
+	(void)value;
+	if (strcmp(name, "rx_good_packets") == 0 || strcmp(name, "tx_good_packets") == 0)
+		(*(unsigned *)arg)++;
+}
+
 START_TEST(loopback_impairments_are_measured)
 {
 	char err[DP_ERR_MAX];
@@ -288,6 +295,16 @@ START_TEST(loopback_impairments_are_measured)
 	ck_assert_uint_eq(first, NFLOWS - 4); /* all but NO_PORT, NOT_OURS, ARP_FLOW (it sends to ARP_RX), SRTP_BAD */
 	ck_assert_uint_eq(silent, NFLOWS - 4);
 
+	{
+		struct dp_port_stats ps;
+		unsigned nx = 0;
+
+		ck_assert_int_eq(dp_port_stats(&ps), 0);
+		ck_assert_uint_gt(ps.opackets, 10000);
+		ck_assert_uint_ge(ps.ipackets, ps.opackets - 64); /* net_ring: what went out came in */
+		ck_assert_int_gt(dp_port_xstats(count_xstat, &nx), 0);
+		ck_assert_uint_gt(nx, 0);
+	}
 	ck_assert_int_eq(dp_flow_delete(0), 0);
 	wait_commands();
 	dp_stop();
