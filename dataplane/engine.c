@@ -38,7 +38,8 @@
 
 _Static_assert(sizeof(struct dp_flow) <= 256, "hot per-flow state must stay within 256 bytes");
 
-enum dp_cmd_type { DP_CMD_ADD = 1, DP_CMD_MODIFY, DP_CMD_DELETE, DP_CMD_IMPAIR, DP_CMD_INJECT };
+enum dp_cmd_type { DP_CMD_ADD = 1, DP_CMD_MODIFY, DP_CMD_DELETE, DP_CMD_IMPAIR, DP_CMD_INJECT, DP_CMD_DTMF };
+#define DP_DTMF_END_PACKETS 3     /* RFC 4733 §2.5.1.4: the final packet is sent three times */
 #define DP_ARP_RETRY_PKTS 50      /* an unresolved flow asks again every 50 packets (1 s at 20 ms) */
 #define DP_ARP_RECHECK_PKTS 256   /* a resolved flow checks its entry's age every 256 packets */
 
@@ -54,6 +55,10 @@ struct dp_cmd {
 			uint16_t len;
 			uint8_t data[DP_INJECT_MAX];
 		} frame;
+		struct {
+			uint8_t event, volume;
+			uint16_t duration_ms;
+		} dtmf;
 	} u;
 };
 
@@ -83,6 +88,10 @@ struct dp_flow_cold {
 	uint8_t remote_fraction;
 	uint8_t remote_report;
 	srtp_t srtp_tx, srtp_rx;  /* created and freed by the control plane */
+	/* RFC 4733: the event being sent, and the last one received */
+	uint32_t dtmf_ts, dtmf_total, dtmf_elapsed, dtmf_rx_ts;
+	uint32_t dtmf_sent, dtmf_received;
+	uint8_t dtmf_event, dtmf_volume, dtmf_ends, dtmf_rx_seen, dtmf_last;
 };
 
 struct dp_lcore {
@@ -92,7 +101,7 @@ struct dp_lcore {
 	uint64_t drops[DP_DROP__COUNT];
 	uint64_t rx_packets, rx_bytes;
 	uint64_t tx_packets, tx_bytes, tx_nombuf, tx_full, events_lost;
-	uint64_t arp_answered, arp_learned, arp_sent, icmp_answered, tx_no_arp, tx_srtp_fail;
+	uint64_t arp_answered, arp_learned, arp_sent, icmp_answered, tx_no_arp, tx_srtp_fail, dtmf_refused;
 	uint64_t pace_max_ns;
 	uint32_t pace_hist[DP_PACING_BUCKETS];
 	/* the lcore's own */
@@ -328,6 +337,7 @@ static void flow_apply(struct dp_flow *f, const struct dp_flow_params *p)
 	f->dir = p->dir;
 	f->dscp = p->dscp & 0x3f;
 	f->impair = p->impair < DP_MAX_IMPAIR ? p->impair : 0;
+	f->dtmf_pt = p->dtmf_pt & 0x7f;
 	if (c) {
 		f->pt = (uint8_t)(p->payload_type >= 0 ? p->payload_type : c->payload_type);
 		f->ptime_ms = p->ptime_ms ? p->ptime_ms : c->ptime_ms;
@@ -421,6 +431,23 @@ static void cmd_run(struct dp_lcore *lc, const struct dp_cmd *c, uint64_t now)
 	case DP_CMD_IMPAIR:
 		lc->impair[c->flow] = c->u.im;
 		break;
+	case DP_CMD_DTMF: {
+		struct dp_flow *f = &g.flows[c->flow];
+		struct dp_flow_cold *cd = &g.cold[c->flow];
+
+		if (!f->active || !f->dtmf_pt || !f->cache || f->dtmf) {
+			lc->dtmf_refused++;
+			break;
+		}
+		cd->dtmf_event = c->u.dtmf.event;
+		cd->dtmf_volume = c->u.dtmf.volume & 0x3f;
+		cd->dtmf_total = (uint32_t)((uint64_t)c->u.dtmf.duration_ms * f->cache->clock_rate / 1000);
+		cd->dtmf_elapsed = 0;
+		cd->dtmf_ends = 0;
+		cd->dtmf_ts = f->ts; /* the event starts where the next audio frame would have */
+		f->dtmf = 1;
+		break;
+	}
 	case DP_CMD_INJECT: {
 		struct rte_mbuf *m = rte_pktmbuf_alloc(g.port.pool);
 
@@ -596,6 +623,49 @@ static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const s
 	return m;
 }
 
+/* RFC 4733 §2.5: one event packet in place of an audio frame.  All carry the event's start timestamp and the
+ * duration so far; the first has the marker; the last goes out DP_DTMF_END_PACKETS times with the E bit.  Event
+ * packets are not impaired. */
+static void tx_dtmf(struct dp_lcore *lc, uint32_t idx, uint32_t ts_inc)
+{
+	struct dp_flow *f = &g.flows[idx];
+	struct dp_flow_cold *c = &g.cold[idx];
+	struct dp_flow ev = *f;
+	struct rte_mbuf *m;
+	uint8_t pl[4];
+	uint32_t dur;
+	bool first = c->dtmf_elapsed == 0, end;
+
+	c->dtmf_elapsed += ts_inc;
+	dur = RTE_MIN(c->dtmf_elapsed, c->dtmf_total);
+	dur = RTE_MIN(dur, 0xffffu);
+	end = c->dtmf_elapsed >= c->dtmf_total;
+	pl[0] = c->dtmf_event;
+	pl[1] = (uint8_t)((end ? 0x80 : 0) | c->dtmf_volume);
+	pl[2] = (uint8_t)(dur >> 8);
+	pl[3] = (uint8_t)dur;
+	ev.pt = f->dtmf_pt;
+	ev.ts = c->dtmf_ts;
+	m = tx_mbuf(lc);
+	if (m) {
+		m->data_len = m->pkt_len = dp_build_rtp(rte_pktmbuf_mtod(m, uint8_t *), &ev, g.mac, g.cfg.vlan,
+							 lc->ip_id++, first, pl, sizeof(pl), -1, true);
+		m->ol_flags = 0;
+		if (f->srtp && !tx_srtp(lc, idx, m, false)) {
+			rte_pktmbuf_free(m);
+		} else {
+			f->tx_packets++;
+			f->tx_bytes += DP_RTP_HLEN + sizeof(pl);
+			tx_queue(lc, m);
+		}
+	}
+	f->seq++;
+	if (end && ++c->dtmf_ends == DP_DTMF_END_PACKETS) {
+		f->dtmf = 0;
+		c->dtmf_sent++;
+	}
+}
+
 /* One due flow: the impairment stage decides, the packet is built from the frame cache, seq/ts/frame advance
  * (a lost packet consumes its sequence number; a DTX frame only advances the timestamp), and the flow is
  * rescheduled one ptime later plus the next packet's impairment delay. */
@@ -613,7 +683,9 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 	unsigned act = DP_IMP_SEND;
 	uint32_t k = f->tx_index++;
 
-	if (!(fr->flags & CODEC_FRAME_DTX) && (f->dir & DP_FLOW_SEND)) {
+	if (f->dtmf && (f->dir & DP_FLOW_SEND) && tx_resolve(lc, f, k, tsc_to_ns(now))) {
+		tx_dtmf(lc, idx, fr->ts_inc);
+	} else if (!(fr->flags & CODEC_FRAME_DTX) && (f->dir & DP_FLOW_SEND)) {
 		if (dp_impair_active(im))
 			act = dp_impair_decide(im, idx, k, &f->ge_bad);
 		if (!tx_resolve(lc, f, k, tsc_to_ns(now))) {
@@ -984,7 +1056,21 @@ static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const stru
 	}
 	if (g.port.ts_offset >= 0 && (m->ol_flags & g.port.ts_flag))
 		at = *RTE_MBUF_DYNFIELD(m, g.port.ts_offset, rte_mbuf_timestamp_t *);
-	dp_rx_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len);
+	if (f->dtmf_pt && pk->pt == f->dtmf_pt) {
+		struct dp_flow_cold *c = &g.cold[fid];
+
+		dp_rx_event_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len);
+		/* A new event has a new timestamp (RFC 4733 §2.5.2). */
+		if (pk->payload_len >= 4 && (!c->dtmf_rx_seen || pk->ts != c->dtmf_rx_ts)) {
+			c->dtmf_rx_seen = 1;
+			c->dtmf_rx_ts = pk->ts;
+			c->dtmf_received++;
+			c->dtmf_last = pk->payload[0];
+			event(lc, DP_EV_DTMF, fid, pk->payload[0], at);
+		}
+	} else {
+		dp_rx_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len);
+	}
 	f->silent = 0;
 	if (f->rx.packets == 1)
 		event(lc, DP_EV_FIRST_PACKET, fid, pk->ssrc, at);
@@ -1450,6 +1536,18 @@ int dp_impair_set(unsigned profile, const struct dp_impair *im)
 	return rc;
 }
 
+int dp_dtmf_send(uint32_t flow, uint8_t event, uint16_t duration_ms, uint8_t volume)
+{
+	struct dp_cmd c = { .type = DP_CMD_DTMF, .flow = flow,
+			    .u.dtmf = { .event = event, .volume = volume, .duration_ms = duration_ms } };
+
+	if (!dp_engine_running())
+		return -ENODEV;
+	if (flow >= g.cfg.max_flows || event > 15 || volume > 63 || duration_ms == 0 || duration_ms > 5000)
+		return -EINVAL;
+	return send_cmd(flow % g.port.nlcores, &c);
+}
+
 int dp_inject(const uint8_t *frame, uint16_t len)
 {
 	struct dp_cmd c = { .type = DP_CMD_INJECT };
@@ -1515,6 +1613,9 @@ int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out)
 			out->remote_fraction_lost = g.cold[flow].remote_fraction;
 			out->remote_cum_lost = g.cold[flow].remote_cum_lost;
 			out->remote_jitter = g.cold[flow].remote_jitter;
+			out->dtmf_sent = g.cold[flow].dtmf_sent;
+			out->dtmf_received = g.cold[flow].dtmf_received;
+			out->dtmf_last = g.cold[flow].dtmf_last;
 			rte_smp_rmb();
 			g2 = __atomic_load_n(&lc->gen, __ATOMIC_RELAXED);
 			if (g1 == g2 || !dp_engine_running())
