@@ -235,6 +235,7 @@ struct dp_flow_params {
 	uint16_t seq0;            /* first sequence number */
 	uint8_t impair;           /* impairment profile, 0: the all-flows one */
 	uint8_t dtmf_pt;          /* telephone-event payload type (RFC 4733) both ways, 0: none */
+	uint8_t owd_ext_id;       /* RFC 8285 extension id (1..14) carrying the TX time both ways, 0: none */
 	uint32_t ts0;             /* first timestamp */
 	const struct codec_frame_cache *cache; /* TX payloads; NULL: receive only */
 	const struct dp_srtp_keys *srtp;       /* NULL: plain RTP/RTCP (copied at dp_flow_add) */
@@ -280,6 +281,7 @@ struct dp_flow {
 	uint8_t srtp;             /* SRTP sessions in the cold state */
 	uint8_t dtmf_pt;          /* telephone-event payload type (RFC 4733), 0: none */
 	uint8_t dtmf;             /* an event is being sent (its state is in the cold state) */
+	uint8_t owd_ext;          /* RFC 8285 TX-time extension id, 0: none */
 } __attribute__((aligned(64)));
 
 enum dp_event_type { DP_EV_FIRST_PACKET = 1, DP_EV_SSRC_CHANGE, DP_EV_SILENT, DP_EV_DTMF };
@@ -306,6 +308,9 @@ struct dp_flow_snapshot {
 	uint32_t remote_jitter;    /* RTP timestamp units */
 	uint32_t dtmf_sent, dtmf_received; /* RFC 4733 events */
 	uint8_t dtmf_last;         /* the last event code received */
+	/* one-way delay from the peer's RFC 8285 TX-time extension (clocks synchronised by NTP/PTP) */
+	uint64_t owd_count;
+	int64_t owd_min_us, owd_max_us, owd_sum_us;
 };
 
 struct dp_config {

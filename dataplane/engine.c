@@ -92,6 +92,9 @@ struct dp_flow_cold {
 	uint32_t dtmf_ts, dtmf_total, dtmf_elapsed, dtmf_rx_ts;
 	uint32_t dtmf_sent, dtmf_received;
 	uint8_t dtmf_event, dtmf_volume, dtmf_ends, dtmf_rx_seen, dtmf_last;
+	uint32_t owd_count;
+	int32_t owd_min_us, owd_max_us;
+	int64_t owd_sum_us;
 };
 
 struct dp_lcore {
@@ -310,6 +313,7 @@ static uint64_t spread_offset(uint32_t k, uint32_t ptime_tsc)
 }
 
 static void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m);
+static uint64_t ntp_now(uint64_t now_ns);
 
 /* ---- commands --------------------------------------------------------------------------------------------- */
 
@@ -338,6 +342,7 @@ static void flow_apply(struct dp_flow *f, const struct dp_flow_params *p)
 	f->dscp = p->dscp & 0x3f;
 	f->impair = p->impair < DP_MAX_IMPAIR ? p->impair : 0;
 	f->dtmf_pt = p->dtmf_pt & 0x7f;
+	f->owd_ext = p->owd_ext_id <= 14 ? p->owd_ext_id : 0;
 	if (c) {
 		f->pt = (uint8_t)(p->payload_type >= 0 ? p->payload_type : c->payload_type);
 		f->ptime_ms = p->ptime_ms ? p->ptime_ms : c->ptime_ms;
@@ -607,9 +612,19 @@ static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const s
 
 	if (!m)
 		return NULL;
-	len = dp_build_rtp(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan, lc->ip_id++,
-			   fr->flags & CODEC_FRAME_MARKER, f->cache->data + fr->offset, fr->len,
-			   f->payload_sums[f->frame], !g.port.tx_csum_offload);
+	if (f->owd_ext) {
+		/* The nominal send time: an impairment delay then shows as network delay, as it should. */
+		uint8_t ext[DP_EXT_TXTIME_LEN];
+		uint8_t el = dp_ext_txtime(ext, f->owd_ext, ntp_now(tsc_to_ns(f->nominal_tsc)));
+
+		len = dp_build_rtp_ext(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan, lc->ip_id++,
+				       fr->flags & CODEC_FRAME_MARKER, ext, el, f->cache->data + fr->offset, fr->len,
+				       f->payload_sums[f->frame], !g.port.tx_csum_offload);
+	} else {
+		len = dp_build_rtp(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan, lc->ip_id++,
+				   fr->flags & CODEC_FRAME_MARKER, f->cache->data + fr->offset, fr->len,
+				   f->payload_sums[f->frame], !g.port.tx_csum_offload);
+	}
 	m->data_len = m->pkt_len = len;
 	if (g.port.tx_csum_offload) {
 		m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
@@ -701,7 +716,7 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 
 			if (m) {
 				f->tx_packets++;
-				f->tx_bytes += fr->len + DP_RTP_HLEN;
+				f->tx_bytes += fr->len + DP_RTP_HLEN + (f->owd_ext ? DP_EXT_TXTIME_LEN : 0);
 			}
 			if (m && (act & DP_IMP_DUP) && !(act & DP_IMP_REORDER)) {
 				d = rte_pktmbuf_copy(m, g.port.pool, 0, UINT32_MAX);
@@ -1056,6 +1071,23 @@ static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const stru
 	}
 	if (g.port.ts_offset >= 0 && (m->ol_flags & g.port.ts_flag))
 		at = *RTE_MBUF_DYNFIELD(m, g.port.ts_offset, rte_mbuf_timestamp_t *);
+	if (f->owd_ext) {
+		/* One-way delay against this lcore's clock (the TSC, not a NIC timestamp: same epoch as NTP here). */
+		uint64_t txt;
+
+		if (dp_ext_find_txtime(pk->udp_payload, (uint32_t)len, f->owd_ext, &txt)) {
+			struct dp_flow_cold *c = &g.cold[fid];
+			int64_t d = (int64_t)(ntp_now(now_ns) - txt);
+			int32_t us = (int32_t)RTE_MAX(RTE_MIN((d * 1000000) >> 32, (int64_t)INT32_MAX), (int64_t)INT32_MIN);
+
+			if (!c->owd_count || us < c->owd_min_us)
+				c->owd_min_us = us;
+			if (!c->owd_count || us > c->owd_max_us)
+				c->owd_max_us = us;
+			c->owd_count++;
+			c->owd_sum_us += us;
+		}
+	}
 	if (f->dtmf_pt && pk->pt == f->dtmf_pt) {
 		struct dp_flow_cold *c = &g.cold[fid];
 
@@ -1463,7 +1495,7 @@ static int flow_cmd(uint32_t type, uint32_t flow, const struct dp_flow_params *p
 		bool ok;
 
 		ip_index(p->local_ip, &ok);
-		if (!ok || p->ptime_ms > DP_PTIME_MAX_MS || p->impair >= DP_MAX_IMPAIR)
+		if (!ok || p->ptime_ms > DP_PTIME_MAX_MS || p->impair >= DP_MAX_IMPAIR || p->owd_ext_id > 14)
 			return -EINVAL;
 		if (p->cache && (!p->cache->nframes || !p->cache->frames ||
 				 (!p->ptime_ms && !p->cache->ptime_ms)))
@@ -1616,6 +1648,10 @@ int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out)
 			out->dtmf_sent = g.cold[flow].dtmf_sent;
 			out->dtmf_received = g.cold[flow].dtmf_received;
 			out->dtmf_last = g.cold[flow].dtmf_last;
+			out->owd_count = g.cold[flow].owd_count;
+			out->owd_min_us = g.cold[flow].owd_min_us;
+			out->owd_max_us = g.cold[flow].owd_max_us;
+			out->owd_sum_us = g.cold[flow].owd_sum_us;
 			rte_smp_rmb();
 			g2 = __atomic_load_n(&lc->gen, __ATOMIC_RELAXED);
 			if (g1 == g2 || !dp_engine_running())

@@ -22,7 +22,8 @@
 #define SRTP_FLOW 225         /* SRTP to itself with the right key */
 #define SRTP_BAD_FLOW 226     /* SRTP to itself, receiving with another key: every packet fails authentication */
 #define DTMF_FLOW 227         /* sends digit 5 for 100 ms (RFC 4733, PT 101) to itself */
-#define NFLOWS 228
+#define OWD_FLOW 228          /* carries its TX time (RFC 8285), delayed by up to 4 ms like the JITTERED ones */
+#define NFLOWS 229
 #define MEDIA_IP2 0x0a000002u
 #define NFRAMES 50
 
@@ -95,6 +96,10 @@ static void params(struct dp_flow_params *p, uint32_t flow, const uint8_t mac[6]
 	}
 	if (flow == DTMF_FLOW)
 		p->dtmf_pt = 101;
+	if (flow == OWD_FLOW) {
+		p->owd_ext_id = 5;
+		p->impair = 1;
+	}
 	if (flow == ARP_RX_FLOW) {
 		p->cache = NULL;
 		p->dir = DP_FLOW_RECV;
@@ -285,6 +290,15 @@ START_TEST(loopback_impairments_are_measured)
 		ck_assert_uint_eq(r.packets_received, s.tx_packets);
 		ck_assert_int_eq(r.packets_lost, 0);
 		ck_assert_msg(r.max_jitter_ms < 3.0, "DTMF flow: max jitter %.3f ms", r.max_jitter_ms);
+		/* One-way delay from the TX-time extension: the injected 0..4 ms delay shows. */
+		ck_assert_int_eq(dp_flow_snapshot(OWD_FLOW, &s), 0);
+		dp_rx_report(&s.rx, 20, &r);
+		ck_assert_uint_eq(s.owd_count, r.packets_received);
+		ck_assert_int_ge(s.owd_min_us, 0);
+		ck_assert_int_lt(s.owd_min_us, 1000);
+		ck_assert_int_ge(s.owd_max_us, 2000);
+		ck_assert_int_lt(s.owd_max_us, 200000);
+		ck_assert_uint_eq(r.bytes_received, (172 + 16) * r.packets_received);
 		ck_assert_int_eq(dp_flow_snapshot(SRTP_BAD_FLOW, &s), 0);
 		ck_assert_uint_eq(s.rx.packets, 0);
 		ck_assert_uint_eq(s.rtcp_received, 0);
