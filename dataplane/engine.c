@@ -30,7 +30,8 @@
 #define DP_BURST 32
 #define DP_TX_BUDGET 256          /* packets built per loop pass before RX is polled again */
 #define DP_CMDS_PER_PASS 32
-#define DP_SILENT_SCAN 32         /* flows checked for silence and RTCP per loop pass */
+#define DP_SCAN_MAX 64            /* flows checked for silence and RTCP per loop pass, at most */
+#define DP_SCAN_SWEEP_NS 250000000ull /* ... at a rate that visits every flow of the lcore in 250 ms */
 #define NTP_UNIX_OFFSET 2208988800ull
 #define DP_WHEEL_SPAN_NS 1100000000ull /* > DP_PTIME_MAX_MS + the largest impairment delay */
 #define DP_JITTER_MAX_US 500000
@@ -122,6 +123,8 @@ struct dp_lcore {
 	uint16_t npend;
 	uint64_t pend_ns;
 	uint32_t silent_next;
+	uint64_t scan_last_ns;
+	uint64_t scan_credit;     /* flows owed to the sweep, × DP_SCAN_SWEEP_NS */
 	uint32_t spread_k;
 	uint16_t queue;
 	uint16_t ip_id;
@@ -1114,9 +1117,18 @@ static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
 {
 	uint64_t limit = (uint64_t)g.cfg.silent_ms * 1000000ull;
 
+	uint64_t per_lcore = g.cfg.max_flows / g.port.nlcores + 1, n;
+
 	if (!limit && !g.cfg.rtcp_interval_ms)
 		return;
-	for (unsigned i = 0; i < DP_SILENT_SCAN; i++) {
+	/* Paced by time, not by loop passes: an idle lcore spins fast and would sweep the table needlessly. */
+	lc->scan_credit += RTE_MIN(now_ns - lc->scan_last_ns, DP_SCAN_SWEEP_NS) * per_lcore;
+	lc->scan_last_ns = now_ns;
+	n = RTE_MIN(lc->scan_credit / DP_SCAN_SWEEP_NS, (uint64_t)DP_SCAN_MAX);
+	lc->scan_credit -= n * DP_SCAN_SWEEP_NS;
+	if (lc->scan_credit > DP_SCAN_MAX * DP_SCAN_SWEEP_NS)
+		lc->scan_credit = DP_SCAN_MAX * DP_SCAN_SWEEP_NS; /* behind: do not build up a debt */
+	for (unsigned i = 0; i < n; i++) {
 		uint32_t idx = lc->silent_next;
 		struct dp_flow *f = &g.flows[idx];
 
@@ -1342,6 +1354,7 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 			return -ENOMEM;
 		}
 		lc->wheel_pos = rte_rdtsc() >> g.wheel_shift;
+		lc->scan_last_ns = tsc_to_ns(rte_rdtsc());
 	}
 	g.stop = false;
 	g.running = true;

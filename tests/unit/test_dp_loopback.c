@@ -190,7 +190,7 @@ START_TEST(loopback_impairments_are_measured)
 		ck_assert_int_eq(dp_flow_modify(f, &p), 0);
 	}
 	wait_commands();
-	usleep(400000); /* in-flight packets land; flows fall silent (300 ms) */
+	usleep(600000); /* in-flight packets land; flows fall silent (300 ms; the sweep visits each in 250 ms) */
 
 	for (uint32_t f = 0; f < IMPAIRED; f++) {
 		struct dp_flow_snapshot s;
