@@ -67,6 +67,7 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen);
 extern bool dp_engine_manual;
 void dp_engine_poll_once(unsigned slot);
 void dp_engine_stop(void);  /* stops and waits for the lcores */
+uint32_t dp_engine_flows(void); /* the configured flow capacity (the default before dp_configure) */
 bool dp_engine_running(void);
 void dp_engine_free(void);
 

@@ -265,6 +265,16 @@ int dp_configure(const struct dp_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+uint32_t dp_engine_flows(void)
+{
+	struct dp_config d;
+
+	if (g.configured)
+		return g.cfg.max_flows;
+	dp_config_default(&d);
+	return d.max_flows;
+}
+
 size_t dp_flow_hot_bytes(void)
 {
 	return sizeof(struct dp_flow);
