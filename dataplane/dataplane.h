@@ -361,10 +361,11 @@ bool dp_commands_done(void);
 void dp_port_mac(uint8_t mac[6]);
 size_t dp_flow_hot_bytes(void);
 
-/* TX pacing: |actual − scheduled| send time of every packet, in DP_PACING_BUCKET_NS buckets (the last one
- * collects everything beyond), plus the maximum. */
-#define DP_PACING_BUCKETS 1024
-#define DP_PACING_BUCKET_NS 100
+/* TX pacing: |actual − scheduled| send time of every packet.  Buckets: 1000 of DP_PACING_FINE_NS up to 100 µs,
+ * then 1000 of DP_PACING_COARSE_NS up to 100.1 ms, then one for everything beyond; plus the maximum. */
+#define DP_PACING_BUCKETS 2001
+#define DP_PACING_FINE_NS 100
+#define DP_PACING_COARSE_NS 100000
 struct dp_pacing {
 	uint64_t hist[DP_PACING_BUCKETS];
 	uint64_t max_ns;

@@ -651,6 +651,14 @@ static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const s
 	return m;
 }
 
+static inline unsigned pacing_bucket(uint64_t ns)
+{
+	if (ns < 1000 * DP_PACING_FINE_NS)
+		return (unsigned)(ns / DP_PACING_FINE_NS);
+	ns = (ns - 1000 * DP_PACING_FINE_NS) / DP_PACING_COARSE_NS;
+	return ns < 1000 ? 1000 + (unsigned)ns : DP_PACING_BUCKETS - 1;
+}
+
 /* RFC 4733 §2.5: one event packet in place of an audio frame.  All carry the event's start timestamp and the
  * duration so far; the first has the marker; the last goes out DP_DTMF_END_PACKETS times with the E bit.  Event
  * packets are not impaired. */
@@ -704,7 +712,7 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 	const struct codec_frame *fr = &c->frames[f->frame];
 	uint64_t late_ns = tsc_to_ns(now - (f->nominal_tsc + f->delay_tsc));
 
-	lc->pace_hist[RTE_MIN(late_ns / DP_PACING_BUCKET_NS, (uint64_t)DP_PACING_BUCKETS - 1)]++;
+	lc->pace_hist[pacing_bucket(late_ns)]++;
 	if (late_ns > lc->pace_max_ns)
 		lc->pace_max_ns = late_ns;
 	const struct dp_impair *im = &lc->impair[f->impair];
@@ -1284,8 +1292,13 @@ uint64_t dp_pacing_percentile(const struct dp_pacing *p, double pct)
 
 	for (unsigned b = 0; b < DP_PACING_BUCKETS; b++) {
 		seen += p->hist[b];
-		if (seen >= want && seen > 0)
-			return b == DP_PACING_BUCKETS - 1 ? p->max_ns : (b + 1ull) * DP_PACING_BUCKET_NS;
+		if (seen >= want && seen > 0) {
+			if (b == DP_PACING_BUCKETS - 1)
+				return p->max_ns;
+			if (b < 1000)
+				return (b + 1ull) * DP_PACING_FINE_NS;
+			return 1000ull * DP_PACING_FINE_NS + (b - 999ull) * DP_PACING_COARSE_NS;
+		}
 	}
 	return 0;
 }
