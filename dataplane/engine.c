@@ -106,6 +106,7 @@ struct dp_lcore {
 	uint64_t rx_packets, rx_bytes;
 	uint64_t tx_packets, tx_bytes, tx_nombuf, tx_full, events_lost;
 	uint64_t arp_answered, arp_learned, arp_sent, icmp_answered, tx_no_arp, tx_srtp_fail, dtmf_refused;
+	uint64_t rx_steered;      /* packets handed to the lcore that owns their flow */
 	uint64_t pace_max_ns;
 	uint32_t pace_hist[DP_PACING_BUCKETS];
 	/* the lcore's own */
@@ -120,8 +121,8 @@ struct dp_lcore {
 	struct rte_mbuf *pend[DP_BURST];
 	struct dp_pkt ppk[DP_BURST];
 	uint32_t pfid[DP_BURST];
+	uint64_t pend_at[DP_BURST];
 	uint16_t npend;
-	uint64_t pend_ns;
 	uint32_t silent_next;
 	uint64_t scan_last_ns;
 	uint64_t scan_credit;     /* flows owed to the sweep, × DP_SCAN_SWEEP_NS */
@@ -164,6 +165,10 @@ static struct {
 	uint64_t silent_tsc;
 	unsigned wheel_shift;
 	uint32_t wheel_mask;
+	/* Software steering between lcores: RSS spreads a flow's packets by 5-tuple, not by owner.
+	 * steer[src * lcores + dst] carries mbufs from lcore src to lcore dst, their arrival time in a dynfield. */
+	struct rte_ring **steer;
+	int arrival_off;
 	volatile bool stop;
 } g;
 
@@ -1056,21 +1061,34 @@ static enum rx_verdict rx_classify(struct dp_lcore *lc, struct rte_mbuf *m, uint
 	return RX_FLOW;
 }
 
-static bool rx_lookup(struct dp_lcore *lc, uint32_t *key_fid)
+/* The flow of a classified packet: RX_FLOW (ours, *key_fid is now the flow index), RX_REUSED (handed to the
+ * owning lcore) or RX_DROP. */
+static enum rx_verdict rx_lookup(struct dp_lcore *lc, struct rte_mbuf *m, uint32_t *key_fid, uint64_t at)
 {
 	uint32_t fid = g.port_map[*key_fid];
+	unsigned owner;
 
 	if (!fid) {
 		lc->drops[DP_DROP_unknown_port]++;
-		return false;
+		return RX_DROP;
 	}
 	fid--;
-	if (fid % g.port.nlcores != lc->slot) {
+	owner = fid % g.port.nlcores;
+	if (owner != lc->slot) {
+		struct rte_ring *r = g.steer ? g.steer[lc->slot * g.port.nlcores + owner] : NULL;
+
+		if (r) {
+			*RTE_MBUF_DYNFIELD(m, g.arrival_off, uint64_t *) = at;
+			if (rte_ring_sp_enqueue(r, m) == 0) {
+				lc->rx_steered++;
+				return RX_REUSED;
+			}
+		}
 		lc->drops[DP_DROP_other_lcore]++;
-		return false;
+		return RX_DROP;
 	}
 	*key_fid = fid;
-	return true;
+	return RX_FLOW;
 }
 
 /* Second stage: the flow's analysis (its record prefetched by the first stage). */
@@ -1170,10 +1188,64 @@ bool dp_engine_manual;
 static void rx_flush_pending(struct dp_lcore *lc)
 {
 	for (uint16_t j = 0; j < lc->npend; j++) {
-		rx_account(lc, lc->pend[j], &lc->ppk[j], lc->pfid[j], lc->pend_ns);
+		rx_account(lc, lc->pend[j], &lc->ppk[j], lc->pfid[j], lc->pend_at[j]);
 		rte_pktmbuf_free(lc->pend[j]);
 	}
 	lc->npend = 0;
+}
+
+/* Three stages, so that the memory a burst needs (port map entries, flow records scattered over a table of up
+ * to millions) is fetched in parallel: parse all and prefetch their port map entries; look the flows up and
+ * prefetch their two hot RX lines; account them after the previous burst, so that the prefetches have had time
+ * to land.  steered: packets another lcore received for our flows, with their arrival time in a dynfield. */
+static void rx_process(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t n, uint64_t now_ns, bool steered)
+{
+	struct dp_pkt pk[DP_BURST];
+	uint32_t fid[DP_BURST];
+	uint64_t at[DP_BURST];
+	uint16_t keep[DP_BURST], nkeep = 0, nflow = 0;
+
+	for (uint16_t i = 0; i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (uint16_t i = 0; i < n; i++) {
+		enum rx_verdict v;
+
+		if (!steered)
+			lc->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
+		v = rx_classify(lc, pkts[i], now_ns, &pk[nkeep], &fid[nkeep]);
+		if (v == RX_FLOW) {
+			rte_prefetch0(&g.port_map[fid[nkeep]]);
+			keep[nkeep++] = i;
+		} else if (v != RX_REUSED) {
+			rte_pktmbuf_free(pkts[i]);
+		}
+	}
+	for (uint16_t j = 0; j < nkeep; j++) {
+		struct rte_mbuf *m = pkts[keep[j]];
+		uint64_t t = steered ? *RTE_MBUF_DYNFIELD(m, g.arrival_off, uint64_t *) : now_ns;
+		enum rx_verdict v = rx_lookup(lc, m, &fid[j], t);
+
+		if (v != RX_FLOW) {
+			if (v == RX_DROP)
+				rte_pktmbuf_free(m);
+			continue;
+		}
+		const char *fr = (const char *)&g.flows[fid[j]];
+		rte_prefetch0(fr);
+		rte_prefetch0(fr + 64);
+		pk[nflow] = pk[j];
+		fid[nflow] = fid[j];
+		at[nflow] = t;
+		keep[nflow++] = keep[j];
+	}
+	rx_flush_pending(lc);
+	for (uint16_t j = 0; j < nflow; j++) {
+		lc->pend[j] = pkts[keep[j]];
+		lc->ppk[j] = pk[j];
+		lc->pfid[j] = fid[j];
+		lc->pend_at[j] = at[j];
+	}
+	lc->npend = nflow;
 }
 
 /* One pass of an lcore: an RX burst, a few commands, the due part of the timing wheel, a silence check. */
@@ -1190,48 +1262,17 @@ static void lcore_pass(struct dp_lcore *lc)
 
 		__atomic_store_n(&lc->gen, lc->gen + 1, __ATOMIC_RELAXED); /* odd: flow state changing */
 		rte_smp_wmb();
-		/* Three stages, so that the memory a burst needs (port map entries, flow records scattered over a
-		 * table of up to millions) is fetched in parallel: parse all and prefetch their port map entries;
-		 * look the flows up and prefetch their two hot RX lines; account them one pass later, after the
-		 * previous burst, so that the prefetches have a whole pass to land. */
-		struct dp_pkt pk[DP_BURST];
-		uint32_t fid[DP_BURST];
-		uint16_t keep[DP_BURST], nkeep = 0, nflow = 0;
+		rx_process(lc, pkts, n, now_ns, false);
+		for (unsigned src = 0; g.steer && src < g.port.nlcores; src++) {
+			struct rte_ring *r = g.steer[src * g.port.nlcores + lc->slot];
+			unsigned k;
 
-		for (uint16_t i = 0; i < n; i++)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-		for (uint16_t i = 0; i < n; i++) {
-			enum rx_verdict v;
-
-			lc->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
-			v = rx_classify(lc, pkts[i], now_ns, &pk[nkeep], &fid[nkeep]);
-			if (v == RX_FLOW) {
-				rte_prefetch0(&g.port_map[fid[nkeep]]);
-				keep[nkeep++] = i;
-			} else if (v != RX_REUSED) {
-				rte_pktmbuf_free(pkts[i]);
-			}
-		}
-		for (uint16_t j = 0; j < nkeep; j++) {
-			if (!rx_lookup(lc, &fid[j])) {
-				rte_pktmbuf_free(pkts[keep[j]]);
+			if (!r)
 				continue;
-			}
-			const char *fr = (const char *)&g.flows[fid[j]];
-			rte_prefetch0(fr);
-			rte_prefetch0(fr + 64);
-			pk[nflow] = pk[j];
-			fid[nflow] = fid[j];
-			keep[nflow++] = keep[j];
+			k = rte_ring_sc_dequeue_burst(r, (void **)pkts, DP_BURST, NULL);
+			if (k)
+				rx_process(lc, pkts, (uint16_t)k, now_ns, true);
 		}
-		rx_flush_pending(lc);
-		for (uint16_t j = 0; j < nflow; j++) {
-			lc->pend[j] = pkts[keep[j]];
-			lc->ppk[j] = pk[j];
-			lc->pfid[j] = fid[j];
-		}
-		lc->npend = nflow;
-		lc->pend_ns = now_ns;
 		lc->rx_packets += n;
 		while (ncmd < DP_CMDS_PER_PASS && rte_ring_sc_dequeue_elem(lc->cmd, &cmd, sizeof(cmd)) == 0) {
 			rx_flush_pending(lc); /* looked up before this command: account before flows change */
@@ -1379,6 +1420,28 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 		lc->wheel_pos = rte_rdtsc() >> g.wheel_shift;
 		lc->scan_last_ns = tsc_to_ns(rte_rdtsc());
 	}
+	g.steer = NULL;
+	if (ctx->nlcores > 1) {
+		static const struct rte_mbuf_dynfield desc = { .name = "callmeter_dp_arrival", .size = sizeof(uint64_t),
+							       .align = __alignof__(uint64_t) };
+
+		g.arrival_off = rte_mbuf_dynfield_register(&desc);
+		g.steer = calloc((size_t)ctx->nlcores * ctx->nlcores, sizeof(*g.steer));
+		for (unsigned a = 0; g.steer && g.arrival_off >= 0 && a < ctx->nlcores; a++)
+			for (unsigned b = 0; b < ctx->nlcores; b++) {
+				char name[32];
+
+				if (a == b)
+					continue;
+				snprintf(name, sizeof(name), "dp_st%u_%u", a, b);
+				g.steer[a * ctx->nlcores + b] = rte_ring_create(name, 4096, (int)rte_socket_id(),
+										RING_F_SP_ENQ | RING_F_SC_DEQ);
+				if (!g.steer[a * ctx->nlcores + b])
+					cm_log(CM_LOG_WARN, "dataplane", "no steering ring %u→%u (%s): packets for "
+					       "flows of lcore %u arriving at lcore %u are dropped", a, b,
+					       rte_strerror(rte_errno), b, a);
+			}
+	}
 	g.stop = false;
 	g.running = true;
 	for (unsigned i = 0; i < ctx->nlcores; i++) {
@@ -1411,6 +1474,15 @@ void dp_engine_stop(void)
 		g.flows[i].active = 0;
 	}
 	memset(g.port_map, 0, (size_t)(g.cfg.n_media_ips ? g.cfg.n_media_ips : 1) << 16 << 2);
+	for (unsigned i = 0; g.steer && i < g.port.nlcores * g.port.nlcores; i++) {
+		struct rte_mbuf *m;
+
+		while (g.steer[i] && rte_ring_sc_dequeue(g.steer[i], (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(g.steer[i]);
+	}
+	free(g.steer);
+	g.steer = NULL;
 	for (unsigned i = 0; i < g.port.nlcores; i++) {
 		for (uint16_t j = 0; j < g.lc[i].npend; j++)
 			rte_pktmbuf_free(g.lc[i].pend[j]);
@@ -1639,6 +1711,7 @@ void dp_proto_totals(struct dp_proto_totals *out)
 		out->icmp_echo_answered += g.lc[i].icmp_answered;
 		out->tx_no_arp += g.lc[i].tx_no_arp;
 		out->tx_srtp_fail += g.lc[i].tx_srtp_fail;
+		out->rx_steered += g.lc[i].rx_steered;
 		out->events_lost += g.lc[i].events_lost;
 	}
 }
