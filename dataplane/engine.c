@@ -925,8 +925,10 @@ static enum dp_drop_reason rx_rtcp(struct dp_lcore *lc, const struct dp_pkt *pk,
 	struct dp_rtcp_in in;
 	struct dp_flow_cold *c;
 
-	if (!fid || (fid - 1) % g.port.nlcores != lc->slot)
+	if (!fid)
 		return DP_DROP_rtcp;
+	if ((fid - 1) % g.port.nlcores != lc->slot)
+		return DP_DROP_other_lcore; /* the caller hands it over */
 	fid--;
 	c = &g.cold[fid];
 	int len = pk->payload_len;
@@ -1041,6 +1043,15 @@ static enum rx_verdict rx_classify(struct dp_lcore *lc, struct rte_mbuf *m, uint
 			r = rx_rtcp(lc, &pk, ipi, now_ns);
 			if (r == DP_DROP_NONE)
 				return RX_DONE;
+			if (r == DP_DROP_other_lcore && g.steer) {
+				uint32_t fid = g.port_map[ipi << 16 | (pk.dst_port & 1 ? pk.dst_port - 1u : pk.dst_port)] - 1;
+				struct rte_ring *ring = g.steer[lc->slot * g.port.nlcores + fid % g.port.nlcores];
+
+				if (ring && rte_ring_sp_enqueue(ring, m) == 0) {
+					lc->rx_steered++;
+					return RX_REUSED;
+				}
+			}
 		}
 	}
 	if (r != DP_DROP_NONE) {
