@@ -37,14 +37,8 @@ bool dp_healthy(struct dp_port_info *info);
 /* Stops the lcores (waits for them), then the port. */
 void dp_stop(void);
 
-/* The port's own counters (rte_eth_stats) and the extended ones the PMD names, for the metrics exporter.
- * 0 or −errno. */
-struct dp_port_stats {
-	uint64_t ipackets, opackets, ibytes, obytes;
-	uint64_t imissed, ierrors, oerrors, rx_nombuf;
-};
-int dp_port_stats(struct dp_port_stats *out);
-/* Calls fn(name, value, arg) for every extended statistic of the port; returns how many, or −errno. */
+/* Calls fn(name, value, arg) for every extended statistic of the port (imissed, rx_nombuf, errors and the
+ * PMD's own), for the metrics exporter; returns how many, or −errno.  Control plane only (allocates). */
 int dp_port_xstats(void (*fn)(const char *name, uint64_t value, void *arg), void *arg);
 
 /* Packets and bytes received by all dataplane lcores since start (an eventually consistent read). */

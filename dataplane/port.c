@@ -311,28 +311,6 @@ void dp_stop(void)
 	cm_log(CM_LOG_INFO, "dataplane", "port %u stopped", g_dp.port_id);
 }
 
-int dp_port_stats(struct dp_port_stats *out)
-{
-	struct rte_eth_stats st;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	if (!g_dp.port_started)
-		return -ENODEV;
-	rc = rte_eth_stats_get(g_dp.port_id, &st);
-	if (rc != 0)
-		return rc < 0 ? rc : -EIO;
-	out->ipackets = st.ipackets;
-	out->opackets = st.opackets;
-	out->ibytes = st.ibytes;
-	out->obytes = st.obytes;
-	out->imissed = st.imissed;
-	out->ierrors = st.ierrors;
-	out->oerrors = st.oerrors;
-	out->rx_nombuf = st.rx_nombuf;
-	return 0;
-}
-
 /* Control plane only (allocates): names and values in one call each. */
 int dp_port_xstats(void (*fn)(const char *name, uint64_t value, void *arg), void *arg)
 {
