@@ -37,6 +37,10 @@ bool dp_healthy(struct dp_port_info *info);
 /* Stops the lcores (waits for them), then the port. */
 void dp_stop(void);
 
+/* Calls fn(name, value, arg) for every extended statistic of the port (imissed, rx_nombuf, errors and the
+ * PMD's own), for the metrics exporter; returns how many, or −errno.  Control plane only (allocates). */
+int dp_port_xstats(void (*fn)(const char *name, uint64_t value, void *arg), void *arg);
+
 /* Packets and bytes received by all dataplane lcores since start (an eventually consistent read). */
 void dp_rx_totals(uint64_t *packets, uint64_t *bytes);
 
@@ -126,6 +130,9 @@ void dp_rx_init(struct dp_rx_stats *st, uint32_t clock_rate);
  * monotonic for the flow) and UDP payload length. */
 void dp_rx_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t arrival_ns,
 		  uint32_t len);
+/* An RFC 4733 telephone-event packet of the flow: sequence accounting only, no jitter/PDV update. */
+void dp_rx_event_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t arrival_ns,
+			uint32_t len);
 /* ptime_ms converts burst/gap lengths in packets to durations (0: durations are reported as 0). */
 void dp_rx_report(const struct dp_rx_stats *st, double ptime_ms, struct dp_rx_report *out);
 
@@ -221,6 +228,8 @@ struct dp_flow_params {
 	uint32_t clock_rate;      /* RX clock (jitter); 0: the cache's */
 	uint16_t seq0;            /* first sequence number */
 	uint8_t impair;           /* impairment profile, 0: the all-flows one */
+	uint8_t dtmf_pt;          /* telephone-event payload type (RFC 4733) both ways, 0: none */
+	uint8_t owd_ext_id;       /* RFC 8285 extension id (1..14) carrying the TX time both ways, 0: none */
 	uint32_t ts0;             /* first timestamp */
 	const struct codec_frame_cache *cache; /* TX payloads; NULL: receive only */
 	const struct dp_srtp_keys *srtp;       /* NULL: plain RTP/RTCP (copied at dp_flow_add) */
@@ -264,13 +273,16 @@ struct dp_flow {
 	uint8_t ip_idx;
 	uint8_t mac_ok;           /* remote_mac known (given, or resolved by ARP) */
 	uint8_t srtp;             /* SRTP sessions in the cold state */
+	uint8_t dtmf_pt;          /* telephone-event payload type (RFC 4733), 0: none */
+	uint8_t dtmf;             /* an event is being sent (its state is in the cold state) */
+	uint8_t owd_ext;          /* RFC 8285 TX-time extension id, 0: none */
 } __attribute__((aligned(64)));
 
-enum dp_event_type { DP_EV_FIRST_PACKET = 1, DP_EV_SSRC_CHANGE, DP_EV_SILENT };
+enum dp_event_type { DP_EV_FIRST_PACKET = 1, DP_EV_SSRC_CHANGE, DP_EV_SILENT, DP_EV_DTMF };
 struct dp_event {
 	uint32_t type;
 	uint32_t flow;
-	uint32_t ssrc;
+	uint32_t ssrc;            /* DP_EV_DTMF: the RFC 4733 event code (0-9, 10 '*', 11 '#', 12-15 A-D) */
 	uint64_t t_ns;
 };
 
@@ -289,6 +301,11 @@ struct dp_flow_snapshot {
 	uint8_t remote_fraction_lost; /* 8-bit fixed point, as on the wire */
 	int32_t remote_cum_lost;
 	uint32_t remote_jitter;    /* RTP timestamp units */
+	uint32_t dtmf_sent, dtmf_received; /* RFC 4733 events */
+	uint8_t dtmf_last;         /* the last event code received */
+	/* one-way delay from the peer's RFC 8285 TX-time extension (clocks synchronised by NTP/PTP) */
+	uint64_t owd_count;
+	int64_t owd_min_us, owd_max_us, owd_sum_us;
 };
 
 struct dp_config {
@@ -312,6 +329,9 @@ int dp_configure(const struct dp_config *cfg, char *err, size_t errlen);
 int dp_flow_add(uint32_t flow, const struct dp_flow_params *p);
 int dp_flow_modify(uint32_t flow, const struct dp_flow_params *p);
 int dp_flow_delete(uint32_t flow);
+/* Sends RFC 4733 event `event` (0..15) for duration_ms on a flow with a dtmf_pt, instead of its audio; the
+ * audio timestamp keeps running.  −EINVAL for a flow without dtmf_pt (checked by the lcore: counted). */
+int dp_dtmf_send(uint32_t flow, uint8_t event, uint16_t duration_ms, uint8_t volume);
 /* profile 0: flows without their own profile; 1..DP_MAX_IMPAIR−1: flows that name it. */
 int dp_impair_set(unsigned profile, const struct dp_impair *im);
 int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out);
@@ -324,6 +344,7 @@ struct dp_proto_totals {
 	uint64_t arp_requests_answered, arp_learned, arp_requests_sent, icmp_echo_answered;
 	uint64_t tx_no_arp;       /* packets not sent: next hop not resolved yet */
 	uint64_t tx_srtp_fail;    /* packets libsrtp refused to protect */
+	uint64_t rx_steered;      /* packets received by one lcore for a flow of another, handed over */
 	uint64_t events_lost;
 };
 void dp_proto_totals(struct dp_proto_totals *out);
@@ -341,10 +362,11 @@ bool dp_commands_done(void);
 void dp_port_mac(uint8_t mac[6]);
 size_t dp_flow_hot_bytes(void);
 
-/* TX pacing: |actual − scheduled| send time of every packet, in DP_PACING_BUCKET_NS buckets (the last one
- * collects everything beyond), plus the maximum. */
-#define DP_PACING_BUCKETS 1024
-#define DP_PACING_BUCKET_NS 100
+/* TX pacing: |actual − scheduled| send time of every packet.  Buckets: 1000 of DP_PACING_FINE_NS up to 100 µs,
+ * then 1000 of DP_PACING_COARSE_NS up to 100.1 ms, then one for everything beyond; plus the maximum. */
+#define DP_PACING_BUCKETS 2001
+#define DP_PACING_FINE_NS 100
+#define DP_PACING_COARSE_NS 100000
 struct dp_pacing {
 	uint64_t hist[DP_PACING_BUCKETS];
 	uint64_t max_ns;

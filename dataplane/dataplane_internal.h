@@ -24,6 +24,16 @@ uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_m
 		      uint16_t ip_id, bool marker, const uint8_t *payload, uint16_t payload_len, int32_t payload_sum,
 		      bool sw_csum);
 
+/* The same with an RTP header extension block (ext_len bytes, a multiple of 4, 0xBEDE header included). */
+uint16_t dp_build_rtp_ext(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6], uint16_t vlan,
+			  uint16_t ip_id, bool marker, const uint8_t *ext, uint8_t ext_len, const uint8_t *payload,
+			  uint16_t payload_len, int32_t payload_sum, bool sw_csum);
+/* RFC 8285 one-byte extension carrying the 64-bit NTP TX time under `id` (1..14); returns its length. */
+#define DP_EXT_TXTIME_LEN 16
+uint8_t dp_ext_txtime(uint8_t *ext, uint8_t id, uint64_t ntp);
+/* Finds that element in an RTP packet (rtp, len: the UDP payload); false when absent or malformed. */
+bool dp_ext_find_txtime(const uint8_t *rtp, uint32_t len, uint8_t id, uint64_t *ntp);
+
 /* What the impairment stage does with packet k of a flow. */
 enum dp_imp_action { DP_IMP_SEND = 0, DP_IMP_DROP = 1u << 0, DP_IMP_DUP = 1u << 1, DP_IMP_REORDER = 1u << 2 };
 static inline bool dp_impair_active(const struct dp_impair *im)
@@ -57,6 +67,7 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen);
 extern bool dp_engine_manual;
 void dp_engine_poll_once(unsigned slot);
 void dp_engine_stop(void);  /* stops and waits for the lcores */
+uint32_t dp_engine_flows(void); /* the configured flow capacity (the default before dp_configure) */
 bool dp_engine_running(void);
 void dp_engine_free(void);
 

@@ -30,7 +30,8 @@
 #define DP_BURST 32
 #define DP_TX_BUDGET 256          /* packets built per loop pass before RX is polled again */
 #define DP_CMDS_PER_PASS 32
-#define DP_SILENT_SCAN 32         /* flows checked for silence and RTCP per loop pass */
+#define DP_SCAN_MAX 64            /* flows checked for silence and RTCP per loop pass, at most */
+#define DP_SCAN_SWEEP_NS 250000000ull /* ... at a rate that visits every flow of the lcore in 250 ms */
 #define NTP_UNIX_OFFSET 2208988800ull
 #define DP_WHEEL_SPAN_NS 1100000000ull /* > DP_PTIME_MAX_MS + the largest impairment delay */
 #define DP_JITTER_MAX_US 500000
@@ -38,7 +39,8 @@
 
 _Static_assert(sizeof(struct dp_flow) <= 256, "hot per-flow state must stay within 256 bytes");
 
-enum dp_cmd_type { DP_CMD_ADD = 1, DP_CMD_MODIFY, DP_CMD_DELETE, DP_CMD_IMPAIR, DP_CMD_INJECT };
+enum dp_cmd_type { DP_CMD_ADD = 1, DP_CMD_MODIFY, DP_CMD_DELETE, DP_CMD_IMPAIR, DP_CMD_INJECT, DP_CMD_DTMF };
+#define DP_DTMF_END_PACKETS 3     /* RFC 4733 §2.5.1.4: the final packet is sent three times */
 #define DP_ARP_RETRY_PKTS 50      /* an unresolved flow asks again every 50 packets (1 s at 20 ms) */
 #define DP_ARP_RECHECK_PKTS 256   /* a resolved flow checks its entry's age every 256 packets */
 
@@ -54,6 +56,10 @@ struct dp_cmd {
 			uint16_t len;
 			uint8_t data[DP_INJECT_MAX];
 		} frame;
+		struct {
+			uint8_t event, volume;
+			uint16_t duration_ms;
+		} dtmf;
 	} u;
 };
 
@@ -83,6 +89,13 @@ struct dp_flow_cold {
 	uint8_t remote_fraction;
 	uint8_t remote_report;
 	srtp_t srtp_tx, srtp_rx;  /* created and freed by the control plane */
+	/* RFC 4733: the event being sent, and the last one received */
+	uint32_t dtmf_ts, dtmf_total, dtmf_elapsed, dtmf_rx_ts;
+	uint32_t dtmf_sent, dtmf_received;
+	uint8_t dtmf_event, dtmf_volume, dtmf_ends, dtmf_rx_seen, dtmf_last;
+	uint32_t owd_count;
+	int32_t owd_min_us, owd_max_us;
+	int64_t owd_sum_us;
 };
 
 struct dp_lcore {
@@ -92,7 +105,8 @@ struct dp_lcore {
 	uint64_t drops[DP_DROP__COUNT];
 	uint64_t rx_packets, rx_bytes;
 	uint64_t tx_packets, tx_bytes, tx_nombuf, tx_full, events_lost;
-	uint64_t arp_answered, arp_learned, arp_sent, icmp_answered, tx_no_arp, tx_srtp_fail;
+	uint64_t arp_answered, arp_learned, arp_sent, icmp_answered, tx_no_arp, tx_srtp_fail, dtmf_refused;
+	uint64_t rx_steered;      /* packets handed to the lcore that owns their flow */
 	uint64_t pace_max_ns;
 	uint32_t pace_hist[DP_PACING_BUCKETS];
 	/* the lcore's own */
@@ -107,9 +121,11 @@ struct dp_lcore {
 	struct rte_mbuf *pend[DP_BURST];
 	struct dp_pkt ppk[DP_BURST];
 	uint32_t pfid[DP_BURST];
+	uint64_t pend_at[DP_BURST];
 	uint16_t npend;
-	uint64_t pend_ns;
 	uint32_t silent_next;
+	uint64_t scan_last_ns;
+	uint64_t scan_credit;     /* flows owed to the sweep, × DP_SCAN_SWEEP_NS */
 	uint32_t spread_k;
 	uint16_t queue;
 	uint16_t ip_id;
@@ -149,6 +165,10 @@ static struct {
 	uint64_t silent_tsc;
 	unsigned wheel_shift;
 	uint32_t wheel_mask;
+	/* Software steering between lcores: RSS spreads a flow's packets by 5-tuple, not by owner.
+	 * steer[src * lcores + dst] carries mbufs from lcore src to lcore dst, their arrival time in a dynfield. */
+	struct rte_ring **steer;
+	int arrival_off;
 	volatile bool stop;
 } g;
 
@@ -250,6 +270,16 @@ int dp_configure(const struct dp_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+uint32_t dp_engine_flows(void)
+{
+	struct dp_config d;
+
+	if (g.configured)
+		return g.cfg.max_flows;
+	dp_config_default(&d);
+	return d.max_flows;
+}
+
 size_t dp_flow_hot_bytes(void)
 {
 	return sizeof(struct dp_flow);
@@ -301,6 +331,7 @@ static uint64_t spread_offset(uint32_t k, uint32_t ptime_tsc)
 }
 
 static void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m);
+static uint64_t ntp_now(uint64_t now_ns);
 
 /* ---- commands --------------------------------------------------------------------------------------------- */
 
@@ -328,6 +359,8 @@ static void flow_apply(struct dp_flow *f, const struct dp_flow_params *p)
 	f->dir = p->dir;
 	f->dscp = p->dscp & 0x3f;
 	f->impair = p->impair < DP_MAX_IMPAIR ? p->impair : 0;
+	f->dtmf_pt = p->dtmf_pt & 0x7f;
+	f->owd_ext = p->owd_ext_id <= 14 ? p->owd_ext_id : 0;
 	if (c) {
 		f->pt = (uint8_t)(p->payload_type >= 0 ? p->payload_type : c->payload_type);
 		f->ptime_ms = p->ptime_ms ? p->ptime_ms : c->ptime_ms;
@@ -421,6 +454,23 @@ static void cmd_run(struct dp_lcore *lc, const struct dp_cmd *c, uint64_t now)
 	case DP_CMD_IMPAIR:
 		lc->impair[c->flow] = c->u.im;
 		break;
+	case DP_CMD_DTMF: {
+		struct dp_flow *f = &g.flows[c->flow];
+		struct dp_flow_cold *cd = &g.cold[c->flow];
+
+		if (!f->active || !f->dtmf_pt || !f->cache || f->dtmf) {
+			lc->dtmf_refused++;
+			break;
+		}
+		cd->dtmf_event = c->u.dtmf.event;
+		cd->dtmf_volume = c->u.dtmf.volume & 0x3f;
+		cd->dtmf_total = (uint32_t)((uint64_t)c->u.dtmf.duration_ms * f->cache->clock_rate / 1000);
+		cd->dtmf_elapsed = 0;
+		cd->dtmf_ends = 0;
+		cd->dtmf_ts = f->ts; /* the event starts where the next audio frame would have */
+		f->dtmf = 1;
+		break;
+	}
 	case DP_CMD_INJECT: {
 		struct rte_mbuf *m = rte_pktmbuf_alloc(g.port.pool);
 
@@ -580,9 +630,19 @@ static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const s
 
 	if (!m)
 		return NULL;
-	len = dp_build_rtp(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan, lc->ip_id++,
-			   fr->flags & CODEC_FRAME_MARKER, f->cache->data + fr->offset, fr->len,
-			   f->payload_sums[f->frame], !g.port.tx_csum_offload);
+	if (f->owd_ext) {
+		/* The nominal send time: an impairment delay then shows as network delay, as it should. */
+		uint8_t ext[DP_EXT_TXTIME_LEN];
+		uint8_t el = dp_ext_txtime(ext, f->owd_ext, ntp_now(tsc_to_ns(f->nominal_tsc)));
+
+		len = dp_build_rtp_ext(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan, lc->ip_id++,
+				       fr->flags & CODEC_FRAME_MARKER, ext, el, f->cache->data + fr->offset, fr->len,
+				       f->payload_sums[f->frame], !g.port.tx_csum_offload);
+	} else {
+		len = dp_build_rtp(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan, lc->ip_id++,
+				   fr->flags & CODEC_FRAME_MARKER, f->cache->data + fr->offset, fr->len,
+				   f->payload_sums[f->frame], !g.port.tx_csum_offload);
+	}
 	m->data_len = m->pkt_len = len;
 	if (g.port.tx_csum_offload) {
 		m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
@@ -596,6 +656,57 @@ static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const s
 	return m;
 }
 
+static inline unsigned pacing_bucket(uint64_t ns)
+{
+	if (ns < 1000 * DP_PACING_FINE_NS)
+		return (unsigned)(ns / DP_PACING_FINE_NS);
+	ns = (ns - 1000 * DP_PACING_FINE_NS) / DP_PACING_COARSE_NS;
+	return ns < 1000 ? 1000 + (unsigned)ns : DP_PACING_BUCKETS - 1;
+}
+
+/* RFC 4733 §2.5: one event packet in place of an audio frame.  All carry the event's start timestamp and the
+ * duration so far; the first has the marker; the last goes out DP_DTMF_END_PACKETS times with the E bit.  Event
+ * packets are not impaired. */
+static void tx_dtmf(struct dp_lcore *lc, uint32_t idx, uint32_t ts_inc)
+{
+	struct dp_flow *f = &g.flows[idx];
+	struct dp_flow_cold *c = &g.cold[idx];
+	struct dp_flow ev = *f;
+	struct rte_mbuf *m;
+	uint8_t pl[4];
+	uint32_t dur;
+	bool first = c->dtmf_elapsed == 0, end;
+
+	c->dtmf_elapsed += ts_inc;
+	dur = RTE_MIN(c->dtmf_elapsed, c->dtmf_total);
+	dur = RTE_MIN(dur, 0xffffu);
+	end = c->dtmf_elapsed >= c->dtmf_total;
+	pl[0] = c->dtmf_event;
+	pl[1] = (uint8_t)((end ? 0x80 : 0) | c->dtmf_volume);
+	pl[2] = (uint8_t)(dur >> 8);
+	pl[3] = (uint8_t)dur;
+	ev.pt = f->dtmf_pt;
+	ev.ts = c->dtmf_ts;
+	m = tx_mbuf(lc);
+	if (m) {
+		m->data_len = m->pkt_len = dp_build_rtp(rte_pktmbuf_mtod(m, uint8_t *), &ev, g.mac, g.cfg.vlan,
+							 lc->ip_id++, first, pl, sizeof(pl), -1, true);
+		m->ol_flags = 0;
+		if (f->srtp && !tx_srtp(lc, idx, m, false)) {
+			rte_pktmbuf_free(m);
+		} else {
+			f->tx_packets++;
+			f->tx_bytes += DP_RTP_HLEN + sizeof(pl);
+			tx_queue(lc, m);
+		}
+	}
+	f->seq++;
+	if (end && ++c->dtmf_ends == DP_DTMF_END_PACKETS) {
+		f->dtmf = 0;
+		c->dtmf_sent++;
+	}
+}
+
 /* One due flow: the impairment stage decides, the packet is built from the frame cache, seq/ts/frame advance
  * (a lost packet consumes its sequence number; a DTX frame only advances the timestamp), and the flow is
  * rescheduled one ptime later plus the next packet's impairment delay. */
@@ -606,14 +717,16 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 	const struct codec_frame *fr = &c->frames[f->frame];
 	uint64_t late_ns = tsc_to_ns(now - (f->nominal_tsc + f->delay_tsc));
 
-	lc->pace_hist[RTE_MIN(late_ns / DP_PACING_BUCKET_NS, (uint64_t)DP_PACING_BUCKETS - 1)]++;
+	lc->pace_hist[pacing_bucket(late_ns)]++;
 	if (late_ns > lc->pace_max_ns)
 		lc->pace_max_ns = late_ns;
 	const struct dp_impair *im = &lc->impair[f->impair];
 	unsigned act = DP_IMP_SEND;
 	uint32_t k = f->tx_index++;
 
-	if (!(fr->flags & CODEC_FRAME_DTX) && (f->dir & DP_FLOW_SEND)) {
+	if (f->dtmf && (f->dir & DP_FLOW_SEND) && tx_resolve(lc, f, k, tsc_to_ns(now))) {
+		tx_dtmf(lc, idx, fr->ts_inc);
+	} else if (!(fr->flags & CODEC_FRAME_DTX) && (f->dir & DP_FLOW_SEND)) {
 		if (dp_impair_active(im))
 			act = dp_impair_decide(im, idx, k, &f->ge_bad);
 		if (!tx_resolve(lc, f, k, tsc_to_ns(now))) {
@@ -629,7 +742,7 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 
 			if (m) {
 				f->tx_packets++;
-				f->tx_bytes += fr->len + DP_RTP_HLEN;
+				f->tx_bytes += fr->len + DP_RTP_HLEN + (f->owd_ext ? DP_EXT_TXTIME_LEN : 0);
 			}
 			if (m && (act & DP_IMP_DUP) && !(act & DP_IMP_REORDER)) {
 				d = rte_pktmbuf_copy(m, g.port.pool, 0, UINT32_MAX);
@@ -812,8 +925,10 @@ static enum dp_drop_reason rx_rtcp(struct dp_lcore *lc, const struct dp_pkt *pk,
 	struct dp_rtcp_in in;
 	struct dp_flow_cold *c;
 
-	if (!fid || (fid - 1) % g.port.nlcores != lc->slot)
+	if (!fid)
 		return DP_DROP_rtcp;
+	if ((fid - 1) % g.port.nlcores != lc->slot)
+		return DP_DROP_other_lcore; /* the caller hands it over */
 	fid--;
 	c = &g.cold[fid];
 	int len = pk->payload_len;
@@ -928,6 +1043,15 @@ static enum rx_verdict rx_classify(struct dp_lcore *lc, struct rte_mbuf *m, uint
 			r = rx_rtcp(lc, &pk, ipi, now_ns);
 			if (r == DP_DROP_NONE)
 				return RX_DONE;
+			if (r == DP_DROP_other_lcore && g.steer) {
+				uint32_t fid = g.port_map[ipi << 16 | (pk.dst_port & 1 ? pk.dst_port - 1u : pk.dst_port)] - 1;
+				struct rte_ring *ring = g.steer[lc->slot * g.port.nlcores + fid % g.port.nlcores];
+
+				if (ring && rte_ring_sp_enqueue(ring, m) == 0) {
+					lc->rx_steered++;
+					return RX_REUSED;
+				}
+			}
 		}
 	}
 	if (r != DP_DROP_NONE) {
@@ -948,21 +1072,34 @@ static enum rx_verdict rx_classify(struct dp_lcore *lc, struct rte_mbuf *m, uint
 	return RX_FLOW;
 }
 
-static bool rx_lookup(struct dp_lcore *lc, uint32_t *key_fid)
+/* The flow of a classified packet: RX_FLOW (ours, *key_fid is now the flow index), RX_REUSED (handed to the
+ * owning lcore) or RX_DROP. */
+static enum rx_verdict rx_lookup(struct dp_lcore *lc, struct rte_mbuf *m, uint32_t *key_fid, uint64_t at)
 {
 	uint32_t fid = g.port_map[*key_fid];
+	unsigned owner;
 
 	if (!fid) {
 		lc->drops[DP_DROP_unknown_port]++;
-		return false;
+		return RX_DROP;
 	}
 	fid--;
-	if (fid % g.port.nlcores != lc->slot) {
+	owner = fid % g.port.nlcores;
+	if (owner != lc->slot) {
+		struct rte_ring *r = g.steer ? g.steer[lc->slot * g.port.nlcores + owner] : NULL;
+
+		if (r) {
+			*RTE_MBUF_DYNFIELD(m, g.arrival_off, uint64_t *) = at;
+			if (rte_ring_sp_enqueue(r, m) == 0) {
+				lc->rx_steered++;
+				return RX_REUSED;
+			}
+		}
 		lc->drops[DP_DROP_other_lcore]++;
-		return false;
+		return RX_DROP;
 	}
 	*key_fid = fid;
-	return true;
+	return RX_FLOW;
 }
 
 /* Second stage: the flow's analysis (its record prefetched by the first stage). */
@@ -984,7 +1121,38 @@ static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const stru
 	}
 	if (g.port.ts_offset >= 0 && (m->ol_flags & g.port.ts_flag))
 		at = *RTE_MBUF_DYNFIELD(m, g.port.ts_offset, rte_mbuf_timestamp_t *);
-	dp_rx_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len);
+	if (f->owd_ext) {
+		/* One-way delay against this lcore's clock (the TSC, not a NIC timestamp: same epoch as NTP here). */
+		uint64_t txt;
+
+		if (dp_ext_find_txtime(pk->udp_payload, (uint32_t)len, f->owd_ext, &txt)) {
+			struct dp_flow_cold *c = &g.cold[fid];
+			int64_t d = (int64_t)(ntp_now(now_ns) - txt);
+			int32_t us = (int32_t)RTE_MAX(RTE_MIN((d * 1000000) >> 32, (int64_t)INT32_MAX), (int64_t)INT32_MIN);
+
+			if (!c->owd_count || us < c->owd_min_us)
+				c->owd_min_us = us;
+			if (!c->owd_count || us > c->owd_max_us)
+				c->owd_max_us = us;
+			c->owd_count++;
+			c->owd_sum_us += us;
+		}
+	}
+	if (f->dtmf_pt && pk->pt == f->dtmf_pt) {
+		struct dp_flow_cold *c = &g.cold[fid];
+
+		dp_rx_event_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len);
+		/* A new event has a new timestamp (RFC 4733 §2.5.2). */
+		if (pk->payload_len >= 4 && (!c->dtmf_rx_seen || pk->ts != c->dtmf_rx_ts)) {
+			c->dtmf_rx_seen = 1;
+			c->dtmf_rx_ts = pk->ts;
+			c->dtmf_received++;
+			c->dtmf_last = pk->payload[0];
+			event(lc, DP_EV_DTMF, fid, pk->payload[0], at);
+		}
+	} else {
+		dp_rx_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len);
+	}
 	f->silent = 0;
 	if (f->rx.packets == 1)
 		event(lc, DP_EV_FIRST_PACKET, fid, pk->ssrc, at);
@@ -996,9 +1164,18 @@ static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
 {
 	uint64_t limit = (uint64_t)g.cfg.silent_ms * 1000000ull;
 
+	uint64_t per_lcore = g.cfg.max_flows / g.port.nlcores + 1, n;
+
 	if (!limit && !g.cfg.rtcp_interval_ms)
 		return;
-	for (unsigned i = 0; i < DP_SILENT_SCAN; i++) {
+	/* Paced by time, not by loop passes: an idle lcore spins fast and would sweep the table needlessly. */
+	lc->scan_credit += RTE_MIN(now_ns - lc->scan_last_ns, DP_SCAN_SWEEP_NS) * per_lcore;
+	lc->scan_last_ns = now_ns;
+	n = RTE_MIN(lc->scan_credit / DP_SCAN_SWEEP_NS, (uint64_t)DP_SCAN_MAX);
+	lc->scan_credit -= n * DP_SCAN_SWEEP_NS;
+	if (lc->scan_credit > DP_SCAN_MAX * DP_SCAN_SWEEP_NS)
+		lc->scan_credit = DP_SCAN_MAX * DP_SCAN_SWEEP_NS; /* behind: do not build up a debt */
+	for (unsigned i = 0; i < n; i++) {
 		uint32_t idx = lc->silent_next;
 		struct dp_flow *f = &g.flows[idx];
 
@@ -1022,10 +1199,64 @@ bool dp_engine_manual;
 static void rx_flush_pending(struct dp_lcore *lc)
 {
 	for (uint16_t j = 0; j < lc->npend; j++) {
-		rx_account(lc, lc->pend[j], &lc->ppk[j], lc->pfid[j], lc->pend_ns);
+		rx_account(lc, lc->pend[j], &lc->ppk[j], lc->pfid[j], lc->pend_at[j]);
 		rte_pktmbuf_free(lc->pend[j]);
 	}
 	lc->npend = 0;
+}
+
+/* Three stages, so that the memory a burst needs (port map entries, flow records scattered over a table of up
+ * to millions) is fetched in parallel: parse all and prefetch their port map entries; look the flows up and
+ * prefetch their two hot RX lines; account them after the previous burst, so that the prefetches have had time
+ * to land.  steered: packets another lcore received for our flows, with their arrival time in a dynfield. */
+static void rx_process(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t n, uint64_t now_ns, bool steered)
+{
+	struct dp_pkt pk[DP_BURST];
+	uint32_t fid[DP_BURST];
+	uint64_t at[DP_BURST];
+	uint16_t keep[DP_BURST], nkeep = 0, nflow = 0;
+
+	for (uint16_t i = 0; i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (uint16_t i = 0; i < n; i++) {
+		enum rx_verdict v;
+
+		if (!steered)
+			lc->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
+		v = rx_classify(lc, pkts[i], now_ns, &pk[nkeep], &fid[nkeep]);
+		if (v == RX_FLOW) {
+			rte_prefetch0(&g.port_map[fid[nkeep]]);
+			keep[nkeep++] = i;
+		} else if (v != RX_REUSED) {
+			rte_pktmbuf_free(pkts[i]);
+		}
+	}
+	for (uint16_t j = 0; j < nkeep; j++) {
+		struct rte_mbuf *m = pkts[keep[j]];
+		uint64_t t = steered ? *RTE_MBUF_DYNFIELD(m, g.arrival_off, uint64_t *) : now_ns;
+		enum rx_verdict v = rx_lookup(lc, m, &fid[j], t);
+
+		if (v != RX_FLOW) {
+			if (v == RX_DROP)
+				rte_pktmbuf_free(m);
+			continue;
+		}
+		const char *fr = (const char *)&g.flows[fid[j]];
+		rte_prefetch0(fr);
+		rte_prefetch0(fr + 64);
+		pk[nflow] = pk[j];
+		fid[nflow] = fid[j];
+		at[nflow] = t;
+		keep[nflow++] = keep[j];
+	}
+	rx_flush_pending(lc);
+	for (uint16_t j = 0; j < nflow; j++) {
+		lc->pend[j] = pkts[keep[j]];
+		lc->ppk[j] = pk[j];
+		lc->pfid[j] = fid[j];
+		lc->pend_at[j] = at[j];
+	}
+	lc->npend = nflow;
 }
 
 /* One pass of an lcore: an RX burst, a few commands, the due part of the timing wheel, a silence check. */
@@ -1042,48 +1273,17 @@ static void lcore_pass(struct dp_lcore *lc)
 
 		__atomic_store_n(&lc->gen, lc->gen + 1, __ATOMIC_RELAXED); /* odd: flow state changing */
 		rte_smp_wmb();
-		/* Three stages, so that the memory a burst needs (port map entries, flow records scattered over a
-		 * table of up to millions) is fetched in parallel: parse all and prefetch their port map entries;
-		 * look the flows up and prefetch their two hot RX lines; account them one pass later, after the
-		 * previous burst, so that the prefetches have a whole pass to land. */
-		struct dp_pkt pk[DP_BURST];
-		uint32_t fid[DP_BURST];
-		uint16_t keep[DP_BURST], nkeep = 0, nflow = 0;
+		rx_process(lc, pkts, n, now_ns, false);
+		for (unsigned src = 0; g.steer && src < g.port.nlcores; src++) {
+			struct rte_ring *r = g.steer[src * g.port.nlcores + lc->slot];
+			unsigned k;
 
-		for (uint16_t i = 0; i < n; i++)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-		for (uint16_t i = 0; i < n; i++) {
-			enum rx_verdict v;
-
-			lc->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
-			v = rx_classify(lc, pkts[i], now_ns, &pk[nkeep], &fid[nkeep]);
-			if (v == RX_FLOW) {
-				rte_prefetch0(&g.port_map[fid[nkeep]]);
-				keep[nkeep++] = i;
-			} else if (v != RX_REUSED) {
-				rte_pktmbuf_free(pkts[i]);
-			}
-		}
-		for (uint16_t j = 0; j < nkeep; j++) {
-			if (!rx_lookup(lc, &fid[j])) {
-				rte_pktmbuf_free(pkts[keep[j]]);
+			if (!r)
 				continue;
-			}
-			const char *fr = (const char *)&g.flows[fid[j]];
-			rte_prefetch0(fr);
-			rte_prefetch0(fr + 64);
-			pk[nflow] = pk[j];
-			fid[nflow] = fid[j];
-			keep[nflow++] = keep[j];
+			k = rte_ring_sc_dequeue_burst(r, (void **)pkts, DP_BURST, NULL);
+			if (k)
+				rx_process(lc, pkts, (uint16_t)k, now_ns, true);
 		}
-		rx_flush_pending(lc);
-		for (uint16_t j = 0; j < nflow; j++) {
-			lc->pend[j] = pkts[keep[j]];
-			lc->ppk[j] = pk[j];
-			lc->pfid[j] = fid[j];
-		}
-		lc->npend = nflow;
-		lc->pend_ns = now_ns;
 		lc->rx_packets += n;
 		while (ncmd < DP_CMDS_PER_PASS && rte_ring_sc_dequeue_elem(lc->cmd, &cmd, sizeof(cmd)) == 0) {
 			rx_flush_pending(lc); /* looked up before this command: account before flows change */
@@ -1144,8 +1344,13 @@ uint64_t dp_pacing_percentile(const struct dp_pacing *p, double pct)
 
 	for (unsigned b = 0; b < DP_PACING_BUCKETS; b++) {
 		seen += p->hist[b];
-		if (seen >= want && seen > 0)
-			return b == DP_PACING_BUCKETS - 1 ? p->max_ns : (b + 1ull) * DP_PACING_BUCKET_NS;
+		if (seen >= want && seen > 0) {
+			if (b == DP_PACING_BUCKETS - 1)
+				return p->max_ns;
+			if (b < 1000)
+				return (b + 1ull) * DP_PACING_FINE_NS;
+			return 1000ull * DP_PACING_FINE_NS + (b - 999ull) * DP_PACING_COARSE_NS;
+		}
 	}
 	return 0;
 }
@@ -1228,6 +1433,29 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 			return -ENOMEM;
 		}
 		lc->wheel_pos = rte_rdtsc() >> g.wheel_shift;
+		lc->scan_last_ns = tsc_to_ns(rte_rdtsc());
+	}
+	g.steer = NULL;
+	if (ctx->nlcores > 1) {
+		static const struct rte_mbuf_dynfield desc = { .name = "callmeter_dp_arrival", .size = sizeof(uint64_t),
+							       .align = __alignof__(uint64_t) };
+
+		g.arrival_off = rte_mbuf_dynfield_register(&desc);
+		g.steer = calloc((size_t)ctx->nlcores * ctx->nlcores, sizeof(*g.steer));
+		for (unsigned a = 0; g.steer && g.arrival_off >= 0 && a < ctx->nlcores; a++)
+			for (unsigned b = 0; b < ctx->nlcores; b++) {
+				char name[32];
+
+				if (a == b)
+					continue;
+				snprintf(name, sizeof(name), "dp_st%u_%u", a, b);
+				g.steer[a * ctx->nlcores + b] = rte_ring_create(name, 4096, (int)rte_socket_id(),
+										RING_F_SP_ENQ | RING_F_SC_DEQ);
+				if (!g.steer[a * ctx->nlcores + b])
+					cm_log(CM_LOG_WARN, "dataplane", "no steering ring %u→%u (%s): packets for "
+					       "flows of lcore %u arriving at lcore %u are dropped", a, b,
+					       rte_strerror(rte_errno), b, a);
+			}
 	}
 	g.stop = false;
 	g.running = true;
@@ -1261,6 +1489,15 @@ void dp_engine_stop(void)
 		g.flows[i].active = 0;
 	}
 	memset(g.port_map, 0, (size_t)(g.cfg.n_media_ips ? g.cfg.n_media_ips : 1) << 16 << 2);
+	for (unsigned i = 0; g.steer && i < g.port.nlcores * g.port.nlcores; i++) {
+		struct rte_mbuf *m;
+
+		while (g.steer[i] && rte_ring_sc_dequeue(g.steer[i], (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(g.steer[i]);
+	}
+	free(g.steer);
+	g.steer = NULL;
 	for (unsigned i = 0; i < g.port.nlcores; i++) {
 		for (uint16_t j = 0; j < g.lc[i].npend; j++)
 			rte_pktmbuf_free(g.lc[i].pend[j]);
@@ -1381,7 +1618,7 @@ static int flow_cmd(uint32_t type, uint32_t flow, const struct dp_flow_params *p
 		bool ok;
 
 		ip_index(p->local_ip, &ok);
-		if (!ok || p->ptime_ms > DP_PTIME_MAX_MS || p->impair >= DP_MAX_IMPAIR)
+		if (!ok || p->ptime_ms > DP_PTIME_MAX_MS || p->impair >= DP_MAX_IMPAIR || p->owd_ext_id > 14)
 			return -EINVAL;
 		if (p->cache && (!p->cache->nframes || !p->cache->frames ||
 				 (!p->ptime_ms && !p->cache->ptime_ms)))
@@ -1454,6 +1691,18 @@ int dp_impair_set(unsigned profile, const struct dp_impair *im)
 	return rc;
 }
 
+int dp_dtmf_send(uint32_t flow, uint8_t event, uint16_t duration_ms, uint8_t volume)
+{
+	struct dp_cmd c = { .type = DP_CMD_DTMF, .flow = flow,
+			    .u.dtmf = { .event = event, .volume = volume, .duration_ms = duration_ms } };
+
+	if (!dp_engine_running())
+		return -ENODEV;
+	if (flow >= g.cfg.max_flows || event > 15 || volume > 63 || duration_ms == 0 || duration_ms > 5000)
+		return -EINVAL;
+	return send_cmd(flow % g.port.nlcores, &c);
+}
+
 int dp_inject(const uint8_t *frame, uint16_t len)
 {
 	struct dp_cmd c = { .type = DP_CMD_INJECT };
@@ -1477,6 +1726,7 @@ void dp_proto_totals(struct dp_proto_totals *out)
 		out->icmp_echo_answered += g.lc[i].icmp_answered;
 		out->tx_no_arp += g.lc[i].tx_no_arp;
 		out->tx_srtp_fail += g.lc[i].tx_srtp_fail;
+		out->rx_steered += g.lc[i].rx_steered;
 		out->events_lost += g.lc[i].events_lost;
 	}
 }
@@ -1520,6 +1770,13 @@ int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out)
 			out->remote_fraction_lost = g.cold[flow].remote_fraction;
 			out->remote_cum_lost = g.cold[flow].remote_cum_lost;
 			out->remote_jitter = g.cold[flow].remote_jitter;
+			out->dtmf_sent = g.cold[flow].dtmf_sent;
+			out->dtmf_received = g.cold[flow].dtmf_received;
+			out->dtmf_last = g.cold[flow].dtmf_last;
+			out->owd_count = g.cold[flow].owd_count;
+			out->owd_min_us = g.cold[flow].owd_min_us;
+			out->owd_max_us = g.cold[flow].owd_max_us;
+			out->owd_sum_us = g.cold[flow].owd_sum_us;
 			rte_smp_rmb();
 			g2 = __atomic_load_n(&lc->gen, __ATOMIC_RELAXED);
 			if (g1 == g2 || !dp_engine_running())

@@ -18,7 +18,8 @@
 
 #define DP_RX_DESC 1024
 #define DP_TX_DESC 1024
-#define DP_MBUFS 16383
+#define DP_MBUFS_MIN 16383
+#define DP_MBUFS_MAX 262143
 #define DP_MBUF_CACHE 256
 
 static struct {
@@ -222,13 +223,31 @@ int dp_start(const char *port_name, struct dp_port_info *info, char *err, size_t
 			ctx.ts_offset = -1;
 	}
 
-	g_dp.pool = rte_pktmbuf_pool_create("cm_mbufs", DP_MBUFS, DP_MBUF_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					    (int)rte_eth_dev_socket_id(g_dp.port_id) < 0 ? (int)rte_socket_id()
-					    : rte_eth_dev_socket_id(g_dp.port_id));
-	if (!g_dp.pool) {
-		snprintf(err, errlen, "cannot allocate %u packet buffers: %s (give EAL more memory with -m)",
-			 DP_MBUFS, rte_strerror(rte_errno));
-		return -ENOMEM;
+	/* Packet buffers sized from the flow count: the descriptor rings, the lcores' stashes and bursts, and the
+	 * packets the reordering impairment holds (one per flow at most; a few percent of flows at a time). */
+	{
+		int sock = rte_eth_dev_socket_id(g_dp.port_id) < 0 ? (int)rte_socket_id()
+								  : rte_eth_dev_socket_id(g_dp.port_id);
+		uint64_t want = (uint64_t)(DP_RX_DESC + DP_TX_DESC + 2 * DP_MBUF_CACHE) * g_dp.nlcores +
+				dp_engine_flows() / 16;
+		unsigned n = DP_MBUFS_MIN;
+
+		while (n < want && n < DP_MBUFS_MAX)
+			n = 2 * n + 1;
+		g_dp.pool = rte_pktmbuf_pool_create("cm_mbufs", n, DP_MBUF_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE, sock);
+		if (!g_dp.pool && n > DP_MBUFS_MIN) {
+			cm_log(CM_LOG_WARN, "dataplane", "cannot allocate %u packet buffers for %u flows (%s): using %u; "
+			       "give EAL more memory with -m", n, dp_engine_flows(), rte_strerror(rte_errno),
+			       DP_MBUFS_MIN);
+			n = DP_MBUFS_MIN;
+			g_dp.pool = rte_pktmbuf_pool_create("cm_mbufs", n, DP_MBUF_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+							    sock);
+		}
+		if (!g_dp.pool) {
+			snprintf(err, errlen, "cannot allocate %u packet buffers: %s (give EAL more memory with -m)", n,
+				 rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
 	}
 	rc = rte_eth_dev_configure(g_dp.port_id, (uint16_t)g_dp.nlcores, (uint16_t)g_dp.nlcores, &conf);
 	if (rc == 0)
@@ -294,4 +313,34 @@ void dp_stop(void)
 	rte_mempool_free(g_dp.pool);
 	g_dp.pool = NULL;
 	cm_log(CM_LOG_INFO, "dataplane", "port %u stopped", g_dp.port_id);
+}
+
+/* Control plane only (allocates): names and values in one call each. */
+int dp_port_xstats(void (*fn)(const char *name, uint64_t value, void *arg), void *arg)
+{
+	struct rte_eth_xstat_name *names = NULL;
+	struct rte_eth_xstat *vals = NULL;
+	int n, rc;
+
+	if (!g_dp.port_started)
+		return -ENODEV;
+	n = rte_eth_xstats_get_names(g_dp.port_id, NULL, 0);
+	if (n <= 0)
+		return n;
+	names = calloc((size_t)n, sizeof(*names));
+	vals = calloc((size_t)n, sizeof(*vals));
+	rc = -ENOMEM;
+	if (!names || !vals)
+		goto out;
+	rc = -EIO;
+	if (rte_eth_xstats_get_names(g_dp.port_id, names, (unsigned)n) != n ||
+	    rte_eth_xstats_get(g_dp.port_id, vals, (unsigned)n) != n)
+		goto out;
+	for (int i = 0; i < n; i++)
+		fn(names[vals[i].id].name, vals[i].value, arg);
+	rc = n;
+out:
+	free(names);
+	free(vals);
+	return rc;
 }

@@ -1,6 +1,7 @@
 /* Per-flow receive statistics: RFC 3550 A.1 / A.8, RFC 3611 §4.7.2, RFC 5481 PDV.  Pure arithmetic on one
  * struct per flow, called once per packet on the owning lcore: no allocation, no floating point on the
  * per-packet path. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "dataplane/dataplane.h"
@@ -206,8 +207,8 @@ static void update_timing(struct dp_rx_stats *st, uint32_t ts, uint64_t arrival_
 		st->pdv_max_us = (int32_t)(rel_us > INT32_MAX ? INT32_MAX : rel_us);
 }
 
-void dp_rx_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t arrival_ns,
-		  uint32_t len)
+static void rx_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t arrival_ns,
+		      uint32_t len, bool timing)
 {
 	st->packets++;
 	st->bytes += len;
@@ -220,11 +221,27 @@ void dp_rx_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ss
 		return;
 	}
 	enum rx_kind kind = update_seq(st, seq);
+	if (!timing)
+		return;
 	if (kind == RX_DUPLICATE || kind == RX_BAD || !st->clock_rate) {
 		st->last_arrival_ns = arrival_ns;
 		return;
 	}
 	update_timing(st, ts, arrival_ns);
+}
+
+void dp_rx_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t arrival_ns,
+		  uint32_t len)
+{
+	rx_packet(st, seq, ts, ssrc, arrival_ns, len, true);
+}
+
+/* RFC 4733 event packets share the stream's sequence numbers but all carry the event's start timestamp: they
+ * count for sequence and loss, and leave the jitter reference on the last media packet. */
+void dp_rx_event_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t arrival_ns,
+			uint32_t len)
+{
+	rx_packet(st, seq, ts, ssrc, arrival_ns, len, false);
 }
 
 void dp_rx_report(const struct dp_rx_stats *st, double ptime_ms, struct dp_rx_report *out)

@@ -21,9 +21,17 @@ uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_m
 		      uint16_t ip_id, bool marker, const uint8_t *payload, uint16_t payload_len, int32_t payload_sum,
 		      bool sw_csum)
 {
-	unsigned l2 = vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN;
+	return dp_build_rtp_ext(buf, f, src_mac, vlan, ip_id, marker, NULL, 0, payload, payload_len, payload_sum,
+				sw_csum);
+}
+
+uint16_t dp_build_rtp_ext(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6], uint16_t vlan,
+			  uint16_t ip_id, bool marker, const uint8_t *ext, uint8_t ext_len, const uint8_t *payload,
+			  uint16_t payload_len, int32_t payload_sum, bool sw_csum)
+{
+	unsigned l2 = vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN, rtp_hlen = DP_RTP_HLEN + ext_len;
 	uint8_t *ip = buf + l2, *udp = ip + DP_IP_HLEN, *rtp = udp + DP_UDP_HLEN;
-	uint16_t udp_len = (uint16_t)(DP_UDP_HLEN + DP_RTP_HLEN + payload_len);
+	uint16_t udp_len = (uint16_t)(DP_UDP_HLEN + rtp_hlen + payload_len);
 
 	memcpy(buf, f->remote_mac, 6);
 	memcpy(buf + 6, src_mac, 6);
@@ -51,12 +59,14 @@ uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_m
 	if (!payload) /* dp_build_rtcp(): the caller writes the UDP payload */
 		return (uint16_t)(l2 + DP_IP_HLEN + DP_UDP_HLEN);
 
-	rtp[0] = 0x80;
+	rtp[0] = ext_len ? 0x90 : 0x80;
 	rtp[1] = (uint8_t)((marker ? 0x80 : 0) | (f->pt & 0x7f));
 	wr16(rtp + 2, f->seq);
 	wr32(rtp + 4, f->ts);
 	wr32(rtp + 8, f->ssrc);
-	memcpy(rtp + DP_RTP_HLEN, payload, payload_len);
+	if (ext_len)
+		memcpy(rtp + DP_RTP_HLEN, ext, ext_len);
+	memcpy(rtp + rtp_hlen, payload, payload_len);
 
 	if (sw_csum) {
 		uint32_t sum;
@@ -66,7 +76,7 @@ uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_m
 		/* pseudo-header + UDP header + RTP header + payload (UDP and RTP headers are even-sized, so the
 		 * payload's own sum adds in as it is) */
 		sum = dp_csum_add(0, ip + 12, 8) + 17 + udp_len;
-		sum = dp_csum_add(sum, udp, DP_UDP_HLEN + DP_RTP_HLEN);
+		sum = dp_csum_add(sum, udp, DP_UDP_HLEN + rtp_hlen);
 		sum += payload_sum >= 0 ? (uint32_t)payload_sum : (uint32_t)(uint16_t)~dp_csum_fold(
 			dp_csum_add(0, payload, payload_len));
 		c = dp_csum_fold(sum);
@@ -159,4 +169,47 @@ uint16_t dp_build_rtcp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_
 	c = dp_udp_csum(ip, udp, udp_len);
 	wr16(udp + 6, c == 0 ? 0xffff : c);
 	return (uint16_t)(l2 + DP_IP_HLEN + udp_len);
+}
+
+/* RFC 8285 §4.2 one-byte header: 0xBEDE, length 3 words, element (id, L−1 = 7) + 8 bytes, 3 bytes of padding. */
+uint8_t dp_ext_txtime(uint8_t *ext, uint8_t id, uint64_t ntp)
+{
+	ext[0] = 0xbe;
+	ext[1] = 0xde;
+	ext[2] = 0;
+	ext[3] = 3;
+	ext[4] = (uint8_t)(id << 4 | 7);
+	wr32(ext + 5, (uint32_t)(ntp >> 32));
+	wr32(ext + 9, (uint32_t)ntp);
+	ext[13] = ext[14] = ext[15] = 0;
+	return DP_EXT_TXTIME_LEN;
+}
+
+bool dp_ext_find_txtime(const uint8_t *rtp, uint32_t len, uint8_t id, uint64_t *ntp)
+{
+	uint32_t off = DP_RTP_HLEN + (rtp[0] & 0x0fu) * 4u, end;
+
+	if (!(rtp[0] & 0x10) || len < off + 4 || rtp[off] != 0xbe || rtp[off + 1] != 0xde)
+		return false;
+	end = off + 4 + 4u * (uint32_t)(rtp[off + 2] << 8 | rtp[off + 3]);
+	if (end > len)
+		return false;
+	for (off += 4; off < end;) {
+		uint8_t eid = rtp[off] >> 4, l = (uint8_t)((rtp[off] & 0x0f) + 1);
+
+		if (rtp[off] == 0) { /* padding */
+			off++;
+			continue;
+		}
+		if (eid == 15 || off + 1 + l > end)
+			return false;
+		if (eid == id && l == 8) {
+			const uint8_t *p = rtp + off + 1;
+			*ntp = (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 | (uint64_t)p[3] << 32 |
+			       (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 | (uint64_t)p[6] << 8 | p[7];
+			return true;
+		}
+		off += 1u + l;
+	}
+	return false;
 }

@@ -21,7 +21,9 @@
 #define ARP_RX_FLOW 224       /* receives ARP_FLOW's packets */
 #define SRTP_FLOW 225         /* SRTP to itself with the right key */
 #define SRTP_BAD_FLOW 226     /* SRTP to itself, receiving with another key: every packet fails authentication */
-#define NFLOWS 227
+#define DTMF_FLOW 227         /* sends digit 5 for 100 ms (RFC 4733, PT 101) to itself */
+#define OWD_FLOW 228          /* carries its TX time (RFC 8285), delayed by up to 4 ms like the JITTERED ones */
+#define NFLOWS 229
 #define MEDIA_IP2 0x0a000002u
 #define NFRAMES 50
 
@@ -92,6 +94,12 @@ static void params(struct dp_flow_params *p, uint32_t flow, const uint8_t mac[6]
 		bad.rx_key[3] ^= 1;
 		p->srtp = flow == SRTP_FLOW ? &good : &bad;
 	}
+	if (flow == DTMF_FLOW)
+		p->dtmf_pt = 101;
+	if (flow == OWD_FLOW) {
+		p->owd_ext_id = 5;
+		p->impair = 1;
+	}
 	if (flow == ARP_RX_FLOW) {
 		p->cache = NULL;
 		p->dir = DP_FLOW_RECV;
@@ -116,6 +124,16 @@ static const uint8_t *echo_request(const uint8_t mac[6])
 	return f;
 }
 
+static void port_xstat(const char *name, uint64_t value, void *arg)
+{
+	uint64_t *good = arg;
+
+	if (strcmp(name, "rx_good_packets") == 0)
+		good[0] = value;
+	if (strcmp(name, "tx_good_packets") == 0)
+		good[1] = value;
+}
+
 START_TEST(loopback_impairments_are_measured)
 {
 	char err[DP_ERR_MAX];
@@ -128,7 +146,7 @@ START_TEST(loopback_impairments_are_measured)
 	uint8_t mac[6];
 	uint64_t drops[DP_DROP__COUNT];
 	struct dp_event ev[1024];
-	unsigned first = 0, silent = 0, n;
+	unsigned first = 0, silent = 0, n, dtmf_events = 0;
 	uint64_t tot_lost = 0, tot_dup = 0, tot_reo = 0, tot_tx = 0, tot_remote_lost = 0, srtp_sent = 0;
 
 	make_caches();
@@ -162,6 +180,8 @@ START_TEST(loopback_impairments_are_measured)
 	ck_assert_int_eq(dp_inject(echo_request(mac), 42), 0);
 	wait_commands();
 	usleep(150000); /* sources validated (RFC 3550 probation) before the impairment starts */
+	ck_assert_int_eq(dp_dtmf_send(DTMF_FLOW, 5, 100, 10), 0);
+	ck_assert_int_eq(dp_dtmf_send(DTMF_FLOW, 16, 100, 10), -EINVAL);
 	ck_assert_int_eq(dp_impair_set(0, &mix), 0);
 	usleep(1500000);
 	ck_assert_int_eq(dp_impair_set(0, &none), 0);
@@ -173,7 +193,7 @@ START_TEST(loopback_impairments_are_measured)
 		ck_assert_int_eq(dp_flow_modify(f, &p), 0);
 	}
 	wait_commands();
-	usleep(400000); /* in-flight packets land; flows fall silent (300 ms) */
+	usleep(600000); /* in-flight packets land; flows fall silent (300 ms; the sweep visits each in 250 ms) */
 
 	for (uint32_t f = 0; f < IMPAIRED; f++) {
 		struct dp_flow_snapshot s;
@@ -264,6 +284,24 @@ START_TEST(loopback_impairments_are_measured)
 		ck_assert_uint_eq(r.bytes_received, 172 * r.packets_received); /* tags removed */
 		ck_assert_uint_ge(s.rtcp_received, 2);
 		ck_assert_int_ge(s.rtt_us, 0);
+		/* DTMF: 5 event packets + 2 more end packets in place of audio, one event received, jitter untouched. */
+		ck_assert_int_eq(dp_flow_snapshot(DTMF_FLOW, &s), 0);
+		dp_rx_report(&s.rx, 20, &r);
+		ck_assert_uint_eq(s.dtmf_sent, 1);
+		ck_assert_uint_eq(s.dtmf_received, 1);
+		ck_assert_uint_eq(s.dtmf_last, 5);
+		ck_assert_uint_eq(r.packets_received, s.tx_packets);
+		ck_assert_int_eq(r.packets_lost, 0);
+		ck_assert_msg(r.max_jitter_ms < 3.0, "DTMF flow: max jitter %.3f ms", r.max_jitter_ms);
+		/* One-way delay from the TX-time extension: the injected 0..4 ms delay shows. */
+		ck_assert_int_eq(dp_flow_snapshot(OWD_FLOW, &s), 0);
+		dp_rx_report(&s.rx, 20, &r);
+		ck_assert_uint_eq(s.owd_count, r.packets_received);
+		ck_assert_int_ge(s.owd_min_us, 0);
+		ck_assert_int_lt(s.owd_min_us, 1000);
+		ck_assert_int_ge(s.owd_max_us, 2000);
+		ck_assert_int_lt(s.owd_max_us, 200000);
+		ck_assert_uint_eq(r.bytes_received, (172 + 16) * r.packets_received);
 		ck_assert_int_eq(dp_flow_snapshot(SRTP_BAD_FLOW, &s), 0);
 		ck_assert_uint_eq(s.rx.packets, 0);
 		ck_assert_uint_eq(s.rtcp_received, 0);
@@ -284,10 +322,23 @@ START_TEST(loopback_impairments_are_measured)
 		for (unsigned i = 0; i < n; i++) {
 			first += ev[i].type == DP_EV_FIRST_PACKET;
 			silent += ev[i].type == DP_EV_SILENT;
+			if (ev[i].type == DP_EV_DTMF) {
+				dtmf_events++;
+				ck_assert_uint_eq(ev[i].flow, DTMF_FLOW);
+				ck_assert_uint_eq(ev[i].ssrc, 5);
+			}
 		}
+	ck_assert_uint_eq(dtmf_events, 1);
 	ck_assert_uint_eq(first, NFLOWS - 4); /* all but NO_PORT, NOT_OURS, ARP_FLOW (it sends to ARP_RX), SRTP_BAD */
 	ck_assert_uint_eq(silent, NFLOWS - 4);
 
+	{
+		uint64_t good[2] = { 0, 0 };
+
+		ck_assert_int_gt(dp_port_xstats(port_xstat, good), 0);
+		ck_assert_uint_gt(good[1], 10000);
+		ck_assert_uint_ge(good[0], good[1] - 64); /* net_ring: what went out came in */
+	}
 	ck_assert_int_eq(dp_flow_delete(0), 0);
 	wait_commands();
 	dp_stop();

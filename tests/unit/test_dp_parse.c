@@ -76,6 +76,35 @@ START_TEST(precomputed_payload_sum)
 }
 END_TEST
 
+/* RFC 8285 TX-time element: built into the RTP header, skipped by the parser, found again. */
+START_TEST(txtime_extension)
+{
+	uint8_t buf[300], ext[DP_EXT_TXTIME_LEN], payload[160];
+	struct dp_flow f;
+	struct dp_pkt p;
+	uint64_t ntp = 0;
+
+	memset(&f, 0, sizeof(f));
+	memset(payload, 0x55, sizeof(payload));
+	f.local_ip = 1;
+	f.remote_ip = 2;
+	f.ssrc = 77;
+	ck_assert_uint_eq(dp_ext_txtime(ext, 5, 0xe1234567890abcdeull), DP_EXT_TXTIME_LEN);
+	uint16_t len = dp_build_rtp_ext(buf, &f, SRC_MAC, 0, 1, false, ext, DP_EXT_TXTIME_LEN, payload,
+					sizeof(payload), -1, true);
+	ck_assert_uint_eq(len, DP_HDRS_LEN + DP_EXT_TXTIME_LEN + 160);
+	ck_assert_int_eq(dp_parse(buf, len, true, &p), DP_DROP_NONE);
+	ck_assert_uint_eq(p.payload_len, 160);
+	ck_assert_uint_eq(p.payload[0], 0x55);
+	ck_assert(dp_ext_find_txtime(p.udp_payload, p.udp_len, 5, &ntp));
+	ck_assert_uint_eq(ntp, 0xe1234567890abcdeull);
+	ck_assert(!dp_ext_find_txtime(p.udp_payload, p.udp_len, 6, &ntp));
+	ck_assert(!dp_ext_find_txtime(p.udp_payload, 20, 5, &ntp)); /* cut short */
+	buf[42] = 0x80;                                               /* no X bit */
+	ck_assert(!dp_ext_find_txtime(buf + 42, p.udp_len, 5, &ntp));
+}
+END_TEST
+
 START_TEST(vlan_tagged)
 {
 	uint8_t buf[300], tagged[300];
@@ -415,6 +444,7 @@ int main(void)
 	tcase_add_test(tc, build_parse_roundtrip);
 	tcase_add_test(tc, vlan_tagged);
 	tcase_add_test(tc, precomputed_payload_sum);
+	tcase_add_test(tc, txtime_extension);
 	tcase_add_test(tc, ip_options);
 	tcase_add_test(tc, drop_reasons);
 	tcase_add_test(tc, drop_names_from_one_list);

@@ -272,6 +272,29 @@ START_TEST(unknown_clock_skips_timing)
 }
 END_TEST
 
+/* RFC 4733 events between audio packets: 5 event packets with the event's start timestamp, 20 ms apart, then
+ * audio resumes with the timestamp that kept running.  They count as received; jitter stays 0. */
+START_TEST(telephone_events_skip_timing)
+{
+	struct dp_rx_stats st;
+	struct dp_rx_report r;
+
+	dp_rx_init(&st, 8000);
+	for (int i = 0; i < 30; i++) {
+		uint32_t ts = 160u * (uint32_t)i;
+		if (i >= 10 && i < 15)
+			dp_rx_event_packet(&st, (uint16_t)i, 1600, 9, 20 * MS * (uint64_t)i, 16);
+		else
+			dp_rx_packet(&st, (uint16_t)i, ts, 9, 20 * MS * (uint64_t)i, 172);
+	}
+	dp_rx_report(&st, 20, &r);
+	ck_assert_uint_eq(r.packets_received, 30);
+	ck_assert_int_eq(r.packets_lost, 0);
+	ck_assert(r.jitter_ms == 0 && r.max_jitter_ms == 0 && r.pdv_ms == 0);
+	ck_assert_uint_eq(r.timestamp_jumps, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rtp_stats");
@@ -288,6 +311,7 @@ int main(void)
 	tcase_add_test(tc, ssrc_change);
 	tcase_add_test(tc, timestamp_jump);
 	tcase_add_test(tc, unknown_clock_skips_timing);
+	tcase_add_test(tc, telephone_events_skip_timing);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
