@@ -786,13 +786,16 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 	uint32_t later[DP_CHUNK_FLOWS];
 	unsigned nlater = 0;
 
-	if (now_slot - lc->wheel_pos > g.wheel_mask) /* stalled longer than a revolution: visit each slot once */
+	if ((int64_t)(now_slot - lc->wheel_pos) > (int64_t)g.wheel_mask) /* stalled longer than a revolution:
+									     visit each slot once */
 		lc->wheel_pos = now_slot - g.wheel_mask;
 	while (budget) {
 		uint32_t *head = &lc->wheel[lc->wheel_pos & g.wheel_mask];
 
 		if (!*head) {
-			if (lc->wheel_pos == now_slot)
+			/* >=, not ==: a pass whose clock reading is older than the last one's (TSC read on another
+			 * core, or before a long stall) must not walk the whole 64-bit slot space */
+			if ((int64_t)(lc->wheel_pos - now_slot) >= 0)
 				break;
 			lc->wheel_pos++;
 			uint32_t ahead = lc->wheel[(lc->wheel_pos + 2) & g.wheel_mask];
