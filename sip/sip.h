@@ -494,6 +494,9 @@ int sip_txn_respond(struct sip_txn *st, const char *resp, size_t len);
  * to_tag added if not NULL and the request had none, Call-ID, CSeq) plus optional extra header lines
  * ("Name: value\r\n..."), then sip_txn_respond. */
 int sip_txn_respond_simple(struct sip_txn *st, unsigned status, const char *to_tag, const char *extra_hdrs);
+/* The same with a body; responses 101-299 to an INVITE also copy the request's Record-Route (§12.1.1). */
+int sip_txn_respond_body(struct sip_txn *st, unsigned status, const char *to_tag, const char *extra_hdrs,
+			 const char *content_type, struct sip_str body);
 
 enum sip_txn_kind sip_txn_kind(const struct sip_txn *t);
 enum sip_txn_state sip_txn_state(const struct sip_txn *t);
@@ -637,6 +640,37 @@ void sip_call_free(struct sip_call *c);
 const struct sip_call_stats *sip_call_stats(const struct sip_call *c);
 /* The dialog's route set as Route header text ("" without Record-Route). */
 const char *sip_call_route_set(const struct sip_call *c);
+
+/* ---- calls: the UAS side ---------------------------------------------------------------------------------- */
+
+#define SIP_UAS_BUCKETS 4096u
+
+struct sip_uas_config {
+	struct sdp_local media;      /* what we answer with */
+	uint32_t ring_ms;            /* 180 at once, the final response this long after the INVITE */
+	unsigned reject_status;      /* 0: answer with 200; else reject with this (486, 603, …) after the ring time */
+	const char *contact_user;    /* user part of our Contact */
+};
+
+struct sip_uas_stats {
+	unsigned invites, answered, rejected, negotiation_failed, cancelled, acks, byes, reinvites, options, infos;
+	unsigned dtmf_digits;        /* INFO application/dtmf-relay digits received */
+	char last_dtmf;
+	unsigned live;               /* dialogs now */
+};
+
+/* Answers calls arriving on a transport.  Create it first, start the transport with ops whose on_request is
+ * sip_uas_on_request (arg: the UAS) and on_terminated sip_uas_on_terminated (which also forwards client
+ * transactions to sip_client_on_terminated, so one transport can carry both roles), then attach the transport.
+ * Dialogs are keyed by Call-ID only (enough for a test endpoint; forked calls would need the tags too). */
+struct sip_uas;
+struct sip_uas *sip_uas_new(const struct sip_uas_config *cfg);
+void sip_uas_attach(struct sip_uas *s, struct sip_udp *u);
+void sip_uas_on_request(void *arg, struct sip_txn *st, const struct sip_msg *req,
+			const struct sockaddr_storage *src);
+void sip_uas_on_terminated(void *arg, struct sip_txn *t);
+void sip_uas_free(struct sip_uas *s);
+const struct sip_uas_stats *sip_uas_stats(const struct sip_uas *s);
 
 /* ---- callmeter-worker sip-check FILE... ------------------------------------------------------------------- */
 

@@ -526,6 +526,12 @@ int sip_txn_respond(struct sip_txn *t, const char *resp, size_t len)
 
 int sip_txn_respond_simple(struct sip_txn *t, unsigned status, const char *to_tag, const char *extra_hdrs)
 {
+	return sip_txn_respond_body(t, status, to_tag, extra_hdrs, NULL, (struct sip_str){ "", 0 });
+}
+
+int sip_txn_respond_body(struct sip_txn *t, unsigned status, const char *to_tag, const char *extra_hdrs,
+			 const char *content_type, struct sip_str body)
+{
 	struct sip_txn_layer *l = t->l;
 	struct sip_msg *req = &l->view;
 	const struct sip_hdr *to;
@@ -539,6 +545,8 @@ int sip_txn_respond_simple(struct sip_txn *t, unsigned status, const char *to_ta
 	to = sip_msg_hdr(req, SIP_HDR_TO);
 	sip_build_response(&b, l->out, sizeof(l->out), status, NULL);
 	sip_build_copy_hdrs(&b, req, SIP_HDR_VIA);
+	if (t->kind == SIP_TXN_SERVER_INVITE && status > 100 && status < 300)
+		sip_build_copy_hdrs(&b, req, SIP_HDR_RECORD_ROUTE);
 	sip_build_copy_hdrs(&b, req, SIP_HDR_FROM);
 	if (to_tag && status > 100 && sip_parse_addr(to->value, &a, &why) == 0 && a.tag.len == 0)
 		sip_build_hdrf(&b, "To", "%.*s;tag=%s", (int)to->value.len, to->value.p, to_tag);
@@ -548,7 +556,7 @@ int sip_txn_respond_simple(struct sip_txn *t, unsigned status, const char *to_ta
 	sip_build_copy_hdrs(&b, req, SIP_HDR_CSEQ);
 	if (extra_hdrs)
 		sip_build_raw(&b, extra_hdrs);
-	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
+	n = sip_build_finish(&b, content_type, body);
 	if (n < 0)
 		return n;
 	return sip_txn_respond(t, l->out, (size_t)n);
