@@ -148,6 +148,7 @@ struct sip_via {
 	struct sip_str transport;  /* UDP, TCP, TLS, SCTP, WS or any token */
 	struct sip_str host;
 	uint16_t port;             /* 0: not given */
+	struct sip_str sent_by;    /* host[:port] as written (LWS around ':' included) */
 	struct sip_str params;
 	struct sip_str branch;
 	struct sip_str received;

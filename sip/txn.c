@@ -99,14 +99,7 @@ static int msg_key(const struct sip_msg *m, struct txn_key *k)
 	if (v.branch.len > SIP_BRANCH_MAX || cs.method.len > METHOD_MAX)
 		return -E2BIG;
 	k->branch = v.branch;
-	/* sent-by = host[:port] as written, from the host to the end of the port */
-	k->sent_by = (struct sip_str){ v.host.p, v.host.len };
-	if (v.port) {
-		const char *e = v.params.p ? v.params.p - 1 : first.p + first.len;
-		while (e > v.host.p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == ';'))
-			e--;
-		k->sent_by.len = (size_t)(e - v.host.p);
-	}
+	k->sent_by = v.sent_by;
 	if (k->sent_by.len > SENT_BY_MAX)
 		k->sent_by.len = SENT_BY_MAX;
 	k->method = cs.method;
