@@ -627,6 +627,7 @@ struct sip_call_stats {
 	uint64_t duration_ms;            /* ACK to the BYE's final response */
 	unsigned bye_status;
 	unsigned challenges;
+	unsigned ack_retransmissions;    /* ACKs re-sent for retransmitted 2xx */
 	enum sdp_neg negotiation;
 	struct sdp_negotiated media;     /* valid when answered; strings point into the call's copy of the answer */
 };

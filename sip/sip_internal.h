@@ -87,4 +87,8 @@ static inline const char *sip_skip_quoted(const char *p, const char *end)
  * name/value (value.p == NULL if no '='), 0 at the end, -EINVAL on an empty or malformed parameter. */
 int sip_param_next(const char **pp, const char *end, struct sip_str *name, struct sip_str *value);
 
+/* A response no client transaction claimed: a retransmitted 2xx for an INVITE is re-ACKed by its call
+ * (RFC 3261 §13.2.2.4), anything else is ignored. */
+void sip_call_stray_response(const struct sip_msg *m);
+
 #endif

@@ -372,6 +372,12 @@ static void client_response(struct sip_txn *t, const struct sip_msg *m)
 	struct sip_txn_layer *l = t->l;
 	unsigned st = m->status;
 
+	if (t->state == SIP_TXN_TERMINATED && t->kind == SIP_TXN_CLIENT_INVITE && st >= 200 && st < 300) {
+		/* a retransmitted 2xx while the ended transaction waits to be freed: the TU's, like any later one */
+		l->stats.stray_responses++;
+		l->ops->on_response(l->ops_arg, NULL, m);
+		return;
+	}
 	if (t->state == SIP_TXN_COMPLETED || t->state == SIP_TXN_TERMINATED) {
 		/* a retransmitted final response: re-send the ACK (INVITE), absorb otherwise */
 		if (t->kind == SIP_TXN_CLIENT_INVITE && t->state == SIP_TXN_COMPLETED && st >= 300 && t->resp)
