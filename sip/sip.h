@@ -532,6 +532,25 @@ const char *sip_udp_local_ip(const struct sip_udp *u);
 /* Fills a transport address from a numeric IP and port: 0 or -EINVAL. */
 int sip_addr_from(struct sockaddr_storage *a, const char *ip, uint16_t port);
 
+/* ---- TCP transport on the control-plane event loop -------------------------------------------------------- */
+
+/* Listens on ip:port (0: any) and opens connections on demand; stream framing by Content-Length (sip_frame);
+ * its transaction layer is reliable (no retransmissions; Timers D, I, J, K zero).  Requests built for it carry
+ * "SIP/2.0/TCP" in their Via.  Responses go back on the connection the request arrived on. */
+struct sip_tcp;
+struct sip_tcp_stats {
+	unsigned accepted, connected, connect_failures, closed, framing_errors, messages;
+};
+struct sip_tcp *sip_tcp_start(struct cp_loop *loop, const char *ip, uint16_t port,
+			      const struct sip_txn_user_ops *ops, void *ops_arg);
+void sip_tcp_stop(struct sip_tcp *t);
+uint16_t sip_tcp_port(const struct sip_tcp *t);
+struct sip_txn_layer *sip_tcp_txn_layer(struct sip_tcp *t);
+const struct sip_tcp_stats *sip_tcp_stats(const struct sip_tcp *t);
+struct sip_txn *sip_tcp_request(struct sip_tcp *t, const char *req, size_t len, const struct sockaddr_storage *dst,
+				void *user, int *err);
+void sip_tcp_kick(struct sip_tcp *t);
+
 /* ---- client transaction handlers -------------------------------------------------------------------------- */
 
 /* Convention for client transactions: their user pointer is a struct sip_client_handler embedded in the owner
