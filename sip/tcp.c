@@ -32,21 +32,16 @@ struct tcp_conn {
 };
 
 struct sip_tcp {
+	struct sip_transport_clock clk; /* loop, transaction layer, wheel tick */
 	struct cp_loop *loop;
 	int lfd;
 	uint16_t port;
 	struct sip_txn_layer *txl;
-	struct cp_timer tick;
 	struct tcp_conn *conns;
 	struct sip_tcp_stats st;
 };
 
 static struct cm_ratelimit tcp_rl = CM_RATELIMIT_INIT(10000, 5);
-
-static socklen_t addr_len(const struct sockaddr_storage *a)
-{
-	return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-}
 
 static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
@@ -58,24 +53,6 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 	}
 	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
 	return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-}
-
-static void arm_tick(struct sip_tcp *t)
-{
-	int next = sip_txn_next_ms(t->txl);
-
-	if (next < 0)
-		cp_timer_stop(t->loop, &t->tick);
-	else
-		cp_timer_start(t->loop, &t->tick, (uint64_t)next);
-}
-
-static void on_tick(struct cp_loop *loop, void *arg)
-{
-	struct sip_tcp *t = arg;
-
-	sip_txn_tick(t->txl, cp_loop_now_ms(loop));
-	arm_tick(t);
 }
 
 static void conn_close(struct tcp_conn *c)
@@ -178,14 +155,14 @@ static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 			cm_log_rl(&tcp_rl, CM_LOG_WARN, "sip", "TCP connect failed: %s", strerror(err));
 			t->st.connect_failures++;
 			conn_close(c);
-			arm_tick(t);
+			sip_clock_arm(&t->clk);
 			return;
 		}
 		c->connected = true;
 	}
 	if (events & EPOLLOUT && conn_flush(c) < 0) {
 		conn_close(c);
-		arm_tick(t);
+		sip_clock_arm(&t->clk);
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
@@ -195,7 +172,7 @@ static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 			if (c->in_len == TCP_IN_MAX) {
 				/* the framer bounds a message by SIP_MAX_MSG_SIZE; this much unframed input is an error */
 				conn_close(c);
-				arm_tick(t);
+				sip_clock_arm(&t->clk);
 				return;
 			}
 			n = read(fd, c->in + c->in_len, TCP_IN_MAX - c->in_len < TCP_READ_CHUNK ? TCP_IN_MAX - c->in_len
@@ -204,12 +181,12 @@ static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 				break;
 			if (n <= 0 || (c->in_len += (size_t)n, conn_deliver(c) < 0)) {
 				conn_close(c);
-				arm_tick(t);
+				sip_clock_arm(&t->clk);
 				return;
 			}
 		}
 	}
-	arm_tick(t);
+	sip_clock_arm(&t->clk);
 }
 
 static void on_accept(struct cp_loop *loop, int fd, uint32_t events, void *arg)
@@ -243,7 +220,7 @@ static struct tcp_conn *conn_for(struct sip_tcp *t, const struct sockaddr_storag
 	fd = socket(dst->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NULL;
-	if (connect(fd, (const struct sockaddr *)dst, addr_len(dst)) < 0 && errno != EINPROGRESS) {
+	if (connect(fd, (const struct sockaddr *)dst, sip_sockaddr_len(dst)) < 0 && errno != EINPROGRESS) {
 		close(fd);
 		t->st.connect_failures++;
 		return NULL;
@@ -302,7 +279,7 @@ struct sip_tcp *sip_tcp_start(struct cp_loop *loop, const char *ip, uint16_t por
 	t->lfd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (t->lfd >= 0)
 		setsockopt(t->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (t->lfd < 0 || bind(t->lfd, (struct sockaddr *)&a, addr_len(&a)) < 0 || listen(t->lfd, 128) < 0 ||
+	if (t->lfd < 0 || bind(t->lfd, (struct sockaddr *)&a, sip_sockaddr_len(&a)) < 0 || listen(t->lfd, 128) < 0 ||
 	    getsockname(t->lfd, (struct sockaddr *)&a, &sl) < 0) {
 		cm_log(CM_LOG_ERROR, "sip", "TCP %s:%u: %s", ip, port, strerror(errno));
 		goto close_fd;
@@ -312,7 +289,7 @@ struct sip_tcp *sip_tcp_start(struct cp_loop *loop, const char *ip, uint16_t por
 	t->txl = sip_txn_layer_new(cm_now_ms(), true, tcp_send, t, ops, ops_arg);
 	if (!t->txl)
 		goto close_fd;
-	cp_timer_init(&t->tick, on_tick, t);
+	sip_clock_init(&t->clk, loop, t->txl);
 	if (cp_loop_add_fd(loop, t->lfd, EPOLLIN, on_accept, t) < 0)
 		goto free_txl;
 	return t;
@@ -331,7 +308,7 @@ void sip_tcp_stop(struct sip_tcp *t)
 {
 	if (!t)
 		return;
-	cp_timer_stop(t->loop, &t->tick);
+	sip_clock_stop(&t->clk);
 	while (t->conns)
 		conn_close(t->conns);
 	cp_loop_del_fd(t->loop, t->lfd);
@@ -358,15 +335,10 @@ const struct sip_tcp_stats *sip_tcp_stats(const struct sip_tcp *t)
 struct sip_txn *sip_tcp_request(struct sip_tcp *t, const char *req, size_t len, const struct sockaddr_storage *dst,
 				void *user, int *err)
 {
-	struct sip_txn *x;
-
-	sip_txn_tick(t->txl, cm_now_ms());
-	x = sip_txn_client_start(t->txl, req, len, dst, user, err);
-	arm_tick(t);
-	return x;
+	return sip_clock_request(&t->clk, req, len, dst, user, err);
 }
 
 void sip_tcp_kick(struct sip_tcp *t)
 {
-	arm_tick(t);
+	sip_clock_arm(&t->clk);
 }
