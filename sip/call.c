@@ -11,6 +11,7 @@
 #include "sip/sip_internal.h"
 
 #define ROUTES_MAX 8
+#define CALL_BUCKETS 4096u /* answered calls by Call-ID, to re-ACK retransmitted 2xx */
 
 struct sip_call {
 	struct sip_client_handler h; /* first: the client transactions' user pointer */
@@ -33,12 +34,57 @@ struct sip_call {
 	struct cp_timer hangup_timer, no_answer_timer;
 	uint64_t invite_ms, ack_ms;
 	char *answer;               /* the SDP answer the negotiated strings point into */
+	char *ack;                  /* the ACK for the 2xx, re-sent for each retransmitted 2xx */
+	size_t ack_len;
+	struct sip_call *hnext;
+	bool hashed;
 	struct sip_call_stats st;
 	sip_call_cb cb;
 	void *arg;
 };
 
 static _Thread_local struct sdp_session answer_sdp;
+static _Thread_local struct sip_call *by_call_id[CALL_BUCKETS];
+
+static uint32_t call_hash(const char *p, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)p[i]) * 16777619u;
+	return h % CALL_BUCKETS;
+}
+
+static void unhash(struct sip_call *c)
+{
+	struct sip_call **pp = &by_call_id[call_hash(c->call_id, strlen(c->call_id))];
+
+	if (!c->hashed)
+		return;
+	for (; *pp; pp = &(*pp)->hnext)
+		if (*pp == c) {
+			*pp = c->hnext;
+			break;
+		}
+	c->hashed = false;
+}
+
+void sip_call_stray_response(const struct sip_msg *m)
+{
+	const struct sip_hdr *cid = sip_msg_hdr(m, SIP_HDR_CALL_ID), *cs = sip_msg_hdr(m, SIP_HDR_CSEQ);
+	struct sip_cseq cseq;
+	const char *why;
+
+	if (m->is_request || m->status < 200 || m->status >= 300 || !cid || !cs ||
+	    sip_parse_cseq(cs->value, &cseq, &why) < 0 || cseq.method_id != SIP_INVITE)
+		return;
+	for (struct sip_call *c = by_call_id[call_hash(cid->value.p, cid->value.len)]; c; c = c->hnext)
+		if (sip_str_eq(cid->value, c->call_id) && c->ack && cseq.seq == c->invite_cseq) {
+			sip_udp_send(c->u, &c->next_hop, c->ack, c->ack_len);
+			c->st.ack_retransmissions++;
+			return;
+		}
+}
 
 static const char *const call_states[] = { "idle", "calling", "ringing", "confirmed", "ending", "ended" };
 static const char *const call_results[] = { "none", "answered", "busy", "rejected", "timeout", "cancelled",
@@ -181,8 +227,16 @@ static int in_dialog(struct sip_call *c, const char *method, uint32_t cseq, bool
 	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
 	if (n < 0)
 		return n;
-	if (!transaction)
+	if (!transaction) {
+		/* the ACK for a 2xx: kept for retransmitted 2xx */
+		free(c->ack);
+		c->ack = malloc((size_t)n);
+		if (c->ack) {
+			memcpy(c->ack, buf, (size_t)n);
+			c->ack_len = (size_t)n;
+		}
 		return sip_udp_send(c->u, &c->next_hop, buf, (size_t)n);
+	}
 	c->other_txn = sip_udp_request(c->u, buf, (size_t)n, &c->next_hop, &c->h, &err);
 	return c->other_txn ? 0 : err;
 }
@@ -280,6 +334,12 @@ static void on_answered(struct sip_call *c, const struct sip_msg *m)
 	c->st.negotiation = media_ok ? SDP_NEG_OK : neg;
 	/* ACK the 2xx end to end (§13.2.2.4), even when the answer is unusable: then BYE at once */
 	in_dialog(c, "ACK", c->invite_cseq, false);
+	if (!c->hashed) {
+		uint32_t b = call_hash(c->call_id, strlen(c->call_id));
+		c->hnext = by_call_id[b];
+		by_call_id[b] = c;
+		c->hashed = true;
+	}
 	c->ack_ms = cm_now_ms();
 	if (!media_ok) {
 		c->st.result = SIP_RESULT_NEGOTIATION_FAILED;
@@ -488,7 +548,9 @@ void sip_call_free(struct sip_call *c)
 		sip_txn_set_user(c->invite_txn, NULL);
 	if (c->other_txn)
 		sip_txn_set_user(c->other_txn, NULL);
+	unhash(c);
 	free(c->answer);
+	free(c->ack);
 	free(c);
 }
 

@@ -339,11 +339,13 @@ int sip_parse_via(struct sip_str value, struct sip_via *v, const char **error)
 	if (!q)
 		return err(error, "bad host in Via");
 	v->host = (struct sip_str){ p, (size_t)(q - p) };
+	v->sent_by = v->host;
 	p = sip_skip_lws(q, end);
 	if (p < end && *p == ':') {
 		p = sip_skip_lws(p + 1, end);
 		if (parse_port(&p, end, &v->port) < 0)
 			return err(error, "bad port in Via");
+		v->sent_by.len = (size_t)(p - v->host.p);
 		p = sip_skip_lws(p, end);
 	}
 	if (p >= end)

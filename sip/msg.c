@@ -196,7 +196,8 @@ static int parse_start_line(struct sip_msg *m, const char *p, const char *end)
 
 int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len)
 {
-	const char *p = buf, *end = buf + len, *cl_hdr = NULL;
+	const char *p = buf, *end = buf + len;
+	const struct sip_hdr *cl_hdr = NULL;
 	const char *text_end, *lf;
 	int rc;
 
@@ -253,17 +254,16 @@ int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len)
 		if (h->id == SIP_HDR_CONTENT_LENGTH) {
 			if (cl_hdr)
 				return fail(m, -EINVAL, "more than one Content-Length");
-			cl_hdr = (const char *)h;
+			cl_hdr = h;
 		}
 		p = lf + 1;
 	}
 
 	if (cl_hdr) {
-		const struct sip_hdr *h = (const struct sip_hdr *)cl_hdr;
 		const char *why;
 		uint32_t cl;
 
-		if (sip_parse_uint(h->value, SIP_MAX_CONTENT_LENGTH, &cl, &why) < 0)
+		if (sip_parse_uint(cl_hdr->value, SIP_MAX_CONTENT_LENGTH, &cl, &why) < 0)
 			return fail(m, -EINVAL, "bad Content-Length");
 		if (cl > (size_t)(end - p))
 			return fail(m, -EINVAL, "Content-Length larger than the body");

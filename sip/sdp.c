@@ -200,8 +200,8 @@ static int parse_crypto(struct sdp_session *s, struct sdp_media *m, const char *
 	return 0;
 }
 
-static int parse_attr(struct sdp_session *s, struct sdp_media *m, enum sdp_dir *sess_dir, bool *sess_dir_set,
-		      const char *p, const char *end)
+static int parse_attr(struct sdp_session *s, struct sdp_media *m, enum sdp_dir *sess_dir, const char *p,
+		      const char *end)
 {
 	const char *colon = memchr(p, ':', (size_t)(end - p)), *v = colon ? colon + 1 : end;
 	struct sip_str name = { p, (size_t)((colon ? colon : end) - p) }, f;
@@ -216,7 +216,6 @@ static int parse_attr(struct sdp_session *s, struct sdp_media *m, enum sdp_dir *
 				return 1; /* the media section has its own direction */
 			}
 			*sess_dir = (enum sdp_dir)d;
-			*sess_dir_set = true;
 			return 0;
 		}
 	if (!m)
@@ -267,7 +266,7 @@ int sdp_parse(struct sdp_session *s, const char *buf, size_t len)
 {
 	const char *p = buf, *end = buf + len;
 	enum sdp_dir sess_dir = SDP_SENDRECV;
-	bool sess_dir_set = false, dir_set[SDP_MAX_MEDIA] = { false };
+	bool dir_set[SDP_MAX_MEDIA] = { false };
 	struct sip_str conn[SDP_MAX_MEDIA] = { { NULL, 0 } };
 	unsigned nline = 0;
 	int rc;
@@ -332,7 +331,7 @@ int sdp_parse(struct sdp_session *s, const char *buf, size_t len)
 				return rc;
 			break;
 		case 'a':
-			rc = parse_attr(s, m, &sess_dir, &sess_dir_set, v, le);
+			rc = parse_attr(s, m, &sess_dir, v, le);
 			if (rc < 0)
 				return rc;
 			if (rc == 1)

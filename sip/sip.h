@@ -148,6 +148,7 @@ struct sip_via {
 	struct sip_str transport;  /* UDP, TCP, TLS, SCTP, WS or any token */
 	struct sip_str host;
 	uint16_t port;             /* 0: not given */
+	struct sip_str sent_by;    /* host[:port] as written (LWS around ':' included) */
 	struct sip_str params;
 	struct sip_str branch;
 	struct sip_str received;
@@ -494,6 +495,9 @@ int sip_txn_respond(struct sip_txn *st, const char *resp, size_t len);
  * to_tag added if not NULL and the request had none, Call-ID, CSeq) plus optional extra header lines
  * ("Name: value\r\n..."), then sip_txn_respond. */
 int sip_txn_respond_simple(struct sip_txn *st, unsigned status, const char *to_tag, const char *extra_hdrs);
+/* The same with a body; responses 101-299 to an INVITE also copy the request's Record-Route (§12.1.1). */
+int sip_txn_respond_body(struct sip_txn *st, unsigned status, const char *to_tag, const char *extra_hdrs,
+			 const char *content_type, struct sip_str body);
 
 enum sip_txn_kind sip_txn_kind(const struct sip_txn *t);
 enum sip_txn_state sip_txn_state(const struct sip_txn *t);
@@ -527,6 +531,25 @@ int sip_udp_send(struct sip_udp *u, const struct sockaddr_storage *dst, const ch
 const char *sip_udp_local_ip(const struct sip_udp *u);
 /* Fills a transport address from a numeric IP and port: 0 or -EINVAL. */
 int sip_addr_from(struct sockaddr_storage *a, const char *ip, uint16_t port);
+
+/* ---- TCP transport on the control-plane event loop -------------------------------------------------------- */
+
+/* Listens on ip:port (0: any) and opens connections on demand; stream framing by Content-Length (sip_frame);
+ * its transaction layer is reliable (no retransmissions; Timers D, I, J, K zero).  Requests built for it carry
+ * "SIP/2.0/TCP" in their Via.  Responses go back on the connection the request arrived on. */
+struct sip_tcp;
+struct sip_tcp_stats {
+	unsigned accepted, connected, connect_failures, closed, framing_errors, messages;
+};
+struct sip_tcp *sip_tcp_start(struct cp_loop *loop, const char *ip, uint16_t port,
+			      const struct sip_txn_user_ops *ops, void *ops_arg);
+void sip_tcp_stop(struct sip_tcp *t);
+uint16_t sip_tcp_port(const struct sip_tcp *t);
+struct sip_txn_layer *sip_tcp_txn_layer(struct sip_tcp *t);
+const struct sip_tcp_stats *sip_tcp_stats(const struct sip_tcp *t);
+struct sip_txn *sip_tcp_request(struct sip_tcp *t, const char *req, size_t len, const struct sockaddr_storage *dst,
+				void *user, int *err);
+void sip_tcp_kick(struct sip_tcp *t);
 
 /* ---- client transaction handlers -------------------------------------------------------------------------- */
 
@@ -623,6 +646,7 @@ struct sip_call_stats {
 	uint64_t duration_ms;            /* ACK to the BYE's final response */
 	unsigned bye_status;
 	unsigned challenges;
+	unsigned ack_retransmissions;    /* ACKs re-sent for retransmitted 2xx */
 	enum sdp_neg negotiation;
 	struct sdp_negotiated media;     /* valid when answered; strings point into the call's copy of the answer */
 };
@@ -637,6 +661,37 @@ void sip_call_free(struct sip_call *c);
 const struct sip_call_stats *sip_call_stats(const struct sip_call *c);
 /* The dialog's route set as Route header text ("" without Record-Route). */
 const char *sip_call_route_set(const struct sip_call *c);
+
+/* ---- calls: the UAS side ---------------------------------------------------------------------------------- */
+
+#define SIP_UAS_BUCKETS 4096u
+
+struct sip_uas_config {
+	struct sdp_local media;      /* what we answer with */
+	uint32_t ring_ms;            /* 180 at once, the final response this long after the INVITE */
+	unsigned reject_status;      /* 0: answer with 200; else reject with this (486, 603, …) after the ring time */
+	const char *contact_user;    /* user part of our Contact */
+};
+
+struct sip_uas_stats {
+	unsigned invites, answered, rejected, negotiation_failed, cancelled, acks, byes, reinvites, options, infos;
+	unsigned dtmf_digits;        /* INFO application/dtmf-relay digits received */
+	char last_dtmf;
+	unsigned live;               /* dialogs now */
+};
+
+/* Answers calls arriving on a transport.  Create it first, start the transport with ops whose on_request is
+ * sip_uas_on_request (arg: the UAS) and on_terminated sip_uas_on_terminated (which also forwards client
+ * transactions to sip_client_on_terminated, so one transport can carry both roles), then attach the transport.
+ * Dialogs are keyed by Call-ID only (enough for a test endpoint; forked calls would need the tags too). */
+struct sip_uas;
+struct sip_uas *sip_uas_new(const struct sip_uas_config *cfg);
+void sip_uas_attach(struct sip_uas *s, struct sip_udp *u);
+void sip_uas_on_request(void *arg, struct sip_txn *st, const struct sip_msg *req,
+			const struct sockaddr_storage *src);
+void sip_uas_on_terminated(void *arg, struct sip_txn *t);
+void sip_uas_free(struct sip_uas *s);
+const struct sip_uas_stats *sip_uas_stats(const struct sip_uas *s);
 
 /* ---- callmeter-worker sip-check FILE... ------------------------------------------------------------------- */
 

@@ -5,6 +5,9 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include <netinet/in.h>
+
+#include "controlplane/controlplane.h"
 #include "sip/sip.h"
 
 static inline bool sip_is_alnum(unsigned char c)
@@ -86,5 +89,31 @@ static inline const char *sip_skip_quoted(const char *p, const char *end)
  * LWS around ';' and '='.  *pp points just after a ';' (or at the start of a params string).  Returns 1 with
  * name/value (value.p == NULL if no '='), 0 at the end, -EINVAL on an empty or malformed parameter. */
 int sip_param_next(const char **pp, const char *end, struct sip_str *name, struct sip_str *value);
+
+/* What every transport on the loop shares: its transaction layer and the one loop timer that ticks the SIP
+ * wheel, armed only while SIP timers are (transport.c). */
+struct cp_loop;
+struct sip_transport_clock {
+	struct cp_loop *loop;
+	struct sip_txn_layer *txl;
+	struct cp_timer tick;
+};
+void sip_clock_init(struct sip_transport_clock *c, struct cp_loop *loop, struct sip_txn_layer *txl);
+/* Re-arms the loop timer for the wheel's earliest slot (after anything that may have started a timer). */
+void sip_clock_arm(struct sip_transport_clock *c);
+void sip_clock_stop(struct sip_transport_clock *c);
+/* Brings the wheel to now (new timers count from now, not from the last tick), starts a client transaction,
+ * re-arms. */
+struct sip_txn *sip_clock_request(struct sip_transport_clock *c, const char *req, size_t len,
+				  const struct sockaddr_storage *dst, void *user, int *err);
+
+static inline socklen_t sip_sockaddr_len(const struct sockaddr_storage *a)
+{
+	return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+/* A response no client transaction claimed: a retransmitted 2xx for an INVITE is re-ACKed by its call
+ * (RFC 3261 §13.2.2.4), anything else is ignored. */
+void sip_call_stray_response(const struct sip_msg *m);
 
 #endif

@@ -99,14 +99,7 @@ static int msg_key(const struct sip_msg *m, struct txn_key *k)
 	if (v.branch.len > SIP_BRANCH_MAX || cs.method.len > METHOD_MAX)
 		return -E2BIG;
 	k->branch = v.branch;
-	/* sent-by = host[:port] as written, from the host to the end of the port */
-	k->sent_by = (struct sip_str){ v.host.p, v.host.len };
-	if (v.port) {
-		const char *e = v.params.p ? v.params.p - 1 : first.p + first.len;
-		while (e > v.host.p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == ';'))
-			e--;
-		k->sent_by.len = (size_t)(e - v.host.p);
-	}
+	k->sent_by = v.sent_by;
 	if (k->sent_by.len > SENT_BY_MAX)
 		k->sent_by.len = SENT_BY_MAX;
 	k->method = cs.method;
@@ -379,6 +372,12 @@ static void client_response(struct sip_txn *t, const struct sip_msg *m)
 	struct sip_txn_layer *l = t->l;
 	unsigned st = m->status;
 
+	if (t->state == SIP_TXN_TERMINATED && t->kind == SIP_TXN_CLIENT_INVITE && st >= 200 && st < 300) {
+		/* a retransmitted 2xx while the ended transaction waits to be freed: the TU's, like any later one */
+		l->stats.stray_responses++;
+		l->ops->on_response(l->ops_arg, NULL, m);
+		return;
+	}
 	if (t->state == SIP_TXN_COMPLETED || t->state == SIP_TXN_TERMINATED) {
 		/* a retransmitted final response: re-send the ACK (INVITE), absorb otherwise */
 		if (t->kind == SIP_TXN_CLIENT_INVITE && t->state == SIP_TXN_COMPLETED && st >= 300 && t->resp)
@@ -526,6 +525,12 @@ int sip_txn_respond(struct sip_txn *t, const char *resp, size_t len)
 
 int sip_txn_respond_simple(struct sip_txn *t, unsigned status, const char *to_tag, const char *extra_hdrs)
 {
+	return sip_txn_respond_body(t, status, to_tag, extra_hdrs, NULL, (struct sip_str){ "", 0 });
+}
+
+int sip_txn_respond_body(struct sip_txn *t, unsigned status, const char *to_tag, const char *extra_hdrs,
+			 const char *content_type, struct sip_str body)
+{
 	struct sip_txn_layer *l = t->l;
 	struct sip_msg *req = &l->view;
 	const struct sip_hdr *to;
@@ -539,6 +544,8 @@ int sip_txn_respond_simple(struct sip_txn *t, unsigned status, const char *to_ta
 	to = sip_msg_hdr(req, SIP_HDR_TO);
 	sip_build_response(&b, l->out, sizeof(l->out), status, NULL);
 	sip_build_copy_hdrs(&b, req, SIP_HDR_VIA);
+	if (t->kind == SIP_TXN_SERVER_INVITE && status > 100 && status < 300)
+		sip_build_copy_hdrs(&b, req, SIP_HDR_RECORD_ROUTE);
 	sip_build_copy_hdrs(&b, req, SIP_HDR_FROM);
 	if (to_tag && status > 100 && sip_parse_addr(to->value, &a, &why) == 0 && a.tag.len == 0)
 		sip_build_hdrf(&b, "To", "%.*s;tag=%s", (int)to->value.len, to->value.p, to_tag);
@@ -548,7 +555,7 @@ int sip_txn_respond_simple(struct sip_txn *t, unsigned status, const char *to_ta
 	sip_build_copy_hdrs(&b, req, SIP_HDR_CSEQ);
 	if (extra_hdrs)
 		sip_build_raw(&b, extra_hdrs);
-	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
+	n = sip_build_finish(&b, content_type, body);
 	if (n < 0)
 		return n;
 	return sip_txn_respond(t, l->out, (size_t)n);

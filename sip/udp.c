@@ -6,22 +6,33 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/common.h"
 #include "controlplane/controlplane.h"
 #include "sip/sip_internal.h"
 
-#define UDP_RX_BATCH 64 /* datagrams per EPOLLIN before yielding to the loop */
+#define UDP_RX_BATCH 16 /* datagrams per recvmmsg; UDP_RX_ROUNDS of them per EPOLLIN before yielding */
+#define UDP_RX_ROUNDS 4
+
+/* One receive area per thread, shared by every UDP transport of that thread's loop (a worker with per-endpoint
+ * sockets would otherwise hold a megabyte per socket). */
+static _Thread_local struct {
+	char buf[UDP_RX_BATCH][SIP_MAX_MSG_SIZE + 1];
+	struct sockaddr_storage src[UDP_RX_BATCH];
+	struct iovec iov[UDP_RX_BATCH];
+	struct mmsghdr msgs[UDP_RX_BATCH];
+} rx;
 
 struct sip_udp {
+	struct sip_transport_clock clk; /* loop, transaction layer, wheel tick */
 	struct cp_loop *loop;
 	int fd;
 	uint16_t port;
 	char ip[64];
 	struct sip_txn_layer *txl;
-	struct cp_timer tick;
-	char rxbuf[SIP_MAX_MSG_SIZE + 1];
 };
 
 static struct cm_ratelimit tx_rl = CM_RATELIMIT_INIT(10000, 5);
@@ -45,16 +56,11 @@ int sip_addr_from(struct sockaddr_storage *a, const char *ip, uint16_t port)
 	return -EINVAL;
 }
 
-static socklen_t addr_len(const struct sockaddr_storage *a)
-{
-	return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-}
-
 static int udp_send(void *ctx, const struct sockaddr_storage *dst, const char *buf, size_t len)
 {
 	struct sip_udp *u = ctx;
 
-	if (sendto(u->fd, buf, len, 0, (const struct sockaddr *)dst, addr_len(dst)) < 0) {
+	if (sendto(u->fd, buf, len, 0, (const struct sockaddr *)dst, sip_sockaddr_len(dst)) < 0) {
 		int e = errno;
 		cm_log_rl(&tx_rl, CM_LOG_WARN, "sip", "UDP send failed: %s", strerror(e));
 		return -e;
@@ -62,58 +68,42 @@ static int udp_send(void *ctx, const struct sockaddr_storage *dst, const char *b
 	return 0;
 }
 
-/* The loop timer follows the wheel's earliest slot (re-armed after anything that may have started a timer). */
-static void arm_tick(struct sip_udp *u)
-{
-	int next = sip_txn_next_ms(u->txl);
-
-	if (next < 0)
-		cp_timer_stop(u->loop, &u->tick);
-	else
-		cp_timer_start(u->loop, &u->tick, (uint64_t)next);
-}
-
 void sip_udp_kick(struct sip_udp *u)
 {
-	arm_tick(u);
+	sip_clock_arm(&u->clk);
 }
 
 struct sip_txn *sip_udp_request(struct sip_udp *u, const char *req, size_t len, const struct sockaddr_storage *dst,
 				void *user, int *err)
 {
-	struct sip_txn *t;
-
-	/* bring the wheel to now first, so new timers count from now and not from the last tick */
-	sip_txn_tick(u->txl, cm_now_ms());
-	t = sip_txn_client_start(u->txl, req, len, dst, user, err);
-	arm_tick(u);
-	return t;
+	return sip_clock_request(&u->clk, req, len, dst, user, err);
 }
 
-static void on_tick(struct cp_loop *loop, void *arg)
-{
-	struct sip_udp *u = arg;
-
-	sip_txn_tick(u->txl, cp_loop_now_ms(loop));
-	arm_tick(u);
-}
-
+/* Drains the socket with recvmmsg: one system call per batch, none wasted on a final EAGAIN when the batch
+ * comes back short. */
 static void on_readable(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct sip_udp *u = arg;
 
 	(void)events;
 	sip_txn_tick(u->txl, cp_loop_now_ms(loop));
-	for (int i = 0; i < UDP_RX_BATCH; i++) {
-		struct sockaddr_storage src;
-		socklen_t sl = sizeof(src);
-		ssize_t n = recvfrom(fd, u->rxbuf, sizeof(u->rxbuf), 0, (struct sockaddr *)&src, &sl);
+	for (int round = 0; round < UDP_RX_ROUNDS; round++) {
+		int n;
 
-		if (n < 0)
+		for (int i = 0; i < UDP_RX_BATCH; i++) {
+			rx.iov[i] = (struct iovec){ rx.buf[i], sizeof(rx.buf[i]) };
+			rx.msgs[i].msg_hdr = (struct msghdr){ .msg_name = &rx.src[i], .msg_namelen = sizeof(rx.src[i]),
+							      .msg_iov = &rx.iov[i], .msg_iovlen = 1 };
+		}
+		n = recvmmsg(fd, rx.msgs, UDP_RX_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
 			break;
-		sip_txn_receive(u->txl, u->rxbuf, (size_t)n, &src);
+		for (int i = 0; i < n; i++)
+			sip_txn_receive(u->txl, rx.buf[i], rx.msgs[i].msg_len, &rx.src[i]);
+		if (n < UDP_RX_BATCH)
+			break;
 	}
-	arm_tick(u);
+	sip_clock_arm(&u->clk);
 }
 
 struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t port,
@@ -135,7 +125,7 @@ struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t por
 		goto free_u;
 	}
 	u->fd = socket(a.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (u->fd < 0 || bind(u->fd, (struct sockaddr *)&a, addr_len(&a)) < 0 ||
+	if (u->fd < 0 || bind(u->fd, (struct sockaddr *)&a, sip_sockaddr_len(&a)) < 0 ||
 	    getsockname(u->fd, (struct sockaddr *)&a, &sl) < 0) {
 		cm_log(CM_LOG_ERROR, "sip", "UDP %s:%u: %s", ip, port, strerror(errno));
 		goto close_fd;
@@ -147,7 +137,7 @@ struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t por
 		cm_log(CM_LOG_ERROR, "sip", "out of memory for the transaction layer");
 		goto close_fd;
 	}
-	cp_timer_init(&u->tick, on_tick, u);
+	sip_clock_init(&u->clk, loop, u->txl);
 	if (cp_loop_add_fd(loop, u->fd, EPOLLIN, on_readable, u) < 0) {
 		cm_log(CM_LOG_ERROR, "sip", "cannot add the UDP socket to the event loop");
 		goto free_txl;
@@ -168,7 +158,7 @@ void sip_udp_stop(struct sip_udp *u)
 {
 	if (!u)
 		return;
-	cp_timer_stop(u->loop, &u->tick);
+	sip_clock_stop(&u->clk);
 	cp_loop_del_fd(u->loop, u->fd);
 	close(u->fd);
 	sip_txn_layer_free(u->txl);
@@ -201,6 +191,10 @@ void sip_client_on_response(void *arg, struct sip_txn *ct, const struct sip_msg 
 	struct sip_client_handler *h = ct ? sip_txn_user(ct) : NULL;
 
 	(void)arg;
+	if (!ct) {
+		sip_call_stray_response(resp);
+		return;
+	}
 	if (h && h->on_response)
 		h->on_response(h, ct, resp);
 }

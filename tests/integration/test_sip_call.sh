@@ -1,13 +1,15 @@
 #!/bin/sh
-# Calls against real peers: the test creates a network namespace with a veth pair and runs SIPp's built-in UAS
-# scenario and a Record-Routing Kamailio proxy inside it (config written here).  The UAC call tests then place
-# calls from the host side of the veth: directly to SIPp, and through Kamailio (INVITE via the proxy, ACK and BYE
-# along the learned route set).  SIPp must report every call successful.
+# Calls against real peers: the test creates a network namespace with a veth pair and runs a SIPp UAS (the
+# built-in flow plus Record-Route) and a Record-Routing Kamailio proxy inside it (config written here).  The UAC
+# call tests then place calls from the host side of the veth: directly to SIPp, and through Kamailio (INVITE via
+# the proxy, ACK and BYE along the learned route set).  Then SIPp's built-in UAC calls our UAS from inside the
+# namespace.  SIPp must report every call successful both ways.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 BIN_DIR=$(dirname "${CALLMETER_WORKER_BIN:-build/callmeter-worker}")/tests
 BIN=$BIN_DIR/test_sip_call
-[ -x "$BIN" ] || { echo "SKIP: $BIN not built (run make first)"; exit 77; }
+UAS_BIN=$BIN_DIR/test_sip_uas
+[ -x "$BIN" ] && [ -x "$UAS_BIN" ] || { echo "SKIP: $BIN or $UAS_BIN not built (run make first)"; exit 77; }
 command -v sipp >/dev/null 2>&1 || { echo "SKIP: sipp (sip-tester) not installed"; exit 77; }
 command -v kamailio >/dev/null 2>&1 || { echo "SKIP: kamailio not installed"; exit 77; }
 command -v ip >/dev/null 2>&1 || { echo "SKIP: iproute2 not installed"; exit 77; }
@@ -161,5 +163,7 @@ if [ $rc -ne 0 ] || [ $src -ne 0 ]; then
 	echo "FAIL: calls against SIPp (client exit $rc, sipp exit $src)"
 	exit 1
 fi
-echo "PASS: $((2 * CALLS)) calls to SIPp's UAS, half of them through Kamailio with Record-Route; SIPp exit 0"
+CALLMETER_SIPP_NETNS="$NS" CALLMETER_SIPP_PEER_IP="$PEER_IP" CALLMETER_SIP_LOCAL_IP="$HOST_IP" "$UAS_BIN" ||
+	{ echo "FAIL: SIPp UAC calling our UAS"; exit 1; }
+echo "PASS: $((2 * CALLS)) calls to SIPp's UAS (half through Kamailio with Record-Route), 3 from SIPp's UAC"
 exit 0

@@ -1,6 +1,6 @@
 /* Calls from the UAC side over real UDP sockets on the event loop, against an in-process UAS built on the same
  * transaction layer: answered call (PDD, ringing, setup, negotiated codec, ACK with the remote tag, BYE through
- * the Record-Route route set after the call duration), 486 busy, 407 challenge answered, CANCEL on no answer
+ * the Record-Route route set after the call duration), a retransmitted 2xx ACKed again, 486 busy, 407 challenge answered, CANCEL on no answer
  * (487), an unusable SDP answer (negotiation failed: ACK then BYE).  With CALLMETER_SIP_UAS=IP:PORT
  * (tests/integration/test_sip_call.sh sets it, SIPp's uas scenario in a network namespace) the same client
  * places calls to that real UAS. */
@@ -14,7 +14,7 @@
 #include "check_main.h"
 #include "testutil.h"
 
-enum uas_mode { UAS_ANSWER, UAS_BUSY, UAS_CHALLENGE, UAS_RING_ONLY, UAS_BAD_SDP };
+enum uas_mode { UAS_ANSWER, UAS_BUSY, UAS_CHALLENGE, UAS_RING_ONLY, UAS_BAD_SDP, UAS_ANSWER_TWICE };
 
 static struct {
 	enum uas_mode mode;
@@ -22,6 +22,8 @@ static struct {
 	unsigned invites, acks, byes, cancels;
 	bool ack_had_tag, bye_had_route, bye_to_target;
 	struct sip_txn *ringing; /* the INVITE left ringing */
+	char last[4096];         /* the last response sent */
+	int last_len;
 } uas;
 
 static const struct sdp_codec uas_codecs[] = { { .name = "PCMU", .clock_rate = 8000, .pt = 0 } };
@@ -45,6 +47,8 @@ static void reply(struct sip_txn *st, unsigned status, const char *extra, const 
 		sip_build_raw(&b, extra);
 	n = sip_build_finish(&b, ctype, (struct sip_str){ body ? body : "", body ? strlen(body) : 0 });
 	ck_assert_int_gt(n, 0);
+	memcpy(uas.last, buf, (size_t)n);
+	uas.last_len = n;
 	ck_assert_int_eq(sip_txn_respond(st, buf, (size_t)n), 0);
 }
 
@@ -72,7 +76,6 @@ static void answer(struct sip_txn *st, const struct sip_msg *req)
 static void uas_request(void *arg, struct sip_txn *st, const struct sip_msg *req, const struct sockaddr_storage *src)
 {
 	(void)arg;
-	(void)src;
 	if (req->method_id == SIP_ACK) {
 		struct sip_addr a;
 		const char *why;
@@ -105,6 +108,8 @@ static void uas_request(void *arg, struct sip_txn *st, const struct sip_msg *req
 			uas.ringing = st;
 		else
 			answer(st, req);
+		if (uas.mode == UAS_ANSWER_TWICE) /* as if the ACK had been lost: the 2xx again */
+			ck_assert_int_eq(sip_udp_send(uas.u, src, uas.last, (size_t)uas.last_len), 0);
 		break;
 	case SIP_BYE:
 		uas.byes++;
@@ -230,6 +235,23 @@ START_TEST(answered_call)
 }
 END_TEST
 
+/* A retransmitted 2xx (the UAS did not see the ACK) is ACKed again, end to end (§13.2.2.4). */
+START_TEST(retransmitted_2xx_acked_again)
+{
+	struct sip_call *c;
+	struct cp_loop *loop;
+	struct sip_udp *uac;
+	const struct sip_call_stats *st = place(UAS_ANSWER_TWICE, 300, 0, NULL, &c, &loop, &uac);
+
+	ck_assert_int_eq(st->result, SIP_RESULT_ANSWERED);
+	ck_assert_uint_eq(st->ack_retransmissions, 1);
+	ck_assert_uint_eq(uas.acks, 2);
+	ck_assert(uas.ack_had_tag);
+	ck_assert_uint_eq(uas.byes, 1);
+	done(c, loop, uac);
+}
+END_TEST
+
 START_TEST(busy_call)
 {
 	struct sip_call *c;
@@ -350,6 +372,7 @@ static Suite *call_suite(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, answered_call);
+	tcase_add_test(tc, retransmitted_2xx_acked_again);
 	tcase_add_test(tc, busy_call);
 	tcase_add_test(tc, challenged_call);
 	tcase_add_test(tc, cancelled_on_no_answer);

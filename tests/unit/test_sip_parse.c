@@ -678,6 +678,7 @@ START_TEST(via_received_rport)
 
 	ck_assert_int_eq(sip_parse_via((struct sip_str){ s, strlen(s) }, &v, &why), 0);
 	ck_assert_uint_eq(v.port, 5062);
+	ck_assert(sip_str_eq(v.sent_by, "10.0.0.1:5062"));
 	ck_assert(v.has_rport);
 	ck_assert_int_eq(v.rport, 40000);
 	ck_assert(sip_str_eq(v.received, "192.0.2.7"));

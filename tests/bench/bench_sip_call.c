@@ -1,0 +1,128 @@
+/* CPU cost of a complete call (INVITE → 180 → 200 → ACK → BYE → 200, UAC side) against SIPp's UAS on
+ * 127.0.0.1: this process's user+system CPU microseconds per call, and the same for a SIPp UAC placing the same
+ * number of calls against the same SIPp UAS in the same run (CPU from wait4's rusage).  Skips (exit 0, a BENCH
+ * line saying so is not printed) when sipp is not installed.
+ * Final line: BENCH sip_call_cpu <us> us/call ratio=<ours / SIPp UAC> ref=sipp-uac */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/common.h"
+#include "controlplane/controlplane.h"
+#include "sip/sip.h"
+#include "../unit/testutil.h"
+
+#define CALLS 2000
+#define CONCURRENT 50
+
+static double cpu_us(const struct rusage *r)
+{
+	return (double)r->ru_utime.tv_sec * 1e6 + (double)r->ru_utime.tv_usec + (double)r->ru_stime.tv_sec * 1e6 +
+	       (double)r->ru_stime.tv_usec;
+}
+
+static pid_t spawn(char *const argv[])
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int null = open("/dev/null", 2);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static const struct sip_txn_user_ops uac_ops = { .on_response = sip_client_on_response,
+						 .on_timeout = sip_client_on_timeout,
+						 .on_terminated = sip_client_on_terminated };
+static const struct sdp_codec codecs[] = { { .name = "PCMU", .clock_rate = 8000, .pt = 0 } };
+
+int main(void)
+{
+	char uas_port[8], target[32], to[64], calls_s[8];
+	unsigned port = tu_free_port(), answered = 0, failed = 0, started = 0, done = 0;
+	struct sip_call *slot[CONCURRENT] = { NULL };
+	struct rusage r0, r1, rs;
+	struct cp_loop *loop;
+	struct sip_udp *u;
+	pid_t uas, uac;
+	int st;
+
+	if (system("command -v sipp >/dev/null 2>&1") != 0) {
+		printf("bench_sip_call: sipp not installed, skipped\n");
+		return 0;
+	}
+	snprintf(uas_port, sizeof(uas_port), "%u", port);
+	char *uas_argv[] = { "sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", uas_port, "-nostdin", NULL };
+	uas = spawn(uas_argv);
+	usleep(500000);
+
+	loop = cp_loop_new();
+	u = sip_udp_start(loop, "127.0.0.1", 0, &uac_ops, NULL);
+	snprintf(to, sizeof(to), "sip:service@127.0.0.1:%u", port);
+	struct sip_call_config cfg = { .from_user = "bench", .from_domain = "127.0.0.1", .to_uri = to,
+				       .duration_ms = 1,
+				       .media = { .addr = "127.0.0.1", .port = 30000, .codecs = codecs, .ncodecs = 1,
+						  .dir = SDP_SENDRECV } };
+	sip_addr_from(&cfg.dst, "127.0.0.1", (uint16_t)port);
+
+	getrusage(RUSAGE_SELF, &r0);
+	uint64_t t0 = cm_now_ms();
+	while (done < CALLS && cm_now_ms() - t0 < 60000) {
+		for (int i = 0; i < CONCURRENT; i++) {
+			if (slot[i] && sip_call_stats(slot[i])->state == SIP_CALL_ENDED) {
+				if (sip_call_stats(slot[i])->result == SIP_RESULT_ANSWERED &&
+				    sip_call_stats(slot[i])->bye_status == 200)
+					answered++;
+				else
+					failed++;
+				done++;
+				sip_call_free(slot[i]);
+				slot[i] = NULL;
+			}
+			if (!slot[i] && started < CALLS) {
+				slot[i] = sip_call_new(u, &cfg, NULL, NULL);
+				sip_call_start(slot[i]);
+				started++;
+			}
+		}
+		cp_loop_run_once(loop, 10);
+	}
+	getrusage(RUSAGE_SELF, &r1);
+	double ours = (cpu_us(&r1) - cpu_us(&r0)) / (answered ? answered : 1);
+	printf("callmeter UAC: %u answered, %u failed in %lu ms\n", answered, failed,
+	       (unsigned long)(cm_now_ms() - t0));
+	for (int i = 0; i < CONCURRENT; i++)
+		sip_call_free(slot[i]);
+	sip_udp_stop(u);
+	cp_loop_free(loop);
+
+	/* the reference: SIPp's own UAC, same calls, same UAS, same concurrency */
+	snprintf(target, sizeof(target), "127.0.0.1:%u", port);
+	snprintf(calls_s, sizeof(calls_s), "%d", CALLS);
+	char *uac_argv[] = { "sipp", "-sn", "uac", target, "-i", "127.0.0.1", "-p", "0", "-m", calls_s, "-l", "50",
+			     "-r", "2000", "-d", "1", "-nostdin", NULL };
+	uac = spawn(uac_argv);
+	wait4(uac, &st, 0, &rs);
+	double sipp = cpu_us(&rs) / CALLS;
+	int sipp_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	printf("SIPp UAC: exit %d, %.1f us/call\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1, sipp);
+	kill(uas, SIGKILL);
+	waitpid(uas, &st, 0);
+	if (failed || answered != CALLS) {
+		fprintf(stderr, "bench_sip_call: %u of %d calls failed\n", CALLS - answered, CALLS);
+		return 1;
+	}
+	printf("BENCH sip_call_cpu %.1f us/call ratio=%.3f ref=sipp-uac%s\n", ours, sipp_ok && sipp > 0 ? ours / sipp : 0,
+	       sipp_ok ? "" : "(failed)");
+	return 0;
+}

@@ -1,0 +1,187 @@
+/* The TCP transport over real sockets on the event loop: a client transaction across a connection opened on
+ * demand (no retransmissions, Timer K zero), messages packed into one write and split byte by byte framed
+ * correctly with responses on the same connection, and an unframeable stream closed and counted. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "controlplane/controlplane.h"
+#include "sip/sip.h"
+#include "check_main.h"
+#include "testutil.h"
+
+static unsigned requests;
+
+static void srv_request(void *arg, struct sip_txn *st, const struct sip_msg *req, const struct sockaddr_storage *src)
+{
+	(void)arg;
+	(void)src;
+	(void)req;
+	if (!st)
+		return;
+	requests++;
+	sip_txn_respond_simple(st, 200, "tcp1", NULL);
+}
+
+static const struct sip_txn_user_ops srv_ops = { .on_request = srv_request };
+
+static struct {
+	struct sip_client_handler h;
+	unsigned status;
+} got;
+
+static void got_response(struct sip_client_handler *h, struct sip_txn *ct, const struct sip_msg *m)
+{
+	(void)h;
+	(void)ct;
+	got.status = m->status;
+}
+
+static const struct sip_txn_user_ops cli_ops = { .on_response = sip_client_on_response,
+						 .on_timeout = sip_client_on_timeout,
+						 .on_terminated = sip_client_on_terminated };
+
+static int options(char *buf, size_t cap, const char *branch, unsigned port)
+{
+	return snprintf(buf, cap,
+			"OPTIONS sip:srv@127.0.0.1:%u SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1;branch=%s\r\n"
+			"Max-Forwards: 70\r\nFrom: <sip:c@127.0.0.1>;tag=c1\r\nTo: <sip:srv@127.0.0.1>\r\n"
+			"Call-ID: %s\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+			port, branch, branch);
+}
+
+START_TEST(transaction_over_tcp)
+{
+	struct cp_loop *loop = cp_loop_new();
+	struct sip_tcp *srv = sip_tcp_start(loop, "127.0.0.1", 0, &srv_ops, NULL);
+	struct sip_tcp *cli = sip_tcp_start(loop, "127.0.0.1", 0, &cli_ops, NULL);
+	struct sockaddr_storage dst;
+	char req[1024];
+	int n = options(req, sizeof(req), "z9hG4bKtcp1", sip_tcp_port(srv)), err;
+	uint64_t t0 = cm_now_ms();
+
+	ck_assert_ptr_nonnull(srv);
+	ck_assert_ptr_nonnull(cli);
+	requests = 0;
+	got.status = 0;
+	got.h.on_response = got_response;
+	sip_addr_from(&dst, "127.0.0.1", sip_tcp_port(srv));
+	ck_assert_ptr_nonnull(sip_tcp_request(cli, req, (size_t)n, &dst, &got.h, &err));
+	while (!got.status && cm_now_ms() - t0 < 3000)
+		cp_loop_run_once(loop, 50);
+	ck_assert_uint_eq(got.status, 200);
+	ck_assert_uint_eq(requests, 1);
+	ck_assert_uint_eq(sip_tcp_stats(cli)->connected, 1);
+	ck_assert_uint_eq(sip_tcp_stats(srv)->accepted, 1);
+	/* reliable: no retransmission ever, and Timer K is zero, so the transaction is gone right away */
+	while (sip_txn_layer_stats(sip_tcp_txn_layer(cli))->live && cm_now_ms() - t0 < 3000)
+		cp_loop_run_once(loop, 20);
+	ck_assert_uint_eq(sip_txn_layer_stats(sip_tcp_txn_layer(cli))->live, 0);
+	ck_assert_uint_eq(sip_txn_layer_stats(sip_tcp_txn_layer(cli))->retransmissions, 0);
+	/* a second request reuses the connection */
+	n = options(req, sizeof(req), "z9hG4bKtcp2", sip_tcp_port(srv));
+	got.status = 0;
+	ck_assert_ptr_nonnull(sip_tcp_request(cli, req, (size_t)n, &dst, &got.h, &err));
+	while (!got.status && cm_now_ms() - t0 < 3000)
+		cp_loop_run_once(loop, 50);
+	ck_assert_uint_eq(got.status, 200);
+	ck_assert_uint_eq(sip_tcp_stats(cli)->connected, 1);
+	sip_tcp_stop(cli);
+	sip_tcp_stop(srv);
+	cp_loop_free(loop);
+}
+END_TEST
+
+/* Reads from a raw client socket while the loop runs, until `want` responses have been framed. */
+static unsigned read_responses(struct cp_loop *loop, int fd, unsigned want, char *buf, size_t cap, size_t *len)
+{
+	struct sip_framer f;
+	unsigned got_n = 0;
+	uint64_t t0 = cm_now_ms();
+	size_t off = 0, mlen;
+
+	*len = 0;
+	sip_framer_reset(&f);
+	while (got_n < want && cm_now_ms() - t0 < 3000) {
+		ssize_t n;
+		cp_loop_run_once(loop, 20);
+		n = recv(fd, buf + *len, cap - *len, MSG_DONTWAIT);
+		if (n == 0)
+			break;
+		if (n > 0)
+			*len += (size_t)n;
+		while (sip_frame(&f, buf + off, *len - off, &mlen) == SIP_FRAME_OK) {
+			ck_assert(memmem(buf + off, mlen, "SIP/2.0 200 OK", 14));
+			off += mlen;
+			got_n++;
+			sip_framer_reset(&f);
+		}
+	}
+	return got_n;
+}
+
+START_TEST(framing_packed_and_split)
+{
+	struct cp_loop *loop = cp_loop_new();
+	struct sip_tcp *srv = sip_tcp_start(loop, "127.0.0.1", 0, &srv_ops, NULL);
+	struct sockaddr_storage dst;
+	char a[1024], b[1024], c[1024], both[2048], out[8192];
+	int na = options(a, sizeof(a), "z9hG4bKpk1", sip_tcp_port(srv));
+	int nb = options(b, sizeof(b), "z9hG4bKpk2", sip_tcp_port(srv));
+	int nc = options(c, sizeof(c), "z9hG4bKsp3", sip_tcp_port(srv));
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	size_t len;
+
+	requests = 0;
+	sip_addr_from(&dst, "127.0.0.1", sip_tcp_port(srv));
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&dst, sizeof(struct sockaddr_in)), 0);
+	memcpy(both, "\r\n\r\n", 4); /* keep-alive CRLFs first */
+	memcpy(both + 4, a, (size_t)na);
+	memcpy(both + 4 + na, b, (size_t)nb);
+	ck_assert_int_eq(write(fd, both, (size_t)(4 + na + nb)), 4 + na + nb);
+	for (int i = 0; i < nc; i++) {
+		ck_assert_int_eq(write(fd, c + i, 1), 1);
+		if (i % 16 == 0)
+			cp_loop_run_once(loop, 1);
+	}
+	ck_assert_uint_eq(read_responses(loop, fd, 3, out, sizeof(out), &len), 3);
+	ck_assert_uint_eq(requests, 3);
+	ck_assert_uint_eq(sip_tcp_stats(srv)->messages, 3);
+
+	/* a stream that cannot be framed (no Content-Length) is closed and counted */
+	static const char bad[] = "OPTIONS sip:x@y SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKb\r\n\r\n";
+	ck_assert_int_eq(write(fd, bad, sizeof(bad) - 1), (ssize_t)sizeof(bad) - 1);
+	uint64_t t0 = cm_now_ms();
+	ssize_t r = -1;
+	while (cm_now_ms() - t0 < 3000) {
+		cp_loop_run_once(loop, 20);
+		r = recv(fd, out, sizeof(out), MSG_DONTWAIT);
+		if (r == 0)
+			break;
+	}
+	ck_assert_int_eq(r, 0);
+	ck_assert_uint_eq(sip_tcp_stats(srv)->framing_errors, 1);
+	ck_assert_uint_eq(sip_tcp_stats(srv)->closed, 1);
+	close(fd);
+	sip_tcp_stop(srv);
+	cp_loop_free(loop);
+}
+END_TEST
+
+static Suite *tcp_suite(void)
+{
+	Suite *s = suite_create("sip_tcp");
+	TCase *tc = tcase_create("tcp");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, transaction_over_tcp);
+	tcase_add_test(tc, framing_packed_and_split);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return run_suite(tcp_suite());
+}
