@@ -10,46 +10,7 @@ trap tb_cleanup EXIT INT TERM
 worker=${CALLMETER_WORKER_BIN:-build/callmeter-worker}
 
 tb_netns cmkam
-cat >"$TB_WORK/kamailio.cfg" <<CFG
-#!KAMAILIO
-debug=2
-log_stderror=yes
-children=2
-listen=udp:$TB_NS_IP:5060
-mpath="@MPATH@"
-loadmodule "sl.so"
-loadmodule "tm.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "auth.so"
-modparam("usrloc", "db_mode", 0)
-modparam("registrar", "min_expires", 10)
-request_route {
-	if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-	if (\$tt != \$null) {
-		if (loose_route()) { t_relay(); exit; }
-		if (method == "ACK") { if (t_check_trans()) t_relay(); exit; }
-		sl_send_reply("404", "Not Here"); exit;
-	}
-	if (method == "CANCEL") { if (t_check_trans()) t_relay(); exit; }
-	if (!pv_auth_check("\$fd", "secret", "0", "1")) {
-		auth_challenge("\$fd", "1");
-		exit;
-	}
-	consume_credentials();
-	if (method == "REGISTER") { if (!save("location")) sl_reply_error(); exit; }
-	if (method == "INVITE") {
-		record_route();
-		if (!lookup("location")) { sl_send_reply("404", "Not Found"); exit; }
-		t_relay();
-		exit;
-	}
-	sl_send_reply("405", "Method Not Allowed");
-}
-CFG
+tb_kamailio_proxy_cfg "$TB_WORK/kamailio.cfg"
 tb_kamailio "$TB_WORK/kamailio.cfg"
 
 cat >"$TB_WORK/plan.ini" <<PLAN
