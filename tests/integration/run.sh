@@ -7,8 +7,10 @@ pass=0 fail=0 skip=0
 for t in tests/integration/test_*.sh; do
 	[ -e "$t" ] || continue
 	echo "== $(basename "$t")"
-	sh "$t"
+	# a hung test must not hang CI: each script has 10 minutes (its own worker runs have less, see below)
+	timeout -k 20 600 sh "$t"
 	rc=$?
+	[ $rc -eq 124 ] && echo "TIMEOUT: $t ran longer than 600 s"
 	case $rc in
 	0) pass=$((pass + 1)) ;;
 	77) skip=$((skip + 1)) ;;

@@ -4,10 +4,11 @@
 # that the impaired plan's measured loss matches the 3 % injected.
 set -eu
 worker=${CALLMETER_WORKER_BIN:-build/callmeter-worker}
+# every worker run below is bounded: a hung run is killed (SIGKILL 5 s after SIGTERM) and fails the test
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
-"$worker" run tests/integration/plans/loopback-short.ini --json-summary "$dir/clean.json" \
+timeout -k 5 180 "$worker" run tests/integration/plans/loopback-short.ini --json-summary "$dir/clean.json" \
 	--metrics-out "$dir/clean.msgpack" >"$dir/clean.out" 2>&1 || { cat "$dir/clean.out"; exit 1; }
 python3 - "$dir/clean.json" <<'PY'
 import json, sys
@@ -32,7 +33,7 @@ print("clean loopback: 40/40 SUCCESS, MOS min %.2f, %d flows" % (q["mos"]["min"]
 PY
 test -s "$dir/clean.msgpack"
 
-"$worker" run tests/integration/plans/loopback-impaired.ini --json-summary "$dir/imp.json" \
+timeout -k 5 180 "$worker" run tests/integration/plans/loopback-impaired.ini --json-summary "$dir/imp.json" \
 	>"$dir/imp.out" 2>&1 || { cat "$dir/imp.out"; exit 1; }
 python3 - "$dir/imp.json" <<'PY'
 import json, sys
@@ -49,7 +50,7 @@ PY
 # an unreachable registrar: TIMEOUT with 408 for the registering endpoints; the callers reach them directly and
 # are told 480 (an endpoint out of service does not answer)
 rc=0
-"$worker" run tests/integration/plans/unreachable-registrar.ini --json-summary "$dir/unr.json" \
+timeout -k 5 180 "$worker" run tests/integration/plans/unreachable-registrar.ini --json-summary "$dir/unr.json" \
 	>"$dir/unr.out" 2>&1 || rc=$?
 [ $rc -eq 1 ] || { cat "$dir/unr.out"; echo "FAIL: expected exit 1, got $rc"; exit 1; }
 python3 - "$dir/unr.json" <<'PY'
@@ -65,7 +66,7 @@ PY
 
 # SDES-SRTP: keys exchanged in a=crypto, every packet protected and authenticated; a plain peer refuses (488)
 rc=0
-"$worker" run tests/integration/plans/loopback-srtp.ini --json-summary "$dir/srtp.json" \
+timeout -k 5 180 "$worker" run tests/integration/plans/loopback-srtp.ini --json-summary "$dir/srtp.json" \
 	>"$dir/srtp.out" 2>&1 || rc=$?
 [ $rc -eq 1 ] || { cat "$dir/srtp.out"; echo "FAIL: expected exit 1 (the refused calls), got $rc"; exit 1; }
 python3 - "$dir/srtp.json" <<'PY'
@@ -83,7 +84,7 @@ print("srtp loopback: 10 calls protected both ways, every packet authenticated; 
 PY
 
 # Opus and G.722: negotiated (offerer's first common codec), sent and analysed
-"$worker" run tests/integration/plans/loopback-codecs.ini --json-summary "$dir/codecs.json" \
+timeout -k 5 180 "$worker" run tests/integration/plans/loopback-codecs.ini --json-summary "$dir/codecs.json" \
 	>"$dir/codecs.out" 2>&1 || { cat "$dir/codecs.out"; exit 1; }
 python3 - "$dir/codecs.json" <<'PY'
 import json, sys, collections

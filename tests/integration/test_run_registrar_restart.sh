@@ -8,6 +8,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib/testbed.sh
 trap tb_cleanup EXIT INT TERM
 worker=${CALLMETER_WORKER_BIN:-build/callmeter-worker}
+# every worker run below is bounded: a hung run is killed (SIGKILL 5 s after SIGTERM) and fails the test
 
 tb_netns cmrst
 tb_kamailio_proxy_cfg "$TB_WORK/kamailio.cfg"
@@ -47,7 +48,7 @@ media_ip = 192.0.2.80, 192.0.2.81
 rtp_ports = 46000-46999
 PLAN
 
-"$worker" run "$TB_WORK/plan.ini" --json-summary "$TB_WORK/s.json" >"$TB_WORK/run.out" 2>&1 &
+timeout -k 5 180 "$worker" run "$TB_WORK/plan.ini" --json-summary "$TB_WORK/s.json" >"$TB_WORK/run.out" 2>&1 &
 wpid=$!
 sleep 2.5                       # registered, calls up
 tb_kamailio_kill

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib/testbed.sh
 trap tb_cleanup EXIT INT TERM
 worker=${CALLMETER_WORKER_BIN:-build/callmeter-worker}
+# every worker run below is bounded: a hung run is killed (SIGKILL 5 s after SIGTERM) and fails the test
 command -v sipp >/dev/null 2>&1 || tb_skip "sipp (sip-tester) not installed"
 command -v tshark >/dev/null 2>&1 || tb_skip "tshark not installed"
 
@@ -61,7 +62,7 @@ eal_args = --no-huge --no-shconf -m 512 --no-pci --vdev=net_af_packet0,iface=$MH
   --log-level=*:warning
 PLAN
 
-"$worker" run "$TB_WORK/plan.ini" --json-summary "$TB_WORK/s.json" >"$TB_WORK/run.out" 2>&1
+timeout -k 5 180 "$worker" run "$TB_WORK/plan.ini" --json-summary "$TB_WORK/s.json" >"$TB_WORK/run.out" 2>&1
 rc=$?
 sleep 1
 ip netns pids "$TB_NS" | xargs -r kill -INT 2>/dev/null
@@ -106,7 +107,7 @@ rtp_ports = 43000-43999
 eal_args = --no-huge --no-shconf -m 512 --no-pci --vdev=net_af_packet0,iface=$MH --no-telemetry
   --log-level=*:warning
 PLAN
-"$worker" run "$TB_WORK/in.ini" --json-summary "$TB_WORK/in.json" >"$TB_WORK/in.out" 2>&1 &
+timeout -k 5 180 "$worker" run "$TB_WORK/in.ini" --json-summary "$TB_WORK/in.json" >"$TB_WORK/in.out" 2>&1 &
 wpid=$!
 for _ in $(seq 1 50); do ss -lun | grep -q "$TB_HOST_IP:39260" && break; sleep 0.1; done
 (cd "$TB_WORK" && exec ip netns exec "$TB_NS" sipp -sn uac -s external-1 "$TB_HOST_IP:39260" -i "$TB_NS_IP" \
