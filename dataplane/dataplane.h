@@ -334,6 +334,8 @@ int dp_flow_delete(uint32_t flow);
 int dp_dtmf_send(uint32_t flow, uint8_t event, uint16_t duration_ms, uint8_t volume);
 /* profile 0: flows without their own profile; 1..DP_MAX_IMPAIR−1: flows that name it. */
 int dp_impair_set(unsigned profile, const struct dp_impair *im);
+/* 0, -EINVAL, or -ETIMEDOUT when the owning lcore has been inside one pass for seconds (a dataplane bug:
+ * the control plane reports it instead of hanging with it). */
 int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out);
 /* Events from every lcore; returns how many were written. */
 unsigned dp_events_poll(struct dp_event *ev, unsigned max);

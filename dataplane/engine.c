@@ -1748,6 +1748,7 @@ int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out)
 {
 	struct dp_lcore *lc;
 	unsigned tries = 0;
+	uint64_t t0 = rte_rdtsc();
 
 	if (!g.lc || flow >= g.cfg.max_flows)
 		return -EINVAL;
@@ -1791,6 +1792,13 @@ int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out)
 			usleep(50); /* the lcore thread may be descheduled on a shared CPU */
 		else
 			rte_pause();
+		/* a pass that never ends is a dataplane bug; the control plane must not hang with it (~2 s) */
+		if (tries % 1024 == 0 && rte_rdtsc() - t0 > 2 * rte_get_tsc_hz()) {
+			static struct cm_ratelimit rl = CM_RATELIMIT_INIT(10000, 1);
+			cm_log_rl(&rl, CM_LOG_ERROR, "dataplane", "lcore %u has been inside one pass for seconds: "
+				  "flow %u's counters are not readable", lc->slot, flow);
+			return -ETIMEDOUT;
+		}
 	}
 }
 
