@@ -666,6 +666,14 @@ static int check_media(const struct cfg_plan *plan, const struct cfg_group *g, c
 	return 0;
 }
 
+static bool valid_hostport(const char *v)
+{
+	char host[CFG_HOST_MAX];
+	uint16_t port;
+
+	return cfg_parse_hostport(v, 5060, host, sizeof(host), &port) == 0;
+}
+
 static int validate_group(struct cfg_plan *plan, struct cfg_group *g, char *err, size_t errlen)
 {
 	char why[CFG_ERR_MAX];
@@ -694,22 +702,16 @@ static int validate_group(struct cfg_plan *plan, struct cfg_group *g, char *err,
 					   "and two groups");
 	}
 	if (g->registrar[0]) {
-		char host[CFG_HOST_MAX];
-		uint16_t port;
-		if (cfg_parse_hostport(g->registrar, 5060, host, sizeof(host), &port) < 0)
+		if (!valid_hostport(g->registrar))
 			return group_error(plan, g, "registrar", err, errlen, "expected host[:port], got '%s'",
 					   g->registrar);
 		if (!g->username[0] && !g->accounts[0])
 			return group_error(plan, g, "username", err, errlen, "registering endpoints need a username "
 					   "template (e.g. user{n}) or an accounts file");
 	}
-	if (g->outbound_proxy[0]) {
-		char host[CFG_HOST_MAX];
-		uint16_t port;
-		if (cfg_parse_hostport(g->outbound_proxy, 5060, host, sizeof(host), &port) < 0)
-			return group_error(plan, g, "outbound_proxy", err, errlen, "expected host[:port], got '%s'",
-					   g->outbound_proxy);
-	}
+	if (g->outbound_proxy[0] && !valid_hostport(g->outbound_proxy))
+		return group_error(plan, g, "outbound_proxy", err, errlen, "expected host[:port], got '%s'",
+				   g->outbound_proxy);
 	if (g->username[0] && g->endpoints > 1 && !strstr(g->username, "{n}") && !g->accounts[0])
 		return group_error(plan, g, "username", err, errlen, "with %u endpoints the template needs {n} so "
 				   "that each endpoint has its own user", g->endpoints);
