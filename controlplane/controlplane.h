@@ -274,7 +274,6 @@ struct cp_engine_ops {
 
 struct cp_engine_stats {
 	uint32_t state[CP_EP_STATE_COUNT];
-	uint32_t calls_started_last_s;
 	uint64_t calls_started;  /* since the start of the run */
 	double mos_now; /* average over calls that currently have media, < 0 if none */
 };

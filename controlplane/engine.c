@@ -64,7 +64,6 @@ struct cp_engine {
 	uint64_t last_tick;
 	uint64_t t_run_start;
 	uint32_t elapsed_s;
-	uint32_t calls_this_s, calls_last_s;
 	uint64_t calls_started;
 	double mos_now;
 	bool started, stopping, finished;
@@ -221,7 +220,6 @@ static void start_call(struct cp_engine *e, struct ep *p)
 	p->state = CP_EP_CALLING;
 	p->t_start = now(e);
 	p->ring_ms = 0;
-	e->calls_this_s++;
 	e->calls_started++;
 	arm(e, p, e->plan->test.setup_timeout_ms);
 	rc = e->ops->call(e->sig, idx, callee, g->target_kind == CFG_TARGET_URI ? g->target : NULL);
@@ -326,8 +324,6 @@ static void on_second(struct cp_loop *loop, void *arg)
 	uint32_t mos_n = 0;
 
 	e->elapsed_s++;
-	e->calls_last_s = e->calls_this_s;
-	e->calls_this_s = 0;
 	for (uint32_t i = 0; i < e->n; i++) {
 		struct ep *p = &e->eps[i];
 		struct cp_sample s;
@@ -633,7 +629,6 @@ void cp_engine_stats(const struct cp_engine *e, struct cp_engine_stats *st)
 	memset(st, 0, sizeof(*st));
 	for (uint32_t i = 0; i < e->n; i++)
 		st->state[e->eps[i].state]++;
-	st->calls_started_last_s = e->calls_last_s;
 	st->calls_started = e->calls_started;
 	st->mos_now = e->mos_now;
 }

@@ -81,7 +81,6 @@ struct ua_group {
 	struct cp_ua *ua;
 	const struct cfg_group *cfg;
 	struct sip_udp *udp;
-	struct sip_txn_layer *txl;
 	char ip[48];
 	uint16_t port;
 	char domain[CFG_HOST_MAX];
@@ -301,19 +300,14 @@ static void dialog_headers(struct sip_builder *b, struct ua_dlg *d, const char *
 			   uint32_t cseq)
 {
 	struct ua_ep *ep = d->ep;
-	bool uac = d->kind == UA_OUT;
 
+	/* the same for both roles (§12.2.1.1): From is us, To the peer, with its tag once we know one */
 	sip_build_hdrf(b, "Via", "%s", via_val);
 	sip_build_hdrf(b, "Max-Forwards", "70");
 	if (d->route[0])
 		sip_build_hdrf(b, "Route", "%s", d->route);
-	if (uac) {
-		sip_build_hdrf(b, "From", "<sip:%s@%s>;tag=%s", ep->user, grp(ep)->domain, d->local_tag);
-		sip_build_hdrf(b, "To", "<%s>%s%s", d->remote_uri, d->remote_tag[0] ? ";tag=" : "", d->remote_tag);
-	} else {
-		sip_build_hdrf(b, "From", "<sip:%s@%s>;tag=%s", ep->user, grp(ep)->domain, d->local_tag);
-		sip_build_hdrf(b, "To", "<%s>;tag=%s", d->remote_uri, d->remote_tag);
-	}
+	sip_build_hdrf(b, "From", "<sip:%s@%s>;tag=%s", ep->user, grp(ep)->domain, d->local_tag);
+	sip_build_hdrf(b, "To", "<%s>%s%s", d->remote_uri, d->remote_tag[0] ? ";tag=" : "", d->remote_tag);
 	sip_build_hdrf(b, "Call-ID", "%s", d->call_id);
 	sip_build_hdrf(b, "CSeq", "%u %s", cseq, method);
 }
@@ -892,7 +886,6 @@ static int setup_group(struct cp_ua *ua, uint32_t gi, char *err, size_t errlen)
 		snprintf(err, errlen, "[group %s]: cannot open SIP/UDP on %s:%u", c->name, c->local_ip, c->local_port);
 		return -EADDRINUSE;
 	}
-	g->txl = sip_udp_txn_layer(g->udp);
 	cm_strlcpy(g->ip, c->local_ip, sizeof(g->ip));
 	g->port = sip_udp_port(g->udp);
 	if (c->registrar[0]) {
