@@ -214,6 +214,11 @@ struct cp_metrics_out;
 /* Opens (truncates) FILE for a msgpack stream of samples. */
 struct cp_metrics_out *cp_metrics_open(const char *path);
 int cp_metrics_write(struct cp_metrics_out *m, const struct cp_sample *s);
+/* A sink instead of a file: samples are gathered as consecutive msgpack maps and handed to fn (count maps in
+ * len bytes) whenever max_bytes are gathered and at each cp_metrics_flush (the engine flushes every second). */
+typedef int (*cp_metrics_sink_fn)(void *arg, const char *data, size_t len, uint32_t count);
+struct cp_metrics_out *cp_metrics_open_sink(cp_metrics_sink_fn fn, void *arg, size_t max_bytes);
+int cp_metrics_flush(struct cp_metrics_out *m);
 /* Flushes and closes; returns 0 or -errno of the first write error. */
 int cp_metrics_close(struct cp_metrics_out *m);
 /* Encodes one sample as a msgpack map into buf; returns the length or -ENOSPC. */
@@ -285,6 +290,19 @@ void cp_engine_free(struct cp_engine *e);
 int cp_engine_start(struct cp_engine *e, void (*done)(struct cp_engine *e, void *arg), void *arg);
 /* Ends the run early (SIGINT): calls in progress are hung up, endpoints unregister, outcomes are recorded. */
 void cp_engine_stop(struct cp_engine *e);
+/* A gateway part (plan->fleet.on): endpoints elsewhere are absent.  ready() once every endpoint here has
+ * finished registering (the worker then accepts the part); nobody dials before cp_engine_go() (the gateway's
+ * `start`, when every part is ready), which also starts the duration; calls_done() once the callers here are
+ * through; callees stay until cp_engine_release() (every caller part through) or the end. */
+#define CP_ENGINE_START_WAIT_MS 600000u
+struct cp_engine_fleet {
+	void (*ready)(void *arg);
+	void (*calls_done)(void *arg);
+	void *arg;
+};
+void cp_engine_set_fleet(struct cp_engine *e, const struct cp_engine_fleet *f); /* before cp_engine_start */
+void cp_engine_go(struct cp_engine *e);
+void cp_engine_release(struct cp_engine *e);
 void cp_engine_stats(const struct cp_engine *e, struct cp_engine_stats *st);
 void cp_engine_set_metrics(struct cp_engine *e, struct cp_metrics_out *m);
 /* Endpoint facts the signalling side needs (the AOR user, group, peer). */
@@ -333,9 +351,35 @@ struct cp_ua;
 struct cp_ua *cp_ua_new(struct cp_loop *loop, const struct cfg_plan *plan, struct cp_media *media, char *err,
 			size_t errlen);
 void cp_ua_attach(struct cp_ua *ua, struct cp_engine *engine);
+/* Where the group's SIP socket listens (a gateway part reports it in `accept`). */
+int cp_ua_group_addr(const struct cp_ua *ua, uint16_t group, char *ip, size_t iplen, uint16_t *port);
 void cp_ua_free(struct cp_ua *ua);
 /* The ops a run hands the engine: signalling from the UA, media from the adapter (sig = cp_ua, media = cp_media). */
 extern const struct cp_engine_ops cp_ua_engine_ops;
+
+/* ---- run executor: one plan, or one gateway part of one (controlplane/exec.c) ------------------------------ */
+
+struct cp_exec;
+struct cp_exec_opts {
+	const char *run_id;
+	const char *plan_name;
+	struct cp_metrics_out *metrics;       /* per-endpoint per-second samples, or NULL */
+	const struct cp_engine_fleet *fleet;  /* a gateway part (plan->fleet.on), or NULL */
+};
+/* Takes the plan (malloc'd; freed with the executor, or at once on failure).  Refuses what this build cannot
+ * run and builds the media (frame caches, flow slots); no dataplane needed yet.  NULL with err on failure. */
+struct cp_exec *cp_exec_new(struct cp_loop *loop, struct cfg_plan *plan, const struct cp_exec_opts *o, char *err,
+			    size_t errlen);
+/* With the dataplane running: impairment, SIP sockets, the engine; done() when every endpoint has its outcome. */
+int cp_exec_start(struct cp_exec *x, void (*done)(struct cp_exec *x, void *arg), void *arg, char *err,
+		  size_t errlen);
+void cp_exec_free(struct cp_exec *x);
+void cp_exec_set_metrics(struct cp_exec *x, struct cp_metrics_out *m);
+struct cp_report *cp_exec_report(struct cp_exec *x);
+struct cp_engine *cp_exec_engine(struct cp_exec *x);
+struct cp_media *cp_exec_media(struct cp_exec *x);
+struct cp_ua *cp_exec_ua(struct cp_exec *x);
+struct cfg_plan *cp_exec_plan(struct cp_exec *x);
 
 /* `callmeter-worker run PLAN.ini ...` */
 int cp_run_main(int argc, char **argv);
