@@ -384,6 +384,14 @@ int cfg_worker_load(struct cfg_worker *cfg, const char *path, char *const *env, 
 			 path ? path : "config", cfg->reconnect_min_ms, cfg->reconnect_max_ms);
 		return -EINVAL;
 	}
+	if ((uint64_t)((cfg->media.rtp_port_max - cfg->media.rtp_port_min + 1) / 2) * cfg->media.nmedia_ips <
+	    cfg->media.max_flows) {
+		snprintf(err, errlen, "%s: [dataplane] rtp_ports %u-%u on %u media address(es) hold fewer than max_flows "
+			 "(%u) RTP port pairs; widen rtp_ports, add media_ip addresses or lower max_flows",
+			 path ? path : "config", cfg->media.rtp_port_min, cfg->media.rtp_port_max, cfg->media.nmedia_ips,
+			 cfg->media.max_flows);
+		return -EINVAL;
+	}
 	if (cfg->token[0] && !cfg->cloud_host[0]) {
 		snprintf(err, errlen, "a worker token is set but CLOUD_URL is not: set CLOUD_URL=host:port of the "
 			 "gateway, or unset WORKER_TOKEN to run standalone");

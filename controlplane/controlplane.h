@@ -107,6 +107,38 @@ struct cp_gateway_stats {
 	uint64_t worker_id; /* from the last welcome */
 };
 void cp_gateway_stats(const struct cp_gateway *gw, struct cp_gateway_stats *s);
+/* Part messages to the gateway (controlplane/parts.c): 0, or -ENOTCONN while no session is up (the caller keeps
+ * the message and tries again after cp_parts_connected). */
+int cp_gateway_part_accept(struct cp_gateway *gw, const char *run_id, uint64_t part, const char *sip);
+int cp_gateway_part_calls_done(struct cp_gateway *gw, const char *run_id, uint64_t part);
+int cp_gateway_part_done(struct cp_gateway *gw, const char *run_id, uint64_t part, const struct cp_report *r,
+			 const char *reason);
+/* No part is in hand any more: a drain may finish. */
+void cp_gateway_parts_idle(struct cp_gateway *gw);
+
+/* ---- gateway parts: runs assigned by the gateway (controlplane/parts.c) ------------------------------------ */
+
+struct cp_parts;
+struct cp_part_assign {
+	const char *run_id;
+	uint64_t part;
+	const char *plan;   /* the plan's INI text */
+	const char *group;
+	uint64_t first, count;
+};
+struct cp_parts *cp_parts_new(struct cp_loop *loop, const struct cfg_worker *cfg, struct cp_state *st,
+			      struct cp_gateway *gw);
+void cp_parts_free(struct cp_parts *ps);
+/* Starts the part (registration first); 0, or a negative errno with why (sent back in `refuse`). */
+int cp_parts_assign(struct cp_parts *ps, const struct cp_part_assign *a, char *why, size_t len);
+/* `start`: the callee parts' SIP addresses; the run's parts here begin dialing.  Returns parts started. */
+int cp_parts_start(struct cp_parts *ps, const char *run_id, const struct cfg_fleet_remote *remote, uint32_t n);
+void cp_parts_release(struct cp_parts *ps, const char *run_id);
+/* The plan of a live part of this run (for group names), or NULL. */
+const struct cfg_plan *cp_parts_plan(struct cp_parts *ps, const char *run_id);
+int cp_parts_cancel(struct cp_parts *ps, const char *run_id);
+void cp_parts_connected(struct cp_parts *ps);
+uint32_t cp_parts_live(const struct cp_parts *ps);
 /* Next reconnect delay for attempt n (1-based): min * 2^(n-1) capped at max, minus up to 25 % random jitter. */
 uint32_t cp_backoff_ms(uint32_t attempt, uint32_t min_ms, uint32_t max_ms, uint32_t rnd);
 
@@ -335,6 +367,8 @@ uint32_t cp_media_flows(const struct cp_media *m);
 int cp_media_local(const struct cp_media *m, uint32_t leg, char *ip, size_t iplen, uint16_t *port);
 /* Fills a dataplane configuration for the plan: media IPs, flow capacity. */
 int cp_media_dp_config(const struct cp_media *m, struct dp_config *cfg);
+/* The same from a [dataplane] section (the worker's own, in daemon mode) for a table of `flows` flows. */
+int cp_dp_config_from(const struct cfg_plan_dataplane *dp, uint32_t flows, struct dp_config *cfg);
 /* The plan's [impairment] onto every flow (dataplane profile 0). */
 int cp_media_apply_impairment(const struct cp_media *m);
 /* Next hop for the worker's own media addresses (the port's MAC). */

@@ -147,23 +147,31 @@ int cp_media_local(const struct cp_media *m, uint32_t leg, char *ip, size_t iple
 	return inet_ntop(AF_INET, &a, ip, (socklen_t)iplen) ? 0 : -ENOSPC;
 }
 
-int cp_media_dp_config(const struct cp_media *m, struct dp_config *cfg)
+int cp_dp_config_from(const struct cfg_plan_dataplane *dp, uint32_t flows, struct dp_config *cfg)
 {
-	dp_config_default(cfg);
-	cfg->max_flows = m->nslots ? m->nslots : 1;
-	for (uint8_t i = 0; i < m->plan->dp.nmedia_ips; i++)
-		cfg->media_ips[i] = m->media_ip[i];
-	cfg->n_media_ips = m->plan->dp.nmedia_ips;
-	cfg->vlan = m->plan->dp.vlan;
-	if (m->plan->dp.gateway_ip[0]) {
-		struct in_addr a, mask;
+	struct in_addr a, mask;
 
-		inet_pton(AF_INET, m->plan->dp.gateway_ip, &a);
-		inet_pton(AF_INET, m->plan->dp.netmask, &mask);
+	dp_config_default(cfg);
+	cfg->max_flows = flows ? flows : 1;
+	for (uint8_t i = 0; i < dp->nmedia_ips; i++) {
+		if (inet_pton(AF_INET, dp->media_ips[i], &a) != 1)
+			return -EINVAL;
+		cfg->media_ips[i] = ntohl(a.s_addr);
+	}
+	cfg->n_media_ips = dp->nmedia_ips;
+	cfg->vlan = dp->vlan;
+	if (dp->gateway_ip[0]) {
+		if (inet_pton(AF_INET, dp->gateway_ip, &a) != 1 || inet_pton(AF_INET, dp->netmask, &mask) != 1)
+			return -EINVAL;
 		cfg->gateway_ip = ntohl(a.s_addr);
 		cfg->prefix_len = (uint8_t)__builtin_popcount(mask.s_addr);
 	}
 	return 0;
+}
+
+int cp_media_dp_config(const struct cp_media *m, struct dp_config *cfg)
+{
+	return cp_dp_config_from(&m->plan->dp, m->nslots, cfg);
 }
 
 static uint32_t ppm(double pct)

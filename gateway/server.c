@@ -294,6 +294,7 @@ static int on_msg(void *arg, struct gw_msg *m)
 		return on_metrics(s, m);
 	case GW_MSG_ACCEPT:
 	case GW_MSG_REFUSE:
+	case GW_MSG_CALLS_DONE:
 	case GW_MSG_DONE:
 		return gw_runs_on_msg(s->srv, s, m);
 	case GW_MSG_UNKNOWN:
