@@ -136,8 +136,11 @@ static void flush_part(struct part *p)
 {
 	struct cp_gateway *gw = p->owner->gw;
 
-	if (p->accept_pending && cp_gateway_part_accept(gw, p->run_id, p->num, p->sip) == 0)
+	if (p->accept_pending && cp_gateway_part_accept(gw, p->run_id, p->num, p->sip) == 0) {
 		p->accept_pending = false;
+		cm_log(CM_LOG_INFO, "parts", "run %s part %llu: %u endpoint(s) ready, SIP on %s: accepted", p->run_id,
+		       (unsigned long long)p->num, p->endpoints, p->sip);
+	}
 	if (!p->accept_pending && p->calls_done_pending &&
 	    cp_gateway_part_calls_done(gw, p->run_id, p->num) == 0)
 		p->calls_done_pending = false;
@@ -175,8 +178,6 @@ static void on_ready(void *arg)
 	if (p->state != PART_REGISTERING)
 		return;
 	p->state = PART_READY;
-	cm_log(CM_LOG_INFO, "parts", "run %s part %llu: %u endpoint(s) ready, SIP on %s", p->run_id,
-	       (unsigned long long)p->num, p->endpoints, p->sip);
 	p->accept_pending = true;
 	if (p->sip[0]) /* else from cp_parts_assign once the SIP address is known */
 		flush_part(p);
