@@ -29,6 +29,8 @@
 
 #define DP_BURST 32
 #define DP_TX_BUDGET 256          /* packets built per loop pass before RX is polled again */
+#define DP_RX_BURSTS 16           /* RX bursts per loop pass at most: RX drains what TX sent (loopback ports) */
+#define DP_TXQ_MAX 128            /* frames queued for the port: a burst, plus what a busy port has not taken */
 #define DP_CMDS_PER_PASS 32
 #define DP_SCAN_MAX 64            /* flows checked for silence and RTCP per loop pass, at most */
 #define DP_SCAN_SWEEP_NS 250000000ull /* ... at a rate that visits every flow of the lcore in 250 ms */
@@ -131,7 +133,7 @@ struct dp_lcore {
 	uint16_t ip_id;
 	unsigned slot;
 	struct dp_impair impair[DP_MAX_IMPAIR];
-	struct rte_mbuf *txq[DP_BURST];
+	struct rte_mbuf *txq[DP_TXQ_MAX];
 	unsigned ntx;
 	struct cm_ratelimit rl;
 	/* written by the control plane */
@@ -498,6 +500,9 @@ static void event(struct dp_lcore *lc, uint32_t type, uint32_t flow, uint32_t ss
 
 /* ---- TX --------------------------------------------------------------------------------------------------- */
 
+/* Frames the port does not take stay queued, in order, for the next attempt: a port whose TX ring is full
+ * (a NIC behind on its descriptors, or net_ring until this lcore's RX drains it) backpressures the wheel
+ * instead of losing packets.  Only a frame that finds the queue itself full is dropped (tx_full). */
 static void tx_flush(struct dp_lcore *lc)
 {
 	uint16_t sent;
@@ -505,19 +510,45 @@ static void tx_flush(struct dp_lcore *lc)
 	if (!lc->ntx)
 		return;
 	sent = rte_eth_tx_burst(g.port.port_id, lc->queue, lc->txq, (uint16_t)lc->ntx);
-	for (unsigned i = sent; i < lc->ntx; i++)
-		rte_pktmbuf_free(lc->txq[i]);
-	lc->tx_full += lc->ntx - sent;
-	lc->ntx = 0;
+	if (sent && sent < lc->ntx)
+		memmove(lc->txq, lc->txq + sent, (lc->ntx - sent) * sizeof(lc->txq[0]));
+	lc->ntx -= sent;
+}
+
+/* The port has refused frames and still holds a burst's worth: build no more until it takes them. */
+static inline bool tx_backlogged(struct dp_lcore *lc)
+{
+	if (lc->ntx < DP_BURST)
+		return false;
+	tx_flush(lc);
+	return lc->ntx >= DP_BURST;
 }
 
 static void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m)
 {
+	if (lc->ntx == DP_TXQ_MAX) {
+		tx_flush(lc);
+		if (lc->ntx == DP_TXQ_MAX) {
+			rte_pktmbuf_free(m);
+			lc->tx_full++;
+			return;
+		}
+	}
 	lc->tx_packets++;
 	lc->tx_bytes += rte_pktmbuf_pkt_len(m);
 	lc->txq[lc->ntx++] = m;
-	if (lc->ntx == DP_BURST)
+	if (lc->ntx >= DP_BURST)
 		tx_flush(lc);
+}
+
+/* At stop: what the port never took is dropped and counted. */
+static void tx_discard(struct dp_lcore *lc)
+{
+	tx_flush(lc);
+	for (unsigned i = 0; i < lc->ntx; i++)
+		rte_pktmbuf_free(lc->txq[i]);
+	lc->tx_full += lc->ntx;
+	lc->ntx = 0;
 }
 
 static void tx_arp(struct dp_lcore *lc, uint16_t op, const uint8_t dst_mac[6], uint32_t src_ip, uint32_t dst_ip)
@@ -789,7 +820,7 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 	if ((int64_t)(now_slot - lc->wheel_pos) > (int64_t)g.wheel_mask) /* stalled longer than a revolution:
 									     visit each slot once */
 		lc->wheel_pos = now_slot - g.wheel_mask;
-	while (budget) {
+	while (budget && !tx_backlogged(lc)) {
 		uint32_t *head = &lc->wheel[lc->wheel_pos & g.wheel_mask];
 
 		if (!*head) {
@@ -1271,23 +1302,34 @@ static void lcore_pass(struct dp_lcore *lc)
 	{
 		uint64_t now = rte_rdtsc();
 		uint64_t now_ns = tsc_to_ns(now);
-		uint16_t n = rte_eth_rx_burst(g.port.port_id, lc->queue, pkts, DP_BURST);
-		unsigned ncmd = 0;
+		uint16_t n;
+		unsigned ncmd = 0, bursts = 0;
 
 		__atomic_store_n(&lc->gen, lc->gen + 1, __ATOMIC_RELAXED); /* odd: flow state changing */
 		rte_smp_wmb();
-		rx_process(lc, pkts, n, now_ns, false);
+		/* RX until the queue is empty (or DP_RX_BURSTS bursts): what the previous pass sent on a loopback
+		 * port comes back here, and must be drained before this pass sends more. */
+		do {
+			uint64_t at_ns = bursts ? tsc_to_ns(rte_rdtsc()) : now_ns;
+
+			n = rte_eth_rx_burst(g.port.port_id, lc->queue, pkts, DP_BURST);
+			rx_process(lc, pkts, n, at_ns, false);
+			lc->rx_packets += n;
+		} while (n == DP_BURST && ++bursts < DP_RX_BURSTS);
 		for (unsigned src = 0; g.steer && src < g.port.nlcores; src++) {
 			struct rte_ring *r = g.steer[src * g.port.nlcores + lc->slot];
 			unsigned k;
 
 			if (!r)
 				continue;
-			k = rte_ring_sc_dequeue_burst(r, (void **)pkts, DP_BURST, NULL);
-			if (k)
-				rx_process(lc, pkts, (uint16_t)k, now_ns, true);
+			for (unsigned b = 0; b < DP_RX_BURSTS; b++) {
+				k = rte_ring_sc_dequeue_burst(r, (void **)pkts, DP_BURST, NULL);
+				if (k)
+					rx_process(lc, pkts, (uint16_t)k, now_ns, true);
+				if (k < DP_BURST)
+					break;
+			}
 		}
-		lc->rx_packets += n;
 		while (ncmd < DP_CMDS_PER_PASS && rte_ring_sc_dequeue_elem(lc->cmd, &cmd, sizeof(cmd)) == 0) {
 			rx_flush_pending(lc); /* looked up before this command: account before flows change */
 			cmd_run(lc, &cmd, now);
@@ -1320,7 +1362,7 @@ static int lcore_main(void *arg)
 	while (!g.stop)
 		lcore_pass(lc);
 	rx_flush_pending(lc);
-	tx_flush(lc);
+	tx_discard(lc);
 	return 0;
 }
 
@@ -1504,6 +1546,8 @@ void dp_engine_stop(void)
 	for (unsigned i = 0; i < g.port.nlcores; i++) {
 		for (uint16_t j = 0; j < g.lc[i].npend; j++)
 			rte_pktmbuf_free(g.lc[i].pend[j]);
+		if (dp_engine_manual)
+			tx_discard(&g.lc[i]);
 		rte_ring_free(g.lc[i].cmd);
 		rte_ring_free(g.lc[i].evt);
 		free(g.lc[i].wheel);
