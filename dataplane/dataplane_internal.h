@@ -97,17 +97,18 @@ bool dp_icmp_echo_reply(uint8_t *frame, uint32_t len, uint32_t own_ip);
 struct dp_arp_entry {
 	uint32_t ip;             /* 0: free */
 	uint8_t mac[6];
-	uint16_t pad;
+	uint16_t seq;            /* odd while a writer rewrites the entry (see dp_arp_lookup) */
 	uint64_t learned_ns;
 };
 struct dp_arp_cache {
 	struct dp_arp_entry *e;
 	uint32_t mask;           /* entries − 1, a power of two */
 };
-/* The entry for ip, or NULL. */
-const struct dp_arp_entry *dp_arp_lookup(const struct dp_arp_cache *c, uint32_t ip);
-/* Learns or refreshes ip → mac. */
-void dp_arp_learn(struct dp_arp_cache *c, uint32_t ip, const uint8_t mac[6], uint64_t now_ns);
+/* Shared by all lcores, lock-free: lookups copy a consistent entry out; false when ip is not cached (or its entry
+ * was being rewritten at every try). */
+bool dp_arp_lookup(const struct dp_arp_cache *c, uint32_t ip, struct dp_arp_entry *out);
+/* Learns or refreshes ip → mac; false when another lcore was writing the same entry (nothing learned). */
+bool dp_arp_learn(struct dp_arp_cache *c, uint32_t ip, const uint8_t mac[6], uint64_t now_ns);
 
 /* ---- RTCP (RFC 3550 §6): compound SR/RR + SDES CNAME, and what a received compound tells a flow ----------- */
 #define DP_RTCP_MAX 128          /* the compound packets built here: SR + one report block + SDES */

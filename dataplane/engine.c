@@ -580,21 +580,20 @@ static uint32_t next_hop(uint32_t ip)
 static bool tx_resolve(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint64_t now_ns)
 {
 	static const uint8_t zero[6] = { 0 };
-	const struct dp_arp_entry *e;
+	struct dp_arp_entry e;
 	uint32_t nh;
 
 	if (f->mac_ok == 1 || (f->mac_ok && k % DP_ARP_RECHECK_PKTS != 0))
 		return true; /* given by the control plane, or resolved and not due for an age check */
 	nh = next_hop(f->remote_ip);
-	e = dp_arp_lookup(&g.arp, nh);
-	if (!e) {
+	if (!dp_arp_lookup(&g.arp, nh, &e)) {
 		if (k % (f->mac_ok ? DP_ARP_RECHECK_PKTS : DP_ARP_RETRY_PKTS) == 0)
 			tx_arp(lc, 1, zero, f->local_ip, nh);
 		return f->mac_ok != 0;
 	}
-	memcpy(f->remote_mac, e->mac, 6);
+	memcpy(f->remote_mac, e.mac, 6);
 	f->mac_ok = 2; /* resolved by ARP: checked for age */
-	if (now_ns - e->learned_ns > DP_ARP_REACHABLE_S * 1000000000ull)
+	if (now_ns - e.learned_ns > DP_ARP_REACHABLE_S * 1000000000ull)
 		tx_arp(lc, 1, zero, f->local_ip, nh);
 	return true;
 }
@@ -1008,8 +1007,8 @@ static enum rx_verdict rx_arp(struct dp_lcore *lc, struct rte_mbuf *m, uint64_t 
 	ip_index(a.target_ip, &ours);
 	if (!ours || g.cfg.n_media_ips == 0 || a.sender_ip == a.target_ip)
 		return RX_DROP;
-	dp_arp_learn(&g.arp, a.sender_ip, a.sender_mac, now_ns);
-	lc->arp_learned++;
+	if (dp_arp_learn(&g.arp, a.sender_ip, a.sender_mac, now_ns))
+		lc->arp_learned++;
 	if (a.op != 1)
 		return RX_DONE;
 	m->data_len = m->pkt_len = dp_arp_build(rte_pktmbuf_mtod(m, uint8_t *), g.cfg.vlan, 2, g.mac, a.target_ip,

@@ -1,6 +1,7 @@
 /* Packet build and classification: a frame built by the TX builder parses back to the same fields; every
  * corruption lands on its named drop reason; the impairment decisions are deterministic and hit their rates. */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "common/common.h"
@@ -415,6 +416,7 @@ START_TEST(arp_cache_bounded)
 {
 	struct dp_arp_entry e[64];
 	struct dp_arp_cache c = { .e = e, .mask = 63 };
+	struct dp_arp_entry got;
 	uint8_t mac[6] = { 2, 0, 0, 0, 0, 0 };
 	unsigned found = 0;
 
@@ -424,15 +426,66 @@ START_TEST(arp_cache_bounded)
 		dp_arp_learn(&c, 0x0a000000u + i, mac, i);
 	}
 	for (uint32_t i = 1; i <= 1000; i++)
-		found += dp_arp_lookup(&c, 0x0a000000u + i) != NULL;
+		found += dp_arp_lookup(&c, 0x0a000000u + i, &got);
 	ck_assert_uint_le(found, 64);
 	ck_assert_uint_ge(found, 32);
-	ck_assert_ptr_nonnull(dp_arp_lookup(&c, 0x0a000000u + 1000));
-	ck_assert_uint_eq(dp_arp_lookup(&c, 0x0a000000u + 1000)->mac[5], 1000 & 0xff);
-	ck_assert_ptr_null(dp_arp_lookup(&c, 0x0a000001u));
+	ck_assert(dp_arp_lookup(&c, 0x0a000000u + 1000, &got));
+	ck_assert_uint_eq(got.mac[5], 1000 & 0xff);
+	ck_assert(!dp_arp_lookup(&c, 0x0a000001u, &got));
 	/* Refreshing keeps one entry per address. */
-	dp_arp_learn(&c, 0x0a000000u + 1000, mac, 2000);
-	ck_assert_uint_eq(dp_arp_lookup(&c, 0x0a000000u + 1000)->learned_ns, 2000);
+	ck_assert(dp_arp_learn(&c, 0x0a000000u + 1000, mac, 2000));
+	ck_assert(dp_arp_lookup(&c, 0x0a000000u + 1000, &got));
+	ck_assert_uint_eq(got.learned_ns, 2000);
+}
+END_TEST
+
+/* Several lcores learn into one small cache at once, evicting each other's entries, while another looks up:
+ * every entry read must be whole (the MAC here spells its IP; a torn read pairs an address with another's MAC). */
+struct arp_race {
+	struct dp_arp_cache c;
+	volatile bool stop;
+	unsigned writer;
+};
+
+static void *arp_writer(void *arg)
+{
+	struct arp_race *r = arg;
+	unsigned me = __atomic_fetch_add(&r->writer, 1, __ATOMIC_RELAXED);
+
+	for (uint32_t n = 0; !r->stop; n++) {
+		uint32_t ip = 0x0a000001u + (n * 7 + me * 13) % 64;
+		uint8_t mac[6] = { (uint8_t)(ip >> 24), (uint8_t)(ip >> 16), (uint8_t)(ip >> 8), (uint8_t)ip,
+				   (uint8_t)me, (uint8_t)n };
+		dp_arp_learn(&r->c, ip, mac, n);
+	}
+	return NULL;
+}
+
+START_TEST(arp_cache_concurrent_no_torn_reads)
+{
+	static struct dp_arp_entry e[8];
+	struct arp_race r = { .c = { .e = e, .mask = 7 } };
+	pthread_t w[2];
+	uint64_t hits = 0, torn = 0, t_end = cm_now_us() + 300000;
+
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&w[i], NULL, arp_writer, &r), 0);
+	for (uint32_t n = 0; cm_now_us() < t_end; n++) {
+		uint32_t ip = 0x0a000001u + n % 64;
+		struct dp_arp_entry got;
+
+		if (!dp_arp_lookup(&r.c, ip, &got))
+			continue;
+		hits++;
+		if (got.ip != ip || got.mac[0] != (uint8_t)(ip >> 24) || got.mac[1] != (uint8_t)(ip >> 16) ||
+		    got.mac[2] != (uint8_t)(ip >> 8) || got.mac[3] != (uint8_t)ip)
+			torn++;
+	}
+	r.stop = true;
+	for (int i = 0; i < 2; i++)
+		pthread_join(w[i], NULL);
+	ck_assert_uint_gt(hits, 0);
+	ck_assert_uint_eq(torn, 0);
 }
 END_TEST
 
@@ -457,6 +510,7 @@ int main(void)
 	tcase_add_test(tc, arp_build_parse);
 	tcase_add_test(tc, icmp_echo_answered_in_place);
 	tcase_add_test(tc, arp_cache_bounded);
+	tcase_add_test(tc, arp_cache_concurrent_no_torn_reads);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
