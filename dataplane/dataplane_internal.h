@@ -142,6 +142,25 @@ struct dp_rtcp_in {
 	uint32_t jitter;
 	uint32_t lsr, dlsr;
 };
+/* Every SR/RR sender and report block of a compound packet, for passive analysis. */
+struct dp_rtcp_sender {
+	uint32_t ssrc;
+	bool sr;                 /* a sender report: the fields below are set */
+	uint64_t ntp;            /* 32.32 */
+	uint32_t rtp_ts, packets, octets;
+};
+struct dp_rtcp_block {
+	uint32_t ssrc;           /* the source reported about */
+	uint8_t fraction_lost;
+	int32_t cum_lost;
+	uint32_t ext_max_seq, jitter, lsr, dlsr;
+};
+struct dp_rtcp_visitor {
+	void (*sender)(void *arg, const struct dp_rtcp_sender *s);
+	void (*block)(void *arg, uint32_t reporter_ssrc, const struct dp_rtcp_block *b);
+};
+/* Checks the whole compound first, then calls the visitor in packet order; 0 or −EINVAL (nothing called). */
+int dp_rtcp_walk(const uint8_t *p, uint32_t len, const struct dp_rtcp_visitor *v, void *arg);
 /* Parses a compound RTCP packet, looking for a report block about about_ssrc; 0 or −EINVAL (malformed). */
 int dp_rtcp_parse(const uint8_t *p, uint32_t len, uint32_t about_ssrc, struct dp_rtcp_in *out);
 /* The RTCP packet for flow f to its remote RTP port + 1, from its local port + 1, checksums in software. */
