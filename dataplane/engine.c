@@ -6,6 +6,7 @@
  * is the only writer of their state; the control plane reads through a per-lcore generation counter (seqlock):
  * the lcore makes it odd before touching flow state and even afterwards, once per loop pass. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,8 @@
 #define DP_MAX_CACHES 1024        /* distinct frame caches the flows send from */
 
 _Static_assert(sizeof(struct dp_flow) <= 256, "hot per-flow state must stay within 256 bytes");
+_Static_assert(offsetof(struct dp_flow, rx.duplicates) < 128, "the in-order RX state must sit in lines 0-1");
+_Static_assert(offsetof(struct dp_flow, cache) >= 128, "the TX state must sit in lines 2-3");
 
 enum dp_cmd_type { DP_CMD_ADD = 1, DP_CMD_MODIFY, DP_CMD_DELETE, DP_CMD_IMPAIR, DP_CMD_INJECT, DP_CMD_DTMF };
 #define DP_DTMF_END_PACKETS 3     /* RFC 4733 §2.5.1.4: the final packet is sent three times */
@@ -77,6 +80,7 @@ _Static_assert(sizeof(struct dp_wheel_chunk) == 64, "one cache line per chunk");
 
 /* Cold per-flow state: touched when the impairment stage acts and for RTCP (every few seconds). */
 struct dp_flow_cold {
+	void *held;               /* reordering: the mbuf sent after the next one */
 	uint32_t imp_lost, imp_dup, imp_reordered;
 	uint32_t rtcp_sent, rtcp_received;
 	uint32_t lsr;             /* middle 32 bits of the last SR's NTP time, 0: none */
@@ -361,19 +365,20 @@ static void flow_apply(struct dp_flow *f, const struct dp_flow_params *p)
 	f->dir = p->dir;
 	f->dscp = p->dscp & 0x3f;
 	f->impair = p->impair < DP_MAX_IMPAIR ? p->impair : 0;
-	f->dtmf_pt = p->dtmf_pt & 0x7f;
-	f->owd_ext = p->owd_ext_id <= 14 ? p->owd_ext_id : 0;
+	f->dtmf_pt = f->rx_dtmf_pt = p->dtmf_pt & 0x7f;
+	f->owd_ext = f->rx_owd_ext = p->owd_ext_id <= 14 ? p->owd_ext_id : 0;
 	if (c) {
 		f->pt = (uint8_t)(p->payload_type >= 0 ? p->payload_type : c->payload_type);
 		f->ptime_ms = p->ptime_ms ? p->ptime_ms : c->ptime_ms;
 	}
 }
 
-static void release_held(struct dp_flow *f)
+static void release_held(uint32_t idx)
 {
-	if (f->held) {
-		rte_pktmbuf_free(f->held);
-		f->held = NULL;
+	if (g.flows[idx].held) {
+		rte_pktmbuf_free(g.cold[idx].held);
+		g.cold[idx].held = NULL;
+		g.flows[idx].held = 0;
 	}
 }
 
@@ -393,7 +398,7 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 	bool ok;
 	uint32_t ipi = ip_index(p->local_ip, &ok), clock;
 
-	release_held(f);
+	release_held(idx);
 	memset(f, 0, sizeof(*f));
 	memset(&g.cold[idx], 0, sizeof(g.cold[idx])); /* the old sessions are the control plane's to free */
 	g.cold[idx].rtt_us = -1;
@@ -407,7 +412,7 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 	f->payload_sums = sums;
 	g.cold[idx].srtp_tx = c_tx;
 	g.cold[idx].srtp_rx = c_rx;
-	f->srtp = c_tx != NULL;
+	f->srtp = f->rx_srtp = c_tx != NULL;
 	f->ssrc = p->ssrc;
 	f->seq = p->seq0;
 	f->ts = p->ts0;
@@ -434,9 +439,9 @@ static void cmd_delete(uint32_t idx)
 		return;
 	if (*slot == idx + 1)
 		*slot = 0;
-	release_held(f);
+	release_held(idx);
 	f->active = 0;
-	f->srtp = 0;
+	f->srtp = f->rx_srtp = 0;
 	g.cold[idx].srtp_tx = g.cold[idx].srtp_rx = NULL;
 }
 
@@ -669,9 +674,9 @@ static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const s
 				       fr->flags & CODEC_FRAME_MARKER, ext, el, f->cache->data + fr->offset, fr->len,
 				       f->payload_sums[f->frame], !g.port.tx_csum_offload);
 	} else {
-		len = dp_build_rtp(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan, lc->ip_id++,
-				   fr->flags & CODEC_FRAME_MARKER, f->cache->data + fr->offset, fr->len,
-				   f->payload_sums[f->frame], !g.port.tx_csum_offload);
+		len = dp_build_rtp_fast(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan, lc->ip_id++,
+					fr->flags & CODEC_FRAME_MARKER, f->cache->data + fr->offset, fr->len,
+					f->payload_sums[f->frame], !g.port.tx_csum_offload);
 	}
 	m->data_len = m->pkt_len = len;
 	if (g.port.tx_csum_offload) {
@@ -764,8 +769,9 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 		} else if (act & DP_IMP_DROP) {
 			g.cold[idx].imp_lost++;
 			if (f->held) { /* the held packet goes out in order after all */
-				tx_queue(lc, f->held);
-				f->held = NULL;
+				tx_queue(lc, g.cold[idx].held);
+				g.cold[idx].held = NULL;
+				f->held = 0;
 			}
 		} else {
 			struct rte_mbuf *m = tx_build(lc, f, fr), *d = NULL;
@@ -783,11 +789,13 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 				tx_queue(lc, m);
 				if (d)
 					tx_queue(lc, d);
-				tx_queue(lc, f->held);
-				f->held = NULL;
+				tx_queue(lc, g.cold[idx].held);
+				g.cold[idx].held = NULL;
+				f->held = 0;
 				g.cold[idx].imp_reordered++;
 			} else if (m && (act & DP_IMP_REORDER)) {
-				f->held = m;
+				g.cold[idx].held = m;
+				f->held = 1;
 			} else if (m) {
 				tx_queue(lc, m);
 				if (d)
@@ -965,7 +973,7 @@ static enum dp_drop_reason rx_rtcp(struct dp_lcore *lc, const struct dp_pkt *pk,
 	fid--;
 	c = &g.cold[fid];
 	int len = pk->payload_len;
-	if (g.flows[fid].srtp) {
+	if (g.flows[fid].rx_srtp) {
 		srtp_err_status_t st = srtp_unprotect_rtcp(c->srtp_rx, pk->udp_payload, &len);
 		if (st != srtp_err_status_ok)
 			return st == srtp_err_status_replay_fail || st == srtp_err_status_replay_old ? DP_DROP_srtp_replay
@@ -1144,7 +1152,7 @@ static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const stru
 	uint64_t at = now_ns;
 	int len = pk->udp_len;
 
-	if (f->srtp) { /* authenticate and decrypt in place; the header fields parsed are not encrypted */
+	if (f->rx_srtp) { /* authenticate and decrypt in place; the header fields parsed are not encrypted */
 		srtp_err_status_t st = srtp_unprotect(g.cold[fid].srtp_rx, pk->udp_payload, &len);
 		if (st != srtp_err_status_ok) {
 			lc->drops[st == srtp_err_status_replay_fail || st == srtp_err_status_replay_old
@@ -1154,11 +1162,11 @@ static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const stru
 	}
 	if (g.port.ts_offset >= 0 && (m->ol_flags & g.port.ts_flag))
 		at = *RTE_MBUF_DYNFIELD(m, g.port.ts_offset, rte_mbuf_timestamp_t *);
-	if (f->owd_ext) {
+	if (f->rx_owd_ext) {
 		/* One-way delay against this lcore's clock (the TSC, not a NIC timestamp: same epoch as NTP here). */
 		uint64_t txt;
 
-		if (dp_ext_find_txtime(pk->udp_payload, (uint32_t)len, f->owd_ext, &txt)) {
+		if (dp_ext_find_txtime(pk->udp_payload, (uint32_t)len, f->rx_owd_ext, &txt)) {
 			struct dp_flow_cold *c = &g.cold[fid];
 			int64_t d = (int64_t)(ntp_now(now_ns) - txt);
 			int32_t us = (int32_t)RTE_MAX(RTE_MIN((d * 1000000) >> 32, (int64_t)INT32_MAX), (int64_t)INT32_MIN);
@@ -1171,7 +1179,7 @@ static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const stru
 			c->owd_sum_us += us;
 		}
 	}
-	if (f->dtmf_pt && pk->pt == f->dtmf_pt) {
+	if (f->rx_dtmf_pt && pk->pt == f->rx_dtmf_pt) {
 		struct dp_flow_cold *c = &g.cold[fid];
 
 		dp_rx_event_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len);
@@ -1528,7 +1536,7 @@ void dp_engine_stop(void)
 	for (unsigned i = 0; i < g.port.nlcores && !dp_engine_manual; i++)
 		rte_eal_wait_lcore(g.lcore_ids[i]);
 	for (uint32_t i = 0; g.flows && i < g.cfg.max_flows; i++) {
-		release_held(&g.flows[i]);
+		release_held(i);
 		g.flows[i].in_wheel = 0;
 		g.flows[i].active = 0;
 	}

@@ -21,6 +21,9 @@ uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_m
 		      uint16_t ip_id, bool marker, const uint8_t *payload, uint16_t payload_len, int32_t payload_sum,
 		      bool sw_csum)
 {
+	if (payload && (payload_sum >= 0 || !sw_csum))
+		return dp_build_rtp_fast(buf, f, src_mac, vlan, ip_id, marker, payload, payload_len,
+					 (uint16_t)(payload_sum >= 0 ? payload_sum : 0), sw_csum);
 	return dp_build_rtp_ext(buf, f, src_mac, vlan, ip_id, marker, NULL, 0, payload, payload_len, payload_sum,
 				sw_csum);
 }

@@ -55,8 +55,16 @@ print("%s success=%d lost=%d ring_full=%d no_mbuf=%d rx_drops=%d mos_min=%.2f" %
     d["tx_no_mbuf"], drops, q["mos"]["min"]))
 PY
 )
-	read -r secs cpu rss <"$dir/time"
+	read -r secs cpu rss <<EOF
+$(tail -n 1 "$dir/time")
+EOF
 	echo "calls=$n exit=$rc $verdict wall=${secs}s cpu=$cpu peak_rss=$((rss / 1024))MiB"
-	case $verdict in PASS*) best=$n ;; *) break ;; esac
+	case $verdict in
+	PASS*) best=$n ;;
+	*)	# why: the outcomes and the worker's last lines
+		python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("endpoints", s["endpoints"]); print("calls", {k: v for k, v in s["calls"].items() if not isinstance(v, dict)}); print("dataplane", s["dataplane"])' "$dir/s.json" 2>/dev/null
+		tail -n 5 "$dir/out"
+		break ;;
+	esac
 done
 echo "BENCH concurrent_calls $best calls"
