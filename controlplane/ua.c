@@ -80,7 +80,7 @@ struct ua_ep {
 struct ua_group {
 	struct cp_ua *ua;
 	const struct cfg_group *cfg;
-	struct sip_udp *udp;
+	struct sip_tp *tp;
 	char ip[48];
 	uint16_t port;
 	char domain[CFG_HOST_MAX];
@@ -190,7 +190,7 @@ static struct ua_group *grp(struct ua_ep *ep)
 
 static void contact(struct ua_ep *ep, char *out, size_t len)
 {
-	snprintf(out, len, "<sip:%s@%s:%u>", ep->user, grp(ep)->ip, grp(ep)->port);
+	snprintf(out, len, "<sip:%s@%s:%u%s>", ep->user, grp(ep)->ip, grp(ep)->port, sip_tp_uri_param(grp(ep)->tp));
 }
 
 static void via(struct ua_group *g, char *branch, size_t blen, struct cp_ua *ua, char *out, size_t len)
@@ -199,7 +199,7 @@ static void via(struct ua_group *g, char *branch, size_t blen, struct cp_ua *ua,
 
 	rnd_hex(ua, r, sizeof(r));
 	snprintf(branch, blen, SIP_MAGIC_COOKIE "%s", r);
-	snprintf(out, len, "SIP/2.0/UDP %s:%u;branch=%s;rport", g->ip, g->port, branch);
+	snprintf(out, len, "SIP/2.0/%s %s:%u;branch=%s;rport", sip_tp_via_token(g->tp), g->ip, g->port, branch);
 }
 
 static int send_request(struct ua_group *g, const char *buf, int len, const struct sockaddr_storage *dst,
@@ -210,7 +210,7 @@ static int send_request(struct ua_group *g, const char *buf, int len, const stru
 
 	if (len < 0)
 		return len;
-	t = sip_udp_request(g->udp, buf, (size_t)len, dst, user, &err);
+	t = sip_tp_request(g->tp, buf, (size_t)len, dst, user, &err);
 	if (!t)
 		return err ? err : -EIO;
 	if (txn)
@@ -398,7 +398,7 @@ static void send_ack(struct ua_dlg *d)
 	dialog_headers(&b, d, v, "ACK", d->invite_cseq);
 	len = sip_build_finish(&b, NULL, NO_BODY);
 	if (len > 0)
-		sip_udp_send(g->udp, &d->next_hop, buf, (size_t)len);
+		sip_tp_send(g->tp, &d->next_hop, buf, (size_t)len);
 }
 
 /* An in-dialog request (BYE) or CANCEL, as a client transaction. */
@@ -412,7 +412,8 @@ static int dialog_request(struct ua_dlg *d, const char *method)
 
 	if (cancel) {
 		/* CANCEL repeats the INVITE's Request-URI, Via branch, Call-ID, From, To and CSeq number (§9.1) */
-		snprintf(v, sizeof(v), "SIP/2.0/UDP %s:%u;branch=%s;rport", g->ip, g->port, d->invite_branch);
+		snprintf(v, sizeof(v), "SIP/2.0/%s %s:%u;branch=%s;rport", sip_tp_via_token(g->tp), g->ip, g->port,
+			 d->invite_branch);
 		sip_build_request(&b, buf, sizeof(buf), method, (struct sip_str){ target, strlen(target) });
 		sip_build_hdrf(&b, "Via", "%s", v);
 		sip_build_hdrf(&b, "Max-Forwards", "70");
@@ -442,7 +443,7 @@ static int ua_hangup(void *arg, uint32_t leg)
 			cp_timer_stop(ua->loop, &d->ring);
 			if (d->invite_txn)
 				sip_txn_respond_simple(d->invite_txn, 480, d->local_tag, NULL);
-			sip_udp_kick(grp(ep)->udp);
+			sip_tp_kick(grp(ep)->tp);
 			d->state = DLG_IDLE;
 			return 0;
 		}
@@ -626,7 +627,7 @@ static void ring_over(struct cp_loop *loop, void *arg)
 	if (grp(ep)->cfg->answer_code != 200) {
 		snprintf(extra, sizeof(extra), "Contact: %s\r\n", cont);
 		sip_txn_respond_simple(d->invite_txn, grp(ep)->cfg->answer_code, d->local_tag, extra);
-		sip_udp_kick(grp(ep)->udp);
+		sip_tp_kick(grp(ep)->tp);
 		d->state = DLG_IDLE;
 		return;
 	}
@@ -644,7 +645,7 @@ static void ring_over(struct cp_loop *loop, void *arg)
 		d->state = DLG_IDLE;
 		return;
 	}
-	sip_udp_kick(grp(ep)->udp); /* a response sent from a timer: the layer's timers may have changed */
+	sip_tp_kick(grp(ep)->tp); /* a response sent from a timer: the layer's timers may have changed */
 	d->state = DLG_CONFIRMED;
 	d->answered = true;
 	cp_engine_on_answered(ep->ua->engine, ep->idx, true, &d->media);
@@ -881,13 +882,13 @@ static int setup_group(struct cp_ua *ua, uint32_t gi, char *err, size_t errlen)
 
 	g->ua = ua;
 	g->cfg = c;
-	g->udp = sip_udp_start(ua->loop, c->local_ip, c->local_port, &txn_ops, g);
-	if (!g->udp) {
+	g->tp = sip_tp_start(ua->loop, SIP_TP_UDP, c->local_ip, c->local_port, NULL, &txn_ops, g);
+	if (!g->tp) {
 		snprintf(err, errlen, "[group %s]: cannot open SIP/UDP on %s:%u", c->name, c->local_ip, c->local_port);
 		return -EADDRINUSE;
 	}
 	cm_strlcpy(g->ip, c->local_ip, sizeof(g->ip));
-	g->port = sip_udp_port(g->udp);
+	g->port = sip_tp_port(g->tp);
 	if (c->registrar[0]) {
 		char host[CFG_HOST_MAX];
 		uint16_t port;
@@ -965,7 +966,7 @@ static int setup_endpoints(struct cp_ua *ua, char *err, size_t errlen)
 				struct sip_reg_config rc = { .domain = ua->groups[gi].domain, .user = ep->user,
 							     .password = ep->password, .dst = ua->groups[gi].registrar,
 							     .expires = c->register_expires_s };
-				ep->reg = sip_reg_new(ua->groups[gi].udp, &rc, reg_changed, ep);
+				ep->reg = sip_reg_new(ua->groups[gi].tp, &rc, reg_changed, ep);
 				if (!ep->reg) {
 					snprintf(err, errlen, "[group %s]: cannot set up registration of '%s'", c->name,
 						 ep->user);
@@ -1045,8 +1046,7 @@ void cp_ua_free(struct cp_ua *ua)
 		free(ua->eps[i].in.sdp_answer);
 	}
 	for (uint32_t g = 0; g < CFG_MAX_GROUPS; g++)
-		if (ua->groups[g].udp)
-			sip_udp_stop(ua->groups[g].udp);
+		sip_tp_stop(ua->groups[g].tp);
 	free(ua->hash);
 	free(ua->eps);
 	free(ua);

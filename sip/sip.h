@@ -508,35 +508,59 @@ void sip_txn_set_user(struct sip_txn *t, void *user);
 const struct sip_msg *sip_txn_request(const struct sip_txn *t);
 unsigned sip_txn_last_status(const struct sip_txn *t);
 
-/* ---- UDP transport on the control-plane event loop -------------------------------------------------------- */
+/* ---- transports: one handle for UDP, TCP and TLS ---------------------------------------------------------- */
+
+/* Registrations, calls and the UAS hold a struct sip_tp: the transport's transaction layer, how to start a
+ * client transaction and send outside one, its loop and local address, and what it is called on the wire.
+ * Each transport embeds one (sip_udp_tp, sip_tcp_tp give it); sip_tp_start opens any of them. */
+enum sip_tp_kind { SIP_TP_UDP, SIP_TP_TCP, SIP_TP_TLS };
+const char *sip_tp_kind_name(enum sip_tp_kind k); /* "udp", "tcp", "tls" */
 
 struct cp_loop;
-struct sip_udp;
-/* Binds ip:port (port 0: any free one) and plugs the socket and the wheel's tick into the loop; received
- * datagrams go to the transaction layer it creates with these ops.  NULL on failure (logged). */
-struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t port,
-			      const struct sip_txn_user_ops *ops, void *ops_arg);
-void sip_udp_stop(struct sip_udp *u);
-uint16_t sip_udp_port(const struct sip_udp *u);
-struct sip_txn_layer *sip_udp_txn_layer(struct sip_udp *u);
+struct sip_tp;
+struct sip_tls_config;
+/* Opens a transport of this kind bound to ip:port (0: any free port); tls is required for SIP_TP_TLS and
+ * ignored otherwise.  NULL on failure (logged). */
+struct sip_tp *sip_tp_start(struct cp_loop *loop, enum sip_tp_kind kind, const char *ip, uint16_t port,
+			    const struct sip_tls_config *tls, const struct sip_txn_user_ops *ops, void *ops_arg);
+void sip_tp_stop(struct sip_tp *tp);
+enum sip_tp_kind sip_tp_kind(const struct sip_tp *tp);
+struct cp_loop *sip_tp_loop(const struct sip_tp *tp);
+struct sip_txn_layer *sip_tp_txn_layer(struct sip_tp *tp);
+const char *sip_tp_local_ip(const struct sip_tp *tp);
+uint16_t sip_tp_port(const struct sip_tp *tp);
+bool sip_tp_reliable(const struct sip_tp *tp);
+/* The Via transport token: "UDP", "TCP" or "TLS". */
+const char *sip_tp_via_token(const struct sip_tp *tp);
+/* The URI parameter our Contact and Route URIs carry (RFC 3261 §19.1.1): "" for UDP, ";transport=tcp",
+ * ";transport=tls". */
+const char *sip_tp_uri_param(const struct sip_tp *tp);
+/* Writes a Via value "SIP/2.0/<token> <ip>:<port>;branch=<branch>;rport" (IPv6 in brackets): 0 or -ENOSPC. */
+int sip_tp_via(const struct sip_tp *tp, const char *branch, char *out, size_t len);
+/* Writes a Contact URI "sip:<user>@<ip>:<port>[;transport=...]" without angle brackets: 0 or -ENOSPC. */
+int sip_tp_contact_uri(const struct sip_tp *tp, const char *user, char *out, size_t len);
 /* Starts a client transaction on this transport (sip_txn_client_start with the wheel brought to now). */
-struct sip_txn *sip_udp_request(struct sip_udp *u, const char *req, size_t len, const struct sockaddr_storage *dst,
-				void *user, int *err);
+struct sip_txn *sip_tp_request(struct sip_tp *tp, const char *req, size_t len, const struct sockaddr_storage *dst,
+			       void *user, int *err);
+/* Sends one message outside any transaction (the ACK for a 2xx, a retransmitted 2xx): 0 or a negative errno. */
+int sip_tp_send(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *buf, size_t len);
 /* After calling into the transaction layer from outside a transport callback (e.g. sip_txn_respond from a
  * ring timer): re-arms the wheel's loop timer. */
-void sip_udp_kick(struct sip_udp *u);
-struct cp_loop *sip_udp_loop(const struct sip_udp *u);
-/* Sends one datagram outside any transaction (the ACK for a 2xx): 0 or a negative errno. */
-int sip_udp_send(struct sip_udp *u, const struct sockaddr_storage *dst, const char *buf, size_t len);
-const char *sip_udp_local_ip(const struct sip_udp *u);
+void sip_tp_kick(struct sip_tp *tp);
 /* Fills a transport address from a numeric IP and port: 0 or -EINVAL. */
 int sip_addr_from(struct sockaddr_storage *a, const char *ip, uint16_t port);
 
-/* ---- TCP transport on the control-plane event loop -------------------------------------------------------- */
+/* UDP: one non-blocking socket bound to ip:port. */
+struct sip_udp;
+struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t port,
+			      const struct sip_txn_user_ops *ops, void *ops_arg);
+void sip_udp_stop(struct sip_udp *u);
+struct sip_tp *sip_udp_tp(struct sip_udp *u);
+uint16_t sip_udp_port(const struct sip_udp *u);
 
-/* Listens on ip:port (0: any) and opens connections on demand; stream framing by Content-Length (sip_frame);
- * its transaction layer is reliable (no retransmissions; Timers D, I, J, K zero).  Requests built for it carry
- * "SIP/2.0/TCP" in their Via.  Responses go back on the connection the request arrived on. */
+/* TCP: listens on ip:port (0: any) and opens connections on demand; stream framing by Content-Length
+ * (sip_frame); its transaction layer is reliable (no retransmissions; Timers D, I, J, K zero).  Responses go
+ * back on the connection the request arrived on. */
 struct sip_tcp;
 struct sip_tcp_stats {
 	unsigned accepted, connected, connect_failures, closed, framing_errors, messages;
@@ -544,12 +568,9 @@ struct sip_tcp_stats {
 struct sip_tcp *sip_tcp_start(struct cp_loop *loop, const char *ip, uint16_t port,
 			      const struct sip_txn_user_ops *ops, void *ops_arg);
 void sip_tcp_stop(struct sip_tcp *t);
+struct sip_tp *sip_tcp_tp(struct sip_tcp *t);
 uint16_t sip_tcp_port(const struct sip_tcp *t);
-struct sip_txn_layer *sip_tcp_txn_layer(struct sip_tcp *t);
 const struct sip_tcp_stats *sip_tcp_stats(const struct sip_tcp *t);
-struct sip_txn *sip_tcp_request(struct sip_tcp *t, const char *req, size_t len, const struct sockaddr_storage *dst,
-				void *user, int *err);
-void sip_tcp_kick(struct sip_tcp *t);
 
 /* ---- client transaction handlers -------------------------------------------------------------------------- */
 
@@ -595,11 +616,10 @@ struct sip_reg_stats {
 };
 
 struct sip_reg;
-struct sip_udp;
 typedef void (*sip_reg_cb)(struct sip_reg *r, void *arg); /* called on every state change */
 /* NULL on a bad config or allocation failure.  Uses the transport's client side: its ops must route client
  * transactions with sip_client_on_* (see above). */
-struct sip_reg *sip_reg_new(struct sip_udp *u, const struct sip_reg_config *cfg, sip_reg_cb cb, void *arg);
+struct sip_reg *sip_reg_new(struct sip_tp *tp, const struct sip_reg_config *cfg, sip_reg_cb cb, void *arg);
 /* Sends the first REGISTER; refreshes follow on their own.  0 or a negative errno. */
 int sip_reg_start(struct sip_reg *r);
 /* Unregisters (Expires: 0) if registered; the state ends UNREGISTERED (or FAILED). */
@@ -653,7 +673,7 @@ struct sip_call_stats {
 
 struct sip_call;
 typedef void (*sip_call_cb)(struct sip_call *c, void *arg); /* on every state change */
-struct sip_call *sip_call_new(struct sip_udp *u, const struct sip_call_config *cfg, sip_call_cb cb, void *arg);
+struct sip_call *sip_call_new(struct sip_tp *tp, const struct sip_call_config *cfg, sip_call_cb cb, void *arg);
 int sip_call_start(struct sip_call *c);
 /* BYE when confirmed, CANCEL while ringing (the call then ends with 487). */
 int sip_call_hangup(struct sip_call *c);
@@ -686,7 +706,7 @@ struct sip_uas_stats {
  * Dialogs are keyed by Call-ID only (enough for a test endpoint; forked calls would need the tags too). */
 struct sip_uas;
 struct sip_uas *sip_uas_new(const struct sip_uas_config *cfg);
-void sip_uas_attach(struct sip_uas *s, struct sip_udp *u);
+void sip_uas_attach(struct sip_uas *s, struct sip_tp *tp);
 void sip_uas_on_request(void *arg, struct sip_txn *st, const struct sip_msg *req,
 			const struct sockaddr_storage *src);
 void sip_uas_on_terminated(void *arg, struct sip_txn *t);

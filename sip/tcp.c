@@ -32,11 +32,9 @@ struct tcp_conn {
 };
 
 struct sip_tcp {
-	struct sip_transport_clock clk; /* loop, transaction layer, wheel tick */
-	struct cp_loop *loop;
+	struct sip_tp tp; /* first: the generic handle (loop, transaction layer, wheel tick, address) */
 	int lfd;
-	uint16_t port;
-	struct sip_txn_layer *txl;
+	struct sockaddr_storage local; /* outgoing connections leave from our address (port chosen by the kernel) */
 	struct tcp_conn *conns;
 	struct sip_tcp_stats st;
 };
@@ -64,7 +62,7 @@ static void conn_close(struct tcp_conn *c)
 			*pp = c->next;
 			break;
 		}
-	cp_loop_del_fd(t->loop, c->fd);
+	cp_loop_del_fd(t->tp.loop, c->fd);
 	close(c->fd);
 	free(c->in);
 	free(c->out);
@@ -90,7 +88,7 @@ static struct tcp_conn *conn_new(struct sip_tcp *t, int fd, const struct sockadd
 	c->peer = *peer;
 	c->connected = connected;
 	sip_framer_reset(&c->framer);
-	if (cp_loop_add_fd(t->loop, fd, EPOLLIN | (connected ? 0 : EPOLLOUT), conn_io, c) < 0) {
+	if (cp_loop_add_fd(t->tp.loop, fd, EPOLLIN | (connected ? 0 : EPOLLOUT), conn_io, c) < 0) {
 		free(c->in);
 		free(c);
 		close(fd);
@@ -114,7 +112,7 @@ static int conn_flush(struct tcp_conn *c)
 		memmove(c->out, c->out + n, c->out_len - (size_t)n);
 		c->out_len -= (size_t)n;
 	}
-	return cp_loop_mod_fd(c->t->loop, c->fd, EPOLLIN | (c->out_len || !c->connected ? EPOLLOUT : 0));
+	return cp_loop_mod_fd(c->t->tp.loop, c->fd, EPOLLIN | (c->out_len || !c->connected ? EPOLLOUT : 0));
 }
 
 /* Frames and delivers every complete message in the input buffer. */
@@ -133,7 +131,7 @@ static int conn_deliver(struct tcp_conn *c)
 				  c->framer.error);
 			return -EPROTO;
 		}
-		sip_txn_receive(c->t->txl, c->in + c->framer.skip, msg_len - c->framer.skip, &c->peer);
+		sip_txn_receive(c->t->tp.txl, c->in + c->framer.skip, msg_len - c->framer.skip, &c->peer);
 		c->t->st.messages++;
 		memmove(c->in, c->in + msg_len, c->in_len - msg_len);
 		c->in_len -= msg_len;
@@ -146,7 +144,8 @@ static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 	struct tcp_conn *c = arg;
 	struct sip_tcp *t = c->t;
 
-	sip_txn_tick(t->txl, cp_loop_now_ms(loop));
+	(void)loop;
+	sip_tp_tick(&t->tp);
 	if (!c->connected && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
 		int err = 0;
 		socklen_t el = sizeof(err);
@@ -155,14 +154,14 @@ static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 			cm_log_rl(&tcp_rl, CM_LOG_WARN, "sip", "TCP connect failed: %s", strerror(err));
 			t->st.connect_failures++;
 			conn_close(c);
-			sip_clock_arm(&t->clk);
+			sip_tp_kick(&t->tp);
 			return;
 		}
 		c->connected = true;
 	}
 	if (events & EPOLLOUT && conn_flush(c) < 0) {
 		conn_close(c);
-		sip_clock_arm(&t->clk);
+		sip_tp_kick(&t->tp);
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
@@ -172,7 +171,7 @@ static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 			if (c->in_len == TCP_IN_MAX) {
 				/* the framer bounds a message by SIP_MAX_MSG_SIZE; this much unframed input is an error */
 				conn_close(c);
-				sip_clock_arm(&t->clk);
+				sip_tp_kick(&t->tp);
 				return;
 			}
 			n = read(fd, c->in + c->in_len, TCP_IN_MAX - c->in_len < TCP_READ_CHUNK ? TCP_IN_MAX - c->in_len
@@ -181,12 +180,12 @@ static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 				break;
 			if (n <= 0 || (c->in_len += (size_t)n, conn_deliver(c) < 0)) {
 				conn_close(c);
-				sip_clock_arm(&t->clk);
+				sip_tp_kick(&t->tp);
 				return;
 			}
 		}
 	}
-	sip_clock_arm(&t->clk);
+	sip_tp_kick(&t->tp);
 }
 
 static void on_accept(struct cp_loop *loop, int fd, uint32_t events, void *arg)
@@ -220,6 +219,12 @@ static struct tcp_conn *conn_for(struct sip_tcp *t, const struct sockaddr_storag
 	fd = socket(dst->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NULL;
+	if (t->local.ss_family == dst->ss_family && bind(fd, (const struct sockaddr *)&t->local,
+							 sip_sockaddr_len(&t->local)) < 0) {
+		close(fd);
+		t->st.connect_failures++;
+		return NULL;
+	}
 	if (connect(fd, (const struct sockaddr *)dst, sip_sockaddr_len(dst)) < 0 && errno != EINPROGRESS) {
 		close(fd);
 		t->st.connect_failures++;
@@ -233,9 +238,9 @@ static struct tcp_conn *conn_for(struct sip_tcp *t, const struct sockaddr_storag
 
 /* The transaction layer's send: queue on the peer's connection, opening one if there is none (for a response
  * whose connection has gone, that is the source address, as RFC 3261 §18.2.2 allows). */
-static int tcp_send(void *ctx, const struct sockaddr_storage *dst, const char *buf, size_t len)
+static int tcp_send(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *buf, size_t len)
 {
-	struct sip_tcp *t = ctx;
+	struct sip_tcp *t = (struct sip_tcp *)tp;
 	struct tcp_conn *c = conn_for(t, dst, true);
 
 	if (!c)
@@ -258,19 +263,30 @@ static int tcp_send(void *ctx, const struct sockaddr_storage *dst, const char *b
 	return conn_flush(c);
 }
 
+static void tcp_stop(struct sip_tp *tp)
+{
+	sip_tcp_stop((struct sip_tcp *)tp);
+}
+
+static const struct sip_tp_ops tcp_ops = {
+	.via = "TCP",
+	.uri_param = ";transport=tcp",
+	.reliable = true,
+	.send = tcp_send,
+	.stop = tcp_stop,
+};
+
 struct sip_tcp *sip_tcp_start(struct cp_loop *loop, const char *ip, uint16_t port,
 			      const struct sip_txn_user_ops *ops, void *ops_arg)
 {
 	struct sip_tcp *t = calloc(1, sizeof(*t));
 	struct sockaddr_storage a;
-	socklen_t sl = sizeof(a);
 	int one = 1;
 
 	if (!t) {
 		cm_log(CM_LOG_ERROR, "sip", "out of memory for a TCP transport");
 		return NULL;
 	}
-	t->loop = loop;
 	t->lfd = -1;
 	if (sip_addr_from(&a, ip, port) < 0) {
 		cm_log(CM_LOG_ERROR, "sip", "'%s' is not a numeric IP address", ip);
@@ -280,22 +296,23 @@ struct sip_tcp *sip_tcp_start(struct cp_loop *loop, const char *ip, uint16_t por
 	if (t->lfd >= 0)
 		setsockopt(t->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (t->lfd < 0 || bind(t->lfd, (struct sockaddr *)&a, sip_sockaddr_len(&a)) < 0 || listen(t->lfd, 128) < 0 ||
-	    getsockname(t->lfd, (struct sockaddr *)&a, &sl) < 0) {
+	    (port = sip_sock_port(t->lfd)) == 0) {
 		cm_log(CM_LOG_ERROR, "sip", "TCP %s:%u: %s", ip, port, strerror(errno));
 		goto close_fd;
 	}
-	t->port = ntohs(a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
-						: ((struct sockaddr_in *)&a)->sin_port);
-	t->txl = sip_txn_layer_new(cm_now_ms(), true, tcp_send, t, ops, ops_arg);
-	if (!t->txl)
+	/* connections we open leave from the same address, any port; a wildcard address binds nothing */
+	sip_addr_from(&t->local, ip, 0);
+	if (a.ss_family == AF_INET ? ((struct sockaddr_in *)&a)->sin_addr.s_addr == htonl(INADDR_ANY)
+				   : IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&a)->sin6_addr))
+		t->local.ss_family = AF_UNSPEC;
+	if (sip_tp_init(&t->tp, SIP_TP_TCP, &tcp_ops, loop, ip, port, ops, ops_arg) < 0)
 		goto close_fd;
-	sip_clock_init(&t->clk, loop, t->txl);
 	if (cp_loop_add_fd(loop, t->lfd, EPOLLIN, on_accept, t) < 0)
-		goto free_txl;
+		goto fini_tp;
 	return t;
 
-free_txl:
-	sip_txn_layer_free(t->txl);
+fini_tp:
+	sip_tp_fini(&t->tp);
 close_fd:
 	if (t->lfd >= 0)
 		close(t->lfd);
@@ -308,37 +325,25 @@ void sip_tcp_stop(struct sip_tcp *t)
 {
 	if (!t)
 		return;
-	sip_clock_stop(&t->clk);
+	sip_tp_fini(&t->tp);
 	while (t->conns)
 		conn_close(t->conns);
-	cp_loop_del_fd(t->loop, t->lfd);
+	cp_loop_del_fd(t->tp.loop, t->lfd);
 	close(t->lfd);
-	sip_txn_layer_free(t->txl);
 	free(t);
 }
 
 uint16_t sip_tcp_port(const struct sip_tcp *t)
 {
-	return t->port;
+	return t->tp.port;
 }
 
-struct sip_txn_layer *sip_tcp_txn_layer(struct sip_tcp *t)
+struct sip_tp *sip_tcp_tp(struct sip_tcp *t)
 {
-	return t->txl;
+	return &t->tp;
 }
 
 const struct sip_tcp_stats *sip_tcp_stats(const struct sip_tcp *t)
 {
 	return &t->st;
-}
-
-struct sip_txn *sip_tcp_request(struct sip_tcp *t, const char *req, size_t len, const struct sockaddr_storage *dst,
-				void *user, int *err)
-{
-	return sip_clock_request(&t->clk, req, len, dst, user, err);
-}
-
-void sip_tcp_kick(struct sip_tcp *t)
-{
-	sip_clock_arm(&t->clk);
 }
