@@ -205,8 +205,8 @@ static void on_response(struct sip_client_handler *h, struct sip_txn *ct, const 
 
 static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
 {
-	(void)ct;
-	fail((struct sip_reg *)h, 408);
+	/* no answer: 408; the connection failed (stream transports): 503 (RFC 3261 §8.1.3.1) */
+	fail((struct sip_reg *)h, sip_txn_last_status(ct) == 503 ? 503 : 408);
 }
 
 static void on_terminated(struct sip_client_handler *h, struct sip_txn *ct)

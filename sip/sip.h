@@ -467,6 +467,7 @@ typedef int (*sip_send_fn)(void *ctx, const struct sockaddr_storage *dst, const 
 
 struct sip_txn_stats {
 	uint64_t created, terminated, retransmissions, timeouts, parse_errors, stray_responses, absorbed;
+	uint64_t transport_errors;     /* client transactions failed because their connection failed */
 	uint64_t live;
 };
 
@@ -478,6 +479,9 @@ void sip_txn_layer_free(struct sip_txn_layer *l);
  * cp_loop timer; tests call it with a fake clock. */
 unsigned sip_txn_tick(struct sip_txn_layer *l, uint64_t now_ms);
 int sip_txn_next_ms(const struct sip_txn_layer *l);
+/* A stream transport's connection to peer failed or closed: every client transaction still waiting for an
+ * answer from it ends now (on_timeout, sip_txn_last_status 503) instead of at Timer B/F.  Returns how many. */
+unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const struct sockaddr_storage *peer);
 const struct sip_txn_stats *sip_txn_layer_stats(const struct sip_txn_layer *l);
 /* Feeds one received message (a datagram): parsed, matched to a transaction (§17.1.3, §17.2.3) or handed to
  * the user.  Malformed input is counted and dropped.  0, or a negative errno for a dropped message. */
@@ -564,6 +568,11 @@ uint16_t sip_udp_port(const struct sip_udp *u);
 struct sip_tcp;
 struct sip_tcp_stats {
 	unsigned accepted, connected, connect_failures, closed, framing_errors, messages;
+	unsigned tls_handshakes;      /* completed, both roles */
+	unsigned tls_resumed;         /* of those, resumed sessions (SSL_session_reused) */
+	unsigned tls_verify_failures; /* the peer's certificate refused (untrusted, wrong name, none when required) */
+	unsigned tls_failures;        /* other handshake failures (protocol, version, closed mid-handshake) */
+	unsigned tls_refused;         /* incoming TLS connections refused: no certificate of our own */
 };
 struct sip_tcp *sip_tcp_start(struct cp_loop *loop, const char *ip, uint16_t port,
 			      const struct sip_txn_user_ops *ops, void *ops_arg);
@@ -571,6 +580,32 @@ void sip_tcp_stop(struct sip_tcp *t);
 struct sip_tp *sip_tcp_tp(struct sip_tcp *t);
 uint16_t sip_tcp_port(const struct sip_tcp *t);
 const struct sip_tcp_stats *sip_tcp_stats(const struct sip_tcp *t);
+/* Closes the connections to peer (NULL: all of them), failing what waits on them; returns how many. */
+unsigned sip_tcp_disconnect(struct sip_tcp *t, const struct sockaddr_storage *peer);
+
+/* TLS (OpenSSL, TLS 1.2 or newer) is an option of the stream transport: the same connections, framing and
+ * reliable transaction layer, with a handshake driven from the loop (never blocking) before the first byte.
+ * Client side: SNI with the peer's name, the certificate checked against it (or against the peer's IP address
+ * when it has no name), our certificate presented when configured (mutual TLS), sessions cached per peer and
+ * resumed.  Server side (incoming connections) needs cert_file/key_file; without them incoming connections
+ * are refused and counted.  Via "SIP/2.0/TLS", Contact ";transport=tls".  OpenSSL writes with write(2): the
+ * process must ignore SIGPIPE (both programs do). */
+enum sip_tls_verify { SIP_TLS_VERIFY_SYSTEM, SIP_TLS_VERIFY_CA, SIP_TLS_VERIFY_NONE };
+const char *sip_tls_verify_name(enum sip_tls_verify v); /* "system", "ca", "none" */
+struct sip_tls_config {
+	enum sip_tls_verify verify;    /* the peer's certificate: the system's CAs, ca_file's, or not checked */
+	const char *ca_file;           /* PEM; required for SIP_TLS_VERIFY_CA and for checking client certificates */
+	const char *cert_file;         /* PEM chain: our certificate (server side; client side: mutual TLS) */
+	const char *key_file;          /* its private key (NULL: in cert_file) */
+	const char *server_name;       /* the name every peer is asked for (SNI) and checked against, unless
+					* sip_tp_set_peer_name says otherwise; NULL: the peer's IP address */
+	bool require_client_cert;      /* server side: refuse clients without a certificate ca_file/system trusts */
+};
+struct sip_tcp *sip_tls_start(struct cp_loop *loop, const char *ip, uint16_t port, const struct sip_tls_config *tls,
+			      const struct sip_txn_user_ops *ops, void *ops_arg);
+/* The name to ask for (SNI) and check in the certificate when connecting to dst over TLS (a registrar or
+ * proxy reached by its DNS name); a no-op on other transports.  0 or a negative errno. */
+int sip_tp_set_peer_name(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *name);
 
 /* ---- client transaction handlers -------------------------------------------------------------------------- */
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <netinet/in.h>
+#include <sys/types.h>
 
 #include "controlplane/controlplane.h"
 #include "sip/sip.h"
@@ -121,9 +122,41 @@ void sip_tp_tick(struct sip_tp *tp);
 /* The port a bound socket got (port 0 asked for any). */
 uint16_t sip_sock_port(int fd);
 
+/* TLS for the stream transport (tls.c).  struct ssl_st is OpenSSL's SSL. */
+struct sip_tls;
+struct ssl_st;
+struct sip_tls *sip_tls_new(const struct sip_tls_config *cfg); /* NULL: logged */
+void sip_tls_free(struct sip_tls *x);
+bool sip_tls_can_serve(const struct sip_tls *x);
+int sip_tls_set_peer_name(struct sip_tls *x, const struct sockaddr_storage *addr, const char *name);
+/* A connection's TLS state on a connected socket, client (SNI, name check, cached session) or server side. */
+struct ssl_st *sip_tls_client(struct sip_tls *x, int fd, const struct sockaddr_storage *peer);
+struct ssl_st *sip_tls_server(struct sip_tls *x, int fd);
+void sip_tls_conn_free(struct ssl_st *ssl);
+/* Advances the handshake: 1 done, 0 in progress (*want_write: wait for writability, else readability),
+ * -EPROTO failed (counted in st and logged, rate-limited). */
+int sip_tls_handshake(struct ssl_st *ssl, const struct sockaddr_storage *peer, bool *want_write,
+		      struct sip_tcp_stats *st);
+ssize_t sip_tls_read(struct ssl_st *ssl, char *buf, size_t len, bool *want_write);
+ssize_t sip_tls_write(struct ssl_st *ssl, const char *buf, size_t len, bool *want_write);
+bool sip_tls_pending(struct ssl_st *ssl); /* decrypted bytes buffered inside OpenSSL */
+
 static inline socklen_t sip_sockaddr_len(const struct sockaddr_storage *a)
 {
 	return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+/* Same family, address and port. */
+static inline bool sip_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+	return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }
 
 /* A response no client transaction claimed: a retransmitted 2xx for an INVITE is re-ACKed by its call

@@ -203,10 +203,10 @@ struct sip_tp *sip_tp_start(struct cp_loop *loop, enum sip_tp_kind kind, const c
 		struct sip_tcp *t = sip_tcp_start(loop, ip, port, ops, ops_arg);
 		return t ? sip_tcp_tp(t) : NULL;
 	}
-	case SIP_TP_TLS:
-		(void)tls;
-		cm_log(CM_LOG_ERROR, "sip", "the TLS transport is not built yet");
-		return NULL;
+	case SIP_TP_TLS: {
+		struct sip_tcp *t = sip_tls_start(loop, ip, port, tls, ops, ops_arg);
+		return t ? sip_tcp_tp(t) : NULL;
+	}
 	}
 	return NULL;
 }
