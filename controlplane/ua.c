@@ -173,12 +173,17 @@ static int resolve(const char *hostport, uint16_t default_port, struct sockaddr_
 static int resolve_uri(const char *uri, struct sockaddr_storage *out)
 {
 	struct sip_uri u;
+	struct sip_str tp;
 	const char *why;
 	char hp[CFG_HOST_MAX + 8], host[CFG_HOST_MAX];
 
 	if (sip_parse_uri((struct sip_str){ uri, strlen(uri) }, &u, &why) < 0)
 		return -EINVAL;
 	copy_str(host, sizeof(host), u.host);
+	/* no port: 5061 for sips: and ;transport=tls (RFC 3263 §4.2), else 5060 */
+	if (!u.port && (u.scheme == SIP_SCHEME_SIPS ||
+			(sip_param_get(u.params, "transport", &tp) && sip_str_caseeq(tp, "tls"))))
+		u.port = 5061;
 	snprintf(hp, sizeof(hp), "%s:%u", host, u.port ? u.port : 5060);
 	return resolve(hp, 5060, out);
 }
@@ -875,6 +880,25 @@ static const struct sip_txn_user_ops txn_ops = {
 
 /* ---- setup ------------------------------------------------------------------------------------------------ */
 
+static enum sip_tp_kind transport_kind(const struct cfg_group *c)
+{
+	return c->transport == CFG_TRANSPORT_TLS ? SIP_TP_TLS : c->transport == CFG_TRANSPORT_TCP ? SIP_TP_TCP
+												  : SIP_TP_UDP;
+}
+
+/* The group's SIP transport: one socket (UDP) or one listener with connections on demand (TCP, TLS with the
+ * plan's tls_* keys; our certificate, if given, also lets callers reach us over TLS). */
+static struct sip_tp *open_transport(struct cp_ua *ua, struct ua_group *g, const struct cfg_group *c)
+{
+	static const enum sip_tls_verify verify[] = { [CFG_TLS_VERIFY_SYSTEM] = SIP_TLS_VERIFY_SYSTEM,
+						      [CFG_TLS_VERIFY_CA] = SIP_TLS_VERIFY_CA,
+						      [CFG_TLS_VERIFY_NONE] = SIP_TLS_VERIFY_NONE };
+	struct sip_tls_config tls = { .verify = verify[c->tls_verify], .ca_file = c->tls_ca_file,
+				      .cert_file = c->tls_cert_file, .key_file = c->tls_key_file };
+
+	return sip_tp_start(ua->loop, transport_kind(c), c->local_ip, c->local_port, &tls, &txn_ops, g);
+}
+
 static int setup_group(struct cp_ua *ua, uint32_t gi, char *err, size_t errlen)
 {
 	struct ua_group *g = &ua->groups[gi];
@@ -882,9 +906,11 @@ static int setup_group(struct cp_ua *ua, uint32_t gi, char *err, size_t errlen)
 
 	g->ua = ua;
 	g->cfg = c;
-	g->tp = sip_tp_start(ua->loop, SIP_TP_UDP, c->local_ip, c->local_port, NULL, &txn_ops, g);
+	g->tp = open_transport(ua, g, c);
 	if (!g->tp) {
-		snprintf(err, errlen, "[group %s]: cannot open SIP/UDP on %s:%u", c->name, c->local_ip, c->local_port);
+		snprintf(err, errlen, "[group %s]: cannot open SIP/%s on %s:%u (see the log)", c->name,
+			 transport_kind(c) == SIP_TP_TLS ? "TLS" : transport_kind(c) == SIP_TP_TCP ? "TCP" : "UDP",
+			 c->local_ip, c->local_port);
 		return -EADDRINUSE;
 	}
 	cm_strlcpy(g->ip, c->local_ip, sizeof(g->ip));
@@ -892,13 +918,15 @@ static int setup_group(struct cp_ua *ua, uint32_t gi, char *err, size_t errlen)
 	if (c->registrar[0]) {
 		char host[CFG_HOST_MAX];
 		uint16_t port;
-		if (resolve(c->registrar, 5060, &g->registrar) < 0) {
+		if (resolve(c->registrar, transport_kind(c) == SIP_TP_TLS ? 5061 : 5060, &g->registrar) < 0) {
 			snprintf(err, errlen, "[group %s]: cannot resolve registrar '%s'", c->name, c->registrar);
 			return -EHOSTUNREACH;
 		}
 		g->has_registrar = true;
 		cfg_parse_hostport(c->registrar, 5060, host, sizeof(host), &port);
 		cm_strlcpy(g->domain, c->domain[0] ? c->domain : host, sizeof(g->domain));
+		/* TLS: the registrar's certificate is checked against its name (its IP address if numeric) */
+		sip_tp_set_peer_name(g->tp, &g->registrar, host);
 	} else {
 		cm_strlcpy(g->domain, c->domain[0] ? c->domain : c->local_ip, sizeof(g->domain));
 	}
