@@ -21,59 +21,10 @@ tb_media_link
 EAL="--no-huge --no-shconf -m 512 --no-pci --vdev=net_af_packet0,iface=$TB_MEDIA_IF --no-telemetry"
 CALLS=4
 
-# 1. the worker calls SIPp's UAS over TCP.  SIPp's built-in UAS keeps each call 4 s after the BYE's 200 (to answer
-# a retransmitted BYE, which a reliable transport never sends) and counts a call failed if the connection closes
-# meanwhile, as it does when the worker's run ends: this is the same scenario without that wait.
-cat >"$TB_WORK/uas_tcp.xml" <<'XML'
-<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="uas over a reliable transport">
-  <recv request="INVITE" crlf="true"/>
-  <send><![CDATA[
-SIP/2.0 180 Ringing
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Content-Length: 0
-
-]]></send>
-  <send retrans="500"><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-
-]]></send>
-  <recv request="ACK" crlf="true"/>
-  <recv request="BYE"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-</scenario>
-XML
-(cd "$TB_WORK" && exec ip netns exec "$TB_NS" sipp -sf uas_tcp.xml -t t1 -i "$TB_NS_IP" -p 5060 -mi "$TB_MEDIA_NS_IP" \
+# 1. the worker calls SIPp's UAS over TCP (lib/sipp_uas.xml: SIPp's built-in UAS would count a call failed
+# when the connection closes at the end of the run, see there)
+SCENARIO=$(pwd)/tests/integration/lib/sipp_uas.xml
+(cd "$TB_WORK" && exec ip netns exec "$TB_NS" sipp -sf "$SCENARIO" -t t1 -i "$TB_NS_IP" -p 5060 -mi "$TB_MEDIA_NS_IP" \
 	-rtp_echo -m $CALLS -nostdin -timeout 60s -trace_err >"$TB_WORK/uas.log" 2>&1) &
 uas=$!
 for _ in $(seq 1 50); do
