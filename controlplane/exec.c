@@ -33,9 +33,7 @@ static int check_supported(const struct cfg_plan *plan, char *err, size_t len)
 		const struct cfg_group *gr = &plan->groups[g];
 		const char *what = NULL;
 
-		if (gr->transport != CFG_TRANSPORT_UDP)
-			what = "transport tcp/tls";
-		else if (gr->port_per_endpoint)
+		if (gr->port_per_endpoint)
 			what = "port_per_endpoint";
 		else if (gr->outbound_proxy[0])
 			what = "outbound_proxy";
