@@ -880,6 +880,10 @@ int cp_gateway_part_done(struct cp_gateway *gw, const char *run_id, uint64_t par
 	uint32_t n = 0;
 	struct gw_enc e;
 
+	if (!gw->welcomed)
+		return -ENOTCONN;
+	/* the part's endpoints are no longer active: the gateway learns it before the run can end */
+	send_heartbeat(gw);
 	for (size_t i = 0; i < r->nflows; i++) {
 		sent += r->flows[i].packets_sent;
 		received += r->flows[i].packets_received;

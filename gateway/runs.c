@@ -326,8 +326,10 @@ static void dispatch(struct gw_server *srv, const char *id)
 		reserved = query_i64(srv->store,
 				     "SELECT ifnull(sum(count),0) FROM run_parts WHERE ?1=?1 AND worker_id=?2 AND "
 				     "status IN ('WAITING','ASSIGNED','ACCEPTED')", id, s->worker_id);
+		/* the worker's active endpoints are those of its parts in hand: counted once, whichever is larger
+		 * (its heartbeat may still count a part that just ended, or not yet one just assigned) */
 		free_cap = (s->eff_capacity == UINT32_MAX ? INT64_C(1) << 40 : (int64_t)s->eff_capacity) -
-			   (int64_t)s->active - reserved;
+			   ((int64_t)s->active > reserved ? (int64_t)s->active : reserved);
 		if (free_cap <= 0)
 			continue;
 		cands[ncand++] = (struct cand){ .s = s, .free = free_cap };
