@@ -6,7 +6,8 @@
 #   1. the gateway is SIGKILLed while the run is RUNNING and started again 2 s later: the workers reconnect,
 #      re-send what was not acknowledged, and the run completes with no sample lost (each worker's metrics
 #      sequence numbers 1..N stored without a gap);
-#   2. one worker gets SIGTERM while its part runs: it reports DRAINING, finishes the part, then exits 0.
+#   2. `run cancel` during the calls: CANCELLED, both workers hang up and end their parts, and stay ONLINE;
+#   3. one worker gets SIGTERM while its part runs: it reports DRAINING, finishes the part, then exits 0.
 # Each run: every endpoint SUCCESS, calls and streams counted on both sides, the merged summary equals the sum
 # of the parts' summaries, MOS from the media both ways, per-second samples from both workers.
 set -u
@@ -149,9 +150,22 @@ check_run "$id"
 grep -q "session with gateway .* lost" "$dir/wa.log" && grep -q "session with gateway .* lost" "$dir/wb.log" ||
 	fail "the workers did not notice the gateway going away"
 
-# 2. SIGTERM to one worker while its part runs: DRAINING, the part finishes, then the worker exits 0
+# 2. cancelled during the calls
 id=$("$GW" run submit "$dir/plan.ini") || fail "run submit"
 wait_for 30 running "$id" || fail "run 2 never RUNNING"
+sleep 1
+"$GW" run cancel "$id" >/dev/null || fail "run cancel"
+"$GW" run wait "$id" --timeout 30 >"$dir/show.json"
+[ $? -eq 1 ] && grep -q '"status":"CANCELLED"' "$dir/show.json" || fail "not CANCELLED: $(cat "$dir/show.json")"
+for w in wa wb; do
+	wait_for 20 grep -q "run $id part [01] done: 20 endpoint(s)" "$dir/$w.log" || fail "$w did not end its part"
+done
+wait_for 10 sh -c "'$GW' worker list | grep -Eq '^wa +ONLINE .* 0 *\$' && '$GW' worker list | grep -Eq '^wb +ONLINE .* 0 *\$'" ||
+	fail "workers not ONLINE and idle after the cancel: $("$GW" worker list)"
+
+# 3. SIGTERM to one worker while its part runs: DRAINING, the part finishes, then the worker exits 0
+id=$("$GW" run submit "$dir/plan.ini") || fail "run submit"
+wait_for 30 running "$id" || fail "run 3 never RUNNING"
 pkill -TERM -P "$apid" # the worker, not the timeout(1) around it, which would kill it 5 s later
 check_run "$id"
 wait "$apid" || fail "worker wa exit $? after SIGTERM during its part"
