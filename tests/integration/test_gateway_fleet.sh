@@ -18,14 +18,15 @@ for tool in openssl curl python3 ip ethtool; do
 done
 [ -x "$GW" ] && [ -x "$WK" ] || { echo "SKIP: build the binaries first"; exit 77; }
 
-dir=$(mktemp -d /tmp/cm-fleet-XXXXXX)
+. tests/integration/lib/testbed.sh
+dir=$TB_WORK
 VA=cmfa$$ VB=cmfb$$
 gwpid="" apid="" bpid=""
 cleanup() {
 	for p in $apid $bpid $gwpid; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	ip link del "$VA" 2>/dev/null
-	rm -rf "$dir"
+	tb_cleanup
 }
 trap cleanup EXIT
 fail() {
@@ -47,14 +48,8 @@ for v in $VA $VB; do
 	ethtool -K "$v" tx off >/dev/null 2>&1
 done
 
-cd "$dir" || exit 1
-ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-openssl req -x509 $ec -keyout ca.key -out ca.pem -days 2 -subj /CN=fleet-ca >/dev/null 2>&1 &&
-	openssl req $ec -keyout gw.key -out gw.csr -subj /CN=localhost >/dev/null 2>&1 &&
-	printf 'subjectAltName=DNS:localhost\n' >ext &&
-	openssl x509 -req -in gw.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out gw.pem -days 2 -extfile ext \
-		>/dev/null 2>&1 || { echo "FAIL: openssl could not make certificates"; exit 1; }
-cd - >/dev/null || exit 1
+tb_pki
+tb_cert gw DNS:localhost
 export CALLMETER_GATEWAY_DB="$dir/g.db"
 # configured for 30 endpoints each, but each worker's flow table (MAX_FLOWS=40) holds 20: 20 is what counts
 ta=$("$GW" worker create wa --license professional --capacity 30 2>/dev/null) || fail "worker create wa"
