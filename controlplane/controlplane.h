@@ -134,6 +134,10 @@ int cp_parts_assign(struct cp_parts *ps, const struct cp_part_assign *a, char *w
 /* `start`: the callee parts' SIP addresses; the run's parts here begin dialing.  Returns parts started. */
 int cp_parts_start(struct cp_parts *ps, const char *run_id, const struct cfg_fleet_remote *remote, uint32_t n);
 void cp_parts_release(struct cp_parts *ps, const char *run_id);
+/* [[run_id, part], ...] of the parts held (at most CP_PARTS_HELLO_MAX), for the hello. */
+#define CP_PARTS_HELLO_MAX 256
+struct msgpack_packer;
+void cp_parts_pack(const struct cp_parts *ps, struct msgpack_packer *pk);
 /* The plan of a live part of this run (for group names), or NULL. */
 const struct cfg_plan *cp_parts_plan(struct cp_parts *ps, const char *run_id);
 int cp_parts_cancel(struct cp_parts *ps, const char *run_id);
