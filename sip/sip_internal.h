@@ -112,8 +112,4 @@ static inline socklen_t sip_sockaddr_len(const struct sockaddr_storage *a)
 	return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
-/* A response no client transaction claimed: a retransmitted 2xx for an INVITE is re-ACKed by its call
- * (RFC 3261 §13.2.2.4), anything else is ignored. */
-void sip_call_stray_response(const struct sip_msg *m);
-
 #endif

@@ -141,9 +141,20 @@ static void uas_terminated(void *arg, struct sip_txn *t)
 }
 
 static const struct sip_txn_user_ops uas_ops = { .on_request = uas_request, .on_terminated = uas_terminated };
-static const struct sip_txn_user_ops uac_ops = { .on_response = sip_client_on_response,
-						 .on_timeout = sip_client_on_timeout,
-						 .on_terminated = sip_client_on_terminated };
+static struct sip_ua *uac_ua; /* the UAC's user agent core (one per place()) */
+
+/* A UAC transport with its UA core, as the product runs them. */
+static struct sip_udp *uac_start(struct cp_loop *loop, const char *ip)
+{
+	struct sip_udp *u;
+
+	uac_ua = sip_ua_new(&(struct sip_ua_config){ 0 });
+	ck_assert_ptr_nonnull(uac_ua);
+	u = sip_udp_start(loop, ip, 0, &sip_ua_txn_ops, uac_ua);
+	ck_assert_ptr_nonnull(u);
+	sip_ua_attach(uac_ua, u);
+	return u;
+}
 static const struct sdp_codec uac_codecs[] = {
 	{ .name = "PCMA", .clock_rate = 8000, .pt = 8 },
 	{ .name = "PCMU", .clock_rate = 8000, .pt = 0 },
@@ -179,13 +190,13 @@ static const struct sip_call_stats *place(enum uas_mode mode, uint32_t duration_
 	memset(&uas, 0, sizeof(uas));
 	uas.mode = mode;
 	uas.u = sip_udp_start(loop, "127.0.0.1", 0, &uas_ops, NULL);
-	uac = sip_udp_start(loop, "127.0.0.1", 0, &uac_ops, NULL);
+	uac = uac_start(loop, "127.0.0.1");
 	ck_assert_ptr_nonnull(uas.u);
 	ck_assert_ptr_nonnull(uac);
 	snprintf(to, sizeof(to), "sip:bob@127.0.0.1:%u", sip_udp_port(uas.u));
 	cfg.to_uri = to;
 	sip_addr_from(&cfg.dst, "127.0.0.1", sip_udp_port(uas.u));
-	c = sip_call_new(uac, &cfg, NULL, NULL);
+	c = sip_call_new(uac_ua, &cfg, NULL, NULL);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_int_eq(sip_call_start(c), 0);
 	run_until_ended(loop, c, 5000);
@@ -198,6 +209,7 @@ static const struct sip_call_stats *place(enum uas_mode mode, uint32_t duration_
 static void done(struct sip_call *c, struct cp_loop *loop, struct sip_udp *uac)
 {
 	sip_call_free(c);
+	sip_ua_free(uac_ua);
 	sip_udp_stop(uac);
 	sip_udp_stop(uas.u);
 	cp_loop_free(loop);
@@ -324,7 +336,7 @@ START_TEST(real_uas_calls)
 	const char *proxy = _i ? getenv("CALLMETER_SIP_PROXY") : NULL;
 	struct cp_loop *loop = cp_loop_new();
 	const char *ip = getenv("CALLMETER_SIP_LOCAL_IP") ? getenv("CALLMETER_SIP_LOCAL_IP") : "127.0.0.1";
-	struct sip_udp *uac = sip_udp_start(loop, ip, 0, &uac_ops, NULL);
+	struct sip_udp *uac = uac_start(loop, ip);
 	char host[64], to[128];
 	unsigned port, calls = getenv("CALLMETER_SIP_CALLS") ? (unsigned)atoi(getenv("CALLMETER_SIP_CALLS")) : 3;
 	struct sip_call_config cfg = { .from_user = "alice", .from_domain = "uac.test", .duration_ms = 200,
@@ -341,7 +353,7 @@ START_TEST(real_uas_calls)
 		ck_assert_int_eq(sip_addr_from(&cfg.dst, host, (uint16_t)port), 0);
 	}
 	for (unsigned i = 0; i < calls; i++) {
-		struct sip_call *c = sip_call_new(uac, &cfg, NULL, NULL);
+		struct sip_call *c = sip_call_new(uac_ua, &cfg, NULL, NULL);
 		const struct sip_call_stats *st = sip_call_stats(c);
 
 		ck_assert_int_eq(sip_call_start(c), 0);
@@ -360,6 +372,7 @@ START_TEST(real_uas_calls)
 		       (unsigned long)st->duration_ms);
 		sip_call_free(c);
 	}
+	sip_ua_free(uac_ua);
 	sip_udp_stop(uac);
 	cp_loop_free(loop);
 }
