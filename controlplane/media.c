@@ -34,6 +34,7 @@ struct cp_media {
 		uint16_t remote_port;
 		uint16_t ptime_ms;
 		uint32_t ssrc;
+		uint32_t info_sent, info_received; /* DTMF by SIP INFO */
 		bool up;
 	} *legs;
 	uint32_t ssrc_seed;
@@ -226,6 +227,7 @@ int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 	p.ptime_ms = m->legs[s].cache->ptime_ms;
 	p.ssrc = m->ssrc_seed * 2654435761u + s; /* distinct per slot, different per run */
 	p.clock_rate = ops->clock_rate;
+	p.dtmf_pt = cm->dtmf_pt;
 	p.seq0 = (uint16_t)(p.ssrc >> 7);
 	p.ts0 = p.ssrc * 7u;
 	p.cache = m->legs[s].cache;
@@ -244,6 +246,7 @@ int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 	m->legs[s].remote_port = p.remote_port;
 	m->legs[s].ptime_ms = p.ptime_ms;
 	m->legs[s].ssrc = p.ssrc;
+	m->legs[s].info_sent = m->legs[s].info_received = 0;
 	m->legs[s].up = true;
 	return 0;
 }
@@ -312,6 +315,9 @@ void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
 	if (s < 0)
 		return;
 	dp_flow_delete((uint32_t)s);
+	out->endpoint = CP_LEG_EP(leg);
+	out->dtmf_sent = snap.dtmf_sent + m->legs[s].info_sent;
+	out->dtmf_received = snap.dtmf_received + m->legs[s].info_received;
 	out->ssrc = r.ssrc;
 	ip_port(m->legs[s].remote_ip, m->legs[s].remote_port, out->src, sizeof(out->src));
 	slot_addr(m, (uint32_t)s, &local_ip, &local_port);
@@ -359,4 +365,23 @@ void cp_media_sample(void *arg, uint32_t leg, struct cp_sample *smp)
 	smp->burst_density = r.burst_density;
 	smp->gap_density = r.gap_density;
 	quality(m, (uint32_t)s, &r, &smp->mos, &smp->r_factor);
+}
+
+/* RFC 4733 §3.2 event codes: 0-9, then * # A B C D. */
+int cp_media_dtmf(struct cp_media *m, uint32_t leg, char digit, uint16_t duration_ms)
+{
+	static const char events[] = "0123456789*#ABCD";
+	const char *e = digit ? strchr(events, digit) : NULL;
+
+	if (!e || leg >= m->nlegs || m->slot[leg] == NO_SLOT || !m->legs[m->slot[leg]].up)
+		return -EINVAL;
+	return dp_dtmf_send(m->slot[leg], (uint8_t)(e - events), duration_ms, 10 /* -10 dBm0 */);
+}
+
+void cp_media_dtmf_info(struct cp_media *m, uint32_t leg, uint32_t sent, uint32_t received)
+{
+	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT)
+		return;
+	m->legs[m->slot[leg]].info_sent += sent;
+	m->legs[m->slot[leg]].info_received += received;
 }

@@ -26,6 +26,18 @@
 #define UA_SRTP_SUITE "AES_CM_128_HMAC_SHA1_80"
 #define UA_SRTP_KEY_LEN 30          /* AES-128 master key || 112-bit salt (RFC 4568 §6.1) */
 #define UA_SRTP_B64_LEN 40
+#define UA_DTMF_MS 120              /* each digit's length */
+#define UA_DTMF_GAP_MS 100          /* pause between RFC 4733 digits */
+
+struct ua_ep;
+
+/* The plan's dtmf_digits on one leg: sent dtmf_delay after the answer. */
+struct ua_dtmf {
+	struct cp_timer t;
+	struct ua_ep *ep;
+	bool incoming;
+	uint8_t next;                   /* RFC 4733: the next digit to send */
+};
 
 struct ua_ep {
 	struct cp_ua *ua;
@@ -39,6 +51,7 @@ struct ua_ep {
 	char password[64];
 	struct sip_reg *reg;
 	struct sip_call *out, *in;
+	struct ua_dtmf dtmf[2];         /* [incoming] */
 };
 
 struct ua_group {
@@ -252,7 +265,52 @@ static bool media_from(const struct sdp_negotiated *neg, const struct cfg_group 
 	copy_str(m->codec, sizeof(m->codec), neg->codec.encoding);
 	m->payload_type = neg->codec.pt;
 	m->ptime_ms = (uint16_t)(neg->ptime ? neg->ptime : g->ptime_ms);
+	m->dtmf_pt = neg->dtmf_pt;
 	return codec_by_name(m->codec) != NULL;
+}
+
+/* ---- DTMF: the plan's digits, by RFC 4733 events on the leg's flow or by SIP INFO ------------------------ */
+
+static void dtmf_next(struct cp_loop *loop, void *arg)
+{
+	struct ua_dtmf *d = arg;
+	struct ua_ep *ep = d->ep;
+	const struct cfg_group *g = grp(ep)->cfg;
+	struct sip_call *c = d->incoming ? ep->in : ep->out;
+	static struct cm_ratelimit rl = CM_RATELIMIT_INIT(1000, 5);
+	int rc;
+
+	if (!c || sip_call_stats(c)->state != SIP_CALL_CONFIRMED)
+		return;
+	if (g->dtmf == CFG_DTMF_INFO) {
+		rc = sip_call_send_dtmf(c, g->dtmf_digits, UA_DTMF_MS); /* one INFO after the other */
+	} else {
+		rc = cp_media_dtmf(ep->ua->media, CP_LEG(ep->idx, d->incoming), g->dtmf_digits[d->next], UA_DTMF_MS);
+		if (rc == 0 && g->dtmf_digits[++d->next])
+			cp_timer_start(loop, &d->t, UA_DTMF_MS + UA_DTMF_GAP_MS);
+	}
+	if (rc < 0)
+		cm_log_rl(&rl, CM_LOG_WARN, "ua", "endpoint %u: cannot send DTMF: %s", ep->idx, strerror(-rc));
+}
+
+/* The call is answered: its digits go dtmf_delay later. */
+static void dtmf_arm(struct ua_ep *ep, bool incoming)
+{
+	const struct cfg_group *g = grp(ep)->cfg;
+	struct ua_dtmf *d = &ep->dtmf[incoming];
+
+	if (!g->dtmf_digits[0] || g->dtmf == CFG_DTMF_NONE)
+		return;
+	d->next = 0;
+	cp_timer_start(ep->ua->loop, &d->t, g->dtmf_delay_ms);
+}
+
+/* The call ended: no more digits; those SIP INFO carried join the leg's figures before its flow is reported. */
+static void dtmf_end(struct ua_ep *ep, bool incoming, const struct sip_call_stats *st)
+{
+	cp_timer_stop(ep->ua->loop, &ep->dtmf[incoming].t);
+	if (st->dtmf_sent || st->dtmf_received)
+		cp_media_dtmf_info(ep->ua->media, CP_LEG(ep->idx, incoming), st->dtmf_sent, st->dtmf_received);
 }
 
 /* ---- calls: sip/'s events -> the engine ------------------------------------------------------------------- */
@@ -285,9 +343,11 @@ static void out_state(struct sip_call *c, void *arg)
 		media_from(&st->media, grp(ep)->cfg, c, &m); /* on_media checked it */
 		ep->out_answered = true;
 		cp_engine_on_answered(e, ep->idx, false, &m);
+		dtmf_arm(ep, false);
 		break;
 	case SIP_CALL_ENDED:
 		ep->out = NULL;
+		dtmf_end(ep, false, st);
 		if (ep->in_op) {
 			/* the engine hears the op's return code instead */
 		} else if (ep->out_answered) {
@@ -326,10 +386,12 @@ static void in_state(struct sip_call *c, void *arg)
 		media_from(&st->media, grp(ep)->cfg, c, &m);
 		ep->in_answered = true;
 		cp_engine_on_answered(e, ep->idx, true, &m);
+		dtmf_arm(ep, true);
 		break;
 	case SIP_CALL_ENDED:
 		if (ep->in == c)
 			ep->in = NULL;
+		dtmf_end(ep, true, st);
 		if (ep->in_answered && !ep->in_op)
 			cp_engine_on_hungup(e, ep->idx, true, st->ended_by_peer,
 					    st->ended_by_peer ? 200 : (uint16_t)st->bye_status);
@@ -518,6 +580,10 @@ static int setup_endpoints(struct cp_ua *ua, char *err, size_t errlen)
 
 			ep->ua = ua;
 			ep->idx = idx;
+			for (int in = 0; in < 2; in++) {
+				ep->dtmf[in] = (struct ua_dtmf){ .ep = ep, .incoming = in };
+				cp_timer_init(&ep->dtmf[in].t, dtmf_next, &ep->dtmf[in]);
+			}
 			ep->group = (uint16_t)gi;
 			if (csv) {
 				char *comma, *end;
@@ -624,6 +690,8 @@ void cp_ua_free(struct cp_ua *ua)
 		return;
 	for (uint32_t i = 0; ua->eps && i < ua->n; i++) {
 		sip_call_free(ua->eps[i].out); /* received calls are their UA's */
+		cp_timer_stop(ua->loop, &ua->eps[i].dtmf[0].t);
+		cp_timer_stop(ua->loop, &ua->eps[i].dtmf[1].t);
 		sip_reg_free(ua->eps[i].reg);
 	}
 	for (uint32_t g = 0; g < CFG_MAX_GROUPS; g++) {
