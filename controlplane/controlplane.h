@@ -145,6 +145,7 @@ struct cp_flow_report {
 	bool srtp;                           /* sent and received as SRTP */
 	double rtt_ms;                       /* from RTCP LSR/DLSR, < 0: none */
 	double jitter_ms, max_jitter_ms, mos, r_factor;
+	double burst_r;                      /* G.107 BurstR of the received loss pattern (1: random) */
 	uint32_t dtmf_sent, dtmf_received;   /* DTMF digits of the leg: RFC 4733 events + SIP INFO */
 };
 

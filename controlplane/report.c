@@ -244,6 +244,7 @@ static json_t *report_json(struct cp_report *r)
 		json_object_set_new(fj, "srtp", json_boolean(f->srtp));
 		json_object_set_new(fj, "rtt_ms", f->rtt_ms >= 0 ? num(f->rtt_ms, 3) : json_null());
 		json_object_set_new(fj, "endpoint", json_integer(f->endpoint));
+		json_object_set_new(fj, "burst_r", num(f->burst_r, 2));
 		json_object_set_new(fj, "dtmf_sent", json_integer(f->dtmf_sent));
 		json_object_set_new(fj, "dtmf_received", json_integer(f->dtmf_received));
 		json_array_append_new(flows, fj);

@@ -111,7 +111,50 @@ START_TEST(legs_become_flows_with_quality)
 		loss = 100.0 * (double)f.packets_lost / (double)(f.packets_received + f.packets_lost);
 		ck_assert_msg(loss > 1.5 && loss < 10, "loss %.2f %%", loss);
 		ck_assert_msg(f.mos < 4.2 && f.mos > 2.5, "MOS %.3f at %.1f %% loss", f.mos, loss);
+		ck_assert_msg(f.burst_r > 0.7 && f.burst_r < 1.6, "random loss, BurstR %.2f", f.burst_r);
 		cp_media_stop(m, CP_LEG(i, true), &f);
+	}
+
+	/* Gilbert–Elliott loss (bad state entered with 2 %, left with 20 % per packet, everything lost in it: runs
+	 * of 5 on average, BurstR = 1 / (p + q) = 4.5): the legs' BurstR comes out well above 1, and the MOS below
+	 * what the same loss rate gives when random (BurstR 1) */
+	ck_assert_int_eq(dp_impair_set(0, &(struct dp_impair){ .ge_p_ppm = 20000, .ge_r_ppm = 200000,
+							       .ge_loss_bad_ppm = 1000000, .seed = 5 }), 0);
+	for (uint32_t i = 0; i < 4; i++)
+		connect_legs(m, 4 + i, i);
+	wait_commands();
+	usleep(5000000);
+	{
+		double br = 0, mos = 0, lost = 0, expected = 0, mos_random;
+		struct emodel_input in;
+		struct emodel_result out;
+		unsigned n = 0;
+
+		for (uint32_t i = 0; i < 8; i++) {
+			cp_media_stop(m, i < 4 ? CP_LEG(4 + i, false) : CP_LEG(i - 4, true), &f);
+			ck_assert_uint_ge(f.packets_received, 200);
+			br += f.burst_r;
+			mos += f.mos;
+			lost += (double)f.packets_lost;
+			expected += (double)(f.packets_received + f.packets_lost);
+			n++;
+		}
+		br /= n;
+		mos /= n;
+		/* the same receiver, codec and loss rate with random loss */
+		emodel_defaults(&in);
+		emodel_set_codec(&in, codec_by_name("PCMU"), codec_by_name("PCMU")->has_plc);
+		emodel_set_delay(&in, emodel_one_way_delay_ms(0, 20, 20));
+		in.ppl = 100.0 * lost / expected;
+		in.burst_r = 1;
+		ck_assert_int_eq(emodel_compute(&in, &out), 0);
+		mos_random = out.mos;
+		ck_assert_msg(in.ppl > 3 && in.ppl < 20, "GE loss %.2f %%", in.ppl);
+		ck_assert_msg(br > 2.0, "GE loss: mean BurstR %.2f", br);
+		ck_assert_msg(mos < mos_random - 0.1, "GE MOS %.3f, random at the same %.2f %% loss %.3f", mos, in.ppl,
+			      mos_random);
+		printf("Gilbert-Elliott: loss %.2f %%, mean BurstR %.2f, MOS %.2f (random loss at that rate: %.2f)\n",
+		       in.ppl, br, mos, mos_random);
 	}
 	dp_stop();
 	dp_eal_cleanup();
