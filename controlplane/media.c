@@ -40,6 +40,14 @@ struct cp_media {
 	uint32_t ssrc_seed;
 };
 
+/* Endpoint k of group g runs on this worker (always, outside a gateway part). */
+static bool here(const struct cfg_plan *plan, uint32_t g, uint32_t k)
+{
+	const struct cfg_fleet *f = &plan->fleet;
+
+	return !f->on || (g == f->group && k >= f->first && k - f->first < f->count);
+}
+
 static bool leg_possible(const struct cfg_group *g, bool incoming)
 {
 	return incoming ? g->role != CFG_ROLE_CALLER : g->role != CFG_ROLE_CALLEE;
@@ -85,7 +93,7 @@ struct cp_media *cp_media_new(const struct cfg_plan *plan, char *err, size_t err
 		}
 		for (uint32_t k = 0; k < gr->endpoints; k++, ep++) {
 			for (int in = 0; in < 2; in++)
-				m->slot[CP_LEG(ep, in)] = leg_possible(gr, in) ? m->nslots++ : NO_SLOT;
+				m->slot[CP_LEG(ep, in)] = leg_possible(gr, in) && here(plan, g, k) ? m->nslots++ : NO_SLOT;
 		}
 	}
 	m->legs = calloc(m->nslots ? m->nslots : 1, sizeof(*m->legs));
@@ -113,10 +121,16 @@ uint32_t cp_media_flows(const struct cp_media *m)
 	return m->nslots;
 }
 
-/* Slot s uses media IP s % n and port rtp_port_min + 2 * (s / n): the plan checked that they fit. */
-static void slot_addr(const struct cp_media *m, uint32_t s, uint32_t *ip, uint16_t *port)
+/* Slot s is dataplane flow flow_base + s, which uses media IP (flow % n) and port rtp_port_min + 2 * (flow / n):
+ * the plan (or the worker, for a gateway part) checked that they fit. */
+static uint32_t flow_of(const struct cp_media *m, uint32_t s)
 {
-	uint32_t n = m->plan->dp.nmedia_ips;
+	return m->plan->dp.flow_base + s;
+}
+
+static void slot_addr(const struct cp_media *m, uint32_t slot, uint32_t *ip, uint16_t *port)
+{
+	uint32_t n = m->plan->dp.nmedia_ips, s = flow_of(m, slot);
 
 	*ip = m->media_ip[s % n];
 	*port = (uint16_t)(m->plan->dp.rtp_port_min + 2 * (s / n));
@@ -134,23 +148,31 @@ int cp_media_local(const struct cp_media *m, uint32_t leg, char *ip, size_t iple
 	return inet_ntop(AF_INET, &a, ip, (socklen_t)iplen) ? 0 : -ENOSPC;
 }
 
-int cp_media_dp_config(const struct cp_media *m, struct dp_config *cfg)
+int cp_dp_config_from(const struct cfg_plan_dataplane *dp, uint32_t flows, struct dp_config *cfg)
 {
-	dp_config_default(cfg);
-	cfg->max_flows = m->nslots ? m->nslots : 1;
-	for (uint8_t i = 0; i < m->plan->dp.nmedia_ips; i++)
-		cfg->media_ips[i] = m->media_ip[i];
-	cfg->n_media_ips = m->plan->dp.nmedia_ips;
-	cfg->vlan = m->plan->dp.vlan;
-	if (m->plan->dp.gateway_ip[0]) {
-		struct in_addr a, mask;
+	struct in_addr a, mask;
 
-		inet_pton(AF_INET, m->plan->dp.gateway_ip, &a);
-		inet_pton(AF_INET, m->plan->dp.netmask, &mask);
+	dp_config_default(cfg);
+	cfg->max_flows = flows ? flows : 1;
+	for (uint8_t i = 0; i < dp->nmedia_ips; i++) {
+		if (inet_pton(AF_INET, dp->media_ips[i], &a) != 1)
+			return -EINVAL;
+		cfg->media_ips[i] = ntohl(a.s_addr);
+	}
+	cfg->n_media_ips = dp->nmedia_ips;
+	cfg->vlan = dp->vlan;
+	if (dp->gateway_ip[0]) {
+		if (inet_pton(AF_INET, dp->gateway_ip, &a) != 1 || inet_pton(AF_INET, dp->netmask, &mask) != 1)
+			return -EINVAL;
 		cfg->gateway_ip = ntohl(a.s_addr);
 		cfg->prefix_len = (uint8_t)__builtin_popcount(mask.s_addr);
 	}
 	return 0;
+}
+
+int cp_media_dp_config(const struct cp_media *m, struct dp_config *cfg)
+{
+	return cp_dp_config_from(&m->plan->dp, m->nslots, cfg);
 }
 
 static uint32_t ppm(double pct)
@@ -237,7 +259,7 @@ int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 		memcpy(keys.rx_key, cm->srtp_rx_key, sizeof(keys.rx_key));
 		p.srtp = &keys; /* copied by dp_flow_add */
 	}
-	rc = dp_flow_add(s, &p);
+	rc = dp_flow_add(flow_of(m, s), &p);
 	memset(&keys, 0, sizeof(keys));
 	if (rc < 0)
 		return rc;
@@ -253,45 +275,41 @@ int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 
 /* G.107 §3.3.2: BurstR = 1 / (p + q) for a two-state Markov loss model, p = P(lost | previous received) and
  * q = P(received | previous lost) — each the number of loss runs over the received or the lost packets.  The
- * dataplane keeps RFC 3611 burst/gap counts rather than runs, so runs are estimated from them: every gap loss is
- * a run of its own (isolated by definition), every burst starts one, and each stretch of received packets inside
- * a burst starts another; a stretch is taken as long as a geometric run of received packets at the overall loss
- * rate, given that it is shorter than Gmin (a longer one would have ended the burst).  On simulated random and
- * Gilbert–Elliott loss this lands within a few percent of the exact Markov estimate (random: 1.0). */
-static double burst_r(const struct dp_rx_stats *st)
+ * dataplane reports RFC 3611 burst/gap figures rather than runs, so runs are estimated from them: every gap loss
+ * is a run of its own (isolated by definition), every burst starts one, and each stretch of received packets
+ * inside a burst starts another; a stretch is taken as long as a geometric run of received packets at the
+ * overall loss rate, given that it is shorter than Gmin (a longer one would have ended the burst).  On simulated
+ * random and Gilbert–Elliott loss this lands within a few percent of the exact Markov estimate (random: 1.0).
+ * The counts come back from the report's means: with Db = burst packets per burst and Dg = gap packets per gap
+ * (bursts + 1 gaps), bursts = (total - Dg) / (Db + Dg). */
+static double burst_r(const struct dp_rx_report *r, double ptime_ms)
 {
-	uint64_t bpkts = st->burst_pkts, blost = st->burst_lost, bursts = st->bursts, glost = st->gap_lost;
-	uint64_t gpkts = st->gap_pkts + st->run, lost, total;
-	double x, w = 0, wk = 0, stretch, runs;
+	double total = (double)r->expected, db = r->burst_duration_ms / ptime_ms, dg = r->gap_duration_ms / ptime_ms;
+	double bursts, bpkts, blost, glost, lost, x, w = 0, wk = 0, runs;
 
-	/* the open candidate closes as if Gmin received packets followed, as dp_rx_report counts it */
-	if (st->cand_lost >= 2) {
-		bpkts += st->cand_pkts;
-		blost += st->cand_lost;
-		bursts++;
-	} else if (st->cand_lost == 1) {
-		gpkts++;
-		glost++;
-	}
-	lost = blost + glost;
-	total = bpkts + gpkts;
-	if (lost == 0 || total <= lost)
+	if (r->packets_lost <= 0 || total <= 0 || ptime_ms <= 0 || db + dg <= 0)
 		return 1.0;
-	x = (double)lost / (double)total;
+	bursts = db > 0 ? fmax(0, (total - dg) / (db + dg)) : 0;
+	bpkts = bursts * db;
+	blost = r->burst_density * bpkts;
+	glost = r->gap_density * (total - bpkts);
+	lost = blost + glost;
+	if (lost <= 0 || lost >= total)
+		return 1.0;
+	x = lost / total;
 	for (unsigned k = 1; k < DP_RX_GMIN; k++) {
 		double pk = pow(1 - x, k - 1) * x; /* P(a received stretch is k long) */
 		w += pk;
 		wk += k * pk;
 	}
-	stretch = w > 0 ? wk / w : 1;
-	runs = (double)glost + (double)bursts + (double)(bpkts - blost) / stretch;
-	return emodel_burst_r(runs / (double)(total - lost), fmin(1.0, runs / (double)lost));
+	runs = glost + bursts + (bpkts - blost) / (w > 0 ? wk / w : 1);
+	return emodel_burst_r(runs / (total - lost), fmin(1.0, runs / lost));
 }
 
 /* MOS and R for what this leg received: G.107 with the codec's Ie/Bpl, the measured loss and its burstiness, and
  * the delay the receiver itself adds. */
-static void quality(const struct cp_media *m, uint32_t s, const struct dp_flow_snapshot *snap,
-		    const struct dp_rx_report *r, double *mos, double *rf, double *br)
+static void quality(const struct cp_media *m, uint32_t s, const struct dp_rx_report *r, double *mos, double *rf,
+		    double *br)
 {
 	struct emodel_input in;
 	struct emodel_result out;
@@ -311,7 +329,7 @@ static void quality(const struct cp_media *m, uint32_t s, const struct dp_flow_s
 	in.ppl = r->expected ? 100.0 * (double)(r->packets_lost > 0 ? r->packets_lost : 0) / (double)r->expected : 0;
 	if (in.ppl > 100)
 		in.ppl = 100;
-	in.burst_r = burst_r(&snap->rx);
+	in.burst_r = burst_r(r, m->legs[s].ptime_ms);
 	if (br)
 		*br = in.burst_r;
 	if (emodel_compute(&in, &out) < 0) {
@@ -338,7 +356,7 @@ static int leg_report(struct cp_media *m, uint32_t leg, struct dp_flow_snapshot 
 	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT || !m->legs[m->slot[leg]].up)
 		return -EINVAL;
 	s = m->slot[leg];
-	if (dp_flow_snapshot(s, snap) < 0)
+	if (dp_flow_snapshot(flow_of(m, s), snap) < 0)
 		return -EIO;
 	dp_rx_report(&snap->rx, m->legs[s].ptime_ms, r);
 	return (int)s;
@@ -356,7 +374,7 @@ void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
 	memset(out, 0, sizeof(*out));
 	if (s < 0)
 		return;
-	dp_flow_delete((uint32_t)s);
+	dp_flow_delete(flow_of(m, (uint32_t)s));
 	out->endpoint = CP_LEG_EP(leg);
 	out->dtmf_sent = snap.dtmf_sent + m->legs[s].info_sent;
 	out->dtmf_received = snap.dtmf_received + m->legs[s].info_received;
@@ -376,7 +394,7 @@ void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
 	out->out_of_order_packets = r.out_of_order_packets;
 	out->jitter_ms = r.jitter_ms;
 	out->max_jitter_ms = r.max_jitter_ms;
-	quality(m, (uint32_t)s, &snap, &r, &out->mos, &out->r_factor, &out->burst_r);
+	quality(m, (uint32_t)s, &r, &out->mos, &out->r_factor, &out->burst_r);
 	m->legs[s].up = false;
 }
 
@@ -406,7 +424,7 @@ void cp_media_sample(void *arg, uint32_t leg, struct cp_sample *smp)
 	}
 	smp->burst_density = r.burst_density;
 	smp->gap_density = r.gap_density;
-	quality(m, (uint32_t)s, &snap, &r, &smp->mos, &smp->r_factor, NULL);
+	quality(m, (uint32_t)s, &r, &smp->mos, &smp->r_factor, NULL);
 }
 
 /* RFC 4733 §3.2 event codes: 0-9, then * # A B C D. */
@@ -417,7 +435,7 @@ int cp_media_dtmf(struct cp_media *m, uint32_t leg, char digit, uint16_t duratio
 
 	if (!e || leg >= m->nlegs || m->slot[leg] == NO_SLOT || !m->legs[m->slot[leg]].up)
 		return -EINVAL;
-	return dp_dtmf_send(m->slot[leg], (uint8_t)(e - events), duration_ms, 10 /* -10 dBm0 */);
+	return dp_dtmf_send(flow_of(m, m->slot[leg]), (uint8_t)(e - events), duration_ms, 10 /* -10 dBm0 */);
 }
 
 void cp_media_dtmf_info(struct cp_media *m, uint32_t leg, uint32_t sent, uint32_t received)

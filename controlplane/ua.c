@@ -57,7 +57,7 @@ struct ua_ep {
 struct ua_group {
 	struct cp_ua *ua;
 	const struct cfg_group *cfg;
-	struct sip_udp *udp;
+	struct sip_tp *tp;
 	struct sip_ua *sua;
 	char ip[48];
 	uint16_t port;
@@ -139,12 +139,17 @@ static int resolve(const char *hostport, uint16_t default_port, struct sockaddr_
 static int resolve_uri(const char *uri, struct sockaddr_storage *out)
 {
 	struct sip_uri u;
+	struct sip_str tp;
 	const char *why;
 	char hp[CFG_HOST_MAX + 8], host[CFG_HOST_MAX];
 
 	if (sip_parse_uri((struct sip_str){ uri, strlen(uri) }, &u, &why) < 0)
 		return -EINVAL;
 	copy_str(host, sizeof(host), u.host);
+	/* no port: 5061 for sips: and ;transport=tls (RFC 3263 §4.2), else 5060 */
+	if (!u.port && (u.scheme == SIP_SCHEME_SIPS ||
+			(sip_param_get(u.params, "transport", &tp) && sip_str_caseeq(tp, "tls"))))
+		u.port = 5061;
 	snprintf(hp, sizeof(hp), "%s:%u", host, u.port ? u.port : 5060);
 	return resolve(hp, 5060, out);
 }
@@ -459,8 +464,16 @@ static int ua_call(void *arg, uint32_t idx, int64_t callee, const char *uri)
 			snprintf(ruri, sizeof(ruri), "sip:%s@%s", to->user, tg->domain);
 			cfg.dst = g->registrar;
 		} else {
-			snprintf(ruri, sizeof(ruri), "sip:%s@%s:%u", to->user, tg->ip, tg->port);
-			sip_addr_from(&cfg.dst, tg->ip, tg->port);
+			const char *ip = tg->ip;
+			uint16_t port = tg->port;
+
+			/* a callee on another worker of a gateway run: the address its part reported */
+			if (!cfg_plan_ep_here(ua->plan, (uint32_t)callee) &&
+			    cfg_plan_remote_addr(ua->plan, (uint32_t)callee, &ip, &port) < 0)
+				return -EHOSTUNREACH;
+			snprintf(ruri, sizeof(ruri), "sip:%s@%s:%u", to->user, ip, port);
+			if (sip_addr_from(&cfg.dst, ip, port) < 0)
+				return -EHOSTUNREACH;
 		}
 	} else {
 		cm_strlcpy(ruri, uri, sizeof(ruri));
@@ -507,6 +520,26 @@ static int ua_hangup(void *arg, uint32_t leg)
 
 /* ---- setup ------------------------------------------------------------------------------------------------ */
 
+static enum sip_tp_kind transport_kind(const struct cfg_group *c)
+{
+	return c->transport == CFG_TRANSPORT_TLS ? SIP_TP_TLS : c->transport == CFG_TRANSPORT_TCP ? SIP_TP_TCP
+												  : SIP_TP_UDP;
+}
+
+/* The group's SIP transport: one socket (UDP) or one listener with connections on demand (TCP, TLS with the
+ * plan's tls_* keys; our certificate, if given, also lets callers reach us over TLS).  Its transaction user is
+ * the group's sip/ user agent core. */
+static struct sip_tp *open_transport(struct cp_ua *ua, struct ua_group *g, const struct cfg_group *c)
+{
+	static const enum sip_tls_verify verify[] = { [CFG_TLS_VERIFY_SYSTEM] = SIP_TLS_VERIFY_SYSTEM,
+						      [CFG_TLS_VERIFY_CA] = SIP_TLS_VERIFY_CA,
+						      [CFG_TLS_VERIFY_NONE] = SIP_TLS_VERIFY_NONE };
+	struct sip_tls_config tls = { .verify = verify[c->tls_verify], .ca_file = c->tls_ca_file,
+				      .cert_file = c->tls_cert_file, .key_file = c->tls_key_file };
+
+	return sip_tp_start(ua->loop, transport_kind(c), c->local_ip, c->local_port, &tls, &sip_ua_txn_ops, g->sua);
+}
+
 static int setup_group(struct cp_ua *ua, uint32_t gi, char *err, size_t errlen)
 {
 	struct ua_group *g = &ua->groups[gi];
@@ -519,38 +552,44 @@ static int setup_group(struct cp_ua *ua, uint32_t gi, char *err, size_t errlen)
 		snprintf(err, errlen, "[group %s]: out of memory", c->name);
 		return -ENOMEM;
 	}
-	g->udp = sip_udp_start(ua->loop, c->local_ip, c->local_port, &sip_ua_txn_ops, g->sua);
-	if (!g->udp) {
-		snprintf(err, errlen, "[group %s]: cannot open SIP/UDP on %s:%u", c->name, c->local_ip, c->local_port);
+	g->tp = open_transport(ua, g, c);
+	if (!g->tp) {
+		snprintf(err, errlen, "[group %s]: cannot open SIP/%s on %s:%u (see the log)", c->name,
+			 transport_kind(c) == SIP_TP_TLS ? "TLS" : transport_kind(c) == SIP_TP_TCP ? "TCP" : "UDP",
+			 c->local_ip, c->local_port);
 		return -EADDRINUSE;
 	}
-	sip_ua_attach(g->sua, g->udp);
+	sip_ua_attach(g->sua, g->tp);
 	cm_strlcpy(g->ip, c->local_ip, sizeof(g->ip));
-	g->port = sip_udp_port(g->udp);
+	g->port = sip_tp_port(g->tp);
 	if (c->registrar[0]) {
 		char host[CFG_HOST_MAX];
 		uint16_t port;
-		if (resolve(c->registrar, 5060, &g->registrar) < 0) {
+		if (resolve(c->registrar, transport_kind(c) == SIP_TP_TLS ? 5061 : 5060, &g->registrar) < 0) {
 			snprintf(err, errlen, "[group %s]: cannot resolve registrar '%s'", c->name, c->registrar);
 			return -EHOSTUNREACH;
 		}
 		g->has_registrar = true;
 		cfg_parse_hostport(c->registrar, 5060, host, sizeof(host), &port);
 		cm_strlcpy(g->domain, c->domain[0] ? c->domain : host, sizeof(g->domain));
+		/* TLS: the registrar's certificate is checked against its name (its IP address if numeric) */
+		sip_tp_set_peer_name(g->tp, &g->registrar, host);
 	} else {
 		cm_strlcpy(g->domain, c->domain[0] ? c->domain : c->local_ip, sizeof(g->domain));
 	}
 	if (c->outbound_proxy[0]) {
 		char host[CFG_HOST_MAX];
 		uint16_t port;
-		if (resolve(c->outbound_proxy, 5060, &g->proxy) < 0) {
+		uint16_t dflt = transport_kind(c) == SIP_TP_TLS ? 5061 : 5060;
+		if (resolve(c->outbound_proxy, dflt, &g->proxy) < 0) {
 			snprintf(err, errlen, "[group %s]: cannot resolve outbound_proxy '%s'", c->name,
 				 c->outbound_proxy);
 			return -EHOSTUNREACH;
 		}
-		cfg_parse_hostport(c->outbound_proxy, 5060, host, sizeof(host), &port);
-		snprintf(g->proxy_route, sizeof(g->proxy_route), "<sip:%s:%u;lr>", host, port);
+		cfg_parse_hostport(c->outbound_proxy, dflt, host, sizeof(host), &port);
+		snprintf(g->proxy_route, sizeof(g->proxy_route), "<sip:%s:%u;lr%s>", host, port, sip_tp_uri_param(g->tp));
 		g->has_proxy = true;
+		sip_tp_set_peer_name(g->tp, &g->proxy, host);
 	}
 	for (uint8_t k = 0; k < c->ncodecs; k++) {
 		const struct codec_ops *ops = codec_by_name(c->codecs[k]);
@@ -617,7 +656,7 @@ static int setup_endpoints(struct cp_ua *ua, char *err, size_t errlen)
 											      : ua->groups[gi].registrar,
 							     .route = ua->groups[gi].has_proxy ? ua->groups[gi].proxy_route : NULL,
 							     .expires = c->register_expires_s };
-				ep->reg = sip_reg_new(ua->groups[gi].udp, &rc, reg_changed, ep);
+				ep->reg = sip_reg_new(ua->groups[gi].tp, &rc, reg_changed, ep);
 				if (!ep->reg) {
 					snprintf(err, errlen, "[group %s]: cannot set up registration of '%s'", c->name,
 						 ep->user);
@@ -679,6 +718,14 @@ fail:
 	return NULL;
 }
 
+int cp_ua_group_addr(const struct cp_ua *ua, uint16_t group, char *ip, size_t iplen, uint16_t *port)
+{
+	if (group >= ua->plan->ngroups || !ua->groups[group].port)
+		return -EINVAL;
+	*port = ua->groups[group].port;
+	return cm_strlcpy(ip, ua->groups[group].ip, iplen);
+}
+
 void cp_ua_attach(struct cp_ua *ua, struct cp_engine *engine)
 {
 	ua->engine = engine;
@@ -696,8 +743,7 @@ void cp_ua_free(struct cp_ua *ua)
 	}
 	for (uint32_t g = 0; g < CFG_MAX_GROUPS; g++) {
 		sip_ua_free(ua->groups[g].sua);
-		if (ua->groups[g].udp)
-			sip_udp_stop(ua->groups[g].udp);
+		sip_tp_stop(ua->groups[g].tp);
 	}
 	free(ua->hash);
 	free(ua->eps);

@@ -64,7 +64,8 @@ struct sip_call {
 	size_t ack_len;
 
 	struct sip_txn *invite_txn;  /* placed: client INVITE; received: server INVITE until its final response */
-	struct sip_txn *other_txn;   /* BYE or CANCEL */
+	struct sip_txn *other_txn;   /* BYE */
+	struct sip_txn *cancel_txn;
 	struct sip_txn *info_txn;
 	struct cp_timer timer;       /* placed: no answer, then the call duration; received: the ring time */
 	struct cp_timer retx;        /* received: 2xx retransmission until the ACK */
@@ -232,6 +233,8 @@ void sip_call_destroy(struct sip_call *c)
 		sip_txn_set_user(c->invite_txn, NULL);
 	if (c->other_txn)
 		sip_txn_set_user(c->other_txn, NULL);
+	if (c->cancel_txn)
+		sip_txn_set_user(c->cancel_txn, NULL);
 	if (c->info_txn)
 		sip_txn_set_user(c->info_txn, NULL);
 	sip_call_table_del(&c->ua->calls, c);
@@ -294,14 +297,18 @@ static void new_branch(struct sip_call *c, char *out)
 
 static void via(struct sip_call *c, struct sip_builder *b, const char *branch)
 {
-	sip_build_hdrf(b, "Via", "SIP/2.0/UDP %s:%u;branch=%s;rport", sip_udp_local_ip(c->ua->u),
-		       sip_udp_port(c->ua->u), branch);
+	char v[160];
+
+	sip_tp_via(c->ua->tp, branch, v, sizeof(v));
+	sip_build_hdrf(b, "Via", "%s", v);
 }
 
 static void contact(struct sip_call *c, struct sip_builder *b)
 {
-	sip_build_hdrf(b, "Contact", "<sip:%s@%s:%u>", c->contact_user, sip_udp_local_ip(c->ua->u),
-		       sip_udp_port(c->ua->u));
+	char uri[SIP_CALL_FIELD_MAX + 96];
+
+	sip_tp_contact_uri(c->ua->tp, c->contact_user, uri, sizeof(uri));
+	sip_build_hdrf(b, "Contact", "<%s>", uri);
 }
 
 /* The headers of every request in this dialog, either role (§12.2.1.1): From is us, To the peer. */
@@ -350,7 +357,7 @@ static int send_invite(struct sip_call *c)
 	n = sip_build_finish(&b, "application/sdp", (struct sip_str){ sdp, (size_t)sl });
 	if (n < 0)
 		return n;
-	c->invite_txn = sip_udp_request(c->ua->u, buf, (size_t)n, &c->dst, &c->h, &err);
+	c->invite_txn = sip_tp_request(c->ua->tp, buf, (size_t)n, &c->dst, &c->h, &err);
 	return c->invite_txn ? 0 : err;
 }
 
@@ -366,9 +373,9 @@ static int send_cancel(struct sip_call *c)
 	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
 	if (n < 0)
 		return n;
-	c->other_txn = sip_udp_request(c->ua->u, buf, (size_t)n, &c->dst, &c->h, &err);
-	c->cancelled = c->other_txn != NULL;
-	return c->other_txn ? 0 : err;
+	c->cancel_txn = sip_tp_request(c->ua->tp, buf, (size_t)n, &c->dst, &c->h, &err);
+	c->cancelled = c->cancel_txn != NULL;
+	return c->cancel_txn ? 0 : err;
 }
 
 /* A request inside the dialog to the remote target through the route set (loose routing, §12.2.1.1); an ACK
@@ -394,9 +401,9 @@ static int in_dialog(struct sip_call *c, const char *method, uint32_t cseq, cons
 			memcpy(c->ack, buf, (size_t)n);
 			c->ack_len = (size_t)n;
 		}
-		return sip_udp_send(c->ua->u, &c->next_hop, buf, (size_t)n);
+		return sip_tp_send(c->ua->tp, &c->next_hop, buf, (size_t)n);
 	}
-	*txn = sip_udp_request(c->ua->u, buf, (size_t)n, &c->next_hop, &c->h, &err);
+	*txn = sip_tp_request(c->ua->tp, buf, (size_t)n, &c->next_hop, &c->h, &err);
 	return *txn ? 0 : err;
 }
 
@@ -640,10 +647,13 @@ static void on_response(struct sip_client_handler *h, struct sip_txn *ct, const 
 			c->info_txn = NULL;
 			info_done(c, m->status);
 		}
+	} else if (ct == c->cancel_txn) {
+		if (m->status >= 200)
+			c->cancel_txn = NULL; /* its 200 needs nothing: the INVITE gets its 487 */
 	} else if (ct == c->other_txn && m->status >= 200) {
 		c->other_txn = NULL;
 		if (c->st.state == SIP_CALL_ENDING) {
-			/* the BYE's final response (a CANCEL's 200 needs nothing: the INVITE gets its 487) */
+			/* the BYE's final response */
 			c->st.bye_status = m->status;
 			end_call(c);
 		}
@@ -666,6 +676,8 @@ static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
 	} else if (ct == c->info_txn) {
 		c->info_txn = NULL;
 		info_done(c, 408);
+	} else if (ct == c->cancel_txn) {
+		c->cancel_txn = NULL;
 	} else if (ct == c->other_txn) {
 		c->other_txn = NULL;
 		if (c->st.state == SIP_CALL_ENDING) {
@@ -684,6 +696,8 @@ static void on_terminated(struct sip_client_handler *h, struct sip_txn *ct)
 		c->invite_txn = NULL;
 	if (c->other_txn == ct)
 		c->other_txn = NULL;
+	if (c->cancel_txn == ct)
+		c->cancel_txn = NULL;
 	if (c->info_txn == ct)
 		c->info_txn = NULL;
 }
@@ -696,7 +710,7 @@ void sip_call_stray_2xx(struct sip_call *c, const struct sip_msg *resp)
 	if (c->incoming || !c->ack || sip_parse_cseq(sip_msg_hdr(resp, SIP_HDR_CSEQ)->value, &cs, &why) < 0 ||
 	    cs.method_id != SIP_INVITE || cs.seq != c->invite_cseq)
 		return;
-	sip_udp_send(c->ua->u, &c->next_hop, c->ack, c->ack_len);
+	sip_tp_send(c->ua->tp, &c->next_hop, c->ack, c->ack_len);
 	c->st.ack_retransmissions++;
 }
 
@@ -744,7 +758,7 @@ struct sip_call *sip_call_new(struct sip_ua *ua, const struct sip_call_config *c
 {
 	struct sip_call *c;
 
-	if (!ua || !ua->u || !cfg->from_user || !cfg->from_domain || !cfg->to_uri)
+	if (!ua || !ua->tp || !cfg->from_user || !cfg->from_domain || !cfg->to_uri)
 		return NULL;
 	c = call_alloc(ua, h, arg);
 	if (!c)
@@ -756,7 +770,7 @@ struct sip_call *sip_call_new(struct sip_ua *ua, const struct sip_call_config *c
 		    (int)sizeof(c->local_uri))
 		goto free_c;
 	snprintf(c->call_id, sizeof(c->call_id), "%016llx%08x@%s", (unsigned long long)sip_ua_random(ua),
-		 (unsigned)sip_ua_random(ua), sip_udp_local_ip(ua->u));
+		 (unsigned)sip_ua_random(ua), sip_tp_local_ip(ua->tp));
 	sip_sdp_local_copy(&c->media, &cfg->media, c->media_addr, sizeof(c->media_addr), c->crypto_suite,
 			   sizeof(c->crypto_suite), c->crypto_key, sizeof(c->crypto_key));
 	c->dst = c->next_hop = cfg->dst;
@@ -827,7 +841,7 @@ static int build_invite_response(struct sip_call *c, const struct sip_msg *req, 
 }
 
 /* Sends a 2xx to an INVITE (initial or re-INVITE) on its transaction and keeps it for retransmission until
- * the ACK: T1, doubling to T2, for 64*T1 (§13.3.1.4). */
+ * the ACK: T1, doubling to T2, for 64*T1 (§13.3.1.4); over TCP/TLS only the 64*T1 wait. */
 static int send_2xx(struct sip_call *c, struct sip_txn *st, const struct sip_msg *req, uint32_t cseq,
 		    const char *sdp)
 {
@@ -847,7 +861,8 @@ static int send_2xx(struct sip_call *c, struct sip_txn *st, const struct sip_msg
 	c->ok_cseq = cseq;
 	c->ok_retx_ms = t1(c);
 	c->ok_first_ms = cm_now_ms();
-	cp_timer_start(loop_of(c), &c->retx, c->ok_retx_ms);
+	/* a reliable transport delivers it: only the wait for the ACK is left */
+	cp_timer_start(loop_of(c), &c->retx, sip_tp_reliable(c->ua->tp) ? 64 * (uint64_t)t1(c) : c->ok_retx_ms);
 	return sip_txn_respond(st, c->ok, c->ok_len);
 }
 
@@ -867,7 +882,7 @@ static void ok_retransmit(struct cp_loop *loop, void *arg)
 		if (c->st.state == SIP_CALL_CONFIRMED)
 			send_bye(c);
 	} else {
-		sip_udp_send(c->ua->u, &c->dst, c->ok, c->ok_len);
+		sip_tp_send(c->ua->tp, &c->dst, c->ok, c->ok_len);
 		c->st.ok_retransmissions++;
 		c->ua->st.ok_retransmissions++;
 		c->ok_retx_ms = c->ok_retx_ms * 2 > SIP_T2_MS ? SIP_T2_MS : c->ok_retx_ms * 2;
@@ -907,7 +922,7 @@ static void on_ring(struct cp_loop *loop, void *arg)
 			c->answer_ms = cm_now_ms();
 			set_state(c, SIP_CALL_CONFIRMED);
 		}
-		sip_udp_kick(c->ua->u); /* responses sent from a timer: the layer's timers may have changed */
+		sip_tp_kick(c->ua->tp); /* responses sent from a timer: the layer's timers may have changed */
 	}
 	release(c);
 }
@@ -1186,7 +1201,7 @@ int sip_call_hangup(struct sip_call *c)
 			/* before our answer: refuse the INVITE instead */
 			if (c->invite_txn)
 				sip_txn_respond_simple(c->invite_txn, 480, c->local_tag, NULL);
-			sip_udp_kick(c->ua->u);
+			sip_tp_kick(c->ua->tp);
 			c->st.final_status = 480;
 			c->st.result = SIP_RESULT_UNAVAILABLE;
 			end_call(c);

@@ -16,7 +16,7 @@ struct sip_ua {
 	struct sip_ua_config cfg;
 	char contact_user[64];
 	char media_addr[48], crypto_suite[32], crypto_key[64];
-	struct sip_udp *u;
+	struct sip_tp *tp;
 	struct cp_loop *loop;
 	struct sip_ua_stats st;
 	struct sip_call_table calls;

@@ -162,10 +162,10 @@ struct sip_ua *sip_ua_new(const struct sip_ua_config *cfg)
 	return ua;
 }
 
-void sip_ua_attach(struct sip_ua *ua, struct sip_udp *u)
+void sip_ua_attach(struct sip_ua *ua, struct sip_tp *tp)
 {
-	ua->u = u;
-	ua->loop = sip_udp_loop(u);
+	ua->tp = tp;
+	ua->loop = sip_tp_loop(tp);
 }
 
 void sip_ua_free(struct sip_ua *ua)

@@ -68,7 +68,7 @@ int main(void)
 	/* the product's path: a UA core on the transport, calls placed through it */
 	ua = sip_ua_new(&(struct sip_ua_config){ 0 });
 	u = sip_udp_start(loop, "127.0.0.1", 0, &sip_ua_txn_ops, ua);
-	sip_ua_attach(ua, u);
+	sip_ua_attach(ua, sip_udp_tp(u));
 	snprintf(to, sizeof(to), "sip:service@127.0.0.1:%u", port);
 	struct sip_call_config cfg = { .from_user = "bench", .from_domain = "127.0.0.1", .to_uri = to,
 				       .duration_ms = 1,

@@ -14,7 +14,7 @@
 #include "check_main.h"
 #include "testutil.h"
 
-enum uas_mode { UAS_ANSWER, UAS_BUSY, UAS_CHALLENGE, UAS_RING_ONLY, UAS_BAD_SDP, UAS_ANSWER_TWICE };
+enum uas_mode { UAS_ANSWER, UAS_BUSY, UAS_CHALLENGE, UAS_RING_ONLY, UAS_BAD_SDP, UAS_ANSWER_TWICE, UAS_CROSS_CANCEL };
 
 static struct {
 	enum uas_mode mode;
@@ -22,6 +22,7 @@ static struct {
 	unsigned invites, acks, byes, cancels;
 	bool ack_had_tag, bye_had_route, bye_to_target;
 	struct sip_txn *ringing; /* the INVITE left ringing */
+	struct sip_txn *cancel;  /* UAS_CROSS_CANCEL: the CANCEL answered only at the end */
 	char last[4096];         /* the last response sent */
 	int last_len;
 } uas;
@@ -104,12 +105,12 @@ static void uas_request(void *arg, struct sip_txn *st, const struct sip_msg *req
 		reply(st, 180, NULL, NULL, NULL);
 		if (uas.mode == UAS_BUSY)
 			reply(st, 486, NULL, NULL, NULL);
-		else if (uas.mode == UAS_RING_ONLY)
+		else if (uas.mode == UAS_RING_ONLY || uas.mode == UAS_CROSS_CANCEL)
 			uas.ringing = st;
 		else
 			answer(st, req);
 		if (uas.mode == UAS_ANSWER_TWICE) /* as if the ACK had been lost: the 2xx again */
-			ck_assert_int_eq(sip_udp_send(uas.u, src, uas.last, (size_t)uas.last_len), 0);
+			ck_assert_int_eq(sip_tp_send(sip_udp_tp(uas.u), src, uas.last, (size_t)uas.last_len), 0);
 		break;
 	case SIP_BYE:
 		uas.byes++;
@@ -122,6 +123,13 @@ static void uas_request(void *arg, struct sip_txn *st, const struct sip_msg *req
 		break;
 	case SIP_CANCEL:
 		uas.cancels++;
+		if (uas.mode == UAS_CROSS_CANCEL) {
+			/* the callee answered just before the CANCEL came: the 200 to the INVITE crosses it */
+			uas.cancel = st;
+			answer(uas.ringing, sip_txn_request(uas.ringing));
+			uas.ringing = NULL;
+			break;
+		}
 		reply(st, 200, NULL, NULL, NULL);
 		if (uas.ringing) {
 			reply(uas.ringing, 487, NULL, NULL, NULL);
@@ -152,7 +160,7 @@ static struct sip_udp *uac_start(struct cp_loop *loop, const char *ip)
 	ck_assert_ptr_nonnull(uac_ua);
 	u = sip_udp_start(loop, ip, 0, &sip_ua_txn_ops, uac_ua);
 	ck_assert_ptr_nonnull(u);
-	sip_ua_attach(uac_ua, u);
+	sip_ua_attach(uac_ua, sip_udp_tp(u));
 	return u;
 }
 static const struct sdp_codec uac_codecs[] = {
@@ -328,6 +336,36 @@ START_TEST(negotiation_failure_acks_and_byes)
 }
 END_TEST
 
+/* Our CANCEL crosses the callee's 200: the call is ACKed and ended with BYE (result cancelled); the CANCEL's
+ * own answer comes after the call is freed and must find nothing of it. */
+START_TEST(cancel_crossing_2xx)
+{
+	struct sip_call *c;
+	struct cp_loop *loop;
+	struct sip_udp *uac;
+	const struct sip_call_stats *st = place(UAS_CROSS_CANCEL, 300, 200, NULL, &c, &loop, &uac);
+	uint64_t t0;
+
+	ck_assert_int_eq(st->state, SIP_CALL_ENDED);
+	ck_assert_int_eq(st->result, SIP_RESULT_CANCELLED);
+	ck_assert_uint_eq(st->final_status, 200);
+	ck_assert_uint_eq(uas.cancels, 1);
+	ck_assert_uint_eq(uas.acks, 1);
+	ck_assert_uint_eq(uas.byes, 1);
+	ck_assert_uint_eq(st->bye_status, 200);
+	sip_call_free(c);
+	ck_assert_ptr_nonnull(uas.cancel);
+	reply(uas.cancel, 200, NULL, NULL, NULL);
+	for (t0 = cm_now_ms(); cm_now_ms() - t0 < 200;)
+		cp_loop_run_once(loop, 20);
+	ck_assert_uint_eq(sip_ua_stats(uac_ua)->live, 0);
+	sip_ua_free(uac_ua);
+	sip_udp_stop(uac);
+	sip_udp_stop(uas.u);
+	cp_loop_free(loop);
+}
+END_TEST
+
 /* ---- against a real UAS (SIPp), when the integration test provides one ------------------------------------ */
 
 /* Direct to the UAS, then (with CALLMETER_SIP_PROXY=IP:PORT) through a Record-Routing proxy. */
@@ -390,6 +428,7 @@ static Suite *call_suite(void)
 	tcase_add_test(tc, challenged_call);
 	tcase_add_test(tc, cancelled_on_no_answer);
 	tcase_add_test(tc, negotiation_failure_acks_and_byes);
+	tcase_add_test(tc, cancel_crossing_2xx);
 	suite_add_tcase(s, tc);
 	if (getenv("CALLMETER_SIP_UAS")) {
 		TCase *real = tcase_create("real UAS");

@@ -37,11 +37,11 @@ static void setup(struct bench *b, uint32_t ring_ms, unsigned reject, const char
 	b->uas = sip_ua_new(&cfg);
 	b->uas_u = sip_udp_start(b->loop, ip, 0, &sip_ua_txn_ops, b->uas);
 	ck_assert_ptr_nonnull(b->uas_u);
-	sip_ua_attach(b->uas, b->uas_u);
+	sip_ua_attach(b->uas, sip_udp_tp(b->uas_u));
 	b->uac = sip_ua_new(&(struct sip_ua_config){ 0 });
 	b->uac_u = sip_udp_start(b->loop, "127.0.0.1", 0, &sip_ua_txn_ops, b->uac);
 	ck_assert_ptr_nonnull(b->uac_u);
-	sip_ua_attach(b->uac, b->uac_u);
+	sip_ua_attach(b->uac, sip_udp_tp(b->uac_u));
 }
 
 static void teardown(struct bench *b)
@@ -193,7 +193,7 @@ static unsigned raw(struct bench *b, const char *method, unsigned cseq, const ch
 	sip_addr_from(&dst, "127.0.0.1", sip_udp_port(b->uas_u));
 	got.status = 0;
 	got.h.on_response = got_response;
-	ck_assert_ptr_nonnull(sip_udp_request(b->uac_u, req, (size_t)n, &dst, &got.h, &err));
+	ck_assert_ptr_nonnull(sip_tp_request(sip_udp_tp(b->uac_u), req, (size_t)n, &dst, &got.h, &err));
 	while (!got.status && cm_now_ms() - t0 < 3000)
 		cp_loop_run_once(b->loop, 50);
 	return got.status;
@@ -330,7 +330,7 @@ static void setup_t1(struct bench *b, uint32_t t1_ms)
 	b->uas = sip_ua_new(&cfg);
 	b->uas_u = sip_udp_start(b->loop, "127.0.0.1", 0, &sip_ua_txn_ops, b->uas);
 	ck_assert_ptr_nonnull(b->uas_u);
-	sip_ua_attach(b->uas, b->uas_u);
+	sip_ua_attach(b->uas, sip_udp_tp(b->uas_u));
 }
 
 static void peer_close(struct bench *b, struct peer *p)
