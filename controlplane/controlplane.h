@@ -381,6 +381,8 @@ void cp_media_set_mac(struct cp_media *m, const uint8_t mac[6]);
 int cp_media_start(void *media, uint32_t leg, const struct cp_call_media *cm);
 void cp_media_stop(void *media, uint32_t leg, struct cp_flow_report *out);
 void cp_media_sample(void *media, uint32_t leg, struct cp_sample *s);
+/* A re-INVITE changed an up leg's media: new remote, codec, and direction (hold: send only or receive only). */
+int cp_media_modify(struct cp_media *m, uint32_t leg, const struct cp_call_media *cm, bool send, bool recv);
 /* Sends one DTMF digit (0-9 * # A-D) as RFC 4733 events on the leg's flow, for duration_ms. */
 int cp_media_dtmf(struct cp_media *m, uint32_t leg, char digit, uint16_t duration_ms);
 /* Adds digits carried by SIP INFO to the leg's figures (reported with its flow). */

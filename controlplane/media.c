@@ -210,18 +210,16 @@ static bool own_ip(const struct cp_media *m, uint32_t ip)
 	return false;
 }
 
-int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
+/* The flow of a leg's call: what cp_media_start adds and cp_media_modify changes (SRTP keys aside). */
+static int leg_params(struct cp_media *m, uint32_t leg, const struct cp_call_media *cm, struct dp_flow_params *p,
+		      const struct codec_ops **ops_out)
 {
-	struct cp_media *m = arg;
 	uint32_t ep = CP_LEG_EP(leg), s;
 	const struct cfg_group *g;
 	const struct codec_ops *ops;
 	struct codec_params params = { 0 };
-	struct dp_flow_params p = { 0 };
-	struct dp_srtp_keys keys = { 0 };
 	struct in_addr a;
 	char err[256];
-	int rc;
 
 	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT)
 		return -EINVAL;
@@ -231,35 +229,50 @@ int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 	ops = codec_by_name(cm->codec);
 	if (!ops || inet_pton(AF_INET, cm->remote_ip, &a) != 1)
 		return -EINVAL;
-	p.remote_ip = ntohl(a.s_addr);
+	memset(p, 0, sizeof(*p));
+	p->remote_ip = ntohl(a.s_addr);
 	m->legs[s].cache = codec_cache_set_get(m->caches, ops, &params, m->sources[g - m->plan->groups],
 					       cm->ptime_ms ? cm->ptime_ms : g->ptime_ms, err, sizeof(err));
 	if (!m->legs[s].cache) {
 		cm_log(CM_LOG_ERROR, "media", "leg %u: %s", leg, err);
 		return -ENOMEM;
 	}
-	slot_addr(m, s, &p.local_ip, &p.local_port);
-	p.remote_port = cm->remote_port;
+	slot_addr(m, s, &p->local_ip, &p->local_port);
+	p->remote_port = cm->remote_port;
 	/* our own media address: the port itself; anything else: all zero, resolved by the dataplane's ARP */
-	if (own_ip(m, p.remote_ip))
-		memcpy(p.remote_mac, m->mac, 6);
-	p.dir = DP_FLOW_SEND | DP_FLOW_RECV;
-	p.dscp = g->dscp;
-	p.payload_type = cm->payload_type;
-	p.ptime_ms = m->legs[s].cache->ptime_ms;
-	p.ssrc = m->ssrc_seed * 2654435761u + s; /* distinct per slot, different per run */
-	p.clock_rate = ops->clock_rate;
-	p.dtmf_pt = cm->dtmf_pt;
-	p.seq0 = (uint16_t)(p.ssrc >> 7);
-	p.ts0 = p.ssrc * 7u;
-	p.cache = m->legs[s].cache;
+	if (own_ip(m, p->remote_ip))
+		memcpy(p->remote_mac, m->mac, 6);
+	p->dir = DP_FLOW_SEND | DP_FLOW_RECV;
+	p->dscp = g->dscp;
+	p->payload_type = cm->payload_type;
+	p->ptime_ms = m->legs[s].cache->ptime_ms;
+	p->ssrc = m->ssrc_seed * 2654435761u + s; /* distinct per slot, different per run */
+	p->clock_rate = ops->clock_rate;
+	p->dtmf_pt = cm->dtmf_pt;
+	p->seq0 = (uint16_t)(p->ssrc >> 7);
+	p->ts0 = p->ssrc * 7u;
+	p->cache = m->legs[s].cache;
+	*ops_out = ops;
+	return (int)s;
+}
+
+int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
+{
+	struct cp_media *m = arg;
+	const struct codec_ops *ops;
+	struct dp_flow_params p;
+	struct dp_srtp_keys keys = { 0 };
+	int rc, s = leg_params(m, leg, cm, &p, &ops);
+
+	if (s < 0)
+		return s;
 	if (cm->srtp_suite) {
 		keys.suite = cm->srtp_suite == 2 ? DP_SRTP_AES_CM_128_HMAC_SHA1_32 : DP_SRTP_AES_CM_128_HMAC_SHA1_80;
 		memcpy(keys.tx_key, cm->srtp_tx_key, sizeof(keys.tx_key));
 		memcpy(keys.rx_key, cm->srtp_rx_key, sizeof(keys.rx_key));
 		p.srtp = &keys; /* copied by dp_flow_add */
 	}
-	rc = dp_flow_add(flow_of(m, s), &p);
+	rc = dp_flow_add(flow_of(m, (uint32_t)s), &p);
 	memset(&keys, 0, sizeof(keys));
 	if (rc < 0)
 		return rc;
@@ -270,6 +283,28 @@ int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 	m->legs[s].ssrc = p.ssrc;
 	m->legs[s].info_sent = m->legs[s].info_received = 0;
 	m->legs[s].up = true;
+	return 0;
+}
+
+int cp_media_modify(struct cp_media *m, uint32_t leg, const struct cp_call_media *cm, bool send, bool recv)
+{
+	const struct codec_ops *ops;
+	struct dp_flow_params p;
+	int rc, s;
+
+	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT || !m->legs[m->slot[leg]].up)
+		return -EINVAL;
+	s = leg_params(m, leg, cm, &p, &ops);
+	if (s < 0)
+		return s;
+	p.dir = (uint8_t)((send ? DP_FLOW_SEND : 0) | (recv ? DP_FLOW_RECV : 0));
+	rc = dp_flow_modify(flow_of(m, (uint32_t)s), &p);
+	if (rc < 0)
+		return rc;
+	m->legs[s].ops = ops;
+	m->legs[s].remote_ip = p.remote_ip;
+	m->legs[s].remote_port = p.remote_port;
+	m->legs[s].ptime_ms = p.ptime_ms;
 	return 0;
 }
 

@@ -320,14 +320,28 @@ static void dtmf_end(struct ua_ep *ep, bool incoming, const struct sip_call_stat
 
 /* ---- calls: sip/'s events -> the engine ------------------------------------------------------------------- */
 
+/* Every settled offer/answer: usable or not; a re-INVITE's (hold, resume, new address) reaches the leg's flow. */
 static bool leg_media(struct sip_call *c, void *arg, const struct sdp_negotiated *neg)
 {
 	struct ua_ep *ep = arg;
+	const struct sip_call_stats *st = sip_call_stats(c);
 	struct cp_call_media m;
+	static struct cm_ratelimit rl = CM_RATELIMIT_INIT(1000, 5);
+	int rc;
 
-	if (sip_call_stats(c)->incoming)
+	if (st->incoming)
 		ep->in = c;
-	return media_from(neg, grp(ep)->cfg, c, &m);
+	if (!media_from(neg, grp(ep)->cfg, c, &m))
+		return false;
+	if (st->state == SIP_CALL_CONFIRMED && (st->incoming ? ep->in_answered : ep->out_answered)) {
+		rc = cp_media_modify(ep->ua->media, CP_LEG(ep->idx, st->incoming), &m,
+				     neg->dir == SDP_SENDRECV || neg->dir == SDP_SENDONLY,
+				     neg->dir == SDP_SENDRECV || neg->dir == SDP_RECVONLY);
+		if (rc < 0)
+			cm_log_rl(&rl, CM_LOG_WARN, "ua", "endpoint %u: re-INVITE media not applied: %s", ep->idx,
+				  strerror(-rc));
+	}
+	return true;
 }
 
 /* A placed call: ringing, answered, failed, ended. */

@@ -156,6 +156,45 @@ START_TEST(legs_become_flows_with_quality)
 		printf("Gilbert-Elliott: loss %.2f %%, mean BurstR %.2f, MOS %.2f (random loss at that rate: %.2f)\n",
 		       in.ppl, br, mos, mos_random);
 	}
+	/* hold and resume (a re-INVITE's new direction): the held leg stops sending, its peer stops receiving */
+	ck_assert_int_eq(dp_impair_set(0, &(struct dp_impair){ 0 }), 0);
+	connect_legs(m, 4, 0);
+	wait_commands();
+	usleep(600000);
+	{
+		struct cp_call_media to_b = { .codec = "PCMU", .payload_type = 0, .ptime_ms = 20 };
+		struct cp_sample a0, a1, a2, b1, b2;
+
+		ck_assert_int_eq(cp_media_local(m, CP_LEG(0, true), to_b.remote_ip, sizeof(to_b.remote_ip),
+						&to_b.remote_port), 0);
+		ck_assert_int_eq(cp_media_modify(m, CP_LEG(4, false), &to_b, false, true), 0); /* on hold */
+		wait_commands();
+		usleep(100000); /* what was in flight arrives */
+		memset(&a0, 0, sizeof(a0));
+		cp_media_sample(m, CP_LEG(4, false), &a0);
+		usleep(1000000);
+		memset(&a1, 0, sizeof(a1));
+		memset(&b1, 0, sizeof(b1));
+		cp_media_sample(m, CP_LEG(4, false), &a1);
+		cp_media_sample(m, CP_LEG(0, true), &b1);
+		ck_assert_uint_eq(a1.packets_sent, a0.packets_sent);       /* held: nothing sent */
+		ck_assert_uint_ge(a1.packets_received, a0.packets_received + 40); /* still receiving */
+		ck_assert_int_eq(cp_media_modify(m, CP_LEG(4, false), &to_b, true, true), 0); /* resumed */
+		wait_commands();
+		usleep(1000000);
+		memset(&a2, 0, sizeof(a2));
+		memset(&b2, 0, sizeof(b2));
+		cp_media_sample(m, CP_LEG(4, false), &a2);
+		cp_media_sample(m, CP_LEG(0, true), &b2);
+		ck_assert_uint_ge(a2.packets_sent, a1.packets_sent + 40);
+		ck_assert_uint_ge(b2.packets_received, b1.packets_received + 40);
+		cp_media_stop(m, CP_LEG(4, false), &f);
+		cp_media_stop(m, CP_LEG(0, true), &f);
+	}
+	/* modifying a leg that is not up */
+	ck_assert_int_eq(cp_media_modify(m, CP_LEG(4, false), &(struct cp_call_media){ .codec = "PCMU",
+									     .remote_ip = "10.9.0.1" },
+					 true, true), -EINVAL);
 	dp_stop();
 	dp_eal_cleanup();
 	cp_media_free(m);
