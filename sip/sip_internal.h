@@ -159,8 +159,4 @@ static inline bool sip_same_addr(const struct sockaddr_storage *a, const struct 
 	return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }
 
-/* A response no client transaction claimed: a retransmitted 2xx for an INVITE is re-ACKed by its call
- * (RFC 3261 §13.2.2.4), anything else is ignored. */
-void sip_call_stray_response(const struct sip_msg *m);
-
 #endif

@@ -153,10 +153,8 @@ void sip_client_on_response(void *arg, struct sip_txn *ct, const struct sip_msg 
 	struct sip_client_handler *h = ct ? sip_txn_user(ct) : NULL;
 
 	(void)arg;
-	if (!ct) {
-		sip_call_stray_response(resp);
-		return;
-	}
+	if (!ct)
+		return; /* a stray response: calls take theirs through the UA (sip_ua_txn_ops) */
 	if (h && h->on_response)
 		h->on_response(h, ct, resp);
 }

@@ -41,9 +41,6 @@ static pid_t spawn(char *const argv[])
 	return pid;
 }
 
-static const struct sip_txn_user_ops uac_ops = { .on_response = sip_client_on_response,
-						 .on_timeout = sip_client_on_timeout,
-						 .on_terminated = sip_client_on_terminated };
 static const struct sdp_codec codecs[] = { { .name = "PCMU", .clock_rate = 8000, .pt = 0 } };
 
 int main(void)
@@ -54,6 +51,7 @@ int main(void)
 	struct rusage r0, r1, rs;
 	struct cp_loop *loop;
 	struct sip_udp *u;
+	struct sip_ua *ua;
 	pid_t uas, uac;
 	int st;
 
@@ -67,7 +65,10 @@ int main(void)
 	usleep(500000);
 
 	loop = cp_loop_new();
-	u = sip_udp_start(loop, "127.0.0.1", 0, &uac_ops, NULL);
+	/* the product's path: a UA core on the transport, calls placed through it */
+	ua = sip_ua_new(&(struct sip_ua_config){ 0 });
+	u = sip_udp_start(loop, "127.0.0.1", 0, &sip_ua_txn_ops, ua);
+	sip_ua_attach(ua, sip_udp_tp(u));
 	snprintf(to, sizeof(to), "sip:service@127.0.0.1:%u", port);
 	struct sip_call_config cfg = { .from_user = "bench", .from_domain = "127.0.0.1", .to_uri = to,
 				       .duration_ms = 1,
@@ -90,7 +91,7 @@ int main(void)
 				slot[i] = NULL;
 			}
 			if (!slot[i] && started < CALLS) {
-				slot[i] = sip_call_new(sip_udp_tp(u), &cfg, NULL, NULL);
+				slot[i] = sip_call_new(ua, &cfg, NULL, NULL);
 				sip_call_start(slot[i]);
 				started++;
 			}
@@ -103,6 +104,7 @@ int main(void)
 	       (unsigned long)(cm_now_ms() - t0));
 	for (int i = 0; i < CONCURRENT; i++)
 		sip_call_free(slot[i]);
+	sip_ua_free(ua);
 	sip_udp_stop(u);
 	cp_loop_free(loop);
 

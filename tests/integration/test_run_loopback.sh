@@ -96,3 +96,21 @@ for f in s["flows"]:
     assert f["packets_lost"] == 0 and f["packets_received"] >= 130 and f["mos"] >= 4.3, f
 print("codecs loopback: 8 Opus and 8 G.722 streams, no loss")
 PY
+
+# DTMF: "123#" as RFC 4733 events on the callers' flows (counted by the callees' RX analysis) and "9*0D" by SIP
+# INFO application/dtmf-relay; per flow (one per endpoint) and in total
+timeout -k 5 180 "$worker" run tests/integration/plans/loopback-dtmf.ini --json-summary "$dir/dtmf.json" \
+	>"$dir/dtmf.out" 2>&1 || { cat "$dir/dtmf.out"; exit 1; }
+python3 - "$dir/dtmf.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["endpoints"]["SUCCESS"] == 16, s["endpoints"]
+flows = {f["endpoint"]: f for f in s["flows"]}
+assert sorted(flows) == list(range(16)), sorted(flows)
+for ep, f in flows.items():
+    caller = ep in range(4, 8) or ep in range(12, 16)   # groups tx4733 and txinfo
+    assert (f["dtmf_sent"], f["dtmf_received"]) == ((4, 0) if caller else (0, 4)), f
+    assert f["packets_lost"] == 0 and f["mos"] >= 4.3, f   # events replace audio, they are not loss
+assert s["dtmf"] == {"sent": 32, "received": 32}, s["dtmf"]
+print("dtmf loopback: 4 digits from each of 8 callers received by every callee, RFC 4733 and SIP INFO")
+PY
