@@ -36,6 +36,8 @@
 #define DP_TXQ_MAX 128            /* frames queued for the port: a burst, plus what a busy port has not taken */
 #define DP_CMDS_PER_PASS 32
 #define DP_SCAN_MAX 64            /* flows checked for silence and RTCP per loop pass, at most */
+#define DP_RTCP_PER_PASS 4        /* RTCP reports built per loop pass, at most: a sweep that finds many due
+				   * does not hold up the wheel (the rest wait for the next passes) */
 #define DP_SCAN_SWEEP_NS 250000000ull /* ... at a rate that visits every flow of the lcore in 250 ms */
 #define NTP_UNIX_OFFSET 2208988800ull
 #define DP_WHEEL_SPAN_NS 1100000000ull /* > DP_PTIME_MAX_MS + the largest impairment delay */
@@ -938,7 +940,20 @@ static void rtcp_send(struct dp_lcore *lc, uint32_t idx, uint64_t now_ns)
 	m = tx_mbuf(lc);
 	if (!m)
 		return;
-	snprintf(cname, sizeof(cname), "flow%u@callmeter", idx);
+	{ /* "flow<idx>@callmeter", without snprintf on the lcore */
+		char digits[10];
+		unsigned nd = 0, o = 4;
+		uint32_t v = idx;
+
+		do {
+			digits[nd++] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v);
+		memcpy(cname, "flow", 4);
+		while (nd)
+			cname[o++] = digits[--nd];
+		memcpy(cname + o, "@callmeter", sizeof("@callmeter"));
+	}
 	r.cname = cname;
 	r.ntp = ntp_now(now_ns);
 	r.sender = f->tx_packets != c->tx_at_report;
@@ -1235,10 +1250,15 @@ static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
 	lc->scan_credit -= n * DP_SCAN_SWEEP_NS;
 	if (lc->scan_credit > DP_SCAN_MAX * DP_SCAN_SWEEP_NS)
 		lc->scan_credit = DP_SCAN_MAX * DP_SCAN_SWEEP_NS; /* behind: do not build up a debt */
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0, rtcp = 0; i < n; i++) {
 		uint32_t idx = lc->silent_next;
 		struct dp_flow *f = &g.flows[idx];
+		bool rtcp_due = f->active && f->dir && g.cfg.rtcp_interval_ms && now_ns >= g.cold[idx].next_rtcp_ns;
 
+		if (rtcp_due && rtcp == DP_RTCP_PER_PASS) {
+			lc->scan_credit += (n - i) * DP_SCAN_SWEEP_NS; /* this flow first, next pass */
+			break;
+		}
 		lc->silent_next += g.port.nlcores;
 		if (lc->silent_next >= g.cfg.max_flows)
 			lc->silent_next = lc->slot;
@@ -1247,7 +1267,8 @@ static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
 			f->silent = 1;
 			event(lc, DP_EV_SILENT, idx, f->rx.ssrc, now_ns);
 		}
-		if (f->active && f->dir && g.cfg.rtcp_interval_ms && now_ns >= g.cold[idx].next_rtcp_ns) {
+		if (rtcp_due) {
+			rtcp++;
 			rtcp_send(lc, idx, now_ns);
 			g.cold[idx].next_rtcp_ns = now_ns + rtcp_interval_ns(idx, g.cold[idx].rtcp_sent + 1);
 		}
