@@ -1279,10 +1279,10 @@ bool dp_engine_manual;
 
 static void rx_flush_pending(struct dp_lcore *lc)
 {
-	for (uint16_t j = 0; j < lc->npend; j++) {
+	for (uint16_t j = 0; j < lc->npend; j++)
 		rx_account(lc, lc->pend[j], &lc->ppk[j], lc->pfid[j], lc->pend_at[j]);
-		rte_pktmbuf_free(lc->pend[j]);
-	}
+	if (lc->npend)
+		rte_pktmbuf_free_bulk(lc->pend, lc->npend); /* one mempool put for the burst */
 	lc->npend = 0;
 }
 
