@@ -80,7 +80,7 @@ struct ua_ep {
 struct ua_group {
 	struct cp_ua *ua;
 	const struct cfg_group *cfg;
-	struct sip_udp *udp;
+	struct sip_tp *tp;
 	char ip[48];
 	uint16_t port;
 	char domain[CFG_HOST_MAX];
@@ -173,12 +173,17 @@ static int resolve(const char *hostport, uint16_t default_port, struct sockaddr_
 static int resolve_uri(const char *uri, struct sockaddr_storage *out)
 {
 	struct sip_uri u;
+	struct sip_str tp;
 	const char *why;
 	char hp[CFG_HOST_MAX + 8], host[CFG_HOST_MAX];
 
 	if (sip_parse_uri((struct sip_str){ uri, strlen(uri) }, &u, &why) < 0)
 		return -EINVAL;
 	copy_str(host, sizeof(host), u.host);
+	/* no port: 5061 for sips: and ;transport=tls (RFC 3263 §4.2), else 5060 */
+	if (!u.port && (u.scheme == SIP_SCHEME_SIPS ||
+			(sip_param_get(u.params, "transport", &tp) && sip_str_caseeq(tp, "tls"))))
+		u.port = 5061;
 	snprintf(hp, sizeof(hp), "%s:%u", host, u.port ? u.port : 5060);
 	return resolve(hp, 5060, out);
 }
@@ -190,7 +195,7 @@ static struct ua_group *grp(struct ua_ep *ep)
 
 static void contact(struct ua_ep *ep, char *out, size_t len)
 {
-	snprintf(out, len, "<sip:%s@%s:%u>", ep->user, grp(ep)->ip, grp(ep)->port);
+	snprintf(out, len, "<sip:%s@%s:%u%s>", ep->user, grp(ep)->ip, grp(ep)->port, sip_tp_uri_param(grp(ep)->tp));
 }
 
 static void via(struct ua_group *g, char *branch, size_t blen, struct cp_ua *ua, char *out, size_t len)
@@ -199,7 +204,7 @@ static void via(struct ua_group *g, char *branch, size_t blen, struct cp_ua *ua,
 
 	rnd_hex(ua, r, sizeof(r));
 	snprintf(branch, blen, SIP_MAGIC_COOKIE "%s", r);
-	snprintf(out, len, "SIP/2.0/UDP %s:%u;branch=%s;rport", g->ip, g->port, branch);
+	snprintf(out, len, "SIP/2.0/%s %s:%u;branch=%s;rport", sip_tp_via_token(g->tp), g->ip, g->port, branch);
 }
 
 static int send_request(struct ua_group *g, const char *buf, int len, const struct sockaddr_storage *dst,
@@ -210,7 +215,7 @@ static int send_request(struct ua_group *g, const char *buf, int len, const stru
 
 	if (len < 0)
 		return len;
-	t = sip_udp_request(g->udp, buf, (size_t)len, dst, user, &err);
+	t = sip_tp_request(g->tp, buf, (size_t)len, dst, user, &err);
 	if (!t)
 		return err ? err : -EIO;
 	if (txn)
@@ -364,8 +369,16 @@ static int ua_call(void *arg, uint32_t idx, int64_t callee, const char *uri)
 			snprintf(d->ruri, sizeof(d->ruri), "sip:%s@%s", to->user, tg->domain);
 			d->next_hop = g->registrar;
 		} else {
-			snprintf(d->ruri, sizeof(d->ruri), "sip:%s@%s:%u", to->user, tg->ip, tg->port);
-			sip_addr_from(&d->next_hop, tg->ip, tg->port);
+			const char *ip = tg->ip;
+			uint16_t port = tg->port;
+
+			/* a callee on another worker of a gateway run: the address its part reported */
+			if (!cfg_plan_ep_here(ua->plan, (uint32_t)callee) &&
+			    cfg_plan_remote_addr(ua->plan, (uint32_t)callee, &ip, &port) < 0)
+				return -EHOSTUNREACH;
+			snprintf(d->ruri, sizeof(d->ruri), "sip:%s@%s:%u", to->user, ip, port);
+			if (sip_addr_from(&d->next_hop, ip, port) < 0)
+				return -EHOSTUNREACH;
 		}
 	} else {
 		cm_strlcpy(d->ruri, uri, sizeof(d->ruri));
@@ -398,7 +411,7 @@ static void send_ack(struct ua_dlg *d)
 	dialog_headers(&b, d, v, "ACK", d->invite_cseq);
 	len = sip_build_finish(&b, NULL, NO_BODY);
 	if (len > 0)
-		sip_udp_send(g->udp, &d->next_hop, buf, (size_t)len);
+		sip_tp_send(g->tp, &d->next_hop, buf, (size_t)len);
 }
 
 /* An in-dialog request (BYE) or CANCEL, as a client transaction. */
@@ -412,7 +425,8 @@ static int dialog_request(struct ua_dlg *d, const char *method)
 
 	if (cancel) {
 		/* CANCEL repeats the INVITE's Request-URI, Via branch, Call-ID, From, To and CSeq number (§9.1) */
-		snprintf(v, sizeof(v), "SIP/2.0/UDP %s:%u;branch=%s;rport", g->ip, g->port, d->invite_branch);
+		snprintf(v, sizeof(v), "SIP/2.0/%s %s:%u;branch=%s;rport", sip_tp_via_token(g->tp), g->ip, g->port,
+			 d->invite_branch);
 		sip_build_request(&b, buf, sizeof(buf), method, (struct sip_str){ target, strlen(target) });
 		sip_build_hdrf(&b, "Via", "%s", v);
 		sip_build_hdrf(&b, "Max-Forwards", "70");
@@ -442,7 +456,7 @@ static int ua_hangup(void *arg, uint32_t leg)
 			cp_timer_stop(ua->loop, &d->ring);
 			if (d->invite_txn)
 				sip_txn_respond_simple(d->invite_txn, 480, d->local_tag, NULL);
-			sip_udp_kick(grp(ep)->udp);
+			sip_tp_kick(grp(ep)->tp);
 			d->state = DLG_IDLE;
 			return 0;
 		}
@@ -626,7 +640,7 @@ static void ring_over(struct cp_loop *loop, void *arg)
 	if (grp(ep)->cfg->answer_code != 200) {
 		snprintf(extra, sizeof(extra), "Contact: %s\r\n", cont);
 		sip_txn_respond_simple(d->invite_txn, grp(ep)->cfg->answer_code, d->local_tag, extra);
-		sip_udp_kick(grp(ep)->udp);
+		sip_tp_kick(grp(ep)->tp);
 		d->state = DLG_IDLE;
 		return;
 	}
@@ -644,7 +658,7 @@ static void ring_over(struct cp_loop *loop, void *arg)
 		d->state = DLG_IDLE;
 		return;
 	}
-	sip_udp_kick(grp(ep)->udp); /* a response sent from a timer: the layer's timers may have changed */
+	sip_tp_kick(grp(ep)->tp); /* a response sent from a timer: the layer's timers may have changed */
 	d->state = DLG_CONFIRMED;
 	d->answered = true;
 	cp_engine_on_answered(ep->ua->engine, ep->idx, true, &d->media);
@@ -874,6 +888,25 @@ static const struct sip_txn_user_ops txn_ops = {
 
 /* ---- setup ------------------------------------------------------------------------------------------------ */
 
+static enum sip_tp_kind transport_kind(const struct cfg_group *c)
+{
+	return c->transport == CFG_TRANSPORT_TLS ? SIP_TP_TLS : c->transport == CFG_TRANSPORT_TCP ? SIP_TP_TCP
+												  : SIP_TP_UDP;
+}
+
+/* The group's SIP transport: one socket (UDP) or one listener with connections on demand (TCP, TLS with the
+ * plan's tls_* keys; our certificate, if given, also lets callers reach us over TLS). */
+static struct sip_tp *open_transport(struct cp_ua *ua, struct ua_group *g, const struct cfg_group *c)
+{
+	static const enum sip_tls_verify verify[] = { [CFG_TLS_VERIFY_SYSTEM] = SIP_TLS_VERIFY_SYSTEM,
+						      [CFG_TLS_VERIFY_CA] = SIP_TLS_VERIFY_CA,
+						      [CFG_TLS_VERIFY_NONE] = SIP_TLS_VERIFY_NONE };
+	struct sip_tls_config tls = { .verify = verify[c->tls_verify], .ca_file = c->tls_ca_file,
+				      .cert_file = c->tls_cert_file, .key_file = c->tls_key_file };
+
+	return sip_tp_start(ua->loop, transport_kind(c), c->local_ip, c->local_port, &tls, &txn_ops, g);
+}
+
 static int setup_group(struct cp_ua *ua, uint32_t gi, char *err, size_t errlen)
 {
 	struct ua_group *g = &ua->groups[gi];
@@ -881,23 +914,27 @@ static int setup_group(struct cp_ua *ua, uint32_t gi, char *err, size_t errlen)
 
 	g->ua = ua;
 	g->cfg = c;
-	g->udp = sip_udp_start(ua->loop, c->local_ip, c->local_port, &txn_ops, g);
-	if (!g->udp) {
-		snprintf(err, errlen, "[group %s]: cannot open SIP/UDP on %s:%u", c->name, c->local_ip, c->local_port);
+	g->tp = open_transport(ua, g, c);
+	if (!g->tp) {
+		snprintf(err, errlen, "[group %s]: cannot open SIP/%s on %s:%u (see the log)", c->name,
+			 transport_kind(c) == SIP_TP_TLS ? "TLS" : transport_kind(c) == SIP_TP_TCP ? "TCP" : "UDP",
+			 c->local_ip, c->local_port);
 		return -EADDRINUSE;
 	}
 	cm_strlcpy(g->ip, c->local_ip, sizeof(g->ip));
-	g->port = sip_udp_port(g->udp);
+	g->port = sip_tp_port(g->tp);
 	if (c->registrar[0]) {
 		char host[CFG_HOST_MAX];
 		uint16_t port;
-		if (resolve(c->registrar, 5060, &g->registrar) < 0) {
+		if (resolve(c->registrar, transport_kind(c) == SIP_TP_TLS ? 5061 : 5060, &g->registrar) < 0) {
 			snprintf(err, errlen, "[group %s]: cannot resolve registrar '%s'", c->name, c->registrar);
 			return -EHOSTUNREACH;
 		}
 		g->has_registrar = true;
 		cfg_parse_hostport(c->registrar, 5060, host, sizeof(host), &port);
 		cm_strlcpy(g->domain, c->domain[0] ? c->domain : host, sizeof(g->domain));
+		/* TLS: the registrar's certificate is checked against its name (its IP address if numeric) */
+		sip_tp_set_peer_name(g->tp, &g->registrar, host);
 	} else {
 		cm_strlcpy(g->domain, c->domain[0] ? c->domain : c->local_ip, sizeof(g->domain));
 	}
@@ -965,7 +1002,7 @@ static int setup_endpoints(struct cp_ua *ua, char *err, size_t errlen)
 				struct sip_reg_config rc = { .domain = ua->groups[gi].domain, .user = ep->user,
 							     .password = ep->password, .dst = ua->groups[gi].registrar,
 							     .expires = c->register_expires_s };
-				ep->reg = sip_reg_new(ua->groups[gi].udp, &rc, reg_changed, ep);
+				ep->reg = sip_reg_new(ua->groups[gi].tp, &rc, reg_changed, ep);
 				if (!ep->reg) {
 					snprintf(err, errlen, "[group %s]: cannot set up registration of '%s'", c->name,
 						 ep->user);
@@ -1030,6 +1067,14 @@ fail:
 	return NULL;
 }
 
+int cp_ua_group_addr(const struct cp_ua *ua, uint16_t group, char *ip, size_t iplen, uint16_t *port)
+{
+	if (group >= ua->plan->ngroups || !ua->groups[group].port)
+		return -EINVAL;
+	*port = ua->groups[group].port;
+	return cm_strlcpy(ip, ua->groups[group].ip, iplen);
+}
+
 void cp_ua_attach(struct cp_ua *ua, struct cp_engine *engine)
 {
 	ua->engine = engine;
@@ -1045,8 +1090,7 @@ void cp_ua_free(struct cp_ua *ua)
 		free(ua->eps[i].in.sdp_answer);
 	}
 	for (uint32_t g = 0; g < CFG_MAX_GROUPS; g++)
-		if (ua->groups[g].udp)
-			sip_udp_stop(ua->groups[g].udp);
+		sip_tp_stop(ua->groups[g].tp);
 	free(ua->hash);
 	free(ua->eps);
 	free(ua);

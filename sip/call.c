@@ -15,7 +15,7 @@
 
 struct sip_call {
 	struct sip_client_handler h; /* first: the client transactions' user pointer */
-	struct sip_udp *u;
+	struct sip_tp *tp;
 	struct sip_call_config cfg;
 	char from_user[SIP_CALL_FIELD_MAX], from_domain[SIP_CALL_FIELD_MAX], to_uri[SIP_CALL_FIELD_MAX];
 	char route[SIP_CALL_FIELD_MAX], auth_user[SIP_CALL_FIELD_MAX], password[SIP_CALL_FIELD_MAX];
@@ -80,7 +80,7 @@ void sip_call_stray_response(const struct sip_msg *m)
 		return;
 	for (struct sip_call *c = by_call_id[call_hash(cid->value.p, cid->value.len)]; c; c = c->hnext)
 		if (sip_str_eq(cid->value, c->call_id) && c->ack && cseq.seq == c->invite_cseq) {
-			sip_udp_send(c->u, &c->next_hop, c->ack, c->ack_len);
+			sip_tp_send(c->tp, &c->next_hop, c->ack, c->ack_len);
 			c->st.ack_retransmissions++;
 			return;
 		}
@@ -123,7 +123,7 @@ static void set_state(struct sip_call *c, enum sip_call_state s)
 
 static void end_call(struct sip_call *c)
 {
-	struct cp_loop *loop = sip_udp_loop(c->u);
+	struct cp_loop *loop = sip_tp_loop(c->tp);
 
 	cp_timer_stop(loop, &c->hangup_timer);
 	cp_timer_stop(loop, &c->no_answer_timer);
@@ -140,8 +140,10 @@ static uint64_t since_invite(const struct sip_call *c)
 static void common_headers(struct sip_call *c, struct sip_builder *b, const char *branch, bool with_remote_tag,
 			   const char *route, uint32_t cseq, const char *method)
 {
-	sip_build_hdrf(b, "Via", "SIP/2.0/UDP %s:%u;branch=%s;rport", sip_udp_local_ip(c->u), sip_udp_port(c->u),
-		       branch);
+	char via[160];
+
+	sip_tp_via(c->tp, branch, via, sizeof(via));
+	sip_build_hdrf(b, "Via", "%s", via);
 	sip_build_hdrf(b, "Max-Forwards", "70");
 	if (route && route[0])
 		sip_build_hdrf(b, "Route", "%s", route);
@@ -166,7 +168,7 @@ static int new_branch(char *out, size_t len)
 
 static int send_invite(struct sip_call *c)
 {
-	char buf[8192], sdp[2048], auth[1024];
+	char buf[8192], sdp[2048], auth[1024], contact[SIP_CALL_FIELD_MAX + 96];
 	struct sip_builder b;
 	int n, sl, err;
 
@@ -176,7 +178,8 @@ static int send_invite(struct sip_call *c)
 	c->invite_cseq = ++c->cseq;
 	sip_build_request(&b, buf, sizeof(buf), "INVITE", (struct sip_str){ c->to_uri, strlen(c->to_uri) });
 	common_headers(c, &b, c->invite_branch, false, c->route, c->invite_cseq, "INVITE");
-	sip_build_hdrf(&b, "Contact", "<sip:%s@%s:%u>", c->from_user, sip_udp_local_ip(c->u), sip_udp_port(c->u));
+	sip_tp_contact_uri(c->tp, c->from_user, contact, sizeof(contact));
+	sip_build_hdrf(&b, "Contact", "<%s>", contact);
 	sip_build_hdrf(&b, "Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO");
 	if (c->have_chal) {
 		char cnonce[33];
@@ -192,7 +195,7 @@ static int send_invite(struct sip_call *c)
 	n = sip_build_finish(&b, "application/sdp", (struct sip_str){ sdp, (size_t)sl });
 	if (n < 0)
 		return n;
-	c->invite_txn = sip_udp_request(c->u, buf, (size_t)n, &c->cfg.dst, &c->h, &err);
+	c->invite_txn = sip_tp_request(c->tp, buf, (size_t)n, &c->cfg.dst, &c->h, &err);
 	return c->invite_txn ? 0 : err;
 }
 
@@ -208,7 +211,7 @@ static int send_cancel(struct sip_call *c)
 	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
 	if (n < 0)
 		return n;
-	c->other_txn = sip_udp_request(c->u, buf, (size_t)n, &c->cfg.dst, &c->h, &err);
+	c->other_txn = sip_tp_request(c->tp, buf, (size_t)n, &c->cfg.dst, &c->h, &err);
 	c->cancelled = c->other_txn != NULL;
 	return c->other_txn ? 0 : err;
 }
@@ -235,9 +238,9 @@ static int in_dialog(struct sip_call *c, const char *method, uint32_t cseq, bool
 			memcpy(c->ack, buf, (size_t)n);
 			c->ack_len = (size_t)n;
 		}
-		return sip_udp_send(c->u, &c->next_hop, buf, (size_t)n);
+		return sip_tp_send(c->tp, &c->next_hop, buf, (size_t)n);
 	}
-	c->other_txn = sip_udp_request(c->u, buf, (size_t)n, &c->next_hop, &c->h, &err);
+	c->other_txn = sip_tp_request(c->tp, buf, (size_t)n, &c->next_hop, &c->h, &err);
 	return c->other_txn ? 0 : err;
 }
 
@@ -313,7 +316,7 @@ static int make_dialog(struct sip_call *c, const struct sip_msg *m)
 
 static void on_answered(struct sip_call *c, const struct sip_msg *m)
 {
-	struct cp_loop *loop = sip_udp_loop(c->u);
+	struct cp_loop *loop = sip_tp_loop(c->tp);
 	enum sdp_neg neg = SDP_NEG_NO_AUDIO;
 	bool media_ok = false;
 
@@ -466,7 +469,7 @@ static int copy(char *dst, const char *src)
 	return cm_strlcpy(dst, src ? src : "", SIP_CALL_FIELD_MAX) < 0 ? -ENAMETOOLONG : 0;
 }
 
-struct sip_call *sip_call_new(struct sip_udp *u, const struct sip_call_config *cfg, sip_call_cb cb, void *arg)
+struct sip_call *sip_call_new(struct sip_tp *tp, const struct sip_call_config *cfg, sip_call_cb cb, void *arg)
 {
 	struct sip_call *c;
 	char rnd[33];
@@ -478,7 +481,7 @@ struct sip_call *sip_call_new(struct sip_udp *u, const struct sip_call_config *c
 		return NULL;
 	c->h = (struct sip_client_handler){ .on_response = on_response, .on_timeout = on_timeout,
 					    .on_terminated = on_terminated };
-	c->u = u;
+	c->tp = tp;
 	c->cfg = *cfg;
 	if (copy(c->from_user, cfg->from_user) || copy(c->from_domain, cfg->from_domain) ||
 	    copy(c->to_uri, cfg->to_uri) || copy(c->route, cfg->route) || copy(c->password, cfg->password) ||
@@ -513,7 +516,7 @@ int sip_call_start(struct sip_call *c)
 		return rc;
 	}
 	if (c->cfg.no_answer_ms)
-		cp_timer_start(sip_udp_loop(c->u), &c->no_answer_timer, c->cfg.no_answer_ms);
+		cp_timer_start(sip_tp_loop(c->tp), &c->no_answer_timer, c->cfg.no_answer_ms);
 	return 0;
 }
 
@@ -521,7 +524,7 @@ int sip_call_hangup(struct sip_call *c)
 {
 	switch (c->st.state) {
 	case SIP_CALL_CONFIRMED:
-		cp_timer_stop(sip_udp_loop(c->u), &c->hangup_timer);
+		cp_timer_stop(sip_tp_loop(c->tp), &c->hangup_timer);
 		send_bye(c);
 		return 0;
 	case SIP_CALL_CALLING:
@@ -541,7 +544,7 @@ void sip_call_free(struct sip_call *c)
 
 	if (!c)
 		return;
-	loop = sip_udp_loop(c->u);
+	loop = sip_tp_loop(c->tp);
 	cp_timer_stop(loop, &c->hangup_timer);
 	cp_timer_stop(loop, &c->no_answer_timer);
 	if (c->invite_txn)

@@ -13,7 +13,7 @@
 
 struct sip_reg {
 	struct sip_client_handler h;  /* first: the client transactions' user pointer */
-	struct sip_udp *u;
+	struct sip_tp *tp;
 	struct sip_reg_config cfg;
 	char domain[REG_FIELD_MAX], user[REG_FIELD_MAX], password[REG_FIELD_MAX], auth_user[REG_FIELD_MAX];
 	char route[REG_FIELD_MAX];
@@ -50,18 +50,19 @@ static void set_state(struct sip_reg *r, enum sip_reg_state s)
 
 static int send_register(struct sip_reg *r)
 {
-	char buf[4096], branch[33], auth[1024], ruri[REG_FIELD_MAX + 8];
-	const char *ip = sip_udp_local_ip(r->u);
-	uint16_t port = sip_udp_port(r->u);
+	char buf[4096], branch[48], rnd[33], auth[1024], ruri[REG_FIELD_MAX + 8], via[160], contact[REG_FIELD_MAX + 96];
 	struct sip_builder b;
 	int n, err;
 
-	if (sip_digest_cnonce(branch, sizeof(branch)) < 0)
+	if (sip_digest_cnonce(rnd, sizeof(rnd)) < 0)
 		return -EIO;
+	snprintf(branch, sizeof(branch), SIP_MAGIC_COOKIE "%s", rnd);
+	sip_tp_via(r->tp, branch, via, sizeof(via));
+	sip_tp_contact_uri(r->tp, r->user, contact, sizeof(contact));
 	snprintf(ruri, sizeof(ruri), "sip:%s", r->domain);
 	r->cseq++;
 	sip_build_request(&b, buf, sizeof(buf), "REGISTER", (struct sip_str){ ruri, strlen(ruri) });
-	sip_build_hdrf(&b, "Via", "SIP/2.0/UDP %s:%u;branch=" SIP_MAGIC_COOKIE "%s;rport", ip, port, branch);
+	sip_build_hdrf(&b, "Via", "%s", via);
 	sip_build_hdrf(&b, "Max-Forwards", "70");
 	if (r->route[0])
 		sip_build_hdrf(&b, "Route", "%s", r->route);
@@ -69,7 +70,7 @@ static int send_register(struct sip_reg *r)
 	sip_build_hdrf(&b, "To", "<sip:%s@%s>", r->user, r->domain);
 	sip_build_hdrf(&b, "Call-ID", "%s", r->call_id);
 	sip_build_hdrf(&b, "CSeq", "%u REGISTER", r->cseq);
-	sip_build_hdrf(&b, "Contact", "<sip:%s@%s:%u>", r->user, ip, port);
+	sip_build_hdrf(&b, "Contact", "<%s>", contact);
 	sip_build_hdrf(&b, "Expires", "%u", r->unregistering ? 0 : r->expires);
 	if (r->have_challenge) {
 		char cnonce[33];
@@ -86,7 +87,7 @@ static int send_register(struct sip_reg *r)
 	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
 	if (n < 0)
 		return n;
-	r->pending = sip_udp_request(r->u, buf, (size_t)n, &r->cfg.dst, &r->h, &err);
+	r->pending = sip_tp_request(r->tp, buf, (size_t)n, &r->cfg.dst, &r->h, &err);
 	if (!r->pending)
 		return err;
 	r->st.registers_sent++;
@@ -96,7 +97,7 @@ static int send_register(struct sip_reg *r)
 static void fail(struct sip_reg *r, unsigned status)
 {
 	r->st.last_status = status;
-	cp_timer_stop(sip_udp_loop(r->u), &r->refresh);
+	cp_timer_stop(sip_tp_loop(r->tp), &r->refresh);
 	set_state(r, SIP_REG_FAILED);
 }
 
@@ -118,7 +119,7 @@ static uint32_t granted(const struct sip_reg *r, const struct sip_msg *m)
 	uint32_t v = r->expires;
 	const char *why;
 
-	snprintf(mine, sizeof(mine), "%s@%s:%u", r->user, sip_udp_local_ip(r->u), sip_udp_port(r->u));
+	snprintf(mine, sizeof(mine), "%s@%s:%u", r->user, sip_tp_local_ip(r->tp), sip_tp_port(r->tp));
 	for (const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_CONTACT); h; h = sip_msg_next_hdr(m, h)) {
 		struct sip_str rest = h->value, elem, ex;
 		struct sip_addr a;
@@ -137,7 +138,7 @@ static uint32_t granted(const struct sip_reg *r, const struct sip_msg *m)
 static void on_response(struct sip_client_handler *h, struct sip_txn *ct, const struct sip_msg *m)
 {
 	struct sip_reg *r = (struct sip_reg *)h;
-	struct cp_loop *loop = sip_udp_loop(r->u);
+	struct cp_loop *loop = sip_tp_loop(r->tp);
 	const char *why;
 
 	if (m->status < 200)
@@ -204,8 +205,8 @@ static void on_response(struct sip_client_handler *h, struct sip_txn *ct, const 
 
 static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
 {
-	(void)ct;
-	fail((struct sip_reg *)h, 408);
+	/* no answer: 408; the connection failed (stream transports): 503 (RFC 3261 §8.1.3.1) */
+	fail((struct sip_reg *)h, sip_txn_last_status(ct) == 503 ? 503 : 408);
 }
 
 static void on_terminated(struct sip_client_handler *h, struct sip_txn *ct)
@@ -221,7 +222,7 @@ static int copy(char *dst, const char *src)
 	return cm_strlcpy(dst, src ? src : "", REG_FIELD_MAX) < 0 ? -ENAMETOOLONG : 0;
 }
 
-struct sip_reg *sip_reg_new(struct sip_udp *u, const struct sip_reg_config *cfg, sip_reg_cb cb, void *arg)
+struct sip_reg *sip_reg_new(struct sip_tp *tp, const struct sip_reg_config *cfg, sip_reg_cb cb, void *arg)
 {
 	struct sip_reg *r;
 	char rnd[33];
@@ -233,7 +234,7 @@ struct sip_reg *sip_reg_new(struct sip_udp *u, const struct sip_reg_config *cfg,
 		return NULL;
 	r->h = (struct sip_client_handler){ .on_response = on_response, .on_timeout = on_timeout,
 					    .on_terminated = on_terminated };
-	r->u = u;
+	r->tp = tp;
 	r->cfg = *cfg;
 	if (copy(r->domain, cfg->domain) || copy(r->user, cfg->user) || copy(r->password, cfg->password) ||
 	    copy(r->auth_user, cfg->auth_user ? cfg->auth_user : cfg->user) || copy(r->route, cfg->route) ||
@@ -258,7 +259,7 @@ int sip_reg_start(struct sip_reg *r)
 	int rc;
 
 	r->unregistering = false;
-	r->first_sent_ms = cp_loop_now_ms(sip_udp_loop(r->u));
+	r->first_sent_ms = cp_loop_now_ms(sip_tp_loop(r->tp));
 	if (r->first_sent_ms == 0)
 		r->first_sent_ms = cm_now_ms();
 	set_state(r, SIP_REG_REGISTERING);
@@ -272,7 +273,7 @@ int sip_reg_stop(struct sip_reg *r)
 {
 	int rc;
 
-	cp_timer_stop(sip_udp_loop(r->u), &r->refresh);
+	cp_timer_stop(sip_tp_loop(r->tp), &r->refresh);
 	if (r->st.state != SIP_REG_REGISTERED)
 		return 0;
 	r->unregistering = true;
@@ -288,7 +289,7 @@ void sip_reg_free(struct sip_reg *r)
 {
 	if (!r)
 		return;
-	cp_timer_stop(sip_udp_loop(r->u), &r->refresh);
+	cp_timer_stop(sip_tp_loop(r->tp), &r->refresh);
 	if (r->pending)
 		sip_txn_set_user(r->pending, NULL);
 	free(r);

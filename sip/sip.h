@@ -467,6 +467,7 @@ typedef int (*sip_send_fn)(void *ctx, const struct sockaddr_storage *dst, const 
 
 struct sip_txn_stats {
 	uint64_t created, terminated, retransmissions, timeouts, parse_errors, stray_responses, absorbed;
+	uint64_t transport_errors;     /* client transactions failed because their connection failed */
 	uint64_t live;
 };
 
@@ -478,6 +479,9 @@ void sip_txn_layer_free(struct sip_txn_layer *l);
  * cp_loop timer; tests call it with a fake clock. */
 unsigned sip_txn_tick(struct sip_txn_layer *l, uint64_t now_ms);
 int sip_txn_next_ms(const struct sip_txn_layer *l);
+/* A stream transport's connection to peer failed or closed: every client transaction still waiting for an
+ * answer from it ends now (on_timeout, sip_txn_last_status 503) instead of at Timer B/F.  Returns how many. */
+unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const struct sockaddr_storage *peer);
 const struct sip_txn_stats *sip_txn_layer_stats(const struct sip_txn_layer *l);
 /* Feeds one received message (a datagram): parsed, matched to a transaction (§17.1.3, §17.2.3) or handed to
  * the user.  Malformed input is counted and dropped.  0, or a negative errno for a dropped message. */
@@ -508,48 +512,100 @@ void sip_txn_set_user(struct sip_txn *t, void *user);
 const struct sip_msg *sip_txn_request(const struct sip_txn *t);
 unsigned sip_txn_last_status(const struct sip_txn *t);
 
-/* ---- UDP transport on the control-plane event loop -------------------------------------------------------- */
+/* ---- transports: one handle for UDP, TCP and TLS ---------------------------------------------------------- */
+
+/* Registrations, calls and the UAS hold a struct sip_tp: the transport's transaction layer, how to start a
+ * client transaction and send outside one, its loop and local address, and what it is called on the wire.
+ * Each transport embeds one (sip_udp_tp, sip_tcp_tp give it); sip_tp_start opens any of them. */
+enum sip_tp_kind { SIP_TP_UDP, SIP_TP_TCP, SIP_TP_TLS };
+const char *sip_tp_kind_name(enum sip_tp_kind k); /* "udp", "tcp", "tls" */
 
 struct cp_loop;
-struct sip_udp;
-/* Binds ip:port (port 0: any free one) and plugs the socket and the wheel's tick into the loop; received
- * datagrams go to the transaction layer it creates with these ops.  NULL on failure (logged). */
-struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t port,
-			      const struct sip_txn_user_ops *ops, void *ops_arg);
-void sip_udp_stop(struct sip_udp *u);
-uint16_t sip_udp_port(const struct sip_udp *u);
-struct sip_txn_layer *sip_udp_txn_layer(struct sip_udp *u);
+struct sip_tp;
+struct sip_tls_config;
+/* Opens a transport of this kind bound to ip:port (0: any free port); tls is required for SIP_TP_TLS and
+ * ignored otherwise.  NULL on failure (logged). */
+struct sip_tp *sip_tp_start(struct cp_loop *loop, enum sip_tp_kind kind, const char *ip, uint16_t port,
+			    const struct sip_tls_config *tls, const struct sip_txn_user_ops *ops, void *ops_arg);
+void sip_tp_stop(struct sip_tp *tp);
+enum sip_tp_kind sip_tp_kind(const struct sip_tp *tp);
+struct cp_loop *sip_tp_loop(const struct sip_tp *tp);
+struct sip_txn_layer *sip_tp_txn_layer(struct sip_tp *tp);
+const char *sip_tp_local_ip(const struct sip_tp *tp);
+uint16_t sip_tp_port(const struct sip_tp *tp);
+bool sip_tp_reliable(const struct sip_tp *tp);
+/* The Via transport token: "UDP", "TCP" or "TLS". */
+const char *sip_tp_via_token(const struct sip_tp *tp);
+/* The URI parameter our Contact and Route URIs carry (RFC 3261 §19.1.1): "" for UDP, ";transport=tcp",
+ * ";transport=tls". */
+const char *sip_tp_uri_param(const struct sip_tp *tp);
+/* Writes a Via value "SIP/2.0/<token> <ip>:<port>;branch=<branch>;rport" (IPv6 in brackets): 0 or -ENOSPC. */
+int sip_tp_via(const struct sip_tp *tp, const char *branch, char *out, size_t len);
+/* Writes a Contact URI "sip:<user>@<ip>:<port>[;transport=...]" without angle brackets: 0 or -ENOSPC. */
+int sip_tp_contact_uri(const struct sip_tp *tp, const char *user, char *out, size_t len);
 /* Starts a client transaction on this transport (sip_txn_client_start with the wheel brought to now). */
-struct sip_txn *sip_udp_request(struct sip_udp *u, const char *req, size_t len, const struct sockaddr_storage *dst,
-				void *user, int *err);
+struct sip_txn *sip_tp_request(struct sip_tp *tp, const char *req, size_t len, const struct sockaddr_storage *dst,
+			       void *user, int *err);
+/* Sends one message outside any transaction (the ACK for a 2xx, a retransmitted 2xx): 0 or a negative errno. */
+int sip_tp_send(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *buf, size_t len);
 /* After calling into the transaction layer from outside a transport callback (e.g. sip_txn_respond from a
  * ring timer): re-arms the wheel's loop timer. */
-void sip_udp_kick(struct sip_udp *u);
-struct cp_loop *sip_udp_loop(const struct sip_udp *u);
-/* Sends one datagram outside any transaction (the ACK for a 2xx): 0 or a negative errno. */
-int sip_udp_send(struct sip_udp *u, const struct sockaddr_storage *dst, const char *buf, size_t len);
-const char *sip_udp_local_ip(const struct sip_udp *u);
+void sip_tp_kick(struct sip_tp *tp);
 /* Fills a transport address from a numeric IP and port: 0 or -EINVAL. */
 int sip_addr_from(struct sockaddr_storage *a, const char *ip, uint16_t port);
 
-/* ---- TCP transport on the control-plane event loop -------------------------------------------------------- */
+/* UDP: one non-blocking socket bound to ip:port. */
+struct sip_udp;
+struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t port,
+			      const struct sip_txn_user_ops *ops, void *ops_arg);
+void sip_udp_stop(struct sip_udp *u);
+struct sip_tp *sip_udp_tp(struct sip_udp *u);
+uint16_t sip_udp_port(const struct sip_udp *u);
 
-/* Listens on ip:port (0: any) and opens connections on demand; stream framing by Content-Length (sip_frame);
- * its transaction layer is reliable (no retransmissions; Timers D, I, J, K zero).  Requests built for it carry
- * "SIP/2.0/TCP" in their Via.  Responses go back on the connection the request arrived on. */
+/* TCP: listens on ip:port (0: any) and opens connections on demand; stream framing by Content-Length
+ * (sip_frame); its transaction layer is reliable (no retransmissions; Timers D, I, J, K zero).  Responses go
+ * back on the connection the request arrived on. */
 struct sip_tcp;
 struct sip_tcp_stats {
 	unsigned accepted, connected, connect_failures, closed, framing_errors, messages;
+	unsigned tls_handshakes;      /* completed, both roles */
+	unsigned tls_resumed;         /* of those, resumed sessions (SSL_session_reused) */
+	unsigned tls_verify_failures; /* the peer's certificate refused (untrusted, wrong name, none when required) */
+	unsigned tls_failures;        /* other handshake failures (protocol, version, closed mid-handshake) */
+	unsigned tls_refused;         /* incoming TLS connections refused: no certificate of our own */
 };
 struct sip_tcp *sip_tcp_start(struct cp_loop *loop, const char *ip, uint16_t port,
 			      const struct sip_txn_user_ops *ops, void *ops_arg);
 void sip_tcp_stop(struct sip_tcp *t);
+struct sip_tp *sip_tcp_tp(struct sip_tcp *t);
 uint16_t sip_tcp_port(const struct sip_tcp *t);
-struct sip_txn_layer *sip_tcp_txn_layer(struct sip_tcp *t);
 const struct sip_tcp_stats *sip_tcp_stats(const struct sip_tcp *t);
-struct sip_txn *sip_tcp_request(struct sip_tcp *t, const char *req, size_t len, const struct sockaddr_storage *dst,
-				void *user, int *err);
-void sip_tcp_kick(struct sip_tcp *t);
+/* Closes the connections to peer (NULL: all of them), failing what waits on them; returns how many. */
+unsigned sip_tcp_disconnect(struct sip_tcp *t, const struct sockaddr_storage *peer);
+
+/* TLS (OpenSSL, TLS 1.2 or newer) is an option of the stream transport: the same connections, framing and
+ * reliable transaction layer, with a handshake driven from the loop (never blocking) before the first byte.
+ * Client side: SNI with the peer's name, the certificate checked against it (or against the peer's IP address
+ * when it has no name), our certificate presented when configured (mutual TLS), sessions cached per peer and
+ * resumed.  Server side (incoming connections) needs cert_file/key_file; without them incoming connections
+ * are refused and counted.  Via "SIP/2.0/TLS", Contact ";transport=tls".  OpenSSL writes with write(2): the
+ * process must ignore SIGPIPE (both programs do). */
+enum sip_tls_verify { SIP_TLS_VERIFY_SYSTEM, SIP_TLS_VERIFY_CA, SIP_TLS_VERIFY_NONE };
+const char *sip_tls_verify_name(enum sip_tls_verify v); /* "system", "ca", "none" */
+struct sip_tls_config {
+	enum sip_tls_verify verify;    /* the peer's certificate: the system's CAs, ca_file's, or not checked */
+	const char *ca_file;           /* PEM; required for SIP_TLS_VERIFY_CA and for checking client certificates */
+	const char *cert_file;         /* PEM chain: our certificate (server side; client side: mutual TLS) */
+	const char *key_file;          /* its private key (NULL: in cert_file) */
+	const char *server_name;       /* the name every peer is asked for (SNI) and checked against, unless
+					* sip_tp_set_peer_name says otherwise; NULL: the peer's IP address */
+	bool require_client_cert;      /* server side: refuse clients without a certificate ca_file/system trusts */
+};
+struct sip_tcp *sip_tls_start(struct cp_loop *loop, const char *ip, uint16_t port, const struct sip_tls_config *tls,
+			      const struct sip_txn_user_ops *ops, void *ops_arg);
+/* The name to ask for (SNI) and check in the certificate when connecting to dst over TLS (a registrar or
+ * proxy reached by its DNS name); a no-op on other transports.  0 or a negative errno. */
+int sip_tp_set_peer_name(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *name);
 
 /* ---- client transaction handlers -------------------------------------------------------------------------- */
 
@@ -595,11 +651,10 @@ struct sip_reg_stats {
 };
 
 struct sip_reg;
-struct sip_udp;
 typedef void (*sip_reg_cb)(struct sip_reg *r, void *arg); /* called on every state change */
 /* NULL on a bad config or allocation failure.  Uses the transport's client side: its ops must route client
  * transactions with sip_client_on_* (see above). */
-struct sip_reg *sip_reg_new(struct sip_udp *u, const struct sip_reg_config *cfg, sip_reg_cb cb, void *arg);
+struct sip_reg *sip_reg_new(struct sip_tp *tp, const struct sip_reg_config *cfg, sip_reg_cb cb, void *arg);
 /* Sends the first REGISTER; refreshes follow on their own.  0 or a negative errno. */
 int sip_reg_start(struct sip_reg *r);
 /* Unregisters (Expires: 0) if registered; the state ends UNREGISTERED (or FAILED). */
@@ -653,7 +708,7 @@ struct sip_call_stats {
 
 struct sip_call;
 typedef void (*sip_call_cb)(struct sip_call *c, void *arg); /* on every state change */
-struct sip_call *sip_call_new(struct sip_udp *u, const struct sip_call_config *cfg, sip_call_cb cb, void *arg);
+struct sip_call *sip_call_new(struct sip_tp *tp, const struct sip_call_config *cfg, sip_call_cb cb, void *arg);
 int sip_call_start(struct sip_call *c);
 /* BYE when confirmed, CANCEL while ringing (the call then ends with 487). */
 int sip_call_hangup(struct sip_call *c);
@@ -686,7 +741,7 @@ struct sip_uas_stats {
  * Dialogs are keyed by Call-ID only (enough for a test endpoint; forked calls would need the tags too). */
 struct sip_uas;
 struct sip_uas *sip_uas_new(const struct sip_uas_config *cfg);
-void sip_uas_attach(struct sip_uas *s, struct sip_udp *u);
+void sip_uas_attach(struct sip_uas *s, struct sip_tp *tp);
 void sip_uas_on_request(void *arg, struct sip_txn *st, const struct sip_msg *req,
 			const struct sockaddr_storage *src);
 void sip_uas_on_terminated(void *arg, struct sip_txn *t);

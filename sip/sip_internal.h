@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <netinet/in.h>
+#include <sys/types.h>
 
 #include "controlplane/controlplane.h"
 #include "sip/sip.h"
@@ -90,26 +91,72 @@ static inline const char *sip_skip_quoted(const char *p, const char *end)
  * name/value (value.p == NULL if no '='), 0 at the end, -EINVAL on an empty or malformed parameter. */
 int sip_param_next(const char **pp, const char *end, struct sip_str *name, struct sip_str *value);
 
-/* What every transport on the loop shares: its transaction layer and the one loop timer that ticks the SIP
- * wheel, armed only while SIP timers are (transport.c). */
+/* What every transport shares (transport.c): the generic handle struct sip_tp is the first member of each
+ * transport's own struct; its ops table says how the transport sends and stops and what it is called on the
+ * wire.  The handle owns the transaction layer and the one loop timer that ticks the SIP wheel, armed only
+ * while SIP timers are. */
 struct cp_loop;
-struct sip_transport_clock {
+struct sip_tp_ops {
+	const char *via;         /* Via transport token: "UDP", "TCP", "TLS" */
+	const char *uri_param;   /* what Contact URIs carry: "", ";transport=tcp", ";transport=tls" */
+	bool reliable;
+	int (*send)(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *buf, size_t len);
+	void (*stop)(struct sip_tp *tp);
+};
+struct sip_tp {
+	const struct sip_tp_ops *ops;
+	enum sip_tp_kind kind;
 	struct cp_loop *loop;
 	struct sip_txn_layer *txl;
 	struct cp_timer tick;
+	char ip[64];
+	uint16_t port;
 };
-void sip_clock_init(struct sip_transport_clock *c, struct cp_loop *loop, struct sip_txn_layer *txl);
-/* Re-arms the loop timer for the wheel's earliest slot (after anything that may have started a timer). */
-void sip_clock_arm(struct sip_transport_clock *c);
-void sip_clock_stop(struct sip_transport_clock *c);
-/* Brings the wheel to now (new timers count from now, not from the last tick), starts a client transaction,
- * re-arms. */
-struct sip_txn *sip_clock_request(struct sip_transport_clock *c, const char *req, size_t len,
-				  const struct sockaddr_storage *dst, void *user, int *err);
+/* Creates the transaction layer (reliable per ops) and the wheel's loop timer: 0 or -ENOMEM. */
+int sip_tp_init(struct sip_tp *tp, enum sip_tp_kind kind, const struct sip_tp_ops *ops, struct cp_loop *loop,
+		const char *ip, uint16_t port, const struct sip_txn_user_ops *uops, void *uarg);
+/* Stops the timer and frees the transaction layer. */
+void sip_tp_fini(struct sip_tp *tp);
+/* Brings the wheel to the loop's clock (called first in every I/O callback). */
+void sip_tp_tick(struct sip_tp *tp);
+/* The port a bound socket got (port 0 asked for any). */
+uint16_t sip_sock_port(int fd);
+
+/* TLS for the stream transport (tls.c).  struct ssl_st is OpenSSL's SSL. */
+struct sip_tls;
+struct ssl_st;
+struct sip_tls *sip_tls_new(const struct sip_tls_config *cfg); /* NULL: logged */
+void sip_tls_free(struct sip_tls *x);
+bool sip_tls_can_serve(const struct sip_tls *x);
+int sip_tls_set_peer_name(struct sip_tls *x, const struct sockaddr_storage *addr, const char *name);
+/* A connection's TLS state on a connected socket, client (SNI, name check, cached session) or server side. */
+struct ssl_st *sip_tls_client(struct sip_tls *x, int fd, const struct sockaddr_storage *peer);
+struct ssl_st *sip_tls_server(struct sip_tls *x, int fd);
+void sip_tls_conn_free(struct ssl_st *ssl);
+/* Advances the handshake: 1 done, 0 in progress (*want_write: wait for writability, else readability),
+ * -EPROTO failed (counted in st and logged, rate-limited). */
+int sip_tls_handshake(struct ssl_st *ssl, const struct sockaddr_storage *peer, bool *want_write,
+		      struct sip_tcp_stats *st);
+ssize_t sip_tls_read(struct ssl_st *ssl, char *buf, size_t len, bool *want_write);
+ssize_t sip_tls_write(struct ssl_st *ssl, const char *buf, size_t len, bool *want_write);
+bool sip_tls_pending(struct ssl_st *ssl); /* decrypted bytes buffered inside OpenSSL */
 
 static inline socklen_t sip_sockaddr_len(const struct sockaddr_storage *a)
 {
 	return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+/* Same family, address and port. */
+static inline bool sip_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+	return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }
 
 /* A response no client transaction claimed: a retransmitted 2xx for an INVITE is re-ACKed by its call

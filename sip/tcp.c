@@ -1,8 +1,10 @@
-/* TCP transport on the control-plane loop (RFC 3261 §18): one listening socket, connections accepted or opened
- * on demand (non-blocking connect, output queued until connected), each with its own stream framer so messages
- * split across reads or packed into one are framed by Content-Length (sip_frame) before parsing.  Its
+/* Stream transports on the control-plane loop (RFC 3261 §18): TCP, and TLS as an option of the same code.  One
+ * listening socket; connections accepted or opened on demand (non-blocking connect from our own address,
+ * output queued until the connection, and for TLS its handshake, is up), each with its own stream framer so
+ * messages split across reads or packed into one are framed by Content-Length (sip_frame) before parsing.  The
  * transaction layer is "reliable": no retransmission timers, zero-length wait timers.  Responses go back on the
- * connection the request came in on (matched by the peer address). */
+ * connection the request came in on (matched by the peer address).  A connection that fails or closes fails
+ * the client transactions waiting on that peer at once (RFC 3261 §8.1.3.1, §17.1.4) instead of after Timer B/F. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -16,13 +18,18 @@
 #include "sip/sip_internal.h"
 
 #define TCP_IN_MAX (2 * SIP_MAX_MSG_SIZE) /* a connection's unframed input */
+#define TCP_OUT_MAX (16 * SIP_MAX_MSG_SIZE)
 #define TCP_READ_CHUNK 16384
+#define TCP_READ_ROUNDS 8 /* reads per wake-up before yielding (TLS: until OpenSSL's buffer is empty too) */
 
 struct tcp_conn {
 	struct tcp_conn *next;
 	struct sip_tcp *t;
 	int fd;
-	bool connected;
+	bool connected;     /* the TCP connection is established */
+	bool up;            /* and so is TLS, if any: application data may flow */
+	bool want_write;    /* OpenSSL waits for the socket to become writable */
+	struct ssl_st *ssl; /* NULL: plain TCP */
 	struct sockaddr_storage peer;
 	struct sip_framer framer;
 	char *in;
@@ -32,89 +39,110 @@ struct tcp_conn {
 };
 
 struct sip_tcp {
-	struct sip_transport_clock clk; /* loop, transaction layer, wheel tick */
-	struct cp_loop *loop;
+	struct sip_tp tp; /* first: the generic handle (loop, transaction layer, wheel tick, address) */
 	int lfd;
-	uint16_t port;
-	struct sip_txn_layer *txl;
+	struct sockaddr_storage local; /* outgoing connections leave from our address (port chosen by the kernel) */
+	struct sip_tls *tls;           /* NULL: plain TCP */
 	struct tcp_conn *conns;
+	bool stopping;
 	struct sip_tcp_stats st;
 };
 
 static struct cm_ratelimit tcp_rl = CM_RATELIMIT_INIT(10000, 5);
 
-static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-	return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-}
-
+/* Closes a connection; client transactions still waiting on this peer learn at once that the transport failed
+ * (not while the whole transport stops: the layer goes with it). */
 static void conn_close(struct tcp_conn *c)
 {
 	struct sip_tcp *t = c->t;
+	struct sockaddr_storage peer = c->peer;
 
 	for (struct tcp_conn **pp = &t->conns; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
 			break;
 		}
-	cp_loop_del_fd(t->loop, c->fd);
+	cp_loop_del_fd(t->tp.loop, c->fd);
+	sip_tls_conn_free(c->ssl);
 	close(c->fd);
 	free(c->in);
 	free(c->out);
 	free(c);
 	t->st.closed++;
+	if (!t->stopping) {
+		sip_txn_transport_failed(t->tp.txl, &peer);
+		sip_tp_kick(&t->tp);
+	}
 }
 
 static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg);
 
-static struct tcp_conn *conn_new(struct sip_tcp *t, int fd, const struct sockaddr_storage *peer, bool connected)
+static struct tcp_conn *conn_new(struct sip_tcp *t, int fd, const struct sockaddr_storage *peer, bool accepted)
 {
 	struct tcp_conn *c = calloc(1, sizeof(*c));
 	int one = 1;
 
-	if (!c || !(c->in = malloc(TCP_IN_MAX))) {
-		free(c);
-		close(fd);
-		return NULL;
-	}
+	if (!c || !(c->in = malloc(TCP_IN_MAX)))
+		goto free_c;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->t = t;
 	c->fd = fd;
 	c->peer = *peer;
-	c->connected = connected;
-	sip_framer_reset(&c->framer);
-	if (cp_loop_add_fd(t->loop, fd, EPOLLIN | (connected ? 0 : EPOLLOUT), conn_io, c) < 0) {
-		free(c->in);
-		free(c);
-		close(fd);
-		return NULL;
+	c->connected = accepted;
+	if (t->tls) {
+		c->ssl = accepted ? sip_tls_server(t->tls, fd) : sip_tls_client(t->tls, fd, peer);
+		if (!c->ssl)
+			goto free_in;
+	} else {
+		c->up = accepted;
 	}
+	sip_framer_reset(&c->framer);
+	if (cp_loop_add_fd(t->tp.loop, fd, EPOLLIN | (accepted ? 0 : EPOLLOUT), conn_io, c) < 0)
+		goto free_ssl;
 	c->next = t->conns;
 	t->conns = c;
 	return c;
+
+free_ssl:
+	sip_tls_conn_free(c->ssl);
+free_in:
+	free(c->in);
+free_c:
+	free(c);
+	close(fd);
+	return NULL;
 }
 
-/* Writes what is queued; keeps EPOLLOUT only while something is left. */
+/* Readiness we wait for: always input; output while connecting, while OpenSSL asks for it, or while queued
+ * data can go. */
+static int conn_watch(struct tcp_conn *c)
+{
+	bool out = !c->connected || c->want_write || (c->up && c->out_len);
+
+	return cp_loop_mod_fd(c->t->tp.loop, c->fd, EPOLLIN | (out ? EPOLLOUT : 0));
+}
+
+/* Writes what is queued: 0, or a negative errno when the connection is broken. */
 static int conn_flush(struct tcp_conn *c)
 {
-	while (c->connected && c->out_len) {
-		ssize_t n = write(c->fd, c->out, c->out_len);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			return -errno;
+	while (c->up && c->out_len) {
+		ssize_t n;
+
+		if (c->ssl) {
+			n = sip_tls_write(c->ssl, c->out, c->out_len, &c->want_write);
+		} else {
+			n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL);
+			if (n < 0)
+				n = errno == EWOULDBLOCK ? -EAGAIN : -errno;
 		}
+		if (n == -EAGAIN)
+			break;
+		if (n < 0)
+			return (int)n;
 		memmove(c->out, c->out + n, c->out_len - (size_t)n);
 		c->out_len -= (size_t)n;
 	}
-	return cp_loop_mod_fd(c->t->loop, c->fd, EPOLLIN | (c->out_len || !c->connected ? EPOLLOUT : 0));
+	return conn_watch(c);
 }
 
 /* Frames and delivers every complete message in the input buffer. */
@@ -129,11 +157,11 @@ static int conn_deliver(struct tcp_conn *c)
 			return 0;
 		if (rc == SIP_FRAME_ERROR) {
 			c->t->st.framing_errors++;
-			cm_log_rl(&tcp_rl, CM_LOG_WARN, "sip", "TCP stream cannot be framed (%s): closing",
-				  c->framer.error);
+			cm_log_rl(&tcp_rl, CM_LOG_WARN, "sip", "%s stream cannot be framed (%s): closing",
+				  c->t->tp.ops->via, c->framer.error);
 			return -EPROTO;
 		}
-		sip_txn_receive(c->t->txl, c->in + c->framer.skip, msg_len - c->framer.skip, &c->peer);
+		sip_txn_receive(c->t->tp.txl, c->in + c->framer.skip, msg_len - c->framer.skip, &c->peer);
 		c->t->st.messages++;
 		memmove(c->in, c->in + msg_len, c->in_len - msg_len);
 		c->in_len -= msg_len;
@@ -141,52 +169,83 @@ static int conn_deliver(struct tcp_conn *c)
 	}
 }
 
+/* Reads and delivers what has arrived: 0, or a negative errno (closed, broken, unframeable). */
+static int conn_read(struct tcp_conn *c)
+{
+	for (int round = 0; round < TCP_READ_ROUNDS || (c->ssl && sip_tls_pending(c->ssl)); round++) {
+		size_t room = TCP_IN_MAX - c->in_len;
+		ssize_t n;
+
+		if (room == 0) /* the framer bounds a message by SIP_MAX_MSG_SIZE: this much unframed input is an error */
+			return -EMSGSIZE;
+		if (room > TCP_READ_CHUNK)
+			room = TCP_READ_CHUNK;
+		if (c->ssl) {
+			n = sip_tls_read(c->ssl, c->in + c->in_len, room, &c->want_write);
+		} else {
+			n = read(c->fd, c->in + c->in_len, room);
+			if (n < 0)
+				n = errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		}
+		if (n == -EAGAIN)
+			return 0;
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0)
+			return (int)n;
+		c->in_len += (size_t)n;
+		if (conn_deliver(c) < 0)
+			return -EPROTO;
+	}
+	return 0;
+}
+
 static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct tcp_conn *c = arg;
 	struct sip_tcp *t = c->t;
 
-	sip_txn_tick(t->txl, cp_loop_now_ms(loop));
+	(void)loop;
+	sip_tp_tick(&t->tp);
 	if (!c->connected && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
 		int err = 0;
 		socklen_t el = sizeof(err);
 		getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
 		if (err) {
-			cm_log_rl(&tcp_rl, CM_LOG_WARN, "sip", "TCP connect failed: %s", strerror(err));
+			cm_log_rl(&tcp_rl, CM_LOG_WARN, "sip", "%s connect failed: %s", t->tp.ops->via, strerror(err));
 			t->st.connect_failures++;
 			conn_close(c);
-			sip_clock_arm(&t->clk);
 			return;
 		}
 		c->connected = true;
+		c->up = !c->ssl;
 	}
-	if (events & EPOLLOUT && conn_flush(c) < 0) {
+	if (c->connected && !c->up) {
+		int rc = sip_tls_handshake(c->ssl, &c->peer, &c->want_write, &t->st);
+
+		if (rc < 0) {
+			conn_close(c);
+			return;
+		}
+		if (rc == 0) {
+			conn_watch(c);
+			sip_tp_kick(&t->tp);
+			return;
+		}
+		c->up = true; /* queued requests go now; records that came with the handshake are read below */
+		events |= EPOLLOUT | EPOLLIN;
+	}
+	if (c->up && (events & EPOLLOUT || c->want_write) && conn_flush(c) < 0) {
 		conn_close(c);
-		sip_clock_arm(&t->clk);
 		return;
 	}
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		for (int round = 0; round < 8; round++) {
-			ssize_t n;
-
-			if (c->in_len == TCP_IN_MAX) {
-				/* the framer bounds a message by SIP_MAX_MSG_SIZE; this much unframed input is an error */
-				conn_close(c);
-				sip_clock_arm(&t->clk);
-				return;
-			}
-			n = read(fd, c->in + c->in_len, TCP_IN_MAX - c->in_len < TCP_READ_CHUNK ? TCP_IN_MAX - c->in_len
-											 : TCP_READ_CHUNK);
-			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-				break;
-			if (n <= 0 || (c->in_len += (size_t)n, conn_deliver(c) < 0)) {
-				conn_close(c);
-				sip_clock_arm(&t->clk);
-				return;
-			}
-		}
+	if (c->up && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && conn_read(c) < 0) {
+		conn_close(c);
+		return;
 	}
-	sip_clock_arm(&t->clk);
+	if (c->up)
+		conn_watch(c);
+	sip_tp_kick(&t->tp);
 }
 
 static void on_accept(struct cp_loop *loop, int fd, uint32_t events, void *arg)
@@ -202,6 +261,13 @@ static void on_accept(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 
 		if (cfd < 0)
 			return;
+		if (t->tls && !sip_tls_can_serve(t->tls)) {
+			t->st.tls_refused++;
+			cm_log_rl(&tcp_rl, CM_LOG_WARN, "sip",
+				  "TLS: incoming connection refused: no certificate of our own (tls_cert_file)");
+			close(cfd);
+			continue;
+		}
 		if (conn_new(t, cfd, &peer, true))
 			t->st.accepted++;
 	}
@@ -213,14 +279,16 @@ static struct tcp_conn *conn_for(struct sip_tcp *t, const struct sockaddr_storag
 	int fd;
 
 	for (c = t->conns; c; c = c->next)
-		if (same_addr(&c->peer, dst))
+		if (sip_same_addr(&c->peer, dst))
 			return c;
 	if (!open_new)
 		return NULL;
 	fd = socket(dst->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NULL;
-	if (connect(fd, (const struct sockaddr *)dst, sip_sockaddr_len(dst)) < 0 && errno != EINPROGRESS) {
+	if ((t->local.ss_family == dst->ss_family &&
+	     bind(fd, (const struct sockaddr *)&t->local, sip_sockaddr_len(&t->local)) < 0) ||
+	    (connect(fd, (const struct sockaddr *)dst, sip_sockaddr_len(dst)) < 0 && errno != EINPROGRESS)) {
 		close(fd);
 		t->st.connect_failures++;
 		return NULL;
@@ -233,9 +301,9 @@ static struct tcp_conn *conn_for(struct sip_tcp *t, const struct sockaddr_storag
 
 /* The transaction layer's send: queue on the peer's connection, opening one if there is none (for a response
  * whose connection has gone, that is the source address, as RFC 3261 §18.2.2 allows). */
-static int tcp_send(void *ctx, const struct sockaddr_storage *dst, const char *buf, size_t len)
+static int stream_send(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *buf, size_t len)
 {
-	struct sip_tcp *t = ctx;
+	struct sip_tcp *t = (struct sip_tcp *)tp;
 	struct tcp_conn *c = conn_for(t, dst, true);
 
 	if (!c)
@@ -245,7 +313,7 @@ static int tcp_send(void *ctx, const struct sockaddr_storage *dst, const char *b
 		char *n;
 		while (cap - c->out_len < len)
 			cap *= 2;
-		if (cap > 16 * SIP_MAX_MSG_SIZE)
+		if (cap > TCP_OUT_MAX)
 			return -ENOBUFS;
 		n = realloc(c->out, cap);
 		if (!n)
@@ -258,87 +326,150 @@ static int tcp_send(void *ctx, const struct sockaddr_storage *dst, const char *b
 	return conn_flush(c);
 }
 
-struct sip_tcp *sip_tcp_start(struct cp_loop *loop, const char *ip, uint16_t port,
-			      const struct sip_txn_user_ops *ops, void *ops_arg)
+static void stream_stop(struct sip_tp *tp)
+{
+	sip_tcp_stop((struct sip_tcp *)tp);
+}
+
+static const struct sip_tp_ops tcp_ops = {
+	.via = "TCP",
+	.uri_param = ";transport=tcp",
+	.reliable = true,
+	.send = stream_send,
+	.stop = stream_stop,
+};
+
+static const struct sip_tp_ops tls_ops = {
+	.via = "TLS",
+	.uri_param = ";transport=tls",
+	.reliable = true,
+	.send = stream_send,
+	.stop = stream_stop,
+};
+
+static struct sip_tcp *stream_start(struct cp_loop *loop, const char *ip, uint16_t port,
+				    const struct sip_tls_config *tls, const struct sip_txn_user_ops *ops, void *ops_arg)
 {
 	struct sip_tcp *t = calloc(1, sizeof(*t));
+	const char *name = tls ? "TLS" : "TCP";
 	struct sockaddr_storage a;
-	socklen_t sl = sizeof(a);
 	int one = 1;
 
 	if (!t) {
-		cm_log(CM_LOG_ERROR, "sip", "out of memory for a TCP transport");
+		cm_log(CM_LOG_ERROR, "sip", "out of memory for a %s transport", name);
 		return NULL;
 	}
-	t->loop = loop;
 	t->lfd = -1;
 	if (sip_addr_from(&a, ip, port) < 0) {
 		cm_log(CM_LOG_ERROR, "sip", "'%s' is not a numeric IP address", ip);
 		goto free_t;
 	}
+	if (tls && !(t->tls = sip_tls_new(tls)))
+		goto free_t;
 	t->lfd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (t->lfd >= 0)
 		setsockopt(t->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (t->lfd < 0 || bind(t->lfd, (struct sockaddr *)&a, sip_sockaddr_len(&a)) < 0 || listen(t->lfd, 128) < 0 ||
-	    getsockname(t->lfd, (struct sockaddr *)&a, &sl) < 0) {
-		cm_log(CM_LOG_ERROR, "sip", "TCP %s:%u: %s", ip, port, strerror(errno));
+	if (t->lfd < 0 || bind(t->lfd, (struct sockaddr *)&a, sip_sockaddr_len(&a)) < 0 || listen(t->lfd, 1024) < 0 ||
+	    (port = sip_sock_port(t->lfd)) == 0) {
+		cm_log(CM_LOG_ERROR, "sip", "%s %s:%u: %s", name, ip, port, strerror(errno));
 		goto close_fd;
 	}
-	t->port = ntohs(a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
-						: ((struct sockaddr_in *)&a)->sin_port);
-	t->txl = sip_txn_layer_new(cm_now_ms(), true, tcp_send, t, ops, ops_arg);
-	if (!t->txl)
+	/* connections we open leave from the same address, any port; a wildcard address binds nothing */
+	sip_addr_from(&t->local, ip, 0);
+	if (a.ss_family == AF_INET ? ((struct sockaddr_in *)&a)->sin_addr.s_addr == htonl(INADDR_ANY)
+				   : IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&a)->sin6_addr))
+		t->local.ss_family = AF_UNSPEC;
+	if (sip_tp_init(&t->tp, tls ? SIP_TP_TLS : SIP_TP_TCP, tls ? &tls_ops : &tcp_ops, loop, ip, port, ops,
+			ops_arg) < 0)
 		goto close_fd;
-	sip_clock_init(&t->clk, loop, t->txl);
 	if (cp_loop_add_fd(loop, t->lfd, EPOLLIN, on_accept, t) < 0)
-		goto free_txl;
+		goto fini_tp;
 	return t;
 
-free_txl:
-	sip_txn_layer_free(t->txl);
+fini_tp:
+	sip_tp_fini(&t->tp);
 close_fd:
 	if (t->lfd >= 0)
 		close(t->lfd);
+	sip_tls_free(t->tls);
 free_t:
 	free(t);
 	return NULL;
+}
+
+struct sip_tcp *sip_tcp_start(struct cp_loop *loop, const char *ip, uint16_t port,
+			      const struct sip_txn_user_ops *ops, void *ops_arg)
+{
+	return stream_start(loop, ip, port, NULL, ops, ops_arg);
+}
+
+struct sip_tcp *sip_tls_start(struct cp_loop *loop, const char *ip, uint16_t port, const struct sip_tls_config *tls,
+			      const struct sip_txn_user_ops *ops, void *ops_arg)
+{
+	if (!tls) {
+		cm_log(CM_LOG_ERROR, "sip", "TLS transport without a TLS configuration");
+		return NULL;
+	}
+	return stream_start(loop, ip, port, tls, ops, ops_arg);
 }
 
 void sip_tcp_stop(struct sip_tcp *t)
 {
 	if (!t)
 		return;
-	sip_clock_stop(&t->clk);
+	t->stopping = true;
+	sip_tp_fini(&t->tp);
 	while (t->conns)
 		conn_close(t->conns);
-	cp_loop_del_fd(t->loop, t->lfd);
+	cp_loop_del_fd(t->tp.loop, t->lfd);
 	close(t->lfd);
-	sip_txn_layer_free(t->txl);
+	sip_tls_free(t->tls);
 	free(t);
+}
+
+unsigned sip_tcp_disconnect(struct sip_tcp *t, const struct sockaddr_storage *peer)
+{
+	struct tcp_conn *doomed = NULL;
+	unsigned n = 0;
+
+	/* unlinked first: a request re-sent from a failure callback opens a new connection, not one of these */
+	for (struct tcp_conn **pp = &t->conns; *pp;) {
+		struct tcp_conn *c = *pp;
+		if (!peer || sip_same_addr(&c->peer, peer)) {
+			*pp = c->next;
+			c->next = doomed;
+			doomed = c;
+		} else {
+			pp = &c->next;
+		}
+	}
+	while (doomed) {
+		struct tcp_conn *c = doomed;
+		doomed = c->next;
+		conn_close(c);
+		n++;
+	}
+	return n;
+}
+
+int sip_tp_set_peer_name(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *name)
+{
+	if (tp->kind != SIP_TP_TLS)
+		return 0;
+	return sip_tls_set_peer_name(((struct sip_tcp *)tp)->tls, dst, name);
 }
 
 uint16_t sip_tcp_port(const struct sip_tcp *t)
 {
-	return t->port;
+	return t->tp.port;
 }
 
-struct sip_txn_layer *sip_tcp_txn_layer(struct sip_tcp *t)
+struct sip_tp *sip_tcp_tp(struct sip_tcp *t)
 {
-	return t->txl;
+	return &t->tp;
 }
 
 const struct sip_tcp_stats *sip_tcp_stats(const struct sip_tcp *t)
 {
 	return &t->st;
-}
-
-struct sip_txn *sip_tcp_request(struct sip_tcp *t, const char *req, size_t len, const struct sockaddr_storage *dst,
-				void *user, int *err)
-{
-	return sip_clock_request(&t->clk, req, len, dst, user, err);
-}
-
-void sip_tcp_kick(struct sip_tcp *t)
-{
-	sip_clock_arm(&t->clk);
 }

@@ -1,44 +1,212 @@
-/* The part every transport shares: the loop timer that ticks its transaction layer's wheel. */
+/* The part every transport shares: the generic handle (transaction layer, the loop timer that ticks its wheel,
+ * local address, wire names) and the calls registrations, calls and the UAS make through it. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "common/common.h"
 #include "sip/sip_internal.h"
 
+static const char *const kind_names[] = { [SIP_TP_UDP] = "udp", [SIP_TP_TCP] = "tcp", [SIP_TP_TLS] = "tls" };
+
+const char *sip_tp_kind_name(enum sip_tp_kind k)
+{
+	return (unsigned)k < CM_ARRAY_SIZE(kind_names) ? kind_names[k] : "?";
+}
+
 static void on_tick(struct cp_loop *loop, void *arg)
 {
-	struct sip_transport_clock *c = arg;
+	struct sip_tp *tp = arg;
 
-	sip_txn_tick(c->txl, cp_loop_now_ms(loop));
-	sip_clock_arm(c);
+	sip_txn_tick(tp->txl, cp_loop_now_ms(loop));
+	sip_tp_kick(tp);
 }
 
-void sip_clock_init(struct sip_transport_clock *c, struct cp_loop *loop, struct sip_txn_layer *txl)
+static int tp_send(void *ctx, const struct sockaddr_storage *dst, const char *buf, size_t len)
 {
-	c->loop = loop;
-	c->txl = txl;
-	cp_timer_init(&c->tick, on_tick, c);
+	struct sip_tp *tp = ctx;
+
+	return tp->ops->send(tp, dst, buf, len);
 }
 
-void sip_clock_arm(struct sip_transport_clock *c)
+int sip_tp_init(struct sip_tp *tp, enum sip_tp_kind kind, const struct sip_tp_ops *ops, struct cp_loop *loop,
+		const char *ip, uint16_t port, const struct sip_txn_user_ops *uops, void *uarg)
 {
-	int next = sip_txn_next_ms(c->txl);
+	tp->ops = ops;
+	tp->kind = kind;
+	tp->loop = loop;
+	tp->port = port;
+	cm_strlcpy(tp->ip, ip, sizeof(tp->ip));
+	tp->txl = sip_txn_layer_new(cm_now_ms(), ops->reliable, tp_send, tp, uops, uarg);
+	if (!tp->txl)
+		return -ENOMEM;
+	cp_timer_init(&tp->tick, on_tick, tp);
+	return 0;
+}
+
+void sip_tp_fini(struct sip_tp *tp)
+{
+	if (!tp->txl)
+		return;
+	cp_timer_stop(tp->loop, &tp->tick);
+	sip_txn_layer_free(tp->txl);
+	tp->txl = NULL;
+}
+
+void sip_tp_tick(struct sip_tp *tp)
+{
+	sip_txn_tick(tp->txl, cp_loop_now_ms(tp->loop));
+}
+
+uint16_t sip_sock_port(int fd)
+{
+	struct sockaddr_storage a;
+	socklen_t sl = sizeof(a);
+
+	if (getsockname(fd, (struct sockaddr *)&a, &sl) < 0)
+		return 0;
+	return ntohs(a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
+					     : ((struct sockaddr_in *)&a)->sin_port);
+}
+
+void sip_tp_kick(struct sip_tp *tp)
+{
+	int next = sip_txn_next_ms(tp->txl);
 
 	if (next < 0)
-		cp_timer_stop(c->loop, &c->tick);
+		cp_timer_stop(tp->loop, &tp->tick);
 	else
-		cp_timer_start(c->loop, &c->tick, (uint64_t)next);
+		cp_timer_start(tp->loop, &tp->tick, (uint64_t)next);
 }
 
-void sip_clock_stop(struct sip_transport_clock *c)
-{
-	cp_timer_stop(c->loop, &c->tick);
-}
-
-struct sip_txn *sip_clock_request(struct sip_transport_clock *c, const char *req, size_t len,
-				  const struct sockaddr_storage *dst, void *user, int *err)
+struct sip_txn *sip_tp_request(struct sip_tp *tp, const char *req, size_t len, const struct sockaddr_storage *dst,
+			       void *user, int *err)
 {
 	struct sip_txn *t;
 
-	sip_txn_tick(c->txl, cm_now_ms());
-	t = sip_txn_client_start(c->txl, req, len, dst, user, err);
-	sip_clock_arm(c);
+	/* new timers count from now, not from the last tick */
+	sip_txn_tick(tp->txl, cm_now_ms());
+	t = sip_txn_client_start(tp->txl, req, len, dst, user, err);
+	sip_tp_kick(tp);
 	return t;
+}
+
+int sip_tp_send(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *buf, size_t len)
+{
+	return tp->ops->send(tp, dst, buf, len);
+}
+
+void sip_tp_stop(struct sip_tp *tp)
+{
+	if (tp)
+		tp->ops->stop(tp);
+}
+
+enum sip_tp_kind sip_tp_kind(const struct sip_tp *tp)
+{
+	return tp->kind;
+}
+
+struct cp_loop *sip_tp_loop(const struct sip_tp *tp)
+{
+	return tp->loop;
+}
+
+struct sip_txn_layer *sip_tp_txn_layer(struct sip_tp *tp)
+{
+	return tp->txl;
+}
+
+const char *sip_tp_local_ip(const struct sip_tp *tp)
+{
+	return tp->ip;
+}
+
+uint16_t sip_tp_port(const struct sip_tp *tp)
+{
+	return tp->port;
+}
+
+bool sip_tp_reliable(const struct sip_tp *tp)
+{
+	return tp->ops->reliable;
+}
+
+const char *sip_tp_via_token(const struct sip_tp *tp)
+{
+	return tp->ops->via;
+}
+
+const char *sip_tp_uri_param(const struct sip_tp *tp)
+{
+	return tp->ops->uri_param;
+}
+
+/* host:port as it goes into a Via sent-by or a URI: IPv6 references in brackets (RFC 3261 §25.1). */
+static const char *host_fmt(const struct sip_tp *tp)
+{
+	return strchr(tp->ip, ':') ? "[%s]:%u" : "%s:%u";
+}
+
+int sip_tp_via(const struct sip_tp *tp, const char *branch, char *out, size_t len)
+{
+	char hp[80];
+	int n;
+
+	snprintf(hp, sizeof(hp), host_fmt(tp), tp->ip, tp->port);
+	n = snprintf(out, len, "SIP/2.0/%s %s;branch=%s;rport", tp->ops->via, hp, branch);
+	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
+int sip_tp_contact_uri(const struct sip_tp *tp, const char *user, char *out, size_t len)
+{
+	char hp[80];
+	int n;
+
+	snprintf(hp, sizeof(hp), host_fmt(tp), tp->ip, tp->port);
+	n = snprintf(out, len, "sip:%s%s%s%s", user ? user : "", user && user[0] ? "@" : "", hp, tp->ops->uri_param);
+	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
+int sip_addr_from(struct sockaddr_storage *a, const char *ip, uint16_t port)
+{
+	struct sockaddr_in *v4 = (struct sockaddr_in *)a;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)a;
+
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons(port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons(port);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+struct sip_tp *sip_tp_start(struct cp_loop *loop, enum sip_tp_kind kind, const char *ip, uint16_t port,
+			    const struct sip_tls_config *tls, const struct sip_txn_user_ops *ops, void *ops_arg)
+{
+	switch (kind) {
+	case SIP_TP_UDP: {
+		struct sip_udp *u = sip_udp_start(loop, ip, port, ops, ops_arg);
+		return u ? sip_udp_tp(u) : NULL;
+	}
+	case SIP_TP_TCP: {
+		struct sip_tcp *t = sip_tcp_start(loop, ip, port, ops, ops_arg);
+		return t ? sip_tcp_tp(t) : NULL;
+	}
+	case SIP_TP_TLS: {
+		struct sip_tcp *t = sip_tls_start(loop, ip, port, tls, ops, ops_arg);
+		return t ? sip_tcp_tp(t) : NULL;
+	}
+	}
+	return NULL;
 }

@@ -21,6 +21,7 @@
 struct sip_txn {
 	struct sip_txn_layer *l;
 	struct sip_txn *hnext;
+	struct sip_txn *failed_next; /* sip_txn_transport_failed's list */
 	enum sip_txn_kind kind;
 	enum sip_txn_state state;
 	uint32_t hash;
@@ -239,6 +240,47 @@ void sip_txn_layer_free(struct sip_txn_layer *l)
 		while (l->buckets[i])
 			destroy(l->buckets[i]);
 	free(l);
+}
+
+unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const struct sockaddr_storage *peer)
+{
+	struct sip_txn *failed = NULL;
+	unsigned n = 0;
+
+	if (!l->stats.live)
+		return 0;
+	/* collect first, then tell the user: a request it sends again from on_timeout (on a new connection) must
+	 * not be swept up by this walk */
+	for (unsigned i = 0; i < HASH_BUCKETS; i++)
+		for (struct sip_txn *t = l->buckets[i]; t; t = t->hnext) {
+			bool waiting = (t->kind == SIP_TXN_CLIENT_INVITE &&
+					(t->state == SIP_TXN_CALLING || t->state == SIP_TXN_PROCEEDING)) ||
+				       (t->kind == SIP_TXN_CLIENT_NON_INVITE &&
+					(t->state == SIP_TXN_TRYING || t->state == SIP_TXN_PROCEEDING));
+
+			if (!waiting || !sip_same_addr(&t->peer, peer))
+				continue;
+			/* §8.1.3.1: a transport error is a 503 for the user; the transaction ends.  No timer of it
+			 * stays armed until the user has heard, so a wheel tick inside a callback cannot free one
+			 * still on the list. */
+			t->last_status = 503;
+			t->state = SIP_TXN_TERMINATED;
+			sip_wtimer_stop(&l->wheel, &t->retx);
+			sip_wtimer_stop(&l->wheel, &t->life);
+			t->failed_next = failed;
+			failed = t;
+		}
+	while (failed) {
+		struct sip_txn *t = failed;
+
+		failed = t->failed_next;
+		l->stats.transport_errors++;
+		n++;
+		if (l->ops->on_timeout)
+			l->ops->on_timeout(l->ops_arg, t);
+		terminate_soon(t); /* freed on a later tick, after on_terminated */
+	}
+	return n;
 }
 
 unsigned sip_txn_tick(struct sip_txn_layer *l, uint64_t now_ms)

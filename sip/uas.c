@@ -27,7 +27,7 @@ struct uas_dialog {
 struct sip_uas {
 	struct sip_uas_config cfg;
 	char contact_user[SIP_CALL_FIELD_MAX];
-	struct sip_udp *u;
+	struct sip_tp *tp;
 	struct sip_uas_stats st;
 	struct uas_dialog *buckets[SIP_UAS_BUCKETS];
 	uint32_t tag_seq;
@@ -55,7 +55,7 @@ static void drop(struct uas_dialog *d)
 	struct sip_uas *s = d->uas;
 	struct uas_dialog **pp = &s->buckets[hash((struct sip_str){ d->call_id, strlen(d->call_id) })];
 
-	cp_timer_stop(sip_udp_loop(s->u), &d->ring);
+	cp_timer_stop(sip_tp_loop(s->tp), &d->ring);
 	for (; *pp; pp = &(*pp)->next)
 		if (*pp == d) {
 			*pp = d->next;
@@ -69,15 +69,17 @@ static void drop(struct uas_dialog *d)
 
 static void contact(const struct sip_uas *s, char *out, size_t len)
 {
-	snprintf(out, len, "Contact: <sip:%s@%s:%u>\r\n" ALLOW, s->contact_user, sip_udp_local_ip(s->u),
-		 sip_udp_port(s->u));
+	char uri[SIP_CALL_FIELD_MAX + 96];
+
+	sip_tp_contact_uri(s->tp, s->contact_user, uri, sizeof(uri));
+	snprintf(out, len, "Contact: <%s>\r\n" ALLOW, uri);
 }
 
 static void on_ring(struct cp_loop *loop, void *arg)
 {
 	struct uas_dialog *d = arg;
 	struct sip_uas *s = d->uas;
-	char hdrs[256];
+	char hdrs[512];
 
 	(void)loop;
 	if (!d->invite)
@@ -94,7 +96,7 @@ static void on_ring(struct cp_loop *loop, void *arg)
 		d->invite = NULL;
 		s->st.answered++;
 	}
-	sip_udp_kick(s->u);
+	sip_tp_kick(s->tp);
 }
 
 /* Answers the offer in the request body into buf: its length, or -EPROTO / -EINVAL. */
@@ -113,7 +115,7 @@ static void new_invite(struct sip_uas *s, struct sip_txn *st, const struct sip_m
 {
 	struct sip_str call_id = sip_msg_hdr(req, SIP_HDR_CALL_ID)->value;
 	struct uas_dialog *d;
-	char hdrs[256];
+	char hdrs[512];
 
 	s->st.invites++;
 	if (call_id.len >= SIP_CALL_FIELD_MAX || find(s, call_id)) {
@@ -143,7 +145,7 @@ static void new_invite(struct sip_uas *s, struct sip_txn *st, const struct sip_m
 	s->st.live++;
 	contact(s, hdrs, sizeof(hdrs));
 	sip_txn_respond_simple(st, 180, d->local_tag, hdrs);
-	cp_timer_start(sip_udp_loop(s->u), &d->ring, s->cfg.ring_ms);
+	cp_timer_start(sip_tp_loop(s->tp), &d->ring, s->cfg.ring_ms);
 }
 
 /* Signal=5 (RFC 2976 usage of application/dtmf-relay) */
@@ -170,7 +172,7 @@ void sip_uas_on_request(void *arg, struct sip_txn *st, const struct sip_msg *req
 	struct sip_uas *s = arg;
 	const struct sip_hdr *cid = sip_msg_hdr(req, SIP_HDR_CALL_ID);
 	struct uas_dialog *d = cid ? find(s, cid->value) : NULL;
-	char hdrs[256], sdp[2048];
+	char hdrs[512], sdp[2048];
 	int n;
 
 	(void)src;
@@ -261,9 +263,9 @@ struct sip_uas *sip_uas_new(const struct sip_uas_config *cfg)
 	return s;
 }
 
-void sip_uas_attach(struct sip_uas *s, struct sip_udp *u)
+void sip_uas_attach(struct sip_uas *s, struct sip_tp *tp)
 {
-	s->u = u;
+	s->tp = tp;
 }
 
 void sip_uas_free(struct sip_uas *s)

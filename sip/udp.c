@@ -27,38 +27,15 @@ static _Thread_local struct {
 } rx;
 
 struct sip_udp {
-	struct sip_transport_clock clk; /* loop, transaction layer, wheel tick */
-	struct cp_loop *loop;
+	struct sip_tp tp; /* first: the generic handle (loop, transaction layer, wheel tick, address) */
 	int fd;
-	uint16_t port;
-	char ip[64];
-	struct sip_txn_layer *txl;
 };
 
 static struct cm_ratelimit tx_rl = CM_RATELIMIT_INIT(10000, 5);
 
-int sip_addr_from(struct sockaddr_storage *a, const char *ip, uint16_t port)
+static int udp_send(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *buf, size_t len)
 {
-	struct sockaddr_in *v4 = (struct sockaddr_in *)a;
-	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)a;
-
-	memset(a, 0, sizeof(*a));
-	if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons(port);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons(port);
-		return 0;
-	}
-	return -EINVAL;
-}
-
-static int udp_send(void *ctx, const struct sockaddr_storage *dst, const char *buf, size_t len)
-{
-	struct sip_udp *u = ctx;
+	struct sip_udp *u = (struct sip_udp *)tp;
 
 	if (sendto(u->fd, buf, len, 0, (const struct sockaddr *)dst, sip_sockaddr_len(dst)) < 0) {
 		int e = errno;
@@ -68,16 +45,18 @@ static int udp_send(void *ctx, const struct sockaddr_storage *dst, const char *b
 	return 0;
 }
 
-void sip_udp_kick(struct sip_udp *u)
+static void udp_stop(struct sip_tp *tp)
 {
-	sip_clock_arm(&u->clk);
+	sip_udp_stop((struct sip_udp *)tp);
 }
 
-struct sip_txn *sip_udp_request(struct sip_udp *u, const char *req, size_t len, const struct sockaddr_storage *dst,
-				void *user, int *err)
-{
-	return sip_clock_request(&u->clk, req, len, dst, user, err);
-}
+static const struct sip_tp_ops udp_ops = {
+	.via = "UDP",
+	.uri_param = "",
+	.reliable = false,
+	.send = udp_send,
+	.stop = udp_stop,
+};
 
 /* Drains the socket with recvmmsg: one system call per batch, none wasted on a final EAGAIN when the batch
  * comes back short. */
@@ -85,8 +64,9 @@ static void on_readable(struct cp_loop *loop, int fd, uint32_t events, void *arg
 {
 	struct sip_udp *u = arg;
 
+	(void)loop;
 	(void)events;
-	sip_txn_tick(u->txl, cp_loop_now_ms(loop));
+	sip_tp_tick(&u->tp);
 	for (int round = 0; round < UDP_RX_ROUNDS; round++) {
 		int n;
 
@@ -99,11 +79,11 @@ static void on_readable(struct cp_loop *loop, int fd, uint32_t events, void *arg
 		if (n <= 0)
 			break;
 		for (int i = 0; i < n; i++)
-			sip_txn_receive(u->txl, rx.buf[i], rx.msgs[i].msg_len, &rx.src[i]);
+			sip_txn_receive(u->tp.txl, rx.buf[i], rx.msgs[i].msg_len, &rx.src[i]);
 		if (n < UDP_RX_BATCH)
 			break;
 	}
-	sip_clock_arm(&u->clk);
+	sip_tp_kick(&u->tp);
 }
 
 struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t port,
@@ -111,41 +91,34 @@ struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t por
 {
 	struct sip_udp *u = calloc(1, sizeof(*u));
 	struct sockaddr_storage a;
-	socklen_t sl = sizeof(a);
 
 	if (!u) {
 		cm_log(CM_LOG_ERROR, "sip", "out of memory for a UDP transport");
 		return NULL;
 	}
-	u->loop = loop;
 	u->fd = -1;
-	cm_strlcpy(u->ip, ip, sizeof(u->ip));
 	if (sip_addr_from(&a, ip, port) < 0) {
 		cm_log(CM_LOG_ERROR, "sip", "'%s' is not a numeric IP address", ip);
 		goto free_u;
 	}
 	u->fd = socket(a.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (u->fd < 0 || bind(u->fd, (struct sockaddr *)&a, sip_sockaddr_len(&a)) < 0 ||
-	    getsockname(u->fd, (struct sockaddr *)&a, &sl) < 0) {
+	    (port = sip_sock_port(u->fd)) == 0) {
 		cm_log(CM_LOG_ERROR, "sip", "UDP %s:%u: %s", ip, port, strerror(errno));
 		goto close_fd;
 	}
-	u->port = ntohs(a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
-						: ((struct sockaddr_in *)&a)->sin_port);
-	u->txl = sip_txn_layer_new(cm_now_ms(), false, udp_send, u, ops, ops_arg);
-	if (!u->txl) {
+	if (sip_tp_init(&u->tp, SIP_TP_UDP, &udp_ops, loop, ip, port, ops, ops_arg) < 0) {
 		cm_log(CM_LOG_ERROR, "sip", "out of memory for the transaction layer");
 		goto close_fd;
 	}
-	sip_clock_init(&u->clk, loop, u->txl);
 	if (cp_loop_add_fd(loop, u->fd, EPOLLIN, on_readable, u) < 0) {
 		cm_log(CM_LOG_ERROR, "sip", "cannot add the UDP socket to the event loop");
-		goto free_txl;
+		goto fini_tp;
 	}
 	return u;
 
-free_txl:
-	sip_txn_layer_free(u->txl);
+fini_tp:
+	sip_tp_fini(&u->tp);
 close_fd:
 	if (u->fd >= 0)
 		close(u->fd);
@@ -158,31 +131,20 @@ void sip_udp_stop(struct sip_udp *u)
 {
 	if (!u)
 		return;
-	sip_clock_stop(&u->clk);
-	cp_loop_del_fd(u->loop, u->fd);
+	sip_tp_fini(&u->tp);
+	cp_loop_del_fd(u->tp.loop, u->fd);
 	close(u->fd);
-	sip_txn_layer_free(u->txl);
 	free(u);
 }
 
 uint16_t sip_udp_port(const struct sip_udp *u)
 {
-	return u->port;
+	return u->tp.port;
 }
 
-struct sip_txn_layer *sip_udp_txn_layer(struct sip_udp *u)
+struct sip_tp *sip_udp_tp(struct sip_udp *u)
 {
-	return u->txl;
-}
-
-struct cp_loop *sip_udp_loop(const struct sip_udp *u)
-{
-	return u->loop;
-}
-
-const char *sip_udp_local_ip(const struct sip_udp *u)
-{
-	return u->ip;
+	return &u->tp;
 }
 
 /* Client transactions carry a struct sip_client_handler as their user pointer. */
@@ -217,9 +179,4 @@ void sip_client_on_terminated(void *arg, struct sip_txn *t)
 	if (h && (sip_txn_kind(t) == SIP_TXN_CLIENT_INVITE || sip_txn_kind(t) == SIP_TXN_CLIENT_NON_INVITE) &&
 	    h->on_terminated)
 		h->on_terminated(h, t);
-}
-
-int sip_udp_send(struct sip_udp *u, const struct sockaddr_storage *dst, const char *buf, size_t len)
-{
-	return udp_send(u, dst, buf, len);
 }

@@ -90,7 +90,7 @@ int main(void)
 				slot[i] = NULL;
 			}
 			if (!slot[i] && started < CALLS) {
-				slot[i] = sip_call_new(u, &cfg, NULL, NULL);
+				slot[i] = sip_call_new(sip_udp_tp(u), &cfg, NULL, NULL);
 				sip_call_start(slot[i]);
 				started++;
 			}

@@ -118,7 +118,7 @@ int main(void)
 		while (started < ENDPOINTS && in_flight < IN_FLIGHT) {
 			snprintf(user, sizeof(user), "ep%05u", started);
 			cfg.user = user;
-			regs[started] = sip_reg_new(u, &cfg, on_change, NULL);
+			regs[started] = sip_reg_new(sip_udp_tp(u), &cfg, on_change, NULL);
 			sip_reg_start(regs[started]);
 			started++;
 			in_flight++;
@@ -134,7 +134,7 @@ int main(void)
 	double per = (double)(heap1 - heap0) / ENDPOINTS;
 
 	printf("%u registered, %u failed in %lu ms; %lu transactions left\n", registered, failed, (unsigned long)took,
-	       (unsigned long)sip_txn_layer_stats(sip_udp_txn_layer(u))->live);
+	       (unsigned long)sip_txn_layer_stats(sip_tp_txn_layer(sip_udp_tp(u)))->live);
 	for (unsigned i = 0; i < started; i++)
 		sip_reg_free(regs[i]);
 	sip_udp_stop(u);

@@ -16,19 +16,10 @@ command -v tshark >/dev/null 2>&1 || tb_skip "tshark not installed"
 
 tb_netns cmmedia
 # the media link: host side handed to DPDK (no kernel address), namespace side 10.252.X.2/24
-o=$(( $$ % 250 + 1 ))
-MEDIA_NS_IP=10.252.$o.2
-MEDIA_DP_IP=10.252.$o.10
-MH=cmmh$$
-ip link add "$MH" type veth peer name cmmn$$ || tb_skip "cannot create the media veth pair"
-ip link set cmmn$$ netns "$TB_NS"
-ip link set "$MH" up
-ip -n "$TB_NS" addr add "$MEDIA_NS_IP/24" dev cmmn$$
-ip -n "$TB_NS" link set cmmn$$ up
-# veth hands packets over with the UDP checksum left to an offload that never happens; the dataplane checks
-# checksums (as a NIC would have), so the namespace side computes them in software
-command -v ethtool >/dev/null 2>&1 || tb_skip "ethtool not installed"
-ip netns exec "$TB_NS" ethtool -K cmmn$$ tx off >/dev/null
+tb_media_link
+MEDIA_NS_IP=$TB_MEDIA_NS_IP
+MEDIA_DP_IP=$TB_MEDIA_DP_IP
+MH=$TB_MEDIA_IF
 CALLS=6
 
 (cd "$TB_WORK" && exec ip netns exec "$TB_NS" sipp -sn uas -i "$TB_NS_IP" -p 5060 -mi "$MEDIA_NS_IP" -rtp_echo \

@@ -109,7 +109,7 @@ static void uas_request(void *arg, struct sip_txn *st, const struct sip_msg *req
 		else
 			answer(st, req);
 		if (uas.mode == UAS_ANSWER_TWICE) /* as if the ACK had been lost: the 2xx again */
-			ck_assert_int_eq(sip_udp_send(uas.u, src, uas.last, (size_t)uas.last_len), 0);
+			ck_assert_int_eq(sip_tp_send(sip_udp_tp(uas.u), src, uas.last, (size_t)uas.last_len), 0);
 		break;
 	case SIP_BYE:
 		uas.byes++;
@@ -185,7 +185,7 @@ static const struct sip_call_stats *place(enum uas_mode mode, uint32_t duration_
 	snprintf(to, sizeof(to), "sip:bob@127.0.0.1:%u", sip_udp_port(uas.u));
 	cfg.to_uri = to;
 	sip_addr_from(&cfg.dst, "127.0.0.1", sip_udp_port(uas.u));
-	c = sip_call_new(uac, &cfg, NULL, NULL);
+	c = sip_call_new(sip_udp_tp(uac), &cfg, NULL, NULL);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_int_eq(sip_call_start(c), 0);
 	run_until_ended(loop, c, 5000);
@@ -341,7 +341,7 @@ START_TEST(real_uas_calls)
 		ck_assert_int_eq(sip_addr_from(&cfg.dst, host, (uint16_t)port), 0);
 	}
 	for (unsigned i = 0; i < calls; i++) {
-		struct sip_call *c = sip_call_new(uac, &cfg, NULL, NULL);
+		struct sip_call *c = sip_call_new(sip_udp_tp(uac), &cfg, NULL, NULL);
 		const struct sip_call_stats *st = sip_call_stats(c);
 
 		ck_assert_int_eq(sip_call_start(c), 0);

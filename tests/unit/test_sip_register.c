@@ -133,7 +133,7 @@ START_TEST(register_challenge_423_refresh_unregister)
 	ck_assert_ptr_nonnull(srv);
 	ck_assert_ptr_nonnull(cli);
 	sip_addr_from(&cfg.dst, "127.0.0.1", sip_udp_port(srv));
-	r = sip_reg_new(cli, &cfg, on_change, NULL);
+	r = sip_reg_new(sip_udp_tp(cli), &cfg, on_change, NULL);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(sip_reg_start(r), 0);
 	run_until(loop, r, settled, 5000);
@@ -181,7 +181,7 @@ START_TEST(wrong_password_fails_with_401)
 	memset(&reg_srv, 0, sizeof(reg_srv));
 	reg_srv.password = "s3cret";
 	sip_addr_from(&cfg.dst, "127.0.0.1", sip_udp_port(srv));
-	r = sip_reg_new(cli, &cfg, NULL, NULL);
+	r = sip_reg_new(sip_udp_tp(cli), &cfg, NULL, NULL);
 	ck_assert_int_eq(sip_reg_start(r), 0);
 	run_until(loop, r, settled, 5000);
 	ck_assert_int_eq(sip_reg_stats(r)->state, SIP_REG_FAILED);
@@ -215,7 +215,7 @@ static struct sip_reg *real_reg(struct cp_loop *loop, struct sip_udp **cli, cons
 	ck_assert_int_eq(sip_addr_from(&cfg.dst, host, (uint16_t)port), 0);
 	*cli = sip_udp_start(loop, env("CALLMETER_SIP_LOCAL_IP", "127.0.0.1"), 0, &cli_ops, NULL);
 	ck_assert_ptr_nonnull(*cli);
-	return sip_reg_new(*cli, &cfg, NULL, NULL);
+	return sip_reg_new(sip_udp_tp(*cli), &cfg, NULL, NULL);
 }
 
 START_TEST(real_registrar_register_refresh_unregister)

@@ -3,6 +3,7 @@
  * correctly with responses on the same connection, and an unframeable stream closed and counted. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/common.h"
@@ -67,7 +68,7 @@ START_TEST(transaction_over_tcp)
 	got.status = 0;
 	got.h.on_response = got_response;
 	sip_addr_from(&dst, "127.0.0.1", sip_tcp_port(srv));
-	ck_assert_ptr_nonnull(sip_tcp_request(cli, req, (size_t)n, &dst, &got.h, &err));
+	ck_assert_ptr_nonnull(sip_tp_request(sip_tcp_tp(cli), req, (size_t)n, &dst, &got.h, &err));
 	while (!got.status && cm_now_ms() - t0 < 3000)
 		cp_loop_run_once(loop, 50);
 	ck_assert_uint_eq(got.status, 200);
@@ -75,14 +76,14 @@ START_TEST(transaction_over_tcp)
 	ck_assert_uint_eq(sip_tcp_stats(cli)->connected, 1);
 	ck_assert_uint_eq(sip_tcp_stats(srv)->accepted, 1);
 	/* reliable: no retransmission ever, and Timer K is zero, so the transaction is gone right away */
-	while (sip_txn_layer_stats(sip_tcp_txn_layer(cli))->live && cm_now_ms() - t0 < 3000)
+	while (sip_txn_layer_stats(sip_tp_txn_layer(sip_tcp_tp(cli)))->live && cm_now_ms() - t0 < 3000)
 		cp_loop_run_once(loop, 20);
-	ck_assert_uint_eq(sip_txn_layer_stats(sip_tcp_txn_layer(cli))->live, 0);
-	ck_assert_uint_eq(sip_txn_layer_stats(sip_tcp_txn_layer(cli))->retransmissions, 0);
+	ck_assert_uint_eq(sip_txn_layer_stats(sip_tp_txn_layer(sip_tcp_tp(cli)))->live, 0);
+	ck_assert_uint_eq(sip_txn_layer_stats(sip_tp_txn_layer(sip_tcp_tp(cli)))->retransmissions, 0);
 	/* a second request reuses the connection */
 	n = options(req, sizeof(req), "z9hG4bKtcp2", sip_tcp_port(srv));
 	got.status = 0;
-	ck_assert_ptr_nonnull(sip_tcp_request(cli, req, (size_t)n, &dst, &got.h, &err));
+	ck_assert_ptr_nonnull(sip_tp_request(sip_tcp_tp(cli), req, (size_t)n, &dst, &got.h, &err));
 	while (!got.status && cm_now_ms() - t0 < 3000)
 		cp_loop_run_once(loop, 50);
 	ck_assert_uint_eq(got.status, 200);
@@ -169,6 +170,112 @@ START_TEST(framing_packed_and_split)
 }
 END_TEST
 
+/* A registrar on any transport that records what the REGISTER said about the transport it came over. */
+static struct {
+	char via_transport[8], contact_transport[8];
+	unsigned registers;
+} seen;
+
+static void copy_str(char *out, size_t cap, struct sip_str s)
+{
+	snprintf(out, cap, "%.*s", (int)s.len, s.p ? s.p : "");
+}
+
+static void registrar_request(void *arg, struct sip_txn *st, const struct sip_msg *req,
+			      const struct sockaddr_storage *src)
+{
+	const struct sip_hdr *vh = sip_msg_hdr(req, SIP_HDR_VIA), *ch = sip_msg_hdr(req, SIP_HDR_CONTACT);
+	struct sip_str rest, elem, tp = { 0 };
+	struct sip_via v;
+	struct sip_addr a;
+	const char *why;
+	char extra[512];
+
+	(void)arg;
+	(void)src;
+	if (!st || !vh || !ch)
+		return;
+	seen.registers++;
+	rest = vh->value;
+	if (sip_next_value(&rest, &elem) > 0 && sip_parse_via(elem, &v, &why) == 0)
+		copy_str(seen.via_transport, sizeof(seen.via_transport), v.transport);
+	if (sip_parse_addr(ch->value, &a, &why) == 0 && sip_param_get(a.uri.params, "transport", &tp))
+		copy_str(seen.contact_transport, sizeof(seen.contact_transport), tp);
+	snprintf(extra, sizeof(extra), "Contact: %.*s;expires=60\r\n", (int)ch->value.len, ch->value.p);
+	sip_txn_respond_simple(st, 200, "reg1", extra);
+}
+
+static const struct sip_txn_user_ops registrar_ops = { .on_request = registrar_request };
+
+/* sip_reg over the generic transport handle: the Via names the transport (UDP, TCP) and the Contact URI carries
+ * ;transport=tcp on TCP and nothing on UDP (RFC 3261 §19.1.1, §20.42). */
+START_TEST(register_names_its_transport)
+{
+	static const struct {
+		enum sip_tp_kind kind;
+		const char *via, *contact;
+	} cases[] = { { SIP_TP_UDP, "UDP", "" }, { SIP_TP_TCP, "TCP", "tcp" } };
+
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cp_loop *loop = cp_loop_new();
+		struct sip_tp *srv = sip_tp_start(loop, cases[i].kind, "127.0.0.1", 0, NULL, &registrar_ops, NULL);
+		struct sip_tp *cli = sip_tp_start(loop, cases[i].kind, "127.0.0.1", 0, NULL, &cli_ops, NULL);
+		struct sip_reg_config cfg = { .domain = "127.0.0.1", .user = "alice", .expires = 60 };
+		struct sip_reg *r;
+		uint64_t t0 = cm_now_ms();
+
+		ck_assert_ptr_nonnull(srv);
+		ck_assert_ptr_nonnull(cli);
+		ck_assert_int_eq(sip_tp_kind(cli), cases[i].kind);
+		ck_assert_str_eq(sip_tp_via_token(cli), cases[i].via);
+		ck_assert_int_eq(sip_tp_reliable(cli), cases[i].kind != SIP_TP_UDP);
+		memset(&seen, 0, sizeof(seen));
+		sip_addr_from(&cfg.dst, "127.0.0.1", sip_tp_port(srv));
+		r = sip_reg_new(cli, &cfg, NULL, NULL);
+		ck_assert_ptr_nonnull(r);
+		ck_assert_int_eq(sip_reg_start(r), 0);
+		while (sip_reg_stats(r)->state != SIP_REG_REGISTERED && cm_now_ms() - t0 < 3000)
+			cp_loop_run_once(loop, 20);
+		ck_assert_str_eq(sip_reg_state_name(sip_reg_stats(r)->state), "registered");
+		ck_assert_uint_eq(sip_reg_stats(r)->granted_s, 60);
+		ck_assert_uint_eq(seen.registers, 1);
+		ck_assert_str_eq(seen.via_transport, cases[i].via);
+		ck_assert_str_eq(seen.contact_transport, cases[i].contact);
+		sip_reg_free(r);
+		sip_tp_stop(cli);
+		sip_tp_stop(srv);
+		cp_loop_free(loop);
+	}
+}
+END_TEST
+
+/* The wire forms the builders use: IPv6 hosts in brackets, the URI parameter per transport. */
+START_TEST(via_and_contact_forms)
+{
+	struct cp_loop *loop = cp_loop_new();
+	struct sip_tp *u = sip_tp_start(loop, SIP_TP_UDP, "::1", 0, NULL, &cli_ops, NULL);
+	struct sip_tp *t = sip_tp_start(loop, SIP_TP_TCP, "127.0.0.1", 0, NULL, &cli_ops, NULL);
+	char want[128], out[128];
+
+	ck_assert_ptr_nonnull(t);
+	if (u) { /* no IPv6 loopback in some containers */
+		ck_assert_int_eq(sip_tp_via(u, "z9hG4bKx", out, sizeof(out)), 0);
+		snprintf(want, sizeof(want), "SIP/2.0/UDP [::1]:%u;branch=z9hG4bKx;rport", sip_tp_port(u));
+		ck_assert_str_eq(out, want);
+		ck_assert_int_eq(sip_tp_contact_uri(u, "bob", out, sizeof(out)), 0);
+		snprintf(want, sizeof(want), "sip:bob@[::1]:%u", sip_tp_port(u));
+		ck_assert_str_eq(out, want);
+	}
+	ck_assert_int_eq(sip_tp_contact_uri(t, "bob", out, sizeof(out)), 0);
+	snprintf(want, sizeof(want), "sip:bob@127.0.0.1:%u;transport=tcp", sip_tp_port(t));
+	ck_assert_str_eq(out, want);
+	ck_assert_int_eq(sip_tp_via(t, "z9hG4bKy", out, 10), -ENOSPC);
+	sip_tp_stop(u);
+	sip_tp_stop(t);
+	cp_loop_free(loop);
+}
+END_TEST
+
 static Suite *tcp_suite(void)
 {
 	Suite *s = suite_create("sip_tcp");
@@ -177,6 +284,8 @@ static Suite *tcp_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, transaction_over_tcp);
 	tcase_add_test(tc, framing_packed_and_split);
+	tcase_add_test(tc, register_names_its_transport);
+	tcase_add_test(tc, via_and_contact_forms);
 	suite_add_tcase(s, tc);
 	return s;
 }

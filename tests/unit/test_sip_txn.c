@@ -620,13 +620,13 @@ START_TEST(udp_retransmits_on_real_sockets)
 
 	n = request(req, sizeof(req), "OPTIONS", "z9hG4bKudp1", 1);
 	t0 = cm_now_ms();
-	ck_assert_ptr_nonnull(sip_udp_request(u, req, (size_t)n, &dst, NULL, &err));
+	ck_assert_ptr_nonnull(sip_tp_request(sip_udp_tp(u), req, (size_t)n, &dst, NULL, &err));
 	while (!cp_loop_stopping(loop) && cm_now_ms() - t0 < 5000)
 		cp_loop_run_once(loop, 100);
 	ck_assert_uint_eq(udp_tu.status, 200);
 	ck_assert_uint_eq(seen, 2);
 	ck_assert_uint_ge(cm_now_ms() - t0, SIP_T1_MS - SIP_WHEEL_TICK_MS); /* answered after Timer E */
-	ck_assert_uint_eq(sip_txn_layer_stats(sip_udp_txn_layer(u))->retransmissions, 1);
+	ck_assert_uint_eq(sip_txn_layer_stats(sip_tp_txn_layer(sip_udp_tp(u)))->retransmissions, 1);
 	cp_loop_del_fd(loop, pfd);
 	close(pfd);
 	sip_udp_stop(u);

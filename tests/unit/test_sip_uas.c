@@ -41,7 +41,7 @@ static void setup(struct bench *b, uint32_t ring_ms, unsigned reject, const char
 	b->uas = sip_uas_new(&cfg);
 	b->uas_u = sip_udp_start(b->loop, ip, 0, &uas_ops, b->uas);
 	ck_assert_ptr_nonnull(b->uas_u);
-	sip_uas_attach(b->uas, b->uas_u);
+	sip_uas_attach(b->uas, sip_udp_tp(b->uas_u));
 	b->uac_u = sip_udp_start(b->loop, "127.0.0.1", 0, &uac_ops, NULL);
 }
 
@@ -66,7 +66,7 @@ static const struct sip_call_stats *call(struct bench *b, const struct sdp_codec
 
 	snprintf(to, sizeof(to), "sip:bob@127.0.0.1:%u", sip_udp_port(b->uas_u));
 	sip_addr_from(&cfg.dst, "127.0.0.1", sip_udp_port(b->uas_u));
-	c = sip_call_new(b->uac_u, &cfg, NULL, NULL);
+	c = sip_call_new(sip_udp_tp(b->uac_u), &cfg, NULL, NULL);
 	ck_assert_int_eq(sip_call_start(c), 0);
 	while (sip_call_stats(c)->state != SIP_CALL_ENDED && cm_now_ms() - t0 < 5000)
 		cp_loop_run_once(b->loop, 50);
@@ -193,7 +193,7 @@ static unsigned raw(struct bench *b, const char *method, unsigned cseq, const ch
 	sip_addr_from(&dst, "127.0.0.1", sip_udp_port(b->uas_u));
 	got.status = 0;
 	got.h.on_response = got_response;
-	ck_assert_ptr_nonnull(sip_udp_request(b->uac_u, req, (size_t)n, &dst, &got.h, &err));
+	ck_assert_ptr_nonnull(sip_tp_request(sip_udp_tp(b->uac_u), req, (size_t)n, &dst, &got.h, &err));
 	while (!got.status && cm_now_ms() - t0 < 3000)
 		cp_loop_run_once(b->loop, 50);
 	return got.status;

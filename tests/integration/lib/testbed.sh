@@ -6,7 +6,14 @@
 #   tb_kamailio_proxy_cfg FILE [PASSWORD]  writes a Kamailio config: registrar (usrloc in memory) and
 #                        record-routing proxy, digest auth on REGISTER (401) and INVITE (407), every REGISTER
 #                        logged as "REG user expires"
+#   tb_kamailio_add_tls CFGFILE CERT KEY  lets that config also listen on TCP 5060 and TLS 5061 (server
+#                        certificate CERT/KEY; as a TLS client Kamailio does not check certificates)
 #   tb_kamailio CFGFILE  starts Kamailio in the namespace with the config, waits until it listens
+#   tb_media_link        a second veth for the worker's dataplane (net_af_packet on the host side, which has no
+#                        address): sets TB_MEDIA_IF (host side), TB_MEDIA_NS_IP, TB_MEDIA_DP_IP (the worker's)
+#   tb_pki               a CA for test certificates: TB_WORK/ca.pem
+#   tb_cert NAME SAN     a key and certificate the CA signs: TB_WORK/NAME.pem, TB_WORK/NAME.key; SAN as openssl
+#                        writes it, e.g. "IP:10.0.0.1,DNS:sip.test"
 #   tb_kamailio_kill     kills every process in the namespace (Kamailio loses its state)
 #   tb_cleanup           kills what was started, removes namespace, veth and TB_WORK (install it as the trap)
 
@@ -92,6 +99,56 @@ request_route {
 	sl_send_reply("405", "Method Not Allowed");
 }
 CFG
+}
+
+tb_kamailio_add_tls() {
+	command -v kamailio >/dev/null 2>&1 || tb_skip "kamailio not installed"
+	find /usr/lib -name tls.so -path '*kamailio*' 2>/dev/null | grep -q . || tb_skip "kamailio-tls-modules not installed"
+	cat >"$TB_WORK/kamailio-tls.cfg" <<TLS
+[server:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+certificate = $2
+private_key = $3
+
+[client:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+TLS
+	sed -i "/^listen=udp/a listen=tcp:$TB_NS_IP:5060\nlisten=tls:$TB_NS_IP:5061\nenable_tls=yes" "$1"
+	sed -i "/^loadmodule \"sl.so\"/i loadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"$TB_WORK/kamailio-tls.cfg\")" "$1"
+}
+
+tb_media_link() {
+	o=$(( $$ % 250 + 1 ))
+	TB_MEDIA_NS_IP=10.252.$o.2
+	TB_MEDIA_DP_IP=10.252.$o.10
+	TB_MEDIA_IF=cmmh$$
+	ip link add "$TB_MEDIA_IF" type veth peer name cmmn$$ || tb_skip "cannot create the media veth pair"
+	ip link set cmmn$$ netns "$TB_NS"
+	ip link set "$TB_MEDIA_IF" up
+	ip -n "$TB_NS" addr add "$TB_MEDIA_NS_IP/24" dev cmmn$$
+	ip -n "$TB_NS" link set cmmn$$ up
+	# veth hands packets over with the UDP checksum left to an offload that never happens; the dataplane checks
+	# checksums (as a NIC would have), so the namespace side computes them in software
+	command -v ethtool >/dev/null 2>&1 || tb_skip "ethtool not installed"
+	ip netns exec "$TB_NS" ethtool -K cmmn$$ tx off >/dev/null
+}
+
+tb_pki() {
+	command -v openssl >/dev/null 2>&1 || tb_skip "openssl not installed"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$TB_WORK/ca.key" \
+		-out "$TB_WORK/ca.pem" -days 2 -subj /CN=callmeter-testbed-ca 2>/dev/null || { echo "FAIL: CA"; exit 1; }
+}
+
+tb_cert() {
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$TB_WORK/$1.key" \
+		-out "$TB_WORK/$1.csr" -subj "/CN=$1" 2>/dev/null &&
+	printf 'subjectAltName=%s\n' "$2" >"$TB_WORK/$1.ext" &&
+	openssl x509 -req -in "$TB_WORK/$1.csr" -CA "$TB_WORK/ca.pem" -CAkey "$TB_WORK/ca.key" -CAcreateserial \
+		-days 2 -extfile "$TB_WORK/$1.ext" -out "$TB_WORK/$1.pem" 2>/dev/null || { echo "FAIL: certificate $1"; exit 1; }
 }
 
 tb_kamailio_kill() {
