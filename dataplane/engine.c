@@ -45,6 +45,7 @@
 #define DP_MAX_CACHES 1024        /* distinct frame caches the flows send from */
 
 _Static_assert(sizeof(struct dp_flow) <= 256, "hot per-flow state must stay within 256 bytes");
+_Static_assert(DP_MAX_IMPAIR <= 16, "impair_on holds one bit per profile");
 _Static_assert(offsetof(struct dp_flow, rx.duplicates) < 128, "the in-order RX state must sit in lines 0-1");
 _Static_assert(offsetof(struct dp_flow, cache) >= 128, "the TX state must sit in lines 2-3");
 
@@ -141,6 +142,7 @@ struct dp_lcore {
 	uint16_t ip_id;
 	unsigned slot;
 	struct dp_impair impair[DP_MAX_IMPAIR];
+	uint16_t impair_on;       /* bit p: profile p impairs anything (one test per packet instead of five) */
 	struct rte_mbuf *txq[DP_TXQ_MAX];
 	unsigned ntx;
 	struct cm_ratelimit rl;
@@ -480,6 +482,10 @@ static void cmd_run(struct dp_lcore *lc, const struct dp_cmd *c, uint64_t now)
 		break;
 	case DP_CMD_IMPAIR:
 		lc->impair[c->flow] = c->u.im;
+		if (dp_impair_active(&c->u.im))
+			lc->impair_on |= (uint16_t)(1u << c->flow);
+		else
+			lc->impair_on &= (uint16_t)~(1u << c->flow);
 		break;
 	case DP_CMD_DTMF: {
 		struct dp_flow *f = &g.flows[c->flow];
@@ -665,17 +671,27 @@ static bool tx_srtp(struct dp_lcore *lc, uint32_t idx, struct rte_mbuf *m, bool 
 	return true;
 }
 
-/* Packet buffers come from the pool DP_BURST at a time. */
+/* Packet buffers come from the pool DP_BURST at a time, raw: a buffer in the pool already has next NULL, one
+ * segment and a reference count of 1 (the free path leaves it so), so only the fields a sent frame needs are
+ * written, all in the mbuf's first cache line; lengths are the caller's, and the offload fields (second line)
+ * are written only by a frame that asks for an offload in ol_flags. */
 static struct rte_mbuf *tx_mbuf(struct dp_lcore *lc)
 {
+	struct rte_mbuf *m;
+
 	if (!lc->nstash) {
-		if (rte_pktmbuf_alloc_bulk(g.port.pool, lc->stash, DP_BURST) != 0) {
+		if (rte_mempool_get_bulk(g.port.pool, (void **)lc->stash, DP_BURST) != 0) {
 			lc->tx_nombuf++;
 			return NULL;
 		}
 		lc->nstash = DP_BURST;
 	}
-	return lc->stash[--lc->nstash];
+	m = lc->stash[--lc->nstash];
+	m->data_off = (uint16_t)RTE_MIN((uint16_t)RTE_PKTMBUF_HEADROOM, m->buf_len);
+	m->ol_flags &= RTE_MBUF_F_EXTERNAL;
+	m->packet_type = 0;
+	m->vlan_tci = 0;
+	return m;
 }
 
 static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const struct codec_frame *fr)
@@ -782,7 +798,7 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 	if (f->dtmf && (f->dir & DP_FLOW_SEND) && tx_resolve(lc, f, k, tsc_to_ns(now))) {
 		tx_dtmf(lc, idx, fr->ts_inc);
 	} else if (!(fr->flags & CODEC_FRAME_DTX) && (f->dir & DP_FLOW_SEND)) {
-		if (dp_impair_active(im))
+		if (lc->impair_on & (1u << f->impair))
 			act = dp_impair_decide(im, idx, k, &f->ge_bad);
 		if (!tx_resolve(lc, f, k, tsc_to_ns(now))) {
 			lc->tx_no_arp++;
@@ -829,7 +845,7 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 		f->frame = 0;
 	f->nominal_tsc += f->ptime_tsc;
 	f->delay_tsc = 0;
-	if (im->jitter_us)
+	if ((lc->impair_on & (1u << f->impair)) && im->jitter_us)
 		f->delay_tsc = (uint32_t)(g.tsc_hz * dp_impair_delay_us(im, idx, f->tx_index) / 1000000);
 	wheel_insert(lc, idx, f->nominal_tsc + f->delay_tsc);
 }
