@@ -43,6 +43,9 @@
 #define DP_WHEEL_SPAN_NS 1100000000ull /* > DP_PTIME_MAX_MS + the largest impairment delay */
 #define DP_JITTER_MAX_US 500000
 #define DP_MAX_CACHES 1024        /* distinct frame caches the flows send from */
+#define DP_IP_SLOTS_LOG2 8
+#define DP_IP_SLOTS (1u << DP_IP_SLOTS_LOG2)
+_Static_assert(DP_IP_SLOTS >= 4 * DP_MAX_MEDIA_IPS, "media IP table at most a quarter full");
 
 _Static_assert(sizeof(struct dp_flow) <= 256, "hot per-flow state must stay within 256 bytes");
 _Static_assert(DP_MAX_IMPAIR <= 16, "impair_on holds one bit per profile");
@@ -156,6 +159,7 @@ static struct {
 	struct dp_flow *flows;
 	struct dp_flow_cold *cold;
 	uint32_t *port_map;       /* [ip index << 16 | port] → flow index + 1 */
+	uint8_t ip_tab[DP_IP_SLOTS]; /* media IP hash slot → index + 1 (ip_index) */
 	struct dp_arp_cache arp;
 	struct {                  /* per frame cache: its payload sums (control plane writes, before use) */
 		const struct codec_frame_cache *cache;
@@ -183,6 +187,11 @@ static struct {
 	int arrival_off;
 	volatile bool stop;
 } g;
+
+static inline uint32_t ip_slot(uint32_t ip)
+{
+	return (ip * 0x9e3779b1u) >> (32 - DP_IP_SLOTS_LOG2);
+}
 
 static inline uint64_t tsc_to_ns(uint64_t tsc)
 {
@@ -279,6 +288,16 @@ int dp_configure(const struct dp_config *cfg, char *err, size_t errlen)
 	}
 	dp_engine_free();
 	g.cfg = *cfg;
+	memset(g.ip_tab, 0, sizeof(g.ip_tab));
+	for (unsigned i = 0; i < cfg->n_media_ips; i++) {
+		uint32_t s = ip_slot(cfg->media_ips[i]);
+		bool dup = false;
+
+		while (g.ip_tab[s] && !(dup = g.cfg.media_ips[g.ip_tab[s] - 1] == cfg->media_ips[i]))
+			s = (s + 1) & (DP_IP_SLOTS - 1);
+		if (!dup) /* a repeated address keeps its first index, as the scan did */
+			g.ip_tab[s] = (uint8_t)(i + 1);
+	}
 	g.arp.e = calloc(cfg->arp_entries, sizeof(struct dp_arp_entry));
 	g.arp.mask = cfg->arp_entries - 1;
 	nmap = (size_t)(cfg->n_media_ips ? cfg->n_media_ips : 1) << 16;
@@ -363,16 +382,29 @@ static uint64_t ntp_now(uint64_t now_ns);
 
 /* ---- commands --------------------------------------------------------------------------------------------- */
 
+/* Media IP → its index, per received packet: an open-addressing table of DP_IP_SLOTS (4 × the most media IPs),
+ * built by dp_configure, so a lookup is one or two probes instead of a scan of up to 64 addresses. */
 static uint32_t ip_index(uint32_t ip, bool *ok)
 {
 	*ok = true;
 	if (g.cfg.n_media_ips == 0)
 		return 0;
-	for (unsigned i = 0; i < g.cfg.n_media_ips; i++)
-		if (g.cfg.media_ips[i] == ip)
-			return i;
+	for (uint32_t s = ip_slot(ip);; s = (s + 1) & (DP_IP_SLOTS - 1)) {
+		uint8_t e = g.ip_tab[s];
+
+		if (!e)
+			break;
+		if (g.cfg.media_ips[e - 1] == ip)
+			return e - 1u;
+	}
 	*ok = false;
 	return 0;
+}
+
+/* The flow's lcore: no division on the common single-lcore path. */
+static inline unsigned flow_owner(uint32_t fid)
+{
+	return g.port.nlcores == 1 ? 0 : fid % g.port.nlcores;
 }
 
 static void flow_apply(struct dp_flow *f, const struct dp_flow_params *p)
@@ -1018,7 +1050,7 @@ static enum dp_drop_reason rx_rtcp(struct dp_lcore *lc, const struct dp_pkt *pk,
 
 	if (!fid)
 		return DP_DROP_rtcp;
-	if ((fid - 1) % g.port.nlcores != lc->slot)
+	if (flow_owner(fid - 1) != lc->slot)
 		return DP_DROP_other_lcore; /* the caller hands it over */
 	fid--;
 	c = &g.cold[fid];
@@ -1136,7 +1168,7 @@ static enum rx_verdict rx_classify(struct dp_lcore *lc, struct rte_mbuf *m, uint
 				return RX_DONE;
 			if (r == DP_DROP_other_lcore && g.steer) {
 				uint32_t fid = g.port_map[ipi << 16 | (pk.dst_port & 1 ? pk.dst_port - 1u : pk.dst_port)] - 1;
-				struct rte_ring *ring = g.steer[lc->slot * g.port.nlcores + fid % g.port.nlcores];
+				struct rte_ring *ring = g.steer[lc->slot * g.port.nlcores + flow_owner(fid)];
 
 				if (ring && rte_ring_sp_enqueue(ring, m) == 0) {
 					lc->rx_steered++;
@@ -1175,7 +1207,7 @@ static enum rx_verdict rx_lookup(struct dp_lcore *lc, struct rte_mbuf *m, uint32
 		return RX_DROP;
 	}
 	fid--;
-	owner = fid % g.port.nlcores;
+	owner = flow_owner(fid);
 	if (owner != lc->slot) {
 		struct rte_ring *r = g.steer ? g.steer[lc->slot * g.port.nlcores + owner] : NULL;
 
