@@ -317,6 +317,11 @@ int dp_configure(const struct dp_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+unsigned dp_engine_lcores(void)
+{
+	return g.configured ? g.cfg.lcores : 0;
+}
+
 uint32_t dp_engine_flows(void)
 {
 	struct dp_config d;
