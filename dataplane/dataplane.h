@@ -327,6 +327,7 @@ struct dp_config {
 	uint16_t vlan;                        /* 802.1Q VLAN id of the media IPs (0: untagged) */
 	uint32_t arp_entries;                 /* ARP cache size (a power of two) */
 	uint32_t rtcp_interval_ms;            /* RTCP report interval (RFC 3550 §6.2 minimum 5 s); 0: no RTCP */
+	unsigned lcores;                      /* dataplane lcores, at most: 0 every EAL worker lcore */
 };
 void dp_config_default(struct dp_config *cfg);
 /* Before dp_start(): allocates the flow table and port map.  0 or −errno with a reason in err. */

@@ -133,6 +133,7 @@ extern bool dp_engine_manual;
 void dp_engine_poll_once(unsigned slot);
 void dp_engine_stop(void);  /* stops and waits for the lcores */
 uint32_t dp_engine_flows(void); /* the configured flow capacity (the default before dp_configure) */
+unsigned dp_engine_lcores(void); /* the configured lcore limit, 0: none */
 bool dp_engine_running(void);
 void dp_engine_free(void);
 

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
+
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
@@ -34,13 +36,19 @@
 #define DP_TXQ_MAX 128            /* frames queued for the port: a burst, plus what a busy port has not taken */
 #define DP_CMDS_PER_PASS 32
 #define DP_SCAN_MAX 64            /* flows checked for silence and RTCP per loop pass, at most */
+#define DP_RTCP_PER_PASS 4        /* RTCP reports built per loop pass, at most: a sweep that finds many due
+				   * does not hold up the wheel (the rest wait for the next passes) */
 #define DP_SCAN_SWEEP_NS 250000000ull /* ... at a rate that visits every flow of the lcore in 250 ms */
 #define NTP_UNIX_OFFSET 2208988800ull
 #define DP_WHEEL_SPAN_NS 1100000000ull /* > DP_PTIME_MAX_MS + the largest impairment delay */
 #define DP_JITTER_MAX_US 500000
 #define DP_MAX_CACHES 1024        /* distinct frame caches the flows send from */
+#define DP_IP_SLOTS_LOG2 8
+#define DP_IP_SLOTS (1u << DP_IP_SLOTS_LOG2)
+_Static_assert(DP_IP_SLOTS >= 4 * DP_MAX_MEDIA_IPS, "media IP table at most a quarter full");
 
 _Static_assert(sizeof(struct dp_flow) <= 256, "hot per-flow state must stay within 256 bytes");
+_Static_assert(DP_MAX_IMPAIR <= 16, "impair_on holds one bit per profile");
 _Static_assert(offsetof(struct dp_flow, rx.duplicates) < 128, "the in-order RX state must sit in lines 0-1");
 _Static_assert(offsetof(struct dp_flow, cache) >= 128, "the TX state must sit in lines 2-3");
 
@@ -137,6 +145,7 @@ struct dp_lcore {
 	uint16_t ip_id;
 	unsigned slot;
 	struct dp_impair impair[DP_MAX_IMPAIR];
+	uint16_t impair_on;       /* bit p: profile p impairs anything (one test per packet instead of five) */
 	struct rte_mbuf *txq[DP_TXQ_MAX];
 	unsigned ntx;
 	struct cm_ratelimit rl;
@@ -150,6 +159,7 @@ static struct {
 	struct dp_flow *flows;
 	struct dp_flow_cold *cold;
 	uint32_t *port_map;       /* [ip index << 16 | port] → flow index + 1 */
+	uint8_t ip_tab[DP_IP_SLOTS]; /* media IP hash slot → index + 1 (ip_index) */
 	struct dp_arp_cache arp;
 	struct {                  /* per frame cache: its payload sums (control plane writes, before use) */
 		const struct codec_frame_cache *cache;
@@ -178,6 +188,11 @@ static struct {
 	volatile bool stop;
 } g;
 
+static inline uint32_t ip_slot(uint32_t ip)
+{
+	return (ip * 0x9e3779b1u) >> (32 - DP_IP_SLOTS_LOG2);
+}
+
 static inline uint64_t tsc_to_ns(uint64_t tsc)
 {
 	return (uint64_t)(((unsigned __int128)tsc * g.ns_mult) >> 32);
@@ -191,6 +206,23 @@ void dp_config_default(struct dp_config *cfg)
 	cfg->ring_size = 4096;
 	cfg->arp_entries = 4096;
 	cfg->rtcp_interval_ms = 5000;
+}
+
+/* Tables the lcores index at random (flows, their cold state, the port map, the wheel's chunks): zeroed, on
+ * 2 MiB boundaries and advised for transparent huge pages, so that a million flows (256 MiB) need ~128 TLB
+ * entries instead of 65,536 and a flow lookup is a cache miss, not also a page walk.  Without THP the advice is
+ * ignored and the tables use 4 KiB pages as before.  Freed with free(). */
+#define DP_HUGE_ALIGN (2u << 20)
+static void *dp_table_alloc(size_t bytes)
+{
+	size_t len = (bytes + DP_HUGE_ALIGN - 1) & ~(size_t)(DP_HUGE_ALIGN - 1);
+	void *p = NULL;
+
+	if (len == 0 || posix_memalign(&p, len >= DP_HUGE_ALIGN ? DP_HUGE_ALIGN : 64, len) != 0)
+		return NULL;
+	(void)madvise(p, len, MADV_HUGEPAGE);
+	memset(p, 0, len);
+	return p;
 }
 
 void dp_engine_free(void)
@@ -256,12 +288,22 @@ int dp_configure(const struct dp_config *cfg, char *err, size_t errlen)
 	}
 	dp_engine_free();
 	g.cfg = *cfg;
+	memset(g.ip_tab, 0, sizeof(g.ip_tab));
+	for (unsigned i = 0; i < cfg->n_media_ips; i++) {
+		uint32_t s = ip_slot(cfg->media_ips[i]);
+		bool dup = false;
+
+		while (g.ip_tab[s] && !(dup = g.cfg.media_ips[g.ip_tab[s] - 1] == cfg->media_ips[i]))
+			s = (s + 1) & (DP_IP_SLOTS - 1);
+		if (!dup) /* a repeated address keeps its first index, as the scan did */
+			g.ip_tab[s] = (uint8_t)(i + 1);
+	}
 	g.arp.e = calloc(cfg->arp_entries, sizeof(struct dp_arp_entry));
 	g.arp.mask = cfg->arp_entries - 1;
 	nmap = (size_t)(cfg->n_media_ips ? cfg->n_media_ips : 1) << 16;
-	g.flows = aligned_alloc(64, (size_t)cfg->max_flows * sizeof(struct dp_flow));
-	g.cold = calloc(cfg->max_flows, sizeof(struct dp_flow_cold));
-	g.port_map = calloc(nmap, sizeof(uint32_t));
+	g.flows = dp_table_alloc((size_t)cfg->max_flows * sizeof(struct dp_flow));
+	g.cold = dp_table_alloc((size_t)cfg->max_flows * sizeof(struct dp_flow_cold));
+	g.port_map = dp_table_alloc(nmap * sizeof(uint32_t));
 	g.ctl_srtp = calloc(cfg->max_flows, sizeof(*g.ctl_srtp));
 	if (!g.srtp_up && srtp_init() == srtp_err_status_ok)
 		g.srtp_up = true;
@@ -271,9 +313,13 @@ int dp_configure(const struct dp_config *cfg, char *err, size_t errlen)
 			 (size_t)cfg->max_flows * (sizeof(struct dp_flow) + sizeof(struct dp_flow_cold)) >> 20);
 		return -ENOMEM;
 	}
-	memset(g.flows, 0, (size_t)cfg->max_flows * sizeof(struct dp_flow));
 	g.configured = true;
 	return 0;
+}
+
+unsigned dp_engine_lcores(void)
+{
+	return g.configured ? g.cfg.lcores : 0;
 }
 
 uint32_t dp_engine_flows(void)
@@ -341,16 +387,29 @@ static uint64_t ntp_now(uint64_t now_ns);
 
 /* ---- commands --------------------------------------------------------------------------------------------- */
 
+/* Media IP → its index, per received packet: an open-addressing table of DP_IP_SLOTS (4 × the most media IPs),
+ * built by dp_configure, so a lookup is one or two probes instead of a scan of up to 64 addresses. */
 static uint32_t ip_index(uint32_t ip, bool *ok)
 {
 	*ok = true;
 	if (g.cfg.n_media_ips == 0)
 		return 0;
-	for (unsigned i = 0; i < g.cfg.n_media_ips; i++)
-		if (g.cfg.media_ips[i] == ip)
-			return i;
+	for (uint32_t s = ip_slot(ip);; s = (s + 1) & (DP_IP_SLOTS - 1)) {
+		uint8_t e = g.ip_tab[s];
+
+		if (!e)
+			break;
+		if (g.cfg.media_ips[e - 1] == ip)
+			return e - 1u;
+	}
 	*ok = false;
 	return 0;
+}
+
+/* The flow's lcore: no division on the common single-lcore path. */
+static inline unsigned flow_owner(uint32_t fid)
+{
+	return g.port.nlcores == 1 ? 0 : fid % g.port.nlcores;
 }
 
 static void flow_apply(struct dp_flow *f, const struct dp_flow_params *p)
@@ -460,6 +519,10 @@ static void cmd_run(struct dp_lcore *lc, const struct dp_cmd *c, uint64_t now)
 		break;
 	case DP_CMD_IMPAIR:
 		lc->impair[c->flow] = c->u.im;
+		if (dp_impair_active(&c->u.im))
+			lc->impair_on |= (uint16_t)(1u << c->flow);
+		else
+			lc->impair_on &= (uint16_t)~(1u << c->flow);
 		break;
 	case DP_CMD_DTMF: {
 		struct dp_flow *f = &g.flows[c->flow];
@@ -645,17 +708,27 @@ static bool tx_srtp(struct dp_lcore *lc, uint32_t idx, struct rte_mbuf *m, bool 
 	return true;
 }
 
-/* Packet buffers come from the pool DP_BURST at a time. */
+/* Packet buffers come from the pool DP_BURST at a time, raw: a buffer in the pool already has next NULL, one
+ * segment and a reference count of 1 (the free path leaves it so), so only the fields a sent frame needs are
+ * written, all in the mbuf's first cache line; lengths are the caller's, and the offload fields (second line)
+ * are written only by a frame that asks for an offload in ol_flags. */
 static struct rte_mbuf *tx_mbuf(struct dp_lcore *lc)
 {
+	struct rte_mbuf *m;
+
 	if (!lc->nstash) {
-		if (rte_pktmbuf_alloc_bulk(g.port.pool, lc->stash, DP_BURST) != 0) {
+		if (rte_mempool_get_bulk(g.port.pool, (void **)lc->stash, DP_BURST) != 0) {
 			lc->tx_nombuf++;
 			return NULL;
 		}
 		lc->nstash = DP_BURST;
 	}
-	return lc->stash[--lc->nstash];
+	m = lc->stash[--lc->nstash];
+	m->data_off = (uint16_t)RTE_MIN((uint16_t)RTE_PKTMBUF_HEADROOM, m->buf_len);
+	m->ol_flags &= RTE_MBUF_F_EXTERNAL;
+	m->packet_type = 0;
+	m->vlan_tci = 0;
+	return m;
 }
 
 static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const struct codec_frame *fr)
@@ -762,7 +835,7 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 	if (f->dtmf && (f->dir & DP_FLOW_SEND) && tx_resolve(lc, f, k, tsc_to_ns(now))) {
 		tx_dtmf(lc, idx, fr->ts_inc);
 	} else if (!(fr->flags & CODEC_FRAME_DTX) && (f->dir & DP_FLOW_SEND)) {
-		if (dp_impair_active(im))
+		if (lc->impair_on & (1u << f->impair))
 			act = dp_impair_decide(im, idx, k, &f->ge_bad);
 		if (!tx_resolve(lc, f, k, tsc_to_ns(now))) {
 			lc->tx_no_arp++;
@@ -809,25 +882,36 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 		f->frame = 0;
 	f->nominal_tsc += f->ptime_tsc;
 	f->delay_tsc = 0;
-	if (im->jitter_us)
+	if ((lc->impair_on & (1u << f->impair)) && im->jitter_us)
 		f->delay_tsc = (uint32_t)(g.tsc_hz * dp_impair_delay_us(im, idx, f->tx_index) / 1000000);
 	wheel_insert(lc, idx, f->nominal_tsc + f->delay_tsc);
 }
 
-/* Works through the wheel slots that have passed, a chunk at a time with its flows prefetched; at most about
- * DP_TX_BUDGET flows per call so that RX keeps up.  Flows due later in the current slot wait for the next
- * pass. */
+/* Works through the wheel slots that have passed, in two stages so that the flow records (scattered over a
+ * table of up to millions) arrive from memory in parallel: first whole chunks of due flows are detached into a
+ * list of about DP_TX_BUDGET (so that RX keeps up), then the list is worked with each flow's two TX lines
+ * prefetched DP_TX_AHEAD flows in advance.  A flow due later in the current slot goes back into it for the next
+ * pass; a port that stops taking frames leaves the rest of the list in the current slot too. */
+#define DP_TX_AHEAD 8
+
+static inline void tx_prefetch_flow(uint32_t idx)
+{
+	const char *f = (const char *)&g.flows[idx];
+
+	rte_prefetch0(f + 128);
+	rte_prefetch0(f + 192);
+}
+
 static void tx_run(struct dp_lcore *lc, uint64_t now)
 {
-	uint64_t now_slot = now >> g.wheel_shift;
-	unsigned budget = DP_TX_BUDGET;
-	uint32_t later[DP_CHUNK_FLOWS];
-	unsigned nlater = 0;
+	uint64_t now_slot = now >> g.wheel_shift, t = 0;
+	uint32_t due[DP_TX_BUDGET + DP_CHUNK_FLOWS];
+	unsigned ndue = 0, i;
 
 	if ((int64_t)(now_slot - lc->wheel_pos) > (int64_t)g.wheel_mask) /* stalled longer than a revolution:
 									     visit each slot once */
 		lc->wheel_pos = now_slot - g.wheel_mask;
-	while (budget && !tx_backlogged(lc)) {
+	while (ndue < DP_TX_BUDGET) {
 		uint32_t *head = &lc->wheel[lc->wheel_pos & g.wheel_mask];
 
 		if (!*head) {
@@ -843,54 +927,44 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 		}
 		uint32_t c = *head;
 		struct dp_wheel_chunk *ch = &lc->chunks[c - 1];
-		uint32_t idx[DP_CHUNK_FLOWS], n = ch->n;
 
-		/* Detach the chunk, give it back, then work on a copy of its indices. */
+		/* Detach the chunk, keep its indices, give it back. */
 		*head = ch->next;
-		memcpy(idx, ch->idx, n * sizeof(uint32_t));
+		for (uint32_t k = 0; k < ch->n; k++, ndue++) {
+			due[ndue] = ch->idx[k];
+			if (ndue < DP_TX_AHEAD)
+				tx_prefetch_flow(due[ndue]);
+		}
 		ch->next = lc->free_chunk;
 		lc->free_chunk = c;
 		if (*head)
 			rte_prefetch0(&lc->chunks[*head - 1]);
-		/* The send time, read once per chunk (rdtsc is not free): the pacing error it records is exact
-		 * for the chunk's first packet and late by the building of the ones before it for the rest. */
-		uint64_t t = rte_rdtsc();
-		for (uint32_t i = 0; i < n; i++) {
-			const char *f = (const char *)&g.flows[idx[i]];
-			rte_prefetch0(f + 128);
-			rte_prefetch0(f + 192);
-		}
-		for (uint32_t i = 0; i < n; i++) {
-			struct dp_flow *f = &g.flows[idx[i]];
-			uint64_t when = f->nominal_tsc + f->delay_tsc;
-
-			/* Halfway through, the next chunk's line has arrived: start fetching its flows. */
-			if (i == n / 2 && *head) {
-				const struct dp_wheel_chunk *nx = &lc->chunks[*head - 1];
-				for (uint32_t k = 0; k < nx->n; k++) {
-					rte_prefetch0((const char *)&g.flows[nx->idx[k]] + 128);
-					rte_prefetch0((const char *)&g.flows[nx->idx[k]] + 192);
-				}
-			}
-
-			f->in_wheel = 0;
-			if (!f->active || !f->cache)
-				continue;
-			if (when > now) { /* later in this slot, or a later revolution */
-				if (when >> g.wheel_shift == lc->wheel_pos)
-					later[nlater++] = idx[i];
-				else
-					wheel_insert(lc, idx[i], when);
-				continue;
-			}
-			tx_flow(lc, idx[i], t);
-			budget = budget ? budget - 1 : 0;
-		}
-		if (nlater)
-			break;
 	}
-	for (unsigned i = 0; i < nlater; i++)
-		wheel_insert(lc, later[i], g.flows[later[i]].nominal_tsc + g.flows[later[i]].delay_tsc);
+	for (i = 0; i < ndue; i++) {
+		uint32_t idx = due[i];
+		struct dp_flow *f = &g.flows[idx];
+
+		if (i + DP_TX_AHEAD < ndue)
+			tx_prefetch_flow(due[i + DP_TX_AHEAD]);
+		/* The send time, read every 16 packets (rdtsc is not free): the pacing error it records is late by
+		 * the building of at most 15 packets. */
+		if ((i & 15) == 0) {
+			if (tx_backlogged(lc))
+				break;
+			t = rte_rdtsc();
+		}
+		f->in_wheel = 0;
+		if (!f->active || !f->cache)
+			continue;
+		uint64_t when = f->nominal_tsc + f->delay_tsc;
+		if (when > now) { /* later in this slot, or a later revolution */
+			wheel_insert(lc, idx, when);
+			continue;
+		}
+		tx_flow(lc, idx, t);
+	}
+	for (; i < ndue; i++) /* the port is backpressured: these wait in the current slot */
+		wheel_insert(lc, due[i], 0);
 	tx_flush(lc);
 }
 
@@ -919,7 +993,20 @@ static void rtcp_send(struct dp_lcore *lc, uint32_t idx, uint64_t now_ns)
 	m = tx_mbuf(lc);
 	if (!m)
 		return;
-	snprintf(cname, sizeof(cname), "flow%u@callmeter", idx);
+	{ /* "flow<idx>@callmeter", without snprintf on the lcore */
+		char digits[10];
+		unsigned nd = 0, o = 4;
+		uint32_t v = idx;
+
+		do {
+			digits[nd++] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v);
+		memcpy(cname, "flow", 4);
+		while (nd)
+			cname[o++] = digits[--nd];
+		memcpy(cname + o, "@callmeter", sizeof("@callmeter"));
+	}
 	r.cname = cname;
 	r.ntp = ntp_now(now_ns);
 	r.sender = f->tx_packets != c->tx_at_report;
@@ -968,7 +1055,7 @@ static enum dp_drop_reason rx_rtcp(struct dp_lcore *lc, const struct dp_pkt *pk,
 
 	if (!fid)
 		return DP_DROP_rtcp;
-	if ((fid - 1) % g.port.nlcores != lc->slot)
+	if (flow_owner(fid - 1) != lc->slot)
 		return DP_DROP_other_lcore; /* the caller hands it over */
 	fid--;
 	c = &g.cold[fid];
@@ -1086,7 +1173,7 @@ static enum rx_verdict rx_classify(struct dp_lcore *lc, struct rte_mbuf *m, uint
 				return RX_DONE;
 			if (r == DP_DROP_other_lcore && g.steer) {
 				uint32_t fid = g.port_map[ipi << 16 | (pk.dst_port & 1 ? pk.dst_port - 1u : pk.dst_port)] - 1;
-				struct rte_ring *ring = g.steer[lc->slot * g.port.nlcores + fid % g.port.nlcores];
+				struct rte_ring *ring = g.steer[lc->slot * g.port.nlcores + flow_owner(fid)];
 
 				if (ring && rte_ring_sp_enqueue(ring, m) == 0) {
 					lc->rx_steered++;
@@ -1125,7 +1212,7 @@ static enum rx_verdict rx_lookup(struct dp_lcore *lc, struct rte_mbuf *m, uint32
 		return RX_DROP;
 	}
 	fid--;
-	owner = fid % g.port.nlcores;
+	owner = flow_owner(fid);
 	if (owner != lc->slot) {
 		struct rte_ring *r = g.steer ? g.steer[lc->slot * g.port.nlcores + owner] : NULL;
 
@@ -1216,10 +1303,15 @@ static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
 	lc->scan_credit -= n * DP_SCAN_SWEEP_NS;
 	if (lc->scan_credit > DP_SCAN_MAX * DP_SCAN_SWEEP_NS)
 		lc->scan_credit = DP_SCAN_MAX * DP_SCAN_SWEEP_NS; /* behind: do not build up a debt */
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0, rtcp = 0; i < n; i++) {
 		uint32_t idx = lc->silent_next;
 		struct dp_flow *f = &g.flows[idx];
+		bool rtcp_due = f->active && f->dir && g.cfg.rtcp_interval_ms && now_ns >= g.cold[idx].next_rtcp_ns;
 
+		if (rtcp_due && rtcp == DP_RTCP_PER_PASS) {
+			lc->scan_credit += (n - i) * DP_SCAN_SWEEP_NS; /* this flow first, next pass */
+			break;
+		}
 		lc->silent_next += g.port.nlcores;
 		if (lc->silent_next >= g.cfg.max_flows)
 			lc->silent_next = lc->slot;
@@ -1228,7 +1320,8 @@ static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
 			f->silent = 1;
 			event(lc, DP_EV_SILENT, idx, f->rx.ssrc, now_ns);
 		}
-		if (f->active && f->dir && g.cfg.rtcp_interval_ms && now_ns >= g.cold[idx].next_rtcp_ns) {
+		if (rtcp_due) {
+			rtcp++;
 			rtcp_send(lc, idx, now_ns);
 			g.cold[idx].next_rtcp_ns = now_ns + rtcp_interval_ns(idx, g.cold[idx].rtcp_sent + 1);
 		}
@@ -1239,10 +1332,10 @@ bool dp_engine_manual;
 
 static void rx_flush_pending(struct dp_lcore *lc)
 {
-	for (uint16_t j = 0; j < lc->npend; j++) {
+	for (uint16_t j = 0; j < lc->npend; j++)
 		rx_account(lc, lc->pend[j], &lc->ppk[j], lc->pfid[j], lc->pend_at[j]);
-		rte_pktmbuf_free(lc->pend[j]);
-	}
+	if (lc->npend)
+		rte_pktmbuf_free_bulk(lc->pend, lc->npend); /* one mempool put for the burst */
 	lc->npend = 0;
 }
 
@@ -1465,7 +1558,7 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 		lc->wheel = calloc(slots, sizeof(uint32_t));
 		/* One chunk per flow of this lcore covers the worst case (every flow alone in its slot). */
 		uint32_t nchunks = g.cfg.max_flows / ctx->nlcores + 2;
-		lc->chunks = aligned_alloc(64, (size_t)nchunks * sizeof(struct dp_wheel_chunk));
+		lc->chunks = dp_table_alloc((size_t)nchunks * sizeof(struct dp_wheel_chunk));
 		if (lc->chunks) {
 			for (uint32_t c = 0; c < nchunks; c++)
 				lc->chunks[c].next = c + 2 < nchunks + 1 ? c + 2 : 0;

@@ -187,8 +187,11 @@ int dp_start(const char *port_name, struct dp_port_info *info, char *err, size_t
 	if (rc < 0)
 		return rc;
 	g_dp.nlcores = 0;
-	RTE_LCORE_FOREACH_WORKER(lcore)
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		if (dp_engine_lcores() && g_dp.nlcores == dp_engine_lcores())
+			break; /* dp_config.lcores: the rest stay idle */
 		g_dp.lcore_ids[g_dp.nlcores++] = lcore;
+	}
 	if (g_dp.nlcores == 0 && dp_engine_manual) /* benchmarks run the lcore passes on the main thread */
 		g_dp.lcore_ids[g_dp.nlcores++] = rte_get_main_lcore();
 	if (g_dp.nlcores == 0) {

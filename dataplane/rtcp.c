@@ -90,10 +90,11 @@ static int rtcp_pass(const uint8_t *p, uint32_t len, const struct dp_rtcp_visito
 			return -EINVAL;
 		rc = h[0] & 0x1fu;
 		if (h[1] == 200 || h[1] == 201) {
-			uint32_t fixed = h[1] == 200 ? 28 : 8, reporter = rd32(h + 4);
+			uint32_t fixed = h[1] == 200 ? 28 : 8, reporter;
 
 			if (plen < fixed + 24 * rc)
 				return -EINVAL;
+			reporter = rd32(h + 4);
 			if (v && v->sender) {
 				struct dp_rtcp_sender snd = { .ssrc = reporter, .sr = h[1] == 200 };
 

@@ -10,6 +10,9 @@ worker=${CALLMETER_WORKER_BIN:-build/callmeter-worker}
 hold=${HOLD_S:-60}
 steps=${BENCH_CALL_STEPS:-500 1000 2000 4000 8000 16000 32000 64000 100000}
 cps=${CPS:-1000}
+# SIP ports of the two groups: another session running this benchmark at the same time needs other ones
+callee_port=${CALLEE_SIP_PORT:-47060}
+caller_port=${CALLER_SIP_PORT:-48060}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 best=0
@@ -24,12 +27,12 @@ cps = $cps
 setup_timeout = 20s
 [group callees]
 endpoints = $n
-local_port = 47060
+local_port = $callee_port
 ring_time = 100ms
 [group callers]
 endpoints = $n
 target = group:callees
-local_port = 48060
+local_port = $caller_port
 [dataplane]
 media_ip = 192.0.2.50, 192.0.2.51, 192.0.2.52, 192.0.2.53, 192.0.2.54, 192.0.2.55, 192.0.2.56, 192.0.2.57
 rtp_ports = 10000-59999

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -42,6 +43,7 @@ int main(void)
 	struct rte_mbuf *m[NMBUFS];
 	uint8_t payload[160];
 	uint64_t drops[DP_DROP__COUNT], pk0, pk1, b, t0, t1, done = 0;
+	struct timespec c0, c1;
 	uint32_t k = 0;
 
 	cm_log_setup(CM_LOG_WARN, CM_LOG_PRETTY, stderr);
@@ -108,6 +110,7 @@ int main(void)
 
 	dp_rx_totals(&pk0, &b);
 	t0 = cm_now_us();
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	do {
 		for (unsigned r = 0; r < 64; r++) {
 			struct rte_mbuf *burst[BURST];
@@ -154,6 +157,11 @@ int main(void)
 	       (unsigned long long)rep.packets_received, (long long)rep.packets_lost);
 	printf("memory: %zu B hot state per flow (%zu MiB for %u flows)\n", dp_flow_hot_bytes(),
 	       dp_flow_hot_bytes() * FLOWS >> 20, FLOWS);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+	/* how much of a CPU this thread (the lcore) got: on the shared machine, the figure per CPU-second */
+	double share = ((c1.tv_sec - c0.tv_sec) * 1e9 + (c1.tv_nsec - c0.tv_nsec)) / 1e3 / (double)(t1 - t0);
+	printf("the lcore thread got %.0f%% of a CPU: %.3f Mpps per CPU-second\n", share * 100,
+	       share > 0.5 ? (double)(pk1 - pk0) / (double)(t1 - t0) / share : 0);
 	printf("BENCH dp_rx_mpps %.3f Mpps\n", (double)(pk1 - pk0) / (double)(t1 - t0));
 	dp_stop();
 	dp_eal_cleanup();

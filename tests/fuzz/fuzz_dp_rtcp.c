@@ -13,8 +13,27 @@ static uint32_t rd32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* The walk must agree with the parser: a compound either parses and is walked, or neither. */
+static unsigned walked;
+
+static void on_sender(void *arg, const struct dp_rtcp_sender *s)
+{
+	(void)arg;
+	(void)s;
+	walked++;
+}
+
+static void on_block(void *arg, uint32_t reporter, const struct dp_rtcp_block *b)
+{
+	(void)arg;
+	(void)reporter;
+	(void)b;
+	walked++;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static const struct dp_rtcp_visitor v = { .sender = on_sender, .block = on_block };
 	uint8_t *p = malloc(size ? size : 1), buf[DP_RTCP_MAX];
 	struct dp_rtcp_in in;
 	uint32_t about = size >= 4 ? rd32(data) : 0;
@@ -22,8 +41,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!p)
 		return 0;
 	memcpy(p, data, size);
-	if (dp_rtcp_parse(p, (uint32_t)size, about, &in) == 0 && in.have_block)
+	int parsed = dp_rtcp_parse(p, (uint32_t)size, about, &in);
+
+	if (parsed == 0 && in.have_block)
 		(void)dp_rtcp_rtt_us(about, in.lsr, in.dlsr);
+	walked = 0;
+	if (dp_rtcp_walk(p, (uint32_t)size, &v, NULL) != parsed || (parsed < 0 && walked))
+		abort(); /* a malformed compound reports nothing */
 	free(p);
 
 	if (size >= 40) {

@@ -292,7 +292,24 @@ START_TEST(loopback_impairments_are_measured)
 		ck_assert_uint_eq(s.dtmf_last, 5);
 		ck_assert_uint_eq(r.packets_received, s.tx_packets);
 		ck_assert_int_eq(r.packets_lost, 0);
-		ck_assert_msg(r.max_jitter_ms < 3.0, "DTMF flow: max jitter %.3f ms", r.max_jitter_ms);
+		/* "Untouched" against unimpaired flows of the same lcore over the same time (the DTX and SRTP flows):
+		 * on a loaded machine every flow's jitter rises with the lcore's descheduling (3-4 ms seen at load
+		 * 4-5 on 2 CPUs), so an absolute bound measured the machine; event packets feeding the jitter would
+		 * add a 20 ms step per packet of the event and stand out against both. */
+		{
+			struct dp_flow_snapshot rs;
+			struct dp_rx_report rr;
+			double ref = 0;
+			const uint32_t refs[] = { DTX_FLOW, SRTP_FLOW };
+
+			for (unsigned i = 0; i < 2; i++) {
+				ck_assert_int_eq(dp_flow_snapshot(refs[i], &rs), 0);
+				dp_rx_report(&rs.rx, 20, &rr);
+				ref = rr.max_jitter_ms > ref ? rr.max_jitter_ms : ref;
+			}
+			ck_assert_msg(r.max_jitter_ms < ref + 0.5, "DTMF flow: max jitter %.3f ms, unimpaired flows %.3f ms",
+				      r.max_jitter_ms, ref);
+		}
 		/* One-way delay from the TX-time extension: the injected 0..4 ms delay shows. */
 		ck_assert_int_eq(dp_flow_snapshot(OWD_FLOW, &s), 0);
 		dp_rx_report(&s.rx, 20, &r);

@@ -95,6 +95,46 @@ START_TEST(flows_cross_lcores)
 }
 END_TEST
 
+/* dp_config.lcores caps the dataplane lcores: EAL has two workers, the dataplane takes one (one queue pair),
+ * and its flows all live there: nothing is steered, nothing lost. */
+START_TEST(lcores_limit)
+{
+	char err[DP_ERR_MAX];
+	struct dp_config cfg;
+	struct dp_port_info info;
+	struct dp_proto_totals pt;
+
+	for (unsigned i = 0; i < NFRAMES; i++)
+		frames[i] = (struct codec_frame){ .offset = i * 160, .len = 160, .ts_inc = 160 };
+	ck_assert_msg(dp_eal_init("test_dp_steer", "--no-huge --no-shconf -m 256 --no-pci --vdev=net_ring0 --lcores=0@0,1@1,2@0 "
+				  "--log-level=error", err, sizeof(err)) == 0, "%s", err);
+	dp_config_default(&cfg);
+	cfg.max_flows = 64;
+	cfg.media_ips[0] = MEDIA_IP;
+	cfg.n_media_ips = 1;
+	cfg.lcores = 1;
+	ck_assert_msg(dp_configure(&cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(dp_start("net_ring0", &info, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(info.lcores, 1);
+	ck_assert_uint_eq(info.rx_queues, 1);
+	set_flows(DP_FLOW_RECV, true);
+	set_flows(DP_FLOW_SEND | DP_FLOW_RECV, false);
+	usleep(500000);
+	for (uint32_t f = 0; f < FLOWS; f++) {
+		struct dp_flow_snapshot s;
+		struct dp_rx_report r;
+
+		ck_assert_int_eq(dp_flow_snapshot(f, &s), 0);
+		dp_rx_report(&s.rx, 20, &r);
+		ck_assert_uint_ge(r.packets_received, 10);
+	}
+	dp_proto_totals(&pt);
+	ck_assert_uint_eq(pt.rx_steered, 0);
+	dp_stop();
+	dp_eal_cleanup();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dp_steer");
@@ -102,6 +142,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, flows_cross_lcores);
+	tcase_add_test(tc, lcores_limit);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
