@@ -607,6 +607,42 @@ struct sip_tcp *sip_tls_start(struct cp_loop *loop, const char *ip, uint16_t por
  * proxy reached by its DNS name); a no-op on other transports.  0 or a negative errno. */
 int sip_tp_set_peer_name(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *name);
 
+/* ---- locating SIP servers: DNS (RFC 3263 §4) ------------------------------------------------------------ */
+
+/* c-ares on the control-plane loop, never blocking.  A numeric host is used as it is; a name with a port is
+ * looked up by address (A, or AAAA for AF_INET6); a name without a port by SRV first (_sip._udp, _sip._tcp,
+ * _sips._tcp for the transport), ordered by priority and weight (RFC 2782), each target then by address, and
+ * without SRV records by address on 5060 (5061 for TLS).  The result lists the destinations in the order to try
+ * them: fail over to the next when one does not answer (RFC 3263 §4.3). */
+#define SIP_DNS_MAX_TARGETS 8u
+#define SIP_DNS_NAME_MAX 256u
+struct sip_dns_target {
+	struct sockaddr_storage addr;
+	uint16_t priority, weight;        /* from the SRV record (0 without one) */
+	char target[SIP_DNS_NAME_MAX];    /* the SRV target (or the host) this address belongs to */
+};
+struct sip_dns_result {
+	int status;                       /* 0, or -EHOSTUNREACH with n == 0 */
+	const char *error;                /* c-ares' reason when nothing was found */
+	unsigned n;
+	struct sip_dns_target t[SIP_DNS_MAX_TARGETS];
+};
+struct sip_dns_stats {
+	uint64_t queries, resolved, failed, srv_answers;
+};
+struct sip_dns;
+typedef void (*sip_dns_cb)(void *arg, const struct sip_dns_result *r);
+/* servers: NULL or "" for the system's (/etc/resolv.conf), else "ip[:port],..." (a test's own server).
+ * NULL on failure (logged). */
+struct sip_dns *sip_dns_new(struct cp_loop *loop, const char *servers);
+/* Pending lookups end without their callbacks. */
+void sip_dns_free(struct sip_dns *d);
+/* Starts resolving host (port 0: none given) for a transport; cb gets the result, possibly before this returns
+ * (numeric hosts, names in /etc/hosts).  0 or a negative errno (then cb is not called). */
+int sip_dns_resolve(struct sip_dns *d, const char *host, uint16_t port, enum sip_tp_kind kind, int family,
+		    sip_dns_cb cb, void *arg);
+const struct sip_dns_stats *sip_dns_stats(const struct sip_dns *d);
+
 /* ---- client transaction handlers -------------------------------------------------------------------------- */
 
 /* Convention for client transactions: their user pointer is a struct sip_client_handler embedded in the owner
@@ -635,6 +671,10 @@ struct sip_reg_config {
 	const char *route;           /* outbound proxy as a Route value "<sip:proxy;lr>", or NULL */
 	struct sockaddr_storage dst; /* where REGISTERs go: the registrar or the outbound proxy */
 	uint32_t expires;            /* requested interval, seconds */
+	/* Further destinations (RFC 3263 §4.3, e.g. the rest of a sip_dns_result), tried in turn when a REGISTER
+	 * gets no answer or its connection fails; at most SIP_DNS_MAX_TARGETS are kept.  NULL: none. */
+	const struct sockaddr_storage *fallback;
+	unsigned nfallback;
 };
 
 enum sip_reg_state { SIP_REG_IDLE, SIP_REG_REGISTERING, SIP_REG_REGISTERED, SIP_REG_UNREGISTERING,
@@ -648,6 +688,7 @@ struct sip_reg_stats {
 	uint64_t time_to_register_ms;/* first REGISTER sent to first 200 */
 	unsigned registers_sent, challenges, refreshes, interval_too_brief;
 	unsigned ok;                 /* 2xx received (registrations and refreshes) */
+	unsigned failovers;          /* moves to the next destination after no answer */
 };
 
 struct sip_reg;

@@ -261,8 +261,7 @@ unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const struct sockaddr
 			if (!waiting || !sip_same_addr(&t->peer, peer))
 				continue;
 			/* §8.1.3.1: a transport error is a 503 for the user; the transaction ends.  No timer of it
-			 * stays armed until the user has heard, so a wheel tick inside a callback cannot free one
-			 * still on the list. */
+			 * stays armed, so a wheel tick inside a callback cannot free one still on the list. */
 			t->last_status = 503;
 			t->state = SIP_TXN_TERMINATED;
 			sip_wtimer_stop(&l->wheel, &t->retx);
@@ -278,7 +277,7 @@ unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const struct sockaddr
 		n++;
 		if (l->ops->on_timeout)
 			l->ops->on_timeout(l->ops_arg, t);
-		terminate_soon(t); /* freed on a later tick, after on_terminated */
+		destroy(t); /* on_terminated right after on_timeout, as for Timer B/F */
 	}
 	return n;
 }
