@@ -313,6 +313,11 @@ void sip_reg_free(struct sip_reg *r)
 	free(r);
 }
 
+const struct sockaddr_storage *sip_reg_dst(const struct sip_reg *r)
+{
+	return &r->cfg.dst;
+}
+
 const struct sip_reg_stats *sip_reg_stats(const struct sip_reg *r)
 {
 	return &r->st;

@@ -702,6 +702,8 @@ int sip_reg_start(struct sip_reg *r);
 int sip_reg_stop(struct sip_reg *r);
 void sip_reg_free(struct sip_reg *r);
 const struct sip_reg_stats *sip_reg_stats(const struct sip_reg *r);
+/* Where REGISTERs go now: cfg.dst, or the fallback destination a failover moved to. */
+const struct sockaddr_storage *sip_reg_dst(const struct sip_reg *r);
 
 /* ---- calls: the UAC side of a dialog (RFC 3261 §12-§15) --------------------------------------------------- */
 
