@@ -561,6 +561,11 @@ struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t por
 void sip_udp_stop(struct sip_udp *u);
 struct sip_tp *sip_udp_tp(struct sip_udp *u);
 uint16_t sip_udp_port(const struct sip_udp *u);
+/* Per-endpoint local ports: one more socket on the transport's address and this port (0: any), sharing its
+ * transaction layer and timers.  The handle sends, and answers what arrives on its socket, from that port, and
+ * its Via/Contact carry it.  sip_tp_stop on it closes that socket only; sip_udp_stop closes them all.  NULL on
+ * failure (logged: the port is taken, or out of descriptors). */
+struct sip_tp *sip_udp_open_port(struct sip_udp *u, uint16_t port);
 
 /* TCP: listens on ip:port (0: any) and opens connections on demand; stream framing by Content-Length
  * (sip_frame); its transaction layer is reliable (no retransmissions; Timers D, I, J, K zero).  Responses go

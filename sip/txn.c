@@ -30,6 +30,7 @@ struct sip_txn {
 	struct sip_wtimer retx;    /* A, E, G */
 	struct sip_wtimer life;    /* B, F, H (timeouts); D, I, J, K (waits); 0 ms: terminate */
 	struct sockaddr_storage peer;
+	void *send_ctx;            /* the transport (socket) it sends from: the one it was started or received on */
 	char *req;                 /* the request as sent or received */
 	size_t req_len;
 	char *resp;                /* server: the last response; client INVITE: the ACK for a non-2xx */
@@ -46,6 +47,7 @@ struct sip_txn_layer {
 	bool reliable;
 	sip_send_fn send;
 	void *send_ctx;
+	void *cur_ctx;              /* sip_txn_set_send_ctx: the socket new transactions send from (NULL: send_ctx) */
 	const struct sip_txn_user_ops *ops;
 	void *ops_arg;
 	struct sip_txn_stats stats;
@@ -139,7 +141,7 @@ static void hash_remove(struct sip_txn *t)
 
 static int send_bytes(struct sip_txn *t, const char *buf, size_t len)
 {
-	return t->l->send(t->l->send_ctx, &t->peer, buf, len);
+	return t->l->send(t->send_ctx, &t->peer, buf, len);
 }
 
 static void destroy(struct sip_txn *t)
@@ -242,6 +244,24 @@ void sip_txn_layer_free(struct sip_txn_layer *l)
 	free(l);
 }
 
+void *sip_txn_set_send_ctx(struct sip_txn_layer *l, void *ctx)
+{
+	void *old = l->cur_ctx;
+
+	l->cur_ctx = ctx;
+	return old;
+}
+
+void sip_txn_drop_send_ctx(struct sip_txn_layer *l, void *ctx)
+{
+	if (l->cur_ctx == ctx)
+		l->cur_ctx = NULL;
+	for (unsigned i = 0; l->stats.live && i < HASH_BUCKETS; i++)
+		for (struct sip_txn *t = l->buckets[i]; t; t = t->hnext)
+			if (t->send_ctx == ctx)
+				t->send_ctx = l->send_ctx;
+}
+
 unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const struct sockaddr_storage *peer)
 {
 	struct sip_txn *failed = NULL;
@@ -314,6 +334,7 @@ static struct sip_txn *txn_new(struct sip_txn_layer *l, enum sip_txn_kind kind, 
 	t->l = l;
 	t->kind = kind;
 	t->peer = *peer;
+	t->send_ctx = l->cur_ctx ? l->cur_ctx : l->send_ctx;
 	t->branch_len = (uint8_t)k->branch.len;
 	memcpy(t->branch, k->branch.p, k->branch.len);
 	t->method_len = (uint8_t)k->method.len;
