@@ -19,32 +19,12 @@
 #include "controlplane/controlplane.h"
 #include "sip/sip.h"
 #include "../unit/testutil.h"
+#include "bench_util.h"
 
 #define REGS 4000
 #define IN_FLIGHT 100
 
 static char dir[64];
-
-static double cpu_us(const struct rusage *r)
-{
-	return (double)r->ru_utime.tv_sec * 1e6 + (double)r->ru_utime.tv_usec + (double)r->ru_stime.tv_sec * 1e6 +
-	       (double)r->ru_stime.tv_usec;
-}
-
-static pid_t spawn(char *const argv[], const char *out)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR), o = out ? open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600) : null;
-		dup2(null, 0);
-		dup2(o, 1);
-		dup2(o, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
 
 static const char scenario[] =
 	"<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"digest register\">\n"
@@ -100,7 +80,7 @@ static int start_kamailio(unsigned port, pid_t *pid)
 	snprintf(path, sizeof(path), "%s/kamailio.cfg", dir);
 	snprintf(log, sizeof(log), "%s/kamailio.log", dir);
 	char *argv[] = { "kamailio", "-f", path, "-DD", "-E", "-m", "64", "-M", "8", "-Y", dir, NULL };
-	*pid = spawn(argv, log);
+	*pid = bench_spawn(argv, log);
 	usleep(1000000);
 	return kill(*pid, 0);
 }
@@ -188,7 +168,7 @@ int main(void)
 			 "-l", "100", "-r", "5000", "-au", "bench", "-ap", "secret", "-nostdin", "-timeout", "60s", "-trace_err", NULL };
 	if (chdir(dir) < 0)
 		return 1;
-	sipp = spawn(argv, NULL);
+	sipp = bench_spawn(argv, NULL);
 	wait4(sipp, &st, 0, &rs);
 	int sipp_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	kill(kam, SIGTERM);
@@ -197,7 +177,7 @@ int main(void)
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);
 
-	double ours = (cpu_us(&r1) - cpu_us(&r0)) / (ok ? ok : 1), sipp_us = cpu_us(&rs) / REGS;
+	double ours = (bench_cpu_us(&r1) - bench_cpu_us(&r0)) / (ok ? ok : 1), sipp_us = bench_cpu_us(&rs) / REGS;
 	printf("SIPp: exit %d, %.1f us/registration\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1, sipp_us);
 	if (failed || ok != REGS) {
 		fprintf(stderr, "bench_sip_reg_sipp: %u of %d registrations failed\n", REGS - ok, REGS);

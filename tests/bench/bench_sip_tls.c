@@ -21,31 +21,11 @@
 #include "controlplane/controlplane.h"
 #include "sip/sip.h"
 #include "../unit/testutil.h"
+#include "bench_util.h"
 
 #define SECONDS 3
 
 static char dir[64], ca[96], cert[96], key[96];
-
-static double cpu_us(const struct rusage *r)
-{
-	return (double)r->ru_utime.tv_sec * 1e6 + (double)r->ru_utime.tv_usec + (double)r->ru_stime.tv_sec * 1e6 +
-	       (double)r->ru_stime.tv_usec;
-}
-
-static pid_t spawn(char *const argv[], const char *out)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR), o = out ? open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600) : null;
-		dup2(null, 0);
-		dup2(o, 1);
-		dup2(null, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
 
 /* s_time's "N connections in T real seconds" as connections per second, 0 if absent. */
 static double s_time_rate(const char *file)
@@ -78,11 +58,11 @@ static double s_time(struct cp_loop *loop, unsigned port, double *cpu)
 	snprintf(secs, sizeof(secs), "%d", SECONDS);
 	snprintf(out, sizeof(out), "%s/s_time.out", dir);
 	char *argv[] = { "openssl", "s_time", "-connect", target, "-new", "-time", secs, "-CAfile", ca, NULL };
-	pid = spawn(argv, out);
+	pid = bench_spawn(argv, out);
 	while (wait4(pid, &st, WNOHANG, &ru) == 0)
 		cp_loop_run_once(loop, 5);
 	rate = s_time_rate(out);
-	*cpu = rate > 0 ? cpu_us(&ru) / (rate * SECONDS) : 0;
+	*cpu = rate > 0 ? bench_cpu_us(&ru) / (rate * SECONDS) : 0;
 	return rate;
 }
 
@@ -130,7 +110,7 @@ int main(void)
 	snprintf(port_s, sizeof(port_s), "%u", port);
 	char *srv_argv[] = { "openssl", "s_server", "-accept", port_s, "-cert", cert, "-key", key, "-quiet",
 			     "-no_ticket", "-no_cache", NULL };
-	server = spawn(srv_argv, NULL);
+	server = bench_spawn(srv_argv, NULL);
 	usleep(500000);
 
 	loop = cp_loop_new();
@@ -161,7 +141,8 @@ int main(void)
 		sip_tcp_disconnect(c, NULL);
 	}
 	getrusage(RUSAGE_SELF, &r1);
-	double ours = conns * 1000.0 / (double)elapsed, cpu = (cpu_us(&r1) - cpu_us(&r0)) / (conns ? conns : 1);
+	double ours = conns * 1000.0 / (double)elapsed;
+	double cpu = (bench_cpu_us(&r1) - bench_cpu_us(&r0)) / (conns ? conns : 1);
 	printf("callmeter client: %u handshakes (%u failed, %u resumed) in %llu ms: %.0f conn/s, %.0f us CPU each\n",
 	       conns, failed, sip_tcp_stats(c)->tls_resumed, (unsigned long long)elapsed, ours, cpu);
 	printf("openssl s_time -new (client) against the same s_server: %.0f conn/s, about %.0f us CPU each\n", ref,
