@@ -418,6 +418,7 @@ struct sip_wtimer {
 };
 struct sip_wheel {
 	uint64_t tick;                    /* the last tick processed */
+	uint64_t scan_from;               /* every slot of the ticks in (tick, scan_from) is empty */
 	size_t armed;
 	struct sip_wtimer *slot[SIP_WHEEL_SLOTS];
 };
@@ -428,8 +429,9 @@ void sip_wtimer_stop(struct sip_wheel *w, struct sip_wtimer *t);
 static inline bool sip_wtimer_armed(const struct sip_wtimer *t) { return t->pprev != NULL; }
 /* Fires every timer due at or before now_ms (callbacks may start and stop timers); returns how many fired. */
 unsigned sip_wheel_advance(struct sip_wheel *w, uint64_t now_ms);
-/* Milliseconds until the earliest armed timer could be due (a tick), or -1 if none is armed. */
-int sip_wheel_next_ms(const struct sip_wheel *w);
+/* Milliseconds until the earliest armed timer could be due (a tick), or -1 if none is armed.  Remembers where
+ * it found it, so asking again after every event costs nothing until timers change. */
+int sip_wheel_next_ms(struct sip_wheel *w);
 
 /* ---- transactions (RFC 3261 §17) -------------------------------------------------------------------------- */
 
@@ -478,7 +480,7 @@ void sip_txn_layer_free(struct sip_txn_layer *l);
 /* Advances the layer's wheel to now_ms (fires A–K); returns timers fired.  The UDP transport calls this from a
  * cp_loop timer; tests call it with a fake clock. */
 unsigned sip_txn_tick(struct sip_txn_layer *l, uint64_t now_ms);
-int sip_txn_next_ms(const struct sip_txn_layer *l);
+int sip_txn_next_ms(struct sip_txn_layer *l);
 /* A stream transport's connection to peer failed or closed: every client transaction still waiting for an
  * answer from it ends now (on_timeout, sip_txn_last_status 503) instead of at Timer B/F.  Returns how many. */
 unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const struct sockaddr_storage *peer);

@@ -307,7 +307,7 @@ unsigned sip_txn_tick(struct sip_txn_layer *l, uint64_t now_ms)
 	return sip_wheel_advance(&l->wheel, now_ms);
 }
 
-int sip_txn_next_ms(const struct sip_txn_layer *l)
+int sip_txn_next_ms(struct sip_txn_layer *l)
 {
 	return sip_wheel_next_ms(&l->wheel);
 }
