@@ -973,7 +973,8 @@ static int locate(struct cp_ua *ua, struct ua_locate *l, const char *host, uint1
 	l->error = NULL;
 	l->pending = true;
 	ua->dns_pending++;
-	rc = sip_dns_resolve(ua->dns, host, port, sip_tp_kind(g->tp), AF_INET, located, l);
+	rc = sip_dns_resolve(ua->dns, host, port, sip_tp_kind(g->tp), strchr(g->cfg->local_ip, ':') ? AF_INET6 : AF_INET,
+			     located, l);
 	if (rc < 0 && l->pending) {
 		l->pending = false;
 		ua->dns_pending--;

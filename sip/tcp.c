@@ -235,16 +235,21 @@ static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 		c->up = true; /* queued requests go now; records that came with the handshake are read below */
 		events |= EPOLLOUT | EPOLLIN;
 	}
-	if (c->up && (events & EPOLLOUT || c->want_write) && conn_flush(c) < 0) {
-		conn_close(c);
-		return;
-	}
-	if (c->up && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && conn_read(c) < 0) {
-		conn_close(c);
-		return;
-	}
-	if (c->up)
+	if (c->up) {
+		/* OpenSSL asked for writability (from a read or a write): writable now, retry both */
+		bool retry = c->want_write && (events & EPOLLOUT);
+
+		c->want_write = false;
+		if ((events & EPOLLOUT) && conn_flush(c) < 0) {
+			conn_close(c);
+			return;
+		}
+		if (((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || retry) && conn_read(c) < 0) {
+			conn_close(c);
+			return;
+		}
 		conn_watch(c);
+	}
 	sip_tp_kick(&t->tp);
 }
 
