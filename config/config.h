@@ -20,6 +20,12 @@
 #define CFG_DEFAULT_PATH "/etc/callmeter/worker.conf"
 #define CFG_DEFAULT_HEALTH_PORT 3030
 #define CFG_DEFAULT_GATEWAY_PORT 443
+#define CFG_DEFAULT_MAX_FLOWS 20000 /* worker daemon: flow table for gateway assignments (10,000 calls' legs) */
+#define CFG_MAX_GROUPS 64
+#define CFG_MAX_CODECS 8
+#define CFG_MAX_MEDIA_IPS 16
+#define CFG_MAX_ENDPOINTS 1000000u
+#define CFG_CODEC_NAME_MAX 24
 
 /* Worker tokens: "cmw_" + 64 lowercase hex digits = 68 characters (cloud workers: "cmc_"). */
 #define CFG_TOKEN_PREFIX "cmw_"
@@ -29,6 +35,29 @@
 /* With no EAL arguments configured: no hugepages, no shared runtime files, no PCI scan, one net_ring port whose
  * TX loops back to its RX.  A plan or config names real ports instead (e.g. "-a 0000:03:00.0"). */
 #define CFG_DEFAULT_EAL_ARGS "--no-huge --no-shconf -m 512 --no-pci --vdev=net_ring0 --no-telemetry --log-level=*:warning"
+
+struct cfg_plan_dataplane {
+	char media_ips[CFG_MAX_MEDIA_IPS][16];
+	uint8_t nmedia_ips;
+	char netmask[16];
+	char gateway_ip[16];        /* next hop for remote media; empty: same subnet */
+	uint16_t vlan;              /* 0: untagged */
+	uint16_t rtp_port_min;
+	uint16_t rtp_port_max;
+	uint32_t max_flows;
+	uint16_t lcores;            /* 0: every EAL worker lcore */
+	char eal_args[CFG_EAL_MAX]; /* empty: the worker's */
+	char port[CFG_NAME_MAX];
+	bool rtcp_mux;
+	uint32_t decode_sample;     /* decode 1 flow in N for audio metrics; 0: none */
+	uint32_t flow_base;         /* internal: first dataplane flow (and RTP port pair) of this run's legs */
+};
+
+/* Sets one media key of a [dataplane] section (media_ip, netmask, gateway, vlan, rtp_ports, max_flows) with the
+ * plan's parsers: 0, -ENOENT for another key, or -EINVAL with the reason in why. */
+int cfg_dataplane_set(struct cfg_plan_dataplane *dp, const char *key, const char *value, char *why, size_t len);
+/* The plan defaults of those keys. */
+void cfg_dataplane_defaults(struct cfg_plan_dataplane *dp);
 
 struct cfg_worker {
 	char token[CFG_TOKEN_LEN + 1]; /* empty: standalone */
@@ -42,6 +71,11 @@ struct cfg_worker {
 	char health_bind[CFG_HOST_MAX];
 	char eal_args[CFG_EAL_MAX];
 	char port_name[CFG_NAME_MAX];  /* DPDK device name or PCI address; empty: the first port */
+	/* What the appliance owns when it runs gateway assignments (daemon mode): the media addresses, RTP ports
+	 * and flow table of [dataplane], and the address its SIP sockets bind ([sip] local_ip).  A plan from the
+	 * gateway is the same for every worker, so these replace the plan's own values there. */
+	struct cfg_plan_dataplane media;
+	char sip_ip[48];
 	uint32_t reconnect_min_ms;
 	uint32_t reconnect_max_ms;
 	char source[CFG_PATH_MAX];     /* the INI file that was read, empty if none */
@@ -96,11 +130,6 @@ void cfg_ini_error(struct cfg_ini_ctx *ctx, const char *key, const char *fmt, ..
  *   [impairment]      TX loss, Gilbert-Elliott bursts, jitter, reorder, duplicates (seeded)
  * cfg_plan_load() parses and validates everything, including references between groups; on error the message
  * names FILE:LINE and the key, and nothing is half-loaded. */
-#define CFG_MAX_GROUPS 64
-#define CFG_MAX_CODECS 8
-#define CFG_MAX_MEDIA_IPS 16
-#define CFG_MAX_ENDPOINTS 1000000u
-#define CFG_CODEC_NAME_MAX 24
 
 enum cfg_role { CFG_ROLE_CALLER, CFG_ROLE_CALLEE, CFG_ROLE_BOTH };
 enum cfg_transport { CFG_TRANSPORT_UDP, CFG_TRANSPORT_TCP, CFG_TRANSPORT_TLS };
@@ -165,22 +194,6 @@ struct cfg_test {
 	double loss_warning_pct;
 };
 
-struct cfg_plan_dataplane {
-	char media_ips[CFG_MAX_MEDIA_IPS][16];
-	uint8_t nmedia_ips;
-	char netmask[16];
-	char gateway_ip[16];        /* next hop for remote media; empty: same subnet */
-	uint16_t vlan;              /* 0: untagged */
-	uint16_t rtp_port_min;
-	uint16_t rtp_port_max;
-	uint32_t max_flows;
-	uint16_t lcores;            /* 0: every EAL worker lcore */
-	char eal_args[CFG_EAL_MAX]; /* empty: the worker's */
-	char port[CFG_NAME_MAX];
-	bool rtcp_mux;
-	uint32_t decode_sample;     /* decode 1 flow in N for audio metrics; 0: none */
-};
-
 struct cfg_impairment {
 	double loss_pct;            /* independent random loss */
 	double burst_p_pct;         /* Gilbert-Elliott: good -> bad transition probability per packet */
@@ -193,6 +206,24 @@ struct cfg_impairment {
 	bool any;                   /* something is impaired */
 };
 
+/* A part of a plan run by this worker for a gateway (docs/gateway-protocol.md): endpoints [first, first+count) of
+ * one group are here; every other endpoint of the plan is on some worker, and the callee parts' SIP addresses
+ * (for calls without a registrar) arrive in the gateway's `start`. */
+#define CFG_FLEET_REMOTE_MAX 256
+struct cfg_fleet_remote {
+	uint16_t group;
+	uint32_t first, count;
+	char ip[48];
+	uint16_t port;
+};
+struct cfg_fleet {
+	bool on;                    /* false: the whole plan runs here (`callmeter-worker run`) */
+	uint16_t group;
+	uint32_t first, count;
+	struct cfg_fleet_remote remote[CFG_FLEET_REMOTE_MAX];
+	uint32_t nremote;
+};
+
 struct cfg_plan {
 	char source[CFG_PATH_MAX];
 	struct cfg_test test;
@@ -201,8 +232,14 @@ struct cfg_plan {
 	struct cfg_plan_dataplane dp;
 	struct cfg_impairment imp;
 	uint32_t total_endpoints;
+	struct cfg_fleet fleet;
 	unsigned section_line[4];   /* internal */
 };
+
+/* Whether endpoint ep (index over the whole plan) runs here. */
+bool cfg_plan_ep_here(const struct cfg_plan *plan, uint32_t ep);
+/* The SIP address of remote endpoint ep from the fleet's remote parts: 0 or -ENOENT. */
+int cfg_plan_remote_addr(const struct cfg_plan *plan, uint32_t ep, const char **ip, uint16_t *port);
 
 /* Parses and validates; `plan` is owned by the caller (it is large: allocate it).  0 or -errno with the first
  * problem in err as "FILE:LINE: key 'k': why" (or "FILE: why" for whole-plan problems). */

@@ -447,6 +447,60 @@ static void group_defaults(struct cfg_group *g)
 	g->calls_per_endpoint = 1;
 }
 
+void cfg_dataplane_defaults(struct cfg_plan_dataplane *dp)
+{
+	cm_strlcpy(dp->media_ips[0], "192.0.2.10", sizeof(dp->media_ips[0]));
+	dp->nmedia_ips = 1;
+	cm_strlcpy(dp->netmask, "255.255.255.0", sizeof(dp->netmask));
+	dp->rtp_port_min = 10000;
+	dp->rtp_port_max = 59999;
+	dp->rtcp_mux = false;
+}
+
+/* The [dataplane] keys that describe the appliance's media side (a worker's own configuration may set them). */
+int cfg_dataplane_set(struct cfg_plan_dataplane *dp, const char *key, const char *value, char *why, size_t len)
+{
+	static const char *const media_keys[] = { "media_ip", "netmask", "gateway", "vlan", "rtp_ports", "max_flows" };
+
+	for (size_t k = 0; k < CM_ARRAY_SIZE(media_keys); k++) {
+		if (strcmp(key, media_keys[k]) != 0)
+			continue;
+		for (size_t i = 0; i < CM_ARRAY_SIZE(dp_fields); i++)
+			if (strcmp(dp_fields[i].key, key) == 0)
+				return set_field(&dp_fields[i], dp, value, why, len);
+	}
+	return -ENOENT;
+}
+
+bool cfg_plan_ep_here(const struct cfg_plan *plan, uint32_t ep)
+{
+	uint32_t first = 0;
+
+	if (!plan->fleet.on)
+		return true;
+	for (uint16_t g = 0; g < plan->fleet.group; g++)
+		first += plan->groups[g].endpoints;
+	return ep >= first + plan->fleet.first && ep - first - plan->fleet.first < plan->fleet.count;
+}
+
+int cfg_plan_remote_addr(const struct cfg_plan *plan, uint32_t ep, const char **ip, uint16_t *port)
+{
+	uint32_t first = 0, g;
+
+	for (g = 0; g < plan->ngroups && ep >= first + plan->groups[g].endpoints; g++)
+		first += plan->groups[g].endpoints;
+	for (uint32_t i = 0; g < plan->ngroups && i < plan->fleet.nremote; i++) {
+		const struct cfg_fleet_remote *r = &plan->fleet.remote[i];
+
+		if (r->group == g && ep - first >= r->first && ep - first - r->first < r->count) {
+			*ip = r->ip;
+			*port = r->port;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 static void plan_defaults(struct cfg_plan *plan)
 {
 	memset(plan, 0, sizeof(*plan));
@@ -459,12 +513,7 @@ static void plan_defaults(struct cfg_plan *plan)
 	plan->test.teardown_timeout_ms = 32000;
 	plan->test.mos_warning = 3.6;
 	plan->test.loss_warning_pct = 5;
-	cm_strlcpy(plan->dp.media_ips[0], "192.0.2.10", sizeof(plan->dp.media_ips[0]));
-	plan->dp.nmedia_ips = 1;
-	cm_strlcpy(plan->dp.netmask, "255.255.255.0", sizeof(plan->dp.netmask));
-	plan->dp.rtp_port_min = 10000;
-	plan->dp.rtp_port_max = 59999;
-	plan->dp.rtcp_mux = false;
+	cfg_dataplane_defaults(&plan->dp);
 	plan->dp.decode_sample = 100;
 	plan->imp.burst_loss_pct = 100;
 	plan->imp.seed = 1;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,7 +18,7 @@ struct setting {
 	const char *section;
 	const char *key;
 	const char *env;      /* NULL: file only */
-	setting_parse_fn parse;
+	setting_parse_fn parse; /* NULL: a media key of [dataplane], parsed as in plans (cfg_dataplane_set) */
 	bool multiline;       /* may continue on indented lines (values are joined with a space) */
 };
 
@@ -239,6 +240,18 @@ static int set_reconnect_max(struct cfg_worker *cfg, const char *v, bool append,
 	return parse_ms(v, &cfg->reconnect_max_ms, why, len);
 }
 
+static int set_sip_ip(struct cfg_worker *cfg, const char *v, bool append, char *why, size_t len)
+{
+	struct in_addr a;
+
+	(void)append;
+	if (inet_pton(AF_INET, v, &a) != 1) {
+		snprintf(why, len, "expected an IPv4 address, got '%s'", v);
+		return -EINVAL;
+	}
+	return cm_strlcpy(cfg->sip_ip, v, sizeof(cfg->sip_ip));
+}
+
 static const struct setting settings[] = {
 	{ .section = "worker", .key = "token", .env = "WORKER_TOKEN", .parse = set_token, .multiline = false },
 	{ .section = "worker", .key = "cloud_url", .env = "CLOUD_URL", .parse = set_cloud_url, .multiline = false },
@@ -252,7 +265,19 @@ static const struct setting settings[] = {
 	{ .section = "worker", .key = "reconnect_max_ms", .env = NULL, .parse = set_reconnect_max, .multiline = false },
 	{ .section = "dataplane", .key = "eal_args", .env = "CALLMETER_EAL_ARGS", .parse = set_eal_args, .multiline = true },
 	{ .section = "dataplane", .key = "port", .env = "CALLMETER_PORT", .parse = set_port_name, .multiline = false },
+	{ .section = "dataplane", .key = "media_ip", .env = "MEDIA_IP", .parse = NULL, .multiline = false },
+	{ .section = "dataplane", .key = "netmask", .env = "MEDIA_NETMASK", .parse = NULL, .multiline = false },
+	{ .section = "dataplane", .key = "gateway", .env = "MEDIA_GATEWAY", .parse = NULL, .multiline = false },
+	{ .section = "dataplane", .key = "vlan", .env = "MEDIA_VLAN", .parse = NULL, .multiline = false },
+	{ .section = "dataplane", .key = "rtp_ports", .env = "RTP_PORTS", .parse = NULL, .multiline = false },
+	{ .section = "dataplane", .key = "max_flows", .env = "MAX_FLOWS", .parse = NULL, .multiline = false },
+	{ .section = "sip", .key = "local_ip", .env = "SIP_IP", .parse = set_sip_ip, .multiline = false },
 };
+
+static int apply(const struct setting *s, struct cfg_worker *cfg, const char *v, bool append, char *why, size_t len)
+{
+	return s->parse ? s->parse(cfg, v, append, why, len) : cfg_dataplane_set(&cfg->media, s->key, v, why, len);
+}
 
 void cfg_worker_defaults(struct cfg_worker *cfg)
 {
@@ -267,6 +292,9 @@ void cfg_worker_defaults(struct cfg_worker *cfg)
 	cm_strlcpy(cfg->eal_args, CFG_DEFAULT_EAL_ARGS, sizeof(cfg->eal_args));
 	cfg->reconnect_min_ms = 1000;
 	cfg->reconnect_max_ms = 60000;
+	cfg_dataplane_defaults(&cfg->media);
+	cfg->media.max_flows = CFG_DEFAULT_MAX_FLOWS;
+	cm_strlcpy(cfg->sip_ip, "127.0.0.1", sizeof(cfg->sip_ip));
 }
 
 struct file_state {
@@ -301,14 +329,14 @@ static int file_setting_cb(struct cfg_ini_ctx *ctx, const char *section, const c
 		}
 		if (!append)
 			st->seen_line[i] = ctx->line;
-		if (s->parse(st->cfg, value, append, why, sizeof(why)) < 0) {
+		if (apply(s, st->cfg, value, append, why, sizeof(why)) < 0) {
 			cfg_ini_error(ctx, key, "%s", why);
 			return -EINVAL;
 		}
 		return 0;
 	}
 	if (!section_known)
-		cfg_ini_error(ctx, key, "unknown section [%s] (expected [worker] or [dataplane])", section);
+		cfg_ini_error(ctx, key, "unknown section [%s] (expected [worker], [dataplane] or [sip])", section);
 	else
 		cfg_ini_error(ctx, key, "unknown key in [%s]", section);
 	return -EINVAL;
@@ -346,7 +374,7 @@ int cfg_worker_load(struct cfg_worker *cfg, const char *path, char *const *env, 
 
 		if (!v || *v == '\0')
 			continue; /* an empty variable (common in env files) means "not set" */
-		if (s->parse(cfg, v, false, why, sizeof(why)) < 0) {
+		if (apply(s, cfg, v, false, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "environment variable %s: %s", s->env, why);
 			return -EINVAL;
 		}
@@ -354,6 +382,14 @@ int cfg_worker_load(struct cfg_worker *cfg, const char *path, char *const *env, 
 	if (cfg->reconnect_min_ms > cfg->reconnect_max_ms) {
 		snprintf(err, errlen, "%s: reconnect_min_ms (%u) is larger than reconnect_max_ms (%u)",
 			 path ? path : "config", cfg->reconnect_min_ms, cfg->reconnect_max_ms);
+		return -EINVAL;
+	}
+	if ((uint64_t)((cfg->media.rtp_port_max - cfg->media.rtp_port_min + 1) / 2) * cfg->media.nmedia_ips <
+	    cfg->media.max_flows) {
+		snprintf(err, errlen, "%s: [dataplane] rtp_ports %u-%u on %u media address(es) hold fewer than max_flows "
+			 "(%u) RTP port pairs; widen rtp_ports, add media_ip addresses or lower max_flows",
+			 path ? path : "config", cfg->media.rtp_port_min, cfg->media.rtp_port_max, cfg->media.nmedia_ips,
+			 cfg->media.max_flows);
 		return -EINVAL;
 	}
 	if (cfg->token[0] && !cfg->cloud_host[0]) {

@@ -107,6 +107,38 @@ struct cp_gateway_stats {
 	uint64_t worker_id; /* from the last welcome */
 };
 void cp_gateway_stats(const struct cp_gateway *gw, struct cp_gateway_stats *s);
+/* Part messages to the gateway (controlplane/parts.c): 0, or -ENOTCONN while no session is up (the caller keeps
+ * the message and tries again after cp_parts_connected). */
+int cp_gateway_part_accept(struct cp_gateway *gw, const char *run_id, uint64_t part, const char *sip);
+int cp_gateway_part_calls_done(struct cp_gateway *gw, const char *run_id, uint64_t part);
+int cp_gateway_part_done(struct cp_gateway *gw, const char *run_id, uint64_t part, const struct cp_report *r,
+			 const char *reason);
+/* No part is in hand any more: a drain may finish. */
+void cp_gateway_parts_idle(struct cp_gateway *gw);
+
+/* ---- gateway parts: runs assigned by the gateway (controlplane/parts.c) ------------------------------------ */
+
+struct cp_parts;
+struct cp_part_assign {
+	const char *run_id;
+	uint64_t part;
+	const char *plan;   /* the plan's INI text */
+	const char *group;
+	uint64_t first, count;
+};
+struct cp_parts *cp_parts_new(struct cp_loop *loop, const struct cfg_worker *cfg, struct cp_state *st,
+			      struct cp_gateway *gw);
+void cp_parts_free(struct cp_parts *ps);
+/* Starts the part (registration first); 0, or a negative errno with why (sent back in `refuse`). */
+int cp_parts_assign(struct cp_parts *ps, const struct cp_part_assign *a, char *why, size_t len);
+/* `start`: the callee parts' SIP addresses; the run's parts here begin dialing.  Returns parts started. */
+int cp_parts_start(struct cp_parts *ps, const char *run_id, const struct cfg_fleet_remote *remote, uint32_t n);
+void cp_parts_release(struct cp_parts *ps, const char *run_id);
+/* The plan of a live part of this run (for group names), or NULL. */
+const struct cfg_plan *cp_parts_plan(struct cp_parts *ps, const char *run_id);
+int cp_parts_cancel(struct cp_parts *ps, const char *run_id);
+void cp_parts_connected(struct cp_parts *ps);
+uint32_t cp_parts_live(const struct cp_parts *ps);
 /* Next reconnect delay for attempt n (1-based): min * 2^(n-1) capped at max, minus up to 25 % random jitter. */
 uint32_t cp_backoff_ms(uint32_t attempt, uint32_t min_ms, uint32_t max_ms, uint32_t rnd);
 
@@ -214,6 +246,11 @@ struct cp_metrics_out;
 /* Opens (truncates) FILE for a msgpack stream of samples. */
 struct cp_metrics_out *cp_metrics_open(const char *path);
 int cp_metrics_write(struct cp_metrics_out *m, const struct cp_sample *s);
+/* A sink instead of a file: samples are gathered as consecutive msgpack maps and handed to fn (count maps in
+ * len bytes) whenever max_bytes are gathered and at each cp_metrics_flush (the engine flushes every second). */
+typedef int (*cp_metrics_sink_fn)(void *arg, const char *data, size_t len, uint32_t count);
+struct cp_metrics_out *cp_metrics_open_sink(cp_metrics_sink_fn fn, void *arg, size_t max_bytes);
+int cp_metrics_flush(struct cp_metrics_out *m);
 /* Flushes and closes; returns 0 or -errno of the first write error. */
 int cp_metrics_close(struct cp_metrics_out *m);
 /* Encodes one sample as a msgpack map into buf; returns the length or -ENOSPC. */
@@ -285,6 +322,19 @@ void cp_engine_free(struct cp_engine *e);
 int cp_engine_start(struct cp_engine *e, void (*done)(struct cp_engine *e, void *arg), void *arg);
 /* Ends the run early (SIGINT): calls in progress are hung up, endpoints unregister, outcomes are recorded. */
 void cp_engine_stop(struct cp_engine *e);
+/* A gateway part (plan->fleet.on): endpoints elsewhere are absent.  ready() once every endpoint here has
+ * finished registering (the worker then accepts the part); nobody dials before cp_engine_go() (the gateway's
+ * `start`, when every part is ready), which also starts the duration; calls_done() once the callers here are
+ * through; callees stay until cp_engine_release() (every caller part through) or the end. */
+#define CP_ENGINE_START_WAIT_MS 600000u
+struct cp_engine_fleet {
+	void (*ready)(void *arg);
+	void (*calls_done)(void *arg);
+	void *arg;
+};
+void cp_engine_set_fleet(struct cp_engine *e, const struct cp_engine_fleet *f); /* before cp_engine_start */
+void cp_engine_go(struct cp_engine *e);
+void cp_engine_release(struct cp_engine *e);
 void cp_engine_stats(const struct cp_engine *e, struct cp_engine_stats *st);
 void cp_engine_set_metrics(struct cp_engine *e, struct cp_metrics_out *m);
 /* Endpoint facts the signalling side needs (the AOR user, group, peer). */
@@ -317,6 +367,8 @@ uint32_t cp_media_flows(const struct cp_media *m);
 int cp_media_local(const struct cp_media *m, uint32_t leg, char *ip, size_t iplen, uint16_t *port);
 /* Fills a dataplane configuration for the plan: media IPs, flow capacity. */
 int cp_media_dp_config(const struct cp_media *m, struct dp_config *cfg);
+/* The same from a [dataplane] section (the worker's own, in daemon mode) for a table of `flows` flows. */
+int cp_dp_config_from(const struct cfg_plan_dataplane *dp, uint32_t flows, struct dp_config *cfg);
 /* The plan's [impairment] onto every flow (dataplane profile 0). */
 int cp_media_apply_impairment(const struct cp_media *m);
 /* Next hop for the worker's own media addresses (the port's MAC). */
@@ -333,9 +385,35 @@ struct cp_ua;
 struct cp_ua *cp_ua_new(struct cp_loop *loop, const struct cfg_plan *plan, struct cp_media *media, char *err,
 			size_t errlen);
 void cp_ua_attach(struct cp_ua *ua, struct cp_engine *engine);
+/* Where the group's SIP socket listens (a gateway part reports it in `accept`). */
+int cp_ua_group_addr(const struct cp_ua *ua, uint16_t group, char *ip, size_t iplen, uint16_t *port);
 void cp_ua_free(struct cp_ua *ua);
 /* The ops a run hands the engine: signalling from the UA, media from the adapter (sig = cp_ua, media = cp_media). */
 extern const struct cp_engine_ops cp_ua_engine_ops;
+
+/* ---- run executor: one plan, or one gateway part of one (controlplane/exec.c) ------------------------------ */
+
+struct cp_exec;
+struct cp_exec_opts {
+	const char *run_id;
+	const char *plan_name;
+	struct cp_metrics_out *metrics;       /* per-endpoint per-second samples, or NULL */
+	const struct cp_engine_fleet *fleet;  /* a gateway part (plan->fleet.on), or NULL */
+};
+/* Takes the plan (malloc'd; freed with the executor, or at once on failure).  Refuses what this build cannot
+ * run and builds the media (frame caches, flow slots); no dataplane needed yet.  NULL with err on failure. */
+struct cp_exec *cp_exec_new(struct cp_loop *loop, struct cfg_plan *plan, const struct cp_exec_opts *o, char *err,
+			    size_t errlen);
+/* With the dataplane running: impairment, SIP sockets, the engine; done() when every endpoint has its outcome. */
+int cp_exec_start(struct cp_exec *x, void (*done)(struct cp_exec *x, void *arg), void *arg, char *err,
+		  size_t errlen);
+void cp_exec_free(struct cp_exec *x);
+void cp_exec_set_metrics(struct cp_exec *x, struct cp_metrics_out *m);
+struct cp_report *cp_exec_report(struct cp_exec *x);
+struct cp_engine *cp_exec_engine(struct cp_exec *x);
+struct cp_media *cp_exec_media(struct cp_exec *x);
+struct cp_ua *cp_exec_ua(struct cp_exec *x);
+struct cfg_plan *cp_exec_plan(struct cp_exec *x);
 
 /* `callmeter-worker run PLAN.ini ...` */
 int cp_run_main(int argc, char **argv);

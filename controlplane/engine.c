@@ -20,7 +20,8 @@ enum ep_flags {
 	EPF_CALLER = 1u << 2,   /* places calls (role caller or both) */
 	EPF_WARN = 1u << 3,     /* a call's quality was below the plan's warning thresholds */
 	EPF_IN_BUSY = 1u << 4,  /* an incoming call is up */
-	EPF_COUNTED = 1u << 5,  /* callee registration settled (phased dispatch counter) */
+	EPF_COUNTED = 1u << 5,  /* registration settled (phased dispatch and readiness counters) */
+	EPF_ABSENT = 1u << 6,   /* on another worker (a gateway part): never started, never reported */
 };
 
 struct ep {
@@ -56,6 +57,10 @@ struct cp_engine {
 	uint32_t group_first[CFG_MAX_GROUPS + 1];
 	struct queue regq, dialq;
 	uint32_t callees_pending;   /* callee registrations not yet settled */
+	uint32_t reg_pending;       /* registrations not yet settled, every role */
+	uint32_t here;              /* endpoints run by this engine (not absent) */
+	bool fleet, go, released, ready_told, calls_told;
+	struct cp_engine_fleet fleet_ops;
 	uint32_t callers_active;    /* caller endpoints not yet finished with their calls */
 	uint32_t active;            /* endpoints not DONE */
 	bool has_external;          /* a group waits for calls from outside until the duration ends */
@@ -148,12 +153,25 @@ static void schedule_finish(struct cp_engine *e)
 
 static void release_callees(struct cp_engine *e);
 
+static void tell_ready(struct cp_engine *e)
+{
+	if (e->fleet && !e->ready_told && e->reg_pending == 0 && e->started) {
+		e->ready_told = true;
+		if (e->fleet_ops.ready)
+			e->fleet_ops.ready(e->fleet_ops.arg);
+	}
+}
+
+/* Registration is over for this endpoint, one way or the other (also when it never needed one). */
 static void settle_callee(struct cp_engine *e, struct ep *p)
 {
-	if ((p->flags & EPF_CALLEE) && !(p->flags & EPF_COUNTED)) {
-		p->flags |= EPF_COUNTED;
+	if (p->flags & EPF_COUNTED)
+		return;
+	p->flags |= EPF_COUNTED;
+	if (p->flags & EPF_CALLEE)
 		e->callees_pending--;
-	}
+	e->reg_pending--;
+	tell_ready(e);
 }
 
 /* The endpoint has its outcome: record it once. */
@@ -173,8 +191,14 @@ static void ep_done(struct cp_engine *e, struct ep *p)
 		       cp_outcome_name(o), p->code ? " " : "", (unsigned)p->code, p->reason ? p->reason : "");
 	if (p->flags & EPF_CALLER) {
 		e->callers_active--;
-		if (e->callers_active == 0)
+		if (e->callers_active == 0) {
+			if (e->fleet && !e->calls_told) {
+				e->calls_told = true;
+				if (e->fleet_ops.calls_done)
+					e->fleet_ops.calls_done(e->fleet_ops.arg);
+			}
 			release_callees(e);
+		}
 	}
 	p->state = CP_EP_DONE;
 	cp_report_outcome(e->report, o);
@@ -276,7 +300,7 @@ static void on_tick(struct cp_loop *loop, void *arg)
 		}
 		e->reg_tokens -= 1;
 	}
-	if (e->callees_pending == 0 && !e->stopping) {
+	if (e->callees_pending == 0 && !e->stopping && (!e->fleet || e->go)) {
 		refill(&e->dial_tokens, e->plan->test.cps, dt);
 		while (e->dial_tokens >= 1 && queue_pop(&e->dialq, &idx)) {
 			if (e->eps[idx].state != CP_EP_READY)
@@ -328,7 +352,7 @@ static void on_second(struct cp_loop *loop, void *arg)
 		struct ep *p = &e->eps[i];
 		struct cp_sample s;
 
-		if (p->state == CP_EP_IDLE || (p->state == CP_EP_DONE && !e->metrics))
+		if (p->state == CP_EP_IDLE || (p->state == CP_EP_DONE && !e->metrics) || (p->flags & EPF_ABSENT))
 			continue;
 		if (!e->metrics && p->state != CP_EP_IN_CALL && !(p->flags & EPF_IN_BUSY))
 			continue;
@@ -340,6 +364,7 @@ static void on_second(struct cp_loop *loop, void *arg)
 		if (e->metrics)
 			cp_metrics_write(e->metrics, &s);
 	}
+	cp_metrics_flush(e->metrics);
 	e->mos_now = mos_n ? mos_sum / mos_n : -1;
 	if (!e->finished)
 		cp_timer_start(loop, &e->second, 1000);
@@ -348,7 +373,7 @@ static void on_second(struct cp_loop *loop, void *arg)
 /* Caller groups are all done: callees that were only waiting for them may leave. */
 static void release_callees(struct cp_engine *e)
 {
-	if (e->callees_released || (e->has_external && !e->stopping))
+	if (e->callees_released || ((e->has_external || (e->fleet && !e->released)) && !e->stopping))
 		return;
 	e->callees_released = true;
 	for (uint32_t i = 0; i < e->n; i++) {
@@ -497,6 +522,12 @@ struct cp_engine *cp_engine_new(struct cp_loop *loop, const struct cfg_plan *pla
 				p->flags |= EPF_CALLER;
 			p->engine = e;
 			cp_timer_init(&p->timer, on_ep_timer, p);
+			if (!cfg_plan_ep_here(plan, idx)) {
+				p->flags |= EPF_ABSENT;
+				p->state = CP_EP_DONE;
+			} else {
+				e->here++;
+			}
 		}
 	}
 	e->group_first[plan->ngroups] = idx;
@@ -539,7 +570,8 @@ int cp_engine_start(struct cp_engine *e, void (*done)(struct cp_engine *e, void 
 	e->started = true;
 	e->done = done;
 	e->done_arg = arg;
-	e->active = e->n;
+	e->active = e->here;
+	e->reg_pending = e->here;
 	e->last_tick = e->t_run_start = cm_now_ms();
 	/* Callee groups register first so that their registrations are not queued behind the callers'. */
 	for (int pass = 0; pass < 2; pass++) {
@@ -547,7 +579,7 @@ int cp_engine_start(struct cp_engine *e, void (*done)(struct cp_engine *e, void 
 			struct ep *p = &e->eps[i];
 			bool callee_pass = (p->flags & EPF_CALLEE) != 0;
 
-			if (callee_pass != (pass == 0))
+			if (callee_pass != (pass == 0) || (p->flags & EPF_ABSENT))
 				continue;
 			if (p->flags & EPF_CALLEE)
 				e->callees_pending++;
@@ -564,15 +596,47 @@ int cp_engine_start(struct cp_engine *e, void (*done)(struct cp_engine *e, void 
 		}
 	}
 	cm_log(CM_LOG_INFO, "engine", "run '%s': %u endpoint(s) in %u group(s), %u to register first",
-	       e->plan->test.name, e->n, e->plan->ngroups, (unsigned)e->regq.len);
+	       e->plan->test.name, e->here, e->plan->ngroups, (unsigned)e->regq.len);
 	cp_timer_start(e->loop, &e->tick, 0);
 	cp_timer_start(e->loop, &e->second, 1000);
-	cp_timer_start(e->loop, &e->deadline, e->plan->test.duration_ms);
-	if (e->callers_active == 0)
+	/* A gateway part's duration counts from its `start`; until then only registration may take time. */
+	cp_timer_start(e->loop, &e->deadline,
+		       (uint64_t)e->plan->test.duration_ms + (e->fleet ? CP_ENGINE_START_WAIT_MS : 0));
+	tell_ready(e);
+	if (e->callers_active == 0 && !e->fleet)
 		release_callees(e);
-	if (e->n == 0)
+	if (e->here == 0)
 		schedule_finish(e);
 	return 0;
+}
+
+void cp_engine_set_fleet(struct cp_engine *e, const struct cp_engine_fleet *f)
+{
+	e->fleet = true;
+	e->fleet_ops = *f;
+}
+
+void cp_engine_go(struct cp_engine *e)
+{
+	if (!e->fleet || e->go || e->finished)
+		return;
+	e->go = true;
+	if (!e->stopping)
+		cp_timer_start(e->loop, &e->deadline, e->plan->test.duration_ms);
+	if (e->callers_active == 0 && !e->calls_told) {
+		e->calls_told = true;
+		if (e->fleet_ops.calls_done)
+			e->fleet_ops.calls_done(e->fleet_ops.arg);
+	}
+}
+
+void cp_engine_release(struct cp_engine *e)
+{
+	if (!e->fleet || e->released || e->finished)
+		return;
+	e->released = true;
+	if (e->callers_active == 0)
+		release_callees(e);
 }
 
 void cp_engine_stop(struct cp_engine *e)
@@ -628,7 +692,8 @@ void cp_engine_stats(const struct cp_engine *e, struct cp_engine_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	for (uint32_t i = 0; i < e->n; i++)
-		st->state[e->eps[i].state]++;
+		if (!(e->eps[i].flags & EPF_ABSENT))
+			st->state[e->eps[i].state]++;
 	st->calls_started = e->calls_started;
 	st->mos_now = e->mos_now;
 }
@@ -652,7 +717,7 @@ const struct cfg_group *cp_engine_group_of(const struct cp_engine *e, uint32_t e
 
 uint32_t cp_engine_endpoints(const struct cp_engine *e)
 {
-	return e->n;
+	return e->here;
 }
 
 enum cp_ep_state cp_engine_state(const struct cp_engine *e, uint32_t ep)
@@ -675,7 +740,7 @@ enum cp_outcome cp_engine_outcome(const struct cp_engine *e, uint32_t ep, uint16
 
 static struct ep *ep_get(struct cp_engine *e, uint32_t ep)
 {
-	return ep < e->n && !e->finished ? &e->eps[ep] : NULL;
+	return ep < e->n && !e->finished && !(e->eps[ep].flags & EPF_ABSENT) ? &e->eps[ep] : NULL;
 }
 
 void cp_engine_on_registered(struct cp_engine *e, uint32_t ep, uint16_t status, const char *reason)

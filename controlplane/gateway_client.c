@@ -74,6 +74,7 @@ struct cp_gateway {
 	struct cp_timer drain_linger;
 	struct cm_ratelimit rl;
 	struct gw_proxy proxy;
+	struct cp_parts *parts;     /* runs assigned to this worker */
 	char reply[GW_PROXY_REPLY_MAX];
 	size_t reply_len;
 };
@@ -210,8 +211,8 @@ static void on_heartbeat_timer(struct cp_loop *loop, void *arg)
 	cp_timer_start(loop, &gw->heartbeat, (uint64_t)gw->heartbeat_s * 1000);
 }
 
-/* Nothing is ever in hand until the run executor exists, so a drain completes as soon as the DRAINING
- * heartbeat has been written out. */
+/* A drain completes once no part is in hand and the DRAINING heartbeat (and every metrics frame, within the
+ * linger time) has gone out. */
 static void finish_drain(struct cp_gateway *gw)
 {
 	if (gw->drain_done)
@@ -236,6 +237,11 @@ static void start_drain(struct cp_gateway *gw, const char *why)
 	if (!gw->st->draining)
 		cm_log(CM_LOG_INFO, "gateway", "draining (%s): accepting no new runs", why);
 	gw->st->draining = true;
+	if (cp_parts_live(gw->parts)) {
+		if (gw->welcomed)
+			send_heartbeat(gw); /* the parts in hand finish first: cp_gateway_parts_idle */
+		return;
+	}
 	if (gw->welcomed) {
 		/* finished in on_session_io once the heartbeat is out (never from here: this may run inside the
 		 * session's own message callback), or by the linger timer */
@@ -275,6 +281,7 @@ static int on_welcome(struct cp_gateway *gw, struct gw_msg *m)
 	on_heartbeat_timer(gw->loop, gw);
 	cp_timer_start(gw->loop, &gw->status_poll, GW_STATUS_POLL_MS);
 	send_metrics(gw);
+	cp_parts_connected(gw->parts);
 	if (gw->st->draining)
 		start_drain(gw, "resumed after reconnect");
 	return 0;
@@ -292,16 +299,10 @@ static int on_reject(struct cp_gateway *gw, struct gw_msg *m)
 	return -ECONNREFUSED;
 }
 
-static int on_assign(struct cp_gateway *gw, struct gw_msg *m)
+static int send_refuse(struct cp_gateway *gw, const char *run_id, uint64_t part, const char *reason)
 {
-	char run_id[GW_PROTO_STR_MAX] = "";
-	const char *reason = gw->st->draining ? "worker is draining"
-			     : "this worker build has no run executor for gateway assignments yet";
 	struct gw_enc e;
-	uint64_t part;
 
-	if (gw_msg_str(m, "run_id", run_id, sizeof(run_id)) < 0 || gw_msg_u64(m, "part", &part) < 0)
-		return -EPROTO;
 	cm_log(CM_LOG_WARN, "gateway", "refusing run '%s' part %llu: %s", run_id, (unsigned long long)part, reason);
 	if (gw_enc_start(&e, GW_MSG_REFUSE, 3) < 0)
 		return -ENOMEM;
@@ -309,6 +310,89 @@ static int on_assign(struct cp_gateway *gw, struct gw_msg *m)
 	gw_enc_u64(&e, "part", part);
 	gw_enc_str(&e, "reason", reason);
 	return gw_send(gw, &e);
+}
+
+static int obj_u64(const msgpack_object *o, uint64_t *out)
+{
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return -EPROTO;
+	*out = o->via.u64;
+	return 0;
+}
+
+static int on_assign(struct cp_gateway *gw, struct gw_msg *m)
+{
+	char run_id[GW_PROTO_STR_MAX] = "", group[CFG_NAME_MAX], why[CFG_ERR_MAX + 64];
+	const msgpack_object *plan = gw_obj_get(m->map, "plan"), *eps = gw_obj_get(m->map, "endpoints");
+	struct cp_part_assign a = { 0 };
+	char *text;
+	int rc;
+
+	if (gw_msg_str(m, "run_id", run_id, sizeof(run_id)) < 0 || gw_msg_u64(m, "part", &a.part) < 0 ||
+	    gw_msg_str(m, "group", group, sizeof(group)) < 0 || !plan || plan->type != MSGPACK_OBJECT_STR || !eps ||
+	    eps->type != MSGPACK_OBJECT_ARRAY || eps->via.array.size != 2 ||
+	    obj_u64(&eps->via.array.ptr[0], &a.first) < 0 || obj_u64(&eps->via.array.ptr[1], &a.count) < 0)
+		return -EPROTO;
+	text = strndup(plan->via.str.ptr, plan->via.str.size);
+	if (!text)
+		return send_refuse(gw, run_id, a.part, "out of memory");
+	a.run_id = run_id;
+	a.plan = text;
+	a.group = group;
+	rc = cp_parts_assign(gw->parts, &a, why, sizeof(why));
+	free(text);
+	if (rc < 0)
+		return send_refuse(gw, run_id, a.part, why);
+	return 0;
+}
+
+/* start {run_id, targets: [[group, first, count, "ip:port"], ...]} */
+static int on_start(struct cp_gateway *gw, struct gw_msg *m)
+{
+	static struct cfg_fleet_remote remote[CFG_FLEET_REMOTE_MAX];
+	const msgpack_object *t = gw_obj_get(m->map, "targets");
+	char run_id[GW_PROTO_STR_MAX];
+	uint32_t n = 0;
+
+	if (gw_msg_str(m, "run_id", run_id, sizeof(run_id)) < 0 || !t || t->type != MSGPACK_OBJECT_ARRAY ||
+	    t->via.array.size > CFG_FLEET_REMOTE_MAX)
+		return -EPROTO;
+	for (uint32_t i = 0; i < t->via.array.size; i++) {
+		const msgpack_object *e = &t->via.array.ptr[i], *v;
+		struct cfg_fleet_remote *r = &remote[n];
+		const struct cfg_plan *plan;
+		char addr[80], group[CFG_NAME_MAX];
+		uint64_t first, count;
+
+		if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 4)
+			return -EPROTO;
+		v = e->via.array.ptr;
+		if (v[0].type != MSGPACK_OBJECT_STR || v[0].via.str.size >= sizeof(group) || obj_u64(&v[1], &first) < 0 ||
+		    obj_u64(&v[2], &count) < 0 || v[3].type != MSGPACK_OBJECT_STR || v[3].via.str.size >= sizeof(addr) ||
+		    first > UINT32_MAX || count > UINT32_MAX)
+			return -EPROTO;
+		memcpy(group, v[0].via.str.ptr, v[0].via.str.size);
+		group[v[0].via.str.size] = '\0';
+		memcpy(addr, v[3].via.str.ptr, v[3].via.str.size);
+		addr[v[3].via.str.size] = '\0';
+		plan = cp_parts_plan(gw->parts, run_id);
+		if (!plan)
+			break; /* no part of this run here (any more) */
+		for (r->group = 0; r->group < plan->ngroups && strcmp(plan->groups[r->group].name, group); r->group++)
+			;
+		if (r->group == plan->ngroups ||
+		    cfg_parse_hostport(addr, 5060, r->ip, sizeof(r->ip), &r->port) < 0) {
+			cm_log_rl(&gw->rl, CM_LOG_WARN, "gateway", "start for run '%s': bad target %s %s", run_id, group,
+				  addr);
+			continue;
+		}
+		r->first = (uint32_t)first;
+		r->count = (uint32_t)count;
+		n++;
+	}
+	if (cp_parts_start(gw->parts, run_id, remote, n) == 0)
+		cm_log(CM_LOG_INFO, "gateway", "start for run '%s': no such run here", run_id);
+	return 0;
 }
 
 static int on_msg(void *arg, struct gw_msg *m)
@@ -340,10 +424,18 @@ static int on_msg(void *arg, struct gw_msg *m)
 		return 0;
 	case GW_MSG_ASSIGN:
 		return on_assign(gw, m);
+	case GW_MSG_START:
+		return on_start(gw, m);
+	case GW_MSG_RELEASE:
+		if (gw_msg_str(m, "run_id", run_id, sizeof(run_id)) < 0)
+			return -EPROTO;
+		cp_parts_release(gw->parts, run_id);
+		return 0;
 	case GW_MSG_CANCEL:
 		if (gw_msg_str(m, "run_id", run_id, sizeof(run_id)) < 0)
 			return -EPROTO;
-		cm_log(CM_LOG_INFO, "gateway", "cancel for run '%s': no such run here", run_id);
+		if (cp_parts_cancel(gw->parts, run_id) == 0)
+			cm_log(CM_LOG_INFO, "gateway", "cancel for run '%s': no such run here", run_id);
 		return 0;
 	case GW_MSG_UNKNOWN:
 		cm_log_rl(&gw->rl, CM_LOG_INFO, "gateway", "ignoring unknown message '%s' from the gateway", m->t);
@@ -366,7 +458,7 @@ static void on_session_io(struct cp_loop *loop, int fd, uint32_t events, void *a
 	if (rc == 0) {
 		gw_want(gw);
 		if (gw->st->draining && gw->welcomed && gw->conn.out_off == gw->conn.out_len &&
-		    cp_timer_armed(&gw->drain_linger))
+		    gw_outbox_pending(&gw->outbox) == 0 && cp_timer_armed(&gw->drain_linger))
 			finish_drain(gw);
 		return;
 	}
@@ -651,6 +743,13 @@ struct cp_gateway *cp_gateway_start(struct cp_loop *loop, const struct cfg_worke
 	cp_timer_init(&gw->heartbeat, on_heartbeat_timer, gw);
 	cp_timer_init(&gw->status_poll, on_status_poll, gw);
 	cp_timer_init(&gw->drain_linger, on_drain_linger, gw);
+	gw->parts = cp_parts_new(loop, cfg, st, gw);
+	if (!gw->parts) {
+		SSL_CTX_free(gw->ctx);
+		free(gw);
+		return NULL;
+	}
+	st->capacity = cfg->media.max_flows / 2; /* endpoints, each with an outgoing and an incoming leg at most */
 	cm_log(CM_LOG_INFO, "gateway", "daemon mode: connecting out to gateway %s:%u as '%s' (TLS, CA %s)%s%s%s%u",
 	       cfg->cloud_host, cfg->cloud_port, cfg->name, cfg->ca_file[0] ? cfg->ca_file : "system store",
 	       gw->proxy.on ? " through proxy " : "", gw->proxy.on ? gw->proxy.host : "", gw->proxy.on ? ":" : "",
@@ -666,6 +765,7 @@ void cp_gateway_stop(struct cp_gateway *gw)
 	gw_close(gw);
 	cp_timer_stop(gw->loop, &gw->retry);
 	cp_timer_stop(gw->loop, &gw->drain_linger);
+	cp_parts_free(gw->parts);
 	gw_outbox_free(&gw->outbox);
 	SSL_CTX_free(gw->ctx);
 	free(gw);
@@ -723,4 +823,106 @@ void cp_gateway_stats(const struct cp_gateway *gw, struct cp_gateway_stats *s)
 	s->refused = gw->outbox.refused;
 	s->in_memory_bytes = gw->outbox.mem_bytes;
 	s->worker_id = gw->worker_id;
+}
+
+/* ---- part messages ------------------------------------------------------------------------------------------ */
+
+static int part_send(struct cp_gateway *gw, struct gw_enc *e)
+{
+	int rc;
+
+	if (!gw->welcomed) {
+		gw_enc_free(e);
+		return -ENOTCONN;
+	}
+	rc = gw_send(gw, e);
+	return rc < 0 ? rc : 0;
+}
+
+int cp_gateway_part_accept(struct cp_gateway *gw, const char *run_id, uint64_t part, const char *sip)
+{
+	struct gw_enc e;
+
+	if (gw_enc_start(&e, GW_MSG_ACCEPT, 3) < 0)
+		return -ENOMEM;
+	gw_enc_str(&e, "run_id", run_id);
+	gw_enc_u64(&e, "part", part);
+	gw_enc_str(&e, "sip", sip);
+	return part_send(gw, &e);
+}
+
+int cp_gateway_part_calls_done(struct cp_gateway *gw, const char *run_id, uint64_t part)
+{
+	struct gw_enc e;
+
+	if (gw_enc_start(&e, GW_MSG_CALLS_DONE, 2) < 0)
+		return -ENOMEM;
+	gw_enc_str(&e, "run_id", run_id);
+	gw_enc_u64(&e, "part", part);
+	return part_send(gw, &e);
+}
+
+static void pack_num(struct gw_enc *e, const char *key, double v)
+{
+	gw_enc_key(e, key);
+	if (v >= 0 && v < 1e19 && v == (double)(uint64_t)v)
+		msgpack_pack_uint64(&e->pk, (uint64_t)v);
+	else
+		msgpack_pack_double(&e->pk, v);
+}
+
+/* done: outcomes by name and the report's counters; sums are sent instead of averages, so that the gateway's
+ * sum over the parts is the run's (docs/gateway-protocol.md lists the keys). */
+int cp_gateway_part_done(struct cp_gateway *gw, const char *run_id, uint64_t part, const struct cp_report *r,
+			 const char *reason)
+{
+	uint64_t sent = 0, received = 0;
+	uint32_t n = 0;
+	struct gw_enc e;
+
+	if (!gw->welcomed)
+		return -ENOTCONN;
+	/* the part's endpoints are no longer active: the gateway learns it before the run can end */
+	send_heartbeat(gw);
+	for (size_t i = 0; i < r->nflows; i++) {
+		sent += r->flows[i].packets_sent;
+		received += r->flows[i].packets_received;
+	}
+	if (gw_enc_start(&e, GW_MSG_DONE, 6) < 0)
+		return -ENOMEM;
+	gw_enc_str(&e, "run_id", run_id);
+	gw_enc_u64(&e, "part", part);
+	gw_enc_str(&e, "outcome", strcmp(cp_report_run_outcome(r), "COMPLETED") == 0 ? "completed" : "failed");
+	gw_enc_str(&e, "reason", reason);
+	for (int o = 0; o < CP_OUT_COUNT; o++)
+		n += r->outcomes[o] != 0;
+	gw_enc_key(&e, "outcomes");
+	msgpack_pack_map(&e.pk, n);
+	for (int o = 0; o < CP_OUT_COUNT; o++)
+		if (r->outcomes[o])
+			pack_num(&e, cp_outcome_name((enum cp_outcome)o), r->outcomes[o]);
+	gw_enc_key(&e, "summary");
+	msgpack_pack_map(&e.pk, 15);
+	pack_num(&e, "endpoints", r->endpoints_total);
+	pack_num(&e, "registrations_attempted", r->reg_attempted);
+	pack_num(&e, "registrations_succeeded", r->reg_succeeded);
+	pack_num(&e, "registrations_failed", r->reg_failed);
+	pack_num(&e, "calls_attempted", r->calls_attempted);
+	pack_num(&e, "calls_answered", r->calls_answered);
+	pack_num(&e, "calls_failed", r->calls_failed);
+	pack_num(&e, "calls_received", r->calls_received);
+	pack_num(&e, "streams", r->quality_n);
+	pack_num(&e, "mos_sum", r->mos_sum);
+	pack_num(&e, "r_factor_sum", r->r_sum);
+	pack_num(&e, "jitter_ms_sum", r->jitter_sum);
+	pack_num(&e, "packets_sent", (double)sent);
+	pack_num(&e, "packets_received", (double)received);
+	pack_num(&e, "packets_lost", (double)r->packets_lost);
+	return part_send(gw, &e);
+}
+
+void cp_gateway_parts_idle(struct cp_gateway *gw)
+{
+	if (gw->st->draining)
+		start_drain(gw, "the last run in hand is done");
 }

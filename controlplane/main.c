@@ -169,7 +169,8 @@ static int cmd_serve(int argc, char **argv)
 {
 	static struct worker w;
 	const char *config = NULL, *eal = NULL;
-	char err[CFG_ERR_MAX];
+	char err[CFG_ERR_MAX] = "bad [dataplane] media addresses";
+	struct dp_config dcfg;
 	int status = EXIT_RUNTIME;
 
 	if (parse_args(argc, argv, &config, &eal) < 0)
@@ -205,6 +206,12 @@ static int cmd_serve(int argc, char **argv)
 	if (dp_eal_init(argv[0], w.cfg.eal_args, err, sizeof(err)) < 0) {
 		cm_log(CM_LOG_ERROR, "dataplane", "%s", err);
 		goto free_loop;
+	}
+	/* the flow table gateway assignments share (standalone serve uses none of it) */
+	if (cp_dp_config_from(&w.cfg.media, w.cfg.media.max_flows, &dcfg) < 0 ||
+	    dp_configure(&dcfg, err, sizeof(err)) < 0) {
+		cm_log(CM_LOG_ERROR, "dataplane", "%s", err);
+		goto eal_cleanup;
 	}
 	if (dp_start(w.cfg.port_name, &w.port, err, sizeof(err)) < 0) {
 		cm_log(CM_LOG_ERROR, "dataplane", "%s", err);

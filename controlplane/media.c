@@ -39,6 +39,14 @@ struct cp_media {
 	uint32_t ssrc_seed;
 };
 
+/* Endpoint k of group g runs on this worker (always, outside a gateway part). */
+static bool here(const struct cfg_plan *plan, uint32_t g, uint32_t k)
+{
+	const struct cfg_fleet *f = &plan->fleet;
+
+	return !f->on || (g == f->group && k >= f->first && k - f->first < f->count);
+}
+
 static bool leg_possible(const struct cfg_group *g, bool incoming)
 {
 	return incoming ? g->role != CFG_ROLE_CALLER : g->role != CFG_ROLE_CALLEE;
@@ -84,7 +92,7 @@ struct cp_media *cp_media_new(const struct cfg_plan *plan, char *err, size_t err
 		}
 		for (uint32_t k = 0; k < gr->endpoints; k++, ep++) {
 			for (int in = 0; in < 2; in++)
-				m->slot[CP_LEG(ep, in)] = leg_possible(gr, in) ? m->nslots++ : NO_SLOT;
+				m->slot[CP_LEG(ep, in)] = leg_possible(gr, in) && here(plan, g, k) ? m->nslots++ : NO_SLOT;
 		}
 	}
 	m->legs = calloc(m->nslots ? m->nslots : 1, sizeof(*m->legs));
@@ -112,10 +120,16 @@ uint32_t cp_media_flows(const struct cp_media *m)
 	return m->nslots;
 }
 
-/* Slot s uses media IP s % n and port rtp_port_min + 2 * (s / n): the plan checked that they fit. */
-static void slot_addr(const struct cp_media *m, uint32_t s, uint32_t *ip, uint16_t *port)
+/* Slot s is dataplane flow flow_base + s, which uses media IP (flow % n) and port rtp_port_min + 2 * (flow / n):
+ * the plan (or the worker, for a gateway part) checked that they fit. */
+static uint32_t flow_of(const struct cp_media *m, uint32_t s)
 {
-	uint32_t n = m->plan->dp.nmedia_ips;
+	return m->plan->dp.flow_base + s;
+}
+
+static void slot_addr(const struct cp_media *m, uint32_t slot, uint32_t *ip, uint16_t *port)
+{
+	uint32_t n = m->plan->dp.nmedia_ips, s = flow_of(m, slot);
 
 	*ip = m->media_ip[s % n];
 	*port = (uint16_t)(m->plan->dp.rtp_port_min + 2 * (s / n));
@@ -133,23 +147,31 @@ int cp_media_local(const struct cp_media *m, uint32_t leg, char *ip, size_t iple
 	return inet_ntop(AF_INET, &a, ip, (socklen_t)iplen) ? 0 : -ENOSPC;
 }
 
-int cp_media_dp_config(const struct cp_media *m, struct dp_config *cfg)
+int cp_dp_config_from(const struct cfg_plan_dataplane *dp, uint32_t flows, struct dp_config *cfg)
 {
-	dp_config_default(cfg);
-	cfg->max_flows = m->nslots ? m->nslots : 1;
-	for (uint8_t i = 0; i < m->plan->dp.nmedia_ips; i++)
-		cfg->media_ips[i] = m->media_ip[i];
-	cfg->n_media_ips = m->plan->dp.nmedia_ips;
-	cfg->vlan = m->plan->dp.vlan;
-	if (m->plan->dp.gateway_ip[0]) {
-		struct in_addr a, mask;
+	struct in_addr a, mask;
 
-		inet_pton(AF_INET, m->plan->dp.gateway_ip, &a);
-		inet_pton(AF_INET, m->plan->dp.netmask, &mask);
+	dp_config_default(cfg);
+	cfg->max_flows = flows ? flows : 1;
+	for (uint8_t i = 0; i < dp->nmedia_ips; i++) {
+		if (inet_pton(AF_INET, dp->media_ips[i], &a) != 1)
+			return -EINVAL;
+		cfg->media_ips[i] = ntohl(a.s_addr);
+	}
+	cfg->n_media_ips = dp->nmedia_ips;
+	cfg->vlan = dp->vlan;
+	if (dp->gateway_ip[0]) {
+		if (inet_pton(AF_INET, dp->gateway_ip, &a) != 1 || inet_pton(AF_INET, dp->netmask, &mask) != 1)
+			return -EINVAL;
 		cfg->gateway_ip = ntohl(a.s_addr);
 		cfg->prefix_len = (uint8_t)__builtin_popcount(mask.s_addr);
 	}
 	return 0;
+}
+
+int cp_media_dp_config(const struct cp_media *m, struct dp_config *cfg)
+{
+	return cp_dp_config_from(&m->plan->dp, m->nslots, cfg);
 }
 
 static uint32_t ppm(double pct)
@@ -235,7 +257,7 @@ int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 		memcpy(keys.rx_key, cm->srtp_rx_key, sizeof(keys.rx_key));
 		p.srtp = &keys; /* copied by dp_flow_add */
 	}
-	rc = dp_flow_add(s, &p);
+	rc = dp_flow_add(flow_of(m, s), &p);
 	memset(&keys, 0, sizeof(keys));
 	if (rc < 0)
 		return rc;
@@ -293,7 +315,7 @@ static int leg_report(struct cp_media *m, uint32_t leg, struct dp_flow_snapshot 
 	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT || !m->legs[m->slot[leg]].up)
 		return -EINVAL;
 	s = m->slot[leg];
-	if (dp_flow_snapshot(s, snap) < 0)
+	if (dp_flow_snapshot(flow_of(m, s), snap) < 0)
 		return -EIO;
 	dp_rx_report(&snap->rx, m->legs[s].ptime_ms, r);
 	return (int)s;
@@ -311,7 +333,7 @@ void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
 	memset(out, 0, sizeof(*out));
 	if (s < 0)
 		return;
-	dp_flow_delete((uint32_t)s);
+	dp_flow_delete(flow_of(m, (uint32_t)s));
 	out->ssrc = r.ssrc;
 	ip_port(m->legs[s].remote_ip, m->legs[s].remote_port, out->src, sizeof(out->src));
 	slot_addr(m, (uint32_t)s, &local_ip, &local_port);

@@ -379,9 +379,14 @@ int cp_sample_pack(const struct cp_sample *s, char *buf, size_t len)
 }
 
 struct cp_metrics_out {
-	FILE *f;
+	FILE *f;                 /* a file, or (NULL) a sink: samples gathered in sb and handed to fn */
 	msgpack_packer pk;
 	int error;
+	msgpack_sbuffer sb;
+	uint32_t count;
+	size_t max_bytes;
+	cp_metrics_sink_fn fn;
+	void *arg;
 };
 
 static int file_write(void *data, const char *buf, size_t len)
@@ -412,9 +417,39 @@ struct cp_metrics_out *cp_metrics_open(const char *path)
 	return m;
 }
 
+struct cp_metrics_out *cp_metrics_open_sink(cp_metrics_sink_fn fn, void *arg, size_t max_bytes)
+{
+	struct cp_metrics_out *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	msgpack_sbuffer_init(&m->sb);
+	msgpack_packer_init(&m->pk, &m->sb, msgpack_sbuffer_write);
+	m->fn = fn;
+	m->arg = arg;
+	m->max_bytes = max_bytes;
+	return m;
+}
+
+int cp_metrics_flush(struct cp_metrics_out *m)
+{
+	int rc = 0;
+
+	if (!m || m->f || !m->count)
+		return 0;
+	rc = m->fn(m->arg, m->sb.data, m->sb.size, m->count);
+	if (rc < 0 && !m->error)
+		m->error = rc;
+	msgpack_sbuffer_clear(&m->sb);
+	m->count = 0;
+	return rc;
+}
+
 int cp_metrics_write(struct cp_metrics_out *m, const struct cp_sample *s)
 {
 	pack_sample(&m->pk, s);
+	if (!m->f && ++m->count && m->sb.size >= m->max_bytes)
+		cp_metrics_flush(m);
 	return m->error;
 }
 
@@ -424,8 +459,12 @@ int cp_metrics_close(struct cp_metrics_out *m)
 
 	if (!m)
 		return 0;
-	if (fclose(m->f) != 0 && !m->error)
+	if (!m->f) {
+		cp_metrics_flush(m);
+		msgpack_sbuffer_destroy(&m->sb);
+	} else if (fclose(m->f) != 0 && !m->error) {
 		m->error = -errno;
+	}
 	rc = m->error;
 	free(m);
 	return rc;

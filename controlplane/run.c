@@ -24,12 +24,11 @@ extern char **environ;
 
 struct run {
 	struct cfg_worker cfg;
-	struct cfg_plan *plan;
+	struct cfg_plan *plan;    /* owned by exec once it exists */
 	struct cp_loop *loop;
-	struct cp_media *media;
-	struct cp_ua *ua;
+	struct cp_exec *exec;
 	struct cp_engine *engine;
-	struct cp_report report;
+	struct cp_report *report;
 	struct cp_metrics_out *metrics;
 	struct cp_timer progress;
 	bool tty;
@@ -44,28 +43,6 @@ static void usage(FILE *out)
 		     "                            [--eal \"EAL ARGS\"] [--config FILE]\n");
 }
 
-/* What the plan format accepts but this build cannot run yet: refused before anything starts. */
-static int check_supported(const struct cfg_plan *plan, char *err, size_t len)
-{
-	for (uint32_t g = 0; g < plan->ngroups; g++) {
-		const struct cfg_group *gr = &plan->groups[g];
-		const char *what = NULL;
-
-		if (gr->port_per_endpoint)
-			what = "port_per_endpoint";
-		else if (gr->outbound_proxy[0])
-			what = "outbound_proxy";
-		else if (gr->dtmf_digits[0])
-			what = "dtmf_digits";
-		if (what) {
-			snprintf(err, len, "%s: [group %s]: %s is not supported by this build yet", plan->source,
-				 gr->name, what);
-			return -ENOTSUP;
-		}
-	}
-	return 0;
-}
-
 static void show_progress(struct cp_loop *loop, void *arg)
 {
 	struct run *r = arg;
@@ -73,30 +50,30 @@ static void show_progress(struct cp_loop *loop, void *arg)
 	struct cp_progress p = { 0 };
 
 	cp_engine_stats(r->engine, &st);
-	p.elapsed_s = (uint32_t)((cm_wallclock_ms() - r->report.started_wall_ms) / 1000);
+	p.elapsed_s = (uint32_t)((cm_wallclock_ms() - r->report->started_wall_ms) / 1000);
 	p.duration_s = r->plan->test.duration_ms / 1000;
 	p.total = cp_engine_endpoints(r->engine);
 	p.ready = st.state[CP_EP_READY] + st.state[CP_EP_CALLING] + st.state[CP_EP_RINGING] +
 		       st.state[CP_EP_IN_CALL] + st.state[CP_EP_HANGING_UP];
 	p.ringing = st.state[CP_EP_RINGING];
 	p.in_call = st.state[CP_EP_IN_CALL];
-	p.done = r->report.outcomes[CP_OUT_SUCCESS] + r->report.outcomes[CP_OUT_COMPLETED_WITH_WARNINGS];
-	p.failed = r->report.endpoints_total - p.done;
+	p.done = r->report->outcomes[CP_OUT_SUCCESS] + r->report->outcomes[CP_OUT_COMPLETED_WITH_WARNINGS];
+	p.failed = r->report->endpoints_total - p.done;
 	p.cps = (double)(st.calls_started - r->calls_at_last_progress); /* the progress timer ticks each second */
 	r->calls_at_last_progress = st.calls_started;
 	p.mos = st.mos_now;
-	p.loss_pct = r->report.packets_expected ? 100.0 * (double)r->report.packets_lost /
-							  (double)r->report.packets_expected : 0;
-	p.jitter_ms = r->report.quality_n ? r->report.jitter_sum / r->report.quality_n : 0;
+	p.loss_pct = r->report->packets_expected ? 100.0 * (double)r->report->packets_lost /
+							  (double)r->report->packets_expected : 0;
+	p.jitter_ms = r->report->quality_n ? r->report->jitter_sum / r->report->quality_n : 0;
 	cp_progress_print(stdout, r->tty, &p);
 	cp_timer_start(loop, &r->progress, 1000);
 }
 
-static void on_done(struct cp_engine *e, void *arg)
+static void on_done(struct cp_exec *x, void *arg)
 {
 	struct run *r = arg;
 
-	(void)e;
+	(void)x;
 	cp_loop_stop(r->loop);
 }
 
@@ -187,8 +164,8 @@ int cp_run_main(int argc, char **argv)
 	const char *json = NULL, *metrics = NULL, *eal = NULL, *config = NULL;
 	struct dp_config dcfg;
 	struct dp_port_info port;
+	struct cp_exec_opts xo = { 0 };
 	char err[CFG_ERR_MAX], id[48];
-	uint8_t mac[6];
 	int c, status = EXIT_FAILED;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -217,108 +194,93 @@ int cp_run_main(int argc, char **argv)
 	r.plan = malloc(sizeof(*r.plan));
 	if (!r.plan)
 		return EXIT_FAILED;
-	if (cfg_plan_load(r.plan, argv[optind], err, sizeof(err)) < 0 ||
-	    check_supported(r.plan, err, sizeof(err)) < 0) {
+	if (cfg_plan_load(r.plan, argv[optind], err, sizeof(err)) < 0) {
 		fprintf(stderr, "callmeter-worker run: bad plan: %s\n", err);
-		status = EXIT_BAD_INPUT;
-		goto free_plan;
-	}
-	r.media = cp_media_new(r.plan, err, sizeof(err));
-	if (!r.media) {
-		fprintf(stderr, "callmeter-worker run: media: %s\n", err);
-		status = EXIT_BAD_INPUT;
-		goto free_plan;
+		free(r.plan);
+		return EXIT_BAD_INPUT;
 	}
 	if (json && access(json, F_OK) == 0 && access(json, W_OK) != 0) {
 		fprintf(stderr, "callmeter-worker run: --json-summary %s is not writable\n", json);
-		status = EXIT_BAD_INPUT;
-		goto free_media;
+		free(r.plan);
+		return EXIT_BAD_INPUT;
 	}
+	if (!eal)
+		eal = r.plan->dp.eal_args[0] ? r.plan->dp.eal_args : r.cfg.eal_args;
+	r.sigfd = -1;
+	r.loop = cp_loop_new();
+	if (!r.loop) {
+		free(r.plan);
+		return EXIT_FAILED;
+	}
+	run_id(id, sizeof(id));
+	xo.run_id = id;
+	xo.plan_name = argv[optind];
+	r.exec = cp_exec_new(r.loop, r.plan, &xo, err, sizeof(err)); /* takes the plan */
+	if (!r.exec) {
+		fprintf(stderr, "callmeter-worker run: bad plan: %s\n", err);
+		status = EXIT_BAD_INPUT;
+		goto free_loop;
+	}
+	r.report = cp_exec_report(r.exec);
 	if (metrics) {
 		r.metrics = cp_metrics_open(metrics);
 		if (!r.metrics) {
 			fprintf(stderr, "callmeter-worker run: cannot write --metrics-out %s\n", metrics);
 			status = EXIT_BAD_INPUT;
-			goto free_media;
+			goto free_exec;
 		}
 	}
-	r.sigfd = -1;
-	if (setup_signals(&r) < 0)
-		goto close_metrics;
+	if (setup_signals(&r) < 0 || cp_loop_add_fd(r.loop, r.sigfd, EPOLLIN, on_signal, &r) < 0)
+		goto close_sigfd;
 
-	if (!eal)
-		eal = r.plan->dp.eal_args[0] ? r.plan->dp.eal_args : r.cfg.eal_args;
 	if (dp_eal_init("callmeter-worker", eal, err, sizeof(err)) < 0) {
 		fprintf(stderr, "callmeter-worker run: %s\n", err);
 		goto close_sigfd;
 	}
-	cp_media_dp_config(r.media, &dcfg);
+	cp_media_dp_config(cp_exec_media(r.exec), &dcfg);
 	if (dp_configure(&dcfg, err, sizeof(err)) < 0 ||
 	    dp_start(r.plan->dp.port[0] ? r.plan->dp.port : r.cfg.port_name, &port, err, sizeof(err)) < 0) {
 		fprintf(stderr, "callmeter-worker run: dataplane: %s\n", err);
 		goto eal_cleanup;
 	}
-	dp_port_mac(mac);
-	cp_media_set_mac(r.media, mac);
-	if (r.plan->imp.any && cp_media_apply_impairment(r.media) < 0) {
-		fprintf(stderr, "callmeter-worker run: dataplane refused the impairment settings\n");
+	cp_exec_set_metrics(r.exec, r.metrics);
+	if (cp_exec_start(r.exec, on_done, &r, err, sizeof(err)) < 0) {
+		fprintf(stderr, "callmeter-worker run: %s\n", err);
 		goto dp_stop;
 	}
-
-	r.loop = cp_loop_new();
-	if (!r.loop || cp_loop_add_fd(r.loop, r.sigfd, EPOLLIN, on_signal, &r) < 0)
-		goto free_loop;
-	r.ua = cp_ua_new(r.loop, r.plan, r.media, err, sizeof(err));
-	if (!r.ua) {
-		fprintf(stderr, "callmeter-worker run: SIP: %s\n", err);
-		goto free_loop;
-	}
-	run_id(id, sizeof(id));
-	cp_report_init(&r.report, id, argv[optind]);
-	r.engine = cp_engine_new(r.loop, r.plan, &cp_ua_engine_ops, r.ua, r.media, &r.report);
-	if (!r.engine)
-		goto free_report;
-	cp_ua_attach(r.ua, r.engine);
-	cp_engine_set_metrics(r.engine, r.metrics);
+	r.engine = cp_exec_engine(r.exec);
 	printf("%s: plan %s, %u endpoint(s), dataplane port %s (%s), %s\n", id, argv[optind],
 	       r.plan->total_endpoints, port.name, port.driver, r.plan->imp.any ? "TX impairment on" : "no impairment");
 	cp_timer_init(&r.progress, show_progress, &r);
 	cp_timer_start(r.loop, &r.progress, 1000);
-	cp_engine_start(r.engine, on_done, &r);
 	cp_loop_run(r.loop);
 	cp_timer_stop(r.loop, &r.progress);
 	if (r.tty)
 		putchar('\n');
-	if (!r.report.ended_wall_ms)
-		r.report.ended_wall_ms = cm_wallclock_ms();
+	if (!r.report->ended_wall_ms)
+		r.report->ended_wall_ms = cm_wallclock_ms();
 
-	collect_dp_counters(&r.report);
-	cp_summary_print(stdout, &r.report);
-	status = strcmp(cp_report_run_outcome(&r.report), "COMPLETED") == 0 && r.interrupts < 2 ? 0 : EXIT_FAILED;
-	if (json && cp_report_write_json(&r.report, json) < 0) {
+	collect_dp_counters(r.report);
+	cp_summary_print(stdout, r.report);
+	status = strcmp(cp_report_run_outcome(r.report), "COMPLETED") == 0 && r.interrupts < 2 ? 0 : EXIT_FAILED;
+	if (json && cp_report_write_json(r.report, json) < 0) {
 		fprintf(stderr, "callmeter-worker run: cannot write %s\n", json);
 		status = EXIT_FAILED;
 	}
-	cp_engine_free(r.engine);
-free_report:
-	cp_ua_free(r.ua);
-	cp_report_free(&r.report);
-free_loop:
-	cp_loop_free(r.loop);
 dp_stop:
-	dp_stop();
+	dp_stop(); /* before the executor frees the frame caches the lcores send from */
 eal_cleanup:
 	dp_eal_cleanup();
 close_sigfd:
-	close(r.sigfd);
-close_metrics:
+	if (r.sigfd >= 0)
+		close(r.sigfd);
 	if (cp_metrics_close(r.metrics) < 0 && status == 0) {
 		fprintf(stderr, "callmeter-worker run: writing %s failed\n", metrics);
 		status = EXIT_FAILED;
 	}
-free_media:
-	cp_media_free(r.media);
-free_plan:
-	free(r.plan);
+free_exec:
+	cp_exec_free(r.exec);
+free_loop:
+	cp_loop_free(r.loop);
 	return status;
 }

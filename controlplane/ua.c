@@ -408,8 +408,16 @@ static int ua_call(void *arg, uint32_t idx, int64_t callee, const char *uri)
 			snprintf(d->ruri, sizeof(d->ruri), "sip:%s@%s", to->user, tg->domain);
 			d->next_hop = g->registrar;
 		} else {
-			snprintf(d->ruri, sizeof(d->ruri), "sip:%s@%s:%u", to->user, tg->ip, tg->port);
-			sip_addr_from(&d->next_hop, tg->ip, tg->port);
+			const char *ip = tg->ip;
+			uint16_t port = tg->port;
+
+			/* a callee on another worker of a gateway run: the address its part reported */
+			if (!cfg_plan_ep_here(ua->plan, (uint32_t)callee) &&
+			    cfg_plan_remote_addr(ua->plan, (uint32_t)callee, &ip, &port) < 0)
+				return -EHOSTUNREACH;
+			snprintf(d->ruri, sizeof(d->ruri), "sip:%s@%s:%u", to->user, ip, port);
+			if (sip_addr_from(&d->next_hop, ip, port) < 0)
+				return -EHOSTUNREACH;
 		}
 	} else {
 		cm_strlcpy(d->ruri, uri, sizeof(d->ruri));
@@ -1181,6 +1189,14 @@ struct cp_ua *cp_ua_new(struct cp_loop *loop, const struct cfg_plan *plan, struc
 fail:
 	cp_ua_free(ua);
 	return NULL;
+}
+
+int cp_ua_group_addr(const struct cp_ua *ua, uint16_t group, char *ip, size_t iplen, uint16_t *port)
+{
+	if (group >= ua->plan->ngroups || !ua->groups[group].port)
+		return -EINVAL;
+	*port = ua->groups[group].port;
+	return cm_strlcpy(ip, ua->groups[group].ip, iplen);
 }
 
 void cp_ua_attach(struct cp_ua *ua, struct cp_engine *engine)

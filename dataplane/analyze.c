@@ -5,7 +5,10 @@
  * dp_parse() and each stream through dp_rx_packet().  Streams are learned from the traffic: any UDP packet that
  * parses as RTP version 2 (not RTCP) opens a stream keyed by (source, destination, SSRC), as Wireshark keys
  * them; a stream that never passes RFC 3550 A.1 probation (two packets in sequence) is not RTP and is not
- * reported.  Exit status: 0 done, 1 the file could not be read, 2 bad arguments. */
+ * reported.  RTCP (RFC 3550 §6) is read too, keyed by SSRC: a stream's sender reports, and what the other side
+ * reported about it (fraction and cumulative loss, jitter), and the round trip as seen at the capture point:
+ * (arrival of the report block − arrival of the SR it names) − DLSR.  MOS and R come from the codecs' G.107
+ * E-model.  Exit status: 0 done, 1 the file could not be read, 2 bad arguments. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +22,7 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 
+#include "codecs/codecs.h"
 #include "common/common.h"
 #include "dataplane/dataplane_internal.h"
 
@@ -38,6 +42,33 @@ struct an_flow {
 	uint32_t ptime_ticks;     /* the most recent timestamp step of consecutive packets, for burst durations */
 	uint64_t first_ns;
 	struct dp_rx_stats rx;
+};
+
+/* RTCP about one SSRC: its last sender reports (a report block names one of them by LSR), and the last report
+ * block about it. */
+#define AN_SR_KEEP 4
+struct an_rtcp {
+	uint32_t ssrc;
+	uint32_t sr_count, rr_blocks;
+	struct {
+		uint32_t lsr;     /* middle 32 bits of the SR's NTP time */
+		uint64_t at_ns;   /* its capture time */
+	} sr[AN_SR_KEEP];
+	unsigned sr_next;
+	uint8_t fraction_lost;
+	int32_t cum_lost;
+	uint32_t jitter;          /* RTP timestamp units */
+	uint32_t rtt_count;
+	uint64_t rtt_sum_ns, rtt_min_ns, rtt_max_ns;
+};
+
+struct an_rtcp_table {
+	uint32_t cap;             /* power of two, twice max */
+	uint32_t *slots;          /* entry index + 1 */
+	struct an_rtcp *e;
+	uint32_t n, max;
+	uint64_t packets;         /* well-formed compounds */
+	uint64_t now_ns;          /* the capture time of the compound being read */
 };
 
 struct an_table {
@@ -77,6 +108,67 @@ static struct an_flow *an_lookup(struct an_table *t, const struct an_key *k, boo
 	return &t->flows[t->n - 1];
 }
 
+static struct an_rtcp *an_rtcp_find(struct an_rtcp_table *t, uint32_t ssrc, bool create)
+{
+	uint32_t i = (ssrc * 0x9e3779b1u) & (t->cap - 1);
+
+	for (;;) {
+		uint32_t s = t->slots[i];
+
+		if (!s)
+			break;
+		if (t->e[s - 1].ssrc == ssrc)
+			return &t->e[s - 1];
+		i = (i + 1) & (t->cap - 1);
+	}
+	if (!create || t->n == t->max)
+		return NULL;
+	t->slots[i] = ++t->n;
+	t->e[t->n - 1].ssrc = ssrc;
+	return &t->e[t->n - 1];
+}
+
+static void an_rtcp_sender(void *arg, const struct dp_rtcp_sender *snd)
+{
+	struct an_rtcp_table *t = arg;
+	struct an_rtcp *e;
+
+	if (!snd->sr || !(e = an_rtcp_find(t, snd->ssrc, true)))
+		return;
+	e->sr_count++;
+	e->sr[e->sr_next].lsr = (uint32_t)(snd->ntp >> 16);
+	e->sr[e->sr_next].at_ns = t->now_ns;
+	e->sr_next = (e->sr_next + 1) % AN_SR_KEEP;
+}
+
+/* RFC 3550 §6.4.1 with capture times in place of the sender's clock: the SR named by LSR was seen at a, the
+ * block that names it at b, and the reporter held it DLSR: the round trip from the capture point is b − a − DLSR. */
+static void an_rtcp_block(void *arg, uint32_t reporter, const struct dp_rtcp_block *b)
+{
+	struct an_rtcp_table *t = arg;
+	struct an_rtcp *e = an_rtcp_find(t, b->ssrc, true);
+
+	(void)reporter;
+	if (!e)
+		return;
+	e->rr_blocks++;
+	e->fraction_lost = b->fraction_lost;
+	e->cum_lost = b->cum_lost;
+	e->jitter = b->jitter;
+	for (unsigned i = 0; b->lsr && i < AN_SR_KEEP; i++) {
+		uint64_t dlsr_ns = (uint64_t)b->dlsr * 1000000000ull >> 16, rtt;
+
+		if (e->sr[i].lsr != b->lsr || !e->sr[i].at_ns || t->now_ns < e->sr[i].at_ns + dlsr_ns)
+			continue;
+		rtt = t->now_ns - e->sr[i].at_ns - dlsr_ns;
+		e->rtt_min_ns = !e->rtt_count || rtt < e->rtt_min_ns ? rtt : e->rtt_min_ns;
+		e->rtt_max_ns = rtt > e->rtt_max_ns ? rtt : e->rtt_max_ns;
+		e->rtt_sum_ns += rtt;
+		e->rtt_count++;
+		break;
+	}
+}
+
 static const char *pt_name(uint8_t pt, char *buf, size_t len)
 {
 	static const char *const names[35] = {
@@ -90,37 +182,6 @@ static const char *pt_name(uint8_t pt, char *buf, size_t len)
 	return buf;
 }
 
-/* ITU-T G.107 E-model, simplified for a receiver that knows loss, burstiness and jitter but not the one-way
- * delay: R = 93.2 − Id − Ie,eff with Id from a jitter buffer of twice the maximum jitter plus one packet, and
- * Ie,eff from G.113 Appendix I values per codec (PLC assumed).  MOS from R per G.107 Annex B. */
-static void emodel(uint8_t pt, double loss_pct, double burst_r, double delay_ms, double *r_out, double *mos_out)
-{
-	double ie = 0, bpl = 25.1, r, mos, id;
-
-	if (pt == 18) {
-		ie = 10;
-		bpl = 19;
-	} else if (pt == 9) {
-		ie = 13;
-		bpl = 20;
-	}
-	if (burst_r < 1)
-		burst_r = 1;
-	id = 0.024 * delay_ms + (delay_ms > 177.3 ? 0.11 * (delay_ms - 177.3) : 0);
-	r = 93.2 - id - (ie + (95 - ie) * loss_pct / (loss_pct / burst_r + bpl));
-	if (r < 0)
-		r = 0;
-	if (r > 100)
-		r = 100;
-	mos = r <= 0 ? 1 : 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6;
-	if (mos > 4.5)
-		mos = 4.5;
-	if (mos < 1)
-		mos = 1;
-	*r_out = r;
-	*mos_out = mos;
-}
-
 static void addr(char *buf, size_t len, uint32_t ip, uint16_t port)
 {
 	snprintf(buf, len, "%u.%u.%u.%u:%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, port);
@@ -130,26 +191,76 @@ struct an_result {
 	struct dp_rx_report r;
 	double mos, r_factor;
 	const struct an_flow *f;
+	const struct an_rtcp *rtcp; /* RTCP about the stream's SSRC, NULL: none seen */
 };
 
-static void flow_result(const struct an_flow *f, struct an_result *out)
+/* G.107 (codecs' E-model) for what the capture shows: the codec's Ie/Bpl (with its PLC) when the payload type
+ * is one the registry knows, else G.711's; loss and BurstR from the stream; one-way delay = half the
+ * RTCP round trip when there is one, plus a jitter buffer of twice the maximum jitter and one packet. */
+static void flow_result(const struct an_flow *f, const struct an_rtcp_table *rt, struct an_result *out)
 {
 	uint32_t clock = f->rx.clock_rate;
 	double ptime_ms = clock && f->ptime_ticks ? 1000.0 * f->ptime_ticks / clock : 20.0;
-	double loss_pct, burst_r = 1;
+	double loss_pct, burst_r = 1, network_ms = 0;
+	const struct codec_ops *ops = codec_by_pt(f->pt);
+	struct emodel_input in;
+	struct emodel_result em;
 
 	out->f = f;
+	out->rtcp = an_rtcp_find((struct an_rtcp_table *)rt, f->key.ssrc, false);
 	dp_rx_report(&f->rx, ptime_ms, &out->r);
 	loss_pct = out->r.expected ? 100.0 * (double)(out->r.packets_lost > 0 ? out->r.packets_lost : 0) /
 					     (double)out->r.expected : 0;
+	if (loss_pct > 100)
+		loss_pct = 100;
 	/* BurstR from the RFC 3611 densities: observed mean burst length over the random-loss expectation. */
 	if (out->r.burst_duration_ms > 0 && loss_pct > 0 && loss_pct < 100)
 		burst_r = out->r.burst_duration_ms / ptime_ms * out->r.burst_density / (1.0 / (1.0 - loss_pct / 100));
-	emodel(f->pt, loss_pct, burst_r, 2 * out->r.max_jitter_ms + ptime_ms, &out->r_factor, &out->mos);
+	if (burst_r < 1)
+		burst_r = 1;
+	if (out->rtcp && out->rtcp->rtt_count)
+		network_ms = (double)out->rtcp->rtt_sum_ns / out->rtcp->rtt_count / 2e6;
+	emodel_defaults(&in);
+	if (!ops)
+		ops = codec_by_pt(0);
+	if (ops)
+		emodel_set_codec(&in, ops, true);
+	emodel_set_delay(&in, emodel_one_way_delay_ms(network_ms, 2 * out->r.max_jitter_ms, ptime_ms));
+	in.ppl = loss_pct;
+	in.burst_r = burst_r;
+	if (emodel_compute(&in, &em) < 0) {
+		out->r_factor = 0;
+		out->mos = 1;
+		return;
+	}
+	out->r_factor = em.r;
+	out->mos = em.mos;
+}
+
+/* The RTCP part of a flow's JSON object. */
+static void json_rtcp(FILE *o, const struct an_rtcp *c, uint32_t clock)
+{
+	if (!c) {
+		fprintf(o, "\"rtt_ms\": null, \"rtcp\": null");
+		return;
+	}
+	if (c->rtt_count)
+		fprintf(o, "\"rtt_ms\": %.3f, ", (double)c->rtt_sum_ns / c->rtt_count / 1e6);
+	else
+		fprintf(o, "\"rtt_ms\": null, ");
+	fprintf(o, "\"rtcp\": {\"sender_reports\": %u, \"report_blocks\": %u", c->sr_count, c->rr_blocks);
+	if (c->rtt_count)
+		fprintf(o, ", \"rtt_ms\": {\"avg\": %.3f, \"min\": %.3f, \"max\": %.3f, \"samples\": %u}",
+			(double)c->rtt_sum_ns / c->rtt_count / 1e6, c->rtt_min_ns / 1e6, c->rtt_max_ns / 1e6, c->rtt_count);
+	if (c->rr_blocks)
+		fprintf(o, ", \"reported_fraction_lost\": %.4f, \"reported_packets_lost\": %d, "
+			"\"reported_jitter_ms\": %.3f", c->fraction_lost / 256.0, c->cum_lost,
+			clock ? 1000.0 * c->jitter / clock : 0.0);
+	fprintf(o, "}");
 }
 
 static int write_json(const char *path, const char *pcap, struct an_result *res, unsigned n,
-		      const uint64_t *drops, uint64_t frames, uint64_t started_ms, uint64_t ended_ms)
+		      const uint64_t *drops, uint64_t frames, uint64_t rtcp, uint64_t started_ms, uint64_t ended_ms)
 {
 	FILE *o = fopen(path, "w");
 	char esc[2048], t0[32], t1[32], src[32], dst[32], nb[16];
@@ -174,7 +285,8 @@ static int write_json(const char *path, const char *pcap, struct an_result *res,
 	cm_format_utc(ended_ms, t1, sizeof(t1));
 	fprintf(o, "{\"run\": {\"id\": \"analyze\", \"plan\": null, \"capture\": \"%s\", \"started\": \"%s\", "
 		"\"ended\": \"%s\", \"outcome\": \"%s\"},\n", esc, t0, t1, n ? "SUCCESS" : "NO_RTP");
-	fprintf(o, " \"capture\": {\"frames\": %llu, \"drops\": {", (unsigned long long)frames);
+	fprintf(o, " \"capture\": {\"frames\": %llu, \"rtcp_packets\": %llu, \"drops\": {", (unsigned long long)frames,
+		(unsigned long long)rtcp);
 	for (unsigned r = 1; r < DP_DROP__COUNT; r++)
 		fprintf(o, "%s\"%s\": %llu", r > 1 ? ", " : "", dp_drop_name(r), (unsigned long long)drops[r]);
 	fprintf(o, "}},\n");
@@ -195,7 +307,7 @@ static int write_json(const char *path, const char *pcap, struct an_result *res,
 			"\"out_of_order_packets\": %llu, \"late_packets\": %llu, \"sequence_number_resets\": %llu, "
 			"\"ssrc_changes\": %llu, \"timestamp_jumps\": %llu, \"jitter_ms\": %.3f, \"max_jitter_ms\": %.3f, "
 			"\"pdv_ms\": %.3f, \"burst_density\": %.4f, \"gap_density\": %.4f, \"burst_duration_ms\": %.1f, "
-			"\"gap_duration_ms\": %.1f, \"mos\": %.2f, \"r_factor\": %.1f}",
+			"\"gap_duration_ms\": %.1f, \"mos\": %.2f, \"r_factor\": %.1f, ",
 			i ? "," : "", x->f->key.ssrc, src, dst, pt_name(x->f->pt, nb, sizeof(nb)), x->f->pt,
 			(unsigned long long)r->packets_received, (unsigned long long)r->bytes_received,
 			(unsigned long long)r->expected, (long long)r->packets_lost, r->fraction_lost,
@@ -204,6 +316,8 @@ static int write_json(const char *path, const char *pcap, struct an_result *res,
 			(unsigned long long)r->ssrc_changes, (unsigned long long)r->timestamp_jumps, r->jitter_ms,
 			r->max_jitter_ms, r->pdv_ms, r->burst_density, r->gap_density, r->burst_duration_ms,
 			r->gap_duration_ms, x->mos, x->r_factor);
+		json_rtcp(o, x->rtcp, x->f->rx.clock_rate);
+		fprintf(o, "}");
 	}
 	fprintf(o, "\n ]}\n");
 	return fclose(o) == 0 ? 0 : -errno;
@@ -216,8 +330,9 @@ static void usage(FILE *out)
 
 /* Reads every frame of the capture through the pcap PMD into the stream table. */
 static int read_capture(uint16_t port, struct rte_mempool *pool, int ts_off, uint64_t ts_flag, bool ts_ns,
-			struct an_table *t, uint64_t *drops, uint64_t *frames)
+			struct an_table *t, struct an_rtcp_table *rt, uint64_t *drops, uint64_t *frames)
 {
+	static const struct dp_rtcp_visitor visit = { .sender = an_rtcp_sender, .block = an_rtcp_block };
 	struct rte_mbuf *pkts[AN_BURST];
 	unsigned idle = 0;
 
@@ -235,19 +350,26 @@ static int read_capture(uint16_t port, struct rte_mempool *pool, int ts_off, uin
 			(*frames)++;
 			/* Captures are often taken where checksums are offloaded: they are not verified here. */
 			r = dp_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), false, &pk);
+			at = *RTE_MBUF_DYNFIELD(m, ts_off, rte_mbuf_timestamp_t *);
+			if (!ts_ns)
+				at *= 1000;
+			if (r == DP_DROP_NONE && !(m->ol_flags & ts_flag))
+				r = DP_DROP_truncated; /* cannot happen with the pcap PMD */
+			if (r == DP_DROP_rtcp && (m->ol_flags & ts_flag)) {
+				rt->now_ns = at;
+				r = dp_rtcp_walk(pk.udp_payload, pk.payload_len, &visit, rt) == 0 ? DP_DROP_NONE
+												     : DP_DROP_rtcp_bad;
+				rt->packets += r == DP_DROP_NONE;
+				if (r == DP_DROP_NONE) {
+					rte_pktmbuf_free(m);
+					continue;
+				}
+			}
 			if (r != DP_DROP_NONE) {
 				drops[r]++;
 				rte_pktmbuf_free(m);
 				continue;
 			}
-			at = *RTE_MBUF_DYNFIELD(m, ts_off, rte_mbuf_timestamp_t *);
-			if (!(m->ol_flags & ts_flag)) {
-				drops[DP_DROP_truncated]++; /* cannot happen with the pcap PMD */
-				rte_pktmbuf_free(m);
-				continue;
-			}
-			if (!ts_ns)
-				at *= 1000;
 			struct an_key k = { .src_ip = pk.src_ip, .dst_ip = pk.dst_ip, .src_port = pk.src_port,
 					    .dst_port = pk.dst_port, .ssrc = pk.ssrc };
 			bool created;
@@ -291,6 +413,7 @@ int dp_analyze_main(int argc, char **argv)
 	uint64_t max_flows = AN_MAX_FLOWS_DEFAULT, drops[DP_DROP__COUNT] = { 0 }, frames = 0;
 	char eal[1024], err[DP_ERR_MAX];
 	struct an_table t = { 0 };
+	struct an_rtcp_table rt = { 0 };
 	struct an_result *res = NULL;
 	struct rte_mempool *pool = NULL;
 	struct rte_eth_conf conf = { 0 };
@@ -339,7 +462,11 @@ int dp_analyze_main(int argc, char **argv)
 		t.cap <<= 1;
 	t.slots = calloc(t.cap, sizeof(*t.slots));
 	t.flows = calloc(t.max, sizeof(*t.flows));
-	if (!t.slots || !t.flows) {
+	rt.max = t.max;
+	rt.cap = t.cap;
+	rt.slots = calloc(rt.cap, sizeof(*rt.slots));
+	rt.e = calloc(rt.max, sizeof(*rt.e));
+	if (!t.slots || !t.flows || !rt.slots || !rt.e) {
 		fprintf(stderr, "analyze: cannot allocate %u streams\n", t.max);
 		goto free_table;
 	}
@@ -371,7 +498,7 @@ int dp_analyze_main(int argc, char **argv)
 		goto free_pool;
 	}
 	/* DPDK 22.11's pcap PMD reports the file's packet times in microseconds. */
-	read_capture(port, pool, ts_off, ts_flag, false, &t, drops, &frames);
+	read_capture(port, pool, ts_off, ts_flag, false, &t, &rt, drops, &frames);
 	rte_eth_dev_stop(port);
 	rte_eth_dev_close(port);
 
@@ -381,7 +508,7 @@ int dp_analyze_main(int argc, char **argv)
 	for (uint32_t i = 0; i < t.n; i++) {
 		if (t.flows[i].rx.probation || t.flows[i].rx.expected_prior + t.flows[i].rx.received == 0)
 			continue; /* never two packets in sequence: not an RTP stream */
-		flow_result(&t.flows[i], &res[n++]);
+		flow_result(&t.flows[i], &rt, &res[n++]);
 	}
 	qsort(res, n, sizeof(*res), cmp_flows);
 
@@ -398,14 +525,15 @@ int dp_analyze_main(int argc, char **argv)
 		       (unsigned long long)res[i].r.duplicate_packets, (unsigned long long)res[i].r.out_of_order_packets,
 		       res[i].r.jitter_ms, res[i].r.max_jitter_ms, res[i].mos);
 	}
-	printf("%u RTP stream(s) in %llu frame(s)", n, (unsigned long long)frames);
+	printf("%u RTP stream(s) in %llu frame(s), %llu RTCP packet(s)", n, (unsigned long long)frames,
+	       (unsigned long long)rt.packets);
 	for (unsigned r = 1; r < DP_DROP__COUNT; r++)
 		if (drops[r])
 			printf("; %s %llu", dp_drop_name(r), (unsigned long long)drops[r]);
 	printf("\n");
 	status = 0;
 	if (json) {
-		int rc = write_json(json, pcap, res, n, drops, frames, started, cm_wallclock_ms());
+		int rc = write_json(json, pcap, res, n, drops, frames, rt.packets, started, cm_wallclock_ms());
 		if (rc < 0) {
 			fprintf(stderr, "analyze: cannot write '%s': %s\n", json, strerror(-rc));
 			status = 1;
@@ -419,5 +547,7 @@ eal_cleanup:
 free_table:
 	free(t.slots);
 	free(t.flows);
+	free(rt.slots);
+	free(rt.e);
 	return status;
 }

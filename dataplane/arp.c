@@ -117,36 +117,78 @@ static uint32_t arp_hash(uint32_t ip)
 	return (ip * 0x9e3779b1u) ^ (ip >> 16);
 }
 
-const struct dp_arp_entry *dp_arp_lookup(const struct dp_arp_cache *c, uint32_t ip)
+/* Every lcore learns into and reads from the one cache (an ARP reply may arrive on any lcore's queue), so each
+ * entry carries a sequence count, seqlock style: a writer takes it odd with a compare-and-swap (a writer that
+ * loses the race skips this learning: the next ARP packet learns again, nobody waits), rewrites the entry and
+ * makes it even; a reader copies the entry between two even, equal readings and tries again otherwise.  An
+ * entry evicted for another address can therefore never be read with the old address and the new MAC. */
+#define DP_ARP_READ_TRIES 4
+
+bool dp_arp_lookup(const struct dp_arp_cache *c, uint32_t ip, struct dp_arp_entry *out)
 {
 	uint32_t h = arp_hash(ip);
 
 	for (unsigned i = 0; i < DP_ARP_PROBE; i++) {
 		const struct dp_arp_entry *e = &c->e[(h + i) & c->mask];
-		if (e->ip == ip)
-			return e;
+
+		for (unsigned t = 0; t < DP_ARP_READ_TRIES; t++) {
+			uint16_t s1 = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE), s2;
+			struct dp_arp_entry copy;
+
+			if (s1 & 1)
+				continue; /* being rewritten */
+			copy.ip = __atomic_load_n(&e->ip, __ATOMIC_RELAXED);
+			for (unsigned b = 0; b < 6; b++)
+				copy.mac[b] = __atomic_load_n(&e->mac[b], __ATOMIC_RELAXED);
+			copy.learned_ns = __atomic_load_n(&e->learned_ns, __ATOMIC_RELAXED);
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			s2 = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
+			if (s1 != s2)
+				continue;
+			if (copy.ip != ip)
+				break;
+			copy.seq = s1;
+			*out = copy;
+			return true;
+		}
 	}
-	return NULL;
+	return false;
 }
 
-void dp_arp_learn(struct dp_arp_cache *c, uint32_t ip, const uint8_t mac[6], uint64_t now_ns)
+bool dp_arp_learn(struct dp_arp_cache *c, uint32_t ip, const uint8_t mac[6], uint64_t now_ns)
 {
 	uint32_t h = arp_hash(ip);
 	struct dp_arp_entry *victim = NULL;
+	uint64_t victim_ns = 0;
+	uint32_t victim_ip = 0;
+	uint16_t s;
 
 	if (!ip)
-		return;
+		return false;
 	for (unsigned i = 0; i < DP_ARP_PROBE; i++) {
 		struct dp_arp_entry *e = &c->e[(h + i) & c->mask];
+		uint32_t eip = __atomic_load_n(&e->ip, __ATOMIC_RELAXED);
+		uint64_t ens = __atomic_load_n(&e->learned_ns, __ATOMIC_RELAXED);
 
-		if (e->ip == ip) {
+		if (eip == ip) {
 			victim = e;
 			break;
 		}
-		if (!victim || (victim->ip && (!e->ip || e->learned_ns < victim->learned_ns)))
+		if (!victim || (victim_ip && (!eip || ens < victim_ns))) {
 			victim = e;
+			victim_ip = eip;
+			victim_ns = ens;
+		}
 	}
-	memcpy(victim->mac, mac, 6);
-	victim->learned_ns = now_ns;
-	__atomic_store_n(&victim->ip, ip, __ATOMIC_RELEASE); /* readers on other lcores see the MAC first */
+	s = __atomic_load_n(&victim->seq, __ATOMIC_RELAXED);
+	if ((s & 1) || !__atomic_compare_exchange_n(&victim->seq, &s, (uint16_t)(s + 1), false, __ATOMIC_ACQUIRE,
+						      __ATOMIC_RELAXED))
+		return false; /* another lcore is writing this entry */
+	__atomic_thread_fence(__ATOMIC_RELEASE); /* the odd count is visible before the entry changes */
+	__atomic_store_n(&victim->ip, ip, __ATOMIC_RELAXED);
+	for (unsigned b = 0; b < 6; b++)
+		__atomic_store_n(&victim->mac[b], mac[b], __ATOMIC_RELAXED);
+	__atomic_store_n(&victim->learned_ns, now_ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&victim->seq, (uint16_t)(s + 2), __ATOMIC_RELEASE);
+	return true;
 }

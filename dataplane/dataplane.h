@@ -248,14 +248,22 @@ struct dp_impair {
 	uint64_t seed;
 };
 
-/* Hot per-flow state: RX analysis and TX generation on one cache-aligned record. */
+/* Hot per-flow state: RX analysis and TX generation on one cache-aligned record of four lines.  RX touches the
+ * first two only (its flags, then the in-order part of dp_rx_stats), TX the last two only (its own copies of the
+ * flags both use), so that a received packet costs two cache misses at most, and so does a sent one. */
 struct dp_flow {
+	/* RX: lines 0-1 */
+	uint8_t rx_srtp;          /* copies of srtp, owd_ext and dtmf_pt below, for the RX path */
+	uint8_t rx_owd_ext;
+	uint8_t rx_dtmf_pt;
+	uint8_t silent;
+	uint8_t rx_pad[4];
 	struct dp_rx_stats rx;
+	/* TX: lines 2-3 */
 	const struct codec_frame_cache *cache;
 	const uint16_t *payload_sums; /* ones' complement sum of each cached frame, for the UDP checksum */
 	uint64_t nominal_tsc;     /* next packet's schedule; it leaves at nominal_tsc + delay_tsc */
 	uint64_t tx_bytes;
-	void *held;               /* reordering: the mbuf sent after the next one */
 	uint32_t tx_packets;
 	uint32_t tx_index;        /* frames scheduled so far (DTX included): the impairment counter */
 	uint32_t frame;
@@ -269,7 +277,7 @@ struct dp_flow {
 	uint16_t ptime_ms;
 	uint8_t remote_mac[6];
 	uint8_t pt, dscp, dir, impair;
-	uint8_t active, in_wheel, ge_bad, silent;
+	uint8_t active, in_wheel, ge_bad, held; /* held: reordering keeps an mbuf in the cold state */
 	uint8_t ip_idx;
 	uint8_t mac_ok;           /* remote_mac known (given, or resolved by ARP) */
 	uint8_t srtp;             /* SRTP sessions in the cold state */

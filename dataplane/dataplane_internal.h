@@ -3,6 +3,8 @@
 #ifndef CM_DATAPLANE_INTERNAL_H
 #define CM_DATAPLANE_INTERNAL_H
 
+#include <string.h>
+
 #include "dataplane/dataplane.h"
 
 #define DP_ETH_HLEN 14
@@ -23,6 +25,69 @@ uint16_t dp_udp_csum(const uint8_t *ip, const uint8_t *udp, uint16_t udp_len);
 uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6], uint16_t vlan,
 		      uint16_t ip_id, bool marker, const uint8_t *payload, uint16_t payload_len, int32_t payload_sum,
 		      bool sw_csum);
+
+/* The TX fast path behind dp_build_rtp() when the payload's sum is known (frame caches) and there is no header
+ * extension: the headers go out in a few 64-bit big-endian stores and both checksums are summed in registers
+ * from the flow's fields (pseudo-header, UDP and RTP headers) plus payload_sum, without reading the frame back.
+ * Byte for byte what the general path writes (test_dp_parse compares them). */
+static inline void dp_st64be(uint8_t *p, uint64_t v)
+{
+	v = __builtin_bswap64(v);
+	memcpy(p, &v, 8);
+}
+
+static inline void dp_st32be(uint8_t *p, uint32_t v)
+{
+	v = __builtin_bswap32(v);
+	memcpy(p, &v, 4);
+}
+
+/* A sum of 16-bit words folded to 16 bits (not complemented). */
+static inline uint16_t dp_csum_fold16(uint64_t s)
+{
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffffu) + (s >> 16);
+	s = (s & 0xffffu) + (s >> 16);
+	s = (s & 0xffffu) + (s >> 16);
+	return (uint16_t)s;
+}
+
+static inline uint16_t dp_build_rtp_fast(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6],
+					 uint16_t vlan, uint16_t ip_id, bool marker, const uint8_t *payload,
+					 uint16_t payload_len, uint16_t payload_sum, bool sw_csum)
+{
+	unsigned l2 = vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN;
+	uint8_t *ip = buf + l2, *udp = ip + DP_IP_HLEN, *rtp = udp + DP_UDP_HLEN;
+	uint32_t udp_len = DP_UDP_HLEN + DP_RTP_HLEN + payload_len, tot = DP_IP_HLEN + udp_len;
+	uint32_t w0 = 0x4500u | (uint32_t)(f->dscp & 0x3f) << 2, rtp0 = 0x8000u | (marker ? 0x80u : 0) | (f->pt & 0x7fu);
+	uint64_t addrs = (f->local_ip >> 16) + (f->local_ip & 0xffffu) + (f->remote_ip >> 16) + (f->remote_ip & 0xffffu);
+	uint16_t ipc = 0, uc;
+
+	memcpy(buf, f->remote_mac, 6);
+	memcpy(buf + 6, src_mac, 6);
+	if (vlan)
+		dp_st32be(buf + 12, 0x81000000u | (vlan & 0x0fffu));
+	buf[l2 - 2] = 0x08;
+	buf[l2 - 1] = 0x00;
+	if (sw_csum) {
+		ipc = (uint16_t)~dp_csum_fold16(w0 + tot + ip_id + 0x4000u + 0x4011u + addrs);
+		uc = (uint16_t)~dp_csum_fold16(addrs + 17 + 2 * udp_len + f->local_port + f->remote_port + rtp0 + f->seq +
+					       (f->ts >> 16) + (f->ts & 0xffffu) + (f->ssrc >> 16) +
+					       (f->ssrc & 0xffffu) + payload_sum);
+		if (uc == 0)
+			uc = 0xffff; /* RFC 768: a computed 0 is sent as all ones */
+	} else {
+		uc = dp_csum_fold16(addrs + 17 + udp_len); /* the pseudo-header sum checksum offload expects */
+	}
+	dp_st64be(ip, (uint64_t)w0 << 48 | (uint64_t)tot << 32 | (uint64_t)ip_id << 16 | 0x4000u); /* DF */
+	dp_st64be(ip + 8, (uint64_t)0x4011u << 48 | (uint64_t)ipc << 32 | f->local_ip);           /* TTL 64, UDP */
+	dp_st32be(ip + 16, f->remote_ip);
+	dp_st64be(udp, (uint64_t)f->local_port << 48 | (uint64_t)f->remote_port << 32 | (uint64_t)udp_len << 16 | uc);
+	dp_st64be(rtp, (uint64_t)rtp0 << 48 | (uint64_t)f->seq << 32 | f->ts);
+	dp_st32be(rtp + 8, f->ssrc);
+	memcpy(rtp + DP_RTP_HLEN, payload, payload_len);
+	return (uint16_t)(l2 + tot);
+}
 
 /* The same with an RTP header extension block (ext_len bytes, a multiple of 4, 0xBEDE header included). */
 uint16_t dp_build_rtp_ext(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6], uint16_t vlan,
@@ -97,17 +162,18 @@ bool dp_icmp_echo_reply(uint8_t *frame, uint32_t len, uint32_t own_ip);
 struct dp_arp_entry {
 	uint32_t ip;             /* 0: free */
 	uint8_t mac[6];
-	uint16_t pad;
+	uint16_t seq;            /* odd while a writer rewrites the entry (see dp_arp_lookup) */
 	uint64_t learned_ns;
 };
 struct dp_arp_cache {
 	struct dp_arp_entry *e;
 	uint32_t mask;           /* entries − 1, a power of two */
 };
-/* The entry for ip, or NULL. */
-const struct dp_arp_entry *dp_arp_lookup(const struct dp_arp_cache *c, uint32_t ip);
-/* Learns or refreshes ip → mac. */
-void dp_arp_learn(struct dp_arp_cache *c, uint32_t ip, const uint8_t mac[6], uint64_t now_ns);
+/* Shared by all lcores, lock-free: lookups copy a consistent entry out; false when ip is not cached (or its entry
+ * was being rewritten at every try). */
+bool dp_arp_lookup(const struct dp_arp_cache *c, uint32_t ip, struct dp_arp_entry *out);
+/* Learns or refreshes ip → mac; false when another lcore was writing the same entry (nothing learned). */
+bool dp_arp_learn(struct dp_arp_cache *c, uint32_t ip, const uint8_t mac[6], uint64_t now_ns);
 
 /* ---- RTCP (RFC 3550 §6): compound SR/RR + SDES CNAME, and what a received compound tells a flow ----------- */
 #define DP_RTCP_MAX 128          /* the compound packets built here: SR + one report block + SDES */
@@ -141,6 +207,25 @@ struct dp_rtcp_in {
 	uint32_t jitter;
 	uint32_t lsr, dlsr;
 };
+/* Every SR/RR sender and report block of a compound packet, for passive analysis. */
+struct dp_rtcp_sender {
+	uint32_t ssrc;
+	bool sr;                 /* a sender report: the fields below are set */
+	uint64_t ntp;            /* 32.32 */
+	uint32_t rtp_ts, packets, octets;
+};
+struct dp_rtcp_block {
+	uint32_t ssrc;           /* the source reported about */
+	uint8_t fraction_lost;
+	int32_t cum_lost;
+	uint32_t ext_max_seq, jitter, lsr, dlsr;
+};
+struct dp_rtcp_visitor {
+	void (*sender)(void *arg, const struct dp_rtcp_sender *s);
+	void (*block)(void *arg, uint32_t reporter_ssrc, const struct dp_rtcp_block *b);
+};
+/* Checks the whole compound first, then calls the visitor in packet order; 0 or −EINVAL (nothing called). */
+int dp_rtcp_walk(const uint8_t *p, uint32_t len, const struct dp_rtcp_visitor *v, void *arg);
 /* Parses a compound RTCP packet, looking for a report block about about_ssrc; 0 or −EINVAL (malformed). */
 int dp_rtcp_parse(const uint8_t *p, uint32_t len, uint32_t about_ssrc, struct dp_rtcp_in *out);
 /* The RTCP packet for flow f to its remote RTP port + 1, from its local port + 1, checksums in software. */

@@ -6,6 +6,7 @@
  * is the only writer of their state; the control plane reads through a per-lcore generation counter (seqlock):
  * the lcore makes it odd before touching flow state and even afterwards, once per loop pass. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@
 
 #define DP_BURST 32
 #define DP_TX_BUDGET 256          /* packets built per loop pass before RX is polled again */
+#define DP_RX_BURSTS 16           /* RX bursts per loop pass at most: RX drains what TX sent (loopback ports) */
+#define DP_TXQ_MAX 128            /* frames queued for the port: a burst, plus what a busy port has not taken */
 #define DP_CMDS_PER_PASS 32
 #define DP_SCAN_MAX 64            /* flows checked for silence and RTCP per loop pass, at most */
 #define DP_SCAN_SWEEP_NS 250000000ull /* ... at a rate that visits every flow of the lcore in 250 ms */
@@ -38,6 +41,8 @@
 #define DP_MAX_CACHES 1024        /* distinct frame caches the flows send from */
 
 _Static_assert(sizeof(struct dp_flow) <= 256, "hot per-flow state must stay within 256 bytes");
+_Static_assert(offsetof(struct dp_flow, rx.duplicates) < 128, "the in-order RX state must sit in lines 0-1");
+_Static_assert(offsetof(struct dp_flow, cache) >= 128, "the TX state must sit in lines 2-3");
 
 enum dp_cmd_type { DP_CMD_ADD = 1, DP_CMD_MODIFY, DP_CMD_DELETE, DP_CMD_IMPAIR, DP_CMD_INJECT, DP_CMD_DTMF };
 #define DP_DTMF_END_PACKETS 3     /* RFC 4733 §2.5.1.4: the final packet is sent three times */
@@ -75,6 +80,7 @@ _Static_assert(sizeof(struct dp_wheel_chunk) == 64, "one cache line per chunk");
 
 /* Cold per-flow state: touched when the impairment stage acts and for RTCP (every few seconds). */
 struct dp_flow_cold {
+	void *held;               /* reordering: the mbuf sent after the next one */
 	uint32_t imp_lost, imp_dup, imp_reordered;
 	uint32_t rtcp_sent, rtcp_received;
 	uint32_t lsr;             /* middle 32 bits of the last SR's NTP time, 0: none */
@@ -131,7 +137,7 @@ struct dp_lcore {
 	uint16_t ip_id;
 	unsigned slot;
 	struct dp_impair impair[DP_MAX_IMPAIR];
-	struct rte_mbuf *txq[DP_BURST];
+	struct rte_mbuf *txq[DP_TXQ_MAX];
 	unsigned ntx;
 	struct cm_ratelimit rl;
 	/* written by the control plane */
@@ -359,19 +365,20 @@ static void flow_apply(struct dp_flow *f, const struct dp_flow_params *p)
 	f->dir = p->dir;
 	f->dscp = p->dscp & 0x3f;
 	f->impair = p->impair < DP_MAX_IMPAIR ? p->impair : 0;
-	f->dtmf_pt = p->dtmf_pt & 0x7f;
-	f->owd_ext = p->owd_ext_id <= 14 ? p->owd_ext_id : 0;
+	f->dtmf_pt = f->rx_dtmf_pt = p->dtmf_pt & 0x7f;
+	f->owd_ext = f->rx_owd_ext = p->owd_ext_id <= 14 ? p->owd_ext_id : 0;
 	if (c) {
 		f->pt = (uint8_t)(p->payload_type >= 0 ? p->payload_type : c->payload_type);
 		f->ptime_ms = p->ptime_ms ? p->ptime_ms : c->ptime_ms;
 	}
 }
 
-static void release_held(struct dp_flow *f)
+static void release_held(uint32_t idx)
 {
-	if (f->held) {
-		rte_pktmbuf_free(f->held);
-		f->held = NULL;
+	if (g.flows[idx].held) {
+		rte_pktmbuf_free(g.cold[idx].held);
+		g.cold[idx].held = NULL;
+		g.flows[idx].held = 0;
 	}
 }
 
@@ -391,7 +398,7 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 	bool ok;
 	uint32_t ipi = ip_index(p->local_ip, &ok), clock;
 
-	release_held(f);
+	release_held(idx);
 	memset(f, 0, sizeof(*f));
 	memset(&g.cold[idx], 0, sizeof(g.cold[idx])); /* the old sessions are the control plane's to free */
 	g.cold[idx].rtt_us = -1;
@@ -405,7 +412,7 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 	f->payload_sums = sums;
 	g.cold[idx].srtp_tx = c_tx;
 	g.cold[idx].srtp_rx = c_rx;
-	f->srtp = c_tx != NULL;
+	f->srtp = f->rx_srtp = c_tx != NULL;
 	f->ssrc = p->ssrc;
 	f->seq = p->seq0;
 	f->ts = p->ts0;
@@ -432,9 +439,9 @@ static void cmd_delete(uint32_t idx)
 		return;
 	if (*slot == idx + 1)
 		*slot = 0;
-	release_held(f);
+	release_held(idx);
 	f->active = 0;
-	f->srtp = 0;
+	f->srtp = f->rx_srtp = 0;
 	g.cold[idx].srtp_tx = g.cold[idx].srtp_rx = NULL;
 }
 
@@ -498,6 +505,9 @@ static void event(struct dp_lcore *lc, uint32_t type, uint32_t flow, uint32_t ss
 
 /* ---- TX --------------------------------------------------------------------------------------------------- */
 
+/* Frames the port does not take stay queued, in order, for the next attempt: a port whose TX ring is full
+ * (a NIC behind on its descriptors, or net_ring until this lcore's RX drains it) backpressures the wheel
+ * instead of losing packets.  Only a frame that finds the queue itself full is dropped (tx_full). */
 static void tx_flush(struct dp_lcore *lc)
 {
 	uint16_t sent;
@@ -505,19 +515,45 @@ static void tx_flush(struct dp_lcore *lc)
 	if (!lc->ntx)
 		return;
 	sent = rte_eth_tx_burst(g.port.port_id, lc->queue, lc->txq, (uint16_t)lc->ntx);
-	for (unsigned i = sent; i < lc->ntx; i++)
-		rte_pktmbuf_free(lc->txq[i]);
-	lc->tx_full += lc->ntx - sent;
-	lc->ntx = 0;
+	if (sent && sent < lc->ntx)
+		memmove(lc->txq, lc->txq + sent, (lc->ntx - sent) * sizeof(lc->txq[0]));
+	lc->ntx -= sent;
+}
+
+/* The port has refused frames and still holds a burst's worth: build no more until it takes them. */
+static inline bool tx_backlogged(struct dp_lcore *lc)
+{
+	if (lc->ntx < DP_BURST)
+		return false;
+	tx_flush(lc);
+	return lc->ntx >= DP_BURST;
 }
 
 static void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m)
 {
+	if (lc->ntx == DP_TXQ_MAX) {
+		tx_flush(lc);
+		if (lc->ntx == DP_TXQ_MAX) {
+			rte_pktmbuf_free(m);
+			lc->tx_full++;
+			return;
+		}
+	}
 	lc->tx_packets++;
 	lc->tx_bytes += rte_pktmbuf_pkt_len(m);
 	lc->txq[lc->ntx++] = m;
-	if (lc->ntx == DP_BURST)
+	if (lc->ntx >= DP_BURST)
 		tx_flush(lc);
+}
+
+/* At stop: what the port never took is dropped and counted. */
+static void tx_discard(struct dp_lcore *lc)
+{
+	tx_flush(lc);
+	for (unsigned i = 0; i < lc->ntx; i++)
+		rte_pktmbuf_free(lc->txq[i]);
+	lc->tx_full += lc->ntx;
+	lc->ntx = 0;
 }
 
 static void tx_arp(struct dp_lcore *lc, uint16_t op, const uint8_t dst_mac[6], uint32_t src_ip, uint32_t dst_ip)
@@ -549,21 +585,20 @@ static uint32_t next_hop(uint32_t ip)
 static bool tx_resolve(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint64_t now_ns)
 {
 	static const uint8_t zero[6] = { 0 };
-	const struct dp_arp_entry *e;
+	struct dp_arp_entry e;
 	uint32_t nh;
 
 	if (f->mac_ok == 1 || (f->mac_ok && k % DP_ARP_RECHECK_PKTS != 0))
 		return true; /* given by the control plane, or resolved and not due for an age check */
 	nh = next_hop(f->remote_ip);
-	e = dp_arp_lookup(&g.arp, nh);
-	if (!e) {
+	if (!dp_arp_lookup(&g.arp, nh, &e)) {
 		if (k % (f->mac_ok ? DP_ARP_RECHECK_PKTS : DP_ARP_RETRY_PKTS) == 0)
 			tx_arp(lc, 1, zero, f->local_ip, nh);
 		return f->mac_ok != 0;
 	}
-	memcpy(f->remote_mac, e->mac, 6);
+	memcpy(f->remote_mac, e.mac, 6);
 	f->mac_ok = 2; /* resolved by ARP: checked for age */
-	if (now_ns - e->learned_ns > DP_ARP_REACHABLE_S * 1000000000ull)
+	if (now_ns - e.learned_ns > DP_ARP_REACHABLE_S * 1000000000ull)
 		tx_arp(lc, 1, zero, f->local_ip, nh);
 	return true;
 }
@@ -639,9 +674,9 @@ static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const s
 				       fr->flags & CODEC_FRAME_MARKER, ext, el, f->cache->data + fr->offset, fr->len,
 				       f->payload_sums[f->frame], !g.port.tx_csum_offload);
 	} else {
-		len = dp_build_rtp(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan, lc->ip_id++,
-				   fr->flags & CODEC_FRAME_MARKER, f->cache->data + fr->offset, fr->len,
-				   f->payload_sums[f->frame], !g.port.tx_csum_offload);
+		len = dp_build_rtp_fast(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan, lc->ip_id++,
+					fr->flags & CODEC_FRAME_MARKER, f->cache->data + fr->offset, fr->len,
+					f->payload_sums[f->frame], !g.port.tx_csum_offload);
 	}
 	m->data_len = m->pkt_len = len;
 	if (g.port.tx_csum_offload) {
@@ -734,8 +769,9 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 		} else if (act & DP_IMP_DROP) {
 			g.cold[idx].imp_lost++;
 			if (f->held) { /* the held packet goes out in order after all */
-				tx_queue(lc, f->held);
-				f->held = NULL;
+				tx_queue(lc, g.cold[idx].held);
+				g.cold[idx].held = NULL;
+				f->held = 0;
 			}
 		} else {
 			struct rte_mbuf *m = tx_build(lc, f, fr), *d = NULL;
@@ -753,11 +789,13 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 				tx_queue(lc, m);
 				if (d)
 					tx_queue(lc, d);
-				tx_queue(lc, f->held);
-				f->held = NULL;
+				tx_queue(lc, g.cold[idx].held);
+				g.cold[idx].held = NULL;
+				f->held = 0;
 				g.cold[idx].imp_reordered++;
 			} else if (m && (act & DP_IMP_REORDER)) {
-				f->held = m;
+				g.cold[idx].held = m;
+				f->held = 1;
 			} else if (m) {
 				tx_queue(lc, m);
 				if (d)
@@ -789,7 +827,7 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 	if ((int64_t)(now_slot - lc->wheel_pos) > (int64_t)g.wheel_mask) /* stalled longer than a revolution:
 									     visit each slot once */
 		lc->wheel_pos = now_slot - g.wheel_mask;
-	while (budget) {
+	while (budget && !tx_backlogged(lc)) {
 		uint32_t *head = &lc->wheel[lc->wheel_pos & g.wheel_mask];
 
 		if (!*head) {
@@ -935,7 +973,7 @@ static enum dp_drop_reason rx_rtcp(struct dp_lcore *lc, const struct dp_pkt *pk,
 	fid--;
 	c = &g.cold[fid];
 	int len = pk->payload_len;
-	if (g.flows[fid].srtp) {
+	if (g.flows[fid].rx_srtp) {
 		srtp_err_status_t st = srtp_unprotect_rtcp(c->srtp_rx, pk->udp_payload, &len);
 		if (st != srtp_err_status_ok)
 			return st == srtp_err_status_replay_fail || st == srtp_err_status_replay_old ? DP_DROP_srtp_replay
@@ -977,8 +1015,8 @@ static enum rx_verdict rx_arp(struct dp_lcore *lc, struct rte_mbuf *m, uint64_t 
 	ip_index(a.target_ip, &ours);
 	if (!ours || g.cfg.n_media_ips == 0 || a.sender_ip == a.target_ip)
 		return RX_DROP;
-	dp_arp_learn(&g.arp, a.sender_ip, a.sender_mac, now_ns);
-	lc->arp_learned++;
+	if (dp_arp_learn(&g.arp, a.sender_ip, a.sender_mac, now_ns))
+		lc->arp_learned++;
 	if (a.op != 1)
 		return RX_DONE;
 	m->data_len = m->pkt_len = dp_arp_build(rte_pktmbuf_mtod(m, uint8_t *), g.cfg.vlan, 2, g.mac, a.target_ip,
@@ -1114,7 +1152,7 @@ static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const stru
 	uint64_t at = now_ns;
 	int len = pk->udp_len;
 
-	if (f->srtp) { /* authenticate and decrypt in place; the header fields parsed are not encrypted */
+	if (f->rx_srtp) { /* authenticate and decrypt in place; the header fields parsed are not encrypted */
 		srtp_err_status_t st = srtp_unprotect(g.cold[fid].srtp_rx, pk->udp_payload, &len);
 		if (st != srtp_err_status_ok) {
 			lc->drops[st == srtp_err_status_replay_fail || st == srtp_err_status_replay_old
@@ -1124,11 +1162,11 @@ static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const stru
 	}
 	if (g.port.ts_offset >= 0 && (m->ol_flags & g.port.ts_flag))
 		at = *RTE_MBUF_DYNFIELD(m, g.port.ts_offset, rte_mbuf_timestamp_t *);
-	if (f->owd_ext) {
+	if (f->rx_owd_ext) {
 		/* One-way delay against this lcore's clock (the TSC, not a NIC timestamp: same epoch as NTP here). */
 		uint64_t txt;
 
-		if (dp_ext_find_txtime(pk->udp_payload, (uint32_t)len, f->owd_ext, &txt)) {
+		if (dp_ext_find_txtime(pk->udp_payload, (uint32_t)len, f->rx_owd_ext, &txt)) {
 			struct dp_flow_cold *c = &g.cold[fid];
 			int64_t d = (int64_t)(ntp_now(now_ns) - txt);
 			int32_t us = (int32_t)RTE_MAX(RTE_MIN((d * 1000000) >> 32, (int64_t)INT32_MAX), (int64_t)INT32_MIN);
@@ -1141,7 +1179,7 @@ static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const stru
 			c->owd_sum_us += us;
 		}
 	}
-	if (f->dtmf_pt && pk->pt == f->dtmf_pt) {
+	if (f->rx_dtmf_pt && pk->pt == f->rx_dtmf_pt) {
 		struct dp_flow_cold *c = &g.cold[fid];
 
 		dp_rx_event_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len);
@@ -1271,23 +1309,34 @@ static void lcore_pass(struct dp_lcore *lc)
 	{
 		uint64_t now = rte_rdtsc();
 		uint64_t now_ns = tsc_to_ns(now);
-		uint16_t n = rte_eth_rx_burst(g.port.port_id, lc->queue, pkts, DP_BURST);
-		unsigned ncmd = 0;
+		uint16_t n;
+		unsigned ncmd = 0, bursts = 0;
 
 		__atomic_store_n(&lc->gen, lc->gen + 1, __ATOMIC_RELAXED); /* odd: flow state changing */
 		rte_smp_wmb();
-		rx_process(lc, pkts, n, now_ns, false);
+		/* RX until the queue is empty (or DP_RX_BURSTS bursts): what the previous pass sent on a loopback
+		 * port comes back here, and must be drained before this pass sends more. */
+		do {
+			uint64_t at_ns = bursts ? tsc_to_ns(rte_rdtsc()) : now_ns;
+
+			n = rte_eth_rx_burst(g.port.port_id, lc->queue, pkts, DP_BURST);
+			rx_process(lc, pkts, n, at_ns, false);
+			lc->rx_packets += n;
+		} while (n == DP_BURST && ++bursts < DP_RX_BURSTS);
 		for (unsigned src = 0; g.steer && src < g.port.nlcores; src++) {
 			struct rte_ring *r = g.steer[src * g.port.nlcores + lc->slot];
 			unsigned k;
 
 			if (!r)
 				continue;
-			k = rte_ring_sc_dequeue_burst(r, (void **)pkts, DP_BURST, NULL);
-			if (k)
-				rx_process(lc, pkts, (uint16_t)k, now_ns, true);
+			for (unsigned b = 0; b < DP_RX_BURSTS; b++) {
+				k = rte_ring_sc_dequeue_burst(r, (void **)pkts, DP_BURST, NULL);
+				if (k)
+					rx_process(lc, pkts, (uint16_t)k, now_ns, true);
+				if (k < DP_BURST)
+					break;
+			}
 		}
-		lc->rx_packets += n;
 		while (ncmd < DP_CMDS_PER_PASS && rte_ring_sc_dequeue_elem(lc->cmd, &cmd, sizeof(cmd)) == 0) {
 			rx_flush_pending(lc); /* looked up before this command: account before flows change */
 			cmd_run(lc, &cmd, now);
@@ -1320,7 +1369,7 @@ static int lcore_main(void *arg)
 	while (!g.stop)
 		lcore_pass(lc);
 	rx_flush_pending(lc);
-	tx_flush(lc);
+	tx_discard(lc);
 	return 0;
 }
 
@@ -1487,7 +1536,7 @@ void dp_engine_stop(void)
 	for (unsigned i = 0; i < g.port.nlcores && !dp_engine_manual; i++)
 		rte_eal_wait_lcore(g.lcore_ids[i]);
 	for (uint32_t i = 0; g.flows && i < g.cfg.max_flows; i++) {
-		release_held(&g.flows[i]);
+		release_held(i);
 		g.flows[i].in_wheel = 0;
 		g.flows[i].active = 0;
 	}
@@ -1504,6 +1553,8 @@ void dp_engine_stop(void)
 	for (unsigned i = 0; i < g.port.nlcores; i++) {
 		for (uint16_t j = 0; j < g.lc[i].npend; j++)
 			rte_pktmbuf_free(g.lc[i].pend[j]);
+		if (dp_engine_manual)
+			tx_discard(&g.lc[i]);
 		rte_ring_free(g.lc[i].cmd);
 		rte_ring_free(g.lc[i].evt);
 		free(g.lc[i].wheel);

@@ -71,17 +71,17 @@ uint16_t dp_rtcp_build(uint8_t *buf, const struct dp_rtcp_out *r)
 	return (uint16_t)off;
 }
 
-/* Walks the compound packet (§6.1: every packet version 2, lengths adding up exactly). */
-int dp_rtcp_parse(const uint8_t *p, uint32_t len, uint32_t about_ssrc, struct dp_rtcp_in *out)
+/* One pass over the compound packet (§6.1: every packet version 2, lengths adding up exactly); with a visitor,
+ * its callbacks see every SR/RR sender and report block. */
+static int rtcp_pass(const uint8_t *p, uint32_t len, const struct dp_rtcp_visitor *v, void *arg)
 {
 	uint32_t off = 0;
 
-	memset(out, 0, sizeof(*out));
 	if (len < 8)
 		return -EINVAL;
 	while (off < len) {
 		const uint8_t *h = p + off;
-		uint32_t plen, rc, blocks;
+		uint32_t plen, rc;
 
 		if (len - off < 4 || h[0] >> 6 != 2)
 			return -EINVAL;
@@ -90,35 +90,84 @@ int dp_rtcp_parse(const uint8_t *p, uint32_t len, uint32_t about_ssrc, struct dp
 			return -EINVAL;
 		rc = h[0] & 0x1fu;
 		if (h[1] == 200 || h[1] == 201) {
-			uint32_t fixed = h[1] == 200 ? 28 : 8;
+			uint32_t fixed = h[1] == 200 ? 28 : 8, reporter = rd32(h + 4);
 
 			if (plen < fixed + 24 * rc)
 				return -EINVAL;
-			out->sender_ssrc = rd32(h + 4);
-			if (h[1] == 200) {
-				out->have_sr = true;
-				out->sr_lsr = rd32(h + 10);
-				out->sr_packets = rd32(h + 20);
-				out->sr_octets = rd32(h + 24);
+			if (v && v->sender) {
+				struct dp_rtcp_sender snd = { .ssrc = reporter, .sr = h[1] == 200 };
+
+				if (snd.sr) {
+					snd.ntp = (uint64_t)rd32(h + 8) << 32 | rd32(h + 12);
+					snd.rtp_ts = rd32(h + 16);
+					snd.packets = rd32(h + 20);
+					snd.octets = rd32(h + 24);
+				}
+				v->sender(arg, &snd);
 			}
-			blocks = rc;
-			for (uint32_t b = 0; b < blocks; b++) {
+			for (uint32_t b = 0; v && v->block && b < rc; b++) {
 				const uint8_t *rb = h + fixed + 24 * b;
 				uint32_t w = rd32(rb + 4);
-
-				if (rd32(rb) != about_ssrc)
-					continue;
-				out->have_block = true;
-				out->fraction_lost = (uint8_t)(w >> 24);
-				out->cum_lost = (int32_t)(w << 8) >> 8;
-				out->jitter = rd32(rb + 12);
-				out->lsr = rd32(rb + 16);
-				out->dlsr = rd32(rb + 20);
+				struct dp_rtcp_block blk = {
+					.ssrc = rd32(rb), .fraction_lost = (uint8_t)(w >> 24),
+					.cum_lost = (int32_t)(w << 8) >> 8, .ext_max_seq = rd32(rb + 8),
+					.jitter = rd32(rb + 12), .lsr = rd32(rb + 16), .dlsr = rd32(rb + 20),
+				};
+				v->block(arg, reporter, &blk);
 			}
 		}
 		off += plen;
 	}
 	return off == len ? 0 : -EINVAL;
+}
+
+int dp_rtcp_walk(const uint8_t *p, uint32_t len, const struct dp_rtcp_visitor *v, void *arg)
+{
+	if (rtcp_pass(p, len, NULL, NULL) < 0)
+		return -EINVAL; /* nothing reported from a malformed compound */
+	return rtcp_pass(p, len, v, arg);
+}
+
+struct rtcp_in_ctx {
+	uint32_t about;
+	struct dp_rtcp_in *out;
+};
+
+static void in_sender(void *arg, const struct dp_rtcp_sender *s)
+{
+	struct dp_rtcp_in *out = ((struct rtcp_in_ctx *)arg)->out;
+
+	out->sender_ssrc = s->ssrc;
+	if (s->sr) {
+		out->have_sr = true;
+		out->sr_lsr = (uint32_t)(s->ntp >> 16);
+		out->sr_packets = s->packets;
+		out->sr_octets = s->octets;
+	}
+}
+
+static void in_block(void *arg, uint32_t reporter, const struct dp_rtcp_block *b)
+{
+	struct rtcp_in_ctx *c = arg;
+
+	(void)reporter;
+	if (b->ssrc != c->about)
+		return;
+	c->out->have_block = true;
+	c->out->fraction_lost = b->fraction_lost;
+	c->out->cum_lost = b->cum_lost;
+	c->out->jitter = b->jitter;
+	c->out->lsr = b->lsr;
+	c->out->dlsr = b->dlsr;
+}
+
+int dp_rtcp_parse(const uint8_t *p, uint32_t len, uint32_t about_ssrc, struct dp_rtcp_in *out)
+{
+	static const struct dp_rtcp_visitor v = { .sender = in_sender, .block = in_block };
+	struct rtcp_in_ctx c = { .about = about_ssrc, .out = out };
+
+	memset(out, 0, sizeof(*out));
+	return dp_rtcp_walk(p, len, &v, &c);
 }
 
 int64_t dp_rtcp_rtt_us(uint32_t now, uint32_t lsr, uint32_t dlsr)

@@ -21,6 +21,9 @@ uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_m
 		      uint16_t ip_id, bool marker, const uint8_t *payload, uint16_t payload_len, int32_t payload_sum,
 		      bool sw_csum)
 {
+	if (payload && (payload_sum >= 0 || !sw_csum))
+		return dp_build_rtp_fast(buf, f, src_mac, vlan, ip_id, marker, payload, payload_len,
+					 (uint16_t)(payload_sum >= 0 ? payload_sum : 0), sw_csum);
 	return dp_build_rtp_ext(buf, f, src_mac, vlan, ip_id, marker, NULL, 0, payload, payload_len, payload_sum,
 				sw_csum);
 }
@@ -187,9 +190,12 @@ uint8_t dp_ext_txtime(uint8_t *ext, uint8_t id, uint64_t ntp)
 
 bool dp_ext_find_txtime(const uint8_t *rtp, uint32_t len, uint8_t id, uint64_t *ntp)
 {
-	uint32_t off = DP_RTP_HLEN + (rtp[0] & 0x0fu) * 4u, end;
+	uint32_t off, end;
 
-	if (!(rtp[0] & 0x10) || len < off + 4 || rtp[off] != 0xbe || rtp[off + 1] != 0xde)
+	if (len < DP_RTP_HLEN || !(rtp[0] & 0x10))
+		return false;
+	off = DP_RTP_HLEN + (rtp[0] & 0x0fu) * 4u;
+	if (len < off + 4 || rtp[off] != 0xbe || rtp[off + 1] != 0xde)
 		return false;
 	end = off + 4 + 4u * (uint32_t)(rtp[off + 2] << 8 | rtp[off + 3]);
 	if (end > len)

@@ -295,7 +295,11 @@ static void json_str(const char *s)
 struct show_ctx {
 	int n;
 	bool outcomes;
+	struct gw_store *st;  /* for show_part's per-part results */
+	const char *id;
 };
+
+static int show_kv(void *arg, int n, const char **cols);
 
 static int show_part(void *arg, int n, const char **cols)
 {
@@ -310,7 +314,13 @@ static int show_part(void *arg, int n, const char **cols)
 	printf(",\"role\":\"%s\",\"phase\":%s,\"first\":%s,\"count\":%s,\"status\":\"%s\",\"reason\":", cols[3],
 	       cols[4], cols[5], cols[6], cols[7]);
 	json_str(cols[8]);
-	printf("}");
+	printf(",\"summary\":{");
+	{
+		struct show_ctx kv = { 0 };
+		gw_store_query(c->st, "SELECT key, value FROM part_results WHERE run_id=?1 AND part=?2 AND kind='summary' "
+				      "ORDER BY key", "si", show_kv, &kv, c->id, strtoll(cols[0], NULL, 10));
+	}
+	printf("}}");
 	return 0;
 }
 
@@ -327,6 +337,31 @@ static int show_kv(void *arg, int n, const char **cols)
 	}
 	printf("%s\"%s\":%.15g", c->n++ || c->outcomes ? "," : "", cols[0], strtod(cols[1], NULL));
 	return 0;
+}
+
+static double summary_sum(struct gw_store *s, const char *id, const char *key)
+{
+	char v[8][512];
+
+	memset(v, 0, sizeof(v));
+	gw_store_query(s, "SELECT ifnull(sum(value),0) FROM part_results WHERE run_id=?1 AND kind='summary' AND key=?2",
+		       "ss", grab_row, v, id, key);
+	return strtod(v[0], NULL);
+}
+
+/* Averages over the whole run from the parts' sums (workers send sums so that these come out exact). */
+static void print_quality(struct gw_store *s, const char *id)
+{
+	double streams = summary_sum(s, id, "streams"), lost = summary_sum(s, id, "packets_lost");
+	double received = summary_sum(s, id, "packets_received");
+
+	printf("},\n \"quality\":{\"streams\":%.0f", streams);
+	if (streams > 0)
+		printf(",\"mos_avg\":%.3f,\"r_factor_avg\":%.2f,\"jitter_ms_avg\":%.3f",
+		       summary_sum(s, id, "mos_sum") / streams, summary_sum(s, id, "r_factor_sum") / streams,
+		       summary_sum(s, id, "jitter_ms_sum") / streams);
+	if (received + lost > 0)
+		printf(",\"loss_pct\":%.4f", 100.0 * lost / (received + lost));
 }
 
 static int print_run(struct gw_store *s, const char *id, char *status, size_t len)
@@ -370,6 +405,7 @@ static int print_run(struct gw_store *s, const char *id, char *status, size_t le
 	c = (struct show_ctx){ 0 };
 	gw_store_query(s, "SELECT key, sum(value) FROM part_results WHERE run_id=?1 AND kind='summary' GROUP BY key "
 			  "ORDER BY key", "s", show_kv, &c, id);
+	print_quality(s, id);
 	{
 		char m[8][512];
 		memset(m, 0, sizeof(m));
@@ -378,7 +414,7 @@ static int print_run(struct gw_store *s, const char *id, char *status, size_t le
 		printf("},\n \"metrics\":{\"frames\":%s,\"samples\":%s,\"workers\":%s", m[0], m[1], m[2]);
 	}
 	printf("},\n \"parts\":[");
-	c = (struct show_ctx){ 0 };
+	c = (struct show_ctx){ .st = s, .id = id };
 	gw_store_query(s, "SELECT part, worker_name, grp, role, phase, first, count, status, reason FROM run_parts "
 			  "WHERE run_id=?1 ORDER BY part", "s", show_part, &c, id);
 	printf("%s]}\n", c.n ? "\n " : "");

@@ -51,6 +51,9 @@ enum gw_msg_type {
 	GW_MSG_ACK,       /* gateway → worker */
 	GW_MSG_DONE,      /* worker → gateway */
 	GW_MSG_CANCEL,    /* gateway → worker */
+	GW_MSG_START,     /* gateway → worker: every part is ready; dial (with the callee parts' SIP addresses) */
+	GW_MSG_CALLS_DONE,/* worker → gateway: a part's callers are through */
+	GW_MSG_RELEASE,   /* gateway → worker: every caller part is through; callees may leave */
 	GW_MSG__COUNT
 };
 const char *gw_msg_type_name(enum gw_msg_type t);

@@ -24,6 +24,9 @@ static const char *const type_names[GW_MSG__COUNT] = {
 	[GW_MSG_ACK] = "ack",
 	[GW_MSG_DONE] = "done",
 	[GW_MSG_CANCEL] = "cancel",
+	[GW_MSG_START] = "start",
+	[GW_MSG_CALLS_DONE] = "calls_done",
+	[GW_MSG_RELEASE] = "release",
 };
 
 const char *gw_msg_type_name(enum gw_msg_type t)

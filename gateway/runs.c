@@ -326,8 +326,10 @@ static void dispatch(struct gw_server *srv, const char *id)
 		reserved = query_i64(srv->store,
 				     "SELECT ifnull(sum(count),0) FROM run_parts WHERE ?1=?1 AND worker_id=?2 AND "
 				     "status IN ('WAITING','ASSIGNED','ACCEPTED')", id, s->worker_id);
+		/* the worker's active endpoints are those of its parts in hand: counted once, whichever is larger
+		 * (its heartbeat may still count a part that just ended, or not yet one just assigned) */
 		free_cap = (s->eff_capacity == UINT32_MAX ? INT64_C(1) << 40 : (int64_t)s->eff_capacity) -
-			   (int64_t)s->active - reserved;
+			   ((int64_t)s->active > reserved ? (int64_t)s->active : reserved);
 		if (free_cap <= 0)
 			continue;
 		cands[ncand++] = (struct cand){ .s = s, .free = free_cap };
@@ -377,7 +379,90 @@ out:
 	free(r.workers);
 }
 
-/* After each part event: next phase, RUNNING, or the end. */
+/* ---- start and release ------------------------------------------------------------------------------------ */
+
+struct target_ctx {
+	struct gw_enc *e;
+	uint32_t n;
+};
+
+static int pack_target(void *arg, int n, const char **cols)
+{
+	struct target_ctx *t = arg;
+
+	if (n < 4)
+		return 1;
+	msgpack_pack_array(&t->e->pk, 4);
+	msgpack_pack_str(&t->e->pk, strlen(cols[0]));
+	msgpack_pack_str_body(&t->e->pk, cols[0], strlen(cols[0]));
+	msgpack_pack_uint64(&t->e->pk, strtoull(cols[1], NULL, 10));
+	msgpack_pack_uint64(&t->e->pk, strtoull(cols[2], NULL, 10));
+	msgpack_pack_str(&t->e->pk, strlen(cols[3]));
+	msgpack_pack_str_body(&t->e->pk, cols[3], strlen(cols[3]));
+	return 0;
+}
+
+struct run_msg_ctx {
+	struct gw_server *srv;
+	const char *id;
+	enum gw_msg_type type;
+	int64_t ntargets;
+	int sent;
+};
+
+#define TARGETS_SQL \
+	"FROM run_parts WHERE run_id=?1 AND role!='caller' AND sip!='' AND status IN ('ACCEPTED','DONE') AND ?2=?2"
+
+/* start {run_id, targets} or release {run_id} to one worker holding parts of the run. */
+static int send_run_msg(void *arg, int n, const char **cols)
+{
+	struct run_msg_ctx *c = arg;
+	struct gw_session *s = n > 0 ? session_of(c->srv, strtoll(cols[0], NULL, 10)) : NULL;
+	struct gw_enc e;
+
+	if (!s || gw_enc_start(&e, c->type, c->type == GW_MSG_START ? 2 : 1) < 0)
+		return 0;
+	gw_enc_str(&e, "run_id", c->id);
+	if (c->type == GW_MSG_START) {
+		struct target_ctx t = { .e = &e };
+
+		gw_enc_key(&e, "targets");
+		msgpack_pack_array(&e.pk, (uint32_t)c->ntargets);
+		gw_store_query(c->srv->store, "SELECT grp, first, count, sip " TARGETS_SQL " ORDER BY part", "si",
+			       pack_target, &t, c->id, (int64_t)0);
+	}
+	if (gw_session_send(s, &e) == 0)
+		c->sent++;
+	return 0;
+}
+
+static void send_to_workers(struct gw_server *srv, const char *id, enum gw_msg_type type)
+{
+	struct run_msg_ctx c = { .srv = srv, .id = id, .type = type };
+
+	if (type == GW_MSG_START)
+		c.ntargets = query_i64(srv->store, "SELECT count(*) " TARGETS_SQL, id, 0);
+	gw_store_query(srv->store,
+		       "SELECT DISTINCT worker_id FROM run_parts WHERE run_id=?1 AND status IN ('ACCEPTED','ASSIGNED')",
+		       "s", send_run_msg, &c, id);
+	cm_log(CM_LOG_INFO, "runs", "run %s: %s sent to %d worker(s)", id, gw_msg_type_name(type), c.sent);
+}
+
+/* Every part that places calls is through with them: callees everywhere may leave. */
+static void maybe_release(struct gw_server *srv, const char *id)
+{
+	int64_t calling = query_i64(srv->store,
+				    "SELECT count(*) FROM run_parts WHERE run_id=?1 AND role!='callee' AND calls_done=0 "
+				    "AND status IN ('WAITING','ASSIGNED','ACCEPTED') AND ?2=?2", id, 0);
+	int64_t released = query_i64(srv->store, "SELECT released FROM runs WHERE id=?1 AND ?2=?2", id, 0);
+
+	if (calling || released)
+		return;
+	gw_store_exec(srv->store, "UPDATE runs SET released=1 WHERE id=?1", "s", id);
+	send_to_workers(srv, id, GW_MSG_RELEASE);
+}
+
+/* After each part event: next phase, RUNNING (and `start` to every worker of the run), or the end. */
 static void evaluate(struct gw_server *srv, const char *id)
 {
 	int64_t parts = query_i64(srv->store, "SELECT count(*) FROM run_parts WHERE run_id=?1 AND ?2=?2", id, 0);
@@ -405,6 +490,7 @@ static void evaluate(struct gw_server *srv, const char *id)
 			send_phase(srv, id, 2);
 		} else if (assigned == 0 && waiting == 0 && strcmp(status, "DISPATCHING") == 0) {
 			set_run(srv, id, "RUNNING", "");
+			send_to_workers(srv, id, GW_MSG_START);
 		}
 	}
 	free(status);
@@ -482,10 +568,20 @@ int gw_runs_on_msg(struct gw_server *srv, struct gw_session *s, struct gw_msg *m
 		return 0;
 	}
 	switch (m->type) {
-	case GW_MSG_ACCEPT:
+	case GW_MSG_ACCEPT: {
+		char sip[80] = "";
+
+		if (gw_msg_str(m, "sip", sip, sizeof(sip)) == -EPROTO)
+			goto bad;
 		if (strcmp(pstatus, "ASSIGNED") == 0)
-			gw_store_exec(srv->store, "UPDATE run_parts SET status='ACCEPTED' WHERE run_id=?1 AND part=?2", "si",
-				      id, (int64_t)part);
+			gw_store_exec(srv->store, "UPDATE run_parts SET status='ACCEPTED', sip=?3 WHERE run_id=?1 AND part=?2",
+				      "sis", id, (int64_t)part, sip);
+		break;
+	}
+	case GW_MSG_CALLS_DONE:
+		gw_store_exec(srv->store, "UPDATE run_parts SET calls_done=1 WHERE run_id=?1 AND part=?2", "si", id,
+			      (int64_t)part);
+		maybe_release(srv, id);
 		break;
 	case GW_MSG_REFUSE:
 		gw_msg_str(m, "reason", reason, sizeof(reason));
@@ -514,6 +610,7 @@ int gw_runs_on_msg(struct gw_server *srv, struct gw_session *s, struct gw_msg *m
 			goto bad;
 		gw_store_exec(srv->store, "UPDATE run_parts SET status=?3, reason=?4 WHERE run_id=?1 AND part=?2", "siss", id,
 			      (int64_t)part, strcmp(outcome, "failed") == 0 ? "FAILED" : "DONE", reason);
+		maybe_release(srv, id);
 		break;
 	}
 	default:
@@ -524,8 +621,8 @@ int gw_runs_on_msg(struct gw_server *srv, struct gw_session *s, struct gw_msg *m
 	return 0;
 bad:
 	free(pstatus);
-	cm_log_rl(&srv->rl_proto, CM_LOG_WARN, "runs", "worker '%s': done for run %s with non-numeric results", s->name,
-		  id);
+	cm_log_rl(&srv->rl_proto, CM_LOG_WARN, "runs", "worker '%s': %s for run %s with fields of the wrong type",
+		  s->name, m->t, id);
 	return -EPROTO;
 }
 

@@ -90,7 +90,7 @@ static int on_hello(struct gw_session *s, struct gw_msg *m)
 	char token[GW_TOKEN_LEN + 8], reason[2 * GW_PROTO_STR_MAX];
 	struct gw_worker w;
 	struct gw_session *other;
-	uint64_t version = 0;
+	uint64_t version = 0, own = 0;
 	struct gw_enc e;
 	int rc;
 
@@ -140,6 +140,9 @@ static int on_hello(struct gw_session *s, struct gw_msg *m)
 	s->c.rd.limit = GW_PROTO_MAX_FRAME;
 	s->token_gen = w.token_gen;
 	s->eff_capacity = gw_effective_capacity(w.capacity, w.license);
+	/* a worker also knows what its own flow table holds: never give it more */
+	if (gw_msg_u64(m, "capacity", &own) == 0 && own > 0 && own < s->eff_capacity)
+		s->eff_capacity = (uint32_t)own;
 	cm_strlcpy(s->name, w.name, sizeof(s->name));
 	if (gw_msg_str(m, "host", s->host, sizeof(s->host)) < 0)
 		s->host[0] = '\0';
@@ -152,7 +155,7 @@ static int on_hello(struct gw_session *s, struct gw_msg *m)
 		gw_enc_u64(&e, "worker_id", (uint64_t)w.id);
 		gw_enc_str(&e, "name", w.name);
 		gw_enc_u64(&e, "heartbeat_s", srv->o.heartbeat_s);
-		gw_enc_u64(&e, "capacity", gw_effective_capacity(w.capacity, w.license));
+		gw_enc_u64(&e, "capacity", s->eff_capacity);
 		gw_session_send(s, &e);
 	}
 	cp_timer_start(srv->loop, &s->timeout, (uint64_t)srv->o.timeout_s * 1000);
@@ -294,6 +297,7 @@ static int on_msg(void *arg, struct gw_msg *m)
 		return on_metrics(s, m);
 	case GW_MSG_ACCEPT:
 	case GW_MSG_REFUSE:
+	case GW_MSG_CALLS_DONE:
 	case GW_MSG_DONE:
 		return gw_runs_on_msg(s->srv, s, m);
 	case GW_MSG_UNKNOWN:

@@ -67,7 +67,8 @@ static const char schema[] =
 	" cancel_requested INTEGER NOT NULL DEFAULT 0,"
 	" created INTEGER NOT NULL,"
 	" started INTEGER NOT NULL DEFAULT 0,"
-	" ended INTEGER NOT NULL DEFAULT 0);"
+	" ended INTEGER NOT NULL DEFAULT 0,"
+	" released INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE IF NOT EXISTS run_parts("
 	" run_id TEXT NOT NULL,"
 	" part INTEGER NOT NULL,"
@@ -80,6 +81,8 @@ static const char schema[] =
 	" count INTEGER NOT NULL,"
 	" status TEXT NOT NULL,"
 	" reason TEXT NOT NULL DEFAULT '',"
+	" sip TEXT NOT NULL DEFAULT '',"           /* the part's SIP address, from its accept */
+	" calls_done INTEGER NOT NULL DEFAULT 0,"  /* its callers are through */
 	" PRIMARY KEY(run_id, part));"
 	"CREATE TABLE IF NOT EXISTS part_results("
 	" run_id TEXT NOT NULL,"
@@ -88,6 +91,13 @@ static const char schema[] =
 	" key TEXT NOT NULL,"
 	" value REAL NOT NULL,"
 	" PRIMARY KEY(run_id, part, kind, key));";
+
+/* Columns added after the first release of the schema: added to older stores, "duplicate column" ignored. */
+static const char *const migrations[] = {
+	"ALTER TABLE run_parts ADD COLUMN sip TEXT NOT NULL DEFAULT ''",
+	"ALTER TABLE run_parts ADD COLUMN calls_done INTEGER NOT NULL DEFAULT 0",
+	"ALTER TABLE runs ADD COLUMN released INTEGER NOT NULL DEFAULT 0",
+};
 
 static const char *const license_names[] = {
 	[GW_LICENSE_STANDARD] = "standard",
@@ -162,6 +172,13 @@ struct gw_store *gw_store_open(const char *path, char *err, size_t errlen)
 	if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") < 0 || exec(s, schema) < 0) {
 		snprintf(err, errlen, "cannot set up store '%s': %s", path, sqlite3_errmsg(s->db));
 		goto close_db;
+	}
+	for (size_t i = 0; i < CM_ARRAY_SIZE(migrations); i++) {
+		if (sqlite3_exec(s->db, migrations[i], NULL, NULL, NULL) != SQLITE_OK &&
+		    !strstr(sqlite3_errmsg(s->db), "duplicate column")) {
+			snprintf(err, errlen, "cannot update store '%s': %s", path, sqlite3_errmsg(s->db));
+			goto close_db;
+		}
 	}
 	if (sqlite3_prepare_v2(s->db,
 			       "UPDATE workers SET status=?2, last_heartbeat=?3, active_endpoints=?4, error=?5 "

@@ -2,23 +2,25 @@
 # Concurrent bidirectional G.711 calls the worker sustains on this machine: SIP on 127.0.0.1, media on the DPDK
 # dataplane over net_ring, calls held for HOLD_S seconds.  Steps up N (callers = callees = N) and keeps the largest
 # N whose run ends with every endpoint SUCCESS, no packet lost and no dataplane drop (tx ring full, no mbuf, RX
-# drops of media).  Prints CPU and peak memory of each step.
+# drops of media).  Calls start at CPS per second and each lasts HOLD_S plus the ramp, so all N are up together
+# for HOLD_S seconds.  Prints CPU and peak memory of each step.
 # The reference the issue names (SIPp, which breaks near 1,250 calls with media) is not measured here.
 set -u
 worker=${CALLMETER_WORKER_BIN:-build/callmeter-worker}
 hold=${HOLD_S:-60}
-steps=${BENCH_CALL_STEPS:-500 1000 2000 4000 8000 16000}
+steps=${BENCH_CALL_STEPS:-500 1000 2000 4000 8000 16000 32000 64000 100000}
+cps=${CPS:-1000}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 best=0
 for n in $steps; do
-	legs=$((2 * n))
+	ramp=$(((n + cps - 1) / cps))
 	cat >"$dir/p.ini" <<PLAN
 [test]
 name = concurrent-$n
-duration = $((hold + n / 500 + 30))s
-call_duration = ${hold}s
-cps = 1000
+duration = $((hold + 2 * ramp + n / 500 + 30))s
+call_duration = $((hold + ramp))s
+cps = $cps
 setup_timeout = 20s
 [group callees]
 endpoints = $n
@@ -53,8 +55,16 @@ print("%s success=%d lost=%d ring_full=%d no_mbuf=%d rx_drops=%d mos_min=%.2f" %
     d["tx_no_mbuf"], drops, q["mos"]["min"]))
 PY
 )
-	read -r secs cpu rss <"$dir/time"
+	read -r secs cpu rss <<EOF
+$(tail -n 1 "$dir/time")
+EOF
 	echo "calls=$n exit=$rc $verdict wall=${secs}s cpu=$cpu peak_rss=$((rss / 1024))MiB"
-	case $verdict in PASS*) best=$n ;; *) break ;; esac
+	case $verdict in
+	PASS*) best=$n ;;
+	*)	# why: the outcomes and the worker's last lines
+		python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("endpoints", s["endpoints"]); print("calls", {k: v for k, v in s["calls"].items() if not isinstance(v, dict)}); print("dataplane", s["dataplane"])' "$dir/s.json" 2>/dev/null
+		tail -n 5 "$dir/out"
+		break ;;
+	esac
 done
 echo "BENCH concurrent_calls $best calls"

@@ -12,13 +12,14 @@ for tool in openssl curl; do
 done
 [ -x "$GW" ] && [ -x "$WK" ] || { echo "SKIP: build the binaries first"; exit 77; }
 
-dir=$(mktemp -d /tmp/cm-gwit-XXXXXX)
+. tests/integration/lib/testbed.sh
+dir=$TB_WORK
 gwpid="" wkpid=""
 cleanup() {
 	[ -n "$wkpid" ] && kill "$wkpid" 2>/dev/null
 	[ -n "$gwpid" ] && kill "$gwpid" 2>/dev/null
 	wait 2>/dev/null
-	rm -rf "$dir"
+	tb_cleanup
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "--- gateway log"; cat "$dir/gw.log"; echo "--- worker log"; cat "$dir/wk.log"; exit 1; }
@@ -30,14 +31,8 @@ wait_for() { # wait_for SECONDS COMMAND...: until COMMAND succeeds
 	return 1
 }
 
-cd "$dir" || exit 1
-ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-openssl req -x509 $ec -keyout ca.key -out ca.pem -days 2 -subj /CN=it-ca >/dev/null 2>&1 &&
-	openssl req $ec -keyout gw.key -out gw.csr -subj /CN=localhost >/dev/null 2>&1 &&
-	printf 'subjectAltName=DNS:localhost\n' >ext &&
-	openssl x509 -req -in gw.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out gw.pem -days 2 -extfile ext \
-		>/dev/null 2>&1 || { echo "FAIL: openssl could not make certificates"; exit 1; }
-cd - >/dev/null || exit 1
+tb_pki
+tb_cert gw DNS:localhost
 export CALLMETER_GATEWAY_DB="$dir/g.db"
 
 token=$("$GW" worker create rack1 --license professional --capacity 100 2>/dev/null) || fail "worker create"

@@ -173,6 +173,46 @@ START_TEST(bad_environment_names_the_variable)
 }
 END_TEST
 
+/* The appliance's media side for gateway runs: [dataplane] media keys parsed as in plans, environment over file,
+ * and a port range too small for the flow table refused with the numbers. */
+START_TEST(media_side_for_gateway_runs)
+{
+	char path[64], err[CFG_ERR_MAX];
+	struct cfg_worker cfg;
+	char *none[] = { NULL };
+	char *env[] = { "MEDIA_IP=10.0.0.5,10.0.0.6", "MAX_FLOWS=5000", "SIP_IP=10.0.1.5", NULL };
+	char *bad_ip[] = { "MEDIA_IP=10.0.0", NULL };
+	char *bad_sip[] = { "SIP_IP=sip.example", NULL };
+
+	ck_assert_int_eq(cfg_worker_load(&cfg, NULL, none, err, sizeof(err)), 0);
+	ck_assert_str_eq(cfg.media.media_ips[0], "192.0.2.10");
+	ck_assert_uint_eq(cfg.media.max_flows, CFG_DEFAULT_MAX_FLOWS);
+	ck_assert_str_eq(cfg.sip_ip, "127.0.0.1");
+	ck_assert_msg(load_text(&cfg, "[dataplane]\nmedia_ip = 10.9.9.9\nrtp_ports = 20000-29999\nvlan = 7\n"
+				      "[sip]\nlocal_ip = 10.9.9.1\n", env, err, path) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.media.nmedia_ips, 2); /* the environment wins */
+	ck_assert_str_eq(cfg.media.media_ips[1], "10.0.0.6");
+	ck_assert_uint_eq(cfg.media.rtp_port_min, 20000);
+	ck_assert_uint_eq(cfg.media.rtp_port_max, 29999);
+	ck_assert_uint_eq(cfg.media.vlan, 7);
+	ck_assert_uint_eq(cfg.media.max_flows, 5000);
+	ck_assert_str_eq(cfg.sip_ip, "10.0.1.5");
+	unlink(path);
+	/* 5,000 port pairs on one address cannot hold 20,000 flows */
+	ck_assert_int_eq(load_text(&cfg, "[dataplane]\nrtp_ports = 20000-29999\n", none, err, path), -EINVAL);
+	ck_assert_msg(strstr(err, "rtp_ports 20000-29999 on 1 media address(es) hold fewer than max_flows (20000)"),
+		      "%s", err);
+	unlink(path);
+	ck_assert_int_eq(load_text(&cfg, "[dataplane]\nnetmask = 255.255.0\n", none, err, path), -EINVAL);
+	ck_assert_msg(strstr(err, ":2: key 'netmask'"), "%s", err);
+	unlink(path);
+	ck_assert_int_eq(cfg_worker_load(&cfg, NULL, bad_ip, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strncmp(err, "environment variable MEDIA_IP: ", 31) == 0, "%s", err);
+	ck_assert_int_eq(cfg_worker_load(&cfg, NULL, bad_sip, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "environment variable SIP_IP: expected an IPv4 address, got 'sip.example'");
+}
+END_TEST
+
 /* Malformed tokens: each is refused, the message explains the format and never repeats the value. */
 static const char *const bad_tokens[] = {
 	"cmw_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde",   /* 67 chars */
@@ -284,6 +324,7 @@ static Suite *config_suite(void)
 	TCase *tc = tcase_create("worker");
 
 	tcase_add_test(tc, full_file_is_read);
+	tcase_add_test(tc, media_side_for_gateway_runs);
 	tcase_add_test(tc, defaults_without_file_or_env);
 	tcase_add_loop_test(tc, bad_file_names_file_line_key, 0, (int)CM_ARRAY_SIZE(bad_files));
 	tcase_add_test(tc, overlong_line_is_an_error_not_a_split);

@@ -117,7 +117,7 @@ static void write_capture(const char *path)
 	FILE *f = pcap_open(path);
 	uint32_t seed[2] = { 1, 2 };
 	uint8_t frame[256], junk[64];
-	uint64_t t = 0;
+	uint64_t t = 0, sr_at = 0;
 
 	/* Interleave the streams in time order (stream B starts 7 ms after A; delays stay below 20 ms). */
 	for (unsigned i = 0; i < 500; i++) {
@@ -138,6 +138,21 @@ static void write_capture(const char *path)
 			memcpy(junk, "\x80\xc9\x00\x01\xa1\xa1\xa1\xa1", 8);
 			pcap_frame(f, t + 4, frame, udp_frame(frame, 0x0a010002, 40003, 0x0a010001, 40001, junk, 8));
 			pcap_frame(f, t + 5, frame, 30); /* truncated inside the IP header */
+		}
+		if (i == 100) { /* A's sender report: NTP 0x0000e000.12345678, so LSR 0xe0001234; and a malformed one */
+			static const uint8_t sr[28] = { 0x80, 200, 0, 6, 0xa1, 0xa1, 0xa1, 0xa1, 0, 0, 0xe0, 0, 0x12,
+							0x34, 0x56, 0x78 };
+			sr_at = t + 1;
+			pcap_frame(f, sr_at, frame, udp_frame(frame, 0x0a010001, 40001, 0x0a010002, 40003, sr, 28));
+			pcap_frame(f, t + 2, frame, udp_frame(frame, 0x0a010001, 40001, 0x0a010002, 40003, sr, 24));
+		}
+		if (i == 105) { /* B reports about A 100 ms after the SR, having held it 3932/65536 s (59.997 ms) */
+			uint8_t rr[32] = { 0x81, 201, 0, 7, 0xb2, 0xb2, 0xb2, 0xb2, 0xa1, 0xa1, 0xa1, 0xa1, 10, 0, 0, 5 };
+
+			put32(rr + 20, 80);         /* jitter: 10 ms at 8 kHz */
+			put32(rr + 24, 0xe0001234); /* LSR */
+			put32(rr + 28, 3932);       /* DLSR */
+			pcap_frame(f, sr_at + 100000, frame, udp_frame(frame, 0x0a010002, 40003, 0x0a010001, 40001, rr, 32));
 		}
 	}
 	fclose(f);
@@ -186,8 +201,9 @@ START_TEST(analyze_matches_tshark)
 	snprintf(cmd, sizeof(cmd), "%s analyze %s --json-summary %s 2>&1", bin, pcap, json);
 	ours = run(cmd, &st);
 	ck_assert_msg(st == 0, "analyze failed: %s", ours);
-	ck_assert_msg(strstr(ours, "2 RTP stream(s) in 782 frame(s)"), "%s", ours);
-	ck_assert_msg(strstr(ours, "truncated 1; not_ipv4 1; arp 1; rtp_bad_version 1; rtcp 1"), "%s", ours);
+	/* RTCP is analysed, not dropped: the RR at frame 50, A's SR and B's RR; the malformed SR is counted */
+	ck_assert_msg(strstr(ours, "2 RTP stream(s) in 785 frame(s), 3 RTCP packet(s)"), "%s", ours);
+	ck_assert_msg(strstr(ours, "truncated 1; not_ipv4 1; arp 1; rtp_bad_version 1; rtcp_bad 1\n"), "%s", ours);
 
 	snprintf(cmd, sizeof(cmd), "tshark -r %s -q -d udp.port==40002,rtp -d udp.port==41002,rtp -z rtp,streams "
 		 "2>/dev/null", pcap);
@@ -232,6 +248,23 @@ START_TEST(analyze_matches_tshark)
 		ck_assert_ptr_nonnull(strstr(obj, "\"r_factor\": "));
 		ck_assert_ptr_nonnull(strstr(obj, "\"out_of_order_packets\": 0"));
 		ck_assert_ptr_nonnull(strstr(obj, "\"duplicate_packets\": 0"));
+	}
+	/* RTCP about A: what B reported, and the round trip seen here (100 ms − DLSR); B has none. */
+	{
+		const char *a = strstr(js, "0xa1a1a1a1"), *b = strstr(js, "0xb2b2b2b2");
+
+		ck_assert_double_eq_tol(json_num(a, "rtt_ms"), 100.0 - 3932 * 1000.0 / 65536, 0.002);
+		ck_assert_uint_eq((unsigned)json_num(a, "sender_reports"), 1);
+		ck_assert_uint_eq((unsigned)json_num(a, "report_blocks"), 1);
+		ck_assert_int_eq((int)json_num(a, "reported_packets_lost"), 5);
+		ck_assert_double_eq_tol(json_num(a, "reported_fraction_lost"), 10 / 256.0, 1e-4);
+		ck_assert_double_eq_tol(json_num(a, "reported_jitter_ms"), 10.0, 1e-9);
+		ck_assert_ptr_nonnull(strstr(b, "\"rtt_ms\": null, \"rtcp\": null"));
+		/* G.107: A (4 % loss, in bursts, 20 ms more delay) scores below B (1 % random loss), both in range */
+		ck_assert_double_lt(json_num(a, "r_factor"), json_num(b, "r_factor"));
+		ck_assert_double_ge(json_num(a, "mos"), 1.0);
+		ck_assert_double_le(json_num(b, "mos"), 4.5);
+		ck_assert_double_gt(json_num(b, "mos"), json_num(a, "mos"));
 	}
 	/* Stream A's 11-packet outage is one RFC 3611 burst (density 1); the isolated losses are gap losses. */
 	ck_assert_double_eq_tol(json_num(strstr(js, "0xa1a1a1a1"), "burst_density"), 1.0, 1e-9);

@@ -252,6 +252,36 @@ START_TEST(templates)
 }
 END_TEST
 
+/* A gateway part: which endpoints are here, and where the others' SIP sockets are. */
+START_TEST(fleet_part_endpoints_and_remote_addresses)
+{
+	char err[CFG_ERR_MAX];
+	const char *ip = NULL;
+	uint16_t port = 0;
+
+	ck_assert_msg(cfg_plan_load_string(&plan, "f.ini", "[group a]\nendpoints = 10\nrole = callee\n"
+				      "[group b]\nendpoints = 6\nrole = caller\ntarget = group:a\n", err, sizeof(err)) == 0,
+		      "%s", err);
+	for (uint32_t ep = 0; ep < 16; ep++)
+		ck_assert(cfg_plan_ep_here(&plan, ep)); /* no part: the whole plan */
+	plan.fleet = (struct cfg_fleet){ .on = true, .group = 1, .first = 2, .count = 3 };
+	for (uint32_t ep = 0; ep < 16; ep++)
+		ck_assert_msg(cfg_plan_ep_here(&plan, ep) == (ep >= 12 && ep < 15), "endpoint %u", ep);
+	plan.fleet.remote[0] = (struct cfg_fleet_remote){ .first = 0, .count = 4, .ip = "10.0.0.1", .port = 5061 };
+	plan.fleet.remote[1] = (struct cfg_fleet_remote){ .first = 4, .count = 6, .ip = "10.0.0.2", .port = 5062 };
+	plan.fleet.nremote = 2;
+	ck_assert_int_eq(cfg_plan_remote_addr(&plan, 3, &ip, &port), 0);
+	ck_assert_str_eq(ip, "10.0.0.1");
+	ck_assert_uint_eq(port, 5061);
+	ck_assert_int_eq(cfg_plan_remote_addr(&plan, 4, &ip, &port), 0);
+	ck_assert_str_eq(ip, "10.0.0.2");
+	ck_assert_int_eq(cfg_plan_remote_addr(&plan, 9, &ip, &port), 0);
+	ck_assert_uint_eq(port, 5062);
+	ck_assert_int_eq(cfg_plan_remote_addr(&plan, 10, &ip, &port), -ENOENT); /* group b: nobody reported it */
+	ck_assert_int_eq(cfg_plan_remote_addr(&plan, 99, &ip, &port), -ENOENT);
+}
+END_TEST
+
 START_TEST(shipped_examples_validate)
 {
 	char pattern[512], err[CFG_ERR_MAX];
@@ -273,6 +303,7 @@ static Suite *plan_suite(void)
 	TCase *tc = tcase_create("plan");
 
 	tcase_add_test(tc, full_plan);
+	tcase_add_test(tc, fleet_part_endpoints_and_remote_addresses);
 	tcase_add_test(tc, defaults);
 	tcase_add_loop_test(tc, bad_plan_names_line_and_key, 0, (int)CM_ARRAY_SIZE(bad_plans));
 	tcase_add_test(tc, bad_accounts_csv_line);
