@@ -1174,11 +1174,8 @@ struct cp_ua *cp_ua_new(struct cp_loop *loop, const struct cfg_plan *plan, struc
 		snprintf(err, errlen, "out of memory for %u endpoints", ua->n);
 		goto fail;
 	}
+	/* without a resolver (logged) numeric addresses still work; a name is then a setup error */
 	ua->dns = sip_dns_new(loop, getenv("CALLMETER_DNS_SERVERS"));
-	if (!ua->dns) {
-		snprintf(err, errlen, "cannot start the DNS resolver (see the log)");
-		goto fail;
-	}
 	for (uint32_t g = 0; g < plan->ngroups; g++)
 		if (setup_group(ua, g, err, errlen) < 0)
 			goto fail;

@@ -331,15 +331,20 @@ int sip_dns_resolve(struct sip_dns *d, const char *host, uint16_t port, enum sip
 	struct dns_query *q;
 	char name[SIP_DNS_NAME_MAX + 16];
 
-	d->st.queries++;
 	if (sip_addr_from(&a, host, port ? port : default_port(kind)) == 0) {
 		struct sip_dns_result r = { .status = 0, .n = 1 };
 		r.t[0].addr = a;
 		cm_strlcpy(r.t[0].target, host, sizeof(r.t[0].target));
-		d->st.resolved++;
+		if (d) {
+			d->st.queries++;
+			d->st.resolved++;
+		}
 		cb(arg, &r);
 		return 0;
 	}
+	if (!d)
+		return -ENOSYS;
+	d->st.queries++;
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;

@@ -645,7 +645,8 @@ struct sip_dns *sip_dns_new(struct cp_loop *loop, const char *servers);
 /* Pending lookups end without their callbacks. */
 void sip_dns_free(struct sip_dns *d);
 /* Starts resolving host (port 0: none given) for a transport; cb gets the result, possibly before this returns
- * (numeric hosts, names in /etc/hosts).  0 or a negative errno (then cb is not called). */
+ * (numeric hosts, names in /etc/hosts).  0 or a negative errno (then cb is not called).  d may be NULL (no
+ * resolver could be started): numeric hosts still work, names give -ENOSYS. */
 int sip_dns_resolve(struct sip_dns *d, const char *host, uint16_t port, enum sip_tp_kind kind, int family,
 		    sip_dns_cb cb, void *arg);
 const struct sip_dns_stats *sip_dns_stats(const struct sip_dns *d);
