@@ -573,8 +573,10 @@ struct sip_tp *sip_udp_open_port(struct sip_udp *u, uint16_t port);
  * (sip_frame); its transaction layer is reliable (no retransmissions; Timers D, I, J, K zero).  Responses go
  * back on the connection the request arrived on. */
 struct sip_tcp;
+#define SIP_STREAM_SETUP_MS 10000u /* a connection not up (connected, and TLS established) by then is closed */
 struct sip_tcp_stats {
 	unsigned accepted, connected, connect_failures, closed, framing_errors, messages;
+	unsigned setup_timeouts;      /* connections closed for not coming up within the setup time */
 	unsigned tls_handshakes;      /* completed, both roles */
 	unsigned tls_resumed;         /* of those, resumed sessions (SSL_session_reused) */
 	unsigned tls_verify_failures; /* the peer's certificate refused (untrusted, wrong name, none when required) */
@@ -587,6 +589,10 @@ void sip_tcp_stop(struct sip_tcp *t);
 struct sip_tp *sip_tcp_tp(struct sip_tcp *t);
 uint16_t sip_tcp_port(const struct sip_tcp *t);
 const struct sip_tcp_stats *sip_tcp_stats(const struct sip_tcp *t);
+/* How long a new connection may take to come up (TCP connect, then the TLS handshake) before it is closed and
+ * what waits on it fails (default SIP_STREAM_SETUP_MS): a peer that accepts and never answers does not hold
+ * requests forever. */
+void sip_tcp_set_setup_timeout(struct sip_tcp *t, uint32_t ms);
 /* Closes the connections to peer (NULL: all of them), failing what waits on them; returns how many. */
 unsigned sip_tcp_disconnect(struct sip_tcp *t, const struct sockaddr_storage *peer);
 
