@@ -9,7 +9,7 @@
  * become the engine's cp_engine_on_* reports; its negotiated SDP becomes the leg's dataplane media. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +23,7 @@
 
 #define UA_URI_MAX 160
 #define UA_DTMF_PT 101
+#define UA_DNS_WAIT_MS 10000 /* names are resolved at setup within this */
 #define UA_SRTP_SUITE "AES_CM_128_HMAC_SHA1_80"
 #define UA_SRTP_KEY_LEN 30          /* AES-128 master key || 112-bit salt (RFC 4568 §6.1) */
 #define UA_SRTP_B64_LEN 40
@@ -64,6 +65,15 @@ struct ua_group {
 	char domain[CFG_HOST_MAX];
 	struct sockaddr_storage registrar;   /* also where calls go when the group registers (the proxy) */
 	bool has_registrar;
+	struct sockaddr_storage reg_fallback[SIP_DNS_MAX_TARGETS]; /* the registrar's other DNS destinations */
+	unsigned nreg_fallback;
+	struct ua_locate {                   /* a name resolved at setup: [0] registrar, [1] target, [2] proxy */
+		struct ua_group *g;
+		char host[CFG_HOST_MAX];
+		uint16_t port;
+		bool pending;
+		const char *error;
+	} loc[3];
 	struct sockaddr_storage proxy;       /* outbound proxy: every request goes there, with a Route header */
 	char proxy_route[CFG_HOST_MAX + 16];
 	bool has_proxy;
@@ -78,6 +88,8 @@ struct cp_ua {
 	struct cp_media *media;
 	struct cp_engine *engine;
 	struct ua_group groups[CFG_MAX_GROUPS];
+	struct sip_dns *dns;
+	unsigned dns_pending;
 	struct ua_ep *eps;
 	uint32_t n;
 	uint32_t *hash;                      /* open addressing: endpoint index + 1, 0 empty */
@@ -117,41 +129,67 @@ static void copy_str(char *dst, size_t len, struct sip_str s)
 	dst[n] = '\0';
 }
 
-static int resolve(const char *hostport, uint16_t default_port, struct sockaddr_storage *out)
-{
-	char host[CFG_HOST_MAX], port[8];
-	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM }, *res;
-	uint16_t p;
-	int rc;
+/* Names the UA sends to are resolved once, at setup, through sip/'s resolver on the loop (RFC 3263: SRV, then
+ * A); a host and the port as written (0: none) map to the first destination found.  Nothing blocks later. */
+#define UA_NAMES_MAX 64
+static struct ua_name {
+	char host[CFG_HOST_MAX];
+	uint16_t port;
+	struct sockaddr_storage addr;
+} names[UA_NAMES_MAX];
+static unsigned nnames;
 
-	if (cfg_parse_hostport(hostport, default_port, host, sizeof(host), &p) < 0)
-		return -EINVAL;
-	snprintf(port, sizeof(port), "%u", p);
-	rc = getaddrinfo(host, port, &hints, &res);
-	if (rc != 0)
-		return -EHOSTUNREACH;
-	memcpy(out, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	return 0;
+static void name_learn(const char *host, uint16_t port, const struct sockaddr_storage *addr)
+{
+	for (unsigned i = 0; i < nnames; i++)
+		if (names[i].port == port && strcasecmp(names[i].host, host) == 0) {
+			names[i].addr = *addr;
+			return;
+		}
+	if (nnames < UA_NAMES_MAX) {
+		cm_strlcpy(names[nnames].host, host, sizeof(names[nnames].host));
+		names[nnames].port = port;
+		names[nnames++].addr = *addr;
+	}
 }
 
-/* Where a request to `uri` goes: host and port of a sip: URI (5060 by default). */
+/* host[:port]: a numeric address, or a name resolved at setup.  -EHOSTUNREACH for any other name. */
+static int resolve(const char *hostport, uint16_t default_port, struct sockaddr_storage *out)
+{
+	char host[CFG_HOST_MAX];
+	uint16_t p;
+
+	if (cfg_parse_hostport(hostport, 0, host, sizeof(host), &p) < 0)
+		return -EINVAL;
+	if (sip_addr_from(out, host, p ? p : default_port) == 0)
+		return 0;
+	for (unsigned i = 0; i < nnames; i++)
+		if (names[i].port == p && strcasecmp(names[i].host, host) == 0) {
+			*out = names[i].addr;
+			return 0;
+		}
+	return -EHOSTUNREACH;
+}
+
+/* Where a request to `uri` goes: host and port of a sip: URI; without a port 5061 for sips: and ;transport=tls
+ * (RFC 3263 §4.2), else 5060. */
 static int resolve_uri(const char *uri, struct sockaddr_storage *out)
 {
 	struct sip_uri u;
 	struct sip_str tp;
 	const char *why;
 	char hp[CFG_HOST_MAX + 8], host[CFG_HOST_MAX];
+	bool tls;
 
 	if (sip_parse_uri((struct sip_str){ uri, strlen(uri) }, &u, &why) < 0)
 		return -EINVAL;
 	copy_str(host, sizeof(host), u.host);
-	/* no port: 5061 for sips: and ;transport=tls (RFC 3263 §4.2), else 5060 */
-	if (!u.port && (u.scheme == SIP_SCHEME_SIPS ||
-			(sip_param_get(u.params, "transport", &tp) && sip_str_caseeq(tp, "tls"))))
-		u.port = 5061;
-	snprintf(hp, sizeof(hp), "%s:%u", host, u.port ? u.port : 5060);
-	return resolve(hp, 5060, out);
+	tls = u.scheme == SIP_SCHEME_SIPS || (sip_param_get(u.params, "transport", &tp) && sip_str_caseeq(tp, "tls"));
+	if (u.port)
+		snprintf(hp, sizeof(hp), "%s:%u", host, u.port);
+	else
+		cm_strlcpy(hp, host, sizeof(hp));
+	return resolve(hp, tls ? 5061 : 5060, out);
 }
 
 static struct ua_group *grp(struct ua_ep *ep)
@@ -170,6 +208,8 @@ static void reg_changed(struct sip_reg *r, void *arg)
 
 	switch (st->state) {
 	case SIP_REG_REGISTERED:
+		if (!grp(ep)->has_proxy) /* RFC 3263 §4.3: calls follow the destination that answered */
+			grp(ep)->registrar = *sip_reg_dst(r);
 		if (!ep->registered_once) { /* refreshes are the registration client's business */
 			ep->registered_once = true;
 			cp_engine_on_registered(e, ep->idx, code ? code : 200, NULL);
@@ -554,6 +594,73 @@ static struct sip_tp *open_transport(struct cp_ua *ua, struct ua_group *g, const
 	return sip_tp_start(ua->loop, transport_kind(c), c->local_ip, c->local_port, &tls, &sip_ua_txn_ops, g->sua);
 }
 
+/* A registrar, target or outbound proxy name resolved (RFC 3263): the first destination is used, the
+ * registrar's others are its REGISTERs' failover; over TLS each destination's certificate is checked against
+ * the name. */
+static void located(void *arg, const struct sip_dns_result *r)
+{
+	struct ua_locate *l = arg;
+	struct ua_group *g = l->g;
+
+	if (l->pending)
+		g->ua->dns_pending--;
+	l->pending = false;
+	if (r->status < 0) {
+		l->error = r->error ? r->error : "no address";
+		return;
+	}
+	name_learn(l->host, l->port, &r->t[0].addr);
+	for (unsigned i = 0; i < r->n; i++)
+		sip_tp_set_peer_name(g->tp, &r->t[i].addr, l->host);
+	if (l == &g->loc[2])
+		g->proxy = r->t[0].addr;
+	if (l == &g->loc[0]) {
+		g->registrar = r->t[0].addr;
+		g->nreg_fallback = r->n - 1;
+		for (unsigned i = 1; i < r->n; i++)
+			g->reg_fallback[i - 1] = r->t[i].addr;
+	}
+}
+
+static int locate(struct cp_ua *ua, struct ua_locate *l, const char *host, uint16_t port)
+{
+	struct ua_group *g = l->g;
+	int rc;
+
+	cm_strlcpy(l->host, host, sizeof(l->host));
+	l->port = port;
+	l->error = NULL;
+	l->pending = true;
+	ua->dns_pending++;
+	rc = sip_dns_resolve(ua->dns, host, port, sip_tp_kind(g->tp), strchr(g->cfg->local_ip, ':') ? AF_INET6 : AF_INET,
+			     located, l);
+	if (rc < 0 && l->pending) {
+		l->pending = false;
+		ua->dns_pending--;
+	}
+	return rc;
+}
+
+/* Waits on the loop (nothing else runs yet) until every name is resolved; the first failure is the error. */
+static int locate_wait(struct cp_ua *ua, char *err, size_t errlen)
+{
+	uint64_t t0 = cm_now_ms();
+
+	while (ua->dns_pending && cm_now_ms() - t0 < UA_DNS_WAIT_MS)
+		cp_loop_run_once(ua->loop, 50);
+	for (uint32_t gi = 0; gi < ua->plan->ngroups; gi++)
+		for (unsigned k = 0; k < 3; k++) {
+			static const char *const what[] = { "registrar", "target", "outbound_proxy" };
+			const struct ua_locate *l = &ua->groups[gi].loc[k];
+			if (l->pending || l->error) {
+				snprintf(err, errlen, "[group %s]: cannot resolve %s '%s': %s", ua->plan->groups[gi].name,
+					 what[k], l->host, l->pending ? "no answer" : l->error);
+				return -EHOSTUNREACH;
+			}
+		}
+	return 0;
+}
+
 static int setup_group(struct cp_ua *ua, uint32_t gi, char *err, size_t errlen)
 {
 	struct ua_group *g = &ua->groups[gi];
@@ -561,6 +668,7 @@ static int setup_group(struct cp_ua *ua, uint32_t gi, char *err, size_t errlen)
 
 	g->ua = ua;
 	g->cfg = c;
+	g->loc[0].g = g->loc[1].g = g->loc[2].g = g;
 	g->sua = sip_ua_new(&(struct sip_ua_config){ .incoming = incoming, .arg = g });
 	if (!g->sua) {
 		snprintf(err, errlen, "[group %s]: out of memory", c->name);
@@ -576,34 +684,49 @@ static int setup_group(struct cp_ua *ua, uint32_t gi, char *err, size_t errlen)
 	sip_ua_attach(g->sua, g->tp);
 	cm_strlcpy(g->ip, c->local_ip, sizeof(g->ip));
 	g->port = sip_tp_port(g->tp);
+	/* names (and numbers) of the registrar, a URI target and the outbound proxy are looked up now, on the loop
+	 * (RFC 3263: SRV, then A/AAAA); locate_wait collects the answers before any endpoint exists */
 	if (c->registrar[0]) {
 		char host[CFG_HOST_MAX];
 		uint16_t port;
-		if (resolve(c->registrar, transport_kind(c) == SIP_TP_TLS ? 5061 : 5060, &g->registrar) < 0) {
+		cfg_parse_hostport(c->registrar, 0, host, sizeof(host), &port);
+		g->has_registrar = true;
+		cm_strlcpy(g->domain, c->domain[0] ? c->domain : host, sizeof(g->domain));
+		if (locate(ua, &g->loc[0], host, port) < 0) {
 			snprintf(err, errlen, "[group %s]: cannot resolve registrar '%s'", c->name, c->registrar);
 			return -EHOSTUNREACH;
 		}
-		g->has_registrar = true;
-		cfg_parse_hostport(c->registrar, 5060, host, sizeof(host), &port);
-		cm_strlcpy(g->domain, c->domain[0] ? c->domain : host, sizeof(g->domain));
-		/* TLS: the registrar's certificate is checked against its name (its IP address if numeric) */
-		sip_tp_set_peer_name(g->tp, &g->registrar, host);
 	} else {
 		cm_strlcpy(g->domain, c->domain[0] ? c->domain : c->local_ip, sizeof(g->domain));
+	}
+	if (!c->registrar[0] && !c->outbound_proxy[0] && c->target_kind == CFG_TARGET_URI) {
+		struct sip_uri u;
+		const char *why;
+		char host[CFG_HOST_MAX];
+		struct sockaddr_storage a;
+
+		if (sip_parse_uri((struct sip_str){ c->target, strlen(c->target) }, &u, &why) == 0) {
+			copy_str(host, sizeof(host), u.host);
+			if (host[0] == '[' || sip_addr_from(&a, host, 0) == 0) {
+				/* numeric: nothing to look up */
+			} else if (locate(ua, &g->loc[1], host, u.port) < 0) {
+				snprintf(err, errlen, "[group %s]: cannot resolve target '%s'", c->name, c->target);
+				return -EHOSTUNREACH;
+			}
+		}
 	}
 	if (c->outbound_proxy[0]) {
 		char host[CFG_HOST_MAX];
 		uint16_t port;
-		uint16_t dflt = transport_kind(c) == SIP_TP_TLS ? 5061 : 5060;
-		if (resolve(c->outbound_proxy, dflt, &g->proxy) < 0) {
+		cfg_parse_hostport(c->outbound_proxy, 0, host, sizeof(host), &port);
+		snprintf(g->proxy_route, sizeof(g->proxy_route), "<sip:%s:%u;lr%s>", host,
+			 port ? port : transport_kind(c) == SIP_TP_TLS ? 5061 : 5060, sip_tp_uri_param(g->tp));
+		g->has_proxy = true;
+		if (locate(ua, &g->loc[2], host, port) < 0) {
 			snprintf(err, errlen, "[group %s]: cannot resolve outbound_proxy '%s'", c->name,
 				 c->outbound_proxy);
 			return -EHOSTUNREACH;
 		}
-		cfg_parse_hostport(c->outbound_proxy, dflt, host, sizeof(host), &port);
-		snprintf(g->proxy_route, sizeof(g->proxy_route), "<sip:%s:%u;lr%s>", host, port, sip_tp_uri_param(g->tp));
-		g->has_proxy = true;
-		sip_tp_set_peer_name(g->tp, &g->proxy, host);
 	}
 	for (uint8_t k = 0; k < c->ncodecs; k++) {
 		const struct codec_ops *ops = codec_by_name(c->codecs[k]);
@@ -669,7 +792,9 @@ static int setup_endpoints(struct cp_ua *ua, char *err, size_t errlen)
 							     .dst = ua->groups[gi].has_proxy ? ua->groups[gi].proxy
 											      : ua->groups[gi].registrar,
 							     .route = ua->groups[gi].has_proxy ? ua->groups[gi].proxy_route : NULL,
-							     .expires = c->register_expires_s };
+							     .expires = c->register_expires_s,
+							     .fallback = ua->groups[gi].reg_fallback,
+							     .nfallback = ua->groups[gi].has_proxy ? 0 : ua->groups[gi].nreg_fallback };
 				ep->reg = sip_reg_new(ua->groups[gi].tp, &rc, reg_changed, ep);
 				if (!ep->reg) {
 					snprintf(err, errlen, "[group %s]: cannot set up registration of '%s'", c->name,
@@ -720,10 +845,12 @@ struct cp_ua *cp_ua_new(struct cp_loop *loop, const struct cfg_plan *plan, struc
 		snprintf(err, errlen, "out of memory for %u endpoints", ua->n);
 		goto fail;
 	}
+	/* without a resolver (logged) numeric addresses still work; a name is then a setup error */
+	ua->dns = sip_dns_new(loop, getenv("CALLMETER_DNS_SERVERS"));
 	for (uint32_t g = 0; g < plan->ngroups; g++)
 		if (setup_group(ua, g, err, errlen) < 0)
 			goto fail;
-	if (setup_endpoints(ua, err, errlen) < 0)
+	if (locate_wait(ua, err, errlen) < 0 || setup_endpoints(ua, err, errlen) < 0)
 		goto fail;
 	return ua;
 
@@ -759,6 +886,7 @@ void cp_ua_free(struct cp_ua *ua)
 		sip_ua_free(ua->groups[g].sua);
 		sip_tp_stop(ua->groups[g].tp);
 	}
+	sip_dns_free(ua->dns);
 	free(ua->hash);
 	free(ua->eps);
 	free(ua);

@@ -418,6 +418,7 @@ struct sip_wtimer {
 };
 struct sip_wheel {
 	uint64_t tick;                    /* the last tick processed */
+	uint64_t scan_from;               /* every slot of the ticks in (tick, scan_from) is empty */
 	size_t armed;
 	struct sip_wtimer *slot[SIP_WHEEL_SLOTS];
 };
@@ -428,8 +429,9 @@ void sip_wtimer_stop(struct sip_wheel *w, struct sip_wtimer *t);
 static inline bool sip_wtimer_armed(const struct sip_wtimer *t) { return t->pprev != NULL; }
 /* Fires every timer due at or before now_ms (callbacks may start and stop timers); returns how many fired. */
 unsigned sip_wheel_advance(struct sip_wheel *w, uint64_t now_ms);
-/* Milliseconds until the earliest armed timer could be due (a tick), or -1 if none is armed. */
-int sip_wheel_next_ms(const struct sip_wheel *w);
+/* Milliseconds until the earliest armed timer could be due (a tick), or -1 if none is armed.  Remembers where
+ * it found it, so asking again after every event costs nothing until timers change. */
+int sip_wheel_next_ms(struct sip_wheel *w);
 
 /* ---- transactions (RFC 3261 §17) -------------------------------------------------------------------------- */
 
@@ -478,7 +480,7 @@ void sip_txn_layer_free(struct sip_txn_layer *l);
 /* Advances the layer's wheel to now_ms (fires A–K); returns timers fired.  The UDP transport calls this from a
  * cp_loop timer; tests call it with a fake clock. */
 unsigned sip_txn_tick(struct sip_txn_layer *l, uint64_t now_ms);
-int sip_txn_next_ms(const struct sip_txn_layer *l);
+int sip_txn_next_ms(struct sip_txn_layer *l);
 /* A stream transport's connection to peer failed or closed: every client transaction still waiting for an
  * answer from it ends now (on_timeout, sip_txn_last_status 503) instead of at Timer B/F.  Returns how many. */
 unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const struct sockaddr_storage *peer);
@@ -561,13 +563,20 @@ struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t por
 void sip_udp_stop(struct sip_udp *u);
 struct sip_tp *sip_udp_tp(struct sip_udp *u);
 uint16_t sip_udp_port(const struct sip_udp *u);
+/* Per-endpoint local ports: one more socket on the transport's address and this port (0: any), sharing its
+ * transaction layer and timers.  The handle sends, and answers what arrives on its socket, from that port, and
+ * its Via/Contact carry it.  sip_tp_stop on it closes that socket only; sip_udp_stop closes them all.  NULL on
+ * failure (logged: the port is taken, or out of descriptors). */
+struct sip_tp *sip_udp_open_port(struct sip_udp *u, uint16_t port);
 
 /* TCP: listens on ip:port (0: any) and opens connections on demand; stream framing by Content-Length
  * (sip_frame); its transaction layer is reliable (no retransmissions; Timers D, I, J, K zero).  Responses go
  * back on the connection the request arrived on. */
 struct sip_tcp;
+#define SIP_STREAM_SETUP_MS 10000u /* a connection not up (connected, and TLS established) by then is closed */
 struct sip_tcp_stats {
 	unsigned accepted, connected, connect_failures, closed, framing_errors, messages;
+	unsigned setup_timeouts;      /* connections closed for not coming up within the setup time */
 	unsigned tls_handshakes;      /* completed, both roles */
 	unsigned tls_resumed;         /* of those, resumed sessions (SSL_session_reused) */
 	unsigned tls_verify_failures; /* the peer's certificate refused (untrusted, wrong name, none when required) */
@@ -580,6 +589,10 @@ void sip_tcp_stop(struct sip_tcp *t);
 struct sip_tp *sip_tcp_tp(struct sip_tcp *t);
 uint16_t sip_tcp_port(const struct sip_tcp *t);
 const struct sip_tcp_stats *sip_tcp_stats(const struct sip_tcp *t);
+/* How long a new connection may take to come up (TCP connect, then the TLS handshake) before it is closed and
+ * what waits on it fails (default SIP_STREAM_SETUP_MS): a peer that accepts and never answers does not hold
+ * requests forever. */
+void sip_tcp_set_setup_timeout(struct sip_tcp *t, uint32_t ms);
 /* Closes the connections to peer (NULL: all of them), failing what waits on them; returns how many. */
 unsigned sip_tcp_disconnect(struct sip_tcp *t, const struct sockaddr_storage *peer);
 
@@ -606,6 +619,43 @@ struct sip_tcp *sip_tls_start(struct cp_loop *loop, const char *ip, uint16_t por
 /* The name to ask for (SNI) and check in the certificate when connecting to dst over TLS (a registrar or
  * proxy reached by its DNS name); a no-op on other transports.  0 or a negative errno. */
 int sip_tp_set_peer_name(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *name);
+
+/* ---- locating SIP servers: DNS (RFC 3263 §4) ------------------------------------------------------------ */
+
+/* c-ares on the control-plane loop, never blocking.  A numeric host is used as it is; a name with a port is
+ * looked up by address (A, or AAAA for AF_INET6); a name without a port by SRV first (_sip._udp, _sip._tcp,
+ * _sips._tcp for the transport), ordered by priority and weight (RFC 2782), each target then by address, and
+ * without SRV records by address on 5060 (5061 for TLS).  The result lists the destinations in the order to try
+ * them: fail over to the next when one does not answer (RFC 3263 §4.3). */
+#define SIP_DNS_MAX_TARGETS 8u
+#define SIP_DNS_NAME_MAX 256u
+struct sip_dns_target {
+	struct sockaddr_storage addr;
+	uint16_t priority, weight;        /* from the SRV record (0 without one) */
+	char target[SIP_DNS_NAME_MAX];    /* the SRV target (or the host) this address belongs to */
+};
+struct sip_dns_result {
+	int status;                       /* 0, or -EHOSTUNREACH with n == 0 */
+	const char *error;                /* c-ares' reason when nothing was found */
+	unsigned n;
+	struct sip_dns_target t[SIP_DNS_MAX_TARGETS];
+};
+struct sip_dns_stats {
+	uint64_t queries, resolved, failed, srv_answers;
+};
+struct sip_dns;
+typedef void (*sip_dns_cb)(void *arg, const struct sip_dns_result *r);
+/* servers: NULL or "" for the system's (/etc/resolv.conf), else "ip[:port],..." (a test's own server).
+ * NULL on failure (logged). */
+struct sip_dns *sip_dns_new(struct cp_loop *loop, const char *servers);
+/* Pending lookups end without their callbacks. */
+void sip_dns_free(struct sip_dns *d);
+/* Starts resolving host (port 0: none given) for a transport; cb gets the result, possibly before this returns
+ * (numeric hosts, names in /etc/hosts).  0 or a negative errno (then cb is not called).  d may be NULL (no
+ * resolver could be started): numeric hosts still work, names give -ENOSYS. */
+int sip_dns_resolve(struct sip_dns *d, const char *host, uint16_t port, enum sip_tp_kind kind, int family,
+		    sip_dns_cb cb, void *arg);
+const struct sip_dns_stats *sip_dns_stats(const struct sip_dns *d);
 
 /* ---- client transaction handlers -------------------------------------------------------------------------- */
 
@@ -635,6 +685,10 @@ struct sip_reg_config {
 	const char *route;           /* outbound proxy as a Route value "<sip:proxy;lr>", or NULL */
 	struct sockaddr_storage dst; /* where REGISTERs go: the registrar or the outbound proxy */
 	uint32_t expires;            /* requested interval, seconds */
+	/* Further destinations (RFC 3263 §4.3, e.g. the rest of a sip_dns_result), tried in turn when a REGISTER
+	 * gets no answer or its connection fails; at most SIP_DNS_MAX_TARGETS are kept.  NULL: none. */
+	const struct sockaddr_storage *fallback;
+	unsigned nfallback;
 };
 
 enum sip_reg_state { SIP_REG_IDLE, SIP_REG_REGISTERING, SIP_REG_REGISTERED, SIP_REG_UNREGISTERING,
@@ -648,6 +702,7 @@ struct sip_reg_stats {
 	uint64_t time_to_register_ms;/* first REGISTER sent to first 200 */
 	unsigned registers_sent, challenges, refreshes, interval_too_brief;
 	unsigned ok;                 /* 2xx received (registrations and refreshes) */
+	unsigned failovers;          /* moves to the next destination after no answer */
 };
 
 struct sip_reg;
@@ -661,6 +716,8 @@ int sip_reg_start(struct sip_reg *r);
 int sip_reg_stop(struct sip_reg *r);
 void sip_reg_free(struct sip_reg *r);
 const struct sip_reg_stats *sip_reg_stats(const struct sip_reg *r);
+/* Where REGISTERs go now: cfg.dst, or the fallback destination a failover moved to. */
+const struct sockaddr_storage *sip_reg_dst(const struct sip_reg *r);
 
 /* ---- calls: INVITE dialogs of both roles (RFC 3261 §12-§15, RFC 3264, RFC 2976) ---------------------------
  * A user agent core (struct sip_ua) sits on one transport: its transaction-user ops (sip_ua_txn_ops) route
