@@ -392,10 +392,11 @@ int cp_media_dtmf(struct cp_media *m, uint32_t leg, char digit, uint16_t duratio
 /* Adds digits carried by SIP INFO to the leg's figures (reported with its flow). */
 void cp_media_dtmf_info(struct cp_media *m, uint32_t leg, uint32_t sent, uint32_t received);
 
-/* ---- SIP user agent: the engine's signalling ops on the sip/ transaction layer -----------------------------
- * One UDP socket per group (its local_ip:local_port); endpoints are told apart by the user part of the
- * Request-URI.  Registration with digest authentication, INVITE/ACK/BYE/CANCEL as UAC and UAS, SDP offer/answer
- * with the media adapter's addresses. */
+/* ---- SIP user agent: the engine's signalling ops, an adapter over sip/ -------------------------------------
+ * One transport per group (UDP, TCP or TLS on its local_ip:local_port) with a sip/ user agent core on it;
+ * endpoints are told apart by the user part of the Request-URI.  Registration is sip_reg, calls of both roles
+ * sip_call (digest, Record-Route, SDES keys per call, 2xx retransmission, re-INVITE hold/resume into the leg's
+ * flow, DTMF by RFC 4733 or INFO), SDP with the media adapter's addresses; an outbound proxy gets every request. */
 struct cp_ua;
 struct cp_ua *cp_ua_new(struct cp_loop *loop, const struct cfg_plan *plan, struct cp_media *media, char *err,
 			size_t errlen);

@@ -883,6 +883,11 @@ void cp_ua_free(struct cp_ua *ua)
 		sip_reg_free(ua->eps[i].reg);
 	}
 	for (uint32_t g = 0; g < CFG_MAX_GROUPS; g++) {
+		const struct sip_ua_stats *st = ua->groups[g].sua ? sip_ua_stats(ua->groups[g].sua) : NULL;
+
+		if (st && (st->ok_retransmissions || st->ack_timeouts))
+			cm_log(CM_LOG_INFO, "ua", "[group %s]: 2xx retransmitted %u times waiting for ACKs, %u never ACKed",
+			       ua->plan->groups[g].name, st->ok_retransmissions, st->ack_timeouts);
 		sip_ua_free(ua->groups[g].sua);
 		sip_tp_stop(ua->groups[g].tp);
 	}
