@@ -16,6 +16,7 @@
 
 #define UDP_RX_BATCH 16 /* datagrams per recvmmsg; UDP_RX_ROUNDS of them per EPOLLIN before yielding */
 #define UDP_RX_ROUNDS 4
+#define UDP_RCVBUF (4 << 20) /* a group's shared socket: a burst of thousands of requests waits here, not dropped */
 
 /* One receive area per thread, shared by every UDP transport of that thread's loop (a worker with per-endpoint
  * sockets would otherwise hold a megabyte per socket). */
@@ -131,6 +132,17 @@ static int open_socket(const char *ip, uint16_t port, uint16_t *bound)
 	return fd;
 }
 
+/* The kernel's default receive buffer (~200 KiB) overflows when thousands of endpoints share one socket and a
+ * burst of answers arrives while the loop is busy; as root the limit net.core.rmem_max is lifted for this socket
+ * (SO_RCVBUFFORCE), otherwise it caps what SO_RCVBUF gets.  Per-endpoint sockets keep the default. */
+static void grow_rcvbuf(int fd)
+{
+	int size = UDP_RCVBUF;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+}
+
 struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t port,
 			      const struct sip_txn_user_ops *ops, void *ops_arg)
 {
@@ -143,6 +155,7 @@ struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t por
 	u->fd = open_socket(ip, port, &port);
 	if (u->fd < 0)
 		goto free_u;
+	grow_rcvbuf(u->fd);
 	if (sip_tp_init(&u->tp, SIP_TP_UDP, &udp_ops, loop, ip, port, ops, ops_arg) < 0) {
 		cm_log(CM_LOG_ERROR, "sip", "out of memory for the transaction layer");
 		goto close_fd;
