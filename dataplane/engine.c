@@ -42,6 +42,7 @@
 #define NTP_UNIX_OFFSET 2208988800ull
 #define DP_WHEEL_SPAN_NS 1100000000ull /* > DP_PTIME_MAX_MS + the largest impairment delay */
 #define DP_JITTER_MAX_US 500000
+#define DP_TX_SKIP_NS 200000000ull  /* a flow this far behind skips to the present (tx_skip) */
 #define DP_MAX_CACHES 1024        /* distinct frame caches the flows send from */
 #define DP_IP_SLOTS_LOG2 8
 #define DP_IP_SLOTS (1u << DP_IP_SLOTS_LOG2)
@@ -120,6 +121,7 @@ struct dp_lcore {
 	uint64_t rx_packets, rx_bytes;
 	uint64_t tx_packets, tx_bytes, tx_nombuf, tx_full, events_lost;
 	uint64_t arp_answered, arp_learned, arp_sent, icmp_answered, tx_no_arp, tx_srtp_fail, dtmf_refused;
+	uint64_t tx_skipped;      /* frames a stalled flow skipped (tx_skip) */
 	uint64_t rx_steered;      /* packets handed to the lcore that owns their flow */
 	uint64_t pace_max_ns;
 	uint32_t pace_hist[DP_PACING_BUCKETS];
@@ -815,6 +817,27 @@ static void tx_dtmf(struct dp_lcore *lc, uint32_t idx, uint32_t ts_inc)
 	}
 }
 
+/* A flow more than DP_TX_SKIP_NS behind its schedule (the lcore was stalled, or the port refused frames for
+ * that long: a NIC whose link went down) does not send the missed frames back to back when it can send again:
+ * it moves to the frame due now, as a sender that paused would.  The skipped frames advance the RTP timestamp,
+ * the frame position and the impairment counter, not the sequence number (nothing was sent: the receiver sees a
+ * timestamp jump, not a loss), and are counted (tx_late_skipped).  Returns the lateness that remains. */
+static uint64_t tx_skip(struct dp_lcore *lc, struct dp_flow *f, uint64_t now)
+{
+	const struct codec_frame_cache *c = f->cache;
+	uint64_t k = (now - (f->nominal_tsc + f->delay_tsc)) / f->ptime_tsc;
+
+	for (uint64_t i = 0; i < k; i++) {
+		f->ts += c->frames[f->frame].ts_inc;
+		if (++f->frame == c->nframes)
+			f->frame = 0;
+	}
+	f->tx_index += (uint32_t)k;
+	f->nominal_tsc += k * f->ptime_tsc;
+	lc->tx_skipped += k;
+	return tsc_to_ns(now - (f->nominal_tsc + f->delay_tsc));
+}
+
 /* One due flow: the impairment stage decides, the packet is built from the frame cache, seq/ts/frame advance
  * (a lost packet consumes its sequence number; a DTX frame only advances the timestamp), and the flow is
  * rescheduled one ptime later plus the next packet's impairment delay. */
@@ -822,9 +845,12 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 {
 	struct dp_flow *f = &g.flows[idx];
 	const struct codec_frame_cache *c = f->cache;
-	const struct codec_frame *fr = &c->frames[f->frame];
+	const struct codec_frame *fr;
 	uint64_t late_ns = tsc_to_ns(now - (f->nominal_tsc + f->delay_tsc));
 
+	if (late_ns > DP_TX_SKIP_NS && f->ptime_tsc)
+		late_ns = tx_skip(lc, f, now);
+	fr = &c->frames[f->frame];
 	lc->pace_hist[pacing_bucket(late_ns)]++;
 	if (late_ns > lc->pace_max_ns)
 		lc->pace_max_ns = late_ns;
@@ -1872,6 +1898,7 @@ void dp_proto_totals(struct dp_proto_totals *out)
 		out->arp_requests_sent += g.lc[i].arp_sent;
 		out->icmp_echo_answered += g.lc[i].icmp_answered;
 		out->tx_no_arp += g.lc[i].tx_no_arp;
+		out->tx_late_skipped += g.lc[i].tx_skipped;
 		out->tx_srtp_fail += g.lc[i].tx_srtp_fail;
 		out->rx_steered += g.lc[i].rx_steered;
 		out->events_lost += g.lc[i].events_lost;
