@@ -43,6 +43,7 @@
 #define DP_WHEEL_SPAN_NS 1100000000ull /* > DP_PTIME_MAX_MS + the largest impairment delay */
 #define DP_JITTER_MAX_US 500000
 #define DP_TX_SKIP_NS 200000000ull  /* a flow this far behind skips to the present (tx_skip) */
+#define DP_SUMS_EXTRA 3           /* entries after a cache's payload sums (payload_sums) */
 #define DP_MAX_CACHES 1024        /* distinct frame caches the flows send from */
 #define DP_IP_SLOTS_LOG2 8
 #define DP_IP_SLOTS (1u << DP_IP_SLOTS_LOG2)
@@ -825,9 +826,22 @@ static void tx_dtmf(struct dp_lcore *lc, uint32_t idx, uint32_t ts_inc)
 static uint64_t tx_skip(struct dp_lcore *lc, struct dp_flow *f, uint64_t now)
 {
 	const struct codec_frame_cache *c = f->cache;
-	uint64_t k = (now - (f->nominal_tsc + f->delay_tsc)) / f->ptime_tsc;
+	uint64_t late = now - (f->nominal_tsc + f->delay_tsc);
+	/* 32-bit divisions where they fit (lateness under ~1.6 s): much cheaper than 64-bit ones */
+	uint64_t k = late >> 32 ? late / f->ptime_tsc : (uint32_t)late / f->ptime_tsc, rest = k;
+	const uint16_t *x = f->payload_sums + c->nframes; /* payload_sums(): uniform step, cycle advance */
 
-	for (uint64_t i = 0; i < k; i++) {
+	/* O(1) for constant-rate caches, at most one pass over the cache otherwise: an lcore that is behind for
+	 * good (more flows than it can send) skips on every visit, so this must stay cheap */
+	if (x[0]) {
+		f->ts += (uint32_t)(k * x[0]);
+		f->frame = k >> 31 ? (uint32_t)((f->frame + k) % c->nframes) : ((uint32_t)k + f->frame) % c->nframes;
+		rest = 0;
+	} else {
+		f->ts += (uint32_t)(k / c->nframes) * ((uint32_t)x[1] | (uint32_t)x[2] << 16);
+		rest = k % c->nframes;
+	}
+	for (uint64_t i = 0; i < rest; i++) {
 		f->ts += c->frames[f->frame].ts_inc;
 		if (++f->frame == c->nframes)
 			f->frame = 0;
@@ -1708,11 +1722,21 @@ static const uint16_t *payload_sums(const struct codec_frame_cache *c)
 			return g.sums[i].sums;
 	if (g.nsums == DP_MAX_CACHES)
 		return NULL;
-	s = malloc(c->nframes * sizeof(*s));
+	s = malloc((c->nframes + DP_SUMS_EXTRA) * sizeof(*s));
 	if (!s)
 		return NULL;
-	for (uint32_t i = 0; i < c->nframes; i++)
+	uint32_t cycle = 0, uniform = c->nframes ? c->frames[0].ts_inc : 0;
+	for (uint32_t i = 0; i < c->nframes; i++) {
 		s[i] = (uint16_t)~dp_csum_fold(dp_csum_add(0, c->data + c->frames[i].offset, c->frames[i].len));
+		cycle += c->frames[i].ts_inc;
+		if (c->frames[i].ts_inc != uniform)
+			uniform = 0;
+	}
+	/* after the sums, for tx_skip: the timestamp step when every frame has the same one (else 0), and the
+	 * timestamp advance of a whole pass over the cache */
+	s[c->nframes] = uniform <= 0xffff ? (uint16_t)uniform : 0;
+	s[c->nframes + 1] = (uint16_t)cycle;
+	s[c->nframes + 2] = (uint16_t)(cycle >> 16);
 	g.sums[g.nsums].cache = c;
 	g.sums[g.nsums++].sums = s;
 	return s;
