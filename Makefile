@@ -14,7 +14,7 @@ DESTDIR  ?=
 SAN      ?= 0
 
 # Libraries, all from Debian 12 packages (appliance/deps.sh installs them).
-PKGS := libdpdk openssl opus libsrtp2 msgpack libmicrohttpd inih spandsp jansson speexdsp sqlite3
+PKGS := libdpdk openssl opus libsrtp2 msgpack libmicrohttpd inih spandsp jansson speexdsp sqlite3 libcares
 TEST_PKGS := check
 
 # A fresh machine: install what is missing before anything asks pkg-config (skipped for 'make clean').

@@ -134,6 +134,10 @@ int cp_parts_assign(struct cp_parts *ps, const struct cp_part_assign *a, char *w
 /* `start`: the callee parts' SIP addresses; the run's parts here begin dialing.  Returns parts started. */
 int cp_parts_start(struct cp_parts *ps, const char *run_id, const struct cfg_fleet_remote *remote, uint32_t n);
 void cp_parts_release(struct cp_parts *ps, const char *run_id);
+/* [[run_id, part], ...] of the parts held (at most CP_PARTS_HELLO_MAX), for the hello. */
+#define CP_PARTS_HELLO_MAX 256
+struct msgpack_packer;
+void cp_parts_pack(const struct cp_parts *ps, struct msgpack_packer *pk);
 /* The plan of a live part of this run (for group names), or NULL. */
 const struct cfg_plan *cp_parts_plan(struct cp_parts *ps, const char *run_id);
 int cp_parts_cancel(struct cp_parts *ps, const char *run_id);
@@ -168,6 +172,7 @@ uint32_t cp_values_percentile(struct cp_values *s, double p);
 void cp_values_free(struct cp_values *s);
 
 struct cp_flow_report {
+	uint32_t endpoint;                   /* index in the plan of the endpoint whose leg this is */
 	uint32_t ssrc;
 	char src[48], dst[48]; /* "ip:port" */
 	char codec[24];
@@ -176,6 +181,8 @@ struct cp_flow_report {
 	bool srtp;                           /* sent and received as SRTP */
 	double rtt_ms;                       /* from RTCP LSR/DLSR, < 0: none */
 	double jitter_ms, max_jitter_ms, mos, r_factor;
+	double burst_r;                      /* G.107 BurstR of the received loss pattern (1: random) */
+	uint32_t dtmf_sent, dtmf_received;   /* DTMF digits of the leg: RFC 4733 events + SIP INFO */
 };
 
 /* Failures grouped by outcome and SIP status, with the first reason seen for each. */
@@ -202,6 +209,7 @@ struct cp_report {
 	uint32_t quality_n;
 	double mos_sum, mos_min, r_sum, r_min, jitter_sum, jitter_max;
 	uint64_t packets_lost, packets_expected;
+	uint64_t dtmf_sent, dtmf_received;
 	struct cp_flow_report *flows;
 	size_t nflows, flows_cap;
 	struct cp_failure failures[CP_REPORT_FAILURE_KINDS];
@@ -281,6 +289,7 @@ struct cp_call_media {
 	uint8_t srtp_suite;           /* 0: plain RTP */
 	uint8_t srtp_tx_key[30];      /* ours, as offered/answered */
 	uint8_t srtp_rx_key[30];      /* the peer's */
+	uint8_t dtmf_pt;              /* RFC 4733 telephone-event payload type both ways, 0: none */
 };
 
 struct cp_engine;
@@ -376,6 +385,12 @@ void cp_media_set_mac(struct cp_media *m, const uint8_t mac[6]);
 int cp_media_start(void *media, uint32_t leg, const struct cp_call_media *cm);
 void cp_media_stop(void *media, uint32_t leg, struct cp_flow_report *out);
 void cp_media_sample(void *media, uint32_t leg, struct cp_sample *s);
+/* A re-INVITE changed an up leg's media: new remote, codec, and direction (hold: send only or receive only). */
+int cp_media_modify(struct cp_media *m, uint32_t leg, const struct cp_call_media *cm, bool send, bool recv);
+/* Sends one DTMF digit (0-9 * # A-D) as RFC 4733 events on the leg's flow, for duration_ms. */
+int cp_media_dtmf(struct cp_media *m, uint32_t leg, char digit, uint16_t duration_ms);
+/* Adds digits carried by SIP INFO to the leg's figures (reported with its flow). */
+void cp_media_dtmf_info(struct cp_media *m, uint32_t leg, uint32_t sent, uint32_t received);
 
 /* ---- SIP user agent: the engine's signalling ops on the sip/ transaction layer -----------------------------
  * One UDP socket per group (its local_ip:local_port); endpoints are told apart by the user part of the

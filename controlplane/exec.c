@@ -35,10 +35,8 @@ static int check_supported(const struct cfg_plan *plan, char *err, size_t len)
 
 		if (gr->port_per_endpoint)
 			what = "port_per_endpoint";
-		else if (gr->outbound_proxy[0])
-			what = "outbound_proxy";
-		else if (gr->dtmf_digits[0])
-			what = "dtmf_digits";
+		else if (gr->dtmf_digits[0] && gr->dtmf == CFG_DTMF_NONE)
+			what = "dtmf_digits with dtmf = none";
 		if (what) {
 			snprintf(err, len, "%s: [group %s]: %s is not supported by this build yet", plan->source,
 				 gr->name, what);

@@ -492,7 +492,7 @@ static void gw_on_connected(struct cp_gateway *gw)
 	gethostname(host, sizeof(host) - 1);
 	/* The hello is queued now: OpenSSL runs the handshake first, and nothing leaves unless the server's
 	 * certificate verified. */
-	if (gw_enc_start(&e, GW_MSG_HELLO, 6) < 0) {
+	if (gw_enc_start(&e, GW_MSG_HELLO, 7) < 0) {
 		gw_schedule_retry(gw, "out of memory");
 		return;
 	}
@@ -507,6 +507,9 @@ static void gw_on_connected(struct cp_gateway *gw)
 	msgpack_pack_uint32(&e.pk, gw->st->port_name[0] ? 1 : 0);
 	msgpack_pack_str_with_body(&e.pk, "speed", 5);
 	msgpack_pack_uint32(&e.pk, gw->st->link_speed_mbps);
+	/* the parts this process holds: the gateway fails any other it thinks is here (a restarted worker) */
+	gw_enc_key(&e, "parts");
+	cp_parts_pack(gw->parts, &e.pk);
 	if (gw_conn_send_enc(&gw->conn, &e) < 0 ||
 	    cp_loop_add_fd(gw->loop, gw->conn.fd, EPOLLIN | EPOLLOUT, on_session_io, gw) < 0) {
 		gw_schedule_retry(gw, "cannot start the session");

@@ -241,6 +241,9 @@ static int cmd_serve(int argc, char **argv)
 		status = 0;
 
 	w.st.draining = true;
+	/* the lcores stop before the gateway session frees the parts still in hand (their frame caches) */
+	cp_timer_stop(w.loop, &w.health_check);
+	dp_stop();
 	cp_gateway_stop(w.gw);
 health_stop:
 	cp_health_stop(w.health);

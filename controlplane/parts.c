@@ -371,6 +371,20 @@ int cp_parts_start(struct cp_parts *ps, const char *run_id, const struct cfg_fle
 	return started;
 }
 
+void cp_parts_pack(const struct cp_parts *ps, msgpack_packer *pk)
+{
+	uint32_t n = 0;
+
+	for (const struct part *p = ps->head; p && n < CP_PARTS_HELLO_MAX; p = p->next)
+		n++;
+	msgpack_pack_array(pk, n);
+	for (const struct part *p = ps->head; p && n; p = p->next, n--) {
+		msgpack_pack_array(pk, 2);
+		msgpack_pack_str_with_body(pk, p->run_id, strlen(p->run_id));
+		msgpack_pack_uint64(pk, p->num);
+	}
+}
+
 const struct cfg_plan *cp_parts_plan(struct cp_parts *ps, const char *run_id)
 {
 	for (struct part *p = ps->head; p; p = p->next)

@@ -170,6 +170,8 @@ int cp_report_flow(struct cp_report *r, const struct cp_flow_report *f)
 	r->jitter_sum += f->jitter_ms;
 	r->packets_lost += f->packets_lost;
 	r->packets_expected += f->packets_received + f->packets_lost;
+	r->dtmf_sent += f->dtmf_sent;
+	r->dtmf_received += f->dtmf_received;
 	return 0;
 }
 
@@ -241,6 +243,10 @@ static json_t *report_json(struct cp_report *r)
 			num(f->mos, 2), "r_factor", num(f->r_factor, 1));
 		json_object_set_new(fj, "srtp", json_boolean(f->srtp));
 		json_object_set_new(fj, "rtt_ms", f->rtt_ms >= 0 ? num(f->rtt_ms, 3) : json_null());
+		json_object_set_new(fj, "endpoint", json_integer(f->endpoint));
+		json_object_set_new(fj, "burst_r", num(f->burst_r, 2));
+		json_object_set_new(fj, "dtmf_sent", json_integer(f->dtmf_sent));
+		json_object_set_new(fj, "dtmf_received", json_integer(f->dtmf_received));
 		json_array_append_new(flows, fj);
 	}
 
@@ -263,6 +269,8 @@ static json_t *report_json(struct cp_report *r)
 			 percentiles(&r->setup_ms), "pdd_ms", percentiles(&r->pdd_ms),
 			 "quality", quality, "flows", flows);
 	json_object_set_new(root, "failures", failures);
+	json_object_set_new(root, "dtmf", json_pack("{s:I,s:I}", "sent", (json_int_t)r->dtmf_sent, "received",
+						    (json_int_t)r->dtmf_received));
 	dp = json_object();
 	for (unsigned i = 0; i < r->ndp; i++)
 		json_object_set_new(dp, r->dp[i].name, json_integer((json_int_t)r->dp[i].value));

@@ -358,6 +358,7 @@ struct dp_proto_totals {
 	uint64_t tx_srtp_fail;    /* packets libsrtp refused to protect */
 	uint64_t rx_steered;      /* packets received by one lcore for a flow of another, handed over */
 	uint64_t events_lost;
+	uint64_t local_delivered; /* packets for one of our own media IPs, received without leaving the port */
 };
 void dp_proto_totals(struct dp_proto_totals *out);
 /* The port's own counters (rte_eth_stats): packets the NIC/PMD dropped before the lcores saw them. */

@@ -124,6 +124,7 @@ struct dp_port_ctx {
 	const unsigned *lcore_ids;
 	bool tx_csum_offload;   /* IPv4 + UDP checksum offload on TX (untagged frames) */
 	bool rx_csum_offload;   /* the PMD flags checked checksums */
+	bool loops_back;        /* the device returns every frame sent (net_ring): no local delivery needed */
 	int ts_offset;          /* mbuf timestamp dynfield offset, −1: none */
 	uint64_t ts_flag;       /* ... and the RX flag that says it is set */
 };

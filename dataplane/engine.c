@@ -34,6 +34,7 @@
 #define DP_TX_BUDGET 256          /* packets built per loop pass before RX is polled again */
 #define DP_RX_BURSTS 16           /* RX bursts per loop pass at most: RX drains what TX sent (loopback ports) */
 #define DP_TXQ_MAX 128            /* frames queued for the port: a burst, plus what a busy port has not taken */
+#define DP_LOCAL_MAX 512          /* frames for our own MAC waiting for the next pass's RX */
 #define DP_CMDS_PER_PASS 32
 #define DP_SCAN_MAX 64            /* flows checked for silence and RTCP per loop pass, at most */
 #define DP_RTCP_PER_PASS 4        /* RTCP reports built per loop pass, at most: a sweep that finds many due
@@ -151,6 +152,11 @@ struct dp_lcore {
 	uint16_t impair_on;       /* bit p: profile p impairs anything (one test per packet instead of five) */
 	struct rte_mbuf *txq[DP_TXQ_MAX];
 	unsigned ntx;
+	/* frames addressed to our own MAC (media from one of our addresses to another): a NIC would put them on
+	 * the wire, where no switch sends them back, so they are received here instead, in the next pass */
+	struct rte_mbuf *local[DP_LOCAL_MAX];
+	unsigned nlocal;
+	uint64_t local_delivered;
 	struct cm_ratelimit rl;
 	/* written by the control plane */
 	uint64_t cmds_sent __rte_cache_aligned;
@@ -574,10 +580,31 @@ static void event(struct dp_lcore *lc, uint32_t type, uint32_t flow, uint32_t ss
 /* Frames the port does not take stay queued, in order, for the next attempt: a port whose TX ring is full
  * (a NIC behind on its descriptors, or net_ring until this lcore's RX drains it) backpressures the wheel
  * instead of losing packets.  Only a frame that finds the queue itself full is dropped (tx_full). */
+static void tx_keep_local(struct dp_lcore *lc)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < lc->ntx; i++) {
+		struct rte_mbuf *m = lc->txq[i];
+
+		if (memcmp(rte_pktmbuf_mtod(m, const uint8_t *), g.mac, 6) != 0) {
+			lc->txq[k++] = m;
+		} else if (lc->nlocal < DP_LOCAL_MAX) {
+			lc->local[lc->nlocal++] = m;
+		} else {
+			rte_pktmbuf_free(m);
+			lc->tx_full++;
+		}
+	}
+	lc->ntx = k;
+}
+
 static void tx_flush(struct dp_lcore *lc)
 {
 	uint16_t sent;
 
+	if (!g.port.loops_back)
+		tx_keep_local(lc);
 	if (!lc->ntx)
 		return;
 	sent = rte_eth_tx_burst(g.port.port_id, lc->queue, lc->txq, (uint16_t)lc->ntx);
@@ -1456,6 +1483,15 @@ static void lcore_pass(struct dp_lcore *lc)
 			rx_process(lc, pkts, n, at_ns, false);
 			lc->rx_packets += n;
 		} while (n == DP_BURST && ++bursts < DP_RX_BURSTS);
+		/* what the previous pass sent to our own MAC arrives now, as if the wire had returned it */
+		for (unsigned i = 0; i < lc->nlocal; i += DP_BURST) {
+			uint16_t k = (uint16_t)RTE_MIN((unsigned)DP_BURST, lc->nlocal - i);
+
+			rx_process(lc, lc->local + i, k, now_ns, false);
+			lc->rx_packets += k;
+			lc->local_delivered += k;
+		}
+		lc->nlocal = 0;
 		for (unsigned src = 0; g.steer && src < g.port.nlcores; src++) {
 			struct rte_ring *r = g.steer[src * g.port.nlcores + lc->slot];
 			unsigned k;
@@ -1686,6 +1722,8 @@ void dp_engine_stop(void)
 	for (unsigned i = 0; i < g.port.nlcores; i++) {
 		for (uint16_t j = 0; j < g.lc[i].npend; j++)
 			rte_pktmbuf_free(g.lc[i].pend[j]);
+		rte_pktmbuf_free_bulk(g.lc[i].local, g.lc[i].nlocal);
+		g.lc[i].nlocal = 0;
 		if (dp_engine_manual)
 			tx_discard(&g.lc[i]);
 		rte_ring_free(g.lc[i].cmd);
@@ -1926,6 +1964,7 @@ void dp_proto_totals(struct dp_proto_totals *out)
 		out->tx_srtp_fail += g.lc[i].tx_srtp_fail;
 		out->rx_steered += g.lc[i].rx_steered;
 		out->events_lost += g.lc[i].events_lost;
+		out->local_delivered += g.lc[i].local_delivered;
 	}
 }
 

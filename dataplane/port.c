@@ -275,6 +275,7 @@ int dp_start(const char *port_name, struct dp_port_info *info, char *err, size_t
 	ctx.lcore_ids = g_dp.lcore_ids;
 	ctx.tx_csum_offload = tx_csum;
 	ctx.rx_csum_offload = rx_csum;
+	ctx.loops_back = strcmp(di.driver_name, "net_ring") == 0;
 	rc = dp_engine_start(&ctx, err, errlen);
 	if (rc < 0) {
 		rte_eth_dev_stop(g_dp.port_id);

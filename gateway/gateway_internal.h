@@ -50,6 +50,8 @@ int gw_session_send(struct gw_session *s, struct gw_enc *e);
 /* runs.c */
 void gw_runs_tick(struct gw_server *srv);
 int gw_runs_on_msg(struct gw_server *srv, struct gw_session *s, struct gw_msg *m);
+/* hello's "parts" [[run_id, part], ...]: the worker's assigned parts missing from it fail (it restarted). */
+int gw_runs_on_hello(struct gw_server *srv, struct gw_session *s, const msgpack_object *held);
 
 /* Reading the parts of a plan the gateway needs for splitting: [test] name and each [group NAME]'s endpoints
  * and role.  Everything else is the worker's business (the plan travels whole in assign). */

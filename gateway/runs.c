@@ -626,6 +626,74 @@ bad:
 	return -EPROTO;
 }
 
+/* ---- a worker's hello: the parts it still holds ----------------------------------------------------------- */
+
+struct held_ctx {
+	struct gw_server *srv;
+	struct gw_session *s;
+	const msgpack_object *held;
+	struct { char run[GW_RUN_ID_MAX]; int64_t part; } lost[32];
+	int nlost;
+};
+
+static bool holds(const msgpack_object *held, const char *run, int64_t part)
+{
+	for (uint32_t i = 0; i < held->via.array.size; i++) {
+		const msgpack_object *e = &held->via.array.ptr[i];
+
+		if (e->type == MSGPACK_OBJECT_ARRAY && e->via.array.size == 2 &&
+		    e->via.array.ptr[0].type == MSGPACK_OBJECT_STR &&
+		    e->via.array.ptr[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+		    e->via.array.ptr[0].via.str.size == strlen(run) &&
+		    memcmp(e->via.array.ptr[0].via.str.ptr, run, strlen(run)) == 0 &&
+		    e->via.array.ptr[1].via.u64 == (uint64_t)part)
+			return true;
+	}
+	return false;
+}
+
+static int check_held(void *arg, int n, const char **cols)
+{
+	struct held_ctx *c = arg;
+	int64_t part;
+
+	if (n < 2 || c->nlost == (int)CM_ARRAY_SIZE(c->lost))
+		return 1;
+	part = strtoll(cols[1], NULL, 10);
+	if (!holds(c->held, cols[0], part)) {
+		cm_strlcpy(c->lost[c->nlost].run, cols[0], GW_RUN_ID_MAX);
+		c->lost[c->nlost++].part = part;
+	}
+	return 0;
+}
+
+/* A worker's parts live in its process: one that comes back without a part it was given (it restarted) will
+ * never finish it, so the part fails now instead of holding its run forever. */
+int gw_runs_on_hello(struct gw_server *srv, struct gw_session *s, const msgpack_object *held)
+{
+	struct held_ctx c = { .srv = srv, .s = s, .held = held };
+	char why[160];
+
+	if (!held)
+		return 0; /* a worker that does not say: nothing to conclude */
+	if (held->type != MSGPACK_OBJECT_ARRAY)
+		return -EPROTO;
+	gw_store_query(srv->store, "SELECT run_id, part FROM run_parts WHERE worker_id=?1 AND "
+				   "status IN ('ASSIGNED','ACCEPTED')", "i", check_held, &c, s->worker_id);
+	for (int i = 0; i < c.nlost; i++) {
+		snprintf(why, sizeof(why), "worker '%s' came back without this part (restarted)", s->name);
+		gw_store_exec(srv->store, "UPDATE run_parts SET status='FAILED', reason=?3 WHERE run_id=?1 AND part=?2",
+			      "sis", c.lost[i].run, c.lost[i].part, why);
+		cm_log(CM_LOG_WARN, "runs", "run %s part %lld: %s", c.lost[i].run, (long long)c.lost[i].part, why);
+		/* its endpoints are gone: the run cannot complete, the other parts stop (as for a refused part) */
+		cancel_parts(srv, c.lost[i].run);
+		snprintf(why, sizeof(why), "part %lld lost: worker '%s' restarted during the run", (long long)c.lost[i].part,
+			 s->name);
+		set_run(srv, c.lost[i].run, "FAILED", why);
+	}
+	return 0;
+}
+
 /* ---- the tick: new runs, cancellations ------------------------------------------------------------------ */
 
 struct id_list {

@@ -159,6 +159,8 @@ static int on_hello(struct gw_session *s, struct gw_msg *m)
 		gw_session_send(s, &e);
 	}
 	cp_timer_start(srv->loop, &s->timeout, (uint64_t)srv->o.timeout_s * 1000);
+	if (gw_runs_on_hello(srv, s, gw_obj_get(m->map, "parts")) < 0)
+		cm_log_rl(&srv->rl_proto, CM_LOG_WARN, "gateway", "worker '%s': hello with a malformed \"parts\"", s->name);
 	if (w.drain_requested)
 		send_drain(s);
 out:

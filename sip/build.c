@@ -67,6 +67,19 @@ void sip_build_hdrf(struct sip_builder *b, const char *name, const char *fmt, ..
 	put(b, ": ", 2);
 	if (b->overflow)
 		return;
+	/* the common forms skip the printf machinery: a value already written ("%s") or a constant ("70") */
+	if (fmt[0] == '%' && fmt[1] == 's' && fmt[2] == '\0') {
+		va_start(ap, fmt);
+		puts_(b, va_arg(ap, const char *));
+		va_end(ap);
+		put(b, "\r\n", 2);
+		return;
+	}
+	if (!strchr(fmt, '%')) {
+		puts_(b, fmt);
+		put(b, "\r\n", 2);
+		return;
+	}
 	va_start(ap, fmt);
 	n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);

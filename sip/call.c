@@ -1,90 +1,98 @@
-/* The UAC side of a call (RFC 3261 §13-§15, RFC 3264): INVITE with an SDP offer, provisional responses (PDD,
- * ringing), 401/407 answered with digest credentials, 2xx → dialog (remote tag, remote target from Contact,
- * route set from Record-Route reversed, loose routing) → ACK end to end → BYE after the call duration; CANCEL
- * when unanswered; the answer checked against the offer (a failed negotiation is ACKed and BYEd at once). */
+/* Calls: INVITE dialogs of both roles (RFC 3261 §12-§15, RFC 3264 offer/answer, RFC 2976 INFO DTMF).
+ *
+ * Placed (UAC): INVITE with an SDP offer; provisional responses (PDD, ringing); 401/407 answered with digest
+ * credentials; 2xx -> dialog (remote tag, remote target from Contact, route set = Record-Route reversed, loose
+ * routing) -> ACK end to end, re-sent for every retransmitted 2xx -> BYE after the call duration or on
+ * sip_call_hangup; CANCEL when unanswered (once a provisional response came, §9.1), ACK + BYE when the 2xx
+ * crosses it; an answer that does not fit the offer is ACKed and BYEd at once.
+ *
+ * Received (UAS, from the UA's new INVITE): 180 with Contact at once; after the ring time 200 with the SDP
+ * answer, or the configured rejection; 488 when the offer cannot be answered; CANCEL -> 487; the 2xx re-sent
+ * (T1 doubling to T2) until the ACK, and BYE when none came in 64*T1 (§13.3.1.4); route set = Record-Route as
+ * is; a retransmitted INVITE gets the 2xx again, another INVITE with the same Call-ID and From tag 482.
+ *
+ * Both: the peer's BYE; re-INVITE (hold/resume: the answer mirrors the new direction, the owner hears the new
+ * media); INFO application/dtmf-relay received, and sent from a queue one request at a time; OPTIONS.
+ *
+ * Lifetime: every entry point (transaction callbacks, timers, the API) holds the call; sip_call_free and the
+ * UA's free-after-ENDED only mark it while it is held, and the outermost entry frees it on the way out. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "common/common.h"
 #include "controlplane/controlplane.h"
-#include "sip/sip_internal.h"
+#include "sip/call_internal.h"
 
-#define ROUTES_MAX 8
-#define CALL_BUCKETS 4096u /* answered calls by Call-ID, to re-ACK retransmitted 2xx */
+#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
+#define TAG_MAX 40u
+#define BRANCH_MAX 40u
+#define MSG_MAX 8192u
+#define SDP_MAX 2048u
+#define MEDIA_ADDR_MAX 48u
+#define SUITE_MAX 32u
+#define KEY_MAX 64u
 
 struct sip_call {
 	struct sip_client_handler h; /* first: the client transactions' user pointer */
-	struct sip_tp *tp;
-	struct sip_call_config cfg;
-	char from_user[SIP_CALL_FIELD_MAX], from_domain[SIP_CALL_FIELD_MAX], to_uri[SIP_CALL_FIELD_MAX];
-	char route[SIP_CALL_FIELD_MAX], auth_user[SIP_CALL_FIELD_MAX], password[SIP_CALL_FIELD_MAX];
-	char call_id[48], local_tag[24], remote_tag[SIP_CALL_FIELD_MAX];
-	char invite_branch[40];
-	char remote_target[SIP_CALL_FIELD_MAX];
-	char route_set[SIP_CALL_ROUTE_MAX];
-	struct sockaddr_storage next_hop;
-	uint32_t cseq, invite_cseq;
-	unsigned auth_tries;
-	bool got_provisional, cancel_wanted, cancelled;
-	struct sip_challenge chal;
-	bool have_chal;
-	uint32_t nc;
-	struct sip_txn *invite_txn, *other_txn;
-	struct cp_timer hangup_timer, no_answer_timer;
-	uint64_t invite_ms, ack_ms;
-	char *answer;               /* the SDP answer the negotiated strings point into */
-	char *ack;                  /* the ACK for the 2xx, re-sent for each retransmitted 2xx */
-	size_t ack_len;
-	struct sip_call *hnext;
-	bool hashed;
-	struct sip_call_stats st;
-	sip_call_cb cb;
+	struct sip_ua *ua;
+	struct sip_call *hnext;      /* in the UA's table */
+	uint32_t hash;
+	bool hashed, incoming, doomed, got_provisional, cancel_wanted, cancelled;
+	unsigned depth;              /* entry points on the stack */
+	const struct sip_call_handler *cb;
 	void *arg;
+	struct sip_call_stats st;
+
+	char call_id[SIP_CALL_FIELD_MAX], local_tag[TAG_MAX], remote_tag[SIP_CALL_FIELD_MAX];
+	char local_uri[SIP_CALL_FIELD_MAX], remote_uri[SIP_CALL_FIELD_MAX], remote_target[SIP_CALL_FIELD_MAX];
+	char contact_user[64];
+	char *route_set;             /* Route header text for in-dialog requests; NULL: none */
+	struct sockaddr_storage dst; /* placed: where the INVITE went; received: where it came from */
+	struct sockaddr_storage next_hop;
+	uint32_t cseq, invite_cseq, remote_cseq;
+	char invite_branch[BRANCH_MAX];
+
+	/* placed calls */
+	char route[SIP_CALL_FIELD_MAX], auth_user[SIP_CALL_FIELD_MAX], password[SIP_CALL_FIELD_MAX];
+	struct sip_challenge *chal;  /* the last challenge, once there is one */
+	uint32_t nc;
+	unsigned auth_tries;
+	uint32_t duration_ms, no_answer_ms;
+	char *ack;                   /* the ACK for the 2xx, re-sent for each retransmitted 2xx */
+	size_t ack_len;
+
+	struct sip_txn *invite_txn;  /* placed: client INVITE; received: server INVITE until its final response */
+	struct sip_txn *other_txn;   /* BYE */
+	struct sip_txn *cancel_txn;
+	struct sip_txn *info_txn;
+	struct cp_timer timer;       /* placed: no answer, then the call duration; received: the ring time */
+	struct cp_timer retx;        /* received: 2xx retransmission until the ACK */
+	uint64_t invite_ms, answer_ms;
+
+	struct sdp_local media;      /* ours; strings in the buffers below */
+	char media_addr[MEDIA_ADDR_MAX], crypto_suite[SUITE_MAX], crypto_key[KEY_MAX];
+	char *peer_sdp;              /* the peer's SDP the negotiated strings point into */
+
+	/* received calls */
+	uint32_t ring_ms;
+	unsigned answer_status;
+	char *answer_sdp;            /* built when the INVITE came, sent with the 2xx */
+	char *ok;                    /* the last 2xx to an INVITE, re-sent until its ACK */
+	size_t ok_len;
+	uint32_t ok_cseq, ok_retx_ms;
+	uint64_t ok_first_ms;
+
+	/* INFO DTMF */
+	char dtmf_q[SIP_CALL_DTMF_MAX];
+	unsigned dtmf_qlen;
+	uint32_t dtmf_ms;
 };
 
-static _Thread_local struct sdp_session answer_sdp;
-static _Thread_local struct sip_call *by_call_id[CALL_BUCKETS];
+static _Thread_local struct sdp_session sdp_scratch;
 
-static uint32_t call_hash(const char *p, size_t len)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)p[i]) * 16777619u;
-	return h % CALL_BUCKETS;
-}
-
-static void unhash(struct sip_call *c)
-{
-	struct sip_call **pp = &by_call_id[call_hash(c->call_id, strlen(c->call_id))];
-
-	if (!c->hashed)
-		return;
-	for (; *pp; pp = &(*pp)->hnext)
-		if (*pp == c) {
-			*pp = c->hnext;
-			break;
-		}
-	c->hashed = false;
-}
-
-void sip_call_stray_response(const struct sip_msg *m)
-{
-	const struct sip_hdr *cid = sip_msg_hdr(m, SIP_HDR_CALL_ID), *cs = sip_msg_hdr(m, SIP_HDR_CSEQ);
-	struct sip_cseq cseq;
-	const char *why;
-
-	if (m->is_request || m->status < 200 || m->status >= 300 || !cid || !cs ||
-	    sip_parse_cseq(cs->value, &cseq, &why) < 0 || cseq.method_id != SIP_INVITE)
-		return;
-	for (struct sip_call *c = by_call_id[call_hash(cid->value.p, cid->value.len)]; c; c = c->hnext)
-		if (sip_str_eq(cid->value, c->call_id) && c->ack && cseq.seq == c->invite_cseq) {
-			sip_tp_send(c->tp, &c->next_hop, c->ack, c->ack_len);
-			c->st.ack_retransmissions++;
-			return;
-		}
-}
+/* ---- names ------------------------------------------------------------------------------------------------ */
 
 static const char *const call_states[] = { "idle", "calling", "ringing", "confirmed", "ending", "ended" };
 static const char *const call_results[] = { "none", "answered", "busy", "rejected", "timeout", "cancelled",
@@ -114,19 +122,163 @@ enum sip_call_result sip_call_result_from_status(unsigned status)
 	}
 }
 
+/* ---- the UA's table --------------------------------------------------------------------------------------- */
+
+static uint32_t str_hash(const char *p, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)p[i]) * 16777619u;
+	return h;
+}
+
+static bool streq(const char *s, struct sip_str v)
+{
+	return strlen(s) == v.len && memcmp(s, v.p, v.len) == 0;
+}
+
+void sip_call_table_add(struct sip_call_table *t, struct sip_call *c)
+{
+	if (t->n + 1 > t->mask + 1) {
+		/* double: every chain stays about one call long */
+		uint32_t mask = 2 * t->mask + 1;
+		struct sip_call **b = calloc((size_t)mask + 1, sizeof(*b));
+
+		if (b) {
+			for (uint32_t i = 0; i <= t->mask; i++)
+				while (t->b[i]) {
+					struct sip_call *x = t->b[i];
+					t->b[i] = x->hnext;
+					x->hnext = b[x->hash & mask];
+					b[x->hash & mask] = x;
+				}
+			free(t->b);
+			t->b = b;
+			t->mask = mask;
+		}
+	}
+	c->hash = str_hash(c->call_id, strlen(c->call_id));
+	c->hnext = t->b[c->hash & t->mask];
+	t->b[c->hash & t->mask] = c;
+	c->hashed = true;
+	t->n++;
+}
+
+void sip_call_table_del(struct sip_call_table *t, struct sip_call *c)
+{
+	if (!c->hashed)
+		return;
+	for (struct sip_call **pp = &t->b[c->hash & t->mask]; *pp; pp = &(*pp)->hnext)
+		if (*pp == c) {
+			*pp = c->hnext;
+			break;
+		}
+	c->hashed = false;
+	t->n--;
+}
+
+struct sip_call *sip_call_find(struct sip_call_table *t, struct sip_str call_id, struct sip_str local_tag,
+			       struct sip_str remote_tag)
+{
+	uint32_t h = str_hash(call_id.p, call_id.len);
+
+	for (struct sip_call *c = t->b[h & t->mask]; c; c = c->hnext) {
+		if (c->hash != h || !streq(c->call_id, call_id))
+			continue;
+		if (local_tag.len ? streq(c->local_tag, local_tag) : c->incoming && streq(c->remote_tag, remote_tag))
+			return c;
+	}
+	return NULL;
+}
+
+void sip_call_table_free(struct sip_call_table *t)
+{
+	for (uint32_t i = 0; t->b && i <= t->mask; i++)
+		while (t->b[i])
+			sip_call_destroy(t->b[i]); /* placed calls left over are freed too: their creators are gone */
+	free(t->b);
+	t->b = NULL;
+}
+
+/* ---- lifetime --------------------------------------------------------------------------------------------- */
+
+static void hold(struct sip_call *c)
+{
+	c->depth++;
+}
+
+/* false when the call is gone */
+static bool release(struct sip_call *c)
+{
+	if (--c->depth == 0 && c->doomed) {
+		sip_call_destroy(c);
+		return false;
+	}
+	return true;
+}
+
+static struct cp_loop *loop_of(const struct sip_call *c)
+{
+	return c->ua->loop;
+}
+
+void sip_call_destroy(struct sip_call *c)
+{
+	struct cp_loop *loop = loop_of(c);
+
+	cp_timer_stop(loop, &c->timer);
+	cp_timer_stop(loop, &c->retx);
+	if (c->invite_txn)
+		sip_txn_set_user(c->invite_txn, NULL);
+	if (c->other_txn)
+		sip_txn_set_user(c->other_txn, NULL);
+	if (c->cancel_txn)
+		sip_txn_set_user(c->cancel_txn, NULL);
+	if (c->info_txn)
+		sip_txn_set_user(c->info_txn, NULL);
+	sip_call_table_del(&c->ua->calls, c);
+	c->ua->st.live--;
+	free(c->chal);
+	free(c->route_set);
+	free(c->peer_sdp);
+	free(c->answer_sdp);
+	free(c->ack);
+	free(c->ok);
+	free(c);
+}
+
+void sip_call_free(struct sip_call *c)
+{
+	if (!c)
+		return;
+	if (c->depth) {
+		c->doomed = true;
+		return;
+	}
+	sip_call_destroy(c);
+}
+
 static void set_state(struct sip_call *c, enum sip_call_state s)
 {
 	c->st.state = s;
-	if (c->cb)
-		c->cb(c, c->arg);
+	if (c->cb && c->cb->on_state)
+		c->cb->on_state(c, c->arg);
 }
 
 static void end_call(struct sip_call *c)
 {
-	struct cp_loop *loop = sip_tp_loop(c->tp);
+	struct cp_loop *loop = loop_of(c);
 
-	cp_timer_stop(loop, &c->hangup_timer);
-	cp_timer_stop(loop, &c->no_answer_timer);
+	cp_timer_stop(loop, &c->timer);
+	cp_timer_stop(loop, &c->retx);
+	if (c->answer_ms && !c->st.duration_ms)
+		c->st.duration_ms = cm_now_ms() - c->answer_ms;
+	if (c->incoming) {
+		/* the UA's: freed once the owner has heard */
+		sip_call_table_del(&c->ua->calls, c);
+		c->doomed = true;
+	}
 	set_state(c, SIP_CALL_ENDED);
 }
 
@@ -136,66 +288,76 @@ static uint64_t since_invite(const struct sip_call *c)
 	return d ? d : 1;
 }
 
-/* The common header block of every request in this call. */
-static void common_headers(struct sip_call *c, struct sip_builder *b, const char *branch, bool with_remote_tag,
-			   const char *route, uint32_t cseq, const char *method)
-{
-	char via[160];
+/* ---- building requests ------------------------------------------------------------------------------------ */
 
-	sip_tp_via(c->tp, branch, via, sizeof(via));
-	sip_build_hdrf(b, "Via", "%s", via);
+static void new_branch(struct sip_call *c, char *out)
+{
+	snprintf(out, BRANCH_MAX, SIP_MAGIC_COOKIE "%016llx", (unsigned long long)sip_ua_random(c->ua));
+}
+
+static void via(struct sip_call *c, struct sip_builder *b, const char *branch)
+{
+	char v[160];
+
+	sip_tp_via(c->ua->tp, branch, v, sizeof(v));
+	sip_build_hdrf(b, "Via", "%s", v);
+}
+
+static void contact(struct sip_call *c, struct sip_builder *b)
+{
+	char uri[SIP_CALL_FIELD_MAX + 96];
+
+	sip_tp_contact_uri(c->ua->tp, c->contact_user, uri, sizeof(uri));
+	sip_build_hdrf(b, "Contact", "<%s>", uri);
+}
+
+/* The headers of every request in this dialog, either role (§12.2.1.1): From is us, To the peer. */
+static void dialog_headers(struct sip_call *c, struct sip_builder *b, const char *branch, const char *route,
+			   bool remote_tag, uint32_t cseq, const char *method)
+{
+	via(c, b, branch);
 	sip_build_hdrf(b, "Max-Forwards", "70");
 	if (route && route[0])
 		sip_build_hdrf(b, "Route", "%s", route);
-	sip_build_hdrf(b, "From", "<sip:%s@%s>;tag=%s", c->from_user, c->from_domain, c->local_tag);
-	if (with_remote_tag && c->remote_tag[0])
-		sip_build_hdrf(b, "To", "<%s>;tag=%s", c->to_uri, c->remote_tag);
+	sip_build_hdrf(b, "From", "<%s>;tag=%s", c->local_uri, c->local_tag);
+	if (remote_tag && c->remote_tag[0])
+		sip_build_hdrf(b, "To", "<%s>;tag=%s", c->remote_uri, c->remote_tag);
 	else
-		sip_build_hdrf(b, "To", "<%s>", c->to_uri);
+		sip_build_hdrf(b, "To", "<%s>", c->remote_uri);
 	sip_build_hdrf(b, "Call-ID", "%s", c->call_id);
 	sip_build_hdrf(b, "CSeq", "%u %s", cseq, method);
 }
 
-static int new_branch(char *out, size_t len)
-{
-	char rnd[33];
-
-	if (sip_digest_cnonce(rnd, sizeof(rnd)) < 0)
-		return -EIO;
-	snprintf(out, len, SIP_MAGIC_COOKIE "%.24s", rnd);
-	return 0;
-}
-
 static int send_invite(struct sip_call *c)
 {
-	char buf[8192], sdp[2048], auth[1024], contact[SIP_CALL_FIELD_MAX + 96];
+	char buf[MSG_MAX], sdp[SDP_MAX], auth[1024];
 	struct sip_builder b;
 	int n, sl, err;
 
-	sl = sdp_build_offer(&c->cfg.media, sdp, sizeof(sdp));
-	if (sl < 0 || new_branch(c->invite_branch, sizeof(c->invite_branch)) < 0)
-		return -ENOSPC;
+	sl = sdp_build_offer(&c->media, sdp, sizeof(sdp));
+	if (sl < 0)
+		return sl;
+	new_branch(c, c->invite_branch);
 	c->invite_cseq = ++c->cseq;
-	sip_build_request(&b, buf, sizeof(buf), "INVITE", (struct sip_str){ c->to_uri, strlen(c->to_uri) });
-	common_headers(c, &b, c->invite_branch, false, c->route, c->invite_cseq, "INVITE");
-	sip_tp_contact_uri(c->tp, c->from_user, contact, sizeof(contact));
-	sip_build_hdrf(&b, "Contact", "<%s>", contact);
-	sip_build_hdrf(&b, "Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO");
-	if (c->have_chal) {
+	sip_build_request(&b, buf, sizeof(buf), "INVITE", (struct sip_str){ c->remote_uri, strlen(c->remote_uri) });
+	dialog_headers(c, &b, c->invite_branch, c->route, false, c->invite_cseq, "INVITE");
+	contact(c, &b);
+	sip_build_hdrf(&b, "Allow", ALLOW);
+	if (c->chal) {
 		char cnonce[33];
 		if (sip_digest_cnonce(cnonce, sizeof(cnonce)) < 0)
 			return -EIO;
-		n = sip_digest_authorization(&c->chal, c->auth_user, c->password, "INVITE", c->to_uri, cnonce, ++c->nc,
-					     auth, sizeof(auth));
+		n = sip_digest_authorization(c->chal, c->auth_user, c->password, "INVITE", c->remote_uri, cnonce,
+					     ++c->nc, auth, sizeof(auth));
 		if (n < 0)
 			return n;
-		sip_build_hdrf(&b, c->chal.proxy ? "Proxy-Authorization" : "Authorization", "%s", auth);
+		sip_build_hdrf(&b, c->chal->proxy ? "Proxy-Authorization" : "Authorization", "%s", auth);
 	}
 	sip_build_hdrf(&b, "User-Agent", "callmeter/%s", CM_VERSION);
 	n = sip_build_finish(&b, "application/sdp", (struct sip_str){ sdp, (size_t)sl });
 	if (n < 0)
 		return n;
-	c->invite_txn = sip_tp_request(c->tp, buf, (size_t)n, &c->cfg.dst, &c->h, &err);
+	c->invite_txn = sip_tp_request(c->ua->tp, buf, (size_t)n, &c->dst, &c->h, &err);
 	return c->invite_txn ? 0 : err;
 }
 
@@ -206,48 +368,52 @@ static int send_cancel(struct sip_call *c)
 	struct sip_builder b;
 	int n, err;
 
-	sip_build_request(&b, buf, sizeof(buf), "CANCEL", (struct sip_str){ c->to_uri, strlen(c->to_uri) });
-	common_headers(c, &b, c->invite_branch, false, c->route, c->invite_cseq, "CANCEL");
+	sip_build_request(&b, buf, sizeof(buf), "CANCEL", (struct sip_str){ c->remote_uri, strlen(c->remote_uri) });
+	dialog_headers(c, &b, c->invite_branch, c->route, false, c->invite_cseq, "CANCEL");
 	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
 	if (n < 0)
 		return n;
-	c->other_txn = sip_tp_request(c->tp, buf, (size_t)n, &c->cfg.dst, &c->h, &err);
-	c->cancelled = c->other_txn != NULL;
-	return c->other_txn ? 0 : err;
+	c->cancel_txn = sip_tp_request(c->ua->tp, buf, (size_t)n, &c->dst, &c->h, &err);
+	c->cancelled = c->cancel_txn != NULL;
+	return c->cancel_txn ? 0 : err;
 }
 
-/* In-dialog requests go to the remote target through the route set (loose routing, §12.2.1.1). */
-static int in_dialog(struct sip_call *c, const char *method, uint32_t cseq, bool transaction)
+/* A request inside the dialog to the remote target through the route set (loose routing, §12.2.1.1); an ACK
+ * for a 2xx goes straight to the transport and is kept for retransmitted 2xx. */
+static int in_dialog(struct sip_call *c, const char *method, uint32_t cseq, const char *ctype, const char *body,
+		     struct sip_txn **txn)
 {
-	char buf[4096], branch[40];
+	char buf[4096], branch[BRANCH_MAX];
 	struct sip_builder b;
 	int n, err;
 
-	if (new_branch(branch, sizeof(branch)) < 0)
-		return -EIO;
-	sip_build_request(&b, buf, sizeof(buf), method, (struct sip_str){ c->remote_target, strlen(c->remote_target) });
-	common_headers(c, &b, branch, true, c->route_set, cseq, method);
-	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
+	new_branch(c, branch);
+	sip_build_request(&b, buf, sizeof(buf), method,
+			  (struct sip_str){ c->remote_target, strlen(c->remote_target) });
+	dialog_headers(c, &b, branch, c->route_set, true, cseq, method);
+	n = sip_build_finish(&b, ctype, (struct sip_str){ body ? body : "", body ? strlen(body) : 0 });
 	if (n < 0)
 		return n;
-	if (!transaction) {
-		/* the ACK for a 2xx: kept for retransmitted 2xx */
+	if (!txn) {
 		free(c->ack);
 		c->ack = malloc((size_t)n);
 		if (c->ack) {
 			memcpy(c->ack, buf, (size_t)n);
 			c->ack_len = (size_t)n;
 		}
-		return sip_tp_send(c->tp, &c->next_hop, buf, (size_t)n);
+		return sip_tp_send(c->ua->tp, &c->next_hop, buf, (size_t)n);
 	}
-	c->other_txn = sip_tp_request(c->tp, buf, (size_t)n, &c->next_hop, &c->h, &err);
-	return c->other_txn ? 0 : err;
+	*txn = sip_tp_request(c->ua->tp, buf, (size_t)n, &c->next_hop, &c->h, &err);
+	return *txn ? 0 : err;
 }
 
 static void send_bye(struct sip_call *c)
 {
+	cp_timer_stop(loop_of(c), &c->timer);
 	set_state(c, SIP_CALL_ENDING);
-	if (in_dialog(c, "BYE", ++c->cseq, true) < 0) {
+	if (c->st.state != SIP_CALL_ENDING) /* the owner hung up from its callback */
+		return;
+	if (in_dialog(c, "BYE", ++c->cseq, NULL, NULL, &c->other_txn) < 0) {
 		c->st.bye_status = 503;
 		end_call(c);
 	}
@@ -260,9 +426,9 @@ static bool uri_addr(struct sip_str uri_str, struct sockaddr_storage *out)
 	char host[64];
 	const char *why;
 
-	if (sip_parse_uri(uri_str, &u, &why) < 0 || u.host.len == 0 || u.host.len >= sizeof(host))
+	if (sip_parse_uri(uri_str, &u, &why) < 0 || u.host.len < 1 || u.host.len >= sizeof(host))
 		return false;
-	if (u.host.p[0] == '[') {
+	if (u.host.p[0] == '[' && u.host.len > 2) {
 		memcpy(host, u.host.p + 1, u.host.len - 2);
 		host[u.host.len - 2] = '\0';
 	} else {
@@ -272,78 +438,129 @@ static bool uri_addr(struct sip_str uri_str, struct sockaddr_storage *out)
 	return sip_addr_from(out, host, u.port ? u.port : 5060) == 0;
 }
 
-/* The dialog from a 2xx (§12.1.2): remote tag, remote target, route set = Record-Route reversed. */
-static int make_dialog(struct sip_call *c, const struct sip_msg *m)
+static void copy_str(char *dst, size_t len, struct sip_str s)
 {
-	struct sip_str routes[ROUTES_MAX];
+	size_t n = s.len < len - 1 ? s.len : len - 1;
+
+	memcpy(dst, s.p, n);
+	dst[n] = '\0';
+}
+
+/* The dialog's route set from Record-Route: reversed for the UAC (§12.1.2), as is for the UAS (§12.1.1); the
+ * next hop is the first route's address, else the remote target's, else where the call went or came from. */
+static int route_set(struct sip_call *c, const struct sip_msg *m, bool reverse)
+{
+	struct sip_str routes[SIP_CALL_ROUTES_MAX];
 	unsigned nr = 0;
+	char buf[SIP_CALL_ROUTE_MAX];
+	size_t len = 0;
 	struct sip_addr a;
 	const char *why;
-	size_t len = 0;
+
+	for (const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_RECORD_ROUTE); h; h = sip_msg_next_hdr(m, h)) {
+		struct sip_str rest = h->value, elem;
+		while (nr < SIP_CALL_ROUTES_MAX && sip_next_value(&rest, &elem) > 0)
+			routes[nr++] = elem;
+	}
+	free(c->route_set);
+	c->route_set = NULL;
+	c->next_hop = c->dst;
+	if (nr == 0) {
+		if (c->route[0]) {
+			/* no Record-Route: keep going through our outbound proxy */
+			c->route_set = strdup(c->route);
+			return c->route_set ? 0 : -ENOMEM;
+		}
+		uri_addr((struct sip_str){ c->remote_target, strlen(c->remote_target) }, &c->next_hop);
+		return 0;
+	}
+	for (unsigned i = 0; i < nr; i++) {
+		struct sip_str r = routes[reverse ? nr - 1 - i : i];
+		int w = snprintf(buf + len, sizeof(buf) - len, "%s%.*s", len ? ", " : "", (int)r.len, r.p);
+		if (w < 0 || (size_t)w >= sizeof(buf) - len)
+			return -E2BIG;
+		len += (size_t)w;
+	}
+	c->route_set = strdup(buf);
+	if (!c->route_set)
+		return -ENOMEM;
+	if (sip_parse_addr(routes[reverse ? nr - 1 : 0], &a, &why) == 0)
+		uri_addr(a.uri_str, &c->next_hop);
+	return 0;
+}
+
+/* ---- placed calls: responses ------------------------------------------------------------------------------ */
+
+static int make_dialog(struct sip_call *c, const struct sip_msg *m)
+{
+	struct sip_addr a;
+	const char *why;
 
 	if (sip_parse_addr(sip_msg_hdr(m, SIP_HDR_TO)->value, &a, &why) < 0 || a.tag.len == 0 ||
 	    a.tag.len >= sizeof(c->remote_tag))
 		return -EINVAL;
-	memcpy(c->remote_tag, a.tag.p, a.tag.len);
-	c->remote_tag[a.tag.len] = '\0';
-	if (!sip_msg_hdr(m, SIP_HDR_CONTACT) || sip_parse_addr(sip_msg_hdr(m, SIP_HDR_CONTACT)->value, &a, &why) < 0 ||
-	    a.uri_str.len >= sizeof(c->remote_target))
+	copy_str(c->remote_tag, sizeof(c->remote_tag), a.tag);
+	/* the remote target is the 2xx's Contact; without one, the peer's AOR (a broken peer still gets its ACK) */
+	if (sip_msg_hdr(m, SIP_HDR_CONTACT) && sip_parse_addr(sip_msg_hdr(m, SIP_HDR_CONTACT)->value, &a, &why) == 0 &&
+	    a.uri_str.len < sizeof(c->remote_target))
+		copy_str(c->remote_target, sizeof(c->remote_target), a.uri_str);
+	else
+		cm_strlcpy(c->remote_target, c->remote_uri, sizeof(c->remote_target));
+	return route_set(c, m, true);
+}
+
+/* Keeps a copy of the peer's SDP and parses it into the scratch session; strings then point into the copy. */
+static int take_peer_sdp(struct sip_call *c, struct sip_str body)
+{
+	char *copy;
+
+	if (body.len == 0)
 		return -EINVAL;
-	memcpy(c->remote_target, a.uri_str.p, a.uri_str.len);
-	c->remote_target[a.uri_str.len] = '\0';
-	for (const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_RECORD_ROUTE); h; h = sip_msg_next_hdr(m, h)) {
-		struct sip_str rest = h->value, elem;
-		while (sip_next_value(&rest, &elem) > 0 && nr < ROUTES_MAX)
-			routes[nr++] = elem;
+	copy = malloc(body.len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, body.p, body.len);
+	if (sdp_parse(&sdp_scratch, copy, body.len) < 0) {
+		free(copy);
+		return -EINVAL;
 	}
-	c->route_set[0] = '\0';
-	for (unsigned i = nr; i-- > 0;) {
-		int w = snprintf(c->route_set + len, sizeof(c->route_set) - len, "%s%.*s", len ? ", " : "",
-				 (int)routes[i].len, routes[i].p);
-		if (w < 0 || (size_t)w >= sizeof(c->route_set) - len)
-			return -E2BIG;
-		len += (size_t)w;
-	}
-	c->next_hop = c->cfg.dst;
-	if (nr) {
-		if (sip_parse_addr(routes[nr - 1], &a, &why) == 0)
-			uri_addr(a.uri_str, &c->next_hop);
-	} else {
-		uri_addr((struct sip_str){ c->remote_target, strlen(c->remote_target) }, &c->next_hop);
-	}
+	free(c->peer_sdp);
+	c->peer_sdp = copy;
 	return 0;
 }
 
-static void on_answered(struct sip_call *c, const struct sip_msg *m)
+static bool owner_accepts(struct sip_call *c, const struct sdp_negotiated *m)
 {
-	struct cp_loop *loop = sip_tp_loop(c->tp);
+	return !c->cb || !c->cb->on_media || c->cb->on_media(c, c->arg, m);
+}
+
+static void on_2xx(struct sip_call *c, const struct sip_msg *m)
+{
 	enum sdp_neg neg = SDP_NEG_NO_AUDIO;
-	bool media_ok = false;
+	bool media_ok;
 
 	c->st.setup_ms = since_invite(c);
-	cp_timer_stop(loop, &c->no_answer_timer);
+	cp_timer_stop(loop_of(c), &c->timer);
 	if (make_dialog(c, m) < 0) {
 		c->st.result = SIP_RESULT_FAILED;
 		end_call(c);
 		return;
 	}
-	free(c->answer);
-	c->answer = malloc(m->body.len ? m->body.len : 1);
-	if (c->answer && m->body.len) {
-		memcpy(c->answer, m->body.p, m->body.len);
-		media_ok = sdp_parse(&answer_sdp, c->answer, m->body.len) == 0 &&
-			   sdp_accept_answer(&c->cfg.media, &answer_sdp, &c->st.media, &neg) == 0;
-	}
+	media_ok = take_peer_sdp(c, m->body) == 0 && sdp_accept_answer(&c->media, &sdp_scratch, &c->st.media, &neg) == 0;
 	c->st.negotiation = media_ok ? SDP_NEG_OK : neg;
-	/* ACK the 2xx end to end (§13.2.2.4), even when the answer is unusable: then BYE at once */
-	in_dialog(c, "ACK", c->invite_cseq, false);
-	if (!c->hashed) {
-		uint32_t b = call_hash(c->call_id, strlen(c->call_id));
-		c->hnext = by_call_id[b];
-		by_call_id[b] = c;
-		c->hashed = true;
+	/* ACK the 2xx end to end (§13.2.2.4), even when the call cannot go on: then BYE at once */
+	in_dialog(c, "ACK", c->invite_cseq, NULL, NULL, NULL);
+	c->answer_ms = cm_now_ms();
+	if (c->cancel_wanted) {
+		/* our CANCEL crossed the 2xx */
+		c->st.result = SIP_RESULT_CANCELLED;
+		send_bye(c);
+		return;
 	}
-	c->ack_ms = cm_now_ms();
+	if (media_ok && !owner_accepts(c, &c->st.media)) {
+		media_ok = false;
+		c->st.negotiation = SDP_NEG_BAD_ANSWER;
+	}
 	if (!media_ok) {
 		c->st.result = SIP_RESULT_NEGOTIATION_FAILED;
 		send_bye(c);
@@ -351,8 +568,34 @@ static void on_answered(struct sip_call *c, const struct sip_msg *m)
 	}
 	c->st.result = SIP_RESULT_ANSWERED;
 	set_state(c, SIP_CALL_CONFIRMED);
-	if (c->cfg.duration_ms)
-		cp_timer_start(loop, &c->hangup_timer, c->cfg.duration_ms);
+	if (c->st.state == SIP_CALL_CONFIRMED && c->duration_ms)
+		cp_timer_start(loop_of(c), &c->timer, c->duration_ms);
+}
+
+static bool retry_with_credentials(struct sip_call *c, const struct sip_msg *m)
+{
+	struct sip_challenge ch;
+	const char *why;
+
+	if (!c->password[0] || c->cancel_wanted || c->auth_tries >= SIP_CALL_MAX_AUTH_TRIES)
+		return false;
+	c->st.challenges++;
+	if (sip_digest_challenge_from_msg(m, &ch, &why) < 0)
+		return false;
+	/* a second challenge in a row means wrong credentials, unless it only says the nonce went stale */
+	if (c->auth_tries++ > 0 && !ch.stale)
+		return false;
+	if (!c->chal) {
+		c->chal = malloc(sizeof(*c->chal));
+		if (!c->chal)
+			return false;
+		c->nc = 0;
+	} else if (strcmp(ch.nonce, c->chal->nonce) != 0) {
+		c->nc = 0; /* nc counts requests per nonce */
+	}
+	*c->chal = ch;
+	c->got_provisional = false;
+	return send_invite(c) == 0;
 }
 
 static void invite_response(struct sip_call *c, const struct sip_msg *m)
@@ -364,72 +607,77 @@ static void invite_response(struct sip_call *c, const struct sip_msg *m)
 			if (m->status == 180 && !c->st.time_to_ringing_ms)
 				c->st.time_to_ringing_ms = since_invite(c);
 		}
-		if (!c->got_provisional) {
-			c->got_provisional = true;
-			if (c->st.state == SIP_CALL_CALLING)
-				set_state(c, SIP_CALL_RINGING);
-			if (c->cancel_wanted && !c->cancelled)
-				send_cancel(c); /* §9.1: CANCEL only after a provisional response */
+		c->got_provisional = true;
+		if (c->cancel_wanted && !c->cancelled) {
+			send_cancel(c); /* §9.1: CANCEL only after a provisional response */
+			return;
 		}
+		if (m->status > 100 && c->st.state == SIP_CALL_CALLING)
+			set_state(c, SIP_CALL_RINGING);
 		return;
 	}
 	c->st.final_status = m->status;
 	snprintf(c->st.reason, sizeof(c->st.reason), "%.*s", (int)m->reason.len, m->reason.p);
 	if (m->status < 300) {
-		on_answered(c, m);
+		on_2xx(c, m);
 		return;
 	}
-	if ((m->status == 401 || m->status == 407) && c->password[0] && !c->cancelled &&
-	    c->auth_tries++ < SIP_CALL_MAX_AUTH_TRIES) {
-		struct sip_challenge ch;
-		const char *why;
-		c->st.challenges++;
-		if (sip_digest_challenge_from_msg(m, &ch, &why) == 0) {
-			if (!c->have_chal || strcmp(ch.nonce, c->chal.nonce) != 0)
-				c->nc = 0;
-			c->chal = ch;
-			c->have_chal = true;
-			c->got_provisional = false;
-			if (send_invite(c) == 0)
-				return;
-		}
-	}
+	if ((m->status == 401 || m->status == 407) && retry_with_credentials(c, m))
+		return;
 	c->st.result = sip_call_result_from_status(m->status);
 	end_call(c);
 }
+
+static void info_done(struct sip_call *c, unsigned status);
 
 static void on_response(struct sip_client_handler *h, struct sip_txn *ct, const struct sip_msg *m)
 {
 	struct sip_call *c = (struct sip_call *)h;
 
+	hold(c);
 	if (m->status >= 200)
 		sip_txn_set_user(ct, NULL); /* done with it: only in-flight transactions point back here */
-	if (ct == c->invite_txn) {
+	if (ct == c->invite_txn && !c->incoming) {
 		if (m->status >= 200)
 			c->invite_txn = NULL;
-		invite_response(c, m);
-		return;
-	}
-	if (ct == c->other_txn && m->status >= 200)
+		if (c->st.state != SIP_CALL_ENDED)
+			invite_response(c, m);
+	} else if (ct == c->info_txn) {
+		if (m->status >= 200) {
+			c->info_txn = NULL;
+			info_done(c, m->status);
+		}
+	} else if (ct == c->cancel_txn) {
+		if (m->status >= 200)
+			c->cancel_txn = NULL; /* its 200 needs nothing: the INVITE gets its 487 */
+	} else if (ct == c->other_txn && m->status >= 200) {
 		c->other_txn = NULL;
-	if (c->st.state == SIP_CALL_ENDING && m->status >= 200) {
-		/* the BYE's final response (a CANCEL's 200 needs nothing: the INVITE gets its 487) */
-		c->st.bye_status = m->status;
-		c->st.duration_ms = cm_now_ms() - c->ack_ms;
-		end_call(c);
+		if (c->st.state == SIP_CALL_ENDING) {
+			/* the BYE's final response */
+			c->st.bye_status = m->status;
+			end_call(c);
+		}
 	}
+	release(c);
 }
 
 static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
 {
 	struct sip_call *c = (struct sip_call *)h;
 
+	hold(c);
 	if (ct == c->invite_txn) {
 		c->invite_txn = NULL;
 		c->st.final_status = 408;
 		snprintf(c->st.reason, sizeof(c->st.reason), "Request Timeout");
 		c->st.result = SIP_RESULT_TIMEOUT;
-		end_call(c);
+		if (c->st.state != SIP_CALL_ENDED)
+			end_call(c);
+	} else if (ct == c->info_txn) {
+		c->info_txn = NULL;
+		info_done(c, 408);
+	} else if (ct == c->cancel_txn) {
+		c->cancel_txn = NULL;
 	} else if (ct == c->other_txn) {
 		c->other_txn = NULL;
 		if (c->st.state == SIP_CALL_ENDING) {
@@ -437,6 +685,7 @@ static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
 			end_call(c);
 		}
 	}
+	release(c);
 }
 
 static void on_terminated(struct sip_client_handler *h, struct sip_txn *ct)
@@ -447,58 +696,91 @@ static void on_terminated(struct sip_client_handler *h, struct sip_txn *ct)
 		c->invite_txn = NULL;
 	if (c->other_txn == ct)
 		c->other_txn = NULL;
+	if (c->cancel_txn == ct)
+		c->cancel_txn = NULL;
+	if (c->info_txn == ct)
+		c->info_txn = NULL;
 }
 
-static void on_hangup_timer(struct cp_loop *loop, void *arg)
+void sip_call_stray_2xx(struct sip_call *c, const struct sip_msg *resp)
 {
-	(void)loop;
-	sip_call_hangup(arg);
+	struct sip_cseq cs;
+	const char *why;
+
+	if (c->incoming || !c->ack || sip_parse_cseq(sip_msg_hdr(resp, SIP_HDR_CSEQ)->value, &cs, &why) < 0 ||
+	    cs.method_id != SIP_INVITE || cs.seq != c->invite_cseq)
+		return;
+	sip_tp_send(c->ua->tp, &c->next_hop, c->ack, c->ack_len);
+	c->st.ack_retransmissions++;
 }
 
-static void on_no_answer(struct cp_loop *loop, void *arg)
+/* ---- placed calls: timers and the API --------------------------------------------------------------------- */
+
+static void on_timer(struct cp_loop *loop, void *arg)
 {
 	struct sip_call *c = arg;
 
 	(void)loop;
-	if (c->st.state == SIP_CALL_CALLING || c->st.state == SIP_CALL_RINGING)
-		sip_call_hangup(c);
+	hold(c);
+	if (c->st.state == SIP_CALL_CONFIRMED || c->st.state == SIP_CALL_CALLING || c->st.state == SIP_CALL_RINGING)
+		sip_call_hangup(c); /* call duration over, or no answer in time */
+	release(c);
 }
+
+static void ok_retransmit(struct cp_loop *loop, void *arg);
 
 static int copy(char *dst, const char *src)
 {
 	return cm_strlcpy(dst, src ? src : "", SIP_CALL_FIELD_MAX) < 0 ? -ENAMETOOLONG : 0;
 }
 
-struct sip_call *sip_call_new(struct sip_tp *tp, const struct sip_call_config *cfg, sip_call_cb cb, void *arg)
+static struct sip_call *call_alloc(struct sip_ua *ua, const struct sip_call_handler *h, void *arg)
 {
-	struct sip_call *c;
-	char rnd[33];
+	struct sip_call *c = calloc(1, sizeof(*c));
 
-	if (!cfg->from_user || !cfg->from_domain || !cfg->to_uri)
-		return NULL;
-	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
 	c->h = (struct sip_client_handler){ .on_response = on_response, .on_timeout = on_timeout,
 					    .on_terminated = on_terminated };
-	c->tp = tp;
-	c->cfg = *cfg;
-	if (copy(c->from_user, cfg->from_user) || copy(c->from_domain, cfg->from_domain) ||
-	    copy(c->to_uri, cfg->to_uri) || copy(c->route, cfg->route) || copy(c->password, cfg->password) ||
-	    copy(c->auth_user, cfg->auth_user ? cfg->auth_user : cfg->from_user) ||
-	    sip_digest_cnonce(rnd, sizeof(rnd)) < 0)
-		goto free_c;
-	snprintf(c->call_id, sizeof(c->call_id), "%s@callmeter", rnd);
-	memcpy(c->local_tag, rnd + 16, 16);
-	c->local_tag[16] = '\0';
-	c->cseq = (uint32_t)(rnd[0] & 0x0f) * 100; /* any start below 2^31 (§8.1.1.5) */
-	c->cb = cb;
+	c->ua = ua;
+	c->cb = h;
 	c->arg = arg;
-	cp_timer_init(&c->hangup_timer, on_hangup_timer, c);
-	cp_timer_init(&c->no_answer_timer, on_no_answer, c);
+	snprintf(c->local_tag, sizeof(c->local_tag), "%016llx", (unsigned long long)sip_ua_random(ua));
+	c->cseq = (uint32_t)(sip_ua_random(ua) & 0xfff) + 1; /* any start below 2^31 (§8.1.1.5) */
+	cp_timer_init(&c->timer, on_timer, c);
+	cp_timer_init(&c->retx, ok_retransmit, c);
+	ua->st.live++;
+	return c;
+}
+
+struct sip_call *sip_call_new(struct sip_ua *ua, const struct sip_call_config *cfg, const struct sip_call_handler *h,
+			      void *arg)
+{
+	struct sip_call *c;
+
+	if (!ua || !ua->tp || !cfg->from_user || !cfg->from_domain || !cfg->to_uri)
+		return NULL;
+	c = call_alloc(ua, h, arg);
+	if (!c)
+		return NULL;
+	if (copy(c->remote_uri, cfg->to_uri) || copy(c->route, cfg->route) || copy(c->password, cfg->password) ||
+	    copy(c->auth_user, cfg->auth_user ? cfg->auth_user : cfg->from_user) ||
+	    cm_strlcpy(c->contact_user, cfg->from_user, sizeof(c->contact_user)) < 0 ||
+	    snprintf(c->local_uri, sizeof(c->local_uri), "sip:%s@%s", cfg->from_user, cfg->from_domain) >=
+		    (int)sizeof(c->local_uri))
+		goto free_c;
+	snprintf(c->call_id, sizeof(c->call_id), "%016llx%08x@%s", (unsigned long long)sip_ua_random(ua),
+		 (unsigned)sip_ua_random(ua), sip_tp_local_ip(ua->tp));
+	sip_sdp_local_copy(&c->media, &cfg->media, c->media_addr, sizeof(c->media_addr), c->crypto_suite,
+			   sizeof(c->crypto_suite), c->crypto_key, sizeof(c->crypto_key));
+	c->dst = c->next_hop = cfg->dst;
+	c->duration_ms = cfg->duration_ms;
+	c->no_answer_ms = cfg->no_answer_ms;
+	sip_call_table_add(&ua->calls, c);
 	return c;
 
 free_c:
+	ua->st.live--;
 	free(c);
 	return NULL;
 }
@@ -507,54 +789,469 @@ int sip_call_start(struct sip_call *c)
 {
 	int rc;
 
+	if (c->incoming || c->st.state != SIP_CALL_IDLE)
+		return -EINVAL;
+	hold(c);
 	c->invite_ms = cm_now_ms();
-	set_state(c, SIP_CALL_CALLING);
+	c->st.state = SIP_CALL_CALLING;
 	rc = send_invite(c);
 	if (rc < 0) {
 		c->st.result = SIP_RESULT_FAILED;
 		end_call(c);
-		return rc;
+	} else {
+		set_state(c, SIP_CALL_CALLING);
+		if (c->st.state == SIP_CALL_CALLING && c->no_answer_ms)
+			cp_timer_start(loop_of(c), &c->timer, c->no_answer_ms);
 	}
-	if (c->cfg.no_answer_ms)
-		cp_timer_start(sip_tp_loop(c->tp), &c->no_answer_timer, c->cfg.no_answer_ms);
-	return 0;
+	release(c);
+	return rc;
 }
+
+/* ---- received calls --------------------------------------------------------------------------------------- */
+
+static uint32_t t1(const struct sip_call *c)
+{
+	return c->ua->cfg.t1_ms ? c->ua->cfg.t1_ms : SIP_T1_MS;
+}
+
+/* A response to the INVITE with our Contact: Via, Record-Route (101-299, §12.1.1), From, To with our tag,
+ * Call-ID, CSeq copied from the request. */
+static int build_invite_response(struct sip_call *c, const struct sip_msg *req, unsigned status, const char *ctype,
+				 const char *body, char *buf, size_t cap)
+{
+	const struct sip_hdr *to = sip_msg_hdr(req, SIP_HDR_TO);
+	struct sip_builder b;
+	struct sip_addr a;
+	const char *why;
+
+	sip_build_response(&b, buf, cap, status, NULL);
+	sip_build_copy_hdrs(&b, req, SIP_HDR_VIA);
+	if (status > 100 && status < 300)
+		sip_build_copy_hdrs(&b, req, SIP_HDR_RECORD_ROUTE);
+	sip_build_copy_hdrs(&b, req, SIP_HDR_FROM);
+	if (sip_parse_addr(to->value, &a, &why) == 0 && a.tag.len == 0)
+		sip_build_hdrf(&b, "To", "%.*s;tag=%s", (int)to->value.len, to->value.p, c->local_tag);
+	else
+		sip_build_hdr(&b, "To", to->value);
+	sip_build_copy_hdrs(&b, req, SIP_HDR_CALL_ID);
+	sip_build_copy_hdrs(&b, req, SIP_HDR_CSEQ);
+	contact(c, &b);
+	sip_build_hdrf(&b, "Allow", ALLOW);
+	return sip_build_finish(&b, ctype, (struct sip_str){ body ? body : "", body ? strlen(body) : 0 });
+}
+
+/* Sends a 2xx to an INVITE (initial or re-INVITE) on its transaction and keeps it for retransmission until
+ * the ACK: T1, doubling to T2, for 64*T1 (§13.3.1.4); over TCP/TLS only the 64*T1 wait. */
+static int send_2xx(struct sip_call *c, struct sip_txn *st, const struct sip_msg *req, uint32_t cseq,
+		    const char *sdp)
+{
+	char buf[MSG_MAX];
+	int n = build_invite_response(c, req, 200, "application/sdp", sdp, buf, sizeof(buf));
+	char *copy;
+
+	if (n < 0)
+		return n;
+	copy = malloc((size_t)n);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, buf, (size_t)n);
+	free(c->ok);
+	c->ok = copy;
+	c->ok_len = (size_t)n;
+	c->ok_cseq = cseq;
+	c->ok_retx_ms = t1(c);
+	c->ok_first_ms = cm_now_ms();
+	/* a reliable transport delivers it: only the wait for the ACK is left */
+	cp_timer_start(loop_of(c), &c->retx, sip_tp_reliable(c->ua->tp) ? 64 * (uint64_t)t1(c) : c->ok_retx_ms);
+	return sip_txn_respond(st, c->ok, c->ok_len);
+}
+
+static void ok_retransmit(struct cp_loop *loop, void *arg)
+{
+	struct sip_call *c = arg;
+
+	uint64_t elapsed = cm_now_ms() - c->ok_first_ms, limit = 64 * (uint64_t)t1(c);
+
+	hold(c);
+	if (elapsed >= limit) {
+		/* no ACK in 64*T1: the dialog is confirmed but the session ends (§13.3.1.4) */
+		c->st.ack_timeout = true;
+		c->ua->st.ack_timeouts++;
+		free(c->ok);
+		c->ok = NULL;
+		if (c->st.state == SIP_CALL_CONFIRMED)
+			send_bye(c);
+	} else {
+		sip_tp_send(c->ua->tp, &c->dst, c->ok, c->ok_len);
+		c->st.ok_retransmissions++;
+		c->ua->st.ok_retransmissions++;
+		c->ok_retx_ms = c->ok_retx_ms * 2 > SIP_T2_MS ? SIP_T2_MS : c->ok_retx_ms * 2;
+		/* the last wait ends at 64*T1 exactly */
+		cp_timer_start(loop, &c->retx, elapsed + c->ok_retx_ms > limit ? limit - elapsed : c->ok_retx_ms);
+	}
+	release(c);
+}
+
+static void on_ring(struct cp_loop *loop, void *arg)
+{
+	struct sip_call *c = arg;
+	const struct sip_msg *req;
+
+	(void)loop;
+	hold(c);
+	if (c->invite_txn && (c->st.state == SIP_CALL_RINGING || c->st.state == SIP_CALL_CALLING) &&
+	    (req = sip_txn_request(c->invite_txn))) {
+		if (c->answer_status && c->answer_status != 200) {
+			sip_txn_respond_simple(c->invite_txn, c->answer_status, c->local_tag, NULL);
+			c->ua->st.rejected++;
+			c->st.final_status = c->answer_status;
+			c->st.result = sip_call_result_from_status(c->answer_status);
+			end_call(c); /* the ACK for a non-2xx stays inside the transaction */
+		} else if (send_2xx(c, c->invite_txn, req, c->invite_cseq, c->answer_sdp) < 0) {
+			sip_txn_respond_simple(c->invite_txn, 500, c->local_tag, NULL);
+			c->st.final_status = 500;
+			c->st.result = SIP_RESULT_FAILED;
+			end_call(c);
+		} else {
+			sip_txn_set_user(c->invite_txn, NULL);
+			c->invite_txn = NULL;
+			c->ua->st.answered++;
+			c->st.final_status = 200;
+			c->st.result = SIP_RESULT_ANSWERED;
+			c->st.setup_ms = since_invite(c);
+			c->answer_ms = cm_now_ms();
+			set_state(c, SIP_CALL_CONFIRMED);
+		}
+		sip_tp_kick(c->ua->tp); /* responses sent from a timer: the layer's timers may have changed */
+	}
+	release(c);
+}
+
+/* Answers the offer in `body` with our media: the answer's length, or -EPROTO (no fit), -EINVAL (no offer). */
+static int answer_offer(struct sip_call *c, struct sip_str body, char *buf, size_t cap, struct sdp_negotiated *neg)
+{
+	enum sdp_neg why;
+	int n;
+
+	if (take_peer_sdp(c, body) < 0)
+		return -EINVAL;
+	n = sdp_build_answer(&sdp_scratch, &c->media, buf, cap, neg, &why);
+	if (n < 0) {
+		c->st.negotiation = why;
+		return n;
+	}
+	c->st.negotiation = SDP_NEG_OK;
+	if (!owner_accepts(c, neg)) {
+		c->st.negotiation = SDP_NEG_BAD_ANSWER;
+		return -EPROTO;
+	}
+	return n;
+}
+
+void sip_call_incoming(struct sip_ua *ua, struct sip_txn *st, const struct sip_msg *req,
+		       const struct sockaddr_storage *src, const struct sip_answer *a, const struct sip_call_handler *h,
+		       void *arg)
+{
+	struct sip_call *c = call_alloc(ua, h, arg);
+	const struct sip_hdr *ch = sip_msg_hdr(req, SIP_HDR_CONTACT);
+	struct sip_addr from, to, ct;
+	struct sip_cseq cs;
+	char sdp[SDP_MAX];
+	const char *why;
+	int n;
+
+	if (!c) {
+		sip_txn_respond_simple(st, 500, NULL, NULL);
+		return;
+	}
+	hold(c);
+	c->incoming = c->st.incoming = true;
+	c->invite_ms = cm_now_ms();
+	if (sip_parse_addr(sip_msg_hdr(req, SIP_HDR_FROM)->value, &from, &why) < 0 ||
+	    sip_parse_addr(sip_msg_hdr(req, SIP_HDR_TO)->value, &to, &why) < 0 ||
+	    sip_parse_cseq(sip_msg_hdr(req, SIP_HDR_CSEQ)->value, &cs, &why) < 0) {
+		sip_txn_respond_simple(st, 400, NULL, NULL);
+		c->doomed = true;
+		goto out;
+	}
+	copy_str(c->call_id, sizeof(c->call_id), sip_msg_hdr(req, SIP_HDR_CALL_ID)->value);
+	copy_str(c->remote_tag, sizeof(c->remote_tag), from.tag);
+	copy_str(c->remote_uri, sizeof(c->remote_uri), from.uri_str);
+	copy_str(c->local_uri, sizeof(c->local_uri), to.uri_str);
+	if (ch && sip_parse_addr(ch->value, &ct, &why) == 0)
+		copy_str(c->remote_target, sizeof(c->remote_target), ct.uri_str);
+	else
+		copy_str(c->remote_target, sizeof(c->remote_target), from.uri_str);
+	cm_strlcpy(c->contact_user, a->contact_user ? a->contact_user : "callmeter", sizeof(c->contact_user));
+	c->invite_cseq = c->remote_cseq = cs.seq;
+	c->dst = *src;
+	route_set(c, req, false);
+	sip_sdp_local_copy(&c->media, &a->media, c->media_addr, sizeof(c->media_addr), c->crypto_suite,
+			   sizeof(c->crypto_suite), c->crypto_key, sizeof(c->crypto_key));
+	c->ring_ms = a->ring_ms;
+	c->answer_status = a->status;
+	c->invite_txn = st;
+	sip_txn_set_user(st, c);
+	sip_call_table_add(&ua->calls, c);
+	c->st.state = SIP_CALL_CALLING;
+
+	n = answer_offer(c, req->body, sdp, sizeof(sdp), &c->st.media);
+	if (n < 0 || !(c->answer_sdp = strdup(sdp))) {
+		ua->st.negotiation_failed++;
+		sip_txn_respond_simple(st, 488, c->local_tag, NULL);
+		c->st.final_status = 488;
+		c->st.result = SIP_RESULT_NEGOTIATION_FAILED;
+		end_call(c);
+		goto out;
+	}
+	n = build_invite_response(c, req, 180, NULL, NULL, sdp, sizeof(sdp));
+	if (n > 0)
+		sip_txn_respond(st, sdp, (size_t)n);
+	cp_timer_init(&c->timer, on_ring, c);
+	cp_timer_start(loop_of(c), &c->timer, c->ring_ms);
+	set_state(c, SIP_CALL_RINGING);
+out:
+	release(c);
+}
+
+void sip_call_txn_gone(struct sip_call *c, struct sip_txn *t)
+{
+	if (c->invite_txn == t)
+		c->invite_txn = NULL;
+}
+
+/* ---- in-dialog requests from the peer --------------------------------------------------------------------- */
+
+/* Signal=5 (RFC 2976 usage of application/dtmf-relay); Duration in ms. */
+static bool dtmf_relay(const struct sip_msg *req, char *digit, uint32_t *duration)
+{
+	const struct sip_hdr *ct = sip_msg_hdr(req, SIP_HDR_CONTENT_TYPE);
+	const char *p = req->body.p, *end = req->body.p + req->body.len;
+	bool found = false;
+
+	*duration = 0;
+	if (!ct || ct->value.len < 22 || strncasecmp(ct->value.p, "application/dtmf-relay", 22) != 0)
+		return false;
+	for (; p + 7 < end; p++) {
+		if (p != req->body.p && p[-1] != '\n')
+			continue;
+		if (strncasecmp(p, "Signal=", 7) == 0) {
+			const char *v = sip_skip_lws(p + 7, end);
+			if (v < end && *v && strchr(SIP_DTMF_CHARS "abcd", *v)) {
+				*digit = (char)(*v >= 'a' ? *v - 'a' + 'A' : *v);
+				found = true;
+			}
+		} else if (p + 9 < end && strncasecmp(p, "Duration=", 9) == 0) {
+			uint32_t d = 0;
+			for (const char *v = sip_skip_lws(p + 9, end); v < end && sip_is_digit((unsigned char)*v) &&
+			     d < 100000; v++)
+				d = d * 10 + (uint32_t)(*v - '0');
+			*duration = d;
+		}
+	}
+	return found;
+}
+
+static void reinvite(struct sip_call *c, struct sip_txn *st, const struct sip_msg *req, uint32_t cseq)
+{
+	char sdp[SDP_MAX];
+	struct sdp_negotiated prev = c->st.media;
+	enum sdp_neg prev_neg = c->st.negotiation;
+	char *old = c->peer_sdp;
+	int n;
+
+	if (c->st.state != SIP_CALL_CONFIRMED || c->invite_txn) {
+		sip_txn_respond_simple(st, 491, NULL, NULL); /* §14.2: one offer at a time */
+		return;
+	}
+	c->peer_sdp = NULL; /* the previous SDP stays until the new one is accepted */
+	n = answer_offer(c, req->body, sdp, sizeof(sdp), &c->st.media);
+	if (n < 0) {
+		free(c->peer_sdp);
+		c->peer_sdp = old;
+		c->st.media = prev;
+		c->st.negotiation = prev_neg;
+		sip_txn_respond_simple(st, 488, NULL, NULL);
+		return;
+	}
+	free(old);
+	c->st.reinvites++;
+	c->ua->st.reinvites++;
+	if (send_2xx(c, st, req, cseq, sdp) < 0)
+		sip_txn_respond_simple(st, 500, NULL, NULL);
+}
+
+static void peer_ack(struct sip_call *c, const struct sip_msg *req)
+{
+	struct sip_cseq cs;
+	const char *why;
+
+	if (!c->ok || sip_parse_cseq(sip_msg_hdr(req, SIP_HDR_CSEQ)->value, &cs, &why) < 0 || cs.seq != c->ok_cseq)
+		return;
+	cp_timer_stop(loop_of(c), &c->retx);
+	free(c->ok);
+	c->ok = NULL;
+	if (!c->st.acked) {
+		c->st.acked = true;
+		c->ua->st.acks++;
+	}
+}
+
+void sip_call_request(struct sip_call *c, struct sip_txn *st, const struct sip_msg *req)
+{
+	struct sip_cseq cs;
+	const char *why;
+	bool has_to_tag = false;
+	struct sip_addr to;
+
+	hold(c);
+	if (sip_parse_addr(sip_msg_hdr(req, SIP_HDR_TO)->value, &to, &why) == 0)
+		has_to_tag = to.tag.len > 0;
+	if (!st) {
+		if (req->method_id == SIP_ACK)
+			peer_ack(c, req);
+		goto out;
+	}
+	if (sip_parse_cseq(sip_msg_hdr(req, SIP_HDR_CSEQ)->value, &cs, &why) < 0) {
+		sip_txn_respond_simple(st, 400, NULL, NULL);
+		goto out;
+	}
+	if (c->st.state == SIP_CALL_ENDED && req->method_id != SIP_OPTIONS) {
+		sip_txn_respond_simple(st, 481, NULL, NULL);
+		goto out;
+	}
+	switch (req->method_id) {
+	case SIP_INVITE:
+		if (!has_to_tag) {
+			/* our INVITE transaction is gone: the peer did not get the 2xx, send it again; another INVITE
+			 * with this Call-ID and From tag is a loop or a merged request (§8.2.2.2) */
+			if (cs.seq == c->invite_cseq && c->ok && c->ok_cseq == cs.seq)
+				sip_txn_respond(st, c->ok, c->ok_len);
+			else
+				sip_txn_respond_simple(st, 482, NULL, NULL);
+			break;
+		}
+		c->remote_cseq = cs.seq;
+		reinvite(c, st, req, cs.seq);
+		break;
+	case SIP_CANCEL:
+		if (!c->incoming || !c->invite_txn || c->st.state == SIP_CALL_CONFIRMED) {
+			sip_txn_respond_simple(st, 481, NULL, NULL);
+			break;
+		}
+		sip_txn_respond_simple(st, 200, NULL, NULL);
+		sip_txn_respond_simple(c->invite_txn, 487, c->local_tag, NULL);
+		c->ua->st.cancelled++;
+		c->st.final_status = 487;
+		c->st.result = SIP_RESULT_CANCELLED;
+		c->st.ended_by_peer = true;
+		end_call(c);
+		break;
+	case SIP_BYE:
+		if (c->st.state != SIP_CALL_CONFIRMED && c->st.state != SIP_CALL_ENDING) {
+			sip_txn_respond_simple(st, 481, NULL, NULL);
+			break;
+		}
+		sip_txn_respond_simple(st, 200, NULL, NULL);
+		c->ua->st.byes++;
+		c->st.ended_by_peer = true;
+		end_call(c);
+		break;
+	case SIP_INFO: {
+		char digit;
+		uint32_t dur;
+		c->ua->st.infos++;
+		sip_txn_respond_simple(st, 200, NULL, NULL);
+		if (dtmf_relay(req, &digit, &dur)) {
+			if (c->st.dtmf_received < SIP_CALL_DTMF_MAX)
+				c->st.dtmf_digits[c->st.dtmf_received] = digit;
+			c->st.dtmf_received++;
+			c->ua->st.dtmf_digits++;
+			c->ua->st.last_dtmf = digit;
+			if (c->cb && c->cb->on_dtmf)
+				c->cb->on_dtmf(c, c->arg, digit, dur);
+		}
+		break;
+	}
+	case SIP_OPTIONS:
+		c->ua->st.options++;
+		sip_txn_respond_simple(st, 200, NULL, "Allow: " ALLOW "\r\nAccept: application/sdp\r\n");
+		break;
+	default:
+		sip_txn_respond_simple(st, 405, NULL, "Allow: " ALLOW "\r\n");
+	}
+out:
+	release(c);
+}
+
+/* ---- both roles: the API ---------------------------------------------------------------------------------- */
 
 int sip_call_hangup(struct sip_call *c)
 {
+	int rc = 0;
+
+	hold(c);
 	switch (c->st.state) {
 	case SIP_CALL_CONFIRMED:
-		cp_timer_stop(sip_tp_loop(c->tp), &c->hangup_timer);
 		send_bye(c);
-		return 0;
+		break;
 	case SIP_CALL_CALLING:
 	case SIP_CALL_RINGING:
+		if (c->incoming) {
+			/* before our answer: refuse the INVITE instead */
+			if (c->invite_txn)
+				sip_txn_respond_simple(c->invite_txn, 480, c->local_tag, NULL);
+			sip_tp_kick(c->ua->tp);
+			c->st.final_status = 480;
+			c->st.result = SIP_RESULT_UNAVAILABLE;
+			end_call(c);
+			break;
+		}
 		c->cancel_wanted = true;
 		if (c->got_provisional && !c->cancelled)
-			return send_cancel(c);
-		return 0;
+			rc = send_cancel(c);
+		break;
 	default:
-		return -EINVAL;
+		rc = -EINVAL;
 	}
+	release(c);
+	return rc;
 }
 
-void sip_call_free(struct sip_call *c)
+static void info_next(struct sip_call *c)
 {
-	struct cp_loop *loop;
+	char body[64];
 
-	if (!c)
+	if (c->info_txn || c->dtmf_qlen == 0 || c->st.state != SIP_CALL_CONFIRMED)
 		return;
-	loop = sip_tp_loop(c->tp);
-	cp_timer_stop(loop, &c->hangup_timer);
-	cp_timer_stop(loop, &c->no_answer_timer);
-	if (c->invite_txn)
-		sip_txn_set_user(c->invite_txn, NULL);
-	if (c->other_txn)
-		sip_txn_set_user(c->other_txn, NULL);
-	unhash(c);
-	free(c->answer);
-	free(c->ack);
-	free(c);
+	snprintf(body, sizeof(body), "Signal=%c\r\nDuration=%u\r\n", c->dtmf_q[0], c->dtmf_ms);
+	memmove(c->dtmf_q, c->dtmf_q + 1, --c->dtmf_qlen);
+	if (in_dialog(c, "INFO", ++c->cseq, "application/dtmf-relay", body, &c->info_txn) < 0)
+		c->dtmf_qlen = 0;
+}
+
+static void info_done(struct sip_call *c, unsigned status)
+{
+	if (status >= 200 && status < 300)
+		c->st.dtmf_sent++;
+	info_next(c);
+}
+
+int sip_call_send_dtmf(struct sip_call *c, const char *digits, uint32_t duration_ms)
+{
+	size_t n = strlen(digits);
+
+	if (c->st.state != SIP_CALL_CONFIRMED || strspn(digits, SIP_DTMF_CHARS) != n)
+		return -EINVAL;
+	if (c->dtmf_qlen + n > sizeof(c->dtmf_q))
+		return -ENOSPC;
+	memcpy(c->dtmf_q + c->dtmf_qlen, digits, n);
+	c->dtmf_qlen += (unsigned)n;
+	c->dtmf_ms = duration_ms;
+	hold(c);
+	info_next(c);
+	release(c);
+	return 0;
 }
 
 const struct sip_call_stats *sip_call_stats(const struct sip_call *c)
@@ -564,5 +1261,10 @@ const struct sip_call_stats *sip_call_stats(const struct sip_call *c)
 
 const char *sip_call_route_set(const struct sip_call *c)
 {
-	return c->route_set;
+	return c->route_set ? c->route_set : "";
+}
+
+const struct sdp_local *sip_call_local_media(const struct sip_call *c)
+{
+	return &c->media;
 }

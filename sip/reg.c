@@ -26,6 +26,8 @@ struct sip_reg {
 	uint32_t nc;
 	unsigned auth_tries, tries_423;
 	struct sip_txn *pending;
+	struct sockaddr_storage fallback[SIP_DNS_MAX_TARGETS];
+	unsigned nfallback, next_fallback;
 	struct cp_timer refresh;
 	uint64_t first_sent_ms;
 	struct sip_reg_stats st;
@@ -205,8 +207,20 @@ static void on_response(struct sip_client_handler *h, struct sip_txn *ct, const 
 
 static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
 {
+	struct sip_reg *r = (struct sip_reg *)h;
+
+	sip_txn_set_user(ct, NULL);
+	if (r->pending == ct)
+		r->pending = NULL;
+	/* RFC 3263 §4.3: no answer from this destination, try the next one */
+	while (r->next_fallback < r->nfallback) {
+		r->cfg.dst = r->fallback[r->next_fallback++];
+		r->st.failovers++;
+		if (send_register(r) == 0)
+			return;
+	}
 	/* no answer: 408; the connection failed (stream transports): 503 (RFC 3261 §8.1.3.1) */
-	fail((struct sip_reg *)h, sip_txn_last_status(ct) == 503 ? 503 : 408);
+	fail(r, sip_txn_last_status(ct) == 503 ? 503 : 408);
 }
 
 static void on_terminated(struct sip_client_handler *h, struct sip_txn *ct)
@@ -236,6 +250,10 @@ struct sip_reg *sip_reg_new(struct sip_tp *tp, const struct sip_reg_config *cfg,
 					    .on_terminated = on_terminated };
 	r->tp = tp;
 	r->cfg = *cfg;
+	r->cfg.fallback = NULL;
+	r->nfallback = cfg->fallback ? (cfg->nfallback < SIP_DNS_MAX_TARGETS ? cfg->nfallback : SIP_DNS_MAX_TARGETS) : 0;
+	if (r->nfallback)
+		memcpy(r->fallback, cfg->fallback, r->nfallback * sizeof(r->fallback[0]));
 	if (copy(r->domain, cfg->domain) || copy(r->user, cfg->user) || copy(r->password, cfg->password) ||
 	    copy(r->auth_user, cfg->auth_user ? cfg->auth_user : cfg->user) || copy(r->route, cfg->route) ||
 	    sip_digest_cnonce(rnd, sizeof(rnd)) < 0)
@@ -293,6 +311,11 @@ void sip_reg_free(struct sip_reg *r)
 	if (r->pending)
 		sip_txn_set_user(r->pending, NULL);
 	free(r);
+}
+
+const struct sockaddr_storage *sip_reg_dst(const struct sip_reg *r)
+{
+	return &r->cfg.dst;
 }
 
 const struct sip_reg_stats *sip_reg_stats(const struct sip_reg *r)

@@ -418,6 +418,7 @@ struct sip_wtimer {
 };
 struct sip_wheel {
 	uint64_t tick;                    /* the last tick processed */
+	uint64_t scan_from;               /* every slot of the ticks in (tick, scan_from) is empty */
 	size_t armed;
 	struct sip_wtimer *slot[SIP_WHEEL_SLOTS];
 };
@@ -428,8 +429,9 @@ void sip_wtimer_stop(struct sip_wheel *w, struct sip_wtimer *t);
 static inline bool sip_wtimer_armed(const struct sip_wtimer *t) { return t->pprev != NULL; }
 /* Fires every timer due at or before now_ms (callbacks may start and stop timers); returns how many fired. */
 unsigned sip_wheel_advance(struct sip_wheel *w, uint64_t now_ms);
-/* Milliseconds until the earliest armed timer could be due (a tick), or -1 if none is armed. */
-int sip_wheel_next_ms(const struct sip_wheel *w);
+/* Milliseconds until the earliest armed timer could be due (a tick), or -1 if none is armed.  Remembers where
+ * it found it, so asking again after every event costs nothing until timers change. */
+int sip_wheel_next_ms(struct sip_wheel *w);
 
 /* ---- transactions (RFC 3261 §17) -------------------------------------------------------------------------- */
 
@@ -478,7 +480,7 @@ void sip_txn_layer_free(struct sip_txn_layer *l);
 /* Advances the layer's wheel to now_ms (fires A–K); returns timers fired.  The UDP transport calls this from a
  * cp_loop timer; tests call it with a fake clock. */
 unsigned sip_txn_tick(struct sip_txn_layer *l, uint64_t now_ms);
-int sip_txn_next_ms(const struct sip_txn_layer *l);
+int sip_txn_next_ms(struct sip_txn_layer *l);
 /* A stream transport's connection to peer failed or closed: every client transaction still waiting for an
  * answer from it ends now (on_timeout, sip_txn_last_status 503) instead of at Timer B/F.  Returns how many. */
 unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const struct sockaddr_storage *peer);
@@ -561,13 +563,20 @@ struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t por
 void sip_udp_stop(struct sip_udp *u);
 struct sip_tp *sip_udp_tp(struct sip_udp *u);
 uint16_t sip_udp_port(const struct sip_udp *u);
+/* Per-endpoint local ports: one more socket on the transport's address and this port (0: any), sharing its
+ * transaction layer and timers.  The handle sends, and answers what arrives on its socket, from that port, and
+ * its Via/Contact carry it.  sip_tp_stop on it closes that socket only; sip_udp_stop closes them all.  NULL on
+ * failure (logged: the port is taken, or out of descriptors). */
+struct sip_tp *sip_udp_open_port(struct sip_udp *u, uint16_t port);
 
 /* TCP: listens on ip:port (0: any) and opens connections on demand; stream framing by Content-Length
  * (sip_frame); its transaction layer is reliable (no retransmissions; Timers D, I, J, K zero).  Responses go
  * back on the connection the request arrived on. */
 struct sip_tcp;
+#define SIP_STREAM_SETUP_MS 10000u /* a connection not up (connected, and TLS established) by then is closed */
 struct sip_tcp_stats {
 	unsigned accepted, connected, connect_failures, closed, framing_errors, messages;
+	unsigned setup_timeouts;      /* connections closed for not coming up within the setup time */
 	unsigned tls_handshakes;      /* completed, both roles */
 	unsigned tls_resumed;         /* of those, resumed sessions (SSL_session_reused) */
 	unsigned tls_verify_failures; /* the peer's certificate refused (untrusted, wrong name, none when required) */
@@ -580,6 +589,10 @@ void sip_tcp_stop(struct sip_tcp *t);
 struct sip_tp *sip_tcp_tp(struct sip_tcp *t);
 uint16_t sip_tcp_port(const struct sip_tcp *t);
 const struct sip_tcp_stats *sip_tcp_stats(const struct sip_tcp *t);
+/* How long a new connection may take to come up (TCP connect, then the TLS handshake) before it is closed and
+ * what waits on it fails (default SIP_STREAM_SETUP_MS): a peer that accepts and never answers does not hold
+ * requests forever. */
+void sip_tcp_set_setup_timeout(struct sip_tcp *t, uint32_t ms);
 /* Closes the connections to peer (NULL: all of them), failing what waits on them; returns how many. */
 unsigned sip_tcp_disconnect(struct sip_tcp *t, const struct sockaddr_storage *peer);
 
@@ -606,6 +619,43 @@ struct sip_tcp *sip_tls_start(struct cp_loop *loop, const char *ip, uint16_t por
 /* The name to ask for (SNI) and check in the certificate when connecting to dst over TLS (a registrar or
  * proxy reached by its DNS name); a no-op on other transports.  0 or a negative errno. */
 int sip_tp_set_peer_name(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *name);
+
+/* ---- locating SIP servers: DNS (RFC 3263 §4) ------------------------------------------------------------ */
+
+/* c-ares on the control-plane loop, never blocking.  A numeric host is used as it is; a name with a port is
+ * looked up by address (A, or AAAA for AF_INET6); a name without a port by SRV first (_sip._udp, _sip._tcp,
+ * _sips._tcp for the transport), ordered by priority and weight (RFC 2782), each target then by address, and
+ * without SRV records by address on 5060 (5061 for TLS).  The result lists the destinations in the order to try
+ * them: fail over to the next when one does not answer (RFC 3263 §4.3). */
+#define SIP_DNS_MAX_TARGETS 8u
+#define SIP_DNS_NAME_MAX 256u
+struct sip_dns_target {
+	struct sockaddr_storage addr;
+	uint16_t priority, weight;        /* from the SRV record (0 without one) */
+	char target[SIP_DNS_NAME_MAX];    /* the SRV target (or the host) this address belongs to */
+};
+struct sip_dns_result {
+	int status;                       /* 0, or -EHOSTUNREACH with n == 0 */
+	const char *error;                /* c-ares' reason when nothing was found */
+	unsigned n;
+	struct sip_dns_target t[SIP_DNS_MAX_TARGETS];
+};
+struct sip_dns_stats {
+	uint64_t queries, resolved, failed, srv_answers;
+};
+struct sip_dns;
+typedef void (*sip_dns_cb)(void *arg, const struct sip_dns_result *r);
+/* servers: NULL or "" for the system's (/etc/resolv.conf), else "ip[:port],..." (a test's own server).
+ * NULL on failure (logged). */
+struct sip_dns *sip_dns_new(struct cp_loop *loop, const char *servers);
+/* Pending lookups end without their callbacks. */
+void sip_dns_free(struct sip_dns *d);
+/* Starts resolving host (port 0: none given) for a transport; cb gets the result, possibly before this returns
+ * (numeric hosts, names in /etc/hosts).  0 or a negative errno (then cb is not called).  d may be NULL (no
+ * resolver could be started): numeric hosts still work, names give -ENOSYS. */
+int sip_dns_resolve(struct sip_dns *d, const char *host, uint16_t port, enum sip_tp_kind kind, int family,
+		    sip_dns_cb cb, void *arg);
+const struct sip_dns_stats *sip_dns_stats(const struct sip_dns *d);
 
 /* ---- client transaction handlers -------------------------------------------------------------------------- */
 
@@ -635,6 +685,10 @@ struct sip_reg_config {
 	const char *route;           /* outbound proxy as a Route value "<sip:proxy;lr>", or NULL */
 	struct sockaddr_storage dst; /* where REGISTERs go: the registrar or the outbound proxy */
 	uint32_t expires;            /* requested interval, seconds */
+	/* Further destinations (RFC 3263 §4.3, e.g. the rest of a sip_dns_result), tried in turn when a REGISTER
+	 * gets no answer or its connection fails; at most SIP_DNS_MAX_TARGETS are kept.  NULL: none. */
+	const struct sockaddr_storage *fallback;
+	unsigned nfallback;
 };
 
 enum sip_reg_state { SIP_REG_IDLE, SIP_REG_REGISTERING, SIP_REG_REGISTERED, SIP_REG_UNREGISTERING,
@@ -648,6 +702,7 @@ struct sip_reg_stats {
 	uint64_t time_to_register_ms;/* first REGISTER sent to first 200 */
 	unsigned registers_sent, challenges, refreshes, interval_too_brief;
 	unsigned ok;                 /* 2xx received (registrations and refreshes) */
+	unsigned failovers;          /* moves to the next destination after no answer */
 };
 
 struct sip_reg;
@@ -661,12 +716,25 @@ int sip_reg_start(struct sip_reg *r);
 int sip_reg_stop(struct sip_reg *r);
 void sip_reg_free(struct sip_reg *r);
 const struct sip_reg_stats *sip_reg_stats(const struct sip_reg *r);
+/* Where REGISTERs go now: cfg.dst, or the fallback destination a failover moved to. */
+const struct sockaddr_storage *sip_reg_dst(const struct sip_reg *r);
 
-/* ---- calls: the UAC side of a dialog (RFC 3261 §12-§15) --------------------------------------------------- */
+/* ---- calls: INVITE dialogs of both roles (RFC 3261 §12-§15, RFC 3264, RFC 2976) ---------------------------
+ * A user agent core (struct sip_ua) sits on one transport: its transaction-user ops (sip_ua_txn_ops) route
+ * every in-dialog request and stray 2xx to the call it belongs to (Call-ID + local tag, O(1)), hand new INVITEs
+ * to the owner's incoming callback (Request-URI user -> answer settings, or a status to refuse with), answer
+ * OPTIONS, and forward client transactions to sip_client_on_* (so registrations share the transport).
+ *
+ * One struct sip_call is a dialog of either role.  Calls we place (sip_call_new) belong to their creator, who
+ * frees them with sip_call_free (also allowed from inside the call's own callbacks).  Calls we receive belong to
+ * the UA, which frees them right after reporting ENDED: the owner drops its pointer there. */
 
 #define SIP_CALL_MAX_AUTH_TRIES 2u
 #define SIP_CALL_FIELD_MAX 128u
 #define SIP_CALL_ROUTE_MAX 512u      /* the dialog's route set, as Route header text */
+#define SIP_CALL_ROUTES_MAX 8u       /* Record-Route entries kept */
+#define SIP_CALL_DTMF_MAX 32u        /* INFO digits queued per call; digits received remembered per call */
+#define SIP_DTMF_CHARS "0123456789*#ABCD"
 
 enum sip_call_state { SIP_CALL_IDLE, SIP_CALL_CALLING, SIP_CALL_RINGING, SIP_CALL_CONFIRMED, SIP_CALL_ENDING,
 		      SIP_CALL_ENDED };
@@ -679,74 +747,112 @@ const char *sip_call_result_name(enum sip_call_result r); /* "answered", "busy",
 /* answered 2xx, busy 486/600, rejected 403/603, timeout 408, cancelled 487, unavailable 480/503, else failed */
 enum sip_call_result sip_call_result_from_status(unsigned status);
 
+/* A call we place. */
 struct sip_call_config {
 	const char *from_user, *from_domain;
 	const char *to_uri;              /* Request-URI and To, e.g. "sip:bob@10.0.0.2:5060" */
 	struct sockaddr_storage dst;     /* where the INVITE goes (the peer or an outbound proxy) */
-	const char *route;               /* outbound proxy as a Route value "<sip:p;lr>", or NULL */
+	const char *route;               /* outbound proxy as a Route value "<sip:p;lr>", or NULL: then in-dialog
+					  * requests without a Record-Route route set go through it as well */
 	const char *auth_user, *password;/* for 401/407 challenges; NULL password: none */
-	struct sdp_local media;          /* our offer */
+	struct sdp_local media;          /* our offer (strings copied) */
 	uint32_t duration_ms;            /* hang up this long after the ACK; 0: only on sip_call_hangup */
 	uint32_t no_answer_ms;           /* CANCEL if still unanswered this long after the INVITE; 0: never */
+};
+
+/* How a call we receive is answered. */
+struct sip_answer {
+	struct sdp_local media;          /* our answer (strings copied) */
+	uint32_t ring_ms;                /* 180 at once, the final response this long after the INVITE */
+	unsigned status;                 /* 0 or 200: answer; else reject with it (486, 603, …) after the ring time */
+	const char *contact_user;        /* user part of our Contact */
 };
 
 struct sip_call_stats {
 	enum sip_call_state state;
 	enum sip_call_result result;
+	bool incoming;                   /* a call we received */
+	bool ended_by_peer;              /* the peer's BYE or CANCEL ended it */
 	unsigned final_status;           /* the INVITE's final status (408 for a transaction timeout) */
 	char reason[64];                 /* its reason phrase */
 	uint64_t pdd_ms;                 /* INVITE to the first 180/183 */
 	uint64_t time_to_ringing_ms;     /* INVITE to the first 180 */
 	uint64_t setup_ms;               /* INVITE to the 2xx */
-	uint64_t duration_ms;            /* ACK to the BYE's final response */
-	unsigned bye_status;
+	uint64_t duration_ms;            /* ACK (UAS: 2xx) to the end */
+	unsigned bye_status;             /* our BYE's final status (408: no answer) */
 	unsigned challenges;
-	unsigned ack_retransmissions;    /* ACKs re-sent for retransmitted 2xx */
+	unsigned ack_retransmissions;    /* UAC: ACKs re-sent for retransmitted 2xx */
+	bool acked;                      /* UAS: the ACK for our 2xx came */
+	bool ack_timeout;                /* UAS: none came in 64*T1 (the call was then ended with BYE) */
+	unsigned ok_retransmissions;     /* UAS: 2xx re-sent while waiting for the ACK (§13.3.1.4) */
+	unsigned reinvites;              /* re-INVITEs from the peer answered */
+	unsigned dtmf_sent;              /* INFO digits answered with 2xx */
+	unsigned dtmf_received;          /* INFO application/dtmf-relay digits received */
+	char dtmf_digits[SIP_CALL_DTMF_MAX + 1]; /* the first ones received */
 	enum sdp_neg negotiation;
-	struct sdp_negotiated media;     /* valid when answered; strings point into the call's copy of the answer */
+	struct sdp_negotiated media;     /* valid once negotiated; strings point into the call's copy of the peer SDP */
 };
 
 struct sip_call;
-typedef void (*sip_call_cb)(struct sip_call *c, void *arg); /* on every state change */
-struct sip_call *sip_call_new(struct sip_tp *tp, const struct sip_call_config *cfg, sip_call_cb cb, void *arg);
+typedef void (*sip_call_cb)(struct sip_call *c, void *arg);
+/* What a call tells its owner; every member may be NULL. */
+struct sip_call_handler {
+	/* Every state change (stats say why).  ENDED is the last event of a call. */
+	sip_call_cb on_state;
+	/* An offer/answer exchange settled: a received call's offer (before 180), a placed call's answer (before
+	 * CONFIRMED), a re-INVITE from the peer (hold/resume; after the answer is chosen, before it is sent).
+	 * stats->media holds it.  Return false when the media cannot be used: 488 for an offer (the call ends with
+	 * NEGOTIATION_FAILED; a re-INVITE's 488 restores the old media), ACK then BYE for an answer. */
+	bool (*on_media)(struct sip_call *c, void *arg, const struct sdp_negotiated *m);
+	/* A DTMF digit in an INFO application/dtmf-relay request (RFC 2976 usage). */
+	void (*on_dtmf)(struct sip_call *c, void *arg, char digit, uint32_t duration_ms);
+};
+
+struct sip_ua;
+struct sip_call *sip_call_new(struct sip_ua *ua, const struct sip_call_config *cfg, const struct sip_call_handler *h,
+			      void *arg);
 int sip_call_start(struct sip_call *c);
-/* BYE when confirmed, CANCEL while ringing (the call then ends with 487). */
+/* Placed call: BYE when confirmed, CANCEL while ringing (the call then ends with 487).  Received call: 480
+ * before the answer, BYE after it.  0 or -EINVAL when there is nothing to end. */
 int sip_call_hangup(struct sip_call *c);
+/* Queues DTMF digits (SIP_DTMF_CHARS) sent one INFO application/dtmf-relay each, the next when the previous
+ * is answered.  0, -EINVAL (not confirmed, bad digit), -ENOSPC (queue full). */
+int sip_call_send_dtmf(struct sip_call *c, const char *digits, uint32_t duration_ms);
 void sip_call_free(struct sip_call *c);
 const struct sip_call_stats *sip_call_stats(const struct sip_call *c);
 /* The dialog's route set as Route header text ("" without Record-Route). */
 const char *sip_call_route_set(const struct sip_call *c);
+/* Our side of the media as offered or answered (crypto_key: the SDES key we gave the peer). */
+const struct sdp_local *sip_call_local_media(const struct sip_call *c);
 
-/* ---- calls: the UAS side ---------------------------------------------------------------------------------- */
+/* The owner's decision for a new INVITE to Request-URI user `user`: 0 and *a, *h, *harg filled (the answer is
+ * copied) to take the call, or a status to refuse it with at once (404, 480, 486, …). */
+typedef unsigned (*sip_ua_incoming_fn)(void *arg, struct sip_str user, const struct sip_msg *invite,
+				       struct sip_answer *a, const struct sip_call_handler **h, void **harg);
 
-#define SIP_UAS_BUCKETS 4096u
-
-struct sip_uas_config {
-	struct sdp_local media;      /* what we answer with */
-	uint32_t ring_ms;            /* 180 at once, the final response this long after the INVITE */
-	unsigned reject_status;      /* 0: answer with 200; else reject with this (486, 603, …) after the ring time */
-	const char *contact_user;    /* user part of our Contact */
+struct sip_ua_config {
+	struct sip_answer answer;    /* for every INVITE when incoming is NULL */
+	sip_ua_incoming_fn incoming;
+	void *arg;
+	uint32_t t1_ms;              /* T1 for the 2xx retransmission of received calls; 0: SIP_T1_MS */
 };
 
-struct sip_uas_stats {
+struct sip_ua_stats {
 	unsigned invites, answered, rejected, negotiation_failed, cancelled, acks, byes, reinvites, options, infos;
+	unsigned refused;            /* INVITEs the incoming callback refused */
 	unsigned dtmf_digits;        /* INFO application/dtmf-relay digits received */
 	char last_dtmf;
-	unsigned live;               /* dialogs now */
+	unsigned ok_retransmissions, ack_timeouts;
+	unsigned live;               /* calls now, both roles */
 };
 
-/* Answers calls arriving on a transport.  Create it first, start the transport with ops whose on_request is
- * sip_uas_on_request (arg: the UAS) and on_terminated sip_uas_on_terminated (which also forwards client
- * transactions to sip_client_on_terminated, so one transport can carry both roles), then attach the transport.
- * Dialogs are keyed by Call-ID only (enough for a test endpoint; forked calls would need the tags too). */
-struct sip_uas;
-struct sip_uas *sip_uas_new(const struct sip_uas_config *cfg);
-void sip_uas_attach(struct sip_uas *s, struct sip_tp *tp);
-void sip_uas_on_request(void *arg, struct sip_txn *st, const struct sip_msg *req,
-			const struct sockaddr_storage *src);
-void sip_uas_on_terminated(void *arg, struct sip_txn *t);
-void sip_uas_free(struct sip_uas *s);
-const struct sip_uas_stats *sip_uas_stats(const struct sip_uas *s);
+/* Create the UA first, start the transport with ops sip_ua_txn_ops and arg the UA, then attach the transport. */
+struct sip_ua *sip_ua_new(const struct sip_ua_config *cfg);
+void sip_ua_attach(struct sip_ua *ua, struct sip_tp *tp);
+extern const struct sip_txn_user_ops sip_ua_txn_ops;
+/* Frees every call (received ones; placed ones must be freed by their creators first). */
+void sip_ua_free(struct sip_ua *ua);
+const struct sip_ua_stats *sip_ua_stats(const struct sip_ua *ua);
 
 /* ---- callmeter-worker sip-check FILE... ------------------------------------------------------------------- */
 

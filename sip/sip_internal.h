@@ -108,10 +108,16 @@ struct sip_tp {
 	enum sip_tp_kind kind;
 	struct cp_loop *loop;
 	struct sip_txn_layer *txl;
+	struct sip_tp *clock;    /* the handle whose timer ticks txl: itself, or the transport it shares txl with */
 	struct cp_timer tick;
 	char ip[64];
 	uint16_t port;
 };
+/* Several sockets can share one transaction layer (UDP per-endpoint ports): transactions created while ctx is
+ * set (started by the socket's transport, or received on it) send from it.  Returns the previous setting. */
+void *sip_txn_set_send_ctx(struct sip_txn_layer *l, void *ctx);
+/* A socket sharing the layer closes: its transactions send from the layer's own from now on. */
+void sip_txn_drop_send_ctx(struct sip_txn_layer *l, void *ctx);
 /* Creates the transaction layer (reliable per ops) and the wheel's loop timer: 0 or -ENOMEM. */
 int sip_tp_init(struct sip_tp *tp, enum sip_tp_kind kind, const struct sip_tp_ops *ops, struct cp_loop *loop,
 		const char *ip, uint16_t port, const struct sip_txn_user_ops *uops, void *uarg);
@@ -158,9 +164,5 @@ static inline bool sip_same_addr(const struct sockaddr_storage *a, const struct 
 	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
 	return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }
-
-/* A response no client transaction claimed: a retransmitted 2xx for an INVITE is re-ACKed by its call
- * (RFC 3261 §13.2.2.4), anything else is ignored. */
-void sip_call_stray_response(const struct sip_msg *m);
 
 #endif

@@ -30,6 +30,7 @@ struct tcp_conn {
 	bool up;            /* and so is TLS, if any: application data may flow */
 	bool want_write;    /* OpenSSL waits for the socket to become writable */
 	struct ssl_st *ssl; /* NULL: plain TCP */
+	struct cp_timer setup; /* armed until the connection is up */
 	struct sockaddr_storage peer;
 	struct sip_framer framer;
 	char *in;
@@ -44,6 +45,7 @@ struct sip_tcp {
 	struct sockaddr_storage local; /* outgoing connections leave from our address (port chosen by the kernel) */
 	struct sip_tls *tls;           /* NULL: plain TCP */
 	struct tcp_conn *conns;
+	uint32_t setup_ms;
 	bool stopping;
 	struct sip_tcp_stats st;
 };
@@ -62,6 +64,7 @@ static void conn_close(struct tcp_conn *c)
 			*pp = c->next;
 			break;
 		}
+	cp_timer_stop(t->tp.loop, &c->setup);
 	cp_loop_del_fd(t->tp.loop, c->fd);
 	sip_tls_conn_free(c->ssl);
 	close(c->fd);
@@ -76,6 +79,17 @@ static void conn_close(struct tcp_conn *c)
 }
 
 static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg);
+
+static void on_setup_timeout(struct cp_loop *loop, void *arg)
+{
+	struct tcp_conn *c = arg;
+
+	(void)loop;
+	c->t->st.setup_timeouts++;
+	cm_log_rl(&tcp_rl, CM_LOG_WARN, "sip", "%s connection not up after %u ms: closing", c->t->tp.ops->via,
+		  c->t->setup_ms);
+	conn_close(c);
+}
 
 static struct tcp_conn *conn_new(struct sip_tcp *t, int fd, const struct sockaddr_storage *peer, bool accepted)
 {
@@ -99,6 +113,9 @@ static struct tcp_conn *conn_new(struct sip_tcp *t, int fd, const struct sockadd
 	sip_framer_reset(&c->framer);
 	if (cp_loop_add_fd(t->tp.loop, fd, EPOLLIN | (accepted ? 0 : EPOLLOUT), conn_io, c) < 0)
 		goto free_ssl;
+	cp_timer_init(&c->setup, on_setup_timeout, c);
+	if (!c->up)
+		cp_timer_start(t->tp.loop, &c->setup, t->setup_ms);
 	c->next = t->conns;
 	t->conns = c;
 	return c;
@@ -219,6 +236,8 @@ static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 		}
 		c->connected = true;
 		c->up = !c->ssl;
+		if (c->up)
+			cp_timer_stop(t->tp.loop, &c->setup);
 	}
 	if (c->connected && !c->up) {
 		int rc = sip_tls_handshake(c->ssl, &c->peer, &c->want_write, &t->st);
@@ -233,18 +252,24 @@ static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 			return;
 		}
 		c->up = true; /* queued requests go now; records that came with the handshake are read below */
+		cp_timer_stop(t->tp.loop, &c->setup);
 		events |= EPOLLOUT | EPOLLIN;
 	}
-	if (c->up && (events & EPOLLOUT || c->want_write) && conn_flush(c) < 0) {
-		conn_close(c);
-		return;
-	}
-	if (c->up && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && conn_read(c) < 0) {
-		conn_close(c);
-		return;
-	}
-	if (c->up)
+	if (c->up) {
+		/* OpenSSL asked for writability (from a read or a write): writable now, retry both */
+		bool retry = c->want_write && (events & EPOLLOUT);
+
+		c->want_write = false;
+		if ((events & EPOLLOUT) && conn_flush(c) < 0) {
+			conn_close(c);
+			return;
+		}
+		if (((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || retry) && conn_read(c) < 0) {
+			conn_close(c);
+			return;
+		}
 		conn_watch(c);
+	}
 	sip_tp_kick(&t->tp);
 }
 
@@ -360,6 +385,7 @@ static struct sip_tcp *stream_start(struct cp_loop *loop, const char *ip, uint16
 		return NULL;
 	}
 	t->lfd = -1;
+	t->setup_ms = SIP_STREAM_SETUP_MS;
 	if (sip_addr_from(&a, ip, port) < 0) {
 		cm_log(CM_LOG_ERROR, "sip", "'%s' is not a numeric IP address", ip);
 		goto free_t;
@@ -425,6 +451,11 @@ void sip_tcp_stop(struct sip_tcp *t)
 	close(t->lfd);
 	sip_tls_free(t->tls);
 	free(t);
+}
+
+void sip_tcp_set_setup_timeout(struct sip_tcp *t, uint32_t ms)
+{
+	t->setup_ms = ms ? ms : SIP_STREAM_SETUP_MS;
 }
 
 unsigned sip_tcp_disconnect(struct sip_tcp *t, const struct sockaddr_storage *peer)

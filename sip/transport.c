@@ -39,6 +39,7 @@ int sip_tp_init(struct sip_tp *tp, enum sip_tp_kind kind, const struct sip_tp_op
 	tp->ops = ops;
 	tp->kind = kind;
 	tp->loop = loop;
+	tp->clock = tp;
 	tp->port = port;
 	cm_strlcpy(tp->ip, ip, sizeof(tp->ip));
 	tp->txl = sip_txn_layer_new(cm_now_ms(), ops->reliable, tp_send, tp, uops, uarg);
@@ -75,8 +76,10 @@ uint16_t sip_sock_port(int fd)
 
 void sip_tp_kick(struct sip_tp *tp)
 {
-	int next = sip_txn_next_ms(tp->txl);
+	int next;
 
+	tp = tp->clock;
+	next = sip_txn_next_ms(tp->txl);
 	if (next < 0)
 		cp_timer_stop(tp->loop, &tp->tick);
 	else
@@ -87,10 +90,13 @@ struct sip_txn *sip_tp_request(struct sip_tp *tp, const char *req, size_t len, c
 			       void *user, int *err)
 {
 	struct sip_txn *t;
+	void *old;
 
-	/* new timers count from now, not from the last tick */
+	/* new timers count from now, not from the last tick; the transaction sends from this handle's socket */
 	sip_txn_tick(tp->txl, cm_now_ms());
+	old = sip_txn_set_send_ctx(tp->txl, tp);
 	t = sip_txn_client_start(tp->txl, req, len, dst, user, err);
+	sip_txn_set_send_ctx(tp->txl, old);
 	sip_tp_kick(tp);
 	return t;
 }

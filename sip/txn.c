@@ -30,6 +30,7 @@ struct sip_txn {
 	struct sip_wtimer retx;    /* A, E, G */
 	struct sip_wtimer life;    /* B, F, H (timeouts); D, I, J, K (waits); 0 ms: terminate */
 	struct sockaddr_storage peer;
+	void *send_ctx;            /* the transport (socket) it sends from: the one it was started or received on */
 	char *req;                 /* the request as sent or received */
 	size_t req_len;
 	char *resp;                /* server: the last response; client INVITE: the ACK for a non-2xx */
@@ -46,6 +47,7 @@ struct sip_txn_layer {
 	bool reliable;
 	sip_send_fn send;
 	void *send_ctx;
+	void *cur_ctx;              /* sip_txn_set_send_ctx: the socket new transactions send from (NULL: send_ctx) */
 	const struct sip_txn_user_ops *ops;
 	void *ops_arg;
 	struct sip_txn_stats stats;
@@ -139,7 +141,7 @@ static void hash_remove(struct sip_txn *t)
 
 static int send_bytes(struct sip_txn *t, const char *buf, size_t len)
 {
-	return t->l->send(t->l->send_ctx, &t->peer, buf, len);
+	return t->l->send(t->send_ctx, &t->peer, buf, len);
 }
 
 static void destroy(struct sip_txn *t)
@@ -242,6 +244,24 @@ void sip_txn_layer_free(struct sip_txn_layer *l)
 	free(l);
 }
 
+void *sip_txn_set_send_ctx(struct sip_txn_layer *l, void *ctx)
+{
+	void *old = l->cur_ctx;
+
+	l->cur_ctx = ctx;
+	return old;
+}
+
+void sip_txn_drop_send_ctx(struct sip_txn_layer *l, void *ctx)
+{
+	if (l->cur_ctx == ctx)
+		l->cur_ctx = NULL;
+	for (unsigned i = 0; l->stats.live && i < HASH_BUCKETS; i++)
+		for (struct sip_txn *t = l->buckets[i]; t; t = t->hnext)
+			if (t->send_ctx == ctx)
+				t->send_ctx = l->send_ctx;
+}
+
 unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const struct sockaddr_storage *peer)
 {
 	struct sip_txn *failed = NULL;
@@ -261,8 +281,7 @@ unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const struct sockaddr
 			if (!waiting || !sip_same_addr(&t->peer, peer))
 				continue;
 			/* §8.1.3.1: a transport error is a 503 for the user; the transaction ends.  No timer of it
-			 * stays armed until the user has heard, so a wheel tick inside a callback cannot free one
-			 * still on the list. */
+			 * stays armed, so a wheel tick inside a callback cannot free one still on the list. */
 			t->last_status = 503;
 			t->state = SIP_TXN_TERMINATED;
 			sip_wtimer_stop(&l->wheel, &t->retx);
@@ -278,7 +297,7 @@ unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const struct sockaddr
 		n++;
 		if (l->ops->on_timeout)
 			l->ops->on_timeout(l->ops_arg, t);
-		terminate_soon(t); /* freed on a later tick, after on_terminated */
+		destroy(t); /* on_terminated right after on_timeout, as for Timer B/F */
 	}
 	return n;
 }
@@ -288,7 +307,7 @@ unsigned sip_txn_tick(struct sip_txn_layer *l, uint64_t now_ms)
 	return sip_wheel_advance(&l->wheel, now_ms);
 }
 
-int sip_txn_next_ms(const struct sip_txn_layer *l)
+int sip_txn_next_ms(struct sip_txn_layer *l)
 {
 	return sip_wheel_next_ms(&l->wheel);
 }
@@ -315,6 +334,7 @@ static struct sip_txn *txn_new(struct sip_txn_layer *l, enum sip_txn_kind kind, 
 	t->l = l;
 	t->kind = kind;
 	t->peer = *peer;
+	t->send_ctx = l->cur_ctx ? l->cur_ctx : l->send_ctx;
 	t->branch_len = (uint8_t)k->branch.len;
 	memcpy(t->branch, k->branch.p, k->branch.len);
 	t->method_len = (uint8_t)k->method.len;

@@ -26,23 +26,41 @@ static _Thread_local struct {
 	struct mmsghdr msgs[UDP_RX_BATCH];
 } rx;
 
+struct udp_port;
 struct sip_udp {
 	struct sip_tp tp; /* first: the generic handle (loop, transaction layer, wheel tick, address) */
 	int fd;
+	struct udp_port *ports;
+};
+
+/* A further socket sharing the transport's transaction layer and wheel (sip_udp_open_port). */
+struct udp_port {
+	struct sip_tp tp; /* first */
+	int fd;
+	struct sip_udp *u;
+	struct udp_port *next;
 };
 
 static struct cm_ratelimit tx_rl = CM_RATELIMIT_INIT(10000, 5);
 
-static int udp_send(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *buf, size_t len)
+static int sendto_fd(int fd, const struct sockaddr_storage *dst, const char *buf, size_t len)
 {
-	struct sip_udp *u = (struct sip_udp *)tp;
-
-	if (sendto(u->fd, buf, len, 0, (const struct sockaddr *)dst, sip_sockaddr_len(dst)) < 0) {
+	if (sendto(fd, buf, len, 0, (const struct sockaddr *)dst, sip_sockaddr_len(dst)) < 0) {
 		int e = errno;
 		cm_log_rl(&tx_rl, CM_LOG_WARN, "sip", "UDP send failed: %s", strerror(e));
 		return -e;
 	}
 	return 0;
+}
+
+static int udp_send(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *buf, size_t len)
+{
+	return sendto_fd(((struct sip_udp *)tp)->fd, dst, buf, len);
+}
+
+static int port_send(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *buf, size_t len)
+{
+	return sendto_fd(((struct udp_port *)tp)->fd, dst, buf, len);
 }
 
 static void udp_stop(struct sip_tp *tp)
@@ -58,15 +76,14 @@ static const struct sip_tp_ops udp_ops = {
 	.stop = udp_stop,
 };
 
-/* Drains the socket with recvmmsg: one system call per batch, none wasted on a final EAGAIN when the batch
- * comes back short. */
-static void on_readable(struct cp_loop *loop, int fd, uint32_t events, void *arg)
+/* Drains a socket with recvmmsg: one system call per batch, none wasted on a final EAGAIN when the batch comes
+ * back short.  What arrives on tp's socket creates transactions that answer from it. */
+static void drain(int fd, struct sip_tp *tp)
 {
-	struct sip_udp *u = arg;
+	void *old;
 
-	(void)loop;
-	(void)events;
-	sip_tp_tick(&u->tp);
+	sip_tp_tick(tp);
+	old = sip_txn_set_send_ctx(tp->txl, tp);
 	for (int round = 0; round < UDP_RX_ROUNDS; round++) {
 		int n;
 
@@ -79,39 +96,58 @@ static void on_readable(struct cp_loop *loop, int fd, uint32_t events, void *arg
 		if (n <= 0)
 			break;
 		for (int i = 0; i < n; i++)
-			sip_txn_receive(u->tp.txl, rx.buf[i], rx.msgs[i].msg_len, &rx.src[i]);
+			sip_txn_receive(tp->txl, rx.buf[i], rx.msgs[i].msg_len, &rx.src[i]);
 		if (n < UDP_RX_BATCH)
 			break;
 	}
-	sip_tp_kick(&u->tp);
+	sip_txn_set_send_ctx(tp->txl, old);
+	sip_tp_kick(tp);
+}
+
+static void on_readable(struct cp_loop *loop, int fd, uint32_t events, void *arg)
+{
+	(void)loop;
+	(void)events;
+	drain(fd, arg);
+}
+
+/* A bound non-blocking socket on ip:port (0: any), its port in *bound; -1 on failure (logged). */
+static int open_socket(const char *ip, uint16_t port, uint16_t *bound)
+{
+	struct sockaddr_storage a;
+	int fd;
+
+	if (sip_addr_from(&a, ip, port) < 0) {
+		cm_log(CM_LOG_ERROR, "sip", "'%s' is not a numeric IP address", ip);
+		return -1;
+	}
+	fd = socket(a.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sip_sockaddr_len(&a)) < 0 || (*bound = sip_sock_port(fd)) == 0) {
+		cm_log(CM_LOG_ERROR, "sip", "UDP %s:%u: %s", ip, port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t port,
 			      const struct sip_txn_user_ops *ops, void *ops_arg)
 {
 	struct sip_udp *u = calloc(1, sizeof(*u));
-	struct sockaddr_storage a;
 
 	if (!u) {
 		cm_log(CM_LOG_ERROR, "sip", "out of memory for a UDP transport");
 		return NULL;
 	}
-	u->fd = -1;
-	if (sip_addr_from(&a, ip, port) < 0) {
-		cm_log(CM_LOG_ERROR, "sip", "'%s' is not a numeric IP address", ip);
+	u->fd = open_socket(ip, port, &port);
+	if (u->fd < 0)
 		goto free_u;
-	}
-	u->fd = socket(a.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (u->fd < 0 || bind(u->fd, (struct sockaddr *)&a, sip_sockaddr_len(&a)) < 0 ||
-	    (port = sip_sock_port(u->fd)) == 0) {
-		cm_log(CM_LOG_ERROR, "sip", "UDP %s:%u: %s", ip, port, strerror(errno));
-		goto close_fd;
-	}
 	if (sip_tp_init(&u->tp, SIP_TP_UDP, &udp_ops, loop, ip, port, ops, ops_arg) < 0) {
 		cm_log(CM_LOG_ERROR, "sip", "out of memory for the transaction layer");
 		goto close_fd;
 	}
-	if (cp_loop_add_fd(loop, u->fd, EPOLLIN, on_readable, u) < 0) {
+	if (cp_loop_add_fd(loop, u->fd, EPOLLIN, on_readable, &u->tp) < 0) {
 		cm_log(CM_LOG_ERROR, "sip", "cannot add the UDP socket to the event loop");
 		goto fini_tp;
 	}
@@ -120,10 +156,63 @@ struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t por
 fini_tp:
 	sip_tp_fini(&u->tp);
 close_fd:
-	if (u->fd >= 0)
-		close(u->fd);
+	close(u->fd);
 free_u:
 	free(u);
+	return NULL;
+}
+
+static void port_close(struct udp_port *p)
+{
+	struct sip_udp *u = p->u;
+
+	for (struct udp_port **pp = &u->ports; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	sip_txn_drop_send_ctx(u->tp.txl, &p->tp);
+	cp_loop_del_fd(u->tp.loop, p->fd);
+	close(p->fd);
+	free(p);
+}
+
+static void port_stop(struct sip_tp *tp)
+{
+	port_close((struct udp_port *)tp);
+}
+
+static const struct sip_tp_ops port_ops = {
+	.via = "UDP",
+	.uri_param = "",
+	.reliable = false,
+	.send = port_send,
+	.stop = port_stop,
+};
+
+struct sip_tp *sip_udp_open_port(struct sip_udp *u, uint16_t port)
+{
+	struct udp_port *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->fd = open_socket(u->tp.ip, port, &port);
+	if (p->fd < 0)
+		goto free_p;
+	p->tp = (struct sip_tp){ .ops = &port_ops, .kind = SIP_TP_UDP, .loop = u->tp.loop, .txl = u->tp.txl,
+				 .clock = &u->tp, .port = port };
+	memcpy(p->tp.ip, u->tp.ip, sizeof(p->tp.ip));
+	p->u = u;
+	if (cp_loop_add_fd(u->tp.loop, p->fd, EPOLLIN, on_readable, &p->tp) < 0)
+		goto close_fd;
+	p->next = u->ports;
+	u->ports = p;
+	return &p->tp;
+
+close_fd:
+	close(p->fd);
+free_p:
+	free(p);
 	return NULL;
 }
 
@@ -131,6 +220,8 @@ void sip_udp_stop(struct sip_udp *u)
 {
 	if (!u)
 		return;
+	while (u->ports)
+		port_close(u->ports);
 	sip_tp_fini(&u->tp);
 	cp_loop_del_fd(u->tp.loop, u->fd);
 	close(u->fd);
@@ -153,10 +244,8 @@ void sip_client_on_response(void *arg, struct sip_txn *ct, const struct sip_msg 
 	struct sip_client_handler *h = ct ? sip_txn_user(ct) : NULL;
 
 	(void)arg;
-	if (!ct) {
-		sip_call_stray_response(resp);
-		return;
-	}
+	if (!ct)
+		return; /* a stray response: calls take theirs through the UA (sip_ua_txn_ops) */
 	if (h && h->on_response)
 		h->on_response(h, ct, resp);
 }

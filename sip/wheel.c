@@ -10,6 +10,7 @@ void sip_wheel_init(struct sip_wheel *w, uint64_t now_ms)
 {
 	memset(w, 0, sizeof(*w));
 	w->tick = to_tick(now_ms);
+	w->scan_from = w->tick + 1;
 }
 
 static void link_into(struct sip_wtimer **head, struct sip_wtimer *t)
@@ -41,6 +42,10 @@ void sip_wtimer_start(struct sip_wheel *w, struct sip_wtimer *t, uint64_t delay_
 	t->due_tick = w->tick + (ticks ? ticks : 1);
 	link_into(&w->slot[t->due_tick % SIP_WHEEL_SLOTS], t);
 	w->armed++;
+	/* the first tick this slot comes round (a timer beyond one revolution waits in it) */
+	uint64_t at = w->tick + 1 + (t->due_tick - w->tick - 1) % SIP_WHEEL_SLOTS;
+	if (at < w->scan_from)
+		w->scan_from = at;
 }
 
 void sip_wtimer_stop(struct sip_wheel *w, struct sip_wtimer *t)
@@ -78,6 +83,8 @@ unsigned sip_wheel_advance(struct sip_wheel *w, uint64_t now_ms)
 				fired++;
 			} else {
 				link_into(slot, t); /* a later revolution */
+				if (tick + SIP_WHEEL_SLOTS < w->scan_from)
+					w->scan_from = tick + SIP_WHEEL_SLOTS;
 			}
 		}
 	}
@@ -86,12 +93,17 @@ unsigned sip_wheel_advance(struct sip_wheel *w, uint64_t now_ms)
 	return fired;
 }
 
-int sip_wheel_next_ms(const struct sip_wheel *w)
+int sip_wheel_next_ms(struct sip_wheel *w)
 {
+	uint64_t from;
+
 	if (!w->armed)
 		return -1;
-	for (unsigned i = 1; i <= SIP_WHEEL_SLOTS; i++)
-		if (w->slot[(w->tick + i) % SIP_WHEEL_SLOTS])
-			return (int)(i * SIP_WHEEL_TICK_MS);
+	from = w->scan_from > w->tick + 1 ? w->scan_from : w->tick + 1;
+	for (uint64_t x = from; x <= w->tick + SIP_WHEEL_SLOTS; x++)
+		if (w->slot[x % SIP_WHEEL_SLOTS]) {
+			w->scan_from = x;
+			return (int)((x - w->tick) * SIP_WHEEL_TICK_MS);
+		}
 	return (int)(SIP_WHEEL_SLOTS * SIP_WHEEL_TICK_MS);
 }

@@ -16,34 +16,11 @@
 #include "controlplane/controlplane.h"
 #include "sip/sip.h"
 #include "../unit/testutil.h"
+#include "bench_util.h"
 
 #define CALLS 2000
 #define CONCURRENT 50
 
-static double cpu_us(const struct rusage *r)
-{
-	return (double)r->ru_utime.tv_sec * 1e6 + (double)r->ru_utime.tv_usec + (double)r->ru_stime.tv_sec * 1e6 +
-	       (double)r->ru_stime.tv_usec;
-}
-
-static pid_t spawn(char *const argv[])
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int null = open("/dev/null", 2);
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static const struct sip_txn_user_ops uac_ops = { .on_response = sip_client_on_response,
-						 .on_timeout = sip_client_on_timeout,
-						 .on_terminated = sip_client_on_terminated };
 static const struct sdp_codec codecs[] = { { .name = "PCMU", .clock_rate = 8000, .pt = 0 } };
 
 int main(void)
@@ -54,6 +31,7 @@ int main(void)
 	struct rusage r0, r1, rs;
 	struct cp_loop *loop;
 	struct sip_udp *u;
+	struct sip_ua *ua;
 	pid_t uas, uac;
 	int st;
 
@@ -63,11 +41,14 @@ int main(void)
 	}
 	snprintf(uas_port, sizeof(uas_port), "%u", port);
 	char *uas_argv[] = { "sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", uas_port, "-nostdin", NULL };
-	uas = spawn(uas_argv);
+	uas = bench_spawn(uas_argv, NULL);
 	usleep(500000);
 
 	loop = cp_loop_new();
-	u = sip_udp_start(loop, "127.0.0.1", 0, &uac_ops, NULL);
+	/* the product's path: a UA core on the transport, calls placed through it */
+	ua = sip_ua_new(&(struct sip_ua_config){ 0 });
+	u = sip_udp_start(loop, "127.0.0.1", 0, &sip_ua_txn_ops, ua);
+	sip_ua_attach(ua, sip_udp_tp(u));
 	snprintf(to, sizeof(to), "sip:service@127.0.0.1:%u", port);
 	struct sip_call_config cfg = { .from_user = "bench", .from_domain = "127.0.0.1", .to_uri = to,
 				       .duration_ms = 1,
@@ -90,7 +71,7 @@ int main(void)
 				slot[i] = NULL;
 			}
 			if (!slot[i] && started < CALLS) {
-				slot[i] = sip_call_new(sip_udp_tp(u), &cfg, NULL, NULL);
+				slot[i] = sip_call_new(ua, &cfg, NULL, NULL);
 				sip_call_start(slot[i]);
 				started++;
 			}
@@ -98,11 +79,12 @@ int main(void)
 		cp_loop_run_once(loop, 10);
 	}
 	getrusage(RUSAGE_SELF, &r1);
-	double ours = (cpu_us(&r1) - cpu_us(&r0)) / (answered ? answered : 1);
+	double ours = (bench_cpu_us(&r1) - bench_cpu_us(&r0)) / (answered ? answered : 1);
 	printf("callmeter UAC: %u answered, %u failed in %lu ms\n", answered, failed,
 	       (unsigned long)(cm_now_ms() - t0));
 	for (int i = 0; i < CONCURRENT; i++)
 		sip_call_free(slot[i]);
+	sip_ua_free(ua);
 	sip_udp_stop(u);
 	cp_loop_free(loop);
 
@@ -111,9 +93,9 @@ int main(void)
 	snprintf(calls_s, sizeof(calls_s), "%d", CALLS);
 	char *uac_argv[] = { "sipp", "-sn", "uac", target, "-i", "127.0.0.1", "-p", "0", "-m", calls_s, "-l", "50",
 			     "-r", "2000", "-d", "1", "-nostdin", NULL };
-	uac = spawn(uac_argv);
+	uac = bench_spawn(uac_argv, NULL);
 	wait4(uac, &st, 0, &rs);
-	double sipp = cpu_us(&rs) / CALLS;
+	double sipp = bench_cpu_us(&rs) / CALLS;
 	int sipp_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	printf("SIPp UAC: exit %d, %.1f us/call\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1, sipp);
 	kill(uas, SIGKILL);

@@ -7,7 +7,9 @@
 #      re-send what was not acknowledged, and the run completes with no sample lost (each worker's metrics
 #      sequence numbers 1..N stored without a gap);
 #   2. `run cancel` during the calls: CANCELLED, both workers hang up and end their parts, and stay ONLINE;
-#   3. one worker gets SIGTERM while its part runs: it reports DRAINING, finishes the part, then exits 0.
+#   3. one worker gets SIGTERM while its part runs: it reports DRAINING, finishes the part, then exits 0;
+#   4. a worker is SIGKILLed during the run and started again: its hello holds no part, so the run FAILs at
+#      once naming the lost part, and the other worker's part is cancelled.
 # Each run: every endpoint SUCCESS, calls and streams counted on both sides, the merged summary equals the sum
 # of the parts' summaries, MOS from the media both ways, per-second samples from both workers.
 set -u
@@ -65,26 +67,31 @@ serve
 o=$(( $$ % 250 + 1 ))
 # af_packet rings of 4096 frames (4 s of this test's traffic): two busy-polling workers on a 2-CPU machine that
 # others share can be descheduled for longer than the default 512 frames last
-start_worker() { # NAME TOKEN IFACE MEDIA_IP MAIN_LCORE
+spawn_worker() { # NAME TOKEN IFACE MEDIA_IP MAIN_LCORE
 	printf '[worker]\nreconnect_min_ms = 100\nreconnect_max_ms = 300\n' >"$dir/$1.conf"
 	WORKER_TOKEN=$2 CLOUD_URL=localhost:$gport CALLMETER_CA_FILE=$dir/ca.pem HEALTH_PORT=$(free_port) \
 		WORKER_NAME=$1 LOG_FORMAT=pretty LOG_LEVEL=info MEDIA_IP=$4 MAX_FLOWS=40 SIP_IP=127.0.0.1 \
 		CALLMETER_EAL_ARGS="--no-huge --no-shconf -m 256 --no-pci --vdev=net_af_packet0,iface=$3,framecnt=4096 -l 0,1 --main-lcore $5 --no-telemetry --log-level=*:warning" \
-		timeout -k 5 170 "$WK" --config "$dir/$1.conf" >"$dir/$1.log" 2>&1 &
+		timeout -k 5 170 "$WK" --config "$dir/$1.conf" >>"$dir/$1.log" 2>&1 &
+	wpid=$!
 }
-start_worker wa "$ta" "$VA" "10.252.$o.1" 0
-apid=$!
-# net_af_packet names its PACKET_FANOUT group (getpid() ^ ifindex): two workers on the two ends of one veth pair
-# collide when their pids differ in just the bits their ifindexes do; a second start has another pid
-for try in 1 2 3; do
-	start_worker wb "$tb" "$VB" "10.252.$o.2" 1
-	bpid=$!
-	wait_for 10 sh -c "grep -q 'session up' '$dir/wb.log' || ! kill -0 $bpid 2>/dev/null"
-	grep -q "could not set PACKET_FANOUT" "$dir/wb.log" || break
-	wait "$bpid"
-	bpid=""
-	/bin/true; /bin/true # new processes: the next start gets another pid
-done
+# start_worker a|b: sets apid or bpid.  net_af_packet names its PACKET_FANOUT group (getpid() ^ ifindex): two
+# workers on the two ends of one veth pair collide when their pids differ in just the bits their ifindexes do;
+# a second start has another pid.
+start_worker() {
+	for try in 1 2 3; do
+		: >>"$dir/w$1.log"
+		if [ "$1" = a ]; then spawn_worker wa "$ta" "$VA" "10.252.$o.1" 0; else spawn_worker wb "$tb" "$VB" "10.252.$o.2" 1; fi
+		eval "${1}pid=$wpid"
+		wait_for 10 sh -c "tail -n 20 '$dir/w$1.log' | grep -q 'session up\|PACKET_FANOUT' || ! kill -0 $wpid 2>/dev/null"
+		tail -n 20 "$dir/w$1.log" | grep -q "could not set PACKET_FANOUT" || return 0
+		wait "$wpid"
+		/bin/true; /bin/true # new processes: the next start gets another pid
+	done
+	fail "w$1 could not start its dataplane"
+}
+start_worker a
+start_worker b
 wait_for 30 sh -c "'$GW' worker list | grep -Eq '^wa +ONLINE' && '$GW' worker list | grep -Eq '^wb +ONLINE'" ||
 	fail "workers not ONLINE: $("$GW" worker list)"
 
@@ -94,6 +101,7 @@ name = fleet
 duration = 40s
 call_duration = 4s
 cps = 20
+teardown_timeout = 3s
 [group phones]
 endpoints = 20
 role = callee
@@ -178,6 +186,24 @@ grep -q "draining (SIGTERM)" "$dir/wa.log" && grep -q "drained: no runs in hand"
 	fail "wa did not drain after finishing its part"
 grep -q "worker 'wa' .*-> DRAINING" "$dir/gw.log" || fail "gateway never saw wa DRAINING"
 grep -q "part 0: .*ready, SIP on 127.0.0.1:" "$dir/wa.log" "$dir/wb.log" || fail "no part became ready"
+
+# 4. a worker dies during the run and comes back (a new process, without the part): the gateway fails the run
+# at once instead of waiting for a part nobody holds, and the other worker's part is cancelled (its BYEs to the
+# dead worker time out after the plan's teardown_timeout)
+start_worker a
+wait_for 30 sh -c "'$GW' worker list | grep -Eq '^wa +ONLINE'" || fail "wa not back: $("$GW" worker list)"
+id=$("$GW" run submit "$dir/plan.ini") || fail "run submit"
+wait_for 30 running "$id" || fail "run 4 never RUNNING"
+pkill -KILL -P "$bpid"
+wait "$bpid" 2>/dev/null
+start_worker b
+"$GW" run wait "$id" --timeout 60 >"$dir/show.json"
+[ $? -eq 1 ] && grep -q '"status":"FAILED".*lost: worker .wb. restarted during the run' "$dir/show.json" ||
+	fail "run 4 with a restarted worker: $(cat "$dir/show.json")"
+wait_for 20 grep -q "run $id part [01] done" "$dir/wa.log" || fail "wa's part of run 4 was not cancelled"
+pkill -TERM -P "$apid"
+wait "$apid" || fail "worker wa exit $?"
+apid=""
 
 pkill -TERM -P "$bpid"
 wait "$bpid" || fail "worker wb exit $?"

@@ -1,5 +1,6 @@
 #!/bin/sh
-# callmeter-worker run end to end on this machine: SIP on 127.0.0.1, media on the DPDK dataplane over net_ring.
+# callmeter-worker run end to end on this machine: SIP on 127.0.0.1, media on the DPDK dataplane over net_ring
+# (and once over net_null, where media between our own addresses must be delivered inside the dataplane).
 # Checks the exit status, every endpoint's outcome, the calls, packet counts against the call duration, MOS, and
 # that the impaired plan's measured loss matches the 3 % injected.
 set -eu
@@ -32,6 +33,23 @@ assert d["tx_packets"] >= sum(f["packets_sent"] for f in s["flows"]) > 0, d
 print("clean loopback: 40/40 SUCCESS, MOS min %.2f, %d flows" % (q["mos"]["min"], len(s["flows"])))
 PY
 test -s "$dir/clean.msgpack"
+
+# The same plan on net_null, which puts nothing back: every RTP packet is for one of our own media IPs, and a NIC
+# would not return those either, so the dataplane delivers them to itself; the calls see clean media.
+timeout -k 5 180 "$worker" run tests/integration/plans/loopback-short.ini --json-summary "$dir/null.json" \
+	--eal "--no-huge --no-shconf -m 256 --no-pci --vdev=net_null0,no-rx=1 --no-telemetry --log-level=*:warning" \
+	>"$dir/null.out" 2>&1 || { cat "$dir/null.out"; exit 1; }
+python3 - "$dir/null.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+e, d = s["endpoints"], s["dataplane"]
+assert e["total"] == 40 and e["SUCCESS"] == 40, e
+received = sum(f["packets_received"] for f in s["flows"])
+assert all(f["packets_lost"] == 0 and 170 <= f["packets_received"] <= 230 for f in s["flows"]), s["flows"]
+assert d["local_delivered"] >= received > 0 and d.get("port_opackets", 0) < 100, d
+print("own media IPs on net_null: %d packets delivered locally, MOS min %.2f" % (d["local_delivered"],
+      s["quality"]["mos"]["min"]))
+PY
 
 timeout -k 5 180 "$worker" run tests/integration/plans/loopback-impaired.ini --json-summary "$dir/imp.json" \
 	>"$dir/imp.out" 2>&1 || { cat "$dir/imp.out"; exit 1; }
@@ -95,4 +113,22 @@ assert codecs == {"opus": 8, "G722": 8}, codecs
 for f in s["flows"]:
     assert f["packets_lost"] == 0 and f["packets_received"] >= 130 and f["mos"] >= 4.3, f
 print("codecs loopback: 8 Opus and 8 G.722 streams, no loss")
+PY
+
+# DTMF: "123#" as RFC 4733 events on the callers' flows (counted by the callees' RX analysis) and "9*0D" by SIP
+# INFO application/dtmf-relay; per flow (one per endpoint) and in total
+timeout -k 5 180 "$worker" run tests/integration/plans/loopback-dtmf.ini --json-summary "$dir/dtmf.json" \
+	>"$dir/dtmf.out" 2>&1 || { cat "$dir/dtmf.out"; exit 1; }
+python3 - "$dir/dtmf.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["endpoints"]["SUCCESS"] == 16, s["endpoints"]
+flows = {f["endpoint"]: f for f in s["flows"]}
+assert sorted(flows) == list(range(16)), sorted(flows)
+for ep, f in flows.items():
+    caller = ep in range(4, 8) or ep in range(12, 16)   # groups tx4733 and txinfo
+    assert (f["dtmf_sent"], f["dtmf_received"]) == ((4, 0) if caller else (0, 4)), f
+    assert f["packets_lost"] == 0 and f["mos"] >= 4.3, f   # events replace audio, they are not loss
+assert s["dtmf"] == {"sent": 32, "received": 32}, s["dtmf"]
+print("dtmf loopback: 4 digits from each of 8 callers received by every callee, RFC 4733 and SIP INFO")
 PY

@@ -5,6 +5,7 @@
 #    own, SIPp echoes the RTP back, and the worker's RX analysis must see every packet it sent (no loss,
 #    MOS >= 4.3); tshark in the namespace counts the RTP packets the worker says it sent.
 # 2. A SIPp UAC (with RTP echo) calls an `external` group of the worker: every call answered, media both ways.
+# 3. A SIPp UAC puts its call to the worker on hold for 2 s and resumes it: the worker's flow pauses with it.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib/testbed.sh
@@ -121,4 +122,156 @@ for f in s["flows"]:
     assert f["packets_received"] >= 80 and f["packets_lost"] == 0 and f["mos"] >= 4.3, f   # ~2 s echoed
 print("sipp calls in: 4 calls answered by an external group, echoed media analysed, MOS min %.2f"
       % s["quality"]["mos"]["min"])
+PY
+
+# 3. Hold and resume from the far end: a SIPp UAC (RTP echo) calls the external group, puts the call on hold with
+#    a re-INVITE (a=sendonly) for 2 s and resumes it (a=sendrecv).  The worker answers recvonly, its flow stops
+#    sending while held (so the echo stops too) and sends again after the resume: about 3 s of packets, not 5.
+cat >"$TB_WORK/hold.xml" <<'XML'
+<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="UAC with hold and resume">
+  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:sipp@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=sipp 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200"/>
+  <send><![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <pause milliseconds="1500"/>
+  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 INVITE
+Contact: <sip:sipp@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=sipp 1 2 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+a=sendonly
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="200"/>
+  <send><![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <pause milliseconds="2000"/>
+  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 3 INVITE
+Contact: <sip:sipp@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=sipp 1 3 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+a=sendrecv
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="200"/>
+  <send><![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 3 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <pause milliseconds="1500"/>
+  <send retrans="500"><![CDATA[
+BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 4 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+</scenario>
+XML
+sed -e 's/^name = sipp-calls-in/name = sipp-hold/' -e 's/^local_port = 39260/local_port = 39360/' "$TB_WORK/in.ini" \
+	>"$TB_WORK/hold.ini"
+timeout -k 5 180 "$worker" run "$TB_WORK/hold.ini" --json-summary "$TB_WORK/hold.json" >"$TB_WORK/hold.out" 2>&1 &
+wpid=$!
+for _ in $(seq 1 50); do ss -lun | grep -q "$TB_HOST_IP:39360" && break; sleep 0.1; done
+(cd "$TB_WORK" && exec ip netns exec "$TB_NS" sipp -sf "$TB_WORK/hold.xml" -s external-1 "$TB_HOST_IP:39360" \
+	-i "$TB_NS_IP" -p 5063 -mi "$MEDIA_NS_IP" -rtp_echo -m 1 -nostdin -timeout 30s >"$TB_WORK/hold.log" 2>&1)
+src=$?
+wait $wpid
+rc=$?
+if [ $src -ne 0 ] || [ $rc -ne 0 ]; then
+	cat "$TB_WORK/hold.out"; tail -30 "$TB_WORK/hold.log"; cat "$TB_WORK"/*errors.log 2>/dev/null | tail -30
+	echo "FAIL: SIPp hold UAC exit $src, worker exit $rc"
+	exit 1
+fi
+python3 - "$TB_WORK/hold.json" <<'PY' || { cat "$TB_WORK/hold.out"; exit 1; }
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["endpoints"]["SUCCESS"] == 1 and s["calls"]["received"] == 1, (s["endpoints"], s["calls"])
+f, = s["flows"]
+# 1.5 s + 1.5 s of sending around the 2 s hold (5 s without it): 150 packets, some slack for the signalling
+assert 120 <= f["packets_sent"] <= 200, f
+assert f["packets_received"] >= 110 and f["packets_lost"] == 0, f   # the echo of what was sent
+print("sipp hold: re-INVITE sendonly, then sendrecv; the flow sent %d packets in 5 s (held 2 s), "
+      "%d echoed back, none lost" % (f["packets_sent"], f["packets_received"]))
 PY

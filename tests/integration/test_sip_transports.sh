@@ -8,6 +8,9 @@
 #    ca), and call each other through it (Kamailio reaches the callee group over TLS too: that group has a
 #    certificate of its own); a third group that trusts another CA must refuse Kamailio's certificate and end
 #    REGISTRATION_FAILED with 503.  (Debian's SIPp is built without TLS, hence Kamailio as the TLS peer.)
+# 4. DNS: the registrar given by name only; c-ares (pointed at a dnsmasq the test starts on 127.0.0.1 through
+#    CALLMETER_DNS_SERVERS) finds two _sip._tcp SRV records, a dead port first and Kamailio second: every
+#    registration fails over to Kamailio, calls go through it.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib/testbed.sh
@@ -15,6 +18,8 @@ trap tb_cleanup EXIT INT TERM
 worker=${CALLMETER_WORKER_BIN:-build/callmeter-worker}
 # every worker run below is bounded: a hung run is killed (SIGKILL 5 s after SIGTERM) and fails the test
 command -v sipp >/dev/null 2>&1 || tb_skip "sipp (sip-tester) not installed"
+DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
+[ -x "$DNSMASQ" ] || tb_skip "dnsmasq (dnsmasq-base) not installed"
 
 tb_netns cmtp
 tb_media_link
@@ -205,4 +210,63 @@ print("tls: 10 endpoints registered over TLS with digest (Kamailio's certificate
       "it, MOS min %.2f; 2 trusting another CA -> REGISTRATION_FAILED 503" % q["mos"]["min"])
 PY
 grep -q "certificate refused" "$TB_WORK/tls.out" || { cat "$TB_WORK/tls.out"; echo "FAIL: no refusal logged"; exit 1; }
-echo "PASS: calls over TCP to and from SIPp, registrations and calls over TLS through Kamailio"
+
+# 4. the registrar by name (RFC 3263 SRV) with failover
+DNS_PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$DNSMASQ" --no-daemon --conf-file=/dev/null --no-resolv --no-hosts --listen-address=127.0.0.1 --bind-interfaces \
+	--port="$DNS_PORT" --user=root --srv-host=_sip._tcp.sip.test,dead.sip.test,5999,10,0 \
+	--srv-host=_sip._tcp.sip.test,kamailio.sip.test,5060,20,0 --host-record=dead.sip.test,"$TB_NS_IP" \
+	--host-record=kamailio.sip.test,"$TB_NS_IP" >"$TB_WORK/dnsmasq.log" 2>&1 &
+DNS_PID=$!
+cat >"$TB_WORK/dns.ini" <<PLAN
+[test]
+name = dns-srv
+duration = 25s
+call_duration = 2s
+cps = 20
+
+[group agents]
+endpoints = 3
+transport = tcp
+registrar = sip.test
+username = {n}
+password = secret
+first_number = 1000
+local_ip = $TB_HOST_IP
+local_port = 39960
+ring_time = 200ms
+
+[group customers]
+endpoints = 3
+transport = tcp
+registrar = sip.test
+username = {n}
+password = secret
+first_number = 2000
+target = group:agents
+local_ip = $TB_HOST_IP
+local_port = 40060
+
+[dataplane]
+media_ip = 192.0.2.50, 192.0.2.51
+rtp_ports = 45000-45999
+PLAN
+CALLMETER_DNS_SERVERS="127.0.0.1:$DNS_PORT" timeout -k 5 180 "$worker" run "$TB_WORK/dns.ini" \
+	--json-summary "$TB_WORK/dns.json" >"$TB_WORK/dns.out" 2>&1
+rc=$?
+kill "$DNS_PID" 2>/dev/null
+if [ $rc -ne 0 ]; then
+	cat "$TB_WORK/dns.out" "$TB_WORK/dnsmasq.log"; tail -30 "$TB_WORK/kamailio.log"
+	echo "FAIL: DNS run exit $rc"
+	exit 1
+fi
+python3 - "$TB_WORK/dns.json" <<'PY' || { cat "$TB_WORK/dns.out"; exit 1; }
+import json, sys
+s = json.load(open(sys.argv[1]))
+e, r, c = s["endpoints"], s["registrations"], s["calls"]
+assert e["SUCCESS"] == 6 and r["succeeded"] == 6 and c["answered"] == 3, (e, r, c)
+print("dns: registrar 'sip.test' located by SRV, 6 registrations failed over from the dead first target to "
+      "Kamailio, 3 calls through it")
+PY
+grep -q "connect failed" "$TB_WORK/dns.out" || { cat "$TB_WORK/dns.out"; echo "FAIL: the first SRV target was not tried"; exit 1; }
+echo "PASS: calls over TCP to and from SIPp, registrations and calls over TLS through Kamailio, registrar by SRV"

@@ -187,15 +187,20 @@ START_TEST(hostile_gateway_does_not_crash_the_worker)
 		size_t len;
 		bool raw;
 		const char *why;
+		bool welcome; /* sent after a proper welcome: run messages with missing or mistyped fields */
 	} cases[] = {
 #define B(s) s, sizeof(s) - 1
-		{ B("\x00\x10\x00\x01"), true, "frame longer than" },
-		{ B("\xc1\xc1\xc1\xc1"), false, "not a msgpack map" },
-		{ B("\xdf\xff\xff\xff\xff\xa1t\xa1h"), false, "longer than the frame" },
-		{ B("\x81\xa1t\xa7welcome"), false, "bad 'welcome' message" },
-		{ B("\x81\xa1t\xa3" "ack"), false, "bad 'ack' message" },
+		{ B("\x00\x10\x00\x01"), true, "frame longer than", false },
+		{ B("\xc1\xc1\xc1\xc1"), false, "not a msgpack map", false },
+		{ B("\xdf\xff\xff\xff\xff\xa1t\xa1h"), false, "longer than the frame", false },
+		{ B("\x81\xa1t\xa7welcome"), false, "bad 'welcome' message", false },
+		{ B("\x81\xa1t\xa3" "ack"), false, "bad 'ack' message", false },
+		{ B("\x83\xa1t\xa6" "assign\xa6run_id\xa1r\xa4part\x01"), false, "bad 'assign' message", true },
+		{ B("\x83\xa1t\xa5start\xa6run_id\xa1r\xa7targets\x91\x92\xa1g\x01"), false, "bad 'start' message", true },
+		{ B("\x82\xa1t\xa7release\xa6run_id\x07"), false, "bad 'release' message", true },
 #undef B
 	};
+	static const char welcome[] = "\x83\xa1t\xa7welcome\xa9worker_id\x01\xabheartbeat_s\x05";
 	char tok[GW_TOKEN_LEN + 1] = "cmw_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 	char err[256], cert[128], key[128], body[4096], *wlog;
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -226,6 +231,11 @@ START_TEST(hostile_gateway_does_not_crash_the_worker)
 		t.open = true;
 		ck_assert_int_eq(gt_pump(&t, 1, 10000), 1);
 		ck_assert_str_eq(t.type[0], "hello");
+		if (cases[i].welcome) {
+			uint32_t n = htonl((uint32_t)sizeof(welcome) - 1);
+			ck_assert_int_eq(gw_conn_send(&t.c, (const uint8_t *)&n, 4), 0);
+			ck_assert_int_eq(gw_conn_send(&t.c, (const uint8_t *)welcome, sizeof(welcome) - 1), 0);
+		}
 		if (!cases[i].raw) {
 			uint32_t n = htonl((uint32_t)cases[i].len);
 			ck_assert_int_eq(gw_conn_send(&t.c, (const uint8_t *)&n, 4), 0);

@@ -111,8 +111,90 @@ START_TEST(legs_become_flows_with_quality)
 		loss = 100.0 * (double)f.packets_lost / (double)(f.packets_received + f.packets_lost);
 		ck_assert_msg(loss > 1.5 && loss < 10, "loss %.2f %%", loss);
 		ck_assert_msg(f.mos < 4.2 && f.mos > 2.5, "MOS %.3f at %.1f %% loss", f.mos, loss);
+		ck_assert_msg(f.burst_r > 0.7 && f.burst_r < 1.6, "random loss, BurstR %.2f", f.burst_r);
 		cp_media_stop(m, CP_LEG(i, true), &f);
 	}
+
+	/* Gilbert–Elliott loss (bad state entered with 2 %, left with 20 % per packet, everything lost in it: runs
+	 * of 5 on average, BurstR = 1 / (p + q) = 4.5): the legs' BurstR comes out well above 1, and the MOS below
+	 * what the same loss rate gives when random (BurstR 1) */
+	ck_assert_int_eq(dp_impair_set(0, &(struct dp_impair){ .ge_p_ppm = 20000, .ge_r_ppm = 200000,
+							       .ge_loss_bad_ppm = 1000000, .seed = 5 }), 0);
+	for (uint32_t i = 0; i < 4; i++)
+		connect_legs(m, 4 + i, i);
+	wait_commands();
+	usleep(5000000);
+	{
+		double br = 0, mos = 0, lost = 0, expected = 0, mos_random;
+		struct emodel_input in;
+		struct emodel_result out;
+		unsigned n = 0;
+
+		for (uint32_t i = 0; i < 8; i++) {
+			cp_media_stop(m, i < 4 ? CP_LEG(4 + i, false) : CP_LEG(i - 4, true), &f);
+			ck_assert_uint_ge(f.packets_received, 200);
+			br += f.burst_r;
+			mos += f.mos;
+			lost += (double)f.packets_lost;
+			expected += (double)(f.packets_received + f.packets_lost);
+			n++;
+		}
+		br /= n;
+		mos /= n;
+		/* the same receiver, codec and loss rate with random loss */
+		emodel_defaults(&in);
+		emodel_set_codec(&in, codec_by_name("PCMU"), codec_by_name("PCMU")->has_plc);
+		emodel_set_delay(&in, emodel_one_way_delay_ms(0, 20, 20));
+		in.ppl = 100.0 * lost / expected;
+		in.burst_r = 1;
+		ck_assert_int_eq(emodel_compute(&in, &out), 0);
+		mos_random = out.mos;
+		ck_assert_msg(in.ppl > 3 && in.ppl < 20, "GE loss %.2f %%", in.ppl);
+		ck_assert_msg(br > 2.0, "GE loss: mean BurstR %.2f", br);
+		ck_assert_msg(mos < mos_random - 0.1, "GE MOS %.3f, random at the same %.2f %% loss %.3f", mos, in.ppl,
+			      mos_random);
+		printf("Gilbert-Elliott: loss %.2f %%, mean BurstR %.2f, MOS %.2f (random loss at that rate: %.2f)\n",
+		       in.ppl, br, mos, mos_random);
+	}
+	/* hold and resume (a re-INVITE's new direction): the held leg stops sending, its peer stops receiving */
+	ck_assert_int_eq(dp_impair_set(0, &(struct dp_impair){ 0 }), 0);
+	connect_legs(m, 4, 0);
+	wait_commands();
+	usleep(600000);
+	{
+		struct cp_call_media to_b = { .codec = "PCMU", .payload_type = 0, .ptime_ms = 20 };
+		struct cp_sample a0, a1, a2, b1, b2;
+
+		ck_assert_int_eq(cp_media_local(m, CP_LEG(0, true), to_b.remote_ip, sizeof(to_b.remote_ip),
+						&to_b.remote_port), 0);
+		ck_assert_int_eq(cp_media_modify(m, CP_LEG(4, false), &to_b, false, true), 0); /* on hold */
+		wait_commands();
+		usleep(100000); /* what was in flight arrives */
+		memset(&a0, 0, sizeof(a0));
+		cp_media_sample(m, CP_LEG(4, false), &a0);
+		usleep(1000000);
+		memset(&a1, 0, sizeof(a1));
+		memset(&b1, 0, sizeof(b1));
+		cp_media_sample(m, CP_LEG(4, false), &a1);
+		cp_media_sample(m, CP_LEG(0, true), &b1);
+		ck_assert_uint_eq(a1.packets_sent, a0.packets_sent);       /* held: nothing sent */
+		ck_assert_uint_ge(a1.packets_received, a0.packets_received + 40); /* still receiving */
+		ck_assert_int_eq(cp_media_modify(m, CP_LEG(4, false), &to_b, true, true), 0); /* resumed */
+		wait_commands();
+		usleep(1000000);
+		memset(&a2, 0, sizeof(a2));
+		memset(&b2, 0, sizeof(b2));
+		cp_media_sample(m, CP_LEG(4, false), &a2);
+		cp_media_sample(m, CP_LEG(0, true), &b2);
+		ck_assert_uint_ge(a2.packets_sent, a1.packets_sent + 40);
+		ck_assert_uint_ge(b2.packets_received, b1.packets_received + 40);
+		cp_media_stop(m, CP_LEG(4, false), &f);
+		cp_media_stop(m, CP_LEG(0, true), &f);
+	}
+	/* modifying a leg that is not up */
+	ck_assert_int_eq(cp_media_modify(m, CP_LEG(4, false), &(struct cp_call_media){ .codec = "PCMU",
+									     .remote_ip = "10.9.0.1" },
+					 true, true), -EINVAL);
 	dp_stop();
 	dp_eal_cleanup();
 	cp_media_free(m);

@@ -14,7 +14,7 @@
 #include "check_main.h"
 #include "testutil.h"
 
-enum uas_mode { UAS_ANSWER, UAS_BUSY, UAS_CHALLENGE, UAS_RING_ONLY, UAS_BAD_SDP, UAS_ANSWER_TWICE };
+enum uas_mode { UAS_ANSWER, UAS_BUSY, UAS_CHALLENGE, UAS_RING_ONLY, UAS_BAD_SDP, UAS_ANSWER_TWICE, UAS_CROSS_CANCEL };
 
 static struct {
 	enum uas_mode mode;
@@ -22,6 +22,7 @@ static struct {
 	unsigned invites, acks, byes, cancels;
 	bool ack_had_tag, bye_had_route, bye_to_target;
 	struct sip_txn *ringing; /* the INVITE left ringing */
+	struct sip_txn *cancel;  /* UAS_CROSS_CANCEL: the CANCEL answered only at the end */
 	char last[4096];         /* the last response sent */
 	int last_len;
 } uas;
@@ -104,7 +105,7 @@ static void uas_request(void *arg, struct sip_txn *st, const struct sip_msg *req
 		reply(st, 180, NULL, NULL, NULL);
 		if (uas.mode == UAS_BUSY)
 			reply(st, 486, NULL, NULL, NULL);
-		else if (uas.mode == UAS_RING_ONLY)
+		else if (uas.mode == UAS_RING_ONLY || uas.mode == UAS_CROSS_CANCEL)
 			uas.ringing = st;
 		else
 			answer(st, req);
@@ -122,6 +123,13 @@ static void uas_request(void *arg, struct sip_txn *st, const struct sip_msg *req
 		break;
 	case SIP_CANCEL:
 		uas.cancels++;
+		if (uas.mode == UAS_CROSS_CANCEL) {
+			/* the callee answered just before the CANCEL came: the 200 to the INVITE crosses it */
+			uas.cancel = st;
+			answer(uas.ringing, sip_txn_request(uas.ringing));
+			uas.ringing = NULL;
+			break;
+		}
 		reply(st, 200, NULL, NULL, NULL);
 		if (uas.ringing) {
 			reply(uas.ringing, 487, NULL, NULL, NULL);
@@ -141,9 +149,20 @@ static void uas_terminated(void *arg, struct sip_txn *t)
 }
 
 static const struct sip_txn_user_ops uas_ops = { .on_request = uas_request, .on_terminated = uas_terminated };
-static const struct sip_txn_user_ops uac_ops = { .on_response = sip_client_on_response,
-						 .on_timeout = sip_client_on_timeout,
-						 .on_terminated = sip_client_on_terminated };
+static struct sip_ua *uac_ua; /* the UAC's user agent core (one per place()) */
+
+/* A UAC transport with its UA core, as the product runs them. */
+static struct sip_udp *uac_start(struct cp_loop *loop, const char *ip)
+{
+	struct sip_udp *u;
+
+	uac_ua = sip_ua_new(&(struct sip_ua_config){ 0 });
+	ck_assert_ptr_nonnull(uac_ua);
+	u = sip_udp_start(loop, ip, 0, &sip_ua_txn_ops, uac_ua);
+	ck_assert_ptr_nonnull(u);
+	sip_ua_attach(uac_ua, sip_udp_tp(u));
+	return u;
+}
 static const struct sdp_codec uac_codecs[] = {
 	{ .name = "PCMA", .clock_rate = 8000, .pt = 8 },
 	{ .name = "PCMU", .clock_rate = 8000, .pt = 0 },
@@ -179,13 +198,13 @@ static const struct sip_call_stats *place(enum uas_mode mode, uint32_t duration_
 	memset(&uas, 0, sizeof(uas));
 	uas.mode = mode;
 	uas.u = sip_udp_start(loop, "127.0.0.1", 0, &uas_ops, NULL);
-	uac = sip_udp_start(loop, "127.0.0.1", 0, &uac_ops, NULL);
+	uac = uac_start(loop, "127.0.0.1");
 	ck_assert_ptr_nonnull(uas.u);
 	ck_assert_ptr_nonnull(uac);
 	snprintf(to, sizeof(to), "sip:bob@127.0.0.1:%u", sip_udp_port(uas.u));
 	cfg.to_uri = to;
 	sip_addr_from(&cfg.dst, "127.0.0.1", sip_udp_port(uas.u));
-	c = sip_call_new(sip_udp_tp(uac), &cfg, NULL, NULL);
+	c = sip_call_new(uac_ua, &cfg, NULL, NULL);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_int_eq(sip_call_start(c), 0);
 	run_until_ended(loop, c, 5000);
@@ -198,6 +217,7 @@ static const struct sip_call_stats *place(enum uas_mode mode, uint32_t duration_
 static void done(struct sip_call *c, struct cp_loop *loop, struct sip_udp *uac)
 {
 	sip_call_free(c);
+	sip_ua_free(uac_ua);
 	sip_udp_stop(uac);
 	sip_udp_stop(uas.u);
 	cp_loop_free(loop);
@@ -316,6 +336,36 @@ START_TEST(negotiation_failure_acks_and_byes)
 }
 END_TEST
 
+/* Our CANCEL crosses the callee's 200: the call is ACKed and ended with BYE (result cancelled); the CANCEL's
+ * own answer comes after the call is freed and must find nothing of it. */
+START_TEST(cancel_crossing_2xx)
+{
+	struct sip_call *c;
+	struct cp_loop *loop;
+	struct sip_udp *uac;
+	const struct sip_call_stats *st = place(UAS_CROSS_CANCEL, 300, 200, NULL, &c, &loop, &uac);
+	uint64_t t0;
+
+	ck_assert_int_eq(st->state, SIP_CALL_ENDED);
+	ck_assert_int_eq(st->result, SIP_RESULT_CANCELLED);
+	ck_assert_uint_eq(st->final_status, 200);
+	ck_assert_uint_eq(uas.cancels, 1);
+	ck_assert_uint_eq(uas.acks, 1);
+	ck_assert_uint_eq(uas.byes, 1);
+	ck_assert_uint_eq(st->bye_status, 200);
+	sip_call_free(c);
+	ck_assert_ptr_nonnull(uas.cancel);
+	reply(uas.cancel, 200, NULL, NULL, NULL);
+	for (t0 = cm_now_ms(); cm_now_ms() - t0 < 200;)
+		cp_loop_run_once(loop, 20);
+	ck_assert_uint_eq(sip_ua_stats(uac_ua)->live, 0);
+	sip_ua_free(uac_ua);
+	sip_udp_stop(uac);
+	sip_udp_stop(uas.u);
+	cp_loop_free(loop);
+}
+END_TEST
+
 /* ---- against a real UAS (SIPp), when the integration test provides one ------------------------------------ */
 
 /* Direct to the UAS, then (with CALLMETER_SIP_PROXY=IP:PORT) through a Record-Routing proxy. */
@@ -324,7 +374,7 @@ START_TEST(real_uas_calls)
 	const char *proxy = _i ? getenv("CALLMETER_SIP_PROXY") : NULL;
 	struct cp_loop *loop = cp_loop_new();
 	const char *ip = getenv("CALLMETER_SIP_LOCAL_IP") ? getenv("CALLMETER_SIP_LOCAL_IP") : "127.0.0.1";
-	struct sip_udp *uac = sip_udp_start(loop, ip, 0, &uac_ops, NULL);
+	struct sip_udp *uac = uac_start(loop, ip);
 	char host[64], to[128];
 	unsigned port, calls = getenv("CALLMETER_SIP_CALLS") ? (unsigned)atoi(getenv("CALLMETER_SIP_CALLS")) : 3;
 	struct sip_call_config cfg = { .from_user = "alice", .from_domain = "uac.test", .duration_ms = 200,
@@ -341,7 +391,7 @@ START_TEST(real_uas_calls)
 		ck_assert_int_eq(sip_addr_from(&cfg.dst, host, (uint16_t)port), 0);
 	}
 	for (unsigned i = 0; i < calls; i++) {
-		struct sip_call *c = sip_call_new(sip_udp_tp(uac), &cfg, NULL, NULL);
+		struct sip_call *c = sip_call_new(uac_ua, &cfg, NULL, NULL);
 		const struct sip_call_stats *st = sip_call_stats(c);
 
 		ck_assert_int_eq(sip_call_start(c), 0);
@@ -360,6 +410,7 @@ START_TEST(real_uas_calls)
 		       (unsigned long)st->duration_ms);
 		sip_call_free(c);
 	}
+	sip_ua_free(uac_ua);
 	sip_udp_stop(uac);
 	cp_loop_free(loop);
 }
@@ -377,6 +428,7 @@ static Suite *call_suite(void)
 	tcase_add_test(tc, challenged_call);
 	tcase_add_test(tc, cancelled_on_no_answer);
 	tcase_add_test(tc, negotiation_failure_acks_and_byes);
+	tcase_add_test(tc, cancel_crossing_2xx);
 	suite_add_tcase(s, tc);
 	if (getenv("CALLMETER_SIP_UAS")) {
 		TCase *real = tcase_create("real UAS");

@@ -276,6 +276,123 @@ START_TEST(via_and_contact_forms)
 }
 END_TEST
 
+/* A registrar that notes the source port of each REGISTER and the port in its Contact. */
+static struct {
+	unsigned n;
+	uint16_t src_port[4], contact_port[4];
+} ports_seen;
+
+static void port_registrar(void *arg, struct sip_txn *st, const struct sip_msg *req,
+			   const struct sockaddr_storage *src)
+{
+	const struct sip_hdr *ch = sip_msg_hdr(req, SIP_HDR_CONTACT);
+	struct sip_addr a;
+	const char *why;
+	char extra[512];
+
+	(void)arg;
+	if (!st || !ch || sip_parse_addr(ch->value, &a, &why) < 0)
+		return;
+	if (ports_seen.n < 4) {
+		ports_seen.src_port[ports_seen.n] = ntohs(((const struct sockaddr_in *)src)->sin_port);
+		ports_seen.contact_port[ports_seen.n++] = a.uri.port;
+	}
+	snprintf(extra, sizeof(extra), "Contact: %.*s;expires=60\r\n", (int)ch->value.len, ch->value.p);
+	sip_txn_respond_simple(st, 200, "p1", extra);
+}
+
+static const struct sip_txn_user_ops port_registrar_ops = { .on_request = port_registrar };
+
+static void answer_options(void *arg, struct sip_txn *st, const struct sip_msg *req,
+			   const struct sockaddr_storage *src)
+{
+	(void)arg;
+	(void)src;
+	if (st && req->method_id == SIP_OPTIONS)
+		sip_txn_respond_simple(st, 200, "o1", NULL);
+}
+
+static const struct sip_txn_user_ops port_cli_ops = { .on_request = answer_options,
+						      .on_response = sip_client_on_response,
+						      .on_timeout = sip_client_on_timeout,
+						      .on_terminated = sip_client_on_terminated };
+
+static enum sip_reg_state register_on(struct cp_loop *loop, struct sip_tp *tp, const char *user, uint16_t port)
+{
+	struct sip_reg_config cfg = { .domain = "127.0.0.1", .user = user, .expires = 60 };
+	struct sip_reg *r;
+	enum sip_reg_state s;
+	uint64_t t0 = cm_now_ms();
+
+	sip_addr_from(&cfg.dst, "127.0.0.1", port);
+	r = sip_reg_new(tp, &cfg, NULL, NULL);
+	sip_reg_start(r);
+	while (sip_reg_stats(r)->state == SIP_REG_REGISTERING && cm_now_ms() - t0 < 3000)
+		cp_loop_run_once(loop, 20);
+	s = sip_reg_stats(r)->state;
+	sip_reg_free(r);
+	return s;
+}
+
+/* Per-endpoint ports: two more sockets on one UDP transport, one transaction layer.  Each registration leaves
+ * from its own port with that port in Via and Contact, its answer comes back to it; a request sent to one of
+ * them is answered from that same port; closing one leaves the others working. */
+START_TEST(udp_ports_per_endpoint)
+{
+	struct cp_loop *loop = cp_loop_new();
+	struct sip_udp *srv = sip_udp_start(loop, "127.0.0.1", 0, &port_registrar_ops, NULL);
+	struct sip_udp *u = sip_udp_start(loop, "127.0.0.1", 0, &port_cli_ops, NULL);
+	struct sip_tp *p1 = sip_udp_open_port(u, 0), *p2 = sip_udp_open_port(u, 0);
+	struct sockaddr_storage dst, from;
+	socklen_t fl = sizeof(from);
+	char req[1024], resp[2048];
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), n;
+	ssize_t got_n = -1;
+	uint64_t t0;
+
+	ck_assert_ptr_nonnull(p1);
+	ck_assert_ptr_nonnull(p2);
+	ck_assert_uint_ne(sip_tp_port(p1), sip_tp_port(p2));
+	ck_assert_uint_ne(sip_tp_port(p1), sip_udp_port(u));
+	ck_assert_ptr_eq(sip_tp_txn_layer(p1), sip_tp_txn_layer(sip_udp_tp(u)));
+	memset(&ports_seen, 0, sizeof(ports_seen));
+	ck_assert_int_eq(register_on(loop, p1, "ep1", sip_udp_port(srv)), SIP_REG_REGISTERED);
+	ck_assert_int_eq(register_on(loop, p2, "ep2", sip_udp_port(srv)), SIP_REG_REGISTERED);
+	ck_assert_uint_eq(ports_seen.n, 2);
+	ck_assert_uint_eq(ports_seen.src_port[0], sip_tp_port(p1));
+	ck_assert_uint_eq(ports_seen.contact_port[0], sip_tp_port(p1));
+	ck_assert_uint_eq(ports_seen.src_port[1], sip_tp_port(p2));
+	ck_assert_uint_eq(ports_seen.contact_port[1], sip_tp_port(p2));
+
+	/* a request to p2's port is answered from p2's port */
+	n = snprintf(req, sizeof(req),
+		     "OPTIONS sip:ep2@127.0.0.1:%u SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKport1;rport\r\n"
+		     "Max-Forwards: 70\r\nFrom: <sip:x@127.0.0.1>;tag=x1\r\nTo: <sip:ep2@127.0.0.1>\r\n"
+		     "Call-ID: port1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+		     sip_tp_port(p2));
+	sip_addr_from(&dst, "127.0.0.1", sip_tp_port(p2));
+	ck_assert_int_eq(sendto(fd, req, (size_t)n, 0, (struct sockaddr *)&dst, sizeof(struct sockaddr_in)), n);
+	t0 = cm_now_ms();
+	while (got_n < 0 && cm_now_ms() - t0 < 3000) {
+		cp_loop_run_once(loop, 20);
+		got_n = recvfrom(fd, resp, sizeof(resp), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+	}
+	ck_assert_int_gt(got_n, 0);
+	ck_assert(memmem(resp, (size_t)got_n, "SIP/2.0 200", 11));
+	ck_assert_uint_eq(ntohs(((struct sockaddr_in *)&from)->sin_port), sip_tp_port(p2));
+
+	/* closing p1 leaves p2 and the transport's own socket working */
+	sip_tp_stop(p1);
+	ck_assert_int_eq(register_on(loop, p2, "ep2", sip_udp_port(srv)), SIP_REG_REGISTERED);
+	ck_assert_int_eq(register_on(loop, sip_udp_tp(u), "main", sip_udp_port(srv)), SIP_REG_REGISTERED);
+	ck_assert_uint_eq(ports_seen.src_port[3], sip_udp_port(u));
+	close(fd);
+	sip_udp_stop(u); /* closes p2 too */
+	sip_udp_stop(srv);
+	cp_loop_free(loop);
+}
+END_TEST
+
 static Suite *tcp_suite(void)
 {
 	Suite *s = suite_create("sip_tcp");
@@ -286,6 +403,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tc, framing_packed_and_split);
 	tcase_add_test(tc, register_names_its_transport);
 	tcase_add_test(tc, via_and_contact_forms);
+	tcase_add_test(tc, udp_ports_per_endpoint);
 	suite_add_tcase(s, tc);
 	return s;
 }

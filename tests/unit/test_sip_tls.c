@@ -3,7 +3,8 @@
  * (Via TLS, Contact ;transport=tls); an untrusted server certificate and a certificate for another name refused
  * (counted, and the registration fails at once with 503 instead of waiting for Timer F); a server requiring a
  * client certificate refusing a client without one and accepting one with it (mutual TLS); the second
- * connection to a peer resuming the first one's session; incoming connections refused without a certificate. */
+ * connection to a peer resuming the first one's session; incoming connections refused without a certificate; a
+ * peer that never answers the handshake given up after the setup time. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -383,6 +384,47 @@ START_TEST(no_certificate_no_server)
 }
 END_TEST
 
+/* A peer that accepts TCP and never speaks TLS: the connection is closed after the setup time and the
+ * registration fails with 503 then, not after Timer F (32 s); the next request opens a fresh connection. */
+START_TEST(silent_peer_times_out)
+{
+	struct sip_tls_config cli = { .verify = SIP_TLS_VERIFY_NONE };
+	struct cp_loop *loop = cp_loop_new();
+	struct sip_tcp *c = sip_tls_start(loop, "127.0.0.1", 0, &cli, &cli_ops, NULL);
+	struct sip_reg_config cfg = { .domain = "sip.test", .user = "ivy", .expires = 60 };
+	struct sockaddr_storage a;
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	socklen_t al = sizeof(a);
+	struct sip_reg *r;
+	uint64_t t0;
+
+	ck_assert_ptr_nonnull(c);
+	sip_addr_from(&a, "127.0.0.1", 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&a, sizeof(struct sockaddr_in)), 0);
+	ck_assert_int_eq(listen(lfd, 8), 0); /* the kernel completes the TCP handshake; nobody ever answers */
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
+	cfg.dst = a;
+	sip_tcp_set_setup_timeout(c, 300);
+	for (unsigned i = 1; i <= 2; i++) {
+		r = sip_reg_new(sip_tcp_tp(c), &cfg, NULL, NULL);
+		t0 = cm_now_ms();
+		sip_reg_start(r);
+		while (sip_reg_stats(r)->state == SIP_REG_REGISTERING && cm_now_ms() - t0 < 5000)
+			cp_loop_run_once(loop, 20);
+		ck_assert_str_eq(sip_reg_state_name(sip_reg_stats(r)->state), "failed");
+		ck_assert_uint_eq(sip_reg_stats(r)->last_status, 503);
+		ck_assert_uint_ge(cm_now_ms() - t0, 250);
+		ck_assert_uint_lt(cm_now_ms() - t0, 2000);
+		ck_assert_uint_eq(sip_tcp_stats(c)->setup_timeouts, i);
+		ck_assert_uint_eq(sip_tcp_stats(c)->connected, i);
+		sip_reg_free(r);
+	}
+	close(lfd);
+	sip_tcp_stop(c);
+	cp_loop_free(loop);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("sip_tls");
@@ -396,6 +438,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, mutual_tls);
 	tcase_add_test(tc, session_resumption);
 	tcase_add_test(tc, no_certificate_no_server);
+	tcase_add_test(tc, silent_peer_times_out);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -115,6 +115,41 @@ START_TEST(wheel_callbacks_stop_and_rearm)
 }
 END_TEST
 
+static void noop(struct sip_wtimer *t)
+{
+	(void)t;
+}
+
+/* The remembered scan position never hides a timer: after random starts (near, far, beyond one revolution),
+ * stops and advances, sip_wheel_next_ms equals a full scan from the current tick. */
+START_TEST(wheel_next_matches_full_scan)
+{
+	static struct sip_wheel w;
+	static struct sip_wtimer t[200];
+	uint64_t now = 1000000;
+	unsigned seed = 7;
+
+	sip_wheel_init(&w, now);
+	memset(t, 0, sizeof(t));
+	for (unsigned step = 0; step < 20000; step++) {
+		unsigned k = (unsigned)rand_r(&seed) % 200, op = (unsigned)rand_r(&seed) % 4;
+		if (op == 0)
+			sip_wtimer_stop(&w, &t[k]);
+		else if (op == 1)
+			sip_wheel_advance(&w, now += (unsigned)rand_r(&seed) % 700);
+		else
+			sip_wtimer_start(&w, &t[k], (unsigned)rand_r(&seed) % (op == 2 ? 2000 : 90000), noop);
+		int want = -1;
+		for (unsigned i = 1; w.armed && i <= SIP_WHEEL_SLOTS; i++)
+			if (w.slot[(w.tick + i) % SIP_WHEEL_SLOTS]) {
+				want = (int)(i * SIP_WHEEL_TICK_MS);
+				break;
+			}
+		ck_assert_int_eq(sip_wheel_next_ms(&w), want);
+	}
+}
+END_TEST
+
 /* ---- transactions on a fake clock ------------------------------------------------------------------------- */
 
 #define MAX_SENT 64
@@ -642,6 +677,7 @@ static Suite *txn_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, wheel_many_timers);
 	tcase_add_test(tc, wheel_callbacks_stop_and_rearm);
+	tcase_add_test(tc, wheel_next_matches_full_scan);
 	tcase_add_test(tc, client_invite_timer_a_b);
 	tcase_add_test(tc, client_invite_non2xx_ack_and_timer_d);
 	tcase_add_test(tc, client_invite_2xx);
