@@ -43,7 +43,7 @@
 #define NTP_UNIX_OFFSET 2208988800ull
 #define DP_WHEEL_SPAN_NS 1100000000ull /* > DP_PTIME_MAX_MS + the largest impairment delay */
 #define DP_JITTER_MAX_US 500000
-#define DP_TX_SKIP_NS 200000000ull  /* a flow this far behind skips to the present (tx_skip) */
+#define DP_TX_SKIP_NS 1000000000ull /* a flow this far behind skips to the present (tx_skip) */
 #define DP_SUMS_EXTRA 3           /* entries after a cache's payload sums (payload_sums) */
 #define DP_MAX_CACHES 1024        /* distinct frame caches the flows send from */
 #define DP_IP_SLOTS_LOG2 8
@@ -577,9 +577,7 @@ static void event(struct dp_lcore *lc, uint32_t type, uint32_t flow, uint32_t ss
 
 /* ---- TX --------------------------------------------------------------------------------------------------- */
 
-/* Frames the port does not take stay queued, in order, for the next attempt: a port whose TX ring is full
- * (a NIC behind on its descriptors, or net_ring until this lcore's RX drains it) backpressures the wheel
- * instead of losing packets.  Only a frame that finds the queue itself full is dropped (tx_full). */
+/* Frames to our own MAC leave the TX queue for the next pass's RX (a port that does not loop back). */
 static void tx_keep_local(struct dp_lcore *lc)
 {
 	unsigned k = 0;
@@ -599,6 +597,9 @@ static void tx_keep_local(struct dp_lcore *lc)
 	lc->ntx = k;
 }
 
+/* Frames the port does not take stay queued, in order, for the next attempt: a port whose TX ring is full
+ * (a NIC behind on its descriptors, or net_ring until this lcore's RX drains it) backpressures the wheel
+ * instead of losing packets.  Only a frame that finds the queue itself full is dropped (tx_full). */
 static void tx_flush(struct dp_lcore *lc)
 {
 	uint16_t sent;
@@ -845,7 +846,7 @@ static void tx_dtmf(struct dp_lcore *lc, uint32_t idx, uint32_t ts_inc)
 	}
 }
 
-/* A flow more than DP_TX_SKIP_NS behind its schedule (the lcore was stalled, or the port refused frames for
+/* A flow more than DP_TX_SKIP_NS (1 s) behind its schedule (the lcore was stalled, or the port refused frames for
  * that long: a NIC whose link went down) does not send the missed frames back to back when it can send again:
  * it moves to the frame due now, as a sender that paused would.  The skipped frames advance the RTP timestamp,
  * the frame position and the impairment counter, not the sequence number (nothing was sent: the receiver sees a
