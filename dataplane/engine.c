@@ -1400,10 +1400,10 @@ bool dp_engine_manual;
 
 static void rx_flush_pending(struct dp_lcore *lc)
 {
-	for (uint16_t j = 0; j < lc->npend; j++)
+	for (uint16_t j = 0; j < lc->npend; j++) {
 		rx_account(lc, lc->pend[j], &lc->ppk[j], lc->pfid[j], lc->pend_at[j]);
-	if (lc->npend)
-		rte_pktmbuf_free_bulk(lc->pend, lc->npend); /* one mempool put for the burst */
+		rte_pktmbuf_free(lc->pend[j]);
+	}
 	lc->npend = 0;
 }
 
