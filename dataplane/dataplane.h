@@ -354,6 +354,7 @@ void dp_tx_totals(uint64_t *packets, uint64_t *bytes, uint64_t *no_mbuf, uint64_
 struct dp_proto_totals {
 	uint64_t arp_requests_answered, arp_learned, arp_requests_sent, icmp_echo_answered;
 	uint64_t tx_no_arp;       /* packets not sent: next hop not resolved yet */
+	uint64_t tx_late_skipped; /* frames not sent: their flow was over 1 s behind (lcore or port stalled) */
 	uint64_t tx_srtp_fail;    /* packets libsrtp refused to protect */
 	uint64_t rx_steered;      /* packets received by one lcore for a flow of another, handed over */
 	uint64_t events_lost;

@@ -43,6 +43,8 @@
 #define NTP_UNIX_OFFSET 2208988800ull
 #define DP_WHEEL_SPAN_NS 1100000000ull /* > DP_PTIME_MAX_MS + the largest impairment delay */
 #define DP_JITTER_MAX_US 500000
+#define DP_TX_SKIP_NS 1000000000ull /* a flow this far behind skips to the present (tx_skip) */
+#define DP_SUMS_EXTRA 3           /* entries after a cache's payload sums (payload_sums) */
 #define DP_MAX_CACHES 1024        /* distinct frame caches the flows send from */
 #define DP_IP_SLOTS_LOG2 8
 #define DP_IP_SLOTS (1u << DP_IP_SLOTS_LOG2)
@@ -121,6 +123,7 @@ struct dp_lcore {
 	uint64_t rx_packets, rx_bytes;
 	uint64_t tx_packets, tx_bytes, tx_nombuf, tx_full, events_lost;
 	uint64_t arp_answered, arp_learned, arp_sent, icmp_answered, tx_no_arp, tx_srtp_fail, dtmf_refused;
+	uint64_t tx_skipped;      /* frames a stalled flow skipped (tx_skip) */
 	uint64_t rx_steered;      /* packets handed to the lcore that owns their flow */
 	uint64_t pace_max_ns;
 	uint32_t pace_hist[DP_PACING_BUCKETS];
@@ -574,9 +577,7 @@ static void event(struct dp_lcore *lc, uint32_t type, uint32_t flow, uint32_t ss
 
 /* ---- TX --------------------------------------------------------------------------------------------------- */
 
-/* Frames the port does not take stay queued, in order, for the next attempt: a port whose TX ring is full
- * (a NIC behind on its descriptors, or net_ring until this lcore's RX drains it) backpressures the wheel
- * instead of losing packets.  Only a frame that finds the queue itself full is dropped (tx_full). */
+/* Frames to our own MAC leave the TX queue for the next pass's RX (a port that does not loop back). */
 static void tx_keep_local(struct dp_lcore *lc)
 {
 	unsigned k = 0;
@@ -596,6 +597,9 @@ static void tx_keep_local(struct dp_lcore *lc)
 	lc->ntx = k;
 }
 
+/* Frames the port does not take stay queued, in order, for the next attempt: a port whose TX ring is full
+ * (a NIC behind on its descriptors, or net_ring until this lcore's RX drains it) backpressures the wheel
+ * instead of losing packets.  Only a frame that finds the queue itself full is dropped (tx_full). */
 static void tx_flush(struct dp_lcore *lc)
 {
 	uint16_t sent;
@@ -842,6 +846,40 @@ static void tx_dtmf(struct dp_lcore *lc, uint32_t idx, uint32_t ts_inc)
 	}
 }
 
+/* A flow more than DP_TX_SKIP_NS (1 s) behind its schedule (the lcore was stalled, or the port refused frames for
+ * that long: a NIC whose link went down) does not send the missed frames back to back when it can send again:
+ * it moves to the frame due now, as a sender that paused would.  The skipped frames advance the RTP timestamp,
+ * the frame position and the impairment counter, not the sequence number (nothing was sent: the receiver sees a
+ * timestamp jump, not a loss), and are counted (tx_late_skipped).  Returns the lateness that remains. */
+static uint64_t tx_skip(struct dp_lcore *lc, struct dp_flow *f, uint64_t now)
+{
+	const struct codec_frame_cache *c = f->cache;
+	uint64_t late = now - (f->nominal_tsc + f->delay_tsc);
+	/* 32-bit divisions where they fit (lateness under ~1.6 s): much cheaper than 64-bit ones */
+	uint64_t k = late >> 32 ? late / f->ptime_tsc : (uint32_t)late / f->ptime_tsc, rest = k;
+	const uint16_t *x = f->payload_sums + c->nframes; /* payload_sums(): uniform step, cycle advance */
+
+	/* O(1) for constant-rate caches, at most one pass over the cache otherwise: an lcore that is behind for
+	 * good (more flows than it can send) skips on every visit, so this must stay cheap */
+	if (x[0]) {
+		f->ts += (uint32_t)(k * x[0]);
+		f->frame = k >> 31 ? (uint32_t)((f->frame + k) % c->nframes) : ((uint32_t)k + f->frame) % c->nframes;
+		rest = 0;
+	} else {
+		f->ts += (uint32_t)(k / c->nframes) * ((uint32_t)x[1] | (uint32_t)x[2] << 16);
+		rest = k % c->nframes;
+	}
+	for (uint64_t i = 0; i < rest; i++) {
+		f->ts += c->frames[f->frame].ts_inc;
+		if (++f->frame == c->nframes)
+			f->frame = 0;
+	}
+	f->tx_index += (uint32_t)k;
+	f->nominal_tsc += k * f->ptime_tsc;
+	lc->tx_skipped += k;
+	return tsc_to_ns(now - (f->nominal_tsc + f->delay_tsc));
+}
+
 /* One due flow: the impairment stage decides, the packet is built from the frame cache, seq/ts/frame advance
  * (a lost packet consumes its sequence number; a DTX frame only advances the timestamp), and the flow is
  * rescheduled one ptime later plus the next packet's impairment delay. */
@@ -849,9 +887,12 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 {
 	struct dp_flow *f = &g.flows[idx];
 	const struct codec_frame_cache *c = f->cache;
-	const struct codec_frame *fr = &c->frames[f->frame];
+	const struct codec_frame *fr;
 	uint64_t late_ns = tsc_to_ns(now - (f->nominal_tsc + f->delay_tsc));
 
+	if (late_ns > DP_TX_SKIP_NS && f->ptime_tsc)
+		late_ns = tx_skip(lc, f, now);
+	fr = &c->frames[f->frame];
 	lc->pace_hist[pacing_bucket(late_ns)]++;
 	if (late_ns > lc->pace_max_ns)
 		lc->pace_max_ns = late_ns;
@@ -1359,10 +1400,10 @@ bool dp_engine_manual;
 
 static void rx_flush_pending(struct dp_lcore *lc)
 {
-	for (uint16_t j = 0; j < lc->npend; j++)
+	for (uint16_t j = 0; j < lc->npend; j++) {
 		rx_account(lc, lc->pend[j], &lc->ppk[j], lc->pfid[j], lc->pend_at[j]);
-	if (lc->npend)
-		rte_pktmbuf_free_bulk(lc->pend, lc->npend); /* one mempool put for the burst */
+		rte_pktmbuf_free(lc->pend[j]);
+	}
 	lc->npend = 0;
 }
 
@@ -1720,11 +1761,21 @@ static const uint16_t *payload_sums(const struct codec_frame_cache *c)
 			return g.sums[i].sums;
 	if (g.nsums == DP_MAX_CACHES)
 		return NULL;
-	s = malloc(c->nframes * sizeof(*s));
+	s = malloc((c->nframes + DP_SUMS_EXTRA) * sizeof(*s));
 	if (!s)
 		return NULL;
-	for (uint32_t i = 0; i < c->nframes; i++)
+	uint32_t cycle = 0, uniform = c->nframes ? c->frames[0].ts_inc : 0;
+	for (uint32_t i = 0; i < c->nframes; i++) {
 		s[i] = (uint16_t)~dp_csum_fold(dp_csum_add(0, c->data + c->frames[i].offset, c->frames[i].len));
+		cycle += c->frames[i].ts_inc;
+		if (c->frames[i].ts_inc != uniform)
+			uniform = 0;
+	}
+	/* after the sums, for tx_skip: the timestamp step when every frame has the same one (else 0), and the
+	 * timestamp advance of a whole pass over the cache */
+	s[c->nframes] = uniform <= 0xffff ? (uint16_t)uniform : 0;
+	s[c->nframes + 1] = (uint16_t)cycle;
+	s[c->nframes + 2] = (uint16_t)(cycle >> 16);
 	g.sums[g.nsums].cache = c;
 	g.sums[g.nsums++].sums = s;
 	return s;
@@ -1910,6 +1961,7 @@ void dp_proto_totals(struct dp_proto_totals *out)
 		out->arp_requests_sent += g.lc[i].arp_sent;
 		out->icmp_echo_answered += g.lc[i].icmp_answered;
 		out->tx_no_arp += g.lc[i].tx_no_arp;
+		out->tx_late_skipped += g.lc[i].tx_skipped;
 		out->tx_srtp_fail += g.lc[i].tx_srtp_fail;
 		out->rx_steered += g.lc[i].rx_steered;
 		out->events_lost += g.lc[i].events_lost;

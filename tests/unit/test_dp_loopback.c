@@ -294,8 +294,9 @@ START_TEST(loopback_impairments_are_measured)
 		ck_assert_int_eq(r.packets_lost, 0);
 		/* "Untouched" against unimpaired flows of the same lcore over the same time (the DTX and SRTP flows):
 		 * on a loaded machine every flow's jitter rises with the lcore's descheduling (3-4 ms seen at load
-		 * 4-5 on 2 CPUs), so an absolute bound measured the machine; event packets feeding the jitter would
-		 * add a 20 ms step per packet of the event and stand out against both. */
+		 * 4-5 on 2 CPUs, and flows differ by where the stalls hit them: 6.9 vs 6.4 ms seen), so an absolute
+		 * bound measured the machine; event packets feeding the jitter add a 20 ms step per packet of the
+		 * event and stand out against both (13.8 ms vs 3.6 ms). */
 		{
 			struct dp_flow_snapshot rs;
 			struct dp_rx_report rr;
@@ -307,8 +308,8 @@ START_TEST(loopback_impairments_are_measured)
 				dp_rx_report(&rs.rx, 20, &rr);
 				ref = rr.max_jitter_ms > ref ? rr.max_jitter_ms : ref;
 			}
-			ck_assert_msg(r.max_jitter_ms < ref + 0.5, "DTMF flow: max jitter %.3f ms, unimpaired flows %.3f ms",
-				      r.max_jitter_ms, ref);
+			ck_assert_msg(r.max_jitter_ms < 1.5 * ref + 0.5, "DTMF flow: max jitter %.3f ms, unimpaired flows "
+				      "%.3f ms", r.max_jitter_ms, ref);
 		}
 		/* One-way delay from the TX-time extension: the injected 0..4 ms delay shows. */
 		ck_assert_int_eq(dp_flow_snapshot(OWD_FLOW, &s), 0);

@@ -119,7 +119,7 @@ START_TEST(lcores_limit)
 	ck_assert_uint_eq(info.rx_queues, 1);
 	set_flows(DP_FLOW_RECV, true);
 	set_flows(DP_FLOW_SEND | DP_FLOW_RECV, false);
-	usleep(500000);
+	usleep(1000000);
 	for (uint32_t f = 0; f < FLOWS; f++) {
 		struct dp_flow_snapshot s;
 		struct dp_rx_report r;
