@@ -161,6 +161,7 @@ int cp_dp_config_from(const struct cfg_plan_dataplane *dp, uint32_t flows, struc
 	}
 	cfg->n_media_ips = dp->nmedia_ips;
 	cfg->vlan = dp->vlan;
+	cfg->lcores = dp->lcores;
 	if (dp->gateway_ip[0]) {
 		if (inet_pton(AF_INET, dp->gateway_ip, &a) != 1 || inet_pton(AF_INET, dp->netmask, &mask) != 1)
 			return -EINVAL;

@@ -127,6 +127,7 @@ static void collect_dp_counters(struct cp_report *rep)
 	cp_report_dp_counter(rep, "tx_no_arp", pt.tx_no_arp);
 	cp_report_dp_counter(rep, "tx_srtp_fail", pt.tx_srtp_fail);
 	cp_report_dp_counter(rep, "local_delivered", pt.local_delivered);
+	cp_report_dp_counter(rep, "tx_late_skipped", pt.tx_late_skipped);
 	dp_drop_totals(drops);
 	for (int i = 1; i < DP_DROP__COUNT; i++) {
 		snprintf(name, sizeof(name), "rx_drop_%s", dp_drop_name((enum dp_drop_reason)i));
