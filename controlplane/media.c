@@ -309,39 +309,6 @@ int cp_media_modify(struct cp_media *m, uint32_t leg, const struct cp_call_media
 	return 0;
 }
 
-/* G.107 §3.3.2: BurstR = 1 / (p + q) for a two-state Markov loss model, p = P(lost | previous received) and
- * q = P(received | previous lost) — each the number of loss runs over the received or the lost packets.  The
- * dataplane reports RFC 3611 burst/gap figures rather than runs, so runs are estimated from them: every gap loss
- * is a run of its own (isolated by definition), every burst starts one, and each stretch of received packets
- * inside a burst starts another; a stretch is taken as long as a geometric run of received packets at the
- * overall loss rate, given that it is shorter than Gmin (a longer one would have ended the burst).  On simulated
- * random and Gilbert–Elliott loss this lands within a few percent of the exact Markov estimate (random: 1.0).
- * The counts come back from the report's means: with Db = burst packets per burst and Dg = gap packets per gap
- * (bursts + 1 gaps), bursts = (total - Dg) / (Db + Dg). */
-static double burst_r(const struct dp_rx_report *r, double ptime_ms)
-{
-	double total = (double)r->expected, db = r->burst_duration_ms / ptime_ms, dg = r->gap_duration_ms / ptime_ms;
-	double bursts, bpkts, blost, glost, lost, x, w = 0, wk = 0, runs;
-
-	if (r->packets_lost <= 0 || total <= 0 || ptime_ms <= 0 || db + dg <= 0)
-		return 1.0;
-	bursts = db > 0 ? fmax(0, (total - dg) / (db + dg)) : 0;
-	bpkts = bursts * db;
-	blost = r->burst_density * bpkts;
-	glost = r->gap_density * (total - bpkts);
-	lost = blost + glost;
-	if (lost <= 0 || lost >= total)
-		return 1.0;
-	x = lost / total;
-	for (unsigned k = 1; k < DP_RX_GMIN; k++) {
-		double pk = pow(1 - x, k - 1) * x; /* P(a received stretch is k long) */
-		w += pk;
-		wk += k * pk;
-	}
-	runs = glost + bursts + (bpkts - blost) / (w > 0 ? wk / w : 1);
-	return emodel_burst_r(runs / (total - lost), fmin(1.0, runs / lost));
-}
-
 /* MOS and R for what this leg received: G.107 with the codec's Ie/Bpl, the measured loss and its burstiness, and
  * the delay the receiver itself adds. */
 static void quality(const struct cp_media *m, uint32_t s, const struct dp_rx_report *r, double *mos, double *rf,
@@ -365,7 +332,7 @@ static void quality(const struct cp_media *m, uint32_t s, const struct dp_rx_rep
 	in.ppl = r->expected ? 100.0 * (double)(r->packets_lost > 0 ? r->packets_lost : 0) / (double)r->expected : 0;
 	if (in.ppl > 100)
 		in.ppl = 100;
-	in.burst_r = burst_r(r, m->legs[s].ptime_ms);
+	in.burst_r = dp_rx_burst_r(r, m->legs[s].ptime_ms);
 	if (br)
 		*br = in.burst_r;
 	if (emodel_compute(&in, &out) < 0) {

@@ -201,7 +201,7 @@ static void flow_result(const struct an_flow *f, const struct an_rtcp_table *rt,
 {
 	uint32_t clock = f->rx.clock_rate;
 	double ptime_ms = clock && f->ptime_ticks ? 1000.0 * f->ptime_ticks / clock : 20.0;
-	double loss_pct, burst_r = 1, network_ms = 0;
+	double loss_pct, burst_r, network_ms = 0;
 	const struct codec_ops *ops = codec_by_pt(f->pt);
 	struct emodel_input in;
 	struct emodel_result em;
@@ -213,11 +213,7 @@ static void flow_result(const struct an_flow *f, const struct an_rtcp_table *rt,
 					     (double)out->r.expected : 0;
 	if (loss_pct > 100)
 		loss_pct = 100;
-	/* BurstR from the RFC 3611 densities: observed mean burst length over the random-loss expectation. */
-	if (out->r.burst_duration_ms > 0 && loss_pct > 0 && loss_pct < 100)
-		burst_r = out->r.burst_duration_ms / ptime_ms * out->r.burst_density / (1.0 / (1.0 - loss_pct / 100));
-	if (burst_r < 1)
-		burst_r = 1;
+	burst_r = dp_rx_burst_r(&out->r, ptime_ms);
 	if (out->rtcp && out->rtcp->rtt_count)
 		network_ms = (double)out->rtcp->rtt_sum_ns / out->rtcp->rtt_count / 2e6;
 	emodel_defaults(&in);

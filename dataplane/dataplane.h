@@ -135,6 +135,9 @@ void dp_rx_event_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint3
 			uint32_t len);
 /* ptime_ms converts burst/gap lengths in packets to durations (0: durations are reported as 0). */
 void dp_rx_report(const struct dp_rx_stats *st, double ptime_ms, struct dp_rx_report *out);
+/* G.107 BurstR of the reported loss (1: random or none), estimated from the RFC 3611 burst/gap figures; the
+ * receive side of a call and `analyze` both use it. */
+double dp_rx_burst_r(const struct dp_rx_report *r, double ptime_ms);
 
 /* ---- packet classification ---------------------------------------------------------------------------------
  * Every reason a received packet is not analysed, from one list: the counters, their names in metrics and
