@@ -36,13 +36,12 @@ static void set_flows(uint8_t dir, bool add)
 	ck_assert(dp_commands_done());
 }
 
-START_TEST(flows_cross_lcores)
+/* The EAL with two worker lcores (two of them on CPU 0) and net_ring, 64 flows on MEDIA_IP; lcores caps the
+ * dataplane's lcores (0: both), rtcp_ms the RTCP interval (0: the default). */
+static void start_dataplane(unsigned lcores, uint32_t rtcp_ms, struct dp_port_info *info)
 {
 	char err[DP_ERR_MAX];
 	struct dp_config cfg;
-	struct dp_port_info info;
-	struct dp_proto_totals pt;
-	uint64_t drops[DP_DROP__COUNT], received = 0;
 
 	for (unsigned i = 0; i < NFRAMES; i++)
 		frames[i] = (struct codec_frame){ .offset = i * 160, .len = 160, .ts_inc = 160 };
@@ -52,9 +51,20 @@ START_TEST(flows_cross_lcores)
 	cfg.max_flows = 64;
 	cfg.media_ips[0] = MEDIA_IP;
 	cfg.n_media_ips = 1;
-	cfg.rtcp_interval_ms = 300;
+	cfg.lcores = lcores;
+	if (rtcp_ms)
+		cfg.rtcp_interval_ms = rtcp_ms;
 	ck_assert_msg(dp_configure(&cfg, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(dp_start("net_ring0", &info, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(dp_start("net_ring0", info, err, sizeof(err)) == 0, "%s", err);
+}
+
+START_TEST(flows_cross_lcores)
+{
+	struct dp_port_info info;
+	struct dp_proto_totals pt;
+	uint64_t drops[DP_DROP__COUNT], received = 0;
+
+	start_dataplane(0, 300, &info);
 	ck_assert_uint_eq(info.lcores, 2);
 	/* Every flow exists (receiving) before any starts sending, so that no first packet meets an unknown port. */
 	set_flows(DP_FLOW_RECV, true);
@@ -99,22 +109,10 @@ END_TEST
  * and its flows all live there: nothing is steered, nothing lost. */
 START_TEST(lcores_limit)
 {
-	char err[DP_ERR_MAX];
-	struct dp_config cfg;
 	struct dp_port_info info;
 	struct dp_proto_totals pt;
 
-	for (unsigned i = 0; i < NFRAMES; i++)
-		frames[i] = (struct codec_frame){ .offset = i * 160, .len = 160, .ts_inc = 160 };
-	ck_assert_msg(dp_eal_init("test_dp_steer", "--no-huge --no-shconf -m 256 --no-pci --vdev=net_ring0 --lcores=0@0,1@1,2@0 "
-				  "--log-level=error", err, sizeof(err)) == 0, "%s", err);
-	dp_config_default(&cfg);
-	cfg.max_flows = 64;
-	cfg.media_ips[0] = MEDIA_IP;
-	cfg.n_media_ips = 1;
-	cfg.lcores = 1;
-	ck_assert_msg(dp_configure(&cfg, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(dp_start("net_ring0", &info, err, sizeof(err)) == 0, "%s", err);
+	start_dataplane(1, 0, &info);
 	ck_assert_uint_eq(info.lcores, 1);
 	ck_assert_uint_eq(info.rx_queues, 1);
 	set_flows(DP_FLOW_RECV, true);
