@@ -35,9 +35,15 @@ struct cp_media {
 		uint16_t ptime_ms;
 		uint32_t ssrc;
 		uint32_t info_sent, info_received; /* DTMF by SIP INFO */
+		uint32_t snap_at;  /* index into snap[] when snap_round == the media's round */
+		uint32_t snap_round;
 		bool up;
 	} *legs;
 	uint32_t ssrc_seed;
+	/* the per-second samples: every up leg's counters read in one batch (dp_flow_snapshot_many) */
+	uint32_t *snap_flows;
+	struct dp_flow_snapshot *snap;
+	uint32_t snap_cap, snap_round;
 };
 
 /* Endpoint k of group g runs on this worker (always, outside a gateway part). */
@@ -62,6 +68,8 @@ void cp_media_free(struct cp_media *m)
 	codec_cache_set_free(m->caches);
 	free(m->slot);
 	free(m->legs);
+	free(m->snap_flows);
+	free(m->snap);
 	free(m);
 }
 
@@ -352,17 +360,62 @@ static void ip_port(uint32_t ip, uint16_t port, char *buf, size_t len)
 	snprintf(buf, len, "%s:%u", s, port);
 }
 
-static int leg_report(struct cp_media *m, uint32_t leg, struct dp_flow_snapshot *snap, struct dp_rx_report *r)
+/* The leg's counters: from this second's batch when `batched` and the leg is in it, else read now. */
+static int leg_report(struct cp_media *m, uint32_t leg, bool batched, struct dp_flow_snapshot *snap,
+		      struct dp_rx_report *r)
 {
 	uint32_t s;
 
 	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT || !m->legs[m->slot[leg]].up)
 		return -EINVAL;
 	s = m->slot[leg];
-	if (dp_flow_snapshot(flow_of(m, s), snap) < 0)
+	if (batched && m->snap_round && m->legs[s].snap_round == m->snap_round)
+		*snap = m->snap[m->legs[s].snap_at];
+	else if (dp_flow_snapshot(flow_of(m, s), snap) < 0)
 		return -EIO;
 	dp_rx_report(&snap->rx, m->legs[s].ptime_ms, r);
 	return (int)s;
+}
+
+void cp_media_sample_begin(void *arg)
+{
+	struct cp_media *m = arg;
+	uint32_t n = 0;
+
+	for (uint32_t s = 0; s < m->nslots; s++)
+		n += m->legs[s].up;
+	if (n > m->snap_cap) {
+		uint32_t cap = n + n / 4 + 64;
+		uint32_t *f = realloc(m->snap_flows, cap * sizeof(*f));
+		struct dp_flow_snapshot *sn;
+
+		if (f)
+			m->snap_flows = f;
+		/* the old buffer may be written by an lcore after a timed-out request: keep it (leak) then */
+		sn = f ? malloc(cap * sizeof(*sn)) : NULL;
+		if (!sn) {
+			m->snap_round = 0; /* each leg reads its own counters */
+			return;
+		}
+		free(m->snap);
+		m->snap = sn;
+		m->snap_cap = cap;
+	}
+	if (++m->snap_round == 0)
+		m->snap_round = 1;
+	n = 0;
+	for (uint32_t s = 0; s < m->nslots; s++) {
+		if (!m->legs[s].up)
+			continue;
+		m->legs[s].snap_at = n;
+		m->legs[s].snap_round = m->snap_round;
+		m->snap_flows[n++] = flow_of(m, s);
+	}
+	if (dp_flow_snapshot_many(m->snap_flows, n, m->snap) < 0) {
+		m->snap_round = 0;
+		m->snap = NULL; /* an lcore may still write into it: abandon it */
+		m->snap_cap = 0;
+	}
 }
 
 void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
@@ -370,7 +423,7 @@ void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
 	struct cp_media *m = arg;
 	struct dp_flow_snapshot snap;
 	struct dp_rx_report r;
-	int s = leg_report(m, leg, &snap, &r);
+	int s = leg_report(m, leg, false, &snap, &r);
 	uint32_t local_ip;
 	uint16_t local_port;
 
@@ -406,7 +459,7 @@ void cp_media_sample(void *arg, uint32_t leg, struct cp_sample *smp)
 	struct cp_media *m = arg;
 	struct dp_flow_snapshot snap;
 	struct dp_rx_report r;
-	int s = leg_report(m, leg, &snap, &r);
+	int s = leg_report(m, leg, true, &snap, &r);
 
 	if (s < 0)
 		return;

@@ -4,7 +4,8 @@
  * Hot path rules: bursts of DP_BURST, no allocation (mbufs come from the mempool), no syscalls, no locks, only
  * rate-limited logging, every drop counted by reason.  Each lcore owns flows i with i % lcores == its slot and
  * is the only writer of their state; the control plane reads through a per-lcore generation counter (seqlock):
- * the lcore makes it odd before touching flow state and even afterwards, once per loop pass. */
+ * the lcore makes it odd before touching flow state and even afterwards, once per loop pass.  Batched reads
+ * (dp_flow_snapshot_many) are served by the lcores themselves between passes instead. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@
 #define DP_TXQ_MAX 128            /* frames queued for the port: a burst, plus what a busy port has not taken */
 #define DP_LOCAL_MAX 512          /* frames for our own MAC waiting for the next pass's RX */
 #define DP_CMDS_PER_PASS 32
+#define DP_SNAP_PER_PASS 256       /* flows a pass copies for a batched snapshot (dp_flow_snapshot_many) */
 #define DP_SCAN_MAX 64            /* flows checked for silence and RTCP per loop pass, at most */
 #define DP_RTCP_PER_PASS 4        /* RTCP reports built per loop pass, at most: a sweep that finds many due
 				   * does not hold up the wheel (the rest wait for the next passes) */
@@ -158,8 +160,15 @@ struct dp_lcore {
 	unsigned nlocal;
 	uint64_t local_delivered;
 	struct cm_ratelimit rl;
+	/* batched snapshot (dp_flow_snapshot_many): the lcore copies its flows between passes */
+	uint32_t snap_pos;        /* next request entry to look at */
+	uint64_t snap_done;       /* the request sequence served last */
 	/* written by the control plane */
 	uint64_t cmds_sent __rte_cache_aligned;
+	const uint32_t *snap_flows;
+	struct dp_flow_snapshot *snap_out;
+	uint32_t snap_n;
+	uint64_t snap_seq;        /* a new request when it differs from snap_done */
 } __rte_cache_aligned;
 
 static struct {
@@ -1461,6 +1470,33 @@ static void rx_process(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t n, 
 	lc->npend = nflow;
 }
 
+static void flow_copy(uint32_t flow, struct dp_flow_snapshot *out);
+
+/* A batched snapshot request: copy up to DP_SNAP_PER_PASS of this lcore's flows a pass (bounded, so that pacing
+ * hardly notices), then say the request is served. */
+static void snap_serve(struct dp_lcore *lc)
+{
+	uint64_t seq = __atomic_load_n(&lc->snap_seq, __ATOMIC_ACQUIRE);
+	unsigned copied = 0;
+	uint32_t i;
+
+	if (seq == lc->snap_done)
+		return;
+	for (i = lc->snap_pos; i < lc->snap_n && copied < DP_SNAP_PER_PASS; i++) {
+		uint32_t flow = lc->snap_flows[i];
+
+		if (flow < g.cfg.max_flows && flow_owner(flow) == lc->slot) {
+			flow_copy(flow, &lc->snap_out[i]);
+			copied++;
+		}
+	}
+	lc->snap_pos = i;
+	if (i == lc->snap_n) {
+		lc->snap_pos = 0;
+		__atomic_store_n(&lc->snap_done, seq, __ATOMIC_RELEASE);
+	}
+}
+
 /* One pass of an lcore: an RX burst, a few commands, the due part of the timing wheel, a silence check. */
 static void lcore_pass(struct dp_lcore *lc)
 {
@@ -1514,6 +1550,7 @@ static void lcore_pass(struct dp_lcore *lc)
 		}
 		tx_run(lc, now);
 		silent_scan(lc, now_ns);
+		snap_serve(lc);
 		rte_smp_wmb();
 		__atomic_store_n(&lc->gen, lc->gen + 1, __ATOMIC_RELAXED); /* even: consistent */
 		if (ncmd)
@@ -1978,6 +2015,37 @@ bool dp_commands_done(void)
 	return true;
 }
 
+/* Everything a snapshot holds of one flow; the caller makes it consistent (owning lcore, or the seqlock). */
+static void flow_copy(uint32_t flow, struct dp_flow_snapshot *out)
+{
+	const struct dp_flow *f = &g.flows[flow];
+	const struct dp_flow_cold *c = &g.cold[flow];
+
+	out->rx = f->rx;
+	out->tx_packets = f->tx_packets;
+	out->tx_bytes = f->tx_bytes;
+	out->imp_lost = c->imp_lost;
+	out->imp_dup = c->imp_dup;
+	out->imp_reordered = c->imp_reordered;
+	out->ptime_ms = f->ptime_ms;
+	out->active = f->active;
+	out->srtp = f->srtp != 0;
+	out->rtcp_sent = c->rtcp_sent;
+	out->rtcp_received = c->rtcp_received;
+	out->rtt_us = c->rtt_us;
+	out->remote_report = c->remote_report;
+	out->remote_fraction_lost = c->remote_fraction;
+	out->remote_cum_lost = c->remote_cum_lost;
+	out->remote_jitter = c->remote_jitter;
+	out->dtmf_sent = c->dtmf_sent;
+	out->dtmf_received = c->dtmf_received;
+	out->dtmf_last = c->dtmf_last;
+	out->owd_count = c->owd_count;
+	out->owd_min_us = c->owd_min_us;
+	out->owd_max_us = c->owd_max_us;
+	out->owd_sum_us = c->owd_sum_us;
+}
+
 /* Seqlock read: copy, then check the generation did not move (or sit odd) meanwhile. */
 int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out)
 {
@@ -1987,35 +2055,12 @@ int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out)
 
 	if (!g.lc || flow >= g.cfg.max_flows)
 		return -EINVAL;
-	lc = &g.lc[flow % g.port.nlcores];
+	lc = &g.lc[flow_owner(flow)];
 	for (;;) {
 		uint32_t g1 = __atomic_load_n(&lc->gen, __ATOMIC_ACQUIRE), g2;
-		const struct dp_flow *f = &g.flows[flow];
 
 		if (!(g1 & 1)) {
-			out->rx = f->rx;
-			out->tx_packets = f->tx_packets;
-			out->tx_bytes = f->tx_bytes;
-			out->imp_lost = g.cold[flow].imp_lost;
-			out->imp_dup = g.cold[flow].imp_dup;
-			out->imp_reordered = g.cold[flow].imp_reordered;
-			out->ptime_ms = f->ptime_ms;
-			out->active = f->active;
-			out->srtp = f->srtp != 0;
-			out->rtcp_sent = g.cold[flow].rtcp_sent;
-			out->rtcp_received = g.cold[flow].rtcp_received;
-			out->rtt_us = g.cold[flow].rtt_us;
-			out->remote_report = g.cold[flow].remote_report;
-			out->remote_fraction_lost = g.cold[flow].remote_fraction;
-			out->remote_cum_lost = g.cold[flow].remote_cum_lost;
-			out->remote_jitter = g.cold[flow].remote_jitter;
-			out->dtmf_sent = g.cold[flow].dtmf_sent;
-			out->dtmf_received = g.cold[flow].dtmf_received;
-			out->dtmf_last = g.cold[flow].dtmf_last;
-			out->owd_count = g.cold[flow].owd_count;
-			out->owd_min_us = g.cold[flow].owd_min_us;
-			out->owd_max_us = g.cold[flow].owd_max_us;
-			out->owd_sum_us = g.cold[flow].owd_sum_us;
+			flow_copy(flow, out);
 			rte_smp_rmb();
 			g2 = __atomic_load_n(&lc->gen, __ATOMIC_RELAXED);
 			if (g1 == g2 || !dp_engine_running())
@@ -2035,6 +2080,50 @@ int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out)
 			return -ETIMEDOUT;
 		}
 	}
+}
+
+int dp_flow_snapshot_many(const uint32_t *flows, uint32_t n, struct dp_flow_snapshot *out)
+{
+	uint64_t t0;
+	bool pending;
+
+	if (!g.lc)
+		return -EINVAL;
+	if (!n)
+		return 0;
+	if (dp_engine_manual || !dp_engine_running()) { /* no lcore thread runs: nothing changes meanwhile */
+		for (uint32_t i = 0; i < n; i++)
+			if (flows[i] < g.cfg.max_flows)
+				flow_copy(flows[i], &out[i]);
+		return 0;
+	}
+	for (unsigned l = 0; l < g.port.nlcores; l++) {
+		struct dp_lcore *lc = &g.lc[l];
+
+		lc->snap_flows = flows;
+		lc->snap_out = out;
+		lc->snap_n = n;
+		__atomic_store_n(&lc->snap_seq, lc->snap_seq + 1, __ATOMIC_RELEASE);
+	}
+	t0 = rte_rdtsc();
+	do {
+		pending = false;
+		for (unsigned l = 0; l < g.port.nlcores; l++)
+			if (__atomic_load_n(&g.lc[l].snap_done, __ATOMIC_ACQUIRE) != g.lc[l].snap_seq)
+				pending = true;
+		if (!pending)
+			return 0;
+		usleep(20);
+	} while (dp_engine_running() && rte_rdtsc() - t0 < 2 * rte_get_tsc_hz());
+	if (!dp_engine_running()) /* stopped meanwhile: the lcores are gone, the flows no longer change */
+		return dp_flow_snapshot_many(flows, n, out);
+	/* an lcore that serves nothing for seconds is a dataplane bug (see dp_flow_snapshot); the request stays
+	 * posted, so a late lcore writes into out: the caller must not free it before a later call succeeds */
+	{
+		static struct cm_ratelimit rl = CM_RATELIMIT_INIT(10000, 1);
+		cm_log_rl(&rl, CM_LOG_ERROR, "dataplane", "an lcore did not copy flow counters for 2 s");
+	}
+	return -ETIMEDOUT;
 }
 
 unsigned dp_events_poll(struct dp_event *ev, unsigned max)
