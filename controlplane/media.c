@@ -422,18 +422,16 @@ void cp_media_sample_begin(void *arg)
 	if (n > m->snap_cap) {
 		uint32_t cap = n + n / 4 + 64;
 		uint32_t *f = realloc(m->snap_flows, cap * sizeof(*f));
-		struct dp_flow_snapshot *sn;
+		struct dp_flow_snapshot *sn = f ? realloc(m->snap, cap * sizeof(*sn)) : NULL;
 
 		if (f)
 			m->snap_flows = f;
-		/* the old buffer may be written by an lcore after a timed-out request: keep it (leak) then */
-		sn = f ? malloc(cap * sizeof(*sn)) : NULL;
-		if (!sn) {
+		if (sn)
+			m->snap = sn;
+		if (!f || !sn) {
 			m->snap_round = 0; /* each leg reads its own counters */
 			return;
 		}
-		free(m->snap);
-		m->snap = sn;
 		m->snap_cap = cap;
 	}
 	if (++m->snap_round == 0)
@@ -446,11 +444,8 @@ void cp_media_sample_begin(void *arg)
 		m->legs[s].snap_round = m->snap_round;
 		m->snap_flows[n++] = flow_of(m, s);
 	}
-	if (dp_flow_snapshot_many(m->snap_flows, n, m->snap) < 0) {
+	if (dp_flow_snapshot_many(m->snap_flows, n, m->snap) < 0)
 		m->snap_round = 0;
-		m->snap = NULL; /* an lcore may still write into it: abandon it */
-		m->snap_cap = 0;
-	}
 }
 
 void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)

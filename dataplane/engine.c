@@ -3,9 +3,8 @@
  *
  * Hot path rules: bursts of DP_BURST, no allocation (mbufs come from the mempool), no syscalls, no locks, only
  * rate-limited logging, every drop counted by reason.  Each lcore owns flows i with i % lcores == its slot and
- * is the only writer of their state; the control plane reads through a per-lcore generation counter (seqlock):
- * the lcore makes it odd before touching flow state and even afterwards, once per loop pass.  Batched reads
- * (dp_flow_snapshot_many) are served by the lcores themselves between passes instead. */
+ * is the only writer of their state; the control plane reads flow counters by asking the owning lcores to copy
+ * them at the end of a pass (dp_flow_snapshot_many), never by reading state an lcore may be changing. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -119,7 +118,6 @@ struct dp_flow_cold {
 
 struct dp_lcore {
 	/* written by the lcore, read by the control plane */
-	uint32_t gen;
 	uint64_t cmds_done;
 	uint64_t drops[DP_DROP__COUNT];
 	uint64_t rx_packets, rx_bytes;
@@ -203,6 +201,10 @@ static struct {
 	 * steer[src * lcores + dst] carries mbufs from lcore src to lcore dst, their arrival time in a dynfield. */
 	struct rte_ring **steer;
 	int arrival_off;
+	/* the posted snapshot request (control plane side): flow indexes and the lcores' copies */
+	uint32_t *snap_flows;
+	struct dp_flow_snapshot *snap_buf;
+	uint32_t snap_cap;
 	volatile bool stop;
 } g;
 
@@ -245,6 +247,11 @@ static void *dp_table_alloc(size_t bytes)
 
 void dp_engine_free(void)
 {
+	free(g.snap_flows);
+	free(g.snap_buf);
+	g.snap_flows = NULL;
+	g.snap_buf = NULL;
+	g.snap_cap = 0;
 	free(g.flows);
 	free(g.cold);
 	free(g.port_map);
@@ -1472,8 +1479,9 @@ static void rx_process(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t n, 
 
 static void flow_copy(uint32_t flow, struct dp_flow_snapshot *out);
 
-/* A batched snapshot request: copy up to DP_SNAP_PER_PASS of this lcore's flows a pass (bounded, so that pacing
- * hardly notices), then say the request is served. */
+/* A snapshot request: copy up to DP_SNAP_PER_PASS of this lcore's flows a pass (bounded, so that pacing hardly
+ * notices) into the request's buffer, then say the request is served.  The control plane posts the next one only
+ * after every lcore served this one, so its fields do not change meanwhile. */
 static void snap_serve(struct dp_lcore *lc)
 {
 	uint64_t seq = __atomic_load_n(&lc->snap_seq, __ATOMIC_ACQUIRE);
@@ -1509,8 +1517,6 @@ static void lcore_pass(struct dp_lcore *lc)
 		uint16_t n;
 		unsigned ncmd = 0, bursts = 0;
 
-		__atomic_store_n(&lc->gen, lc->gen + 1, __ATOMIC_RELAXED); /* odd: flow state changing */
-		rte_smp_wmb();
 		/* RX until the queue is empty (or DP_RX_BURSTS bursts): what the previous pass sent on a loopback
 		 * port comes back here, and must be drained before this pass sends more. */
 		do {
@@ -1551,8 +1557,6 @@ static void lcore_pass(struct dp_lcore *lc)
 		tx_run(lc, now);
 		silent_scan(lc, now_ns);
 		snap_serve(lc);
-		rte_smp_wmb();
-		__atomic_store_n(&lc->gen, lc->gen + 1, __ATOMIC_RELAXED); /* even: consistent */
 		if (ncmd)
 			__atomic_store_n(&lc->cmds_done, lc->cmds_done + ncmd, __ATOMIC_RELEASE);
 	}
@@ -2046,84 +2050,96 @@ static void flow_copy(uint32_t flow, struct dp_flow_snapshot *out)
 	out->owd_sum_us = c->owd_sum_us;
 }
 
-/* Seqlock read: copy, then check the generation did not move (or sit odd) meanwhile. */
 int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out)
 {
-	struct dp_lcore *lc;
-	unsigned tries = 0;
-	uint64_t t0 = rte_rdtsc();
+	return dp_flow_snapshot_many(&flow, 1, out);
+}
 
-	if (!g.lc || flow >= g.cfg.max_flows)
-		return -EINVAL;
-	lc = &g.lc[flow_owner(flow)];
-	for (;;) {
-		uint32_t g1 = __atomic_load_n(&lc->gen, __ATOMIC_ACQUIRE), g2;
+static bool snap_served(void)
+{
+	for (unsigned l = 0; l < g.port.nlcores; l++)
+		if (__atomic_load_n(&g.lc[l].snap_done, __ATOMIC_ACQUIRE) != g.lc[l].snap_seq)
+			return false;
+	return true;
+}
 
-		if (!(g1 & 1)) {
-			flow_copy(flow, out);
-			rte_smp_rmb();
-			g2 = __atomic_load_n(&lc->gen, __ATOMIC_RELAXED);
-			if (g1 == g2 || !dp_engine_running())
-				return 0;
-		} else if (!dp_engine_running()) {
-			continue; /* stopped mid-pass cannot happen: the loop ends on an even generation */
-		}
-		if (++tries % 1024 == 0)
-			usleep(50); /* the lcore thread may be descheduled on a shared CPU */
-		else
-			rte_pause();
-		/* a pass that never ends is a dataplane bug; the control plane must not hang with it (~2 s) */
-		if (tries % 1024 == 0 && rte_rdtsc() - t0 > 2 * rte_get_tsc_hz()) {
+/* Until every lcore served the posted request: spins for about a pass or two, then sleeps between looks. */
+static int snap_wait(void)
+{
+	uint64_t t0 = rte_rdtsc(), spin = rte_get_tsc_hz() / 10000; /* 100 µs */
+
+	while (!snap_served()) {
+		uint64_t waited = rte_rdtsc() - t0;
+
+		if (!dp_engine_running())
+			return -ENODEV;
+		if (waited > 2 * rte_get_tsc_hz()) {
 			static struct cm_ratelimit rl = CM_RATELIMIT_INIT(10000, 1);
-			cm_log_rl(&rl, CM_LOG_ERROR, "dataplane", "lcore %u has been inside one pass for seconds: "
-				  "flow %u's counters are not readable", lc->slot, flow);
+			/* a pass that never ends is a dataplane bug; the control plane must not hang with it */
+			cm_log_rl(&rl, CM_LOG_ERROR, "dataplane", "an lcore has been inside one pass for seconds: flow "
+				  "counters are not readable");
 			return -ETIMEDOUT;
 		}
+		if (waited < spin)
+			rte_pause();
+		else
+			usleep(20); /* the lcore thread may be descheduled on a shared CPU */
 	}
+	return 0;
 }
 
 int dp_flow_snapshot_many(const uint32_t *flows, uint32_t n, struct dp_flow_snapshot *out)
 {
-	uint64_t t0;
-	bool pending;
+	int rc;
 
 	if (!g.lc)
 		return -EINVAL;
-	if (!n)
-		return 0;
+	if (n == 1 && flows[0] >= g.cfg.max_flows)
+		return -EINVAL;
 	if (dp_engine_manual || !dp_engine_running()) { /* no lcore thread runs: nothing changes meanwhile */
 		for (uint32_t i = 0; i < n; i++)
 			if (flows[i] < g.cfg.max_flows)
 				flow_copy(flows[i], &out[i]);
 		return 0;
 	}
+	/* a request that timed out is still posted, and its lcore may yet write into the buffers */
+	rc = snap_wait();
+	if (rc == -ENODEV)
+		return dp_flow_snapshot_many(flows, n, out);
+	if (rc < 0)
+		return rc;
+	if (n > g.snap_cap) {
+		uint32_t cap = n + n / 4 + 64;
+		uint32_t *f = realloc(g.snap_flows, cap * sizeof(*f));
+		struct dp_flow_snapshot *b;
+
+		if (!f)
+			return -ENOMEM;
+		g.snap_flows = f;
+		b = realloc(g.snap_buf, cap * sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		g.snap_buf = b;
+		g.snap_cap = cap;
+	}
+	memcpy(g.snap_flows, flows, n * sizeof(*flows));
 	for (unsigned l = 0; l < g.port.nlcores; l++) {
 		struct dp_lcore *lc = &g.lc[l];
 
-		lc->snap_flows = flows;
-		lc->snap_out = out;
+		lc->snap_flows = g.snap_flows;
+		lc->snap_out = g.snap_buf;
 		lc->snap_n = n;
 		__atomic_store_n(&lc->snap_seq, lc->snap_seq + 1, __ATOMIC_RELEASE);
 	}
-	t0 = rte_rdtsc();
-	do {
-		pending = false;
-		for (unsigned l = 0; l < g.port.nlcores; l++)
-			if (__atomic_load_n(&g.lc[l].snap_done, __ATOMIC_ACQUIRE) != g.lc[l].snap_seq)
-				pending = true;
-		if (!pending)
-			return 0;
-		usleep(20);
-	} while (dp_engine_running() && rte_rdtsc() - t0 < 2 * rte_get_tsc_hz());
-	if (!dp_engine_running()) /* stopped meanwhile: the lcores are gone, the flows no longer change */
+	rc = snap_wait();
+	if (rc == -ENODEV) /* stopped meanwhile: the lcores are gone, the flows no longer change */
 		return dp_flow_snapshot_many(flows, n, out);
-	/* an lcore that serves nothing for seconds is a dataplane bug (see dp_flow_snapshot); the request stays
-	 * posted, so a late lcore writes into out: the caller must not free it before a later call succeeds */
-	{
-		static struct cm_ratelimit rl = CM_RATELIMIT_INIT(10000, 1);
-		cm_log_rl(&rl, CM_LOG_ERROR, "dataplane", "an lcore did not copy flow counters for 2 s");
-	}
-	return -ETIMEDOUT;
+	if (rc < 0)
+		return rc;
+	for (uint32_t i = 0; i < n; i++)
+		if (flows[i] < g.cfg.max_flows)
+			out[i] = g.snap_buf[i];
+	return 0;
 }
 
 unsigned dp_events_poll(struct dp_event *ev, unsigned max)
