@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "codecs/codecs.h"
 #include "controlplane/controlplane.h"
@@ -448,19 +449,30 @@ void cp_media_sample_begin(void *arg)
 		m->snap_round = 0;
 }
 
+/* A full command ring empties within a few passes: a deleted flow must not go on sending. */
+static void flow_delete(uint32_t flow)
+{
+	for (int i = 0; i < 20000 && dp_flow_delete(flow) == -ENOBUFS; i++)
+		usleep(50);
+}
+
 void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
 {
 	struct cp_media *m = arg;
 	struct dp_flow_snapshot snap;
 	struct dp_rx_report r;
-	int s = leg_report(m, leg, false, &snap, &r);
 	uint32_t local_ip;
 	uint16_t local_port;
+	int s;
 
 	memset(out, 0, sizeof(*out));
+	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT || !m->legs[m->slot[leg]].up)
+		return;
+	/* deleted first: the read that follows is served after the delete, so it counts every packet sent */
+	flow_delete(flow_of(m, m->slot[leg]));
+	s = leg_report(m, leg, false, &snap, &r);
 	if (s < 0)
 		return;
-	dp_flow_delete(flow_of(m, (uint32_t)s));
 	out->endpoint = CP_LEG_EP(leg);
 	out->dtmf_sent = snap.dtmf_sent + m->legs[s].info_sent;
 	out->dtmf_received = snap.dtmf_received + m->legs[s].info_received;

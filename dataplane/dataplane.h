@@ -349,7 +349,8 @@ int dp_impair_set(unsigned profile, const struct dp_impair *im);
 /* Flow counters, consistent per flow: the owning lcores copy them at the end of a pass (a bounded number a pass)
  * while the caller waits — a reader never races an lcore that changes them, and at millions of packets a second
  * there is no quiet moment to read them otherwise.  Batch the per-second reads of many flows into one call:
- * each lcore serves its own of flows[0..n) into out[] (indexes past max_flows are skipped), in a few passes.
+ * each lcore serves its own of flows[0..n) into out[] (indexes past max_flows are skipped), in a few passes,
+ * after the commands sent before the call (dp_flow_delete, then a read: every packet the flow sent).
  * 0, −EINVAL (a single flow out of range, or not configured), −ENOMEM, or −ETIMEDOUT when an lcore has been
  * inside one pass for 2 s (a dataplane bug: the control plane reports it instead of hanging with it). */
 int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out);

@@ -166,6 +166,7 @@ struct dp_lcore {
 	const uint32_t *snap_flows;
 	struct dp_flow_snapshot *snap_out;
 	uint32_t snap_n;
+	uint64_t snap_cmds;       /* commands sent before the request: served after they are done */
 	uint64_t snap_seq;        /* a new request when it differs from snap_done */
 } __rte_cache_aligned;
 
@@ -1480,15 +1481,17 @@ static void rx_process(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t n, 
 static void flow_copy(uint32_t flow, struct dp_flow_snapshot *out);
 
 /* A snapshot request: copy up to DP_SNAP_PER_PASS of this lcore's flows a pass (bounded, so that pacing hardly
- * notices) into the request's buffer, then say the request is served.  The control plane posts the next one only
- * after every lcore served this one, so its fields do not change meanwhile. */
-static void snap_serve(struct dp_lcore *lc)
+ * notices) into the request's buffer, then say the request is served, once the commands sent before it are
+ * done.  The control plane posts the next one only after every lcore served this one, so its fields do not
+ * change meanwhile. */
+static void snap_serve(struct dp_lcore *lc, unsigned ncmd)
 {
 	uint64_t seq = __atomic_load_n(&lc->snap_seq, __ATOMIC_ACQUIRE);
 	unsigned copied = 0;
 	uint32_t i;
 
-	if (seq == lc->snap_done)
+	/* commands sent before the request come first (a flow deleted, then read: what it sent in all) */
+	if (seq == lc->snap_done || lc->cmds_done + ncmd < lc->snap_cmds)
 		return;
 	for (i = lc->snap_pos; i < lc->snap_n && copied < DP_SNAP_PER_PASS; i++) {
 		uint32_t flow = lc->snap_flows[i];
@@ -1556,7 +1559,7 @@ static void lcore_pass(struct dp_lcore *lc)
 		}
 		tx_run(lc, now);
 		silent_scan(lc, now_ns);
-		snap_serve(lc);
+		snap_serve(lc, ncmd);
 		if (ncmd)
 			__atomic_store_n(&lc->cmds_done, lc->cmds_done + ncmd, __ATOMIC_RELEASE);
 	}
@@ -2129,6 +2132,7 @@ int dp_flow_snapshot_many(const uint32_t *flows, uint32_t n, struct dp_flow_snap
 		lc->snap_flows = g.snap_flows;
 		lc->snap_out = g.snap_buf;
 		lc->snap_n = n;
+		lc->snap_cmds = lc->cmds_sent;
 		__atomic_store_n(&lc->snap_seq, lc->snap_seq + 1, __ATOMIC_RELEASE);
 	}
 	rc = snap_wait();
