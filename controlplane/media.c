@@ -48,6 +48,7 @@ struct cp_media {
 		uint32_t info_sent, info_received; /* DTMF by SIP INFO */
 		uint32_t snap_at;  /* index into snap[] when snap_round == the media's round */
 		uint32_t snap_round;
+		bool srtp;         /* SDES keys given at the start */
 		bool up;
 	} *legs;
 	uint32_t ssrc_seed;
@@ -305,6 +306,7 @@ int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 	m->legs[s].ptime_ms = p.ptime_ms;
 	m->legs[s].ssrc = p.ssrc;
 	m->legs[s].info_sent = m->legs[s].info_received = 0;
+	m->legs[s].srtp = cm->srtp_suite != 0;
 	m->legs[s].up = true;
 	return 0;
 }
@@ -485,7 +487,7 @@ void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
 	out->bytes_sent = snap.tx_bytes;
 	out->packets_received = r.packets_received;
 	out->bytes_received = r.bytes_received;
-	out->srtp = snap.srtp;
+	out->srtp = m->legs[s].srtp; /* the deleted flow no longer holds its sessions */
 	out->rtt_ms = snap.rtt_us >= 0 ? snap.rtt_us / 1000.0 : -1;
 	out->packets_lost = r.packets_lost > 0 ? (uint64_t)r.packets_lost : 0;
 	out->duplicate_packets = r.duplicate_packets;
