@@ -45,6 +45,7 @@ static const char *const transport_names[] = { "udp", "tcp", "tls", NULL };
 static const char *const srtp_names[] = { "off", "optional", "mandatory", NULL };
 static const char *const dtmf_names[] = { "none", "rfc4733", "info", NULL };
 static const char *const verify_names[] = { "system", "ca", "none", NULL };
+static const char *const hold_names[] = { "sendonly", "inactive", NULL };
 
 
 #define FS(st, k, t, member) { k, t, offsetof(struct st, member), sizeof(((struct st *)0)->member), 0, 0, NULL }
@@ -99,6 +100,9 @@ static const struct field group_fields[] = {
 	FS(cfg_group, "tls_ca_file", F_STR, tls_ca_file),
 	FS(cfg_group, "tls_cert_file", F_STR, tls_cert_file),
 	FS(cfg_group, "tls_key_file", F_STR, tls_key_file),
+	FN(cfg_group, "hold_at", F_MS, hold_at_ms, 0, 24 * 3600 * 1000ull),
+	FN(cfg_group, "hold_for", F_MS, hold_for_ms, 100, 24 * 3600 * 1000ull),
+	FE(cfg_group, "hold_mode", hold_mode, hold_names),
 };
 
 static const struct field dp_fields[] = {
@@ -639,6 +643,11 @@ static unsigned group_key_line(const struct cfg_group *g, const char *key)
 	return g->line;
 }
 
+static bool group_key_given(const struct cfg_group *g, const char *key)
+{
+	return group_key_line(g, key) != g->line; /* a key is never on its section's line */
+}
+
 static int group_error(const struct cfg_plan *plan, const struct cfg_group *g, const char *key, char *err,
 		       size_t errlen, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
@@ -712,6 +721,34 @@ static int check_media(const struct cfg_plan *plan, const struct cfg_group *g, c
 	if (!m)
 		return group_error(plan, g, "media", err, errlen, "%s", why);
 	codec_media_free(m);
+	return 0;
+}
+
+/* hold_at, hold_for and hold_mode go together, on calls we place, and the hold ends before the call does (the
+ * caller hangs up call_duration after the answer). */
+static int check_hold(const struct cfg_plan *plan, const struct cfg_group *g, char *err, size_t errlen)
+{
+	bool at = group_key_given(g, "hold_at"), len = group_key_given(g, "hold_for");
+	uint32_t call_ms = g->call_duration_ms ? g->call_duration_ms : plan->test.call_duration_ms;
+
+	if (!at && !len) {
+		if (group_key_given(g, "hold_mode"))
+			return group_error(plan, g, "hold_mode", err, errlen, "hold_mode needs hold_at and hold_for");
+		return 0;
+	}
+	if (!len)
+		return group_error(plan, g, "hold_at", err, errlen, "hold_at needs hold_for (how long each call "
+				   "stays on hold)");
+	if (!at)
+		return group_error(plan, g, "hold_for", err, errlen, "hold_for needs hold_at (when, after the "
+				   "answer, each call is put on hold)");
+	if (g->role == CFG_ROLE_CALLEE)
+		return group_error(plan, g, "hold_at", err, errlen, "only groups that place calls (role caller or "
+				   "both) put them on hold");
+	if ((uint64_t)g->hold_at_ms + g->hold_for_ms >= call_ms)
+		return group_error(plan, g, "hold_for", err, errlen, "the hold (hold_at %g s + hold_for %g s) must "
+				   "end before the call does (call_duration %g s)", g->hold_at_ms / 1000.0,
+				   g->hold_for_ms / 1000.0, call_ms / 1000.0);
 	return 0;
 }
 
@@ -792,6 +829,9 @@ static int validate_group(struct cfg_plan *plan, struct cfg_group *g, char *err,
 	if (!!g->tls_cert_file[0] != !!g->tls_key_file[0])
 		return group_error(plan, g, "tls_key_file", err, errlen, "a client certificate needs both "
 				   "tls_cert_file and tls_key_file");
+	rc = check_hold(plan, g, err, errlen);
+	if (rc < 0)
+		return rc;
 	return check_media(plan, g, err, errlen);
 }
 

@@ -183,6 +183,7 @@ struct cp_flow_report {
 	double jitter_ms, max_jitter_ms, mos, r_factor;
 	double burst_r;                      /* G.107 BurstR of the received loss pattern (1: random) */
 	uint32_t dtmf_sent, dtmf_received;   /* DTMF digits of the leg: RFC 4733 events + SIP INFO */
+	uint32_t holds;                      /* times the leg went on hold (stopped sending), by either side */
 };
 
 /* Failures grouped by outcome and SIP status, with the first reason seen for each. */
@@ -210,6 +211,7 @@ struct cp_report {
 	double mos_sum, mos_min, r_sum, r_min, jitter_sum, jitter_max;
 	uint64_t packets_lost, packets_expected;
 	uint64_t dtmf_sent, dtmf_received;
+	uint32_t holds, resumes, hold_failures; /* our re-INVITEs putting calls on hold and back (plan hold_at) */
 	struct cp_flow_report *flows;
 	size_t nflows, flows_cap;
 	struct cp_failure failures[CP_REPORT_FAILURE_KINDS];
@@ -362,6 +364,10 @@ void cp_engine_on_call_failed(struct cp_engine *e, uint32_t ep, uint16_t status,
 			      const char *reason);
 /* A call ended: by our hangup (status of the BYE's answer, 0 = no answer) or by the peer (by_peer). */
 void cp_engine_on_hungup(struct cp_engine *e, uint32_t ep, bool incoming, bool by_peer, uint16_t status);
+/* Our re-INVITE putting an answered call on hold (resume false) or taking it off (resume true) ended: ok, or the
+ * status (0: not sent) and why; a failure leaves the call up and makes the outcome COMPLETED_WITH_WARNINGS with
+ * that status. */
+void cp_engine_on_hold(struct cp_engine *e, uint32_t ep, bool resume, bool ok, uint16_t status, const char *reason);
 /* The operating system refused something (socket, port): outcome OSERROR. */
 void cp_engine_on_os_error(struct cp_engine *e, uint32_t ep, int err, const char *what);
 

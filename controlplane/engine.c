@@ -202,7 +202,8 @@ static void ep_done(struct cp_engine *e, struct ep *p)
 	}
 	p->state = CP_EP_DONE;
 	cp_report_outcome(e->report, o);
-	if (o != CP_OUT_SUCCESS && o != CP_OUT_COMPLETED_WITH_WARNINGS)
+	/* warnings with a SIP status behind them (a refused re-INVITE) are listed with the failures */
+	if ((o != CP_OUT_SUCCESS && o != CP_OUT_COMPLETED_WITH_WARNINGS) || (o == CP_OUT_COMPLETED_WITH_WARNINGS && p->code))
 		cp_report_failure(e->report, o, p->code, p->reason);
 	if (--e->active == 0)
 		schedule_finish(e);
@@ -896,6 +897,26 @@ void cp_engine_on_hungup(struct cp_engine *e, uint32_t ep, bool incoming, bool b
 		return;
 	}
 	ep_leave(e, p);
+}
+
+void cp_engine_on_hold(struct cp_engine *e, uint32_t ep, bool resume, bool ok, uint16_t status, const char *reason)
+{
+	struct ep *p = ep_get(e, ep);
+
+	if (!p)
+		return;
+	if (ok) {
+		if (resume)
+			e->report->resumes++;
+		else
+			e->report->holds++;
+		return;
+	}
+	e->report->hold_failures++;
+	p->flags |= EPF_WARN;
+	if (p->outcome == NO_OUTCOME || p->outcome == CP_OUT_SUCCESS ||
+	    (p->outcome == CP_OUT_COMPLETED_WITH_WARNINGS && !p->code))
+		set_outcome(p, CP_OUT_COMPLETED_WITH_WARNINGS, status, reason);
 }
 
 void cp_engine_on_os_error(struct cp_engine *e, uint32_t ep, int err, const char *what)

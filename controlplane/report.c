@@ -247,6 +247,7 @@ static json_t *report_json(struct cp_report *r)
 		json_object_set_new(fj, "burst_r", num(f->burst_r, 2));
 		json_object_set_new(fj, "dtmf_sent", json_integer(f->dtmf_sent));
 		json_object_set_new(fj, "dtmf_received", json_integer(f->dtmf_received));
+		json_object_set_new(fj, "holds", json_integer(f->holds));
 		json_array_append_new(flows, fj);
 	}
 
@@ -271,6 +272,8 @@ static json_t *report_json(struct cp_report *r)
 	json_object_set_new(root, "failures", failures);
 	json_object_set_new(root, "dtmf", json_pack("{s:I,s:I}", "sent", (json_int_t)r->dtmf_sent, "received",
 						    (json_int_t)r->dtmf_received));
+	json_object_set_new(root, "holds", json_pack("{s:i,s:i,s:i}", "held", (int)r->holds, "resumed",
+						     (int)r->resumes, "failed", (int)r->hold_failures));
 	dp = json_object();
 	for (unsigned i = 0; i < r->ndp; i++)
 		json_object_set_new(dp, r->dp[i].name, json_integer((json_int_t)r->dp[i].value));
