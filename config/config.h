@@ -98,6 +98,7 @@ int cfg_parse_hostport(const char *s, uint16_t default_port, char *host, size_t 
  * libinih does the parsing; this wrapper adds line numbers for every key, rejects over-long lines instead of
  * silently splitting them, and stops at the first error with "FILE:LINE: message". */
 #define CFG_INI_LINE_MAX 200 /* libinih as packaged by Debian (INI_MAX_LINE); continue long values on indented lines */
+#define CFG_INI_FILE_MAX (4u << 20) /* bytes: a plan of 64 groups is a few KiB; anything this big is not a plan */
 
 struct cfg_ini_ctx {
 	const char *file;
@@ -239,6 +240,7 @@ struct cfg_plan {
 	uint32_t total_endpoints;
 	struct cfg_fleet fleet;
 	unsigned section_line[4];   /* internal */
+	unsigned key_line[4][16];   /* internal: line of each key given in [test], [dataplane], [impairment] */
 };
 
 /* Whether endpoint ep (index over the whole plan) runs here. */

@@ -132,6 +132,10 @@ static const struct field imp_fields[] = {
 
 _Static_assert(CM_ARRAY_SIZE(group_fields) <= CM_ARRAY_SIZE(((struct cfg_group *)0)->key_line),
 	       "key_line too small");
+_Static_assert(CM_ARRAY_SIZE(test_fields) <= CM_ARRAY_SIZE(((struct cfg_plan *)0)->key_line[0]) &&
+		       CM_ARRAY_SIZE(dp_fields) <= CM_ARRAY_SIZE(((struct cfg_plan *)0)->key_line[0]) &&
+		       CM_ARRAY_SIZE(imp_fields) <= CM_ARRAY_SIZE(((struct cfg_plan *)0)->key_line[0]),
+	       "plan key_line too small");
 
 /* ---- value parsers ---------------------------------------------------------------------------------------- */
 
@@ -613,6 +617,14 @@ static int plan_cb(struct cfg_ini_ctx *ctx, const char *section, const char *key
 			g->key_line[i] = ctx->line;
 			if (strcmp(key, "role") == 0)
 				g->role_set = true;
+		} else if (!ctx->continuation) {
+			/* the once-only sections are as strict: a second value does not silently win */
+			if (plan->key_line[kind][i]) {
+				cfg_ini_error(ctx, key, "given twice in [%s] (first on line %u)", section,
+					      plan->key_line[kind][i]);
+				return -EINVAL;
+			}
+			plan->key_line[kind][i] = ctx->line;
 		}
 		if (ctx->continuation) {
 			size_t have = strlen(plan->dp.eal_args);
@@ -835,6 +847,34 @@ static int validate_group(struct cfg_plan *plan, struct cfg_group *g, char *err,
 	return check_media(plan, g, err, errlen);
 }
 
+/* A whole-plan problem with a key of a once-only section points at the key's line, else its section's, else (the
+ * section is absent and the default is at fault) at the file. */
+static int once_error(const struct cfg_plan *plan, enum section_kind kind, const char *key, char *err,
+		      size_t errlen, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static int once_error(const struct cfg_plan *plan, enum section_kind kind, const char *key, char *err,
+		      size_t errlen, const char *fmt, ...)
+{
+	const struct field *fields = kind == SEC_DATAPLANE ? dp_fields : kind == SEC_IMPAIRMENT ? imp_fields : test_fields;
+	size_t n = kind == SEC_DATAPLANE ? CM_ARRAY_SIZE(dp_fields)
+		   : kind == SEC_IMPAIRMENT ? CM_ARRAY_SIZE(imp_fields) : CM_ARRAY_SIZE(test_fields);
+	unsigned line = plan->section_line[kind];
+	char why[CFG_ERR_MAX];
+	va_list ap;
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(fields[i].key, key) == 0 && plan->key_line[kind][i])
+			line = plan->key_line[kind][i];
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (line)
+		snprintf(err, errlen, "%s:%u: key '%s': %s", plan->source, line, key, why);
+	else
+		snprintf(err, errlen, "%s: key '%s': %s", plan->source, key, why);
+	return -EINVAL;
+}
+
 static int validate_plan(struct cfg_plan *plan, char *err, size_t errlen)
 {
 	uint64_t total = 0, legs = 0, ports;
@@ -865,22 +905,17 @@ static int validate_plan(struct cfg_plan *plan, char *err, size_t errlen)
 	for (uint32_t i = 0; i < plan->ngroups; i++)
 		legs += (uint64_t)plan->groups[i].endpoints * (plan->groups[i].role == CFG_ROLE_BOTH ? 2 : 1);
 	ports = (uint64_t)((plan->dp.rtp_port_max - plan->dp.rtp_port_min + 1) / 2) * plan->dp.nmedia_ips;
-	if (ports < legs) {
-		snprintf(err, errlen, "%s:%u: key 'rtp_ports': %llu RTP ports on %u media address(es) for %llu "
-			 "call legs; widen rtp_ports or add media_ip addresses", plan->source,
-			 plan->section_line[SEC_DATAPLANE], (unsigned long long)ports, plan->dp.nmedia_ips,
-			 (unsigned long long)legs);
-		return -EINVAL;
-	}
+	if (ports < legs)
+		return once_error(plan, SEC_DATAPLANE, "rtp_ports", err, errlen, "%llu RTP ports on %u media "
+				  "address(es) for %llu call legs; widen rtp_ports or add media_ip addresses",
+				  (unsigned long long)ports, plan->dp.nmedia_ips, (unsigned long long)legs);
 	if (!plan->dp.max_flows)
 		plan->dp.max_flows = (uint32_t)legs;
 	plan->imp.any = plan->imp.loss_pct > 0 || plan->imp.burst_p_pct > 0 || plan->imp.jitter_ms > 0 ||
 			plan->imp.reorder_pct > 0 || plan->imp.duplicate_pct > 0;
-	if (plan->imp.burst_p_pct > 0 && plan->imp.burst_r_pct == 0) {
-		snprintf(err, errlen, "%s:%u: key 'burst_r': burst loss needs burst_r > 0 (else the bad state never "
-			 "ends)", plan->source, plan->section_line[SEC_IMPAIRMENT]);
-		return -EINVAL;
-	}
+	if (plan->imp.burst_p_pct > 0 && plan->imp.burst_r_pct == 0)
+		return once_error(plan, SEC_IMPAIRMENT, "burst_p", err, errlen, "burst loss needs burst_r > 0 (else "
+				  "the bad state never ends)");
 	return 0;
 }
 
