@@ -318,6 +318,8 @@ struct cp_engine_ops {
 	void (*media_stop)(void *media, uint32_t leg, struct cp_flow_report *out);
 	/* Current counters of the leg's received stream into a sample (optional). */
 	void (*media_sample)(void *media, uint32_t leg, struct cp_sample *s);
+	/* Before a round of media_sample calls (optional): read every leg's counters at once. */
+	void (*media_sample_begin)(void *media);
 };
 
 struct cp_engine_stats {
@@ -391,6 +393,7 @@ void cp_media_set_mac(struct cp_media *m, const uint8_t mac[6]);
 int cp_media_start(void *media, uint32_t leg, const struct cp_call_media *cm);
 void cp_media_stop(void *media, uint32_t leg, struct cp_flow_report *out);
 void cp_media_sample(void *media, uint32_t leg, struct cp_sample *s);
+void cp_media_sample_begin(void *media);
 /* A re-INVITE changed an up leg's media: new remote, codec, and direction (hold: send only or receive only). */
 int cp_media_modify(struct cp_media *m, uint32_t leg, const struct cp_call_media *cm, bool send, bool recv);
 /* Sends one DTMF digit (0-9 * # A-D) as RFC 4733 events on the leg's flow, for duration_ms. */

@@ -349,6 +349,8 @@ static void on_second(struct cp_loop *loop, void *arg)
 	uint32_t mos_n = 0;
 
 	e->elapsed_s++;
+	if (e->ops->media_sample_begin)
+		e->ops->media_sample_begin(e->media);
 	for (uint32_t i = 0; i < e->n; i++) {
 		struct ep *p = &e->eps[i];
 		struct cp_sample s;

@@ -18,6 +18,16 @@
 /* No one-way delay measurement yet (the TX-time header extension): the E-model gets the delay a receiver adds
  * itself, a jitter buffer of twice the jitter (at least 20 ms) plus one packetisation interval. */
 #define JB_MIN_MS 20.0
+#define QUALITY_MEMO_BITS 10
+
+/* E-model results by their inputs: thousands of legs with the same codec, delay and loss share one (a clean run
+ * has a handful of distinct inputs), and G.107's powers and logarithms were a third of the per-second sampling. */
+struct quality_memo {
+	const struct codec_ops *ops;
+	double delay_ms, ppl, burst_r;
+	double mos, r;
+	bool ok;
+};
 
 struct cp_media {
 	const struct cfg_plan *plan;
@@ -36,9 +46,16 @@ struct cp_media {
 		uint32_t ssrc;
 		uint32_t info_sent, info_received; /* DTMF by SIP INFO */
 		uint32_t holds;           /* times a re-INVITE stopped our sending */
+		uint32_t snap_at;  /* index into snap[] when snap_round == the media's round */
+		uint32_t snap_round;
 		bool up, held;
 	} *legs;
 	uint32_t ssrc_seed;
+	/* the per-second samples: every up leg's counters read in one batch (dp_flow_snapshot_many) */
+	uint32_t *snap_flows;
+	struct dp_flow_snapshot *snap;
+	uint32_t snap_cap, snap_round;
+	struct quality_memo *memo; /* 2^QUALITY_MEMO_BITS entries */
 };
 
 /* Endpoint k of group g runs on this worker (always, outside a gateway part). */
@@ -63,6 +80,9 @@ void cp_media_free(struct cp_media *m)
 	codec_cache_set_free(m->caches);
 	free(m->slot);
 	free(m->legs);
+	free(m->snap_flows);
+	free(m->snap);
+	free(m->memo);
 	free(m);
 }
 
@@ -98,7 +118,8 @@ struct cp_media *cp_media_new(const struct cfg_plan *plan, char *err, size_t err
 		}
 	}
 	m->legs = calloc(m->nslots ? m->nslots : 1, sizeof(*m->legs));
-	if (!m->legs)
+	m->memo = calloc(1u << QUALITY_MEMO_BITS, sizeof(*m->memo));
+	if (!m->legs || !m->memo)
 		goto fail_nomem;
 	for (uint8_t i = 0; i < plan->dp.nmedia_ips; i++) {
 		struct in_addr a;
@@ -315,14 +336,31 @@ int cp_media_modify(struct cp_media *m, uint32_t leg, const struct cp_call_media
 	return 0;
 }
 
+static struct quality_memo *memo_slot(struct cp_media *m, const struct codec_ops *ops, double delay_ms, double ppl,
+				      double burst_r)
+{
+	uint64_t h = (uint64_t)(uintptr_t)ops * 0x9e3779b97f4a7c15ull, bits;
+
+	memcpy(&bits, &delay_ms, sizeof(bits));
+	h = (h ^ bits) * 0x9e3779b97f4a7c15ull;
+	memcpy(&bits, &ppl, sizeof(bits));
+	h = (h ^ bits) * 0x9e3779b97f4a7c15ull;
+	memcpy(&bits, &burst_r, sizeof(bits));
+	h = (h ^ bits) * 0x9e3779b97f4a7c15ull;
+	return &m->memo[h >> (64 - QUALITY_MEMO_BITS)];
+}
+
 /* MOS and R for what this leg received: G.107 with the codec's Ie/Bpl, the measured loss and its burstiness, and
  * the delay the receiver itself adds. */
-static void quality(const struct cp_media *m, uint32_t s, const struct dp_rx_report *r, double *mos, double *rf,
+static void quality(struct cp_media *m, uint32_t s, const struct dp_rx_report *r, double *mos, double *rf,
 		    double *br)
 {
+	const struct codec_ops *ops = m->legs[s].ops;
 	struct emodel_input in;
 	struct emodel_result out;
+	struct quality_memo *q;
 	double jb = 2 * r->jitter_ms > JB_MIN_MS ? 2 * r->jitter_ms : JB_MIN_MS;
+	double delay, ppl, burst_r;
 
 	if (br)
 		*br = 1.0;
@@ -331,22 +369,27 @@ static void quality(const struct cp_media *m, uint32_t s, const struct dp_rx_rep
 		*rf = 0;
 		return;
 	}
-
-	emodel_defaults(&in);
-	emodel_set_codec(&in, m->legs[s].ops, m->legs[s].ops->has_plc);
-	emodel_set_delay(&in, emodel_one_way_delay_ms(0, jb, m->legs[s].ptime_ms));
-	in.ppl = r->expected ? 100.0 * (double)(r->packets_lost > 0 ? r->packets_lost : 0) / (double)r->expected : 0;
-	if (in.ppl > 100)
-		in.ppl = 100;
-	in.burst_r = dp_rx_burst_r(r, m->legs[s].ptime_ms);
+	delay = emodel_one_way_delay_ms(0, jb, m->legs[s].ptime_ms);
+	ppl = r->expected ? 100.0 * (double)(r->packets_lost > 0 ? r->packets_lost : 0) / (double)r->expected : 0;
+	if (ppl > 100)
+		ppl = 100;
+	burst_r = dp_rx_burst_r(r, m->legs[s].ptime_ms);
 	if (br)
-		*br = in.burst_r;
-	if (emodel_compute(&in, &out) < 0) {
-		*mos = *rf = 0;
-		return;
+		*br = burst_r;
+	q = memo_slot(m, ops, delay, ppl, burst_r);
+	if (q->ops != ops || q->delay_ms != delay || q->ppl != ppl || q->burst_r != burst_r) {
+		emodel_defaults(&in);
+		emodel_set_codec(&in, ops, ops->has_plc);
+		emodel_set_delay(&in, delay);
+		in.ppl = ppl;
+		in.burst_r = burst_r;
+		*q = (struct quality_memo){ .ops = ops, .delay_ms = delay, .ppl = ppl, .burst_r = burst_r };
+		q->ok = emodel_compute(&in, &out) == 0;
+		q->mos = out.mos;
+		q->r = out.r;
 	}
-	*mos = out.mos;
-	*rf = out.r;
+	*mos = q->ok ? q->mos : 0;
+	*rf = q->ok ? q->r : 0;
 }
 
 static void ip_port(uint32_t ip, uint16_t port, char *buf, size_t len)
@@ -358,17 +401,57 @@ static void ip_port(uint32_t ip, uint16_t port, char *buf, size_t len)
 	snprintf(buf, len, "%s:%u", s, port);
 }
 
-static int leg_report(struct cp_media *m, uint32_t leg, struct dp_flow_snapshot *snap, struct dp_rx_report *r)
+/* The leg's counters: from this second's batch when `batched` and the leg is in it, else read now. */
+static int leg_report(struct cp_media *m, uint32_t leg, bool batched, struct dp_flow_snapshot *snap,
+		      struct dp_rx_report *r)
 {
 	uint32_t s;
 
 	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT || !m->legs[m->slot[leg]].up)
 		return -EINVAL;
 	s = m->slot[leg];
-	if (dp_flow_snapshot(flow_of(m, s), snap) < 0)
+	if (batched && m->snap_round && m->legs[s].snap_round == m->snap_round)
+		*snap = m->snap[m->legs[s].snap_at];
+	else if (dp_flow_snapshot(flow_of(m, s), snap) < 0)
 		return -EIO;
 	dp_rx_report(&snap->rx, m->legs[s].ptime_ms, r);
 	return (int)s;
+}
+
+void cp_media_sample_begin(void *arg)
+{
+	struct cp_media *m = arg;
+	uint32_t n = 0;
+
+	for (uint32_t s = 0; s < m->nslots; s++)
+		n += m->legs[s].up;
+	if (n > m->snap_cap) {
+		uint32_t cap = n + n / 4 + 64;
+		uint32_t *f = realloc(m->snap_flows, cap * sizeof(*f));
+		struct dp_flow_snapshot *sn = f ? realloc(m->snap, cap * sizeof(*sn)) : NULL;
+
+		if (f)
+			m->snap_flows = f;
+		if (sn)
+			m->snap = sn;
+		if (!f || !sn) {
+			m->snap_round = 0; /* each leg reads its own counters */
+			return;
+		}
+		m->snap_cap = cap;
+	}
+	if (++m->snap_round == 0)
+		m->snap_round = 1;
+	n = 0;
+	for (uint32_t s = 0; s < m->nslots; s++) {
+		if (!m->legs[s].up)
+			continue;
+		m->legs[s].snap_at = n;
+		m->legs[s].snap_round = m->snap_round;
+		m->snap_flows[n++] = flow_of(m, s);
+	}
+	if (dp_flow_snapshot_many(m->snap_flows, n, m->snap) < 0)
+		m->snap_round = 0;
 }
 
 void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
@@ -376,7 +459,7 @@ void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
 	struct cp_media *m = arg;
 	struct dp_flow_snapshot snap;
 	struct dp_rx_report r;
-	int s = leg_report(m, leg, &snap, &r);
+	int s = leg_report(m, leg, false, &snap, &r);
 	uint32_t local_ip;
 	uint16_t local_port;
 
@@ -413,7 +496,7 @@ void cp_media_sample(void *arg, uint32_t leg, struct cp_sample *smp)
 	struct cp_media *m = arg;
 	struct dp_flow_snapshot snap;
 	struct dp_rx_report r;
-	int s = leg_report(m, leg, &snap, &r);
+	int s = leg_report(m, leg, true, &snap, &r);
 
 	if (s < 0)
 		return;

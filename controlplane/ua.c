@@ -972,4 +972,5 @@ const struct cp_engine_ops cp_ua_engine_ops = {
 	.media_start = cp_media_start,
 	.media_stop = cp_media_stop,
 	.media_sample = cp_media_sample,
+	.media_sample_begin = cp_media_sample_begin,
 };
