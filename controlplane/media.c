@@ -46,10 +46,11 @@ struct cp_media {
 		uint16_t ptime_ms;
 		uint32_t ssrc;
 		uint32_t info_sent, info_received; /* DTMF by SIP INFO */
+		uint32_t holds;           /* times a re-INVITE stopped our sending */
 		uint32_t snap_at;  /* index into snap[] when snap_round == the media's round */
 		uint32_t snap_round;
 		bool srtp;         /* SDES keys given at the start */
-		bool up;
+		bool up, held;
 	} *legs;
 	uint32_t ssrc_seed;
 	/* the per-second samples: every up leg's counters read in one batch (dp_flow_snapshot_many) */
@@ -307,6 +308,8 @@ int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 	m->legs[s].ssrc = p.ssrc;
 	m->legs[s].info_sent = m->legs[s].info_received = 0;
 	m->legs[s].srtp = cm->srtp_suite != 0;
+	m->legs[s].holds = 0;
+	m->legs[s].held = false;
 	m->legs[s].up = true;
 	return 0;
 }
@@ -330,6 +333,9 @@ int cp_media_modify(struct cp_media *m, uint32_t leg, const struct cp_call_media
 	m->legs[s].remote_ip = p.remote_ip;
 	m->legs[s].remote_port = p.remote_port;
 	m->legs[s].ptime_ms = p.ptime_ms;
+	if (!send && !m->legs[s].held)
+		m->legs[s].holds++;
+	m->legs[s].held = !send;
 	return 0;
 }
 
@@ -478,6 +484,7 @@ void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
 	out->endpoint = CP_LEG_EP(leg);
 	out->dtmf_sent = snap.dtmf_sent + m->legs[s].info_sent;
 	out->dtmf_received = snap.dtmf_received + m->legs[s].info_received;
+	out->holds = m->legs[s].holds;
 	out->ssrc = r.ssrc;
 	ip_port(m->legs[s].remote_ip, m->legs[s].remote_port, out->src, sizeof(out->src));
 	slot_addr(m, (uint32_t)s, &local_ip, &local_port);
