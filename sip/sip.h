@@ -26,6 +26,7 @@
 #define SIP_MAX_CSEQ 2147483647u         /* RFC 3261 §8.1.1.5: the sequence number MUST be < 2^31 */
 #define SIP_MAX_MAX_FORWARDS 255u        /* RFC 3261 §20.22 (and RFC 4475 §3.1.2.4) */
 #define SIP_MAX_EXPIRES 4294967295u      /* RFC 3261 §20.19: delta-seconds fit 32 bits */
+#define SIP_MAX_RSEQ 4294967295u         /* RFC 3262 §7.1: RSeq in [1, 2^32-1] */
 #define SIP_MAX_PORT 65535u
 #define SIP_MIN_STATUS 100u
 #define SIP_MAX_STATUS 699u
@@ -164,6 +165,16 @@ struct sip_cseq {
 	enum sip_method method_id;
 };
 int sip_parse_cseq(struct sip_str value, struct sip_cseq *c, const char **error);
+
+/* RFC 3262 reliable provisional responses: RSeq is 1*DIGIT in [1, 2^32-1]; RAck names the response it
+ * acknowledges by RSeq, CSeq number and method. */
+struct sip_rack {
+	uint32_t rseq;
+	struct sip_cseq cseq;
+};
+int sip_parse_rack(struct sip_str value, struct sip_rack *r, const char **error);
+/* Whether an option-tag list header (Supported, Require, Proxy-Require, Unsupported) names tag (any case). */
+bool sip_msg_has_option(const struct sip_msg *m, enum sip_hdr_id id, const char *tag);
 
 /* A decimal header (Content-Length, Max-Forwards, Expires, Min-Expires) within [0, max]. */
 int sip_parse_uint(struct sip_str value, uint32_t max, uint32_t *out, const char **error);
@@ -747,17 +758,30 @@ const char *sip_call_result_name(enum sip_call_result r); /* "answered", "busy",
 /* answered 2xx, busy 486/600, rejected 403/603, timeout 408, cancelled 487, unavailable 480/503, else failed */
 enum sip_call_result sip_call_result_from_status(unsigned status);
 
+/* RFC 3262 reliable provisional responses (option tag 100rel) and PRACK.  UAC: OFF sends nothing, SUPPORTED
+ * "Supported: 100rel", REQUIRED "Require: 100rel"; with either, a 1xx carrying Require: 100rel and RSeq is
+ * PRACKed (RAck) in its early dialog, retransmissions and out-of-order RSeqs are discarded, and an SDP answer
+ * in it is the call's answer (early media; the 2xx's SDP is then ignored).  UAS: OFF answers an INVITE that
+ * requires 100rel with 420; SUPPORTED sends the 180/183 reliably when the INVITE supports it; REQUIRED always
+ * (421 when the INVITE does not support it).  A reliable 1xx is re-sent (T1 doubling) until its PRACK, and the
+ * INVITE is answered 500 when none came in 64*T1; a 2xx waits for the PRACK of a 1xx that carried SDP. */
+enum sip_100rel { SIP_100REL_OFF, SIP_100REL_SUPPORTED, SIP_100REL_REQUIRED };
+#define SIP_100REL_RSEQ_MAX_START 2147483647u /* RFC 3262 §3: the first RSeq is below 2^31 */
+
 /* A call we place. */
 struct sip_call_config {
 	const char *from_user, *from_domain;
 	const char *to_uri;              /* Request-URI and To, e.g. "sip:bob@10.0.0.2:5060" */
 	struct sockaddr_storage dst;     /* where the INVITE goes (the peer or an outbound proxy) */
+	struct sip_tp *tp;               /* the socket the dialog uses (Via, Contact, source port): an endpoint's own
+					  * port from sip_udp_open_port on the UA's transport; NULL: the UA's */
 	const char *route;               /* outbound proxy as a Route value "<sip:p;lr>", or NULL: then in-dialog
 					  * requests without a Record-Route route set go through it as well */
 	const char *auth_user, *password;/* for 401/407 challenges; NULL password: none */
 	struct sdp_local media;          /* our offer (strings copied) */
 	uint32_t duration_ms;            /* hang up this long after the ACK; 0: only on sip_call_hangup */
 	uint32_t no_answer_ms;           /* CANCEL if still unanswered this long after the INVITE; 0: never */
+	enum sip_100rel rel100;
 };
 
 /* How a call we receive is answered. */
@@ -766,6 +790,8 @@ struct sip_answer {
 	uint32_t ring_ms;                /* 180 at once, the final response this long after the INVITE */
 	unsigned status;                 /* 0 or 200: answer; else reject with it (486, 603, …) after the ring time */
 	const char *contact_user;        /* user part of our Contact */
+	enum sip_100rel rel100;
+	bool early_media;                /* 183 Session Progress with the SDP answer instead of 180 */
 };
 
 struct sip_call_stats {
@@ -786,6 +812,11 @@ struct sip_call_stats {
 	bool ack_timeout;                /* UAS: none came in 64*T1 (the call was then ended with BYE) */
 	unsigned ok_retransmissions;     /* UAS: 2xx re-sent while waiting for the ACK (§13.3.1.4) */
 	unsigned reinvites;              /* re-INVITEs from the peer answered */
+	unsigned reliable_provisionals;  /* UAC: reliable 1xx received and PRACKed; UAS: reliable 1xx sent */
+	unsigned pracks;                 /* UAC: PRACKs answered with 2xx; UAS: PRACKs matched and answered 200 */
+	unsigned rel_retransmissions;    /* UAS: reliable 1xx re-sent waiting for the PRACK */
+	bool prack_timeout;              /* UAS: no PRACK in 64*T1 (the INVITE was answered 500) */
+	bool early_media;                /* the SDP answer came (UAC) or went (UAS) in a reliable 1xx */
 	unsigned dtmf_sent;              /* INFO digits answered with 2xx */
 	unsigned dtmf_received;          /* INFO application/dtmf-relay digits received */
 	char dtmf_digits[SIP_CALL_DTMF_MAX + 1]; /* the first ones received */
@@ -843,6 +874,8 @@ struct sip_ua_stats {
 	unsigned dtmf_digits;        /* INFO application/dtmf-relay digits received */
 	char last_dtmf;
 	unsigned ok_retransmissions, ack_timeouts;
+	unsigned pracks, prack_timeouts;  /* UAS: PRACKs matched; reliable 1xx never PRACKed */
+	unsigned bad_extension;           /* INVITEs refused 420 (Require: 100rel, ours off) or 421 (we require it) */
 	unsigned live;               /* calls now, both roles */
 };
 

@@ -116,6 +116,8 @@ struct sip_tp {
 /* Several sockets can share one transaction layer (UDP per-endpoint ports): transactions created while ctx is
  * set (started by the socket's transport, or received on it) send from it.  Returns the previous setting. */
 void *sip_txn_set_send_ctx(struct sip_txn_layer *l, void *ctx);
+/* The transport handle (struct sip_tp) a transaction sends from. */
+void *sip_txn_send_ctx(const struct sip_txn *t);
 /* A socket sharing the layer closes: its transactions send from the layer's own from now on. */
 void sip_txn_drop_send_ctx(struct sip_txn_layer *l, void *ctx);
 /* Creates the transaction layer (reliable per ops) and the wheel's loop timer: 0 or -ENOMEM. */

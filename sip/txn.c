@@ -252,6 +252,11 @@ void *sip_txn_set_send_ctx(struct sip_txn_layer *l, void *ctx)
 	return old;
 }
 
+void *sip_txn_send_ctx(const struct sip_txn *t)
+{
+	return t->send_ctx;
+}
+
 void sip_txn_drop_send_ctx(struct sip_txn_layer *l, void *ctx)
 {
 	if (l->cur_ctx == ctx)
