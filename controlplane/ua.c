@@ -79,6 +79,8 @@ struct ua_group {
 		uint16_t port;
 		bool pending;
 		const char *error;
+		struct sockaddr_storage t[SIP_DNS_MAX_TARGETS]; /* every destination found, in the order to try */
+		unsigned n;
 	} loc[3];
 	struct sockaddr_storage proxy;       /* outbound proxy: every request goes there, with a Route header */
 	char proxy_route[CFG_HOST_MAX + 16];
@@ -512,12 +514,25 @@ static unsigned incoming(void *arg, struct sip_str user, const struct sip_msg *i
 	return 0;
 }
 
+/* The destinations a located name has besides dst (none for numeric hosts). */
+static unsigned alternatives(const struct ua_locate *l, const struct sockaddr_storage *dst,
+			     struct sockaddr_storage *out)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; l && i < l->n; i++)
+		if (!sip_same_addr(&l->t[i], dst))
+			out[n++] = l->t[i];
+	return n;
+}
+
 static int ua_call(void *arg, uint32_t idx, int64_t callee, const char *uri)
 {
 	struct cp_ua *ua = arg;
 	struct ua_ep *ep = &ua->eps[idx];
 	struct ua_group *g = grp(ep);
 	char ruri[UA_URI_MAX], ip[48], key[UA_SRTP_B64_LEN + 1] = "";
+	struct sockaddr_storage alt[SIP_DNS_MAX_TARGETS];
 	struct sip_call_config cfg = { .from_user = ep->user, .from_domain = g->domain, .to_uri = ruri,
 				       .auth_user = ep->user, .password = ep->password };
 	int rc;
@@ -556,6 +571,10 @@ static int ua_call(void *arg, uint32_t idx, int64_t callee, const char *uri)
 		cfg.dst = g->proxy;
 		cfg.route = g->proxy_route;
 	}
+	/* RFC 3263 §4.3: the other destinations of the name the INVITE goes to, tried when this one fails */
+	cfg.fallback = alt;
+	cfg.nfallback = alternatives(g->has_proxy ? &g->loc[2] : g->has_registrar ? &g->loc[0]
+				     : callee < 0 ? &g->loc[1] : NULL, &cfg.dst, alt);
 	if (g->cfg->srtp != CFG_SRTP_OFF && new_srtp_key(key) < 0)
 		return -EIO;
 	local_sdp(ep, false, &cfg.media, ip, sizeof(ip), key);
@@ -682,8 +701,11 @@ static void located(void *arg, const struct sip_dns_result *r)
 		return;
 	}
 	name_learn(l->host, l->port, &r->t[0].addr);
-	for (unsigned i = 0; i < r->n; i++)
+	for (unsigned i = 0; i < r->n; i++) {
 		sip_tp_set_peer_name(g->tp, &r->t[i].addr, l->host);
+		l->t[i] = r->t[i].addr;
+	}
+	l->n = r->n;
 	if (l == &g->loc[2])
 		g->proxy = r->t[0].addr;
 	if (l == &g->loc[0]) {

@@ -65,6 +65,8 @@ struct sip_call {
 	uint32_t nc;
 	unsigned auth_tries;
 	uint32_t duration_ms, no_answer_ms;
+	struct sockaddr_storage *fallback; /* further destinations for the INVITE (RFC 3263 §4.3) */
+	unsigned nfallback, next_fallback;
 	char *ack;                   /* the ACK for the 2xx, re-sent for each retransmitted 2xx */
 	size_t ack_len;
 
@@ -269,6 +271,7 @@ void sip_call_destroy(struct sip_call *c)
 	free(c->ack);
 	free(c->ok);
 	free(c->rel);
+	free(c->fallback);
 	free(c);
 }
 
@@ -688,6 +691,20 @@ static bool reliable_provisional(struct sip_call *c, const struct sip_msg *m)
 	return true;
 }
 
+/* RFC 3263 §4.3: the destination did not answer, its connection failed or it answered 503: the INVITE goes to
+ * the next one, as a new transaction.  false when none is left (or the call is being cancelled). */
+static bool invite_failover(struct sip_call *c)
+{
+	while (c->next_fallback < c->nfallback && !c->cancel_wanted) {
+		c->dst = c->next_hop = c->fallback[c->next_fallback++];
+		c->st.failovers++;
+		c->got_provisional = false;
+		if (send_invite(c) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void invite_response(struct sip_call *c, const struct sip_msg *m)
 {
 	if (m->status < 200) {
@@ -716,6 +733,8 @@ static void invite_response(struct sip_call *c, const struct sip_msg *m)
 		return;
 	}
 	if ((m->status == 401 || m->status == 407) && retry_with_credentials(c, m))
+		return;
+	if (m->status == 503 && invite_failover(c))
 		return;
 	c->st.result = sip_call_result_from_status(m->status);
 	end_call(c);
@@ -766,6 +785,10 @@ static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
 	hold(c);
 	if (ct == c->invite_txn) {
 		c->invite_txn = NULL;
+		if (c->st.state != SIP_CALL_ENDED && invite_failover(c)) {
+			release(c);
+			return;
+		}
 		c->st.final_status = 408;
 		snprintf(c->st.reason, sizeof(c->st.reason), "Request Timeout");
 		c->st.result = SIP_RESULT_TIMEOUT;
@@ -884,6 +907,13 @@ struct sip_call *sip_call_new(struct sip_ua *ua, const struct sip_call_config *c
 	c->duration_ms = cfg->duration_ms;
 	c->no_answer_ms = cfg->no_answer_ms;
 	c->rel100 = cfg->rel100;
+	if (cfg->fallback && cfg->nfallback) {
+		c->nfallback = cfg->nfallback < SIP_DNS_MAX_TARGETS ? cfg->nfallback : SIP_DNS_MAX_TARGETS;
+		c->fallback = malloc(c->nfallback * sizeof(*c->fallback));
+		if (!c->fallback)
+			goto free_c;
+		memcpy(c->fallback, cfg->fallback, c->nfallback * sizeof(*c->fallback));
+	}
 	sip_call_table_add(&ua->calls, c);
 	return c;
 

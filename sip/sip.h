@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 /* ---- protocol limits, declared once ----------------------------------------------------------------------- */
@@ -566,6 +568,18 @@ int sip_tp_send(struct sip_tp *tp, const struct sockaddr_storage *dst, const cha
 void sip_tp_kick(struct sip_tp *tp);
 /* Fills a transport address from a numeric IP and port: 0 or -EINVAL. */
 int sip_addr_from(struct sockaddr_storage *a, const char *ip, uint16_t port);
+/* Same family, address and port. */
+static inline bool sip_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+	return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
 
 /* UDP: one non-blocking socket bound to ip:port. */
 struct sip_udp;
@@ -697,7 +711,7 @@ struct sip_reg_config {
 	struct sockaddr_storage dst; /* where REGISTERs go: the registrar or the outbound proxy */
 	uint32_t expires;            /* requested interval, seconds */
 	/* Further destinations (RFC 3263 §4.3, e.g. the rest of a sip_dns_result), tried in turn when a REGISTER
-	 * gets no answer or its connection fails; at most SIP_DNS_MAX_TARGETS are kept.  NULL: none. */
+	 * gets no answer, its connection fails or it gets 503; at most SIP_DNS_MAX_TARGETS are kept.  NULL: none. */
 	const struct sockaddr_storage *fallback;
 	unsigned nfallback;
 };
@@ -713,7 +727,7 @@ struct sip_reg_stats {
 	uint64_t time_to_register_ms;/* first REGISTER sent to first 200 */
 	unsigned registers_sent, challenges, refreshes, interval_too_brief;
 	unsigned ok;                 /* 2xx received (registrations and refreshes) */
-	unsigned failovers;          /* moves to the next destination after no answer */
+	unsigned failovers;          /* moves to the next destination (no answer, connection failed, 503) */
 };
 
 struct sip_reg;
@@ -782,6 +796,10 @@ struct sip_call_config {
 	uint32_t duration_ms;            /* hang up this long after the ACK; 0: only on sip_call_hangup */
 	uint32_t no_answer_ms;           /* CANCEL if still unanswered this long after the INVITE; 0: never */
 	enum sip_100rel rel100;
+	/* Further destinations for the INVITE (RFC 3263 §4.3, e.g. the rest of a sip_dns_result), tried in turn
+	 * when it times out, its connection fails or it gets 503; at most SIP_DNS_MAX_TARGETS kept.  NULL: none. */
+	const struct sockaddr_storage *fallback;
+	unsigned nfallback;
 };
 
 /* How a call we receive is answered. */
@@ -807,6 +825,7 @@ struct sip_call_stats {
 	uint64_t duration_ms;            /* ACK (UAS: 2xx) to the end */
 	unsigned bye_status;             /* our BYE's final status (408: no answer) */
 	unsigned challenges;
+	unsigned failovers;              /* UAC: INVITEs re-sent to the next destination (timeout, transport, 503) */
 	unsigned ack_retransmissions;    /* UAC: ACKs re-sent for retransmitted 2xx */
 	bool acked;                      /* UAS: the ACK for our 2xx came */
 	bool ack_timeout;                /* UAS: none came in 64*T1 (the call was then ended with BYE) */
