@@ -318,9 +318,19 @@ static uint64_t since_invite(const struct sip_call *c)
 
 /* ---- building requests ------------------------------------------------------------------------------------ */
 
+/* n lowercase hex digits of v at out, NUL-terminated (identifiers are made for every call: no printf). */
+static char *put_hex(char *out, uint64_t v, unsigned n)
+{
+	for (unsigned i = n; i-- > 0; v >>= 4)
+		out[i] = "0123456789abcdef"[v & 15];
+	out[n] = '\0';
+	return out + n;
+}
+
 static void new_branch(struct sip_call *c, char *out)
 {
-	snprintf(out, BRANCH_MAX, SIP_MAGIC_COOKIE "%016llx", (unsigned long long)sip_ua_random(c->ua));
+	memcpy(out, SIP_MAGIC_COOKIE, sizeof(SIP_MAGIC_COOKIE) - 1);
+	put_hex(out + sizeof(SIP_MAGIC_COOKIE) - 1, sip_ua_random(c->ua), 16);
 }
 
 static void via(struct sip_call *c, struct sip_builder *b, const char *branch)
@@ -872,7 +882,7 @@ static struct sip_call *call_alloc(struct sip_ua *ua, const struct sip_call_hand
 	c->tp = ua->tp;
 	c->cb = h;
 	c->arg = arg;
-	snprintf(c->local_tag, sizeof(c->local_tag), "%016llx", (unsigned long long)sip_ua_random(ua));
+	put_hex(c->local_tag, sip_ua_random(ua), 16);
 	c->cseq = (uint32_t)(sip_ua_random(ua) & 0xfff) + 1; /* any start below 2^31 (§8.1.1.5) */
 	cp_timer_init(&c->timer, on_timer, c);
 	cp_timer_init(&c->retx, ok_retransmit, c);
@@ -897,8 +907,8 @@ struct sip_call *sip_call_new(struct sip_ua *ua, const struct sip_call_config *c
 	    snprintf(c->local_uri, sizeof(c->local_uri), "sip:%s@%s", cfg->from_user, cfg->from_domain) >=
 		    (int)sizeof(c->local_uri))
 		goto free_c;
-	snprintf(c->call_id, sizeof(c->call_id), "%016llx%08x@%s", (unsigned long long)sip_ua_random(ua),
-		 (unsigned)sip_ua_random(ua), sip_tp_local_ip(ua->tp));
+	*put_hex(put_hex(c->call_id, sip_ua_random(ua), 16), sip_ua_random(ua), 8) = '@';
+	cm_strlcpy(c->call_id + 16 + 8 + 1, sip_tp_local_ip(c->tp), sizeof(c->call_id) - (16 + 8 + 1));
 	sip_sdp_local_copy(&c->media, &cfg->media, c->media_addr, sizeof(c->media_addr), c->crypto_suite,
 			   sizeof(c->crypto_suite), c->crypto_key, sizeof(c->crypto_key));
 	if (cfg->tp)

@@ -2,6 +2,7 @@
 #ifndef CM_SIP_INTERNAL_H
 #define CM_SIP_INTERNAL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -23,16 +24,27 @@ static inline bool sip_is_hex(unsigned char c)
 	return sip_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~") */
+/* token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")  (a switch, not strchr: the
+ * parsers ask for every octet) */
 static inline bool sip_is_token(unsigned char c)
 {
-	return sip_is_alnum(c) || (c && strchr("-.!%*_+`'~", c) != NULL);
+	switch (c) {
+	case '-': case '.': case '!': case '%': case '*': case '_': case '+': case '`': case '\'': case '~':
+		return true;
+	default:
+		return sip_is_alnum(c);
+	}
 }
 
 /* unreserved = alphanum / mark; mark = "-" / "_" / "." / "!" / "~" / "*" / "'" / "(" / ")" */
 static inline bool sip_is_unreserved(unsigned char c)
 {
-	return sip_is_alnum(c) || (c && strchr("-_.!~*'()", c) != NULL);
+	switch (c) {
+	case '-': case '_': case '.': case '!': case '~': case '*': case '\'': case '(': case ')':
+		return true;
+	default:
+		return sip_is_alnum(c);
+	}
 }
 
 static inline bool sip_is_ws(unsigned char c) { return c == ' ' || c == '\t'; }
@@ -90,6 +102,10 @@ static inline const char *sip_skip_quoted(const char *p, const char *end)
  * LWS around ';' and '='.  *pp points just after a ';' (or at the start of a params string).  Returns 1 with
  * name/value (value.p == NULL if no '='), 0 at the end, -EINVAL on an empty or malformed parameter. */
 int sip_param_next(const char **pp, const char *end, struct sip_str *name, struct sip_str *value);
+
+/* vsnprintf for building messages: the formats messages use (%s, %.*s, %u, %d, %zu, %lu, %llu) without the
+ * printf machinery, anything else through vsnprintf.  Same result and return value (>= cap: truncated). */
+int sip_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap);
 
 /* What every transport shares (transport.c): the generic handle struct sip_tp is the first member of each
  * transport's own struct; its ops table says how the transport sends and stops and what it is called on the
