@@ -185,7 +185,8 @@ struct dp_pkt {
 	uint16_t seq;
 	uint32_t ts;
 	uint32_t ssrc;
-	uint8_t *udp_payload;   /* the RTP (or RTCP) packet */
+	uint8_t *udp_payload;   /* the RTP (or RTCP) packet; set for every UDP datagram whose headers parsed (the
+				 * results NONE, rtcp, rtp_bad_version, rtp_truncated) */
 	const uint8_t *payload; /* after the RTP header, CSRCs and extension */
 	uint16_t payload_len;   /* without padding */
 };

@@ -46,6 +46,7 @@
 #define DP_TX_SKIP_NS 1000000000ull /* a flow this far behind skips to the present (tx_skip) */
 #define DP_SUMS_EXTRA 3           /* entries after a cache's payload sums (payload_sums) */
 #define DP_MAX_CACHES 1024        /* distinct frame caches the flows send from */
+#define DP_SRTP_WINDOW 128        /* RX replay window (packets) of a flow's SRTP session */
 #define DP_IP_SLOTS_LOG2 8
 #define DP_IP_SLOTS (1u << DP_IP_SLOTS_LOG2)
 _Static_assert(DP_IP_SLOTS >= 4 * DP_MAX_MEDIA_IPS, "media IP table at most a quarter full");
@@ -1781,26 +1782,6 @@ static const uint16_t *payload_sums(const struct codec_frame_cache *c)
 	return s;
 }
 
-static srtp_t srtp_session(const uint8_t *key, uint8_t suite, bool inbound)
-{
-	srtp_policy_t pol;
-	srtp_t s = NULL;
-
-	memset(&pol, 0, sizeof(pol));
-	/* RFC 4568 §6.2: the _32 suite has a 32-bit SRTP tag; SRTCP always carries 80 bits. */
-	if (suite == DP_SRTP_AES_CM_128_HMAC_SHA1_32)
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&pol.rtp);
-	else
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
-	srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
-	pol.ssrc.type = inbound ? ssrc_any_inbound : ssrc_any_outbound;
-	pol.key = (unsigned char *)(uintptr_t)key;
-	pol.window_size = 128;
-	if (srtp_create(&s, &pol) != srtp_err_status_ok)
-		return NULL;
-	return s;
-}
-
 /* Sessions replaced or deleted are freed once their lcore has applied the command that let go of them. */
 static void srtp_reap(void)
 {
@@ -1868,8 +1849,8 @@ static int flow_cmd(uint32_t type, uint32_t flow, const struct dp_flow_params *p
 			if (!g.srtp_up || (p->srtp->suite != DP_SRTP_AES_CM_128_HMAC_SHA1_80 &&
 					   p->srtp->suite != DP_SRTP_AES_CM_128_HMAC_SHA1_32))
 				return -EINVAL;
-			c.srtp_tx = srtp_session(p->srtp->tx_key, p->srtp->suite, false);
-			c.srtp_rx = srtp_session(p->srtp->rx_key, p->srtp->suite, true);
+			c.srtp_tx = dp_srtp_session(p->srtp->tx_key, p->srtp->suite, false, DP_SRTP_WINDOW);
+			c.srtp_rx = dp_srtp_session(p->srtp->rx_key, p->srtp->suite, true, DP_SRTP_WINDOW);
 			if (!c.srtp_tx || !c.srtp_rx)
 				goto srtp_fail;
 		}
