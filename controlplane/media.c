@@ -235,7 +235,7 @@ static bool own_ip(const struct cp_media *m, uint32_t ip)
 	return false;
 }
 
-/* The flow of a leg's call: what cp_media_start adds and cp_media_modify changes (SRTP keys aside). */
+/* The flow of a leg's call: what cp_media_start adds and cp_media_modify changes (SRTP keys: leg_keys). */
 static int leg_params(struct cp_media *m, uint32_t leg, const struct cp_call_media *cm, struct dp_flow_params *p,
 		      const struct codec_ops **ops_out)
 {
@@ -281,6 +281,17 @@ static int leg_params(struct cp_media *m, uint32_t leg, const struct cp_call_med
 	return (int)s;
 }
 
+/* The SDES keys of a leg's call into *keys (wiped by the caller after use); NULL for plain RTP. */
+static const struct dp_srtp_keys *leg_keys(const struct cp_call_media *cm, struct dp_srtp_keys *keys)
+{
+	if (!cm->srtp_suite)
+		return NULL;
+	keys->suite = cm->srtp_suite == 2 ? DP_SRTP_AES_CM_128_HMAC_SHA1_32 : DP_SRTP_AES_CM_128_HMAC_SHA1_80;
+	memcpy(keys->tx_key, cm->srtp_tx_key, sizeof(keys->tx_key));
+	memcpy(keys->rx_key, cm->srtp_rx_key, sizeof(keys->rx_key));
+	return keys;
+}
+
 int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 {
 	struct cp_media *m = arg;
@@ -291,12 +302,7 @@ int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 
 	if (s < 0)
 		return s;
-	if (cm->srtp_suite) {
-		keys.suite = cm->srtp_suite == 2 ? DP_SRTP_AES_CM_128_HMAC_SHA1_32 : DP_SRTP_AES_CM_128_HMAC_SHA1_80;
-		memcpy(keys.tx_key, cm->srtp_tx_key, sizeof(keys.tx_key));
-		memcpy(keys.rx_key, cm->srtp_rx_key, sizeof(keys.rx_key));
-		p.srtp = &keys; /* copied by dp_flow_add */
-	}
+	p.srtp = leg_keys(cm, &keys); /* copied by dp_flow_add */
 	rc = dp_flow_add(flow_of(m, (uint32_t)s), &p);
 	memset(&keys, 0, sizeof(keys));
 	if (rc < 0)
@@ -318,6 +324,7 @@ int cp_media_modify(struct cp_media *m, uint32_t leg, const struct cp_call_media
 {
 	const struct codec_ops *ops;
 	struct dp_flow_params p;
+	struct dp_srtp_keys keys = { 0 };
 	int rc, s;
 
 	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT || !m->legs[m->slot[leg]].up)
@@ -326,7 +333,10 @@ int cp_media_modify(struct cp_media *m, uint32_t leg, const struct cp_call_media
 	if (s < 0)
 		return s;
 	p.dir = (uint8_t)((send ? DP_FLOW_SEND : 0) | (recv ? DP_FLOW_RECV : 0));
+	/* a re-INVITE's keys: the dataplane re-keys the directions whose key changed, keeps the others */
+	p.srtp = leg_keys(cm, &keys);
 	rc = dp_flow_modify(flow_of(m, (uint32_t)s), &p);
+	memset(&keys, 0, sizeof(keys));
 	if (rc < 0)
 		return rc;
 	m->legs[s].ops = ops;
