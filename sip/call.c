@@ -1637,7 +1637,7 @@ static void glare_retry(struct cp_loop *loop, void *arg)
 			c->media.dir = dir;
 			reinvite_done(c, 503, false);
 		}
-		sip_tp_kick(c->ua->tp);
+		sip_tp_kick(c->tp);
 	}
 	release(c);
 }
