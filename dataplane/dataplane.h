@@ -352,9 +352,15 @@ int dp_flow_delete(uint32_t flow);
 int dp_dtmf_send(uint32_t flow, uint8_t event, uint16_t duration_ms, uint8_t volume);
 /* profile 0: flows without their own profile; 1..DP_MAX_IMPAIR−1: flows that name it. */
 int dp_impair_set(unsigned profile, const struct dp_impair *im);
-/* 0, -EINVAL, or -ETIMEDOUT when the owning lcore has been inside one pass for seconds (a dataplane bug:
- * the control plane reports it instead of hanging with it). */
+/* Flow counters, consistent per flow: the owning lcores copy them at the end of a pass (a bounded number a pass)
+ * while the caller waits — a reader never races an lcore that changes them, and at millions of packets a second
+ * there is no quiet moment to read them otherwise.  Batch the per-second reads of many flows into one call:
+ * each lcore serves its own of flows[0..n) into out[] (indexes past max_flows are skipped), in a few passes,
+ * after the commands sent before the call (dp_flow_delete, then a read: every packet the flow sent).
+ * 0, −EINVAL (a single flow out of range, or not configured), −ENOMEM, or −ETIMEDOUT when an lcore has been
+ * inside one pass for 2 s (a dataplane bug: the control plane reports it instead of hanging with it). */
 int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out);
+int dp_flow_snapshot_many(const uint32_t *flows, uint32_t n, struct dp_flow_snapshot *out);
 /* Events from every lcore; returns how many were written. */
 unsigned dp_events_poll(struct dp_event *ev, unsigned max);
 /* Sums over lcores. */

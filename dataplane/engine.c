@@ -3,8 +3,8 @@
  *
  * Hot path rules: bursts of DP_BURST, no allocation (mbufs come from the mempool), no syscalls, no locks, only
  * rate-limited logging, every drop counted by reason.  Each lcore owns flows i with i % lcores == its slot and
- * is the only writer of their state; the control plane reads through a per-lcore generation counter (seqlock):
- * the lcore makes it odd before touching flow state and even afterwards, once per loop pass. */
+ * is the only writer of their state; the control plane reads flow counters by asking the owning lcores to copy
+ * them at the end of a pass (dp_flow_snapshot_many), never by reading state an lcore may be changing. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -36,6 +36,7 @@
 #define DP_TXQ_MAX 128            /* frames queued for the port: a burst, plus what a busy port has not taken */
 #define DP_LOCAL_MAX 512          /* frames for our own MAC waiting for the next pass's RX */
 #define DP_CMDS_PER_PASS 32
+#define DP_SNAP_PER_PASS 256       /* flows a pass copies for a batched snapshot (dp_flow_snapshot_many) */
 #define DP_SCAN_MAX 64            /* flows checked for silence and RTCP per loop pass, at most */
 #define DP_RTCP_PER_PASS 4        /* RTCP reports built per loop pass, at most: a sweep that finds many due
 				   * does not hold up the wheel (the rest wait for the next passes) */
@@ -121,7 +122,6 @@ struct dp_flow_cold {
 
 struct dp_lcore {
 	/* written by the lcore, read by the control plane */
-	uint32_t gen;
 	uint64_t cmds_done;
 	uint64_t drops[DP_DROP__COUNT];
 	uint64_t rx_packets, rx_bytes;
@@ -163,8 +163,16 @@ struct dp_lcore {
 	unsigned nlocal;
 	uint64_t local_delivered;
 	struct cm_ratelimit rl;
+	/* batched snapshot (dp_flow_snapshot_many): the lcore copies its flows between passes */
+	uint32_t snap_pos;        /* next request entry to look at */
+	uint64_t snap_done;       /* the request sequence served last */
 	/* written by the control plane */
 	uint64_t cmds_sent __rte_cache_aligned;
+	const uint32_t *snap_flows;
+	struct dp_flow_snapshot *snap_out;
+	uint32_t snap_n;
+	uint64_t snap_cmds;       /* commands sent before the request: served after they are done */
+	uint64_t snap_seq;        /* a new request when it differs from snap_done */
 } __rte_cache_aligned;
 
 static struct {
@@ -202,6 +210,10 @@ static struct {
 	 * steer[src * lcores + dst] carries mbufs from lcore src to lcore dst, their arrival time in a dynfield. */
 	struct rte_ring **steer;
 	int arrival_off;
+	/* the posted snapshot request (control plane side): flow indexes and the lcores' copies */
+	uint32_t *snap_flows;
+	struct dp_flow_snapshot *snap_buf;
+	uint32_t snap_cap;
 	volatile bool stop;
 } g;
 
@@ -244,6 +256,11 @@ static void *dp_table_alloc(size_t bytes)
 
 void dp_engine_free(void)
 {
+	free(g.snap_flows);
+	free(g.snap_buf);
+	g.snap_flows = NULL;
+	g.snap_buf = NULL;
+	g.snap_cap = 0;
 	free(g.flows);
 	free(g.cold);
 	free(g.port_map);
@@ -1522,6 +1539,36 @@ static void rx_process(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t n, 
 	lc->npend = nflow;
 }
 
+static void flow_copy(uint32_t flow, struct dp_flow_snapshot *out);
+
+/* A snapshot request: copy up to DP_SNAP_PER_PASS of this lcore's flows a pass (bounded, so that pacing hardly
+ * notices) into the request's buffer, then say the request is served, once the commands sent before it are
+ * done.  The control plane posts the next one only after every lcore served this one, so its fields do not
+ * change meanwhile. */
+static void snap_serve(struct dp_lcore *lc, unsigned ncmd)
+{
+	uint64_t seq = __atomic_load_n(&lc->snap_seq, __ATOMIC_ACQUIRE);
+	unsigned copied = 0;
+	uint32_t i;
+
+	/* commands sent before the request come first (a flow deleted, then read: what it sent in all) */
+	if (seq == lc->snap_done || lc->cmds_done + ncmd < lc->snap_cmds)
+		return;
+	for (i = lc->snap_pos; i < lc->snap_n && copied < DP_SNAP_PER_PASS; i++) {
+		uint32_t flow = lc->snap_flows[i];
+
+		if (flow < g.cfg.max_flows && flow_owner(flow) == lc->slot) {
+			flow_copy(flow, &lc->snap_out[i]);
+			copied++;
+		}
+	}
+	lc->snap_pos = i;
+	if (i == lc->snap_n) {
+		lc->snap_pos = 0;
+		__atomic_store_n(&lc->snap_done, seq, __ATOMIC_RELEASE);
+	}
+}
+
 /* One pass of an lcore: an RX burst, a few commands, the due part of the timing wheel, a silence check. */
 static void lcore_pass(struct dp_lcore *lc)
 {
@@ -1534,8 +1581,6 @@ static void lcore_pass(struct dp_lcore *lc)
 		uint16_t n;
 		unsigned ncmd = 0, bursts = 0;
 
-		__atomic_store_n(&lc->gen, lc->gen + 1, __ATOMIC_RELAXED); /* odd: flow state changing */
-		rte_smp_wmb();
 		/* RX until the queue is empty (or DP_RX_BURSTS bursts): what the previous pass sent on a loopback
 		 * port comes back here, and must be drained before this pass sends more. */
 		do {
@@ -1575,8 +1620,7 @@ static void lcore_pass(struct dp_lcore *lc)
 		}
 		tx_run(lc, now);
 		silent_scan(lc, now_ns);
-		rte_smp_wmb();
-		__atomic_store_n(&lc->gen, lc->gen + 1, __ATOMIC_RELAXED); /* even: consistent */
+		snap_serve(lc, ncmd);
 		if (ncmd)
 			__atomic_store_n(&lc->cmds_done, lc->cmds_done + ncmd, __ATOMIC_RELEASE);
 	}
@@ -2049,63 +2093,128 @@ bool dp_commands_done(void)
 	return true;
 }
 
-/* Seqlock read: copy, then check the generation did not move (or sit odd) meanwhile. */
+/* Everything a snapshot holds of one flow; the caller makes it consistent (owning lcore, or the seqlock). */
+static void flow_copy(uint32_t flow, struct dp_flow_snapshot *out)
+{
+	const struct dp_flow *f = &g.flows[flow];
+	const struct dp_flow_cold *c = &g.cold[flow];
+
+	out->rx = f->rx;
+	out->tx_packets = f->tx_packets;
+	out->tx_bytes = f->tx_bytes;
+	out->imp_lost = c->imp_lost;
+	out->imp_dup = c->imp_dup;
+	out->imp_reordered = c->imp_reordered;
+	out->ptime_ms = f->ptime_ms;
+	out->active = f->active;
+	out->srtp = f->srtp != 0;
+	out->rtcp_sent = c->rtcp_sent;
+	out->rtcp_received = c->rtcp_received;
+	out->rtt_us = c->rtt_us;
+	out->remote_report = c->remote_report;
+	out->remote_fraction_lost = c->remote_fraction;
+	out->remote_cum_lost = c->remote_cum_lost;
+	out->remote_jitter = c->remote_jitter;
+	out->dtmf_sent = c->dtmf_sent;
+	out->dtmf_received = c->dtmf_received;
+	out->dtmf_last = c->dtmf_last;
+	out->owd_count = c->owd_count;
+	out->owd_min_us = c->owd_min_us;
+	out->owd_max_us = c->owd_max_us;
+	out->owd_sum_us = c->owd_sum_us;
+}
+
 int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out)
 {
-	struct dp_lcore *lc;
-	unsigned tries = 0;
-	uint64_t t0 = rte_rdtsc();
+	return dp_flow_snapshot_many(&flow, 1, out);
+}
 
-	if (!g.lc || flow >= g.cfg.max_flows)
-		return -EINVAL;
-	lc = &g.lc[flow % g.port.nlcores];
-	for (;;) {
-		uint32_t g1 = __atomic_load_n(&lc->gen, __ATOMIC_ACQUIRE), g2;
-		const struct dp_flow *f = &g.flows[flow];
+static bool snap_served(void)
+{
+	for (unsigned l = 0; l < g.port.nlcores; l++)
+		if (__atomic_load_n(&g.lc[l].snap_done, __ATOMIC_ACQUIRE) != g.lc[l].snap_seq)
+			return false;
+	return true;
+}
 
-		if (!(g1 & 1)) {
-			out->rx = f->rx;
-			out->tx_packets = f->tx_packets;
-			out->tx_bytes = f->tx_bytes;
-			out->imp_lost = g.cold[flow].imp_lost;
-			out->imp_dup = g.cold[flow].imp_dup;
-			out->imp_reordered = g.cold[flow].imp_reordered;
-			out->ptime_ms = f->ptime_ms;
-			out->active = f->active;
-			out->srtp = f->srtp != 0;
-			out->rtcp_sent = g.cold[flow].rtcp_sent;
-			out->rtcp_received = g.cold[flow].rtcp_received;
-			out->rtt_us = g.cold[flow].rtt_us;
-			out->remote_report = g.cold[flow].remote_report;
-			out->remote_fraction_lost = g.cold[flow].remote_fraction;
-			out->remote_cum_lost = g.cold[flow].remote_cum_lost;
-			out->remote_jitter = g.cold[flow].remote_jitter;
-			out->dtmf_sent = g.cold[flow].dtmf_sent;
-			out->dtmf_received = g.cold[flow].dtmf_received;
-			out->dtmf_last = g.cold[flow].dtmf_last;
-			out->owd_count = g.cold[flow].owd_count;
-			out->owd_min_us = g.cold[flow].owd_min_us;
-			out->owd_max_us = g.cold[flow].owd_max_us;
-			out->owd_sum_us = g.cold[flow].owd_sum_us;
-			rte_smp_rmb();
-			g2 = __atomic_load_n(&lc->gen, __ATOMIC_RELAXED);
-			if (g1 == g2 || !dp_engine_running())
-				return 0;
-		} else if (!dp_engine_running()) {
-			continue; /* stopped mid-pass cannot happen: the loop ends on an even generation */
-		}
-		if (++tries % 1024 == 0)
-			usleep(50); /* the lcore thread may be descheduled on a shared CPU */
-		else
-			rte_pause();
-		/* a pass that never ends is a dataplane bug; the control plane must not hang with it (~2 s) */
-		if (tries % 1024 == 0 && rte_rdtsc() - t0 > 2 * rte_get_tsc_hz()) {
+/* Until every lcore served the posted request: spins for about a pass or two, then sleeps between looks. */
+static int snap_wait(void)
+{
+	uint64_t t0 = rte_rdtsc(), spin = rte_get_tsc_hz() / 10000; /* 100 µs */
+
+	while (!snap_served()) {
+		uint64_t waited = rte_rdtsc() - t0;
+
+		if (!dp_engine_running())
+			return -ENODEV;
+		if (waited > 2 * rte_get_tsc_hz()) {
 			static struct cm_ratelimit rl = CM_RATELIMIT_INIT(10000, 1);
-			cm_log_rl(&rl, CM_LOG_ERROR, "dataplane", "lcore %u has been inside one pass for seconds: "
-				  "flow %u's counters are not readable", lc->slot, flow);
+			/* a pass that never ends is a dataplane bug; the control plane must not hang with it */
+			cm_log_rl(&rl, CM_LOG_ERROR, "dataplane", "an lcore has been inside one pass for seconds: flow "
+				  "counters are not readable");
 			return -ETIMEDOUT;
 		}
+		if (waited < spin)
+			rte_pause();
+		else
+			usleep(20); /* the lcore thread may be descheduled on a shared CPU */
 	}
+	return 0;
+}
+
+int dp_flow_snapshot_many(const uint32_t *flows, uint32_t n, struct dp_flow_snapshot *out)
+{
+	int rc;
+
+	if (!g.lc)
+		return -EINVAL;
+	if (n == 1 && flows[0] >= g.cfg.max_flows)
+		return -EINVAL;
+	if (dp_engine_manual || !dp_engine_running()) { /* no lcore thread runs: nothing changes meanwhile */
+		for (uint32_t i = 0; i < n; i++)
+			if (flows[i] < g.cfg.max_flows)
+				flow_copy(flows[i], &out[i]);
+		return 0;
+	}
+	/* a request that timed out is still posted, and its lcore may yet write into the buffers */
+	rc = snap_wait();
+	if (rc == -ENODEV)
+		return dp_flow_snapshot_many(flows, n, out);
+	if (rc < 0)
+		return rc;
+	if (n > g.snap_cap) {
+		uint32_t cap = n + n / 4 + 64;
+		uint32_t *f = realloc(g.snap_flows, cap * sizeof(*f));
+		struct dp_flow_snapshot *b;
+
+		if (!f)
+			return -ENOMEM;
+		g.snap_flows = f;
+		b = realloc(g.snap_buf, cap * sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		g.snap_buf = b;
+		g.snap_cap = cap;
+	}
+	memcpy(g.snap_flows, flows, n * sizeof(*flows));
+	for (unsigned l = 0; l < g.port.nlcores; l++) {
+		struct dp_lcore *lc = &g.lc[l];
+
+		lc->snap_flows = g.snap_flows;
+		lc->snap_out = g.snap_buf;
+		lc->snap_n = n;
+		lc->snap_cmds = lc->cmds_sent;
+		__atomic_store_n(&lc->snap_seq, lc->snap_seq + 1, __ATOMIC_RELEASE);
+	}
+	rc = snap_wait();
+	if (rc == -ENODEV) /* stopped meanwhile: the lcores are gone, the flows no longer change */
+		return dp_flow_snapshot_many(flows, n, out);
+	if (rc < 0)
+		return rc;
+	for (uint32_t i = 0; i < n; i++)
+		if (flows[i] < g.cfg.max_flows)
+			out[i] = g.snap_buf[i];
+	return 0;
 }
 
 unsigned dp_events_poll(struct dp_event *ev, unsigned max)
