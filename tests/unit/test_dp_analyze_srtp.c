@@ -200,29 +200,6 @@ static void write_capture(const char *path)
 	fclose(f);
 }
 
-static char *read_file(const char *path)
-{
-	FILE *jf = fopen(path, "r");
-	char *js = calloc(1, 1 << 16);
-
-	ck_assert_ptr_nonnull(jf);
-	ck_assert_uint_gt(fread(js, 1, (1 << 16) - 1, jf), 0);
-	fclose(jf);
-	return js;
-}
-
-/* The JSON object of a stream (from its "ssrc" key to the next stream's). */
-static const char *flow_obj(const char *js, uint32_t ssrc)
-{
-	char pat[32];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\"ssrc\": \"0x%08x\"", ssrc);
-	p = strstr(js, pat);
-	ck_assert_msg(p != NULL, "stream 0x%08x missing: %s", ssrc, js);
-	return p;
-}
-
 static bool has(const char *obj, const char *text)
 {
 	const char *end = strstr(obj + 1, "\"ssrc\": ");
@@ -271,7 +248,7 @@ START_TEST(analyze_srtp_and_owd)
 	ck_assert_msg(strstr(ours, "4 RTP stream(s)"), "%s", ours);
 	ck_assert_msg(strstr(ours, "4 SIP message(s), 4 SDP bodie(s); SRTP keys: 1 from options, 3 from SDP"), "%s",
 		      ours);
-	js = read_file(json);
+	js = read_text(json);
 	ck_assert_uint_eq((unsigned)json_num(js, "rtcp_packets"), 1); /* the SRTCP report, decrypted */
 	ck_assert_uint_eq((unsigned)json_num(js, "sip_messages"), 4);
 	ck_assert_uint_eq((unsigned)json_num(js, "srtp_auth_fail"), 0); /* capture-wide drops: no SRTCP failed */
@@ -337,7 +314,7 @@ START_TEST(analyze_srtp_and_owd)
 	snprintf(cmd, sizeof(cmd), "%s analyze %s --json-summary %s 2>&1", bin, pcap, json);
 	ours = run(cmd, &st);
 	ck_assert_msg(st == 0, "analyze failed: %s", ours);
-	js = read_file(json);
+	js = read_text(json);
 	c = flow_obj(js, SSRC_C);
 	ck_assert_msg(has(c, "\"srtp\": null"), "%.600s", c);
 	ck_assert_uint_eq((unsigned)json_num(c, "packets_received"), 100);
@@ -347,7 +324,7 @@ START_TEST(analyze_srtp_and_owd)
 		 "--srtp-key 40000:AES_CM_128_HMAC_SHA1_80:%s 2>&1", bin, pcap, json, b_x);
 	ours = run(cmd, &st);
 	ck_assert_msg(st == 0, "analyze failed: %s", ours);
-	js = read_file(json);
+	js = read_text(json);
 	c = flow_obj(js, SSRC_C);
 	ck_assert_msg(has(c, "\"srtp\": \"auth_failed\""), "%.600s", c);
 	ck_assert_uint_eq((unsigned)json_num(c, "srtp_auth_fail"), 100);

@@ -16,6 +16,7 @@
 #include "common/common.h"
 #include "dataplane/dataplane.h"
 #include "check_main.h"
+#include "dptest.h"
 #include "pcaputil.h"
 
 #define MEDIA_IP 0x0a000001u
@@ -29,28 +30,6 @@ static const struct codec_frame_cache cache = {
 	.codec_name = "PCMA", .payload_type = 8, .clock_rate = 8000, .ptime_ms = 20, .nframes = NFRAMES,
 	.frames = frames, .data = data, .data_len = sizeof(data),
 };
-
-static char *read_file(const char *path)
-{
-	FILE *jf = fopen(path, "r");
-	char *js = calloc(1, 1 << 16);
-
-	ck_assert_ptr_nonnull(jf);
-	ck_assert_uint_gt(fread(js, 1, (1 << 16) - 1, jf), 0);
-	fclose(jf);
-	return js;
-}
-
-static const char *flow_obj(const char *js, uint32_t ssrc)
-{
-	char pat[32];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\"ssrc\": \"0x%08x\"", ssrc);
-	p = strstr(js, pat);
-	ck_assert_msg(p != NULL, "stream 0x%08x missing: %s", ssrc, js);
-	return p;
-}
 
 START_TEST(dataplane_srtp_and_txtime_read_by_analyze)
 {
@@ -106,20 +85,11 @@ START_TEST(dataplane_srtp_and_txtime_read_by_analyze)
 		ck_assert_int_eq(dp_flow_add(i, &p), 0);
 	}
 	usleep(1200000);
-	for (uint32_t i = 0; i < FLOWS; i++) {
-		struct dp_flow_params p = { .local_ip = MEDIA_IP, .dir = 0 };
-		ck_assert_int_eq(dp_flow_modify(i, &p), 0); /* inactive: stop sending */
-	}
-	for (int i = 0; i < 1000 && !dp_commands_done(); i++)
-		usleep(1000);
-	usleep(50000);
+	dpt_stop_and_count(FLOWS, MEDIA_IP, sent, lost, 40);
 	for (uint32_t i = 0; i < FLOWS; i++) {
 		struct dp_flow_snapshot s;
 
 		ck_assert_int_eq(dp_flow_snapshot(i, &s), 0);
-		sent[i] = s.tx_packets;
-		lost[i] = s.imp_lost;
-		ck_assert_uint_ge(sent[i], 40);
 		ck_assert_uint_ge(s.rtcp_sent, 1);
 	}
 	ck_assert_uint_gt(lost[2], 0);
@@ -130,7 +100,7 @@ START_TEST(dataplane_srtp_and_txtime_read_by_analyze)
 		 "--srtp-key 30002:AES_CM_128_HMAC_SHA1_32:%s 2>&1", bin, tx, json, b64[0], b64[1]);
 	out = run(cmd, &st);
 	ck_assert_msg(st == 0, "analyze failed: %s", out);
-	js = read_file(json);
+	js = read_text(json);
 	ck_assert_uint_eq((unsigned)json_num(js, "rtcp_bad"), 0);
 	ck_assert_uint_eq((unsigned)json_num(js, "srtp_auth_fail"), 0); /* SRTCP */
 	for (uint32_t i = 0; i < FLOWS; i++) {
@@ -163,7 +133,7 @@ START_TEST(dataplane_srtp_and_txtime_read_by_analyze)
 	snprintf(cmd, sizeof(cmd), "%s analyze %s --json-summary %s 2>&1", bin, tx, json);
 	out = run(cmd, &st);
 	ck_assert_msg(st == 0, "analyze failed: %s", out);
-	js = read_file(json);
+	js = read_text(json);
 	for (uint32_t i = 0; i < 2; i++) {
 		const char *o = flow_obj(js, 0x5e000000u + i);
 
