@@ -2168,6 +2168,8 @@ int dp_flow_snapshot_many(const uint32_t *flows, uint32_t n, struct dp_flow_snap
 
 	if (!g.lc)
 		return -EINVAL;
+	if (n == 0)
+		return 0;
 	if (n == 1 && flows[0] >= g.cfg.max_flows)
 		return -EINVAL;
 	if (dp_engine_manual || !dp_engine_running()) { /* no lcore thread runs: nothing changes meanwhile */

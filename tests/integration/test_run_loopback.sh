@@ -85,7 +85,7 @@ PY
 rc=0
 timeout -k 5 180 "$worker" run "$(plan tests/integration/plans/unreachable-registrar.ini)" --json-summary "$dir/unr.json" \
 	>"$dir/unr.out" 2>&1 || rc=$?
-[ $rc -eq 1 ] || { cat "$dir/unr.out"; echo "FAIL: expected exit 1, got $rc"; exit 1; }
+[ $rc -eq 1 ] && [ -s "$dir/unr.json" ] || { cat "$dir/unr.out"; echo "FAIL: expected exit 1 and a summary, got $rc"; exit 1; }
 python3 - "$dir/unr.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
