@@ -15,6 +15,7 @@
  * time: the sender's clock and the capture's must be one, or synchronised).  Exit status: 0 done, 1 the file
  * could not be read, 2 bad arguments. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -39,6 +40,7 @@
 #define AN_SIP_PORT 5060
 #define AN_SRTP_WINDOW 1024 /* replay window: a capture's late packets are still checked */
 #define AN_KEY_CAND 4       /* a=crypto lines kept per SDP media section (the answer picks one by tag) */
+#define AN_SDP_FMTS 8       /* dynamic payload types kept per SDP media section (a=rtpmap: name and clock) */
 #define AN_OWD_PROBE 32     /* packets of a stream searched for a TX-time element when its id is not given */
 #define AN_OWD_PLAUSIBLE_NS (86400ull * 1000000000ull) /* a TX time this close to the capture time is one */
 #define NTP_UNIX_OFFSET 2208988800ull
@@ -53,6 +55,7 @@ struct an_flow {
 	struct an_key key;
 	uint8_t pt;
 	uint8_t owd_id;           /* RFC 8285 id of the TX-time element (given, or found in the stream), 0: none */
+	char codec[16];           /* a=rtpmap encoding of a dynamic payload type, from the call's SDP; "": none */
 	uint32_t ptime_ticks;     /* the most recent timestamp step of consecutive packets, for burst durations */
 	uint64_t first_ns;
 	struct dp_rx_stats rx;
@@ -87,6 +90,12 @@ struct an_skey {
 		uint8_t key[DP_SRTP_KEY_LEN];
 	} cand[AN_KEY_CAND];
 	const char *unusable;     /* SAVP without a key this can use: why */
+	unsigned nfmt;            /* AN_KEY_SDP: the section's dynamic payload types */
+	struct {
+		uint8_t pt;
+		uint32_t clock;
+		char name[16];
+	} fmt[AN_SDP_FMTS];
 	srtp_t session;           /* inbound, created at first use with cand[session_cand] */
 	uint32_t newer;           /* the entry that replaced this one (a re-INVITE with new keys), index + 1 */
 };
@@ -313,6 +322,27 @@ static uint32_t key_find(const struct an_keys *k, uint32_t ssrc, uint32_t src_ip
 	return by_port ? by_port : by_src ? by_src : by_dst;
 }
 
+/* A dynamic payload type's a=rtpmap from the SDP of a stream's source (or, failing that, of its destination):
+ * its clock (for jitter) and name (codec); false when no SDP seen names it. */
+static bool sdp_format(const struct an_keys *k, const struct dp_pkt *pk, uint32_t *clock, char name[16])
+{
+	for (unsigned pass = 0; pass < 2; pass++)
+		for (uint32_t i = k->n; i-- > 0;) {
+			const struct an_skey *e = &k->e[i];
+
+			if (e->kind != AN_KEY_SDP || e->ip != (pass ? pk->dst_ip : pk->src_ip) ||
+			    e->port != (pass ? pk->dst_port : pk->src_port))
+				continue;
+			for (unsigned f = 0; f < e->nfmt; f++)
+				if (e->fmt[f].pt == pk->pt) {
+					*clock = e->fmt[f].clock;
+					memcpy(name, e->fmt[f].name, 16);
+					return true;
+				}
+		}
+	return false;
+}
+
 /* The entry's inbound session, created at first use; NULL when it has no usable key. */
 static srtp_t key_session(struct an_keys *k, uint32_t idx)
 {
@@ -377,6 +407,22 @@ static void key_from_sdp(struct an_keys *k, uint64_t call, unsigned mi, const st
 		n.unusable = "SRTP without a=crypto (DTLS-SRTP or no key in the SDP)";
 	if (n.ncand)
 		n.unusable = NULL;
+	for (unsigned f = 0; f < m->nfmt && n.nfmt < AN_SDP_FMTS; f++) {
+		const struct sdp_format *x = &m->fmt[f];
+
+		size_t ok = 0;
+
+		while (ok < x->encoding.len && (isalnum((unsigned char)x->encoding.p[ok]) ||
+						(x->encoding.p[ok] && strchr("-_.", x->encoding.p[ok]))))
+			ok++;
+		if (x->pt < 96 || !x->clock_rate || !x->encoding.len || x->encoding.len >= sizeof(n.fmt[0].name) ||
+		    ok < x->encoding.len)
+			continue; /* the name goes into JSON as it is: token characters only */
+		n.fmt[n.nfmt].pt = x->pt;
+		n.fmt[n.nfmt].clock = x->clock_rate;
+		memcpy(n.fmt[n.nfmt].name, x->encoding.p, x->encoding.len);
+		n.fmt[n.nfmt++].name[x->encoding.len] = '\0';
+	}
 	for (uint32_t i = k->n; i-- > 0 && (!same || !other);) {
 		const struct an_skey *x = &k->e[i];
 
@@ -393,7 +439,8 @@ static void key_from_sdp(struct an_keys *k, uint64_t call, unsigned mi, const st
 	}
 	if (same) {
 		e = &k->e[same - 1];
-		if (e->ncand == n.ncand && e->savp == n.savp && memcmp(e->cand, n.cand, sizeof(n.cand)) == 0) {
+		if (e->ncand == n.ncand && e->savp == n.savp && memcmp(e->cand, n.cand, sizeof(n.cand)) == 0 &&
+		    e->nfmt == n.nfmt && memcmp(e->fmt, n.fmt, sizeof(n.fmt)) == 0) {
 			if (other && (e->peer_ip != n.peer_ip || e->peer_port != n.peer_port)) {
 				e->peer_ip = n.peer_ip;
 				e->peer_port = n.peer_port;
@@ -557,8 +604,9 @@ static void owd_packet(struct an_flow *f, const struct dp_pkt *pk, int len, int 
 	f->owd_n++;
 }
 
-static const char *pt_name(uint8_t pt, char *buf, size_t len)
+static const char *pt_name(const struct an_flow *f, char *buf, size_t len)
 {
+	uint8_t pt = f->pt;
 	static const char *const names[35] = {
 		[0] = "PCMU", [3] = "GSM", [4] = "G723", [8] = "PCMA", [9] = "G722", [13] = "CN", [18] = "G729",
 		[26] = "JPEG", [31] = "H261", [34] = "H263",
@@ -566,6 +614,8 @@ static const char *pt_name(uint8_t pt, char *buf, size_t len)
 
 	if (pt < CM_ARRAY_SIZE(names) && names[pt])
 		return names[pt];
+	if (f->codec[0])
+		return f->codec;
 	snprintf(buf, len, "PT%u", pt);
 	return buf;
 }
@@ -583,7 +633,7 @@ struct an_result {
 };
 
 /* G.107 (codecs' E-model) for what the capture shows: the codec's Ie/Bpl (with its PLC) when the payload type
- * is one the registry knows, else G.711's; loss and BurstR from the stream; one-way delay = the mean measured
+ * (or the a=rtpmap name of a dynamic one) is one the registry knows, else G.711's; loss and BurstR from the stream; one-way delay = the mean measured
  * from the TX-time extension when the stream carries it (and it is not negative), else half the RTCP round trip
  * when there is one, plus a jitter buffer of twice the maximum jitter and one packet. */
 static void flow_result(const struct an_flow *f, const struct an_rtcp_table *rt, struct an_result *out)
@@ -591,7 +641,7 @@ static void flow_result(const struct an_flow *f, const struct an_rtcp_table *rt,
 	uint32_t clock = f->rx.clock_rate;
 	double ptime_ms = clock && f->ptime_ticks ? 1000.0 * f->ptime_ticks / clock : 20.0;
 	double loss_pct, burst_r, network_ms = 0;
-	const struct codec_ops *ops = codec_by_pt(f->pt);
+	const struct codec_ops *ops = f->codec[0] ? codec_by_name(f->codec) : codec_by_pt(f->pt);
 	struct emodel_input in;
 	struct emodel_result em;
 
@@ -731,7 +781,7 @@ static int write_json(const char *path, const char *pcap, struct an_result *res,
 			"\"ssrc_changes\": %llu, \"timestamp_jumps\": %llu, \"jitter_ms\": %.3f, \"max_jitter_ms\": %.3f, "
 			"\"pdv_ms\": %.3f, \"burst_density\": %.4f, \"gap_density\": %.4f, \"burst_duration_ms\": %.1f, "
 			"\"gap_duration_ms\": %.1f, \"mos\": %.2f, \"r_factor\": %.1f, ",
-			i ? "," : "", x->f->key.ssrc, src, dst, pt_name(x->f->pt, nb, sizeof(nb)), x->f->pt,
+			i ? "," : "", x->f->key.ssrc, src, dst, pt_name(x->f, nb, sizeof(nb)), x->f->pt,
 			(unsigned long long)r->packets_received, (unsigned long long)r->bytes_received,
 			(unsigned long long)r->expected, (long long)r->packets_lost, r->fraction_lost,
 			(unsigned long long)r->duplicate_packets, (unsigned long long)r->out_of_order_packets,
@@ -817,7 +867,11 @@ static int read_capture(uint16_t port, struct rte_mempool *pool, int ts_off, uin
 				f->key = k;
 				f->pt = pk.pt;
 				f->first_ns = at;
-				dp_rx_init(&f->rx, dp_static_pt_clock(pk.pt));
+				uint32_t clock = dp_static_pt_clock(pk.pt);
+
+				if (!clock)
+					sdp_format(keys, &pk, &clock, f->codec);
+				dp_rx_init(&f->rx, clock);
 			}
 			if (!srtp_check(keys, f, &pk, &len)) {
 				rte_pktmbuf_free(m);
@@ -1001,7 +1055,7 @@ int dp_analyze_main(int argc, char **argv)
 		addr(dst, sizeof(dst), res[i].f->key.dst_ip, res[i].f->key.dst_port);
 		snprintf(owd, sizeof(owd), "%.3f", res[i].f->owd_n ? (double)res[i].f->owd_sum_ns / res[i].f->owd_n / 1e6 : 0);
 		printf("%-21s %-21s 0x%08x %-6s %8llu %7lld %6llu %5llu %9.3f %9.3f %5.2f %-11s %8s\n", src, dst,
-		       res[i].f->key.ssrc, pt_name(res[i].f->pt, nb, sizeof(nb)),
+		       res[i].f->key.ssrc, pt_name(res[i].f, nb, sizeof(nb)),
 		       (unsigned long long)res[i].r.packets_received, (long long)res[i].r.packets_lost,
 		       (unsigned long long)res[i].r.duplicate_packets, (unsigned long long)res[i].r.out_of_order_packets,
 		       res[i].r.jitter_ms, res[i].r.max_jitter_ms, res[i].mos, srtp ? srtp : "-",

@@ -42,7 +42,7 @@ int main(void)
 	struct rte_mempool *pool;
 	struct rte_mbuf *m[NMBUFS];
 	uint8_t payload[160];
-	uint64_t drops[DP_DROP__COUNT], pk0, pk1, b, t0, t1, done = 0;
+	uint64_t drops[DP_DROP__COUNT], pk0, pk1, b, t0, t1, done = 0, refill_tsc = 0;
 	struct timespec c0, c1;
 	uint32_t k = 0;
 
@@ -114,6 +114,7 @@ int main(void)
 	do {
 		for (unsigned r = 0; r < 64; r++) {
 			struct rte_mbuf *burst[BURST];
+			uint64_t r0 = rte_rdtsc();
 
 			for (unsigned i = 0; i < BURST; i++) {
 				/* Flow k: media IP k / PORTS_PER_IP must match the mbuf's IP slot. */
@@ -132,6 +133,7 @@ int main(void)
 				burst[i] = x;
 			}
 			done += rte_ring_enqueue_burst(ring, (void **)burst, BURST, NULL);
+			refill_tsc += rte_rdtsc() - r0;
 			dp_engine_poll_once(0);
 			if ((r & 15) == 0) { /* the control plane's share: drain the event ring */
 				struct dp_event ev[256];
@@ -162,6 +164,13 @@ int main(void)
 	double share = ((c1.tv_sec - c0.tv_sec) * 1e9 + (c1.tv_nsec - c0.tv_nsec)) / 1e3 / (double)(t1 - t0);
 	printf("the lcore thread got %.0f%% of a CPU: %.3f Mpps per CPU-second\n", share * 100,
 	       share > 0.5 ? (double)(pk1 - pk0) / (double)(t1 - t0) / share : 0);
+	/* The refill is the benchmark's, not the dataplane's: its time (TSC, the loop's own share of the CPU) out,
+	 * for the dataplane's own rate per CPU-second.  The line above stays the lower bound. */
+	double refill_s = (double)refill_tsc / (double)rte_get_tsc_hz(), busy_s = share * (t1 - t0) / 1e6 - share * refill_s;
+	printf("refill: %.2f s of the %.2f s measured; the dataplane alone: %.3f Mpps per CPU-second\n", refill_s,
+	       (t1 - t0) / 1e6, share > 0.5 && busy_s > 0 ? (double)(pk1 - pk0) / busy_s / 1e6 : 0);
+	printf("BENCH dp_rx_mpps_per_cpu_excl_refill %.3f Mpps\n",
+	       share > 0.5 && busy_s > 0 ? (double)(pk1 - pk0) / busy_s / 1e6 : 0);
 	printf("BENCH dp_rx_mpps %.3f Mpps\n", (double)(pk1 - pk0) / (double)(t1 - t0));
 	dp_stop();
 	dp_eal_cleanup();

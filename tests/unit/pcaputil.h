@@ -92,4 +92,28 @@ static inline double json_num(const char *obj, const char *key)
 	return strtod(p + strlen(pat), NULL);
 }
 
+/* A whole (small) file, NUL-terminated (malloc'd). */
+static inline char *read_text(const char *path)
+{
+	FILE *jf = fopen(path, "r");
+	char *js = calloc(1, 1 << 16);
+
+	ck_assert_ptr_nonnull(jf);
+	ck_assert_uint_gt(fread(js, 1, (1 << 16) - 1, jf), 0);
+	fclose(jf);
+	return js;
+}
+
+/* A stream's object in analyze's JSON summary, from its "ssrc" key on. */
+static inline const char *flow_obj(const char *js, uint32_t ssrc)
+{
+	char pat[32];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"ssrc\": \"0x%08x\"", ssrc);
+	p = strstr(js, pat);
+	ck_assert_msg(p != NULL, "stream 0x%08x missing: %s", ssrc, js);
+	return p;
+}
+
 #endif

@@ -31,6 +31,7 @@
 #define SSRC_B 0x22222222u
 #define SSRC_C 0x33333333u
 #define SSRC_D 0x44444444u
+#define SSRC_E 0x55555555u
 #define OWD_ID 3
 #define REKEY_AT 150
 
@@ -158,6 +159,10 @@ static void write_capture(const char *path)
 	/* D: DTLS-SRTP, no key in the SDP */
 	sdp(body, sizeof(body), 0x0a040001, 32000, "UDP/TLS/RTP/SAVP", "a=fingerprint:sha-256 AB:CD\r\n");
 	sip(f, T0_US - 40000, 0x0a040001, 0x0a040002, "INVITE sip:d@x SIP/2.0", "call-2", body);
+	/* E: plain RTP with a dynamic payload type, named by its SDP */
+	snprintf(body, sizeof(body), "v=0\r\no=- 1 1 IN IP4 10.5.0.1\r\ns=-\r\nc=IN IP4 10.5.0.1\r\nt=0 0\r\n"
+		 "m=audio 34000 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n");
+	sip(f, T0_US - 30000, 0x0a050001, 0x0a050002, "INVITE sip:e@x SIP/2.0", "call-3", body);
 
 	for (unsigned i = 0; i < TICKS; i++) {
 		uint64_t t = T0_US + 20000ull * i;
@@ -182,6 +187,18 @@ static void write_capture(const char *path)
 			    in(bad_c, CM_ARRAY_SIZE(bad_c), i));
 		if (i < 50)
 			rtp(f, t + 7000, 0x0a040001, 32000, 0x0a040002, 32002, SSRC_D, i, 0, NULL, false);
+		if (i < 50) { /* E: 48 kHz clock, 20 ms packets, arrival 0/2/4 ms late */
+			uint8_t pkt[172], frame[256];
+
+			memset(pkt, 0x11, sizeof(pkt));
+			pkt[0] = 0x80;
+			pkt[1] = 111;
+			put16(pkt + 2, (uint16_t)i);
+			put32(pkt + 4, 960u * i);
+			put32(pkt + 8, SSRC_E);
+			pcap_frame(f, t + 11000 + (i % 3) * 2000, frame,
+				   udp_frame(frame, 0x0a050001, 34000, 0x0a050002, 34002, pkt, sizeof(pkt)));
+		}
 		if (i == 60) { /* an SRTCP sender report from A, on the RTP port + 1 */
 			uint8_t sr[64] = { 0x80, 200, 0, 6 }, frame[128];
 			int len = 28;
@@ -198,29 +215,6 @@ static void write_capture(const char *path)
 	srtp_dealloc(sb2);
 	srtp_dealloc(sc);
 	fclose(f);
-}
-
-static char *read_file(const char *path)
-{
-	FILE *jf = fopen(path, "r");
-	char *js = calloc(1, 1 << 16);
-
-	ck_assert_ptr_nonnull(jf);
-	ck_assert_uint_gt(fread(js, 1, (1 << 16) - 1, jf), 0);
-	fclose(jf);
-	return js;
-}
-
-/* The JSON object of a stream (from its "ssrc" key to the next stream's). */
-static const char *flow_obj(const char *js, uint32_t ssrc)
-{
-	char pat[32];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\"ssrc\": \"0x%08x\"", ssrc);
-	p = strstr(js, pat);
-	ck_assert_msg(p != NULL, "stream 0x%08x missing: %s", ssrc, js);
-	return p;
 }
 
 static bool has(const char *obj, const char *text)
@@ -253,6 +247,7 @@ START_TEST(analyze_srtp_and_owd)
 	const char *a, *b, *c, *d;
 	unsigned pkts;
 	long lost;
+	double e_max_jitter;
 
 	ck_assert_ptr_nonnull(bin);
 	ck_assert_int_ge(fd, 0);
@@ -268,12 +263,12 @@ START_TEST(analyze_srtp_and_owd)
 		 "2>&1", bin, pcap, json, SSRC_C, b_c);
 	ours = run(cmd, &st);
 	ck_assert_msg(st == 0, "analyze failed: %s", ours);
-	ck_assert_msg(strstr(ours, "4 RTP stream(s)"), "%s", ours);
-	ck_assert_msg(strstr(ours, "4 SIP message(s), 4 SDP bodie(s); SRTP keys: 1 from options, 3 from SDP"), "%s",
+	ck_assert_msg(strstr(ours, "5 RTP stream(s)"), "%s", ours);
+	ck_assert_msg(strstr(ours, "5 SIP message(s), 5 SDP bodie(s); SRTP keys: 1 from options, 3 from SDP"), "%s",
 		      ours);
-	js = read_file(json);
+	js = read_text(json);
 	ck_assert_uint_eq((unsigned)json_num(js, "rtcp_packets"), 1); /* the SRTCP report, decrypted */
-	ck_assert_uint_eq((unsigned)json_num(js, "sip_messages"), 4);
+	ck_assert_uint_eq((unsigned)json_num(js, "sip_messages"), 5);
 	ck_assert_uint_eq((unsigned)json_num(js, "srtp_auth_fail"), 0); /* capture-wide drops: no SRTCP failed */
 
 	/* A: the offer's tag-2 key (chosen by the answer), three corrupted tags, four losses; one-way delay */
@@ -314,6 +309,15 @@ START_TEST(analyze_srtp_and_owd)
 	d = flow_obj(js, SSRC_D);
 	ck_assert_msg(has(d, "\"srtp\": \"unverified\", \"srtp_key\": \"none\", \"srtp_note\": "), "%.600s", d);
 	ck_assert_uint_eq((unsigned)json_num(d, "packets_received"), 50);
+	/* E: the SDP's a=rtpmap gives the dynamic type its name and its 48 kHz clock, so jitter is measured */
+	{
+		const char *e = flow_obj(js, SSRC_E);
+
+		ck_assert_msg(has(e, "\"codec\": \"opus\", \"payload_type\": 111"), "%.600s", e);
+		ck_assert_msg(has(e, "\"srtp\": \"none\""), "%.600s", e);
+		ck_assert_double_gt(json_num(e, "max_jitter_ms"), 0.5);
+		e_max_jitter = json_num(e, "max_jitter_ms");
+	}
 
 	/* tshark reads the headers: its packets are ours plus the authentication failures, its loss ours minus */
 	snprintf(cmd, sizeof(cmd), "tshark -r %s -q -d udp.port==%u,rtp -d udp.port==%u,rtp -d udp.port==40002,rtp "
@@ -328,6 +332,18 @@ START_TEST(analyze_srtp_and_owd)
 	ck_assert_int_eq(lost, (long)json_num(b, "packets_lost"));
 	tshark_stream(theirs, SSRC_C, &pkts, &lost);
 	ck_assert_uint_eq(pkts, 100);
+	{ /* tshark takes opus/48000 from the same SDP: max jitter within 0.05 ms */
+		char pat[16];
+		const char *line;
+		double t_maxj, dummy;
+
+		snprintf(pat, sizeof(pat), "0x%08x", SSRC_E);
+		line = strcasestr(theirs, pat);
+		ck_assert_msg(line != NULL, "%s", theirs);
+		ck_assert_int_eq(sscanf(line + strlen(pat), " %*s %*u %*d (%*[^)]) %lf %lf %lf %lf %lf %lf", &dummy,
+					&dummy, &dummy, &dummy, &dummy, &t_maxj), 6);
+		ck_assert_msg(fabs(e_max_jitter - t_maxj) <= 0.05, "max jitter %.3f, tshark %.3f", e_max_jitter, t_maxj);
+	}
 	free(ours);
 	free(js);
 	free(theirs);
@@ -337,7 +353,7 @@ START_TEST(analyze_srtp_and_owd)
 	snprintf(cmd, sizeof(cmd), "%s analyze %s --json-summary %s 2>&1", bin, pcap, json);
 	ours = run(cmd, &st);
 	ck_assert_msg(st == 0, "analyze failed: %s", ours);
-	js = read_file(json);
+	js = read_text(json);
 	c = flow_obj(js, SSRC_C);
 	ck_assert_msg(has(c, "\"srtp\": null"), "%.600s", c);
 	ck_assert_uint_eq((unsigned)json_num(c, "packets_received"), 100);
@@ -347,7 +363,7 @@ START_TEST(analyze_srtp_and_owd)
 		 "--srtp-key 40000:AES_CM_128_HMAC_SHA1_80:%s 2>&1", bin, pcap, json, b_x);
 	ours = run(cmd, &st);
 	ck_assert_msg(st == 0, "analyze failed: %s", ours);
-	js = read_file(json);
+	js = read_text(json);
 	c = flow_obj(js, SSRC_C);
 	ck_assert_msg(has(c, "\"srtp\": \"auth_failed\""), "%.600s", c);
 	ck_assert_uint_eq((unsigned)json_num(c, "srtp_auth_fail"), 100);

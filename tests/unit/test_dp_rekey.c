@@ -13,6 +13,7 @@
 #include "common/common.h"
 #include "dataplane/dataplane.h"
 #include "check_main.h"
+#include "dptest.h"
 
 #define MEDIA_IP 0x0a000001u
 #define NFRAMES 10
@@ -23,13 +24,6 @@ static const struct codec_frame_cache cache = {
 	.codec_name = "PCMU", .payload_type = 0, .clock_rate = 8000, .ptime_ms = 20, .nframes = NFRAMES,
 	.frames = frames, .data = data, .data_len = sizeof(data),
 };
-
-static void wait_commands(void)
-{
-	for (int i = 0; i < 2000 && !dp_commands_done(); i++)
-		usleep(1000);
-	ck_assert(dp_commands_done());
-}
 
 static void key(uint8_t out[DP_SRTP_KEY_LEN], uint8_t seed)
 {
@@ -94,7 +88,7 @@ START_TEST(rekey_switches_at_the_right_packet)
 	/* flow 0 sends with key 1, flow 1 with key 2 */
 	ck_assert_int_eq(set_flow(0, 1, 2, true, both), 0);
 	ck_assert_int_eq(set_flow(1, 2, 1, true, both), 0);
-	wait_commands();
+	dpt_wait_commands();
 	usleep(400000);
 	dp_drop_totals(drops);
 	ck_assert_uint_eq(drops[DP_DROP_srtp_auth_fail], 0);
@@ -102,10 +96,10 @@ START_TEST(rekey_switches_at_the_right_packet)
 
 	/* 1. Flow 1 learns flow 0's new key 3 (its own key stays), 200 ms before flow 0 sends with it. */
 	ck_assert_int_eq(set_flow(1, 2, 3, false, both), 0);
-	wait_commands();
+	dpt_wait_commands();
 	usleep(200000);
 	ck_assert_int_eq(set_flow(0, 3, 2, false, both), 0);
-	wait_commands();
+	dpt_wait_commands();
 	usleep(300000);
 	dp_drop_totals(drops);
 	dp_proto_totals(&pt);
@@ -122,16 +116,16 @@ START_TEST(rekey_switches_at_the_right_packet)
 	/* 2. Flow 1 sends with its new key 4 from now; flow 0 learns it 200 ms later. */
 	a = snap(1);
 	ck_assert_int_eq(set_flow(1, 4, 3, false, both), 0);
-	wait_commands();
+	dpt_wait_commands();
 	usleep(200000);
 	ck_assert_int_eq(set_flow(0, 3, 4, false, both), 0);
-	wait_commands();
+	dpt_wait_commands();
 	b = snap(1);
 	b0 = snap(0);
 	usleep(600000);
 	ck_assert_int_eq(set_flow(0, 3, 4, false, 0), 0); /* hold: in-flight packets land, nothing new is sent */
 	ck_assert_int_eq(set_flow(1, 4, 3, false, 0), 0);
-	wait_commands();
+	dpt_wait_commands();
 	usleep(100000);
 	dp_drop_totals(drops);
 	dp_proto_totals(&pt);
@@ -154,7 +148,7 @@ START_TEST(rekey_switches_at_the_right_packet)
 	ck_assert(s0.srtp && s1.srtp);
 	ck_assert_int_eq(dp_flow_delete(0), 0);
 	ck_assert_int_eq(dp_flow_delete(1), 0);
-	wait_commands();
+	dpt_wait_commands();
 	dp_stop();
 	dp_eal_cleanup();
 }

@@ -12,6 +12,7 @@
 #include "common/common.h"
 #include "dataplane/dataplane.h"
 #include "check_main.h"
+#include "dptest.h"
 
 #define FLOWS 20
 #define MEDIA_IP 0x0a000001u
@@ -82,20 +83,7 @@ START_TEST(tx_is_valid_rtp_for_tshark)
 		ck_assert_int_eq(dp_flow_add(i, &p), 0);
 	}
 	usleep(1200000);
-	for (uint32_t i = 0; i < FLOWS; i++) {
-		struct dp_flow_params p = { .local_ip = MEDIA_IP, .dir = 0 };
-		ck_assert_int_eq(dp_flow_modify(i, &p), 0); /* inactive: stop sending */
-	}
-	for (int i = 0; i < 1000 && !dp_commands_done(); i++)
-		usleep(1000);
-	usleep(50000);
-	for (uint32_t i = 0; i < FLOWS; i++) {
-		struct dp_flow_snapshot s;
-		ck_assert_int_eq(dp_flow_snapshot(i, &s), 0);
-		sent[i] = s.tx_packets;
-		lost[i] = s.imp_lost;
-		ck_assert_uint_ge(sent[i], 40);
-	}
+	dpt_stop_and_count(FLOWS, MEDIA_IP, sent, lost, 40);
 	dp_stop(); /* closes the capture */
 	dp_eal_cleanup();
 

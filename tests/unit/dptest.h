@@ -1,0 +1,43 @@
+/* Helpers for tests that run the real dataplane in-process: waiting for the lcores to apply commands, and
+ * stopping flows to count what they sent. */
+#ifndef CM_TEST_DPTEST_H
+#define CM_TEST_DPTEST_H
+
+#include <stdint.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "dataplane/dataplane.h"
+
+/* Until every lcore has applied every command sent (2 s at most). */
+static inline void dpt_wait_commands(void)
+{
+	for (int i = 0; i < 2000 && !dp_commands_done(); i++)
+		usleep(1000);
+	ck_assert(dp_commands_done());
+}
+
+/* Flows 0..n-1 stop sending (inactive); once the lcores have applied it and the last packets are out, each
+ * flow's packets sent and packets its impairment dropped (each flow sent at least min_sent). */
+static inline void dpt_stop_and_count(uint32_t n, uint32_t local_ip, uint64_t *sent, uint64_t *lost,
+				      uint64_t min_sent)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct dp_flow_params p = { .local_ip = local_ip, .dir = 0 };
+
+		ck_assert_int_eq(dp_flow_modify(i, &p), 0);
+	}
+	dpt_wait_commands();
+	usleep(50000);
+	for (uint32_t i = 0; i < n; i++) {
+		struct dp_flow_snapshot s;
+
+		ck_assert_int_eq(dp_flow_snapshot(i, &s), 0);
+		sent[i] = s.tx_packets;
+		lost[i] = s.imp_lost;
+		ck_assert_uint_ge(sent[i], min_sent);
+	}
+}
+
+#endif
