@@ -139,6 +139,8 @@ enum cfg_srtp { CFG_SRTP_OFF, CFG_SRTP_OPTIONAL, CFG_SRTP_MANDATORY };
 enum cfg_dtmf { CFG_DTMF_NONE, CFG_DTMF_RFC4733, CFG_DTMF_INFO };
 enum cfg_tls_verify { CFG_TLS_VERIFY_SYSTEM, CFG_TLS_VERIFY_CA, CFG_TLS_VERIFY_NONE };
 enum cfg_hold_mode { CFG_HOLD_SENDONLY, CFG_HOLD_INACTIVE };
+/* RFC 3262 reliable provisional responses (100rel): not offered / offered / insisted on */
+enum cfg_100rel { CFG_100REL_OFF, CFG_100REL_SUPPORTED, CFG_100REL_REQUIRED };
 
 struct cfg_group {
 	char name[CFG_NAME_MAX];
@@ -176,6 +178,8 @@ struct cfg_group {
 	uint32_t register_expires_s;
 	uint32_t calls_per_endpoint;      /* caller: calls placed one after the other */
 	uint32_t call_duration_ms;        /* 0: the [test] value */
+	enum cfg_100rel rel100;           /* key 100rel: PRACK (RFC 3262) for both roles */
+	bool early_media;                 /* callee: 183 with the SDP answer instead of 180 */
 	enum cfg_tls_verify tls_verify;
 	char tls_ca_file[CFG_PATH_MAX];
 	char tls_cert_file[CFG_PATH_MAX];

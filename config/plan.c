@@ -46,6 +46,7 @@ static const char *const srtp_names[] = { "off", "optional", "mandatory", NULL }
 static const char *const dtmf_names[] = { "none", "rfc4733", "info", NULL };
 static const char *const verify_names[] = { "system", "ca", "none", NULL };
 static const char *const hold_names[] = { "sendonly", "inactive", NULL };
+static const char *const rel100_names[] = { "off", "supported", "required", NULL };
 
 
 #define FS(st, k, t, member) { k, t, offsetof(struct st, member), sizeof(((struct st *)0)->member), 0, 0, NULL }
@@ -96,6 +97,8 @@ static const struct field group_fields[] = {
 	FN(cfg_group, "register_expires", F_SEC, register_expires_s, 10, 604800),
 	FN(cfg_group, "calls_per_endpoint", F_U32, calls_per_endpoint, 0, 1000000),
 	FN(cfg_group, "call_duration", F_MS, call_duration_ms, 100, 24 * 3600 * 1000ull),
+	FE(cfg_group, "100rel", rel100, rel100_names),
+	FS(cfg_group, "early_media", F_BOOL, early_media),
 	FE(cfg_group, "tls_verify", tls_verify, verify_names),
 	FS(cfg_group, "tls_ca_file", F_STR, tls_ca_file),
 	FS(cfg_group, "tls_cert_file", F_STR, tls_cert_file),
@@ -826,6 +829,11 @@ static int validate_group(struct cfg_plan *plan, struct cfg_group *g, char *err,
 	if (g->port_per_endpoint && (!g->local_port || (uint32_t)g->local_port + g->endpoints - 1 > 65535))
 		return group_error(plan, g, "local_port", err, errlen, "port_per_endpoint needs local_port with room "
 				   "for %u ports below 65536", g->endpoints);
+	/* a TCP/TLS connection's source port is the kernel's choice at connect(): per-endpoint ports there would
+	 * need a listener and port-bound connections per endpoint (docs/sip.md) */
+	if (g->port_per_endpoint && g->transport != CFG_TRANSPORT_UDP)
+		return group_error(plan, g, "port_per_endpoint", err, errlen, "per-endpoint ports work over UDP only "
+				   "(transport = udp); over TCP and TLS the endpoints share the group's connections");
 	for (uint8_t c = 0; c < g->ncodecs; c++) {
 		const struct codec_ops *ops = codec_by_name(g->codecs[c]);
 		if (!codec_ptime_allowed(ops, g->ptime_ms))

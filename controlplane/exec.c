@@ -33,9 +33,7 @@ static int check_supported(const struct cfg_plan *plan, char *err, size_t len)
 		const struct cfg_group *gr = &plan->groups[g];
 		const char *what = NULL;
 
-		if (gr->port_per_endpoint)
-			what = "port_per_endpoint";
-		else if (gr->dtmf_digits[0] && gr->dtmf == CFG_DTMF_NONE)
+		if (gr->dtmf_digits[0] && gr->dtmf == CFG_DTMF_NONE)
 			what = "dtmf_digits with dtmf = none";
 		if (what) {
 			snprintf(err, len, "%s: [group %s]: %s is not supported by this build yet", plan->source,

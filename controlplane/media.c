@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "codecs/codecs.h"
 #include "controlplane/controlplane.h"
@@ -48,6 +49,7 @@ struct cp_media {
 		uint32_t holds;           /* times a re-INVITE stopped our sending */
 		uint32_t snap_at;  /* index into snap[] when snap_round == the media's round */
 		uint32_t snap_round;
+		bool srtp;         /* SDES keys given at the start */
 		bool up, held;
 	} *legs;
 	uint32_t ssrc_seed;
@@ -233,7 +235,7 @@ static bool own_ip(const struct cp_media *m, uint32_t ip)
 	return false;
 }
 
-/* The flow of a leg's call: what cp_media_start adds and cp_media_modify changes (SRTP keys aside). */
+/* The flow of a leg's call: what cp_media_start adds and cp_media_modify changes (SRTP keys: leg_keys). */
 static int leg_params(struct cp_media *m, uint32_t leg, const struct cp_call_media *cm, struct dp_flow_params *p,
 		      const struct codec_ops **ops_out)
 {
@@ -279,6 +281,17 @@ static int leg_params(struct cp_media *m, uint32_t leg, const struct cp_call_med
 	return (int)s;
 }
 
+/* The SDES keys of a leg's call into *keys (wiped by the caller after use); NULL for plain RTP. */
+static const struct dp_srtp_keys *leg_keys(const struct cp_call_media *cm, struct dp_srtp_keys *keys)
+{
+	if (!cm->srtp_suite)
+		return NULL;
+	keys->suite = cm->srtp_suite == 2 ? DP_SRTP_AES_CM_128_HMAC_SHA1_32 : DP_SRTP_AES_CM_128_HMAC_SHA1_80;
+	memcpy(keys->tx_key, cm->srtp_tx_key, sizeof(keys->tx_key));
+	memcpy(keys->rx_key, cm->srtp_rx_key, sizeof(keys->rx_key));
+	return keys;
+}
+
 int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 {
 	struct cp_media *m = arg;
@@ -289,12 +302,7 @@ int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 
 	if (s < 0)
 		return s;
-	if (cm->srtp_suite) {
-		keys.suite = cm->srtp_suite == 2 ? DP_SRTP_AES_CM_128_HMAC_SHA1_32 : DP_SRTP_AES_CM_128_HMAC_SHA1_80;
-		memcpy(keys.tx_key, cm->srtp_tx_key, sizeof(keys.tx_key));
-		memcpy(keys.rx_key, cm->srtp_rx_key, sizeof(keys.rx_key));
-		p.srtp = &keys; /* copied by dp_flow_add */
-	}
+	p.srtp = leg_keys(cm, &keys); /* copied by dp_flow_add */
 	rc = dp_flow_add(flow_of(m, (uint32_t)s), &p);
 	memset(&keys, 0, sizeof(keys));
 	if (rc < 0)
@@ -305,6 +313,7 @@ int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 	m->legs[s].ptime_ms = p.ptime_ms;
 	m->legs[s].ssrc = p.ssrc;
 	m->legs[s].info_sent = m->legs[s].info_received = 0;
+	m->legs[s].srtp = cm->srtp_suite != 0;
 	m->legs[s].holds = 0;
 	m->legs[s].held = false;
 	m->legs[s].up = true;
@@ -315,6 +324,7 @@ int cp_media_modify(struct cp_media *m, uint32_t leg, const struct cp_call_media
 {
 	const struct codec_ops *ops;
 	struct dp_flow_params p;
+	struct dp_srtp_keys keys = { 0 };
 	int rc, s;
 
 	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT || !m->legs[m->slot[leg]].up)
@@ -323,7 +333,10 @@ int cp_media_modify(struct cp_media *m, uint32_t leg, const struct cp_call_media
 	if (s < 0)
 		return s;
 	p.dir = (uint8_t)((send ? DP_FLOW_SEND : 0) | (recv ? DP_FLOW_RECV : 0));
+	/* a re-INVITE's keys: the dataplane re-keys the directions whose key changed, keeps the others */
+	p.srtp = leg_keys(cm, &keys);
 	rc = dp_flow_modify(flow_of(m, (uint32_t)s), &p);
+	memset(&keys, 0, sizeof(keys));
 	if (rc < 0)
 		return rc;
 	m->legs[s].ops = ops;
@@ -454,19 +467,30 @@ void cp_media_sample_begin(void *arg)
 		m->snap_round = 0;
 }
 
+/* A full command ring empties within a few passes: a deleted flow must not go on sending. */
+static void flow_delete(uint32_t flow)
+{
+	for (int i = 0; i < 20000 && dp_flow_delete(flow) == -ENOBUFS; i++)
+		usleep(50);
+}
+
 void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
 {
 	struct cp_media *m = arg;
 	struct dp_flow_snapshot snap;
 	struct dp_rx_report r;
-	int s = leg_report(m, leg, false, &snap, &r);
 	uint32_t local_ip;
 	uint16_t local_port;
+	int s;
 
 	memset(out, 0, sizeof(*out));
+	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT || !m->legs[m->slot[leg]].up)
+		return;
+	/* deleted first: the read that follows is served after the delete, so it counts every packet sent */
+	flow_delete(flow_of(m, m->slot[leg]));
+	s = leg_report(m, leg, false, &snap, &r);
 	if (s < 0)
 		return;
-	dp_flow_delete(flow_of(m, (uint32_t)s));
 	out->endpoint = CP_LEG_EP(leg);
 	out->dtmf_sent = snap.dtmf_sent + m->legs[s].info_sent;
 	out->dtmf_received = snap.dtmf_received + m->legs[s].info_received;
@@ -480,7 +504,7 @@ void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
 	out->bytes_sent = snap.tx_bytes;
 	out->packets_received = r.packets_received;
 	out->bytes_received = r.bytes_received;
-	out->srtp = snap.srtp;
+	out->srtp = m->legs[s].srtp; /* the deleted flow no longer holds its sessions */
 	out->rtt_ms = snap.rtt_us >= 0 ? snap.rtt_us / 1000.0 : -1;
 	out->packets_lost = r.packets_lost > 0 ? (uint64_t)r.packets_lost : 0;
 	out->duplicate_packets = r.duplicate_packets;

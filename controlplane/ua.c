@@ -1,6 +1,9 @@
 /* The SIP user agent behind the endpoint engine: an adapter from the engine's signalling ops to sip/.
  *
- * Each group has one UDP socket (its local_ip:local_port) with a sip/ user agent core (struct sip_ua) on it.
+ * Each group has one UDP socket (its local_ip:local_port) with a sip/ user agent core (struct sip_ua) on it;
+ * with port_per_endpoint each endpoint has its own socket on local_port + its index in the group, sharing the
+ * group's transaction layer (sip_udp_open_port): it registers, calls and is called from there, so Via and
+ * Contact carry its port and the registrar sees one source port per endpoint.
  * Registration is sip/'s client (struct sip_reg: digest, 423, refresh, unregister), one per endpoint; calls are
  * sip/'s dialogs (struct sip_call) of both roles: an endpoint's outgoing call is placed with sip_call_new, an
  * incoming INVITE reaches the group's incoming callback, which finds the endpoint from the Request-URI user (a
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 
 #include <openssl/evp.h>
 
@@ -57,6 +61,7 @@ struct ua_ep {
 	char user[64];
 	char password[64];
 	struct sip_reg *reg;
+	struct sip_tp *tp;              /* its own port (port_per_endpoint), else the group's transport */
 	struct sip_call *out, *in;
 	struct ua_dtmf dtmf[2];         /* [incoming] */
 	struct cp_timer hold_t;         /* hold_at after the answer, then hold_for later */
@@ -67,6 +72,7 @@ struct ua_group {
 	struct cp_ua *ua;
 	const struct cfg_group *cfg;
 	struct sip_tp *tp;
+	struct sip_udp *udp;                 /* port_per_endpoint: the socket endpoints' ports are added to */
 	struct sip_ua *sua;
 	char ip[48];
 	uint16_t port;
@@ -81,6 +87,8 @@ struct ua_group {
 		uint16_t port;
 		bool pending;
 		const char *error;
+		struct sockaddr_storage t[SIP_DNS_MAX_TARGETS]; /* every destination found, in the order to try */
+		unsigned n;
 	} loc[3];
 	struct sockaddr_storage proxy;       /* outbound proxy: every request goes there, with a Route header */
 	char proxy_route[CFG_HOST_MAX + 16];
@@ -536,6 +544,12 @@ static bool in_service(enum cp_ep_state s)
 	       s == CP_EP_HANGING_UP;
 }
 
+static enum sip_100rel rel100_of(const struct cfg_group *g)
+{
+	return g->rel100 == CFG_100REL_REQUIRED ? SIP_100REL_REQUIRED
+	       : g->rel100 == CFG_100REL_SUPPORTED ? SIP_100REL_SUPPORTED : SIP_100REL_OFF;
+}
+
 /* A new INVITE to one of the group's endpoints: how to answer it, or why not. */
 static unsigned incoming(void *arg, struct sip_str user, const struct sip_msg *invite, struct sip_answer *a,
 			 const struct sip_call_handler **h, void **harg)
@@ -559,9 +573,23 @@ static unsigned incoming(void *arg, struct sip_str user, const struct sip_msg *i
 	a->ring_ms = g->cfg->ring_ms;
 	a->status = g->cfg->answer_code;
 	a->contact_user = ep->user;
+	a->rel100 = rel100_of(g->cfg);
+	a->early_media = g->cfg->early_media;
 	*h = &in_handler;
 	*harg = ep;
 	return 0;
+}
+
+/* The destinations a located name has besides dst (none for numeric hosts). */
+static unsigned alternatives(const struct ua_locate *l, const struct sockaddr_storage *dst,
+			     struct sockaddr_storage *out)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; l && i < l->n; i++)
+		if (!sip_same_addr(&l->t[i], dst))
+			out[n++] = l->t[i];
+	return n;
 }
 
 static int ua_call(void *arg, uint32_t idx, int64_t callee, const char *uri)
@@ -570,6 +598,7 @@ static int ua_call(void *arg, uint32_t idx, int64_t callee, const char *uri)
 	struct ua_ep *ep = &ua->eps[idx];
 	struct ua_group *g = grp(ep);
 	char ruri[UA_URI_MAX], ip[48], key[UA_SRTP_B64_LEN + 1] = "";
+	struct sockaddr_storage alt[SIP_DNS_MAX_TARGETS];
 	struct sip_call_config cfg = { .from_user = ep->user, .from_domain = g->domain, .to_uri = ruri,
 				       .auth_user = ep->user, .password = ep->password };
 	int rc;
@@ -591,6 +620,8 @@ static int ua_call(void *arg, uint32_t idx, int64_t callee, const char *uri)
 			if (!cfg_plan_ep_here(ua->plan, (uint32_t)callee) &&
 			    cfg_plan_remote_addr(ua->plan, (uint32_t)callee, &ip, &port) < 0)
 				return -EHOSTUNREACH;
+			if (tg->cfg->port_per_endpoint) /* validated: local_port + index fits */
+				port = (uint16_t)(tg->cfg->local_port + (callee - tg->first_ep));
 			snprintf(ruri, sizeof(ruri), "sip:%s@%s:%u", to->user, ip, port);
 			if (sip_addr_from(&cfg.dst, ip, port) < 0)
 				return -EHOSTUNREACH;
@@ -606,9 +637,15 @@ static int ua_call(void *arg, uint32_t idx, int64_t callee, const char *uri)
 		cfg.dst = g->proxy;
 		cfg.route = g->proxy_route;
 	}
+	/* RFC 3263 §4.3: the other destinations of the name the INVITE goes to, tried when this one fails */
+	cfg.fallback = alt;
+	cfg.nfallback = alternatives(g->has_proxy ? &g->loc[2] : g->has_registrar ? &g->loc[0]
+				     : callee < 0 ? &g->loc[1] : NULL, &cfg.dst, alt);
 	if (g->cfg->srtp != CFG_SRTP_OFF && new_srtp_key(key) < 0)
 		return -EIO;
 	local_sdp(ep, false, &cfg.media, ip, sizeof(ip), key);
+	cfg.tp = ep->tp;
+	cfg.rel100 = rel100_of(g->cfg);
 	ep->out = sip_call_new(g->sua, &cfg, &out_handler, ep);
 	if (!ep->out)
 		return -ENOMEM;
@@ -649,7 +686,8 @@ static enum sip_tp_kind transport_kind(const struct cfg_group *c)
 /* The group's SIP transport: one socket (UDP) or one listener with connections on demand (TCP, TLS with the
  * plan's tls_* keys; our certificate, if given, also lets callers reach us over TLS).  Its transaction user is
  * the group's sip/ user agent core. */
-static struct sip_tp *open_transport(struct cp_ua *ua, struct ua_group *g, const struct cfg_group *c)
+static struct sip_tp *open_transport(struct cp_ua *ua, struct ua_group *g, const struct cfg_group *c,
+				     uint16_t port)
 {
 	static const enum sip_tls_verify verify[] = { [CFG_TLS_VERIFY_SYSTEM] = SIP_TLS_VERIFY_SYSTEM,
 						      [CFG_TLS_VERIFY_CA] = SIP_TLS_VERIFY_CA,
@@ -657,7 +695,60 @@ static struct sip_tp *open_transport(struct cp_ua *ua, struct ua_group *g, const
 	struct sip_tls_config tls = { .verify = verify[c->tls_verify], .ca_file = c->tls_ca_file,
 				      .cert_file = c->tls_cert_file, .key_file = c->tls_key_file };
 
-	return sip_tp_start(ua->loop, transport_kind(c), c->local_ip, c->local_port, &tls, &sip_ua_txn_ops, g->sua);
+	if (c->port_per_endpoint) { /* UDP only (the plan says so) */
+		g->udp = sip_udp_start(ua->loop, c->local_ip, port, &sip_ua_txn_ops, g->sua);
+		return g->udp ? sip_udp_tp(g->udp) : NULL;
+	}
+	return sip_tp_start(ua->loop, transport_kind(c), c->local_ip, port, &tls, &sip_ua_txn_ops, g->sua);
+}
+
+/* port_per_endpoint: the group's own socket is the first endpoint here's port (local_port + its index), so
+ * that the group needs no extra port; a group with no endpoint on this worker takes any port. */
+static uint16_t group_port(const struct cp_ua *ua, uint32_t gi)
+{
+	const struct cfg_group *c = &ua->plan->groups[gi];
+	uint32_t first = 0;
+
+	if (!c->port_per_endpoint)
+		return c->local_port;
+	for (uint32_t g = 0; g < gi; g++)
+		first += ua->plan->groups[g].endpoints;
+	for (uint32_t k = 0; k < c->endpoints; k++)
+		if (cfg_plan_ep_here(ua->plan, first + k))
+			return (uint16_t)(c->local_port + k);
+	return 0;
+}
+
+/* One descriptor per endpoint with its own port: the soft RLIMIT_NOFILE is raised to the hard limit when the
+ * sockets and a margin for everything else (DPDK, the gateway session, files) do not fit; a hard limit too low
+ * is a setup error that says what to change. */
+#define UA_FD_MARGIN 1024u
+static int fd_limit(const struct cp_ua *ua, char *err, size_t errlen)
+{
+	uint64_t need = UA_FD_MARGIN;
+	struct rlimit rl;
+
+	for (uint32_t gi = 0, first = 0; gi < ua->plan->ngroups; first += ua->plan->groups[gi++].endpoints)
+		for (uint32_t k = 0; ua->plan->groups[gi].port_per_endpoint && k < ua->plan->groups[gi].endpoints; k++)
+			need += cfg_plan_ep_here(ua->plan, first + k);
+	if (need == UA_FD_MARGIN || getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+		snprintf(err, errlen, "port_per_endpoint needs %llu file descriptors (one socket per endpoint and %u "
+			 "more) but the hard limit is %llu: raise it (ulimit -Hn, systemd LimitNOFILE=) or use fewer "
+			 "endpoints per worker", (unsigned long long)need, UA_FD_MARGIN,
+			 (unsigned long long)rl.rlim_max);
+		return -EMFILE;
+	}
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		snprintf(err, errlen, "port_per_endpoint needs %llu file descriptors: cannot raise the limit: %s",
+			 (unsigned long long)need, strerror(errno));
+		return -EMFILE;
+	}
+	cm_log(CM_LOG_INFO, "ua", "open file limit raised to %llu for per-endpoint SIP ports",
+	       (unsigned long long)rl.rlim_cur);
+	return 0;
 }
 
 /* A registrar, target or outbound proxy name resolved (RFC 3263): the first destination is used, the
@@ -676,8 +767,11 @@ static void located(void *arg, const struct sip_dns_result *r)
 		return;
 	}
 	name_learn(l->host, l->port, &r->t[0].addr);
-	for (unsigned i = 0; i < r->n; i++)
+	for (unsigned i = 0; i < r->n; i++) {
 		sip_tp_set_peer_name(g->tp, &r->t[i].addr, l->host);
+		l->t[i] = r->t[i].addr;
+	}
+	l->n = r->n;
 	if (l == &g->loc[2])
 		g->proxy = r->t[0].addr;
 	if (l == &g->loc[0]) {
@@ -740,11 +834,11 @@ static int setup_group(struct cp_ua *ua, uint32_t gi, char *err, size_t errlen)
 		snprintf(err, errlen, "[group %s]: out of memory", c->name);
 		return -ENOMEM;
 	}
-	g->tp = open_transport(ua, g, c);
+	g->tp = open_transport(ua, g, c, group_port(ua, gi));
 	if (!g->tp) {
 		snprintf(err, errlen, "[group %s]: cannot open SIP/%s on %s:%u (see the log)", c->name,
 			 transport_kind(c) == SIP_TP_TLS ? "TLS" : transport_kind(c) == SIP_TP_TCP ? "TCP" : "UDP",
-			 c->local_ip, c->local_port);
+			 c->local_ip, group_port(ua, gi));
 		return -EADDRINUSE;
 	}
 	sip_ua_attach(g->sua, g->tp);
@@ -853,6 +947,18 @@ static int setup_endpoints(struct cp_ua *ua, char *err, size_t errlen)
 			} else {
 				snprintf(ep->user, sizeof(ep->user), "%s-%u", c->name, c->first_number + k);
 			}
+			ep->tp = ua->groups[gi].tp;
+			if (ua->groups[gi].udp && cfg_plan_ep_here(ua->plan, idx) &&
+			    (uint32_t)c->local_port + k != ua->groups[gi].port) {
+				ep->tp = sip_udp_open_port(ua->groups[gi].udp, (uint16_t)(c->local_port + k));
+				if (!ep->tp) {
+					snprintf(err, errlen, "[group %s]: cannot open SIP/UDP on %s:%u for '%s' (see the "
+						 "log)", c->name, c->local_ip, c->local_port + k, ep->user);
+					if (csv)
+						fclose(csv);
+					return -EADDRINUSE;
+				}
+			}
 			if (ua->groups[gi].has_registrar) {
 				struct sip_reg_config rc = { .domain = ua->groups[gi].domain, .user = ep->user,
 							     .password = ep->password,
@@ -862,7 +968,7 @@ static int setup_endpoints(struct cp_ua *ua, char *err, size_t errlen)
 							     .expires = c->register_expires_s,
 							     .fallback = ua->groups[gi].reg_fallback,
 							     .nfallback = ua->groups[gi].has_proxy ? 0 : ua->groups[gi].nreg_fallback };
-				ep->reg = sip_reg_new(ua->groups[gi].tp, &rc, reg_changed, ep);
+				ep->reg = sip_reg_new(ep->tp, &rc, reg_changed, ep);
 				if (!ep->reg) {
 					snprintf(err, errlen, "[group %s]: cannot set up registration of '%s'", c->name,
 						 ep->user);
@@ -914,6 +1020,8 @@ struct cp_ua *cp_ua_new(struct cp_loop *loop, const struct cfg_plan *plan, struc
 	}
 	/* without a resolver (logged) numeric addresses still work; a name is then a setup error */
 	ua->dns = sip_dns_new(loop, getenv("CALLMETER_DNS_SERVERS"));
+	if (fd_limit(ua, err, errlen) < 0)
+		goto fail;
 	for (uint32_t g = 0; g < plan->ngroups; g++)
 		if (setup_group(ua, g, err, errlen) < 0)
 			goto fail;

@@ -58,6 +58,90 @@ void sip_build_hdr(struct sip_builder *b, const char *name, struct sip_str value
 	put(b, "\r\n", 2);
 }
 
+static void put_uint(struct sip_builder *b, unsigned long long v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+
+	do
+		d[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	put(b, d + i, sizeof(d) - i);
+}
+
+/* Whether fmt uses only the conversions fmt_simple writes: %s, %.*s, %u, %d, %zu, %lu, %llu, %%. */
+static bool simple_fmt(const char *fmt)
+{
+	for (const char *p = strchr(fmt, '%'); p; p = strchr(p, '%')) {
+		p++;
+		if (*p == 's' || *p == 'u' || *p == 'd' || *p == '%')
+			p++;
+		else if (p[0] == '.' && p[1] == '*' && p[2] == 's')
+			p += 3;
+		else if ((p[0] == 'z' || p[0] == 'l') && p[1] == 'u')
+			p += 2;
+		else if (p[0] == 'l' && p[1] == 'l' && p[2] == 'u')
+			p += 3;
+		else
+			return false;
+	}
+	return true;
+}
+
+/* Messages are built for every request and response: the usual formats are written here, without the
+ * printf machinery (which costs more than the rest of building). */
+static void fmt_simple(struct sip_builder *b, const char *fmt, va_list ap)
+{
+	const char *p = fmt, *q;
+
+	while ((q = strchr(p, '%')) != NULL) {
+		put(b, p, (size_t)(q - p));
+		q++;
+		if (*q == 's') {
+			puts_(b, va_arg(ap, const char *));
+			p = q + 1;
+		} else if (*q == 'u') {
+			put_uint(b, va_arg(ap, unsigned));
+			p = q + 1;
+		} else if (*q == 'd') {
+			int v = va_arg(ap, int);
+			if (v < 0)
+				put(b, "-", 1);
+			put_uint(b, v < 0 ? -(unsigned long long)v : (unsigned long long)v);
+			p = q + 1;
+		} else if (*q == '%') {
+			put(b, "%", 1);
+			p = q + 1;
+		} else if (*q == '.') {
+			int n = va_arg(ap, int);
+			const char *str = va_arg(ap, const char *);
+			put(b, str, n > 0 ? strnlen(str, (size_t)n) : 0); /* as printf: up to n, not past a NUL */
+			p = q + 3;
+		} else if (*q == 'z') {
+			put_uint(b, va_arg(ap, size_t));
+			p = q + 2;
+		} else if (q[1] == 'u') {
+			put_uint(b, va_arg(ap, unsigned long));
+			p = q + 2;
+		} else {
+			put_uint(b, va_arg(ap, unsigned long long));
+			p = q + 3;
+		}
+	}
+	puts_(b, p);
+}
+
+int sip_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+	struct sip_builder b = { .buf = buf, .cap = cap ? cap - 1 : 0 };
+
+	if (!cap || !simple_fmt(fmt))
+		return vsnprintf(buf, cap, fmt, ap);
+	fmt_simple(&b, fmt, ap);
+	buf[b.len] = '\0';
+	return b.overflow ? (int)cap : (int)b.len;
+}
+
 void sip_build_hdrf(struct sip_builder *b, const char *name, const char *fmt, ...)
 {
 	va_list ap;
@@ -67,16 +151,10 @@ void sip_build_hdrf(struct sip_builder *b, const char *name, const char *fmt, ..
 	put(b, ": ", 2);
 	if (b->overflow)
 		return;
-	/* the common forms skip the printf machinery: a value already written ("%s") or a constant ("70") */
-	if (fmt[0] == '%' && fmt[1] == 's' && fmt[2] == '\0') {
+	if (simple_fmt(fmt)) {
 		va_start(ap, fmt);
-		puts_(b, va_arg(ap, const char *));
+		fmt_simple(b, fmt, ap);
 		va_end(ap);
-		put(b, "\r\n", 2);
-		return;
-	}
-	if (!strchr(fmt, '%')) {
-		puts_(b, fmt);
 		put(b, "\r\n", 2);
 		return;
 	}

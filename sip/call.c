@@ -11,6 +11,10 @@
  * (T1 doubling to T2) until the ACK, and BYE when none came in 64*T1 (§13.3.1.4); route set = Record-Route as
  * is; a retransmitted INVITE gets the 2xx again, another INVITE with the same Call-ID and From tag 482.
  *
+ * Reliable provisional responses (RFC 3262, sip.h enum sip_100rel): the UAC PRACKs each reliable 1xx once, in
+ * RSeq order, in its early dialog, and takes an SDP answer in it as the call's answer; the UAS sends its 180/183
+ * reliably, re-sends it until the PRACK and answers 500 when none comes in 64*T1.
+ *
  * Both: the peer's BYE; re-INVITE (hold/resume: the answer mirrors the new direction, the owner hears the new
  * media); our own re-INVITE (sip_call_reinvite: a new offer, ACK for its 2xx, 491 retried after the §14.1 random
  * wait, any other failure keeps the old media); INFO application/dtmf-relay received, and sent from a queue one
@@ -27,7 +31,7 @@
 #include "controlplane/controlplane.h"
 #include "sip/call_internal.h"
 
-#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
+#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, PRACK"
 #define TAG_MAX 40u
 #define BRANCH_MAX 40u
 #define MSG_MAX 8192u
@@ -39,6 +43,7 @@
 struct sip_call {
 	struct sip_client_handler h; /* first: the client transactions' user pointer */
 	struct sip_ua *ua;
+	struct sip_tp *tp;           /* the socket it sends from: the UA's, or an endpoint's own port */
 	struct sip_call *hnext;      /* in the UA's table */
 	uint32_t hash;
 	bool hashed, incoming, doomed, got_provisional, cancel_wanted, cancelled;
@@ -62,6 +67,8 @@ struct sip_call {
 	uint32_t nc;
 	unsigned auth_tries;
 	uint32_t duration_ms, no_answer_ms;
+	struct sockaddr_storage *fallback; /* further destinations for the INVITE (RFC 3263 §4.3) */
+	unsigned nfallback, next_fallback;
 	char *ack;                   /* the ACK for the 2xx, re-sent for each retransmitted 2xx */
 	size_t ack_len;
 
@@ -92,6 +99,21 @@ struct sip_call {
 	size_t ok_len;
 	uint32_t ok_cseq, ok_retx_ms;
 	uint64_t ok_first_ms;
+
+	/* reliable provisional responses (RFC 3262) */
+	enum sip_100rel rel100;
+	bool rseq_seen;              /* placed: a reliable 1xx came in this early dialog */
+	uint32_t rseq_last;          /* placed: the last one's RSeq; received: the RSeq of ours */
+	struct sip_txn *prack_txn;
+	bool early_answered;         /* placed: the answer came in a reliable 1xx */
+	bool reliable;               /* received: our 1xx goes reliably */
+	bool rel_sdp;                /* received: it carries the SDP answer, so the 2xx waits for its PRACK */
+	bool answer_deferred;        /* received: the ring time is over, the 2xx waits for that PRACK */
+	char *rel;                   /* received: the reliable 1xx, re-sent until its PRACK */
+	size_t rel_len;
+	uint32_t rel_retx_ms;
+	uint64_t rel_first_ms;
+	struct cp_timer rel_timer;
 
 	/* INFO DTMF */
 	char dtmf_q[SIP_CALL_DTMF_MAX];
@@ -243,6 +265,11 @@ void sip_call_destroy(struct sip_call *c)
 		sip_txn_set_user(c->invite_txn, NULL);
 	if (c->reinvite_txn)
 		sip_txn_set_user(c->reinvite_txn, NULL);
+	cp_timer_stop(loop, &c->rel_timer);
+	if (c->invite_txn)
+		sip_txn_set_user(c->invite_txn, NULL);
+	if (c->prack_txn)
+		sip_txn_set_user(c->prack_txn, NULL);
 	if (c->other_txn)
 		sip_txn_set_user(c->other_txn, NULL);
 	if (c->cancel_txn)
@@ -257,6 +284,8 @@ void sip_call_destroy(struct sip_call *c)
 	free(c->answer_sdp);
 	free(c->ack);
 	free(c->ok);
+	free(c->rel);
+	free(c->fallback);
 	free(c);
 }
 
@@ -285,6 +314,7 @@ static void end_call(struct sip_call *c)
 	cp_timer_stop(loop, &c->timer);
 	cp_timer_stop(loop, &c->retx);
 	cp_timer_stop(loop, &c->glare);
+	cp_timer_stop(loop, &c->rel_timer);
 	if (c->answer_ms && !c->st.duration_ms)
 		c->st.duration_ms = cm_now_ms() - c->answer_ms;
 	if (c->incoming) {
@@ -303,16 +333,26 @@ static uint64_t since_invite(const struct sip_call *c)
 
 /* ---- building requests ------------------------------------------------------------------------------------ */
 
+/* n lowercase hex digits of v at out, NUL-terminated (identifiers are made for every call: no printf). */
+static char *put_hex(char *out, uint64_t v, unsigned n)
+{
+	for (unsigned i = n; i-- > 0; v >>= 4)
+		out[i] = "0123456789abcdef"[v & 15];
+	out[n] = '\0';
+	return out + n;
+}
+
 static void new_branch(struct sip_call *c, char *out)
 {
-	snprintf(out, BRANCH_MAX, SIP_MAGIC_COOKIE "%016llx", (unsigned long long)sip_ua_random(c->ua));
+	memcpy(out, SIP_MAGIC_COOKIE, sizeof(SIP_MAGIC_COOKIE) - 1);
+	put_hex(out + sizeof(SIP_MAGIC_COOKIE) - 1, sip_ua_random(c->ua), 16);
 }
 
 static void via(struct sip_call *c, struct sip_builder *b, const char *branch)
 {
 	char v[160];
 
-	sip_tp_via(c->ua->tp, branch, v, sizeof(v));
+	sip_tp_via(c->tp, branch, v, sizeof(v));
 	sip_build_hdrf(b, "Via", "%s", v);
 }
 
@@ -320,7 +360,7 @@ static void contact(struct sip_call *c, struct sip_builder *b)
 {
 	char uri[SIP_CALL_FIELD_MAX + 96];
 
-	sip_tp_contact_uri(c->ua->tp, c->contact_user, uri, sizeof(uri));
+	sip_tp_contact_uri(c->tp, c->contact_user, uri, sizeof(uri));
 	sip_build_hdrf(b, "Contact", "<%s>", uri);
 }
 
@@ -356,6 +396,11 @@ static int send_invite(struct sip_call *c)
 	dialog_headers(c, &b, c->invite_branch, c->route, false, c->invite_cseq, "INVITE");
 	contact(c, &b);
 	sip_build_hdrf(&b, "Allow", ALLOW);
+	if (c->rel100 == SIP_100REL_REQUIRED)
+		sip_build_hdrf(&b, "Require", "100rel");
+	if (c->rel100 != SIP_100REL_OFF)
+		sip_build_hdrf(&b, "Supported", "100rel");
+	c->rseq_seen = false; /* a new INVITE: new early dialogs */
 	if (c->chal) {
 		char cnonce[33];
 		if (sip_digest_cnonce(cnonce, sizeof(cnonce)) < 0)
@@ -370,7 +415,7 @@ static int send_invite(struct sip_call *c)
 	n = sip_build_finish(&b, "application/sdp", (struct sip_str){ sdp, (size_t)sl });
 	if (n < 0)
 		return n;
-	c->invite_txn = sip_tp_request(c->ua->tp, buf, (size_t)n, &c->dst, &c->h, &err);
+	c->invite_txn = sip_tp_request(c->tp, buf, (size_t)n, &c->dst, &c->h, &err);
 	return c->invite_txn ? 0 : err;
 }
 
@@ -386,15 +431,15 @@ static int send_cancel(struct sip_call *c)
 	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
 	if (n < 0)
 		return n;
-	c->cancel_txn = sip_tp_request(c->ua->tp, buf, (size_t)n, &c->dst, &c->h, &err);
+	c->cancel_txn = sip_tp_request(c->tp, buf, (size_t)n, &c->dst, &c->h, &err);
 	c->cancelled = c->cancel_txn != NULL;
 	return c->cancel_txn ? 0 : err;
 }
 
 /* A request inside the dialog to the remote target through the route set (loose routing, §12.2.1.1); an ACK
  * for a 2xx goes straight to the transport and is kept for retransmitted 2xx. */
-static int in_dialog(struct sip_call *c, const char *method, uint32_t cseq, const char *ctype, const char *body,
-		     struct sip_txn **txn)
+static int in_dialog_hdrs(struct sip_call *c, const char *method, uint32_t cseq, const char *extra,
+			  const char *ctype, const char *body, struct sip_txn **txn)
 {
 	char buf[4096], branch[BRANCH_MAX];
 	struct sip_builder b;
@@ -408,6 +453,8 @@ static int in_dialog(struct sip_call *c, const char *method, uint32_t cseq, cons
 		contact(c, &b);
 		sip_build_hdrf(&b, "Allow", ALLOW);
 	}
+	if (extra)
+		sip_build_raw(&b, extra);
 	n = sip_build_finish(&b, ctype, (struct sip_str){ body ? body : "", body ? strlen(body) : 0 });
 	if (n < 0)
 		return n;
@@ -419,10 +466,16 @@ static int in_dialog(struct sip_call *c, const char *method, uint32_t cseq, cons
 			c->ack_len = (size_t)n;
 			c->ack_cseq = cseq;
 		}
-		return sip_tp_send(c->ua->tp, &c->next_hop, buf, (size_t)n);
+		return sip_tp_send(c->tp, &c->next_hop, buf, (size_t)n);
 	}
-	*txn = sip_tp_request(c->ua->tp, buf, (size_t)n, &c->next_hop, &c->h, &err);
+	*txn = sip_tp_request(c->tp, buf, (size_t)n, &c->next_hop, &c->h, &err);
 	return *txn ? 0 : err;
+}
+
+static int in_dialog(struct sip_call *c, const char *method, uint32_t cseq, const char *ctype, const char *body,
+		     struct sip_txn **txn)
+{
+	return in_dialog_hdrs(c, method, cseq, NULL, ctype, body, txn);
 }
 
 static void send_bye(struct sip_call *c)
@@ -564,8 +617,14 @@ static void on_2xx(struct sip_call *c, const struct sip_msg *m)
 		end_call(c);
 		return;
 	}
-	media_ok = take_peer_sdp(c, m->body) == 0 && sdp_accept_answer(&c->media, &sdp_scratch, &c->st.media, &neg) == 0;
-	c->st.negotiation = media_ok ? SDP_NEG_OK : neg;
+	if (c->early_answered) {
+		/* the answer came in a reliable 1xx: an SDP in the 2xx can only repeat it (RFC 3262 §5) */
+		media_ok = c->st.negotiation == SDP_NEG_OK;
+	} else {
+		media_ok = take_peer_sdp(c, m->body) == 0 &&
+			   sdp_accept_answer(&c->media, &sdp_scratch, &c->st.media, &neg) == 0;
+		c->st.negotiation = media_ok ? SDP_NEG_OK : neg;
+	}
 	/* ACK the 2xx end to end (§13.2.2.4), even when the call cannot go on: then BYE at once */
 	in_dialog(c, "ACK", c->invite_cseq, NULL, NULL, NULL);
 	c->answer_ms = cm_now_ms();
@@ -575,7 +634,7 @@ static void on_2xx(struct sip_call *c, const struct sip_msg *m)
 		send_bye(c);
 		return;
 	}
-	if (media_ok && !owner_accepts(c, &c->st.media)) {
+	if (media_ok && !c->early_answered && !owner_accepts(c, &c->st.media)) {
 		media_ok = false;
 		c->st.negotiation = SDP_NEG_BAD_ANSWER;
 	}
@@ -616,9 +675,72 @@ static bool retry_with_credentials(struct sip_call *c, const struct sip_msg *m)
 	return send_invite(c) == 0;
 }
 
+/* An SDP answer in a reliable 1xx settles the offer (RFC 3262 §5, RFC 3264): the call's media from now on. */
+static void early_answer(struct sip_call *c, const struct sip_msg *m)
+{
+	enum sdp_neg neg = SDP_NEG_NO_AUDIO;
+	bool ok = take_peer_sdp(c, m->body) == 0 && sdp_accept_answer(&c->media, &sdp_scratch, &c->st.media, &neg) == 0;
+
+	c->early_answered = true;
+	c->st.negotiation = ok ? SDP_NEG_OK : neg;
+	if (ok && !owner_accepts(c, &c->st.media)) {
+		ok = false;
+		c->st.negotiation = SDP_NEG_BAD_ANSWER;
+	}
+	c->st.early_media = ok;
+}
+
+/* RFC 3262 §4: a reliable 1xx (Require: 100rel, RSeq) is processed once and in order within its early dialog
+ * (a retransmission, or an RSeq that skips one, is discarded: false) and PRACKed with RAck there. */
+static bool reliable_provisional(struct sip_call *c, const struct sip_msg *m)
+{
+	const struct sip_hdr *h = sip_msg_hdr_by_name(m, "RSeq");
+	struct sip_addr to;
+	uint32_t rseq;
+	const char *why;
+	char rack[64];
+
+	if (!h || sip_parse_uint(h->value, SIP_MAX_RSEQ, &rseq, &why) < 0 || rseq == 0 ||
+	    sip_parse_addr(sip_msg_hdr(m, SIP_HDR_TO)->value, &to, &why) < 0 || to.tag.len == 0)
+		return false;
+	if (c->rseq_seen && streq(c->remote_tag, to.tag) && rseq != c->rseq_last + 1)
+		return false;
+	if (make_dialog(c, m) < 0) /* the early dialog: remote tag, target, route set */
+		return false;
+	c->rseq_seen = true;
+	c->rseq_last = rseq;
+	c->st.reliable_provisionals++;
+	if (m->body.len && !c->early_answered)
+		early_answer(c, m);
+	if (c->prack_txn) { /* the previous PRACK is still out: its answer no longer matters */
+		sip_txn_set_user(c->prack_txn, NULL);
+		c->prack_txn = NULL;
+	}
+	snprintf(rack, sizeof(rack), "RAck: %u %u INVITE\r\n", rseq, c->invite_cseq);
+	in_dialog_hdrs(c, "PRACK", ++c->cseq, rack, NULL, NULL, &c->prack_txn);
+	return true;
+}
+
+/* RFC 3263 §4.3: the destination did not answer, its connection failed or it answered 503: the INVITE goes to
+ * the next one, as a new transaction.  false when none is left (or the call is being cancelled). */
+static bool invite_failover(struct sip_call *c)
+{
+	while (c->next_fallback < c->nfallback && !c->cancel_wanted) {
+		c->dst = c->next_hop = c->fallback[c->next_fallback++];
+		c->st.failovers++;
+		c->got_provisional = false;
+		if (send_invite(c) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void invite_response(struct sip_call *c, const struct sip_msg *m)
 {
 	if (m->status < 200) {
+		if (m->status > 100 && c->rel100 != SIP_100REL_OFF && sip_msg_has_option(m, SIP_HDR_REQUIRE, "100rel") &&
+		    !reliable_provisional(c, m))
+			return;
 		if (m->status == 180 || m->status == 183) {
 			if (!c->st.pdd_ms)
 				c->st.pdd_ms = since_invite(c);
@@ -641,6 +763,8 @@ static void invite_response(struct sip_call *c, const struct sip_msg *m)
 		return;
 	}
 	if ((m->status == 401 || m->status == 407) && retry_with_credentials(c, m))
+		return;
+	if (m->status == 503 && invite_failover(c))
 		return;
 	c->st.result = sip_call_result_from_status(m->status);
 	end_call(c);
@@ -675,6 +799,11 @@ static void on_response(struct sip_client_handler *h, struct sip_txn *ct, const 
 	} else if (ct == c->cancel_txn) {
 		if (m->status >= 200)
 			c->cancel_txn = NULL; /* its 200 needs nothing: the INVITE gets its 487 */
+	} else if (ct == c->prack_txn) {
+		if (m->status >= 200)
+			c->prack_txn = NULL;
+		if (m->status >= 200 && m->status < 300)
+			c->st.pracks++;
 	} else if (ct == c->other_txn && m->status >= 200) {
 		c->other_txn = NULL;
 		if (c->st.state == SIP_CALL_ENDING) {
@@ -693,6 +822,10 @@ static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
 	hold(c);
 	if (ct == c->invite_txn) {
 		c->invite_txn = NULL;
+		if (c->st.state != SIP_CALL_ENDED && invite_failover(c)) {
+			release(c);
+			return;
+		}
 		c->st.final_status = 408;
 		snprintf(c->st.reason, sizeof(c->st.reason), "Request Timeout");
 		c->st.result = SIP_RESULT_TIMEOUT;
@@ -708,6 +841,8 @@ static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
 			reinvite_done(c, 408, false);
 	} else if (ct == c->cancel_txn) {
 		c->cancel_txn = NULL;
+	} else if (ct == c->prack_txn) {
+		c->prack_txn = NULL;
 	} else if (ct == c->other_txn) {
 		c->other_txn = NULL;
 		if (c->st.state == SIP_CALL_ENDING) {
@@ -732,6 +867,8 @@ static void on_terminated(struct sip_client_handler *h, struct sip_txn *ct)
 		c->info_txn = NULL;
 	if (c->reinvite_txn == ct)
 		c->reinvite_txn = NULL;
+	if (c->prack_txn == ct)
+		c->prack_txn = NULL;
 }
 
 void sip_call_stray_2xx(struct sip_call *c, const struct sip_msg *resp)
@@ -742,7 +879,7 @@ void sip_call_stray_2xx(struct sip_call *c, const struct sip_msg *resp)
 	if (c->incoming || !c->ack || sip_parse_cseq(sip_msg_hdr(resp, SIP_HDR_CSEQ)->value, &cs, &why) < 0 ||
 	    cs.method_id != SIP_INVITE || cs.seq != c->ack_cseq)
 		return;
-	sip_tp_send(c->ua->tp, &c->next_hop, c->ack, c->ack_len);
+	sip_tp_send(c->tp, &c->next_hop, c->ack, c->ack_len);
 	c->st.ack_retransmissions++;
 }
 
@@ -761,6 +898,7 @@ static void on_timer(struct cp_loop *loop, void *arg)
 
 static void ok_retransmit(struct cp_loop *loop, void *arg);
 static void glare_retry(struct cp_loop *loop, void *arg);
+static void rel_retransmit(struct cp_loop *loop, void *arg);
 
 static int copy(char *dst, const char *src)
 {
@@ -776,13 +914,15 @@ static struct sip_call *call_alloc(struct sip_ua *ua, const struct sip_call_hand
 	c->h = (struct sip_client_handler){ .on_response = on_response, .on_timeout = on_timeout,
 					    .on_terminated = on_terminated };
 	c->ua = ua;
+	c->tp = ua->tp;
 	c->cb = h;
 	c->arg = arg;
-	snprintf(c->local_tag, sizeof(c->local_tag), "%016llx", (unsigned long long)sip_ua_random(ua));
+	put_hex(c->local_tag, sip_ua_random(ua), 16);
 	c->cseq = (uint32_t)(sip_ua_random(ua) & 0xfff) + 1; /* any start below 2^31 (§8.1.1.5) */
 	cp_timer_init(&c->timer, on_timer, c);
 	cp_timer_init(&c->retx, ok_retransmit, c);
 	cp_timer_init(&c->glare, glare_retry, c);
+	cp_timer_init(&c->rel_timer, rel_retransmit, c);
 	ua->st.live++;
 	return c;
 }
@@ -803,13 +943,23 @@ struct sip_call *sip_call_new(struct sip_ua *ua, const struct sip_call_config *c
 	    snprintf(c->local_uri, sizeof(c->local_uri), "sip:%s@%s", cfg->from_user, cfg->from_domain) >=
 		    (int)sizeof(c->local_uri))
 		goto free_c;
-	snprintf(c->call_id, sizeof(c->call_id), "%016llx%08x@%s", (unsigned long long)sip_ua_random(ua),
-		 (unsigned)sip_ua_random(ua), sip_tp_local_ip(ua->tp));
+	*put_hex(put_hex(c->call_id, sip_ua_random(ua), 16), sip_ua_random(ua), 8) = '@';
+	cm_strlcpy(c->call_id + 16 + 8 + 1, sip_tp_local_ip(c->tp), sizeof(c->call_id) - (16 + 8 + 1));
 	sip_sdp_local_copy(&c->media, &cfg->media, c->media_addr, sizeof(c->media_addr), c->crypto_suite,
 			   sizeof(c->crypto_suite), c->crypto_key, sizeof(c->crypto_key));
+	if (cfg->tp)
+		c->tp = cfg->tp;
 	c->dst = c->next_hop = cfg->dst;
 	c->duration_ms = cfg->duration_ms;
 	c->no_answer_ms = cfg->no_answer_ms;
+	c->rel100 = cfg->rel100;
+	if (cfg->fallback && cfg->nfallback) {
+		c->nfallback = cfg->nfallback < SIP_DNS_MAX_TARGETS ? cfg->nfallback : SIP_DNS_MAX_TARGETS;
+		c->fallback = malloc(c->nfallback * sizeof(*c->fallback));
+		if (!c->fallback)
+			goto free_c;
+		memcpy(c->fallback, cfg->fallback, c->nfallback * sizeof(*c->fallback));
+	}
 	sip_call_table_add(&ua->calls, c);
 	return c;
 
@@ -850,8 +1000,8 @@ static uint32_t t1(const struct sip_call *c)
 
 /* A response to the INVITE with our Contact: Via, Record-Route (101-299, §12.1.1), From, To with our tag,
  * Call-ID, CSeq copied from the request. */
-static int build_invite_response(struct sip_call *c, const struct sip_msg *req, unsigned status, const char *ctype,
-				 const char *body, char *buf, size_t cap)
+static int build_invite_response(struct sip_call *c, const struct sip_msg *req, unsigned status, const char *extra,
+				 const char *ctype, const char *body, char *buf, size_t cap)
 {
 	const struct sip_hdr *to = sip_msg_hdr(req, SIP_HDR_TO);
 	struct sip_builder b;
@@ -871,6 +1021,8 @@ static int build_invite_response(struct sip_call *c, const struct sip_msg *req, 
 	sip_build_copy_hdrs(&b, req, SIP_HDR_CSEQ);
 	contact(c, &b);
 	sip_build_hdrf(&b, "Allow", ALLOW);
+	if (extra)
+		sip_build_raw(&b, extra);
 	return sip_build_finish(&b, ctype, (struct sip_str){ body ? body : "", body ? strlen(body) : 0 });
 }
 
@@ -880,7 +1032,7 @@ static int send_2xx(struct sip_call *c, struct sip_txn *st, const struct sip_msg
 		    const char *sdp)
 {
 	char buf[MSG_MAX];
-	int n = build_invite_response(c, req, 200, "application/sdp", sdp, buf, sizeof(buf));
+	int n = build_invite_response(c, req, 200, NULL, "application/sdp", sdp, buf, sizeof(buf));
 	char *copy;
 
 	if (n < 0)
@@ -896,7 +1048,7 @@ static int send_2xx(struct sip_call *c, struct sip_txn *st, const struct sip_msg
 	c->ok_retx_ms = t1(c);
 	c->ok_first_ms = cm_now_ms();
 	/* a reliable transport delivers it: only the wait for the ACK is left */
-	cp_timer_start(loop_of(c), &c->retx, sip_tp_reliable(c->ua->tp) ? 64 * (uint64_t)t1(c) : c->ok_retx_ms);
+	cp_timer_start(loop_of(c), &c->retx, sip_tp_reliable(c->tp) ? 64 * (uint64_t)t1(c) : c->ok_retx_ms);
 	return sip_txn_respond(st, c->ok, c->ok_len);
 }
 
@@ -916,12 +1068,41 @@ static void ok_retransmit(struct cp_loop *loop, void *arg)
 		if (c->st.state == SIP_CALL_CONFIRMED)
 			send_bye(c);
 	} else {
-		sip_tp_send(c->ua->tp, &c->dst, c->ok, c->ok_len);
+		sip_tp_send(c->tp, &c->dst, c->ok, c->ok_len);
 		c->st.ok_retransmissions++;
 		c->ua->st.ok_retransmissions++;
 		c->ok_retx_ms = c->ok_retx_ms * 2 > SIP_T2_MS ? SIP_T2_MS : c->ok_retx_ms * 2;
 		/* the last wait ends at 64*T1 exactly */
 		cp_timer_start(loop, &c->retx, elapsed + c->ok_retx_ms > limit ? limit - elapsed : c->ok_retx_ms);
+	}
+	release(c);
+}
+
+/* RFC 3262 §3: the reliable 1xx again after T1, 2*T1, 4*T1… (no T2 cap) until its PRACK; none in 64*T1 and
+ * the INVITE is rejected with a 5xx.  Over TCP/TLS only that wait. */
+static void rel_retransmit(struct cp_loop *loop, void *arg)
+{
+	struct sip_call *c = arg;
+	uint64_t elapsed = cm_now_ms() - c->rel_first_ms, limit = 64 * (uint64_t)t1(c);
+
+	hold(c);
+	if (!c->rel || !c->invite_txn) {
+		/* acknowledged, or the INVITE has its final response */
+	} else if (elapsed >= limit) {
+		c->st.prack_timeout = true;
+		c->ua->st.prack_timeouts++;
+		sip_txn_respond_simple(c->invite_txn, 500, c->local_tag, NULL);
+		c->st.final_status = 500;
+		snprintf(c->st.reason, sizeof(c->st.reason), "no PRACK");
+		c->st.result = SIP_RESULT_FAILED;
+		end_call(c);
+		sip_tp_kick(c->tp);
+	} else {
+		sip_txn_respond(c->invite_txn, c->rel, c->rel_len);
+		c->st.rel_retransmissions++;
+		c->rel_retx_ms *= 2;
+		cp_timer_start(loop, &c->rel_timer, elapsed + c->rel_retx_ms > limit ? limit - elapsed : c->rel_retx_ms);
+		sip_tp_kick(c->tp);
 	}
 	release(c);
 }
@@ -933,8 +1114,15 @@ static void on_ring(struct cp_loop *loop, void *arg)
 
 	(void)loop;
 	hold(c);
+	if (c->rel && c->rel_sdp && (!c->answer_status || c->answer_status == 200)) {
+		/* RFC 3262 §3: no 2xx while a reliable 1xx with SDP waits for its PRACK */
+		c->answer_deferred = true;
+		release(c);
+		return;
+	}
 	if (c->invite_txn && (c->st.state == SIP_CALL_RINGING || c->st.state == SIP_CALL_CALLING) &&
 	    (req = sip_txn_request(c->invite_txn))) {
+		cp_timer_stop(loop_of(c), &c->rel_timer); /* a final response ends the 1xx retransmissions */
 		if (c->answer_status && c->answer_status != 200) {
 			sip_txn_respond_simple(c->invite_txn, c->answer_status, c->local_tag, NULL);
 			c->ua->st.rejected++;
@@ -956,7 +1144,7 @@ static void on_ring(struct cp_loop *loop, void *arg)
 			c->answer_ms = cm_now_ms();
 			set_state(c, SIP_CALL_CONFIRMED);
 		}
-		sip_tp_kick(c->ua->tp); /* responses sent from a timer: the layer's timers may have changed */
+		sip_tp_kick(c->tp); /* responses sent from a timer: the layer's timers may have changed */
 	}
 	release(c);
 }
@@ -982,6 +1170,37 @@ static int answer_offer(struct sip_call *c, struct sip_str body, char *buf, size
 	return n;
 }
 
+/* 180 Ringing, or 183 Session Progress with the SDP answer (early media); reliably (Require: 100rel, RSeq)
+ * when both sides agreed, kept and re-sent until its PRACK (rel_retransmit). */
+static void send_provisional(struct sip_call *c, struct sip_txn *st, const struct sip_msg *req, bool early)
+{
+	char buf[MSG_MAX], extra[64];
+	int n;
+
+	if (c->reliable) {
+		c->rseq_last = (uint32_t)(sip_ua_random(c->ua) % SIP_100REL_RSEQ_MAX_START) + 1;
+		snprintf(extra, sizeof(extra), "Require: 100rel\r\nRSeq: %u\r\n", c->rseq_last);
+	}
+	n = build_invite_response(c, req, early ? 183 : 180, c->reliable ? extra : NULL, early ? "application/sdp" : NULL,
+				  early ? c->answer_sdp : NULL, buf, sizeof(buf));
+	if (n <= 0)
+		return;
+	sip_txn_respond(st, buf, (size_t)n);
+	c->st.early_media = early;
+	if (!c->reliable)
+		return;
+	c->rel = malloc((size_t)n);
+	if (!c->rel)
+		return; /* not re-sent: the 2xx still goes after the ring time */
+	memcpy(c->rel, buf, (size_t)n);
+	c->rel_len = (size_t)n;
+	c->rel_sdp = early;
+	c->st.reliable_provisionals++;
+	c->rel_first_ms = cm_now_ms();
+	c->rel_retx_ms = sip_tp_reliable(c->tp) ? 64 * t1(c) : t1(c);
+	cp_timer_start(loop_of(c), &c->rel_timer, c->rel_retx_ms);
+}
+
 void sip_call_incoming(struct sip_ua *ua, struct sip_txn *st, const struct sip_msg *req,
 		       const struct sockaddr_storage *src, const struct sip_answer *a, const struct sip_call_handler *h,
 		       void *arg)
@@ -992,6 +1211,7 @@ void sip_call_incoming(struct sip_ua *ua, struct sip_txn *st, const struct sip_m
 	struct sip_cseq cs;
 	char sdp[SDP_MAX];
 	const char *why;
+	bool peer_rel;
 	int n;
 
 	if (!c) {
@@ -1000,6 +1220,7 @@ void sip_call_incoming(struct sip_ua *ua, struct sip_txn *st, const struct sip_m
 	}
 	hold(c);
 	c->incoming = c->st.incoming = true;
+	c->tp = sip_txn_send_ctx(st); /* the socket the INVITE came in on (an endpoint's own port) answers it */
 	c->invite_ms = cm_now_ms();
 	if (sip_parse_addr(sip_msg_hdr(req, SIP_HDR_FROM)->value, &from, &why) < 0 ||
 	    sip_parse_addr(sip_msg_hdr(req, SIP_HDR_TO)->value, &to, &why) < 0 ||
@@ -1029,6 +1250,22 @@ void sip_call_incoming(struct sip_ua *ua, struct sip_txn *st, const struct sip_m
 	sip_call_table_add(&ua->calls, c);
 	c->st.state = SIP_CALL_CALLING;
 
+	/* RFC 3262 §3 and RFC 3261 §8.2.2.3: 100rel required by one side and not supported by the other */
+	peer_rel = sip_msg_has_option(req, SIP_HDR_SUPPORTED, "100rel") ||
+		   sip_msg_has_option(req, SIP_HDR_REQUIRE, "100rel");
+	if ((a->rel100 == SIP_100REL_OFF && sip_msg_has_option(req, SIP_HDR_REQUIRE, "100rel")) ||
+	    (a->rel100 == SIP_100REL_REQUIRED && !peer_rel)) {
+		unsigned code = a->rel100 == SIP_100REL_OFF ? 420 : 421;
+		ua->st.bad_extension++;
+		sip_txn_respond_simple(st, code, c->local_tag,
+				       code == 420 ? "Unsupported: 100rel\r\n" : "Require: 100rel\r\n");
+		c->st.final_status = code;
+		c->st.result = SIP_RESULT_FAILED;
+		end_call(c);
+		goto out;
+	}
+	c->reliable = a->rel100 != SIP_100REL_OFF && peer_rel;
+
 	n = answer_offer(c, req->body, sdp, sizeof(sdp), &c->st.media);
 	if (n < 0 || !(c->answer_sdp = strdup(sdp))) {
 		ua->st.negotiation_failed++;
@@ -1038,9 +1275,7 @@ void sip_call_incoming(struct sip_ua *ua, struct sip_txn *st, const struct sip_m
 		end_call(c);
 		goto out;
 	}
-	n = build_invite_response(c, req, 180, NULL, NULL, sdp, sizeof(sdp));
-	if (n > 0)
-		sip_txn_respond(st, sdp, (size_t)n);
+	send_provisional(c, st, req, a->early_media);
 	cp_timer_init(&c->timer, on_ring, c);
 	cp_timer_start(loop_of(c), &c->timer, c->ring_ms);
 	set_state(c, SIP_CALL_RINGING);
@@ -1113,6 +1348,33 @@ static void reinvite(struct sip_call *c, struct sip_txn *st, const struct sip_ms
 	c->ua->st.reinvites++;
 	if (send_2xx(c, st, req, cseq, sdp) < 0)
 		sip_txn_respond_simple(st, 500, NULL, NULL);
+}
+
+static void on_ring(struct cp_loop *loop, void *arg);
+
+/* RFC 3262 §3: a PRACK matching our unacknowledged reliable 1xx (RSeq, the INVITE's CSeq number and method)
+ * gets 200 and ends its retransmissions (and lets a waiting 2xx go); any other PRACK gets 481. */
+static void prack(struct sip_call *c, struct sip_txn *st, const struct sip_msg *req)
+{
+	const struct sip_hdr *h = sip_msg_hdr_by_name(req, "RAck");
+	struct sip_rack r;
+	const char *why;
+
+	if (!c->incoming || !c->rel || !h || sip_parse_rack(h->value, &r, &why) < 0 || r.rseq != c->rseq_last ||
+	    r.cseq.seq != c->invite_cseq || r.cseq.method_id != SIP_INVITE) {
+		sip_txn_respond_simple(st, 481, NULL, NULL);
+		return;
+	}
+	sip_txn_respond_simple(st, 200, NULL, NULL);
+	cp_timer_stop(loop_of(c), &c->rel_timer);
+	free(c->rel);
+	c->rel = NULL;
+	c->st.pracks++;
+	c->ua->st.pracks++;
+	if (c->answer_deferred) {
+		c->answer_deferred = false;
+		on_ring(loop_of(c), c);
+	}
 }
 
 static void peer_ack(struct sip_call *c, const struct sip_msg *req)
@@ -1211,6 +1473,9 @@ void sip_call_request(struct sip_call *c, struct sip_txn *st, const struct sip_m
 		c->ua->st.options++;
 		sip_txn_respond_simple(st, 200, NULL, "Allow: " ALLOW "\r\nAccept: application/sdp\r\n");
 		break;
+	case SIP_PRACK:
+		prack(c, st, req);
+		break;
 	default:
 		sip_txn_respond_simple(st, 405, NULL, "Allow: " ALLOW "\r\n");
 	}
@@ -1235,7 +1500,7 @@ int sip_call_hangup(struct sip_call *c)
 			/* before our answer: refuse the INVITE instead */
 			if (c->invite_txn)
 				sip_txn_respond_simple(c->invite_txn, 480, c->local_tag, NULL);
-			sip_tp_kick(c->ua->tp);
+			sip_tp_kick(c->tp);
 			c->st.final_status = 480;
 			c->st.result = SIP_RESULT_UNAVAILABLE;
 			end_call(c);
@@ -1375,7 +1640,7 @@ static void glare_retry(struct cp_loop *loop, void *arg)
 			c->media.dir = dir;
 			reinvite_done(c, 503, false);
 		}
-		sip_tp_kick(c->ua->tp);
+		sip_tp_kick(c->tp);
 	}
 	release(c);
 }

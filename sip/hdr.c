@@ -427,6 +427,38 @@ int sip_parse_cseq(struct sip_str value, struct sip_cseq *c, const char **error)
 	return 0;
 }
 
+/* RAck = response-num LWS CSeq-num LWS Method (RFC 3262 §7.2) */
+int sip_parse_rack(struct sip_str value, struct sip_rack *r, const char **error)
+{
+	const char *p = value.p, *end = value.p + value.len, *d;
+	int rc;
+
+	p = sip_skip_lws(p, end);
+	for (d = p; d < end && sip_is_digit((unsigned char)*d); d++)
+		;
+	if (d == p || d == end || !sip_is_ws((unsigned char)*d))
+		return err(error, "RAck without a response number");
+	rc = sip_parse_uint((struct sip_str){ p, (size_t)(d - p) }, SIP_MAX_RSEQ, &r->rseq, error);
+	if (rc < 0 || r->rseq == 0) {
+		if (error)
+			*error = "RAck response number out of range";
+		return rc < 0 ? rc : -ERANGE;
+	}
+	return sip_parse_cseq((struct sip_str){ d, (size_t)(end - d) }, &r->cseq, error);
+}
+
+bool sip_msg_has_option(const struct sip_msg *m, enum sip_hdr_id id, const char *tag)
+{
+	for (const struct sip_hdr *h = sip_msg_hdr(m, id); h; h = sip_msg_next_hdr(m, h)) {
+		struct sip_str rest = h->value, elem;
+
+		while (sip_next_value(&rest, &elem) > 0)
+			if (sip_str_caseeq(elem, tag))
+				return true;
+	}
+	return false;
+}
+
 /* challenge / credentials = auth-scheme LWS auth-param *(COMMA auth-param); auth-param = token EQUAL
  * ( token / quoted-string ). */
 int sip_parse_auth(struct sip_str value, struct sip_auth *a, const char **error)

@@ -39,40 +39,42 @@ const char *sip_method_name(enum sip_method m)
 }
 
 /* Full name and compact form (RFC 3261 §7.3.3, RFC 3265, RFC 3515, RFC 4028). */
+#define HN(name, compact) { name, sizeof(name) - 1, compact }
 static const struct {
 	const char *name;
+	size_t len;
 	char compact;
 } hdr_names[SIP_HDR__COUNT] = {
-	[SIP_HDR_VIA] = { "Via", 'v' },
-	[SIP_HDR_FROM] = { "From", 'f' },
-	[SIP_HDR_TO] = { "To", 't' },
-	[SIP_HDR_CALL_ID] = { "Call-ID", 'i' },
-	[SIP_HDR_CSEQ] = { "CSeq", 0 },
-	[SIP_HDR_CONTACT] = { "Contact", 'm' },
-	[SIP_HDR_CONTENT_LENGTH] = { "Content-Length", 'l' },
-	[SIP_HDR_CONTENT_TYPE] = { "Content-Type", 'c' },
-	[SIP_HDR_MAX_FORWARDS] = { "Max-Forwards", 0 },
-	[SIP_HDR_EXPIRES] = { "Expires", 0 },
-	[SIP_HDR_MIN_EXPIRES] = { "Min-Expires", 0 },
-	[SIP_HDR_ROUTE] = { "Route", 0 },
-	[SIP_HDR_RECORD_ROUTE] = { "Record-Route", 0 },
-	[SIP_HDR_WWW_AUTHENTICATE] = { "WWW-Authenticate", 0 },
-	[SIP_HDR_PROXY_AUTHENTICATE] = { "Proxy-Authenticate", 0 },
-	[SIP_HDR_AUTHORIZATION] = { "Authorization", 0 },
-	[SIP_HDR_PROXY_AUTHORIZATION] = { "Proxy-Authorization", 0 },
-	[SIP_HDR_SUPPORTED] = { "Supported", 'k' },
-	[SIP_HDR_REQUIRE] = { "Require", 0 },
-	[SIP_HDR_ALLOW] = { "Allow", 0 },
-	[SIP_HDR_SUBJECT] = { "Subject", 's' },
-	[SIP_HDR_CONTENT_ENCODING] = { "Content-Encoding", 'e' },
-	[SIP_HDR_DATE] = { "Date", 0 },
-	[SIP_HDR_EVENT] = { "Event", 'o' },
-	[SIP_HDR_REFER_TO] = { "Refer-To", 'r' },
-	[SIP_HDR_USER_AGENT] = { "User-Agent", 0 },
-	[SIP_HDR_SERVER] = { "Server", 0 },
-	[SIP_HDR_ALLOW_EVENTS] = { "Allow-Events", 'u' },
-	[SIP_HDR_SESSION_EXPIRES] = { "Session-Expires", 'x' },
-	[SIP_HDR_REASON] = { "Reason", 0 },
+	[SIP_HDR_VIA] = HN("Via", 'v'),
+	[SIP_HDR_FROM] = HN("From", 'f'),
+	[SIP_HDR_TO] = HN("To", 't'),
+	[SIP_HDR_CALL_ID] = HN("Call-ID", 'i'),
+	[SIP_HDR_CSEQ] = HN("CSeq", 0),
+	[SIP_HDR_CONTACT] = HN("Contact", 'm'),
+	[SIP_HDR_CONTENT_LENGTH] = HN("Content-Length", 'l'),
+	[SIP_HDR_CONTENT_TYPE] = HN("Content-Type", 'c'),
+	[SIP_HDR_MAX_FORWARDS] = HN("Max-Forwards", 0),
+	[SIP_HDR_EXPIRES] = HN("Expires", 0),
+	[SIP_HDR_MIN_EXPIRES] = HN("Min-Expires", 0),
+	[SIP_HDR_ROUTE] = HN("Route", 0),
+	[SIP_HDR_RECORD_ROUTE] = HN("Record-Route", 0),
+	[SIP_HDR_WWW_AUTHENTICATE] = HN("WWW-Authenticate", 0),
+	[SIP_HDR_PROXY_AUTHENTICATE] = HN("Proxy-Authenticate", 0),
+	[SIP_HDR_AUTHORIZATION] = HN("Authorization", 0),
+	[SIP_HDR_PROXY_AUTHORIZATION] = HN("Proxy-Authorization", 0),
+	[SIP_HDR_SUPPORTED] = HN("Supported", 'k'),
+	[SIP_HDR_REQUIRE] = HN("Require", 0),
+	[SIP_HDR_ALLOW] = HN("Allow", 0),
+	[SIP_HDR_SUBJECT] = HN("Subject", 's'),
+	[SIP_HDR_CONTENT_ENCODING] = HN("Content-Encoding", 'e'),
+	[SIP_HDR_DATE] = HN("Date", 0),
+	[SIP_HDR_EVENT] = HN("Event", 'o'),
+	[SIP_HDR_REFER_TO] = HN("Refer-To", 'r'),
+	[SIP_HDR_USER_AGENT] = HN("User-Agent", 0),
+	[SIP_HDR_SERVER] = HN("Server", 0),
+	[SIP_HDR_ALLOW_EVENTS] = HN("Allow-Events", 'u'),
+	[SIP_HDR_SESSION_EXPIRES] = HN("Session-Expires", 'x'),
+	[SIP_HDR_REASON] = HN("Reason", 0),
 };
 
 enum sip_hdr_id sip_hdr_id_from_name(struct sip_str name)
@@ -84,8 +86,15 @@ enum sip_hdr_id sip_hdr_id_from_name(struct sip_str name)
 				return (enum sip_hdr_id)i;
 		return SIP_HDR_OTHER;
 	}
+	/* every received header line asks: compare lengths and first letters before the names */
+	char first;
+
+	if (name.len == 0)
+		return SIP_HDR_OTHER;
+	first = (char)(name.p[0] | 0x20);
 	for (int i = 1; i < SIP_HDR__COUNT; i++)
-		if (sip_str_caseeq(name, hdr_names[i].name))
+		if (hdr_names[i].len == name.len && (hdr_names[i].name[0] | 0x20) == first &&
+		    strncasecmp(name.p, hdr_names[i].name, name.len) == 0)
 			return (enum sip_hdr_id)i;
 	return SIP_HDR_OTHER;
 }

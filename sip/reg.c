@@ -137,6 +137,19 @@ static uint32_t granted(const struct sip_reg *r, const struct sip_msg *m)
 	return v;
 }
 
+/* RFC 3263 §4.3: this destination did not answer, its connection failed, or it answered 503: the REGISTER goes
+ * to the next one.  false when none is left. */
+static bool next_destination(struct sip_reg *r)
+{
+	while (r->next_fallback < r->nfallback) {
+		r->cfg.dst = r->fallback[r->next_fallback++];
+		r->st.failovers++;
+		if (send_register(r) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void on_response(struct sip_client_handler *h, struct sip_txn *ct, const struct sip_msg *m)
 {
 	struct sip_reg *r = (struct sip_reg *)h;
@@ -172,6 +185,8 @@ static void on_response(struct sip_client_handler *h, struct sip_txn *ct, const 
 			set_state(r, SIP_REG_REGISTERED);
 		return;
 	}
+	if (m->status == 503 && next_destination(r))
+		return;
 	if (m->status == 401 || m->status == 407) {
 		struct sip_challenge c;
 		r->st.challenges++;
@@ -212,13 +227,8 @@ static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
 	sip_txn_set_user(ct, NULL);
 	if (r->pending == ct)
 		r->pending = NULL;
-	/* RFC 3263 §4.3: no answer from this destination, try the next one */
-	while (r->next_fallback < r->nfallback) {
-		r->cfg.dst = r->fallback[r->next_fallback++];
-		r->st.failovers++;
-		if (send_register(r) == 0)
-			return;
-	}
+	if (next_destination(r))
+		return;
 	/* no answer: 408; the connection failed (stream transports): 503 (RFC 3261 §8.1.3.1) */
 	fail(r, sip_txn_last_status(ct) == 503 ? 503 : 408);
 }

@@ -382,7 +382,7 @@ static void outf(struct out *o, const char *fmt, ...)
 	if (o->overflow)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+	n = sip_vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= o->cap - o->len)
 		o->overflow = true;

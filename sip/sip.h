@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 /* ---- protocol limits, declared once ----------------------------------------------------------------------- */
@@ -26,6 +28,7 @@
 #define SIP_MAX_CSEQ 2147483647u         /* RFC 3261 §8.1.1.5: the sequence number MUST be < 2^31 */
 #define SIP_MAX_MAX_FORWARDS 255u        /* RFC 3261 §20.22 (and RFC 4475 §3.1.2.4) */
 #define SIP_MAX_EXPIRES 4294967295u      /* RFC 3261 §20.19: delta-seconds fit 32 bits */
+#define SIP_MAX_RSEQ 4294967295u         /* RFC 3262 §7.1: RSeq in [1, 2^32-1] */
 #define SIP_MAX_PORT 65535u
 #define SIP_MIN_STATUS 100u
 #define SIP_MAX_STATUS 699u
@@ -164,6 +167,16 @@ struct sip_cseq {
 	enum sip_method method_id;
 };
 int sip_parse_cseq(struct sip_str value, struct sip_cseq *c, const char **error);
+
+/* RFC 3262 reliable provisional responses: RSeq is 1*DIGIT in [1, 2^32-1]; RAck names the response it
+ * acknowledges by RSeq, CSeq number and method. */
+struct sip_rack {
+	uint32_t rseq;
+	struct sip_cseq cseq;
+};
+int sip_parse_rack(struct sip_str value, struct sip_rack *r, const char **error);
+/* Whether an option-tag list header (Supported, Require, Proxy-Require, Unsupported) names tag (any case). */
+bool sip_msg_has_option(const struct sip_msg *m, enum sip_hdr_id id, const char *tag);
 
 /* A decimal header (Content-Length, Max-Forwards, Expires, Min-Expires) within [0, max]. */
 int sip_parse_uint(struct sip_str value, uint32_t max, uint32_t *out, const char **error);
@@ -555,6 +568,18 @@ int sip_tp_send(struct sip_tp *tp, const struct sockaddr_storage *dst, const cha
 void sip_tp_kick(struct sip_tp *tp);
 /* Fills a transport address from a numeric IP and port: 0 or -EINVAL. */
 int sip_addr_from(struct sockaddr_storage *a, const char *ip, uint16_t port);
+/* Same family, address and port. */
+static inline bool sip_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+	return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
 
 /* UDP: one non-blocking socket bound to ip:port. */
 struct sip_udp;
@@ -686,7 +711,7 @@ struct sip_reg_config {
 	struct sockaddr_storage dst; /* where REGISTERs go: the registrar or the outbound proxy */
 	uint32_t expires;            /* requested interval, seconds */
 	/* Further destinations (RFC 3263 §4.3, e.g. the rest of a sip_dns_result), tried in turn when a REGISTER
-	 * gets no answer or its connection fails; at most SIP_DNS_MAX_TARGETS are kept.  NULL: none. */
+	 * gets no answer, its connection fails or it gets 503; at most SIP_DNS_MAX_TARGETS are kept.  NULL: none. */
 	const struct sockaddr_storage *fallback;
 	unsigned nfallback;
 };
@@ -702,7 +727,7 @@ struct sip_reg_stats {
 	uint64_t time_to_register_ms;/* first REGISTER sent to first 200 */
 	unsigned registers_sent, challenges, refreshes, interval_too_brief;
 	unsigned ok;                 /* 2xx received (registrations and refreshes) */
-	unsigned failovers;          /* moves to the next destination after no answer */
+	unsigned failovers;          /* moves to the next destination (no answer, connection failed, 503) */
 };
 
 struct sip_reg;
@@ -748,17 +773,34 @@ const char *sip_call_result_name(enum sip_call_result r); /* "answered", "busy",
 /* answered 2xx, busy 486/600, rejected 403/603, timeout 408, cancelled 487, unavailable 480/503, else failed */
 enum sip_call_result sip_call_result_from_status(unsigned status);
 
+/* RFC 3262 reliable provisional responses (option tag 100rel) and PRACK.  UAC: OFF sends nothing, SUPPORTED
+ * "Supported: 100rel", REQUIRED "Require: 100rel"; with either, a 1xx carrying Require: 100rel and RSeq is
+ * PRACKed (RAck) in its early dialog, retransmissions and out-of-order RSeqs are discarded, and an SDP answer
+ * in it is the call's answer (early media; the 2xx's SDP is then ignored).  UAS: OFF answers an INVITE that
+ * requires 100rel with 420; SUPPORTED sends the 180/183 reliably when the INVITE supports it; REQUIRED always
+ * (421 when the INVITE does not support it).  A reliable 1xx is re-sent (T1 doubling) until its PRACK, and the
+ * INVITE is answered 500 when none came in 64*T1; a 2xx waits for the PRACK of a 1xx that carried SDP. */
+enum sip_100rel { SIP_100REL_OFF, SIP_100REL_SUPPORTED, SIP_100REL_REQUIRED };
+#define SIP_100REL_RSEQ_MAX_START 2147483647u /* RFC 3262 §3: the first RSeq is below 2^31 */
+
 /* A call we place. */
 struct sip_call_config {
 	const char *from_user, *from_domain;
 	const char *to_uri;              /* Request-URI and To, e.g. "sip:bob@10.0.0.2:5060" */
 	struct sockaddr_storage dst;     /* where the INVITE goes (the peer or an outbound proxy) */
+	struct sip_tp *tp;               /* the socket the dialog uses (Via, Contact, source port): an endpoint's own
+					  * port from sip_udp_open_port on the UA's transport; NULL: the UA's */
 	const char *route;               /* outbound proxy as a Route value "<sip:p;lr>", or NULL: then in-dialog
 					  * requests without a Record-Route route set go through it as well */
 	const char *auth_user, *password;/* for 401/407 challenges; NULL password: none */
 	struct sdp_local media;          /* our offer (strings copied) */
 	uint32_t duration_ms;            /* hang up this long after the ACK; 0: only on sip_call_hangup */
 	uint32_t no_answer_ms;           /* CANCEL if still unanswered this long after the INVITE; 0: never */
+	enum sip_100rel rel100;
+	/* Further destinations for the INVITE (RFC 3263 §4.3, e.g. the rest of a sip_dns_result), tried in turn
+	 * when it times out, its connection fails or it gets 503; at most SIP_DNS_MAX_TARGETS kept.  NULL: none. */
+	const struct sockaddr_storage *fallback;
+	unsigned nfallback;
 };
 
 /* How a call we receive is answered. */
@@ -767,6 +809,8 @@ struct sip_answer {
 	uint32_t ring_ms;                /* 180 at once, the final response this long after the INVITE */
 	unsigned status;                 /* 0 or 200: answer; else reject with it (486, 603, …) after the ring time */
 	const char *contact_user;        /* user part of our Contact */
+	enum sip_100rel rel100;
+	bool early_media;                /* 183 Session Progress with the SDP answer instead of 180 */
 };
 
 struct sip_call_stats {
@@ -782,6 +826,7 @@ struct sip_call_stats {
 	uint64_t duration_ms;            /* ACK (UAS: 2xx) to the end */
 	unsigned bye_status;             /* our BYE's final status (408: no answer) */
 	unsigned challenges;
+	unsigned failovers;              /* UAC: INVITEs re-sent to the next destination (timeout, transport, 503) */
 	unsigned ack_retransmissions;    /* UAC: ACKs re-sent for retransmitted 2xx */
 	bool acked;                      /* UAS: the ACK for our 2xx came */
 	bool ack_timeout;                /* UAS: none came in 64*T1 (the call was then ended with BYE) */
@@ -789,6 +834,11 @@ struct sip_call_stats {
 	unsigned reinvites;              /* re-INVITEs from the peer answered */
 	unsigned reinvites_sent, reinvites_ok; /* re-INVITEs of ours (retries included) and those that took */
 	unsigned glare;                  /* of ours answered 491 */
+	unsigned reliable_provisionals;  /* UAC: reliable 1xx received and PRACKed; UAS: reliable 1xx sent */
+	unsigned pracks;                 /* UAC: PRACKs answered with 2xx; UAS: PRACKs matched and answered 200 */
+	unsigned rel_retransmissions;    /* UAS: reliable 1xx re-sent waiting for the PRACK */
+	bool prack_timeout;              /* UAS: no PRACK in 64*T1 (the INVITE was answered 500) */
+	bool early_media;                /* the SDP answer came (UAC) or went (UAS) in a reliable 1xx */
 	unsigned dtmf_sent;              /* INFO digits answered with 2xx */
 	unsigned dtmf_received;          /* INFO application/dtmf-relay digits received */
 	char dtmf_digits[SIP_CALL_DTMF_MAX + 1]; /* the first ones received */
@@ -856,6 +906,8 @@ struct sip_ua_stats {
 	unsigned dtmf_digits;        /* INFO application/dtmf-relay digits received */
 	char last_dtmf;
 	unsigned ok_retransmissions, ack_timeouts;
+	unsigned pracks, prack_timeouts;  /* UAS: PRACKs matched; reliable 1xx never PRACKed */
+	unsigned bad_extension;           /* INVITEs refused 420 (Require: 100rel, ours off) or 421 (we require it) */
 	unsigned live;               /* calls now, both roles */
 };
 

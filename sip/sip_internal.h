@@ -2,6 +2,7 @@
 #ifndef CM_SIP_INTERNAL_H
 #define CM_SIP_INTERNAL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -23,16 +24,27 @@ static inline bool sip_is_hex(unsigned char c)
 	return sip_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~") */
+/* token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")  (a switch, not strchr: the
+ * parsers ask for every octet) */
 static inline bool sip_is_token(unsigned char c)
 {
-	return sip_is_alnum(c) || (c && strchr("-.!%*_+`'~", c) != NULL);
+	switch (c) {
+	case '-': case '.': case '!': case '%': case '*': case '_': case '+': case '`': case '\'': case '~':
+		return true;
+	default:
+		return sip_is_alnum(c);
+	}
 }
 
 /* unreserved = alphanum / mark; mark = "-" / "_" / "." / "!" / "~" / "*" / "'" / "(" / ")" */
 static inline bool sip_is_unreserved(unsigned char c)
 {
-	return sip_is_alnum(c) || (c && strchr("-_.!~*'()", c) != NULL);
+	switch (c) {
+	case '-': case '_': case '.': case '!': case '~': case '*': case '\'': case '(': case ')':
+		return true;
+	default:
+		return sip_is_alnum(c);
+	}
 }
 
 static inline bool sip_is_ws(unsigned char c) { return c == ' ' || c == '\t'; }
@@ -91,6 +103,10 @@ static inline const char *sip_skip_quoted(const char *p, const char *end)
  * name/value (value.p == NULL if no '='), 0 at the end, -EINVAL on an empty or malformed parameter. */
 int sip_param_next(const char **pp, const char *end, struct sip_str *name, struct sip_str *value);
 
+/* vsnprintf for building messages: the formats messages use (%s, %.*s, %u, %d, %zu, %lu, %llu) without the
+ * printf machinery, anything else through vsnprintf.  Same result and return value (>= cap: truncated). */
+int sip_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap);
+
 /* What every transport shares (transport.c): the generic handle struct sip_tp is the first member of each
  * transport's own struct; its ops table says how the transport sends and stops and what it is called on the
  * wire.  The handle owns the transaction layer and the one loop timer that ticks the SIP wheel, armed only
@@ -116,6 +132,8 @@ struct sip_tp {
 /* Several sockets can share one transaction layer (UDP per-endpoint ports): transactions created while ctx is
  * set (started by the socket's transport, or received on it) send from it.  Returns the previous setting. */
 void *sip_txn_set_send_ctx(struct sip_txn_layer *l, void *ctx);
+/* The transport handle (struct sip_tp) a transaction sends from. */
+void *sip_txn_send_ctx(const struct sip_txn *t);
 /* A socket sharing the layer closes: its transactions send from the layer's own from now on. */
 void sip_txn_drop_send_ctx(struct sip_txn_layer *l, void *ctx);
 /* Creates the transaction layer (reliable per ops) and the wheel's loop timer: 0 or -ENOMEM. */
@@ -150,19 +168,6 @@ bool sip_tls_pending(struct ssl_st *ssl); /* decrypted bytes buffered inside Ope
 static inline socklen_t sip_sockaddr_len(const struct sockaddr_storage *a)
 {
 	return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-}
-
-/* Same family, address and port. */
-static inline bool sip_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-	return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }
 
 #endif

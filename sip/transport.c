@@ -152,30 +152,75 @@ const char *sip_tp_uri_param(const struct sip_tp *tp)
 	return tp->ops->uri_param;
 }
 
-/* host:port as it goes into a Via sent-by or a URI: IPv6 references in brackets (RFC 3261 §25.1). */
-static const char *host_fmt(const struct sip_tp *tp)
+/* Via and Contact go into every message: written with plain copies, not printf. */
+struct tp_out {
+	char *p, *end;
+	bool full;
+};
+
+static void out_str(struct tp_out *o, const char *s)
 {
-	return strchr(tp->ip, ':') ? "[%s]:%u" : "%s:%u";
+	size_t n = strlen(s);
+
+	if (o->full || (size_t)(o->end - o->p) <= n) {
+		o->full = true;
+		return;
+	}
+	memcpy(o->p, s, n);
+	o->p += n;
+	*o->p = '\0';
+}
+
+/* host:port as it goes into a Via sent-by or a URI: IPv6 references in brackets (RFC 3261 §25.1). */
+static void out_hostport(struct tp_out *o, const struct sip_tp *tp)
+{
+	char port[8], *d = port + sizeof(port);
+	unsigned v = tp->port;
+	bool v6 = strchr(tp->ip, ':') != NULL;
+
+	*--d = '\0';
+	do
+		*--d = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	*--d = ':';
+	if (v6)
+		out_str(o, "[");
+	out_str(o, tp->ip);
+	if (v6)
+		out_str(o, "]");
+	out_str(o, d);
 }
 
 int sip_tp_via(const struct sip_tp *tp, const char *branch, char *out, size_t len)
 {
-	char hp[80];
-	int n;
+	struct tp_out o = { out, out + len, len == 0 };
 
-	snprintf(hp, sizeof(hp), host_fmt(tp), tp->ip, tp->port);
-	n = snprintf(out, len, "SIP/2.0/%s %s;branch=%s;rport", tp->ops->via, hp, branch);
-	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+	if (len)
+		out[0] = '\0'; /* what fits stays a string */
+	out_str(&o, "SIP/2.0/");
+	out_str(&o, tp->ops->via);
+	out_str(&o, " ");
+	out_hostport(&o, tp);
+	out_str(&o, ";branch=");
+	out_str(&o, branch);
+	out_str(&o, ";rport");
+	return o.full ? -ENOSPC : 0;
 }
 
 int sip_tp_contact_uri(const struct sip_tp *tp, const char *user, char *out, size_t len)
 {
-	char hp[80];
-	int n;
+	struct tp_out o = { out, out + len, len == 0 };
 
-	snprintf(hp, sizeof(hp), host_fmt(tp), tp->ip, tp->port);
-	n = snprintf(out, len, "sip:%s%s%s%s", user ? user : "", user && user[0] ? "@" : "", hp, tp->ops->uri_param);
-	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+	if (len)
+		out[0] = '\0'; /* what fits stays a string */
+	out_str(&o, "sip:");
+	if (user && user[0]) {
+		out_str(&o, user);
+		out_str(&o, "@");
+	}
+	out_hostport(&o, tp);
+	out_str(&o, tp->ops->uri_param);
+	return o.full ? -ENOSPC : 0;
 }
 
 int sip_addr_from(struct sockaddr_storage *a, const char *ip, uint16_t port)

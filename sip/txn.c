@@ -14,7 +14,10 @@
 #include "common/common.h"
 #include "sip/sip_internal.h"
 
-#define HASH_BUCKETS (1u << 17)
+/* Transactions by branch: chained buckets doubled while there are more transactions than buckets, so a lookup
+ * touches a table that fits the cache instead of a fixed megabyte of buckets. */
+#define HASH_BUCKETS_MIN 1024u
+#define HASH_BUCKETS_MAX (1u << 22)
 #define METHOD_MAX 24u
 #define SENT_BY_MAX 96u
 
@@ -55,7 +58,8 @@ struct sip_txn_layer {
 	struct sip_msg view;        /* sip_txn_request() and response building */
 	struct sip_msg out_msg;     /* what we are about to send */
 	char out[SIP_MAX_MSG_SIZE]; /* responses and ACKs we build */
-	struct sip_txn *buckets[HASH_BUCKETS];
+	struct sip_txn **buckets;
+	uint32_t mask;              /* buckets - 1 */
 };
 
 static const char *const state_names[] = { "Calling", "Trying", "Proceeding", "Completed", "Confirmed",
@@ -118,7 +122,7 @@ static struct sip_txn *lookup(struct sip_txn_layer *l, bool server, const struct
 {
 	uint32_t h = key_hash(k->branch.p, k->branch.len, method.p, method.len);
 
-	for (struct sip_txn *t = l->buckets[h % HASH_BUCKETS]; t; t = t->hnext)
+	for (struct sip_txn *t = l->buckets[h & l->mask]; t; t = t->hnext)
 		if (t->hash == h && is_server(t->kind) == server && t->branch_len == k->branch.len &&
 		    memcmp(t->branch, k->branch.p, k->branch.len) == 0 && t->method_len == method.len &&
 		    memcmp(t->method, method.p, method.len) == 0 &&
@@ -130,7 +134,7 @@ static struct sip_txn *lookup(struct sip_txn_layer *l, bool server, const struct
 
 static void hash_remove(struct sip_txn *t)
 {
-	struct sip_txn **pp = &t->l->buckets[t->hash % HASH_BUCKETS];
+	struct sip_txn **pp = &t->l->buckets[t->hash & t->l->mask];
 
 	for (; *pp; pp = &(*pp)->hnext)
 		if (*pp == t) {
@@ -231,16 +235,46 @@ struct sip_txn_layer *sip_txn_layer_new(uint64_t now_ms, bool reliable, sip_send
 	l->send_ctx = send_ctx;
 	l->ops = ops;
 	l->ops_arg = ops_arg;
+	l->mask = HASH_BUCKETS_MIN - 1;
+	l->buckets = calloc(HASH_BUCKETS_MIN, sizeof(*l->buckets));
+	if (!l->buckets) {
+		free(l);
+		return NULL;
+	}
 	return l;
+}
+
+/* One more transaction than buckets: double them (an allocation failure keeps the chains a little longer). */
+static void hash_grow(struct sip_txn_layer *l)
+{
+	uint32_t mask = 2 * l->mask + 1;
+	struct sip_txn **b;
+
+	if (l->stats.live < l->mask + 1 || mask + 1 > HASH_BUCKETS_MAX)
+		return;
+	b = calloc((size_t)mask + 1, sizeof(*b));
+	if (!b)
+		return;
+	for (uint32_t i = 0; i <= l->mask; i++)
+		while (l->buckets[i]) {
+			struct sip_txn *t = l->buckets[i];
+			l->buckets[i] = t->hnext;
+			t->hnext = b[t->hash & mask];
+			b[t->hash & mask] = t;
+		}
+	free(l->buckets);
+	l->buckets = b;
+	l->mask = mask;
 }
 
 void sip_txn_layer_free(struct sip_txn_layer *l)
 {
 	if (!l)
 		return;
-	for (unsigned i = 0; i < HASH_BUCKETS; i++)
+	for (uint32_t i = 0; i <= l->mask; i++)
 		while (l->buckets[i])
 			destroy(l->buckets[i]);
+	free(l->buckets);
 	free(l);
 }
 
@@ -252,11 +286,16 @@ void *sip_txn_set_send_ctx(struct sip_txn_layer *l, void *ctx)
 	return old;
 }
 
+void *sip_txn_send_ctx(const struct sip_txn *t)
+{
+	return t->send_ctx;
+}
+
 void sip_txn_drop_send_ctx(struct sip_txn_layer *l, void *ctx)
 {
 	if (l->cur_ctx == ctx)
 		l->cur_ctx = NULL;
-	for (unsigned i = 0; l->stats.live && i < HASH_BUCKETS; i++)
+	for (uint32_t i = 0; l->stats.live && i <= l->mask; i++)
 		for (struct sip_txn *t = l->buckets[i]; t; t = t->hnext)
 			if (t->send_ctx == ctx)
 				t->send_ctx = l->send_ctx;
@@ -271,7 +310,7 @@ unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const struct sockaddr
 		return 0;
 	/* collect first, then tell the user: a request it sends again from on_timeout (on a new connection) must
 	 * not be swept up by this walk */
-	for (unsigned i = 0; i < HASH_BUCKETS; i++)
+	for (uint32_t i = 0; i <= l->mask; i++)
 		for (struct sip_txn *t = l->buckets[i]; t; t = t->hnext) {
 			bool waiting = (t->kind == SIP_TXN_CLIENT_INVITE &&
 					(t->state == SIP_TXN_CALLING || t->state == SIP_TXN_PROCEEDING)) ||
@@ -342,8 +381,9 @@ static struct sip_txn *txn_new(struct sip_txn_layer *l, enum sip_txn_kind kind, 
 	t->sent_by_len = (uint8_t)k->sent_by.len;
 	memcpy(t->sent_by, k->sent_by.p, k->sent_by.len);
 	t->hash = key_hash(t->branch, t->branch_len, t->method, t->method_len);
-	t->hnext = l->buckets[t->hash % HASH_BUCKETS];
-	l->buckets[t->hash % HASH_BUCKETS] = t;
+	hash_grow(l);
+	t->hnext = l->buckets[t->hash & l->mask];
+	l->buckets[t->hash & l->mask] = t;
 	l->stats.created++;
 	l->stats.live++;
 	return t;

@@ -175,7 +175,9 @@ free_u:
 	return NULL;
 }
 
-static void port_close(struct udp_port *p)
+/* drop: the transactions that send from this socket move to the transport's own (not needed when the whole
+ * transaction layer is already gone: that walk costs a pass over every hash bucket per socket). */
+static void port_close(struct udp_port *p, bool drop)
 {
 	struct sip_udp *u = p->u;
 
@@ -184,7 +186,8 @@ static void port_close(struct udp_port *p)
 			*pp = p->next;
 			break;
 		}
-	sip_txn_drop_send_ctx(u->tp.txl, &p->tp);
+	if (drop)
+		sip_txn_drop_send_ctx(u->tp.txl, &p->tp);
 	cp_loop_del_fd(u->tp.loop, p->fd);
 	close(p->fd);
 	free(p);
@@ -192,7 +195,7 @@ static void port_close(struct udp_port *p)
 
 static void port_stop(struct sip_tp *tp)
 {
-	port_close((struct udp_port *)tp);
+	port_close((struct udp_port *)tp, true);
 }
 
 static const struct sip_tp_ops port_ops = {
@@ -233,9 +236,9 @@ void sip_udp_stop(struct sip_udp *u)
 {
 	if (!u)
 		return;
+	sip_tp_fini(&u->tp); /* first: the transactions go with it, whichever socket they send from */
 	while (u->ports)
-		port_close(u->ports);
-	sip_tp_fini(&u->tp);
+		port_close(u->ports, false);
 	cp_loop_del_fd(u->tp.loop, u->fd);
 	close(u->fd);
 	free(u);

@@ -138,6 +138,8 @@ static const struct {
 	{ "[group a]\nendpoints = 10\nport_per_endpoint = yes\nlocal_port = 65530\n",
 	  "4: key 'local_port': [group a]: port_per_endpoint needs" },
 	{ "[group a]\nendpoints = 1\nport_per_endpoint = maybe\n", "3: key 'port_per_endpoint': expected yes or no" },
+	{ "[group a]\nendpoints = 2\ntransport = tcp\nport_per_endpoint = yes\nlocal_port = 5070\n",
+	  "4: key 'port_per_endpoint': [group a]: per-endpoint ports work over UDP only" },
 	{ "[group a]\nendpoints = 1\ndtmf_digits = 12x\n", "3: key 'dtmf_digits': [group a]: only 0-9" },
 	{ "[group a]\nendpoints = 1\nanswer = 250\n", "3: key 'answer': [group a]: 200, or a rejection" },
 	{ "[group a]\nendpoints = 1\nmedia = tone:30000\n", "3: key 'media': [group a]: media 'tone:30000': tone:HZ" },

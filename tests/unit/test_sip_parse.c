@@ -1,10 +1,13 @@
 /* SIP message parser: a table of raw messages with the expected outcome (accept, or reject with a reason),
  * most of them written after the RFC 4475 torture tests (section noted per entry); typed header parsers on the
  * values those messages carry; stream framing fed byte by byte; the builder's output parsed back. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/common.h"
 #include "sip/sip.h"
+#include "sip/sip_internal.h"
 #include "check_main.h"
 #include "testutil.h"
 
@@ -827,6 +830,45 @@ START_TEST(builder_round_trip)
 }
 END_TEST
 
+/* The builder writes the usual formats itself (no printf): the same text as snprintf, truncation included. */
+static int fmt_both(char *ours, char *ref, size_t cap, const char *fmt, ...)
+{
+	va_list ap, ap2;
+	int a, b;
+
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	a = sip_vsnprintf(ours, cap, fmt, ap);
+	b = vsnprintf(ref, cap, fmt, ap2);
+	va_end(ap2);
+	va_end(ap);
+	ck_assert_str_eq(ours, ref);
+	return (a >= (int)cap) == (b >= (int)cap) ? 0 : -1;
+}
+
+START_TEST(builder_formats)
+{
+	char ours[64], ref[64];
+	struct sip_builder b;
+	char buf[256] = "";
+	int n;
+
+	ck_assert_int_eq(fmt_both(ours, ref, sizeof(ours), "<%s>;tag=%s", "sip:a@b", "x1"), 0);
+	ck_assert_int_eq(fmt_both(ours, ref, sizeof(ours), "%u %s", 4294967295u, "INVITE"), 0);
+	ck_assert_int_eq(fmt_both(ours, ref, sizeof(ours), "%d|%d|%zu|%lu|%llu|100%%", -2147483647 - 1, 0,
+				  (size_t)12345, 9876543210ul, 18446744073709551615ull), 0);
+	ck_assert_int_eq(fmt_both(ours, ref, sizeof(ours), "[%.*s][%.*s]", 3, "abcdef", 10, "ab"), 0);
+	ck_assert_int_eq(fmt_both(ours, ref, sizeof(ours), "%016llx %5u", 0xabcull, 7u), 0); /* printf's path */
+	ck_assert_int_eq(fmt_both(ours, ref, 8, "%s-%u", "abcdef", 12345u), 0);             /* truncated */
+	sip_build_request(&b, buf, sizeof(buf), "BYE", SIP_STR("sip:b@h"));
+	sip_build_hdrf(&b, "CSeq", "%u %s", 7u, "BYE");
+	sip_build_hdrf(&b, "X", "%.*s;%d", 2, "abc", -5);
+	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
+	ck_assert_int_gt(n, 0);
+	ck_assert_str_eq(buf, "BYE sip:b@h SIP/2.0\r\nCSeq: 7 BYE\r\nX: ab;-5\r\nContent-Length: 0\r\n\r\n");
+}
+END_TEST
+
 static Suite *sip_suite(void)
 {
 	Suite *s = suite_create("sip_parse");
@@ -841,6 +883,7 @@ static Suite *sip_suite(void)
 	tcase_add_test(tc, long_values);
 	tcase_add_test(tc, stream_framing);
 	tcase_add_test(tc, builder_round_trip);
+	tcase_add_test(tc, builder_formats);
 	suite_add_tcase(s, tc);
 	return s;
 }
