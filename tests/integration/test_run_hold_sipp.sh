@@ -147,7 +147,6 @@ cps = 10
 endpoints = 2
 target = sip:service@$TB_NS_IP:5060
 local_ip = $TB_HOST_IP
-local_port = 39460
 hold_at = 1500ms
 hold_for = 2s
 
@@ -155,7 +154,6 @@ hold_for = 2s
 endpoints = 1
 target = sip:service@$TB_NS_IP:5070
 local_ip = $TB_HOST_IP
-local_port = 39470
 hold_at = 1500ms
 hold_for = 2s
 hold_mode = inactive
