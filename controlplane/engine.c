@@ -344,8 +344,9 @@ static bool out_leg_up(const struct ep *p)
 }
 
 /* The sample's counters become the endpoint's counts in this second, over both its legs and the calls that
- * ended since the last sample; the quality figures stay those of the leg sample_ep showed. */
-static void tally_sample(struct cp_engine *e, struct ep *p, struct cp_sample *s)
+ * ended since the last sample; the quality figures stay those of the leg sample_ep read into s (shown: 0 the
+ * outgoing one, 1 the incoming one, -1 none), which is not read twice. */
+static void tally_sample(struct cp_engine *e, struct ep *p, struct cp_sample *s, int shown)
 {
 	uint32_t idx = ep_index(e, p);
 	struct ep_tally *t = &e->tally[idx];
@@ -353,18 +354,20 @@ static void tally_sample(struct cp_engine *e, struct ep *p, struct cp_sample *s)
 
 	s->has_counts = memcmp(&t->carry, &zero, sizeof(zero)) != 0;
 	for (int in = 0; in < 2; in++) {
-		struct cp_sample leg = { 0 };
+		struct cp_sample other = { 0 };
+		const struct cp_sample *leg = in == shown ? s : &other;
 		struct ep_counts now;
 
 		if (in ? !(p->flags & EPF_IN_BUSY) : !out_leg_up(p))
 			continue;
-		e->ops->media_sample(e->media, CP_LEG(idx, in), &leg);
-		if (!leg.has_media)
+		if (in != shown)
+			e->ops->media_sample(e->media, CP_LEG(idx, in), &other);
+		if (!leg->has_media)
 			continue;
-		now = (struct ep_counts){ (uint32_t)leg.packets_sent, (uint32_t)leg.bytes_sent,
-					  (uint32_t)leg.packets_received, (uint32_t)leg.bytes_received,
-					  (uint32_t)leg.packets_lost, (uint32_t)leg.duplicate_packets,
-					  (uint32_t)leg.out_of_order_packets };
+		now = (struct ep_counts){ (uint32_t)leg->packets_sent, (uint32_t)leg->bytes_sent,
+					  (uint32_t)leg->packets_received, (uint32_t)leg->bytes_received,
+					  (uint32_t)leg->packets_lost, (uint32_t)leg->duplicate_packets,
+					  (uint32_t)leg->out_of_order_packets };
 		counts_add(&sum, &now, &t->leg[in]);
 		t->leg[in] = now;
 		s->has_counts = true;
@@ -419,12 +422,12 @@ static void sample_ep(struct cp_engine *e, struct ep *p, struct cp_sample *s)
 	if (p->outcome != NO_OUTCOME)
 		s->call_result = cp_outcome_name((enum cp_outcome)p->outcome);
 	if (e->ops->media_sample) {
-		if (p->state == CP_EP_IN_CALL)
-			e->ops->media_sample(e->media, CP_LEG(idx, false), s);
-		else if (p->flags & EPF_IN_BUSY)
-			e->ops->media_sample(e->media, CP_LEG(idx, true), s);
+		int shown = p->state == CP_EP_IN_CALL ? 0 : (p->flags & EPF_IN_BUSY) ? 1 : -1;
+
+		if (shown >= 0)
+			e->ops->media_sample(e->media, CP_LEG(idx, shown == 1), s);
 		if (e->tally)
-			tally_sample(e, p, s);
+			tally_sample(e, p, s, shown);
 	}
 }
 

@@ -837,7 +837,8 @@ static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
 	} else if (ct == c->reinvite_txn) {
 		c->reinvite_txn = NULL;
 		c->media.dir = c->dir_before;
-		reinvite_done(c, 408, false);
+		if (c->st.state == SIP_CALL_CONFIRMED)
+			reinvite_done(c, 408, false);
 	} else if (ct == c->cancel_txn) {
 		c->cancel_txn = NULL;
 	} else if (ct == c->prack_txn) {
@@ -1589,6 +1590,8 @@ static void reinvite_response(struct sip_call *c, const struct sip_msg *m)
 
 	if (m->status >= 300) {
 		c->media.dir = c->dir_before;
+		if (c->st.state != SIP_CALL_CONFIRMED)
+			return; /* the call is ending anyway: nothing to retry or report */
 		if (m->status == 491 && c->glare_tries < SIP_CALL_MAX_GLARE && c->st.state == SIP_CALL_CONFIRMED) {
 			/* §14.1: the Call-ID's owner (who placed the call) waits 2.1-4 s, the other 0-2 s, in 10 ms
 			 * units, so that the two offers do not cross again */

@@ -273,10 +273,12 @@ START_TEST(glare_backs_off)
 	ck_assert(both_reinvited());
 	ck_assert_uint_eq(sip_call_stats(b.c)->glare, 1);
 	ck_assert_uint_eq(sip_call_stats(uas_side.call)->glare, 1);
-	/* §14.1: the callee (not the Call-ID's owner) retried within 2 s, the caller after 2.1 s to 4 s */
-	ck_assert_uint_le(uas_side.done_ms - t0, 2000 + 300);
+	/* §14.1: the callee (not the Call-ID's owner) retried within 2 s, the caller after 2.1 s to 4 s (the upper
+	 * bounds with room for a loaded machine's late timers; the lower one is exact: the wait starts at the 491) */
+	ck_assert_uint_le(uas_side.done_ms - t0, 2000 + 1000);
 	ck_assert_uint_ge(uac_side.done_ms - t0, 2100);
-	ck_assert_uint_le(uac_side.done_ms - t0, 4000 + 300);
+	ck_assert_uint_le(uac_side.done_ms - t0, 4000 + 1000);
+	ck_assert_uint_lt(uas_side.done_ms, uac_side.done_ms);
 	ck_assert(uac_side.last_applied && uas_side.last_applied);
 	ck_assert_uint_eq(uac_side.last_status, 200);
 	/* the caller's hold came last: sendonly here, recvonly there */
