@@ -2168,12 +2168,10 @@ int dp_flow_snapshot_many(const uint32_t *flows, uint32_t n, struct dp_flow_snap
 
 	if (!g.lc)
 		return -EINVAL;
-	if (n == 0)
+	if (n == 0) /* no leg up: nothing to read (and no buffer yet to copy an empty list into) */
 		return 0;
 	if (n == 1 && flows[0] >= g.cfg.max_flows)
 		return -EINVAL;
-	if (n == 0) /* no leg up: nothing to read (and no buffer yet to copy an empty list into) */
-		return 0;
 	if (dp_engine_manual || !dp_engine_running()) { /* no lcore thread runs: nothing changes meanwhile */
 		for (uint32_t i = 0; i < n; i++)
 			if (flows[i] < g.cfg.max_flows)
