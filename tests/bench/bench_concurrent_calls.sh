@@ -47,8 +47,8 @@ PLAN
 	wpid=$(pgrep -P "$tpid" | head -n 1)
 	while [ -n "$wpid" ] && kill -0 "$wpid" 2>/dev/null; do
 		for t in /proc/"$wpid"/task/*; do
-			echo "$(cat "$t/comm") $(cut -d' ' -f14,15 "$t/stat")"
-		done >"$dir/threads.new" 2>/dev/null && mv "$dir/threads.new" "$dir/threads"
+			echo "${t##*/} $(cat "$t/comm") $(cut -d' ' -f14,15 "$t/stat")"
+		done >>"$dir/threads" 2>/dev/null
 		sleep 2
 	done
 	wait "$tpid"
@@ -74,9 +74,10 @@ PY
 	read -r secs cpu rss <<EOF
 $(tail -n 1 "$dir/time")
 EOF
-	threads=$(awk -v hz="$(getconf CLK_TCK)" '{ t = ($2 + $3) / hz }
-		$1 ~ /^callmeter/ { cp += t } $1 ~ /^(rte|lcore)-worker/ { dp += t }
-		END { printf "control_plane_cpu=%.1fs dataplane_cpu=%.1fs", cp, dp }' "$dir/threads")
+	# each thread's last reading (the lcore thread ends before the process does)
+	threads=$(awk -v hz="$(getconf CLK_TCK)" '{ name[$1] = $2; t[$1] = ($3 + $4) / hz }
+		END { for (i in t) { if (name[i] ~ /^callmeter/) cp += t[i]; if (name[i] ~ /^(rte|lcore)-worker/) dp += t[i] }
+		      printf "control_plane_cpu=%.1fs dataplane_cpu=%.1fs", cp, dp }' "$dir/threads")
 	echo "calls=$n exit=$rc $verdict wall=${secs}s cpu=$cpu $threads peak_rss=$((rss / 1024))MiB"
 	case $verdict in
 	PASS*) best=$n ;;
