@@ -8,7 +8,7 @@ BUILD_PKGS="build-essential pkg-config dpdk dpdk-dev libdpdk-dev libssl-dev libo
  libmsgpack-dev check libsubunit-dev libmicrohttpd-dev libinih-dev libjansson-dev libspandsp-dev libsqlite3-dev libpcap-dev libspeexdsp-dev libc-ares-dev"
 # Tests, fuzzing and benchmarks: real SIP peers, capture tools, sanitizer/fuzzer runtimes.
 TEST_PKGS="kamailio kamailio-tls-modules sip-tester dnsmasq-base tshark iproute2 ethtool curl procps clang libclang-rt-14-dev libfuzzer-14-dev
- python3 python3-yaml systemd openssl ca-certificates"
+ python3 python3-yaml python3-msgpack systemd openssl ca-certificates"
 
 missing=""
 for p in $BUILD_PKGS $TEST_PKGS; do

@@ -98,6 +98,7 @@ int cfg_parse_hostport(const char *s, uint16_t default_port, char *host, size_t 
  * libinih does the parsing; this wrapper adds line numbers for every key, rejects over-long lines instead of
  * silently splitting them, and stops at the first error with "FILE:LINE: message". */
 #define CFG_INI_LINE_MAX 200 /* libinih as packaged by Debian (INI_MAX_LINE); continue long values on indented lines */
+#define CFG_INI_FILE_MAX (4u << 20) /* bytes: a plan of 64 groups is a few KiB; anything this big is not a plan */
 
 struct cfg_ini_ctx {
 	const char *file;
@@ -137,6 +138,7 @@ enum cfg_target_kind { CFG_TARGET_NONE, CFG_TARGET_GROUP, CFG_TARGET_URI, CFG_TA
 enum cfg_srtp { CFG_SRTP_OFF, CFG_SRTP_OPTIONAL, CFG_SRTP_MANDATORY };
 enum cfg_dtmf { CFG_DTMF_NONE, CFG_DTMF_RFC4733, CFG_DTMF_INFO };
 enum cfg_tls_verify { CFG_TLS_VERIFY_SYSTEM, CFG_TLS_VERIFY_CA, CFG_TLS_VERIFY_NONE };
+enum cfg_hold_mode { CFG_HOLD_SENDONLY, CFG_HOLD_INACTIVE };
 /* RFC 3262 reliable provisional responses (100rel): not offered / offered / insisted on */
 enum cfg_100rel { CFG_100REL_OFF, CFG_100REL_SUPPORTED, CFG_100REL_REQUIRED };
 
@@ -183,6 +185,10 @@ struct cfg_group {
 	char tls_ca_file[CFG_PATH_MAX];
 	char tls_cert_file[CFG_PATH_MAX];
 	char tls_key_file[CFG_PATH_MAX];
+	/* caller: put each answered call on hold hold_at after the answer for hold_for (re-INVITE with
+	 * a=sendonly or a=inactive), then resume it (a=sendrecv); hold_for_ms 0: never */
+	uint32_t hold_at_ms, hold_for_ms;
+	enum cfg_hold_mode hold_mode;
 	unsigned key_line[48];            /* internal: line of each key given, for error messages */
 };
 
@@ -239,6 +245,7 @@ struct cfg_plan {
 	uint32_t total_endpoints;
 	struct cfg_fleet fleet;
 	unsigned section_line[4];   /* internal */
+	unsigned key_line[4][16];   /* internal: line of each key given in [test], [dataplane], [impairment] */
 };
 
 /* Whether endpoint ep (index over the whole plan) runs here. */

@@ -45,6 +45,7 @@ static const char *const transport_names[] = { "udp", "tcp", "tls", NULL };
 static const char *const srtp_names[] = { "off", "optional", "mandatory", NULL };
 static const char *const dtmf_names[] = { "none", "rfc4733", "info", NULL };
 static const char *const verify_names[] = { "system", "ca", "none", NULL };
+static const char *const hold_names[] = { "sendonly", "inactive", NULL };
 static const char *const rel100_names[] = { "off", "supported", "required", NULL };
 
 
@@ -103,6 +104,9 @@ static const struct field group_fields[] = {
 	FS(cfg_group, "tls_ca_file", F_STR, tls_ca_file),
 	FS(cfg_group, "tls_cert_file", F_STR, tls_cert_file),
 	FS(cfg_group, "tls_key_file", F_STR, tls_key_file),
+	FN(cfg_group, "hold_at", F_MS, hold_at_ms, 0, 24 * 3600 * 1000ull),
+	FN(cfg_group, "hold_for", F_MS, hold_for_ms, 100, 24 * 3600 * 1000ull),
+	FE(cfg_group, "hold_mode", hold_mode, hold_names),
 };
 
 static const struct field dp_fields[] = {
@@ -132,6 +136,10 @@ static const struct field imp_fields[] = {
 
 _Static_assert(CM_ARRAY_SIZE(group_fields) <= CM_ARRAY_SIZE(((struct cfg_group *)0)->key_line),
 	       "key_line too small");
+_Static_assert(CM_ARRAY_SIZE(test_fields) <= CM_ARRAY_SIZE(((struct cfg_plan *)0)->key_line[0]) &&
+		       CM_ARRAY_SIZE(dp_fields) <= CM_ARRAY_SIZE(((struct cfg_plan *)0)->key_line[0]) &&
+		       CM_ARRAY_SIZE(imp_fields) <= CM_ARRAY_SIZE(((struct cfg_plan *)0)->key_line[0]),
+	       "plan key_line too small");
 
 /* ---- value parsers ---------------------------------------------------------------------------------------- */
 
@@ -613,6 +621,14 @@ static int plan_cb(struct cfg_ini_ctx *ctx, const char *section, const char *key
 			g->key_line[i] = ctx->line;
 			if (strcmp(key, "role") == 0)
 				g->role_set = true;
+		} else if (!ctx->continuation) {
+			/* the once-only sections are as strict: a second value does not silently win */
+			if (plan->key_line[kind][i]) {
+				cfg_ini_error(ctx, key, "given twice in [%s] (first on line %u)", section,
+					      plan->key_line[kind][i]);
+				return -EINVAL;
+			}
+			plan->key_line[kind][i] = ctx->line;
 		}
 		if (ctx->continuation) {
 			size_t have = strlen(plan->dp.eal_args);
@@ -641,6 +657,11 @@ static unsigned group_key_line(const struct cfg_group *g, const char *key)
 		if (strcmp(group_fields[i].key, key) == 0 && g->key_line[i])
 			return g->key_line[i];
 	return g->line;
+}
+
+static bool group_key_given(const struct cfg_group *g, const char *key)
+{
+	return group_key_line(g, key) != g->line; /* a key is never on its section's line */
 }
 
 static int group_error(const struct cfg_plan *plan, const struct cfg_group *g, const char *key, char *err,
@@ -716,6 +737,34 @@ static int check_media(const struct cfg_plan *plan, const struct cfg_group *g, c
 	if (!m)
 		return group_error(plan, g, "media", err, errlen, "%s", why);
 	codec_media_free(m);
+	return 0;
+}
+
+/* hold_at, hold_for and hold_mode go together, on calls we place, and the hold ends before the call does (the
+ * caller hangs up call_duration after the answer). */
+static int check_hold(const struct cfg_plan *plan, const struct cfg_group *g, char *err, size_t errlen)
+{
+	bool at = group_key_given(g, "hold_at"), len = group_key_given(g, "hold_for");
+	uint32_t call_ms = g->call_duration_ms ? g->call_duration_ms : plan->test.call_duration_ms;
+
+	if (!at && !len) {
+		if (group_key_given(g, "hold_mode"))
+			return group_error(plan, g, "hold_mode", err, errlen, "hold_mode needs hold_at and hold_for");
+		return 0;
+	}
+	if (!len)
+		return group_error(plan, g, "hold_at", err, errlen, "hold_at needs hold_for (how long each call "
+				   "stays on hold)");
+	if (!at)
+		return group_error(plan, g, "hold_for", err, errlen, "hold_for needs hold_at (when, after the "
+				   "answer, each call is put on hold)");
+	if (g->role == CFG_ROLE_CALLEE)
+		return group_error(plan, g, "hold_at", err, errlen, "only groups that place calls (role caller or "
+				   "both) put them on hold");
+	if ((uint64_t)g->hold_at_ms + g->hold_for_ms >= call_ms)
+		return group_error(plan, g, "hold_for", err, errlen, "the hold (hold_at %g s + hold_for %g s) must "
+				   "end before the call does (call_duration %g s)", g->hold_at_ms / 1000.0,
+				   g->hold_for_ms / 1000.0, call_ms / 1000.0);
 	return 0;
 }
 
@@ -806,7 +855,38 @@ static int validate_group(struct cfg_plan *plan, struct cfg_group *g, char *err,
 	if (!!g->tls_cert_file[0] != !!g->tls_key_file[0])
 		return group_error(plan, g, "tls_key_file", err, errlen, "a client certificate needs both "
 				   "tls_cert_file and tls_key_file");
+	rc = check_hold(plan, g, err, errlen);
+	if (rc < 0)
+		return rc;
 	return check_media(plan, g, err, errlen);
+}
+
+/* A whole-plan problem with a key of a once-only section points at the key's line, else its section's, else (the
+ * section is absent and the default is at fault) at the file. */
+static int once_error(const struct cfg_plan *plan, enum section_kind kind, const char *key, char *err,
+		      size_t errlen, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static int once_error(const struct cfg_plan *plan, enum section_kind kind, const char *key, char *err,
+		      size_t errlen, const char *fmt, ...)
+{
+	const struct field *fields = kind == SEC_DATAPLANE ? dp_fields : kind == SEC_IMPAIRMENT ? imp_fields : test_fields;
+	size_t n = kind == SEC_DATAPLANE ? CM_ARRAY_SIZE(dp_fields)
+		   : kind == SEC_IMPAIRMENT ? CM_ARRAY_SIZE(imp_fields) : CM_ARRAY_SIZE(test_fields);
+	unsigned line = plan->section_line[kind];
+	char why[CFG_ERR_MAX];
+	va_list ap;
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(fields[i].key, key) == 0 && plan->key_line[kind][i])
+			line = plan->key_line[kind][i];
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (line)
+		snprintf(err, errlen, "%s:%u: key '%s': %s", plan->source, line, key, why);
+	else
+		snprintf(err, errlen, "%s: key '%s': %s", plan->source, key, why);
+	return -EINVAL;
 }
 
 static int validate_plan(struct cfg_plan *plan, char *err, size_t errlen)
@@ -839,22 +919,17 @@ static int validate_plan(struct cfg_plan *plan, char *err, size_t errlen)
 	for (uint32_t i = 0; i < plan->ngroups; i++)
 		legs += (uint64_t)plan->groups[i].endpoints * (plan->groups[i].role == CFG_ROLE_BOTH ? 2 : 1);
 	ports = (uint64_t)((plan->dp.rtp_port_max - plan->dp.rtp_port_min + 1) / 2) * plan->dp.nmedia_ips;
-	if (ports < legs) {
-		snprintf(err, errlen, "%s:%u: key 'rtp_ports': %llu RTP ports on %u media address(es) for %llu "
-			 "call legs; widen rtp_ports or add media_ip addresses", plan->source,
-			 plan->section_line[SEC_DATAPLANE], (unsigned long long)ports, plan->dp.nmedia_ips,
-			 (unsigned long long)legs);
-		return -EINVAL;
-	}
+	if (ports < legs)
+		return once_error(plan, SEC_DATAPLANE, "rtp_ports", err, errlen, "%llu RTP ports on %u media "
+				  "address(es) for %llu call legs; widen rtp_ports or add media_ip addresses",
+				  (unsigned long long)ports, plan->dp.nmedia_ips, (unsigned long long)legs);
 	if (!plan->dp.max_flows)
 		plan->dp.max_flows = (uint32_t)legs;
 	plan->imp.any = plan->imp.loss_pct > 0 || plan->imp.burst_p_pct > 0 || plan->imp.jitter_ms > 0 ||
 			plan->imp.reorder_pct > 0 || plan->imp.duplicate_pct > 0;
-	if (plan->imp.burst_p_pct > 0 && plan->imp.burst_r_pct == 0) {
-		snprintf(err, errlen, "%s:%u: key 'burst_r': burst loss needs burst_r > 0 (else the bad state never "
-			 "ends)", plan->source, plan->section_line[SEC_IMPAIRMENT]);
-		return -EINVAL;
-	}
+	if (plan->imp.burst_p_pct > 0 && plan->imp.burst_r_pct == 0)
+		return once_error(plan, SEC_IMPAIRMENT, "burst_p", err, errlen, "burst loss needs burst_r > 0 (else "
+				  "the bad state never ends)");
 	return 0;
 }
 

@@ -183,6 +183,7 @@ struct cp_flow_report {
 	double jitter_ms, max_jitter_ms, mos, r_factor;
 	double burst_r;                      /* G.107 BurstR of the received loss pattern (1: random) */
 	uint32_t dtmf_sent, dtmf_received;   /* DTMF digits of the leg: RFC 4733 events + SIP INFO */
+	uint32_t holds;                      /* times the leg went on hold (stopped sending), by either side */
 };
 
 /* Failures grouped by outcome and SIP status, with the first reason seen for each. */
@@ -192,6 +193,14 @@ struct cp_failure {
 	uint16_t code;
 	uint32_t count;
 	char reason[64];
+};
+
+/* A group of the plan in the summary: its endpoints [first, first + count) and their outcomes; its streams'
+ * figures are gathered from the flows when the summary is written. */
+struct cp_report_group {
+	char name[CFG_NAME_MAX];
+	uint32_t first, count;
+	uint32_t outcomes[CP_OUT_COUNT];
 };
 
 struct cp_report {
@@ -210,10 +219,13 @@ struct cp_report {
 	double mos_sum, mos_min, r_sum, r_min, jitter_sum, jitter_max;
 	uint64_t packets_lost, packets_expected;
 	uint64_t dtmf_sent, dtmf_received;
+	uint32_t holds, resumes, hold_failures; /* our re-INVITEs putting calls on hold and back (plan hold_at) */
 	struct cp_flow_report *flows;
 	size_t nflows, flows_cap;
 	struct cp_failure failures[CP_REPORT_FAILURE_KINDS];
 	unsigned nfailures;
+	struct cp_report_group groups[CFG_MAX_GROUPS];
+	unsigned ngroups;
 	/* dataplane counters at the end of the run (drops by reason, port counters), name -> value */
 	struct { char name[32]; uint64_t value; } dp[64];
 	unsigned ndp;
@@ -222,6 +234,10 @@ struct cp_report {
 void cp_report_init(struct cp_report *r, const char *run_id, const char *plan);
 void cp_report_free(struct cp_report *r);
 void cp_report_outcome(struct cp_report *r, enum cp_outcome o);
+/* The plan's groups, for the summary's per-group figures (`groups`). */
+void cp_report_set_groups(struct cp_report *r, const struct cfg_plan *plan);
+/* cp_report_outcome for endpoint ep (index in the plan), counted in its group too. */
+void cp_report_ep_outcome(struct cp_report *r, uint32_t ep, enum cp_outcome o);
 /* Records why an endpoint failed (after cp_report_outcome): grouped by (outcome, code). */
 void cp_report_failure(struct cp_report *r, enum cp_outcome o, uint16_t code, const char *reason);
 void cp_report_registration(struct cp_report *r, bool ok, uint32_t time_ms);
@@ -235,16 +251,22 @@ const char *cp_report_run_outcome(const struct cp_report *r);
 /* Writes the JSON summary (DESIGN.md keys); 0 or -errno. */
 int cp_report_write_json(struct cp_report *r, const char *path);
 
-/* One per-endpoint per-second sample; fields with has_* false are written as nil. */
+/* One per-endpoint per-second sample; fields with has_* false are written as nil.  With a metrics sink the
+ * counters packets_*, bytes_*, packets_lost, duplicate_packets and out_of_order_packets are the endpoint's counts in
+ * that second (both legs, and the rest of a call that ended in it), so an endpoint's samples add up to its flows in
+ * the summary; the other figures are those of its current stream.  (A media op fills them with the stream's running
+ * totals; the engine turns those into the second's counts.) */
 struct cp_sample {
 	uint32_t t;            /* seconds since the run started */
 	uint32_t endpoint;     /* index in the plan */
 	const char *group;
 	const char *state;     /* "registering", "ringing", "in_call", "done", "failed", ... */
 	uint64_t packets_sent, bytes_sent, packets_received, bytes_received;
-	uint64_t packets_lost, duplicate_packets, out_of_order_packets, sequence_number_resets;
+	int64_t packets_lost;  /* negative in a second when packets counted lost arrived late */
+	uint64_t duplicate_packets, out_of_order_packets, sequence_number_resets;
 	double fraction_lost, jitter_ms, rtt_ms, mos, r_factor, burst_density, gap_density;
 	bool has_media, has_rtt;
+	bool has_counts;       /* the counters are present though no stream is up now (a call ended this second) */
 	int32_t pdd_ms, time_to_ringing_ms, setup_ms, call_duration_ms; /* -1: not known (yet) */
 	uint16_t final_status_code;  /* 0: none yet */
 	const char *call_result;     /* NULL: none yet */
@@ -316,6 +338,8 @@ struct cp_engine_ops {
 	void (*media_stop)(void *media, uint32_t leg, struct cp_flow_report *out);
 	/* Current counters of the leg's received stream into a sample (optional). */
 	void (*media_sample)(void *media, uint32_t leg, struct cp_sample *s);
+	/* Before a round of media_sample calls (optional): read every leg's counters at once. */
+	void (*media_sample_begin)(void *media);
 };
 
 struct cp_engine_stats {
@@ -362,6 +386,10 @@ void cp_engine_on_call_failed(struct cp_engine *e, uint32_t ep, uint16_t status,
 			      const char *reason);
 /* A call ended: by our hangup (status of the BYE's answer, 0 = no answer) or by the peer (by_peer). */
 void cp_engine_on_hungup(struct cp_engine *e, uint32_t ep, bool incoming, bool by_peer, uint16_t status);
+/* Our re-INVITE putting an answered call on hold (resume false) or taking it off (resume true) ended: ok, or the
+ * status (0: not sent) and why; a failure leaves the call up and makes the outcome COMPLETED_WITH_WARNINGS with
+ * that status. */
+void cp_engine_on_hold(struct cp_engine *e, uint32_t ep, bool resume, bool ok, uint16_t status, const char *reason);
 /* The operating system refused something (socket, port): outcome OSERROR. */
 void cp_engine_on_os_error(struct cp_engine *e, uint32_t ep, int err, const char *what);
 
@@ -385,6 +413,7 @@ void cp_media_set_mac(struct cp_media *m, const uint8_t mac[6]);
 int cp_media_start(void *media, uint32_t leg, const struct cp_call_media *cm);
 void cp_media_stop(void *media, uint32_t leg, struct cp_flow_report *out);
 void cp_media_sample(void *media, uint32_t leg, struct cp_sample *s);
+void cp_media_sample_begin(void *media);
 /* A re-INVITE changed an up leg's media: new remote, codec, and direction (hold: send only or receive only). */
 int cp_media_modify(struct cp_media *m, uint32_t leg, const struct cp_call_media *cm, bool send, bool recv);
 /* Sends one DTMF digit (0-9 * # A-D) as RFC 4733 events on the leg's flow, for duration_ms. */

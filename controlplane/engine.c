@@ -40,6 +40,18 @@ struct ep {
 	struct cp_timer timer;
 };
 
+/* What an endpoint's per-second samples have reported of its legs' counters (which the media keep cumulative per
+ * call), so that each sample carries what happened in its second: with them, an endpoint's samples add up to its
+ * flows in the summary.  A leg that stops mid-second leaves the rest of its counts (carry) for the next sample.
+ * Counts are modulo 2^32: a second's difference always fits.  Kept only when samples are written. */
+struct ep_counts {
+	uint32_t sent, sent_bytes, recv, recv_bytes, lost, dup, ooo;
+};
+struct ep_tally {
+	struct ep_counts leg[2]; /* [incoming]: reported so far of the call up now */
+	struct ep_counts carry;  /* of calls that ended since the last sample */
+};
+
 struct queue {
 	uint32_t *v;
 	size_t cap, head, len;
@@ -52,6 +64,7 @@ struct cp_engine {
 	void *sig, *media;
 	struct cp_report *report;
 	struct cp_metrics_out *metrics;
+	struct ep_tally *tally;     /* per endpoint, with metrics */
 	struct ep *eps;
 	uint32_t n;
 	uint32_t group_first[CFG_MAX_GROUPS + 1];
@@ -201,8 +214,9 @@ static void ep_done(struct cp_engine *e, struct ep *p)
 		}
 	}
 	p->state = CP_EP_DONE;
-	cp_report_outcome(e->report, o);
-	if (o != CP_OUT_SUCCESS && o != CP_OUT_COMPLETED_WITH_WARNINGS)
+	cp_report_ep_outcome(e->report, ep_index(e, p), o);
+	/* warnings with a SIP status behind them (a refused re-INVITE) are listed with the failures */
+	if ((o != CP_OUT_SUCCESS && o != CP_OUT_COMPLETED_WITH_WARNINGS) || (o == CP_OUT_COMPLETED_WITH_WARNINGS && p->code))
 		cp_report_failure(e->report, o, p->code, p->reason);
 	if (--e->active == 0)
 		schedule_finish(e);
@@ -313,6 +327,77 @@ static void on_tick(struct cp_loop *loop, void *arg)
 		cp_timer_start(loop, &e->tick, TICK_MS);
 }
 
+static void counts_add(struct ep_counts *acc, const struct ep_counts *now, const struct ep_counts *before)
+{
+	acc->sent += now->sent - before->sent;
+	acc->sent_bytes += now->sent_bytes - before->sent_bytes;
+	acc->recv += now->recv - before->recv;
+	acc->recv_bytes += now->recv_bytes - before->recv_bytes;
+	acc->lost += now->lost - before->lost;
+	acc->dup += now->dup - before->dup;
+	acc->ooo += now->ooo - before->ooo;
+}
+
+static bool out_leg_up(const struct ep *p)
+{
+	return p->state == CP_EP_IN_CALL || (p->state == CP_EP_HANGING_UP && p->setup_ms);
+}
+
+/* The sample's counters become the endpoint's counts in this second, over both its legs and the calls that
+ * ended since the last sample; the quality figures stay those of the leg sample_ep showed. */
+static void tally_sample(struct cp_engine *e, struct ep *p, struct cp_sample *s)
+{
+	uint32_t idx = ep_index(e, p);
+	struct ep_tally *t = &e->tally[idx];
+	struct ep_counts sum = t->carry, zero = { 0 };
+
+	s->has_counts = memcmp(&t->carry, &zero, sizeof(zero)) != 0;
+	for (int in = 0; in < 2; in++) {
+		struct cp_sample leg = { 0 };
+		struct ep_counts now;
+
+		if (in ? !(p->flags & EPF_IN_BUSY) : !out_leg_up(p))
+			continue;
+		e->ops->media_sample(e->media, CP_LEG(idx, in), &leg);
+		if (!leg.has_media)
+			continue;
+		now = (struct ep_counts){ (uint32_t)leg.packets_sent, (uint32_t)leg.bytes_sent,
+					  (uint32_t)leg.packets_received, (uint32_t)leg.bytes_received,
+					  (uint32_t)leg.packets_lost, (uint32_t)leg.duplicate_packets,
+					  (uint32_t)leg.out_of_order_packets };
+		counts_add(&sum, &now, &t->leg[in]);
+		t->leg[in] = now;
+		s->has_counts = true;
+	}
+	t->carry = zero;
+	s->packets_sent = sum.sent;
+	s->bytes_sent = sum.sent_bytes;
+	s->packets_received = sum.recv;
+	s->bytes_received = sum.recv_bytes;
+	s->packets_lost = (int32_t)sum.lost; /* negative when packets counted lost arrived late */
+	s->duplicate_packets = sum.dup;
+	s->out_of_order_packets = sum.ooo;
+}
+
+/* A leg ends: its figures go to the summary, and what the samples have not yet shown of it to the next sample. */
+static void stop_leg(struct cp_engine *e, uint32_t idx, bool incoming, struct cp_flow_report *f)
+{
+	memset(f, 0, sizeof(*f));
+	e->ops->media_stop(e->media, CP_LEG(idx, incoming), f);
+	cp_report_flow(e->report, f);
+	if (e->tally) {
+		struct ep_tally *t = &e->tally[idx];
+		struct ep_counts end = { (uint32_t)f->packets_sent, (uint32_t)f->bytes_sent,
+					 (uint32_t)f->packets_received, (uint32_t)f->bytes_received,
+					 (uint32_t)f->packets_lost, (uint32_t)f->duplicate_packets,
+					 (uint32_t)f->out_of_order_packets };
+
+		if (f->codec[0]) /* there was a flow */
+			counts_add(&t->carry, &end, &t->leg[incoming]);
+		memset(&t->leg[incoming], 0, sizeof(t->leg[incoming]));
+	}
+}
+
 static void sample_ep(struct cp_engine *e, struct ep *p, struct cp_sample *s)
 {
 	uint32_t idx = ep_index(e, p);
@@ -338,6 +423,8 @@ static void sample_ep(struct cp_engine *e, struct ep *p, struct cp_sample *s)
 			e->ops->media_sample(e->media, CP_LEG(idx, false), s);
 		else if (p->flags & EPF_IN_BUSY)
 			e->ops->media_sample(e->media, CP_LEG(idx, true), s);
+		if (e->tally)
+			tally_sample(e, p, s);
 	}
 }
 
@@ -348,6 +435,8 @@ static void on_second(struct cp_loop *loop, void *arg)
 	uint32_t mos_n = 0;
 
 	e->elapsed_s++;
+	if (e->ops->media_sample_begin)
+		e->ops->media_sample_begin(e->media);
 	for (uint32_t i = 0; i < e->n; i++) {
 		struct ep *p = &e->eps[i];
 		struct cp_sample s;
@@ -401,16 +490,10 @@ static void on_grace_over(struct cp_loop *loop, void *arg)
 
 		if (p->state == CP_EP_DONE)
 			continue;
-		if (p->flags & EPF_IN_BUSY) {
-			memset(&f, 0, sizeof(f));
-			e->ops->media_stop(e->media, CP_LEG(i, true), &f);
-			cp_report_flow(e->report, &f);
-		}
-		if (p->state == CP_EP_IN_CALL || (p->state == CP_EP_HANGING_UP && p->setup_ms)) {
-			memset(&f, 0, sizeof(f));
-			e->ops->media_stop(e->media, CP_LEG(i, false), &f);
-			cp_report_flow(e->report, &f);
-		}
+		if (p->flags & EPF_IN_BUSY)
+			stop_leg(e, i, true, &f);
+		if (out_leg_up(p))
+			stop_leg(e, i, false, &f);
 		set_outcome(p, CP_OUT_TEARDOWN_ERROR, 0, "still busy when the run ended");
 		ep_done(e, p);
 	}
@@ -531,6 +614,7 @@ struct cp_engine *cp_engine_new(struct cp_loop *loop, const struct cfg_plan *pla
 		}
 	}
 	e->group_first[plan->ngroups] = idx;
+	cp_report_set_groups(report, plan);
 	cp_timer_init(&e->tick, on_tick, e);
 	cp_timer_init(&e->second, on_second, e);
 	cp_timer_init(&e->deadline, on_deadline, e);
@@ -559,6 +643,7 @@ void cp_engine_free(struct cp_engine *e)
 	cp_timer_stop(e->loop, &e->finish);
 	free(e->regq.v);
 	free(e->dialq.v);
+	free(e->tally);
 	free(e->eps);
 	free(e);
 }
@@ -701,6 +786,12 @@ void cp_engine_stats(const struct cp_engine *e, struct cp_engine_stats *st)
 void cp_engine_set_metrics(struct cp_engine *e, struct cp_metrics_out *m)
 {
 	e->metrics = m;
+	if (m && !e->tally) {
+		e->tally = calloc(e->n ? e->n : 1, sizeof(*e->tally));
+		if (!e->tally)
+			cm_log(CM_LOG_ERROR, "engine", "out of memory for the samples' counts of %u endpoints: samples "
+			       "carry each call's running totals instead", e->n);
+	}
 }
 
 const struct cfg_group *cp_engine_group_of(const struct cp_engine *e, uint32_t ep, uint32_t *index_in_group)
@@ -868,9 +959,7 @@ void cp_engine_on_hungup(struct cp_engine *e, uint32_t ep, bool incoming, bool b
 		if (!(p->flags & EPF_IN_BUSY))
 			return;
 		p->flags &= (uint16_t)~EPF_IN_BUSY;
-		memset(&f, 0, sizeof(f));
-		e->ops->media_stop(e->media, CP_LEG(ep, true), &f);
-		cp_report_flow(e->report, &f);
+		stop_leg(e, ep, true, &f);
 		judge_quality(e, p, &f);
 		if (p->state == CP_EP_READY && !(p->flags & EPF_CALLER) && (e->callees_released || e->stopping))
 			ep_leave(e, p);
@@ -880,9 +969,7 @@ void cp_engine_on_hungup(struct cp_engine *e, uint32_t ep, bool incoming, bool b
 		return;
 	cp_timer_stop(e->loop, &p->timer);
 	if (p->setup_ms) {
-		memset(&f, 0, sizeof(f));
-		e->ops->media_stop(e->media, CP_LEG(ep, false), &f);
-		cp_report_flow(e->report, &f);
+		stop_leg(e, ep, false, &f);
 		judge_quality(e, p, &f);
 	}
 	if (!by_peer && !(status >= 200 && status < 300) && !failed(p))
@@ -896,6 +983,26 @@ void cp_engine_on_hungup(struct cp_engine *e, uint32_t ep, bool incoming, bool b
 		return;
 	}
 	ep_leave(e, p);
+}
+
+void cp_engine_on_hold(struct cp_engine *e, uint32_t ep, bool resume, bool ok, uint16_t status, const char *reason)
+{
+	struct ep *p = ep_get(e, ep);
+
+	if (!p)
+		return;
+	if (ok) {
+		if (resume)
+			e->report->resumes++;
+		else
+			e->report->holds++;
+		return;
+	}
+	e->report->hold_failures++;
+	p->flags |= EPF_WARN;
+	if (p->outcome == NO_OUTCOME || p->outcome == CP_OUT_SUCCESS ||
+	    (p->outcome == CP_OUT_COMPLETED_WITH_WARNINGS && !p->code))
+		set_outcome(p, CP_OUT_COMPLETED_WITH_WARNINGS, status, reason);
 }
 
 void cp_engine_on_os_error(struct cp_engine *e, uint32_t ep, int err, const char *what)

@@ -8,11 +8,10 @@
  * Any failure closes the session and retries with exponential backoff and jitter; a reject's reason is logged
  * as the gateway worded it.  "connected" in /health is true only between welcome and the session's end.
  *
- * Name resolution uses getaddrinfo(), which blocks the loop for the duration of a DNS lookup; acceptable for one
- * gateway address every few seconds at most, and replaced when the SIP side brings an asynchronous resolver. */
+ * The gateway's (or proxy's) name is resolved with c-ares on the loop (sip_dns_resolve, A records), so a slow DNS
+ * server never stalls the SIP side or a run in progress; the connect timeout covers the lookup too. */
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -30,13 +29,14 @@
 #include "controlplane/controlplane.h"
 #include "controlplane/gw_internal.h"
 #include "gateway/gateway.h"
+#include "sip/sip.h"
 
 #define GW_CONNECT_TIMEOUT_MS 10000
 #define GW_WELCOME_TIMEOUT_MS 15000
 #define GW_DRAIN_LINGER_MS 5000
 #define GW_STATUS_POLL_MS 500 /* longest wait for the DRAINING heartbeat to leave before exiting anyway */
 
-enum gw_phase { PH_IDLE, PH_CONNECTING, PH_PROXY, PH_SESSION };
+enum gw_phase { PH_IDLE, PH_RESOLVING, PH_CONNECTING, PH_PROXY, PH_SESSION };
 
 #define GW_PROXY_REPLY_MAX 8192
 
@@ -75,6 +75,8 @@ struct cp_gateway {
 	struct cm_ratelimit rl;
 	struct gw_proxy proxy;
 	struct cp_parts *parts;     /* runs assigned to this worker */
+	struct sip_dns *dns;        /* created at the first name to resolve */
+	bool lookup_pending;        /* a lookup's callback is still to come (at most one at a time) */
 	char reply[GW_PROXY_REPLY_MAX];
 	size_t reply_len;
 };
@@ -677,44 +679,66 @@ static void gw_on_connect_timeout(struct cp_loop *loop, void *arg)
 	(void)loop;
 	if (gw->phase == PH_SESSION && gw->welcomed)
 		return;
-	gw_schedule_retry(gw, gw->phase == PH_SESSION ? "no welcome from the gateway in time"
-						       : "connection timed out");
+	gw_schedule_retry(gw, gw->phase == PH_SESSION	  ? "no welcome from the gateway in time"
+			      : gw->phase == PH_RESOLVING ? "name lookup timed out"
+							  : "connection timed out");
+}
+
+static void gw_on_resolved(void *arg, const struct sip_dns_result *r)
+{
+	struct cp_gateway *gw = arg;
+	char why[200];
+	int rc;
+
+	gw->lookup_pending = false;
+	if (gw->phase != PH_RESOLVING) /* timed out (or stopped) meanwhile: the retry starts over */
+		return;
+	if (r->status < 0 || r->n == 0) {
+		snprintf(why, sizeof(why), "cannot resolve %shost %s: %s", gw->proxy.on ? "proxy " : "",
+			 gw->proxy.on ? gw->proxy.host : gw->cfg->cloud_host, r->error ? r->error : "no address");
+		gw_schedule_retry(gw, why);
+		return;
+	}
+	gw->fd = socket(r->t[0].addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (gw->fd < 0) {
+		gw_schedule_retry(gw, strerror(errno));
+		return;
+	}
+	gw->phase = PH_CONNECTING;
+	rc = connect(gw->fd, (const struct sockaddr *)&r->t[0].addr,
+		     r->t[0].addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	if (rc < 0 && errno != EINPROGRESS) {
+		gw_schedule_retry(gw, strerror(errno));
+		return;
+	}
+	if (cp_loop_add_fd(gw->loop, gw->fd, EPOLLOUT, gw_on_connect_io, gw) < 0)
+		gw_schedule_retry(gw, "event loop refused the socket");
 }
 
 static void gw_connect(struct cp_loop *loop, void *arg)
 {
 	struct cp_gateway *gw = arg;
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
-	char port[8], why[160];
+	const char *host = gw->proxy.on ? gw->proxy.host : gw->cfg->cloud_host;
+	uint16_t port = gw->proxy.on ? gw->proxy.port : gw->cfg->cloud_port;
 	int rc;
 
-	(void)loop;
 	gw->st->gateway_attempts++;
-	snprintf(port, sizeof(port), "%u", gw->proxy.on ? gw->proxy.port : gw->cfg->cloud_port);
-	rc = getaddrinfo(gw->proxy.on ? gw->proxy.host : gw->cfg->cloud_host, port, &hints, &res);
-	if (rc != 0) {
-		snprintf(why, sizeof(why), "cannot resolve %shost: %s", gw->proxy.on ? "proxy " : "", gai_strerror(rc));
-		gw_schedule_retry(gw, why);
-		return;
-	}
-	gw->fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-	if (gw->fd < 0) {
-		freeaddrinfo(res);
-		gw_schedule_retry(gw, strerror(errno));
-		return;
-	}
-	gw->phase = PH_CONNECTING;
-	rc = connect(gw->fd, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	if (rc < 0 && errno != EINPROGRESS) {
-		gw_schedule_retry(gw, strerror(errno));
-		return;
-	}
-	if (cp_loop_add_fd(gw->loop, gw->fd, EPOLLOUT, gw_on_connect_io, gw) < 0) {
-		gw_schedule_retry(gw, "event loop refused the socket");
-		return;
-	}
+	gw->phase = PH_RESOLVING;
 	cp_timer_start(gw->loop, &gw->connect_timeout, GW_CONNECT_TIMEOUT_MS);
+	if (gw->lookup_pending) /* the last attempt's lookup is still out: its answer serves this one */
+		return;
+	if (!gw->dns)
+		gw->dns = sip_dns_new(loop, getenv("CALLMETER_DNS_SERVERS"));
+	gw->lookup_pending = true;
+	rc = sip_dns_resolve(gw->dns, host, port, SIP_TP_TCP, AF_INET, gw_on_resolved, gw);
+	if (rc < 0) {
+		char why[160];
+
+		gw->lookup_pending = false;
+		snprintf(why, sizeof(why), "cannot resolve %shost %s: %s", gw->proxy.on ? "proxy " : "", host,
+			 strerror(-rc));
+		gw_schedule_retry(gw, why);
+	}
 }
 
 struct cp_gateway *cp_gateway_start(struct cp_loop *loop, const struct cfg_worker *cfg, struct cp_state *st)
@@ -769,6 +793,7 @@ void cp_gateway_stop(struct cp_gateway *gw)
 	cp_timer_stop(gw->loop, &gw->retry);
 	cp_timer_stop(gw->loop, &gw->drain_linger);
 	cp_parts_free(gw->parts);
+	sip_dns_free(gw->dns); /* a pending lookup ends without its callback */
 	gw_outbox_free(&gw->outbox);
 	SSL_CTX_free(gw->ctx);
 	free(gw);

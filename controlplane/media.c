@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "codecs/codecs.h"
 #include "controlplane/controlplane.h"
@@ -18,6 +19,16 @@
 /* No one-way delay measurement yet (the TX-time header extension): the E-model gets the delay a receiver adds
  * itself, a jitter buffer of twice the jitter (at least 20 ms) plus one packetisation interval. */
 #define JB_MIN_MS 20.0
+#define QUALITY_MEMO_BITS 10
+
+/* E-model results by their inputs: thousands of legs with the same codec, delay and loss share one (a clean run
+ * has a handful of distinct inputs), and G.107's powers and logarithms were a third of the per-second sampling. */
+struct quality_memo {
+	const struct codec_ops *ops;
+	double delay_ms, ppl, burst_r;
+	double mos, r;
+	bool ok;
+};
 
 struct cp_media {
 	const struct cfg_plan *plan;
@@ -35,9 +46,18 @@ struct cp_media {
 		uint16_t ptime_ms;
 		uint32_t ssrc;
 		uint32_t info_sent, info_received; /* DTMF by SIP INFO */
-		bool up;
+		uint32_t holds;           /* times a re-INVITE stopped our sending */
+		uint32_t snap_at;  /* index into snap[] when snap_round == the media's round */
+		uint32_t snap_round;
+		bool srtp;         /* SDES keys given at the start */
+		bool up, held;
 	} *legs;
 	uint32_t ssrc_seed;
+	/* the per-second samples: every up leg's counters read in one batch (dp_flow_snapshot_many) */
+	uint32_t *snap_flows;
+	struct dp_flow_snapshot *snap;
+	uint32_t snap_cap, snap_round;
+	struct quality_memo *memo; /* 2^QUALITY_MEMO_BITS entries */
 };
 
 /* Endpoint k of group g runs on this worker (always, outside a gateway part). */
@@ -62,6 +82,9 @@ void cp_media_free(struct cp_media *m)
 	codec_cache_set_free(m->caches);
 	free(m->slot);
 	free(m->legs);
+	free(m->snap_flows);
+	free(m->snap);
+	free(m->memo);
 	free(m);
 }
 
@@ -97,7 +120,8 @@ struct cp_media *cp_media_new(const struct cfg_plan *plan, char *err, size_t err
 		}
 	}
 	m->legs = calloc(m->nslots ? m->nslots : 1, sizeof(*m->legs));
-	if (!m->legs)
+	m->memo = calloc(1u << QUALITY_MEMO_BITS, sizeof(*m->memo));
+	if (!m->legs || !m->memo)
 		goto fail_nomem;
 	for (uint8_t i = 0; i < plan->dp.nmedia_ips; i++) {
 		struct in_addr a;
@@ -211,7 +235,7 @@ static bool own_ip(const struct cp_media *m, uint32_t ip)
 	return false;
 }
 
-/* The flow of a leg's call: what cp_media_start adds and cp_media_modify changes (SRTP keys aside). */
+/* The flow of a leg's call: what cp_media_start adds and cp_media_modify changes (SRTP keys: leg_keys). */
 static int leg_params(struct cp_media *m, uint32_t leg, const struct cp_call_media *cm, struct dp_flow_params *p,
 		      const struct codec_ops **ops_out)
 {
@@ -257,6 +281,17 @@ static int leg_params(struct cp_media *m, uint32_t leg, const struct cp_call_med
 	return (int)s;
 }
 
+/* The SDES keys of a leg's call into *keys (wiped by the caller after use); NULL for plain RTP. */
+static const struct dp_srtp_keys *leg_keys(const struct cp_call_media *cm, struct dp_srtp_keys *keys)
+{
+	if (!cm->srtp_suite)
+		return NULL;
+	keys->suite = cm->srtp_suite == 2 ? DP_SRTP_AES_CM_128_HMAC_SHA1_32 : DP_SRTP_AES_CM_128_HMAC_SHA1_80;
+	memcpy(keys->tx_key, cm->srtp_tx_key, sizeof(keys->tx_key));
+	memcpy(keys->rx_key, cm->srtp_rx_key, sizeof(keys->rx_key));
+	return keys;
+}
+
 int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 {
 	struct cp_media *m = arg;
@@ -267,12 +302,7 @@ int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 
 	if (s < 0)
 		return s;
-	if (cm->srtp_suite) {
-		keys.suite = cm->srtp_suite == 2 ? DP_SRTP_AES_CM_128_HMAC_SHA1_32 : DP_SRTP_AES_CM_128_HMAC_SHA1_80;
-		memcpy(keys.tx_key, cm->srtp_tx_key, sizeof(keys.tx_key));
-		memcpy(keys.rx_key, cm->srtp_rx_key, sizeof(keys.rx_key));
-		p.srtp = &keys; /* copied by dp_flow_add */
-	}
+	p.srtp = leg_keys(cm, &keys); /* copied by dp_flow_add */
 	rc = dp_flow_add(flow_of(m, (uint32_t)s), &p);
 	memset(&keys, 0, sizeof(keys));
 	if (rc < 0)
@@ -283,6 +313,9 @@ int cp_media_start(void *arg, uint32_t leg, const struct cp_call_media *cm)
 	m->legs[s].ptime_ms = p.ptime_ms;
 	m->legs[s].ssrc = p.ssrc;
 	m->legs[s].info_sent = m->legs[s].info_received = 0;
+	m->legs[s].srtp = cm->srtp_suite != 0;
+	m->legs[s].holds = 0;
+	m->legs[s].held = false;
 	m->legs[s].up = true;
 	return 0;
 }
@@ -291,6 +324,7 @@ int cp_media_modify(struct cp_media *m, uint32_t leg, const struct cp_call_media
 {
 	const struct codec_ops *ops;
 	struct dp_flow_params p;
+	struct dp_srtp_keys keys = { 0 };
 	int rc, s;
 
 	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT || !m->legs[m->slot[leg]].up)
@@ -299,24 +333,47 @@ int cp_media_modify(struct cp_media *m, uint32_t leg, const struct cp_call_media
 	if (s < 0)
 		return s;
 	p.dir = (uint8_t)((send ? DP_FLOW_SEND : 0) | (recv ? DP_FLOW_RECV : 0));
+	/* a re-INVITE's keys: the dataplane re-keys the directions whose key changed, keeps the others */
+	p.srtp = leg_keys(cm, &keys);
 	rc = dp_flow_modify(flow_of(m, (uint32_t)s), &p);
+	memset(&keys, 0, sizeof(keys));
 	if (rc < 0)
 		return rc;
 	m->legs[s].ops = ops;
 	m->legs[s].remote_ip = p.remote_ip;
 	m->legs[s].remote_port = p.remote_port;
 	m->legs[s].ptime_ms = p.ptime_ms;
+	if (!send && !m->legs[s].held)
+		m->legs[s].holds++;
+	m->legs[s].held = !send;
 	return 0;
+}
+
+static struct quality_memo *memo_slot(struct cp_media *m, const struct codec_ops *ops, double delay_ms, double ppl,
+				      double burst_r)
+{
+	uint64_t h = (uint64_t)(uintptr_t)ops * 0x9e3779b97f4a7c15ull, bits;
+
+	memcpy(&bits, &delay_ms, sizeof(bits));
+	h = (h ^ bits) * 0x9e3779b97f4a7c15ull;
+	memcpy(&bits, &ppl, sizeof(bits));
+	h = (h ^ bits) * 0x9e3779b97f4a7c15ull;
+	memcpy(&bits, &burst_r, sizeof(bits));
+	h = (h ^ bits) * 0x9e3779b97f4a7c15ull;
+	return &m->memo[h >> (64 - QUALITY_MEMO_BITS)];
 }
 
 /* MOS and R for what this leg received: G.107 with the codec's Ie/Bpl, the measured loss and its burstiness, and
  * the delay the receiver itself adds. */
-static void quality(const struct cp_media *m, uint32_t s, const struct dp_rx_report *r, double *mos, double *rf,
+static void quality(struct cp_media *m, uint32_t s, const struct dp_rx_report *r, double *mos, double *rf,
 		    double *br)
 {
+	const struct codec_ops *ops = m->legs[s].ops;
 	struct emodel_input in;
 	struct emodel_result out;
+	struct quality_memo *q;
 	double jb = 2 * r->jitter_ms > JB_MIN_MS ? 2 * r->jitter_ms : JB_MIN_MS;
+	double delay, ppl, burst_r;
 
 	if (br)
 		*br = 1.0;
@@ -325,22 +382,27 @@ static void quality(const struct cp_media *m, uint32_t s, const struct dp_rx_rep
 		*rf = 0;
 		return;
 	}
-
-	emodel_defaults(&in);
-	emodel_set_codec(&in, m->legs[s].ops, m->legs[s].ops->has_plc);
-	emodel_set_delay(&in, emodel_one_way_delay_ms(0, jb, m->legs[s].ptime_ms));
-	in.ppl = r->expected ? 100.0 * (double)(r->packets_lost > 0 ? r->packets_lost : 0) / (double)r->expected : 0;
-	if (in.ppl > 100)
-		in.ppl = 100;
-	in.burst_r = dp_rx_burst_r(r, m->legs[s].ptime_ms);
+	delay = emodel_one_way_delay_ms(0, jb, m->legs[s].ptime_ms);
+	ppl = r->expected ? 100.0 * (double)(r->packets_lost > 0 ? r->packets_lost : 0) / (double)r->expected : 0;
+	if (ppl > 100)
+		ppl = 100;
+	burst_r = dp_rx_burst_r(r, m->legs[s].ptime_ms);
 	if (br)
-		*br = in.burst_r;
-	if (emodel_compute(&in, &out) < 0) {
-		*mos = *rf = 0;
-		return;
+		*br = burst_r;
+	q = memo_slot(m, ops, delay, ppl, burst_r);
+	if (q->ops != ops || q->delay_ms != delay || q->ppl != ppl || q->burst_r != burst_r) {
+		emodel_defaults(&in);
+		emodel_set_codec(&in, ops, ops->has_plc);
+		emodel_set_delay(&in, delay);
+		in.ppl = ppl;
+		in.burst_r = burst_r;
+		*q = (struct quality_memo){ .ops = ops, .delay_ms = delay, .ppl = ppl, .burst_r = burst_r };
+		q->ok = emodel_compute(&in, &out) == 0;
+		q->mos = out.mos;
+		q->r = out.r;
 	}
-	*mos = out.mos;
-	*rf = out.r;
+	*mos = q->ok ? q->mos : 0;
+	*rf = q->ok ? q->r : 0;
 }
 
 static void ip_port(uint32_t ip, uint16_t port, char *buf, size_t len)
@@ -352,17 +414,64 @@ static void ip_port(uint32_t ip, uint16_t port, char *buf, size_t len)
 	snprintf(buf, len, "%s:%u", s, port);
 }
 
-static int leg_report(struct cp_media *m, uint32_t leg, struct dp_flow_snapshot *snap, struct dp_rx_report *r)
+/* The leg's counters: from this second's batch when `batched` and the leg is in it, else read now. */
+static int leg_report(struct cp_media *m, uint32_t leg, bool batched, struct dp_flow_snapshot *snap,
+		      struct dp_rx_report *r)
 {
 	uint32_t s;
 
 	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT || !m->legs[m->slot[leg]].up)
 		return -EINVAL;
 	s = m->slot[leg];
-	if (dp_flow_snapshot(flow_of(m, s), snap) < 0)
+	if (batched && m->snap_round && m->legs[s].snap_round == m->snap_round)
+		*snap = m->snap[m->legs[s].snap_at];
+	else if (dp_flow_snapshot(flow_of(m, s), snap) < 0)
 		return -EIO;
 	dp_rx_report(&snap->rx, m->legs[s].ptime_ms, r);
 	return (int)s;
+}
+
+void cp_media_sample_begin(void *arg)
+{
+	struct cp_media *m = arg;
+	uint32_t n = 0;
+
+	for (uint32_t s = 0; s < m->nslots; s++)
+		n += m->legs[s].up;
+	if (n > m->snap_cap) {
+		uint32_t cap = n + n / 4 + 64;
+		uint32_t *f = realloc(m->snap_flows, cap * sizeof(*f));
+		struct dp_flow_snapshot *sn = f ? realloc(m->snap, cap * sizeof(*sn)) : NULL;
+
+		if (f)
+			m->snap_flows = f;
+		if (sn)
+			m->snap = sn;
+		if (!f || !sn) {
+			m->snap_round = 0; /* each leg reads its own counters */
+			return;
+		}
+		m->snap_cap = cap;
+	}
+	if (++m->snap_round == 0)
+		m->snap_round = 1;
+	n = 0;
+	for (uint32_t s = 0; s < m->nslots; s++) {
+		if (!m->legs[s].up)
+			continue;
+		m->legs[s].snap_at = n;
+		m->legs[s].snap_round = m->snap_round;
+		m->snap_flows[n++] = flow_of(m, s);
+	}
+	if (dp_flow_snapshot_many(m->snap_flows, n, m->snap) < 0)
+		m->snap_round = 0;
+}
+
+/* A full command ring empties within a few passes: a deleted flow must not go on sending. */
+static void flow_delete(uint32_t flow)
+{
+	for (int i = 0; i < 20000 && dp_flow_delete(flow) == -ENOBUFS; i++)
+		usleep(50);
 }
 
 void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
@@ -370,17 +479,22 @@ void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
 	struct cp_media *m = arg;
 	struct dp_flow_snapshot snap;
 	struct dp_rx_report r;
-	int s = leg_report(m, leg, &snap, &r);
 	uint32_t local_ip;
 	uint16_t local_port;
+	int s;
 
 	memset(out, 0, sizeof(*out));
+	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT || !m->legs[m->slot[leg]].up)
+		return;
+	/* deleted first: the read that follows is served after the delete, so it counts every packet sent */
+	flow_delete(flow_of(m, m->slot[leg]));
+	s = leg_report(m, leg, false, &snap, &r);
 	if (s < 0)
 		return;
-	dp_flow_delete(flow_of(m, (uint32_t)s));
 	out->endpoint = CP_LEG_EP(leg);
 	out->dtmf_sent = snap.dtmf_sent + m->legs[s].info_sent;
 	out->dtmf_received = snap.dtmf_received + m->legs[s].info_received;
+	out->holds = m->legs[s].holds;
 	out->ssrc = r.ssrc;
 	ip_port(m->legs[s].remote_ip, m->legs[s].remote_port, out->src, sizeof(out->src));
 	slot_addr(m, (uint32_t)s, &local_ip, &local_port);
@@ -390,7 +504,7 @@ void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
 	out->bytes_sent = snap.tx_bytes;
 	out->packets_received = r.packets_received;
 	out->bytes_received = r.bytes_received;
-	out->srtp = snap.srtp;
+	out->srtp = m->legs[s].srtp; /* the deleted flow no longer holds its sessions */
 	out->rtt_ms = snap.rtt_us >= 0 ? snap.rtt_us / 1000.0 : -1;
 	out->packets_lost = r.packets_lost > 0 ? (uint64_t)r.packets_lost : 0;
 	out->duplicate_packets = r.duplicate_packets;
@@ -406,7 +520,7 @@ void cp_media_sample(void *arg, uint32_t leg, struct cp_sample *smp)
 	struct cp_media *m = arg;
 	struct dp_flow_snapshot snap;
 	struct dp_rx_report r;
-	int s = leg_report(m, leg, &snap, &r);
+	int s = leg_report(m, leg, true, &snap, &r);
 
 	if (s < 0)
 		return;

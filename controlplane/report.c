@@ -97,6 +97,47 @@ void cp_report_outcome(struct cp_report *r, enum cp_outcome o)
 	}
 }
 
+void cp_report_set_groups(struct cp_report *r, const struct cfg_plan *plan)
+{
+	uint32_t first = 0;
+
+	r->ngroups = plan->ngroups < CFG_MAX_GROUPS ? plan->ngroups : CFG_MAX_GROUPS;
+	for (unsigned g = 0; g < r->ngroups; g++) {
+		memset(&r->groups[g], 0, sizeof(r->groups[g]));
+		cm_strlcpy(r->groups[g].name, plan->groups[g].name, sizeof(r->groups[g].name));
+		r->groups[g].first = first;
+		r->groups[g].count = plan->groups[g].endpoints;
+		first += plan->groups[g].endpoints;
+	}
+}
+
+/* The group endpoint ep belongs to, or NULL (groups are in plan order: binary search). */
+static struct cp_report_group *group_of(struct cp_report *r, uint32_t ep)
+{
+	unsigned lo = 0, hi = r->ngroups;
+
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+
+		if (ep < r->groups[mid].first)
+			hi = mid;
+		else if (ep - r->groups[mid].first >= r->groups[mid].count)
+			lo = mid + 1;
+		else
+			return &r->groups[mid];
+	}
+	return NULL;
+}
+
+void cp_report_ep_outcome(struct cp_report *r, uint32_t ep, enum cp_outcome o)
+{
+	struct cp_report_group *g = group_of(r, ep);
+
+	cp_report_outcome(r, o);
+	if (g && (unsigned)o < CP_OUT_COUNT)
+		g->outcomes[o]++;
+}
+
 void cp_report_failure(struct cp_report *r, enum cp_outcome o, uint16_t code, const char *reason)
 {
 	struct cp_failure *f = NULL;
@@ -204,6 +245,66 @@ static void iso_time(uint64_t wall_ms, char *buf, size_t len)
 		buf[0] = '\0';
 }
 
+/* Per group: its endpoints' outcomes and the figures of the streams its endpoints received (flows[]), the same
+ * sums and averages as the run's. */
+static json_t *groups_json(struct cp_report *r)
+{
+	struct acc {
+		uint32_t streams, holds;
+		uint64_t sent, received, lost, expected;
+		double mos_sum, mos_min, jitter_sum, jitter_max;
+	} *a = calloc(r->ngroups ? r->ngroups : 1, sizeof(*a));
+	json_t *arr = json_array();
+
+	if (!a)
+		return arr;
+	for (size_t i = 0; i < r->nflows; i++) {
+		const struct cp_flow_report *f = &r->flows[i];
+		struct cp_report_group *g = group_of(r, f->endpoint);
+		struct acc *x;
+
+		if (!g)
+			continue;
+		x = &a[g - r->groups];
+		if (x->streams == 0 || f->mos < x->mos_min)
+			x->mos_min = f->mos;
+		if (f->max_jitter_ms > x->jitter_max)
+			x->jitter_max = f->max_jitter_ms;
+		x->streams++;
+		x->holds += f->holds;
+		x->sent += f->packets_sent;
+		x->received += f->packets_received;
+		x->lost += f->packets_lost;
+		x->expected += f->packets_received + f->packets_lost;
+		x->mos_sum += f->mos;
+		x->jitter_sum += f->jitter_ms;
+	}
+	for (unsigned k = 0; k < r->ngroups; k++) {
+		const struct cp_report_group *g = &r->groups[k];
+		const struct acc *x = &a[k];
+		double n = x->streams ? x->streams : 1;
+		json_t *outcomes = json_object(), *gj;
+		uint32_t total = 0;
+
+		for (int o = 0; o < CP_OUT_COUNT; o++) {
+			json_object_set_new(outcomes, outcome_names[o], json_integer(g->outcomes[o]));
+			total += g->outcomes[o];
+		}
+		gj = json_pack("{s:s,s:i,s:o,s:i,s:I,s:I,s:I,s:o}", "name", g->name, "endpoints", (int)total,
+			       "outcomes", outcomes, "streams", (int)x->streams, "packets_sent", (json_int_t)x->sent,
+			       "packets_received", (json_int_t)x->received, "packets_lost", (json_int_t)x->lost,
+			       "fraction_lost", num(x->expected ? (double)x->lost / (double)x->expected : 0, 6));
+		json_object_set_new(gj, "mos", json_pack("{s:o,s:o}", "avg", num(x->mos_sum / n, 2), "min",
+							 num(x->mos_min, 2)));
+		json_object_set_new(gj, "jitter_ms", json_pack("{s:o,s:o}", "avg", num(x->jitter_sum / n, 3), "max",
+							       num(x->jitter_max, 3)));
+		json_object_set_new(gj, "holds", json_integer(x->holds));
+		json_array_append_new(arr, gj);
+	}
+	free(a);
+	return arr;
+}
+
 static json_t *report_json(struct cp_report *r)
 {
 	char started[32], ended[32];
@@ -247,6 +348,7 @@ static json_t *report_json(struct cp_report *r)
 		json_object_set_new(fj, "burst_r", num(f->burst_r, 2));
 		json_object_set_new(fj, "dtmf_sent", json_integer(f->dtmf_sent));
 		json_object_set_new(fj, "dtmf_received", json_integer(f->dtmf_received));
+		json_object_set_new(fj, "holds", json_integer(f->holds));
 		json_array_append_new(flows, fj);
 	}
 
@@ -269,8 +371,11 @@ static json_t *report_json(struct cp_report *r)
 			 percentiles(&r->setup_ms), "pdd_ms", percentiles(&r->pdd_ms),
 			 "quality", quality, "flows", flows);
 	json_object_set_new(root, "failures", failures);
+	json_object_set_new(root, "groups", groups_json(r));
 	json_object_set_new(root, "dtmf", json_pack("{s:I,s:I}", "sent", (json_int_t)r->dtmf_sent, "received",
 						    (json_int_t)r->dtmf_received));
+	json_object_set_new(root, "holds", json_pack("{s:i,s:i,s:i}", "held", (int)r->holds, "resumed",
+						     (int)r->resumes, "failed", (int)r->hold_failures));
 	dp = json_object();
 	for (unsigned i = 0; i < r->ndp; i++)
 		json_object_set_new(dp, r->dp[i].name, json_integer((json_int_t)r->dp[i].value));
@@ -335,21 +440,25 @@ static void pack_ms(msgpack_packer *pk, const char *k, int32_t v)
 
 static void pack_sample(msgpack_packer *pk, const struct cp_sample *s)
 {
-	bool m = s->has_media;
+	bool m = s->has_media, c = s->has_media || s->has_counts;
 
 	msgpack_pack_map(pk, 26);
 	pack_u64(pk, "t", s->t, true);
 	pack_u64(pk, "endpoint", s->endpoint, true);
 	pack_str_or_nil(pk, "group", s->group);
 	pack_str_or_nil(pk, "state", s->state);
-	pack_u64(pk, "packets_sent", s->packets_sent, m);
-	pack_u64(pk, "bytes_sent", s->bytes_sent, m);
-	pack_u64(pk, "packets_received", s->packets_received, m);
-	pack_u64(pk, "bytes_received", s->bytes_received, m);
-	pack_u64(pk, "packets_lost", s->packets_lost, m);
+	pack_u64(pk, "packets_sent", s->packets_sent, c);
+	pack_u64(pk, "bytes_sent", s->bytes_sent, c);
+	pack_u64(pk, "packets_received", s->packets_received, c);
+	pack_u64(pk, "bytes_received", s->bytes_received, c);
+	pack_key(pk, "packets_lost");
+	if (c)
+		msgpack_pack_int64(pk, s->packets_lost);
+	else
+		msgpack_pack_nil(pk);
 	pack_dbl(pk, "fraction_lost", s->fraction_lost, m);
-	pack_u64(pk, "duplicate_packets", s->duplicate_packets, m);
-	pack_u64(pk, "out_of_order_packets", s->out_of_order_packets, m);
+	pack_u64(pk, "duplicate_packets", s->duplicate_packets, c);
+	pack_u64(pk, "out_of_order_packets", s->out_of_order_packets, c);
 	pack_u64(pk, "sequence_number_resets", s->sequence_number_resets, m);
 	pack_dbl(pk, "jitter_ms", s->jitter_ms, m);
 	pack_dbl(pk, "rtt_ms", s->rtt_ms, s->has_rtt);
@@ -364,7 +473,7 @@ static void pack_sample(msgpack_packer *pk, const struct cp_sample *s)
 	pack_u64(pk, "final_status_code", s->final_status_code, s->final_status_code != 0);
 	pack_str_or_nil(pk, "call_result", s->call_result);
 	pack_key(pk, "v");
-	msgpack_pack_uint8(pk, 1); /* sample format version */
+	msgpack_pack_uint8(pk, 2); /* sample format version: 2, counters per second (1: running totals per call) */
 }
 
 int cp_sample_pack(const struct cp_sample *s, char *buf, size_t len)

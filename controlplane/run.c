@@ -5,6 +5,7 @@
  * completed, their quality is flagged); 1: the run completed with failed endpoints, or could not start
  * (EAL, port, sockets); 2: bad configuration or plan, nothing run. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -152,6 +153,26 @@ static void run_id(char *buf, size_t len)
 		 (unsigned)getpid() % 100000);
 }
 
+/* The summary is written at the end: find out now that it can be, not after the run.  An existing file is left as
+ * it is until then; one that does not exist yet is created and removed again. */
+static int check_writable(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+		return 0;
+	}
+	if (errno != EEXIST)
+		return -errno;
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
 int cp_run_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -168,7 +189,7 @@ int cp_run_main(int argc, char **argv)
 	struct dp_port_info port;
 	struct cp_exec_opts xo = { 0 };
 	char err[CFG_ERR_MAX], id[48];
-	int c, status = EXIT_FAILED;
+	int c, rc, status = EXIT_FAILED;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -201,8 +222,8 @@ int cp_run_main(int argc, char **argv)
 		free(r.plan);
 		return EXIT_BAD_INPUT;
 	}
-	if (json && access(json, F_OK) == 0 && access(json, W_OK) != 0) {
-		fprintf(stderr, "callmeter-worker run: --json-summary %s is not writable\n", json);
+	if (json && (rc = check_writable(json)) < 0) {
+		fprintf(stderr, "callmeter-worker run: cannot write --json-summary %s: %s\n", json, strerror(-rc));
 		free(r.plan);
 		return EXIT_BAD_INPUT;
 	}
@@ -235,8 +256,12 @@ int cp_run_main(int argc, char **argv)
 	if (setup_signals(&r) < 0 || cp_loop_add_fd(r.loop, r.sigfd, EPOLLIN, on_signal, &r) < 0)
 		goto close_sigfd;
 
-	if (dp_eal_init("callmeter-worker", eal, err, sizeof(err)) < 0) {
+	rc = dp_eal_init("callmeter-worker", eal, err, sizeof(err));
+	if (rc < 0) {
+		/* arguments EAL refuses are bad configuration (exit 2), like a bad plan: nothing has run */
 		fprintf(stderr, "callmeter-worker run: %s\n", err);
+		if (rc == -EINVAL || rc == -E2BIG)
+			status = EXIT_BAD_INPUT;
 		goto close_sigfd;
 	}
 	cp_media_dp_config(cp_exec_media(r.exec), &dcfg);

@@ -9,7 +9,9 @@
  * incoming INVITE reaches the group's incoming callback, which finds the endpoint from the Request-URI user (a
  * hash of "user" per group) and says how to answer it (ring time, the group's answer code, the leg's media
  * address and a fresh SDES key) or refuses it: 404 unknown, 480 not in service, 486 busy.  Each call's events
- * become the engine's cp_engine_on_* reports; its negotiated SDP becomes the leg's dataplane media. */
+ * become the engine's cp_engine_on_* reports; its negotiated SDP becomes the leg's dataplane media.  A group with
+ * hold_at/hold_for puts each call it placed on hold by re-INVITE (a=sendonly or a=inactive; we send nothing while
+ * holding: no music on hold) and takes it off again (a=sendrecv). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <strings.h>
@@ -33,6 +35,10 @@
 #define UA_SRTP_B64_LEN 40
 #define UA_DTMF_MS 120              /* each digit's length */
 #define UA_DTMF_GAP_MS 100          /* pause between RFC 4733 digits */
+#define UA_HOLD_BUSY_MS 200         /* an offer is in progress when the hold is due: try again this much later */
+
+/* Where a placed call is in the plan's hold_at/hold_for. */
+enum ua_hold_step { UA_HOLD_NONE, UA_HOLD_WAIT, UA_HOLD_ASKED, UA_HOLD_ON, UA_RESUME_ASKED, UA_HOLD_OVER };
 
 struct ua_ep;
 
@@ -58,6 +64,8 @@ struct ua_ep {
 	struct sip_tp *tp;              /* its own port (port_per_endpoint), else the group's transport */
 	struct sip_call *out, *in;
 	struct ua_dtmf dtmf[2];         /* [incoming] */
+	struct cp_timer hold_t;         /* hold_at after the answer, then hold_for later */
+	uint8_t hold_step;              /* enum ua_hold_step, of the placed call */
 };
 
 struct ua_group {
@@ -366,6 +374,54 @@ static void dtmf_end(struct ua_ep *ep, bool incoming, const struct sip_call_stat
 		cp_media_dtmf_info(ep->ua->media, CP_LEG(ep->idx, incoming), st->dtmf_sent, st->dtmf_received);
 }
 
+/* ---- hold and resume of the calls we place (plan hold_at, hold_for, hold_mode) --------------------------- */
+
+static void hold_next(struct cp_loop *loop, void *arg)
+{
+	struct ua_ep *ep = arg;
+	const struct cfg_group *g = grp(ep)->cfg;
+	bool resume = ep->hold_step == UA_HOLD_ON;
+	enum sdp_dir dir = resume ? SDP_SENDRECV : g->hold_mode == CFG_HOLD_INACTIVE ? SDP_INACTIVE : SDP_SENDONLY;
+	int rc;
+
+	if (!ep->out || sip_call_stats(ep->out)->state != SIP_CALL_CONFIRMED ||
+	    (ep->hold_step != UA_HOLD_WAIT && ep->hold_step != UA_HOLD_ON))
+		return;
+	rc = sip_call_reinvite(ep->out, dir);
+	if (rc == -EBUSY) { /* the peer's offer is being settled: ours after it */
+		cp_timer_start(loop, &ep->hold_t, UA_HOLD_BUSY_MS);
+		return;
+	}
+	if (rc < 0) {
+		ep->hold_step = UA_HOLD_OVER;
+		cp_engine_on_hold(ep->ua->engine, ep->idx, resume, false, 0, "cannot send re-INVITE");
+		return;
+	}
+	ep->hold_step = resume ? UA_RESUME_ASKED : UA_HOLD_ASKED;
+}
+
+/* Our re-INVITE is over: on hold -> resume hold_for later; a failure leaves the call as it was (a failed resume
+ * leaves it on hold) and is a warning on the endpoint. */
+static void leg_reinvited(struct sip_call *c, void *arg, unsigned status, bool applied)
+{
+	struct ua_ep *ep = arg;
+	bool resume = ep->hold_step == UA_RESUME_ASKED;
+
+	(void)c;
+	if (ep->hold_step != UA_HOLD_ASKED && !resume)
+		return;
+	if (applied) {
+		ep->hold_step = resume ? UA_HOLD_OVER : UA_HOLD_ON;
+		if (!resume)
+			cp_timer_start(ep->ua->loop, &ep->hold_t, grp(ep)->cfg->hold_for_ms);
+	} else {
+		ep->hold_step = UA_HOLD_OVER;
+	}
+	cp_engine_on_hold(ep->ua->engine, ep->idx, resume, applied, (uint16_t)status,
+			  applied ? NULL : status < 300 ? "re-INVITE answer not usable"
+				   : resume ? "re-INVITE to resume refused" : "re-INVITE to hold refused");
+}
+
 /* ---- calls: sip/'s events -> the engine ------------------------------------------------------------------- */
 
 /* Every settled offer/answer: usable or not; a re-INVITE's (hold, resume, new address) reaches the leg's flow. */
@@ -382,8 +438,11 @@ static bool leg_media(struct sip_call *c, void *arg, const struct sdp_negotiated
 	if (!media_from(neg, grp(ep)->cfg, c, &m))
 		return false;
 	if (st->state == SIP_CALL_CONFIRMED && (st->incoming ? ep->in_answered : ep->out_answered)) {
+		/* holding a call we placed, we send nothing (a sendonly hold could carry music on hold) */
+		bool holding = !st->incoming && (ep->hold_step == UA_HOLD_ASKED || ep->hold_step == UA_HOLD_ON);
+
 		rc = cp_media_modify(ep->ua->media, CP_LEG(ep->idx, st->incoming), &m,
-				     neg->dir == SDP_SENDRECV || neg->dir == SDP_SENDONLY,
+				     !holding && (neg->dir == SDP_SENDRECV || neg->dir == SDP_SENDONLY),
 				     neg->dir == SDP_SENDRECV || neg->dir == SDP_RECVONLY);
 		if (rc < 0)
 			cm_log_rl(&rl, CM_LOG_WARN, "ua", "endpoint %u: re-INVITE media not applied: %s", ep->idx,
@@ -411,10 +470,16 @@ static void out_state(struct sip_call *c, void *arg)
 		ep->out_answered = true;
 		cp_engine_on_answered(e, ep->idx, false, &m);
 		dtmf_arm(ep, false);
+		if (grp(ep)->cfg->hold_for_ms) {
+			ep->hold_step = UA_HOLD_WAIT;
+			cp_timer_start(ep->ua->loop, &ep->hold_t, grp(ep)->cfg->hold_at_ms);
+		}
 		break;
 	case SIP_CALL_ENDED:
 		ep->out = NULL;
 		dtmf_end(ep, false, st);
+		cp_timer_stop(ep->ua->loop, &ep->hold_t);
+		ep->hold_step = UA_HOLD_NONE;
 		if (ep->in_op) {
 			/* the engine hears the op's return code instead */
 		} else if (ep->out_answered) {
@@ -469,7 +534,8 @@ static void in_state(struct sip_call *c, void *arg)
 	}
 }
 
-static const struct sip_call_handler out_handler = { .on_state = out_state, .on_media = leg_media };
+static const struct sip_call_handler out_handler = { .on_state = out_state, .on_media = leg_media,
+						     .on_reinvite = leg_reinvited };
 static const struct sip_call_handler in_handler = { .on_state = in_state, .on_media = leg_media };
 
 static bool in_service(enum cp_ep_state s)
@@ -870,6 +936,7 @@ static int setup_endpoints(struct cp_ua *ua, char *err, size_t errlen)
 				ep->dtmf[in] = (struct ua_dtmf){ .ep = ep, .incoming = in };
 				cp_timer_init(&ep->dtmf[in].t, dtmf_next, &ep->dtmf[in]);
 			}
+			cp_timer_init(&ep->hold_t, hold_next, ep);
 			ep->group = (uint16_t)gi;
 			if (csv) {
 				char *comma, *end;
@@ -1004,6 +1071,7 @@ void cp_ua_free(struct cp_ua *ua)
 		sip_call_free(ua->eps[i].out); /* received calls are their UA's */
 		cp_timer_stop(ua->loop, &ua->eps[i].dtmf[0].t);
 		cp_timer_stop(ua->loop, &ua->eps[i].dtmf[1].t);
+		cp_timer_stop(ua->loop, &ua->eps[i].hold_t);
 		sip_reg_free(ua->eps[i].reg);
 	}
 	for (uint32_t g = 0; g < CFG_MAX_GROUPS; g++) {
@@ -1028,4 +1096,5 @@ const struct cp_engine_ops cp_ua_engine_ops = {
 	.media_start = cp_media_start,
 	.media_stop = cp_media_stop,
 	.media_sample = cp_media_sample,
+	.media_sample_begin = cp_media_sample_begin,
 };

@@ -1,4 +1,5 @@
-/* callmeter-worker analyze FILE.pcap [--json-summary FILE] [--max-flows N]
+/* callmeter-worker analyze FILE.pcap [--json-summary FILE] [--max-flows N] [--srtp-key SSRC_OR_PORT:SUITE:KEY]...
+ *                          [--sip-port N] [--owd-ext-id auto|off|1..14]
  *
  * Passive analysis of the RTP in a capture through the dataplane's own RX path: the file is read by DPDK's
  * pcap PMD (packet times from the file through the mbuf timestamp dynfield), each frame goes through
@@ -8,7 +9,11 @@
  * reported.  RTCP (RFC 3550 §6) is read too, keyed by SSRC: a stream's sender reports, and what the other side
  * reported about it (fraction and cumulative loss, jitter), and the round trip as seen at the capture point:
  * (arrival of the report block − arrival of the SR it names) − DLSR.  MOS and R come from the codecs' G.107
- * E-model.  Exit status: 0 done, 1 the file could not be read, 2 bad arguments. */
+ * E-model.  SRTP streams are authenticated and decrypted when a key is known: given on the command line, or
+ * learned from the a=crypto lines of SDP in SIP over UDP in the same capture; without one they are analysed
+ * from their headers.  The RFC 8285 TX-time element the dataplane sends gives one-way delay (capture time − TX
+ * time: the sender's clock and the capture's must be one, or synchronised).  Exit status: 0 done, 1 the file
+ * could not be read, 2 bad arguments. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -21,14 +26,22 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
+#include <srtp2/srtp.h>
 
 #include "codecs/codecs.h"
 #include "common/common.h"
 #include "dataplane/dataplane_internal.h"
+#include "sip/sip.h"
 
 #define AN_BURST 32
 #define AN_MAX_FLOWS_DEFAULT 65536
 #define AN_IDLE_POLLS 20000 /* empty polls after the last packet: the pcap PMD has reached the end of file */
+#define AN_SIP_PORT 5060
+#define AN_SRTP_WINDOW 1024 /* replay window: a capture's late packets are still checked */
+#define AN_KEY_CAND 4       /* a=crypto lines kept per SDP media section (the answer picks one by tag) */
+#define AN_OWD_PROBE 32     /* packets of a stream searched for a TX-time element when its id is not given */
+#define AN_OWD_PLAUSIBLE_NS (86400ull * 1000000000ull) /* a TX time this close to the capture time is one */
+#define NTP_UNIX_OFFSET 2208988800ull
 
 struct an_key {
 	uint32_t src_ip, dst_ip;
@@ -39,9 +52,54 @@ struct an_key {
 struct an_flow {
 	struct an_key key;
 	uint8_t pt;
+	uint8_t owd_id;           /* RFC 8285 id of the TX-time element (given, or found in the stream), 0: none */
 	uint32_t ptime_ticks;     /* the most recent timestamp step of consecutive packets, for burst durations */
 	uint64_t first_ns;
 	struct dp_rx_stats rx;
+	/* SRTP: the key entry used (index + 1, 0: none) and the key table generation it was looked up at */
+	uint32_t skey, key_gen;
+	uint32_t srtp_ok, srtp_auth_fail, srtp_replay, srtp_rekeys;
+	/* one-way delay: capture time − the sender's TX time from the extension */
+	uint32_t owd_n;
+	int64_t owd_min_ns, owd_max_ns, owd_sum_ns;
+};
+
+/* SRTP keys: from --srtp-key (by SSRC, or by the stream's source port), and from the a=crypto lines of SDP
+ * bodies in SIP over UDP.  An SDP key belongs to the SDP's author, who sends with it from the address and port
+ * it announces (symmetric RTP), so it is looked up by a stream's source; and, once the other side's SDP of the
+ * same call and m= line is seen, by the stream's destination being that other side. */
+enum an_key_kind { AN_KEY_SSRC = 1, AN_KEY_PORT, AN_KEY_SDP };
+
+struct an_skey {
+	uint8_t kind;
+	bool savp;                /* SDP: an RTP/SAVP profile (SRTP) */
+	uint8_t ncand, chosen, session_cand;
+	uint32_t ssrc;            /* AN_KEY_SSRC */
+	uint32_t ip;              /* AN_KEY_SDP: the author's media address */
+	uint16_t port;            /* AN_KEY_PORT: the source port; AN_KEY_SDP: the author's media port */
+	uint16_t peer_port;       /* AN_KEY_SDP: the other side's media address, 0: not seen yet */
+	uint32_t peer_ip;
+	uint64_t call;            /* AN_KEY_SDP: hash of the Call-ID */
+	unsigned media;           /* AN_KEY_SDP: m= line index */
+	struct {
+		uint32_t tag;
+		uint8_t suite;
+		uint8_t key[DP_SRTP_KEY_LEN];
+	} cand[AN_KEY_CAND];
+	const char *unusable;     /* SAVP without a key this can use: why */
+	srtp_t session;           /* inbound, created at first use with cand[session_cand] */
+	uint32_t newer;           /* the entry that replaced this one (a re-INVITE with new keys), index + 1 */
+};
+
+struct an_keys {
+	struct an_skey *e;
+	uint32_t n, cap;
+	uint32_t gen;             /* changes with every entry: streams without a key look again */
+	uint32_t from_options, from_sdp;
+	uint64_t sip_messages, sdp_bodies, sdp_bad;
+	uint16_t sip_port;
+	struct sip_msg *msg;
+	struct sdp_session *sdp;
 };
 
 /* RTCP about one SSRC: its last sender reports (a report block names one of them by LSR), and the last report
@@ -169,6 +227,336 @@ static void an_rtcp_block(void *arg, uint32_t reporter, const struct dp_rtcp_blo
 	}
 }
 
+/* ---- SRTP keys ---------------------------------------------------------------------------------------------- */
+
+static struct an_skey *key_new(struct an_keys *k)
+{
+	if (k->n == k->cap) {
+		uint32_t cap = k->cap ? 2 * k->cap : 16;
+		struct an_skey *e = realloc(k->e, cap * sizeof(*e));
+
+		if (!e)
+			return NULL;
+		k->e = e;
+		k->cap = cap;
+	}
+	memset(&k->e[k->n], 0, sizeof(k->e[0]));
+	k->gen++;
+	return &k->e[k->n++];
+}
+
+/* --srtp-key SSRC_OR_PORT:SUITE:BASE64KEY (SSRC as 0x + hex; the key may keep its "inline:" prefix). */
+static int key_option(struct an_keys *k, const char *arg)
+{
+	const char *c1 = strchr(arg, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL, *b64;
+	char sel[16];
+	uint64_t v;
+	struct an_skey *e;
+	uint8_t suite;
+
+	if (!c1 || !c2 || (size_t)(c1 - arg) >= sizeof(sel))
+		return -EINVAL;
+	memcpy(sel, arg, (size_t)(c1 - arg));
+	sel[c1 - arg] = '\0';
+	suite = dp_srtp_suite_from_name(c1 + 1, (size_t)(c2 - c1 - 1));
+	b64 = c2 + 1;
+	if (strncmp(b64, "inline:", 7) == 0)
+		b64 += 7;
+	if (!suite || !(e = key_new(k)))
+		return -EINVAL;
+	if (!dp_srtp_key_from_b64(b64, strlen(b64), e->cand[0].key))
+		goto bad;
+	if ((sel[0] == '0' && (sel[1] == 'x' || sel[1] == 'X'))) {
+		char *end;
+
+		errno = 0;
+		v = strtoull(sel + 2, &end, 16);
+		if (errno || !sel[2] || *end || v > UINT32_MAX)
+			goto bad;
+		e->kind = AN_KEY_SSRC;
+		e->ssrc = (uint32_t)v;
+	} else {
+		if (cm_parse_u64(sel, 1, 65535, &v) < 0)
+			goto bad;
+		e->kind = AN_KEY_PORT;
+		e->port = (uint16_t)v;
+	}
+	e->savp = true;
+	e->ncand = 1;
+	e->cand[0].suite = suite;
+	k->from_options++;
+	return 0;
+bad:
+	k->n--;
+	return -EINVAL;
+}
+
+/* The entry a stream (or its RTCP, one port up) uses: an option by SSRC, an option by source port, the SDP of
+ * its source, the SDP of the other side of its destination; the most recent of each. */
+static uint32_t key_find(const struct an_keys *k, uint32_t ssrc, uint32_t src_ip, uint16_t src_port,
+			 uint32_t dst_ip, uint16_t dst_port)
+{
+	uint32_t by_port = 0, by_src = 0, by_dst = 0;
+
+	for (uint32_t i = k->n; i-- > 0;) {
+		const struct an_skey *e = &k->e[i];
+
+		if (e->kind == AN_KEY_SSRC && e->ssrc == ssrc)
+			return i + 1;
+		if (e->kind == AN_KEY_PORT && !by_port && e->port == src_port)
+			by_port = i + 1;
+		if (e->kind == AN_KEY_SDP && !by_src && e->ip == src_ip && e->port == src_port)
+			by_src = i + 1;
+		if (e->kind == AN_KEY_SDP && !by_dst && e->peer_port && e->peer_ip == dst_ip && e->peer_port == dst_port)
+			by_dst = i + 1;
+	}
+	return by_port ? by_port : by_src ? by_src : by_dst;
+}
+
+/* The entry's inbound session, created at first use; NULL when it has no usable key. */
+static srtp_t key_session(struct an_keys *k, uint32_t idx)
+{
+	struct an_skey *e = &k->e[idx - 1];
+
+	if (!e->ncand)
+		return NULL;
+	if (e->session && e->session_cand != e->chosen) { /* the answer chose another a=crypto line */
+		srtp_dealloc(e->session);
+		e->session = NULL;
+	}
+	if (!e->session) {
+		e->session = dp_srtp_session(e->cand[e->chosen].key, e->cand[e->chosen].suite, true, AN_SRTP_WINDOW);
+		e->session_cand = e->chosen;
+	}
+	return e->session;
+}
+
+static uint64_t str_hash(struct sip_str s)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	for (size_t i = 0; i < s.len; i++)
+		h = (h ^ (uint8_t)s.p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* One SDP media section of a call: a new entry for its author's address (the previous one, if its keys differ,
+ * points to it), paired with the other side's latest section of the same index. */
+static void key_from_sdp(struct an_keys *k, uint64_t call, unsigned mi, const struct sdp_media *m)
+{
+	char ipbuf[48];
+	struct in_addr a;
+	struct an_skey n = { .kind = AN_KEY_SDP, .call = call, .media = mi, .port = m->port }, *e;
+	uint32_t same = 0, other = 0;
+
+	if (!m->port || m->addr.len >= sizeof(ipbuf))
+		return;
+	memcpy(ipbuf, m->addr.p, m->addr.len);
+	ipbuf[m->addr.len] = '\0';
+	if (inet_pton(AF_INET, ipbuf, &a) != 1)
+		return;
+	n.ip = ntohl(a.s_addr);
+	for (size_t i = 0; i + 4 <= m->proto.len; i++)
+		n.savp |= memcmp(m->proto.p + i, "SAVP", 4) == 0;
+	for (unsigned c = 0; n.savp && c < m->ncrypto && n.ncand < AN_KEY_CAND; c++) {
+		const struct sdp_crypto *cr = &m->crypto[c];
+		uint8_t suite = dp_srtp_suite_from_name(cr->suite.p, cr->suite.len);
+
+		if (!suite) {
+			n.unusable = "a=crypto suite not supported (AES_CM_128_HMAC_SHA1_80/_32 are)";
+			continue;
+		}
+		if (!dp_srtp_key_from_b64(cr->key.p, cr->key.len, n.cand[n.ncand].key)) {
+			n.unusable = "a=crypto key is not 30 bytes of base64";
+			continue;
+		}
+		n.cand[n.ncand].tag = cr->tag;
+		n.cand[n.ncand++].suite = suite;
+	}
+	if (n.savp && !n.ncand && !n.unusable)
+		n.unusable = "SRTP without a=crypto (DTLS-SRTP or no key in the SDP)";
+	if (n.ncand)
+		n.unusable = NULL;
+	for (uint32_t i = k->n; i-- > 0 && (!same || !other);) {
+		const struct an_skey *x = &k->e[i];
+
+		if (x->kind != AN_KEY_SDP || x->call != call || x->media != mi)
+			continue;
+		if (x->ip == n.ip && x->port == n.port)
+			same = same ? same : i + 1;
+		else
+			other = other ? other : i + 1;
+	}
+	if (other) {
+		n.peer_ip = k->e[other - 1].ip;
+		n.peer_port = k->e[other - 1].port;
+	}
+	if (same) {
+		e = &k->e[same - 1];
+		if (e->ncand == n.ncand && e->savp == n.savp && memcmp(e->cand, n.cand, sizeof(n.cand)) == 0) {
+			if (other && (e->peer_ip != n.peer_ip || e->peer_port != n.peer_port)) {
+				e->peer_ip = n.peer_ip;
+				e->peer_port = n.peer_port;
+				k->gen++;
+			}
+			goto pair; /* the same description again (a retransmission, a re-INVITE keeping its keys) */
+		}
+	}
+	if (!(e = key_new(k)))
+		return;
+	*e = n;
+	k->from_sdp += n.ncand > 0;
+	if (same)
+		k->e[same - 1].newer = k->n;
+pair:
+	if (other) {
+		struct an_skey *o = &k->e[other - 1];
+
+		o->peer_ip = e->ip;
+		o->peer_port = e->port;
+		/* an answer's single a=crypto line names the offer's line it accepts */
+		for (unsigned c = 0; e->ncand == 1 && c < o->ncand; c++)
+			if (o->cand[c].tag == e->cand[0].tag)
+				o->chosen = (uint8_t)c;
+		k->gen++;
+	}
+}
+
+/* A UDP datagram to or from the SIP port: false when it is not a SIP message. */
+static bool sip_learn(struct an_keys *k, const uint8_t *p, uint32_t len)
+{
+	const struct sip_hdr *ct, *cid;
+
+	if (sip_msg_parse(k->msg, (const char *)p, len) < 0)
+		return false;
+	k->sip_messages++;
+	ct = sip_msg_hdr(k->msg, SIP_HDR_CONTENT_TYPE);
+	cid = sip_msg_hdr(k->msg, SIP_HDR_CALL_ID);
+	if (!k->msg->body.len || !ct || !cid || ct->value.len < 15 || strncasecmp(ct->value.p, "application/sdp", 15))
+		return true;
+	k->sdp_bodies++;
+	if (sdp_parse(k->sdp, k->msg->body.p, k->msg->body.len) < 0) {
+		k->sdp_bad++;
+		return true;
+	}
+	for (unsigned i = 0; i < k->sdp->nmedia; i++)
+		key_from_sdp(k, str_hash(cid->value), i, &k->sdp->media[i]);
+	return true;
+}
+
+/* Authenticates and decrypts an RTP packet of a stream with a key; false when it failed (counted on the
+ * stream: not analysed).  Replays pass unchecked (libsrtp checks the index before the tag) and are analysed
+ * from their headers, so that duplicates count as duplicates, as tshark counts them. */
+static bool srtp_check(struct an_keys *k, struct an_flow *f, struct dp_pkt *pk, int *len)
+{
+	srtp_t s;
+	srtp_err_status_t st;
+	uint32_t latest;
+
+	if (f->key_gen != k->gen) {
+		f->key_gen = k->gen;
+		if (!f->skey)
+			f->skey = key_find(k, pk->ssrc, pk->src_ip, pk->src_port, pk->dst_ip, pk->dst_port);
+	}
+	*len = pk->udp_len;
+	if (!f->skey || !(s = key_session(k, f->skey)))
+		return true;
+	st = srtp_unprotect(s, pk->udp_payload, len);
+	if (st == srtp_err_status_ok) {
+		f->srtp_ok++;
+		return true;
+	}
+	*len = pk->udp_len;
+	if (st == srtp_err_status_replay_fail || st == srtp_err_status_replay_old) {
+		f->srtp_replay++;
+		return true;
+	}
+	/* A re-INVITE may have brought new keys for the same side: from the packet that authenticates with them. */
+	for (latest = f->skey; k->e[latest - 1].newer;)
+		latest = k->e[latest - 1].newer;
+	if (latest != f->skey && (s = key_session(k, latest)) && srtp_unprotect(s, pk->udp_payload, len) == srtp_err_status_ok) {
+		f->skey = latest;
+		f->srtp_rekeys++;
+		f->srtp_ok++;
+		return true;
+	}
+	*len = pk->udp_len;
+	f->srtp_auth_fail++;
+	return false;
+}
+
+/* SRTCP (RFC 3711 §3.4) of a sender with a key: 0 done (len updated), or the drop reason. */
+static enum dp_drop_reason srtcp_check(struct an_keys *k, struct dp_pkt *pk, int *len)
+{
+	uint32_t ssrc = pk->udp_len >= 8 ? (uint32_t)pk->udp_payload[4] << 24 | (uint32_t)pk->udp_payload[5] << 16 |
+						   (uint32_t)pk->udp_payload[6] << 8 | pk->udp_payload[7] : 0;
+	uint32_t idx = key_find(k, ssrc, pk->src_ip, pk->src_port, pk->dst_ip, pk->dst_port);
+	srtp_t s;
+	srtp_err_status_t st;
+
+	if (!idx) /* RTCP on the RTP port + 1 */
+		idx = key_find(k, ssrc, pk->src_ip, (uint16_t)(pk->src_port - 1), pk->dst_ip, (uint16_t)(pk->dst_port - 1));
+	*len = pk->udp_len;
+	if (!idx || !(s = key_session(k, idx)))
+		return DP_DROP_NONE;
+	st = srtp_unprotect_rtcp(s, pk->udp_payload, len);
+	if (st == srtp_err_status_ok)
+		return DP_DROP_NONE;
+	return st == srtp_err_status_replay_fail || st == srtp_err_status_replay_old ? DP_DROP_srtp_replay
+										    : DP_DROP_srtp_auth_fail;
+}
+
+/* What the JSON says about a stream's SRTP. */
+static const char *srtp_state(const struct an_keys *k, const struct an_flow *f, const char **note)
+{
+	const struct an_skey *e = f->skey ? &k->e[f->skey - 1] : NULL;
+
+	*note = NULL;
+	if (!e)
+		return NULL;
+	if (e->ncand)
+		return f->srtp_ok ? "verified" : f->srtp_auth_fail ? "auth_failed" : "unverified";
+	*note = e->unusable;
+	return e->savp ? "unverified" : "none";
+}
+
+/* ---- one-way delay (RFC 8285 TX-time element, 64-bit NTP) ---------------------------------------------------- */
+
+static bool ntp_to_unix_ns(uint64_t ntp, uint64_t *ns)
+{
+	if ((ntp >> 32) < NTP_UNIX_OFFSET)
+		return false;
+	*ns = ((ntp >> 32) - NTP_UNIX_OFFSET) * 1000000000ull + (((ntp & 0xffffffffu) * 1000000000ull) >> 32);
+	return true;
+}
+
+/* The TX time of a packet: from the given id, or the first id 1..14 whose 8-byte element is a time within a day
+ * of the capture's (searched in the first AN_OWD_PROBE packets of a stream when no id is given). */
+static void owd_packet(struct an_flow *f, const struct dp_pkt *pk, int len, int ext_id, uint64_t at)
+{
+	uint64_t ntp, tx;
+	int64_t d;
+
+	if (!(pk->udp_payload[0] & 0x10) || ext_id == 0)
+		return;
+	if (!f->owd_id && ext_id < 0 && f->rx.packets < AN_OWD_PROBE) {
+		for (uint8_t id = 1; id <= 14 && !f->owd_id; id++)
+			if (dp_ext_find_txtime(pk->udp_payload, (uint32_t)len, id, &ntp) && ntp_to_unix_ns(ntp, &tx) &&
+			    (tx > at ? tx - at : at - tx) < AN_OWD_PLAUSIBLE_NS)
+				f->owd_id = id;
+	} else if (ext_id > 0) {
+		f->owd_id = (uint8_t)ext_id;
+	}
+	if (!f->owd_id || !dp_ext_find_txtime(pk->udp_payload, (uint32_t)len, f->owd_id, &ntp) ||
+	    !ntp_to_unix_ns(ntp, &tx))
+		return;
+	d = (int64_t)(at - tx);
+	f->owd_min_ns = !f->owd_n || d < f->owd_min_ns ? d : f->owd_min_ns;
+	f->owd_max_ns = !f->owd_n || d > f->owd_max_ns ? d : f->owd_max_ns;
+	f->owd_sum_ns += d;
+	f->owd_n++;
+}
+
 static const char *pt_name(uint8_t pt, char *buf, size_t len)
 {
 	static const char *const names[35] = {
@@ -195,8 +583,9 @@ struct an_result {
 };
 
 /* G.107 (codecs' E-model) for what the capture shows: the codec's Ie/Bpl (with its PLC) when the payload type
- * is one the registry knows, else G.711's; loss and BurstR from the stream; one-way delay = half the
- * RTCP round trip when there is one, plus a jitter buffer of twice the maximum jitter and one packet. */
+ * is one the registry knows, else G.711's; loss and BurstR from the stream; one-way delay = the mean measured
+ * from the TX-time extension when the stream carries it (and it is not negative), else half the RTCP round trip
+ * when there is one, plus a jitter buffer of twice the maximum jitter and one packet. */
 static void flow_result(const struct an_flow *f, const struct an_rtcp_table *rt, struct an_result *out)
 {
 	uint32_t clock = f->rx.clock_rate;
@@ -214,7 +603,9 @@ static void flow_result(const struct an_flow *f, const struct an_rtcp_table *rt,
 	if (loss_pct > 100)
 		loss_pct = 100;
 	burst_r = dp_rx_burst_r(&out->r, ptime_ms);
-	if (out->rtcp && out->rtcp->rtt_count)
+	if (f->owd_n && f->owd_sum_ns >= 0)
+		network_ms = (double)f->owd_sum_ns / f->owd_n / 1e6;
+	else if (out->rtcp && out->rtcp->rtt_count)
 		network_ms = (double)out->rtcp->rtt_sum_ns / out->rtcp->rtt_count / 2e6;
 	emodel_defaults(&in);
 	if (!ops)
@@ -255,9 +646,36 @@ static void json_rtcp(FILE *o, const struct an_rtcp *c, uint32_t clock)
 	fprintf(o, "}");
 }
 
-static int write_json(const char *path, const char *pcap, struct an_result *res, unsigned n,
-		      const uint64_t *drops, uint64_t frames, uint64_t rtcp, uint64_t started_ms, uint64_t ended_ms)
+/* The SRTP and one-way-delay part of a flow's JSON object. */
+static void json_srtp_owd(FILE *o, const struct an_keys *k, const struct an_flow *f)
 {
+	const char *note, *state = srtp_state(k, f, &note);
+	const struct an_skey *e = f->skey ? &k->e[f->skey - 1] : NULL;
+
+	if (state)
+		fprintf(o, "\"srtp\": \"%s\", \"srtp_key\": \"%s\", ", state,
+			!e->ncand ? "none" : e->kind == AN_KEY_SDP ? "sdp" : "option");
+	else
+		fprintf(o, "\"srtp\": null, \"srtp_key\": null, ");
+	if (note)
+		fprintf(o, "\"srtp_note\": \"%s\", ", note);
+	fprintf(o, "\"srtp_auth_fail\": %u, \"srtp_replay\": %u, \"srtp_rekeys\": %u, ", f->srtp_auth_fail,
+		f->srtp_replay, f->srtp_rekeys);
+	if (!f->owd_n) {
+		fprintf(o, "\"one_way_delay_ms\": null, ");
+		return;
+	}
+	fprintf(o, "\"one_way_delay_ms\": {\"avg\": %.3f, \"min\": %.3f, \"max\": %.3f, \"variation\": %.3f, "
+		"\"samples\": %u, \"ext_id\": %u}, ", (double)f->owd_sum_ns / f->owd_n / 1e6, f->owd_min_ns / 1e6,
+		f->owd_max_ns / 1e6, (double)(f->owd_max_ns - f->owd_min_ns) / 1e6, f->owd_n, f->owd_id);
+}
+
+static int write_json(const char *path, const char *pcap, struct an_result *res, unsigned n,
+		      const uint64_t *drops, uint64_t frames, uint64_t rtcp, uint64_t started_ms, uint64_t ended_ms,
+		      const struct an_keys *k)
+{
+	unsigned owd_flows = 0, owd_negative = 0;
+
 	FILE *o = fopen(path, "w");
 	char esc[2048], t0[32], t1[32], src[32], dst[32], nb[16];
 	double mos_sum = 0, mos_min = 0, r_sum = 0, r_min = 0, j_sum = 0, j_max = 0;
@@ -275,6 +693,8 @@ static int write_json(const char *path, const char *pcap, struct an_result *res,
 		j_max = res[i].r.max_jitter_ms > j_max ? res[i].r.max_jitter_ms : j_max;
 		lost += res[i].r.packets_lost;
 		expected += res[i].r.expected;
+		owd_flows += res[i].f->owd_n > 0;
+		owd_negative += res[i].f->owd_n > 0 && res[i].f->owd_min_ns < 0;
 	}
 	cm_json_escape(pcap, esc, sizeof(esc));
 	cm_format_utc(started_ms, t0, sizeof(t0));
@@ -285,7 +705,14 @@ static int write_json(const char *path, const char *pcap, struct an_result *res,
 		(unsigned long long)rtcp);
 	for (unsigned r = 1; r < DP_DROP__COUNT; r++)
 		fprintf(o, "%s\"%s\": %llu", r > 1 ? ", " : "", dp_drop_name(r), (unsigned long long)drops[r]);
-	fprintf(o, "}},\n");
+	fprintf(o, "}, \"sip_messages\": %llu, \"sdp_bodies\": %llu, \"sdp_bad\": %llu, "
+		"\"srtp_keys\": {\"from_options\": %u, \"from_sdp\": %u}, \"one_way_delay\": {\"flows\": %u, "
+		"\"negative_flows\": %u, \"note\": \"%s\"}},\n", (unsigned long long)k->sip_messages,
+		(unsigned long long)k->sdp_bodies, (unsigned long long)k->sdp_bad, k->from_options, k->from_sdp, owd_flows,
+		owd_negative,
+		owd_negative ? "negative delays: the sender's clock is ahead of the capture's (clocks not synchronised)"
+			     : "sender TX time against capture time: valid when both share a clock (same host) or are "
+			       "synchronised (NTP/PTP)");
 	fprintf(o, " \"quality\": {\"mos\": {\"avg\": %.2f, \"min\": %.2f}, \"r_factor\": {\"avg\": %.1f, \"min\": %.1f}, "
 		"\"jitter_ms\": {\"avg\": %.3f, \"max\": %.3f}, \"packets_lost\": %lld, \"fraction_lost\": %.6f},\n",
 		n ? mos_sum / n : 0, mos_min, n ? r_sum / n : 0, r_min, n ? j_sum / n : 0, j_max, (long long)lost,
@@ -312,6 +739,7 @@ static int write_json(const char *path, const char *pcap, struct an_result *res,
 			(unsigned long long)r->ssrc_changes, (unsigned long long)r->timestamp_jumps, r->jitter_ms,
 			r->max_jitter_ms, r->pdv_ms, r->burst_density, r->gap_density, r->burst_duration_ms,
 			r->gap_duration_ms, x->mos, x->r_factor);
+		json_srtp_owd(o, k, x->f);
 		json_rtcp(o, x->rtcp, x->f->rx.clock_rate);
 		fprintf(o, "}");
 	}
@@ -321,12 +749,14 @@ static int write_json(const char *path, const char *pcap, struct an_result *res,
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: callmeter-worker analyze FILE.pcap [--json-summary FILE] [--max-flows N]\n");
+	fprintf(out, "usage: callmeter-worker analyze FILE.pcap [--json-summary FILE] [--max-flows N]\n"
+		"       [--srtp-key SSRC_OR_PORT:SUITE:BASE64KEY]... [--sip-port N] [--owd-ext-id auto|off|1..14]\n");
 }
 
 /* Reads every frame of the capture through the pcap PMD into the stream table. */
 static int read_capture(uint16_t port, struct rte_mempool *pool, int ts_off, uint64_t ts_flag, bool ts_ns,
-			struct an_table *t, struct an_rtcp_table *rt, uint64_t *drops, uint64_t *frames)
+			struct an_table *t, struct an_rtcp_table *rt, struct an_keys *keys, int owd_ext, uint64_t *drops,
+			uint64_t *frames)
 {
 	static const struct dp_rtcp_visitor visit = { .sender = an_rtcp_sender, .block = an_rtcp_block };
 	struct rte_mbuf *pkts[AN_BURST];
@@ -342,6 +772,7 @@ static int read_capture(uint16_t port, struct rte_mempool *pool, int ts_off, uin
 			struct dp_pkt pk;
 			enum dp_drop_reason r;
 			uint64_t at;
+			int len;
 
 			(*frames)++;
 			/* Captures are often taken where checksums are offloaded: they are not verified here. */
@@ -351,10 +782,17 @@ static int read_capture(uint16_t port, struct rte_mempool *pool, int ts_off, uin
 				at *= 1000;
 			if (r == DP_DROP_NONE && !(m->ol_flags & ts_flag))
 				r = DP_DROP_truncated; /* cannot happen with the pcap PMD */
-			if (r == DP_DROP_rtcp && (m->ol_flags & ts_flag)) {
+			if ((r == DP_DROP_rtp_bad_version || r == DP_DROP_rtp_truncated || r == DP_DROP_NONE) &&
+			    keys->sip_port && (pk.src_port == keys->sip_port || pk.dst_port == keys->sip_port) &&
+			    sip_learn(keys, pk.udp_payload, pk.udp_len)) {
+				rte_pktmbuf_free(m);
+				continue;
+			}
+			if (r == DP_DROP_rtcp && (m->ol_flags & ts_flag) &&
+			    (r = srtcp_check(keys, &pk, &len)) == DP_DROP_NONE) {
 				rt->now_ns = at;
-				r = dp_rtcp_walk(pk.udp_payload, pk.payload_len, &visit, rt) == 0 ? DP_DROP_NONE
-												     : DP_DROP_rtcp_bad;
+				r = dp_rtcp_walk(pk.udp_payload, (uint32_t)len, &visit, rt) == 0 ? DP_DROP_NONE
+												   : DP_DROP_rtcp_bad;
 				rt->packets += r == DP_DROP_NONE;
 				if (r == DP_DROP_NONE) {
 					rte_pktmbuf_free(m);
@@ -380,10 +818,15 @@ static int read_capture(uint16_t port, struct rte_mempool *pool, int ts_off, uin
 				f->pt = pk.pt;
 				f->first_ns = at;
 				dp_rx_init(&f->rx, dp_static_pt_clock(pk.pt));
-			} else if ((uint16_t)(pk.seq - f->rx.max_seq) == 1 && pk.ts != f->rx.last_ts) {
-				f->ptime_ticks = pk.ts - f->rx.last_ts;
 			}
-			dp_rx_packet(&f->rx, pk.seq, pk.ts, pk.ssrc, at, pk.udp_len);
+			if (!srtp_check(keys, f, &pk, &len)) {
+				rte_pktmbuf_free(m);
+				continue;
+			}
+			if (!created && (uint16_t)(pk.seq - f->rx.max_seq) == 1 && pk.ts != f->rx.last_ts)
+				f->ptime_ticks = pk.ts - f->rx.last_ts;
+			owd_packet(f, &pk, len, owd_ext, at);
+			dp_rx_packet(&f->rx, pk.seq, pk.ts, pk.ssrc, at, (uint32_t)len);
 			rte_pktmbuf_free(m);
 		}
 	}
@@ -402,6 +845,9 @@ int dp_analyze_main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json-summary", required_argument, NULL, 'j' },
 		{ "max-flows", required_argument, NULL, 'm' },
+		{ "srtp-key", required_argument, NULL, 'k' },
+		{ "sip-port", required_argument, NULL, 's' },
+		{ "owd-ext-id", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -410,6 +856,9 @@ int dp_analyze_main(int argc, char **argv)
 	char eal[1024], err[DP_ERR_MAX];
 	struct an_table t = { 0 };
 	struct an_rtcp_table rt = { 0 };
+	struct an_keys keys = { .sip_port = AN_SIP_PORT };
+	uint64_t v;
+	int owd_ext = -1;
 	struct an_result *res = NULL;
 	struct rte_mempool *pool = NULL;
 	struct rte_eth_conf conf = { 0 };
@@ -421,6 +870,10 @@ int dp_analyze_main(int argc, char **argv)
 	FILE *probe;
 
 	optind = 1;
+	if (srtp_init() != srtp_err_status_ok) {
+		fprintf(stderr, "analyze: libsrtp2 did not initialise\n");
+		return 1;
+	}
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = optarg; break;
@@ -428,29 +881,58 @@ int dp_analyze_main(int argc, char **argv)
 			if (cm_parse_u64(optarg, 1, 16u * DP_MIN_FLOWS_MAX, &max_flows) < 0) {
 				fprintf(stderr, "analyze: --max-flows: '%s' is not a number in 1..%u\n", optarg,
 					16u * DP_MIN_FLOWS_MAX);
-				return 2;
+				goto bad_args;
 			}
 			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'k':
+			if (key_option(&keys, optarg) < 0) {
+				fprintf(stderr, "analyze: --srtp-key: '%s' is not SSRC_OR_PORT:SUITE:BASE64KEY (SSRC as 0x "
+					"and hex, or a UDP source port; AES_CM_128_HMAC_SHA1_80 or _32; 40 base64 "
+					"characters of key and salt)\n", optarg);
+				goto bad_args;
+			}
+			break;
+		case 's':
+			if (cm_parse_u64(optarg, 0, 65535, &v) < 0) {
+				fprintf(stderr, "analyze: --sip-port: '%s' is not a port (0: no SIP)\n", optarg);
+				goto bad_args;
+			}
+			keys.sip_port = (uint16_t)v;
+			break;
+		case 'o':
+			if (strcmp(optarg, "auto") == 0) {
+				owd_ext = -1;
+			} else if (strcmp(optarg, "off") == 0) {
+				owd_ext = 0;
+			} else if (cm_parse_u64(optarg, 1, 14, &v) == 0) {
+				owd_ext = (int)v;
+			} else {
+				fprintf(stderr, "analyze: --owd-ext-id: '%s' is not auto, off or 1..14\n", optarg);
+				goto bad_args;
+			}
+			break;
+		case 'h': usage(stdout); status = 0; goto free_keys;
+		default: usage(stderr); goto bad_args;
 		}
 	}
 	if (optind != argc - 1) {
 		usage(stderr);
-		return 2;
+		goto bad_args;
 	}
 	pcap = argv[optind];
 	if (strpbrk(pcap, ", \t\n")) {
 		fprintf(stderr, "analyze: '%s': the capture path must not contain commas or white space "
 			"(DPDK device arguments)\n", pcap);
-		return 2;
+		goto bad_args;
 	}
 	probe = fopen(pcap, "rb");
 	if (!probe) {
 		fprintf(stderr, "analyze: cannot read '%s': %s\n", pcap, strerror(errno));
-		return 1;
+		goto free_keys;
 	}
 	fclose(probe);
+	keys.msg = malloc(sizeof(*keys.msg));
+	keys.sdp = malloc(sizeof(*keys.sdp));
 
 	t.max = (uint32_t)max_flows;
 	t.cap = 1;
@@ -462,7 +944,7 @@ int dp_analyze_main(int argc, char **argv)
 	rt.cap = t.cap;
 	rt.slots = calloc(rt.cap, sizeof(*rt.slots));
 	rt.e = calloc(rt.max, sizeof(*rt.e));
-	if (!t.slots || !t.flows || !rt.slots || !rt.e) {
+	if (!t.slots || !t.flows || !rt.slots || !rt.e || !keys.msg || !keys.sdp) {
 		fprintf(stderr, "analyze: cannot allocate %u streams\n", t.max);
 		goto free_table;
 	}
@@ -494,7 +976,7 @@ int dp_analyze_main(int argc, char **argv)
 		goto free_pool;
 	}
 	/* DPDK 22.11's pcap PMD reports the file's packet times in microseconds. */
-	read_capture(port, pool, ts_off, ts_flag, false, &t, &rt, drops, &frames);
+	read_capture(port, pool, ts_off, ts_flag, false, &t, &rt, &keys, owd_ext, drops, &frames);
 	rte_eth_dev_stop(port);
 	rte_eth_dev_close(port);
 
@@ -502,24 +984,28 @@ int dp_analyze_main(int argc, char **argv)
 	if (!res)
 		goto free_pool;
 	for (uint32_t i = 0; i < t.n; i++) {
-		if (t.flows[i].rx.probation || t.flows[i].rx.expected_prior + t.flows[i].rx.received == 0)
-			continue; /* never two packets in sequence: not an RTP stream */
+		if ((t.flows[i].rx.probation || t.flows[i].rx.expected_prior + t.flows[i].rx.received == 0) &&
+		    t.flows[i].srtp_auth_fail < 2)
+			continue; /* never two packets in sequence (nor a key that fails on them): not an RTP stream */
 		flow_result(&t.flows[i], &rt, &res[n++]);
 	}
 	qsort(res, n, sizeof(*res), cmp_flows);
 
-	printf("%-21s %-21s %-10s %-6s %8s %7s %6s %5s %9s %9s %5s\n", "source", "destination", "SSRC", "codec",
-	       "packets", "lost", "dups", "ooo", "jitter_ms", "max_jit", "MOS");
+	printf("%-21s %-21s %-10s %-6s %8s %7s %6s %5s %9s %9s %5s %-11s %8s\n", "source", "destination", "SSRC",
+	       "codec", "packets", "lost", "dups", "ooo", "jitter_ms", "max_jit", "MOS", "SRTP", "owd_ms");
 	for (unsigned i = 0; i < n; i++) {
-		char src[32], dst[32], nb[16];
+		char src[32], dst[32], nb[16], owd[16];
+		const char *note, *srtp = srtp_state(&keys, res[i].f, &note);
 
 		addr(src, sizeof(src), res[i].f->key.src_ip, res[i].f->key.src_port);
 		addr(dst, sizeof(dst), res[i].f->key.dst_ip, res[i].f->key.dst_port);
-		printf("%-21s %-21s 0x%08x %-6s %8llu %7lld %6llu %5llu %9.3f %9.3f %5.2f\n", src, dst,
+		snprintf(owd, sizeof(owd), "%.3f", res[i].f->owd_n ? (double)res[i].f->owd_sum_ns / res[i].f->owd_n / 1e6 : 0);
+		printf("%-21s %-21s 0x%08x %-6s %8llu %7lld %6llu %5llu %9.3f %9.3f %5.2f %-11s %8s\n", src, dst,
 		       res[i].f->key.ssrc, pt_name(res[i].f->pt, nb, sizeof(nb)),
 		       (unsigned long long)res[i].r.packets_received, (long long)res[i].r.packets_lost,
 		       (unsigned long long)res[i].r.duplicate_packets, (unsigned long long)res[i].r.out_of_order_packets,
-		       res[i].r.jitter_ms, res[i].r.max_jitter_ms, res[i].mos);
+		       res[i].r.jitter_ms, res[i].r.max_jitter_ms, res[i].mos, srtp ? srtp : "-",
+		       res[i].f->owd_n ? owd : "-");
 	}
 	printf("%u RTP stream(s) in %llu frame(s), %llu RTCP packet(s)", n, (unsigned long long)frames,
 	       (unsigned long long)rt.packets);
@@ -527,9 +1013,13 @@ int dp_analyze_main(int argc, char **argv)
 		if (drops[r])
 			printf("; %s %llu", dp_drop_name(r), (unsigned long long)drops[r]);
 	printf("\n");
+	if (keys.sip_messages || keys.n)
+		printf("%llu SIP message(s), %llu SDP bodie(s); SRTP keys: %u from options, %u from SDP\n",
+		       (unsigned long long)keys.sip_messages, (unsigned long long)keys.sdp_bodies, keys.from_options,
+		       keys.from_sdp);
 	status = 0;
 	if (json) {
-		int rc = write_json(json, pcap, res, n, drops, frames, rt.packets, started, cm_wallclock_ms());
+		int rc = write_json(json, pcap, res, n, drops, frames, rt.packets, started, cm_wallclock_ms(), &keys);
 		if (rc < 0) {
 			fprintf(stderr, "analyze: cannot write '%s': %s\n", json, strerror(-rc));
 			status = 1;
@@ -545,5 +1035,16 @@ free_table:
 	free(t.flows);
 	free(rt.slots);
 	free(rt.e);
+free_keys:
+	for (uint32_t i = 0; i < keys.n; i++)
+		if (keys.e[i].session)
+			srtp_dealloc(keys.e[i].session);
+	free(keys.e);
+	free(keys.msg);
+	free(keys.sdp);
+	srtp_shutdown();
 	return status;
+bad_args:
+	status = 2;
+	goto free_keys;
 }

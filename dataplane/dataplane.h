@@ -185,7 +185,8 @@ struct dp_pkt {
 	uint16_t seq;
 	uint32_t ts;
 	uint32_t ssrc;
-	uint8_t *udp_payload;   /* the RTP (or RTCP) packet */
+	uint8_t *udp_payload;   /* the RTP (or RTCP) packet; set for every UDP datagram whose headers parsed (the
+				 * results NONE, rtcp, rtp_bad_version, rtp_truncated) */
 	const uint8_t *payload; /* after the RTP header, CSRCs and extension */
 	uint16_t payload_len;   /* without padding */
 };
@@ -339,6 +340,11 @@ int dp_configure(const struct dp_config *cfg, char *err, size_t errlen);
 /* Control plane → dataplane (main lcore only).  0, −EINVAL (bad index/parameters), −ENOBUFS (ring full: retry
  * later), −ENODEV (not started). */
 int dp_flow_add(uint32_t flow, const struct dp_flow_params *p);
+/* Modify: remote, direction, payload, DSCP... from p.  p->srtp NULL keeps the flow's SRTP as it is; keys re-key
+ * each direction whose key (or suite) changed, the others keep their sessions: TX protects with the new key from
+ * its next packet; RX authenticates with the new key and falls back to the previous one (packets the peer sent
+ * before it switched) until 128 packets (the replay window) have passed with the new key.  A plain flow given keys
+ * becomes SRTP. */
 int dp_flow_modify(uint32_t flow, const struct dp_flow_params *p);
 int dp_flow_delete(uint32_t flow);
 /* Sends RFC 4733 event `event` (0..15) for duration_ms on a flow with a dtmf_pt, instead of its audio; the
@@ -346,9 +352,15 @@ int dp_flow_delete(uint32_t flow);
 int dp_dtmf_send(uint32_t flow, uint8_t event, uint16_t duration_ms, uint8_t volume);
 /* profile 0: flows without their own profile; 1..DP_MAX_IMPAIR−1: flows that name it. */
 int dp_impair_set(unsigned profile, const struct dp_impair *im);
-/* 0, -EINVAL, or -ETIMEDOUT when the owning lcore has been inside one pass for seconds (a dataplane bug:
- * the control plane reports it instead of hanging with it). */
+/* Flow counters, consistent per flow: the owning lcores copy them at the end of a pass (a bounded number a pass)
+ * while the caller waits — a reader never races an lcore that changes them, and at millions of packets a second
+ * there is no quiet moment to read them otherwise.  Batch the per-second reads of many flows into one call:
+ * each lcore serves its own of flows[0..n) into out[] (indexes past max_flows are skipped), in a few passes,
+ * after the commands sent before the call (dp_flow_delete, then a read: every packet the flow sent).
+ * 0, −EINVAL (a single flow out of range, or not configured), −ENOMEM, or −ETIMEDOUT when an lcore has been
+ * inside one pass for 2 s (a dataplane bug: the control plane reports it instead of hanging with it). */
 int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out);
+int dp_flow_snapshot_many(const uint32_t *flows, uint32_t n, struct dp_flow_snapshot *out);
 /* Events from every lcore; returns how many were written. */
 unsigned dp_events_poll(struct dp_event *ev, unsigned max);
 /* Sums over lcores. */
@@ -359,6 +371,7 @@ struct dp_proto_totals {
 	uint64_t tx_no_arp;       /* packets not sent: next hop not resolved yet */
 	uint64_t tx_late_skipped; /* frames not sent: their flow was over 1 s behind (lcore or port stalled) */
 	uint64_t tx_srtp_fail;    /* packets libsrtp refused to protect */
+	uint64_t rx_srtp_prev_key; /* SRTP/SRTCP authenticated with the key before a re-key (sent before the peer switched) */
 	uint64_t rx_steered;      /* packets received by one lcore for a flow of another, handed over */
 	uint64_t events_lost;
 	uint64_t local_delivered; /* packets for one of our own media IPs, received without leaving the port */

@@ -3,8 +3,8 @@
  *
  * Hot path rules: bursts of DP_BURST, no allocation (mbufs come from the mempool), no syscalls, no locks, only
  * rate-limited logging, every drop counted by reason.  Each lcore owns flows i with i % lcores == its slot and
- * is the only writer of their state; the control plane reads through a per-lcore generation counter (seqlock):
- * the lcore makes it odd before touching flow state and even afterwards, once per loop pass. */
+ * is the only writer of their state; the control plane reads flow counters by asking the owning lcores to copy
+ * them at the end of a pass (dp_flow_snapshot_many), never by reading state an lcore may be changing. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -36,6 +36,7 @@
 #define DP_TXQ_MAX 128            /* frames queued for the port: a burst, plus what a busy port has not taken */
 #define DP_LOCAL_MAX 512          /* frames for our own MAC waiting for the next pass's RX */
 #define DP_CMDS_PER_PASS 32
+#define DP_SNAP_PER_PASS 256       /* flows a pass copies for a batched snapshot (dp_flow_snapshot_many) */
 #define DP_SCAN_MAX 64            /* flows checked for silence and RTCP per loop pass, at most */
 #define DP_RTCP_PER_PASS 4        /* RTCP reports built per loop pass, at most: a sweep that finds many due
 				   * does not hold up the wheel (the rest wait for the next passes) */
@@ -46,6 +47,7 @@
 #define DP_TX_SKIP_NS 1000000000ull /* a flow this far behind skips to the present (tx_skip) */
 #define DP_SUMS_EXTRA 3           /* entries after a cache's payload sums (payload_sums) */
 #define DP_MAX_CACHES 1024        /* distinct frame caches the flows send from */
+#define DP_SRTP_WINDOW 128        /* RX replay window (packets) of a flow's SRTP session */
 #define DP_IP_SLOTS_LOG2 8
 #define DP_IP_SLOTS (1u << DP_IP_SLOTS_LOG2)
 _Static_assert(DP_IP_SLOTS >= 4 * DP_MAX_MEDIA_IPS, "media IP table at most a quarter full");
@@ -106,6 +108,8 @@ struct dp_flow_cold {
 	uint8_t remote_fraction;
 	uint8_t remote_report;
 	srtp_t srtp_tx, srtp_rx;  /* created and freed by the control plane */
+	srtp_t srtp_rx_prev;      /* the RX session before a re-key: packets the peer sent before it switched */
+	uint32_t srtp_prev_left;  /* packets to authenticate with the new RX session before the previous is let go */
 	/* RFC 4733: the event being sent, and the last one received */
 	uint32_t dtmf_ts, dtmf_total, dtmf_elapsed, dtmf_rx_ts;
 	uint32_t dtmf_sent, dtmf_received;
@@ -117,12 +121,12 @@ struct dp_flow_cold {
 
 struct dp_lcore {
 	/* written by the lcore, read by the control plane */
-	uint32_t gen;
 	uint64_t cmds_done;
 	uint64_t drops[DP_DROP__COUNT];
 	uint64_t rx_packets, rx_bytes;
 	uint64_t tx_packets, tx_bytes, tx_nombuf, tx_full, events_lost;
 	uint64_t arp_answered, arp_learned, arp_sent, icmp_answered, tx_no_arp, tx_srtp_fail, dtmf_refused;
+	uint64_t rx_srtp_prev_key;
 	uint64_t tx_skipped;      /* frames a stalled flow skipped (tx_skip) */
 	uint64_t rx_steered;      /* packets handed to the lcore that owns their flow */
 	uint64_t pace_max_ns;
@@ -158,8 +162,16 @@ struct dp_lcore {
 	unsigned nlocal;
 	uint64_t local_delivered;
 	struct cm_ratelimit rl;
+	/* batched snapshot (dp_flow_snapshot_many): the lcore copies its flows between passes */
+	uint32_t snap_pos;        /* next request entry to look at */
+	uint64_t snap_done;       /* the request sequence served last */
 	/* written by the control plane */
 	uint64_t cmds_sent __rte_cache_aligned;
+	const uint32_t *snap_flows;
+	struct dp_flow_snapshot *snap_out;
+	uint32_t snap_n;
+	uint64_t snap_cmds;       /* commands sent before the request: served after they are done */
+	uint64_t snap_seq;        /* a new request when it differs from snap_done */
 } __rte_cache_aligned;
 
 static struct {
@@ -176,8 +188,11 @@ static struct {
 	} sums[DP_MAX_CACHES];
 	unsigned nsums;
 	/* SRTP sessions: the control plane's record per flow, and those waiting for their lcore to let go */
-	struct dp_srtp_pair { srtp_t tx, rx; } *ctl_srtp;
-	struct dp_srtp_dead { unsigned lcore; uint64_t seq; srtp_t tx, rx; } *dead;
+	struct dp_srtp_pair {
+		srtp_t tx, rx, rx_prev;
+		uint64_t tx_hash, rx_hash; /* of the keys (and suite) the sessions were made from */
+	} *ctl_srtp;
+	struct dp_srtp_dead { unsigned lcore; uint64_t seq; srtp_t s[3]; } *dead;
 	size_t ndead, cap_dead;
 	bool srtp_up;
 	struct dp_port_ctx port;
@@ -194,6 +209,10 @@ static struct {
 	 * steer[src * lcores + dst] carries mbufs from lcore src to lcore dst, their arrival time in a dynfield. */
 	struct rte_ring **steer;
 	int arrival_off;
+	/* the posted snapshot request (control plane side): flow indexes and the lcores' copies */
+	uint32_t *snap_flows;
+	struct dp_flow_snapshot *snap_buf;
+	uint32_t snap_cap;
 	volatile bool stop;
 } g;
 
@@ -236,6 +255,11 @@ static void *dp_table_alloc(size_t bytes)
 
 void dp_engine_free(void)
 {
+	free(g.snap_flows);
+	free(g.snap_buf);
+	g.snap_flows = NULL;
+	g.snap_buf = NULL;
+	g.snap_cap = 0;
 	free(g.flows);
 	free(g.cold);
 	free(g.port_map);
@@ -249,13 +273,15 @@ void dp_engine_free(void)
 			srtp_dealloc(g.ctl_srtp[i].tx);
 		if (g.ctl_srtp[i].rx)
 			srtp_dealloc(g.ctl_srtp[i].rx);
+		if (g.ctl_srtp[i].rx_prev)
+			srtp_dealloc(g.ctl_srtp[i].rx_prev);
 	}
 	free(g.ctl_srtp);
 	g.ctl_srtp = NULL;
-	for (size_t i = 0; i < g.ndead; i++) {
-		srtp_dealloc(g.dead[i].tx);
-		srtp_dealloc(g.dead[i].rx);
-	}
+	for (size_t i = 0; i < g.ndead; i++)
+		for (unsigned k = 0; k < 3; k++)
+			if (g.dead[i].s[k])
+				srtp_dealloc(g.dead[i].s[k]);
 	free(g.dead);
 	g.dead = NULL;
 	g.ndead = g.cap_dead = 0;
@@ -510,7 +536,24 @@ static void cmd_delete(uint32_t idx)
 	release_held(idx);
 	f->active = 0;
 	f->srtp = f->rx_srtp = 0;
-	g.cold[idx].srtp_tx = g.cold[idx].srtp_rx = NULL;
+	g.cold[idx].srtp_tx = g.cold[idx].srtp_rx = g.cold[idx].srtp_rx_prev = NULL;
+}
+
+/* A modify with new SRTP keys: TX protects with the new session from its next packet; RX takes the new session
+ * and keeps the one before as a fallback (rx_unprotect). NULL: that direction keeps its key. */
+static void cmd_rekey(uint32_t idx, srtp_t tx, srtp_t rx)
+{
+	struct dp_flow *f = &g.flows[idx];
+	struct dp_flow_cold *c = &g.cold[idx];
+
+	if (tx)
+		c->srtp_tx = tx;
+	if (rx) {
+		c->srtp_rx_prev = c->srtp_rx;
+		c->srtp_rx = rx;
+		c->srtp_prev_left = DP_SRTP_WINDOW;
+	}
+	f->srtp = f->rx_srtp = c->srtp_tx && c->srtp_rx;
 }
 
 static void cmd_run(struct dp_lcore *lc, const struct dp_cmd *c, uint64_t now)
@@ -520,8 +563,11 @@ static void cmd_run(struct dp_lcore *lc, const struct dp_cmd *c, uint64_t now)
 		cmd_add(lc, c->flow, &c->u.fp, c->payload_sums, c->srtp_tx, c->srtp_rx, now);
 		break;
 	case DP_CMD_MODIFY:
-		if (g.flows[c->flow].active)
+		if (g.flows[c->flow].active) {
 			flow_apply(&g.flows[c->flow], &c->u.fp);
+			if (c->srtp_tx || c->srtp_rx)
+				cmd_rekey(c->flow, c->srtp_tx, c->srtp_rx);
+		}
 		break;
 	case DP_CMD_DELETE:
 		cmd_delete(c->flow);
@@ -720,6 +766,33 @@ static void fix_udp(struct rte_mbuf *m, int len)
 	udp[7] = (uint8_t)c;
 	m->ol_flags = 0;
 	m->data_len = m->pkt_len = (uint16_t)(l2 + DP_IP_HLEN + ulen);
+}
+
+/* SRTP (RFC 3711) on a received RTP or RTCP packet, in place.  After a re-key the new RX session is tried first,
+ * then the previous one (what the peer sent before it switched, or before it learned our answer), until
+ * DP_SRTP_WINDOW packets have authenticated with the new one; a failure reports the new session's reason. */
+static srtp_err_status_t rx_unprotect(struct dp_lcore *lc, struct dp_flow_cold *c, const struct dp_pkt *pk, int *len,
+				      bool rtcp)
+{
+	int len0 = *len;
+	srtp_err_status_t st = rtcp ? srtp_unprotect_rtcp(c->srtp_rx, pk->udp_payload, len)
+				    : srtp_unprotect(c->srtp_rx, pk->udp_payload, len);
+
+	if (likely(!c->srtp_rx_prev))
+		return st;
+	if (st == srtp_err_status_ok) {
+		if (!rtcp && --c->srtp_prev_left == 0)
+			c->srtp_rx_prev = NULL; /* the control plane frees it at the next re-key or delete */
+		return st;
+	}
+	*len = len0;
+	if ((rtcp ? srtp_unprotect_rtcp(c->srtp_rx_prev, pk->udp_payload, len)
+		  : srtp_unprotect(c->srtp_rx_prev, pk->udp_payload, len)) == srtp_err_status_ok) {
+		lc->rx_srtp_prev_key++;
+		return srtp_err_status_ok;
+	}
+	*len = len0;
+	return st;
 }
 
 /* SRTP (RFC 3711) on a built RTP or RTCP frame, in place; false when libsrtp refused (counted). */
@@ -1129,7 +1202,7 @@ static enum dp_drop_reason rx_rtcp(struct dp_lcore *lc, const struct dp_pkt *pk,
 	c = &g.cold[fid];
 	int len = pk->payload_len;
 	if (g.flows[fid].rx_srtp) {
-		srtp_err_status_t st = srtp_unprotect_rtcp(c->srtp_rx, pk->udp_payload, &len);
+		srtp_err_status_t st = rx_unprotect(lc, c, pk, &len, true);
 		if (st != srtp_err_status_ok)
 			return st == srtp_err_status_replay_fail || st == srtp_err_status_replay_old ? DP_DROP_srtp_replay
 												  : DP_DROP_srtp_auth_fail;
@@ -1308,7 +1381,7 @@ static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const stru
 	int len = pk->udp_len;
 
 	if (f->rx_srtp) { /* authenticate and decrypt in place; the header fields parsed are not encrypted */
-		srtp_err_status_t st = srtp_unprotect(g.cold[fid].srtp_rx, pk->udp_payload, &len);
+		srtp_err_status_t st = rx_unprotect(lc, &g.cold[fid], pk, &len, false);
 		if (st != srtp_err_status_ok) {
 			lc->drops[st == srtp_err_status_replay_fail || st == srtp_err_status_replay_old
 					  ? DP_DROP_srtp_replay : DP_DROP_srtp_auth_fail]++;
@@ -1461,6 +1534,36 @@ static void rx_process(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t n, 
 	lc->npend = nflow;
 }
 
+static void flow_copy(uint32_t flow, struct dp_flow_snapshot *out);
+
+/* A snapshot request: copy up to DP_SNAP_PER_PASS of this lcore's flows a pass (bounded, so that pacing hardly
+ * notices) into the request's buffer, then say the request is served, once the commands sent before it are
+ * done.  The control plane posts the next one only after every lcore served this one, so its fields do not
+ * change meanwhile. */
+static void snap_serve(struct dp_lcore *lc, unsigned ncmd)
+{
+	uint64_t seq = __atomic_load_n(&lc->snap_seq, __ATOMIC_ACQUIRE);
+	unsigned copied = 0;
+	uint32_t i;
+
+	/* commands sent before the request come first (a flow deleted, then read: what it sent in all) */
+	if (seq == lc->snap_done || lc->cmds_done + ncmd < lc->snap_cmds)
+		return;
+	for (i = lc->snap_pos; i < lc->snap_n && copied < DP_SNAP_PER_PASS; i++) {
+		uint32_t flow = lc->snap_flows[i];
+
+		if (flow < g.cfg.max_flows && flow_owner(flow) == lc->slot) {
+			flow_copy(flow, &lc->snap_out[i]);
+			copied++;
+		}
+	}
+	lc->snap_pos = i;
+	if (i == lc->snap_n) {
+		lc->snap_pos = 0;
+		__atomic_store_n(&lc->snap_done, seq, __ATOMIC_RELEASE);
+	}
+}
+
 /* One pass of an lcore: an RX burst, a few commands, the due part of the timing wheel, a silence check. */
 static void lcore_pass(struct dp_lcore *lc)
 {
@@ -1473,8 +1576,6 @@ static void lcore_pass(struct dp_lcore *lc)
 		uint16_t n;
 		unsigned ncmd = 0, bursts = 0;
 
-		__atomic_store_n(&lc->gen, lc->gen + 1, __ATOMIC_RELAXED); /* odd: flow state changing */
-		rte_smp_wmb();
 		/* RX until the queue is empty (or DP_RX_BURSTS bursts): what the previous pass sent on a loopback
 		 * port comes back here, and must be drained before this pass sends more. */
 		do {
@@ -1514,8 +1615,7 @@ static void lcore_pass(struct dp_lcore *lc)
 		}
 		tx_run(lc, now);
 		silent_scan(lc, now_ns);
-		rte_smp_wmb();
-		__atomic_store_n(&lc->gen, lc->gen + 1, __ATOMIC_RELAXED); /* even: consistent */
+		snap_serve(lc, ncmd);
 		if (ncmd)
 			__atomic_store_n(&lc->cmds_done, lc->cmds_done + ncmd, __ATOMIC_RELEASE);
 	}
@@ -1781,26 +1881,6 @@ static const uint16_t *payload_sums(const struct codec_frame_cache *c)
 	return s;
 }
 
-static srtp_t srtp_session(const uint8_t *key, uint8_t suite, bool inbound)
-{
-	srtp_policy_t pol;
-	srtp_t s = NULL;
-
-	memset(&pol, 0, sizeof(pol));
-	/* RFC 4568 §6.2: the _32 suite has a 32-bit SRTP tag; SRTCP always carries 80 bits. */
-	if (suite == DP_SRTP_AES_CM_128_HMAC_SHA1_32)
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&pol.rtp);
-	else
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
-	srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
-	pol.ssrc.type = inbound ? ssrc_any_inbound : ssrc_any_outbound;
-	pol.key = (unsigned char *)(uintptr_t)key;
-	pol.window_size = 128;
-	if (srtp_create(&s, &pol) != srtp_err_status_ok)
-		return NULL;
-	return s;
-}
-
 /* Sessions replaced or deleted are freed once their lcore has applied the command that let go of them. */
 static void srtp_reap(void)
 {
@@ -1813,19 +1893,17 @@ static void srtp_reap(void)
 			g.dead[k++] = *d;
 			continue;
 		}
-		if (d->tx)
-			srtp_dealloc(d->tx);
-		if (d->rx)
-			srtp_dealloc(d->rx);
+		for (unsigned j = 0; j < 3; j++)
+			if (d->s[j])
+				srtp_dealloc(d->s[j]);
 	}
 	g.ndead = k;
 }
 
-static int srtp_retire(uint32_t flow)
+/* Sessions the flow's lcore lets go of with the command just sent: freed once it has applied it. */
+static int srtp_retire(uint32_t flow, srtp_t a, srtp_t b, srtp_t c)
 {
-	struct dp_srtp_pair *old = &g.ctl_srtp[flow];
-
-	if (!old->tx && !old->rx)
+	if (!a && !b && !c)
 		return 0;
 	if (g.ndead == g.cap_dead) {
 		size_t cap = g.cap_dead ? 2 * g.cap_dead : 64;
@@ -1836,15 +1914,25 @@ static int srtp_retire(uint32_t flow)
 		g.cap_dead = cap;
 	}
 	g.dead[g.ndead++] = (struct dp_srtp_dead){ .lcore = flow % g.port.nlcores,
-						   .seq = g.lc[flow % g.port.nlcores].cmds_sent,
-						   .tx = old->tx, .rx = old->rx };
-	old->tx = old->rx = NULL;
+						   .seq = g.lc[flow % g.port.nlcores].cmds_sent, .s = { a, b, c } };
 	return 0;
+}
+
+static uint64_t srtp_key_hash(const uint8_t *key, uint8_t suite)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ suite; /* FNV-1a */
+
+	for (unsigned i = 0; i < DP_SRTP_KEY_LEN; i++)
+		h = (h ^ key[i]) * 0x100000001b3ull;
+	return h | 1; /* 0: no session */
 }
 
 static int flow_cmd(uint32_t type, uint32_t flow, const struct dp_flow_params *p)
 {
 	struct dp_cmd c = { .type = type, .flow = flow };
+	struct dp_srtp_pair *pair;
+	uint64_t tx_hash = 0, rx_hash = 0;
+	int rc = 0;
 
 	if (!dp_engine_running())
 		return -ENODEV;
@@ -1864,36 +1952,57 @@ static int flow_cmd(uint32_t type, uint32_t flow, const struct dp_flow_params *p
 			if (!c.payload_sums)
 				return -ENOMEM;
 		}
-		if (p->srtp && type == DP_CMD_ADD) {
+		if (p->srtp) {
 			if (!g.srtp_up || (p->srtp->suite != DP_SRTP_AES_CM_128_HMAC_SHA1_80 &&
 					   p->srtp->suite != DP_SRTP_AES_CM_128_HMAC_SHA1_32))
 				return -EINVAL;
-			c.srtp_tx = srtp_session(p->srtp->tx_key, p->srtp->suite, false);
-			c.srtp_rx = srtp_session(p->srtp->rx_key, p->srtp->suite, true);
-			if (!c.srtp_tx || !c.srtp_rx)
+			/* a modify re-keys only the directions whose key changed: the others keep their sessions
+			 * (rollover counter, replay window) */
+			tx_hash = srtp_key_hash(p->srtp->tx_key, p->srtp->suite);
+			rx_hash = srtp_key_hash(p->srtp->rx_key, p->srtp->suite);
+			if (type == DP_CMD_ADD || tx_hash != g.ctl_srtp[flow].tx_hash)
+				c.srtp_tx = dp_srtp_session(p->srtp->tx_key, p->srtp->suite, false, DP_SRTP_WINDOW);
+			if (type == DP_CMD_ADD || rx_hash != g.ctl_srtp[flow].rx_hash)
+				c.srtp_rx = dp_srtp_session(p->srtp->rx_key, p->srtp->suite, true, DP_SRTP_WINDOW);
+			if ((!c.srtp_tx && (type == DP_CMD_ADD || tx_hash != g.ctl_srtp[flow].tx_hash)) ||
+			    (!c.srtp_rx && (type == DP_CMD_ADD || rx_hash != g.ctl_srtp[flow].rx_hash)))
 				goto srtp_fail;
 		}
 		c.u.fp = *p;
 		c.u.fp.srtp = NULL; /* the keys stay here; the lcore gets the sessions */
 	}
 	srtp_reap();
+	rc = send_cmd(flow % g.port.nlcores, &c);
+	if (rc < 0)
+		goto srtp_fail;
+	pair = &g.ctl_srtp[flow];
 	if (type != DP_CMD_MODIFY) {
-		int rc = send_cmd(flow % g.port.nlcores, &c);
-		if (rc < 0)
-			goto srtp_fail;
-		if (srtp_retire(flow) < 0)
+		if (srtp_retire(flow, pair->tx, pair->rx, pair->rx_prev) < 0)
 			cm_log(CM_LOG_ERROR, "dataplane", "out of memory: SRTP sessions of flow %u leak", flow);
-		g.ctl_srtp[flow] = (struct dp_srtp_pair){ c.srtp_tx, c.srtp_rx };
+		*pair = (struct dp_srtp_pair){ c.srtp_tx, c.srtp_rx, NULL, c.srtp_tx ? tx_hash : 0,
+					       c.srtp_rx ? rx_hash : 0 };
 		return 0;
 	}
-	return send_cmd(flow % g.port.nlcores, &c);
+	/* re-key: the lcore drops the old TX session and the RX session before the one it keeps as fallback */
+	if (srtp_retire(flow, c.srtp_tx ? pair->tx : NULL, c.srtp_rx ? pair->rx_prev : NULL, NULL) < 0)
+		cm_log(CM_LOG_ERROR, "dataplane", "out of memory: SRTP sessions of flow %u leak", flow);
+	if (c.srtp_tx) {
+		pair->tx = c.srtp_tx;
+		pair->tx_hash = tx_hash;
+	}
+	if (c.srtp_rx) {
+		pair->rx_prev = pair->rx;
+		pair->rx = c.srtp_rx;
+		pair->rx_hash = rx_hash;
+	}
+	return 0;
 
 srtp_fail:
 	if (c.srtp_tx)
 		srtp_dealloc(c.srtp_tx);
 	if (c.srtp_rx)
 		srtp_dealloc(c.srtp_rx);
-	return p && p->srtp && (!c.srtp_tx || !c.srtp_rx) ? -EINVAL : -ENOBUFS;
+	return rc < 0 ? rc : -EINVAL;
 }
 
 int dp_flow_add(uint32_t flow, const struct dp_flow_params *p)
@@ -1963,6 +2072,7 @@ void dp_proto_totals(struct dp_proto_totals *out)
 		out->tx_no_arp += g.lc[i].tx_no_arp;
 		out->tx_late_skipped += g.lc[i].tx_skipped;
 		out->tx_srtp_fail += g.lc[i].tx_srtp_fail;
+		out->rx_srtp_prev_key += g.lc[i].rx_srtp_prev_key;
 		out->rx_steered += g.lc[i].rx_steered;
 		out->events_lost += g.lc[i].events_lost;
 		out->local_delivered += g.lc[i].local_delivered;
@@ -1978,63 +2088,128 @@ bool dp_commands_done(void)
 	return true;
 }
 
-/* Seqlock read: copy, then check the generation did not move (or sit odd) meanwhile. */
+/* Everything a snapshot holds of one flow; the caller makes it consistent (owning lcore, or the seqlock). */
+static void flow_copy(uint32_t flow, struct dp_flow_snapshot *out)
+{
+	const struct dp_flow *f = &g.flows[flow];
+	const struct dp_flow_cold *c = &g.cold[flow];
+
+	out->rx = f->rx;
+	out->tx_packets = f->tx_packets;
+	out->tx_bytes = f->tx_bytes;
+	out->imp_lost = c->imp_lost;
+	out->imp_dup = c->imp_dup;
+	out->imp_reordered = c->imp_reordered;
+	out->ptime_ms = f->ptime_ms;
+	out->active = f->active;
+	out->srtp = f->srtp != 0;
+	out->rtcp_sent = c->rtcp_sent;
+	out->rtcp_received = c->rtcp_received;
+	out->rtt_us = c->rtt_us;
+	out->remote_report = c->remote_report;
+	out->remote_fraction_lost = c->remote_fraction;
+	out->remote_cum_lost = c->remote_cum_lost;
+	out->remote_jitter = c->remote_jitter;
+	out->dtmf_sent = c->dtmf_sent;
+	out->dtmf_received = c->dtmf_received;
+	out->dtmf_last = c->dtmf_last;
+	out->owd_count = c->owd_count;
+	out->owd_min_us = c->owd_min_us;
+	out->owd_max_us = c->owd_max_us;
+	out->owd_sum_us = c->owd_sum_us;
+}
+
 int dp_flow_snapshot(uint32_t flow, struct dp_flow_snapshot *out)
 {
-	struct dp_lcore *lc;
-	unsigned tries = 0;
-	uint64_t t0 = rte_rdtsc();
+	return dp_flow_snapshot_many(&flow, 1, out);
+}
 
-	if (!g.lc || flow >= g.cfg.max_flows)
-		return -EINVAL;
-	lc = &g.lc[flow % g.port.nlcores];
-	for (;;) {
-		uint32_t g1 = __atomic_load_n(&lc->gen, __ATOMIC_ACQUIRE), g2;
-		const struct dp_flow *f = &g.flows[flow];
+static bool snap_served(void)
+{
+	for (unsigned l = 0; l < g.port.nlcores; l++)
+		if (__atomic_load_n(&g.lc[l].snap_done, __ATOMIC_ACQUIRE) != g.lc[l].snap_seq)
+			return false;
+	return true;
+}
 
-		if (!(g1 & 1)) {
-			out->rx = f->rx;
-			out->tx_packets = f->tx_packets;
-			out->tx_bytes = f->tx_bytes;
-			out->imp_lost = g.cold[flow].imp_lost;
-			out->imp_dup = g.cold[flow].imp_dup;
-			out->imp_reordered = g.cold[flow].imp_reordered;
-			out->ptime_ms = f->ptime_ms;
-			out->active = f->active;
-			out->srtp = f->srtp != 0;
-			out->rtcp_sent = g.cold[flow].rtcp_sent;
-			out->rtcp_received = g.cold[flow].rtcp_received;
-			out->rtt_us = g.cold[flow].rtt_us;
-			out->remote_report = g.cold[flow].remote_report;
-			out->remote_fraction_lost = g.cold[flow].remote_fraction;
-			out->remote_cum_lost = g.cold[flow].remote_cum_lost;
-			out->remote_jitter = g.cold[flow].remote_jitter;
-			out->dtmf_sent = g.cold[flow].dtmf_sent;
-			out->dtmf_received = g.cold[flow].dtmf_received;
-			out->dtmf_last = g.cold[flow].dtmf_last;
-			out->owd_count = g.cold[flow].owd_count;
-			out->owd_min_us = g.cold[flow].owd_min_us;
-			out->owd_max_us = g.cold[flow].owd_max_us;
-			out->owd_sum_us = g.cold[flow].owd_sum_us;
-			rte_smp_rmb();
-			g2 = __atomic_load_n(&lc->gen, __ATOMIC_RELAXED);
-			if (g1 == g2 || !dp_engine_running())
-				return 0;
-		} else if (!dp_engine_running()) {
-			continue; /* stopped mid-pass cannot happen: the loop ends on an even generation */
-		}
-		if (++tries % 1024 == 0)
-			usleep(50); /* the lcore thread may be descheduled on a shared CPU */
-		else
-			rte_pause();
-		/* a pass that never ends is a dataplane bug; the control plane must not hang with it (~2 s) */
-		if (tries % 1024 == 0 && rte_rdtsc() - t0 > 2 * rte_get_tsc_hz()) {
+/* Until every lcore served the posted request: spins for about a pass or two, then sleeps between looks. */
+static int snap_wait(void)
+{
+	uint64_t t0 = rte_rdtsc(), spin = rte_get_tsc_hz() / 10000; /* 100 µs */
+
+	while (!snap_served()) {
+		uint64_t waited = rte_rdtsc() - t0;
+
+		if (!dp_engine_running())
+			return -ENODEV;
+		if (waited > 2 * rte_get_tsc_hz()) {
 			static struct cm_ratelimit rl = CM_RATELIMIT_INIT(10000, 1);
-			cm_log_rl(&rl, CM_LOG_ERROR, "dataplane", "lcore %u has been inside one pass for seconds: "
-				  "flow %u's counters are not readable", lc->slot, flow);
+			/* a pass that never ends is a dataplane bug; the control plane must not hang with it */
+			cm_log_rl(&rl, CM_LOG_ERROR, "dataplane", "an lcore has been inside one pass for seconds: flow "
+				  "counters are not readable");
 			return -ETIMEDOUT;
 		}
+		if (waited < spin)
+			rte_pause();
+		else
+			usleep(20); /* the lcore thread may be descheduled on a shared CPU */
 	}
+	return 0;
+}
+
+int dp_flow_snapshot_many(const uint32_t *flows, uint32_t n, struct dp_flow_snapshot *out)
+{
+	int rc;
+
+	if (!g.lc)
+		return -EINVAL;
+	if (n == 1 && flows[0] >= g.cfg.max_flows)
+		return -EINVAL;
+	if (dp_engine_manual || !dp_engine_running()) { /* no lcore thread runs: nothing changes meanwhile */
+		for (uint32_t i = 0; i < n; i++)
+			if (flows[i] < g.cfg.max_flows)
+				flow_copy(flows[i], &out[i]);
+		return 0;
+	}
+	/* a request that timed out is still posted, and its lcore may yet write into the buffers */
+	rc = snap_wait();
+	if (rc == -ENODEV)
+		return dp_flow_snapshot_many(flows, n, out);
+	if (rc < 0)
+		return rc;
+	if (n > g.snap_cap) {
+		uint32_t cap = n + n / 4 + 64;
+		uint32_t *f = realloc(g.snap_flows, cap * sizeof(*f));
+		struct dp_flow_snapshot *b;
+
+		if (!f)
+			return -ENOMEM;
+		g.snap_flows = f;
+		b = realloc(g.snap_buf, cap * sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		g.snap_buf = b;
+		g.snap_cap = cap;
+	}
+	memcpy(g.snap_flows, flows, n * sizeof(*flows));
+	for (unsigned l = 0; l < g.port.nlcores; l++) {
+		struct dp_lcore *lc = &g.lc[l];
+
+		lc->snap_flows = g.snap_flows;
+		lc->snap_out = g.snap_buf;
+		lc->snap_n = n;
+		lc->snap_cmds = lc->cmds_sent;
+		__atomic_store_n(&lc->snap_seq, lc->snap_seq + 1, __ATOMIC_RELEASE);
+	}
+	rc = snap_wait();
+	if (rc == -ENODEV) /* stopped meanwhile: the lcores are gone, the flows no longer change */
+		return dp_flow_snapshot_many(flows, n, out);
+	if (rc < 0)
+		return rc;
+	for (uint32_t i = 0; i < n; i++)
+		if (flows[i] < g.cfg.max_flows)
+			out[i] = g.snap_buf[i];
+	return 0;
 }
 
 unsigned dp_events_poll(struct dp_event *ev, unsigned max)

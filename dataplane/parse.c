@@ -149,11 +149,13 @@ enum dp_drop_reason dp_parse(const uint8_t *f, uint32_t len, bool verify_csum, s
 	/* RTP (RFC 3550 §5.1); RTCP shares the port under RFC 5761 and is told apart by its packet type. */
 	const uint8_t *rtp = udp + UDP_HLEN;
 	uint32_t rlen = ulen - UDP_HLEN;
+	/* the caller's frame: writable where it is (SRTP); set from here on, whatever the UDP payload turns out to
+	 * be (analyze reads SIP from it) */
+	out->udp_payload = (uint8_t *)(uintptr_t)rtp;
 	if (rlen < 8) /* the shortest RTCP packet: a receiver report without report blocks */
 		return DP_DROP_rtp_truncated;
 	if (rtp[0] >> 6 != 2)
 		return DP_DROP_rtp_bad_version;
-	out->udp_payload = (uint8_t *)(uintptr_t)rtp; /* the caller's frame: writable where it is (SRTP) */
 	if (rtp[1] >= 192 && rtp[1] <= 223) { /* the whole compound packet, for the RTCP handler */
 		out->payload = rtp;
 		out->payload_len = (uint16_t)rlen;

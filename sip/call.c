@@ -16,7 +16,9 @@
  * reliably, re-sends it until the PRACK and answers 500 when none comes in 64*T1.
  *
  * Both: the peer's BYE; re-INVITE (hold/resume: the answer mirrors the new direction, the owner hears the new
- * media); INFO application/dtmf-relay received, and sent from a queue one request at a time; OPTIONS.
+ * media); our own re-INVITE (sip_call_reinvite: a new offer, ACK for its 2xx, 491 retried after the §14.1 random
+ * wait, any other failure keeps the old media); INFO application/dtmf-relay received, and sent from a queue one
+ * request at a time; OPTIONS.
  *
  * Lifetime: every entry point (transaction callbacks, timers, the API) holds the call; sip_call_free and the
  * UA's free-after-ENDED only mark it while it is held, and the outermost entry frees it on the way out. */
@@ -74,6 +76,13 @@ struct sip_call {
 	struct sip_txn *other_txn;   /* BYE */
 	struct sip_txn *cancel_txn;
 	struct sip_txn *info_txn;
+	struct sip_txn *reinvite_txn; /* our re-INVITE */
+	struct cp_timer glare;       /* our re-INVITE, answered 491, is sent again when this fires (§14.1) */
+	uint32_t reinvite_cseq;
+	uint32_t ack_cseq;           /* of the INVITE whose 2xx c->ack answers */
+	unsigned glare_tries;
+	enum sdp_dir dir_before;     /* our direction before the pending re-INVITE: restored if it fails */
+	enum sdp_dir glare_dir;      /* what our re-INVITE offers, kept for a retry after 491 */
 	struct cp_timer timer;       /* placed: no answer, then the call duration; received: the ring time */
 	struct cp_timer retx;        /* received: 2xx retransmission until the ACK */
 	uint64_t invite_ms, answer_ms;
@@ -251,6 +260,11 @@ void sip_call_destroy(struct sip_call *c)
 
 	cp_timer_stop(loop, &c->timer);
 	cp_timer_stop(loop, &c->retx);
+	cp_timer_stop(loop, &c->glare);
+	if (c->invite_txn)
+		sip_txn_set_user(c->invite_txn, NULL);
+	if (c->reinvite_txn)
+		sip_txn_set_user(c->reinvite_txn, NULL);
 	cp_timer_stop(loop, &c->rel_timer);
 	if (c->invite_txn)
 		sip_txn_set_user(c->invite_txn, NULL);
@@ -299,6 +313,7 @@ static void end_call(struct sip_call *c)
 
 	cp_timer_stop(loop, &c->timer);
 	cp_timer_stop(loop, &c->retx);
+	cp_timer_stop(loop, &c->glare);
 	cp_timer_stop(loop, &c->rel_timer);
 	if (c->answer_ms && !c->st.duration_ms)
 		c->st.duration_ms = cm_now_ms() - c->answer_ms;
@@ -434,6 +449,10 @@ static int in_dialog_hdrs(struct sip_call *c, const char *method, uint32_t cseq,
 	sip_build_request(&b, buf, sizeof(buf), method,
 			  (struct sip_str){ c->remote_target, strlen(c->remote_target) });
 	dialog_headers(c, &b, branch, c->route_set, true, cseq, method);
+	if (strcmp(method, "INVITE") == 0) { /* a re-INVITE: Contact is mandatory (§8.1.1.8) */
+		contact(c, &b);
+		sip_build_hdrf(&b, "Allow", ALLOW);
+	}
 	if (extra)
 		sip_build_raw(&b, extra);
 	n = sip_build_finish(&b, ctype, (struct sip_str){ body ? body : "", body ? strlen(body) : 0 });
@@ -445,6 +464,7 @@ static int in_dialog_hdrs(struct sip_call *c, const char *method, uint32_t cseq,
 		if (c->ack) {
 			memcpy(c->ack, buf, (size_t)n);
 			c->ack_len = (size_t)n;
+			c->ack_cseq = cseq;
 		}
 		return sip_tp_send(c->tp, &c->next_hop, buf, (size_t)n);
 	}
@@ -751,6 +771,8 @@ static void invite_response(struct sip_call *c, const struct sip_msg *m)
 }
 
 static void info_done(struct sip_call *c, unsigned status);
+static void reinvite_response(struct sip_call *c, const struct sip_msg *m);
+static void reinvite_done(struct sip_call *c, unsigned status, bool applied);
 
 static void on_response(struct sip_client_handler *h, struct sip_txn *ct, const struct sip_msg *m)
 {
@@ -768,6 +790,11 @@ static void on_response(struct sip_client_handler *h, struct sip_txn *ct, const 
 		if (m->status >= 200) {
 			c->info_txn = NULL;
 			info_done(c, m->status);
+		}
+	} else if (ct == c->reinvite_txn) {
+		if (m->status >= 200) {
+			c->reinvite_txn = NULL;
+			reinvite_response(c, m);
 		}
 	} else if (ct == c->cancel_txn) {
 		if (m->status >= 200)
@@ -807,6 +834,10 @@ static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
 	} else if (ct == c->info_txn) {
 		c->info_txn = NULL;
 		info_done(c, 408);
+	} else if (ct == c->reinvite_txn) {
+		c->reinvite_txn = NULL;
+		c->media.dir = c->dir_before;
+		reinvite_done(c, 408, false);
 	} else if (ct == c->cancel_txn) {
 		c->cancel_txn = NULL;
 	} else if (ct == c->prack_txn) {
@@ -833,6 +864,8 @@ static void on_terminated(struct sip_client_handler *h, struct sip_txn *ct)
 		c->cancel_txn = NULL;
 	if (c->info_txn == ct)
 		c->info_txn = NULL;
+	if (c->reinvite_txn == ct)
+		c->reinvite_txn = NULL;
 	if (c->prack_txn == ct)
 		c->prack_txn = NULL;
 }
@@ -843,7 +876,7 @@ void sip_call_stray_2xx(struct sip_call *c, const struct sip_msg *resp)
 	const char *why;
 
 	if (c->incoming || !c->ack || sip_parse_cseq(sip_msg_hdr(resp, SIP_HDR_CSEQ)->value, &cs, &why) < 0 ||
-	    cs.method_id != SIP_INVITE || cs.seq != c->invite_cseq)
+	    cs.method_id != SIP_INVITE || cs.seq != c->ack_cseq)
 		return;
 	sip_tp_send(c->tp, &c->next_hop, c->ack, c->ack_len);
 	c->st.ack_retransmissions++;
@@ -863,6 +896,7 @@ static void on_timer(struct cp_loop *loop, void *arg)
 }
 
 static void ok_retransmit(struct cp_loop *loop, void *arg);
+static void glare_retry(struct cp_loop *loop, void *arg);
 static void rel_retransmit(struct cp_loop *loop, void *arg);
 
 static int copy(char *dst, const char *src)
@@ -886,6 +920,7 @@ static struct sip_call *call_alloc(struct sip_ua *ua, const struct sip_call_hand
 	c->cseq = (uint32_t)(sip_ua_random(ua) & 0xfff) + 1; /* any start below 2^31 (§8.1.1.5) */
 	cp_timer_init(&c->timer, on_timer, c);
 	cp_timer_init(&c->retx, ok_retransmit, c);
+	cp_timer_init(&c->glare, glare_retry, c);
 	cp_timer_init(&c->rel_timer, rel_retransmit, c);
 	ua->st.live++;
 	return c;
@@ -1293,8 +1328,8 @@ static void reinvite(struct sip_call *c, struct sip_txn *st, const struct sip_ms
 	char *old = c->peer_sdp;
 	int n;
 
-	if (c->st.state != SIP_CALL_CONFIRMED || c->invite_txn) {
-		sip_txn_respond_simple(st, 491, NULL, NULL); /* §14.2: one offer at a time */
+	if (c->st.state != SIP_CALL_CONFIRMED || c->invite_txn || c->reinvite_txn) {
+		sip_txn_respond_simple(st, 491, NULL, NULL); /* §14.2: one offer at a time, either way */
 		return;
 	}
 	c->peer_sdp = NULL; /* the previous SDP stays until the new one is accepted */
@@ -1515,6 +1550,117 @@ int sip_call_send_dtmf(struct sip_call *c, const char *digits, uint32_t duration
 	info_next(c);
 	release(c);
 	return 0;
+}
+
+/* ---- both roles: re-INVITEs of ours (RFC 3261 §14.1, RFC 3264 §8) ------------------------------------------ */
+
+static int send_reinvite(struct sip_call *c)
+{
+	char sdp[SDP_MAX];
+	int n;
+
+	c->media.sess_version++; /* RFC 3264 §8: a changed session description has a higher version */
+	n = sdp_build_offer(&c->media, sdp, sizeof(sdp));
+	if (n < 0)
+		return n;
+	c->reinvite_cseq = ++c->cseq;
+	c->st.reinvites_sent++;
+	return in_dialog(c, "INVITE", c->reinvite_cseq, "application/sdp", sdp, &c->reinvite_txn);
+}
+
+static void reinvite_done(struct sip_call *c, unsigned status, bool applied)
+{
+	c->glare_tries = 0;
+	if (c->cb && c->cb->on_reinvite)
+		c->cb->on_reinvite(c, c->arg, status, applied);
+	/* §12.2.1.2: the dialog is gone (481) or the peer is (408, or no answer at all) */
+	if ((status == 481 || status == 408) && c->st.state == SIP_CALL_CONFIRMED)
+		send_bye(c);
+}
+
+/* The final response to our re-INVITE.  A 2xx is ACKed whatever it carries; its answer replaces the media only if
+ * it fits our offer and the owner takes it. */
+static void reinvite_response(struct sip_call *c, const struct sip_msg *m)
+{
+	struct sdp_negotiated prev = c->st.media, neg;
+	enum sdp_neg why;
+	char *old = c->peer_sdp;
+	bool applied = false;
+
+	if (m->status >= 300) {
+		c->media.dir = c->dir_before;
+		if (m->status == 491 && c->glare_tries < SIP_CALL_MAX_GLARE && c->st.state == SIP_CALL_CONFIRMED) {
+			/* §14.1: the Call-ID's owner (who placed the call) waits 2.1-4 s, the other 0-2 s, in 10 ms
+			 * units, so that the two offers do not cross again */
+			uint64_t r = sip_ua_random(c->ua);
+			uint32_t wait_ms = c->incoming ? (uint32_t)(r % 201) * 10 : (uint32_t)(210 + r % 191) * 10;
+
+			c->st.glare++;
+			c->glare_tries++;
+			cp_timer_start(loop_of(c), &c->glare, wait_ms);
+			return;
+		}
+		reinvite_done(c, m->status, false);
+		return;
+	}
+	in_dialog(c, "ACK", c->reinvite_cseq, NULL, NULL, NULL);
+	if (c->st.state != SIP_CALL_CONFIRMED)
+		return; /* we hang up meanwhile */
+	c->peer_sdp = NULL; /* the previous SDP stays until the new one is accepted */
+	if (take_peer_sdp(c, m->body) == 0 && sdp_accept_answer(&c->media, &sdp_scratch, &neg, &why) == 0) {
+		c->st.media = neg;
+		applied = owner_accepts(c, &neg);
+	}
+	if (applied) {
+		free(old);
+		c->st.reinvites_ok++;
+	} else {
+		free(c->peer_sdp);
+		c->peer_sdp = old;
+		c->st.media = prev;
+		c->media.dir = c->dir_before;
+	}
+	reinvite_done(c, m->status, applied);
+}
+
+static void glare_retry(struct cp_loop *loop, void *arg)
+{
+	struct sip_call *c = arg;
+	enum sdp_dir dir = c->media.dir;
+
+	(void)loop;
+	hold(c);
+	if (c->st.state == SIP_CALL_CONFIRMED && !c->reinvite_txn) {
+		c->dir_before = c->media.dir;
+		c->media.dir = c->glare_dir;
+		if (send_reinvite(c) < 0) {
+			c->media.dir = dir;
+			reinvite_done(c, 503, false);
+		}
+		sip_tp_kick(c->tp);
+	}
+	release(c);
+}
+
+int sip_call_reinvite(struct sip_call *c, enum sdp_dir dir)
+{
+	int rc;
+
+	/* §14.1: not while an INVITE is in progress either way (ours, or the peer's 2xx not yet ACKed) */
+	if (c->st.state != SIP_CALL_CONFIRMED)
+		return -EINVAL;
+	if (c->reinvite_txn || c->invite_txn || cp_timer_armed(&c->glare) || c->ok)
+		return -EBUSY;
+	hold(c);
+	c->glare_tries = 0;
+	c->glare_dir = dir;
+	c->dir_before = c->media.dir;
+	c->media.dir = dir;
+	rc = send_reinvite(c);
+	if (rc < 0)
+		c->media.dir = c->dir_before;
+	release(c);
+	return rc;
 }
 
 const struct sip_call_stats *sip_call_stats(const struct sip_call *c)

@@ -774,6 +774,7 @@ const struct sockaddr_storage *sip_reg_dst(const struct sip_reg *r);
 #define SIP_CALL_ROUTES_MAX 8u       /* Record-Route entries kept */
 #define SIP_CALL_DTMF_MAX 32u        /* INFO digits queued per call; digits received remembered per call */
 #define SIP_DTMF_CHARS "0123456789*#ABCD"
+#define SIP_CALL_MAX_GLARE 4u        /* re-INVITEs of ours answered 491 in a row before we give up */
 
 enum sip_call_state { SIP_CALL_IDLE, SIP_CALL_CALLING, SIP_CALL_RINGING, SIP_CALL_CONFIRMED, SIP_CALL_ENDING,
 		      SIP_CALL_ENDED };
@@ -845,6 +846,8 @@ struct sip_call_stats {
 	bool ack_timeout;                /* UAS: none came in 64*T1 (the call was then ended with BYE) */
 	unsigned ok_retransmissions;     /* UAS: 2xx re-sent while waiting for the ACK (§13.3.1.4) */
 	unsigned reinvites;              /* re-INVITEs from the peer answered */
+	unsigned reinvites_sent, reinvites_ok; /* re-INVITEs of ours (retries included) and those that took */
+	unsigned glare;                  /* of ours answered 491 */
 	unsigned reliable_provisionals;  /* UAC: reliable 1xx received and PRACKed; UAS: reliable 1xx sent */
 	unsigned pracks;                 /* UAC: PRACKs answered with 2xx; UAS: PRACKs matched and answered 200 */
 	unsigned rel_retransmissions;    /* UAS: reliable 1xx re-sent waiting for the PRACK */
@@ -870,6 +873,9 @@ struct sip_call_handler {
 	bool (*on_media)(struct sip_call *c, void *arg, const struct sdp_negotiated *m);
 	/* A DTMF digit in an INFO application/dtmf-relay request (RFC 2976 usage). */
 	void (*on_dtmf)(struct sip_call *c, void *arg, char digit, uint32_t duration_ms);
+	/* Our re-INVITE (sip_call_reinvite) is over: status is its final status (408: no answer); applied says
+	 * the new media are in place (on_media has accepted them).  Otherwise the old media stay. */
+	void (*on_reinvite)(struct sip_call *c, void *arg, unsigned status, bool applied);
 };
 
 struct sip_ua;
@@ -882,6 +888,13 @@ int sip_call_hangup(struct sip_call *c);
 /* Queues DTMF digits (SIP_DTMF_CHARS) sent one INFO application/dtmf-relay each, the next when the previous
  * is answered.  0, -EINVAL (not confirmed, bad digit), -ENOSPC (queue full). */
 int sip_call_send_dtmf(struct sip_call *c, const char *digits, uint32_t duration_ms);
+/* A re-INVITE from our side (RFC 3261 §14.1, RFC 3264 §8) offering our media again in direction dir (hold:
+ * sendonly or inactive; resume: sendrecv), with the session version raised.  The 2xx is ACKed and its answer goes
+ * to on_media like any other; on_reinvite tells the end.  491 (glare, §14.2) is retried after the §14.1 random
+ * wait (2.1-4 s when we chose the Call-ID, i.e. placed the call, else 0-2 s) up to SIP_CALL_MAX_GLARE times;
+ * any other failure keeps the old media, and 481 or 408 also end the dialog with BYE (§12.2.1.2).
+ * 0, -EINVAL (not confirmed), -EBUSY (an offer of ours is pending), or the send error. */
+int sip_call_reinvite(struct sip_call *c, enum sdp_dir dir);
 void sip_call_free(struct sip_call *c);
 const struct sip_call_stats *sip_call_stats(const struct sip_call *c);
 /* The dialog's route set as Route header text ("" without Record-Route). */

@@ -38,7 +38,20 @@ media_ip = 192.0.2.50, 192.0.2.51, 192.0.2.52, 192.0.2.53, 192.0.2.54, 192.0.2.5
 rtp_ports = 10000-59999
 PLAN
 	/usr/bin/time -f "%e %P %M" -o "$dir/time" "$worker" run "$dir/p.ini" --json-summary "$dir/s.json" \
-		>"$dir/out" 2>&1
+		>"$dir/out" 2>&1 &
+	tpid=$!
+	# CPU time per thread (utime + stime ticks), the last reading before the worker exits: the control plane
+	# (main thread) apart from the busy-polling dataplane lcore
+	: >"$dir/threads"
+	sleep 1
+	wpid=$(pgrep -P "$tpid" | head -n 1)
+	while [ -n "$wpid" ] && kill -0 "$wpid" 2>/dev/null; do
+		for t in /proc/"$wpid"/task/*; do
+			echo "$(cat "$t/comm") $(cut -d' ' -f14,15 "$t/stat")"
+		done >"$dir/threads.new" 2>/dev/null && mv "$dir/threads.new" "$dir/threads"
+		sleep 2
+	done
+	wait "$tpid"
 	rc=$?
 	verdict=$(python3 - "$dir/s.json" "$n" <<'PY'
 import json, sys
@@ -61,7 +74,10 @@ PY
 	read -r secs cpu rss <<EOF
 $(tail -n 1 "$dir/time")
 EOF
-	echo "calls=$n exit=$rc $verdict wall=${secs}s cpu=$cpu peak_rss=$((rss / 1024))MiB"
+	threads=$(awk -v hz="$(getconf CLK_TCK)" '{ t = ($2 + $3) / hz }
+		$1 ~ /^callmeter/ { cp += t } $1 ~ /^(rte|lcore)-worker/ { dp += t }
+		END { printf "control_plane_cpu=%.1fs dataplane_cpu=%.1fs", cp, dp }' "$dir/threads")
+	echo "calls=$n exit=$rc $verdict wall=${secs}s cpu=$cpu $threads peak_rss=$((rss / 1024))MiB"
 	case $verdict in
 	PASS*) best=$n ;;
 	*)	# why: the outcomes and the worker's last lines

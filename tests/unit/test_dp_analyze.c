@@ -12,62 +12,7 @@
 
 #include "common/common.h"
 #include "check_main.h"
-
-static FILE *pcap_open(const char *path)
-{
-	FILE *f = fopen(path, "wb");
-	const uint32_t hdr[6] = { 0xa1b2c3d4, 2 | 4u << 16, 0, 0, 65535, 1 };
-
-	ck_assert_ptr_nonnull(f);
-	fwrite(hdr, sizeof(hdr), 1, f);
-	return f;
-}
-
-static void pcap_frame(FILE *f, uint64_t t_us, const uint8_t *frame, uint32_t len)
-{
-	uint32_t rec[4] = { (uint32_t)(t_us / 1000000), (uint32_t)(t_us % 1000000), len, len };
-
-	fwrite(rec, sizeof(rec), 1, f);
-	fwrite(frame, len, 1, f);
-}
-
-static void put16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v);
-}
-
-/* Ethernet + IPv4 + UDP around `payload` (UDP checksum 0: not computed, as RFC 768 allows). */
-static uint32_t udp_frame(uint8_t *b, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
-			  const uint8_t *payload, uint32_t plen)
-{
-	uint32_t sum = 0;
-
-	memset(b, 0, 42);
-	memcpy(b, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00", 14);
-	b[14] = 0x45;
-	put16(b + 16, 28 + plen);
-	b[22] = 64;
-	b[23] = 17;
-	put32(b + 26, src);
-	put32(b + 30, dst);
-	for (int i = 14; i < 34; i += 2)
-		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	put16(b + 24, ~sum & 0xffff);
-	put16(b + 34, sport);
-	put16(b + 36, dport);
-	put16(b + 38, 8 + plen);
-	memcpy(b + 42, payload, plen);
-	return 42 + plen;
-}
+#include "pcaputil.h"
 
 struct stream {
 	uint32_t src, dst;
@@ -156,32 +101,6 @@ static void write_capture(const char *path)
 		}
 	}
 	fclose(f);
-}
-
-/* Runs a command and returns its standard output (malloc'd). */
-static char *run(const char *cmd, int *status)
-{
-	FILE *p = popen(cmd, "r");
-	size_t cap = 1 << 16, len = 0, n;
-	char *out = malloc(cap);
-
-	ck_assert_ptr_nonnull(p);
-	while ((n = fread(out + len, 1, cap - 1 - len, p)) > 0)
-		len += n;
-	out[len] = '\0';
-	*status = pclose(p);
-	return out;
-}
-
-static double json_num(const char *obj, const char *key)
-{
-	char pat[64];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\"%s\": ", key);
-	p = strstr(obj, pat);
-	ck_assert_msg(p != NULL, "key %s missing", key);
-	return strtod(p + strlen(pat), NULL);
 }
 
 START_TEST(analyze_matches_tshark)

@@ -187,6 +187,32 @@ START_TEST(loopback_impairments_are_measured)
 	ck_assert_int_eq(dp_impair_set(0, &none), 0);
 	ck_assert_int_eq(dp_impair_set(1, &none), 0);
 	usleep(150000); /* clean tail: held packets out, no trailing loss */
+	{
+		/* the batched read (served by the lcore) sits between two single reads of every flow, mid-traffic */
+		static struct dp_flow_snapshot before[NFLOWS + 1], many[NFLOWS + 1], after[NFLOWS + 1];
+		uint32_t ids[NFLOWS + 1];
+		unsigned moved = 0;
+
+		for (uint32_t f = 0; f < NFLOWS; f++) {
+			ids[f] = f;
+			ck_assert_int_eq(dp_flow_snapshot(f, &before[f]), 0);
+		}
+		ids[NFLOWS] = cfg.max_flows; /* skipped */
+		usleep(40000); /* two packet times: every sending flow moves */
+		memset(&many[NFLOWS], 0xa5, sizeof(many[NFLOWS]));
+		ck_assert_int_eq(dp_flow_snapshot_many(ids, NFLOWS + 1, many), 0);
+		for (uint32_t f = 0; f < NFLOWS; f++) {
+			ck_assert_int_eq(dp_flow_snapshot(f, &after[f]), 0);
+			ck_assert_uint_le(before[f].tx_packets, many[f].tx_packets);
+			ck_assert_uint_le(many[f].tx_packets, after[f].tx_packets);
+			ck_assert_uint_le(before[f].rx.received, many[f].rx.received);
+			ck_assert_uint_le(many[f].rx.received, after[f].rx.received);
+			ck_assert_uint_eq(many[f].active, after[f].active);
+			moved += many[f].tx_packets > before[f].tx_packets;
+		}
+		ck_assert_uint_eq(many[NFLOWS].tx_packets, 0xa5a5a5a5a5a5a5a5ull);
+		ck_assert_uint_gt(moved, NFLOWS / 2);
+	}
 	for (uint32_t f = 0; f < NFLOWS; f++) {
 		params(&p, f, mac);
 		p.dir = DP_FLOW_RECV; /* hold: stop sending, keep analysing */

@@ -543,6 +543,91 @@ START_TEST(error_status_follows_worker_health)
 }
 END_TEST
 
+/* The gateway's name is looked up without blocking the loop: with a DNS server that never answers, the loop keeps
+ * turning (SIP and runs live on it) while the lookup waits; with one that answers, the worker connects to the
+ * address it gave (proved by the TLS name check failing: the test certificate is for localhost, not gw.test). */
+START_TEST(gateway_name_lookup_does_not_block)
+{
+	char tok[GW_TOKEN_LEN + 1], servers[32];
+	struct cfg_worker cfg;
+	struct cp_state st = { .name = "dns", .daemon_mode = true, .dataplane_ok = true };
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	struct cp_loop *loop = cp_loop_new();
+	struct cp_gateway *gw;
+	struct gt_gateway g;
+	struct tu_proc dns = { 0 };
+	uint64_t worst = 0, end;
+	int hole = socket(AF_INET, SOCK_DGRAM, 0);
+
+	cm_log_setup(CM_LOG_WARN, CM_LOG_PRETTY, stderr);
+	signal(SIGPIPE, SIG_IGN);
+	gt_create("d1", tok);
+	gt_serve(&g, "srv", 0, 30);
+	ck_assert_int_eq(bind(hole, (struct sockaddr *)&sa, sizeof(sa)), 0); /* a DNS server that never answers */
+	ck_assert_int_eq(getsockname(hole, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(servers, sizeof(servers), "127.0.0.1:%u", ntohs(sa.sin_port));
+	setenv("CALLMETER_DNS_SERVERS", servers, 1);
+	cfg_worker_defaults(&cfg);
+	cm_strlcpy(cfg.token, tok, sizeof(cfg.token));
+	cm_strlcpy(cfg.cloud_host, "gw.test", sizeof(cfg.cloud_host));
+	cfg.cloud_port = (uint16_t)g.port;
+	snprintf(cfg.ca_file, sizeof(cfg.ca_file), "%s/ca.pem", gt_dir);
+	cfg.reconnect_min_ms = 100;
+	cfg.reconnect_max_ms = 200;
+	gw = cp_gateway_start(loop, &cfg, &st);
+	ck_assert(gw);
+	end = cm_now_ms() + 1500;
+	while (cm_now_ms() < end) {
+		uint64_t t0 = cm_now_ms();
+
+		cp_loop_run_once(loop, 10);
+		if (cm_now_ms() - t0 > worst)
+			worst = cm_now_ms() - t0;
+	}
+	ck_assert_msg(worst < 200, "the loop stood still for %llu ms", (unsigned long long)worst);
+	ck_assert(!st.gateway_connected);
+	ck_assert_uint_eq(st.gateway_attempts, 1); /* still waiting for its answer */
+	cp_gateway_stop(gw);
+	close(hole);
+
+	/* dnsmasq (from deps.sh) answering gw.test with 127.0.0.1 */
+	{
+		char port[32], rec[64];
+		unsigned dport = tu_free_port();
+		char *env[] = { NULL };
+		char *argv[] = { "/usr/sbin/dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+				 "--listen-address=127.0.0.1", "--bind-interfaces", port, "--user=root", rec, NULL };
+
+		if (access(argv[0], X_OK) != 0) {
+			fprintf(stderr, "dnsmasq missing: the answered lookup is not tested here\n");
+		} else {
+			snprintf(port, sizeof(port), "--port=%u", dport);
+			snprintf(rec, sizeof(rec), "--host-record=gw.test,127.0.0.1");
+			tu_spawn(&dns, argv, env);
+			usleep(300000);
+			snprintf(servers, sizeof(servers), "127.0.0.1:%u", dport);
+			setenv("CALLMETER_DNS_SERVERS", servers, 1);
+			gw = cp_gateway_start(loop, &cfg, &st);
+			ck_assert(gw);
+			end = cm_now_ms() + 8000;
+			while (cm_now_ms() < end && !strstr(st.gateway_last_error, "certificate") &&
+			       !strstr(st.gateway_last_error, "hostname"))
+				cp_loop_run_once(loop, 50);
+			ck_assert_msg(strstr(st.gateway_last_error, "hostname mismatch") ||
+				      strstr(st.gateway_last_error, "certificate"), "last error: %s", st.gateway_last_error);
+			cp_gateway_stop(gw);
+			kill(dns.pid, SIGTERM);
+			tu_wait(&dns, 2000);
+			unlink(dns.out);
+		}
+	}
+	unsetenv("CALLMETER_DNS_SERVERS");
+	cp_loop_free(loop);
+	free(gt_stop(&g));
+}
+END_TEST
+
 static Suite *worker_suite(void)
 {
 	Suite *s = suite_create("gw-worker");
@@ -558,6 +643,7 @@ static Suite *worker_suite(void)
 	tcase_add_test(tc, through_an_https_proxy);
 	tcase_add_test(tc, error_status_follows_worker_health);
 	tcase_add_test(tc, metrics_survive_a_gateway_restart);
+	tcase_add_test(tc, gateway_name_lookup_does_not_block);
 	suite_add_tcase(s, tc);
 	return s;
 }

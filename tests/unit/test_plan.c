@@ -163,17 +163,56 @@ static const struct {
 	{ "[group a]\nendpoints = 1\n[dataplane]\nrtp_ports = 5000\n", "4: key 'rtp_ports': expected LOW-HIGH" },
 	{ "[group a]\nendpoints = 1\n[dataplane]\nrtp_ports = 900-2000\n", "4: key 'rtp_ports': expected LOW-HIGH" },
 	{ "[group a]\nendpoints = 500\n[dataplane]\nrtp_ports = 20000-20100\n",
-	  "3: key 'rtp_ports': 50 RTP ports on 1 media address(es) for 500 call legs" },
+	  "4: key 'rtp_ports': 50 RTP ports on 1 media address(es) for 500 call legs" },
+	{ "[group a]\nendpoints = 100000\n", "key 'rtp_ports': 25000 RTP ports on 1 media address(es) for 100000" },
 	{ "[group a]\nendpoints = 30\nrole = both\ntarget = group:b\n[group b]\nendpoints = 1\n"
-	  "[dataplane]\nrtp_ports = 20000-20119\n", "7: key 'rtp_ports': 60 RTP ports on 1 media address(es) for 61" },
+	  "[dataplane]\nrtp_ports = 20000-20119\n", "8: key 'rtp_ports': 60 RTP ports on 1 media address(es) for 61" },
 	{ "[group a]\nendpoints = 1\n[impairment]\nloss = 101%\n", "4: key 'loss': expected a percentage 0-100" },
 	{ "[group a]\nendpoints = 1\n[impairment]\nloss = lots\n", "4: key 'loss': expected a percentage" },
-	{ "[group a]\nendpoints = 1\n[impairment]\nburst_p = 2%\n", "3: key 'burst_r': burst loss needs burst_r" },
+	{ "[group a]\nendpoints = 1\n[impairment]\nburst_p = 2%\n", "4: key 'burst_p': burst loss needs burst_r" },
+	{ "[test]\nduration = 10s\nduration = 20s\n[group a]\nendpoints = 1\n",
+	  "3: key 'duration': given twice in [test] (first on line 2)" },
+	{ "[group a]\nendpoints = 1\n[dataplane]\nvlan = 1\n\nvlan = 2\n", "6: key 'vlan': given twice in [dataplane] (first on line 4)" },
+	{ "[group a]\nendpoints = 1\n[dataplane]\neal_args = a\n  b\neal_args = c\n",
+	  "6: key 'eal_args': given twice in [dataplane] (first on line 4)" },
+	{ "[group a]\nendpoints = 1\n[impairment]\nloss = 1\nloss = 2\n", "5: key 'loss': given twice in [impairment]" },
 	{ "[group a]\nendpoints = 1\n[impairment]\njitter = 20 ms\n", "4: key 'jitter': expected a duration" },
+	{ "[group b]\nendpoints = 1\n[group a]\nendpoints = 1\ntarget = group:b\nhold_at = 2s\n",
+	  "6: key 'hold_at': [group a]: hold_at needs hold_for" },
+	{ "[group b]\nendpoints = 1\n[group a]\nendpoints = 1\ntarget = group:b\nhold_for = 2s\n",
+	  "6: key 'hold_for': [group a]: hold_for needs hold_at" },
+	{ "[group a]\nendpoints = 1\nhold_mode = inactive\n", "3: key 'hold_mode': [group a]: hold_mode needs hold_at" },
+	{ "[group a]\nendpoints = 1\nhold_at = 1s\nhold_for = 1s\n", "3: key 'hold_at': [group a]: only groups that place" },
+	{ "[group b]\nendpoints = 1\n[group a]\nendpoints = 1\ntarget = group:b\nhold_at = 6s\nhold_for = 4s\n",
+	  "7: key 'hold_for': [group a]: the hold (hold_at 6 s + hold_for 4 s) must end before the call does "
+	  "(call_duration 10 s)" },
+	{ "[group a]\nendpoints = 1\nhold_for = 50ms\n", "3: key 'hold_for': expected a duration between 0.1 s" },
+	{ "[group a]\nendpoints = 1\nhold_mode = mute\n", "3: key 'hold_mode': expected one of sendonly, inactive" },
 	{ "[test]\nname = x\n", "the plan has no [group NAME] section" },
 	{ "[group a]\nendpoints = 600000\n[group b]\nendpoints = 600000\n", "endpoints in all; a plan holds at most 1000000" },
 	{ "[group a]\nendpoints 1\n", "2: syntax error" },
 };
+
+/* Hold from our side: the three keys, the call duration of the group winning over the plan's. */
+START_TEST(hold_keys)
+{
+	char err[CFG_ERR_MAX];
+
+	ck_assert_msg(cfg_plan_load_string(&plan, "h.ini", "[test]\ncall_duration = 5s\n[group b]\nendpoints = 1\n"
+					   "[group a]\nendpoints = 1\ntarget = group:b\ncall_duration = 30s\n"
+					   "hold_at = 10s\nhold_for = 15s\nhold_mode = inactive\n", err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(plan.groups[1].hold_at_ms, 10000);
+	ck_assert_uint_eq(plan.groups[1].hold_for_ms, 15000);
+	ck_assert_int_eq(plan.groups[1].hold_mode, CFG_HOLD_INACTIVE);
+	ck_assert_uint_eq(plan.groups[0].hold_for_ms, 0); /* never */
+	ck_assert_msg(cfg_plan_load_string(&plan, "h.ini", "[group b]\nendpoints = 1\n[group a]\nendpoints = 1\n"
+					   "role = both\ntarget = group:b\nhold_at = 0\nhold_for = 500ms\n", err,
+					   sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(plan.groups[1].hold_mode, CFG_HOLD_SENDONLY);
+	ck_assert_uint_eq(plan.groups[1].hold_at_ms, 0);
+}
+END_TEST
 
 START_TEST(bad_plan_names_line_and_key)
 {
@@ -316,6 +355,7 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, full_plan);
 	tcase_add_test(tc, fleet_part_endpoints_and_remote_addresses);
 	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, hold_keys);
 	tcase_add_loop_test(tc, bad_plan_names_line_and_key, 0, (int)CM_ARRAY_SIZE(bad_plans));
 	tcase_add_test(tc, bad_accounts_csv_line);
 	tcase_add_test(tc, headers_indented_with_any_white_space);

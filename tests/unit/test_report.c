@@ -337,6 +337,82 @@ START_TEST(progress_and_summary_text)
 	cp_report_free(&r);
 }
 END_TEST
+/* A sample with counts but no stream up (a call ended in that second): the counters are written, the stream's
+ * figures nil; a negative packets_lost (packets counted lost that came late) stays negative. */
+START_TEST(sample_counts_without_stream)
+{
+	struct cp_sample c = { .t = 9, .endpoint = 2, .group = "g", .state = "ready", .has_counts = true,
+			       .packets_sent = 17, .packets_received = 16, .packets_lost = -1, .pdd_ms = -1,
+			       .time_to_ringing_ms = -1, .setup_ms = -1, .call_duration_ms = -1 };
+	char buf[2048];
+	int n = cp_sample_pack(&c, buf, sizeof(buf));
+	msgpack_unpacked res;
+	size_t off = 0;
+
+	ck_assert_int_gt(n, 0);
+	msgpack_unpacked_init(&res);
+	ck_assert_int_eq(msgpack_unpack_next(&res, buf, (size_t)n, &off), MSGPACK_UNPACK_SUCCESS);
+	ck_assert_uint_eq(map_get(&res.data, "packets_sent")->via.u64, 17);
+	ck_assert_uint_eq(map_get(&res.data, "packets_received")->via.u64, 16);
+	ck_assert_int_eq(map_get(&res.data, "packets_lost")->type, MSGPACK_OBJECT_NEGATIVE_INTEGER);
+	ck_assert_int_eq(map_get(&res.data, "packets_lost")->via.i64, -1);
+	ck_assert_int_eq(map_get(&res.data, "mos")->type, MSGPACK_OBJECT_NIL);
+	ck_assert_int_eq(map_get(&res.data, "jitter_ms")->type, MSGPACK_OBJECT_NIL);
+	ck_assert_uint_eq(map_get(&res.data, "v")->via.u64, 2);
+	msgpack_unpacked_destroy(&res);
+}
+END_TEST
+
+/* The summary's groups: outcomes by endpoint index, the streams' figures by the flows' endpoints. */
+START_TEST(groups_in_summary)
+{
+	static struct cfg_plan plan;
+	struct cp_report r;
+	struct cp_flow_report f = { .codec = "PCMU", .packets_sent = 100, .packets_received = 98, .packets_lost = 2,
+				    .mos = 4.2, .jitter_ms = 1.5, .max_jitter_ms = 3, .holds = 1 };
+	char path[64], err[CFG_ERR_MAX];
+	json_t *root, *g;
+
+	ck_assert_msg(cfg_plan_load_string(&plan, "g.ini", "[group a]\nendpoints = 2\n[group b]\nendpoints = 3\n"
+					   "target = group:a\n", err, sizeof(err)) == 0, "%s", err);
+	cp_report_init(&r, "run-g", "g.ini");
+	cp_report_set_groups(&r, &plan);
+	cp_report_ep_outcome(&r, 0, CP_OUT_SUCCESS);
+	cp_report_ep_outcome(&r, 1, CP_OUT_TIMEOUT);
+	for (uint32_t ep = 2; ep < 5; ep++)
+		cp_report_ep_outcome(&r, ep, CP_OUT_SUCCESS);
+	f.endpoint = 4;
+	cp_report_flow(&r, &f);
+	f.endpoint = 3;
+	f.mos = 4.4;
+	f.packets_lost = 0;
+	cp_report_flow(&r, &f);
+	f.endpoint = 0;
+	cp_report_flow(&r, &f);
+	tu_write_temp(path, sizeof(path), "");
+	ck_assert_int_eq(cp_report_write_json(&r, path), 0);
+	root = load_json(path);
+	g = json_object_get(root, "groups");
+	ck_assert_uint_eq(json_array_size(g), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(g, 0), "name")), "a");
+	ck_assert_int_eq(jnum(json_array_get(g, 0), "endpoints", NULL, NULL), 2);
+	ck_assert_int_eq(jnum(json_array_get(g, 0), "outcomes", "TIMEOUT", NULL), 1);
+	ck_assert_int_eq(jnum(json_array_get(g, 0), "streams", NULL, NULL), 1);
+	ck_assert_int_eq(jnum(json_array_get(g, 1), "endpoints", NULL, NULL), 3);
+	ck_assert_int_eq(jnum(json_array_get(g, 1), "outcomes", "SUCCESS", NULL), 3);
+	ck_assert_int_eq(jnum(json_array_get(g, 1), "streams", NULL, NULL), 2);
+	ck_assert_int_eq(jnum(json_array_get(g, 1), "packets_sent", NULL, NULL), 200);
+	ck_assert_int_eq(jnum(json_array_get(g, 1), "packets_lost", NULL, NULL), 2);
+	ck_assert_double_eq_tol(jnum(json_array_get(g, 1), "fraction_lost", NULL, NULL), 2.0 / 198, 1e-6);
+	ck_assert_double_eq_tol(jnum(json_array_get(g, 1), "mos", "avg", NULL), 4.3, 1e-9);
+	ck_assert_double_eq_tol(jnum(json_array_get(g, 1), "mos", "min", NULL), 4.2, 1e-9);
+	ck_assert_int_eq(jnum(json_array_get(g, 1), "holds", NULL, NULL), 2);
+	ck_assert_int_eq(jnum(root, "endpoints", "total", NULL), 5);
+	json_decref(root);
+	unlink(path);
+	cp_report_free(&r);
+}
+END_TEST
 
 static Suite *report_suite(void)
 {
@@ -347,6 +423,8 @@ static Suite *report_suite(void)
 	tcase_add_test(tc, json_summary_has_design_keys_and_values);
 	tcase_add_test(tc, all_success_is_completed_and_empty_is_zero);
 	tcase_add_test(tc, msgpack_samples_round_trip);
+	tcase_add_test(tc, sample_counts_without_stream);
+	tcase_add_test(tc, groups_in_summary);
 	tcase_add_test(tc, outcome_names);
 	tcase_add_test(tc, failures_group_by_outcome_and_code);
 	tcase_add_test(tc, progress_and_summary_text);

@@ -1,6 +1,7 @@
 # Shared by integration tests (sourced, not run): a network namespace joined to the host by a veth pair, and a
-# Kamailio started inside it.  Addresses come from 10.251.X.0/30 with X from the caller's PID, so parallel runs
-# do not collide; only the two addresses of the pair are ever used.
+# Kamailio started inside it.  Addresses come from 10.251.X.0/30 with X the first octet from the caller's PID on
+# that no address of the host uses yet (picked under a lock), so parallel runs do not collide; only the two
+# addresses of the pair are ever used.
 #
 #   tb_netns NAME        creates namespace and veth; sets TB_NS, TB_HOST_IP, TB_NS_IP (exit 77 if impossible)
 #   tb_kamailio_proxy_cfg FILE [PASSWORD]  writes a Kamailio config: registrar (usrloc in memory) and
@@ -40,13 +41,21 @@ tb_netns() {
 	command -v ip >/dev/null 2>&1 || tb_skip "iproute2 not installed"
 	TB_NS=$1$$
 	TB_VH=cmh$$
-	o=$(( $$ % 250 + 1 ))
-	TB_HOST_IP=10.251.$o.1
-	TB_NS_IP=10.251.$o.2
 	ip netns add "$TB_NS" 2>/dev/null || { TB_NS=; tb_skip "cannot create a network namespace (needs root)"; }
 	ip link add "$TB_VH" type veth peer name cmn$$ || tb_skip "cannot create a veth pair"
 	ip link set cmn$$ netns "$TB_NS"
+	# two runs whose PIDs agree modulo 250 would share a subnet: take the next free one, under a lock
+	exec 9>/tmp/callmeter-testbed.lock
+	flock -w 10 9 || true
+	o=$(( $$ % 250 + 1 )) i=0
+	while [ $i -lt 250 ] && ip -4 -o addr show | grep -q " 10\.251\.$o\."; do
+		o=$(( o % 250 + 1 )) i=$((i + 1))
+	done
+	TB_OCTET=$o
+	TB_HOST_IP=10.251.$o.1
+	TB_NS_IP=10.251.$o.2
 	ip addr add "$TB_HOST_IP/30" dev "$TB_VH"
+	exec 9>&-
 	ip link set "$TB_VH" up
 	ip -n "$TB_NS" addr add "$TB_NS_IP/30" dev cmn$$
 	ip -n "$TB_NS" link set cmn$$ up
@@ -122,9 +131,8 @@ TLS
 }
 
 tb_media_link() {
-	o=$(( $$ % 250 + 1 ))
-	TB_MEDIA_NS_IP=10.252.$o.2
-	TB_MEDIA_DP_IP=10.252.$o.10
+	TB_MEDIA_NS_IP=10.252.$TB_OCTET.2
+	TB_MEDIA_DP_IP=10.252.$TB_OCTET.10
 	TB_MEDIA_IF=cmmh$$
 	ip link add "$TB_MEDIA_IF" type veth peer name cmmn$$ || tb_skip "cannot create the media veth pair"
 	ip link set cmmn$$ netns "$TB_NS"
