@@ -180,6 +180,7 @@ struct cfg_group {
 	uint32_t call_duration_ms;        /* 0: the [test] value */
 	enum cfg_100rel rel100;           /* key 100rel: PRACK (RFC 3262) for both roles */
 	bool early_media;                 /* callee: 183 with the SDP answer instead of 180 */
+	uint32_t keepalive_ms;            /* TCP/TLS: RFC 5626 CRLF ping interval on our flows; 0: off */
 	enum cfg_tls_verify tls_verify;
 	char tls_ca_file[CFG_PATH_MAX];
 	char tls_cert_file[CFG_PATH_MAX];

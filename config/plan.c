@@ -99,6 +99,7 @@ static const struct field group_fields[] = {
 	FN(cfg_group, "call_duration", F_MS, call_duration_ms, 100, 24 * 3600 * 1000ull),
 	FE(cfg_group, "100rel", rel100, rel100_names),
 	FS(cfg_group, "early_media", F_BOOL, early_media),
+	FN(cfg_group, "keepalive", F_MS, keepalive_ms, 0, 3600000),
 	FE(cfg_group, "tls_verify", tls_verify, verify_names),
 	FS(cfg_group, "tls_ca_file", F_STR, tls_ca_file),
 	FS(cfg_group, "tls_cert_file", F_STR, tls_cert_file),
@@ -831,6 +832,11 @@ static int validate_group(struct cfg_plan *plan, struct cfg_group *g, char *err,
 				   "for %u ports below 65536", g->endpoints);
 	/* a TCP/TLS connection's source port is the kernel's choice at connect(): per-endpoint ports there would
 	 * need a listener and port-bound connections per endpoint (docs/sip.md) */
+	if (g->keepalive_ms && g->transport == CFG_TRANSPORT_UDP)
+		return group_error(plan, g, "keepalive", err, errlen, "CRLF keep-alives (RFC 5626) are for TCP and TLS "
+				   "flows; over UDP, registration refreshes keep the binding");
+	if (g->keepalive_ms && g->keepalive_ms < 1000)
+		return group_error(plan, g, "keepalive", err, errlen, "at least 1s between keep-alives");
 	if (g->port_per_endpoint && g->transport != CFG_TRANSPORT_UDP)
 		return group_error(plan, g, "port_per_endpoint", err, errlen, "per-endpoint ports work over UDP only "
 				   "(transport = udp); over TCP and TLS the endpoints share the group's connections");

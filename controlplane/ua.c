@@ -821,6 +821,20 @@ static int locate_wait(struct cp_ua *ua, char *err, size_t errlen)
 	return 0;
 }
 
+/* A TCP/TLS flow to peer died (no answer to a keep-alive): the registrations that went through it register
+ * again at once over a new flow (RFC 5626 §4.4.1) instead of waiting for their refresh. */
+static void flow_dead(void *arg, const struct sockaddr_storage *peer)
+{
+	struct ua_group *g = arg;
+
+	for (uint32_t i = g->first_ep; i < g->first_ep + g->cfg->endpoints; i++) {
+		struct ua_ep *ep = &g->ua->eps[i];
+
+		if (ep->reg && sip_same_addr(sip_reg_dst(ep->reg), peer))
+			sip_reg_refresh(ep->reg);
+	}
+}
+
 static int setup_group(struct cp_ua *ua, uint32_t gi, char *err, size_t errlen)
 {
 	struct ua_group *g = &ua->groups[gi];
@@ -842,6 +856,8 @@ static int setup_group(struct cp_ua *ua, uint32_t gi, char *err, size_t errlen)
 		return -EADDRINUSE;
 	}
 	sip_ua_attach(g->sua, g->tp);
+	if (c->keepalive_ms) /* TCP/TLS only (the plan says so) */
+		sip_tp_set_keepalive(g->tp, c->keepalive_ms, 0, flow_dead, g);
 	cm_strlcpy(g->ip, c->local_ip, sizeof(g->ip));
 	g->port = sip_tp_port(g->tp);
 	/* names (and numbers) of the registrar, a URI target and the outbound proxy are looked up now, on the loop

@@ -328,6 +328,14 @@ const struct sockaddr_storage *sip_reg_dst(const struct sip_reg *r)
 	return &r->cfg.dst;
 }
 
+int sip_reg_refresh(struct sip_reg *r)
+{
+	if (r->st.state != SIP_REG_REGISTERED || r->pending)
+		return -EINVAL;
+	cp_timer_start(sip_tp_loop(r->tp), &r->refresh, 0);
+	return 0;
+}
+
 const struct sip_reg_stats *sip_reg_stats(const struct sip_reg *r)
 {
 	return &r->st;

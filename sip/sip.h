@@ -607,6 +607,10 @@ struct sip_tcp_stats {
 	unsigned tls_verify_failures; /* the peer's certificate refused (untrusted, wrong name, none when required) */
 	unsigned tls_failures;        /* other handshake failures (protocol, version, closed mid-handshake) */
 	unsigned tls_refused;         /* incoming TLS connections refused: no certificate of our own */
+	unsigned keepalive_pings;     /* CRLFCRLF pings sent on our connections */
+	unsigned keepalive_answered;  /* answered in time (a pong or any input) */
+	unsigned keepalive_failures;  /* flows closed for no answer */
+	unsigned keepalive_pongs_sent;/* pings from peers answered with CRLF */
 };
 struct sip_tcp *sip_tcp_start(struct cp_loop *loop, const char *ip, uint16_t port,
 			      const struct sip_txn_user_ops *ops, void *ops_arg);
@@ -618,6 +622,13 @@ const struct sip_tcp_stats *sip_tcp_stats(const struct sip_tcp *t);
  * what waits on it fails (default SIP_STREAM_SETUP_MS): a peer that accepts and never answers does not hold
  * requests forever. */
 void sip_tcp_set_setup_timeout(struct sip_tcp *t, uint32_t ms);
+/* RFC 5626 §4.4.1 CRLF keep-alive on the connections this transport opens: a CRLFCRLF ping every interval_ms,
+ * answered (the CRLF pong, or any input) within pong_ms (0: SIP_KEEPALIVE_PONG_MS), else the flow is dead: it is
+ * closed (what waits on it fails at once) and dead(arg, peer) is called, e.g. to register again over a new
+ * flow.  interval_ms 0 stops the pings.  Pings from peers are always answered.  -ENOTSUP on UDP. */
+#define SIP_KEEPALIVE_PONG_MS 10000u
+int sip_tp_set_keepalive(struct sip_tp *tp, uint32_t interval_ms, uint32_t pong_ms,
+			 void (*dead)(void *arg, const struct sockaddr_storage *peer), void *arg);
 /* Closes the connections to peer (NULL: all of them), failing what waits on them; returns how many. */
 unsigned sip_tcp_disconnect(struct sip_tcp *t, const struct sockaddr_storage *peer);
 
@@ -741,6 +752,9 @@ int sip_reg_start(struct sip_reg *r);
 int sip_reg_stop(struct sip_reg *r);
 void sip_reg_free(struct sip_reg *r);
 const struct sip_reg_stats *sip_reg_stats(const struct sip_reg *r);
+/* Registers again now (when registered and nothing is in flight): the flow the binding used has died
+ * (RFC 5626 §4.4.1).  0 or -EINVAL. */
+int sip_reg_refresh(struct sip_reg *r);
 /* Where REGISTERs go now: cfg.dst, or the fallback destination a failover moved to. */
 const struct sockaddr_storage *sip_reg_dst(const struct sip_reg *r);
 

@@ -4,7 +4,11 @@
  * messages split across reads or packed into one are framed by Content-Length (sip_frame) before parsing.  The
  * transaction layer is "reliable": no retransmission timers, zero-length wait timers.  Responses go back on the
  * connection the request came in on (matched by the peer address).  A connection that fails or closes fails
- * the client transactions waiting on that peer at once (RFC 3261 §8.1.3.1, §17.1.4) instead of after Timer B/F. */
+ * the client transactions waiting on that peer at once (RFC 3261 §8.1.3.1, §17.1.4) instead of after Timer B/F.
+ *
+ * Keep-alives (RFC 5626 §3.5.1, §4.4.1): a CRLFCRLF ping between messages is answered with a CRLF pong on every
+ * connection; with sip_tp_set_keepalive, the connections we open send a ping every interval and expect an answer
+ * (the pong, or any input) within the pong time, else the flow is dead: closed, and the owner told. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -30,7 +34,10 @@ struct tcp_conn {
 	bool up;            /* and so is TLS, if any: application data may flow */
 	bool want_write;    /* OpenSSL waits for the socket to become writable */
 	struct ssl_st *ssl; /* NULL: plain TCP */
+	bool ours;          /* we opened it (keep-alive pings are the client's) */
+	bool await_pong;    /* a ping is out */
 	struct cp_timer setup; /* armed until the connection is up */
+	struct cp_timer ka;    /* keep-alive: the next ping, or the pong's deadline */
 	struct sockaddr_storage peer;
 	struct sip_framer framer;
 	char *in;
@@ -46,6 +53,9 @@ struct sip_tcp {
 	struct sip_tls *tls;           /* NULL: plain TCP */
 	struct tcp_conn *conns;
 	uint32_t setup_ms;
+	uint32_t ka_ms, ka_pong_ms;    /* keep-alive interval (0: off) and pong deadline */
+	void (*ka_dead)(void *arg, const struct sockaddr_storage *peer);
+	void *ka_arg;
 	bool stopping;
 	struct sip_tcp_stats st;
 };
@@ -65,6 +75,7 @@ static void conn_close(struct tcp_conn *c)
 			break;
 		}
 	cp_timer_stop(t->tp.loop, &c->setup);
+	cp_timer_stop(t->tp.loop, &c->ka);
 	cp_loop_del_fd(t->tp.loop, c->fd);
 	sip_tls_conn_free(c->ssl);
 	close(c->fd);
@@ -79,6 +90,16 @@ static void conn_close(struct tcp_conn *c)
 }
 
 static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg);
+static void on_keepalive(struct cp_loop *loop, void *arg);
+
+/* The connection is up: keep-alive pings start on the ones we opened. */
+static void conn_up(struct tcp_conn *c)
+{
+	c->up = true;
+	cp_timer_stop(c->t->tp.loop, &c->setup);
+	if (c->ours && c->t->ka_ms)
+		cp_timer_start(c->t->tp.loop, &c->ka, c->t->ka_ms);
+}
 
 static void on_setup_timeout(struct cp_loop *loop, void *arg)
 {
@@ -103,6 +124,7 @@ static struct tcp_conn *conn_new(struct sip_tcp *t, int fd, const struct sockadd
 	c->fd = fd;
 	c->peer = *peer;
 	c->connected = accepted;
+	c->ours = !accepted;
 	if (t->tls) {
 		c->ssl = accepted ? sip_tls_server(t->tls, fd) : sip_tls_client(t->tls, fd, peer);
 		if (!c->ssl)
@@ -114,6 +136,7 @@ static struct tcp_conn *conn_new(struct sip_tcp *t, int fd, const struct sockadd
 	if (cp_loop_add_fd(t->tp.loop, fd, EPOLLIN | (accepted ? 0 : EPOLLOUT), conn_io, c) < 0)
 		goto free_ssl;
 	cp_timer_init(&c->setup, on_setup_timeout, c);
+	cp_timer_init(&c->ka, on_keepalive, c);
 	if (!c->up)
 		cp_timer_start(t->tp.loop, &c->setup, t->setup_ms);
 	c->next = t->conns;
@@ -162,13 +185,48 @@ static int conn_flush(struct tcp_conn *c)
 	return conn_watch(c);
 }
 
+static int conn_send(struct tcp_conn *c, const char *buf, size_t len);
+
+/* RFC 5626 §4.4.1 between messages: each CRLFCRLF is a ping, answered with a CRLF pong; a CRLF left over is a
+ * pong on a connection we opened, and on one a peer opened the first half of a ping still arriving (kept) unless
+ * a message follows it.  Only while nothing but line ends has arrived since the last message. */
+static int conn_keepalives(struct tcp_conn *c)
+{
+	size_t n = 0, pings = 0;
+
+	if (c->framer.hdr_end || c->framer.scanned > c->framer.skip)
+		return 0;
+	while (n + 4 <= c->in_len && memcmp(c->in + n, "\r\n\r\n", 4) == 0) {
+		n += 4;
+		pings++;
+	}
+	if (n + 2 <= c->in_len && memcmp(c->in + n, "\r\n", 2) == 0 &&
+	    (n + 2 == c->in_len ? c->ours : c->in[n + 2] != '\r'))
+		n += 2;
+	if (n == 0)
+		return 0;
+	memmove(c->in, c->in + n, c->in_len - n);
+	c->in_len -= n;
+	sip_framer_reset(&c->framer);
+	for (; pings; pings--) {
+		c->t->st.keepalive_pongs_sent++;
+		if (conn_send(c, "\r\n", 2) < 0)
+			return -EPIPE;
+	}
+	return 0;
+}
+
 /* Frames and delivers every complete message in the input buffer. */
 static int conn_deliver(struct tcp_conn *c)
 {
 	size_t msg_len;
 
 	for (;;) {
-		enum sip_frame_rc rc = sip_frame(&c->framer, c->in, c->in_len, &msg_len);
+		enum sip_frame_rc rc;
+
+		if (conn_keepalives(c) < 0)
+			return -EPIPE;
+		rc = sip_frame(&c->framer, c->in, c->in_len, &msg_len);
 
 		if (rc == SIP_FRAME_AGAIN)
 			return 0;
@@ -211,6 +269,11 @@ static int conn_read(struct tcp_conn *c)
 		if (n < 0)
 			return (int)n;
 		c->in_len += (size_t)n;
+		if (c->await_pong) { /* the pong, or anything else: the flow is alive */
+			c->await_pong = false;
+			c->t->st.keepalive_answered++;
+			cp_timer_start(c->t->tp.loop, &c->ka, c->t->ka_ms);
+		}
 		if (conn_deliver(c) < 0)
 			return -EPROTO;
 	}
@@ -235,9 +298,8 @@ static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 			return;
 		}
 		c->connected = true;
-		c->up = !c->ssl;
-		if (c->up)
-			cp_timer_stop(t->tp.loop, &c->setup);
+		if (!c->ssl)
+			conn_up(c);
 	}
 	if (c->connected && !c->up) {
 		int rc = sip_tls_handshake(c->ssl, &c->peer, &c->want_write, &t->st);
@@ -251,8 +313,7 @@ static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 			sip_tp_kick(&t->tp);
 			return;
 		}
-		c->up = true; /* queued requests go now; records that came with the handshake are read below */
-		cp_timer_stop(t->tp.loop, &c->setup);
+		conn_up(c); /* queued requests go now; records that came with the handshake are read below */
 		events |= EPOLLOUT | EPOLLIN;
 	}
 	if (c->up) {
@@ -328,11 +389,16 @@ static struct tcp_conn *conn_for(struct sip_tcp *t, const struct sockaddr_storag
  * whose connection has gone, that is the source address, as RFC 3261 §18.2.2 allows). */
 static int stream_send(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *buf, size_t len)
 {
-	struct sip_tcp *t = (struct sip_tcp *)tp;
-	struct tcp_conn *c = conn_for(t, dst, true);
+	struct tcp_conn *c = conn_for((struct sip_tcp *)tp, dst, true);
 
 	if (!c)
 		return -ENOTCONN;
+	return conn_send(c, buf, len);
+}
+
+/* Queues bytes on a connection and writes what it can: 0 or a negative errno. */
+static int conn_send(struct tcp_conn *c, const char *buf, size_t len)
+{
 	if (c->out_cap - c->out_len < len) {
 		size_t cap = c->out_cap ? c->out_cap : 4096;
 		char *n;
@@ -349,6 +415,53 @@ static int stream_send(struct sip_tp *tp, const struct sockaddr_storage *dst, co
 	memcpy(c->out + c->out_len, buf, len);
 	c->out_len += len;
 	return conn_flush(c);
+}
+
+/* The next ping, or no answer to the last one in time: the flow is dead (RFC 5626 §4.4.1). */
+static void on_keepalive(struct cp_loop *loop, void *arg)
+{
+	struct tcp_conn *c = arg;
+	struct sip_tcp *t = c->t;
+
+	if (c->await_pong) {
+		struct sockaddr_storage peer = c->peer;
+
+		t->st.keepalive_failures++;
+		cm_log_rl(&tcp_rl, CM_LOG_WARN, "sip", "%s flow: no answer to a keep-alive in %u ms: closing",
+			  t->tp.ops->via, t->ka_pong_ms);
+		conn_close(c);
+		if (t->ka_dead)
+			t->ka_dead(t->ka_arg, &peer);
+		return;
+	}
+	c->await_pong = true;
+	t->st.keepalive_pings++;
+	if (conn_send(c, "\r\n\r\n", 4) < 0) {
+		conn_close(c);
+		return;
+	}
+	cp_timer_start(loop, &c->ka, t->ka_pong_ms);
+}
+
+int sip_tp_set_keepalive(struct sip_tp *tp, uint32_t interval_ms, uint32_t pong_ms,
+			 void (*dead)(void *arg, const struct sockaddr_storage *peer), void *arg)
+{
+	struct sip_tcp *t = (struct sip_tcp *)tp;
+
+	if (!tp->ops->reliable)
+		return -ENOTSUP;
+	t->ka_ms = interval_ms;
+	t->ka_pong_ms = pong_ms ? pong_ms : SIP_KEEPALIVE_PONG_MS;
+	t->ka_dead = dead;
+	t->ka_arg = arg;
+	for (struct tcp_conn *c = t->conns; c; c = c->next)
+		if (c->ours && c->up && !c->await_pong) {
+			if (interval_ms)
+				cp_timer_start(tp->loop, &c->ka, interval_ms);
+			else
+				cp_timer_stop(tp->loop, &c->ka);
+		}
+	return 0;
 }
 
 static void stream_stop(struct sip_tp *tp)

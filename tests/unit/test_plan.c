@@ -22,6 +22,7 @@ START_TEST(full_plan)
 		 "setup_timeout = 20s\nmos_warning = 3.9\nloss_warning = 2%%\n"
 		 "[group b]\nendpoints = 3\nrole = callee\naccounts = %s\nregistrar = pbx.test:5080\n"
 		 "transport = TCP\nanswer = 486\nring_time = 250ms\nsrtp = mandatory\nregister_expires = 1h\n"
+		 "100rel = required\nearly_media = yes\nkeepalive = 25s\n"
 		 "[group a]\nendpoints = 2\ntarget = group:b\nregistrar = pbx.test\nusername = u{n}\npassword = p{n}\n"
 		 "first_number = 100\ncodecs = opus, pcma,G722\nptime = 40\nmedia = tone:440\ndtmf = info\n"
 		 "dtmf_digits = 12*#\ndscp = 34\nport_per_endpoint = yes\nlocal_port = 5070\n"
@@ -62,6 +63,11 @@ START_TEST(full_plan)
 	ck_assert_int_eq(plan.groups[1].dtmf, CFG_DTMF_INFO);
 	ck_assert_uint_eq(plan.groups[1].dscp, 34);
 	ck_assert(plan.groups[1].port_per_endpoint);
+	ck_assert_int_eq(plan.groups[0].rel100, CFG_100REL_REQUIRED);
+	ck_assert(plan.groups[0].early_media);
+	ck_assert_uint_eq(plan.groups[0].keepalive_ms, 25000);
+	ck_assert_int_eq(plan.groups[1].rel100, CFG_100REL_OFF);
+	ck_assert_uint_eq(plan.groups[1].keepalive_ms, 0);
 
 	ck_assert_uint_eq(plan.dp.nmedia_ips, 2);
 	ck_assert_str_eq(plan.dp.media_ips[1], "10.0.0.6");
@@ -140,6 +146,9 @@ static const struct {
 	{ "[group a]\nendpoints = 1\nport_per_endpoint = maybe\n", "3: key 'port_per_endpoint': expected yes or no" },
 	{ "[group a]\nendpoints = 2\ntransport = tcp\nport_per_endpoint = yes\nlocal_port = 5070\n",
 	  "4: key 'port_per_endpoint': [group a]: per-endpoint ports work over UDP only" },
+	{ "[group a]\nendpoints = 1\nkeepalive = 30s\n", "3: key 'keepalive': [group a]: CRLF keep-alives (RFC 5626) are for" },
+	{ "[group a]\nendpoints = 1\ntransport = tls\nkeepalive = 500ms\n", "4: key 'keepalive': [group a]: at least 1s" },
+	{ "[group a]\nendpoints = 1\n100rel = sometimes\n", "3: key '100rel': expected" },
 	{ "[group a]\nendpoints = 1\ndtmf_digits = 12x\n", "3: key 'dtmf_digits': [group a]: only 0-9" },
 	{ "[group a]\nendpoints = 1\nanswer = 250\n", "3: key 'answer': [group a]: 200, or a rejection" },
 	{ "[group a]\nendpoints = 1\nmedia = tone:30000\n", "3: key 'media': [group a]: media 'tone:30000': tone:HZ" },

@@ -5,6 +5,9 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/common.h"
 #include "controlplane/controlplane.h"
@@ -393,6 +396,143 @@ START_TEST(udp_ports_per_endpoint)
 }
 END_TEST
 
+/* ---- RFC 5626 CRLF keep-alive ----------------------------------------------------------------------------- */
+
+static unsigned dead_flows;
+static struct sockaddr_storage dead_peer;
+
+static void flow_dead(void *arg, const struct sockaddr_storage *peer)
+{
+	(void)arg;
+	dead_flows++;
+	dead_peer = *peer;
+}
+
+/* Our client pings every 100 ms over a connection to our own server, which answers each ping with a pong: the
+ * flow stays up, nothing fails. */
+START_TEST(keepalive_ping_pong)
+{
+	struct cp_loop *loop = cp_loop_new();
+	struct sip_tcp *srv = sip_tcp_start(loop, "127.0.0.1", 0, &srv_ops, NULL);
+	struct sip_tcp *cli = sip_tcp_start(loop, "127.0.0.1", 0, &cli_ops, NULL);
+	struct sockaddr_storage dst;
+	char req[1024];
+	int n = options(req, sizeof(req), "z9hG4bKka1", sip_tcp_port(srv)), err;
+	uint64_t t0;
+
+	dead_flows = 0;
+	got.status = 0;
+	got.h.on_response = got_response;
+	ck_assert_int_eq(sip_tp_set_keepalive(sip_tcp_tp(cli), 100, 100, flow_dead, NULL), 0);
+	sip_addr_from(&dst, "127.0.0.1", sip_tcp_port(srv));
+	ck_assert_ptr_nonnull(sip_tp_request(sip_tcp_tp(cli), req, (size_t)n, &dst, &got.h, &err));
+	/* at least 4 pings (one per 100 ms: 400 ms or more, however loaded the machine) */
+	for (t0 = cm_now_ms(); sip_tcp_stats(cli)->keepalive_answered < 4 && cm_now_ms() - t0 < 5000;)
+		cp_loop_run_once(loop, 10);
+	ck_assert_uint_eq(got.status, 200);
+	ck_assert_uint_ge(cm_now_ms() - t0, 400);
+	ck_assert_uint_ge(sip_tcp_stats(cli)->keepalive_pings, 4);
+	ck_assert_uint_ge(sip_tcp_stats(cli)->keepalive_answered + 1, sip_tcp_stats(cli)->keepalive_pings);
+	ck_assert_uint_eq(sip_tcp_stats(srv)->keepalive_pongs_sent, sip_tcp_stats(cli)->keepalive_answered +
+			  (sip_tcp_stats(cli)->keepalive_pings > sip_tcp_stats(cli)->keepalive_answered));
+	ck_assert_uint_eq(sip_tcp_stats(cli)->keepalive_failures, 0);
+	ck_assert_uint_eq(sip_tcp_stats(cli)->closed, 0);
+	ck_assert_uint_eq(sip_tcp_stats(srv)->framing_errors, 0);
+	ck_assert_uint_eq(dead_flows, 0);
+	/* a request after many pings still frames and gets its answer on the same connection */
+	got.status = 0;
+	n = options(req, sizeof(req), "z9hG4bKka2", sip_tcp_port(srv));
+	ck_assert_ptr_nonnull(sip_tp_request(sip_tcp_tp(cli), req, (size_t)n, &dst, &got.h, &err));
+	for (t0 = cm_now_ms(); !got.status && cm_now_ms() - t0 < 2000;)
+		cp_loop_run_once(loop, 10);
+	ck_assert_uint_eq(got.status, 200);
+	ck_assert_uint_eq(sip_tcp_stats(cli)->connected, 1);
+	ck_assert_int_eq(sip_tp_set_keepalive(sip_tcp_tp(cli), 0, 0, NULL, NULL), 0);
+	sip_tcp_stop(cli);
+	sip_tcp_stop(srv);
+	cp_loop_free(loop);
+}
+END_TEST
+
+/* A peer whose kernel takes the connection but that never answers (a hung server): after one ping and the pong
+ * time the flow is closed, the request waiting on it fails at once, and the owner hears which peer died. */
+START_TEST(keepalive_dead_flow)
+{
+	struct cp_loop *loop = cp_loop_new();
+	struct sip_tcp *cli = sip_tcp_start(loop, "127.0.0.1", 0, &cli_ops, NULL);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(a);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), err, n;
+	struct sockaddr_storage dst;
+	char req[1024];
+	uint64_t t0;
+	struct sip_txn *t;
+
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&a, &sl), 0);
+	dead_flows = 0;
+	ck_assert_int_eq(sip_tp_set_keepalive(sip_tcp_tp(cli), 100, 150, flow_dead, NULL), 0);
+	sip_addr_from(&dst, "127.0.0.1", ntohs(a.sin_port));
+	n = options(req, sizeof(req), "z9hG4bKka3", ntohs(a.sin_port));
+	t = sip_tp_request(sip_tcp_tp(cli), req, (size_t)n, &dst, NULL, &err);
+	ck_assert_ptr_nonnull(t);
+	t0 = cm_now_ms();
+	while (!dead_flows && cm_now_ms() - t0 < 3000)
+		cp_loop_run_once(loop, 10);
+	ck_assert_uint_eq(dead_flows, 1);
+	ck_assert_uint_ge(cm_now_ms() - t0, 240);       /* the ping at 100 ms, no answer by 250 ms */
+	ck_assert_uint_lt(cm_now_ms() - t0, 1000);
+	ck_assert(sip_same_addr(&dead_peer, &dst));
+	ck_assert_uint_eq(sip_tcp_stats(cli)->keepalive_pings, 1);
+	ck_assert_uint_eq(sip_tcp_stats(cli)->keepalive_failures, 1);
+	ck_assert_uint_eq(sip_tcp_stats(cli)->closed, 1);
+	/* the OPTIONS waiting on the flow failed with it (a transport error, not Timer F 32 s later) */
+	ck_assert_uint_eq(sip_txn_layer_stats(sip_tp_txn_layer(sip_tcp_tp(cli)))->transport_errors, 1);
+	close(lfd);
+	sip_tcp_stop(cli);
+	cp_loop_free(loop);
+}
+END_TEST
+
+/* A ping split across two reads, and pings packed before a request, are answered once each. */
+START_TEST(keepalive_pings_answered)
+{
+	struct cp_loop *loop = cp_loop_new();
+	struct sip_tcp *srv = sip_tcp_start(loop, "127.0.0.1", 0, &srv_ops, NULL);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons(sip_tcp_port(srv)) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	char req[1024], in[4096];
+	size_t got_len = 0;
+	int n;
+	uint64_t t0;
+
+	requests = 0;
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(write(fd, "\r\n", 2), 2);
+	for (t0 = cm_now_ms(); cm_now_ms() - t0 < 100;)
+		cp_loop_run_once(loop, 10);
+	ck_assert_int_eq(write(fd, "\r\n", 2), 2);
+	n = options(req, sizeof(req), "z9hG4bKka4", sip_tcp_port(srv));
+	memmove(req + 8, req, (size_t)n);
+	memcpy(req, "\r\n\r\n\r\n\r\n", 8);
+	ck_assert_int_eq(write(fd, req, (size_t)n + 8), n + 8);
+	for (t0 = cm_now_ms(); cm_now_ms() - t0 < 300;)
+		cp_loop_run_once(loop, 10);
+	ck_assert_uint_eq(requests, 1);
+	ck_assert_uint_eq(sip_tcp_stats(srv)->keepalive_pongs_sent, 3);
+	n = (int)recv(fd, in, sizeof(in) - 1, MSG_DONTWAIT);
+	ck_assert_int_gt(n, 6);
+	got_len = (size_t)n;
+	in[got_len] = '\0';
+	ck_assert(strncmp(in, "\r\n\r\n\r\nSIP/2.0 200", 17) == 0); /* three pongs, then the response */
+	close(fd);
+	sip_tcp_stop(srv);
+	cp_loop_free(loop);
+}
+END_TEST
+
 static Suite *tcp_suite(void)
 {
 	Suite *s = suite_create("sip_tcp");
@@ -404,6 +544,9 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tc, register_names_its_transport);
 	tcase_add_test(tc, via_and_contact_forms);
 	tcase_add_test(tc, udp_ports_per_endpoint);
+	tcase_add_test(tc, keepalive_ping_pong);
+	tcase_add_test(tc, keepalive_dead_flow);
+	tcase_add_test(tc, keepalive_pings_answered);
 	suite_add_tcase(s, tc);
 	return s;
 }
