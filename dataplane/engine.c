@@ -2198,8 +2198,7 @@ int dp_flow_snapshot_many(const uint32_t *flows, uint32_t n, struct dp_flow_snap
 		g.snap_buf = b;
 		g.snap_cap = cap;
 	}
-	if (n) /* a run without flows asks too, before anything was allocated: memcpy(NULL, …, 0) is undefined */
-		memcpy(g.snap_flows, flows, n * sizeof(*flows));
+	memcpy(g.snap_flows, flows, n * sizeof(*flows));
 	for (unsigned l = 0; l < g.port.nlcores; l++) {
 		struct dp_lcore *lc = &g.lc[l];
 
