@@ -25,14 +25,15 @@
 
 #include "codecs/codecs.h"
 #include "controlplane/controlplane.h"
+#include "dataplane/dataplane.h"
 #include "sip/sip.h"
 
 #define UA_URI_MAX 160
 #define UA_DTMF_PT 101
 #define UA_DNS_WAIT_MS 10000 /* names are resolved at setup within this */
 #define UA_SRTP_SUITE "AES_CM_128_HMAC_SHA1_80"
-#define UA_SRTP_KEY_LEN 30          /* AES-128 master key || 112-bit salt (RFC 4568 §6.1) */
-#define UA_SRTP_B64_LEN 40
+#define UA_SRTP_KEY_LEN DP_SRTP_KEY_LEN /* AES-128 master key || 112-bit salt (RFC 4568 §6.1) */
+#define UA_SRTP_B64_LEN DP_SRTP_B64_LEN
 #define UA_DTMF_MS 120              /* each digit's length */
 #define UA_DTMF_GAP_MS 100          /* pause between RFC 4733 digits */
 #define UA_HOLD_BUSY_MS 200         /* an offer is in progress when the hold is due: try again this much later */
@@ -270,21 +271,6 @@ static int new_srtp_key(char b64[UA_SRTP_B64_LEN + 1])
 	return 0;
 }
 
-/* 30 bytes of key||salt are 40 base64 characters; EVP_DecodeBlock counts the padding in. */
-static bool srtp_key_decode(struct sip_str b64, uint8_t key[UA_SRTP_KEY_LEN])
-{
-	char in[UA_SRTP_B64_LEN + 1];
-	unsigned char out[48];
-
-	if (b64.len != UA_SRTP_B64_LEN)
-		return false;
-	copy_str(in, sizeof(in), b64);
-	if (EVP_DecodeBlock(out, (const unsigned char *)in, UA_SRTP_B64_LEN) < UA_SRTP_KEY_LEN)
-		return false;
-	memcpy(key, out, UA_SRTP_KEY_LEN);
-	return true;
-}
-
 /* What an endpoint's leg offers or answers with; crypto_key is the caller's buffer. */
 static void local_sdp(struct ua_ep *ep, bool incoming, struct sdp_local *l, char *ip, size_t iplen,
 		      const char *crypto_key)
@@ -316,8 +302,8 @@ static bool media_from(const struct sdp_negotiated *neg, const struct cfg_group 
 	if (neg->srtp) {
 		const char *ours = sip_call_local_media(c)->crypto_key;
 
-		if (!ours || !srtp_key_decode((struct sip_str){ ours, strlen(ours) }, m->srtp_tx_key) ||
-		    !srtp_key_decode(neg->remote_key, m->srtp_rx_key))
+		if (!ours || !dp_srtp_key_from_b64(ours, strlen(ours), m->srtp_tx_key) ||
+		    !dp_srtp_key_from_b64(neg->remote_key.p, neg->remote_key.len, m->srtp_rx_key))
 			return false;
 		m->srtp_suite = sip_str_eq(neg->crypto_suite, "AES_CM_128_HMAC_SHA1_32") ? 2 : 1;
 	}

@@ -212,6 +212,9 @@ enum dp_flow_dir { DP_FLOW_SEND = 1u << 0, DP_FLOW_RECV = 1u << 1 };
 /* SDES-SRTP (RFC 4568) master keys: 16-byte key + 14-byte salt per direction. */
 enum dp_srtp_suite { DP_SRTP_AES_CM_128_HMAC_SHA1_80 = 1, DP_SRTP_AES_CM_128_HMAC_SHA1_32 };
 #define DP_SRTP_KEY_LEN 30
+#define DP_SRTP_B64_LEN 40        /* DP_SRTP_KEY_LEN bytes of key||salt in base64, as a=crypto writes them */
+/* DP_SRTP_B64_LEN base64 characters → key||salt; false when it is not exactly that. */
+bool dp_srtp_key_from_b64(const char *b64, size_t len, uint8_t key[DP_SRTP_KEY_LEN]);
 struct dp_srtp_keys {
 	uint8_t suite;            /* enum dp_srtp_suite */
 	uint8_t tx_key[DP_SRTP_KEY_LEN];

@@ -111,7 +111,6 @@ unsigned dp_impair_decide(const struct dp_impair *im, uint32_t flow, uint32_t k,
 uint32_t dp_impair_delay_us(const struct dp_impair *im, uint32_t flow, uint32_t k);
 
 /* ---- SDES-SRTP keys (RFC 4568) → libsrtp2 sessions (srtp.c), for the lcores and for analyze ------------ */
-#define DP_SRTP_B64_LEN 40        /* DP_SRTP_KEY_LEN bytes of key||salt in base64, as a=crypto writes them */
 struct srtp_ctx_t_;               /* libsrtp2's srtp_t points to one */
 /* A session for one direction of one suite's 30-byte key||salt: outbound for any SSRC we send, inbound for any
  * SSRC received (each SSRC gets its own replay window of `window` packets, 64..32767).  NULL: libsrtp refused
@@ -119,8 +118,6 @@ struct srtp_ctx_t_;               /* libsrtp2's srtp_t points to one */
 struct srtp_ctx_t_ *dp_srtp_session(const uint8_t *key, uint8_t suite, bool inbound, unsigned window);
 /* The a=crypto suite name → enum dp_srtp_suite, 0 when not one the dataplane implements. */
 uint8_t dp_srtp_suite_from_name(const char *name, size_t len);
-/* DP_SRTP_B64_LEN base64 characters → key||salt; false when it is not exactly that. */
-bool dp_srtp_key_from_b64(const char *b64, size_t len, uint8_t key[DP_SRTP_KEY_LEN]);
 
 /* RTP clock of a static payload type (RFC 3551), 0 when dynamic or unknown. */
 uint32_t dp_static_pt_clock(uint8_t pt);
