@@ -551,22 +551,19 @@ START_TEST(gateway_name_lookup_does_not_block)
 	char tok[GW_TOKEN_LEN + 1], servers[32];
 	struct cfg_worker cfg;
 	struct cp_state st = { .name = "dns", .daemon_mode = true, .dataplane_ok = true };
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t sl = sizeof(sa);
 	struct cp_loop *loop = cp_loop_new();
 	struct cp_gateway *gw;
 	struct gt_gateway g;
 	struct tu_proc dns = { 0 };
 	uint64_t worst = 0, end;
-	int hole = socket(AF_INET, SOCK_DGRAM, 0);
+	uint16_t hole_port;
+	int hole = tu_udp_socket(&hole_port); /* a DNS server that never answers */
 
 	cm_log_setup(CM_LOG_WARN, CM_LOG_PRETTY, stderr);
 	signal(SIGPIPE, SIG_IGN);
 	gt_create("d1", tok);
 	gt_serve(&g, "srv", 0, 30);
-	ck_assert_int_eq(bind(hole, (struct sockaddr *)&sa, sizeof(sa)), 0); /* a DNS server that never answers */
-	ck_assert_int_eq(getsockname(hole, (struct sockaddr *)&sa, &sl), 0);
-	snprintf(servers, sizeof(servers), "127.0.0.1:%u", ntohs(sa.sin_port));
+	snprintf(servers, sizeof(servers), "127.0.0.1:%u", hole_port);
 	setenv("CALLMETER_DNS_SERVERS", servers, 1);
 	cfg_worker_defaults(&cfg);
 	cm_strlcpy(cfg.token, tok, sizeof(cfg.token));

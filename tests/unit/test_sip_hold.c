@@ -15,6 +15,7 @@
 #include "sip/sip.h"
 #include "check_main.h"
 #include "testutil.h"
+#include "uapair.h"
 
 /* ---- the answer's direction (RFC 3264 §6.1) --------------------------------------------------------------- */
 
@@ -124,9 +125,7 @@ static unsigned incoming(void *arg, struct sip_str user, const struct sip_msg *i
 }
 
 struct bench {
-	struct cp_loop *loop;
-	struct sip_ua *uas, *uac;
-	struct sip_udp *uas_u, *uac_u;
+	struct ua_pair ua;
 	struct sip_call *c;
 };
 
@@ -135,7 +134,7 @@ static void run_until(struct bench *b, bool (*done)(void), int ms)
 	uint64_t t0 = cm_now_ms();
 
 	while (!done() && cm_now_ms() - t0 < (uint64_t)ms)
-		cp_loop_run_once(b->loop, 20);
+		cp_loop_run_once(b->ua.loop, 20);
 }
 
 static bool both_up(void)
@@ -159,18 +158,10 @@ static void setup(struct bench *b)
 
 	memset(&uac_side, 0, sizeof(uac_side));
 	memset(&uas_side, 0, sizeof(uas_side));
-	b->loop = cp_loop_new();
-	b->uas = sip_ua_new(&(struct sip_ua_config){ .incoming = incoming });
-	b->uas_u = sip_udp_start(b->loop, "127.0.0.1", 0, &sip_ua_txn_ops, b->uas);
-	ck_assert_ptr_nonnull(b->uas_u);
-	sip_ua_attach(b->uas, sip_udp_tp(b->uas_u));
-	b->uac = sip_ua_new(&(struct sip_ua_config){ 0 });
-	b->uac_u = sip_udp_start(b->loop, "127.0.0.1", 0, &sip_ua_txn_ops, b->uac);
-	ck_assert_ptr_nonnull(b->uac_u);
-	sip_ua_attach(b->uac, sip_udp_tp(b->uac_u));
-	snprintf(to, sizeof(to), "sip:bob@127.0.0.1:%u", sip_udp_port(b->uas_u));
-	sip_addr_from(&cfg.dst, "127.0.0.1", sip_udp_port(b->uas_u));
-	b->c = sip_call_new(b->uac, &cfg, &handler, &uac_side);
+	ua_pair_start(&b->ua, &(struct sip_ua_config){ .incoming = incoming }, "127.0.0.1");
+	snprintf(to, sizeof(to), "sip:bob@127.0.0.1:%u", sip_udp_port(b->ua.uas_u));
+	sip_addr_from(&cfg.dst, "127.0.0.1", sip_udp_port(b->ua.uas_u));
+	b->c = sip_call_new(b->ua.uac, &cfg, &handler, &uac_side);
 	ck_assert_ptr_nonnull(b->c);
 	ck_assert_int_eq(sip_call_start(b->c), 0);
 	run_until(b, both_up, 3000);
@@ -191,11 +182,7 @@ static void teardown(struct bench *b)
 	ck_assert(ended());
 	ck_assert_uint_eq(sip_call_stats(b->c)->bye_status, 200);
 	sip_call_free(b->c);
-	sip_ua_free(b->uac);
-	sip_ua_free(b->uas);
-	sip_udp_stop(b->uac_u);
-	sip_udp_stop(b->uas_u);
-	cp_loop_free(b->loop);
+	ua_pair_stop(&b->ua);
 }
 
 /* One re-INVITE of the UAC's, waited for; returns the UAS's answer direction as the UAS owner heard it. */
@@ -235,7 +222,7 @@ START_TEST(hold_and_resume)
 	ck_assert_int_eq(sip_call_local_media(b.c)->dir, SDP_SENDONLY);
 	/* the 2xx to the re-INVITE was ACKed: the callee did not send it again after T1 */
 	run_until(&b, never, 700);
-	ck_assert_uint_eq(sip_ua_stats(b.uas)->ok_retransmissions, 0);
+	ck_assert_uint_eq(sip_ua_stats(b.ua.uas)->ok_retransmissions, 0);
 	/* resume */
 	reinvite(&b, SDP_SENDRECV);
 	ck_assert(uac_side.last_applied);
@@ -248,7 +235,7 @@ START_TEST(hold_and_resume)
 	ck_assert_int_eq(uas_side.dir, SDP_INACTIVE);
 	ck_assert_uint_eq(st->reinvites_sent, 3);
 	ck_assert_uint_eq(st->reinvites_ok, 3);
-	ck_assert_uint_eq(sip_ua_stats(b.uas)->reinvites, 3);
+	ck_assert_uint_eq(sip_ua_stats(b.ua.uas)->reinvites, 3);
 	ck_assert_int_eq(st->state, SIP_CALL_CONFIRMED);
 	teardown(&b);
 }

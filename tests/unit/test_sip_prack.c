@@ -18,6 +18,8 @@
 #include "controlplane/controlplane.h"
 #include "sip/sip.h"
 #include "check_main.h"
+#include "testutil.h"
+#include "uapair.h"
 
 static const struct sdp_codec pcmu[] = { { .name = "PCMU", .clock_rate = 8000, .pt = 0 } };
 
@@ -76,40 +78,17 @@ END_TEST
 
 /* ---- our UAC calling our UAS ------------------------------------------------------------------------------ */
 
-struct pair {
-	struct cp_loop *loop;
-	struct sip_ua *uas, *uac;
-	struct sip_udp *uas_u, *uac_u;
-};
-
-static void pair_setup(struct pair *b, enum sip_100rel uas_rel, bool early, uint32_t ring_ms)
+static void pair_setup(struct ua_pair *b, enum sip_100rel uas_rel, bool early, uint32_t ring_ms)
 {
 	struct sip_ua_config cfg = { .answer = { .media = { .addr = "127.0.0.1", .port = 42000, .codecs = pcmu,
 							    .ncodecs = 1, .dir = SDP_SENDRECV },
 						 .ring_ms = ring_ms, .contact_user = "callee", .rel100 = uas_rel,
 						 .early_media = early } };
 
-	b->loop = cp_loop_new();
-	b->uas = sip_ua_new(&cfg);
-	b->uas_u = sip_udp_start(b->loop, "127.0.0.1", 0, &sip_ua_txn_ops, b->uas);
-	ck_assert_ptr_nonnull(b->uas_u);
-	sip_ua_attach(b->uas, sip_udp_tp(b->uas_u));
-	b->uac = sip_ua_new(&(struct sip_ua_config){ 0 });
-	b->uac_u = sip_udp_start(b->loop, "127.0.0.1", 0, &sip_ua_txn_ops, b->uac);
-	ck_assert_ptr_nonnull(b->uac_u);
-	sip_ua_attach(b->uac, sip_udp_tp(b->uac_u));
+	ua_pair_start(b, &cfg, "127.0.0.1");
 }
 
-static void pair_teardown(struct pair *b)
-{
-	sip_ua_free(b->uac);
-	sip_ua_free(b->uas);
-	sip_udp_stop(b->uac_u);
-	sip_udp_stop(b->uas_u);
-	cp_loop_free(b->loop);
-}
-
-static struct sip_call *pair_call(struct pair *b, enum sip_100rel rel)
+static struct sip_call *pair_call(struct ua_pair *b, enum sip_100rel rel)
 {
 	char to[64];
 	struct sip_call_config cfg = { .from_user = "alice", .from_domain = "uac.test", .to_uri = to,
@@ -130,7 +109,7 @@ static struct sip_call *pair_call(struct pair *b, enum sip_100rel rel)
 
 START_TEST(own_uac_uas_early_media)
 {
-	struct pair b;
+	struct ua_pair b;
 	struct sip_call *c;
 	const struct sip_call_stats *st;
 
@@ -150,7 +129,7 @@ START_TEST(own_uac_uas_early_media)
 	ck_assert_uint_eq(sip_ua_stats(b.uas)->answered, 1);
 	ck_assert_uint_eq(sip_ua_stats(b.uas)->live, 0);
 	sip_call_free(c);
-	pair_teardown(&b);
+	ua_pair_stop(&b);
 }
 END_TEST
 
@@ -158,7 +137,7 @@ END_TEST
  * does not. */
 START_TEST(own_uac_uas_180_supported_only)
 {
-	struct pair b;
+	struct ua_pair b;
 	struct sip_call *c;
 	const struct sip_call_stats *st;
 
@@ -178,13 +157,13 @@ START_TEST(own_uac_uas_180_supported_only)
 	ck_assert_uint_eq(st->reliable_provisionals, 0);
 	ck_assert_uint_eq(sip_ua_stats(b.uas)->pracks, 1);
 	sip_call_free(c);
-	pair_teardown(&b);
+	ua_pair_stop(&b);
 }
 END_TEST
 
 START_TEST(extension_mismatch)
 {
-	struct pair b;
+	struct ua_pair b;
 	struct sip_call *c;
 
 	/* we require 100rel, the UAS has it off: 420 Bad Extension */
@@ -194,7 +173,7 @@ START_TEST(extension_mismatch)
 	ck_assert_int_eq(sip_call_stats(c)->result, SIP_RESULT_FAILED);
 	sip_call_free(c);
 	ck_assert_uint_eq(sip_ua_stats(b.uas)->bad_extension, 1);
-	pair_teardown(&b);
+	ua_pair_stop(&b);
 	/* the UAS requires it, the caller does not offer it: 421 Extension Required */
 	pair_setup(&b, SIP_100REL_REQUIRED, false, 0);
 	c = pair_call(&b, SIP_100REL_OFF);
@@ -202,7 +181,7 @@ START_TEST(extension_mismatch)
 	sip_call_free(c);
 	ck_assert_uint_eq(sip_ua_stats(b.uas)->bad_extension, 1);
 	ck_assert_uint_eq(sip_ua_stats(b.uas)->live, 0);
-	pair_teardown(&b);
+	ua_pair_stop(&b);
 }
 END_TEST
 
@@ -218,15 +197,8 @@ struct peer {
 
 static void peer_open(struct peer *p, uint16_t port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t sl = sizeof(a);
-
 	memset(p, 0, sizeof(*p));
-	p->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	ck_assert_int_ge(p->fd, 0);
-	ck_assert_int_eq(bind(p->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(p->fd, (struct sockaddr *)&a, &sl), 0);
-	p->port = ntohs(a.sin_port);
+	p->fd = tu_udp_socket(&p->port);
 	p->to = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 				      .sin_port = htons(port) };
 }
@@ -341,9 +313,7 @@ static void uas_setup(struct uas *s, enum sip_100rel rel, bool early, uint32_t r
 
 	s->loop = cp_loop_new();
 	s->ua = sip_ua_new(&cfg);
-	s->u = sip_udp_start(s->loop, "127.0.0.1", 0, &sip_ua_txn_ops, s->ua);
-	ck_assert_ptr_nonnull(s->u);
-	sip_ua_attach(s->ua, sip_udp_tp(s->u));
+	s->u = ua_listen(s->loop, s->ua, "127.0.0.1");
 }
 
 static void uas_teardown(struct uas *s, struct peer *p)
@@ -507,7 +477,7 @@ START_TEST(uac_pracks_in_order)
 {
 	struct cp_loop *loop = cp_loop_new();
 	struct sip_ua *ua = sip_ua_new(&(struct sip_ua_config){ 0 });
-	struct sip_udp *u = sip_udp_start(loop, "127.0.0.1", 0, &sip_ua_txn_ops, ua);
+	struct sip_udp *u = ua_listen(loop, ua, "127.0.0.1");
 	struct peer p;
 	char to[64], invite[4096], rseq_hdr[64];
 	struct sip_msg inv;
@@ -520,8 +490,6 @@ START_TEST(uac_pracks_in_order)
 	const char *why;
 	uint32_t cseq, prev_cseq;
 
-	ck_assert_ptr_nonnull(u);
-	sip_ua_attach(ua, sip_udp_tp(u));
 	peer_open(&p, sip_udp_port(u));
 	snprintf(to, sizeof(to), "sip:bob@127.0.0.1:%u", p.port);
 	sip_addr_from(&cfg.dst, "127.0.0.1", p.port);

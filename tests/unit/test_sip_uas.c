@@ -17,43 +17,21 @@
 #include "sip/sip.h"
 #include "check_main.h"
 #include "testutil.h"
+#include "uapair.h"
 
 static const struct sdp_codec pcmu[] = { { .name = "PCMU", .clock_rate = 8000, .pt = 0 } };
 static const struct sdp_codec g729[] = { { .name = "G729", .clock_rate = 8000, .pt = 18 } };
 
-struct bench {
-	struct cp_loop *loop;
-	struct sip_ua *uas, *uac;
-	struct sip_udp *uas_u, *uac_u;
-};
-
-static void setup(struct bench *b, uint32_t ring_ms, unsigned reject, const char *ip)
+static void setup(struct ua_pair *b, uint32_t ring_ms, unsigned reject, const char *ip)
 {
 	struct sip_ua_config cfg = { .answer = { .media = { .addr = ip, .port = 42000, .codecs = pcmu, .ncodecs = 1,
 							    .dtmf_pt = 101, .dir = SDP_SENDRECV },
 						 .ring_ms = ring_ms, .status = reject, .contact_user = "callee" } };
 
-	b->loop = cp_loop_new();
-	b->uas = sip_ua_new(&cfg);
-	b->uas_u = sip_udp_start(b->loop, ip, 0, &sip_ua_txn_ops, b->uas);
-	ck_assert_ptr_nonnull(b->uas_u);
-	sip_ua_attach(b->uas, sip_udp_tp(b->uas_u));
-	b->uac = sip_ua_new(&(struct sip_ua_config){ 0 });
-	b->uac_u = sip_udp_start(b->loop, "127.0.0.1", 0, &sip_ua_txn_ops, b->uac);
-	ck_assert_ptr_nonnull(b->uac_u);
-	sip_ua_attach(b->uac, sip_udp_tp(b->uac_u));
+	ua_pair_start(b, &cfg, ip);
 }
 
-static void teardown(struct bench *b)
-{
-	sip_ua_free(b->uac);
-	sip_ua_free(b->uas);
-	sip_udp_stop(b->uac_u);
-	sip_udp_stop(b->uas_u);
-	cp_loop_free(b->loop);
-}
-
-static const struct sip_call_stats *call(struct bench *b, const struct sdp_codec *codecs, uint32_t no_answer_ms,
+static const struct sip_call_stats *call(struct ua_pair *b, const struct sdp_codec *codecs, uint32_t no_answer_ms,
 					 struct sip_call **out)
 {
 	char to[64];
@@ -76,7 +54,7 @@ static const struct sip_call_stats *call(struct bench *b, const struct sdp_codec
 
 START_TEST(answers_after_ring_time)
 {
-	struct bench b;
+	struct ua_pair b;
 	struct sip_call *c;
 	const struct sip_call_stats *st;
 
@@ -92,13 +70,13 @@ START_TEST(answers_after_ring_time)
 	ck_assert_uint_eq(sip_ua_stats(b.uas)->byes, 1);
 	ck_assert_uint_eq(sip_ua_stats(b.uas)->live, 0);
 	sip_call_free(c);
-	teardown(&b);
+	ua_pair_stop(&b);
 }
 END_TEST
 
 START_TEST(configured_rejection)
 {
-	struct bench b;
+	struct ua_pair b;
 	struct sip_call *c;
 	const struct sip_call_stats *st;
 
@@ -110,13 +88,13 @@ START_TEST(configured_rejection)
 	ck_assert_uint_eq(sip_ua_stats(b.uas)->rejected, 1);
 	ck_assert_uint_eq(sip_ua_stats(b.uas)->live, 0);
 	sip_call_free(c);
-	teardown(&b);
+	ua_pair_stop(&b);
 }
 END_TEST
 
 START_TEST(no_common_codec_488)
 {
-	struct bench b;
+	struct ua_pair b;
 	struct sip_call *c;
 	const struct sip_call_stats *st;
 
@@ -126,13 +104,13 @@ START_TEST(no_common_codec_488)
 	ck_assert_uint_eq(st->final_status, 488);
 	ck_assert_uint_eq(sip_ua_stats(b.uas)->negotiation_failed, 1);
 	sip_call_free(c);
-	teardown(&b);
+	ua_pair_stop(&b);
 }
 END_TEST
 
 START_TEST(cancel_while_ringing)
 {
-	struct bench b;
+	struct ua_pair b;
 	struct sip_call *c;
 	const struct sip_call_stats *st;
 
@@ -143,7 +121,7 @@ START_TEST(cancel_while_ringing)
 	ck_assert_uint_eq(sip_ua_stats(b.uas)->cancelled, 1);
 	ck_assert_uint_eq(sip_ua_stats(b.uas)->live, 0);
 	sip_call_free(c);
-	teardown(&b);
+	ua_pair_stop(&b);
 }
 END_TEST
 
@@ -171,7 +149,7 @@ static void got_response(struct sip_client_handler *h, struct sip_txn *ct, const
 		snprintf(got.to_tag, sizeof(got.to_tag), "%.*s", (int)a.tag.len, a.tag.p);
 }
 
-static unsigned raw(struct bench *b, const char *method, unsigned cseq, const char *to_tag, const char *ctype,
+static unsigned raw(struct ua_pair *b, const char *method, unsigned cseq, const char *to_tag, const char *ctype,
 		    const char *body)
 {
 	char req[4096], branch[40], tag[80] = "";
@@ -205,7 +183,7 @@ START_TEST(options_reinvite_hold_info_bye)
 				    "m=audio 31000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
 	static const char hold[] = "v=0\r\no=raw 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
 				   "m=audio 31000 RTP/AVP 0\r\na=sendonly\r\n";
-	struct bench b;
+	struct ua_pair b;
 	char tag[64];
 
 	setup(&b, 0, 0, "127.0.0.1");
@@ -226,7 +204,7 @@ START_TEST(options_reinvite_hold_info_bye)
 	ck_assert_uint_eq(raw(&b, "BYE", 6, tag, NULL, NULL), 200);
 	ck_assert_uint_eq(raw(&b, "BYE", 7, tag, NULL, NULL), 481);
 	ck_assert_uint_eq(sip_ua_stats(b.uas)->live, 0);
-	teardown(&b);
+	ua_pair_stop(&b);
 }
 END_TEST
 
@@ -245,15 +223,8 @@ struct peer {
 
 static void peer_open(struct peer *p, uint16_t uas_port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t sl = sizeof(a);
-
 	memset(p, 0, sizeof(*p));
-	p->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	ck_assert_int_ge(p->fd, 0);
-	ck_assert_int_eq(bind(p->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(p->fd, (struct sockaddr *)&a, &sl), 0);
-	p->port = ntohs(a.sin_port);
+	p->fd = tu_udp_socket(&p->port);
 	p->uas = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 				       .sin_port = htons(uas_port) };
 }
@@ -275,7 +246,7 @@ static void peer_send(struct peer *p, const char *method, unsigned cseq, const c
 }
 
 /* Runs the loop for ms, recording every 200 OK to the INVITE and answering a BYE with 200. */
-static void peer_run(struct bench *b, struct peer *p, uint64_t ms)
+static void peer_run(struct ua_pair *b, struct peer *p, uint64_t ms)
 {
 	uint64_t t0 = cm_now_ms();
 	char buf[4096];
@@ -318,7 +289,7 @@ static void peer_run(struct bench *b, struct peer *p, uint64_t ms)
 static const char peer_offer[] = "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
 				 "m=audio 31000 RTP/AVP 0\r\n";
 
-static void setup_t1(struct bench *b, uint32_t t1_ms)
+static void setup_t1(struct ua_pair *b, uint32_t t1_ms)
 {
 	struct sip_ua_config cfg = { .answer = { .media = { .addr = "127.0.0.1", .port = 42000, .codecs = pcmu,
 							    .ncodecs = 1, .dir = SDP_SENDRECV },
@@ -328,12 +299,10 @@ static void setup_t1(struct bench *b, uint32_t t1_ms)
 	memset(b, 0, sizeof(*b));
 	b->loop = cp_loop_new();
 	b->uas = sip_ua_new(&cfg);
-	b->uas_u = sip_udp_start(b->loop, "127.0.0.1", 0, &sip_ua_txn_ops, b->uas);
-	ck_assert_ptr_nonnull(b->uas_u);
-	sip_ua_attach(b->uas, sip_udp_tp(b->uas_u));
+	b->uas_u = ua_listen(b->loop, b->uas, "127.0.0.1");
 }
 
-static void peer_close(struct bench *b, struct peer *p)
+static void peer_close(struct ua_pair *b, struct peer *p)
 {
 	close(p->fd);
 	sip_ua_free(b->uas);
@@ -345,7 +314,7 @@ static void peer_close(struct bench *b, struct peer *p)
  * 2*T1; the ACK after the third copy stops it. */
 START_TEST(ok_retransmitted_until_ack)
 {
-	struct bench b;
+	struct ua_pair b;
 	struct peer p;
 
 	setup_t1(&b, 100);
@@ -379,7 +348,7 @@ END_TEST
 /* No ACK at all: the 2xx doubles from T1 up, and after 64*T1 the UAS ends the session with a BYE. */
 START_TEST(no_ack_ends_with_bye)
 {
-	struct bench b;
+	struct ua_pair b;
 	struct peer p;
 	uint64_t t0;
 
@@ -412,7 +381,7 @@ START_TEST(sipp_uac_calls)
 	const char *ns = getenv("CALLMETER_SIPP_NETNS"), *ip = getenv("CALLMETER_SIP_LOCAL_IP");
 	const char *peer = getenv("CALLMETER_SIPP_PEER_IP");
 	char target[64], port[8];
-	struct bench b;
+	struct ua_pair b;
 	struct tu_proc p;
 	int rc = -1;
 	uint64_t t0 = cm_now_ms();
@@ -442,7 +411,7 @@ START_TEST(sipp_uac_calls)
 	ck_assert_uint_eq(sip_ua_stats(b.uas)->acks, 3);
 	ck_assert_uint_eq(sip_ua_stats(b.uas)->byes, 3);
 	printf("SIPp UAC: 3 calls answered by the UAS\n");
-	teardown(&b);
+	ua_pair_stop(&b);
 }
 END_TEST
 

@@ -1,5 +1,5 @@
-/* Helpers shared by unit tests: temporary files, a free TCP port, a tiny blocking HTTP GET, spawning the real
- * binaries with a given environment and capturing their output. */
+/* Helpers shared by unit tests: temporary files, a free TCP port, a bound UDP socket, a tiny blocking HTTP GET,
+ * spawning the real binaries with a given environment and capturing their output. */
 #ifndef CM_TEST_TESTUTIL_H
 #define CM_TEST_TESTUTIL_H
 
@@ -46,6 +46,20 @@ static inline unsigned tu_free_port(void)
 	port = ntohs(sa.sin_port);
 	close(fd);
 	return port;
+}
+
+/* A non-blocking UDP socket bound to 127.0.0.1 on a port the kernel picks (into *port): a scripted SIP peer. */
+static inline int tu_udp_socket(uint16_t *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
+		abort();
+	*port = ntohs(sa.sin_port);
+	return fd;
 }
 
 /* "GET|POST path" to 127.0.0.1:port; returns the HTTP status (body into buf) or -1 if nothing answered. */
