@@ -160,6 +160,14 @@ static void slot_addr(const struct cp_media *m, uint32_t slot, uint32_t *ip, uin
 	*port = (uint16_t)(m->plan->dp.rtp_port_min + 2 * (s / n));
 }
 
+/* The slot of a leg whose call has media up, or NO_SLOT. */
+static uint32_t up_slot(const struct cp_media *m, uint32_t leg)
+{
+	uint32_t s = leg < m->nlegs ? m->slot[leg] : NO_SLOT;
+
+	return s != NO_SLOT && m->legs[s].up ? s : NO_SLOT;
+}
+
 int cp_media_local(const struct cp_media *m, uint32_t leg, char *ip, size_t iplen, uint16_t *port)
 {
 	struct in_addr a;
@@ -327,7 +335,7 @@ int cp_media_modify(struct cp_media *m, uint32_t leg, const struct cp_call_media
 	struct dp_srtp_keys keys = { 0 };
 	int rc, s;
 
-	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT || !m->legs[m->slot[leg]].up)
+	if (up_slot(m, leg) == NO_SLOT)
 		return -EINVAL;
 	s = leg_params(m, leg, cm, &p, &ops);
 	if (s < 0)
@@ -414,21 +422,17 @@ static void ip_port(uint32_t ip, uint16_t port, char *buf, size_t len)
 	snprintf(buf, len, "%s:%u", s, port);
 }
 
-/* The leg's counters: from this second's batch when `batched` and the leg is in it, else read now. */
-static int leg_report(struct cp_media *m, uint32_t leg, bool batched, struct dp_flow_snapshot *snap,
+/* The counters of slot s (a leg with media up): from this second's batch when `batched` and the leg is in it,
+ * else read now. */
+static int leg_report(struct cp_media *m, uint32_t s, bool batched, struct dp_flow_snapshot *snap,
 		      struct dp_rx_report *r)
 {
-	uint32_t s;
-
-	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT || !m->legs[m->slot[leg]].up)
-		return -EINVAL;
-	s = m->slot[leg];
 	if (batched && m->snap_round && m->legs[s].snap_round == m->snap_round)
 		*snap = m->snap[m->legs[s].snap_at];
 	else if (dp_flow_snapshot(flow_of(m, s), snap) < 0)
 		return -EIO;
 	dp_rx_report(&snap->rx, m->legs[s].ptime_ms, r);
-	return (int)s;
+	return 0;
 }
 
 void cp_media_sample_begin(void *arg)
@@ -479,17 +483,15 @@ void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
 	struct cp_media *m = arg;
 	struct dp_flow_snapshot snap;
 	struct dp_rx_report r;
-	uint32_t local_ip;
+	uint32_t local_ip, s = up_slot(m, leg);
 	uint16_t local_port;
-	int s;
 
 	memset(out, 0, sizeof(*out));
-	if (leg >= m->nlegs || m->slot[leg] == NO_SLOT || !m->legs[m->slot[leg]].up)
+	if (s == NO_SLOT)
 		return;
 	/* deleted first: the read that follows is served after the delete, so it counts every packet sent */
-	flow_delete(flow_of(m, m->slot[leg]));
-	s = leg_report(m, leg, false, &snap, &r);
-	if (s < 0)
+	flow_delete(flow_of(m, s));
+	if (leg_report(m, s, false, &snap, &r) < 0)
 		return;
 	out->endpoint = CP_LEG_EP(leg);
 	out->dtmf_sent = snap.dtmf_sent + m->legs[s].info_sent;
@@ -497,7 +499,7 @@ void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
 	out->holds = m->legs[s].holds;
 	out->ssrc = r.ssrc;
 	ip_port(m->legs[s].remote_ip, m->legs[s].remote_port, out->src, sizeof(out->src));
-	slot_addr(m, (uint32_t)s, &local_ip, &local_port);
+	slot_addr(m, s, &local_ip, &local_port);
 	ip_port(local_ip, local_port, out->dst, sizeof(out->dst));
 	cm_strlcpy(out->codec, m->legs[s].ops->name, sizeof(out->codec));
 	out->packets_sent = snap.tx_packets;
@@ -511,7 +513,7 @@ void cp_media_stop(void *arg, uint32_t leg, struct cp_flow_report *out)
 	out->out_of_order_packets = r.out_of_order_packets;
 	out->jitter_ms = r.jitter_ms;
 	out->max_jitter_ms = r.max_jitter_ms;
-	quality(m, (uint32_t)s, &r, &out->mos, &out->r_factor, &out->burst_r);
+	quality(m, s, &r, &out->mos, &out->r_factor, &out->burst_r);
 	m->legs[s].up = false;
 }
 
@@ -520,9 +522,9 @@ void cp_media_sample(void *arg, uint32_t leg, struct cp_sample *smp)
 	struct cp_media *m = arg;
 	struct dp_flow_snapshot snap;
 	struct dp_rx_report r;
-	int s = leg_report(m, leg, true, &snap, &r);
+	uint32_t s = up_slot(m, leg);
 
-	if (s < 0)
+	if (s == NO_SLOT || leg_report(m, s, true, &snap, &r) < 0)
 		return;
 	smp->has_media = true;
 	smp->packets_sent = snap.tx_packets;
@@ -541,7 +543,7 @@ void cp_media_sample(void *arg, uint32_t leg, struct cp_sample *smp)
 	}
 	smp->burst_density = r.burst_density;
 	smp->gap_density = r.gap_density;
-	quality(m, (uint32_t)s, &r, &smp->mos, &smp->r_factor, NULL);
+	quality(m, s, &r, &smp->mos, &smp->r_factor, NULL);
 }
 
 /* RFC 4733 §3.2 event codes: 0-9, then * # A B C D. */
@@ -550,9 +552,11 @@ int cp_media_dtmf(struct cp_media *m, uint32_t leg, char digit, uint16_t duratio
 	static const char events[] = "0123456789*#ABCD";
 	const char *e = digit ? strchr(events, digit) : NULL;
 
-	if (!e || leg >= m->nlegs || m->slot[leg] == NO_SLOT || !m->legs[m->slot[leg]].up)
+	uint32_t s = up_slot(m, leg);
+
+	if (!e || s == NO_SLOT)
 		return -EINVAL;
-	return dp_dtmf_send(flow_of(m, m->slot[leg]), (uint8_t)(e - events), duration_ms, 10 /* -10 dBm0 */);
+	return dp_dtmf_send(flow_of(m, s), (uint8_t)(e - events), duration_ms, 10 /* -10 dBm0 */);
 }
 
 void cp_media_dtmf_info(struct cp_media *m, uint32_t leg, uint32_t sent, uint32_t received)
