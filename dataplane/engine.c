@@ -168,11 +168,8 @@ struct dp_lcore {
 	uint64_t snap_done;       /* the request sequence served last */
 	/* written by the control plane */
 	uint64_t cmds_sent __rte_cache_aligned;
-	const uint32_t *snap_flows;
-	struct dp_flow_snapshot *snap_out;
-	uint32_t snap_n;
 	uint64_t snap_cmds;       /* commands sent before the request: served after they are done */
-	uint64_t snap_seq;        /* a new request when it differs from snap_done */
+	uint64_t snap_seq;        /* a new request (g.snap_*) when it differs from snap_done */
 } __rte_cache_aligned;
 
 static struct {
@@ -210,10 +207,10 @@ static struct {
 	 * steer[src * lcores + dst] carries mbufs from lcore src to lcore dst, their arrival time in a dynfield. */
 	struct rte_ring **steer;
 	int arrival_off;
-	/* the posted snapshot request (control plane side): flow indexes and the lcores' copies */
+	/* the posted snapshot request: flow indexes and the lcores' copies (changed only while none is pending) */
 	uint32_t *snap_flows;
 	struct dp_flow_snapshot *snap_buf;
-	uint32_t snap_cap;
+	uint32_t snap_n, snap_cap;
 	volatile bool stop;
 } g;
 
@@ -260,7 +257,7 @@ void dp_engine_free(void)
 	free(g.snap_buf);
 	g.snap_flows = NULL;
 	g.snap_buf = NULL;
-	g.snap_cap = 0;
+	g.snap_n = g.snap_cap = 0;
 	free(g.flows);
 	free(g.cold);
 	free(g.port_map);
@@ -1554,16 +1551,16 @@ static void snap_serve(struct dp_lcore *lc, unsigned ncmd)
 	/* commands sent before the request come first (a flow deleted, then read: what it sent in all) */
 	if (seq == lc->snap_done || lc->cmds_done + ncmd < lc->snap_cmds)
 		return;
-	for (i = lc->snap_pos; i < lc->snap_n && copied < DP_SNAP_PER_PASS; i++) {
-		uint32_t flow = lc->snap_flows[i];
+	for (i = lc->snap_pos; i < g.snap_n && copied < DP_SNAP_PER_PASS; i++) {
+		uint32_t flow = g.snap_flows[i];
 
 		if (flow < g.cfg.max_flows && flow_owner(flow) == lc->slot) {
-			flow_copy(flow, &lc->snap_out[i]);
+			flow_copy(flow, &g.snap_buf[i]);
 			copied++;
 		}
 	}
 	lc->snap_pos = i;
-	if (i == lc->snap_n) {
+	if (i == g.snap_n) {
 		lc->snap_pos = 0;
 		__atomic_store_n(&lc->snap_done, seq, __ATOMIC_RELEASE);
 	}
@@ -2199,12 +2196,10 @@ int dp_flow_snapshot_many(const uint32_t *flows, uint32_t n, struct dp_flow_snap
 		g.snap_cap = cap;
 	}
 	memcpy(g.snap_flows, flows, n * sizeof(*flows));
+	g.snap_n = n;
 	for (unsigned l = 0; l < g.port.nlcores; l++) {
 		struct dp_lcore *lc = &g.lc[l];
 
-		lc->snap_flows = g.snap_flows;
-		lc->snap_out = g.snap_buf;
-		lc->snap_n = n;
 		lc->snap_cmds = lc->cmds_sent;
 		__atomic_store_n(&lc->snap_seq, lc->snap_seq + 1, __ATOMIC_RELEASE);
 	}
