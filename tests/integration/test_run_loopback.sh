@@ -8,23 +8,8 @@ worker=${CALLMETER_WORKER_BIN:-build/callmeter-worker}
 # every worker run below is bounded: a hung run is killed (SIGKILL 5 s after SIGTERM) and fails the test
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-# plan FILE: a copy whose SIP ports are free ones (another checkout running this test may hold the fixed ones)
-plan() {
-	python3 - "$1" "$dir/${1##*/}" <<'PY'
-import re, socket, sys
-def free():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return str(p)
-text = re.sub(r"(?m)^(local_port\s*=\s*)\d+", lambda m: m.group(1) + free(), open(sys.argv[1]).read())
-open(sys.argv[2], "w").write(text)
-PY
-	echo "$dir/${1##*/}"
-}
 
-timeout -k 5 180 "$worker" run "$(plan tests/integration/plans/loopback-short.ini)" --json-summary "$dir/clean.json" \
+timeout -k 5 180 "$worker" run tests/integration/plans/loopback-short.ini --json-summary "$dir/clean.json" \
 	--metrics-out "$dir/clean.msgpack" >"$dir/clean.out" 2>&1 || { cat "$dir/clean.out"; exit 1; }
 python3 - "$dir/clean.json" <<'PY'
 import json, sys
@@ -51,7 +36,7 @@ test -s "$dir/clean.msgpack"
 
 # The same plan on net_null, which puts nothing back: every RTP packet is for one of our own media IPs, and a NIC
 # would not return those either, so the dataplane delivers them to itself; the calls see clean media.
-timeout -k 5 180 "$worker" run "$(plan tests/integration/plans/loopback-short.ini)" --json-summary "$dir/null.json" \
+timeout -k 5 180 "$worker" run tests/integration/plans/loopback-short.ini --json-summary "$dir/null.json" \
 	--eal "--no-huge --no-shconf -m 256 --no-pci --vdev=net_null0,no-rx=1 --no-telemetry --log-level=*:warning" \
 	>"$dir/null.out" 2>&1 || { cat "$dir/null.out"; exit 1; }
 python3 - "$dir/null.json" <<'PY'
@@ -66,7 +51,7 @@ print("own media IPs on net_null: %d packets delivered locally, MOS min %.2f" % 
       s["quality"]["mos"]["min"]))
 PY
 
-timeout -k 5 180 "$worker" run "$(plan tests/integration/plans/loopback-impaired.ini)" --json-summary "$dir/imp.json" \
+timeout -k 5 180 "$worker" run tests/integration/plans/loopback-impaired.ini --json-summary "$dir/imp.json" \
 	>"$dir/imp.out" 2>&1 || { cat "$dir/imp.out"; exit 1; }
 python3 - "$dir/imp.json" <<'PY'
 import json, sys
@@ -83,7 +68,7 @@ PY
 # an unreachable registrar: TIMEOUT with 408 for the registering endpoints; the callers reach them directly and
 # are told 480 (an endpoint out of service does not answer)
 rc=0
-timeout -k 5 180 "$worker" run "$(plan tests/integration/plans/unreachable-registrar.ini)" --json-summary "$dir/unr.json" \
+timeout -k 5 180 "$worker" run tests/integration/plans/unreachable-registrar.ini --json-summary "$dir/unr.json" \
 	>"$dir/unr.out" 2>&1 || rc=$?
 [ $rc -eq 1 ] && [ -s "$dir/unr.json" ] || { cat "$dir/unr.out"; echo "FAIL: expected exit 1 and a summary, got $rc"; exit 1; }
 python3 - "$dir/unr.json" <<'PY'
@@ -99,7 +84,7 @@ PY
 
 # SDES-SRTP: keys exchanged in a=crypto, every packet protected and authenticated; a plain peer refuses (488)
 rc=0
-timeout -k 5 180 "$worker" run "$(plan tests/integration/plans/loopback-srtp.ini)" --json-summary "$dir/srtp.json" \
+timeout -k 5 180 "$worker" run tests/integration/plans/loopback-srtp.ini --json-summary "$dir/srtp.json" \
 	>"$dir/srtp.out" 2>&1 || rc=$?
 [ $rc -eq 1 ] || { cat "$dir/srtp.out"; echo "FAIL: expected exit 1 (the refused calls), got $rc"; exit 1; }
 python3 - "$dir/srtp.json" <<'PY'
@@ -117,7 +102,7 @@ print("srtp loopback: 10 calls protected both ways, every packet authenticated; 
 PY
 
 # Opus and G.722: negotiated (offerer's first common codec), sent and analysed
-timeout -k 5 180 "$worker" run "$(plan tests/integration/plans/loopback-codecs.ini)" --json-summary "$dir/codecs.json" \
+timeout -k 5 180 "$worker" run tests/integration/plans/loopback-codecs.ini --json-summary "$dir/codecs.json" \
 	>"$dir/codecs.out" 2>&1 || { cat "$dir/codecs.out"; exit 1; }
 python3 - "$dir/codecs.json" <<'PY'
 import json, sys, collections
@@ -132,7 +117,7 @@ PY
 
 # DTMF: "123#" as RFC 4733 events on the callers' flows (counted by the callees' RX analysis) and "9*0D" by SIP
 # INFO application/dtmf-relay; per flow (one per endpoint) and in total
-timeout -k 5 180 "$worker" run "$(plan tests/integration/plans/loopback-dtmf.ini)" --json-summary "$dir/dtmf.json" \
+timeout -k 5 180 "$worker" run tests/integration/plans/loopback-dtmf.ini --json-summary "$dir/dtmf.json" \
 	>"$dir/dtmf.out" 2>&1 || { cat "$dir/dtmf.out"; exit 1; }
 python3 - "$dir/dtmf.json" <<'PY'
 import json, sys
