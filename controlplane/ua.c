@@ -724,8 +724,8 @@ static int fd_limit(const struct cp_ua *ua, char *err, size_t errlen)
 	if (need == UA_FD_MARGIN || getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
 		return 0;
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-		snprintf(err, errlen, "port_per_endpoint needs %llu file descriptors (one socket per endpoint and %u "
-			 "more) but the hard limit is %llu: raise it (ulimit -Hn, systemd LimitNOFILE=) or use fewer "
+		snprintf(err, errlen, "port_per_endpoint needs %llu file descriptors (per endpoint one over UDP, three over "
+			 "TCP/TLS, and %u more) but the hard limit is %llu: raise it (ulimit -Hn, systemd LimitNOFILE=) or use fewer "
 			 "endpoints per worker", (unsigned long long)need, UA_FD_MARGIN,
 			 (unsigned long long)rl.rlim_max);
 		return -EMFILE;
