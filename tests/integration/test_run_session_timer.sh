@@ -12,6 +12,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib/testbed.sh
+. tests/integration/lib/sipp.sh
 trap tb_cleanup EXIT INT TERM
 worker=${CALLMETER_WORKER_BIN:-build/callmeter-worker}
 command -v sipp >/dev/null 2>&1 || tb_skip "sipp (sip-tester) not installed"
@@ -19,42 +20,20 @@ command -v sipp >/dev/null 2>&1 || tb_skip "sipp (sip-tester) not installed"
 tb_netns cmst
 tb_media_link
 
-ok_with_sdp() { # the 200 to an INVITE (TAG: the To tag it adds) or re-INVITE, with SIPp's side's session terms
-	cat <<XML
-  <send retrans="500"><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]${1:-}
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Allow: INVITE, ACK, BYE
-Session-Expires: 2;refresher=uac
-Require: timer
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=sipp 53655765 2353687638 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-]]></send>
-  <recv request="ACK"/>
-XML
+# the UAS: 200 with its session terms (the caller refreshes, no UPDATE), then exactly two refresh re-INVITEs
+ok() { # [TO TAG]
+	sipp_respond 200 -r -c ${1:+-t "$1"} -h "Allow: INVITE, ACK, BYE" -h "Session-Expires: 2;refresher=uac" \
+		-h "Require: timer" -s -
+	echo '  <recv request="ACK"/>'
 }
 {
+	sipp_head "UAS making the caller refresh"
 	cat <<'XML'
-<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="UAS making the caller refresh">
   <recv request="INVITE">
     <action><ereg regexp="2" search_in="hdr" header="Session-Expires:" check_it="true" assign_to="ask"/></action>
   </recv>
 XML
-	ok_with_sdp ';tag=[pid]SIPpTag01[call_number]'
+	ok '[pid]SIPpTag01[call_number]'
 	for _ in 1 2; do
 		cat <<'XML'
   <recv request="INVITE">
@@ -62,50 +41,17 @@ XML
       assign_to="refresh"/></action>
   </recv>
 XML
-		ok_with_sdp
+		ok
 	done
-	cat <<'XML'
-  <recv request="BYE"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-  <Reference variables="ask,refresh"/>
-</scenario>
-XML
+	sipp_expect_bye
+	sipp_tail "ask,refresh"
 } >"$TB_WORK/uas.xml"
 
-cat >"$TB_WORK/uac.xml" <<'XML'
-<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="UAC that asks for a session timer and never refreshes">
-  <send retrans="500"><![CDATA[
-INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:sipp@[local_ip]:[local_port]>
-Supported: timer
-Session-Expires: 3
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=sipp 1 1 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-]]></send>
+# the UAC: asks for 3 s, checks that it is made the refresher, never refreshes, and waits for the BYE
+{
+	sipp_head "UAC that asks for a session timer and never refreshes"
+	sipp_request INVITE 1 -h "Supported: timer" -h "Session-Expires: 3" -s -
+	cat <<'XML'
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="200">
@@ -114,31 +60,11 @@ a=rtpmap:0 PCMU/8000
       <ereg regexp="timer" search_in="hdr" header="Require:" check_it="true" assign_to="req"/>
     </action>
   </recv>
-  <send><![CDATA[
-ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv request="BYE" timeout="6000"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-  <Reference variables="se,req"/>
-</scenario>
 XML
+	sipp_request ACK 1
+	sipp_expect_bye 6000
+	sipp_tail "se,req"
+} >"$TB_WORK/uac.xml"
 
 (cd "$TB_WORK" && exec ip netns exec "$TB_NS" sipp -sf uas.xml -i "$TB_NS_IP" -p 5060 -mi "$TB_MEDIA_NS_IP" \
 	-mp 16000 -rtp_echo -m 1 -nostdin -timeout 40s -trace_err -trace_msg >"$TB_WORK/uas.log" 2>&1) &
