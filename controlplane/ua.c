@@ -363,6 +363,18 @@ static void dtmf_end(struct ua_ep *ep, bool incoming, const struct sip_call_stat
 
 #define SESSION_EXPIRED "session expired: no refresh from the peer (RFC 4028)"
 
+/* A call's end: its session timer figures to the run's, and an unrefreshed session fails the endpoint. */
+static void session_timer_end(struct ua_ep *ep, const struct sip_call_stats *st)
+{
+	struct cp_engine *e = ep->ua->engine;
+
+	if (st->session_expires_s || st->session_422)
+		cp_engine_on_session_timer(e, st->session_refreshes, st->session_refreshes_received,
+					   st->session_expired, st->session_422);
+	if (st->session_expired)
+		cp_engine_on_call_dropped(e, ep->idx, 408, SESSION_EXPIRED);
+}
+
 /* ---- hold and resume of the calls we place (plan hold_at, hold_for, hold_mode) --------------------------- */
 
 static void hold_next(struct cp_loop *loop, void *arg)
@@ -472,8 +484,7 @@ static void out_state(struct sip_call *c, void *arg)
 		if (ep->in_op) {
 			/* the engine hears the op's return code instead */
 		} else if (ep->out_answered) {
-			if (st->session_expired)
-				cp_engine_on_call_dropped(e, ep->idx, 408, SESSION_EXPIRED);
+			session_timer_end(ep, st);
 			cp_engine_on_hungup(e, ep->idx, false, st->ended_by_peer,
 					    st->ended_by_peer ? 200 : (uint16_t)st->bye_status);
 		} else if (st->result == SIP_RESULT_CANCELLED && code < 300) {
@@ -516,8 +527,7 @@ static void in_state(struct sip_call *c, void *arg)
 			ep->in = NULL;
 		dtmf_end(ep, true, st);
 		if (ep->in_answered && !ep->in_op) {
-			if (st->session_expired)
-				cp_engine_on_call_dropped(e, ep->idx, 408, SESSION_EXPIRED);
+			session_timer_end(ep, st);
 			cp_engine_on_hungup(e, ep->idx, true, st->ended_by_peer,
 					    st->ended_by_peer ? 200 : (uint16_t)st->bye_status);
 		}

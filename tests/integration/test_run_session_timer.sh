@@ -126,6 +126,8 @@ e = s["endpoints"]
 assert e["total"] == 2 and e["SUCCESS"] + e["COMPLETED_WITH_WARNINGS"] == 1 and e["CALL_FAILED"] == 1, e
 fails = {(f["outcome"], f["code"]): f["reason"] for f in s["failures"]}
 assert fails.get(("CALL_FAILED", 408), "").startswith("session expired"), fails
+st = s["session_timers"]
+assert st == {"refreshes_sent": 2, "refreshes_received": 0, "expired": 1, "too_small_422": 0}, st
 msgs = open(sys.argv[2]).read()
 reinvites = re.findall(r"INVITE sip:[^\n]*\n(?:[^\n]+\n)*?Session-Expires: 2;refresher=uac", msgs)
 assert len(reinvites) >= 2, len(reinvites)   # the two refreshes (the first INVITE asks without refresher)
