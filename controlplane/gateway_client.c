@@ -933,7 +933,7 @@ int cp_gateway_part_done(struct cp_gateway *gw, const char *run_id, uint64_t par
 		if (r->outcomes[o])
 			pack_num(&e, cp_outcome_name((enum cp_outcome)o), r->outcomes[o]);
 	gw_enc_key(&e, "summary");
-	msgpack_pack_map(&e.pk, 15);
+	msgpack_pack_map(&e.pk, 22);
 	pack_num(&e, "endpoints", r->endpoints_total);
 	pack_num(&e, "registrations_attempted", r->reg_attempted);
 	pack_num(&e, "registrations_succeeded", r->reg_succeeded);
@@ -949,6 +949,13 @@ int cp_gateway_part_done(struct cp_gateway *gw, const char *run_id, uint64_t par
 	pack_num(&e, "packets_sent", (double)sent);
 	pack_num(&e, "packets_received", (double)received);
 	pack_num(&e, "packets_lost", (double)r->packets_lost);
+	pack_num(&e, "holds_held", r->holds);
+	pack_num(&e, "holds_resumed", r->resumes);
+	pack_num(&e, "holds_failed", r->hold_failures);
+	pack_num(&e, "session_refreshes_sent", r->session_refreshes);
+	pack_num(&e, "session_refreshes_received", r->session_refreshes_received);
+	pack_num(&e, "session_expired", r->session_expired);
+	pack_num(&e, "session_422", r->session_422);
 	return part_send(gw, &e);
 }
 
