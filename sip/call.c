@@ -1055,9 +1055,15 @@ static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
 			release(c);
 			return;
 		}
-		c->st.final_status = 408;
-		snprintf(c->st.reason, sizeof(c->st.reason), "Request Timeout");
-		c->st.result = SIP_RESULT_TIMEOUT;
+		if (sip_txn_last_status(ct) == 503) { /* the transport failed (connection, ICMP unreachable) */
+			c->st.final_status = 503;
+			snprintf(c->st.reason, sizeof(c->st.reason), "Service Unavailable");
+			c->st.result = SIP_RESULT_UNAVAILABLE;
+		} else {
+			c->st.final_status = 408;
+			snprintf(c->st.reason, sizeof(c->st.reason), "Request Timeout");
+			c->st.result = SIP_RESULT_TIMEOUT;
+		}
 		if (c->st.state != SIP_CALL_ENDED)
 			end_call(c);
 	} else if (ct == c->info_txn) {

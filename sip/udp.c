@@ -1,8 +1,12 @@
 /* UDP transport on the control-plane loop: one non-blocking socket, datagrams drained on EPOLLIN into the
  * transaction layer, and the SIP timer wheel ticked from one cp_loop timer that is armed only while SIP timers
- * are (so an idle worker does not wake up every tick). */
+ * are (so an idle worker does not wake up every tick).  ICMP errors about what we sent (IP_RECVERR) are read
+ * from the socket's error queue: a destination that is unreachable fails the client transactions waiting on it
+ * at once (RFC 3261 §18.4: a transport error, 503 for the user) instead of at Timer B/F, so requests fail over to
+ * the next DNS destination in milliseconds, not 32 s. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -44,9 +48,21 @@ struct udp_port {
 
 static struct cm_ratelimit tx_rl = CM_RATELIMIT_INIT(10000, 5);
 
+/* With IP_RECVERR an ICMP error about an earlier datagram also sets the socket's pending error, and the next send
+ * (to any destination) fails with it instead of going out: a refused, unreachable-host or unreachable-network
+ * send is tried once more (the failed call took the pending error; a real one comes back again). */
+static bool stale_icmp(int err)
+{
+	return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH;
+}
+
 static int sendto_fd(int fd, const struct sockaddr_storage *dst, const char *buf, size_t len)
 {
-	if (sendto(fd, buf, len, 0, (const struct sockaddr *)dst, sip_sockaddr_len(dst)) < 0) {
+	ssize_t n = sendto(fd, buf, len, 0, (const struct sockaddr *)dst, sip_sockaddr_len(dst));
+
+	if (n < 0 && stale_icmp(errno))
+		n = sendto(fd, buf, len, 0, (const struct sockaddr *)dst, sip_sockaddr_len(dst));
+	if (n < 0) {
 		int e = errno;
 		cm_log_rl(&tx_rl, CM_LOG_WARN, "sip", "UDP send failed: %s", strerror(e));
 		return -e;
@@ -105,18 +121,57 @@ static void drain(int fd, struct sip_tp *tp)
 	sip_tp_kick(tp);
 }
 
+static struct cm_ratelimit icmp_rl = CM_RATELIMIT_INIT(10000, 5);
+
+/* The error queue: each ICMP destination/port/host unreachable about a datagram of ours fails what waits on that
+ * destination from this socket.  Other errors (and our own sends refused, already failed at send) are dropped. */
+static void drain_errors(int fd, struct sip_tp *tp)
+{
+	for (int i = 0; i < UDP_RX_BATCH * UDP_RX_ROUNDS; i++) {
+		union {
+			char buf[CMSG_SPACE(sizeof(struct sock_extended_err) + sizeof(struct sockaddr_in6))];
+			struct cmsghdr align;
+		} ctl;
+		struct sockaddr_storage dst;
+		char byte;
+		struct iovec iov = { &byte, 1 };
+		struct msghdr mh = { .msg_name = &dst, .msg_namelen = sizeof(dst), .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+
+		if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			break;
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			const struct sock_extended_err *ee = (const void *)CMSG_DATA(cm);
+			unsigned n;
+
+			if (!((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
+			      (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)) ||
+			    (ee->ee_origin != SO_EE_ORIGIN_ICMP && ee->ee_origin != SO_EE_ORIGIN_ICMP6) ||
+			    (ee->ee_errno != ECONNREFUSED && ee->ee_errno != EHOSTUNREACH && ee->ee_errno != ENETUNREACH))
+				continue;
+			n = sip_txn_transport_failed(tp->txl, tp, &dst);
+			if (n)
+				cm_log_rl(&icmp_rl, CM_LOG_WARN, "sip", "UDP: %s (ICMP): %u request(s) failed at once",
+					  strerror((int)ee->ee_errno), n);
+		}
+	}
+	sip_tp_kick(tp);
+}
+
 static void on_readable(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 {
 	(void)loop;
-	(void)events;
-	drain(fd, arg);
+	if (events & EPOLLERR)
+		drain_errors(fd, arg);
+	if (events & EPOLLIN)
+		drain(fd, arg);
 }
 
 /* A bound non-blocking socket on ip:port (0: any), its port in *bound; -1 on failure (logged). */
 static int open_socket(const char *ip, uint16_t port, uint16_t *bound)
 {
 	struct sockaddr_storage a;
-	int fd;
+	int fd, one = 1;
 
 	if (sip_addr_from(&a, ip, port) < 0) {
 		cm_log(CM_LOG_ERROR, "sip", "'%s' is not a numeric IP address", ip);
@@ -129,6 +184,10 @@ static int open_socket(const char *ip, uint16_t port, uint16_t *bound)
 			close(fd);
 		return -1;
 	}
+	/* ICMP errors queued for us (drain_errors); without it an unconnected socket never hears of them */
+	if (a.ss_family == AF_INET6)
+		setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
+	setsockopt(fd, SOL_IP, IP_RECVERR, &one, sizeof(one));
 	return fd;
 }
 

@@ -65,21 +65,37 @@ assert q["mos"]["avg"] < 4.2, q          # 3 % loss costs G.711 with PLC about 0
 print("impaired loopback: loss %.2f %%, jitter avg %.2f ms, MOS avg %.2f" % (loss, q["jitter_ms"]["avg"], q["mos"]["avg"]))
 PY
 
-# an unreachable registrar: TIMEOUT with 408 for the registering endpoints; the callers reach them directly and
-# are told 480 (an endpoint out of service does not answer)
-rc=0
-timeout -k 5 180 "$worker" run tests/integration/plans/unreachable-registrar.ini --json-summary "$dir/unr.json" \
-	>"$dir/unr.out" 2>&1 || rc=$?
-[ $rc -eq 1 ] && [ -s "$dir/unr.json" ] || { cat "$dir/unr.out"; echo "FAIL: expected exit 1 and a summary, got $rc"; exit 1; }
-python3 - "$dir/unr.json" <<'PY'
+# a registrar that takes datagrams and never answers (a socket this script holds): TIMEOUT with 408 for the
+# registering endpoints; the callers reach them directly and are told 480 (an endpoint out of service)
+python3 -c "
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 0))
+print(s.getsockname()[1], flush=True); time.sleep(60)" >"$dir/silent.port" &
+silent=$!
+for _ in $(seq 1 50); do [ -s "$dir/silent.port" ] && break; sleep 0.1; done
+sed "s/^registrar = 127.0.0.1:9$/registrar = 127.0.0.1:$(cat "$dir/silent.port")/" \
+	tests/integration/plans/unreachable-registrar.ini >"$dir/silent.ini"
+unreachable() { # PLAN NAME: the run exits 1 with a summary
+	rc=0
+	timeout -k 5 180 "$worker" run "$1" --json-summary "$dir/$2.json" >"$dir/$2.out" 2>&1 || rc=$?
+	[ $rc -eq 1 ] && [ -s "$dir/$2.json" ] || { cat "$dir/$2.out"; echo "FAIL: $2: expected exit 1 and a summary, got $rc"; exit 1; }
+}
+unreachable "$dir/silent.ini" silent
+kill $silent 2>/dev/null
+# nothing listens on its port (the plan as shipped): the ICMP port unreachable fails each REGISTER at once, 503
+unreachable tests/integration/plans/unreachable-registrar.ini closed
+grep -q "Connection refused (ICMP)" "$dir/closed.out" || { cat "$dir/closed.out"; echo "FAIL: no ICMP error seen"; exit 1; }
+python3 - "$dir/silent.json" "$dir/closed.json" <<'PY'
 import json, sys
-s = json.load(open(sys.argv[1]))
-e = s["endpoints"]
-assert e["TIMEOUT"] == 5 and e["CALL_FAILED"] == 2 and e["total"] == 7, e
-fails = {(f["outcome"], f["code"]): f["count"] for f in s["failures"]}
-assert fails == {("TIMEOUT", 408): 5, ("CALL_FAILED", 480): 2}, fails
-assert s["registrations"]["attempted"] == 5 and s["registrations"]["failed"] == 5, s["registrations"]
-print("unreachable registrar: 5 TIMEOUT 408, 2 callers CALL_FAILED 480, run completed and reported")
+for path, outcome, code in ((sys.argv[1], "TIMEOUT", 408), (sys.argv[2], "REGISTRATION_FAILED", 503)):
+    s = json.load(open(path))
+    e = s["endpoints"]
+    assert e[outcome] == 5 and e["CALL_FAILED"] == 2 and e["total"] == 7, e
+    fails = {(f["outcome"], f["code"]): f["count"] for f in s["failures"]}
+    assert fails == {(outcome, code): 5, ("CALL_FAILED", 480): 2}, fails
+    assert s["registrations"]["attempted"] == 5 and s["registrations"]["failed"] == 5, (path, s["registrations"], e)
+print("unreachable registrar: silent -> 5 TIMEOUT 408; port closed -> 5 REGISTRATION_FAILED 503 (ICMP); 2 callers "
+      "CALL_FAILED 480 each time, runs completed and reported")
 PY
 
 # SDES-SRTP: keys exchanged in a=crypto, every packet protected and authenticated; a plain peer refuses (488)

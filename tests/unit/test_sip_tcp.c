@@ -396,6 +396,62 @@ START_TEST(udp_ports_per_endpoint)
 }
 END_TEST
 
+/* UDP and ICMP: a REGISTER to a port nothing listens on fails at once with 503 (the ICMP port unreachable, read
+ * from the error queue) instead of at Timer F, and goes on to the fallback registrar; a REGISTER to a live
+ * registrar sent right after one to the closed port still goes out (the socket's pending ICMP error is not
+ * taken as its own). */
+START_TEST(udp_icmp_unreachable)
+{
+	struct cp_loop *loop = cp_loop_new();
+	struct sip_udp *srv = sip_udp_start(loop, "127.0.0.1", 0, &port_registrar_ops, NULL);
+	struct sip_udp *u = sip_udp_start(loop, "127.0.0.1", 0, &port_cli_ops, NULL);
+	struct sip_reg_config cfg = { .domain = "127.0.0.1", .user = "fo", .expires = 60 }, good = cfg;
+	struct sockaddr_storage live;
+	struct sip_reg *a, *b;
+	uint16_t closed;
+	uint64_t t0;
+
+	close(tu_udp_socket(&closed)); /* a port that was bound a moment ago: nothing listens there now */
+	sip_addr_from(&cfg.dst, "127.0.0.1", closed);
+	sip_addr_from(&live, "127.0.0.1", sip_udp_port(srv));
+	cfg.fallback = &live;
+	cfg.nfallback = 1;
+	a = sip_reg_new(sip_udp_tp(u), &cfg, NULL, NULL);
+	t0 = cm_now_ms();
+	sip_reg_start(a);
+	while (sip_reg_stats(a)->state == SIP_REG_REGISTERING && cm_now_ms() - t0 < 5000)
+		cp_loop_run_once(loop, 20);
+	ck_assert_int_eq(sip_reg_stats(a)->state, SIP_REG_REGISTERED);
+	ck_assert_uint_eq(sip_reg_stats(a)->failovers, 1);
+	ck_assert_uint_lt(cm_now_ms() - t0, 1000); /* not Timer F's 32 s */
+
+	/* back to back in one turn: the closed port, then the live registrar */
+	cfg.fallback = NULL;
+	cfg.nfallback = 0;
+	cfg.user = "closed";
+	good.user = "good";
+	good.dst = live;
+	sip_reg_free(a);
+	a = sip_reg_new(sip_udp_tp(u), &cfg, NULL, NULL);
+	b = sip_reg_new(sip_udp_tp(u), &good, NULL, NULL);
+	t0 = cm_now_ms();
+	sip_reg_start(a);
+	sip_reg_start(b);
+	while ((sip_reg_stats(a)->state == SIP_REG_REGISTERING || sip_reg_stats(b)->state == SIP_REG_REGISTERING) &&
+	       cm_now_ms() - t0 < 5000)
+		cp_loop_run_once(loop, 20);
+	ck_assert_int_eq(sip_reg_stats(a)->state, SIP_REG_FAILED);
+	ck_assert_uint_eq(sip_reg_stats(a)->last_status, 503);
+	ck_assert_int_eq(sip_reg_stats(b)->state, SIP_REG_REGISTERED);
+	ck_assert_uint_lt(cm_now_ms() - t0, 1000);
+	sip_reg_free(a);
+	sip_reg_free(b);
+	sip_udp_stop(u);
+	sip_udp_stop(srv);
+	cp_loop_free(loop);
+}
+END_TEST
+
 /* A server that keeps every request unanswered and notes where each came from. */
 static struct sockaddr_storage silent_src[4];
 static unsigned silent_n;
@@ -663,6 +719,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tc, via_and_contact_forms);
 	tcase_add_test(tc, udp_ports_per_endpoint);
 	tcase_add_test(tc, tcp_handles_per_endpoint);
+	tcase_add_test(tc, udp_icmp_unreachable);
 	tcase_add_test(tc, keepalive_ping_pong);
 	tcase_add_test(tc, keepalive_dead_flow);
 	tcase_add_test(tc, keepalive_pings_answered);
