@@ -10,7 +10,8 @@
  * reported about it (fraction and cumulative loss, jitter), and the round trip as seen at the capture point:
  * (arrival of the report block − arrival of the SR it names) − DLSR.  MOS and R come from the codecs' G.107
  * E-model.  SRTP streams are authenticated and decrypted when a key is known: given on the command line, or
- * learned from the a=crypto lines of SDP in SIP over UDP in the same capture; without one they are analysed
+ * learned from the a=crypto lines of SDP in SIP over UDP or TCP in the same capture (each direction of a TCP
+ * connection to or from the SIP port reassembled in sequence and framed by Content-Length); without one they are analysed
  * from their headers.  The RFC 8285 TX-time element the dataplane sends gives one-way delay (capture time − TX
  * time: the sender's clock and the capture's must be one, or synchronised).  Exit status: 0 done, 1 the file
  * could not be read, 2 bad arguments. */
@@ -44,6 +45,9 @@
 #define AN_OWD_PROBE 32     /* packets of a stream searched for a TX-time element when its id is not given */
 #define AN_OWD_PLAUSIBLE_NS (86400ull * 1000000000ull) /* a TX time this close to the capture time is one */
 #define NTP_UNIX_OFFSET 2208988800ull
+#define AN_TCP_STREAMS 1024 /* TCP directions to or from the SIP port followed at once (the oldest gives way) */
+#define AN_TCP_FIRST 4096   /* a direction's buffer at first; it grows to two messages' worth */
+#define AN_TCP_MAX (2 * SIP_MAX_MSG_SIZE)
 
 struct an_key {
 	uint32_t src_ip, dst_ip;
@@ -100,15 +104,31 @@ struct an_skey {
 	uint32_t newer;           /* the entry that replaced this one (a re-INVITE with new keys), index + 1 */
 };
 
+/* One direction of a TCP connection to or from the SIP port: bytes in sequence order, framed into messages. */
+struct an_tcp {
+	uint32_t src_ip, dst_ip;
+	uint16_t src_port, dst_port;
+	bool used, synced;
+	bool resync;              /* after a hole or unframeable input: skip to the next start line */
+	uint32_t next_seq;        /* the sequence number of the next byte expected */
+	uint64_t last_use;
+	struct sip_framer framer;
+	char *buf;
+	size_t len, cap;
+};
+
 struct an_keys {
 	struct an_skey *e;
 	uint32_t n, cap;
 	uint32_t gen;             /* changes with every entry: streams without a key look again */
 	uint32_t from_options, from_sdp;
 	uint64_t sip_messages, sdp_bodies, sdp_bad;
+	uint64_t sip_tcp_messages, sip_tcp_gaps, sip_tcp_bad; /* of those over TCP; holes and unframeable streams */
 	uint16_t sip_port;
 	struct sip_msg *msg;
 	struct sdp_session *sdp;
+	struct an_tcp *tcp;       /* AN_TCP_STREAMS, allocated at the first TCP segment */
+	uint64_t tcp_clock;
 };
 
 /* RTCP about one SSRC: its last sender reports (a report block names one of them by LSR), and the last report
@@ -491,6 +511,169 @@ static bool sip_learn(struct an_keys *k, const uint8_t *p, uint32_t len)
 	return true;
 }
 
+/* The direction (src → dst) of a TCP connection; a new one replaces the least recently used when all are taken.
+ * NULL: out of memory. */
+static struct an_tcp *tcp_stream(struct an_keys *k, const struct dp_pkt *pk, uint16_t sport, uint16_t dport)
+{
+	struct an_tcp *s, *lru = NULL;
+
+	if (!k->tcp && !(k->tcp = calloc(AN_TCP_STREAMS, sizeof(*k->tcp))))
+		return NULL;
+	for (unsigned i = 0; i < AN_TCP_STREAMS; i++) {
+		s = &k->tcp[i];
+		if (s->used && s->src_ip == pk->src_ip && s->dst_ip == pk->dst_ip && s->src_port == sport &&
+		    s->dst_port == dport)
+			goto found;
+		if (!lru || !s->used || (lru->used && s->last_use < lru->last_use))
+			lru = s;
+	}
+	s = lru;
+	*s = (struct an_tcp){ .src_ip = pk->src_ip, .dst_ip = pk->dst_ip, .src_port = sport, .dst_port = dport,
+			      .used = true, .buf = s->buf, .cap = s->cap };
+	sip_framer_reset(&s->framer);
+found:
+	s->last_use = ++k->tcp_clock;
+	return s;
+}
+
+/* Appends a segment's new bytes (a retransmission's overlap skipped); a hole before it drops what was buffered
+ * (the message it was part of cannot be read) and starts again from it.  false: out of memory. */
+static bool tcp_append(struct an_keys *k, struct an_tcp *s, uint32_t seq, const uint8_t *p, uint32_t n)
+{
+	int32_t ahead;
+
+	if (!s->synced) { /* the capture began inside the connection, perhaps inside a message */
+		s->next_seq = seq;
+		s->synced = true;
+		s->resync = true;
+	}
+	ahead = (int32_t)(seq - s->next_seq);
+	if (ahead < 0) {
+		if ((uint32_t)-ahead >= n)
+			return true; /* all of it seen already */
+		p += -ahead;
+		n -= (uint32_t)-ahead;
+	} else if (ahead > 0) { /* the message the hole is in cannot be read; the next one can */
+		k->sip_tcp_gaps++;
+		s->len = 0;
+		s->resync = true;
+		sip_framer_reset(&s->framer);
+	}
+	s->next_seq = seq + (uint32_t)(ahead < 0 ? -ahead : 0) + n;
+	if (s->len + n > AN_TCP_MAX) { /* longer than any message may be: not SIP after all */
+		k->sip_tcp_bad++;
+		s->len = 0;
+		sip_framer_reset(&s->framer);
+		return true;
+	}
+	if (s->len + n > s->cap) {
+		size_t cap = s->cap ? s->cap : AN_TCP_FIRST;
+		char *b;
+
+		while (cap < s->len + n)
+			cap *= 2;
+		if (!(b = realloc(s->buf, cap)))
+			return false;
+		s->buf = b;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, p, n);
+	s->len += n;
+	return true;
+}
+
+/* Drops buffered bytes up to the next line that starts a SIP message: "SIP/2.0 " at its start (a status line) or
+ * " SIP/2.0" at its end (a request line; "Via: SIP/2.0/TCP" is neither).  false while no such line is complete. */
+static bool tcp_resync(struct an_tcp *s)
+{
+	size_t line = 0;
+
+	for (size_t i = 0; i < s->len; i++) {
+		size_t end = i;
+
+		if (s->buf[i] != '\n')
+			continue;
+		if (end > line && s->buf[end - 1] == '\r')
+			end--;
+		if (end - line >= 8 && (memcmp(s->buf + line, "SIP/2.0 ", 8) == 0 ||
+					memcmp(s->buf + end - 8, " SIP/2.0", 8) == 0)) {
+			memmove(s->buf, s->buf + line, s->len - line);
+			s->len -= line;
+			s->resync = false;
+			sip_framer_reset(&s->framer);
+			return true;
+		}
+		line = i + 1;
+	}
+	memmove(s->buf, s->buf + line, s->len - line); /* only a line still arriving is kept */
+	s->len -= line;
+	return false;
+}
+
+/* A TCP segment to or from the SIP port: its bytes go to its direction's stream and every complete message
+ * framed there is learned like a UDP one.  false when it is not such a segment. */
+static bool tcp_learn(struct an_keys *k, const struct dp_pkt *pk)
+{
+	const uint8_t *t = pk->l4;
+	uint16_t sport, dport;
+	uint32_t hl, seq;
+	uint8_t flags;
+	struct an_tcp *s;
+	size_t mlen;
+
+	if (pk->ip_proto != 6 || pk->l4_len < 20)
+		return false;
+	sport = dp_rd16(t);
+	dport = dp_rd16(t + 2);
+	if (sport != k->sip_port && dport != k->sip_port)
+		return false;
+	seq = dp_rd32(t + 4);
+	hl = (t[12] >> 4) * 4u;
+	flags = t[13];
+	if (hl < 20 || hl > pk->l4_len) {
+		k->sip_tcp_bad++;
+		return true;
+	}
+	if (!(s = tcp_stream(k, pk, sport, dport)))
+		return true;
+	if (flags & 0x02) { /* SYN: the data starts after it */
+		s->next_seq = seq + 1;
+		s->synced = true;
+		s->resync = false;
+		s->len = 0;
+		sip_framer_reset(&s->framer);
+	}
+	if (pk->l4_len > hl && !tcp_append(k, s, seq, t + hl, pk->l4_len - hl))
+		return true;
+	for (;;) {
+		enum sip_frame_rc rc;
+
+		if (s->resync && !tcp_resync(s))
+			break;
+		rc = sip_frame(&s->framer, s->buf, s->len, &mlen);
+		if (rc == SIP_FRAME_AGAIN)
+			break;
+		if (rc == SIP_FRAME_ERROR) { /* not SIP after all: from the next start line after this one */
+			const char *nl = memchr(s->buf, '\n', s->len);
+			size_t drop = nl ? (size_t)(nl - s->buf) + 1 : s->len;
+
+			k->sip_tcp_bad++;
+			memmove(s->buf, s->buf + drop, s->len - drop);
+			s->len -= drop;
+			s->resync = true;
+			continue;
+		}
+		if (sip_learn(k, (const uint8_t *)s->buf + s->framer.skip, (uint32_t)(mlen - s->framer.skip)))
+			k->sip_tcp_messages++;
+		memmove(s->buf, s->buf + mlen, s->len - mlen);
+		s->len -= mlen;
+		sip_framer_reset(&s->framer);
+	}
+	if (flags & 0x05) /* FIN or RST: the direction is over */
+		s->used = false;
+	return true;
+}
+
 /* Authenticates and decrypts an RTP packet of a stream with a key; false when it failed (counted on the
  * stream: not analysed).  Replays pass unchecked (libsrtp checks the index before the tag) and are analysed
  * from their headers, so that duplicates count as duplicates, as tshark counts them. */
@@ -755,10 +938,13 @@ static int write_json(const char *path, const char *pcap, struct an_result *res,
 		(unsigned long long)rtcp);
 	for (unsigned r = 1; r < DP_DROP__COUNT; r++)
 		fprintf(o, "%s\"%s\": %llu", r > 1 ? ", " : "", dp_drop_name(r), (unsigned long long)drops[r]);
-	fprintf(o, "}, \"sip_messages\": %llu, \"sdp_bodies\": %llu, \"sdp_bad\": %llu, "
+	fprintf(o, "}, \"sip_messages\": %llu, \"sip_tcp\": {\"messages\": %llu, \"gaps\": %llu, \"unframeable\": %llu}, "
+		"\"sdp_bodies\": %llu, \"sdp_bad\": %llu, "
 		"\"srtp_keys\": {\"from_options\": %u, \"from_sdp\": %u}, \"one_way_delay\": {\"flows\": %u, "
 		"\"negative_flows\": %u, \"note\": \"%s\"}},\n", (unsigned long long)k->sip_messages,
-		(unsigned long long)k->sdp_bodies, (unsigned long long)k->sdp_bad, k->from_options, k->from_sdp, owd_flows,
+		(unsigned long long)k->sip_tcp_messages, (unsigned long long)k->sip_tcp_gaps,
+		(unsigned long long)k->sip_tcp_bad, (unsigned long long)k->sdp_bodies, (unsigned long long)k->sdp_bad,
+		k->from_options, k->from_sdp, owd_flows,
 		owd_negative,
 		owd_negative ? "negative delays: the sender's clock is ahead of the capture's (clocks not synchronised)"
 			     : "sender TX time against capture time: valid when both share a clock (same host) or are "
@@ -835,6 +1021,10 @@ static int read_capture(uint16_t port, struct rte_mempool *pool, int ts_off, uin
 			if ((r == DP_DROP_rtp_bad_version || r == DP_DROP_rtp_truncated || r == DP_DROP_NONE) &&
 			    keys->sip_port && (pk.src_port == keys->sip_port || pk.dst_port == keys->sip_port) &&
 			    sip_learn(keys, pk.udp_payload, pk.udp_len)) {
+				rte_pktmbuf_free(m);
+				continue;
+			}
+			if (r == DP_DROP_not_udp && keys->sip_port && tcp_learn(keys, &pk)) {
 				rte_pktmbuf_free(m);
 				continue;
 			}
@@ -1068,9 +1258,15 @@ int dp_analyze_main(int argc, char **argv)
 			printf("; %s %llu", dp_drop_name(r), (unsigned long long)drops[r]);
 	printf("\n");
 	if (keys.sip_messages || keys.n)
-		printf("%llu SIP message(s), %llu SDP bodie(s); SRTP keys: %u from options, %u from SDP\n",
-		       (unsigned long long)keys.sip_messages, (unsigned long long)keys.sdp_bodies, keys.from_options,
+	{
+		char tcp[48] = "";
+
+		if (keys.sip_tcp_messages)
+			snprintf(tcp, sizeof(tcp), " (%llu over TCP)", (unsigned long long)keys.sip_tcp_messages);
+		printf("%llu SIP message(s)%s, %llu SDP bodie(s); SRTP keys: %u from options, %u from SDP\n",
+		       (unsigned long long)keys.sip_messages, tcp, (unsigned long long)keys.sdp_bodies, keys.from_options,
 		       keys.from_sdp);
+	}
 	status = 0;
 	if (json) {
 		int rc = write_json(json, pcap, res, n, drops, frames, rt.packets, started, cm_wallclock_ms(), &keys);
@@ -1096,6 +1292,9 @@ free_keys:
 	free(keys.e);
 	free(keys.msg);
 	free(keys.sdp);
+	for (unsigned i = 0; keys.tcp && i < AN_TCP_STREAMS; i++)
+		free(keys.tcp[i].buf);
+	free(keys.tcp);
 	srtp_shutdown();
 	return status;
 bad_args:

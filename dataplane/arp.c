@@ -4,16 +4,6 @@
 
 #include "dataplane/dataplane_internal.h"
 
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static inline void wr16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);
@@ -65,17 +55,17 @@ int dp_arp_parse(const uint8_t *f, uint32_t len, struct dp_arp *out)
 {
 	uint32_t off = 14;
 
-	if (len >= 18 && rd16(f + 12) == 0x8100)
+	if (len >= 18 && dp_rd16(f + 12) == 0x8100)
 		off = 18;
-	if (len < off + 28 || rd16(f + off - 2) != 0x0806)
+	if (len < off + 28 || dp_rd16(f + off - 2) != 0x0806)
 		return -EINVAL;
 	f += off;
-	if (rd16(f) != 1 || rd16(f + 2) != 0x0800 || f[4] != 6 || f[5] != 4)
+	if (dp_rd16(f) != 1 || dp_rd16(f + 2) != 0x0800 || f[4] != 6 || f[5] != 4)
 		return -EINVAL;
-	out->op = rd16(f + 6);
+	out->op = dp_rd16(f + 6);
 	memcpy(out->sender_mac, f + 8, 6);
-	out->sender_ip = rd32(f + 14);
-	out->target_ip = rd32(f + 24);
+	out->sender_ip = dp_rd32(f + 14);
+	out->target_ip = dp_rd32(f + 24);
 	return out->op == 1 || out->op == 2 ? 0 : -EINVAL;
 }
 
@@ -85,15 +75,15 @@ bool dp_icmp_echo_reply(uint8_t *f, uint32_t len, uint32_t own_ip)
 	uint32_t off = 14, ihl, tot;
 	uint8_t *ip, *icmp, tmp[6];
 
-	if (len >= 18 && rd16(f + 12) == 0x8100)
+	if (len >= 18 && dp_rd16(f + 12) == 0x8100)
 		off = 18;
-	if (len < off + 20 || rd16(f + off - 2) != 0x0800)
+	if (len < off + 20 || dp_rd16(f + off - 2) != 0x0800)
 		return false;
 	ip = f + off;
 	ihl = (ip[0] & 0x0fu) * 4u;
-	tot = rd16(ip + 2);
-	if (ip[0] >> 4 != 4 || ihl < 20 || tot < ihl + 8 || len < off + tot || ip[9] != 1 || rd32(ip + 16) != own_ip ||
-	    (rd16(ip + 6) & 0x3fff))
+	tot = dp_rd16(ip + 2);
+	if (ip[0] >> 4 != 4 || ihl < 20 || tot < ihl + 8 || len < off + tot || ip[9] != 1 || dp_rd32(ip + 16) != own_ip ||
+	    (dp_rd16(ip + 6) & 0x3fff))
 		return false;
 	icmp = ip + ihl;
 	if (icmp[0] != 8 || icmp[1] != 0 || dp_csum_fold(dp_csum_add(0, icmp, tot - ihl)) != 0)
@@ -101,7 +91,7 @@ bool dp_icmp_echo_reply(uint8_t *f, uint32_t len, uint32_t own_ip)
 	memcpy(tmp, f, 6);
 	memcpy(f, f + 6, 6);
 	memcpy(f + 6, tmp, 6);
-	wr32(ip + 16, rd32(ip + 12));
+	wr32(ip + 16, dp_rd32(ip + 12));
 	wr32(ip + 12, own_ip);
 	ip[8] = 64;
 	wr16(ip + 10, 0);

@@ -187,6 +187,9 @@ struct dp_pkt {
 	uint32_t ssrc;
 	uint8_t *udp_payload;   /* the RTP (or RTCP) packet; set for every UDP datagram whose headers parsed (the
 				 * results NONE, rtcp, rtp_bad_version, rtp_truncated) */
+	const uint8_t *l4;      /* the IPv4 payload and its protocol: set (with the addresses) once an unfragmented */
+	uint16_t l4_len;        /* IPv4 header parsed, so that not_udp packets (analyze: SIP over TCP) can be read */
+	uint8_t ip_proto;
 	const uint8_t *payload; /* after the RTP header, CSRCs and extension */
 	uint16_t payload_len;   /* without padding */
 };

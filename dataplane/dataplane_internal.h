@@ -42,6 +42,17 @@ static inline void dp_st32be(uint8_t *p, uint32_t v)
 	memcpy(p, &v, 4);
 }
 
+/* Big-endian loads from packet bytes (any alignment). */
+static inline uint16_t dp_rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t dp_rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 /* A sum of 16-bit words folded to 16 bits (not complemented). */
 static inline uint16_t dp_csum_fold16(uint64_t s)
 {

@@ -3,7 +3,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "dataplane/dataplane.h"
+#include "dataplane/dataplane_internal.h"
 
 #define ETH_HLEN 14
 #define VLAN_HLEN 4
@@ -35,16 +35,6 @@ const char *dp_drop_name(enum dp_drop_reason r)
 const char *dp_drop_text(enum dp_drop_reason r)
 {
 	return (unsigned)r < DP_DROP__COUNT ? drop_texts[r] : "?";
-}
-
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /* RFC 1071 ones' complement sum of 16-bit big-endian words, added to `sum`.  The sum is byte-order independent
@@ -103,13 +93,13 @@ enum dp_drop_reason dp_parse(const uint8_t *f, uint32_t len, bool verify_csum, s
 
 	if (len < ETH_HLEN)
 		return DP_DROP_truncated;
-	type = rd16(f + 12);
+	type = dp_rd16(f + 12);
 	out->vlan = 0;
 	if (type == ETHERTYPE_VLAN) {
 		if (len < ETH_HLEN + VLAN_HLEN)
 			return DP_DROP_truncated;
-		out->vlan = rd16(f + 14) & 0x0fff;
-		type = rd16(f + 16);
+		out->vlan = dp_rd16(f + 14) & 0x0fff;
+		type = dp_rd16(f + 16);
 		off += VLAN_HLEN;
 	}
 	if (type == ETHERTYPE_ARP)
@@ -120,30 +110,33 @@ enum dp_drop_reason dp_parse(const uint8_t *f, uint32_t len, bool verify_csum, s
 	const uint8_t *ip = f + off;
 	if (len < off + 20)
 		return DP_DROP_truncated;
-	uint32_t ihl = (ip[0] & 0x0fu) * 4u, tot = rd16(ip + 2);
+	uint32_t ihl = (ip[0] & 0x0fu) * 4u, tot = dp_rd16(ip + 2);
 	if (ip[0] >> 4 != 4 || ihl < 20 || tot < ihl)
 		return DP_DROP_ip_bad_header;
 	if (len < off + tot)
 		return DP_DROP_truncated;
 	if (verify_csum && dp_csum_fold(dp_csum_add(0, ip, ihl)) != 0)
 		return DP_DROP_ip_bad_checksum;
-	if (rd16(ip + 6) & 0x3fff) /* MF set or a fragment offset */
+	if (dp_rd16(ip + 6) & 0x3fff) /* MF set or a fragment offset */
 		return DP_DROP_ip_fragment;
+	out->src_ip = dp_rd32(ip + 12);
+	out->dst_ip = dp_rd32(ip + 16);
+	out->ip_proto = ip[9];
+	out->l4 = ip + ihl;
+	out->l4_len = (uint16_t)(tot - ihl);
 	if (ip[9] != IPPROTO_UDP_)
 		return DP_DROP_not_udp;
 	if (tot < ihl + UDP_HLEN)
 		return DP_DROP_truncated;
 
 	const uint8_t *udp = ip + ihl;
-	uint32_t ulen = rd16(udp + 4);
+	uint32_t ulen = dp_rd16(udp + 4);
 	if (ulen < UDP_HLEN || ulen > tot - ihl)
 		return DP_DROP_udp_bad_length;
-	if (verify_csum && rd16(udp + 6) != 0 && dp_udp_csum(ip, udp, (uint16_t)ulen) != 0)
+	if (verify_csum && dp_rd16(udp + 6) != 0 && dp_udp_csum(ip, udp, (uint16_t)ulen) != 0)
 		return DP_DROP_udp_bad_checksum;
-	out->src_ip = rd32(ip + 12);
-	out->dst_ip = rd32(ip + 16);
-	out->src_port = rd16(udp);
-	out->dst_port = rd16(udp + 2);
+	out->src_port = dp_rd16(udp);
+	out->dst_port = dp_rd16(udp + 2);
 	out->udp_len = (uint16_t)(ulen - UDP_HLEN);
 
 	/* RTP (RFC 3550 §5.1); RTCP shares the port under RFC 5761 and is told apart by its packet type. */
@@ -169,7 +162,7 @@ enum dp_drop_reason dp_parse(const uint8_t *f, uint32_t len, bool verify_csum, s
 	if (rtp[0] & 0x10) { /* header extension: 4-byte header, length in 32-bit words */
 		if (rlen < hdr + 4)
 			return DP_DROP_rtp_truncated;
-		hdr += 4 + rd16(rtp + hdr + 2) * 4u;
+		hdr += 4 + dp_rd16(rtp + hdr + 2) * 4u;
 		if (rlen < hdr)
 			return DP_DROP_rtp_truncated;
 	}
@@ -181,9 +174,9 @@ enum dp_drop_reason dp_parse(const uint8_t *f, uint32_t len, bool verify_csum, s
 	}
 	out->marker = rtp[1] >> 7;
 	out->pt = rtp[1] & 0x7f;
-	out->seq = rd16(rtp + 2);
-	out->ts = rd32(rtp + 4);
-	out->ssrc = rd32(rtp + 8);
+	out->seq = dp_rd16(rtp + 2);
+	out->ts = dp_rd32(rtp + 4);
+	out->ssrc = dp_rd32(rtp + 8);
 	out->payload = rtp + hdr;
 	out->payload_len = (uint16_t)(rlen - hdr - pad);
 	return DP_DROP_NONE;

@@ -40,18 +40,17 @@ static inline void put32(uint8_t *p, uint32_t v)
 	put16(p + 2, v);
 }
 
-/* Ethernet + IPv4 + UDP around `payload` (UDP checksum 0: not computed, as RFC 768 allows). */
-static inline uint32_t udp_frame(uint8_t *b, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
-				 const uint8_t *payload, uint32_t plen)
+/* Ethernet + IPv4 (protocol proto, l4len bytes after it) at b: 34 bytes. */
+static inline void ipv4_frame(uint8_t *b, uint8_t proto, uint32_t src, uint32_t dst, uint32_t l4len)
 {
 	uint32_t sum = 0;
 
-	memset(b, 0, 42);
+	memset(b, 0, 34);
 	memcpy(b, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00", 14);
 	b[14] = 0x45;
-	put16(b + 16, 28 + plen);
+	put16(b + 16, 20 + l4len);
 	b[22] = 64;
-	b[23] = 17;
+	b[23] = proto;
 	put32(b + 26, src);
 	put32(b + 30, dst);
 	for (int i = 14; i < 34; i += 2)
@@ -59,6 +58,31 @@ static inline uint32_t udp_frame(uint8_t *b, uint32_t src, uint16_t sport, uint3
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	put16(b + 24, ~sum & 0xffff);
+}
+
+/* Ethernet + IPv4 + TCP (20-byte header, flags as given, checksum 0: analyze does not check it). */
+static inline uint32_t tcp_frame(uint8_t *b, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, uint32_t seq,
+				 uint8_t flags, const uint8_t *payload, uint32_t plen)
+{
+	ipv4_frame(b, 6, src, dst, 20 + plen);
+	memset(b + 34, 0, 20);
+	put16(b + 34, sport);
+	put16(b + 36, dport);
+	put32(b + 38, seq);
+	b[46] = 5 << 4;
+	b[47] = flags;
+	put16(b + 48, 65535);
+	if (plen) /* a SYN carries none (payload NULL) */
+		memcpy(b + 54, payload, plen);
+	return 54 + plen;
+}
+
+/* Ethernet + IPv4 + UDP around `payload` (UDP checksum 0: not computed, as RFC 768 allows). */
+static inline uint32_t udp_frame(uint8_t *b, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+				 const uint8_t *payload, uint32_t plen)
+{
+	ipv4_frame(b, 17, src, dst, 8 + plen);
+	memset(b + 34, 0, 8);
 	put16(b + 34, sport);
 	put16(b + 36, dport);
 	put16(b + 38, 8 + plen);

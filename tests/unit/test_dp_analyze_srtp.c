@@ -72,15 +72,25 @@ static srtp_t sender(const uint8_t key[30], bool tag32)
 	return s;
 }
 
+/* A SIP message with an SDP body: its length. */
+static int sip_text(char *msg, size_t cap, const char *transport, const char *start, const char *call,
+		    const char *sdp)
+{
+	int n = snprintf(msg, cap,
+			 "%s\r\nVia: SIP/2.0/%s 10.9.9.9:5060;branch=z9hG4bK-%s\r\nFrom: <sip:a@x>;tag=1\r\n"
+			 "To: <sip:b@x>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\n"
+			 "Content-Length: %zu\r\n\r\n%s", start, transport, call, call, strlen(sdp), sdp);
+
+	ck_assert_int_lt(n, (int)cap);
+	return n;
+}
+
 static void sip(FILE *f, uint64_t t_us, uint32_t src, uint32_t dst, const char *start, const char *call,
 		const char *sdp)
 {
 	char msg[2048];
 	uint8_t frame[2200];
-	int n = snprintf(msg, sizeof(msg),
-			 "%s\r\nVia: SIP/2.0/UDP 10.9.9.9:5060;branch=z9hG4bK-%s\r\nFrom: <sip:a@x>;tag=1\r\n"
-			 "To: <sip:b@x>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\n"
-			 "Content-Length: %zu\r\n\r\n%s", start, call, call, strlen(sdp), sdp);
+	int n = sip_text(msg, sizeof(msg), "UDP", start, call, sdp);
 
 	pcap_frame(f, t_us, frame, udp_frame(frame, src, 5060, dst, 5060, (const uint8_t *)msg, (uint32_t)n));
 }
@@ -392,6 +402,97 @@ START_TEST(analyze_srtp_and_owd)
 }
 END_TEST
 
+/* ---- SIP over TCP ------------------------------------------------------------------------------------------ */
+
+/* One SIP message over TCP (src:sport -> dst:dport) in segments of `seg` bytes from *seq on; segment number
+ * `twice` is captured twice (a retransmission), segment number `lost` not at all (-1: none). */
+static void sip_tcp(FILE *f, uint64_t t_us, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, uint32_t *seq,
+		    int seg, int twice, int lost, const char *start, const char *call, const char *sdp)
+{
+	char msg[2048];
+	uint8_t frame[2200];
+	int n = sip_text(msg, sizeof(msg), "TCP", start, call, sdp);
+
+	for (int off = 0, k = 0; off < n; off += seg, k++) {
+		uint32_t len = (uint32_t)(n - off < seg ? n - off : seg);
+
+		for (int copy = 0; copy < (k == twice ? 2 : 1) && k != lost; copy++)
+			pcap_frame(f, t_us + (uint64_t)k * 10 + (uint64_t)copy, frame,
+				   tcp_frame(frame, src, sport, dst, dport, *seq + (uint32_t)off, 0x18,
+					     (const uint8_t *)msg + off, len));
+	}
+	*seq += (uint32_t)n;
+}
+
+/* The keys of two SRTP streams learned from their call's SDP carried over TCP: after the connection's SYNs, an
+ * INVITE of another call with one segment missing from the capture (a hole: that message cannot be read, the
+ * stream resumes at the next one), the call's INVITE in 120-byte segments with one retransmitted, its 200 in one
+ * segment; RTP both ways authenticated with those keys. */
+START_TEST(analyze_keys_from_sip_over_tcp)
+{
+	const char *bin = getenv("CALLMETER_WORKER_BIN");
+	char pcap[] = "/tmp/cm-dp-siptcp-XXXXXX.pcap", json[64], cmd[512], b_a[41], b_b[41], body[1024], crypto[256];
+	uint8_t ka[30], kb[30], frame[256];
+	uint32_t seq_a = 1000, seq_b = 9000;
+	int fd = mkstemps(pcap, 5), st;
+	const char *t;
+	char *ours, *js;
+	FILE *f;
+	srtp_t sa, sb;
+
+	ck_assert_ptr_nonnull(bin);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(srtp_init(), srtp_err_status_ok);
+	key_make(7, ka, b_a);
+	key_make(8, kb, b_b);
+	sa = sender(ka, false);
+	sb = sender(kb, false);
+	f = pcap_open(pcap);
+	pcap_frame(f, T0_US - 300000, frame, tcp_frame(frame, IP_A, 40000, IP_B, 5060, seq_a++, 0x02, NULL, 0));
+	pcap_frame(f, T0_US - 299000, frame, tcp_frame(frame, IP_B, 5060, IP_A, 40000, seq_b++, 0x12, NULL, 0));
+	sdp(body, sizeof(body), IP_A, 20000, "RTP/AVP", "");
+	sip_tcp(f, T0_US - 250000, IP_A, 40000, IP_B, 5060, &seq_a, 100, -1, 1, "INVITE sip:c@x SIP/2.0", "call-x", body);
+	snprintf(crypto, sizeof(crypto), "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s\r\n", b_a);
+	sdp(body, sizeof(body), IP_A, PORT_A, "RTP/SAVP", crypto);
+	sip_tcp(f, T0_US - 200000, IP_A, 40000, IP_B, 5060, &seq_a, 120, 1, -1, "INVITE sip:b@x SIP/2.0", "call-t", body);
+	snprintf(crypto, sizeof(crypto), "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s\r\n", b_b);
+	sdp(body, sizeof(body), IP_B, PORT_B, "RTP/SAVP", crypto);
+	sip_tcp(f, T0_US - 100000, IP_B, 5060, IP_A, 40000, &seq_b, 2000, -1, -1, "SIP/2.0 200 OK", "call-t", body);
+	for (unsigned i = 0; i < 100; i++) {
+		rtp(f, T0_US + 20000ull * i, IP_A, PORT_A, IP_B, PORT_B, SSRC_A, i, 0, sa, false);
+		rtp(f, T0_US + 20000ull * i + 3000, IP_B, PORT_B, IP_A, PORT_A, SSRC_B, i, 0, sb, false);
+	}
+	srtp_dealloc(sa);
+	srtp_dealloc(sb);
+	fclose(f);
+
+	snprintf(json, sizeof(json), "%s.json", pcap);
+	snprintf(cmd, sizeof(cmd), "%s analyze %s --json-summary %s 2>&1", bin, pcap, json);
+	ours = run(cmd, &st);
+	ck_assert_msg(st == 0, "analyze failed: %s", ours);
+	ck_assert_msg(strstr(ours, "2 SIP message(s) (2 over TCP)"), "%s", ours);
+	js = read_text(json);
+	for (uint32_t ssrc = SSRC_A; ssrc <= SSRC_B; ssrc += SSRC_B - SSRC_A) {
+		const char *o = flow_obj(js, ssrc);
+
+		ck_assert_msg(has(o, "\"srtp\": \"verified\", \"srtp_key\": \"sdp\""), "%.600s", o);
+		ck_assert_uint_eq((unsigned)json_num(o, "srtp_auth_fail"), 0);
+		ck_assert_uint_eq((unsigned)json_num(o, "packets_received"), 100);
+	}
+	ck_assert_uint_eq((unsigned)json_num(js, "sip_messages"), 2);
+	t = strstr(js, "\"sip_tcp\": {");
+	ck_assert_ptr_nonnull(t);
+	ck_assert_uint_eq((unsigned)json_num(t, "messages"), 2);
+	ck_assert_uint_eq((unsigned)json_num(t, "gaps"), 1);
+	free(js);
+	free(ours);
+	srtp_shutdown();
+	unlink(pcap);
+	unlink(json);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dp_analyze_srtp");
@@ -399,6 +500,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, analyze_srtp_and_owd);
+	tcase_add_test(tc, analyze_keys_from_sip_over_tcp);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
