@@ -184,6 +184,7 @@ struct cp_flow_report {
 	double burst_r;                      /* G.107 BurstR of the received loss pattern (1: random) */
 	uint32_t dtmf_sent, dtmf_received;   /* DTMF digits of the leg: RFC 4733 events + SIP INFO */
 	uint32_t holds;                      /* times the leg went on hold (stopped sending), by either side */
+	bool early_only;                     /* early media of a call that was never answered */
 };
 
 /* Failures grouped by outcome and SIP status, with the first reason seen for each. */
@@ -213,6 +214,7 @@ struct cp_report {
 	struct cp_values reg_time_ms;
 	uint32_t calls_attempted, calls_answered, calls_failed;
 	uint32_t calls_received;            /* incoming calls our endpoints answered */
+	uint32_t calls_early_media;         /* calls with early media (183 with SDP), placed or received */
 	struct cp_values setup_ms, pdd_ms;
 	/* quality over answered calls' received streams */
 	uint32_t quality_n;
@@ -315,7 +317,10 @@ struct cp_call_media {
 	uint8_t srtp_tx_key[30];      /* ours, as offered/answered */
 	uint8_t srtp_rx_key[30];      /* the peer's */
 	uint8_t dtmf_pt;              /* RFC 4733 telephone-event payload type both ways, 0: none */
+	uint8_t only;                 /* 0: send and receive; CP_MEDIA_SEND_ONLY / _RECV_ONLY (early media) */
 };
+#define CP_MEDIA_SEND_ONLY 1
+#define CP_MEDIA_RECV_ONLY 2
 
 struct cp_engine;
 
@@ -337,6 +342,9 @@ struct cp_engine_ops {
 	int (*hangup)(void *sig, uint32_t leg);
 	/* Media on the dataplane for one leg (CP_LEG). */
 	int (*media_start)(void *media, uint32_t leg, const struct cp_call_media *m);
+	/* A leg started for early media goes on with the answer's media, counters kept (optional: without it early
+	 * media is not started). */
+	int (*media_update)(void *media, uint32_t leg, const struct cp_call_media *m);
 	/* Stops it and fills the end-of-call figures of the stream this leg received. */
 	void (*media_stop)(void *media, uint32_t leg, struct cp_flow_report *out);
 	/* Current counters of the leg's received stream into a sample (optional). */
@@ -383,6 +391,12 @@ enum cp_outcome cp_engine_outcome(const struct cp_engine *e, uint32_t ep, uint16
 void cp_engine_on_registered(struct cp_engine *e, uint32_t ep, uint16_t status, const char *reason);
 void cp_engine_on_ringing(struct cp_engine *e, uint32_t ep, uint16_t status);
 void cp_engine_on_answered(struct cp_engine *e, uint32_t ep, bool incoming, const struct cp_call_media *m);
+/* Early media (RFC 3960) on a call not yet answered: the leg's flow starts, receiving only on a call we placed
+ * (the far end plays ringback or an announcement), sending only on one we received (we play it); the answer
+ * (cp_engine_on_answered) turns it into the call's media, a call that ends unanswered reports the flow. */
+void cp_engine_on_early_media(struct cp_engine *e, uint32_t ep, bool incoming, const struct cp_call_media *m);
+/* A received call with early media ended before it was answered (cancelled, or rejected after its ring time). */
+void cp_engine_on_early_end(struct cp_engine *e, uint32_t ep);
 /* A call that was not answered: outcome CALL_FAILED, TIMEOUT (408 or no answer) or NEGOTIATION_FAILED
  * (488/606, or negotiation = true for an SDP answer that did not fit). */
 void cp_engine_on_call_failed(struct cp_engine *e, uint32_t ep, uint16_t status, bool negotiation,
@@ -420,6 +434,7 @@ int cp_media_apply_impairment(const struct cp_media *m);
 /* Next hop for the worker's own media addresses (the port's MAC). */
 void cp_media_set_mac(struct cp_media *m, const uint8_t mac[6]);
 int cp_media_start(void *media, uint32_t leg, const struct cp_call_media *cm);
+int cp_media_update(void *media, uint32_t leg, const struct cp_call_media *cm);
 void cp_media_stop(void *media, uint32_t leg, struct cp_flow_report *out);
 void cp_media_sample(void *media, uint32_t leg, struct cp_sample *s);
 void cp_media_sample_begin(void *media);

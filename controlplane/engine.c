@@ -22,6 +22,8 @@ enum ep_flags {
 	EPF_IN_BUSY = 1u << 4,  /* an incoming call is up */
 	EPF_COUNTED = 1u << 5,  /* registration settled (phased dispatch and readiness counters) */
 	EPF_ABSENT = 1u << 6,   /* on another worker (a gateway part): never started, never reported */
+	EPF_OUT_EARLY = 1u << 7, /* the placed call's leg is up for early media, not yet answered */
+	EPF_IN_EARLY = 1u << 8,  /* the received call's leg is up for early media, not yet answered */
 };
 
 struct ep {
@@ -385,8 +387,13 @@ static void tally_sample(struct cp_engine *e, struct ep *p, struct cp_sample *s,
 /* A leg ends: its figures go to the summary, and what the samples have not yet shown of it to the next sample. */
 static void stop_leg(struct cp_engine *e, uint32_t idx, bool incoming, struct cp_flow_report *f)
 {
+	struct ep *p = &e->eps[idx];
+	uint16_t early = incoming ? EPF_IN_EARLY : EPF_OUT_EARLY;
+
 	memset(f, 0, sizeof(*f));
 	e->ops->media_stop(e->media, CP_LEG(idx, incoming), f);
+	f->early_only = (p->flags & early) != 0; /* a leg up for early media only: the call was not answered */
+	p->flags &= (uint16_t)~early;
 	cp_report_flow(e->report, f);
 	if (e->tally) {
 		struct ep_tally *t = &e->tally[idx];
@@ -493,9 +500,9 @@ static void on_grace_over(struct cp_loop *loop, void *arg)
 
 		if (p->state == CP_EP_DONE)
 			continue;
-		if (p->flags & EPF_IN_BUSY)
+		if (p->flags & (EPF_IN_BUSY | EPF_IN_EARLY))
 			stop_leg(e, i, true, &f);
-		if (out_leg_up(p))
+		if (out_leg_up(p) || (p->flags & EPF_OUT_EARLY))
 			stop_leg(e, i, false, &f);
 		set_outcome(p, CP_OUT_TEARDOWN_ERROR, 0, "still busy when the run ended");
 		ep_done(e, p);
@@ -886,6 +893,45 @@ void cp_engine_on_ringing(struct cp_engine *e, uint32_t ep, uint16_t status)
 		p->ring_ms = 1; /* 0 means "none" in the record */
 }
 
+void cp_engine_on_early_media(struct cp_engine *e, uint32_t ep, bool incoming, const struct cp_call_media *m)
+{
+	struct ep *p = ep_get(e, ep);
+	uint16_t flag = incoming ? EPF_IN_EARLY : EPF_OUT_EARLY;
+	struct cp_call_media early;
+
+	if (!p || !e->ops->media_update || (p->flags & flag) || (incoming && (p->flags & EPF_IN_BUSY)) ||
+	    (!incoming && p->state != CP_EP_CALLING && p->state != CP_EP_RINGING))
+		return;
+	early = *m;
+	early.only = incoming ? CP_MEDIA_SEND_ONLY : CP_MEDIA_RECV_ONLY;
+	if (e->ops->media_start(e->media, CP_LEG(ep, incoming), &early) == 0) {
+		p->flags |= flag;
+		e->report->calls_early_media++;
+	}
+}
+
+void cp_engine_on_early_end(struct cp_engine *e, uint32_t ep)
+{
+	struct ep *p = ep_get(e, ep);
+	struct cp_flow_report f;
+
+	if (!p || !(p->flags & EPF_IN_EARLY))
+		return;
+	stop_leg(e, ep, true, &f);
+}
+
+/* The answered leg's media: started, or (after early media) the early flow going on with the answer's. */
+static int leg_media_up(struct cp_engine *e, struct ep *p, uint32_t ep, bool incoming, const struct cp_call_media *m)
+{
+	uint16_t flag = incoming ? EPF_IN_EARLY : EPF_OUT_EARLY;
+
+	if (p->flags & flag) {
+		p->flags &= (uint16_t)~flag;
+		return e->ops->media_update(e->media, CP_LEG(ep, incoming), m);
+	}
+	return e->ops->media_start(e->media, CP_LEG(ep, incoming), m);
+}
+
 void cp_engine_on_answered(struct cp_engine *e, uint32_t ep, bool incoming, const struct cp_call_media *m)
 {
 	struct ep *p = ep_get(e, ep);
@@ -899,7 +945,7 @@ void cp_engine_on_answered(struct cp_engine *e, uint32_t ep, bool incoming, cons
 			return;
 		p->flags |= EPF_IN_BUSY;
 		e->report->calls_received++;
-		rc = e->ops->media_start(e->media, CP_LEG(ep, true), m);
+		rc = leg_media_up(e, p, ep, true, m);
 		if (rc < 0)
 			set_outcome(p, CP_OUT_OSERROR, 0, "cannot start media");
 		return;
@@ -912,7 +958,7 @@ void cp_engine_on_answered(struct cp_engine *e, uint32_t ep, bool incoming, cons
 	cp_report_call(e->report, true, p->setup_ms, p->ring_ms ? p->ring_ms : p->setup_ms);
 	p->state = CP_EP_IN_CALL;
 	p->t_answer = now(e);
-	rc = e->ops->media_start(e->media, CP_LEG(ep, false), m);
+	rc = leg_media_up(e, p, ep, false, m);
 	if (rc < 0)
 		set_outcome(p, CP_OUT_OSERROR, 0, "cannot start media");
 	dur = grp(e, p)->call_duration_ms ? grp(e, p)->call_duration_ms : e->plan->test.call_duration_ms;
@@ -928,6 +974,11 @@ void cp_engine_on_call_failed(struct cp_engine *e, uint32_t ep, uint16_t status,
 	if (!p || (p->state != CP_EP_CALLING && p->state != CP_EP_RINGING && p->state != CP_EP_HANGING_UP))
 		return;
 	cp_timer_stop(e->loop, &p->timer);
+	if (p->flags & EPF_OUT_EARLY) { /* what the early media brought is reported like any stream */
+		struct cp_flow_report f;
+
+		stop_leg(e, ep, false, &f);
+	}
 	if (!p->setup_ms)
 		cp_report_call(e->report, false, 0, 0);
 	if (negotiation || status == 488 || status == 606)

@@ -275,7 +275,8 @@ static int leg_params(struct cp_media *m, uint32_t leg, const struct cp_call_med
 	/* our own media address: the port itself; anything else: all zero, resolved by the dataplane's ARP */
 	if (own_ip(m, p->remote_ip))
 		memcpy(p->remote_mac, m->mac, 6);
-	p->dir = DP_FLOW_SEND | DP_FLOW_RECV;
+	p->dir = cm->only == CP_MEDIA_SEND_ONLY ? DP_FLOW_SEND
+		 : cm->only == CP_MEDIA_RECV_ONLY ? DP_FLOW_RECV : DP_FLOW_SEND | DP_FLOW_RECV;
 	p->dscp = g->dscp;
 	p->payload_type = cm->payload_type;
 	p->ptime_ms = m->legs[s].cache->ptime_ms;
@@ -355,6 +356,11 @@ int cp_media_modify(struct cp_media *m, uint32_t leg, const struct cp_call_media
 		m->legs[s].holds++;
 	m->legs[s].held = !send;
 	return 0;
+}
+
+int cp_media_update(void *media, uint32_t leg, const struct cp_call_media *cm)
+{
+	return cp_media_modify(media, leg, cm, cm->only != CP_MEDIA_RECV_ONLY, cm->only != CP_MEDIA_SEND_ONLY);
 }
 
 static struct quality_memo *memo_slot(struct cp_media *m, const struct codec_ops *ops, double delay_ms, double ppl,

@@ -59,6 +59,8 @@ void cp_summary_print(FILE *out, struct cp_report *r)
 	    r->calls_attempted ? 100.0 * r->calls_answered / r->calls_attempted : 0);
 	if (r->calls_received)
 		row(out, "received and answered", "%u", r->calls_received);
+	if (r->calls_early_media)
+		row(out, "with early media", "%u", r->calls_early_media);
 	row(out, "setup p50 / p95 / p99", "%u / %u / %u ms", cp_values_percentile(&r->setup_ms, 50),
 	    cp_values_percentile(&r->setup_ms, 95), cp_values_percentile(&r->setup_ms, 99));
 	row(out, "PDD p50 / p95 / p99", "%u / %u / %u ms", cp_values_percentile(&r->pdd_ms, 50),

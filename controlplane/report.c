@@ -188,6 +188,13 @@ void cp_report_call(struct cp_report *r, bool answered, uint32_t setup_ms, uint3
 	}
 }
 
+/* Whether a flow counts as a received stream in the quality figures: not the early media we played to a caller
+ * that never answered (nothing was expected back). */
+static bool received_stream(const struct cp_flow_report *f)
+{
+	return !(f->early_only && f->packets_received + f->packets_lost == 0);
+}
+
 int cp_report_flow(struct cp_report *r, const struct cp_flow_report *f)
 {
 	if (r->nflows == r->flows_cap) {
@@ -199,6 +206,10 @@ int cp_report_flow(struct cp_report *r, const struct cp_flow_report *f)
 		r->flows_cap = cap;
 	}
 	r->flows[r->nflows++] = *f;
+	r->dtmf_sent += f->dtmf_sent;
+	r->dtmf_received += f->dtmf_received;
+	if (!received_stream(f))
+		return 0;
 	if (r->quality_n == 0 || f->mos < r->mos_min)
 		r->mos_min = f->mos;
 	if (r->quality_n == 0 || f->r_factor < r->r_min)
@@ -211,8 +222,6 @@ int cp_report_flow(struct cp_report *r, const struct cp_flow_report *f)
 	r->jitter_sum += f->jitter_ms;
 	r->packets_lost += f->packets_lost;
 	r->packets_expected += f->packets_received + f->packets_lost;
-	r->dtmf_sent += f->dtmf_sent;
-	r->dtmf_received += f->dtmf_received;
 	return 0;
 }
 
@@ -266,16 +275,18 @@ static json_t *groups_json(struct cp_report *r)
 		if (!g)
 			continue;
 		x = &a[g - r->groups];
-		if (x->streams == 0 || f->mos < x->mos_min)
-			x->mos_min = f->mos;
-		if (f->max_jitter_ms > x->jitter_max)
-			x->jitter_max = f->max_jitter_ms;
-		x->streams++;
 		x->holds += f->holds;
 		x->sent += f->packets_sent;
 		x->received += f->packets_received;
 		x->lost += f->packets_lost;
 		x->expected += f->packets_received + f->packets_lost;
+		if (!received_stream(f))
+			continue;
+		if (x->streams == 0 || f->mos < x->mos_min)
+			x->mos_min = f->mos;
+		if (f->max_jitter_ms > x->jitter_max)
+			x->jitter_max = f->max_jitter_ms;
+		x->streams++;
 		x->mos_sum += f->mos;
 		x->jitter_sum += f->jitter_ms;
 	}
@@ -349,6 +360,8 @@ static json_t *report_json(struct cp_report *r)
 		json_object_set_new(fj, "dtmf_sent", json_integer(f->dtmf_sent));
 		json_object_set_new(fj, "dtmf_received", json_integer(f->dtmf_received));
 		json_object_set_new(fj, "holds", json_integer(f->holds));
+		if (f->early_only)
+			json_object_set_new(fj, "early_only", json_true());
 		json_array_append_new(flows, fj);
 	}
 
@@ -370,6 +383,7 @@ static json_t *report_json(struct cp_report *r)
 			 num(r->calls_attempted ? (double)r->calls_answered / r->calls_attempted : 0, 4), "setup_ms",
 			 percentiles(&r->setup_ms), "pdd_ms", percentiles(&r->pdd_ms),
 			 "quality", quality, "flows", flows);
+	json_object_set_new(json_object_get(root, "calls"), "early_media", json_integer(r->calls_early_media));
 	json_object_set_new(root, "failures", failures);
 	json_object_set_new(root, "groups", groups_json(r));
 	json_object_set_new(root, "dtmf", json_pack("{s:I,s:I}", "sent", (json_int_t)r->dtmf_sent, "received",

@@ -504,6 +504,17 @@ static void out_state(struct sip_call *c, void *arg)
 	}
 }
 
+/* Early media on either leg (a 183 with SDP, before the answer). */
+static void leg_early(struct sip_call *c, void *arg)
+{
+	struct ua_ep *ep = arg;
+	const struct sip_call_stats *st = sip_call_stats(c);
+	struct cp_call_media m;
+
+	if (!ep->in_op && media_from(&st->media, grp(ep)->cfg, c, &m))
+		cp_engine_on_early_media(ep->ua->engine, ep->idx, st->incoming, &m);
+}
+
 /* A received call: answered, ended (the UA frees it after ENDED). */
 static void in_state(struct sip_call *c, void *arg)
 {
@@ -511,6 +522,7 @@ static void in_state(struct sip_call *c, void *arg)
 	struct cp_engine *e = ep->ua->engine;
 	const struct sip_call_stats *st = sip_call_stats(c);
 	struct cp_call_media m;
+	bool mine;
 
 	switch (st->state) {
 	case SIP_CALL_RINGING:
@@ -523,13 +535,16 @@ static void in_state(struct sip_call *c, void *arg)
 		dtmf_arm(ep, true);
 		break;
 	case SIP_CALL_ENDED:
-		if (ep->in == c)
+		mine = ep->in == c;
+		if (mine)
 			ep->in = NULL;
 		dtmf_end(ep, true, st);
 		if (ep->in_answered && !ep->in_op) {
 			session_timer_end(ep, st);
 			cp_engine_on_hungup(e, ep->idx, true, st->ended_by_peer,
 					    st->ended_by_peer ? 200 : (uint16_t)st->bye_status);
+		} else if (!ep->in_answered && mine) {
+			cp_engine_on_early_end(e, ep->idx); /* its early media, if it had any */
 		}
 		ep->in_answered = false;
 		break;
@@ -539,8 +554,9 @@ static void in_state(struct sip_call *c, void *arg)
 }
 
 static const struct sip_call_handler out_handler = { .on_state = out_state, .on_media = leg_media,
-						     .on_reinvite = leg_reinvited };
-static const struct sip_call_handler in_handler = { .on_state = in_state, .on_media = leg_media };
+						     .on_reinvite = leg_reinvited, .on_early_media = leg_early };
+static const struct sip_call_handler in_handler = { .on_state = in_state, .on_media = leg_media,
+						    .on_early_media = leg_early };
 
 static bool in_service(enum cp_ep_state s)
 {
@@ -1104,6 +1120,7 @@ const struct cp_engine_ops cp_ua_engine_ops = {
 	.call = ua_call,
 	.hangup = ua_hangup,
 	.media_start = cp_media_start,
+	.media_update = cp_media_update,
 	.media_stop = cp_media_stop,
 	.media_sample = cp_media_sample,
 	.media_sample_begin = cp_media_sample_begin,

@@ -903,6 +903,29 @@ static void early_answer(struct sip_call *c, const struct sip_msg *m)
 		c->st.negotiation = SDP_NEG_BAD_ANSWER;
 	}
 	c->st.early_media = ok;
+	if (ok && c->cb && c->cb->on_early_media)
+		c->cb->on_early_media(c, c->arg);
+}
+
+/* The first unreliable 183 with an SDP answer: RFC 3261 §13.2.1 lets a provisional response carry the answer the
+ * 2xx will (so the 2xx's is still the one taken); early media may flow meanwhile.  A description that does not
+ * fit is ignored until the 2xx. */
+static void early_preview(struct sip_call *c, const struct sip_msg *m)
+{
+	enum sdp_neg neg;
+	char *old = c->peer_sdp;
+
+	c->peer_sdp = NULL;
+	if (take_peer_sdp(c, m->body) == 0 && sdp_accept_answer(&c->media, &sdp_scratch, &c->st.media, &neg) == 0 &&
+	    owner_accepts(c, &c->st.media)) {
+		free(old);
+		c->st.early_media = true;
+		if (c->cb && c->cb->on_early_media)
+			c->cb->on_early_media(c, c->arg);
+		return;
+	}
+	free(c->peer_sdp);
+	c->peer_sdp = old;
 }
 
 /* RFC 3262 §4: a reliable 1xx (Require: 100rel, RSeq) is processed once and in order within its early dialog
@@ -962,6 +985,9 @@ static void invite_response(struct sip_call *c, const struct sip_msg *m)
 			if (m->status == 180 && !c->st.time_to_ringing_ms)
 				c->st.time_to_ringing_ms = since_invite(c);
 		}
+		if (m->status == 183 && m->body.len && !c->st.early_media && !c->cancel_wanted &&
+		    !sip_msg_has_option(m, SIP_HDR_REQUIRE, "100rel"))
+			early_preview(c, m);
 		c->got_provisional = true;
 		if (c->cancel_wanted && !c->cancelled) {
 			send_cancel(c); /* §9.1: CANCEL only after a provisional response */
@@ -1541,6 +1567,8 @@ void sip_call_incoming(struct sip_ua *ua, struct sip_txn *st, const struct sip_m
 	cp_timer_init(&c->timer, on_ring, c);
 	cp_timer_start(loop_of(c), &c->timer, c->ring_ms);
 	set_state(c, SIP_CALL_RINGING);
+	if (c->st.early_media && c->st.state == SIP_CALL_RINGING && c->cb && c->cb->on_early_media)
+		c->cb->on_early_media(c, c->arg);
 out:
 	release(c);
 }

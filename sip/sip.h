@@ -871,7 +871,7 @@ struct sip_call_stats {
 	unsigned pracks;                 /* UAC: PRACKs answered with 2xx; UAS: PRACKs matched and answered 200 */
 	unsigned rel_retransmissions;    /* UAS: reliable 1xx re-sent waiting for the PRACK */
 	bool prack_timeout;              /* UAS: no PRACK in 64*T1 (the INVITE was answered 500) */
-	bool early_media;                /* the SDP answer came (UAC) or went (UAS) in a reliable 1xx */
+	bool early_media;                /* an SDP answer came (UAC) or went (UAS) in a 183 before the 2xx */
 	/* Session timer (RFC 4028), both roles: the dialog's interval (0: none), who refreshes, refreshes that
 	 * succeeded (ours: UPDATE, or re-INVITE when the peer does not allow UPDATE) and those from the peer, 422s
 	 * answered; session_expired: the peer did not refresh in time and we ended the call with BYE. */
@@ -902,6 +902,10 @@ struct sip_call_handler {
 	/* Our re-INVITE (sip_call_reinvite) is over: status is its final status (408: no answer); applied says
 	 * the new media are in place (on_media has accepted them).  Otherwise the old media stay. */
 	void (*on_reinvite)(struct sip_call *c, void *arg, unsigned status, bool applied);
+	/* Early media (RFC 3960): before the answer, an SDP answer came in a 183 (placed call: reliable, or the
+	 * first unreliable one, whose answer the 2xx must repeat) or went in ours (received call, early_media).
+	 * stats->media holds it: media may flow now, the 2xx confirms it. */
+	sip_call_cb on_early_media;
 };
 
 struct sip_ua;

@@ -372,6 +372,65 @@ static uint32_t rack_of(const struct sip_msg *m, uint32_t *cseq)
 	return r.rseq;
 }
 
+/* Early media from an unreliable 183 (RFC 3261 §13.2.1: a provisional response may carry the answer the 2xx
+ * will): a 183 whose SDP does not fit our offer is passed over, the first that fits is reported once
+ * (on_early_media, stats early_media), another 183 is not reported again, and the 2xx's SDP is the call's. */
+static unsigned early_events;
+
+static void count_early(struct sip_call *c, void *arg)
+{
+	(void)arg;
+	ck_assert(sip_call_stats(c)->early_media);
+	early_events++;
+}
+
+static const struct sip_call_handler early_handler = { .on_early_media = count_early };
+
+START_TEST(uac_early_media_unreliable_183)
+{
+	static const char misfit[] = "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+				     "m=audio 31000 RTP/AVP 8\r\n";
+	struct cp_loop *loop = cp_loop_new();
+	struct sip_ua *ua = sip_ua_new(&(struct sip_ua_config){ 0 });
+	struct sip_udp *u = ua_listen(loop, ua, "127.0.0.1");
+	struct peer p;
+	char to[64];
+	struct sip_call_config cfg = { .from_user = "alice", .from_domain = "uac.test", .to_uri = to,
+				       .media = { .addr = "127.0.0.1", .port = 30000, .codecs = pcmu, .ncodecs = 1,
+						  .dir = SDP_SENDRECV } };
+	struct sip_call *c;
+
+	early_events = 0;
+	peer_open(&p, sip_udp_port(u));
+	snprintf(to, sizeof(to), "sip:bob@127.0.0.1:%u", p.port);
+	sip_addr_from(&cfg.dst, "127.0.0.1", p.port);
+	c = sip_call_new(ua, &cfg, &early_handler, NULL);
+	ck_assert_int_eq(sip_call_start(c), 0);
+	ck_assert(peer_wait(loop, &p, is_invite, 2000));
+	peer_respond(&p, 183, NULL, misfit);
+	peer_wait(loop, &p, NULL, 200);
+	ck_assert_uint_eq(early_events, 0);
+	ck_assert(!sip_call_stats(c)->early_media);
+	peer_respond(&p, 183, NULL, peer_sdp);
+	peer_wait(loop, &p, NULL, 200);
+	ck_assert_uint_eq(early_events, 1);
+	ck_assert_uint_eq(sip_call_stats(c)->media.remote_port, 31000);
+	peer_respond(&p, 183, NULL, peer_sdp);
+	peer_wait(loop, &p, NULL, 200);
+	ck_assert_uint_eq(early_events, 1);
+	ck_assert_int_eq(sip_call_stats(c)->state, SIP_CALL_RINGING);
+	peer_respond(&p, 200, NULL, peer_sdp);
+	ck_assert(peer_wait(loop, &p, is_ack, 2000));
+	ck_assert_int_eq(sip_call_stats(c)->state, SIP_CALL_CONFIRMED);
+	ck_assert_int_eq(sip_call_stats(c)->negotiation, SDP_NEG_OK);
+	sip_call_free(c);
+	close(p.fd);
+	sip_ua_free(ua);
+	sip_udp_stop(u);
+	cp_loop_free(loop);
+}
+END_TEST
+
 START_TEST(uac_pracks_in_order)
 {
 	struct cp_loop *loop = cp_loop_new();
@@ -464,6 +523,7 @@ static Suite *prack_suite(void)
 	tcase_add_test(tc, uas_retransmits_until_prack);
 	tcase_add_test(tc, uas_no_prack_500);
 	tcase_add_test(tc, uac_pracks_in_order);
+	tcase_add_test(tc, uac_early_media_unreliable_183);
 	suite_add_tcase(s, tc);
 	return s;
 }
