@@ -284,7 +284,9 @@ struct dp_flow {
 	uint16_t ptime_ms;
 	uint8_t remote_mac[6];
 	uint8_t pt, dscp, dir, impair;
-	uint8_t active, in_wheel, ge_bad, held; /* held: reordering keeps an mbuf in the cold state */
+	uint8_t active, ge_bad, held; /* held: reordering keeps an mbuf in the cold state */
+	uint8_t in_wheel;         /* where it is scheduled: 0 nowhere, 1 the timing wheel, 2 + k the periodic
+				   * schedule's class k (at the phase nominal_tsc has in the period) */
 	uint8_t ip_idx;
 	uint8_t mac_ok;           /* remote_mac known (given, or resolved by ARP) */
 	uint8_t srtp;             /* SRTP sessions in the cold state */
@@ -378,6 +380,7 @@ struct dp_proto_totals {
 	uint64_t rx_steered;      /* packets received by one lcore for a flow of another, handed over */
 	uint64_t events_lost;
 	uint64_t local_delivered; /* packets for one of our own media IPs, received without leaving the port */
+	uint64_t tx_periodic_flows; /* flows on the periodic schedule now (the others that send: the timing wheel) */
 };
 void dp_proto_totals(struct dp_proto_totals *out);
 /* The port's own counters (rte_eth_stats): packets the NIC/PMD dropped before the lcores saw them. */
