@@ -547,7 +547,7 @@ static void tx_schedule(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 		wheel_insert(lc, idx, when);
 }
 
-static void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m);
+static inline void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m);
 static uint64_t ntp_now(uint64_t now_ns);
 
 /* ---- commands --------------------------------------------------------------------------------------------- */
@@ -804,9 +804,9 @@ static inline bool tx_backlogged(struct dp_lcore *lc)
 	return lc->ntx >= DP_BURST;
 }
 
-static void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m)
+static inline void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m)
 {
-	if (lc->ntx == DP_TXQ_MAX) {
+	if (unlikely(lc->ntx == DP_TXQ_MAX)) {
 		tx_flush(lc);
 		if (lc->ntx == DP_TXQ_MAX) {
 			rte_pktmbuf_free(m);
@@ -857,7 +857,7 @@ static uint32_t next_hop(uint32_t ip)
 
 /* Next-hop MAC for a flow given without one: from the ARP cache, asked for every DP_ARP_RETRY_PKTS packets
  * while unknown, refreshed when the entry has aged past DP_ARP_REACHABLE_S (the old MAC stays in use). */
-static bool tx_resolve(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint64_t now_ns)
+static bool tx_resolve_arp(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint64_t now_ns)
 {
 	static const uint8_t zero[6] = { 0 };
 	struct dp_arp_entry e;
@@ -876,6 +876,13 @@ static bool tx_resolve(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint6
 	if (now_ns - e.learned_ns > DP_ARP_REACHABLE_S * 1000000000ull)
 		tx_arp(lc, 1, zero, f->local_ip, nh);
 	return true;
+}
+
+static inline bool tx_resolve(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint64_t now)
+{
+	if (likely(f->mac_ok == 1))
+		return true; /* given by the control plane */
+	return tx_resolve_arp(lc, f, k, tsc_to_ns(now));
 }
 
 /* After SRTP grew the UDP payload of a built frame to `len`: lengths and checksums again, in software. */
@@ -1113,12 +1120,12 @@ static void tx_packet(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 	unsigned act = DP_IMP_SEND;
 	uint32_t k = f->tx_index++;
 
-	if (f->dtmf && (f->dir & DP_FLOW_SEND) && tx_resolve(lc, f, k, tsc_to_ns(now))) {
+	if (f->dtmf && (f->dir & DP_FLOW_SEND) && tx_resolve(lc, f, k, now)) {
 		tx_dtmf(lc, idx, fr->ts_inc);
 	} else if (!(fr->flags & CODEC_FRAME_DTX) && (f->dir & DP_FLOW_SEND)) {
 		if (lc->impair_on & (1u << f->impair))
 			act = dp_impair_decide(im, idx, k, &f->ge_bad);
-		if (!tx_resolve(lc, f, k, tsc_to_ns(now))) {
+		if (!tx_resolve(lc, f, k, now)) {
 			lc->tx_no_arp++;
 		} else if (act & DP_IMP_DROP) {
 			g.cold[idx].imp_lost++;
