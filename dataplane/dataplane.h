@@ -266,18 +266,19 @@ struct dp_flow {
 	uint8_t silent;
 	uint8_t rx_pad[4];
 	struct dp_rx_stats rx;
-	/* TX: lines 2-3 */
+	/* TX: lines 2-3.  What a packet only reads in line 2, what it writes in line 3: sending dirties one line
+	 * of the flow, not two (half the write-back traffic when the flow table does not fit the cache). */
 	const struct codec_frame_cache *cache;
 	const uint16_t *payload_sums; /* ones' complement sum of each cached frame, for the UDP checksum */
+	uint32_t ssrc;
+	uint32_t local_ip, remote_ip;
+	uint32_t ptime_tsc;
 	uint64_t nominal_tsc;     /* next packet's schedule; it leaves at nominal_tsc + delay_tsc */
 	uint64_t tx_bytes;
 	uint32_t tx_packets;
 	uint32_t tx_index;        /* frames scheduled so far (DTX included): the impairment counter */
 	uint32_t frame;
 	uint32_t ts;
-	uint32_t ssrc;
-	uint32_t local_ip, remote_ip;
-	uint32_t ptime_tsc;
 	uint32_t delay_tsc;       /* impairment delay of the next packet */
 	uint16_t seq;
 	uint16_t local_port, remote_port;

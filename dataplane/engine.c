@@ -56,6 +56,7 @@ _Static_assert(sizeof(struct dp_flow) <= 256, "hot per-flow state must stay with
 _Static_assert(DP_MAX_IMPAIR <= 16, "impair_on holds one bit per profile");
 _Static_assert(offsetof(struct dp_flow, rx.duplicates) < 128, "the in-order RX state must sit in lines 0-1");
 _Static_assert(offsetof(struct dp_flow, cache) >= 128, "the TX state must sit in lines 2-3");
+_Static_assert(offsetof(struct dp_flow, nominal_tsc) == 192, "what TX writes per packet sits in line 3");
 
 enum dp_cmd_type { DP_CMD_ADD = 1, DP_CMD_MODIFY, DP_CMD_DELETE, DP_CMD_IMPAIR, DP_CMD_INJECT, DP_CMD_DTMF };
 #define DP_DTMF_END_PACKETS 3     /* RFC 4733 §2.5.1.4: the final packet is sent three times */
