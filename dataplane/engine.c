@@ -2210,7 +2210,7 @@ static int flow_cmd(uint32_t type, uint32_t flow, const struct dp_flow_params *p
 		if (!ok || p->ptime_ms > DP_PTIME_MAX_MS || p->impair >= DP_MAX_IMPAIR || p->owd_ext_id > 14)
 			return -EINVAL;
 		if (p->cache && (!p->cache->nframes || !p->cache->frames ||
-				 (!p->ptime_ms && !p->cache->ptime_ms)))
+				 (!p->ptime_ms && (!p->cache->ptime_ms || p->cache->ptime_ms > DP_PTIME_MAX_MS))))
 			return -EINVAL;
 		if (p->cache && type == DP_CMD_ADD) {
 			c.payload_sums = payload_sums(p->cache);
