@@ -384,6 +384,9 @@ void cp_engine_on_answered(struct cp_engine *e, uint32_t ep, bool incoming, cons
  * (488/606, or negotiation = true for an SDP answer that did not fit). */
 void cp_engine_on_call_failed(struct cp_engine *e, uint32_t ep, uint16_t status, bool negotiation,
 			      const char *reason);
+/* An answered call we had to end before its time (its session timer expired without a refresh): outcome
+ * CALL_FAILED with status and reason; cp_engine_on_hungup follows. */
+void cp_engine_on_call_dropped(struct cp_engine *e, uint32_t ep, uint16_t status, const char *reason);
 /* A call ended: by our hangup (status of the BYE's answer, 0 = no answer) or by the peer (by_peer). */
 void cp_engine_on_hungup(struct cp_engine *e, uint32_t ep, bool incoming, bool by_peer, uint16_t status);
 /* Our re-INVITE putting an answered call on hold (resume false) or taking it off (resume true) ended: ok, or the
@@ -449,7 +452,9 @@ struct cp_exec_opts {
  * run and builds the media (frame caches, flow slots); no dataplane needed yet.  NULL with err on failure. */
 struct cp_exec *cp_exec_new(struct cp_loop *loop, struct cfg_plan *plan, const struct cp_exec_opts *o, char *err,
 			    size_t errlen);
-/* With the dataplane running: impairment, SIP sockets, the engine; done() when every endpoint has its outcome. */
+/* With the dataplane running: impairment, SIP sockets, the engine; done() when every endpoint has its outcome.
+ * -EINVAL with err: the plan cannot be set up on this host (a name that does not resolve, an address or port that
+ * cannot be had, fewer accounts than endpoints, impairment refused); another negative errno: out of memory. */
 int cp_exec_start(struct cp_exec *x, void (*done)(struct cp_exec *x, void *arg), void *arg, char *err,
 		  size_t errlen);
 void cp_exec_free(struct cp_exec *x);

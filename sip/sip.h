@@ -495,8 +495,10 @@ void sip_txn_layer_free(struct sip_txn_layer *l);
 unsigned sip_txn_tick(struct sip_txn_layer *l, uint64_t now_ms);
 int sip_txn_next_ms(struct sip_txn_layer *l);
 /* A stream transport's connection to peer failed or closed: every client transaction still waiting for an
- * answer from it ends now (on_timeout, sip_txn_last_status 503) instead of at Timer B/F.  Returns how many. */
-unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const struct sockaddr_storage *peer);
+ * answer from it ends now (on_timeout, sip_txn_last_status 503) instead of at Timer B/F.  ctx: only those that
+ * send from this transport handle (per-endpoint handles share a layer, each with its own connections); NULL:
+ * any.  Returns how many. */
+unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const void *ctx, const struct sockaddr_storage *peer);
 const struct sip_txn_stats *sip_txn_layer_stats(const struct sip_txn_layer *l);
 /* Feeds one received message (a datagram): parsed, matched to a transaction (§17.1.3, §17.2.3) or handed to
  * the user.  Malformed input is counted and dropped.  0, or a negative errno for a dropped message. */
@@ -593,6 +595,9 @@ uint16_t sip_udp_port(const struct sip_udp *u);
  * its Via/Contact carry it.  sip_tp_stop on it closes that socket only; sip_udp_stop closes them all.  NULL on
  * failure (logged: the port is taken, or out of descriptors). */
 struct sip_tp *sip_udp_open_port(struct sip_udp *u, uint16_t port);
+/* Per-endpoint local ports on any transport: sip_udp_open_port on UDP, sip_tcp_open_port on TCP/TLS (tp: the
+ * transport sip_tp_start opened).  NULL on failure (logged). */
+struct sip_tp *sip_tp_open_port(struct sip_tp *tp, uint16_t port);
 
 /* TCP: listens on ip:port (0: any) and opens connections on demand; stream framing by Content-Length
  * (sip_frame); its transaction layer is reliable (no retransmissions; Timers D, I, J, K zero).  Responses go
@@ -617,19 +622,27 @@ struct sip_tcp *sip_tcp_start(struct cp_loop *loop, const char *ip, uint16_t por
 void sip_tcp_stop(struct sip_tcp *t);
 struct sip_tp *sip_tcp_tp(struct sip_tcp *t);
 uint16_t sip_tcp_port(const struct sip_tcp *t);
-const struct sip_tcp_stats *sip_tcp_stats(const struct sip_tcp *t);
+const struct sip_tcp_stats *sip_tcp_stats(const struct sip_tcp *t); /* the transport's, handles included */
+/* Per-endpoint handles (port_per_endpoint over TCP/TLS): a listener of its own on the transport's address and this
+ * port (0: any), and connections of its own — an endpoint's requests go over its own connection (its own TLS
+ * session), as each phone's would — sharing the transport's transaction layer, TLS context and settings.  What
+ * arrives on its connections is answered from it, and a connection of its failing fails only its transactions.
+ * sip_tp_stop on it closes its listener and connections only; sip_tcp_stop on the transport closes them all.
+ * NULL on failure (logged: the port is taken, or out of descriptors). */
+struct sip_tp *sip_tcp_open_port(struct sip_tcp *t, uint16_t port);
 /* How long a new connection may take to come up (TCP connect, then the TLS handshake) before it is closed and
  * what waits on it fails (default SIP_STREAM_SETUP_MS): a peer that accepts and never answers does not hold
  * requests forever. */
 void sip_tcp_set_setup_timeout(struct sip_tcp *t, uint32_t ms);
 /* RFC 5626 §4.4.1 CRLF keep-alive on the connections this transport opens: a CRLFCRLF ping every interval_ms,
  * answered (the CRLF pong, or any input) within pong_ms (0: SIP_KEEPALIVE_PONG_MS), else the flow is dead: it is
- * closed (what waits on it fails at once) and dead(arg, peer) is called, e.g. to register again over a new
- * flow.  interval_ms 0 stops the pings.  Pings from peers are always answered.  -ENOTSUP on UDP. */
+ * closed (what waits on it fails at once) and dead(arg, handle, peer) is called with the handle whose flow it was
+ * (the transport's, or a per-endpoint one), e.g. to register again over a new flow.  interval_ms 0 stops the
+ * pings.  Pings from peers are always answered.  Set on the transport, it covers its handles.  -ENOTSUP on UDP. */
 #define SIP_KEEPALIVE_PONG_MS 10000u
 int sip_tp_set_keepalive(struct sip_tp *tp, uint32_t interval_ms, uint32_t pong_ms,
-			 void (*dead)(void *arg, const struct sockaddr_storage *peer), void *arg);
-/* Closes the connections to peer (NULL: all of them), failing what waits on them; returns how many. */
+			 void (*dead)(void *arg, struct sip_tp *tp, const struct sockaddr_storage *peer), void *arg);
+/* Closes the handle's connections to peer (NULL: all of them), failing what waits on them; returns how many. */
 unsigned sip_tcp_disconnect(struct sip_tcp *t, const struct sockaddr_storage *peer);
 
 /* TLS (OpenSSL, TLS 1.2 or newer) is an option of the stream transport: the same connections, framing and
@@ -811,6 +824,10 @@ struct sip_call_config {
 	uint32_t duration_ms;            /* hang up this long after the ACK; 0: only on sip_call_hangup */
 	uint32_t no_answer_ms;           /* CANCEL if still unanswered this long after the INVITE; 0: never */
 	enum sip_100rel rel100;
+	/* Session timer (RFC 4028): ask for this session interval (Supported: timer, Session-Expires, Min-SE); 0:
+	 * none (nor "Supported: timer", so the peer cannot impose one).  A 422 is answered with the larger interval
+	 * it asks for.  min_se_s: our Min-SE (0: 90 s). */
+	uint32_t session_expires_s, min_se_s;
 	/* Further destinations for the INVITE (RFC 3263 §4.3, e.g. the rest of a sip_dns_result), tried in turn
 	 * when it times out, its connection fails or it gets 503; at most SIP_DNS_MAX_TARGETS kept.  NULL: none. */
 	const struct sockaddr_storage *fallback;
@@ -825,6 +842,7 @@ struct sip_answer {
 	const char *contact_user;        /* user part of our Contact */
 	enum sip_100rel rel100;
 	bool early_media;                /* 183 Session Progress with the SDP answer instead of 180 */
+	uint32_t min_se_s;               /* session timer: a shorter interval asked for gets 422 (0: 90 s) */
 };
 
 struct sip_call_stats {
@@ -845,7 +863,8 @@ struct sip_call_stats {
 	bool acked;                      /* UAS: the ACK for our 2xx came */
 	bool ack_timeout;                /* UAS: none came in 64*T1 (the call was then ended with BYE) */
 	unsigned ok_retransmissions;     /* UAS: 2xx re-sent while waiting for the ACK (§13.3.1.4) */
-	unsigned reinvites;              /* re-INVITEs from the peer answered */
+	unsigned reinvites;              /* offers from the peer in the dialog answered (re-INVITE or UPDATE) */
+	unsigned updates;                /* UPDATEs from the peer answered 200 (refreshes, offers) */
 	unsigned reinvites_sent, reinvites_ok; /* re-INVITEs of ours (retries included) and those that took */
 	unsigned glare;                  /* of ours answered 491 */
 	unsigned reliable_provisionals;  /* UAC: reliable 1xx received and PRACKed; UAS: reliable 1xx sent */
@@ -853,6 +872,13 @@ struct sip_call_stats {
 	unsigned rel_retransmissions;    /* UAS: reliable 1xx re-sent waiting for the PRACK */
 	bool prack_timeout;              /* UAS: no PRACK in 64*T1 (the INVITE was answered 500) */
 	bool early_media;                /* the SDP answer came (UAC) or went (UAS) in a reliable 1xx */
+	/* Session timer (RFC 4028), both roles: the dialog's interval (0: none), who refreshes, refreshes that
+	 * succeeded (ours: UPDATE, or re-INVITE when the peer does not allow UPDATE) and those from the peer, 422s
+	 * answered; session_expired: the peer did not refresh in time and we ended the call with BYE. */
+	uint32_t session_expires_s;
+	bool session_refresher;          /* we refresh */
+	unsigned session_refreshes, session_refreshes_received, session_422;
+	bool session_expired;
 	unsigned dtmf_sent;              /* INFO digits answered with 2xx */
 	unsigned dtmf_received;          /* INFO application/dtmf-relay digits received */
 	char dtmf_digits[SIP_CALL_DTMF_MAX + 1]; /* the first ones received */
