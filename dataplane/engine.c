@@ -1244,6 +1244,21 @@ static unsigned pclass_collect(struct dp_pclass *c, uint64_t now, uint32_t *due,
 	}
 }
 
+/* Before due[i] of a list of n is worked: the flow DP_TX_AHEAD on is prefetched, and every 16 packets the port
+ * is checked (false: it is backpressured, stop) and the send time *t read again (rdtsc is not free: the pacing
+ * error recorded is late by the building of at most 15 packets). */
+static inline bool tx_step(struct dp_lcore *lc, const uint32_t *due, unsigned i, unsigned n, uint64_t *t)
+{
+	if (i + DP_TX_AHEAD < n)
+		tx_prefetch_flow(due[i + DP_TX_AHEAD]);
+	if ((i & 15) == 0) {
+		if (tx_backlogged(lc))
+			return false;
+		*t = rte_rdtsc();
+	}
+	return true;
+}
+
 /* The second stage for a class's list; false when the port is backpressured (the rest wait in the wheel). */
 static bool pclass_send(struct dp_lcore *lc, const uint32_t *due, const uint64_t *lap, unsigned nd, uint64_t now)
 {
@@ -1254,13 +1269,8 @@ static bool pclass_send(struct dp_lcore *lc, const uint32_t *due, const uint64_t
 		uint32_t idx = due[i];
 		struct dp_flow *f = &g.flows[idx];
 
-		if (i + DP_TX_AHEAD < nd)
-			tx_prefetch_flow(due[i + DP_TX_AHEAD]);
-		if ((i & 15) == 0) {
-			if (tx_backlogged(lc))
-				break;
-			t = rte_rdtsc();
-		}
+		if (!tx_step(lc, due, i, nd, &t))
+			break;
 		if (f->nominal_tsc > now) /* its first packet is a lap later */
 			continue;
 		tx_packet(lc, idx, t);
@@ -1336,15 +1346,8 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 		uint32_t idx = due[i];
 		struct dp_flow *f = &g.flows[idx];
 
-		if (i + DP_TX_AHEAD < ndue)
-			tx_prefetch_flow(due[i + DP_TX_AHEAD]);
-		/* The send time, read every 16 packets (rdtsc is not free): the pacing error it records is late by
-		 * the building of at most 15 packets. */
-		if ((i & 15) == 0) {
-			if (tx_backlogged(lc))
-				break;
-			t = rte_rdtsc();
-		}
+		if (!tx_step(lc, due, i, ndue, &t))
+			break;
 		f->in_wheel = 0;
 		if (!f->active || !f->cache)
 			continue;

@@ -13,6 +13,7 @@
 #include "common/common.h"
 #include "dataplane/dataplane_internal.h"
 #include "check_main.h"
+#include "dptest.h"
 
 #define MEDIA_IP 0x0a000001u
 #define NFRAMES 10
@@ -31,14 +32,6 @@ static const struct codec_frame_cache cache = {
 };
 static uint16_t ptime_of[FLOWS];
 static uint64_t sent_at_start[FLOWS];
-
-static void run_for_ms(unsigned ms)
-{
-	uint64_t end = cm_now_us() + ms * 1000ull;
-
-	while (cm_now_us() < end)
-		dp_engine_poll_once(0);
-}
 
 static void add(uint32_t f, uint16_t ptime, uint8_t impair, uint32_t ssrc)
 {
@@ -69,7 +62,7 @@ static void phase(const char *name, unsigned ms, uint64_t periodic)
 	struct dp_proto_totals pt;
 	uint64_t t0 = cm_now_us(), elapsed;
 
-	run_for_ms(ms);
+	dpt_run_for_ms(ms);
 	ck_assert(dp_commands_done());
 	/* A loaded machine may have stalled the loop by a period or more just before: flows that fell behind are
 	 * caught up on the wheel and come back within a few passes. */
@@ -77,7 +70,7 @@ static void phase(const char *name, unsigned ms, uint64_t periodic)
 		dp_proto_totals(&pt);
 		if (pt.tx_periodic_flows == periodic)
 			break;
-		run_for_ms(1);
+		dpt_run_for_ms(1);
 	}
 	ck_assert_msg(pt.tx_periodic_flows == periodic, "%s: %llu flows on the periodic schedule, want %llu", name,
 		      (unsigned long long)pt.tx_periodic_flows, (unsigned long long)periodic);
@@ -136,7 +129,7 @@ START_TEST(periodic_schedule_keeps_every_flow_on_time)
 	for (uint32_t f = grp[3].first; f < grp[3].first + grp[3].n; f++)
 		ck_assert_int_eq(dp_flow_delete(f), 0);
 	/* the re-added flows start within one ptime: their window counts from the next pass */
-	run_for_ms(1);
+	dpt_run_for_ms(1);
 	mark();
 	phase("churn", 500, 20 + 10 + 12 + 20 + 20);
 	/* stop sending; let the loopback deliver the last pass's packets */
@@ -147,7 +140,7 @@ START_TEST(periodic_schedule_keeps_every_flow_on_time)
 		if (f < grp[3].first || f >= grp[3].first + grp[3].n)
 			ck_assert_int_eq(dp_flow_modify(f, &p), 0);
 	}
-	run_for_ms(20);
+	dpt_run_for_ms(20);
 	for (uint32_t f = 0; f < FLOWS; f++) {
 		struct dp_flow_snapshot s;
 		struct dp_rx_report r;
