@@ -160,6 +160,8 @@ struct dp_lcore {
 	uint32_t free_chunk;      /* free list: chunk index + 1 */
 	uint64_t wheel_pos;
 	struct dp_pclass pclass[DP_PCLASSES];
+	struct dp_pent *pent;     /* the classes' entries, DP_PSLOTS × g.pcap each */
+	uint16_t *pcount;         /* their slot counts, DP_PSLOTS each */
 	unsigned pclass_first;    /* the class a pass starts with, in turn: none starves the others */
 	struct rte_mbuf *stash[DP_BURST];
 	unsigned nstash;
@@ -1994,11 +1996,13 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 		/* One chunk per flow of this lcore covers the worst case (every flow alone in its slot). */
 		uint32_t nchunks = g.cfg.max_flows / ctx->nlcores + 2;
 		lc->chunks = dp_table_alloc((size_t)nchunks * sizeof(struct dp_wheel_chunk));
-		bool pclass_ok = true;
-		for (unsigned k = 0; k < DP_PCLASSES; k++) {
-			lc->pclass[k].n = dp_table_alloc(DP_PSLOTS * sizeof(uint16_t));
-			lc->pclass[k].e = dp_table_alloc((size_t)DP_PSLOTS * g.pcap * sizeof(struct dp_pent));
-			pclass_ok = pclass_ok && lc->pclass[k].n && lc->pclass[k].e;
+		/* The periodic classes' entries in one table (read in order: huge pages where THP allows), their slot
+		 * counts in another (32 KiB) */
+		lc->pent = dp_table_alloc((size_t)DP_PCLASSES * DP_PSLOTS * g.pcap * sizeof(struct dp_pent));
+		lc->pcount = calloc((size_t)DP_PCLASSES * DP_PSLOTS, sizeof(uint16_t));
+		for (unsigned k = 0; lc->pent && lc->pcount && k < DP_PCLASSES; k++) {
+			lc->pclass[k].n = lc->pcount + (size_t)k * DP_PSLOTS;
+			lc->pclass[k].e = lc->pent + (size_t)k * DP_PSLOTS * g.pcap;
 		}
 		if (lc->chunks) {
 			for (uint32_t c = 0; c < nchunks; c++)
@@ -2011,7 +2015,7 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 		snprintf(name, sizeof(name), "dp_evt%u", i);
 		lc->evt = rte_ring_create_elem(name, sizeof(struct dp_event), g.cfg.ring_size, (int)rte_socket_id(),
 					       RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (!lc->wheel || !lc->chunks || !pclass_ok || !lc->cmd || !lc->evt) {
+		if (!lc->wheel || !lc->chunks || !lc->pent || !lc->pcount || !lc->cmd || !lc->evt) {
 			snprintf(err, errlen, "cannot allocate rings or timing wheel for lcore %u: %s", i,
 				 rte_strerror(rte_errno));
 			g.port.nlcores = i + 1;
@@ -2095,10 +2099,8 @@ void dp_engine_stop(void)
 		rte_ring_free(g.lc[i].evt);
 		free(g.lc[i].wheel);
 		free(g.lc[i].chunks);
-		for (unsigned k = 0; k < DP_PCLASSES; k++) {
-			free(g.lc[i].pclass[k].n);
-			free(g.lc[i].pclass[k].e);
-		}
+		free(g.lc[i].pent);
+		free(g.lc[i].pcount);
 		for (unsigned k = 0; k < g.lc[i].nstash; k++)
 			rte_pktmbuf_free(g.lc[i].stash[k]);
 	}
