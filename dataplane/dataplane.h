@@ -269,25 +269,28 @@ struct dp_flow {
 	uint8_t silent;
 	uint8_t rx_pad[4];
 	struct dp_rx_stats rx;
-	/* TX: lines 2-3 */
+	/* TX: lines 2-3.  What a packet only reads in line 2, what it writes in line 3: sending dirties one line
+	 * of the flow, not two (half the write-back traffic when the flow table does not fit the cache). */
 	const struct codec_frame_cache *cache;
 	const uint16_t *payload_sums; /* ones' complement sum of each cached frame, for the UDP checksum */
+	uint32_t ssrc;
+	uint32_t local_ip, remote_ip;
+	uint32_t ptime_tsc;
 	uint64_t nominal_tsc;     /* next packet's schedule; it leaves at nominal_tsc + delay_tsc */
 	uint64_t tx_bytes;
 	uint32_t tx_packets;
 	uint32_t tx_index;        /* frames scheduled so far (DTX included): the impairment counter */
 	uint32_t frame;
 	uint32_t ts;
-	uint32_t ssrc;
-	uint32_t local_ip, remote_ip;
-	uint32_t ptime_tsc;
 	uint32_t delay_tsc;       /* impairment delay of the next packet */
 	uint16_t seq;
 	uint16_t local_port, remote_port;
 	uint16_t ptime_ms;
 	uint8_t remote_mac[6];
 	uint8_t pt, dscp, dir, impair;
-	uint8_t active, in_wheel, ge_bad, held; /* held: reordering keeps an mbuf in the cold state */
+	uint8_t active, ge_bad, held; /* held: reordering keeps an mbuf in the cold state */
+	uint8_t in_wheel;         /* where it is scheduled: 0 nowhere, 1 the timing wheel, 2 + k the periodic
+				   * schedule's class k (at the phase nominal_tsc has in the period) */
 	uint8_t ip_idx;
 	uint8_t mac_ok;           /* remote_mac known (given, or resolved by ARP) */
 	uint8_t srtp;             /* SRTP sessions in the cold state */
@@ -381,6 +384,7 @@ struct dp_proto_totals {
 	uint64_t rx_steered;      /* packets received by one lcore for a flow of another, handed over */
 	uint64_t events_lost;
 	uint64_t local_delivered; /* packets for one of our own media IPs, received without leaving the port */
+	uint64_t tx_periodic_flows; /* flows on the periodic schedule now (the others that send: the timing wheel) */
 };
 void dp_proto_totals(struct dp_proto_totals *out);
 /* The port's own counters (rte_eth_stats): packets the NIC/PMD dropped before the lcores saw them. */

@@ -133,8 +133,6 @@ uint8_t dp_srtp_suite_from_name(const char *name, size_t len);
 /* RTP clock of a static payload type (RFC 3551), 0 when dynamic or unknown. */
 uint32_t dp_static_pt_clock(uint8_t pt);
 
-#endif
-
 /* ---- engine ↔ port bring-up (port.c starts the port, engine.c runs the lcores) ---------------------------- */
 struct rte_mempool;
 struct dp_port_ctx {
@@ -255,3 +253,5 @@ uint16_t dp_build_rtcp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_
 		       uint16_t ip_id, const struct dp_rtcp_out *r);
 /* Round-trip time in microseconds from a report block (RFC 3550 §6.4.1: A − LSR − DLSR), −1 when LSR is 0. */
 int64_t dp_rtcp_rtt_us(uint32_t ntp_short_now, uint32_t lsr, uint32_t dlsr);
+
+#endif

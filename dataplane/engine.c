@@ -56,6 +56,7 @@ _Static_assert(sizeof(struct dp_flow) <= 256, "hot per-flow state must stay with
 _Static_assert(DP_MAX_IMPAIR <= 16, "impair_on holds one bit per profile");
 _Static_assert(offsetof(struct dp_flow, rx.duplicates) < 128, "the in-order RX state must sit in lines 0-1");
 _Static_assert(offsetof(struct dp_flow, cache) >= 128, "the TX state must sit in lines 2-3");
+_Static_assert(offsetof(struct dp_flow, nominal_tsc) == 192, "what TX writes per packet sits in line 3");
 
 enum dp_cmd_type { DP_CMD_ADD = 1, DP_CMD_MODIFY, DP_CMD_DELETE, DP_CMD_IMPAIR, DP_CMD_INJECT, DP_CMD_DTMF };
 #define DP_DTMF_END_PACKETS 3     /* RFC 4733 §2.5.1.4: the final packet is sent three times */
@@ -91,6 +92,26 @@ struct dp_wheel_chunk {
 	uint32_t idx[DP_CHUNK_FLOWS];
 };
 _Static_assert(sizeof(struct dp_wheel_chunk) == 64, "one cache line per chunk");
+
+/* The periodic schedule (tx_run): a flow of constant ptime keeps its phase within the period, so it is not
+ * re-inserted anywhere after each packet.  One class per ptime (at most DP_PCLASSES per lcore); a class's period
+ * is split into DP_PSLOTS slots, each a fixed-capacity array of (phase, flow) entries sorted by phase, which a
+ * walker reads in order lap after lap. */
+#define DP_PCLASSES 4
+#define DP_PSLOTS_LOG2 12
+#define DP_PSLOTS (1u << DP_PSLOTS_LOG2)
+struct dp_pent {
+	uint32_t phase;           /* TSC ticks after the start of the period */
+	uint32_t idx;
+};
+struct dp_pclass {
+	uint32_t period;          /* TSC ticks: the ptime_tsc of its flows; 0: unused */
+	uint32_t flows;           /* entries in all slots (0: the class may be given another period) */
+	uint64_t epoch;           /* TSC at the start of the walker's lap */
+	uint32_t cur_slot, cur_i; /* the walker: the next entry to look at */
+	uint16_t *n;              /* entries per slot */
+	struct dp_pent *e;        /* DP_PSLOTS × g.pcap entries */
+};
 
 /* Cold per-flow state: touched when the impairment stage acts and for RTCP (every few seconds). */
 struct dp_flow_cold {
@@ -138,6 +159,10 @@ struct dp_lcore {
 	struct dp_wheel_chunk *chunks;
 	uint32_t free_chunk;      /* free list: chunk index + 1 */
 	uint64_t wheel_pos;
+	struct dp_pclass pclass[DP_PCLASSES];
+	struct dp_pent *pent;     /* the classes' entries, DP_PSLOTS × g.pcap each */
+	uint16_t *pcount;         /* their slot counts, DP_PSLOTS each */
+	unsigned pclass_first;    /* the class a pass starts with, in turn: none starves the others */
 	struct rte_mbuf *stash[DP_BURST];
 	unsigned nstash;
 	/* RX software pipeline: the previous burst, classified and prefetched, accounted in the next pass */
@@ -203,6 +228,8 @@ static struct {
 	uint64_t silent_tsc;
 	unsigned wheel_shift;
 	uint32_t wheel_mask;
+	uint32_t pcap;            /* entries per slot of the periodic schedule */
+	uint64_t skip_tsc;        /* DP_TX_SKIP_NS in TSC ticks */
 	/* Software steering between lcores: RSS spreads a flow's packets by 5-tuple, not by owner.
 	 * steer[src * lcores + dst] carries mbufs from lcore src to lcore dst, their arrival time in a dynfield. */
 	struct rte_ring **steer;
@@ -416,7 +443,114 @@ static uint64_t spread_offset(uint32_t k, uint32_t ptime_tsc)
 	return ((uint64_t)r * ptime_tsc) >> 32;
 }
 
-static void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m);
+/* ---- the periodic schedule --------------------------------------------------------------------------------
+ * Slot s of a class holds the phases in [pslot_start(s), pslot_start(s + 1)). */
+static inline uint64_t pslot_start(const struct dp_pclass *c, uint32_t s)
+{
+	return ((uint64_t)s * c->period + DP_PSLOTS - 1) >> DP_PSLOTS_LOG2;
+}
+
+static inline uint32_t pslot_of(const struct dp_pclass *c, uint32_t phase)
+{
+	return (uint32_t)(((uint64_t)phase << DP_PSLOTS_LOG2) / c->period);
+}
+
+/* A flow's phase in its class's period: a flow on the periodic schedule moves by whole periods only (its
+ * nominal_tsc advances by ptime_tsc, a skip by a multiple of it), and the walker's epoch too. */
+static uint32_t pclass_phase(const struct dp_pclass *c, const struct dp_flow *f)
+{
+	int64_t d = (int64_t)(f->nominal_tsc - c->epoch);
+
+	return (uint32_t)(d >= 0 ? (uint64_t)d % c->period : (c->period - (uint64_t)-d % c->period) % c->period);
+}
+
+/* The class of a period: the one that has it, else one without flows (NULL: all DP_PCLASSES are taken). */
+static struct dp_pclass *pclass_for(struct dp_lcore *lc, uint32_t period)
+{
+	struct dp_pclass *spare = NULL;
+
+	for (unsigned i = 0; i < DP_PCLASSES; i++) {
+		struct dp_pclass *c = &lc->pclass[i];
+
+		if (c->period == period)
+			return c;
+		if (!spare && !c->flows)
+			spare = c;
+	}
+	if (spare)
+		spare->period = period;
+	return spare;
+}
+
+/* Flow idx (due at nominal_tsc, later than now, no impairment delay) joins its period's class at its phase;
+ * false when there is no class for it or its slot is full (it stays on the wheel). */
+static bool pclass_insert(struct dp_lcore *lc, uint32_t idx, uint64_t now)
+{
+	struct dp_flow *f = &g.flows[idx];
+	struct dp_pclass *c = pclass_for(lc, f->ptime_tsc);
+	struct dp_pent *e;
+	uint32_t phase, s, p;
+
+	if (!c)
+		return false;
+	if (!c->flows) { /* a fresh lap starting now */
+		c->epoch = now;
+		c->cur_slot = c->cur_i = 0;
+	}
+	phase = pclass_phase(c, f);
+	s = pslot_of(c, phase);
+	if (c->n[s] == g.pcap)
+		return false;
+	e = c->e + (size_t)s * g.pcap;
+	for (p = c->n[s]; p > 0 && e[p - 1].phase > phase; p--)
+		e[p] = e[p - 1];
+	e[p] = (struct dp_pent){ .phase = phase, .idx = idx };
+	c->n[s]++;
+	/* behind the walker in its slot: its time in this lap has passed (it is due in the next) */
+	if (s == c->cur_slot && p < c->cur_i)
+		c->cur_i++;
+	c->flows++;
+	f->in_wheel = (uint8_t)(2 + (c - lc->pclass));
+	return true;
+}
+
+static void pclass_remove(struct dp_lcore *lc, uint32_t idx)
+{
+	struct dp_flow *f = &g.flows[idx];
+	struct dp_pclass *c = &lc->pclass[f->in_wheel - 2];
+	uint32_t s = pslot_of(c, pclass_phase(c, f)), p;
+	struct dp_pent *e = c->e + (size_t)s * g.pcap;
+
+	for (p = 0; p < c->n[s] && e[p].idx != idx; p++)
+		;
+	if (p < c->n[s]) {
+		memmove(e + p, e + p + 1, (c->n[s] - p - 1u) * sizeof(*e));
+		c->n[s]--;
+		if (s == c->cur_slot && p < c->cur_i)
+			c->cur_i--;
+		c->flows--;
+	}
+	f->in_wheel = 0;
+}
+
+/* The impairment profile of f delays packets: its send times are not periodic. */
+static inline bool tx_jittered(const struct dp_lcore *lc, const struct dp_flow *f)
+{
+	return (lc->impair_on & (1u << f->impair)) && lc->impair[f->impair].jitter_us;
+}
+
+/* Schedules flow idx for its next packet: the periodic schedule when its send times are periodic from here on
+ * (no impairment delay, not behind), the timing wheel otherwise. */
+static void tx_schedule(struct dp_lcore *lc, uint32_t idx, uint64_t now)
+{
+	struct dp_flow *f = &g.flows[idx];
+	uint64_t when = f->nominal_tsc + f->delay_tsc;
+
+	if (f->delay_tsc || when <= now || tx_jittered(lc, f) || !pclass_insert(lc, idx, now))
+		wheel_insert(lc, idx, when);
+}
+
+static inline void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m);
 static uint64_t ntp_now(uint64_t now_ns);
 
 /* ---- commands --------------------------------------------------------------------------------------------- */
@@ -487,10 +621,13 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 		    srtp_t c_tx, srtp_t c_rx, uint64_t now)
 {
 	struct dp_flow *f = &g.flows[idx];
-	uint8_t in_wheel = f->in_wheel;
+	uint8_t in_wheel;
 	bool ok;
 	uint32_t ipi = ip_index(p->local_ip, &ok), clock;
 
+	if (f->in_wheel >= 2)
+		pclass_remove(lc, idx);
+	in_wheel = f->in_wheel;
 	release_held(idx);
 	memset(f, 0, sizeof(*f));
 	memset(&g.cold[idx], 0, sizeof(g.cold[idx])); /* the old sessions are the control plane's to free */
@@ -519,17 +656,19 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 		f->nominal_tsc = now + spread_offset(lc->spread_k++, f->ptime_tsc);
 		f->delay_tsc = 0;
 		if (!f->in_wheel)
-			wheel_insert(lc, idx, f->nominal_tsc);
+			tx_schedule(lc, idx, now);
 	}
 }
 
-static void cmd_delete(uint32_t idx)
+static void cmd_delete(struct dp_lcore *lc, uint32_t idx)
 {
 	struct dp_flow *f = &g.flows[idx];
 	uint32_t *slot = &g.port_map[(uint32_t)f->ip_idx << 16 | f->local_port];
 
 	if (!f->active)
 		return;
+	if (f->in_wheel >= 2) /* the wheel drops a deleted flow when it comes due; the periodic schedule now */
+		pclass_remove(lc, idx);
 	if (*slot == idx + 1)
 		*slot = 0;
 	release_held(idx);
@@ -569,7 +708,7 @@ static void cmd_run(struct dp_lcore *lc, const struct dp_cmd *c, uint64_t now)
 		}
 		break;
 	case DP_CMD_DELETE:
-		cmd_delete(c->flow);
+		cmd_delete(lc, c->flow);
 		break;
 	case DP_CMD_IMPAIR:
 		lc->impair[c->flow] = c->u.im;
@@ -668,9 +807,9 @@ static inline bool tx_backlogged(struct dp_lcore *lc)
 	return lc->ntx >= DP_BURST;
 }
 
-static void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m)
+static inline void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m)
 {
-	if (lc->ntx == DP_TXQ_MAX) {
+	if (unlikely(lc->ntx == DP_TXQ_MAX)) {
 		tx_flush(lc);
 		if (lc->ntx == DP_TXQ_MAX) {
 			rte_pktmbuf_free(m);
@@ -721,7 +860,7 @@ static uint32_t next_hop(uint32_t ip)
 
 /* Next-hop MAC for a flow given without one: from the ARP cache, asked for every DP_ARP_RETRY_PKTS packets
  * while unknown, refreshed when the entry has aged past DP_ARP_REACHABLE_S (the old MAC stays in use). */
-static bool tx_resolve(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint64_t now_ns)
+static bool tx_resolve_arp(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint64_t now_ns)
 {
 	static const uint8_t zero[6] = { 0 };
 	struct dp_arp_entry e;
@@ -740,6 +879,13 @@ static bool tx_resolve(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint6
 	if (now_ns - e.learned_ns > DP_ARP_REACHABLE_S * 1000000000ull)
 		tx_arp(lc, 1, zero, f->local_ip, nh);
 	return true;
+}
+
+static inline bool tx_resolve(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint64_t now)
+{
+	if (likely(f->mac_ok == 1))
+		return true; /* given by the control plane */
+	return tx_resolve_arp(lc, f, k, tsc_to_ns(now));
 }
 
 /* After SRTP grew the UDP payload of a built frame to `len`: lengths and checksums again, in software. */
@@ -815,18 +961,23 @@ static bool tx_srtp(struct dp_lcore *lc, uint32_t idx, struct rte_mbuf *m, bool 
  * segment and a reference count of 1 (the free path leaves it so), so only the fields a sent frame needs are
  * written, all in the mbuf's first cache line; lengths are the caller's, and the offload fields (second line)
  * are written only by a frame that asks for an offload in ol_flags. */
-static struct rte_mbuf *tx_mbuf(struct dp_lcore *lc)
+static inline struct rte_mbuf *tx_mbuf(struct dp_lcore *lc)
 {
 	struct rte_mbuf *m;
 
-	if (!lc->nstash) {
+	if (unlikely(!lc->nstash)) {
 		if (rte_mempool_get_bulk(g.port.pool, (void **)lc->stash, DP_BURST) != 0) {
 			lc->tx_nombuf++;
 			return NULL;
 		}
 		lc->nstash = DP_BURST;
+		for (unsigned i = 1; i <= 2; i++)
+			__builtin_prefetch(lc->stash[DP_BURST - i], 1, 3);
 	}
 	m = lc->stash[--lc->nstash];
+	/* the header of the buffer after next (for writing): it arrives while this one and the next are built */
+	if (lc->nstash >= 2)
+		__builtin_prefetch(lc->stash[lc->nstash - 2], 1, 3);
 	m->data_off = (uint16_t)RTE_MIN((uint16_t)RTE_PKTMBUF_HEADROOM, m->buf_len);
 	m->ol_flags &= RTE_MBUF_F_EXTERNAL;
 	m->packet_type = 0;
@@ -953,9 +1104,9 @@ static uint64_t tx_skip(struct dp_lcore *lc, struct dp_flow *f, uint64_t now)
 }
 
 /* One due flow: the impairment stage decides, the packet is built from the frame cache, seq/ts/frame advance
- * (a lost packet consumes its sequence number; a DTX frame only advances the timestamp), and the flow is
- * rescheduled one ptime later plus the next packet's impairment delay. */
-static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
+ * (a lost packet consumes its sequence number; a DTX frame only advances the timestamp), and the next packet is
+ * due one ptime later plus its impairment delay (the caller schedules it). */
+static void tx_packet(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 {
 	struct dp_flow *f = &g.flows[idx];
 	const struct codec_frame_cache *c = f->cache;
@@ -972,12 +1123,12 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 	unsigned act = DP_IMP_SEND;
 	uint32_t k = f->tx_index++;
 
-	if (f->dtmf && (f->dir & DP_FLOW_SEND) && tx_resolve(lc, f, k, tsc_to_ns(now))) {
+	if (f->dtmf && (f->dir & DP_FLOW_SEND) && tx_resolve(lc, f, k, now)) {
 		tx_dtmf(lc, idx, fr->ts_inc);
 	} else if (!(fr->flags & CODEC_FRAME_DTX) && (f->dir & DP_FLOW_SEND)) {
 		if (lc->impair_on & (1u << f->impair))
 			act = dp_impair_decide(im, idx, k, &f->ge_bad);
-		if (!tx_resolve(lc, f, k, tsc_to_ns(now))) {
+		if (!tx_resolve(lc, f, k, now)) {
 			lc->tx_no_arp++;
 		} else if (act & DP_IMP_DROP) {
 			g.cold[idx].imp_lost++;
@@ -1024,14 +1175,18 @@ static void tx_flow(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 	f->delay_tsc = 0;
 	if ((lc->impair_on & (1u << f->impair)) && im->jitter_us)
 		f->delay_tsc = (uint32_t)(g.tsc_hz * dp_impair_delay_us(im, idx, f->tx_index) / 1000000);
-	wheel_insert(lc, idx, f->nominal_tsc + f->delay_tsc);
 }
 
-/* Works through the wheel slots that have passed, in two stages so that the flow records (scattered over a
- * table of up to millions) arrive from memory in parallel: first whole chunks of due flows are detached into a
- * list of about DP_TX_BUDGET (so that RX keeps up), then the list is worked with each flow's two TX lines
- * prefetched DP_TX_AHEAD flows in advance.  A flow due later in the current slot goes back into it for the next
- * pass; a port that stops taking frames leaves the rest of the list in the current slot too. */
+/* Works through what is due, in two stages so that the flow records (scattered over a table of up to millions)
+ * arrive from memory in parallel: first the due flows are listed (about DP_TX_BUDGET in all, so that RX keeps
+ * up), then the list is worked with each flow's two TX lines prefetched DP_TX_AHEAD flows in advance.
+ *   - The periodic schedule: each class's walker lists the entries whose time in the current lap has come, in
+ *     phase order, at most one lap per pass.  A flow sent from there stays where it is; one that fell a period
+ *     or more behind (or whose impairment now delays packets) moves to the wheel, which catches it up.
+ *   - The timing wheel: whole chunks of the passed slots are detached; a flow due later in the current slot goes
+ *     back into it for the next pass; a flow sent from the wheel is scheduled again (tx_schedule), on the
+ *     periodic schedule when it can.
+ * A port that stops taking frames leaves the rest of the list in the wheel's current slot. */
 #define DP_TX_AHEAD 8
 
 static inline void tx_prefetch_flow(uint32_t idx)
@@ -1042,16 +1197,122 @@ static inline void tx_prefetch_flow(uint32_t idx)
 	rte_prefetch0(f + 192);
 }
 
+/* A walker more than DP_TX_SKIP_NS behind (a stalled lcore) skips whole laps to the present, as its flows do
+ * (tx_skip). */
+static unsigned pclass_collect(struct dp_pclass *c, uint64_t now, uint32_t *due, uint64_t *lap, unsigned max)
+{
+	unsigned nd = 0;
+
+	if ((int64_t)(now - (c->epoch + pslot_start(c, c->cur_slot))) > (int64_t)g.skip_tsc) {
+		c->epoch += (now - c->epoch) / c->period * c->period;
+		c->cur_slot = c->cur_i = 0;
+	}
+	for (;;) {
+		uint32_t s = c->cur_slot;
+		const struct dp_pent *e = c->e + (size_t)s * g.pcap;
+
+		for (; c->cur_i < c->n[s]; c->cur_i++) {
+			uint64_t t = c->epoch + e[c->cur_i].phase;
+
+			if ((int64_t)(t - now) > 0 || nd == max) {
+				/* not yet: the next few are, soon; their flow lines are fetched meanwhile */
+				for (unsigned k = c->cur_i; k < c->n[s] && k < c->cur_i + 2u; k++)
+					tx_prefetch_flow(e[k].idx);
+				return nd;
+			}
+			due[nd] = e[c->cur_i].idx;
+			lap[nd] = t;
+			if (nd < DP_TX_AHEAD)
+				tx_prefetch_flow(due[nd]);
+			nd++;
+		}
+		/* the slot is done once its span has passed (until then a flow may still join it) */
+		if ((int64_t)(c->epoch + pslot_start(c, s + 1) - now) > 0)
+			return nd;
+		c->cur_i = 0;
+		if (s + 1 < DP_PSLOTS) {
+			uint32_t s2 = s + 2 < DP_PSLOTS ? s + 2 : 0;
+			const char *p2 = (const char *)(c->e + (size_t)s2 * g.pcap);
+
+			c->cur_slot = s + 1;
+			/* the slot after next: its entries arrive while this one is worked */
+			for (size_t off = 0; off < c->n[s2] * sizeof(*e); off += RTE_CACHE_LINE_SIZE)
+				rte_prefetch0(p2 + off);
+		} else {
+			c->cur_slot = 0;
+			c->epoch += c->period;
+			return nd; /* one lap per pass: a flow is listed once */
+		}
+	}
+}
+
+/* Before due[i] of a list of n is worked: the flow DP_TX_AHEAD on is prefetched, and every 16 packets the port
+ * is checked (false: it is backpressured, stop) and the send time *t read again (rdtsc is not free: the pacing
+ * error recorded is late by the building of at most 15 packets). */
+static inline bool tx_step(struct dp_lcore *lc, const uint32_t *due, unsigned i, unsigned n, uint64_t *t)
+{
+	if (i + DP_TX_AHEAD < n)
+		tx_prefetch_flow(due[i + DP_TX_AHEAD]);
+	if ((i & 15) == 0) {
+		if (tx_backlogged(lc))
+			return false;
+		*t = rte_rdtsc();
+	}
+	return true;
+}
+
+/* The second stage for a class's list; false when the port is backpressured (the rest wait in the wheel). */
+static bool pclass_send(struct dp_lcore *lc, const uint32_t *due, const uint64_t *lap, unsigned nd, uint64_t now)
+{
+	uint64_t t = 0;
+	unsigned i;
+
+	for (i = 0; i < nd; i++) {
+		uint32_t idx = due[i];
+		struct dp_flow *f = &g.flows[idx];
+
+		if (!tx_step(lc, due, i, nd, &t))
+			break;
+		if (f->nominal_tsc > now) /* its first packet is a lap later */
+			continue;
+		tx_packet(lc, idx, t);
+		if (f->delay_tsc || (int64_t)(f->nominal_tsc - lap[i]) <= 0 || tx_jittered(lc, f)) {
+			pclass_remove(lc, idx);
+			wheel_insert(lc, idx, f->nominal_tsc + f->delay_tsc);
+		}
+	}
+	for (unsigned k = i; k < nd; k++) {
+		pclass_remove(lc, due[k]);
+		wheel_insert(lc, due[k], 0);
+	}
+	return i == nd;
+}
+
 static void tx_run(struct dp_lcore *lc, uint64_t now)
 {
 	uint64_t now_slot = now >> g.wheel_shift, t = 0;
 	uint32_t due[DP_TX_BUDGET + DP_CHUNK_FLOWS];
-	unsigned ndue = 0, i;
+	uint64_t lap[DP_TX_BUDGET];
+	unsigned ndue = 0, i, used = 0;
 
+	lc->pclass_first = (lc->pclass_first + 1) % DP_PCLASSES;
+	for (unsigned k = 0; k < DP_PCLASSES; k++) {
+		struct dp_pclass *c = &lc->pclass[(lc->pclass_first + k) % DP_PCLASSES];
+
+		if (!c->flows || used >= DP_TX_BUDGET - DP_BURST) /* the wheel gets a burst's worth at least */
+			continue;
+		ndue = pclass_collect(c, now, due, lap, DP_TX_BUDGET - DP_BURST - used);
+		used += ndue;
+		if (ndue && !pclass_send(lc, due, lap, ndue, now)) {
+			tx_flush(lc);
+			return;
+		}
+	}
+	ndue = 0;
 	if ((int64_t)(now_slot - lc->wheel_pos) > (int64_t)g.wheel_mask) /* stalled longer than a revolution:
 									     visit each slot once */
 		lc->wheel_pos = now_slot - g.wheel_mask;
-	while (ndue < DP_TX_BUDGET) {
+	while (ndue + used < DP_TX_BUDGET) {
 		uint32_t *head = &lc->wheel[lc->wheel_pos & g.wheel_mask];
 
 		if (!*head) {
@@ -1087,24 +1348,17 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 		uint32_t idx = due[i];
 		struct dp_flow *f = &g.flows[idx];
 
-		if (i + DP_TX_AHEAD < ndue)
-			tx_prefetch_flow(due[i + DP_TX_AHEAD]);
-		/* The send time, read every 16 packets (rdtsc is not free): the pacing error it records is late by
-		 * the building of at most 15 packets. */
-		if ((i & 15) == 0) {
-			if (tx_backlogged(lc))
-				break;
-			t = rte_rdtsc();
-		}
+		if (!tx_step(lc, due, i, ndue, &t))
+			break;
 		f->in_wheel = 0;
 		if (!f->active || !f->cache)
 			continue;
-		uint64_t when = f->nominal_tsc + f->delay_tsc;
-		if (when > now) { /* later in this slot, or a later revolution */
-			wheel_insert(lc, idx, when);
+		if (f->nominal_tsc + f->delay_tsc > now) { /* later in this slot, or a later revolution */
+			tx_schedule(lc, idx, now);
 			continue;
 		}
-		tx_flow(lc, idx, t);
+		tx_packet(lc, idx, t);
+		tx_schedule(lc, idx, now);
 	}
 	for (; i < ndue; i++) /* the port is backpressured: these wait in the current slot */
 		wheel_insert(lc, due[i], 0);
@@ -1720,6 +1974,10 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 	while ((slots << g.wheel_shift) < g.tsc_hz * (DP_WHEEL_SPAN_NS / 1000000) / 1000)
 		slots <<= 1;
 	g.wheel_mask = (uint32_t)(slots - 1);
+	g.skip_tsc = g.tsc_hz * (DP_TX_SKIP_NS / 1000000) / 1000;
+	/* A periodic slot holds twice its share of the lcore's flows (the van der Corput spread keeps slots even;
+	 * churn makes them uneven), plus a margin; a flow that finds its slot full stays on the wheel. */
+	g.pcap = 2 * ((g.cfg.max_flows / ctx->nlcores + 1 + DP_PSLOTS - 1) / DP_PSLOTS) + 16;
 
 	g.lc = rte_zmalloc("dp_lcores", sizeof(struct dp_lcore) * ctx->nlcores, RTE_CACHE_LINE_SIZE);
 	if (!g.lc) {
@@ -1738,6 +1996,14 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 		/* One chunk per flow of this lcore covers the worst case (every flow alone in its slot). */
 		uint32_t nchunks = g.cfg.max_flows / ctx->nlcores + 2;
 		lc->chunks = dp_table_alloc((size_t)nchunks * sizeof(struct dp_wheel_chunk));
+		/* The periodic classes' entries in one table (read in order: huge pages where THP allows), their slot
+		 * counts in another (32 KiB) */
+		lc->pent = dp_table_alloc((size_t)DP_PCLASSES * DP_PSLOTS * g.pcap * sizeof(struct dp_pent));
+		lc->pcount = calloc((size_t)DP_PCLASSES * DP_PSLOTS, sizeof(uint16_t));
+		for (unsigned k = 0; lc->pent && lc->pcount && k < DP_PCLASSES; k++) {
+			lc->pclass[k].n = lc->pcount + (size_t)k * DP_PSLOTS;
+			lc->pclass[k].e = lc->pent + (size_t)k * DP_PSLOTS * g.pcap;
+		}
 		if (lc->chunks) {
 			for (uint32_t c = 0; c < nchunks; c++)
 				lc->chunks[c].next = c + 2 < nchunks + 1 ? c + 2 : 0;
@@ -1749,7 +2015,7 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 		snprintf(name, sizeof(name), "dp_evt%u", i);
 		lc->evt = rte_ring_create_elem(name, sizeof(struct dp_event), g.cfg.ring_size, (int)rte_socket_id(),
 					       RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (!lc->wheel || !lc->chunks || !lc->cmd || !lc->evt) {
+		if (!lc->wheel || !lc->chunks || !lc->pent || !lc->pcount || !lc->cmd || !lc->evt) {
 			snprintf(err, errlen, "cannot allocate rings or timing wheel for lcore %u: %s", i,
 				 rte_strerror(rte_errno));
 			g.port.nlcores = i + 1;
@@ -1833,6 +2099,8 @@ void dp_engine_stop(void)
 		rte_ring_free(g.lc[i].evt);
 		free(g.lc[i].wheel);
 		free(g.lc[i].chunks);
+		free(g.lc[i].pent);
+		free(g.lc[i].pcount);
 		for (unsigned k = 0; k < g.lc[i].nstash; k++)
 			rte_pktmbuf_free(g.lc[i].stash[k]);
 	}
@@ -1947,7 +2215,7 @@ static int flow_cmd(uint32_t type, uint32_t flow, const struct dp_flow_params *p
 		if (!ok || p->ptime_ms > DP_PTIME_MAX_MS || p->impair >= DP_MAX_IMPAIR || p->owd_ext_id > 14)
 			return -EINVAL;
 		if (p->cache && (!p->cache->nframes || !p->cache->frames ||
-				 (!p->ptime_ms && !p->cache->ptime_ms)))
+				 (!p->ptime_ms && (!p->cache->ptime_ms || p->cache->ptime_ms > DP_PTIME_MAX_MS))))
 			return -EINVAL;
 		if (p->cache && type == DP_CMD_ADD) {
 			c.payload_sums = payload_sums(p->cache);
@@ -2078,6 +2346,8 @@ void dp_proto_totals(struct dp_proto_totals *out)
 		out->rx_steered += g.lc[i].rx_steered;
 		out->events_lost += g.lc[i].events_lost;
 		out->local_delivered += g.lc[i].local_delivered;
+		for (unsigned k = 0; k < DP_PCLASSES; k++)
+			out->tx_periodic_flows += __atomic_load_n(&g.lc[i].pclass[k].flows, __ATOMIC_RELAXED);
 	}
 }
 

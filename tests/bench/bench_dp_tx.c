@@ -15,6 +15,8 @@
 
 #include <sys/wait.h>
 
+#include <rte_cycles.h>
+
 #include "codecs/codecs.h"
 #include "common/common.h"
 #include "dataplane/dataplane.h"
@@ -92,7 +94,69 @@ static long lcore_cpu_ticks(void)
 	return lcore_cpu_ticks_of(getpid());
 }
 
+/* How often our lcore thread was preempted (involuntary context switches) and how long it waited to run (ns,
+ * /proc schedstat): every such pause delays the packets due meanwhile, and at 100k flows 5 packets fall due per
+ * microsecond, so the pacing tail counts the machine's pauses as much as the dataplane's own work. */
+static void lcore_sched(long *preempted, unsigned long long *wait_ns)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	*preempted = -1;
+	*wait_ns = 0;
+	while (d && (e = readdir(d))) {
+		char path[300], comm[64] = "", line[256];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(comm, sizeof(comm), f) || !strstr(comm, "worker-")) {
+			fclose(f);
+			continue;
+		}
+		fclose(f);
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "nonvoluntary_ctxt_switches: %ld", preempted) == 1)
+				break;
+		if (f)
+			fclose(f);
+		snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat", e->d_name);
+		f = fopen(path, "r");
+		if (f && fscanf(f, "%*u %llu", wait_ns) != 1)
+			*wait_ns = 0;
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+}
+
 static double cpu_share;
+
+/* The machine's own pauses: a bare loop reading the TSC on this (the main lcore's) CPU for one second, counting
+ * the gaps between two reads.  Any loop on this CPU loses that time (timer ticks, the hypervisor, other
+ * processes), the dataplane's included; the packets due during a pause go out late by up to its length. */
+static void machine_pauses(void)
+{
+	uint64_t hz = rte_get_tsc_hz(), prev = rte_rdtsc(), end = prev + hz, n[4] = { 0 }, lost = 0;
+
+	while (prev < end) {
+		uint64_t t = rte_rdtsc(), us = (t - prev) * 1000000 / hz;
+
+		prev = t;
+		if (us >= 2) {
+			n[us < 10 ? 0 : us < 100 ? 1 : us < 1000 ? 2 : 3]++;
+			lost += us;
+		}
+	}
+	printf("machine: a bare TSC loop on CPU of lcore 0 paused %llu times 2-10 us, %llu times 10-100 us, %llu times "
+	       "0.1-1 ms, %llu times over 1 ms in 1 s (%.1f ms in all)\n", (unsigned long long)n[0],
+	       (unsigned long long)n[1], (unsigned long long)n[2], (unsigned long long)n[3], lost / 1e3);
+}
 
 static double tx_rate(double seconds)
 {
@@ -203,13 +267,19 @@ int main(void)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	machine_pauses();
 	/* Pacing where the lcore has headroom (10k flows, 0.5 Mpps), then at 100k flows (5 Mpps). */
 	for (uint32_t nflows = 10000; nflows <= FLOWS; nflows *= 10) {
 		add_flows(nflows, 20);
 		usleep(1000000); /* every flow has had its first packet */
+		long pre0, pre1;
+		unsigned long long wait0, wait1;
+
+		lcore_sched(&pre0, &wait0);
 		dp_pacing_get(&a);
 		paced = tx_rate(3.0);
 		dp_pacing_get(&b);
+		lcore_sched(&pre1, &wait1);
 		for (unsigned i = 0; i < DP_PACING_BUCKETS; i++)
 			b.hist[i] -= a.hist[i];
 		b.count -= a.count;
@@ -217,6 +287,8 @@ int main(void)
 		       "p99 %.1f us, max %.1f us (%llu packets); the lcore thread got %.0f%% of a CPU\n", nflows,
 		       nflows / 20e3, paced, dp_pacing_percentile(&b, 50) / 1e3, dp_pacing_percentile(&b, 99) / 1e3,
 		       dp_pacing_percentile(&b, 100) / 1e3, (unsigned long long)b.count, cpu_share * 100);
+		printf("paced: %u flows: the lcore thread was preempted %ld times in those 3 s and waited %.1f ms to run\n",
+		       nflows, pre1 - pre0, (double)(wait1 - wait0) / 1e6);
 		printf("BENCH dp_tx_pacing_p99_%uk_flows %.2f us\n", nflows / 1000, dp_pacing_percentile(&b, 99) / 1e3);
 		printf("BENCH dp_tx_paced_%uk_flows_mpps %.3f Mpps ratio=%.3f ref=offered-load\n", nflows / 1000, paced,
 		       paced / (nflows / 20e3));

@@ -8,7 +8,17 @@
 
 #include <check.h>
 
-#include "dataplane/dataplane.h"
+#include "common/common.h"
+#include "dataplane/dataplane_internal.h"
+
+/* The lcore loop driven by hand (dp_engine_manual): passes of lcore 0 for `ms` milliseconds. */
+static inline void dpt_run_for_ms(unsigned ms)
+{
+	uint64_t end = cm_now_us() + ms * 1000ull;
+
+	while (cm_now_us() < end)
+		dp_engine_poll_once(0);
+}
 
 /* Until every lcore has applied every command sent (2 s at most). */
 static inline void dpt_wait_commands(void)

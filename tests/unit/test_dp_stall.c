@@ -10,6 +10,7 @@
 #include "common/common.h"
 #include "dataplane/dataplane_internal.h"
 #include "check_main.h"
+#include "dptest.h"
 
 #define FLOWS 10
 #define MEDIA_IP 0x0a000001u
@@ -27,14 +28,6 @@ static const struct codec_frame_cache cache_var = {
 	.codec_name = "PCMU", .payload_type = 0, .clock_rate = 8000, .ptime_ms = 20, .nframes = NFRAMES,
 	.frames = frames_var, .data = data, .data_len = sizeof(data),
 };
-
-static void run_for_ms(unsigned ms)
-{
-	uint64_t end = cm_now_us() + ms * 1000ull;
-
-	while (cm_now_us() < end)
-		dp_engine_poll_once(0);
-}
 
 START_TEST(stalled_flows_skip_instead_of_bursting)
 {
@@ -66,7 +59,7 @@ START_TEST(stalled_flows_skip_instead_of_bursting)
 					    .cache = f == FLOWS - 1 ? &cache_var : &cache };
 		ck_assert_int_eq(dp_flow_add(f, &p), 0);
 	}
-	run_for_ms(200);
+	dpt_run_for_ms(200);
 	ck_assert(dp_commands_done());
 	for (uint32_t f = 0; f < FLOWS; f++) {
 		struct dp_flow_snapshot s;
@@ -84,14 +77,14 @@ START_TEST(stalled_flows_skip_instead_of_bursting)
 
 		usleep(2000000);
 		frames_due = (cm_now_us() - t0) / 20000;
-		run_for_ms(200);
+		dpt_run_for_ms(200);
 		/* stop sending and let the loopback deliver what the last pass sent, before counting */
 		for (uint32_t f = 0; f < FLOWS; f++) {
 			struct dp_flow_params p = { .local_ip = MEDIA_IP, .local_port = (uint16_t)(20000 + 2 * f),
 						    .dir = DP_FLOW_RECV };
 			ck_assert_int_eq(dp_flow_modify(f, &p), 0);
 		}
-		run_for_ms(20);
+		dpt_run_for_ms(20);
 		ck_assert(dp_commands_done());
 		dp_proto_totals(&pt);
 		ck_assert_uint_ge(pt.tx_late_skipped, FLOWS * (frames_due - 5));
