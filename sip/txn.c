@@ -469,6 +469,16 @@ static int build_ack(struct sip_txn *t, const struct sip_msg *resp)
 	return 0;
 }
 
+/* A client transaction with its final response never sends its request again (Timer D and K only absorb
+ * retransmitted responses; the ACK for a non-2xx is built by now): its copy goes back to the allocator at once,
+ * not 5 s later. */
+static void drop_request(struct sip_txn *t)
+{
+	free(t->req);
+	t->req = NULL;
+	t->req_len = 0;
+}
+
 static void client_response(struct sip_txn *t, const struct sip_msg *m)
 {
 	struct sip_txn_layer *l = t->l;
@@ -505,6 +515,7 @@ static void client_response(struct sip_txn *t, const struct sip_msg *m)
 		t->state = SIP_TXN_TERMINATED;
 		l->ops->on_response(l->ops_arg, t, m);
 		terminate_soon(t);
+		drop_request(t);
 		return;
 	}
 	t->state = SIP_TXN_COMPLETED;
@@ -516,6 +527,7 @@ static void client_response(struct sip_txn *t, const struct sip_msg *m)
 		sip_wtimer_start(&l->wheel, &t->life, l->reliable ? 0 : SIP_T4_MS, on_life); /* K */
 	}
 	l->ops->on_response(l->ops_arg, t, m);
+	drop_request(t);
 }
 
 static void server_retransmission(struct sip_txn *t, const struct sip_msg *m)

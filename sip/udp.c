@@ -107,7 +107,11 @@ static void txq_send(struct udp_txq *q)
 
 		while (j < q->n && q->fd[j] == q->fd[i])
 			j++;
-		sent = sendmmsg(q->fd[i], &q->msgs[i], j - i, 0);
+		if (j - i == 1) /* one datagram: sendto's path is shorter than sendmmsg's */
+			sent = sendto(q->fd[i], q->iov[i].iov_base, q->iov[i].iov_len, 0,
+				      (const struct sockaddr *)&q->dst[i], q->msgs[i].msg_hdr.msg_namelen) < 0 ? -1 : 1;
+		else
+			sent = sendmmsg(q->fd[i], &q->msgs[i], j - i, 0);
 		if (sent > 0) {
 			i += (unsigned)sent;
 			continue;
