@@ -837,9 +837,6 @@ static int validate_group(struct cfg_plan *plan, struct cfg_group *g, char *err,
 				   "flows; over UDP, registration refreshes keep the binding");
 	if (g->keepalive_ms && g->keepalive_ms < 1000)
 		return group_error(plan, g, "keepalive", err, errlen, "at least 1s between keep-alives");
-	if (g->port_per_endpoint && g->transport != CFG_TRANSPORT_UDP)
-		return group_error(plan, g, "port_per_endpoint", err, errlen, "per-endpoint ports work over UDP only "
-				   "(transport = udp); over TCP and TLS the endpoints share the group's connections");
 	for (uint8_t c = 0; c < g->ncodecs; c++) {
 		const struct codec_ops *ops = codec_by_name(g->codecs[c]);
 		if (!codec_ptime_allowed(ops, g->ptime_ms))

@@ -464,7 +464,9 @@ struct cp_exec_opts {
  * run and builds the media (frame caches, flow slots); no dataplane needed yet.  NULL with err on failure. */
 struct cp_exec *cp_exec_new(struct cp_loop *loop, struct cfg_plan *plan, const struct cp_exec_opts *o, char *err,
 			    size_t errlen);
-/* With the dataplane running: impairment, SIP sockets, the engine; done() when every endpoint has its outcome. */
+/* With the dataplane running: impairment, SIP sockets, the engine; done() when every endpoint has its outcome.
+ * -EINVAL with err: the plan cannot be set up on this host (a name that does not resolve, an address or port that
+ * cannot be had, fewer accounts than endpoints, impairment refused); another negative errno: out of memory. */
 int cp_exec_start(struct cp_exec *x, void (*done)(struct cp_exec *x, void *arg), void *arg, char *err,
 		  size_t errlen);
 void cp_exec_free(struct cp_exec *x);

@@ -265,14 +265,20 @@ int cp_run_main(int argc, char **argv)
 		goto close_sigfd;
 	}
 	cp_media_dp_config(cp_exec_media(r.exec), &dcfg);
-	if (dp_configure(&dcfg, err, sizeof(err)) < 0 ||
-	    dp_start(r.plan->dp.port[0] ? r.plan->dp.port : r.cfg.port_name, &port, err, sizeof(err)) < 0) {
+	if ((rc = dp_configure(&dcfg, err, sizeof(err))) < 0 ||
+	    (rc = dp_start(r.plan->dp.port[0] ? r.plan->dp.port : r.cfg.port_name, &port, err, sizeof(err))) < 0) {
 		fprintf(stderr, "callmeter-worker run: dataplane: %s\n", err);
+		if (rc == -EINVAL || rc == -ENODEV) /* a port that is not there, lcores or sizes it cannot have */
+			status = EXIT_BAD_INPUT;
 		goto eal_cleanup;
 	}
 	cp_exec_set_metrics(r.exec, r.metrics);
-	if (cp_exec_start(r.exec, on_done, &r, err, sizeof(err)) < 0) {
+	if ((rc = cp_exec_start(r.exec, on_done, &r, err, sizeof(err))) < 0) {
+		/* names that do not resolve, addresses or ports that cannot be had, too few accounts: the plan
+		 * cannot run here, and nothing has */
 		fprintf(stderr, "callmeter-worker run: %s\n", err);
+		if (rc == -EINVAL)
+			status = EXIT_BAD_INPUT;
 		goto dp_stop;
 	}
 	r.engine = cp_exec_engine(r.exec);

@@ -1,9 +1,11 @@
 /* The SIP user agent behind the endpoint engine: an adapter from the engine's signalling ops to sip/.
  *
- * Each group has one UDP socket (its local_ip:local_port) with a sip/ user agent core (struct sip_ua) on it;
- * with port_per_endpoint each endpoint has its own socket on local_port + its index in the group, sharing the
- * group's transaction layer (sip_udp_open_port): it registers, calls and is called from there, so Via and
- * Contact carry its port and the registrar sees one source port per endpoint.
+ * Each group has one transport (UDP socket, or TCP/TLS listener and connections, on its local_ip:local_port)
+ * with a sip/ user agent core (struct sip_ua) on it; with port_per_endpoint each endpoint has its own handle on
+ * local_port + its index in the group, sharing the group's transaction layer (sip_tp_open_port): a UDP socket, or
+ * a TCP/TLS listener with its own connections (each endpoint its own flow, and TLS session, to the registrar and
+ * proxy, as each phone would have).  It registers, calls and is called from there, so Via and Contact carry its
+ * port and the registrar sees one source (UDP port, or connection) per endpoint.
  * Registration is sip/'s client (struct sip_reg: digest, 423, refresh, unregister), one per endpoint; calls are
  * sip/'s dialogs (struct sip_call) of both roles: an endpoint's outgoing call is placed with sip_call_new, an
  * incoming INVITE reaches the group's incoming callback, which finds the endpoint from the Request-URI user (a
@@ -73,7 +75,6 @@ struct ua_group {
 	struct cp_ua *ua;
 	const struct cfg_group *cfg;
 	struct sip_tp *tp;
-	struct sip_udp *udp;                 /* port_per_endpoint: the socket endpoints' ports are added to */
 	struct sip_ua *sua;
 	char ip[48];
 	uint16_t port;
@@ -669,6 +670,11 @@ static enum sip_tp_kind transport_kind(const struct cfg_group *c)
 												  : SIP_TP_UDP;
 }
 
+static const char *kind_label(const struct cfg_group *c)
+{
+	return transport_kind(c) == SIP_TP_TLS ? "TLS" : transport_kind(c) == SIP_TP_TCP ? "TCP" : "UDP";
+}
+
 /* The group's SIP transport: one socket (UDP) or one listener with connections on demand (TCP, TLS with the
  * plan's tls_* keys; our certificate, if given, also lets callers reach us over TLS).  Its transaction user is
  * the group's sip/ user agent core. */
@@ -681,10 +687,6 @@ static struct sip_tp *open_transport(struct cp_ua *ua, struct ua_group *g, const
 	struct sip_tls_config tls = { .verify = verify[c->tls_verify], .ca_file = c->tls_ca_file,
 				      .cert_file = c->tls_cert_file, .key_file = c->tls_key_file };
 
-	if (c->port_per_endpoint) { /* UDP only (the plan says so) */
-		g->udp = sip_udp_start(ua->loop, c->local_ip, port, &sip_ua_txn_ops, g->sua);
-		return g->udp ? sip_udp_tp(g->udp) : NULL;
-	}
 	return sip_tp_start(ua->loop, transport_kind(c), c->local_ip, port, &tls, &sip_ua_txn_ops, g->sua);
 }
 
@@ -705,7 +707,7 @@ static uint16_t group_port(const struct cp_ua *ua, uint32_t gi)
 	return 0;
 }
 
-/* One descriptor per endpoint with its own port: the soft RLIMIT_NOFILE is raised to the hard limit when the
+/* Descriptors per endpoint with its own port (one, or three over TCP/TLS): the soft RLIMIT_NOFILE is raised to the hard limit when the
  * sockets and a margin for everything else (DPDK, the gateway session, files) do not fit; a hard limit too low
  * is a setup error that says what to change. */
 #define UA_FD_MARGIN 1024u
@@ -716,12 +718,14 @@ static int fd_limit(const struct cp_ua *ua, char *err, size_t errlen)
 
 	for (uint32_t gi = 0, first = 0; gi < ua->plan->ngroups; first += ua->plan->groups[gi++].endpoints)
 		for (uint32_t k = 0; ua->plan->groups[gi].port_per_endpoint && k < ua->plan->groups[gi].endpoints; k++)
-			need += cfg_plan_ep_here(ua->plan, first + k);
+			/* TCP/TLS: its listener, its flow to the registrar/proxy, and one the proxy opens to it */
+			need += cfg_plan_ep_here(ua->plan, first + k) *
+				(ua->plan->groups[gi].transport == CFG_TRANSPORT_UDP ? 1u : 3u);
 	if (need == UA_FD_MARGIN || getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
 		return 0;
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-		snprintf(err, errlen, "port_per_endpoint needs %llu file descriptors (one socket per endpoint and %u "
-			 "more) but the hard limit is %llu: raise it (ulimit -Hn, systemd LimitNOFILE=) or use fewer "
+		snprintf(err, errlen, "port_per_endpoint needs %llu file descriptors (per endpoint one over UDP, three over "
+			 "TCP/TLS, and %u more) but the hard limit is %llu: raise it (ulimit -Hn, systemd LimitNOFILE=) or use fewer "
 			 "endpoints per worker", (unsigned long long)need, UA_FD_MARGIN,
 			 (unsigned long long)rl.rlim_max);
 		return -EMFILE;
@@ -807,16 +811,17 @@ static int locate_wait(struct cp_ua *ua, char *err, size_t errlen)
 	return 0;
 }
 
-/* A TCP/TLS flow to peer died (no answer to a keep-alive): the registrations that went through it register
- * again at once over a new flow (RFC 5626 §4.4.1) instead of waiting for their refresh. */
-static void flow_dead(void *arg, const struct sockaddr_storage *peer)
+/* A TCP/TLS flow to peer died (no answer to a keep-alive): the registrations that went through it (those of the
+ * endpoints on that handle: the group's shared one, or one endpoint's own) register again at once over a new
+ * flow (RFC 5626 §4.4.1) instead of waiting for their refresh. */
+static void flow_dead(void *arg, struct sip_tp *tp, const struct sockaddr_storage *peer)
 {
 	struct ua_group *g = arg;
 
 	for (uint32_t i = g->first_ep; i < g->first_ep + g->cfg->endpoints; i++) {
 		struct ua_ep *ep = &g->ua->eps[i];
 
-		if (ep->reg && sip_same_addr(sip_reg_dst(ep->reg), peer))
+		if (ep->reg && ep->tp == tp && sip_same_addr(sip_reg_dst(ep->reg), peer))
 			sip_reg_refresh(ep->reg);
 	}
 }
@@ -836,8 +841,7 @@ static int setup_group(struct cp_ua *ua, uint32_t gi, char *err, size_t errlen)
 	}
 	g->tp = open_transport(ua, g, c, group_port(ua, gi));
 	if (!g->tp) {
-		snprintf(err, errlen, "[group %s]: cannot open SIP/%s on %s:%u (see the log)", c->name,
-			 transport_kind(c) == SIP_TP_TLS ? "TLS" : transport_kind(c) == SIP_TP_TCP ? "TCP" : "UDP",
+		snprintf(err, errlen, "[group %s]: cannot open SIP/%s on %s:%u (see the log)", c->name, kind_label(c),
 			 c->local_ip, group_port(ua, gi));
 		return -EADDRINUSE;
 	}
@@ -950,12 +954,12 @@ static int setup_endpoints(struct cp_ua *ua, char *err, size_t errlen)
 				snprintf(ep->user, sizeof(ep->user), "%s-%u", c->name, c->first_number + k);
 			}
 			ep->tp = ua->groups[gi].tp;
-			if (ua->groups[gi].udp && cfg_plan_ep_here(ua->plan, idx) &&
+			if (c->port_per_endpoint && cfg_plan_ep_here(ua->plan, idx) &&
 			    (uint32_t)c->local_port + k != ua->groups[gi].port) {
-				ep->tp = sip_udp_open_port(ua->groups[gi].udp, (uint16_t)(c->local_port + k));
+				ep->tp = sip_tp_open_port(ua->groups[gi].tp, (uint16_t)(c->local_port + k));
 				if (!ep->tp) {
-					snprintf(err, errlen, "[group %s]: cannot open SIP/UDP on %s:%u for '%s' (see the "
-						 "log)", c->name, c->local_ip, c->local_port + k, ep->user);
+					snprintf(err, errlen, "[group %s]: cannot open SIP/%s on %s:%u for '%s' (see the "
+						 "log)", c->name, kind_label(c), c->local_ip, c->local_port + k, ep->user);
 					if (csv)
 						fclose(csv);
 					return -EADDRINUSE;

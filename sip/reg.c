@@ -11,28 +11,39 @@
 
 #define REG_FIELD_MAX 128
 
+/* The last challenge, kept at its real size (a struct sip_challenge reserves 3 × 256 bytes for realm, nonce and
+ * opaque); send_register() expands it on its stack. */
+struct reg_chal {
+	bool proxy, qop_auth, stale, has_opaque;
+	enum sip_digest_alg alg;
+	uint16_t nonce, opaque;       /* offsets into s; the realm is at 0 */
+	char s[];
+};
+
+/* One binding.  Everything an idle registered endpoint keeps lives here (issue target ≤ 2 KiB each): the
+ * configured strings share one allocation with the struct, the challenge and the failover destinations are
+ * allocated at their real size and only when there are any. */
 struct sip_reg {
 	struct sip_client_handler h;  /* first: the client transactions' user pointer */
 	struct sip_tp *tp;
-	struct sip_reg_config cfg;
-	char domain[REG_FIELD_MAX], user[REG_FIELD_MAX], password[REG_FIELD_MAX], auth_user[REG_FIELD_MAX];
-	char route[REG_FIELD_MAX];
+	struct sockaddr_storage dst;  /* where REGISTERs go now */
+	const char *domain, *user, *password, *auth_user, *route; /* into str[] */
 	char call_id[48], from_tag[24];
 	uint32_t cseq;
 	uint32_t expires;             /* what we ask for next */
 	bool unregistering;
-	bool have_challenge;
-	struct sip_challenge chal;
+	uint8_t auth_tries, tries_423;
+	uint8_t nfallback, next_fallback;
 	uint32_t nc;
-	unsigned auth_tries, tries_423;
+	struct reg_chal *chal;        /* NULL until the first 401/407 */
+	struct sockaddr_storage *fallback;
 	struct sip_txn *pending;
-	struct sockaddr_storage fallback[SIP_DNS_MAX_TARGETS];
-	unsigned nfallback, next_fallback;
 	struct cp_timer refresh;
 	uint64_t first_sent_ms;
 	struct sip_reg_stats st;
 	sip_reg_cb cb;
 	void *arg;
+	char str[];
 };
 
 static const char *const reg_states[] = { "idle", "registering", "registered", "unregistering", "unregistered",
@@ -48,6 +59,19 @@ static void set_state(struct sip_reg *r, enum sip_reg_state s)
 	r->st.state = s;
 	if (r->cb)
 		r->cb(r, r->arg);
+}
+
+static void chal_expand(const struct reg_chal *k, struct sip_challenge *c)
+{
+	c->proxy = k->proxy;
+	c->qop_auth = k->qop_auth;
+	c->stale = k->stale;
+	c->has_opaque = k->has_opaque;
+	c->alg = k->alg;
+	/* each came from a field of a struct sip_challenge: they fit */
+	strcpy(c->realm, k->s);
+	strcpy(c->nonce, k->s + k->nonce);
+	strcpy(c->opaque, k->s + k->opaque);
 }
 
 static int send_register(struct sip_reg *r)
@@ -74,25 +98,47 @@ static int send_register(struct sip_reg *r)
 	sip_build_hdrf(&b, "CSeq", "%u REGISTER", r->cseq);
 	sip_build_hdrf(&b, "Contact", "<%s>", contact);
 	sip_build_hdrf(&b, "Expires", "%u", r->unregistering ? 0 : r->expires);
-	if (r->have_challenge) {
+	if (r->chal) {
 		char cnonce[33];
+		struct sip_challenge c;
+
 		if (sip_digest_cnonce(cnonce, sizeof(cnonce)) < 0)
 			return -EIO;
+		chal_expand(r->chal, &c);
 		r->nc++;
-		n = sip_digest_authorization(&r->chal, r->auth_user, r->password, "REGISTER", ruri, cnonce, r->nc,
+		n = sip_digest_authorization(&c, r->auth_user, r->password, "REGISTER", ruri, cnonce, r->nc,
 					     auth, sizeof(auth));
 		if (n < 0)
 			return n;
-		sip_build_hdrf(&b, r->chal.proxy ? "Proxy-Authorization" : "Authorization", "%s", auth);
+		sip_build_hdrf(&b, c.proxy ? "Proxy-Authorization" : "Authorization", "%s", auth);
 	}
 	sip_build_hdrf(&b, "User-Agent", "callmeter/%s", CM_VERSION);
 	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
 	if (n < 0)
 		return n;
-	r->pending = sip_tp_request(r->tp, buf, (size_t)n, &r->cfg.dst, &r->h, &err);
+	r->pending = sip_tp_request(r->tp, buf, (size_t)n, &r->dst, &r->h, &err);
 	if (!r->pending)
 		return err;
 	r->st.registers_sent++;
+	return 0;
+}
+
+/* Keeps challenge c at its real size in place of the previous one; -ENOMEM leaves the previous one. */
+static int chal_keep(struct sip_reg *r, const struct sip_challenge *c)
+{
+	size_t lr = strlen(c->realm) + 1, ln = strlen(c->nonce) + 1, lo = strlen(c->opaque) + 1;
+	struct reg_chal *k = malloc(sizeof(*k) + lr + ln + lo);
+
+	if (!k)
+		return -ENOMEM;
+	*k = (struct reg_chal){ .proxy = c->proxy, .qop_auth = c->qop_auth, .stale = c->stale,
+				.has_opaque = c->has_opaque, .alg = c->alg, .nonce = (uint16_t)lr,
+				.opaque = (uint16_t)(lr + ln) };
+	memcpy(k->s, c->realm, lr);
+	memcpy(k->s + lr, c->nonce, ln);
+	memcpy(k->s + lr + ln, c->opaque, lo);
+	free(r->chal);
+	r->chal = k;
 	return 0;
 }
 
@@ -142,7 +188,7 @@ static uint32_t granted(const struct sip_reg *r, const struct sip_msg *m)
 static bool next_destination(struct sip_reg *r)
 {
 	while (r->next_fallback < r->nfallback) {
-		r->cfg.dst = r->fallback[r->next_fallback++];
+		r->dst = r->fallback[r->next_fallback++];
 		r->st.failovers++;
 		if (send_register(r) == 0)
 			return true;
@@ -199,11 +245,9 @@ static void on_response(struct sip_client_handler *h, struct sip_txn *ct, const 
 			fail(r, m->status);
 			return;
 		}
-		if (!r->have_challenge || strcmp(c.nonce, r->chal.nonce) != 0)
+		if (!r->chal || strcmp(c.nonce, r->chal->s + r->chal->nonce) != 0)
 			r->nc = 0;
-		r->chal = c;
-		r->have_challenge = true;
-		if (send_register(r) < 0)
+		if (chal_keep(r, &c) < 0 || send_register(r) < 0)
 			fail(r, m->status);
 		return;
 	}
@@ -241,32 +285,46 @@ static void on_terminated(struct sip_client_handler *h, struct sip_txn *ct)
 		r->pending = NULL;
 }
 
-static int copy(char *dst, const char *src)
-{
-	return cm_strlcpy(dst, src ? src : "", REG_FIELD_MAX) < 0 ? -ENAMETOOLONG : 0;
-}
-
+/* The configured strings, each at most REG_FIELD_MAX − 1 bytes, packed after the struct. */
 struct sip_reg *sip_reg_new(struct sip_tp *tp, const struct sip_reg_config *cfg, sip_reg_cb cb, void *arg)
 {
+	const char *src[] = { cfg->domain, cfg->user, cfg->password, cfg->auth_user ? cfg->auth_user : cfg->user,
+			      cfg->route };
+	const char **dst[CM_ARRAY_SIZE(src)];
+	size_t len[CM_ARRAY_SIZE(src)], total = 0;
 	struct sip_reg *r;
-	char rnd[33];
+	char rnd[33], *p;
 
 	if (!cfg->domain || !cfg->user || !cfg->domain[0] || !cfg->user[0])
 		return NULL;
-	r = calloc(1, sizeof(*r));
+	for (size_t i = 0; i < CM_ARRAY_SIZE(src); i++) {
+		len[i] = strlen(src[i] ? src[i] : "") + 1;
+		if (len[i] > REG_FIELD_MAX)
+			return NULL;
+		total += len[i];
+	}
+	r = calloc(1, sizeof(*r) + total);
 	if (!r)
 		return NULL;
+	dst[0] = &r->domain, dst[1] = &r->user, dst[2] = &r->password, dst[3] = &r->auth_user, dst[4] = &r->route;
+	p = r->str;
+	for (size_t i = 0; i < CM_ARRAY_SIZE(src); i++) {
+		memcpy(p, src[i] ? src[i] : "", len[i]);
+		*dst[i] = p;
+		p += len[i];
+	}
 	r->h = (struct sip_client_handler){ .on_response = on_response, .on_timeout = on_timeout,
 					    .on_terminated = on_terminated };
 	r->tp = tp;
-	r->cfg = *cfg;
-	r->cfg.fallback = NULL;
-	r->nfallback = cfg->fallback ? (cfg->nfallback < SIP_DNS_MAX_TARGETS ? cfg->nfallback : SIP_DNS_MAX_TARGETS) : 0;
-	if (r->nfallback)
+	r->dst = cfg->dst;
+	r->nfallback = (uint8_t)(cfg->fallback ? (cfg->nfallback < SIP_DNS_MAX_TARGETS ? cfg->nfallback : SIP_DNS_MAX_TARGETS) : 0);
+	if (r->nfallback) {
+		r->fallback = malloc(r->nfallback * sizeof(r->fallback[0]));
+		if (!r->fallback)
+			goto free_r;
 		memcpy(r->fallback, cfg->fallback, r->nfallback * sizeof(r->fallback[0]));
-	if (copy(r->domain, cfg->domain) || copy(r->user, cfg->user) || copy(r->password, cfg->password) ||
-	    copy(r->auth_user, cfg->auth_user ? cfg->auth_user : cfg->user) || copy(r->route, cfg->route) ||
-	    sip_digest_cnonce(rnd, sizeof(rnd)) < 0)
+	}
+	if (sip_digest_cnonce(rnd, sizeof(rnd)) < 0)
 		goto free_r;
 	snprintf(r->call_id, sizeof(r->call_id), "%s@%s", rnd, "callmeter");
 	memcpy(r->from_tag, rnd, 16);
@@ -278,6 +336,7 @@ struct sip_reg *sip_reg_new(struct sip_tp *tp, const struct sip_reg_config *cfg,
 	return r;
 
 free_r:
+	free(r->fallback);
 	free(r);
 	return NULL;
 }
@@ -320,12 +379,14 @@ void sip_reg_free(struct sip_reg *r)
 	cp_timer_stop(sip_tp_loop(r->tp), &r->refresh);
 	if (r->pending)
 		sip_txn_set_user(r->pending, NULL);
+	free(r->chal);
+	free(r->fallback);
 	free(r);
 }
 
 const struct sockaddr_storage *sip_reg_dst(const struct sip_reg *r)
 {
-	return &r->cfg.dst;
+	return &r->dst;
 }
 
 int sip_reg_refresh(struct sip_reg *r)

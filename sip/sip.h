@@ -507,8 +507,10 @@ void sip_txn_layer_free(struct sip_txn_layer *l);
 unsigned sip_txn_tick(struct sip_txn_layer *l, uint64_t now_ms);
 int sip_txn_next_ms(struct sip_txn_layer *l);
 /* A stream transport's connection to peer failed or closed: every client transaction still waiting for an
- * answer from it ends now (on_timeout, sip_txn_last_status 503) instead of at Timer B/F.  Returns how many. */
-unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const struct sockaddr_storage *peer);
+ * answer from it ends now (on_timeout, sip_txn_last_status 503) instead of at Timer B/F.  ctx: only those that
+ * send from this transport handle (per-endpoint handles share a layer, each with its own connections); NULL:
+ * any.  Returns how many. */
+unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const void *ctx, const struct sockaddr_storage *peer);
 const struct sip_txn_stats *sip_txn_layer_stats(const struct sip_txn_layer *l);
 /* Feeds one received message (a datagram): parsed, matched to a transaction (§17.1.3, §17.2.3) or handed to
  * the user.  Malformed input is counted and dropped.  0, or a negative errno for a dropped message. */
@@ -605,6 +607,9 @@ uint16_t sip_udp_port(const struct sip_udp *u);
  * its Via/Contact carry it.  sip_tp_stop on it closes that socket only; sip_udp_stop closes them all.  NULL on
  * failure (logged: the port is taken, or out of descriptors). */
 struct sip_tp *sip_udp_open_port(struct sip_udp *u, uint16_t port);
+/* Per-endpoint local ports on any transport: sip_udp_open_port on UDP, sip_tcp_open_port on TCP/TLS (tp: the
+ * transport sip_tp_start opened).  NULL on failure (logged). */
+struct sip_tp *sip_tp_open_port(struct sip_tp *tp, uint16_t port);
 
 /* TCP: listens on ip:port (0: any) and opens connections on demand; stream framing by Content-Length
  * (sip_frame); its transaction layer is reliable (no retransmissions; Timers D, I, J, K zero).  Responses go
@@ -629,19 +634,27 @@ struct sip_tcp *sip_tcp_start(struct cp_loop *loop, const char *ip, uint16_t por
 void sip_tcp_stop(struct sip_tcp *t);
 struct sip_tp *sip_tcp_tp(struct sip_tcp *t);
 uint16_t sip_tcp_port(const struct sip_tcp *t);
-const struct sip_tcp_stats *sip_tcp_stats(const struct sip_tcp *t);
+const struct sip_tcp_stats *sip_tcp_stats(const struct sip_tcp *t); /* the transport's, handles included */
+/* Per-endpoint handles (port_per_endpoint over TCP/TLS): a listener of its own on the transport's address and this
+ * port (0: any), and connections of its own — an endpoint's requests go over its own connection (its own TLS
+ * session), as each phone's would — sharing the transport's transaction layer, TLS context and settings.  What
+ * arrives on its connections is answered from it, and a connection of its failing fails only its transactions.
+ * sip_tp_stop on it closes its listener and connections only; sip_tcp_stop on the transport closes them all.
+ * NULL on failure (logged: the port is taken, or out of descriptors). */
+struct sip_tp *sip_tcp_open_port(struct sip_tcp *t, uint16_t port);
 /* How long a new connection may take to come up (TCP connect, then the TLS handshake) before it is closed and
  * what waits on it fails (default SIP_STREAM_SETUP_MS): a peer that accepts and never answers does not hold
  * requests forever. */
 void sip_tcp_set_setup_timeout(struct sip_tcp *t, uint32_t ms);
 /* RFC 5626 §4.4.1 CRLF keep-alive on the connections this transport opens: a CRLFCRLF ping every interval_ms,
  * answered (the CRLF pong, or any input) within pong_ms (0: SIP_KEEPALIVE_PONG_MS), else the flow is dead: it is
- * closed (what waits on it fails at once) and dead(arg, peer) is called, e.g. to register again over a new
- * flow.  interval_ms 0 stops the pings.  Pings from peers are always answered.  -ENOTSUP on UDP. */
+ * closed (what waits on it fails at once) and dead(arg, handle, peer) is called with the handle whose flow it was
+ * (the transport's, or a per-endpoint one), e.g. to register again over a new flow.  interval_ms 0 stops the
+ * pings.  Pings from peers are always answered.  Set on the transport, it covers its handles.  -ENOTSUP on UDP. */
 #define SIP_KEEPALIVE_PONG_MS 10000u
 int sip_tp_set_keepalive(struct sip_tp *tp, uint32_t interval_ms, uint32_t pong_ms,
-			 void (*dead)(void *arg, const struct sockaddr_storage *peer), void *arg);
-/* Closes the connections to peer (NULL: all of them), failing what waits on them; returns how many. */
+			 void (*dead)(void *arg, struct sip_tp *tp, const struct sockaddr_storage *peer), void *arg);
+/* Closes the handle's connections to peer (NULL: all of them), failing what waits on them; returns how many. */
 unsigned sip_tcp_disconnect(struct sip_tcp *t, const struct sockaddr_storage *peer);
 
 /* TLS (OpenSSL, TLS 1.2 or newer) is an option of the stream transport: the same connections, framing and

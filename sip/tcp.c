@@ -21,7 +21,8 @@
 #include "controlplane/controlplane.h"
 #include "sip/sip_internal.h"
 
-#define TCP_IN_MAX (2 * SIP_MAX_MSG_SIZE) /* a connection's unframed input */
+#define TCP_IN_MAX (2 * SIP_MAX_MSG_SIZE) /* a connection's unframed input, at most */
+#define TCP_IN_FIRST 4096                 /* its buffer at first: grown as messages need (idle endpoints' flows) */
 #define TCP_OUT_MAX (16 * SIP_MAX_MSG_SIZE)
 #define TCP_READ_CHUNK 16384
 #define TCP_READ_ROUNDS 8 /* reads per wake-up before yielding (TLS: until OpenSSL's buffer is empty too) */
@@ -41,20 +42,25 @@ struct tcp_conn {
 	struct sockaddr_storage peer;
 	struct sip_framer framer;
 	char *in;
-	size_t in_len;
+	size_t in_len, in_cap;
 	char *out;
 	size_t out_len, out_cap;
 };
 
+/* A transport, or a per-endpoint handle of one (sip_tcp_open_port): its own listener and its own connections,
+ * the transport's transaction layer, TLS context and settings.  Settings and statistics live in the root. */
 struct sip_tcp {
 	struct sip_tp tp; /* first: the generic handle (loop, transaction layer, wheel tick, address) */
 	int lfd;
 	struct sockaddr_storage local; /* outgoing connections leave from our address (port chosen by the kernel) */
-	struct sip_tls *tls;           /* NULL: plain TCP */
+	struct sip_tls *tls;           /* NULL: plain TCP; the root's */
 	struct tcp_conn *conns;
+	struct sip_tcp *root;          /* the transport: itself, or the one this handle was opened on */
+	struct sip_tcp *handles;       /* root: the per-endpoint handles opened on it */
+	struct sip_tcp *next_handle;
 	uint32_t setup_ms;
 	uint32_t ka_ms, ka_pong_ms;    /* keep-alive interval (0: off) and pong deadline */
-	void (*ka_dead)(void *arg, const struct sockaddr_storage *peer);
+	void (*ka_dead)(void *arg, struct sip_tp *tp, const struct sockaddr_storage *peer);
 	void *ka_arg;
 	bool stopping;
 	struct sip_tcp_stats st;
@@ -82,9 +88,9 @@ static void conn_close(struct tcp_conn *c)
 	free(c->in);
 	free(c->out);
 	free(c);
-	t->st.closed++;
+	t->root->st.closed++;
 	if (!t->stopping) {
-		sip_txn_transport_failed(t->tp.txl, &peer);
+		sip_txn_transport_failed(t->tp.txl, &t->tp, &peer);
 		sip_tp_kick(&t->tp);
 	}
 }
@@ -97,8 +103,8 @@ static void conn_up(struct tcp_conn *c)
 {
 	c->up = true;
 	cp_timer_stop(c->t->tp.loop, &c->setup);
-	if (c->ours && c->t->ka_ms)
-		cp_timer_start(c->t->tp.loop, &c->ka, c->t->ka_ms);
+	if (c->ours && c->t->root->ka_ms)
+		cp_timer_start(c->t->tp.loop, &c->ka, c->t->root->ka_ms);
 }
 
 static void on_setup_timeout(struct cp_loop *loop, void *arg)
@@ -106,9 +112,9 @@ static void on_setup_timeout(struct cp_loop *loop, void *arg)
 	struct tcp_conn *c = arg;
 
 	(void)loop;
-	c->t->st.setup_timeouts++;
+	c->t->root->st.setup_timeouts++;
 	cm_log_rl(&tcp_rl, CM_LOG_WARN, "sip", "%s connection not up after %u ms: closing", c->t->tp.ops->via,
-		  c->t->setup_ms);
+		  c->t->root->setup_ms);
 	conn_close(c);
 }
 
@@ -117,8 +123,9 @@ static struct tcp_conn *conn_new(struct sip_tcp *t, int fd, const struct sockadd
 	struct tcp_conn *c = calloc(1, sizeof(*c));
 	int one = 1;
 
-	if (!c || !(c->in = malloc(TCP_IN_MAX)))
+	if (!c || !(c->in = malloc(TCP_IN_FIRST)))
 		goto free_c;
+	c->in_cap = TCP_IN_FIRST;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->t = t;
 	c->fd = fd;
@@ -138,7 +145,7 @@ static struct tcp_conn *conn_new(struct sip_tcp *t, int fd, const struct sockadd
 	cp_timer_init(&c->setup, on_setup_timeout, c);
 	cp_timer_init(&c->ka, on_keepalive, c);
 	if (!c->up)
-		cp_timer_start(t->tp.loop, &c->setup, t->setup_ms);
+		cp_timer_start(t->tp.loop, &c->setup, t->root->setup_ms);
 	c->next = t->conns;
 	t->conns = c;
 	return c;
@@ -209,7 +216,7 @@ static int conn_keepalives(struct tcp_conn *c)
 	c->in_len -= n;
 	sip_framer_reset(&c->framer);
 	for (; pings; pings--) {
-		c->t->st.keepalive_pongs_sent++;
+		c->t->root->st.keepalive_pongs_sent++;
 		if (conn_send(c, "\r\n", 2) < 0)
 			return -EPIPE;
 	}
@@ -231,13 +238,16 @@ static int conn_deliver(struct tcp_conn *c)
 		if (rc == SIP_FRAME_AGAIN)
 			return 0;
 		if (rc == SIP_FRAME_ERROR) {
-			c->t->st.framing_errors++;
+			c->t->root->st.framing_errors++;
 			cm_log_rl(&tcp_rl, CM_LOG_WARN, "sip", "%s stream cannot be framed (%s): closing",
 				  c->t->tp.ops->via, c->framer.error);
 			return -EPROTO;
 		}
+		/* what arrives on a handle's connection is answered from that handle */
+		void *old = sip_txn_set_send_ctx(c->t->tp.txl, &c->t->tp);
 		sip_txn_receive(c->t->tp.txl, c->in + c->framer.skip, msg_len - c->framer.skip, &c->peer);
-		c->t->st.messages++;
+		sip_txn_set_send_ctx(c->t->tp.txl, old);
+		c->t->root->st.messages++;
 		memmove(c->in, c->in + msg_len, c->in_len - msg_len);
 		c->in_len -= msg_len;
 		sip_framer_reset(&c->framer);
@@ -248,9 +258,19 @@ static int conn_deliver(struct tcp_conn *c)
 static int conn_read(struct tcp_conn *c)
 {
 	for (int round = 0; round < TCP_READ_ROUNDS || (c->ssl && sip_tls_pending(c->ssl)); round++) {
-		size_t room = TCP_IN_MAX - c->in_len;
+		size_t room;
 		ssize_t n;
 
+		if (c->in_cap - c->in_len < TCP_IN_FIRST / 2 && c->in_cap < TCP_IN_MAX) {
+			size_t cap = c->in_cap * 2 < TCP_IN_MAX ? c->in_cap * 2 : TCP_IN_MAX;
+			char *in = realloc(c->in, cap);
+
+			if (!in)
+				return -ENOMEM;
+			c->in = in;
+			c->in_cap = cap;
+		}
+		room = c->in_cap - c->in_len;
 		if (room == 0) /* the framer bounds a message by SIP_MAX_MSG_SIZE: this much unframed input is an error */
 			return -EMSGSIZE;
 		if (room > TCP_READ_CHUNK)
@@ -271,8 +291,8 @@ static int conn_read(struct tcp_conn *c)
 		c->in_len += (size_t)n;
 		if (c->await_pong) { /* the pong, or anything else: the flow is alive */
 			c->await_pong = false;
-			c->t->st.keepalive_answered++;
-			cp_timer_start(c->t->tp.loop, &c->ka, c->t->ka_ms);
+			c->t->root->st.keepalive_answered++;
+			cp_timer_start(c->t->tp.loop, &c->ka, c->t->root->ka_ms);
 		}
 		if (conn_deliver(c) < 0)
 			return -EPROTO;
@@ -293,7 +313,7 @@ static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 		getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
 		if (err) {
 			cm_log_rl(&tcp_rl, CM_LOG_WARN, "sip", "%s connect failed: %s", t->tp.ops->via, strerror(err));
-			t->st.connect_failures++;
+			t->root->st.connect_failures++;
 			conn_close(c);
 			return;
 		}
@@ -302,7 +322,7 @@ static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 			conn_up(c);
 	}
 	if (c->connected && !c->up) {
-		int rc = sip_tls_handshake(c->ssl, &c->peer, &c->want_write, &t->st);
+		int rc = sip_tls_handshake(c->ssl, &c->peer, &c->want_write, &t->root->st);
 
 		if (rc < 0) {
 			conn_close(c);
@@ -348,14 +368,14 @@ static void on_accept(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 		if (cfd < 0)
 			return;
 		if (t->tls && !sip_tls_can_serve(t->tls)) {
-			t->st.tls_refused++;
+			t->root->st.tls_refused++;
 			cm_log_rl(&tcp_rl, CM_LOG_WARN, "sip",
 				  "TLS: incoming connection refused: no certificate of our own (tls_cert_file)");
 			close(cfd);
 			continue;
 		}
 		if (conn_new(t, cfd, &peer, true))
-			t->st.accepted++;
+			t->root->st.accepted++;
 	}
 }
 
@@ -376,12 +396,12 @@ static struct tcp_conn *conn_for(struct sip_tcp *t, const struct sockaddr_storag
 	     bind(fd, (const struct sockaddr *)&t->local, sip_sockaddr_len(&t->local)) < 0) ||
 	    (connect(fd, (const struct sockaddr *)dst, sip_sockaddr_len(dst)) < 0 && errno != EINPROGRESS)) {
 		close(fd);
-		t->st.connect_failures++;
+		t->root->st.connect_failures++;
 		return NULL;
 	}
 	c = conn_new(t, fd, dst, false);
 	if (c)
-		t->st.connected++;
+		t->root->st.connected++;
 	return c;
 }
 
@@ -426,41 +446,43 @@ static void on_keepalive(struct cp_loop *loop, void *arg)
 	if (c->await_pong) {
 		struct sockaddr_storage peer = c->peer;
 
-		t->st.keepalive_failures++;
+		t->root->st.keepalive_failures++;
 		cm_log_rl(&tcp_rl, CM_LOG_WARN, "sip", "%s flow: no answer to a keep-alive in %u ms: closing",
-			  t->tp.ops->via, t->ka_pong_ms);
+			  t->tp.ops->via, t->root->ka_pong_ms);
 		conn_close(c);
-		if (t->ka_dead)
-			t->ka_dead(t->ka_arg, &peer);
+		if (t->root->ka_dead)
+			t->root->ka_dead(t->root->ka_arg, &t->tp, &peer);
 		return;
 	}
 	c->await_pong = true;
-	t->st.keepalive_pings++;
+	t->root->st.keepalive_pings++;
 	if (conn_send(c, "\r\n\r\n", 4) < 0) {
 		conn_close(c);
 		return;
 	}
-	cp_timer_start(loop, &c->ka, t->ka_pong_ms);
+	cp_timer_start(loop, &c->ka, t->root->ka_pong_ms);
 }
 
 int sip_tp_set_keepalive(struct sip_tp *tp, uint32_t interval_ms, uint32_t pong_ms,
-			 void (*dead)(void *arg, const struct sockaddr_storage *peer), void *arg)
+			 void (*dead)(void *arg, struct sip_tp *tp, const struct sockaddr_storage *peer), void *arg)
 {
-	struct sip_tcp *t = (struct sip_tcp *)tp;
+	struct sip_tcp *t;
 
 	if (!tp->ops->reliable)
 		return -ENOTSUP;
+	t = ((struct sip_tcp *)tp)->root;
 	t->ka_ms = interval_ms;
 	t->ka_pong_ms = pong_ms ? pong_ms : SIP_KEEPALIVE_PONG_MS;
 	t->ka_dead = dead;
 	t->ka_arg = arg;
-	for (struct tcp_conn *c = t->conns; c; c = c->next)
-		if (c->ours && c->up && !c->await_pong) {
-			if (interval_ms)
-				cp_timer_start(tp->loop, &c->ka, interval_ms);
-			else
-				cp_timer_stop(tp->loop, &c->ka);
-		}
+	for (struct sip_tcp *h = t; h; h = h == t ? t->handles : h->next_handle)
+		for (struct tcp_conn *c = h->conns; c; c = c->next)
+			if (c->ours && c->up && !c->await_pong) {
+				if (interval_ms)
+					cp_timer_start(tp->loop, &c->ka, interval_ms);
+				else
+					cp_timer_stop(tp->loop, &c->ka);
+			}
 	return 0;
 }
 
@@ -485,39 +507,52 @@ static const struct sip_tp_ops tls_ops = {
 	.stop = stream_stop,
 };
 
-static struct sip_tcp *stream_start(struct cp_loop *loop, const char *ip, uint16_t port,
-				    const struct sip_tls_config *tls, const struct sip_txn_user_ops *ops, void *ops_arg)
+/* The listening socket on ip:port (0: any; *port gets the one bound): 0, or -1 (logged). */
+static int listen_on(struct sip_tcp *t, const char *ip, uint16_t *port)
 {
-	struct sip_tcp *t = calloc(1, sizeof(*t));
-	const char *name = tls ? "TLS" : "TCP";
+	const char *name = t->tls ? "TLS" : "TCP";
 	struct sockaddr_storage a;
 	int one = 1;
 
-	if (!t) {
-		cm_log(CM_LOG_ERROR, "sip", "out of memory for a %s transport", name);
-		return NULL;
-	}
-	t->lfd = -1;
-	t->setup_ms = SIP_STREAM_SETUP_MS;
-	if (sip_addr_from(&a, ip, port) < 0) {
+	if (sip_addr_from(&a, ip, *port) < 0) {
 		cm_log(CM_LOG_ERROR, "sip", "'%s' is not a numeric IP address", ip);
-		goto free_t;
+		return -1;
 	}
-	if (tls && !(t->tls = sip_tls_new(tls)))
-		goto free_t;
 	t->lfd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (t->lfd >= 0)
 		setsockopt(t->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (t->lfd < 0 || bind(t->lfd, (struct sockaddr *)&a, sip_sockaddr_len(&a)) < 0 || listen(t->lfd, 1024) < 0 ||
-	    (port = sip_sock_port(t->lfd)) == 0) {
-		cm_log(CM_LOG_ERROR, "sip", "%s %s:%u: %s", name, ip, port, strerror(errno));
-		goto close_fd;
+	    (*port = sip_sock_port(t->lfd)) == 0) {
+		cm_log(CM_LOG_ERROR, "sip", "%s %s:%u: %s", name, ip, *port, strerror(errno));
+		if (t->lfd >= 0)
+			close(t->lfd);
+		t->lfd = -1;
+		return -1;
 	}
 	/* connections we open leave from the same address, any port; a wildcard address binds nothing */
 	sip_addr_from(&t->local, ip, 0);
 	if (a.ss_family == AF_INET ? ((struct sockaddr_in *)&a)->sin_addr.s_addr == htonl(INADDR_ANY)
 				   : IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&a)->sin6_addr))
 		t->local.ss_family = AF_UNSPEC;
+	return 0;
+}
+
+static struct sip_tcp *stream_start(struct cp_loop *loop, const char *ip, uint16_t port,
+				    const struct sip_tls_config *tls, const struct sip_txn_user_ops *ops, void *ops_arg)
+{
+	struct sip_tcp *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		cm_log(CM_LOG_ERROR, "sip", "out of memory for a %s transport", tls ? "TLS" : "TCP");
+		return NULL;
+	}
+	t->lfd = -1;
+	t->root = t;
+	t->setup_ms = SIP_STREAM_SETUP_MS;
+	if (tls && !(t->tls = sip_tls_new(tls)))
+		goto free_t;
+	if (listen_on(t, ip, &port) < 0)
+		goto free_tls;
 	if (sip_tp_init(&t->tp, tls ? SIP_TP_TLS : SIP_TP_TCP, tls ? &tls_ops : &tcp_ops, loop, ip, port, ops,
 			ops_arg) < 0)
 		goto close_fd;
@@ -528,11 +563,40 @@ static struct sip_tcp *stream_start(struct cp_loop *loop, const char *ip, uint16
 fini_tp:
 	sip_tp_fini(&t->tp);
 close_fd:
-	if (t->lfd >= 0)
-		close(t->lfd);
+	close(t->lfd);
+free_tls:
 	sip_tls_free(t->tls);
 free_t:
 	free(t);
+	return NULL;
+}
+
+struct sip_tp *sip_tcp_open_port(struct sip_tcp *t, uint16_t port)
+{
+	struct sip_tcp *h;
+
+	t = t->root;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->root = t;
+	h->tls = t->tls;
+	h->lfd = -1;
+	if (listen_on(h, t->tp.ip, &port) < 0)
+		goto free_h;
+	h->tp = (struct sip_tp){ .ops = t->tp.ops, .kind = t->tp.kind, .loop = t->tp.loop, .txl = t->tp.txl,
+				 .clock = &t->tp, .port = port };
+	memcpy(h->tp.ip, t->tp.ip, sizeof(h->tp.ip));
+	if (cp_loop_add_fd(t->tp.loop, h->lfd, EPOLLIN, on_accept, h) < 0)
+		goto close_fd;
+	h->next_handle = t->handles;
+	t->handles = h;
+	return &h->tp;
+
+close_fd:
+	close(h->lfd);
+free_h:
+	free(h);
 	return NULL;
 }
 
@@ -552,12 +616,41 @@ struct sip_tcp *sip_tls_start(struct cp_loop *loop, const char *ip, uint16_t por
 	return stream_start(loop, ip, port, tls, ops, ops_arg);
 }
 
+/* A handle's listener and connections; drop: what sends from it moves to the transport's own connections (not
+ * needed when the whole transaction layer is already gone). */
+static void handle_close(struct sip_tcp *h, bool drop)
+{
+	h->stopping = true;
+	while (h->conns)
+		conn_close(h->conns);
+	if (drop)
+		sip_txn_drop_send_ctx(h->tp.txl, &h->tp);
+	cp_loop_del_fd(h->tp.loop, h->lfd);
+	close(h->lfd);
+	free(h);
+}
+
 void sip_tcp_stop(struct sip_tcp *t)
 {
 	if (!t)
 		return;
+	if (t->root != t) { /* one endpoint's handle */
+		for (struct sip_tcp **pp = &t->root->handles; *pp; pp = &(*pp)->next_handle)
+			if (*pp == t) {
+				*pp = t->next_handle;
+				break;
+			}
+		handle_close(t, true);
+		return;
+	}
 	t->stopping = true;
-	sip_tp_fini(&t->tp);
+	sip_tp_fini(&t->tp); /* first: the transactions go with it, whichever handle they send from */
+	while (t->handles) {
+		struct sip_tcp *h = t->handles;
+
+		t->handles = h->next_handle;
+		handle_close(h, false);
+	}
 	while (t->conns)
 		conn_close(t->conns);
 	cp_loop_del_fd(t->tp.loop, t->lfd);
@@ -568,7 +661,7 @@ void sip_tcp_stop(struct sip_tcp *t)
 
 void sip_tcp_set_setup_timeout(struct sip_tcp *t, uint32_t ms)
 {
-	t->setup_ms = ms ? ms : SIP_STREAM_SETUP_MS;
+	t->root->setup_ms = ms ? ms : SIP_STREAM_SETUP_MS;
 }
 
 unsigned sip_tcp_disconnect(struct sip_tcp *t, const struct sockaddr_storage *peer)
@@ -615,5 +708,5 @@ struct sip_tp *sip_tcp_tp(struct sip_tcp *t)
 
 const struct sip_tcp_stats *sip_tcp_stats(const struct sip_tcp *t)
 {
-	return &t->st;
+	return &t->root->st;
 }

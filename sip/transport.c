@@ -106,6 +106,13 @@ int sip_tp_send(struct sip_tp *tp, const struct sockaddr_storage *dst, const cha
 	return tp->ops->send(tp, dst, buf, len);
 }
 
+struct sip_tp *sip_tp_open_port(struct sip_tp *tp, uint16_t port)
+{
+	/* each transport's struct starts with its handle */
+	return tp->kind == SIP_TP_UDP ? sip_udp_open_port((struct sip_udp *)tp, port)
+				      : sip_tcp_open_port((struct sip_tcp *)tp, port);
+}
+
 void sip_tp_stop(struct sip_tp *tp)
 {
 	if (tp)

@@ -301,7 +301,7 @@ void sip_txn_drop_send_ctx(struct sip_txn_layer *l, void *ctx)
 				t->send_ctx = l->send_ctx;
 }
 
-unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const struct sockaddr_storage *peer)
+unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const void *ctx, const struct sockaddr_storage *peer)
 {
 	struct sip_txn *failed = NULL;
 	unsigned n = 0;
@@ -317,7 +317,7 @@ unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const struct sockaddr
 				       (t->kind == SIP_TXN_CLIENT_NON_INVITE &&
 					(t->state == SIP_TXN_TRYING || t->state == SIP_TXN_PROCEEDING));
 
-			if (!waiting || !sip_same_addr(&t->peer, peer))
+			if (!waiting || (ctx && t->send_ctx != ctx) || !sip_same_addr(&t->peer, peer))
 				continue;
 			/* §8.1.3.1: a transport error is a 503 for the user; the transaction ends.  No timer of it
 			 * stays armed, so a wheel tick inside a callback cannot free one still on the list. */

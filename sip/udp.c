@@ -141,7 +141,7 @@ static void on_flush(struct cp_loop *loop, void *arg)
 	memcpy(failed, q->failed, nfailed * sizeof(failed[0]));
 	q->nfailed = 0;
 	for (unsigned i = 0; i < nfailed; i++)
-		if (sip_txn_transport_failed(u->tp.txl, &failed[i]))
+		if (sip_txn_transport_failed(u->tp.txl, NULL, &failed[i])) /* any socket: the destination refuses */
 			sip_tp_kick(&u->tp);
 }
 

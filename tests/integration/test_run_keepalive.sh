@@ -1,9 +1,9 @@
 #!/bin/sh
 # RFC 5626 CRLF keep-alive on TCP flows with callmeter-worker run and a real Kamailio (registrar over TCP, which
 # answers CRLFCRLF pings with CRLF) in a namespace the test creates.  Two endpoints register over one TCP flow
-# with keepalive = 1s.  While Kamailio runs, its pongs keep the flow up: no flow is declared dead.  Then Kamailio
+# with keepalive = 1s, two more each over a flow of its own (port_per_endpoint).  While Kamailio runs, its pongs keep the flow up: no flow is declared dead.  Then Kamailio
 # is frozen (SIGSTOP: its kernel still takes TCP segments, the application answers nothing) for 13 s: the worker
-# must declare the flow dead 1 s + 10 s (the pong time) after a ping, close it and register both endpoints again
+# must declare each flow dead 1 s + 10 s (the pong time) after a ping, close it and register its endpoints again
 # at once over a new flow, which Kamailio answers when it is thawed: every endpoint SUCCESS, and Kamailio's log
 # shows each endpoint's REGISTER twice (the first registration and the one after the dead flow).
 set -u
@@ -35,6 +35,19 @@ local_ip = $TB_HOST_IP
 local_port = 39960
 keepalive = 1s
 
+[group desks]
+endpoints = 2
+target = external
+transport = tcp
+registrar = $TB_NS_IP:5060
+username = {n}
+password = secret
+first_number = 2000
+local_ip = $TB_HOST_IP
+local_port = 39970
+port_per_endpoint = yes
+keepalive = 1s
+
 [dataplane]
 media_ip = 192.0.2.70, 192.0.2.71
 rtp_ports = 46000-46999
@@ -60,12 +73,14 @@ fi
 python3 - "$TB_WORK/s.json" "$TB_WORK/kamailio.log" "$TB_WORK/run.out" <<'PY' || { cat "$TB_WORK/run.out"; exit 1; }
 import json, re, sys
 s = json.load(open(sys.argv[1])); log = open(sys.argv[2]).read(); out = open(sys.argv[3]).read()
-assert s["endpoints"]["SUCCESS"] == 2, s["endpoints"]
+assert s["endpoints"]["SUCCESS"] == 4, s["endpoints"]
 regs = re.findall(r"REG (\d+) (\d+)", log)
 binds = sorted(u for u, exp in regs if exp != "0")
-assert binds == ["1000", "1000", "1001", "1001"], regs      # the first registration and the one after the dead flow
-assert sorted(u for u, exp in regs if exp == "0") == ["1000", "1001"], regs
-assert out.count("no answer to a keep-alive") == 1, out.count("no answer to a keep-alive")
-print("keepalive: pongs kept the TCP flow up; frozen Kamailio -> the flow declared dead after the pong time, "
-      "both endpoints registered again over a new flow, SUCCESS")
+# the first registration and the one after the dead flow
+assert binds == ["1000", "1000", "1001", "1001", "2000", "2000", "2001", "2001"], regs
+assert sorted(u for u, exp in regs if exp == "0") == ["1000", "1001", "2000", "2001"], regs
+# one flow shared by the phones, one of its own for each desk
+assert out.count("no answer to a keep-alive") == 3, out.count("no answer to a keep-alive")
+print("keepalive: pongs kept the TCP flows up; frozen Kamailio -> the shared flow and each per-endpoint flow "
+      "declared dead after the pong time, every endpoint registered again over a new flow, SUCCESS")
 PY

@@ -144,8 +144,6 @@ static const struct {
 	{ "[group a]\nendpoints = 10\nport_per_endpoint = yes\nlocal_port = 65530\n",
 	  "4: key 'local_port': [group a]: port_per_endpoint needs" },
 	{ "[group a]\nendpoints = 1\nport_per_endpoint = maybe\n", "3: key 'port_per_endpoint': expected yes or no" },
-	{ "[group a]\nendpoints = 2\ntransport = tcp\nport_per_endpoint = yes\nlocal_port = 5070\n",
-	  "4: key 'port_per_endpoint': [group a]: per-endpoint ports work over UDP only" },
 	{ "[group a]\nendpoints = 1\nkeepalive = 30s\n", "3: key 'keepalive': [group a]: CRLF keep-alives (RFC 5626) are for" },
 	{ "[group a]\nendpoints = 1\ntransport = tls\nkeepalive = 500ms\n", "4: key 'keepalive': [group a]: at least 1s" },
 	{ "[group a]\nendpoints = 1\n100rel = sometimes\n", "3: key '100rel': expected" },

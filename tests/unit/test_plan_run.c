@@ -335,6 +335,44 @@ START_TEST(bad_outputs_and_eal)
 }
 END_TEST
 
+/* A plan that is valid but cannot be set up on this host is refused the same way (exit 2, nothing run): a SIP port
+ * another socket holds, a dataplane port that does not exist. */
+static void expect_setup_refused(const char *plan_text, const char *want)
+{
+	char plan[64], *out;
+	struct tu_proc p;
+	char *env[] = { "PATH=/usr/bin:/bin", NULL };
+	char *argv[] = { (char *)worker_bin(), "run", plan, "--eal",
+			 "--no-huge --no-shconf -m 256 --no-pci --vdev=net_null0 -l 0,1 --no-telemetry --log-level=*:error",
+			 NULL };
+
+	tu_write_temp(plan, sizeof(plan), plan_text);
+	tu_spawn(&p, argv, env);
+	ck_assert_int_eq(tu_wait(&p, 30000), 2);
+	out = tu_output(&p);
+	unlink(p.out);
+	ck_assert_msg(strstr(out, want), "want '%s' in: %s", want, out);
+	ck_assert_msg(!strstr(out, "endpoint(s), dataplane port"), "the run started: %s", out);
+	free(out);
+	unlink(plan);
+}
+
+START_TEST(setup_refused)
+{
+	char text[512];
+	uint16_t port;
+	int fd = tu_udp_socket(&port); /* holds the port the plan asks for */
+
+	snprintf(text, sizeof(text), "[group a]\nendpoints = 1\nlocal_port = %u\n[dataplane]\nmedia_ip = 192.0.2.9\n",
+		 port);
+	expect_setup_refused(text, "cannot open SIP/UDP on 127.0.0.1:");
+	close(fd);
+
+	expect_setup_refused("[group a]\nendpoints = 1\n[dataplane]\nport = net_nope0\nmedia_ip = 192.0.2.9\n",
+			     "callmeter-worker run: dataplane: ");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("plan_run");
@@ -344,6 +382,7 @@ int main(void)
 	tcase_add_test(tc, every_plan_every_mistake);
 	tcase_add_test(tc, not_a_plan_file);
 	tcase_add_test(tc, bad_outputs_and_eal);
+	tcase_add_test(tc, setup_refused);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

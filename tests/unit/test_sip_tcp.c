@@ -282,7 +282,7 @@ END_TEST
 /* A registrar that notes the source port of each REGISTER and the port in its Contact. */
 static struct {
 	unsigned n;
-	uint16_t src_port[4], contact_port[4];
+	uint16_t src_port[8], contact_port[8];
 } ports_seen;
 
 static void port_registrar(void *arg, struct sip_txn *st, const struct sip_msg *req,
@@ -296,7 +296,7 @@ static void port_registrar(void *arg, struct sip_txn *st, const struct sip_msg *
 	(void)arg;
 	if (!st || !ch || sip_parse_addr(ch->value, &a, &why) < 0)
 		return;
-	if (ports_seen.n < 4) {
+	if (ports_seen.n < 8) {
 		ports_seen.src_port[ports_seen.n] = ntohs(((const struct sockaddr_in *)src)->sin_port);
 		ports_seen.contact_port[ports_seen.n++] = a.uri.port;
 	}
@@ -396,14 +396,132 @@ START_TEST(udp_ports_per_endpoint)
 }
 END_TEST
 
+/* A server that keeps every request unanswered and notes where each came from. */
+static struct sockaddr_storage silent_src[4];
+static unsigned silent_n;
+
+static void silent_request(void *arg, struct sip_txn *st, const struct sip_msg *req,
+			   const struct sockaddr_storage *src)
+{
+	(void)arg;
+	(void)st;
+	(void)req;
+	if (silent_n < 4)
+		silent_src[silent_n++] = *src;
+}
+
+static const struct sip_txn_user_ops silent_ops = { .on_request = silent_request };
+
+struct waiter {
+	struct sip_client_handler h;
+	unsigned status; /* final response, or the status a timeout reports (503: the transport failed) */
+	bool done;
+};
+
+static void waiter_response(struct sip_client_handler *h, struct sip_txn *ct, const struct sip_msg *m)
+{
+	struct waiter *w = (struct waiter *)h;
+
+	(void)ct;
+	if (m->status >= 200)
+		w->status = m->status, w->done = true;
+}
+
+static void waiter_timeout(struct sip_client_handler *h, struct sip_txn *ct)
+{
+	struct waiter *w = (struct waiter *)h;
+
+	w->status = sip_txn_last_status(ct);
+	w->done = true;
+}
+
+/* Per-endpoint handles on one TCP transport: each has its own listener (its port in Via and Contact) and its own
+ * connection to the registrar; a request to a handle's port is answered on that connection; a connection of one
+ * handle failing fails that handle's transaction at once and leaves the other's waiting; closing a handle leaves
+ * the others working. */
+START_TEST(tcp_handles_per_endpoint)
+{
+	struct cp_loop *loop = cp_loop_new();
+	struct sip_tcp *srv = sip_tcp_start(loop, "127.0.0.1", 0, &port_registrar_ops, NULL);
+	struct sip_tcp *silent = sip_tcp_start(loop, "127.0.0.1", 0, &silent_ops, NULL);
+	struct sip_tcp *cli = sip_tcp_start(loop, "127.0.0.1", 0, &port_cli_ops, NULL);
+	struct sip_tp *h1 = sip_tcp_open_port(cli, 0), *h2 = sip_tcp_open_port(cli, 0);
+	struct waiter w1 = { .h = { .on_response = waiter_response, .on_timeout = waiter_timeout } }, w2 = w1;
+	struct sockaddr_storage dst;
+	char req[1024], resp[2048];
+	size_t rlen;
+	int fd, n, err;
+	uint64_t t0;
+
+	ck_assert_ptr_nonnull(h1);
+	ck_assert_ptr_nonnull(h2);
+	ck_assert_uint_ne(sip_tp_port(h1), sip_tp_port(h2));
+	ck_assert_uint_ne(sip_tp_port(h1), sip_tcp_port(cli));
+	ck_assert_ptr_eq(sip_tp_txn_layer(h1), sip_tp_txn_layer(sip_tcp_tp(cli)));
+	memset(&ports_seen, 0, sizeof(ports_seen));
+	ck_assert_int_eq(register_on(loop, h1, "ep1", sip_tcp_port(srv)), SIP_REG_REGISTERED);
+	ck_assert_int_eq(register_on(loop, h2, "ep2", sip_tcp_port(srv)), SIP_REG_REGISTERED);
+	ck_assert_int_eq(register_on(loop, h1, "ep1", sip_tcp_port(srv)), SIP_REG_REGISTERED);
+	ck_assert_uint_eq(ports_seen.n, 3);
+	ck_assert_uint_eq(ports_seen.contact_port[0], sip_tp_port(h1));
+	ck_assert_uint_eq(ports_seen.contact_port[1], sip_tp_port(h2));
+	ck_assert_uint_ne(ports_seen.src_port[0], ports_seen.src_port[1]); /* two connections */
+	ck_assert_uint_eq(ports_seen.src_port[2], ports_seen.src_port[0]); /* h1's again */
+	ck_assert_uint_eq(sip_tcp_stats(srv)->accepted, 2);
+	ck_assert_uint_eq(sip_tcp_stats(cli)->connected, 2); /* the transport counts its handles' */
+
+	/* a request to h2's port is answered on the connection it came in on */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	sip_addr_from(&dst, "127.0.0.1", sip_tp_port(h2));
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&dst, sizeof(struct sockaddr_in)), 0);
+	n = options(req, sizeof(req), "z9hG4bKh2opt", sip_tp_port(h2));
+	ck_assert_int_eq(send(fd, req, (size_t)n, 0), n);
+	ck_assert_uint_eq(read_responses(loop, fd, 1, resp, sizeof(resp), &rlen), 1);
+	close(fd);
+
+	/* both handles wait on a silent server; its side of h1's connection closes: only h1's request fails */
+	silent_n = 0;
+	sip_addr_from(&dst, "127.0.0.1", sip_tcp_port(silent));
+	n = options(req, sizeof(req), "z9hG4bKsil1", sip_tcp_port(silent));
+	ck_assert_ptr_nonnull(sip_tp_request(h1, req, (size_t)n, &dst, &w1.h, &err));
+	t0 = cm_now_ms();
+	while (silent_n < 1 && cm_now_ms() - t0 < 3000)
+		cp_loop_run_once(loop, 20);
+	n = options(req, sizeof(req), "z9hG4bKsil2", sip_tcp_port(silent));
+	ck_assert_ptr_nonnull(sip_tp_request(h2, req, (size_t)n, &dst, &w2.h, &err));
+	while (silent_n < 2 && cm_now_ms() - t0 < 3000)
+		cp_loop_run_once(loop, 20);
+	ck_assert_uint_eq(silent_n, 2);
+	ck_assert_uint_eq(sip_tcp_disconnect(silent, &silent_src[0]), 1);
+	while (!w1.done && cm_now_ms() - t0 < 3000)
+		cp_loop_run_once(loop, 20);
+	ck_assert(w1.done);
+	ck_assert_uint_eq(w1.status, 503);
+	for (int i = 0; i < 5; i++)
+		cp_loop_run_once(loop, 20);
+	ck_assert(!w2.done);
+
+	/* closing h1 leaves h2 and the transport's own listener working */
+	sip_tp_stop(h1);
+	ck_assert_int_eq(register_on(loop, h2, "ep2", sip_tcp_port(srv)), SIP_REG_REGISTERED);
+	ck_assert_int_eq(register_on(loop, sip_tcp_tp(cli), "main", sip_tcp_port(srv)), SIP_REG_REGISTERED);
+	ck_assert_uint_eq(ports_seen.contact_port[4], sip_tcp_port(cli));
+	sip_tcp_stop(cli); /* closes h2 too */
+	sip_tcp_stop(silent);
+	sip_tcp_stop(srv);
+	cp_loop_free(loop);
+}
+END_TEST
+
 /* ---- RFC 5626 CRLF keep-alive ----------------------------------------------------------------------------- */
 
 static unsigned dead_flows;
 static struct sockaddr_storage dead_peer;
 
-static void flow_dead(void *arg, const struct sockaddr_storage *peer)
+static void flow_dead(void *arg, struct sip_tp *tp, const struct sockaddr_storage *peer)
 {
 	(void)arg;
+	(void)tp;
 	dead_flows++;
 	dead_peer = *peer;
 }
@@ -544,6 +662,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tc, register_names_its_transport);
 	tcase_add_test(tc, via_and_contact_forms);
 	tcase_add_test(tc, udp_ports_per_endpoint);
+	tcase_add_test(tc, tcp_handles_per_endpoint);
 	tcase_add_test(tc, keepalive_ping_pong);
 	tcase_add_test(tc, keepalive_dead_flow);
 	tcase_add_test(tc, keepalive_pings_answered);
