@@ -56,7 +56,7 @@ struct sip_udp {
 	int fd;
 	sa_family_t family;
 	struct udp_port *ports;
-	struct udp_txq *txq; /* allocated on the first datagram sent inside a turn */
+	struct udp_txq *txq; /* one per transport (its per-endpoint ports share it), not per socket */
 	struct cp_flush flush;
 };
 
@@ -152,13 +152,6 @@ static int queue_send(struct sip_udp *u, int fd, const struct sockaddr_storage *
 	/* outside a turn nothing would flush; another family fails now, where the caller hears of it */
 	if (!cp_loop_in_turn(u->tp.loop) || dst->ss_family != u->family || len > UDP_TX_BYTES)
 		return sendto_fd(fd, dst, buf, len);
-	if (!q) {
-		q = u->txq = malloc(sizeof(*q));
-		if (!q)
-			return sendto_fd(fd, dst, buf, len);
-		q->n = q->nfailed = 0;
-		q->used = 0;
-	}
 	if (q->n == UDP_TX_BATCH || UDP_TX_BYTES - q->used < len)
 		txq_send(q); /* failures found here are reported by the flush still to come */
 	memcpy(q->buf + q->used, buf, len);
@@ -190,7 +183,7 @@ static int port_send(struct sip_tp *tp, const struct sockaddr_storage *dst, cons
 /* Before a socket closes: what is queued for it (and the rest) goes out now. */
 static void flush_now(struct sip_udp *u)
 {
-	if (u->txq && u->txq->n)
+	if (u->txq->n)
 		txq_send(u->txq);
 }
 
@@ -282,6 +275,11 @@ struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t por
 		cm_log(CM_LOG_ERROR, "sip", "out of memory for a UDP transport");
 		return NULL;
 	}
+	u->txq = calloc(1, sizeof(*u->txq));
+	if (!u->txq) {
+		cm_log(CM_LOG_ERROR, "sip", "out of memory for a UDP transport");
+		goto free_u;
+	}
 	u->fd = open_socket(ip, port, &port);
 	if (u->fd < 0)
 		goto free_u;
@@ -303,6 +301,7 @@ fini_tp:
 close_fd:
 	close(u->fd);
 free_u:
+	free(u->txq);
 	free(u);
 	return NULL;
 }
