@@ -181,6 +181,8 @@ struct cfg_group {
 	enum cfg_100rel rel100;           /* key 100rel: PRACK (RFC 3262) for both roles */
 	bool early_media;                 /* callee: 183 with the SDP answer instead of 180 */
 	uint32_t keepalive_ms;            /* TCP/TLS: RFC 5626 CRLF ping interval on our flows; 0: off */
+	/* RFC 4028 session timer: the interval our calls ask for (0: none); the smallest we accept (0: 90 s) */
+	uint32_t session_expires_ms, min_se_ms;
 	enum cfg_tls_verify tls_verify;
 	char tls_ca_file[CFG_PATH_MAX];
 	char tls_cert_file[CFG_PATH_MAX];

@@ -99,6 +99,8 @@ static const struct field group_fields[] = {
 	FN(cfg_group, "call_duration", F_MS, call_duration_ms, 100, 24 * 3600 * 1000ull),
 	FE(cfg_group, "100rel", rel100, rel100_names),
 	FS(cfg_group, "early_media", F_BOOL, early_media),
+	FN(cfg_group, "session_expires", F_MS, session_expires_ms, 0, 24 * 3600 * 1000ull),
+	FN(cfg_group, "min_se", F_MS, min_se_ms, 1000, 24 * 3600 * 1000ull),
 	FN(cfg_group, "keepalive", F_MS, keepalive_ms, 0, 3600000),
 	FE(cfg_group, "tls_verify", tls_verify, verify_names),
 	FS(cfg_group, "tls_ca_file", F_STR, tls_ca_file),
@@ -835,6 +837,10 @@ static int validate_group(struct cfg_plan *plan, struct cfg_group *g, char *err,
 	if (g->keepalive_ms && g->transport == CFG_TRANSPORT_UDP)
 		return group_error(plan, g, "keepalive", err, errlen, "CRLF keep-alives (RFC 5626) are for TCP and TLS "
 				   "flows; over UDP, registration refreshes keep the binding");
+	if (g->session_expires_ms && g->session_expires_ms < (g->min_se_ms ? g->min_se_ms : 90000))
+		return group_error(plan, g, "session_expires", err, errlen, "session_expires (%g s) is below min_se (%g s; "
+				   "RFC 4028's smallest, 90 s, when not set)", g->session_expires_ms / 1000.0,
+				   (g->min_se_ms ? g->min_se_ms : 90000) / 1000.0);
 	if (g->keepalive_ms && g->keepalive_ms < 1000)
 		return group_error(plan, g, "keepalive", err, errlen, "at least 1s between keep-alives");
 	for (uint8_t c = 0; c < g->ncodecs; c++) {

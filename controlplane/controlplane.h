@@ -235,6 +235,9 @@ struct cp_report {
 	uint64_t packets_lost, packets_expected;
 	uint64_t dtmf_sent, dtmf_received;
 	uint32_t holds, resumes, hold_failures; /* our re-INVITEs putting calls on hold and back (plan hold_at) */
+	/* RFC 4028 session timers over all calls: our refreshes that succeeded, the peer's, sessions we ended for
+	 * want of a refresh, 422s (sent or received) */
+	uint32_t session_refreshes, session_refreshes_received, session_expired, session_422;
 	struct cp_flow_report *flows;
 	size_t nflows, flows_cap;
 	struct cp_failure failures[CP_REPORT_FAILURE_KINDS];
@@ -399,12 +402,18 @@ void cp_engine_on_answered(struct cp_engine *e, uint32_t ep, bool incoming, cons
  * (488/606, or negotiation = true for an SDP answer that did not fit). */
 void cp_engine_on_call_failed(struct cp_engine *e, uint32_t ep, uint16_t status, bool negotiation,
 			      const char *reason);
+/* An answered call we had to end before its time (its session timer expired without a refresh): outcome
+ * CALL_FAILED with status and reason; cp_engine_on_hungup follows. */
+void cp_engine_on_call_dropped(struct cp_engine *e, uint32_t ep, uint16_t status, const char *reason);
 /* A call ended: by our hangup (status of the BYE's answer, 0 = no answer) or by the peer (by_peer). */
 void cp_engine_on_hungup(struct cp_engine *e, uint32_t ep, bool incoming, bool by_peer, uint16_t status);
 /* Our re-INVITE putting an answered call on hold (resume false) or taking it off (resume true) ended: ok, or the
  * status (0: not sent) and why; a failure leaves the call up and makes the outcome COMPLETED_WITH_WARNINGS with
  * that status. */
 void cp_engine_on_hold(struct cp_engine *e, uint32_t ep, bool resume, bool ok, uint16_t status, const char *reason);
+/* A call's session timer figures (RFC 4028), at its end: added to the run's. */
+void cp_engine_on_session_timer(struct cp_engine *e, unsigned refreshes, unsigned received, bool expired,
+				unsigned too_small);
 /* The operating system refused something (socket, port): outcome OSERROR. */
 void cp_engine_on_os_error(struct cp_engine *e, uint32_t ep, int err, const char *what);
 

@@ -951,6 +951,23 @@ static void judge_quality(struct cp_engine *e, struct ep *p, const struct cp_flo
 		p->flags |= EPF_WARN;
 }
 
+void cp_engine_on_session_timer(struct cp_engine *e, unsigned refreshes, unsigned received, bool expired,
+				unsigned too_small)
+{
+	e->report->session_refreshes += refreshes;
+	e->report->session_refreshes_received += received;
+	e->report->session_expired += expired;
+	e->report->session_422 += too_small;
+}
+
+void cp_engine_on_call_dropped(struct cp_engine *e, uint32_t ep, uint16_t status, const char *reason)
+{
+	struct ep *p = ep_get(e, ep);
+
+	if (p)
+		set_outcome(p, CP_OUT_CALL_FAILED, status, reason);
+}
+
 void cp_engine_on_hungup(struct cp_engine *e, uint32_t ep, bool incoming, bool by_peer, uint16_t status)
 {
 	struct ep *p = ep_get(e, ep);

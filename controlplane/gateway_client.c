@@ -335,6 +335,9 @@ static int on_assign(struct cp_gateway *gw, struct gw_msg *m)
 	    eps->type != MSGPACK_OBJECT_ARRAY || eps->via.array.size != 2 ||
 	    obj_u64(&eps->via.array.ptr[0], &a.first) < 0 || obj_u64(&eps->via.array.ptr[1], &a.count) < 0)
 		return -EPROTO;
+	/* as `run` refuses such a plan file: a NUL would silently cut the plan short */
+	if (memchr(plan->via.str.ptr, '\0', plan->via.str.size))
+		return send_refuse(gw, run_id, a.part, "bad plan: a NUL byte: not a text plan");
 	text = strndup(plan->via.str.ptr, plan->via.str.size);
 	if (!text)
 		return send_refuse(gw, run_id, a.part, "out of memory");

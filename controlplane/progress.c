@@ -65,6 +65,9 @@ void cp_summary_print(FILE *out, struct cp_report *r)
 	    cp_values_percentile(&r->pdd_ms, 95), cp_values_percentile(&r->pdd_ms, 99));
 	if (r->holds || r->hold_failures)
 		row(out, "on hold / resumed / failed", "%u / %u / %u", r->holds, r->resumes, r->hold_failures);
+	if (r->session_refreshes || r->session_refreshes_received || r->session_expired || r->session_422)
+		row(out, "session refreshes sent / received / expired / 422", "%u / %u / %u / %u", r->session_refreshes,
+		    r->session_refreshes_received, r->session_expired, r->session_422);
 	fprintf(out, "Quality (%u received streams)\n", r->quality_n);
 	row(out, "MOS avg / min", "%.2f / %.2f", r->mos_sum / n, r->mos_min);
 	row(out, "R-factor avg / min", "%.1f / %.1f", r->r_sum / n, r->r_min);

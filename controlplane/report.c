@@ -376,6 +376,10 @@ static json_t *report_json(struct cp_report *r)
 						    (json_int_t)r->dtmf_received));
 	json_object_set_new(root, "holds", json_pack("{s:i,s:i,s:i}", "held", (int)r->holds, "resumed",
 						     (int)r->resumes, "failed", (int)r->hold_failures));
+	json_object_set_new(root, "session_timers",
+			    json_pack("{s:i,s:i,s:i,s:i}", "refreshes_sent", (int)r->session_refreshes,
+				      "refreshes_received", (int)r->session_refreshes_received, "expired",
+				      (int)r->session_expired, "too_small_422", (int)r->session_422));
 	dp = json_object();
 	for (unsigned i = 0; i < r->ndp; i++)
 		json_object_set_new(dp, r->dp[i].name, json_integer((json_int_t)r->dp[i].value));

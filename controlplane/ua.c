@@ -361,6 +361,20 @@ static void dtmf_end(struct ua_ep *ep, bool incoming, const struct sip_call_stat
 		cp_media_dtmf_info(ep->ua->media, CP_LEG(ep->idx, incoming), st->dtmf_sent, st->dtmf_received);
 }
 
+#define SESSION_EXPIRED "session expired: no refresh from the peer (RFC 4028)"
+
+/* A call's end: its session timer figures to the run's, and an unrefreshed session fails the endpoint. */
+static void session_timer_end(struct ua_ep *ep, const struct sip_call_stats *st)
+{
+	struct cp_engine *e = ep->ua->engine;
+
+	if (st->session_expires_s || st->session_422)
+		cp_engine_on_session_timer(e, st->session_refreshes, st->session_refreshes_received,
+					   st->session_expired, st->session_422);
+	if (st->session_expired)
+		cp_engine_on_call_dropped(e, ep->idx, 408, SESSION_EXPIRED);
+}
+
 /* ---- hold and resume of the calls we place (plan hold_at, hold_for, hold_mode) --------------------------- */
 
 static void hold_next(struct cp_loop *loop, void *arg)
@@ -470,6 +484,7 @@ static void out_state(struct sip_call *c, void *arg)
 		if (ep->in_op) {
 			/* the engine hears the op's return code instead */
 		} else if (ep->out_answered) {
+			session_timer_end(ep, st);
 			cp_engine_on_hungup(e, ep->idx, false, st->ended_by_peer,
 					    st->ended_by_peer ? 200 : (uint16_t)st->bye_status);
 		} else if (st->result == SIP_RESULT_CANCELLED && code < 300) {
@@ -511,9 +526,11 @@ static void in_state(struct sip_call *c, void *arg)
 		if (ep->in == c)
 			ep->in = NULL;
 		dtmf_end(ep, true, st);
-		if (ep->in_answered && !ep->in_op)
+		if (ep->in_answered && !ep->in_op) {
+			session_timer_end(ep, st);
 			cp_engine_on_hungup(e, ep->idx, true, st->ended_by_peer,
 					    st->ended_by_peer ? 200 : (uint16_t)st->bye_status);
+		}
 		ep->in_answered = false;
 		break;
 	default:
@@ -561,6 +578,7 @@ static unsigned incoming(void *arg, struct sip_str user, const struct sip_msg *i
 	a->status = g->cfg->answer_code;
 	a->contact_user = ep->user;
 	a->rel100 = rel100_of(g->cfg);
+	a->min_se_s = g->cfg->min_se_ms / 1000;
 	a->early_media = g->cfg->early_media;
 	*h = &in_handler;
 	*harg = ep;
@@ -633,6 +651,8 @@ static int ua_call(void *arg, uint32_t idx, int64_t callee, const char *uri)
 	local_sdp(ep, false, &cfg.media, ip, sizeof(ip), key);
 	cfg.tp = ep->tp;
 	cfg.rel100 = rel100_of(g->cfg);
+	cfg.session_expires_s = g->cfg->session_expires_ms / 1000;
+	cfg.min_se_s = g->cfg->min_se_ms / 1000;
 	ep->out = sip_call_new(g->sua, &cfg, &out_handler, ep);
 	if (!ep->out)
 		return -ENOMEM;

@@ -31,7 +31,8 @@
 #include "controlplane/controlplane.h"
 #include "sip/call_internal.h"
 
-#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, PRACK"
+#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, PRACK, UPDATE"
+#define SE_MIN_S 90u /* RFC 4028 §4: the smallest Min-SE */
 #define TAG_MAX 40u
 #define BRANCH_MAX 40u
 #define MSG_MAX 8192u
@@ -114,6 +115,16 @@ struct sip_call {
 	uint32_t rel_retx_ms;
 	uint64_t rel_first_ms;
 	struct cp_timer rel_timer;
+
+	/* session timer (RFC 4028) */
+	uint32_t se_req_s, min_se_s; /* placed: the interval we ask for (0: none); both: our Min-SE */
+	uint32_t se_s;               /* the dialog's session interval, 0: no session timer */
+	bool se_refresh;             /* we refresh it; else the peer must, or we end the call at its expiry */
+	bool se_refreshing;          /* the pending re-INVITE is a refresh (the owner is not told) */
+	bool peer_update;            /* the peer allows UPDATE: our refreshes are UPDATEs, else re-INVITEs */
+	unsigned tries_422;
+	struct cp_timer se_timer;    /* our next refresh, or the session's expiry */
+	struct sip_txn *update_txn;  /* our refreshing UPDATE */
 
 	/* INFO DTMF */
 	char dtmf_q[SIP_CALL_DTMF_MAX];
@@ -261,6 +272,9 @@ void sip_call_destroy(struct sip_call *c)
 	cp_timer_stop(loop, &c->timer);
 	cp_timer_stop(loop, &c->retx);
 	cp_timer_stop(loop, &c->glare);
+	cp_timer_stop(loop, &c->se_timer);
+	if (c->update_txn)
+		sip_txn_set_user(c->update_txn, NULL);
 	if (c->invite_txn)
 		sip_txn_set_user(c->invite_txn, NULL);
 	if (c->reinvite_txn)
@@ -315,6 +329,7 @@ static void end_call(struct sip_call *c)
 	cp_timer_stop(loop, &c->retx);
 	cp_timer_stop(loop, &c->glare);
 	cp_timer_stop(loop, &c->rel_timer);
+	cp_timer_stop(loop, &c->se_timer);
 	if (c->answer_ms && !c->st.duration_ms)
 		c->st.duration_ms = cm_now_ms() - c->answer_ms;
 	if (c->incoming) {
@@ -400,6 +415,11 @@ static int send_invite(struct sip_call *c)
 		sip_build_hdrf(&b, "Require", "100rel");
 	if (c->rel100 != SIP_100REL_OFF)
 		sip_build_hdrf(&b, "Supported", "100rel");
+	if (c->se_req_s) { /* RFC 4028 §7.1 */
+		sip_build_hdrf(&b, "Supported", "timer");
+		sip_build_hdrf(&b, "Session-Expires", "%u", c->se_req_s);
+		sip_build_hdrf(&b, "Min-SE", "%u", c->min_se_s);
+	}
 	c->rseq_seen = false; /* a new INVITE: new early dialogs */
 	if (c->chal) {
 		char cnonce[33];
@@ -487,6 +507,199 @@ static void send_bye(struct sip_call *c)
 	if (in_dialog(c, "BYE", ++c->cseq, NULL, NULL, &c->other_txn) < 0) {
 		c->st.bye_status = 503;
 		end_call(c);
+	}
+}
+
+/* ---- session timer (RFC 4028) -----------------------------------------------------------------------------
+ * The refresher re-sends the session at half its interval: an UPDATE without a body when the peer allows UPDATE,
+ * else a re-INVITE with the unchanged offer.  The other side ends the call with BYE when no refresh came by the
+ * interval less min(32 s, a third of it) (§10).  Any successful re-INVITE or UPDATE either way refreshes it.  In
+ * a Session-Expires, "refresher=uac" names the side that sent that request, "uas" the side that answered it. */
+
+enum se_who { SE_ANY, SE_UAC, SE_UAS };
+
+/* The Session-Expires (or x) header of m: its interval and refresher; false when absent or malformed. */
+static bool se_parse(const struct sip_msg *m, uint32_t *delta, enum se_who *who)
+{
+	const struct sip_hdr *h = sip_msg_hdr_by_name(m, "Session-Expires");
+	struct sip_str num, params = { "", 0 }, r;
+	const char *semi, *why;
+
+	if (!h)
+		h = sip_msg_hdr_by_name(m, "x");
+	if (!h)
+		return false;
+	semi = memchr(h->value.p, ';', h->value.len);
+	num = (struct sip_str){ h->value.p, semi ? (size_t)(semi - h->value.p) : h->value.len };
+	while (num.len && (num.p[num.len - 1] == ' ' || num.p[num.len - 1] == '\t'))
+		num.len--;
+	if (semi)
+		params = (struct sip_str){ semi + 1, h->value.len - (size_t)(semi + 1 - h->value.p) };
+	if (sip_parse_uint(num, SIP_MAX_EXPIRES, delta, &why) < 0 || *delta == 0)
+		return false;
+	*who = SE_ANY;
+	if (sip_param_get(params, "refresher", &r) > 0)
+		*who = sip_str_caseeq(r, "uac") ? SE_UAC : sip_str_caseeq(r, "uas") ? SE_UAS : SE_ANY;
+	return true;
+}
+
+/* A Min-SE header's interval, 0 when absent or malformed. */
+static uint32_t min_se_of(const struct sip_msg *m)
+{
+	const struct sip_hdr *h = sip_msg_hdr_by_name(m, "Min-SE");
+	const char *semi, *why;
+	uint32_t v;
+
+	if (!h)
+		return 0;
+	semi = memchr(h->value.p, ';', h->value.len);
+	if (sip_parse_uint((struct sip_str){ h->value.p, semi ? (size_t)(semi - h->value.p) : h->value.len },
+			   SIP_MAX_EXPIRES, &v, &why) < 0)
+		return 0;
+	return v;
+}
+
+/* The session was set up or refreshed now: our next refresh at half the interval, or the peer's deadline. */
+static void se_arm(struct sip_call *c)
+{
+	uint64_t s = c->se_s;
+
+	c->st.session_expires_s = c->se_s;
+	c->st.session_refresher = c->se_refresh;
+	if (!s || c->st.state != SIP_CALL_CONFIRMED) {
+		cp_timer_stop(loop_of(c), &c->se_timer);
+		return;
+	}
+	cp_timer_start(loop_of(c), &c->se_timer, c->se_refresh ? s * 500 : (s - (s / 3 < 32 ? s / 3 : 32)) * 1000);
+}
+
+/* A 2xx to our INVITE, re-INVITE or UPDATE: the session it settles (none without a Session-Expires). */
+static void se_from_response(struct sip_call *c, const struct sip_msg *m)
+{
+	enum se_who who;
+	uint32_t d;
+
+	if (!se_parse(m, &d, &who)) {
+		c->se_s = 0;
+	} else {
+		c->se_s = d;
+		c->se_refresh = who != SE_UAS; /* we sent the request */
+	}
+	c->peer_update = c->peer_update || sip_msg_has_option(m, SIP_HDR_ALLOW, "UPDATE");
+	se_arm(c);
+}
+
+/* A request of the peer that sets up or refreshes the session (INVITE, re-INVITE, UPDATE): 422 when it asks for
+ * less than our Min-SE, else 0 (se_hdrs() then gives what our 2xx says).  A refresh that does not carry
+ * Session-Expires keeps the session and its refresher (§9: the UAS may insert one). */
+static unsigned se_from_request(struct sip_call *c, const struct sip_msg *req)
+{
+	bool timer = sip_msg_has_option(req, SIP_HDR_SUPPORTED, "timer") ||
+		     sip_msg_has_option(req, SIP_HDR_REQUIRE, "timer");
+	enum se_who who;
+	uint32_t d;
+
+	c->peer_update = c->peer_update || sip_msg_has_option(req, SIP_HDR_ALLOW, "UPDATE");
+	if (se_parse(req, &d, &who)) {
+		if (d < c->min_se_s)
+			return 422;
+		c->se_s = d;
+		/* §9: the request's choice; else the peer refreshes if it can (it supports timer), else we do */
+		if (who == SE_ANY)
+			who = timer ? SE_UAC : SE_UAS;
+	} else if (c->se_s) {
+		if (!c->se_refresh && !timer)
+			c->se_refresh = true; /* it cannot be asked to refresh: we keep the session up */
+		who = c->se_refresh ? SE_UAS : SE_UAC;
+	} else {
+		return 0;
+	}
+	c->se_refresh = who == SE_UAS; /* we answer the request */
+	return 0;
+}
+
+/* What a 2xx of ours to a request of the peer says about the session ("" without one): the refresher in that
+ * transaction's terms, and Require: timer when the peer is to refresh (§9). */
+static const char *se_hdrs(const struct sip_call *c, char *buf, size_t cap)
+{
+	buf[0] = '\0';
+	if (c->se_s)
+		snprintf(buf, cap, "Session-Expires: %u;refresher=%s\r\n%s", c->se_s, c->se_refresh ? "uas" : "uac",
+			 c->se_refresh ? "" : "Require: timer\r\n");
+	return buf;
+}
+
+/* A 422 Session Interval Too Small with our Min-SE. */
+static void se_too_small(struct sip_call *c, struct sip_txn *st, const char *tag)
+{
+	char extra[48];
+
+	c->st.session_422++;
+	snprintf(extra, sizeof(extra), "Min-SE: %u\r\n", c->min_se_s);
+	sip_txn_respond_simple(st, 422, tag, extra);
+}
+
+static int send_reinvite(struct sip_call *c, bool refresh);
+
+/* Our refresh: an UPDATE, or a re-INVITE when the peer does not allow UPDATE; a moment later when another
+ * offer is in progress (that one refreshes the session too, if it succeeds). */
+static void se_refresh_now(struct sip_call *c)
+{
+	char extra[96];
+
+	if (c->update_txn || c->reinvite_txn || c->invite_txn || c->ok || cp_timer_armed(&c->glare)) {
+		cp_timer_start(loop_of(c), &c->se_timer, 1000);
+		return;
+	}
+	if (!c->peer_update) {
+		c->se_refreshing = true;
+		c->dir_before = c->media.dir;
+		if (send_reinvite(c, true) == 0)
+			return;
+		c->se_refreshing = false;
+	} else {
+		snprintf(extra, sizeof(extra), "Session-Expires: %u;refresher=uac\r\nSupported: timer\r\n", c->se_s);
+		if (in_dialog_hdrs(c, "UPDATE", ++c->cseq, extra, NULL, NULL, &c->update_txn) == 0)
+			return;
+	}
+	cp_timer_start(loop_of(c), &c->se_timer, 1000);
+}
+
+static void se_expire(struct cp_loop *loop, void *arg)
+{
+	struct sip_call *c = arg;
+
+	(void)loop;
+	hold(c);
+	if (c->st.state == SIP_CALL_CONFIRMED) {
+		if (c->se_refresh) {
+			se_refresh_now(c);
+		} else {
+			/* §10: the peer did not refresh: the session is over */
+			c->st.session_expired = true;
+			send_bye(c);
+		}
+		sip_tp_kick(c->tp);
+	}
+	release(c);
+}
+
+/* The final response to our refresh (UPDATE, or re-INVITE with se_refreshing). */
+static void se_refresh_done(struct sip_call *c, const struct sip_msg *m, unsigned status)
+{
+	if (c->st.state != SIP_CALL_CONFIRMED)
+		return;
+	if (status >= 200 && status < 300) {
+		c->st.session_refreshes++;
+		se_from_response(c, m);
+	} else if (status == 481 || status == 408) {
+		send_bye(c); /* §12.2.1.2: the dialog, or the peer, is gone */
+	} else if ((status == 405 || status == 501) && c->peer_update) {
+		c->peer_update = false; /* it said it allows UPDATE and then did not: re-INVITE instead */
+		se_refresh_now(c);
+	} else {
+		/* 491 or a refusal: try again before the session runs out */
+		cp_timer_start(loop_of(c), &c->se_timer, status == 491 ? 2000 : (uint64_t)c->se_s * 125);
 	}
 }
 
@@ -647,6 +860,8 @@ static void on_2xx(struct sip_call *c, const struct sip_msg *m)
 	set_state(c, SIP_CALL_CONFIRMED);
 	if (c->st.state == SIP_CALL_CONFIRMED && c->duration_ms)
 		cp_timer_start(loop_of(c), &c->timer, c->duration_ms);
+	if (c->st.state == SIP_CALL_CONFIRMED && c->se_req_s) /* a session timer only if we asked for one */
+		se_from_response(c, m);
 }
 
 static bool retry_with_credentials(struct sip_call *c, const struct sip_msg *m)
@@ -766,6 +981,15 @@ static void invite_response(struct sip_call *c, const struct sip_msg *m)
 		return;
 	if (m->status == 503 && invite_failover(c))
 		return;
+	if (m->status == 422 && c->se_req_s && c->tries_422 < 2 && min_se_of(m) > c->se_req_s && !c->cancel_wanted) {
+		/* RFC 4028 §7.4: again, asking for the interval the peer wants at least */
+		c->se_req_s = c->min_se_s = min_se_of(m);
+		c->tries_422++;
+		c->st.session_422++;
+		c->got_provisional = false;
+		if (send_invite(c) == 0)
+			return;
+	}
 	c->st.result = sip_call_result_from_status(m->status);
 	end_call(c);
 }
@@ -795,6 +1019,11 @@ static void on_response(struct sip_client_handler *h, struct sip_txn *ct, const 
 		if (m->status >= 200) {
 			c->reinvite_txn = NULL;
 			reinvite_response(c, m);
+		}
+	} else if (ct == c->update_txn) {
+		if (m->status >= 200) {
+			c->update_txn = NULL;
+			se_refresh_done(c, m, m->status);
 		}
 	} else if (ct == c->cancel_txn) {
 		if (m->status >= 200)
@@ -837,8 +1066,15 @@ static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
 	} else if (ct == c->reinvite_txn) {
 		c->reinvite_txn = NULL;
 		c->media.dir = c->dir_before;
-		if (c->st.state == SIP_CALL_CONFIRMED)
+		if (c->se_refreshing) {
+			c->se_refreshing = false;
+			se_refresh_done(c, NULL, 408);
+		} else if (c->st.state == SIP_CALL_CONFIRMED) {
 			reinvite_done(c, 408, false);
+		}
+	} else if (ct == c->update_txn) {
+		c->update_txn = NULL;
+		se_refresh_done(c, NULL, 408);
 	} else if (ct == c->cancel_txn) {
 		c->cancel_txn = NULL;
 	} else if (ct == c->prack_txn) {
@@ -869,6 +1105,8 @@ static void on_terminated(struct sip_client_handler *h, struct sip_txn *ct)
 		c->reinvite_txn = NULL;
 	if (c->prack_txn == ct)
 		c->prack_txn = NULL;
+	if (c->update_txn == ct)
+		c->update_txn = NULL;
 }
 
 void sip_call_stray_2xx(struct sip_call *c, const struct sip_msg *resp)
@@ -923,6 +1161,8 @@ static struct sip_call *call_alloc(struct sip_ua *ua, const struct sip_call_hand
 	cp_timer_init(&c->retx, ok_retransmit, c);
 	cp_timer_init(&c->glare, glare_retry, c);
 	cp_timer_init(&c->rel_timer, rel_retransmit, c);
+	cp_timer_init(&c->se_timer, se_expire, c);
+	c->min_se_s = SE_MIN_S;
 	ua->st.live++;
 	return c;
 }
@@ -953,6 +1193,11 @@ struct sip_call *sip_call_new(struct sip_ua *ua, const struct sip_call_config *c
 	c->duration_ms = cfg->duration_ms;
 	c->no_answer_ms = cfg->no_answer_ms;
 	c->rel100 = cfg->rel100;
+	c->se_req_s = cfg->session_expires_s;
+	if (cfg->min_se_s)
+		c->min_se_s = cfg->min_se_s;
+	if (c->se_req_s && c->se_req_s < c->min_se_s)
+		c->se_req_s = c->min_se_s;
 	if (cfg->fallback && cfg->nfallback) {
 		c->nfallback = cfg->nfallback < SIP_DNS_MAX_TARGETS ? cfg->nfallback : SIP_DNS_MAX_TARGETS;
 		c->fallback = malloc(c->nfallback * sizeof(*c->fallback));
@@ -1031,8 +1276,9 @@ static int build_invite_response(struct sip_call *c, const struct sip_msg *req, 
 static int send_2xx(struct sip_call *c, struct sip_txn *st, const struct sip_msg *req, uint32_t cseq,
 		    const char *sdp)
 {
-	char buf[MSG_MAX];
-	int n = build_invite_response(c, req, 200, NULL, "application/sdp", sdp, buf, sizeof(buf));
+	char buf[MSG_MAX], se[96];
+	int n = build_invite_response(c, req, 200, se_hdrs(c, se, sizeof(se)), "application/sdp", sdp, buf,
+				      sizeof(buf));
 	char *copy;
 
 	if (n < 0)
@@ -1143,6 +1389,7 @@ static void on_ring(struct cp_loop *loop, void *arg)
 			c->st.setup_ms = since_invite(c);
 			c->answer_ms = cm_now_ms();
 			set_state(c, SIP_CALL_CONFIRMED);
+			se_arm(c);
 		}
 		sip_tp_kick(c->tp); /* responses sent from a timer: the layer's timers may have changed */
 	}
@@ -1265,6 +1512,15 @@ void sip_call_incoming(struct sip_ua *ua, struct sip_txn *st, const struct sip_m
 		goto out;
 	}
 	c->reliable = a->rel100 != SIP_100REL_OFF && peer_rel;
+	if (a->min_se_s)
+		c->min_se_s = a->min_se_s;
+	if (se_from_request(c, req) == 422) {
+		se_too_small(c, st, c->local_tag);
+		c->st.final_status = 422;
+		c->st.result = SIP_RESULT_FAILED;
+		end_call(c);
+		goto out;
+	}
 
 	n = answer_offer(c, req->body, sdp, sizeof(sdp), &c->st.media);
 	if (n < 0 || !(c->answer_sdp = strdup(sdp))) {
@@ -1321,33 +1577,88 @@ static bool dtmf_relay(const struct sip_msg *req, char *digit, uint32_t *duratio
 	return found;
 }
 
-static void reinvite(struct sip_call *c, struct sip_txn *st, const struct sip_msg *req, uint32_t cseq)
+/* A new offer from the peer in the dialog (re-INVITE, UPDATE): our answer into sdp (its length), or 488 sent
+ * and -1 with the previous media kept. */
+static int dialog_offer(struct sip_call *c, struct sip_txn *st, const struct sip_msg *req, char *sdp, size_t cap)
 {
-	char sdp[SDP_MAX];
 	struct sdp_negotiated prev = c->st.media;
 	enum sdp_neg prev_neg = c->st.negotiation;
 	char *old = c->peer_sdp;
 	int n;
 
-	if (c->st.state != SIP_CALL_CONFIRMED || c->invite_txn || c->reinvite_txn) {
-		sip_txn_respond_simple(st, 491, NULL, NULL); /* §14.2: one offer at a time, either way */
-		return;
-	}
 	c->peer_sdp = NULL; /* the previous SDP stays until the new one is accepted */
-	n = answer_offer(c, req->body, sdp, sizeof(sdp), &c->st.media);
+	n = answer_offer(c, req->body, sdp, cap, &c->st.media);
 	if (n < 0) {
 		free(c->peer_sdp);
 		c->peer_sdp = old;
 		c->st.media = prev;
 		c->st.negotiation = prev_neg;
 		sip_txn_respond_simple(st, 488, NULL, NULL);
-		return;
+		return -1;
 	}
 	free(old);
 	c->st.reinvites++;
 	c->ua->st.reinvites++;
+	return n;
+}
+
+/* A refresh from the peer (its re-INVITE or UPDATE succeeded): the session runs for another interval. */
+static void se_refreshed(struct sip_call *c)
+{
+	if (!c->se_s)
+		return;
+	c->st.session_refreshes_received++;
+	se_arm(c);
+}
+
+static void reinvite(struct sip_call *c, struct sip_txn *st, const struct sip_msg *req, uint32_t cseq)
+{
+	char sdp[SDP_MAX];
+
+	if (c->st.state != SIP_CALL_CONFIRMED || c->invite_txn || c->reinvite_txn) {
+		sip_txn_respond_simple(st, 491, NULL, NULL); /* §14.2: one offer at a time, either way */
+		return;
+	}
+	if (se_from_request(c, req) == 422) {
+		se_too_small(c, st, NULL);
+		return;
+	}
+	if (dialog_offer(c, st, req, sdp, sizeof(sdp)) < 0)
+		return;
 	if (send_2xx(c, st, req, cseq, sdp) < 0)
 		sip_txn_respond_simple(st, 500, NULL, NULL);
+	else
+		se_refreshed(c);
+}
+
+/* RFC 3311: an UPDATE from the peer: a session refresh (no body), or a new offer answered in its 200 (no ACK
+ * follows); an offer only in the confirmed dialog, one at a time. */
+static void update(struct sip_call *c, struct sip_txn *st, const struct sip_msg *req)
+{
+	char sdp[SDP_MAX], se[96], buf[MSG_MAX];
+	bool offer = req->body.len > 0;
+	int n = 0;
+
+	if (offer && (c->st.state != SIP_CALL_CONFIRMED || c->invite_txn || c->reinvite_txn || c->ok)) {
+		sip_txn_respond_simple(st, 491, NULL, NULL);
+		return;
+	}
+	if (se_from_request(c, req) == 422) {
+		se_too_small(c, st, NULL);
+		return;
+	}
+	if (offer && dialog_offer(c, st, req, sdp, sizeof(sdp)) < 0)
+		return;
+	n = build_invite_response(c, req, 200, se_hdrs(c, se, sizeof(se)), offer ? "application/sdp" : NULL,
+				  offer ? sdp : NULL, buf, sizeof(buf));
+	if (n < 0) {
+		sip_txn_respond_simple(st, 500, NULL, NULL);
+		return;
+	}
+	sip_txn_respond(st, buf, (size_t)n);
+	c->st.updates++;
+	if (c->st.state == SIP_CALL_CONFIRMED)
+		se_refreshed(c);
 }
 
 static void on_ring(struct cp_loop *loop, void *arg);
@@ -1476,6 +1787,9 @@ void sip_call_request(struct sip_call *c, struct sip_txn *st, const struct sip_m
 	case SIP_PRACK:
 		prack(c, st, req);
 		break;
+	case SIP_UPDATE:
+		update(c, st, req);
+		break;
 	default:
 		sip_txn_respond_simple(st, 405, NULL, "Allow: " ALLOW "\r\n");
 	}
@@ -1555,18 +1869,25 @@ int sip_call_send_dtmf(struct sip_call *c, const char *digits, uint32_t duration
 
 /* ---- both roles: re-INVITEs of ours (RFC 3261 §14.1, RFC 3264 §8) ------------------------------------------ */
 
-static int send_reinvite(struct sip_call *c)
+/* refresh: a session timer refresh (RFC 4028), the offer unchanged (same version, RFC 3264 §8) */
+static int send_reinvite(struct sip_call *c, bool refresh)
 {
-	char sdp[SDP_MAX];
+	char sdp[SDP_MAX], extra[96] = "";
 	int n;
 
-	c->media.sess_version++; /* RFC 3264 §8: a changed session description has a higher version */
+	if (!refresh)
+		c->media.sess_version++; /* RFC 3264 §8: a changed session description has a higher version */
 	n = sdp_build_offer(&c->media, sdp, sizeof(sdp));
 	if (n < 0)
 		return n;
+	if (c->se_s)
+		snprintf(extra, sizeof(extra), "Session-Expires: %u;refresher=%s\r\nSupported: timer\r\n", c->se_s,
+			 c->se_refresh ? "uac" : "uas");
 	c->reinvite_cseq = ++c->cseq;
-	c->st.reinvites_sent++;
-	return in_dialog(c, "INVITE", c->reinvite_cseq, "application/sdp", sdp, &c->reinvite_txn);
+	if (!refresh)
+		c->st.reinvites_sent++;
+	return in_dialog_hdrs(c, "INVITE", c->reinvite_cseq, extra[0] ? extra : NULL, "application/sdp", sdp,
+			      &c->reinvite_txn);
 }
 
 static void reinvite_done(struct sip_call *c, unsigned status, bool applied)
@@ -1588,6 +1909,13 @@ static void reinvite_response(struct sip_call *c, const struct sip_msg *m)
 	char *old = c->peer_sdp;
 	bool applied = false;
 
+	if (c->se_refreshing) { /* the offer was unchanged: the answer can only repeat the one we have */
+		c->se_refreshing = false;
+		if (m->status < 300)
+			in_dialog(c, "ACK", c->reinvite_cseq, NULL, NULL, NULL);
+		se_refresh_done(c, m, m->status);
+		return;
+	}
 	if (m->status >= 300) {
 		c->media.dir = c->dir_before;
 		if (c->st.state != SIP_CALL_CONFIRMED)
@@ -1623,6 +1951,8 @@ static void reinvite_response(struct sip_call *c, const struct sip_msg *m)
 		c->st.media = prev;
 		c->media.dir = c->dir_before;
 	}
+	if (c->se_s) /* a successful re-INVITE refreshes the session too */
+		se_from_response(c, m);
 	reinvite_done(c, m->status, applied);
 }
 
@@ -1636,7 +1966,7 @@ static void glare_retry(struct cp_loop *loop, void *arg)
 	if (c->st.state == SIP_CALL_CONFIRMED && !c->reinvite_txn) {
 		c->dir_before = c->media.dir;
 		c->media.dir = c->glare_dir;
-		if (send_reinvite(c) < 0) {
+		if (send_reinvite(c, false) < 0) {
 			c->media.dir = dir;
 			reinvite_done(c, 503, false);
 		}
@@ -1659,7 +1989,7 @@ int sip_call_reinvite(struct sip_call *c, enum sdp_dir dir)
 	c->glare_dir = dir;
 	c->dir_before = c->media.dir;
 	c->media.dir = dir;
-	rc = send_reinvite(c);
+	rc = send_reinvite(c, false);
 	if (rc < 0)
 		c->media.dir = c->dir_before;
 	release(c);

@@ -836,6 +836,10 @@ struct sip_call_config {
 	uint32_t duration_ms;            /* hang up this long after the ACK; 0: only on sip_call_hangup */
 	uint32_t no_answer_ms;           /* CANCEL if still unanswered this long after the INVITE; 0: never */
 	enum sip_100rel rel100;
+	/* Session timer (RFC 4028): ask for this session interval (Supported: timer, Session-Expires, Min-SE); 0:
+	 * none (nor "Supported: timer", so the peer cannot impose one).  A 422 is answered with the larger interval
+	 * it asks for.  min_se_s: our Min-SE (0: 90 s). */
+	uint32_t session_expires_s, min_se_s;
 	/* Further destinations for the INVITE (RFC 3263 §4.3, e.g. the rest of a sip_dns_result), tried in turn
 	 * when it times out, its connection fails or it gets 503; at most SIP_DNS_MAX_TARGETS kept.  NULL: none. */
 	const struct sockaddr_storage *fallback;
@@ -850,6 +854,7 @@ struct sip_answer {
 	const char *contact_user;        /* user part of our Contact */
 	enum sip_100rel rel100;
 	bool early_media;                /* 183 Session Progress with the SDP answer instead of 180 */
+	uint32_t min_se_s;               /* session timer: a shorter interval asked for gets 422 (0: 90 s) */
 };
 
 struct sip_call_stats {
@@ -870,7 +875,8 @@ struct sip_call_stats {
 	bool acked;                      /* UAS: the ACK for our 2xx came */
 	bool ack_timeout;                /* UAS: none came in 64*T1 (the call was then ended with BYE) */
 	unsigned ok_retransmissions;     /* UAS: 2xx re-sent while waiting for the ACK (§13.3.1.4) */
-	unsigned reinvites;              /* re-INVITEs from the peer answered */
+	unsigned reinvites;              /* offers from the peer in the dialog answered (re-INVITE or UPDATE) */
+	unsigned updates;                /* UPDATEs from the peer answered 200 (refreshes, offers) */
 	unsigned reinvites_sent, reinvites_ok; /* re-INVITEs of ours (retries included) and those that took */
 	unsigned glare;                  /* of ours answered 491 */
 	unsigned reliable_provisionals;  /* UAC: reliable 1xx received and PRACKed; UAS: reliable 1xx sent */
@@ -878,6 +884,13 @@ struct sip_call_stats {
 	unsigned rel_retransmissions;    /* UAS: reliable 1xx re-sent waiting for the PRACK */
 	bool prack_timeout;              /* UAS: no PRACK in 64*T1 (the INVITE was answered 500) */
 	bool early_media;                /* the SDP answer came (UAC) or went (UAS) in a reliable 1xx */
+	/* Session timer (RFC 4028), both roles: the dialog's interval (0: none), who refreshes, refreshes that
+	 * succeeded (ours: UPDATE, or re-INVITE when the peer does not allow UPDATE) and those from the peer, 422s
+	 * answered; session_expired: the peer did not refresh in time and we ended the call with BYE. */
+	uint32_t session_expires_s;
+	bool session_refresher;          /* we refresh */
+	unsigned session_refreshes, session_refreshes_received, session_422;
+	bool session_expired;
 	unsigned dtmf_sent;              /* INFO digits answered with 2xx */
 	unsigned dtmf_received;          /* INFO application/dtmf-relay digits received */
 	char dtmf_digits[SIP_CALL_DTMF_MAX + 1]; /* the first ones received */

@@ -9,6 +9,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib/testbed.sh
+. tests/integration/lib/sipp.sh
 trap tb_cleanup EXIT INT TERM
 worker=${CALLMETER_WORKER_BIN:-build/callmeter-worker}
 command -v sipp >/dev/null 2>&1 || tb_skip "sipp (sip-tester) not installed"
@@ -93,53 +94,23 @@ check tcp $CALLS
 echo "failover tcp: $CALLS calls to svc.test answered by the second SRV target (the first refuses connections)"
 
 # 2. UDP, the first SRV target answers 503
-cat >"$TB_WORK/busy.xml" <<'XML'
-<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="503 to every INVITE">
-  <recv request="INVITE"/>
-  <send><![CDATA[
-SIP/2.0 503 Service Unavailable
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]busy[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-  <recv request="ACK"/>
-</scenario>
-XML
+{
+	sipp_head "503 to every INVITE"
+	echo '  <recv request="INVITE"/>'
+	sipp_respond 503 -t '[pid]busy[call_number]'
+	echo '  <recv request="ACK"/>'
+	sipp_tail
+} >"$TB_WORK/busy.xml"
 sed -e 's/request="INVITE"/request="REGISTER"/' -e '/request="ACK"/d' -e 's/every INVITE/every REGISTER/' \
 	"$TB_WORK/busy.xml" >"$TB_WORK/busyreg.xml"
-cat >"$TB_WORK/registrar.xml" <<'XML'
-<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="200 to a registration and its unregistration (one Call-ID)">
-  <recv request="REGISTER"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]reg[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-[last_Contact:];expires=3600
-Content-Length: 0
-
-]]></send>
-  <recv request="REGISTER"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]reg[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-</scenario>
-XML
+{
+	sipp_head "200 to a registration and its unregistration (one Call-ID)"
+	echo '  <recv request="REGISTER"/>'
+	sipp_respond 200 -t '[pid]reg[call_number]' -h '[last_Contact:];expires=3600'
+	echo '  <recv request="REGISTER"/>'
+	sipp_respond 200 -t '[pid]reg[call_number]'
+	sipp_tail
+} >"$TB_WORK/registrar.xml"
 # a registering group of 2: both REGISTERs get 503 from the first target, the second takes them and then the
 # two unregistrations (the binding stays where it was made)
 sipp_ns busy -sf "$TB_WORK/busy.xml" -p 5080 -m $CALLS

@@ -12,6 +12,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib/testbed.sh
+. tests/integration/lib/sipp.sh
 trap tb_cleanup EXIT INT TERM
 worker=${CALLMETER_WORKER_BIN:-build/callmeter-worker}
 command -v sipp >/dev/null 2>&1 || tb_skip "sipp (sip-tester) not installed"
@@ -19,35 +20,12 @@ command -v sipp >/dev/null 2>&1 || tb_skip "sipp (sip-tester) not installed"
 tb_netns cmhold
 tb_media_link
 
-# The parts of a UAS scenario: responses to an INVITE (initial or re-INVITE) and the BYE.
+# The parts of a UAS scenario: responses to an INVITE (initial or re-INVITE), the re-INVITE's check, the frame.
 resp() { # STATUS [SDP direction]
-	cat <<XML
-  <send$([ "$1" = 200 ] && echo ' retrans="500"')><![CDATA[
-SIP/2.0 $1 $([ "$1" = 200 ] && echo OK || { [ "$1" = 491 ] && echo Request Pending || echo Not Acceptable Here; })
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-XML
-	if [ $# -gt 1 ]; then
-		cat <<XML
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=sipp 53655765 2353687638 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-a=$2
-]]></send>
-XML
+	if [ "$1" = 200 ]; then
+		sipp_respond 200 -r -c -s "$2"
 	else
-		printf 'Content-Length: 0\n\n]]></send>\n'
+		sipp_respond "$1" -c
 	fi
 }
 reinvite() { # the direction the re-INVITE must carry, checked (a mismatch fails the call)
@@ -61,58 +39,14 @@ scenario() { # FILE, then the middle part
 	f=$1
 	shift
 	{
-		cat <<'XML'
-<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="UAS checking hold re-INVITEs">
-  <recv request="INVITE"/>
-  <send><![CDATA[
-SIP/2.0 180 Ringing
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Content-Length: 0
-
-]]></send>
-  <send retrans="500"><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=sipp 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-]]></send>
-  <recv request="ACK"/>
-XML
+		sipp_head "UAS checking hold re-INVITEs"
+		echo '  <recv request="INVITE"/>'
+		sipp_respond 180 -t '[pid]SIPpTag01[call_number]' -c
+		sipp_respond 200 -r -t '[pid]SIPpTag01[call_number]' -c -s -
+		echo '  <recv request="ACK"/>'
 		"$@"
-		cat <<'XML'
-  <recv request="BYE"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-  <Reference variables="dir"/>
-</scenario>
-XML
+		sipp_expect_bye
+		sipp_tail dir
 	} >"$f"
 }
 holders_middle() {

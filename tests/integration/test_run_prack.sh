@@ -11,6 +11,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib/testbed.sh
+. tests/integration/lib/sipp.sh
 trap tb_cleanup EXIT INT TERM
 worker=${CALLMETER_WORKER_BIN:-build/callmeter-worker}
 command -v sipp >/dev/null 2>&1 || tb_skip "sipp (sip-tester) not installed"
@@ -169,30 +170,10 @@ PY
 [ $? -eq 0 ] || exit 1
 
 # 2. SIPp calls in with Supported: 100rel
-cat >"$TB_WORK/uac.xml" <<'XML'
-<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="UAC that PRACKs">
-  <send retrans="500"><![CDATA[
-INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:sipp@[local_ip]:[local_port]>
-Supported: 100rel
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=sipp 1 1 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-]]></send>
+{
+	sipp_head "UAC that PRACKs"
+	sipp_request INVITE 1 -h "Supported: 100rel" -s - -v 1
+	cat <<'XML'
   <recv response="100" optional="true"/>
   <recv response="183">
     <action>
@@ -201,51 +182,22 @@ a=rtpmap:0 PCMU/8000
       <ereg regexp="m=audio" search_in="body" check_it="true" assign_to="sdp"/>
     </action>
   </recv>
-  <send retrans="500"><![CDATA[
-PRACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 2 PRACK
-RAck: [$rseq] 1 INVITE
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
+XML
+	sipp_request PRACK 2 -h 'RAck: [$rseq] 1 INVITE'
+	cat <<'XML'
   <recv response="200" crlf="true">
     <action><ereg regexp="PRACK" search_in="hdr" header="CSeq:" check_it="true" assign_to="pr"/></action>
   </recv>
   <recv response="200">
     <action><ereg regexp="INVITE" search_in="hdr" header="CSeq:" check_it="true" assign_to="inv"/></action>
   </recv>
-  <send><![CDATA[
-ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <pause milliseconds="2000"/>
-  <send retrans="500"><![CDATA[
-BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 3 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="200"/>
-  <Reference variables="req,sdp,pr,inv"/>
-</scenario>
 XML
+	sipp_request ACK 1
+	echo '  <pause milliseconds="2000"/>'
+	sipp_request BYE 3
+	echo '  <recv response="200"/>'
+	sipp_tail "req,sdp,pr,inv"
+} >"$TB_WORK/uac.xml"
 cat >"$TB_WORK/in.ini" <<PLAN
 [test]
 name = prack-in

@@ -188,19 +188,24 @@ START_TEST(hostile_gateway_does_not_crash_the_worker)
 		bool raw;
 		const char *why;
 		bool welcome; /* sent after a proper welcome: run messages with missing or mistyped fields */
+		bool refused; /* a well-formed assignment the worker refuses (a "refuse" back, the session kept) */
 	} cases[] = {
 #define B(s) s, sizeof(s) - 1
-		{ B("\x00\x10\x00\x01"), true, "frame longer than", false },
-		{ B("\xc1\xc1\xc1\xc1"), false, "not a msgpack map", false },
-		{ B("\xdf\xff\xff\xff\xff\xa1t\xa1h"), false, "longer than the frame", false },
-		{ B("\x81\xa1t\xa7welcome"), false, "bad 'welcome' message", false },
-		{ B("\x81\xa1t\xa3" "ack"), false, "bad 'ack' message", false },
-		{ B("\x83\xa1t\xa6" "assign\xa6run_id\xa1r\xa4part\x01"), false, "bad 'assign' message", true },
-		{ B("\x83\xa1t\xa5start\xa6run_id\xa1r\xa7targets\x91\x92\xa1g\x01"), false, "bad 'start' message", true },
-		{ B("\x82\xa1t\xa7release\xa6run_id\x07"), false, "bad 'release' message", true },
+		{ B("\x00\x10\x00\x01"), true, "frame longer than", false, false },
+		{ B("\xc1\xc1\xc1\xc1"), false, "not a msgpack map", false, false },
+		{ B("\xdf\xff\xff\xff\xff\xa1t\xa1h"), false, "longer than the frame", false, false },
+		{ B("\x81\xa1t\xa7welcome"), false, "bad 'welcome' message", false, false },
+		{ B("\x81\xa1t\xa3" "ack"), false, "bad 'ack' message", false, false },
+		{ B("\x83\xa1t\xa6" "assign\xa6run_id\xa1r\xa4part\x01"), false, "bad 'assign' message", true, false },
+		{ B("\x83\xa1t\xa5start\xa6run_id\xa1r\xa7targets\x91\x92\xa1g\x01"), false, "bad 'start' message", true, false },
+		{ B("\x82\xa1t\xa7release\xa6run_id\x07"), false, "bad 'release' message", true, false },
+		{ B("\x86\xa1t\xa6" "assign\xa6run_id\xa1r\xa4part\x00\xa5group\xa1" "a\xa4plan\xbb[group a]\nendpoints = "
+		    "1\n\0x\n\xa9" "endpoints\x92\x00\x01"), false, "refusing run 'r' part 0: bad plan: a NUL byte", true,
+		  true },
 #undef B
 	};
 	static const char welcome[] = "\x83\xa1t\xa7welcome\xa9worker_id\x01\xabheartbeat_s\x05";
+	const char *refusals = NULL;
 	char tok[GW_TOKEN_LEN + 1] = "cmw_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 	char err[256], cert[128], key[128], body[4096], *wlog;
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -241,6 +246,20 @@ START_TEST(hostile_gateway_does_not_crash_the_worker)
 			ck_assert_int_eq(gw_conn_send(&t.c, (const uint8_t *)&n, 4), 0);
 		}
 		ck_assert_int_eq(gw_conn_send(&t.c, (const uint8_t *)cases[i].bytes, cases[i].len), 0);
+		if (cases[i].refused) {
+			bool refused = false;
+			uint64_t t0 = cm_now_ms();
+
+			while (!refused && t.open && t.nmsg < 16 && cm_now_ms() - t0 < 5000) {
+				gt_pump(&t, t.nmsg + 1, 500);
+				for (int k = 0; k < t.nmsg; k++)
+					refused |= strcmp(t.type[k], "refuse") == 0;
+			}
+			ck_assert_msg(refused && t.open, "case %zu: no refusal, or the session closed", i);
+			gw_conn_close(&t.c);
+			refusals = cases[i].why;
+			continue;
+		}
 		gt_pump(&t, 16, 5000);
 		ck_assert_msg(!t.open, "case %zu: worker kept the session", i);
 		gw_conn_close(&t.c);
@@ -249,6 +268,7 @@ START_TEST(hostile_gateway_does_not_crash_the_worker)
 	}
 	wlog = worker_stop(&w, SIGTERM, 0);
 	ck_assert_msg(strstr(wlog, "stopped cleanly"), "%s", wlog);
+	ck_assert_msg(refusals && strstr(wlog, refusals), "%s", wlog);
 	free(wlog);
 	close(lfd);
 	SSL_CTX_free(ctx);

@@ -9,7 +9,8 @@
 #                        logged as "REG user expires"
 #   tb_kamailio_add_tls CFGFILE CERT KEY  lets that config also listen on TCP 5060 and TLS 5061 (server
 #                        certificate CERT/KEY; as a TLS client Kamailio does not check certificates)
-#   tb_kamailio CFGFILE  starts Kamailio in the namespace with the config, waits until it listens
+#   tb_kamailio CFGFILE  starts Kamailio in the namespace with the config, waits until it listens (memory options
+#                        from TB_KAMAILIO_MEM, default "-m 32 -M 8")
 #   tb_media_link        a second veth for the worker's dataplane (net_af_packet on the host side, which has no
 #                        address): sets TB_MEDIA_IF (host side), TB_MEDIA_NS_IP, TB_MEDIA_DP_IP (the worker's)
 #   tb_pki               a CA for test certificates: TB_WORK/ca.pem
@@ -173,7 +174,9 @@ tb_kamailio() {
 	sed -i "s|@MPATH@|$mpath/|" "$1"
 	[ -f "$TB_WORK/kamailio.log" ] && cat "$TB_WORK/kamailio.log" >>"$TB_WORK/kamailio.old.log"
 	kamailio -c -f "$1" >"$TB_WORK/check.log" 2>&1 || { cat "$TB_WORK/check.log"; echo "FAIL: Kamailio rejected $1"; exit 1; }
-	ip netns exec "$TB_NS" kamailio -f "$1" -DD -E -m 32 -M 8 -Y "$TB_WORK" -P "$TB_WORK/kamailio.pid" \
+	# shared/private memory in MB: TB_KAMAILIO_MEM overrides (thousands of TLS connections need more)
+	# shellcheck disable=SC2086
+	ip netns exec "$TB_NS" kamailio -f "$1" -DD -E ${TB_KAMAILIO_MEM:--m 32 -M 8} -Y "$TB_WORK" -P "$TB_WORK/kamailio.pid" \
 		>"$TB_WORK/kamailio.log" 2>&1 &
 	TB_KPID=$!
 	for _ in $(seq 1 50); do
