@@ -39,6 +39,21 @@ void cp_timer_init(struct cp_timer *t, cp_timer_cb cb, void *arg);
 int cp_timer_start(struct cp_loop *loop, struct cp_timer *t, uint64_t delay_ms);
 void cp_timer_stop(struct cp_loop *loop, struct cp_timer *t);
 static inline bool cp_timer_armed(const struct cp_timer *t) { return t->heap_idx != 0; }
+/* Work deferred to the end of a loop turn: an owner (a UDP transport with datagrams queued during the turn) asks
+ * with cp_loop_flush_later, and its callback runs once, before the loop next sleeps in epoll_wait and before
+ * cp_loop_run_once returns, so nothing deferred outlives the turn.  Embedded in its owner like a timer. */
+typedef void (*cp_flush_cb)(struct cp_loop *loop, void *arg);
+struct cp_flush {
+	cp_flush_cb cb;
+	void *arg;
+	struct cp_flush *next;
+	bool queued;
+};
+void cp_flush_init(struct cp_flush *f, cp_flush_cb cb, void *arg);
+void cp_loop_flush_later(struct cp_loop *loop, struct cp_flush *f);
+void cp_loop_flush_cancel(struct cp_loop *loop, struct cp_flush *f);
+/* True while cp_loop_run_once is running callbacks: what is deferred now is flushed before control leaves it. */
+bool cp_loop_in_turn(const struct cp_loop *loop);
 /* Runs callbacks that are ready, waiting at most max_wait_ms (-1: until the next timer); returns the number
  * of callbacks run or a negative errno. */
 int cp_loop_run_once(struct cp_loop *loop, int max_wait_ms);

@@ -17,6 +17,8 @@ struct fd_slot {
 struct cp_loop {
 	int epfd;
 	bool stop;
+	unsigned depth;             /* cp_loop_run_once calls under way (callbacks may nest one) */
+	struct cp_flush *flushes;   /* deferred until the turn ends */
 	uint64_t now_ms;
 	struct fd_slot *fds;
 	size_t nfds_cap;
@@ -162,7 +164,17 @@ void cp_timer_stop(struct cp_loop *loop, struct cp_timer *t)
 
 int cp_timer_start(struct cp_loop *loop, struct cp_timer *t, uint64_t delay_ms)
 {
-	cp_timer_stop(loop, t);
+	uint64_t due = cm_now_ms() + delay_ms;
+
+	if (t->heap_idx) {
+		/* re-armed while armed (a transport's tick timer after every batch): moved in place */
+		if (t->due_ms != due) {
+			t->due_ms = due;
+			heap_up(loop, t->heap_idx);
+			heap_down(loop, t->heap_idx);
+		}
+		return 0;
+	}
 	if (loop->heap_len == loop->heap_cap) {
 		size_t cap = loop->heap_cap * 2;
 		struct cp_timer **n = realloc(loop->heap, (cap + 1) * sizeof(*n));
@@ -171,10 +183,52 @@ int cp_timer_start(struct cp_loop *loop, struct cp_timer *t, uint64_t delay_ms)
 		loop->heap = n;
 		loop->heap_cap = cap;
 	}
-	t->due_ms = cm_now_ms() + delay_ms;
+	t->due_ms = due;
 	loop->heap[++loop->heap_len] = t;
 	heap_up(loop, loop->heap_len);
 	return 0;
+}
+
+void cp_flush_init(struct cp_flush *f, cp_flush_cb cb, void *arg)
+{
+	*f = (struct cp_flush){ .cb = cb, .arg = arg };
+}
+
+void cp_loop_flush_later(struct cp_loop *loop, struct cp_flush *f)
+{
+	if (f->queued)
+		return;
+	f->queued = true;
+	f->next = loop->flushes;
+	loop->flushes = f;
+}
+
+void cp_loop_flush_cancel(struct cp_loop *loop, struct cp_flush *f)
+{
+	if (!f->queued)
+		return;
+	for (struct cp_flush **pp = &loop->flushes; *pp; pp = &(*pp)->next)
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	f->queued = false;
+}
+
+bool cp_loop_in_turn(const struct cp_loop *loop)
+{
+	return loop->depth > 0;
+}
+
+/* A flush may defer more (its own queue refilled by a callback it ran): run until none is left. */
+static void run_flushes(struct cp_loop *loop)
+{
+	while (loop->flushes) {
+		struct cp_flush *f = loop->flushes;
+		loop->flushes = f->next;
+		f->queued = false;
+		f->cb(loop, f->arg);
+	}
 }
 
 static int run_due_timers(struct cp_loop *loop)
@@ -191,12 +245,16 @@ static int run_due_timers(struct cp_loop *loop)
 	return n;
 }
 
+/* One turn: due timers, then (after the deferred flushes) a wait for events, their callbacks, due timers again,
+ * the flushes again. */
 int cp_loop_run_once(struct cp_loop *loop, int max_wait_ms)
 {
 	struct epoll_event evs[64];
 	int wait = max_wait_ms, nev, ran;
 
+	loop->depth++;
 	ran = run_due_timers(loop);
+	run_flushes(loop);
 	if (loop->heap_len) {
 		uint64_t due = loop->heap[1]->due_ms;
 		int until = due > loop->now_ms ? (int)(due - loop->now_ms) : 0;
@@ -206,8 +264,11 @@ int cp_loop_run_once(struct cp_loop *loop, int max_wait_ms)
 	if (ran || loop->stop)
 		wait = 0;
 	nev = epoll_wait(loop->epfd, evs, (int)CM_ARRAY_SIZE(evs), wait);
-	if (nev < 0)
-		return errno == EINTR ? ran : -errno;
+	if (nev < 0) {
+		int e = errno;
+		loop->depth--;
+		return e == EINTR ? ran : -e;
+	}
 	loop->now_ms = cm_now_ms();
 	for (int i = 0; i < nev; i++) {
 		int fd = evs[i].data.fd;
@@ -217,7 +278,10 @@ int cp_loop_run_once(struct cp_loop *loop, int max_wait_ms)
 			ran++;
 		}
 	}
-	return ran + run_due_timers(loop);
+	ran += run_due_timers(loop);
+	run_flushes(loop);
+	loop->depth--;
+	return ran;
 }
 
 int cp_loop_run(struct cp_loop *loop)

@@ -69,28 +69,10 @@ static void put_uint(struct sip_builder *b, unsigned long long v)
 	put(b, d + i, sizeof(d) - i);
 }
 
-/* Whether fmt uses only the conversions fmt_simple writes: %s, %.*s, %u, %d, %zu, %lu, %llu, %%. */
-static bool simple_fmt(const char *fmt)
-{
-	for (const char *p = strchr(fmt, '%'); p; p = strchr(p, '%')) {
-		p++;
-		if (*p == 's' || *p == 'u' || *p == 'd' || *p == '%')
-			p++;
-		else if (p[0] == '.' && p[1] == '*' && p[2] == 's')
-			p += 3;
-		else if ((p[0] == 'z' || p[0] == 'l') && p[1] == 'u')
-			p += 2;
-		else if (p[0] == 'l' && p[1] == 'l' && p[2] == 'u')
-			p += 3;
-		else
-			return false;
-	}
-	return true;
-}
-
-/* Messages are built for every request and response: the usual formats are written here, without the
- * printf machinery (which costs more than the rest of building). */
-static void fmt_simple(struct sip_builder *b, const char *fmt, va_list ap)
+/* Messages are built for every request and response: the usual formats (%s, %.*s, %u, %d, %zu, %lu, %llu, %%)
+ * are written here, without the printf machinery (which costs more than the rest of building), in one pass over
+ * the format.  false at any other conversion: the caller starts again with vsnprintf. */
+static bool fmt_simple(struct sip_builder *b, const char *fmt, va_list ap)
 {
 	const char *p = fmt, *q;
 
@@ -112,32 +94,41 @@ static void fmt_simple(struct sip_builder *b, const char *fmt, va_list ap)
 		} else if (*q == '%') {
 			put(b, "%", 1);
 			p = q + 1;
-		} else if (*q == '.') {
+		} else if (q[0] == '.' && q[1] == '*' && q[2] == 's') {
 			int n = va_arg(ap, int);
 			const char *str = va_arg(ap, const char *);
 			put(b, str, n > 0 ? strnlen(str, (size_t)n) : 0); /* as printf: up to n, not past a NUL */
 			p = q + 3;
-		} else if (*q == 'z') {
+		} else if (q[0] == 'z' && q[1] == 'u') {
 			put_uint(b, va_arg(ap, size_t));
 			p = q + 2;
-		} else if (q[1] == 'u') {
+		} else if (q[0] == 'l' && q[1] == 'u') {
 			put_uint(b, va_arg(ap, unsigned long));
 			p = q + 2;
-		} else {
+		} else if (q[0] == 'l' && q[1] == 'l' && q[2] == 'u') {
 			put_uint(b, va_arg(ap, unsigned long long));
 			p = q + 3;
+		} else {
+			return false;
 		}
 	}
 	puts_(b, p);
+	return true;
 }
 
 int sip_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap)
 {
 	struct sip_builder b = { .buf = buf, .cap = cap ? cap - 1 : 0 };
+	va_list copy;
+	bool done;
 
-	if (!cap || !simple_fmt(fmt))
+	if (!cap)
 		return vsnprintf(buf, cap, fmt, ap);
-	fmt_simple(&b, fmt, ap);
+	va_copy(copy, ap);
+	done = fmt_simple(&b, fmt, copy);
+	va_end(copy);
+	if (!done)
+		return vsnprintf(buf, cap, fmt, ap);
 	buf[b.len] = '\0';
 	return b.overflow ? (int)cap : (int)b.len;
 }
@@ -145,19 +136,24 @@ int sip_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap)
 void sip_build_hdrf(struct sip_builder *b, const char *name, const char *fmt, ...)
 {
 	va_list ap;
+	size_t start;
+	bool done;
 	int n;
 
 	puts_(b, name);
 	put(b, ": ", 2);
 	if (b->overflow)
 		return;
-	if (simple_fmt(fmt)) {
-		va_start(ap, fmt);
-		fmt_simple(b, fmt, ap);
-		va_end(ap);
+	start = b->len;
+	va_start(ap, fmt);
+	done = fmt_simple(b, fmt, ap);
+	va_end(ap);
+	if (done) {
 		put(b, "\r\n", 2);
 		return;
 	}
+	b->len = start; /* a conversion of its own: printf writes the value again from the start */
+	b->overflow = false;
 	va_start(ap, fmt);
 	n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);

@@ -1,6 +1,7 @@
 /* Digest authentication for SIP (RFC 2617 §3.2, RFC 7616 §3.4, RFC 8760): the client side (challenge parsing,
  * response computation, the Authorization value) and the server-side check, with OpenSSL EVP digests. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <strings.h>
 
@@ -27,18 +28,30 @@ const char *sip_digest_alg_name(enum sip_digest_alg a)
 	return (unsigned)a < sizeof(algs) / sizeof(algs[0]) ? algs[a].name : "?";
 }
 
+/* The digests, fetched from the default provider once: EVP_md5() and friends are looked up again on every
+ * EVP_DigestInit (OpenSSL 3 "implicit fetch"), which costs more than hashing a few dozen bytes. */
+enum { MD_MD5, MD_SHA256, MD_SHA512_256, MD_COUNT };
+static const char *const md_names[MD_COUNT] = { "MD5", "SHA2-256", "SHA2-512/256" };
+static EVP_MD *md_fetched[MD_COUNT];
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_fetch(void)
+{
+	for (int i = 0; i < MD_COUNT; i++)
+		md_fetched[i] = EVP_MD_fetch(NULL, md_names[i], NULL);
+}
+
 static const EVP_MD *alg_md(enum sip_digest_alg a)
 {
-	switch (a) {
-	case SIP_DIGEST_MD5:
-	case SIP_DIGEST_MD5_SESS:
-		return EVP_md5();
-	case SIP_DIGEST_SHA256:
-	case SIP_DIGEST_SHA256_SESS:
-		return EVP_sha256();
-	default:
-		return EVP_sha512_256();
-	}
+	int i = a == SIP_DIGEST_MD5 || a == SIP_DIGEST_MD5_SESS	      ? MD_MD5
+		: a == SIP_DIGEST_SHA256 || a == SIP_DIGEST_SHA256_SESS ? MD_SHA256
+									 : MD_SHA512_256;
+
+	pthread_once(&md_once, md_fetch);
+	if (md_fetched[i])
+		return md_fetched[i];
+	/* not fetchable (a provider configuration without it): the implicit fetch says so the usual way */
+	return i == MD_MD5 ? EVP_md5() : i == MD_SHA256 ? EVP_sha256() : EVP_sha512_256();
 }
 
 static int alg_from(struct sip_str s, enum sip_digest_alg *a)
@@ -51,14 +64,13 @@ static int alg_from(struct sip_str s, enum sip_digest_alg *a)
 	return -ENOTSUP;
 }
 
-/* H(parts joined by ':') as lowercase hex. */
-static int hash_hex(enum sip_digest_alg a, const char *const *parts, unsigned n, char *out)
+/* H(parts joined by ':') as lowercase hex, on a context the caller reuses for every hash of one response. */
+static int hash_hex(EVP_MD_CTX *ctx, enum sip_digest_alg a, const char *const *parts, unsigned n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int ok = ctx && EVP_DigestInit_ex(ctx, alg_md(a), NULL);
+	int ok = EVP_DigestInit_ex2(ctx, alg_md(a), NULL);
 
 	for (unsigned i = 0; ok && i < n; i++) {
 		if (i)
@@ -68,7 +80,6 @@ static int hash_hex(enum sip_digest_alg a, const char *const *parts, unsigned n,
 	}
 	if (ok)
 		ok = EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
 	if (!ok || mdlen * 2 > SIP_DIGEST_HEX_MAX)
 		return -EIO;
 	for (unsigned i = 0; i < mdlen; i++) {
@@ -85,28 +96,69 @@ int sip_digest_response(enum sip_digest_alg alg, const char *username, const cha
 {
 	char ha1[SIP_DIGEST_HEX_MAX + 1], ha2[SIP_DIGEST_HEX_MAX + 1], ncs[9];
 	const char *a1[] = { username, realm, password }, *a2[] = { method, uri };
+	EVP_MD_CTX *ctx;
+	int rc = -EIO;
 
 	if ((unsigned)alg >= sizeof(algs) / sizeof(algs[0]))
 		return -ENOTSUP;
-	if (hash_hex(alg, a1, 3, ha1) < 0)
-		return -EIO;
+	ctx = EVP_MD_CTX_new();
+	if (!ctx || hash_hex(ctx, alg, a1, 3, ha1) < 0)
+		goto free_ctx;
 	if (algs[alg].sess) {
 		/* RFC 7616 §3.4.2: A1 = H(user:realm:password):nonce:cnonce */
 		const char *s[] = { ha1, nonce, cnonce ? cnonce : "" };
 		char tmp[SIP_DIGEST_HEX_MAX + 1];
-		if (hash_hex(alg, s, 3, tmp) < 0)
-			return -EIO;
+		if (hash_hex(ctx, alg, s, 3, tmp) < 0)
+			goto free_ctx;
 		memcpy(ha1, tmp, sizeof(tmp));
 	}
-	if (hash_hex(alg, a2, 2, ha2) < 0)
-		return -EIO;
+	if (hash_hex(ctx, alg, a2, 2, ha2) < 0)
+		goto free_ctx;
 	if (qop) {
 		const char *r[] = { ha1, nonce, ncs, cnonce ? cnonce : "", qop, ha2 };
 		snprintf(ncs, sizeof(ncs), "%08x", nc);
-		return hash_hex(alg, r, 6, out);
+		rc = hash_hex(ctx, alg, r, 6, out);
+	} else {
+		const char *r[] = { ha1, nonce, ha2 };
+		rc = hash_hex(ctx, alg, r, 3, out);
 	}
-	const char *r[] = { ha1, nonce, ha2 };
-	return hash_hex(alg, r, 3, out);
+free_ctx:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+/* Random bytes for cnonces and branches from a per-thread pool filled by one RAND_bytes call: the same CSPRNG
+ * output, without paying RAND_bytes' locking and fork check for every 16 bytes.  A forked child starts with an
+ * empty pool (it must not reuse what its parent will also hand out). */
+#define RND_POOL 4096
+static _Thread_local struct {
+	unsigned char b[RND_POOL];
+	size_t left;
+} rnd_pool;
+static pthread_once_t rnd_once = PTHREAD_ONCE_INIT;
+
+static void rnd_forget(void)
+{
+	OPENSSL_cleanse(&rnd_pool, sizeof(rnd_pool));
+}
+
+static void rnd_register(void)
+{
+	pthread_atfork(NULL, NULL, rnd_forget);
+}
+
+static int rnd_take(unsigned char *out, size_t n)
+{
+	pthread_once(&rnd_once, rnd_register);
+	if (rnd_pool.left < n) {
+		if (RAND_bytes(rnd_pool.b, sizeof(rnd_pool.b)) != 1)
+			return -EIO;
+		rnd_pool.left = sizeof(rnd_pool.b);
+	}
+	rnd_pool.left -= n;
+	memcpy(out, rnd_pool.b + rnd_pool.left, n);
+	OPENSSL_cleanse(rnd_pool.b + rnd_pool.left, n); /* handed out once */
+	return 0;
 }
 
 int sip_digest_cnonce(char *out, size_t len)
@@ -116,7 +168,7 @@ int sip_digest_cnonce(char *out, size_t len)
 
 	if (len < 33)
 		return -ENOSPC;
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+	if (rnd_take(rnd, sizeof(rnd)) < 0)
 		return -EIO;
 	for (int i = 0; i < 16; i++) {
 		out[2 * i] = hex[rnd[i] >> 4];

@@ -5,18 +5,6 @@
 
 #include "sip/sip_internal.h"
 
-bool sip_str_eq(struct sip_str s, const char *lit)
-{
-	size_t n = strlen(lit);
-	return s.len == n && (n == 0 || memcmp(s.p, lit, n) == 0);
-}
-
-bool sip_str_caseeq(struct sip_str s, const char *lit)
-{
-	size_t n = strlen(lit);
-	return s.len == n && (n == 0 || strncasecmp(s.p, lit, n) == 0);
-}
-
 static const char *const method_names[] = {
 	[SIP_METHOD_UNKNOWN] = NULL, [SIP_INVITE] = "INVITE",       [SIP_ACK] = "ACK",
 	[SIP_BYE] = "BYE",           [SIP_CANCEL] = "CANCEL",       [SIP_REGISTER] = "REGISTER",

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -41,8 +42,19 @@ struct sip_str {
 	size_t len;
 };
 #define SIP_STR(lit) ((struct sip_str){ (lit), sizeof(lit) - 1 })
-bool sip_str_eq(struct sip_str s, const char *lit);      /* exact */
-bool sip_str_caseeq(struct sip_str s, const char *lit);  /* ASCII case-insensitive */
+/* Exact and ASCII case-insensitive comparisons with a C string: inline, so a literal's length is a constant and
+ * a length mismatch (the usual answer) costs no call. */
+static inline bool sip_str_eq(struct sip_str s, const char *lit)
+{
+	size_t n = strlen(lit);
+	return s.len == n && (n == 0 || memcmp(s.p, lit, n) == 0);
+}
+
+static inline bool sip_str_caseeq(struct sip_str s, const char *lit)
+{
+	size_t n = strlen(lit);
+	return s.len == n && (n == 0 || strncasecmp(s.p, lit, n) == 0);
+}
 
 /* ---- messages --------------------------------------------------------------------------------------------- */
 

@@ -469,6 +469,17 @@ static int build_ack(struct sip_txn *t, const struct sip_msg *resp)
 	return 0;
 }
 
+/* A client transaction with its final response never sends its request again (Timer D and K only absorb
+ * retransmitted responses; the ACK for a non-2xx is built by now): its copy goes back to the allocator at once,
+ * not 5 s later (and before the user hears of the response: nothing of the transaction is touched after that
+ * callback, which may stop the transport). */
+static void drop_request(struct sip_txn *t)
+{
+	free(t->req);
+	t->req = NULL;
+	t->req_len = 0;
+}
+
 static void client_response(struct sip_txn *t, const struct sip_msg *m)
 {
 	struct sip_txn_layer *l = t->l;
@@ -503,6 +514,7 @@ static void client_response(struct sip_txn *t, const struct sip_msg *m)
 	if (t->kind == SIP_TXN_CLIENT_INVITE && st < 300) {
 		/* 2xx: the transaction ends; the TU ACKs end to end and absorbs retransmitted 2xx */
 		t->state = SIP_TXN_TERMINATED;
+		drop_request(t);
 		l->ops->on_response(l->ops_arg, t, m);
 		terminate_soon(t);
 		return;
@@ -515,6 +527,7 @@ static void client_response(struct sip_txn *t, const struct sip_msg *m)
 	} else {
 		sip_wtimer_start(&l->wheel, &t->life, l->reliable ? 0 : SIP_T4_MS, on_life); /* K */
 	}
+	drop_request(t); /* before the user's callback, which may end the whole layer */
 	l->ops->on_response(l->ops_arg, t, m);
 }
 

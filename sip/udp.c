@@ -1,9 +1,18 @@
 /* UDP transport on the control-plane loop: one non-blocking socket, datagrams drained on EPOLLIN into the
  * transaction layer, and the SIP timer wheel ticked from one cp_loop timer that is armed only while SIP timers
- * are (so an idle worker does not wake up every tick).  ICMP errors about what we sent (IP_RECVERR) are read
- * from the socket's error queue: a destination that is unreachable fails the client transactions waiting on it
- * at once (RFC 3261 §18.4: a transport error, 503 for the user) instead of at Timer B/F, so requests fail over to
- * the next DNS destination in milliseconds, not 32 s. */
+ * are (so an idle worker does not wake up every tick).
+ *
+ * Sending: what the stack sends during a loop turn (answers to what was drained, ACKs, BYEs and retransmissions
+ * from timers) is copied into a queue and goes out with sendmmsg when the turn ends (a cp_loop flush, run before
+ * the loop sleeps and before cp_loop_run_once returns), one system call for the lot instead of one sendto each;
+ * a full queue is sent at once.  Outside a turn a datagram goes out at once.  A destination that refuses a
+ * queued datagram (not a full buffer: that is a loss retransmission covers) is a transport error for the
+ * client transactions waiting on it (RFC 3261 §8.1.3.1: 503), reported from the flush, never from inside the
+ * send that queued it.
+ *
+ * ICMP errors about what we sent (IP_RECVERR) are read from the socket's error queue: a destination that is
+ * unreachable fails the client transactions waiting on it at once (RFC 3261 §18.4: a transport error, 503 for
+ * the user) instead of at Timer B/F, so requests fail over to the next DNS destination in milliseconds, not 32 s. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/errqueue.h>
@@ -21,6 +30,9 @@
 #define UDP_RX_BATCH 16 /* datagrams per recvmmsg; UDP_RX_ROUNDS of them per EPOLLIN before yielding */
 #define UDP_RX_ROUNDS 4
 #define UDP_RCVBUF (4 << 20) /* a group's shared socket: a burst of thousands of requests waits here, not dropped */
+#define UDP_TX_BATCH 64      /* datagrams queued in one turn before the queue is sent early */
+#define UDP_TX_BYTES (SIP_MAX_MSG_SIZE + 1) /* bytes queued; any one message fits an empty queue */
+#define UDP_TX_FAILED 8      /* refusing destinations remembered per flush (more: the rest are timeouts) */
 
 /* One receive area per thread, shared by every UDP transport of that thread's loop (a worker with per-endpoint
  * sockets would otherwise hold a megabyte per socket). */
@@ -31,11 +43,26 @@ static _Thread_local struct {
 	struct mmsghdr msgs[UDP_RX_BATCH];
 } rx;
 
+/* Datagrams queued during one loop turn, for every socket of a transport, in the order they were sent. */
+struct udp_txq {
+	unsigned n, nfailed;
+	size_t used;
+	int fd[UDP_TX_BATCH];
+	struct sockaddr_storage dst[UDP_TX_BATCH];
+	struct iovec iov[UDP_TX_BATCH];
+	struct mmsghdr msgs[UDP_TX_BATCH];
+	struct sockaddr_storage failed[UDP_TX_FAILED];
+	char buf[UDP_TX_BYTES];
+};
+
 struct udp_port;
 struct sip_udp {
 	struct sip_tp tp; /* first: the generic handle (loop, transaction layer, wheel tick, address) */
 	int fd;
+	sa_family_t family;
 	struct udp_port *ports;
+	struct udp_txq *txq; /* one per transport (its per-endpoint ports share it), not per socket */
+	struct cp_flush flush;
 };
 
 /* A further socket sharing the transport's transaction layer and wheel (sip_udp_open_port). */
@@ -70,14 +97,119 @@ static int sendto_fd(int fd, const struct sockaddr_storage *dst, const char *buf
 	return 0;
 }
 
+/* A full socket buffer or a short allocation: the datagram is lost, as on the wire, and retransmitted. */
+static bool transient(int e)
+{
+	return e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS || e == ENOMEM || e == EINTR;
+}
+
+static void remember_failed(struct udp_txq *q, const struct sockaddr_storage *dst)
+{
+	for (unsigned i = 0; i < q->nfailed; i++)
+		if (sip_same_addr(&q->failed[i], dst))
+			return;
+	if (q->nfailed < UDP_TX_FAILED)
+		q->failed[q->nfailed++] = *dst;
+}
+
+/* Sends what is queued: one sendmmsg per run of datagrams for the same socket, in order.  A datagram the
+ * kernel refuses is skipped (logged, its destination remembered); the rest still go.  One refused with an
+ * earlier datagram's ICMP error (stale_icmp) is tried once more first. */
+static void txq_send(struct udp_txq *q)
+{
+	unsigned i = 0;
+	bool retried = false;
+
+	while (i < q->n) {
+		unsigned j = i + 1;
+		int sent;
+
+		while (j < q->n && q->fd[j] == q->fd[i])
+			j++;
+		if (j - i == 1) /* one datagram: sendto's path is shorter than sendmmsg's */
+			sent = sendto(q->fd[i], q->iov[i].iov_base, q->iov[i].iov_len, 0,
+				      (const struct sockaddr *)&q->dst[i], q->msgs[i].msg_hdr.msg_namelen) < 0 ? -1 : 1;
+		else
+			sent = sendmmsg(q->fd[i], &q->msgs[i], j - i, 0);
+		if (sent > 0) {
+			i += (unsigned)sent;
+			retried = false;
+			continue;
+		}
+		int e = sent < 0 ? errno : EIO;
+		if (stale_icmp(e) && !retried) {
+			retried = true;
+			continue;
+		}
+		retried = false;
+		cm_log_rl(&tx_rl, CM_LOG_WARN, "sip", "UDP send failed: %s", strerror(e));
+		if (!transient(e))
+			remember_failed(q, &q->dst[i]);
+		i++;
+	}
+	q->n = 0;
+	q->used = 0;
+}
+
+/* The end of the turn: send, then tell the transaction layer about destinations that refused (its callbacks may
+ * queue more, which the loop flushes again). */
+static void on_flush(struct cp_loop *loop, void *arg)
+{
+	struct sip_udp *u = arg;
+	struct udp_txq *q = u->txq;
+	struct sockaddr_storage failed[UDP_TX_FAILED];
+	unsigned nfailed;
+
+	(void)loop;
+	txq_send(q);
+	nfailed = q->nfailed;
+	memcpy(failed, q->failed, nfailed * sizeof(failed[0]));
+	q->nfailed = 0;
+	for (unsigned i = 0; i < nfailed; i++)
+		if (sip_txn_transport_failed(u->tp.txl, NULL, &failed[i])) /* any socket: the destination refuses */
+			sip_tp_kick(&u->tp);
+}
+
+static int queue_send(struct sip_udp *u, int fd, const struct sockaddr_storage *dst, const char *buf, size_t len)
+{
+	struct udp_txq *q = u->txq;
+
+	/* outside a turn nothing would flush; another family fails now, where the caller hears of it */
+	if (!cp_loop_in_turn(u->tp.loop) || dst->ss_family != u->family || len > UDP_TX_BYTES)
+		return sendto_fd(fd, dst, buf, len);
+	if (q->n == UDP_TX_BATCH || UDP_TX_BYTES - q->used < len)
+		txq_send(q); /* failures found here are reported by the flush still to come */
+	memcpy(q->buf + q->used, buf, len);
+	q->fd[q->n] = fd;
+	q->dst[q->n] = *dst;
+	q->iov[q->n] = (struct iovec){ q->buf + q->used, len };
+	q->msgs[q->n].msg_hdr = (struct msghdr){ .msg_name = &q->dst[q->n], .msg_namelen = sip_sockaddr_len(dst),
+						 .msg_iov = &q->iov[q->n], .msg_iovlen = 1 };
+	q->n++;
+	q->used += len;
+	cp_loop_flush_later(u->tp.loop, &u->flush);
+	return 0;
+}
+
 static int udp_send(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *buf, size_t len)
 {
-	return sendto_fd(((struct sip_udp *)tp)->fd, dst, buf, len);
+	struct sip_udp *u = (struct sip_udp *)tp;
+
+	return queue_send(u, u->fd, dst, buf, len);
 }
 
 static int port_send(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *buf, size_t len)
 {
-	return sendto_fd(((struct udp_port *)tp)->fd, dst, buf, len);
+	struct udp_port *p = (struct udp_port *)tp;
+
+	return queue_send(p->u, p->fd, dst, buf, len);
+}
+
+/* Before a socket closes: what is queued for it (and the rest) goes out now. */
+static void flush_now(struct sip_udp *u)
+{
+	if (u->txq->n)
+		txq_send(u->txq);
 }
 
 static void udp_stop(struct sip_tp *tp)
@@ -211,9 +343,16 @@ struct sip_udp *sip_udp_start(struct cp_loop *loop, const char *ip, uint16_t por
 		cm_log(CM_LOG_ERROR, "sip", "out of memory for a UDP transport");
 		return NULL;
 	}
+	u->txq = calloc(1, sizeof(*u->txq));
+	if (!u->txq) {
+		cm_log(CM_LOG_ERROR, "sip", "out of memory for a UDP transport");
+		goto free_u;
+	}
 	u->fd = open_socket(ip, port, &port);
 	if (u->fd < 0)
 		goto free_u;
+	u->family = strchr(ip, ':') ? AF_INET6 : AF_INET;
+	cp_flush_init(&u->flush, on_flush, u);
 	grow_rcvbuf(u->fd);
 	if (sip_tp_init(&u->tp, SIP_TP_UDP, &udp_ops, loop, ip, port, ops, ops_arg) < 0) {
 		cm_log(CM_LOG_ERROR, "sip", "out of memory for the transaction layer");
@@ -230,6 +369,7 @@ fini_tp:
 close_fd:
 	close(u->fd);
 free_u:
+	free(u->txq);
 	free(u);
 	return NULL;
 }
@@ -247,6 +387,7 @@ static void port_close(struct udp_port *p, bool drop)
 		}
 	if (drop)
 		sip_txn_drop_send_ctx(u->tp.txl, &p->tp);
+	flush_now(u);
 	cp_loop_del_fd(u->tp.loop, p->fd);
 	close(p->fd);
 	free(p);
@@ -295,11 +436,15 @@ void sip_udp_stop(struct sip_udp *u)
 {
 	if (!u)
 		return;
+	flush_now(u); /* what was sent before the stop (an unregister's last words) still goes */
 	sip_tp_fini(&u->tp); /* first: the transactions go with it, whichever socket they send from */
 	while (u->ports)
 		port_close(u->ports, false);
+	flush_now(u);
+	cp_loop_flush_cancel(u->tp.loop, &u->flush);
 	cp_loop_del_fd(u->tp.loop, u->fd);
 	close(u->fd);
+	free(u->txq);
 	free(u);
 }
 

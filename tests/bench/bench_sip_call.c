@@ -56,6 +56,7 @@ int main(void)
 						  .dir = SDP_SENDRECV } };
 	sip_addr_from(&cfg.dst, "127.0.0.1", (uint16_t)port);
 
+	pid_t perf = bench_perf_start();
 	getrusage(RUSAGE_SELF, &r0);
 	uint64_t t0 = cm_now_ms();
 	while (done < CALLS && cm_now_ms() - t0 < 60000) {
@@ -79,6 +80,8 @@ int main(void)
 		cp_loop_run_once(loop, 10);
 	}
 	getrusage(RUSAGE_SELF, &r1);
+	bench_perf_stop(perf);
+	bench_print_split("callmeter UAC", &r0, &r1, answered);
 	double ours = (bench_cpu_us(&r1) - bench_cpu_us(&r0)) / (answered ? answered : 1);
 	printf("callmeter UAC: %u answered, %u failed in %lu ms\n", answered, failed,
 	       (unsigned long)(cm_now_ms() - t0));
@@ -95,6 +98,7 @@ int main(void)
 			     "-r", "2000", "-d", "1", "-nostdin", NULL };
 	uac = bench_spawn(uac_argv, NULL);
 	wait4(uac, &st, 0, &rs);
+	bench_print_split("SIPp", &(struct rusage){ 0 }, &rs, CALLS);
 	double sipp = bench_cpu_us(&rs) / CALLS;
 	int sipp_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	printf("SIPp UAC: exit %d, %.1f us/call\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1, sipp);

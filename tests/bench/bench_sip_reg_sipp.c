@@ -126,6 +126,7 @@ int main(void)
 	u = sip_udp_start(loop, "127.0.0.1", 0, &ops, NULL);
 	struct sip_reg_config cfg = { .domain = "127.0.0.1", .password = "secret", .expires = 3600 };
 	sip_addr_from(&cfg.dst, "127.0.0.1", (uint16_t)port);
+	pid_t perf = bench_perf_start();
 	getrusage(RUSAGE_SELF, &r0);
 	uint64_t t0 = cm_now_ms();
 	while (ok + failed < REGS && cm_now_ms() - t0 < 60000) {
@@ -141,6 +142,8 @@ int main(void)
 		cp_loop_run_once(loop, 5);
 	}
 	getrusage(RUSAGE_SELF, &r1);
+	bench_perf_stop(perf);
+	bench_print_split("callmeter", &r0, &r1, ok);
 	uint64_t ms = cm_now_ms() - t0;
 	printf("callmeter: %u registered, %u failed in %llu ms\n", ok, failed, (unsigned long long)ms);
 	for (unsigned i = 0; i < started; i++)
@@ -170,6 +173,7 @@ int main(void)
 		return 1;
 	sipp = bench_spawn(argv, NULL);
 	wait4(sipp, &st, 0, &rs);
+	bench_print_split("SIPp", &(struct rusage){ 0 }, &rs, REGS);
 	int sipp_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	kill(kam, SIGTERM);
 	waitpid(kam, NULL, 0);

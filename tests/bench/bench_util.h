@@ -4,7 +4,11 @@
 #define CM_BENCH_UTIL_H
 
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* User + system CPU of an rusage, in microseconds. */
@@ -28,6 +32,45 @@ static inline pid_t bench_spawn(char *const argv[], const char *out)
 		_exit(127);
 	}
 	return pid;
+}
+
+/* User and system CPU of one operation between two rusages, printed on one line: what the kernel costs apart
+ * from the stack's own work. */
+static inline void bench_print_split(const char *who, const struct rusage *r0, const struct rusage *r1, unsigned n)
+{
+	double u = (double)(r1->ru_utime.tv_sec - r0->ru_utime.tv_sec) * 1e6 +
+		   (double)(r1->ru_utime.tv_usec - r0->ru_utime.tv_usec);
+	double s = (double)(r1->ru_stime.tv_sec - r0->ru_stime.tv_sec) * 1e6 +
+		   (double)(r1->ru_stime.tv_usec - r0->ru_stime.tv_usec);
+
+	n = n ? n : 1;
+	printf("%s: user %.1f us + sys %.1f us per operation; %.2f voluntary + %.2f involuntary context switches\n",
+	       who, u / n, s / n, (double)(r1->ru_nvcsw - r0->ru_nvcsw) / n, (double)(r1->ru_nivcsw - r0->ru_nivcsw) / n);
+}
+
+/* With BENCH_PERF=FILE in the environment, `perf record -g` attaches to this process for the measured window
+ * only (bench_perf_stop ends it); 0 when not asked for or perf is missing. */
+static inline pid_t bench_perf_start(void)
+{
+	const char *out = getenv("BENCH_PERF");
+	char pid_s[16];
+	pid_t pid;
+
+	if (!out || !out[0])
+		return 0;
+	snprintf(pid_s, sizeof(pid_s), "%d", (int)getpid());
+	char *argv[] = { "perf", "record", "--call-graph", "dwarf,16384", "-q", "-F", "25000", "-p", pid_s, "-o", (char *)out, NULL };
+	pid = bench_spawn(argv, NULL);
+	usleep(500000); /* perf needs a moment to attach */
+	return pid > 0 ? pid : 0;
+}
+
+static inline void bench_perf_stop(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGINT);
+	waitpid(pid, NULL, 0);
 }
 
 #endif

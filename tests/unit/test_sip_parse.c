@@ -863,9 +863,10 @@ START_TEST(builder_formats)
 	sip_build_request(&b, buf, sizeof(buf), "BYE", SIP_STR("sip:b@h"));
 	sip_build_hdrf(&b, "CSeq", "%u %s", 7u, "BYE");
 	sip_build_hdrf(&b, "X", "%.*s;%d", 2, "abc", -5);
+	sip_build_hdrf(&b, "Y", "%s=%08x", "n", 255u); /* printf's path after the simple one wrote "n=" */
 	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
 	ck_assert_int_gt(n, 0);
-	ck_assert_str_eq(buf, "BYE sip:b@h SIP/2.0\r\nCSeq: 7 BYE\r\nX: ab;-5\r\nContent-Length: 0\r\n\r\n");
+	ck_assert_str_eq(buf, "BYE sip:b@h SIP/2.0\r\nCSeq: 7 BYE\r\nX: ab;-5\r\nY: n=000000ff\r\nContent-Length: 0\r\n\r\n");
 }
 END_TEST
 

@@ -396,10 +396,20 @@ START_TEST(udp_ports_per_endpoint)
 }
 END_TEST
 
+static struct sip_reg *turn_regs[2];
+
+static void start_in_turn(struct cp_loop *loop, void *arg)
+{
+	(void)loop;
+	(void)arg;
+	sip_reg_start(turn_regs[0]);
+	sip_reg_start(turn_regs[1]);
+}
+
 /* UDP and ICMP: a REGISTER to a port nothing listens on fails at once with 503 (the ICMP port unreachable, read
  * from the error queue) instead of at Timer F, and goes on to the fallback registrar; a REGISTER to a live
  * registrar sent right after one to the closed port still goes out (the socket's pending ICMP error is not
- * taken as its own). */
+ * taken as its own), sent at once or batched at the end of a loop turn. */
 START_TEST(udp_icmp_unreachable)
 {
 	struct cp_loop *loop = cp_loop_new();
@@ -446,6 +456,28 @@ START_TEST(udp_icmp_unreachable)
 	ck_assert_uint_lt(cm_now_ms() - t0, 1000);
 	sip_reg_free(a);
 	sip_reg_free(b);
+
+	/* the same from a timer, twice: both go out in one sendmmsg when the turn ends (the kernel stops the batch at
+	 * the pending error after the first; the rest go in the next call), the closed port fails, the live one
+	 * registers */
+	for (int round = 0; round < 2; round++) {
+		struct cp_timer tm;
+
+		turn_regs[0] = a = sip_reg_new(sip_udp_tp(u), &cfg, NULL, NULL);
+		turn_regs[1] = b = sip_reg_new(sip_udp_tp(u), &good, NULL, NULL);
+		cp_timer_init(&tm, start_in_turn, NULL);
+		cp_timer_start(loop, &tm, 0);
+		t0 = cm_now_ms();
+		do
+			cp_loop_run_once(loop, 20);
+		while ((sip_reg_stats(a)->state <= SIP_REG_REGISTERING || sip_reg_stats(b)->state <= SIP_REG_REGISTERING) &&
+		       cm_now_ms() - t0 < 5000);
+		ck_assert_int_eq(sip_reg_stats(a)->state, SIP_REG_FAILED);
+		ck_assert_int_eq(sip_reg_stats(b)->state, SIP_REG_REGISTERED);
+		ck_assert_uint_lt(cm_now_ms() - t0, 1000);
+		sip_reg_free(a);
+		sip_reg_free(b);
+	}
 	sip_udp_stop(u);
 	sip_udp_stop(srv);
 	cp_loop_free(loop);

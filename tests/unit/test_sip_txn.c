@@ -669,6 +669,41 @@ START_TEST(udp_retransmits_on_real_sockets)
 }
 END_TEST
 
+/* On a reliable transport Timer K is 0: a user that sends its next request from on_response (a REGISTER
+ * answering a 401, a refresh) ticks the wheel there and ends the transaction whose response it is handling; the
+ * layer must not touch that transaction after the callback (it freed its request copy afterwards once: a double
+ * free under ASan and glibc). */
+static struct sip_txn_layer *nested_l;
+
+static void tick_from_response(void *arg, struct sip_txn *ct, const struct sip_msg *resp)
+{
+	tu_response(arg, ct, resp);
+	fake_now += 3 * SIP_WHEEL_TICK_MS;
+	sip_txn_tick(nested_l, fake_now); /* what sip_tp_request does first */
+}
+
+START_TEST(reliable_response_callback_ends_transaction)
+{
+	static const struct sip_txn_user_ops nops = { .on_response = tick_from_response,
+						      .on_terminated = tu_terminated };
+	char buf[1024];
+	int n, err;
+
+	memset(&sent, 0, sizeof(sent));
+	memset(&tu, 0, sizeof(tu));
+	fake_now = 5000;
+	nested_l = sip_txn_layer_new(fake_now, true, fake_send, NULL, &nops, NULL);
+	n = request(buf, sizeof(buf), "REGISTER", "z9hG4bKnested", 1);
+	ck_assert_ptr_nonnull(sip_txn_client_start(nested_l, buf, (size_t)n, peer(), NULL, &err));
+	n = response(buf, sizeof(buf), 401, "REGISTER", "z9hG4bKnested", 1);
+	ck_assert_int_eq(sip_txn_receive(nested_l, buf, (size_t)n, peer()), 0);
+	ck_assert_uint_eq(tu.responses, 1);
+	ck_assert_uint_eq(tu.terminated, 1); /* ended inside the callback, freed once */
+	ck_assert_uint_eq(sip_txn_layer_stats(nested_l)->live, 0);
+	sip_txn_layer_free(nested_l);
+}
+END_TEST
+
 static Suite *txn_suite(void)
 {
 	Suite *s = suite_create("sip_txn");
@@ -687,6 +722,7 @@ static Suite *txn_suite(void)
 	tcase_add_test(tc, bad_input_counted);
 	tcase_add_test(tc, many_transactions);
 	tcase_add_test(tc, udp_retransmits_on_real_sockets);
+	tcase_add_test(tc, reliable_response_callback_ends_transaction);
 	suite_add_tcase(s, tc);
 	return s;
 }
