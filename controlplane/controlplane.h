@@ -466,6 +466,7 @@ void cp_media_dtmf_info(struct cp_media *m, uint32_t leg, uint32_t sent, uint32_
  * sip_call (digest, Record-Route, SDES keys per call, 2xx retransmission, re-INVITE hold/resume into the leg's
  * flow, DTMF by RFC 4733 or INFO), SDP with the media adapter's addresses; an outbound proxy gets every request. */
 struct cp_ua;
+/* NULL with err and errno: ENOMEM, or why the plan cannot be set up here (EADDRINUSE, EHOSTUNREACH, EMFILE...). */
 struct cp_ua *cp_ua_new(struct cp_loop *loop, const struct cfg_plan *plan, struct cp_media *media, char *err,
 			size_t errlen);
 void cp_ua_attach(struct cp_ua *ua, struct cp_engine *engine);

@@ -98,7 +98,7 @@ int cp_exec_start(struct cp_exec *x, void (*done)(struct cp_exec *x, void *arg),
 	}
 	x->ua = cp_ua_new(x->loop, x->plan, x->media, err, errlen);
 	if (!x->ua)
-		return -EINVAL;
+		return errno == ENOMEM ? -ENOMEM : -EINVAL; /* anything but memory: the plan cannot run on this host */
 	x->engine = cp_engine_new(x->loop, x->plan, &cp_ua_engine_ops, x->ua, x->media, &x->report);
 	if (!x->engine) {
 		snprintf(err, errlen, "out of memory for %u endpoints", x->plan->total_endpoints);

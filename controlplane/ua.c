@@ -363,15 +363,16 @@ static void dtmf_end(struct ua_ep *ep, bool incoming, const struct sip_call_stat
 
 #define SESSION_EXPIRED "session expired: no refresh from the peer (RFC 4028)"
 
-/* A call's end: its session timer figures to the run's, and an unrefreshed session fails the endpoint. */
-static void session_timer_end(struct ua_ep *ep, const struct sip_call_stats *st)
+/* Any call's end: its session timer figures to the run's (422s happen on calls that never get answered too), and
+ * an answered call whose session was not refreshed fails the endpoint. */
+static void session_timer_end(struct ua_ep *ep, const struct sip_call_stats *st, bool answered)
 {
 	struct cp_engine *e = ep->ua->engine;
 
 	if (st->session_expires_s || st->session_422)
 		cp_engine_on_session_timer(e, st->session_refreshes, st->session_refreshes_received,
 					   st->session_expired, st->session_422);
-	if (st->session_expired)
+	if (answered && st->session_expired)
 		cp_engine_on_call_dropped(e, ep->idx, 408, SESSION_EXPIRED);
 }
 
@@ -481,10 +482,10 @@ static void out_state(struct sip_call *c, void *arg)
 		dtmf_end(ep, false, st);
 		cp_timer_stop(ep->ua->loop, &ep->hold_t);
 		ep->hold_step = UA_HOLD_NONE;
+		session_timer_end(ep, st, ep->out_answered && !ep->in_op);
 		if (ep->in_op) {
 			/* the engine hears the op's return code instead */
 		} else if (ep->out_answered) {
-			session_timer_end(ep, st);
 			cp_engine_on_hungup(e, ep->idx, false, st->ended_by_peer,
 					    st->ended_by_peer ? 200 : (uint16_t)st->bye_status);
 		} else if (st->result == SIP_RESULT_CANCELLED && code < 300) {
@@ -539,8 +540,8 @@ static void in_state(struct sip_call *c, void *arg)
 		if (mine)
 			ep->in = NULL;
 		dtmf_end(ep, true, st);
+		session_timer_end(ep, st, ep->in_answered && !ep->in_op);
 		if (ep->in_answered && !ep->in_op) {
-			session_timer_end(ep, st);
 			cp_engine_on_hungup(e, ep->idx, true, st->ended_by_peer,
 					    st->ended_by_peer ? 200 : (uint16_t)st->bye_status);
 		} else if (!ep->in_answered && mine) {
@@ -1041,9 +1042,13 @@ struct cp_ua *cp_ua_new(struct cp_loop *loop, const struct cfg_plan *plan, struc
 {
 	struct cp_ua *ua = calloc(1, sizeof(*ua));
 	uint32_t size = 16;
+	int rc = -ENOMEM;
 
-	if (!ua)
+	if (!ua) {
+		snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
 		return NULL;
+	}
 	ua->loop = loop;
 	ua->plan = plan;
 	ua->media = media;
@@ -1062,17 +1067,18 @@ struct cp_ua *cp_ua_new(struct cp_loop *loop, const struct cfg_plan *plan, struc
 	}
 	/* without a resolver (logged) numeric addresses still work; a name is then a setup error */
 	ua->dns = sip_dns_new(loop, getenv("CALLMETER_DNS_SERVERS"));
-	if (fd_limit(ua, err, errlen) < 0)
+	if ((rc = fd_limit(ua, err, errlen)) < 0)
 		goto fail;
 	for (uint32_t g = 0; g < plan->ngroups; g++)
-		if (setup_group(ua, g, err, errlen) < 0)
+		if ((rc = setup_group(ua, g, err, errlen)) < 0)
 			goto fail;
-	if (locate_wait(ua, err, errlen) < 0 || setup_endpoints(ua, err, errlen) < 0)
+	if ((rc = locate_wait(ua, err, errlen)) < 0 || (rc = setup_endpoints(ua, err, errlen)) < 0)
 		goto fail;
 	return ua;
 
 fail:
 	cp_ua_free(ua);
+	errno = -rc;
 	return NULL;
 }
 

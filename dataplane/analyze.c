@@ -110,6 +110,7 @@ struct an_tcp {
 	uint16_t src_port, dst_port;
 	bool used, synced;
 	bool resync;              /* after a hole or unframeable input: skip to the next start line */
+	size_t resync_scanned;    /* bytes of the buffer already searched for it (no line end in them) */
 	uint32_t next_seq;        /* the sequence number of the next byte expected */
 	uint64_t last_use;
 	struct sip_framer framer;
@@ -540,29 +541,34 @@ found:
  * (the message it was part of cannot be read) and starts again from it.  false: out of memory. */
 static bool tcp_append(struct an_keys *k, struct an_tcp *s, uint32_t seq, const uint8_t *p, uint32_t n)
 {
-	int32_t ahead;
+	uint32_t behind;
 
 	if (!s->synced) { /* the capture began inside the connection, perhaps inside a message */
 		s->next_seq = seq;
 		s->synced = true;
 		s->resync = true;
+		s->resync_scanned = 0;
 	}
-	ahead = (int32_t)(seq - s->next_seq);
-	if (ahead < 0) {
-		if ((uint32_t)-ahead >= n)
+	behind = s->next_seq - seq; /* sequence space is modulo 2^32: "behind" when under half of it */
+	if (behind && behind < 0x80000000u) {
+		if (behind >= n)
 			return true; /* all of it seen already */
-		p += -ahead;
-		n -= (uint32_t)-ahead;
-	} else if (ahead > 0) { /* the message the hole is in cannot be read; the next one can */
+		p += behind;
+		n -= behind;
+	} else if (behind) { /* ahead: the message the hole is in cannot be read; the next one can */
 		k->sip_tcp_gaps++;
 		s->len = 0;
 		s->resync = true;
+		s->resync_scanned = 0;
 		sip_framer_reset(&s->framer);
+		s->next_seq = seq;
 	}
-	s->next_seq = seq + (uint32_t)(ahead < 0 ? -ahead : 0) + n;
+	s->next_seq += n;
 	if (s->len + n > AN_TCP_MAX) { /* longer than any message may be: not SIP after all */
 		k->sip_tcp_bad++;
 		s->len = 0;
+		s->resync = true;
+		s->resync_scanned = 0;
 		sip_framer_reset(&s->framer);
 		return true;
 	}
@@ -588,7 +594,7 @@ static bool tcp_resync(struct an_tcp *s)
 {
 	size_t line = 0;
 
-	for (size_t i = 0; i < s->len; i++) {
+	for (size_t i = s->resync_scanned; i < s->len; i++) {
 		size_t end = i;
 
 		if (s->buf[i] != '\n')
@@ -600,6 +606,7 @@ static bool tcp_resync(struct an_tcp *s)
 			memmove(s->buf, s->buf + line, s->len - line);
 			s->len -= line;
 			s->resync = false;
+			s->resync_scanned = 0;
 			sip_framer_reset(&s->framer);
 			return true;
 		}
@@ -607,6 +614,7 @@ static bool tcp_resync(struct an_tcp *s)
 	}
 	memmove(s->buf, s->buf + line, s->len - line); /* only a line still arriving is kept */
 	s->len -= line;
+	s->resync_scanned = s->len; /* and it has no line end yet: the next search starts after it */
 	return false;
 }
 
@@ -640,6 +648,7 @@ static bool tcp_learn(struct an_keys *k, const struct dp_pkt *pk)
 		s->next_seq = seq + 1;
 		s->synced = true;
 		s->resync = false;
+		s->resync_scanned = 0;
 		s->len = 0;
 		sip_framer_reset(&s->framer);
 	}
@@ -661,6 +670,7 @@ static bool tcp_learn(struct an_keys *k, const struct dp_pkt *pk)
 			memmove(s->buf, s->buf + drop, s->len - drop);
 			s->len -= drop;
 			s->resync = true;
+			s->resync_scanned = 0;
 			continue;
 		}
 		if (sip_learn(k, (const uint8_t *)s->buf + s->framer.skip, (uint32_t)(mlen - s->framer.skip)))

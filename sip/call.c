@@ -582,7 +582,8 @@ static void se_from_response(struct sip_call *c, const struct sip_msg *m)
 	if (!se_parse(m, &d, &who)) {
 		c->se_s = 0;
 	} else {
-		c->se_s = d;
+		/* below our Min-SE (which the request said): a peer's mistake, not a reason to refresh ever faster */
+		c->se_s = d < c->min_se_s ? c->min_se_s : d;
 		c->se_refresh = who != SE_UAS; /* we sent the request */
 	}
 	c->peer_update = c->peer_update || sip_msg_has_option(m, SIP_HDR_ALLOW, "UPDATE");
@@ -694,6 +695,10 @@ static void se_refresh_done(struct sip_call *c, const struct sip_msg *m, unsigne
 		se_from_response(c, m);
 	} else if (status == 481 || status == 408) {
 		send_bye(c); /* §12.2.1.2: the dialog, or the peer, is gone */
+	} else if (status == 422 && m && min_se_of(m) > c->se_s) {
+		c->se_s = min_se_of(m); /* §7.4: again, with the interval it asks for */
+		c->st.session_422++;
+		se_refresh_now(c);
 	} else if ((status == 405 || status == 501) && c->peer_update) {
 		c->peer_update = false; /* it said it allows UPDATE and then did not: re-INVITE instead */
 		se_refresh_now(c);
@@ -890,7 +895,8 @@ static bool retry_with_credentials(struct sip_call *c, const struct sip_msg *m)
 	return send_invite(c) == 0;
 }
 
-/* An SDP answer in a reliable 1xx settles the offer (RFC 3262 §5, RFC 3264): the call's media from now on. */
+/* An SDP answer in a 1xx — reliable (RFC 3262 §5), or the first session description in an unreliable one (RFC
+ * 3261 §13.2.1) — settles the offer: the call's media from now on, whatever the 2xx carries. */
 static void early_answer(struct sip_call *c, const struct sip_msg *m)
 {
 	enum sdp_neg neg = SDP_NEG_NO_AUDIO;
@@ -905,27 +911,6 @@ static void early_answer(struct sip_call *c, const struct sip_msg *m)
 	c->st.early_media = ok;
 	if (ok && c->cb && c->cb->on_early_media)
 		c->cb->on_early_media(c, c->arg);
-}
-
-/* The first unreliable 183 with an SDP answer: RFC 3261 §13.2.1 lets a provisional response carry the answer the
- * 2xx will (so the 2xx's is still the one taken); early media may flow meanwhile.  A description that does not
- * fit is ignored until the 2xx. */
-static void early_preview(struct sip_call *c, const struct sip_msg *m)
-{
-	enum sdp_neg neg;
-	char *old = c->peer_sdp;
-
-	c->peer_sdp = NULL;
-	if (take_peer_sdp(c, m->body) == 0 && sdp_accept_answer(&c->media, &sdp_scratch, &c->st.media, &neg) == 0 &&
-	    owner_accepts(c, &c->st.media)) {
-		free(old);
-		c->st.early_media = true;
-		if (c->cb && c->cb->on_early_media)
-			c->cb->on_early_media(c, c->arg);
-		return;
-	}
-	free(c->peer_sdp);
-	c->peer_sdp = old;
 }
 
 /* RFC 3262 §4: a reliable 1xx (Require: 100rel, RSeq) is processed once and in order within its early dialog
@@ -985,9 +970,11 @@ static void invite_response(struct sip_call *c, const struct sip_msg *m)
 			if (m->status == 180 && !c->st.time_to_ringing_ms)
 				c->st.time_to_ringing_ms = since_invite(c);
 		}
-		if (m->status == 183 && m->body.len && !c->st.early_media && !c->cancel_wanted &&
+		/* RFC 3261 §13.2.1: the first session description received is the answer, in an unreliable 1xx too
+		 * (the 2xx must repeat it; what it carries then is ignored); early media may flow from it */
+		if (m->status > 100 && m->body.len && !c->early_answered && !c->cancel_wanted &&
 		    !sip_msg_has_option(m, SIP_HDR_REQUIRE, "100rel"))
-			early_preview(c, m);
+			early_answer(c, m);
 		c->got_provisional = true;
 		if (c->cancel_wanted && !c->cancelled) {
 			send_cancel(c); /* §9.1: CANCEL only after a provisional response */
@@ -1645,9 +1632,28 @@ static void se_refreshed(struct sip_call *c)
 	se_arm(c);
 }
 
+/* The session as it was before a request of the peer that se_from_request read: a request that does not
+ * succeed changes nothing (RFC 4028 §10: only a successful one refreshes or changes the session). */
+struct se_saved {
+	uint32_t s;
+	bool refresh;
+};
+
+static struct se_saved se_save(const struct sip_call *c)
+{
+	return (struct se_saved){ c->se_s, c->se_refresh };
+}
+
+static void se_restore(struct sip_call *c, struct se_saved v)
+{
+	c->se_s = v.s;
+	c->se_refresh = v.refresh;
+}
+
 static void reinvite(struct sip_call *c, struct sip_txn *st, const struct sip_msg *req, uint32_t cseq)
 {
 	char sdp[SDP_MAX];
+	struct se_saved was = se_save(c);
 
 	if (c->st.state != SIP_CALL_CONFIRMED || c->invite_txn || c->reinvite_txn) {
 		sip_txn_respond_simple(st, 491, NULL, NULL); /* §14.2: one offer at a time, either way */
@@ -1657,12 +1663,16 @@ static void reinvite(struct sip_call *c, struct sip_txn *st, const struct sip_ms
 		se_too_small(c, st, NULL);
 		return;
 	}
-	if (dialog_offer(c, st, req, sdp, sizeof(sdp)) < 0)
+	if (dialog_offer(c, st, req, sdp, sizeof(sdp)) < 0) {
+		se_restore(c, was);
 		return;
-	if (send_2xx(c, st, req, cseq, sdp) < 0)
+	}
+	if (send_2xx(c, st, req, cseq, sdp) < 0) {
+		se_restore(c, was);
 		sip_txn_respond_simple(st, 500, NULL, NULL);
-	else
+	} else {
 		se_refreshed(c);
+	}
 }
 
 /* RFC 3311: an UPDATE from the peer: a session refresh (no body), or a new offer answered in its 200 (no ACK
@@ -1671,6 +1681,7 @@ static void update(struct sip_call *c, struct sip_txn *st, const struct sip_msg 
 {
 	char sdp[SDP_MAX], se[96], buf[MSG_MAX];
 	bool offer = req->body.len > 0;
+	struct se_saved was = se_save(c);
 	int n = 0;
 
 	if (offer && (c->st.state != SIP_CALL_CONFIRMED || c->invite_txn || c->reinvite_txn || c->ok)) {
@@ -1681,11 +1692,14 @@ static void update(struct sip_call *c, struct sip_txn *st, const struct sip_msg 
 		se_too_small(c, st, NULL);
 		return;
 	}
-	if (offer && dialog_offer(c, st, req, sdp, sizeof(sdp)) < 0)
+	if (offer && dialog_offer(c, st, req, sdp, sizeof(sdp)) < 0) {
+		se_restore(c, was);
 		return;
+	}
 	n = build_invite_response(c, req, 200, se_hdrs(c, se, sizeof(se)), offer ? "application/sdp" : NULL,
 				  offer ? sdp : NULL, buf, sizeof(buf));
 	if (n < 0) {
+		se_restore(c, was);
 		sip_txn_respond_simple(st, 500, NULL, NULL);
 		return;
 	}

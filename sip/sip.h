@@ -914,9 +914,9 @@ struct sip_call_handler {
 	/* Our re-INVITE (sip_call_reinvite) is over: status is its final status (408: no answer); applied says
 	 * the new media are in place (on_media has accepted them).  Otherwise the old media stay. */
 	void (*on_reinvite)(struct sip_call *c, void *arg, unsigned status, bool applied);
-	/* Early media (RFC 3960): before the answer, an SDP answer came in a 183 (placed call: reliable, or the
-	 * first unreliable one, whose answer the 2xx must repeat) or went in ours (received call, early_media).
-	 * stats->media holds it: media may flow now, the 2xx confirms it. */
+	/* Early media (RFC 3960): before the answer, an SDP answer came in a 1xx (placed call: the first session
+	 * description received is the answer, RFC 3261 §13.2.1; the 2xx's is ignored) or went in our 183
+	 * (received call, early_media).  stats->media holds it: media may flow now, the 2xx confirms the call. */
 	sip_call_cb on_early_media;
 };
 

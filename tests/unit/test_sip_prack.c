@@ -372,9 +372,10 @@ static uint32_t rack_of(const struct sip_msg *m, uint32_t *cseq)
 	return r.rseq;
 }
 
-/* Early media from an unreliable 183 (RFC 3261 §13.2.1: a provisional response may carry the answer the 2xx
- * will): a 183 whose SDP does not fit our offer is passed over, the first that fits is reported once
- * (on_early_media, stats early_media), another 183 is not reported again, and the 2xx's SDP is the call's. */
+/* Early media from an unreliable 183 (RFC 3261 §13.2.1: the first session description the UAC receives is the
+ * answer, and later ones are ignored): reported once (on_early_media, stats early_media); a second 183 and a 2xx
+ * with other SDP change nothing, a 2xx without SDP confirms the call; a first answer that does not fit our offer
+ * fails the call (ACK, then BYE) even when the 2xx's would. */
 static unsigned early_events;
 
 static void count_early(struct sip_call *c, void *arg)
@@ -386,44 +387,57 @@ static void count_early(struct sip_call *c, void *arg)
 
 static const struct sip_call_handler early_handler = { .on_early_media = count_early };
 
+static const char *sdp_on_port(char *buf, size_t len, unsigned pt, unsigned port)
+{
+	snprintf(buf, len, "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+		 "m=audio %u RTP/AVP %u\r\n", port, pt);
+	return buf;
+}
+
 START_TEST(uac_early_media_unreliable_183)
 {
-	static const char misfit[] = "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-				     "m=audio 31000 RTP/AVP 8\r\n";
 	struct cp_loop *loop = cp_loop_new();
 	struct sip_ua *ua = sip_ua_new(&(struct sip_ua_config){ 0 });
 	struct sip_udp *u = ua_listen(loop, ua, "127.0.0.1");
 	struct peer p;
-	char to[64];
+	char to[64], sdp[256];
 	struct sip_call_config cfg = { .from_user = "alice", .from_domain = "uac.test", .to_uri = to,
 				       .media = { .addr = "127.0.0.1", .port = 30000, .codecs = pcmu, .ncodecs = 1,
 						  .dir = SDP_SENDRECV } };
 	struct sip_call *c;
 
-	early_events = 0;
 	peer_open(&p, sip_udp_port(u));
 	snprintf(to, sizeof(to), "sip:bob@127.0.0.1:%u", p.port);
 	sip_addr_from(&cfg.dst, "127.0.0.1", p.port);
-	c = sip_call_new(ua, &cfg, &early_handler, NULL);
-	ck_assert_int_eq(sip_call_start(c), 0);
-	ck_assert(peer_wait(loop, &p, is_invite, 2000));
-	peer_respond(&p, 183, NULL, misfit);
-	peer_wait(loop, &p, NULL, 200);
-	ck_assert_uint_eq(early_events, 0);
-	ck_assert(!sip_call_stats(c)->early_media);
-	peer_respond(&p, 183, NULL, peer_sdp);
-	peer_wait(loop, &p, NULL, 200);
-	ck_assert_uint_eq(early_events, 1);
-	ck_assert_uint_eq(sip_call_stats(c)->media.remote_port, 31000);
-	peer_respond(&p, 183, NULL, peer_sdp);
-	peer_wait(loop, &p, NULL, 200);
-	ck_assert_uint_eq(early_events, 1);
-	ck_assert_int_eq(sip_call_stats(c)->state, SIP_CALL_RINGING);
-	peer_respond(&p, 200, NULL, peer_sdp);
-	ck_assert(peer_wait(loop, &p, is_ack, 2000));
-	ck_assert_int_eq(sip_call_stats(c)->state, SIP_CALL_CONFIRMED);
-	ck_assert_int_eq(sip_call_stats(c)->negotiation, SDP_NEG_OK);
-	sip_call_free(c);
+	for (int round = 0; round < 3; round++) {
+		early_events = 0;
+		c = sip_call_new(ua, &cfg, &early_handler, NULL);
+		ck_assert_int_eq(sip_call_start(c), 0);
+		ck_assert(peer_wait(loop, &p, is_invite, 2000));
+		/* round 2: the first answer offers PCMA only (8), which our PCMU offer cannot take */
+		peer_respond(&p, 183, NULL, sdp_on_port(sdp, sizeof(sdp), round == 2 ? 8 : 0, 31000));
+		peer_wait(loop, &p, NULL, 200);
+		ck_assert_uint_eq(early_events, round == 2 ? 0 : 1);
+		ck_assert(sip_call_stats(c)->early_media == (round != 2));
+		peer_respond(&p, 183, NULL, sdp_on_port(sdp, sizeof(sdp), 0, 32000));
+		peer_wait(loop, &p, NULL, 200);
+		ck_assert_uint_eq(early_events, round == 2 ? 0 : 1);
+		ck_assert_int_eq(sip_call_stats(c)->state, SIP_CALL_RINGING);
+		/* round 1: a 2xx without SDP (the answer came already); else one with other SDP, ignored */
+		peer_respond(&p, 200, NULL, round == 1 ? NULL : sdp_on_port(sdp, sizeof(sdp), 0, 33000));
+		ck_assert(peer_wait(loop, &p, is_ack, 2000));
+		if (round == 2) {
+			ck_assert(peer_wait(loop, &p, is_bye, 2000));
+			peer_respond(&p, 200, NULL, NULL);
+			peer_wait(loop, &p, NULL, 100);
+			ck_assert_int_eq(sip_call_stats(c)->result, SIP_RESULT_NEGOTIATION_FAILED);
+		} else {
+			ck_assert_int_eq(sip_call_stats(c)->state, SIP_CALL_CONFIRMED);
+			ck_assert_int_eq(sip_call_stats(c)->negotiation, SDP_NEG_OK);
+			ck_assert_uint_eq(sip_call_stats(c)->media.remote_port, 31000);
+		}
+		sip_call_free(c);
+	}
 	close(p.fd);
 	sip_ua_free(ua);
 	sip_udp_stop(u);

@@ -285,6 +285,42 @@ START_TEST(callee_refreshes_when_asked)
 }
 END_TEST
 
+static bool is_488(const struct sip_msg *m) { return !m->is_request && m->status == 488; }
+static bool update_or_bye(const struct sip_msg *m)
+{
+	return m->is_request && (m->method_id == SIP_UPDATE || m->method_id == SIP_BYE);
+}
+
+/* A re-INVITE we refuse (488: PCMA only) that asks to make the peer the refresher changes nothing (RFC 4028 §10:
+ * only a successful request does): we still refresh with UPDATE, we do not end the call as if the session had
+ * expired. */
+START_TEST(refused_reinvite_keeps_the_session)
+{
+	static const char pcma[] = "v=0\r\no=peer 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+				   "m=audio 31000 RTP/AVP 8\r\n";
+	struct ua_pair b;
+	struct peer p;
+	struct sip_addr a;
+	const char *why;
+	char tag[64];
+
+	callee_setup(&b, &p, 1, "Supported: timer\r\nSession-Expires: 2;refresher=uas\r\nAllow: INVITE, ACK, BYE, UPDATE\r\n");
+	ck_assert(resp_wait(b.loop, &p, 200, "INVITE", 2000));
+	ck_assert_int_eq(sip_parse_addr(sip_msg_hdr(&p.m, SIP_HDR_TO)->value, &a, &why), 0);
+	snprintf(tag, sizeof(tag), "%.*s", (int)a.tag.len, a.tag.p);
+	ack_200(&p);
+	peer_sendf(&p, "INVITE sip:callee@127.0.0.1:%u SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKse2\r\n"
+		   "Max-Forwards: 70\r\nFrom: <sip:peer@127.0.0.1>;tag=p1\r\nTo: <sip:callee@127.0.0.1>;tag=%s\r\n"
+		   "Call-ID: se-1@127.0.0.1\r\nCSeq: 8 INVITE\r\nContact: <sip:peer@127.0.0.1:%u>\r\n"
+		   "Supported: timer\r\nSession-Expires: 2;refresher=uac\r\nContent-Type: application/sdp\r\n"
+		   "Content-Length: %zu\r\n\r\n%s", ntohs(p.to.sin_port), p.port, tag, p.port, strlen(pcma), pcma);
+	ck_assert(peer_wait(b.loop, &p, is_488, 2000));
+	ck_assert(peer_wait(b.loop, &p, update_or_bye, 2000));
+	ck_assert_int_eq(p.m.method_id, SIP_UPDATE);
+	callee_done(&b, &p);
+}
+END_TEST
+
 START_TEST(callee_422_below_min_se)
 {
 	struct ua_pair b;
@@ -329,6 +365,7 @@ int main(void)
 	tcase_add_test(tc, caller_ends_an_unrefreshed_session);
 	tcase_add_test(tc, callee_refreshes_when_asked);
 	tcase_add_test(tc, callee_422_below_min_se);
+	tcase_add_test(tc, refused_reinvite_keeps_the_session);
 	tcase_add_test(tc, callee_ends_an_unrefreshed_session);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
