@@ -1061,6 +1061,9 @@ static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
 {
 	struct sip_call *c = (struct sip_call *)h;
 
+	/* the transaction is over for us (it is destroyed next): it must not call back into a call that this
+	 * timeout ends and its owner frees */
+	sip_txn_set_user(ct, NULL);
 	hold(c);
 	if (ct == c->invite_txn) {
 		c->invite_txn = NULL;
@@ -1101,7 +1104,7 @@ static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
 	} else if (ct == c->other_txn) {
 		c->other_txn = NULL;
 		if (c->st.state == SIP_CALL_ENDING) {
-			c->st.bye_status = 408;
+			c->st.bye_status = sip_txn_last_status(ct) == 503 ? 503 : 408; /* transport failed, or no answer */
 			end_call(c);
 		}
 	}

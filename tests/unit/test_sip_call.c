@@ -12,6 +12,7 @@
 #include "controlplane/controlplane.h"
 #include "sip/sip.h"
 #include "check_main.h"
+#include "sippeer.h"
 #include "testutil.h"
 
 enum uas_mode { UAS_ANSWER, UAS_BUSY, UAS_CHALLENGE, UAS_RING_ONLY, UAS_BAD_SDP, UAS_ANSWER_TWICE, UAS_CROSS_CANCEL };
@@ -369,6 +370,56 @@ END_TEST
 /* ---- against a real UAS (SIPp), when the integration test provides one ------------------------------------ */
 
 /* Direct to the UAS, then (with CALLMETER_SIP_PROXY=IP:PORT) through a Record-Routing proxy. */
+/* A BYE to a peer that has gone (its port closed: ICMP port unreachable, a transport error at once) ends the call
+ * with BYE status 503, and the owner that frees the call when it ends does so safely (the BYE's transaction is
+ * destroyed after it has told the call; under ASan this was a use after free). */
+static void free_when_ended(struct sip_call *c, void *arg)
+{
+	if (sip_call_stats(c)->state == SIP_CALL_ENDED) {
+		*(unsigned *)arg = sip_call_stats(c)->bye_status;
+		sip_call_free(c);
+	}
+}
+
+static const struct sip_call_handler freeing_handler = { .on_state = free_when_ended };
+
+START_TEST(bye_to_a_vanished_peer)
+{
+	struct cp_loop *loop = cp_loop_new();
+	struct sip_ua *ua = sip_ua_new(&(struct sip_ua_config){ 0 });
+	struct sip_udp *u = sip_udp_start(loop, "127.0.0.1", 0, &sip_ua_txn_ops, ua);
+	struct sdp_codec pcmu = { .name = "PCMU", .clock_rate = 8000, .pt = 0 };
+	struct peer p;
+	char to[64];
+	struct sip_call_config cfg = { .from_user = "alice", .from_domain = "uac.test", .to_uri = to,
+				       .media = { .addr = "127.0.0.1", .port = 30000, .codecs = &pcmu, .ncodecs = 1,
+						  .dir = SDP_SENDRECV } };
+	struct sip_call *c;
+	unsigned bye_status = 0;
+	uint64_t t0;
+
+	sip_ua_attach(ua, sip_udp_tp(u));
+	peer_open(&p, sip_udp_port(u));
+	snprintf(to, sizeof(to), "sip:bob@127.0.0.1:%u", p.port);
+	sip_addr_from(&cfg.dst, "127.0.0.1", p.port);
+	c = sip_call_new(ua, &cfg, &freeing_handler, &bye_status);
+	ck_assert_int_eq(sip_call_start(c), 0);
+	ck_assert(peer_wait(loop, &p, is_invite, 2000));
+	peer_respond(&p, 200, NULL, peer_sdp);
+	ck_assert(peer_wait(loop, &p, is_ack, 2000));
+	close(p.fd); /* the peer is gone */
+	ck_assert_int_eq(sip_call_hangup(c), 0);
+	t0 = cm_now_ms();
+	while (!bye_status && cm_now_ms() - t0 < 3000)
+		cp_loop_run_once(loop, 20);
+	ck_assert_uint_eq(bye_status, 503);
+	ck_assert_uint_lt(cm_now_ms() - t0, 1000);
+	sip_ua_free(ua);
+	sip_udp_stop(u);
+	cp_loop_free(loop);
+}
+END_TEST
+
 START_TEST(real_uas_calls)
 {
 	const char *proxy = _i ? getenv("CALLMETER_SIP_PROXY") : NULL;
@@ -429,6 +480,7 @@ static Suite *call_suite(void)
 	tcase_add_test(tc, cancelled_on_no_answer);
 	tcase_add_test(tc, negotiation_failure_acks_and_byes);
 	tcase_add_test(tc, cancel_crossing_2xx);
+	tcase_add_test(tc, bye_to_a_vanished_peer);
 	suite_add_tcase(s, tc);
 	if (getenv("CALLMETER_SIP_UAS")) {
 		TCase *real = tcase_create("real UAS");
