@@ -31,7 +31,6 @@
 #include "controlplane/controlplane.h"
 #include "sip/call_internal.h"
 
-#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, PRACK, UPDATE"
 #define SE_MIN_S 90u /* RFC 4028 §4: the smallest Min-SE */
 #define TAG_MAX 40u
 #define BRANCH_MAX 40u
@@ -410,7 +409,7 @@ static int send_invite(struct sip_call *c)
 	sip_build_request(&b, buf, sizeof(buf), "INVITE", (struct sip_str){ c->remote_uri, strlen(c->remote_uri) });
 	dialog_headers(c, &b, c->invite_branch, c->route, false, c->invite_cseq, "INVITE");
 	contact(c, &b);
-	sip_build_hdrf(&b, "Allow", ALLOW);
+	sip_build_hdrf(&b, "Allow", SIP_ALLOW);
 	if (c->rel100 == SIP_100REL_REQUIRED)
 		sip_build_hdrf(&b, "Require", "100rel");
 	if (c->rel100 != SIP_100REL_OFF)
@@ -471,7 +470,7 @@ static int in_dialog_hdrs(struct sip_call *c, const char *method, uint32_t cseq,
 	dialog_headers(c, &b, branch, c->route_set, true, cseq, method);
 	if (strcmp(method, "INVITE") == 0) { /* a re-INVITE: Contact is mandatory (§8.1.1.8) */
 		contact(c, &b);
-		sip_build_hdrf(&b, "Allow", ALLOW);
+		sip_build_hdrf(&b, "Allow", SIP_ALLOW);
 	}
 	if (extra)
 		sip_build_raw(&b, extra);
@@ -1287,7 +1286,7 @@ static int build_invite_response(struct sip_call *c, const struct sip_msg *req, 
 	sip_build_copy_hdrs(&b, req, SIP_HDR_CALL_ID);
 	sip_build_copy_hdrs(&b, req, SIP_HDR_CSEQ);
 	contact(c, &b);
-	sip_build_hdrf(&b, "Allow", ALLOW);
+	sip_build_hdrf(&b, "Allow", SIP_ALLOW);
 	if (extra)
 		sip_build_raw(&b, extra);
 	return sip_build_finish(&b, ctype, (struct sip_str){ body ? body : "", body ? strlen(body) : 0 });
@@ -1833,7 +1832,7 @@ void sip_call_request(struct sip_call *c, struct sip_txn *st, const struct sip_m
 	}
 	case SIP_OPTIONS:
 		c->ua->st.options++;
-		sip_txn_respond_simple(st, 200, NULL, "Allow: " ALLOW "\r\nAccept: application/sdp\r\n");
+		sip_txn_respond_simple(st, 200, NULL, "Allow: " SIP_ALLOW "\r\nAccept: application/sdp\r\n");
 		break;
 	case SIP_PRACK:
 		prack(c, st, req);
@@ -1842,7 +1841,7 @@ void sip_call_request(struct sip_call *c, struct sip_txn *st, const struct sip_m
 		update(c, st, req);
 		break;
 	default:
-		sip_txn_respond_simple(st, 405, NULL, "Allow: " ALLOW "\r\n");
+		sip_txn_respond_simple(st, 405, NULL, "Allow: " SIP_ALLOW "\r\n");
 	}
 out:
 	release(c);

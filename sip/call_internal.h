@@ -2,6 +2,9 @@
 #ifndef CM_SIP_CALL_INTERNAL_H
 #define CM_SIP_CALL_INTERNAL_H
 
+/* The methods our user agent answers, for every Allow header it sends (in and out of dialogs). */
+#define SIP_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, PRACK, UPDATE"
+
 #include "sip/sip_internal.h"
 
 /* Calls by Call-ID: chained buckets, doubled when there are more calls than buckets, so a lookup stays O(1)

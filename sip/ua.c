@@ -13,7 +13,7 @@
 #include "common/common.h"
 #include "sip/call_internal.h"
 
-#define ALLOW_HDRS "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, PRACK, UPDATE\r\n"
+#define ALLOW_HDRS "Allow: " SIP_ALLOW "\r\n"
 
 uint64_t sip_ua_random(struct sip_ua *ua)
 {
