@@ -537,6 +537,16 @@ found:
 	return s;
 }
 
+/* What is buffered cannot be read (a hole, or more than a message may be): dropped, and the stream resumes at the
+ * next start line. */
+static void tcp_drop(struct an_tcp *s)
+{
+	s->len = 0;
+	s->resync = true;
+	s->resync_scanned = 0;
+	sip_framer_reset(&s->framer);
+}
+
 /* Appends a segment's new bytes (a retransmission's overlap skipped); a hole before it drops what was buffered
  * (the message it was part of cannot be read) and starts again from it.  false: out of memory. */
 static bool tcp_append(struct an_keys *k, struct an_tcp *s, uint32_t seq, const uint8_t *p, uint32_t n)
@@ -557,19 +567,13 @@ static bool tcp_append(struct an_keys *k, struct an_tcp *s, uint32_t seq, const 
 		n -= behind;
 	} else if (behind) { /* ahead: the message the hole is in cannot be read; the next one can */
 		k->sip_tcp_gaps++;
-		s->len = 0;
-		s->resync = true;
-		s->resync_scanned = 0;
-		sip_framer_reset(&s->framer);
+		tcp_drop(s);
 		s->next_seq = seq;
 	}
 	s->next_seq += n;
 	if (s->len + n > AN_TCP_MAX) { /* longer than any message may be: not SIP after all */
 		k->sip_tcp_bad++;
-		s->len = 0;
-		s->resync = true;
-		s->resync_scanned = 0;
-		sip_framer_reset(&s->framer);
+		tcp_drop(s);
 		return true;
 	}
 	if (s->len + n > s->cap) {
