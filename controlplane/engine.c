@@ -537,6 +537,8 @@ static void on_finish(struct cp_loop *loop, void *arg)
 	on_second(e->loop, e); /* the last samples */
 	cp_timer_stop(e->loop, &e->second);
 	e->report->ended_wall_ms = cm_wallclock_ms();
+	if (e->ops->reg_refreshes)
+		e->report->reg_refreshes = e->ops->reg_refreshes(e->sig);
 	if (e->done)
 		e->done(e, e->done_arg);
 }
@@ -892,6 +894,18 @@ void cp_engine_on_registered(struct cp_engine *e, uint32_t ep, uint16_t status, 
 				    reason ? reason : "unREGISTER refused");
 		ep_done(e, p);
 	}
+}
+
+void cp_engine_on_registration_lost(struct cp_engine *e, uint32_t ep, uint16_t status, const char *reason)
+{
+	struct ep *p = ep_get(e, ep);
+
+	if (!p || !(p->flags & EPF_REGISTERED) || p->state == CP_EP_UNREGISTERING || p->state == CP_EP_DONE)
+		return;
+	p->flags &= (uint16_t)~EPF_REGISTERED; /* nothing to unregister at the end */
+	e->report->reg_refresh_failed++;
+	set_outcome(p, status == 0 || status == 408 ? CP_OUT_TIMEOUT : CP_OUT_REGISTRATION_FAILED, status ? status : 408,
+		    reason);
 }
 
 void cp_engine_on_ringing(struct cp_engine *e, uint32_t ep, uint16_t status)
