@@ -556,6 +556,10 @@ struct sip_tls_config;
  * ignored otherwise.  NULL on failure (logged). */
 struct sip_tp *sip_tp_start(struct cp_loop *loop, enum sip_tp_kind kind, const char *ip, uint16_t port,
 			    const struct sip_tls_config *tls, const struct sip_txn_user_ops *ops, void *ops_arg);
+/* Closes a transport (or one endpoint's handle of it).  Safe from inside any callback the transport runs (a
+ * transaction's response, timeout or transport failure): the stop is then done when the transport's code that
+ * ran the callback returns, and no other callback reaches the user for what was stopped meanwhile (on_terminated
+ * as the layer goes excepted). */
 void sip_tp_stop(struct sip_tp *tp);
 enum sip_tp_kind sip_tp_kind(const struct sip_tp *tp);
 struct cp_loop *sip_tp_loop(const struct sip_tp *tp);
