@@ -60,8 +60,18 @@ _Static_assert(offsetof(struct dp_flow, nominal_tsc) == 192, "what TX writes per
 
 enum dp_cmd_type { DP_CMD_ADD = 1, DP_CMD_MODIFY, DP_CMD_DELETE, DP_CMD_IMPAIR, DP_CMD_INJECT, DP_CMD_DTMF };
 #define DP_DTMF_END_PACKETS 3     /* RFC 4733 §2.5.1.4: the final packet is sent three times */
-#define DP_ARP_RETRY_PKTS 50      /* an unresolved flow asks again every 50 packets (1 s at 20 ms) */
 #define DP_ARP_RECHECK_PKTS 256   /* a resolved flow checks its entry's age every 256 packets */
+#define DP_ARP_RETRY_NS 1000000000ull /* a next hop that does not answer is asked again after 1 s, */
+#define DP_ARP_BACKOFF_MAX 3      /* doubling 3 times at most: every 8 s while it stays silent */
+#define DP_ARP_ASKED 256          /* next hops asked for, per lcore (a power of two); DP_ARP_PROBE slots each */
+
+/* One next hop an lcore asked for: requests go per next hop and in time, not per flow and packet (RFC 1122
+ * §2.3.2.1: at most one per second per address), however many flows wait on it. */
+struct dp_arp_asked {
+	uint32_t ip;              /* 0: free */
+	uint32_t tries;           /* requests since the last start over */
+	uint64_t last_ns;         /* the last request */
+};
 
 struct dp_cmd {
 	uint32_t type;
@@ -148,6 +158,7 @@ struct dp_lcore {
 	uint64_t rx_packets, rx_bytes;
 	uint64_t tx_packets, tx_bytes, tx_nombuf, tx_full, events_lost;
 	uint64_t arp_answered, arp_learned, arp_sent, icmp_answered, tx_no_arp, tx_srtp_fail, dtmf_refused;
+	uint64_t arp_retries;     /* requests for a next hop that did not answer the previous one */
 	uint64_t rx_srtp_prev_key;
 	uint64_t tx_skipped;      /* frames a stalled flow skipped (tx_skip) */
 	uint64_t rx_steered;      /* packets handed to the lcore that owns their flow */
@@ -182,6 +193,7 @@ struct dp_lcore {
 	uint16_t impair_on;       /* bit p: profile p impairs anything (one test per packet instead of five) */
 	struct rte_mbuf *txq[DP_TXQ_MAX];
 	unsigned ntx;
+	struct dp_arp_asked arp_asked[DP_ARP_ASKED];
 	/* frames addressed to our own MAC (media from one of our addresses to another): a NIC would put them on
 	 * the wire, where no switch sends them back, so they are received here instead, in the next pass */
 	struct rte_mbuf *local[DP_LOCAL_MAX];
@@ -858,11 +870,42 @@ static uint32_t next_hop(uint32_t ip)
 	return ip;
 }
 
-/* Next-hop MAC for a flow given without one: from the ARP cache, asked for every DP_ARP_RETRY_PKTS packets
- * while unknown, refreshed when the entry has aged past DP_ARP_REACHABLE_S (the old MAC stays in use). */
-static bool tx_resolve_arp(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint64_t now_ns)
+/* An ARP request for next hop nh, unless this lcore asked for it less than the retry interval ago: the first at
+ * once, then after 1 s, 2 s, 4 s, and every 8 s while nobody answers.  A next hop last asked for long ago (it
+ * answered, and its entry has aged since) starts over at 1 s.  The table is bounded: a next hop that finds its
+ * DP_ARP_PROBE slots taken replaces the one asked for longest ago. */
+static void arp_ask(struct dp_lcore *lc, uint32_t src_ip, uint32_t nh, uint64_t now_ns)
 {
 	static const uint8_t zero[6] = { 0 };
+	uint32_t h = (nh * 0x9e3779b1u) >> 16;
+	struct dp_arp_asked *a = NULL;
+
+	for (unsigned i = 0; i < DP_ARP_PROBE; i++) {
+		struct dp_arp_asked *e = &lc->arp_asked[(h + i) & (DP_ARP_ASKED - 1)];
+
+		if (e->ip == nh) {
+			a = e;
+			break;
+		}
+		if (!a || (a->ip && (!e->ip || e->last_ns < a->last_ns)))
+			a = e;
+	}
+	if (a->ip != nh || now_ns - a->last_ns > (DP_ARP_RETRY_NS << (DP_ARP_BACKOFF_MAX + 1)))
+		*a = (struct dp_arp_asked){ .ip = nh };
+	else if (now_ns - a->last_ns < DP_ARP_RETRY_NS << (a->tries - 1 < DP_ARP_BACKOFF_MAX ? a->tries - 1
+												: DP_ARP_BACKOFF_MAX))
+		return; /* a request is out: the flows wait for its answer (tx_no_arp) */
+	else
+		lc->arp_retries++;
+	a->tries++;
+	a->last_ns = now_ns;
+	tx_arp(lc, 1, zero, src_ip, nh);
+}
+
+/* Next-hop MAC for a flow given without one: from the ARP cache, asked for (arp_ask) while unknown, refreshed
+ * when the entry has aged past DP_ARP_REACHABLE_S (the old MAC stays in use meanwhile). */
+static bool tx_resolve_arp(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint64_t now_ns)
+{
 	struct dp_arp_entry e;
 	uint32_t nh;
 
@@ -870,14 +913,13 @@ static bool tx_resolve_arp(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, u
 		return true; /* given by the control plane, or resolved and not due for an age check */
 	nh = next_hop(f->remote_ip);
 	if (!dp_arp_lookup(&g.arp, nh, &e)) {
-		if (k % (f->mac_ok ? DP_ARP_RECHECK_PKTS : DP_ARP_RETRY_PKTS) == 0)
-			tx_arp(lc, 1, zero, f->local_ip, nh);
+		arp_ask(lc, f->local_ip, nh, now_ns);
 		return f->mac_ok != 0;
 	}
 	memcpy(f->remote_mac, e.mac, 6);
 	f->mac_ok = 2; /* resolved by ARP: checked for age */
 	if (now_ns - e.learned_ns > DP_ARP_REACHABLE_S * 1000000000ull)
-		tx_arp(lc, 1, zero, f->local_ip, nh);
+		arp_ask(lc, f->local_ip, nh, now_ns);
 	return true;
 }
 
@@ -2338,6 +2380,7 @@ void dp_proto_totals(struct dp_proto_totals *out)
 		out->arp_requests_answered += g.lc[i].arp_answered;
 		out->arp_learned += g.lc[i].arp_learned;
 		out->arp_requests_sent += g.lc[i].arp_sent;
+		out->arp_retries += g.lc[i].arp_retries;
 		out->icmp_echo_answered += g.lc[i].icmp_answered;
 		out->tx_no_arp += g.lc[i].tx_no_arp;
 		out->tx_late_skipped += g.lc[i].tx_skipped;
