@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -164,6 +165,8 @@ struct dp_lcore {
 	uint64_t rx_steered;      /* packets handed to the lcore that owns their flow */
 	uint64_t pace_max_ns;
 	uint32_t pace_hist[DP_PACING_BUCKETS];
+	clockid_t cpu_clock;      /* the lcore thread's CPU time (snap_wait tells stuck from descheduled) */
+	bool has_cpu_clock;       /* set (release) once cpu_clock is */
 	/* the lcore's own */
 	struct rte_ring *cmd, *evt;
 	uint32_t *wheel;          /* slot → chunk index + 1 of its first chunk */
@@ -1933,6 +1936,8 @@ static int lcore_main(void *arg)
 {
 	struct dp_lcore *lc = arg;
 
+	if (pthread_getcpuclockid(pthread_self(), &lc->cpu_clock) == 0)
+		__atomic_store_n(&lc->has_cpu_clock, true, __ATOMIC_RELEASE);
 	gratuitous_arp(lc);
 	while (!g.stop)
 		lcore_pass(lc);
@@ -2447,19 +2452,56 @@ static bool snap_served(void)
 	return true;
 }
 
+/* The CPU time an lcore thread has had, in ns (0 when it cannot be read). */
+static uint64_t lcore_cpu_ns(const struct dp_lcore *lc)
+{
+	struct timespec ts;
+
+	if (!__atomic_load_n(&lc->has_cpu_clock, __ATOMIC_ACQUIRE) || clock_gettime(lc->cpu_clock, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* An lcore that has not served the request: stuck inside one pass (a dataplane bug: the control plane must not
+ * hang with it) when it ran DP_SNAP_STUCK_S seconds of its own CPU time since the first look after a second, not
+ * when it was not running at all (its CPU lent to others: lcores of this VM's second CPU were seen to get none
+ * for over 4 s under load); DP_SNAP_WAIT_MAX_S of wall time ends the wait whatever the reason. */
+#define DP_SNAP_STUCK_S 2
+#define DP_SNAP_WAIT_MAX_S 60
+
+static bool snap_stuck(uint64_t *cpu_ref, uint64_t waited)
+{
+	bool stuck = waited > DP_SNAP_WAIT_MAX_S * rte_get_tsc_hz();
+
+	for (unsigned l = 0; l < g.port.nlcores && !stuck; l++) {
+		uint64_t cpu;
+
+		if (__atomic_load_n(&g.lc[l].snap_done, __ATOMIC_ACQUIRE) == g.lc[l].snap_seq)
+			continue;
+		cpu = lcore_cpu_ns(&g.lc[l]);
+		if (!cpu_ref[l])
+			cpu_ref[l] = cpu ? cpu : 1;
+		else if (cpu && cpu - cpu_ref[l] > DP_SNAP_STUCK_S * 1000000000ull)
+			stuck = true;
+		else if (!cpu && waited > DP_SNAP_STUCK_S * rte_get_tsc_hz())
+			stuck = true; /* no CPU clock for it: wall time is all there is */
+	}
+	return stuck;
+}
+
 /* Until every lcore served the posted request: spins for about a pass or two, then sleeps between looks. */
 static int snap_wait(void)
 {
 	uint64_t t0 = rte_rdtsc(), spin = rte_get_tsc_hz() / 10000; /* 100 µs */
+	uint64_t cpu_ref[RTE_MAX_LCORE] = { 0 };
 
 	while (!snap_served()) {
 		uint64_t waited = rte_rdtsc() - t0;
 
 		if (!dp_engine_running())
 			return -ENODEV;
-		if (waited > 2 * rte_get_tsc_hz()) {
+		if (waited > rte_get_tsc_hz() && snap_stuck(cpu_ref, waited)) {
 			static struct cm_ratelimit rl = CM_RATELIMIT_INIT(10000, 1);
-			/* a pass that never ends is a dataplane bug; the control plane must not hang with it */
 			cm_log_rl(&rl, CM_LOG_ERROR, "dataplane", "an lcore has been inside one pass for seconds: flow "
 				  "counters are not readable");
 			return -ETIMEDOUT;
