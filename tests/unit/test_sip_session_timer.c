@@ -264,6 +264,30 @@ static bool body_has(const struct sip_msg *m, const char *s)
 	return memmem(m->body.p, m->body.len, s, strlen(s)) != NULL;
 }
 
+/* The peer answers the re-INVITE in p->m 491: the next re-INVITE comes after the §14.1 wait (2.1 to 4 s: we placed
+ * the call; the upper bound with room for a loaded machine's late timers). */
+static void answer_491(struct ua_pair *b, struct peer *p)
+{
+	uint64_t t491, t;
+
+	peer_respond(p, 491, NULL, NULL);
+	t491 = cm_now_ms();
+	ck_assert(peer_wait(b->loop, p, is_invite, 5500));
+	t = cm_now_ms() - t491;
+	ck_assert_msg(t >= 2100 && t <= 4000 + 1000, "re-INVITE %llu ms after the 491", (unsigned long long)t);
+}
+
+/* The peer takes the hold in p->m (recvonly): the owner hears once, of the success. */
+static void hold_taken(struct ua_pair *b, struct peer *p, const char *extra)
+{
+	peer_respond(p, 200, extra, peer_sdp_recvonly);
+	ck_assert(peer_wait(b->loop, p, is_ack, 2000));
+	run_for(b->loop, NULL, SIP_CALL_ENDED, 100);
+	ck_assert_uint_eq(rec.reinvites, 1);
+	ck_assert_uint_eq(rec.status, 200);
+	ck_assert(rec.applied);
+}
+
 /* The owner puts the call on hold while our session refresh (a re-INVITE: the peer does not allow UPDATE) is
  * pending, and the peer answers the refresh 491 (its own offer crossed ours).  The hold is not refused (it was
  * -EBUSY, a failed hold for the product): it waits for the refresh, then for the §14.1 wait after the 491 (2.1 to
@@ -274,23 +298,13 @@ START_TEST(hold_waits_for_our_refresh)
 	struct peer p;
 	struct sip_call *c = call_peer(&b, &p, 2, "Session-Expires: 2;refresher=uac\r\nAllow: INVITE, ACK, BYE\r\n");
 	const struct sip_call_stats *st = sip_call_stats(c);
-	uint64_t t491, t;
 
 	ck_assert(peer_wait(b.loop, &p, is_invite, 2000)); /* the refresh: the same offer */
 	ck_assert(body_has(&p.m, " 9 1 IN IP4 ") && body_has(&p.m, "a=sendrecv"));
 	ck_assert_int_eq(sip_call_reinvite(c, SDP_SENDONLY), 0);
-	peer_respond(&p, 491, NULL, NULL);
-	t491 = cm_now_ms();
-	ck_assert(peer_wait(b.loop, &p, is_invite, 5500));
-	t = cm_now_ms() - t491;
-	ck_assert_msg(t >= 2100 && t <= 4000 + 1000, "hold sent %llu ms after the 491", (unsigned long long)t);
+	answer_491(&b, &p);
 	ck_assert(body_has(&p.m, " 9 2 IN IP4 ") && body_has(&p.m, "a=sendonly")); /* the hold, a new version */
-	peer_respond(&p, 200, "Session-Expires: 2;refresher=uac\r\n", peer_sdp_recvonly);
-	ck_assert(peer_wait(b.loop, &p, is_ack, 2000));
-	run_for(b.loop, NULL, SIP_CALL_ENDED, 100);
-	ck_assert_uint_eq(rec.reinvites, 1);
-	ck_assert_uint_eq(rec.status, 200);
-	ck_assert(rec.applied);
+	hold_taken(&b, &p, "Session-Expires: 2;refresher=uac\r\n");
 	ck_assert_int_eq(rec.dir, SDP_SENDONLY);
 	ck_assert_uint_eq(st->reinvites_sent, 1);
 	ck_assert_uint_eq(st->reinvites_ok, 1);
@@ -309,23 +323,13 @@ START_TEST(hold_answered_491_is_retried)
 	struct peer p;
 	struct sip_call *c = call_peer(&b, &p, 90, "Session-Expires: 90;refresher=uas\r\n");
 	const struct sip_call_stats *st = sip_call_stats(c);
-	uint64_t t491, t;
 
 	ck_assert_int_eq(sip_call_reinvite(c, SDP_INACTIVE), 0);
 	ck_assert(peer_wait(b.loop, &p, is_invite, 2000));
 	ck_assert(body_has(&p.m, "a=inactive"));
-	peer_respond(&p, 491, NULL, NULL);
-	t491 = cm_now_ms();
-	ck_assert(peer_wait(b.loop, &p, is_invite, 5500));
-	t = cm_now_ms() - t491;
-	ck_assert_msg(t >= 2100 && t <= 4000 + 1000, "hold sent again %llu ms after the 491", (unsigned long long)t);
+	answer_491(&b, &p);
 	ck_assert(body_has(&p.m, "a=inactive"));
-	peer_respond(&p, 200, NULL, peer_sdp_recvonly);
-	ck_assert(peer_wait(b.loop, &p, is_ack, 2000));
-	run_for(b.loop, NULL, SIP_CALL_ENDED, 100);
-	ck_assert_uint_eq(rec.reinvites, 1);
-	ck_assert_uint_eq(rec.status, 200);
-	ck_assert(rec.applied);
+	hold_taken(&b, &p, NULL);
 	ck_assert_uint_eq(st->glare, 1);
 	ck_assert_uint_eq(st->reinvites_sent, 2);
 	ck_assert_uint_eq(st->reinvites_ok, 1);
