@@ -378,6 +378,7 @@ void dp_tx_totals(uint64_t *packets, uint64_t *bytes, uint64_t *no_mbuf, uint64_
 struct dp_proto_totals {
 	uint64_t arp_requests_answered, arp_learned, arp_requests_sent, icmp_echo_answered;
 	uint64_t tx_no_arp;       /* packets not sent: next hop not resolved yet */
+	uint64_t arp_retries;     /* requests again for a next hop that did not answer (1 s, 2 s, 4 s, then 8 s) */
 	uint64_t tx_late_skipped; /* frames not sent: their flow was over 1 s behind (lcore or port stalled) */
 	uint64_t tx_srtp_fail;    /* packets libsrtp refused to protect */
 	uint64_t rx_srtp_prev_key; /* SRTP/SRTCP authenticated with the key before a re-key (sent before the peer switched) */

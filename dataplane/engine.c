@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,8 +61,18 @@ _Static_assert(offsetof(struct dp_flow, nominal_tsc) == 192, "what TX writes per
 
 enum dp_cmd_type { DP_CMD_ADD = 1, DP_CMD_MODIFY, DP_CMD_DELETE, DP_CMD_IMPAIR, DP_CMD_INJECT, DP_CMD_DTMF };
 #define DP_DTMF_END_PACKETS 3     /* RFC 4733 §2.5.1.4: the final packet is sent three times */
-#define DP_ARP_RETRY_PKTS 50      /* an unresolved flow asks again every 50 packets (1 s at 20 ms) */
 #define DP_ARP_RECHECK_PKTS 256   /* a resolved flow checks its entry's age every 256 packets */
+#define DP_ARP_RETRY_NS 1000000000ull /* a next hop that does not answer is asked again after 1 s, */
+#define DP_ARP_BACKOFF_MAX 3      /* doubling 3 times at most: every 8 s while it stays silent */
+#define DP_ARP_ASKED 256          /* next hops asked for, per lcore (a power of two); DP_ARP_PROBE slots each */
+
+/* One next hop an lcore asked for: requests go per next hop and in time, not per flow and packet (RFC 1122
+ * §2.3.2.1: at most one per second per address), however many flows wait on it. */
+struct dp_arp_asked {
+	uint32_t ip;              /* 0: free */
+	uint32_t tries;           /* requests since the last start over */
+	uint64_t last_ns;         /* the last request */
+};
 
 struct dp_cmd {
 	uint32_t type;
@@ -148,11 +159,14 @@ struct dp_lcore {
 	uint64_t rx_packets, rx_bytes;
 	uint64_t tx_packets, tx_bytes, tx_nombuf, tx_full, events_lost;
 	uint64_t arp_answered, arp_learned, arp_sent, icmp_answered, tx_no_arp, tx_srtp_fail, dtmf_refused;
+	uint64_t arp_retries;     /* requests for a next hop that did not answer the previous one */
 	uint64_t rx_srtp_prev_key;
 	uint64_t tx_skipped;      /* frames a stalled flow skipped (tx_skip) */
 	uint64_t rx_steered;      /* packets handed to the lcore that owns their flow */
 	uint64_t pace_max_ns;
 	uint32_t pace_hist[DP_PACING_BUCKETS];
+	clockid_t cpu_clock;      /* the lcore thread's CPU time (snap_wait tells stuck from descheduled) */
+	bool has_cpu_clock;       /* set (release) once cpu_clock is */
 	/* the lcore's own */
 	struct rte_ring *cmd, *evt;
 	uint32_t *wheel;          /* slot → chunk index + 1 of its first chunk */
@@ -182,6 +196,7 @@ struct dp_lcore {
 	uint16_t impair_on;       /* bit p: profile p impairs anything (one test per packet instead of five) */
 	struct rte_mbuf *txq[DP_TXQ_MAX];
 	unsigned ntx;
+	struct dp_arp_asked arp_asked[DP_ARP_ASKED];
 	/* frames addressed to our own MAC (media from one of our addresses to another): a NIC would put them on
 	 * the wire, where no switch sends them back, so they are received here instead, in the next pass */
 	struct rte_mbuf *local[DP_LOCAL_MAX];
@@ -858,11 +873,42 @@ static uint32_t next_hop(uint32_t ip)
 	return ip;
 }
 
-/* Next-hop MAC for a flow given without one: from the ARP cache, asked for every DP_ARP_RETRY_PKTS packets
- * while unknown, refreshed when the entry has aged past DP_ARP_REACHABLE_S (the old MAC stays in use). */
-static bool tx_resolve_arp(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint64_t now_ns)
+/* An ARP request for next hop nh, unless this lcore asked for it less than the retry interval ago: the first at
+ * once, then after 1 s, 2 s, 4 s, and every 8 s while nobody answers.  A next hop last asked for long ago (it
+ * answered, and its entry has aged since) starts over at 1 s.  The table is bounded: a next hop that finds its
+ * DP_ARP_PROBE slots taken replaces the one asked for longest ago. */
+static void arp_ask(struct dp_lcore *lc, uint32_t src_ip, uint32_t nh, uint64_t now_ns)
 {
 	static const uint8_t zero[6] = { 0 };
+	uint32_t h = (nh * 0x9e3779b1u) >> 16;
+	struct dp_arp_asked *a = NULL;
+
+	for (unsigned i = 0; i < DP_ARP_PROBE; i++) {
+		struct dp_arp_asked *e = &lc->arp_asked[(h + i) & (DP_ARP_ASKED - 1)];
+
+		if (e->ip == nh) {
+			a = e;
+			break;
+		}
+		if (!a || (a->ip && (!e->ip || e->last_ns < a->last_ns)))
+			a = e;
+	}
+	if (a->ip != nh || now_ns - a->last_ns > (DP_ARP_RETRY_NS << (DP_ARP_BACKOFF_MAX + 1)))
+		*a = (struct dp_arp_asked){ .ip = nh };
+	else if (now_ns - a->last_ns < DP_ARP_RETRY_NS << (a->tries - 1 < DP_ARP_BACKOFF_MAX ? a->tries - 1
+												: DP_ARP_BACKOFF_MAX))
+		return; /* a request is out: the flows wait for its answer (tx_no_arp) */
+	else
+		lc->arp_retries++;
+	a->tries++;
+	a->last_ns = now_ns;
+	tx_arp(lc, 1, zero, src_ip, nh);
+}
+
+/* Next-hop MAC for a flow given without one: from the ARP cache, asked for (arp_ask) while unknown, refreshed
+ * when the entry has aged past DP_ARP_REACHABLE_S (the old MAC stays in use meanwhile). */
+static bool tx_resolve_arp(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint64_t now_ns)
+{
 	struct dp_arp_entry e;
 	uint32_t nh;
 
@@ -870,14 +916,13 @@ static bool tx_resolve_arp(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, u
 		return true; /* given by the control plane, or resolved and not due for an age check */
 	nh = next_hop(f->remote_ip);
 	if (!dp_arp_lookup(&g.arp, nh, &e)) {
-		if (k % (f->mac_ok ? DP_ARP_RECHECK_PKTS : DP_ARP_RETRY_PKTS) == 0)
-			tx_arp(lc, 1, zero, f->local_ip, nh);
+		arp_ask(lc, f->local_ip, nh, now_ns);
 		return f->mac_ok != 0;
 	}
 	memcpy(f->remote_mac, e.mac, 6);
 	f->mac_ok = 2; /* resolved by ARP: checked for age */
 	if (now_ns - e.learned_ns > DP_ARP_REACHABLE_S * 1000000000ull)
-		tx_arp(lc, 1, zero, f->local_ip, nh);
+		arp_ask(lc, f->local_ip, nh, now_ns);
 	return true;
 }
 
@@ -1891,6 +1936,8 @@ static int lcore_main(void *arg)
 {
 	struct dp_lcore *lc = arg;
 
+	if (pthread_getcpuclockid(pthread_self(), &lc->cpu_clock) == 0)
+		__atomic_store_n(&lc->has_cpu_clock, true, __ATOMIC_RELEASE);
 	gratuitous_arp(lc);
 	while (!g.stop)
 		lcore_pass(lc);
@@ -2338,6 +2385,7 @@ void dp_proto_totals(struct dp_proto_totals *out)
 		out->arp_requests_answered += g.lc[i].arp_answered;
 		out->arp_learned += g.lc[i].arp_learned;
 		out->arp_requests_sent += g.lc[i].arp_sent;
+		out->arp_retries += g.lc[i].arp_retries;
 		out->icmp_echo_answered += g.lc[i].icmp_answered;
 		out->tx_no_arp += g.lc[i].tx_no_arp;
 		out->tx_late_skipped += g.lc[i].tx_skipped;
@@ -2404,19 +2452,56 @@ static bool snap_served(void)
 	return true;
 }
 
+/* The CPU time an lcore thread has had, in ns (0 when it cannot be read). */
+static uint64_t lcore_cpu_ns(const struct dp_lcore *lc)
+{
+	struct timespec ts;
+
+	if (!__atomic_load_n(&lc->has_cpu_clock, __ATOMIC_ACQUIRE) || clock_gettime(lc->cpu_clock, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* An lcore that has not served the request: stuck inside one pass (a dataplane bug: the control plane must not
+ * hang with it) when it ran DP_SNAP_STUCK_S seconds of its own CPU time since the first look after a second, not
+ * when it was not running at all (its CPU lent to others: lcores of this VM's second CPU were seen to get none
+ * for over 4 s under load); DP_SNAP_WAIT_MAX_S of wall time ends the wait whatever the reason. */
+#define DP_SNAP_STUCK_S 2
+#define DP_SNAP_WAIT_MAX_S 60
+
+static bool snap_stuck(uint64_t *cpu_ref, uint64_t waited)
+{
+	bool stuck = waited > DP_SNAP_WAIT_MAX_S * rte_get_tsc_hz();
+
+	for (unsigned l = 0; l < g.port.nlcores && !stuck; l++) {
+		uint64_t cpu;
+
+		if (__atomic_load_n(&g.lc[l].snap_done, __ATOMIC_ACQUIRE) == g.lc[l].snap_seq)
+			continue;
+		cpu = lcore_cpu_ns(&g.lc[l]);
+		if (!cpu_ref[l])
+			cpu_ref[l] = cpu ? cpu : 1;
+		else if (cpu && cpu - cpu_ref[l] > DP_SNAP_STUCK_S * 1000000000ull)
+			stuck = true;
+		else if (!cpu && waited > DP_SNAP_STUCK_S * rte_get_tsc_hz())
+			stuck = true; /* no CPU clock for it: wall time is all there is */
+	}
+	return stuck;
+}
+
 /* Until every lcore served the posted request: spins for about a pass or two, then sleeps between looks. */
 static int snap_wait(void)
 {
 	uint64_t t0 = rte_rdtsc(), spin = rte_get_tsc_hz() / 10000; /* 100 µs */
+	uint64_t cpu_ref[RTE_MAX_LCORE] = { 0 };
 
 	while (!snap_served()) {
 		uint64_t waited = rte_rdtsc() - t0;
 
 		if (!dp_engine_running())
 			return -ENODEV;
-		if (waited > 2 * rte_get_tsc_hz()) {
+		if (waited > rte_get_tsc_hz() && snap_stuck(cpu_ref, waited)) {
 			static struct cm_ratelimit rl = CM_RATELIMIT_INIT(10000, 1);
-			/* a pass that never ends is a dataplane bug; the control plane must not hang with it */
 			cm_log_rl(&rl, CM_LOG_ERROR, "dataplane", "an lcore has been inside one pass for seconds: flow "
 				  "counters are not readable");
 			return -ETIMEDOUT;

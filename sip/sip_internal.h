@@ -128,7 +128,20 @@ struct sip_tp {
 	struct cp_timer tick;
 	char ip[64];
 	uint16_t port;
+	/* A callback the transport runs may stop it, or a handle of it: while its entry points are on the stack
+	 * (busy, counted on the clock handle) a stop is only recorded, and done when the outermost one returns. */
+	unsigned busy;
+	bool stop_pending;
+	struct sip_tp *pending;      /* clock: the handles stopped meanwhile */
+	struct sip_tp *next_pending;
 };
+/* Around every entry point of a transport that can run user callbacks (socket readiness, its timers, calls
+ * such as sip_tcp_disconnect): hold, then release, which does the stops requested meanwhile and re-arms the
+ * wheel tick.  release returns false when the whole transport is gone (nothing of it may be touched). */
+void sip_tp_hold(struct sip_tp *tp);
+bool sip_tp_release(struct sip_tp *tp);
+/* A stop of tp requested while its transport is busy (and so deferred), or of the whole transport. */
+bool sip_tp_stopping(const struct sip_tp *tp);
 /* Several sockets can share one transaction layer (UDP per-endpoint ports): transactions created while ctx is
  * set (started by the socket's transport, or received on it) send from it.  Returns the previous setting. */
 void *sip_txn_set_send_ctx(struct sip_txn_layer *l, void *ctx);
@@ -136,6 +149,8 @@ void *sip_txn_set_send_ctx(struct sip_txn_layer *l, void *ctx);
 void *sip_txn_send_ctx(const struct sip_txn *t);
 /* A socket sharing the layer closes: its transactions send from the layer's own from now on. */
 void sip_txn_drop_send_ctx(struct sip_txn_layer *l, void *ctx);
+/* Its transport is stopping (from inside a callback): no more callbacks but on_terminated, nothing received. */
+void sip_txn_layer_quiet(struct sip_txn_layer *l);
 /* Creates the transaction layer (reliable per ops) and the wheel's loop timer: 0 or -ENOMEM. */
 int sip_tp_init(struct sip_tp *tp, enum sip_tp_kind kind, const struct sip_tp_ops *ops, struct cp_loop *loop,
 		const char *ip, uint16_t port, const struct sip_txn_user_ops *uops, void *uarg);

@@ -22,8 +22,40 @@ static void on_tick(struct cp_loop *loop, void *arg)
 {
 	struct sip_tp *tp = arg;
 
+	sip_tp_hold(tp);
 	sip_txn_tick(tp->txl, cp_loop_now_ms(loop));
-	sip_tp_kick(tp);
+	sip_tp_release(tp);
+}
+
+void sip_tp_hold(struct sip_tp *tp)
+{
+	tp->clock->busy++;
+}
+
+bool sip_tp_release(struct sip_tp *tp)
+{
+	struct sip_tp *root = tp->clock;
+
+	if (--root->busy)
+		return true;
+	if (root->stop_pending) {
+		root->pending = NULL; /* the handles go with it */
+		root->ops->stop(root);
+		return false;
+	}
+	while (root->pending) { /* a handle's stop runs no callback */
+		struct sip_tp *h = root->pending;
+
+		root->pending = h->next_pending;
+		h->ops->stop(h);
+	}
+	sip_tp_kick(root);
+	return true;
+}
+
+bool sip_tp_stopping(const struct sip_tp *tp)
+{
+	return tp->stop_pending || tp->clock->stop_pending;
 }
 
 static int tp_send(void *ctx, const struct sockaddr_storage *dst, const char *buf, size_t len)
@@ -92,12 +124,19 @@ struct sip_txn *sip_tp_request(struct sip_tp *tp, const char *req, size_t len, c
 	struct sip_txn *t;
 	void *old;
 
-	/* new timers count from now, not from the last tick; the transaction sends from this handle's socket */
+	/* new timers count from now, not from the last tick (whose callbacks may stop the transport); the
+	 * transaction sends from this handle's socket */
+	sip_tp_hold(tp);
 	sip_txn_tick(tp->txl, cm_now_ms());
-	old = sip_txn_set_send_ctx(tp->txl, tp);
-	t = sip_txn_client_start(tp->txl, req, len, dst, user, err);
-	sip_txn_set_send_ctx(tp->txl, old);
-	sip_tp_kick(tp);
+	if (sip_tp_stopping(tp)) {
+		*err = -ECANCELED;
+		t = NULL;
+	} else {
+		old = sip_txn_set_send_ctx(tp->txl, tp);
+		t = sip_txn_client_start(tp->txl, req, len, dst, user, err);
+		sip_txn_set_send_ctx(tp->txl, old);
+	}
+	sip_tp_release(tp);
 	return t;
 }
 
@@ -113,10 +152,28 @@ struct sip_tp *sip_tp_open_port(struct sip_tp *tp, uint16_t port)
 				      : sip_tcp_open_port((struct sip_tcp *)tp, port);
 }
 
+/* From inside one of the transport's own callbacks the stop waits for the outermost to return (sip_tp_release):
+ * the code that ran the callback still uses the transport.  No callback reaches the user for it after that. */
 void sip_tp_stop(struct sip_tp *tp)
 {
-	if (tp)
+	struct sip_tp *root;
+
+	if (!tp)
+		return;
+	root = tp->clock;
+	if (!root->busy) {
 		tp->ops->stop(tp);
+		return;
+	}
+	if (tp->stop_pending)
+		return;
+	tp->stop_pending = true;
+	if (tp == root)
+		sip_txn_layer_quiet(root->txl);
+	else {
+		tp->next_pending = root->pending;
+		root->pending = tp;
+	}
 }
 
 enum sip_tp_kind sip_tp_kind(const struct sip_tp *tp)
