@@ -986,6 +986,25 @@ static inline __attribute__((always_inline)) struct rte_mbuf *tx_mbuf(struct dp_
 	return m;
 }
 
+/* Checksum offload asked of the port for a built IPv4/UDP frame. */
+static inline void tx_offload(struct rte_mbuf *m)
+{
+	m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
+	m->l2_len = g.cfg.vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN;
+	m->l3_len = DP_IP_HLEN;
+}
+
+/* After frame fr's turn (sent, lost or DTX): the next frame is due one ptime later, with no impairment delay
+ * unless the caller gives it one. */
+static inline void tx_next_frame(struct dp_flow *f, const struct codec_frame *fr)
+{
+	f->ts += fr->ts_inc;
+	if (++f->frame == f->cache->nframes)
+		f->frame = 0;
+	f->nominal_tsc += f->ptime_tsc;
+	f->delay_tsc = 0;
+}
+
 static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const struct codec_frame *fr)
 {
 	struct rte_mbuf *m = tx_mbuf(lc);
@@ -1007,11 +1026,8 @@ static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const s
 					f->payload_sums[f->frame], !g.port.tx_csum_offload);
 	}
 	m->data_len = m->pkt_len = len;
-	if (g.port.tx_csum_offload) {
-		m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
-		m->l2_len = g.cfg.vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN;
-		m->l3_len = DP_IP_HLEN;
-	}
+	if (g.port.tx_csum_offload)
+		tx_offload(m);
 	if (f->srtp && !tx_srtp(lc, (uint32_t)(f - g.flows), m, false)) {
 		rte_pktmbuf_free(m);
 		return NULL;
@@ -1169,11 +1185,7 @@ static void tx_packet(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 		}
 		f->seq++;
 	}
-	f->ts += fr->ts_inc;
-	if (++f->frame == c->nframes)
-		f->frame = 0;
-	f->nominal_tsc += f->ptime_tsc;
-	f->delay_tsc = 0;
+	tx_next_frame(f, fr);
 	if ((lc->impair_on & (1u << f->impair)) && im->jitter_us)
 		f->delay_tsc = (uint32_t)(g.tsc_hz * dp_impair_delay_us(im, idx, f->tx_index) / 1000000);
 }
@@ -1210,21 +1222,14 @@ static inline __attribute__((always_inline)) bool tx_plain(struct dp_lcore *lc, 
 			m->data_len = m->pkt_len = dp_build_rtp_fast(d, f, g.mac, g.cfg.vlan, lc->ip_id++, marker,
 								     c->data + fr->offset, fr->len,
 								     f->payload_sums[f->frame], !g.port.tx_csum_offload);
-		if (g.port.tx_csum_offload) {
-			m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
-			m->l2_len = g.cfg.vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN;
-			m->l3_len = DP_IP_HLEN;
-		}
+		if (g.port.tx_csum_offload)
+			tx_offload(m);
 		f->tx_packets++;
 		f->tx_bytes += fr->len + DP_RTP_HLEN;
 		tx_queue(lc, m);
 	}
 	f->seq++;
-	f->ts += fr->ts_inc;
-	if (++f->frame == c->nframes)
-		f->frame = 0;
-	f->nominal_tsc += f->ptime_tsc;
-	f->delay_tsc = 0;
+	tx_next_frame(f, fr);
 	return true;
 }
 

@@ -232,7 +232,7 @@ static struct dp_flow_params flow_params(uint32_t i)
 
 static void engine_frames_match(uint16_t vlan)
 {
-	char dir[] = "/tmp/cm-dp-txfast-XXXXXX", rx[128], tx[128], eal[512], err[DP_ERR_MAX], cmd[200];
+	char dir[] = "/tmp/cm-dp-txfast-XXXXXX", tx[128], err[DP_ERR_MAX], cmd[200];
 	struct dp_config cfg;
 	struct dp_port_info info;
 	uint8_t mac[6];
@@ -246,17 +246,7 @@ static void engine_frames_match(uint16_t vlan)
 		for (unsigned k = 0; k < 200; k++)
 			data[i * 200 + k] = (uint8_t)(0xd5 ^ (i * 31 + k * 7));
 	}
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(rx, sizeof(rx), "%s/rx.pcap", dir);
-	snprintf(tx, sizeof(tx), "%s/tx.pcap", dir);
-	f = fopen(rx, "wb"); /* an empty capture: nothing to receive */
-	ck_assert_ptr_nonnull(f);
-	const uint32_t hdr[6] = { 0xa1b2c3d4, 2 | 4u << 16, 0, 0, 65535, 1 };
-	fwrite(hdr, sizeof(hdr), 1, f);
-	fclose(f);
-	snprintf(eal, sizeof(eal), "--no-huge --no-shconf -m 256 --no-pci -l 0,1 --log-level=error "
-		 "--vdev=net_pcap0,rx_pcap=%s,tx_pcap=%s", rx, tx);
-	ck_assert_msg(dp_eal_init("test_dp_txfast", eal, err, sizeof(err)) == 0, "%s", err);
+	dpt_pcap_eal("test_dp_txfast", dir, tx, sizeof(tx));
 	dp_config_default(&cfg);
 	cfg.max_flows = 64;
 	cfg.media_ips[0] = MEDIA_IP;
