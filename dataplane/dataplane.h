@@ -263,11 +263,14 @@ struct dp_impair {
  * flags both use), so that a received packet costs two cache misses at most, and so does a sent one. */
 struct dp_flow {
 	/* RX: lines 0-1 */
-	uint8_t rx_srtp;          /* copies of srtp, owd_ext and dtmf_pt below, for the RX path */
+	uint8_t rx_srtp;          /* copies of srtp and owd_ext below, for the RX path */
 	uint8_t rx_owd_ext;
-	uint8_t rx_dtmf_pt;
+	uint8_t dtmf_pt;          /* telephone-event payload type (RFC 4733), 0: none */
 	uint8_t silent;
-	uint8_t rx_pad[4];
+	/* read only by commands and snapshots: kept out of the TX lines */
+	uint16_t ptime_ms;
+	uint8_t ip_idx;
+	uint8_t rx_pad;
 	struct dp_rx_stats rx;
 	/* TX: lines 2-3.  What a packet only reads in line 2, what it writes in line 3: sending dirties one line
 	 * of the flow, not two (half the write-back traffic when the flow table does not fit the cache). */
@@ -285,16 +288,16 @@ struct dp_flow {
 	uint32_t delay_tsc;       /* impairment delay of the next packet */
 	uint16_t seq;
 	uint16_t local_port, remote_port;
-	uint16_t ptime_ms;
+	/* The per-flow constant parts of the IPv4 header and UDP checksums (dp_flow_csum_prepare(), after any
+	 * change to dscp, the addresses, the ports, pt or ssrc): a packet adds only what changes in it. */
+	uint16_t csum_ip, csum_udp;
 	uint8_t remote_mac[6];
 	uint8_t pt, dscp, dir, impair;
 	uint8_t active, ge_bad, held; /* held: reordering keeps an mbuf in the cold state */
 	uint8_t in_wheel;         /* where it is scheduled: 0 nowhere, 1 the timing wheel, 2 + k the periodic
 				   * schedule's class k (at the phase nominal_tsc has in the period) */
-	uint8_t ip_idx;
 	uint8_t mac_ok;           /* remote_mac known (given, or resolved by ARP) */
 	uint8_t srtp;             /* SRTP sessions in the cold state */
-	uint8_t dtmf_pt;          /* telephone-event payload type (RFC 4733), 0: none */
 	uint8_t dtmf;             /* an event is being sent (its state is in the cold state) */
 	uint8_t owd_ext;          /* RFC 8285 TX-time extension id, 0: none */
 } __attribute__((aligned(64)));
