@@ -40,33 +40,16 @@ timeout 60 sipp -sf "$work/drop.xml" -i 127.0.0.1 -p "$dp" -nostdin -trace_err -
 pids="$pids $!"
 sleep 0.5
 
-cat >"$work/plan.ini" <<PLAN
-[test]
-name = reg-refresh
-duration = 5s
-
-[group keepers]
-endpoints = 2
-target = external
-registrar = 127.0.0.1:$kp
-register_expires = 10
-username = {n}
-local_ip = 127.0.0.1
-local_port = 0
-
-[group dropped]
-endpoints = 2
-target = external
-registrar = 127.0.0.1:$dp
-register_expires = 10
-username = {n}
-local_ip = 127.0.0.1
-local_port = 0
-
-[dataplane]
-media_ip = 192.0.2.90
-rtp_ports = 47000-47999
-PLAN
+group() { # NAME REGISTRAR_PORT
+	printf '[group %s]\nendpoints = 2\ntarget = external\nregistrar = 127.0.0.1:%s\nregister_expires = 10\n' "$1" "$2"
+	printf 'username = {n}\nlocal_ip = 127.0.0.1\nlocal_port = 0\n\n'
+}
+{
+	printf '[test]\nname = reg-refresh\nduration = 5s\n\n'
+	group keepers "$kp"
+	group dropped "$dp"
+	printf '[dataplane]\nmedia_ip = 192.0.2.90\nrtp_ports = 47000-47999\n'
+} >"$work/plan.ini"
 
 rc=0
 timeout -k 5 60 "$worker" run "$work/plan.ini" --json-summary "$work/s.json" \
