@@ -676,6 +676,36 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 	}
 }
 
+/* A modify: flow_apply's fields, and a new frame cache (another codec after a re-INVITE: its frames from its
+ * first, the RTP timestamp going on) or packet interval, which the schedule takes from the next packet on. */
+static void cmd_modify(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_params *p, const uint16_t *sums,
+		       uint64_t now)
+{
+	struct dp_flow *f = &g.flows[idx];
+	const struct codec_frame_cache *was = f->cache;
+	uint16_t ptime = f->ptime_ms;
+
+	if (p->cache && p->cache != f->cache) {
+		f->cache = p->cache;
+		f->payload_sums = sums;
+		f->frame = 0;
+		if (p->clock_rate || p->cache->clock_rate)
+			f->rx.clock_rate = p->clock_rate ? p->clock_rate : p->cache->clock_rate;
+	}
+	flow_apply(f, p);
+	if (!f->cache || !f->cache->nframes || !f->ptime_ms || (f->cache == was && f->ptime_ms == ptime))
+		return;
+	if (f->in_wheel >= 2) /* its class is of the old interval */
+		pclass_remove(lc, idx);
+	f->ptime_tsc = (uint32_t)(g.tsc_hz * f->ptime_ms / 1000);
+	/* nothing sent before, or the next packet further away than the new interval: within one from now, spread
+	 * as an added flow's (a flow waiting on the wheel keeps its slot: the new interval starts after it) */
+	if (!was || (!f->in_wheel && (int64_t)(f->nominal_tsc - now) > (int64_t)f->ptime_tsc))
+		f->nominal_tsc = now + spread_offset(lc->spread_k++, f->ptime_tsc);
+	if (!f->in_wheel)
+		tx_schedule(lc, idx, now);
+}
+
 static void cmd_delete(struct dp_lcore *lc, uint32_t idx)
 {
 	struct dp_flow *f = &g.flows[idx];
@@ -718,7 +748,7 @@ static void cmd_run(struct dp_lcore *lc, const struct dp_cmd *c, uint64_t now)
 		break;
 	case DP_CMD_MODIFY:
 		if (g.flows[c->flow].active) {
-			flow_apply(&g.flows[c->flow], &c->u.fp);
+			cmd_modify(lc, c->flow, &c->u.fp, c->payload_sums, now);
 			if (c->srtp_tx || c->srtp_rx)
 				cmd_rekey(c->flow, c->srtp_tx, c->srtp_rx);
 		}
@@ -2322,7 +2352,7 @@ static int flow_cmd(uint32_t type, uint32_t flow, const struct dp_flow_params *p
 		if (p->cache && (!p->cache->nframes || !p->cache->frames ||
 				 (!p->ptime_ms && (!p->cache->ptime_ms || p->cache->ptime_ms > DP_PTIME_MAX_MS))))
 			return -EINVAL;
-		if (p->cache && type == DP_CMD_ADD) {
+		if (p->cache && type != DP_CMD_DELETE) {
 			c.payload_sums = payload_sums(p->cache);
 			if (!c.payload_sums)
 				return -ENOMEM;

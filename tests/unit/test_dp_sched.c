@@ -2,7 +2,8 @@
  * every flow sending to itself, so that RX checks what TX sent.  Five ptimes for four periodic classes: the
  * fifth group stays on the timing wheel.  Then an impairment with delay jitter moves a group to the wheel (its
  * class, left empty, goes to the wheel's group), flows are deleted and re-added with another ptime, and a class
- * emptied by deletes is taken by the flows waiting on the wheel.  In every phase each flow sends one packet per ptime (so none is scheduled twice or
+ * emptied by deletes is taken by the flows waiting on the wheel; last, a group is modified to another codec's
+ * cache and packet interval (a re-INVITE's answer) and sends the new frames at the new interval.  In every phase each flow sends one packet per ptime (so none is scheduled twice or
  * lost from the schedule), and the receiver sees every packet, in sequence, no duplicate.  One EAL per
  * process. */
 #include <errno.h>
@@ -29,6 +30,13 @@ static struct codec_frame frames[NFRAMES];
 static const struct codec_frame_cache cache = {
 	.codec_name = "PCMU", .payload_type = 0, .clock_rate = 8000, .ptime_ms = 20, .nframes = NFRAMES,
 	.frames = frames, .data = data, .data_len = sizeof(data),
+};
+/* what a re-INVITE may switch a flow to: another codec's cache, 80-byte frames of 10 ms */
+static uint8_t data2[NFRAMES * 80];
+static struct codec_frame frames2[NFRAMES];
+static const struct codec_frame_cache cache2 = {
+	.codec_name = "L8", .payload_type = 0, .clock_rate = 8000, .ptime_ms = 10, .nframes = NFRAMES,
+	.frames = frames2, .data = data2, .data_len = sizeof(data2),
 };
 static uint16_t ptime_of[FLOWS];
 static uint64_t sent_at_start[FLOWS];
@@ -110,8 +118,10 @@ START_TEST(periodic_schedule_keeps_every_flow_on_time)
 	struct dp_port_info info;
 	struct dp_impair jitter = { .jitter_us = 3000, .seed = 3 }, none = { 0 };
 
-	for (unsigned i = 0; i < NFRAMES; i++)
+	for (unsigned i = 0; i < NFRAMES; i++) {
 		frames[i] = (struct codec_frame){ .offset = i * 160, .len = 160, .ts_inc = 160 };
+		frames2[i] = (struct codec_frame){ .offset = i * 80, .len = 80, .ts_inc = 80 };
+	}
 	dp_engine_manual = true;
 	ck_assert_msg(dp_eal_init("test_dp_sched", "--no-huge --no-shconf -m 256 --no-pci --vdev=net_ring0 -l 0 "
 				  "--log-level=error", err, sizeof(err)) == 0, "%s", err);
@@ -148,6 +158,41 @@ START_TEST(periodic_schedule_keeps_every_flow_on_time)
 	cut();
 	mark();
 	phase("churn", 500, 20 + 10 + 12 + 20 + 20);
+	/* a modify to another codec's cache and packet interval (a re-INVITE's answer): the 30 ms group sends 80-byte
+	 * frames every 10 ms from its next packet on, in the 10 ms class (the 30 ms class left empty) */
+	{
+		uint64_t pkts[FLOWS], bytes[FLOWS];
+
+		for (uint32_t f = grp[2].first; f < grp[2].first + grp[2].n; f++) {
+			struct dp_flow_params p = { .local_ip = MEDIA_IP, .local_port = (uint16_t)(20000 + 2 * f),
+						    .remote_ip = MEDIA_IP, .remote_port = (uint16_t)(20000 + 2 * f),
+						    .remote_mac = { 2, 0, 0, 0, 0, 9 },
+						    .dir = DP_FLOW_SEND | DP_FLOW_RECV, .payload_type = -1,
+						    .cache = &cache2 };
+			struct dp_flow_snapshot s;
+
+			ck_assert_int_eq(dp_flow_modify(f, &p), 0);
+			ptime_of[f] = 10;
+			ck_assert_int_eq(dp_flow_snapshot(f, &s), 0);
+			pkts[f] = s.tx_packets;
+			bytes[f] = s.tx_bytes;
+		}
+		dpt_run_for_ms(1); /* the modify applied, the old interval's packet due may still go */
+		cut();
+		mark();
+		phase("modify", 400, 20 + 10 + 12 + 20 + 20);
+		for (uint32_t f = grp[2].first; f < grp[2].first + grp[2].n; f++) {
+			struct dp_flow_snapshot s;
+
+			ck_assert_int_eq(dp_flow_snapshot(f, &s), 0);
+			/* Ethernet, IPv4, UDP, RTP headers and the new frames, except perhaps the one packet sent
+			 * before the modify was applied */
+			ck_assert_msg(s.tx_bytes - bytes[f] <= (s.tx_packets - pkts[f]) * (14 + 20 + 8 + 12 + 80) + 80 &&
+				      s.tx_packets - pkts[f] >= 38,
+				      "flow %u: %llu packets, %llu bytes since the modify", f,
+				      (unsigned long long)(s.tx_packets - pkts[f]), (unsigned long long)(s.tx_bytes - bytes[f]));
+		}
+	}
 	/* stop sending; let the loopback deliver the last pass's packets */
 	for (uint32_t f = 0; f < FLOWS; f++) {
 		struct dp_flow_params p = { .local_ip = MEDIA_IP, .local_port = (uint16_t)(20000 + 2 * f),
