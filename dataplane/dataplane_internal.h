@@ -254,4 +254,12 @@ uint16_t dp_build_rtcp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_
 /* Round-trip time in microseconds from a report block (RFC 3550 §6.4.1: A − LSR − DLSR), −1 when LSR is 0. */
 int64_t dp_rtcp_rtt_us(uint32_t ntp_short_now, uint32_t lsr, uint32_t dlsr);
 
+/* analyze.c: SIP in a capture — UDP datagrams and TCP streams to or from the SIP port — read for SDES keys and
+ * SDP formats.  dp_an_learn_sip takes a frame dp_parse gave verdict r; true when it was SIP signalling (consumed,
+ * or counted as unreadable).  dp_an_keys_new: NULL when out of memory. */
+struct an_keys;
+struct an_keys *dp_an_keys_new(uint16_t sip_port);
+void dp_an_keys_free(struct an_keys *k);
+bool dp_an_learn_sip(struct an_keys *k, const struct dp_pkt *pk, enum dp_drop_reason r);
+
 #endif
