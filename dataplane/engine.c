@@ -2555,7 +2555,7 @@ static uint64_t lcore_cpu_ns(const struct dp_lcore *lc)
  * when it was not running at all (its CPU lent to others: lcores of this VM's second CPU were seen to get none
  * for over 4 s under load); DP_SNAP_WAIT_MAX_S of wall time ends the wait whatever the reason. */
 #define DP_SNAP_STUCK_S 2
-#define DP_SNAP_WAIT_MAX_S 60
+#define DP_SNAP_WAIT_MAX_S 10
 
 static bool snap_stuck(uint64_t *cpu_ref, uint64_t waited)
 {
