@@ -66,12 +66,14 @@ serve() {
 serve
 o=$(( $$ % 250 + 1 ))
 # af_packet rings of 4096 frames (4 s of this test's traffic): two busy-polling workers on a 2-CPU machine that
-# others share can be descheduled for longer than the default 512 frames last
+# others share can be descheduled for longer than the default 512 frames last; and their threads float over both
+# CPUs (--lcores): pinned, each worker's control plane shared a CPU with the other's busy-polling lcore, and under
+# load both went without a heartbeat for 10 s (seen: OFFLINE mid-run, 18,486 packets lost)
 spawn_worker() { # NAME TOKEN IFACE MEDIA_IP MAIN_LCORE
 	printf '[worker]\nreconnect_min_ms = 100\nreconnect_max_ms = 300\n' >"$dir/$1.conf"
 	WORKER_TOKEN=$2 CLOUD_URL=localhost:$gport CALLMETER_CA_FILE=$dir/ca.pem HEALTH_PORT=$(free_port) \
 		WORKER_NAME=$1 LOG_FORMAT=pretty LOG_LEVEL=info MEDIA_IP=$4 MAX_FLOWS=40 SIP_IP=127.0.0.1 \
-		CALLMETER_EAL_ARGS="--no-huge --no-shconf -m 256 --no-pci --vdev=net_af_packet0,iface=$3,framecnt=4096 -l 0,1 --main-lcore $5 --no-telemetry --log-level=*:warning" \
+		CALLMETER_EAL_ARGS="--no-huge --no-shconf -m 256 --no-pci --vdev=net_af_packet0,iface=$3,framecnt=4096 --lcores=0@(0,1),1@(0,1) --main-lcore $5 --no-telemetry --log-level=*:warning" \
 		timeout -k 5 170 "$WK" --config "$dir/$1.conf" >>"$dir/$1.log" 2>&1 &
 	wpid=$!
 }
