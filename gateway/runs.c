@@ -638,16 +638,20 @@ struct held_ctx {
 	int nlost;
 };
 
+/* Whether an entry of hello's "parts" ([run_id, part]) names this run. */
+static bool held_run_is(const msgpack_object *e, const char *run)
+{
+	return e->type == MSGPACK_OBJECT_ARRAY && e->via.array.size == 2 &&
+	       e->via.array.ptr[0].type == MSGPACK_OBJECT_STR && e->via.array.ptr[0].via.str.size == strlen(run) &&
+	       memcmp(e->via.array.ptr[0].via.str.ptr, run, strlen(run)) == 0;
+}
+
 static bool holds(const msgpack_object *held, const char *run, int64_t part)
 {
 	for (uint32_t i = 0; i < held->via.array.size; i++) {
 		const msgpack_object *e = &held->via.array.ptr[i];
 
-		if (e->type == MSGPACK_OBJECT_ARRAY && e->via.array.size == 2 &&
-		    e->via.array.ptr[0].type == MSGPACK_OBJECT_STR &&
-		    e->via.array.ptr[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-		    e->via.array.ptr[0].via.str.size == strlen(run) &&
-		    memcmp(e->via.array.ptr[0].via.str.ptr, run, strlen(run)) == 0 &&
+		if (held_run_is(e, run) && e->via.array.ptr[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
 		    e->via.array.ptr[1].via.u64 == (uint64_t)part)
 			return true;
 	}
@@ -669,7 +673,6 @@ static int check_held(void *arg, int n, const char **cols)
 	return 0;
 }
 
-#define LIVE_PART_SQL "SELECT count(*) FROM run_parts WHERE run_id=?1 AND part=?2 AND status IN ('ASSIGNED','ACCEPTED')"
 
 /* A part its worker will never finish: it fails, and its run with it (its endpoints are gone: the other parts
  * stop, as for a refused part). */
@@ -714,7 +717,14 @@ int gw_runs_on_hello(struct gw_server *srv, struct gw_session *s, const msgpack_
 			continue;
 		memcpy(run, e->via.array.ptr[0].via.str.ptr, e->via.array.ptr[0].via.str.size);
 		run[e->via.array.ptr[0].via.str.size] = '\0';
-		live = query_i64(srv->store, LIVE_PART_SQL, run, (int64_t)e->via.array.ptr[1].via.u64);
+		/* a cancel stops every part of the run on the worker: only when none of its parts there is live, for
+		 * a part that failed or was cancelled here (a DONE part still listed is just finishing), once */
+		live = query_i64(srv->store, "SELECT count(*) FROM run_parts WHERE run_id=?1 AND worker_id=?2 AND "
+					     "status IN ('ASSIGNED','ACCEPTED')", run, s->worker_id) ||
+		       query_i64(srv->store, "SELECT count(*) FROM run_parts WHERE run_id=?1 AND part=?2 AND "
+					     "status='DONE'", run, (int64_t)e->via.array.ptr[1].via.u64);
+		for (uint32_t j = 0; j < i && !live; j++)
+			live = held_run_is(&held->via.array.ptr[j], run);
 		if (live || gw_enc_start(&enc, GW_MSG_CANCEL, 1) < 0)
 			continue;
 		gw_enc_str(&enc, "run_id", run);
@@ -759,7 +769,8 @@ static void lose_offline_parts(struct gw_server *srv)
 		       "i", collect_offline, &c, (int64_t)(now - window));
 	for (int i = 0; i < c.n; i++) {
 		/* an earlier part of the same run lost in this pass has cancelled this one already */
-		if (!query_i64(srv->store, LIVE_PART_SQL, c.lost[i].run, c.lost[i].part))
+		if (!query_i64(srv->store, "SELECT count(*) FROM run_parts WHERE run_id=?1 AND part=?2 AND "
+					   "status IN ('ASSIGNED','ACCEPTED')", c.lost[i].run, c.lost[i].part))
 			continue;
 		snprintf(why, sizeof(why), "worker '%s' lost: offline for %u s", c.lost[i].worker, srv->o.lost_after_s);
 		snprintf(run_why, sizeof(run_why), "part %lld lost: worker '%s' offline for %u s", (long long)c.lost[i].part,

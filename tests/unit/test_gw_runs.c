@@ -211,8 +211,9 @@ START_TEST(short_capacity_and_cancel)
 }
 END_TEST
 
-/* hello from a worker coming back, saying which parts it still runs */
-static void sim_worker_back(struct gt_client *t, unsigned port, const char *tok, const char *run_id, uint64_t part)
+/* hello from a worker coming back, saying which parts it still runs (part2 too unless it is UINT64_MAX) */
+static void sim_worker_back2(struct gt_client *t, unsigned port, const char *tok, const char *run_id, uint64_t part,
+			     uint64_t part2)
 {
 	struct gw_enc e;
 
@@ -223,14 +224,21 @@ static void sim_worker_back(struct gt_client *t, unsigned port, const char *tok,
 	gw_enc_u64(&e, "version", GW_PROTO_VERSION);
 	gw_enc_u64(&e, "capacity", GT_SIM_CAPACITY);
 	gw_enc_key(&e, "parts");
-	msgpack_pack_array(&e.pk, 1);
-	msgpack_pack_array(&e.pk, 2);
-	msgpack_pack_str_with_body(&e.pk, run_id, strlen(run_id));
-	msgpack_pack_uint64(&e.pk, part);
+	msgpack_pack_array(&e.pk, part2 == UINT64_MAX ? 1 : 2);
+	for (int i = 0; i < (part2 == UINT64_MAX ? 1 : 2); i++) {
+		msgpack_pack_array(&e.pk, 2);
+		msgpack_pack_str_with_body(&e.pk, run_id, strlen(run_id));
+		msgpack_pack_uint64(&e.pk, i ? part2 : part);
+	}
 	ck_assert_int_eq(gw_conn_send_enc(&t->c, &e), 0);
 	ck_assert_int_ge(gt_pump(t, 1, 5000), 1);
 	ck_assert_msg(strcmp(t->type[0], "welcome") == 0, "%s %s", t->type[0], t->nmsg > 1 ? t->type[1] : "");
 	gt_send_heartbeat(t, "ONLINE");
+}
+
+static void sim_worker_back(struct gt_client *t, unsigned port, const char *tok, const char *run_id, uint64_t part)
+{
+	sim_worker_back2(t, port, tok, run_id, part, UINT64_MAX);
 }
 
 /* serve --lost-after 2: a worker away for less keeps its part; one away for longer has lost it (the run fails
@@ -281,6 +289,46 @@ START_TEST(offline_worker_loses_its_parts)
 	ck_assert_int_eq(gt_pump(&w, 2, 5000), 2);
 	ck_assert_str_eq(w.type[1], "cancel");
 	ck_assert_str_eq(w.run_id[1], id);
+	gt_close(&w);
+	free(gt_stop(&g));
+}
+END_TEST
+
+/* A worker with two parts of a run, one of them done, comes back listing both: the run goes on (a cancel would
+ * stop the live part too). */
+START_TEST(returning_worker_keeps_its_live_part)
+{
+	char ta[GW_TOKEN_LEN + 1], plan[160], args[256], id[64], out[8192];
+	struct gt_gateway g;
+	struct gt_client w;
+	uint64_t callee_part, caller_part;
+
+	gt_create("c", ta);
+	gt_serve(&g, "srv", 0, 30);
+	sim_worker(&w, g.port, ta);
+	write_plan(plan, sizeof(plan), "[group desk]\nendpoints = 10\nrole = callee\n"
+				       "[group phones]\nendpoints = 10\nrole = caller\ntarget = group:desk\n");
+	snprintf(args, sizeof(args), "run submit %s", plan);
+	ck_assert_int_eq(gt_cli(id, sizeof(id), args), 0);
+	ck_assert_int_eq(gt_pump(&w, 2, 5000), 2);
+	ck_assert_str_eq(w.type[1], "assign");
+	callee_part = w.part[1];
+	send_part(&w, GW_MSG_ACCEPT, id, callee_part, 0, false);
+	ck_assert_int_eq(gt_pump(&w, 3, 5000), 3);
+	ck_assert_str_eq(w.type[2], "assign");
+	caller_part = w.part[2];
+	send_part(&w, GW_MSG_ACCEPT, id, caller_part, 0, false);
+	ck_assert_int_eq(gt_pump(&w, 4, 5000), 4);
+	ck_assert_str_eq(w.type[3], "start");
+	send_part(&w, GW_MSG_DONE, id, caller_part, 10, true);
+	gt_pump(&w, 5, 1000); /* release: the callers are through */
+	gt_close(&w);
+	usleep(300000);
+	sim_worker_back2(&w, g.port, ta, id, callee_part, caller_part);
+	ck_assert_int_eq(gt_pump(&w, 2, 1000), 1); /* welcome, no cancel */
+	snprintf(args, sizeof(args), "run show %s", id);
+	ck_assert_int_eq(gt_cli(out, sizeof(out), args), 0);
+	ck_assert_msg(strstr(out, "\"status\":\"RUNNING\""), "%s", out);
 	gt_close(&w);
 	free(gt_stop(&g));
 }
@@ -347,6 +395,7 @@ static Suite *runs_suite(void)
 	tcase_add_test(tc, split_phased_merged_and_durable);
 	tcase_add_test(tc, short_capacity_and_cancel);
 	tcase_add_test(tc, offline_worker_loses_its_parts);
+	tcase_add_test(tc, returning_worker_keeps_its_live_part);
 	tcase_add_test(tc, bad_plans_are_refused_at_submit);
 	tcase_add_test(tc, real_worker_refuses_with_its_reason);
 	suite_add_tcase(s, tc);
