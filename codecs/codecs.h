@@ -286,6 +286,8 @@ const struct codec_frame_cache *codec_cache_set_get(struct codec_cache_set *s, c
 						    unsigned ptime_ms, char *err, size_t errlen);
 size_t codec_cache_set_mem(const struct codec_cache_set *s);
 size_t codec_cache_set_count(const struct codec_cache_set *s);
+/* The i-th cache of the set (i < codec_cache_set_count). */
+const struct codec_frame_cache *codec_cache_set_at(const struct codec_cache_set *s, size_t i);
 void codec_cache_set_free(struct codec_cache_set *s);
 
 /* ---- received-audio metrics -------------------------------------------------------------------------------- */

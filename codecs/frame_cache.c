@@ -316,6 +316,11 @@ size_t codec_cache_set_count(const struct codec_cache_set *s)
 	return s->n;
 }
 
+const struct codec_frame_cache *codec_cache_set_at(const struct codec_cache_set *s, size_t i)
+{
+	return i < s->n ? s->entries[i].cache : NULL;
+}
+
 void codec_cache_set_free(struct codec_cache_set *s)
 {
 	if (!s)

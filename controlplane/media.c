@@ -79,6 +79,8 @@ void cp_media_free(struct cp_media *m)
 		return;
 	for (uint32_t g = 0; g < CFG_MAX_GROUPS; g++)
 		codec_media_free(m->sources[g]);
+	for (size_t i = 0; m->caches && i < codec_cache_set_count(m->caches); i++)
+		dp_cache_forget(codec_cache_set_at(m->caches, i));
 	codec_cache_set_free(m->caches);
 	free(m->slot);
 	free(m->legs);

@@ -402,6 +402,10 @@ int dp_port_counters(struct dp_port_counters *out);
 int dp_inject(const uint8_t *frame, uint16_t len);
 /* True when every lcore has processed every command sent so far. */
 bool dp_commands_done(void);
+/* Before a frame cache is freed, every flow sending from it deleted: what the dataplane keeps for it (its payload
+ * checksums) goes too, once the lcores have applied the deletes, so that a later cache at the same address is
+ * not taken for it (a daemon's parts come and go). */
+void dp_cache_forget(const struct codec_frame_cache *c);
 /* The port's MAC address (valid after dp_start). */
 void dp_port_mac(uint8_t mac[6]);
 size_t dp_flow_hot_bytes(void);

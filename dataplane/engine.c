@@ -2487,6 +2487,19 @@ void dp_proto_totals(struct dp_proto_totals *out)
 	}
 }
 
+void dp_cache_forget(const struct codec_frame_cache *c)
+{
+	for (unsigned i = 0; i < g.nsums; i++) {
+		if (g.sums[i].cache != c)
+			continue;
+		for (int k = 0; k < 200000 && dp_engine_running() && !dp_commands_done(); k++)
+			usleep(50);
+		free(g.sums[i].sums);
+		g.sums[i] = g.sums[--g.nsums];
+		return;
+	}
+}
+
 bool dp_commands_done(void)
 {
 	srtp_reap();

@@ -230,7 +230,22 @@ static struct dp_flow_params flow_params(uint32_t i)
 					.ts0 = 4294967295u - 300 * i, .cache = &cache };
 }
 
-static void engine_frames_match(uint16_t vlan)
+static void fill_cache(uint8_t pattern)
+{
+	for (unsigned i = 0; i < NFRAMES; i++) {
+		frames[i] = (struct codec_frame){ .offset = i * 200, .len = flen[i], .ts_inc = 80,
+						  .flags = (uint16_t)(i == 0 || i == 8 ? CODEC_FRAME_MARKER : 0) };
+		if (flen[i] == 0)
+			frames[i].flags = CODEC_FRAME_DTX;
+		for (unsigned k = 0; k < 200; k++)
+			data[i * 200 + k] = (uint8_t)(pattern ^ (i * 31 + k * 7));
+	}
+}
+
+/* reuse: first other flows send from the cache holding other frames, are deleted and the cache forgotten
+ * (dp_cache_forget), as a daemon's part ends and frees its caches; the frames checked then come from a cache at
+ * the same address with new contents, whose checksums must be its own. */
+static void engine_frames_match(uint16_t vlan, bool reuse)
 {
 	char dir[] = "/tmp/cm-dp-txfast-XXXXXX", tx[128], err[DP_ERR_MAX], cmd[200];
 	struct dp_config cfg;
@@ -238,14 +253,7 @@ static void engine_frames_match(uint16_t vlan)
 	uint8_t mac[6];
 	FILE *f;
 
-	for (unsigned i = 0; i < NFRAMES; i++) {
-		frames[i] = (struct codec_frame){ .offset = i * 200, .len = flen[i], .ts_inc = 80,
-						  .flags = (uint16_t)(i == 0 || i == 8 ? CODEC_FRAME_MARKER : 0) };
-		if (flen[i] == 0)
-			frames[i].flags = CODEC_FRAME_DTX;
-		for (unsigned k = 0; k < 200; k++)
-			data[i * 200 + k] = (uint8_t)(0xd5 ^ (i * 31 + k * 7));
-	}
+	fill_cache(reuse ? 0x3c : 0xd5);
 	dpt_pcap_eal("test_dp_txfast", dir, tx, sizeof(tx));
 	dp_config_default(&cfg);
 	cfg.max_flows = 64;
@@ -256,6 +264,19 @@ static void engine_frames_match(uint16_t vlan)
 	ck_assert_msg(dp_configure(&cfg, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_msg(dp_start("net_pcap0", &info, err, sizeof(err)) == 0, "%s", err);
 	dp_port_mac(mac);
+	if (reuse) {
+		for (uint32_t i = 0; i < FLOWS; i++) {
+			struct dp_flow_params p = flow_params(i);
+
+			p.local_port = (uint16_t)(31000 + 2 * i);
+			ck_assert_int_eq(dp_flow_add(FLOWS + i, &p), 0);
+		}
+		usleep(100000);
+		for (uint32_t i = 0; i < FLOWS; i++)
+			ck_assert_int_eq(dp_flow_delete(FLOWS + i), 0);
+		dp_cache_forget(&cache);
+		fill_cache(0xd5);
+	}
 	for (uint32_t i = 0; i < FLOWS; i++) {
 		struct dp_flow_params p = flow_params(i);
 		ck_assert_int_eq(dp_flow_add(i, &p), 0);
@@ -297,6 +318,8 @@ static void engine_frames_match(uint16_t vlan)
 			continue; /* the gratuitous ARP */
 		ck_assert_uint_eq(frame[l2 + 9], 17);
 		uint16_t sport = (uint16_t)(frame[l2 + 20] << 8 | frame[l2 + 21]);
+		if (reuse && sport >= 31000)
+			continue; /* the first flows' */
 		ck_assert(sport >= 30000 && sport < 30000 + 2 * FLOWS && !(sport & 1));
 		unsigned i = (sport - 30000) / 2;
 		/* DTX frames are not sent: the timestamp runs on, the sequence number does not */
@@ -334,13 +357,19 @@ static void engine_frames_match(uint16_t vlan)
 
 START_TEST(engine_frames_untagged)
 {
-	engine_frames_match(0);
+	engine_frames_match(0, false);
 }
 END_TEST
 
 START_TEST(engine_frames_vlan)
 {
-	engine_frames_match(301);
+	engine_frames_match(301, false);
+}
+END_TEST
+
+START_TEST(engine_frames_after_cache_reuse)
+{
+	engine_frames_match(0, true);
 }
 END_TEST
 
@@ -356,6 +385,7 @@ int main(void)
 	tcase_set_timeout(te, 60);
 	tcase_add_test(te, engine_frames_untagged);
 	tcase_add_test(te, engine_frames_vlan);
+	tcase_add_test(te, engine_frames_after_cache_reuse);
 	suite_add_tcase(s, te);
 	return run_suite(s);
 }
