@@ -353,7 +353,8 @@ int dp_configure(const struct dp_config *cfg, char *err, size_t errlen);
  * later), −ENODEV (not started). */
 int dp_flow_add(uint32_t flow, const struct dp_flow_params *p);
 /* Modify: remote, direction, payload, DSCP... from p; another cache or ptime (a codec change) sends the new frames
- * at the new interval from the next packet, due within one new interval.  p->srtp NULL keeps the flow's SRTP as it is; keys re-key
+ * at the new interval from the next packet: due within one new interval for a flow on the periodic schedule, at
+ * its old time for one on the timing wheel (impaired, or every class taken).  p->srtp NULL keeps the flow's SRTP as it is; keys re-key
  * each direction whose key (or suite) changed, the others keep their sessions: TX protects with the new key from
  * its next packet; RX authenticates with the new key and falls back to the previous one (packets the peer sent
  * before it switched) until 128 packets (the replay window) have passed with the new key.  A plain flow given keys

@@ -689,6 +689,7 @@ static void cmd_modify(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_p
 		f->cache = p->cache;
 		f->payload_sums = sums;
 		f->frame = 0;
+		f->dtmf = 0; /* an event being sent ends (its duration counts in the old codec's clock) */
 		if (p->clock_rate || p->cache->clock_rate)
 			f->rx.clock_rate = p->clock_rate ? p->clock_rate : p->cache->clock_rate;
 	}
