@@ -47,6 +47,7 @@ struct sip_call {
 	struct sip_call *hnext;      /* in the UA's table */
 	uint32_t hash;
 	bool hashed, incoming, doomed, got_provisional, cancel_wanted, cancelled;
+	bool built_ok;               /* check_strings(): requests go to sip_tp_request_built */
 	unsigned depth;              /* entry points on the stack */
 	const struct sip_call_handler *cb;
 	void *arg;
@@ -362,37 +363,70 @@ static void new_branch(struct sip_call *c, char *out)
 	put_hex(out + sizeof(SIP_MAGIC_COOKIE) - 1, sip_ua_random(c->ua), 16);
 }
 
-static void via(struct sip_call *c, struct sip_builder *b, const char *branch)
-{
-	char v[160];
-
-	sip_tp_via(c->tp, branch, v, sizeof(v));
-	sip_build_hdrf(b, "Via", "%s", v);
-}
-
 static void contact(struct sip_call *c, struct sip_builder *b)
 {
-	char uri[SIP_CALL_FIELD_MAX + 96];
+	sip_build_lit(b, "Contact: <");
+	sip_build_contact_uri(b, c->tp, c->contact_user);
+	sip_build_lit(b, ">\r\n");
+}
 
-	sip_tp_contact_uri(c->tp, c->contact_user, uri, sizeof(uri));
-	sip_build_hdrf(b, "Contact", "<%s>", uri);
+/* Whether every string of the call that goes into its requests leaves them parsable (no CR or LF; URIs we put
+ * in a request line without white space): then its transactions take the key from us (sip_tp_request_built)
+ * instead of parsing each request again.  Checked again whenever those strings change; a call with an odd
+ * string (configuration, or a peer's folded header) keeps the parsing path and its errors. */
+static void check_strings(struct sip_call *c)
+{
+	c->built_ok = sip_hdr_safe(c->call_id) && sip_hdr_safe(c->local_tag) && sip_hdr_safe(c->remote_tag) &&
+		      sip_hdr_safe(c->local_uri) && sip_ruri_safe(c->remote_uri) &&
+		      sip_ruri_safe(c->remote_target[0] ? c->remote_target : c->remote_uri) &&
+		      sip_hdr_safe(c->contact_user) && sip_hdr_safe(c->route_set) && sip_hdr_safe(c->route) &&
+		      sip_hdr_safe(c->auth_user) &&
+		      (!c->chal || (sip_hdr_safe(c->chal->realm) && sip_hdr_safe(c->chal->nonce) &&
+				    sip_hdr_safe(c->chal->opaque)));
+}
+
+/* Starts the client transaction of a request built in buf with this branch and method. */
+static struct sip_txn *request(struct sip_call *c, const char *buf, int n, const struct sockaddr_storage *dst,
+			       const char *branch, enum sip_method method, int *err)
+{
+	if (!c->built_ok)
+		return sip_tp_request(c->tp, buf, (size_t)n, dst, &c->h, err);
+	return sip_tp_request_built(c->tp, buf, (size_t)n, dst, (struct sip_str){ branch, strlen(branch) }, method,
+				    &c->h, err);
 }
 
 /* The headers of every request in this dialog, either role (§12.2.1.1): From is us, To the peer. */
 static void dialog_headers(struct sip_call *c, struct sip_builder *b, const char *branch, const char *route,
 			   bool remote_tag, uint32_t cseq, const char *method)
 {
-	via(c, b, branch);
-	sip_build_hdrf(b, "Max-Forwards", "70");
-	if (route && route[0])
-		sip_build_hdrf(b, "Route", "%s", route);
-	sip_build_hdrf(b, "From", "<%s>;tag=%s", c->local_uri, c->local_tag);
-	if (remote_tag && c->remote_tag[0])
-		sip_build_hdrf(b, "To", "<%s>;tag=%s", c->remote_uri, c->remote_tag);
-	else
-		sip_build_hdrf(b, "To", "<%s>", c->remote_uri);
-	sip_build_hdrf(b, "Call-ID", "%s", c->call_id);
-	sip_build_hdrf(b, "CSeq", "%u %s", cseq, method);
+	sip_build_lit(b, "Via: ");
+	sip_build_via(b, c->tp, branch);
+	sip_build_lit(b, "\r\nMax-Forwards: 70\r\n");
+	if (route && route[0]) {
+		sip_build_lit(b, "Route: ");
+		sip_build_cstr(b, route);
+		sip_build_lit(b, "\r\n");
+	}
+	sip_build_lit(b, "From: <");
+	sip_build_cstr(b, c->local_uri);
+	sip_build_lit(b, ">;tag=");
+	sip_build_cstr(b, c->local_tag);
+	sip_build_lit(b, "\r\nTo: <");
+	sip_build_cstr(b, c->remote_uri);
+	if (remote_tag && c->remote_tag[0]) {
+		sip_build_lit(b, ">;tag=");
+		sip_build_cstr(b, c->remote_tag);
+		sip_build_lit(b, "\r\n");
+	} else {
+		sip_build_lit(b, ">\r\n");
+	}
+	sip_build_lit(b, "Call-ID: ");
+	sip_build_cstr(b, c->call_id);
+	sip_build_lit(b, "\r\nCSeq: ");
+	sip_build_uint(b, cseq);
+	sip_build_lit(b, " ");
+	sip_build_cstr(b, method);
+	sip_build_lit(b, "\r\n");
 }
 
 static int send_invite(struct sip_call *c)
@@ -409,7 +443,7 @@ static int send_invite(struct sip_call *c)
 	sip_build_request(&b, buf, sizeof(buf), "INVITE", (struct sip_str){ c->remote_uri, strlen(c->remote_uri) });
 	dialog_headers(c, &b, c->invite_branch, c->route, false, c->invite_cseq, "INVITE");
 	contact(c, &b);
-	sip_build_hdrf(&b, "Allow", SIP_ALLOW);
+	sip_build_lit(&b, "Allow: " SIP_ALLOW "\r\n");
 	if (c->rel100 == SIP_100REL_REQUIRED)
 		sip_build_hdrf(&b, "Require", "100rel");
 	if (c->rel100 != SIP_100REL_OFF)
@@ -430,11 +464,11 @@ static int send_invite(struct sip_call *c)
 			return n;
 		sip_build_hdrf(&b, c->chal->proxy ? "Proxy-Authorization" : "Authorization", "%s", auth);
 	}
-	sip_build_hdrf(&b, "User-Agent", "callmeter/%s", CM_VERSION);
+	sip_build_lit(&b, "User-Agent: callmeter/" CM_VERSION "\r\n");
 	n = sip_build_finish(&b, "application/sdp", (struct sip_str){ sdp, (size_t)sl });
 	if (n < 0)
 		return n;
-	c->invite_txn = sip_tp_request(c->tp, buf, (size_t)n, &c->dst, &c->h, &err);
+	c->invite_txn = request(c, buf, n, &c->dst, c->invite_branch, SIP_INVITE, &err);
 	return c->invite_txn ? 0 : err;
 }
 
@@ -450,7 +484,7 @@ static int send_cancel(struct sip_call *c)
 	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
 	if (n < 0)
 		return n;
-	c->cancel_txn = sip_tp_request(c->tp, buf, (size_t)n, &c->dst, &c->h, &err);
+	c->cancel_txn = request(c, buf, n, &c->dst, c->invite_branch, SIP_CANCEL, &err);
 	c->cancelled = c->cancel_txn != NULL;
 	return c->cancel_txn ? 0 : err;
 }
@@ -470,7 +504,7 @@ static int in_dialog_hdrs(struct sip_call *c, const char *method, uint32_t cseq,
 	dialog_headers(c, &b, branch, c->route_set, true, cseq, method);
 	if (strcmp(method, "INVITE") == 0) { /* a re-INVITE: Contact is mandatory (§8.1.1.8) */
 		contact(c, &b);
-		sip_build_hdrf(&b, "Allow", SIP_ALLOW);
+		sip_build_lit(&b, "Allow: " SIP_ALLOW "\r\n");
 	}
 	if (extra)
 		sip_build_raw(&b, extra);
@@ -487,7 +521,8 @@ static int in_dialog_hdrs(struct sip_call *c, const char *method, uint32_t cseq,
 		}
 		return sip_tp_send(c->tp, &c->next_hop, buf, (size_t)n);
 	}
-	*txn = sip_tp_request(c->tp, buf, (size_t)n, &c->next_hop, &c->h, &err);
+	*txn = request(c, buf, n, &c->next_hop, branch, sip_method_from_str((struct sip_str){ method, strlen(method) }),
+		       &err);
 	return *txn ? 0 : err;
 }
 
@@ -783,6 +818,7 @@ static int make_dialog(struct sip_call *c, const struct sip_msg *m)
 {
 	struct sip_addr a;
 	const char *why;
+	int rc;
 
 	if (sip_parse_addr(sip_msg_hdr(m, SIP_HDR_TO)->value, &a, &why) < 0 || a.tag.len == 0 ||
 	    a.tag.len >= sizeof(c->remote_tag))
@@ -794,7 +830,9 @@ static int make_dialog(struct sip_call *c, const struct sip_msg *m)
 		copy_str(c->remote_target, sizeof(c->remote_target), a.uri_str);
 	else
 		cm_strlcpy(c->remote_target, c->remote_uri, sizeof(c->remote_target));
-	return route_set(c, m, true);
+	rc = route_set(c, m, true);
+	check_strings(c);
+	return rc;
 }
 
 /* Keeps a copy of the peer's SDP and parses it into the scratch session; strings then point into the copy. */
@@ -890,6 +928,7 @@ static bool retry_with_credentials(struct sip_call *c, const struct sip_msg *m)
 		c->nc = 0; /* nc counts requests per nonce */
 	}
 	*c->chal = ch;
+	check_strings(c);
 	c->got_provisional = false;
 	return send_invite(c) == 0;
 }
@@ -1227,6 +1266,7 @@ struct sip_call *sip_call_new(struct sip_ua *ua, const struct sip_call_config *c
 		memcpy(c->fallback, cfg->fallback, c->nfallback * sizeof(*c->fallback));
 	}
 	sip_call_table_add(&ua->calls, c);
+	check_strings(c);
 	return c;
 
 free_c:
@@ -1286,7 +1326,7 @@ static int build_invite_response(struct sip_call *c, const struct sip_msg *req, 
 	sip_build_copy_hdrs(&b, req, SIP_HDR_CALL_ID);
 	sip_build_copy_hdrs(&b, req, SIP_HDR_CSEQ);
 	contact(c, &b);
-	sip_build_hdrf(&b, "Allow", SIP_ALLOW);
+	sip_build_lit(&b, "Allow: " SIP_ALLOW "\r\n");
 	if (extra)
 		sip_build_raw(&b, extra);
 	return sip_build_finish(&b, ctype, (struct sip_str){ body ? body : "", body ? strlen(body) : 0 });
@@ -1509,6 +1549,7 @@ void sip_call_incoming(struct sip_ua *ua, struct sip_txn *st, const struct sip_m
 	c->invite_cseq = c->remote_cseq = cs.seq;
 	c->dst = *src;
 	route_set(c, req, false);
+	check_strings(c);
 	sip_sdp_local_copy(&c->media, &a->media, c->media_addr, sizeof(c->media_addr), c->crypto_suite,
 			   sizeof(c->crypto_suite), c->crypto_key, sizeof(c->crypto_key));
 	c->ring_ms = a->ring_ms;

@@ -15,6 +15,7 @@
  * opaque); send_register() expands it on its stack. */
 struct reg_chal {
 	bool proxy, qop_auth, stale, has_opaque;
+	bool safe;                    /* realm, nonce and opaque hold no CR or LF (send_register's fast path) */
 	enum sip_digest_alg alg;
 	uint16_t nonce, opaque;       /* offsets into s; the realm is at 0 */
 	char s[];
@@ -32,6 +33,7 @@ struct sip_reg {
 	uint32_t cseq;
 	uint32_t expires;             /* what we ask for next */
 	bool unregistering;
+	bool built_ok;                /* the configured strings leave REGISTERs parsable: sip_tp_request_built */
 	uint8_t auth_tries, tries_423;
 	uint8_t nfallback, next_fallback;
 	uint32_t nc;
@@ -76,28 +78,45 @@ static void chal_expand(const struct reg_chal *k, struct sip_challenge *c)
 
 static int send_register(struct sip_reg *r)
 {
-	char buf[4096], branch[48], rnd[33], auth[1024], ruri[REG_FIELD_MAX + 8], via[160], contact[REG_FIELD_MAX + 96];
+	char buf[4096], branch[48], rnd[33], auth[1024], ruri[REG_FIELD_MAX + 8];
 	struct sip_builder b;
 	int n, err;
 
 	if (sip_digest_cnonce(rnd, sizeof(rnd)) < 0)
 		return -EIO;
-	snprintf(branch, sizeof(branch), SIP_MAGIC_COOKIE "%s", rnd);
-	sip_tp_via(r->tp, branch, via, sizeof(via));
-	sip_tp_contact_uri(r->tp, r->user, contact, sizeof(contact));
-	snprintf(ruri, sizeof(ruri), "sip:%s", r->domain);
+	memcpy(branch, SIP_MAGIC_COOKIE, sizeof(SIP_MAGIC_COOKIE) - 1);
+	memcpy(branch + sizeof(SIP_MAGIC_COOKIE) - 1, rnd, sizeof(rnd));
+	memcpy(ruri, "sip:", 4);
+	cm_strlcpy(ruri + 4, r->domain, sizeof(ruri) - 4);
 	r->cseq++;
 	sip_build_request(&b, buf, sizeof(buf), "REGISTER", (struct sip_str){ ruri, strlen(ruri) });
-	sip_build_hdrf(&b, "Via", "%s", via);
-	sip_build_hdrf(&b, "Max-Forwards", "70");
-	if (r->route[0])
-		sip_build_hdrf(&b, "Route", "%s", r->route);
-	sip_build_hdrf(&b, "From", "<sip:%s@%s>;tag=%s", r->user, r->domain, r->from_tag);
-	sip_build_hdrf(&b, "To", "<sip:%s@%s>", r->user, r->domain);
-	sip_build_hdrf(&b, "Call-ID", "%s", r->call_id);
-	sip_build_hdrf(&b, "CSeq", "%u REGISTER", r->cseq);
-	sip_build_hdrf(&b, "Contact", "<%s>", contact);
-	sip_build_hdrf(&b, "Expires", "%u", r->unregistering ? 0 : r->expires);
+	sip_build_lit(&b, "Via: ");
+	sip_build_via(&b, r->tp, branch);
+	sip_build_lit(&b, "\r\nMax-Forwards: 70\r\n");
+	if (r->route[0]) {
+		sip_build_lit(&b, "Route: ");
+		sip_build_cstr(&b, r->route);
+		sip_build_lit(&b, "\r\n");
+	}
+	sip_build_lit(&b, "From: <sip:");
+	sip_build_cstr(&b, r->user);
+	sip_build_lit(&b, "@");
+	sip_build_cstr(&b, r->domain);
+	sip_build_lit(&b, ">;tag=");
+	sip_build_cstr(&b, r->from_tag);
+	sip_build_lit(&b, "\r\nTo: <sip:");
+	sip_build_cstr(&b, r->user);
+	sip_build_lit(&b, "@");
+	sip_build_cstr(&b, r->domain);
+	sip_build_lit(&b, ">\r\nCall-ID: ");
+	sip_build_cstr(&b, r->call_id);
+	sip_build_lit(&b, "\r\nCSeq: ");
+	sip_build_uint(&b, r->cseq);
+	sip_build_lit(&b, " REGISTER\r\nContact: <");
+	sip_build_contact_uri(&b, r->tp, r->user);
+	sip_build_lit(&b, ">\r\nExpires: ");
+	sip_build_uint(&b, r->unregistering ? 0 : r->expires);
+	sip_build_lit(&b, "\r\n");
 	if (r->chal) {
 		char cnonce[33];
 		struct sip_challenge c;
@@ -112,11 +131,15 @@ static int send_register(struct sip_reg *r)
 			return n;
 		sip_build_hdrf(&b, c.proxy ? "Proxy-Authorization" : "Authorization", "%s", auth);
 	}
-	sip_build_hdrf(&b, "User-Agent", "callmeter/%s", CM_VERSION);
+	sip_build_lit(&b, "User-Agent: callmeter/" CM_VERSION "\r\n");
 	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
 	if (n < 0)
 		return n;
-	r->pending = sip_tp_request(r->tp, buf, (size_t)n, &r->dst, &r->h, &err);
+	if (r->built_ok && (!r->chal || r->chal->safe))
+		r->pending = sip_tp_request_built(r->tp, buf, (size_t)n, &r->dst, (struct sip_str){ branch, strlen(branch) },
+						  SIP_REGISTER, &r->h, &err);
+	else
+		r->pending = sip_tp_request(r->tp, buf, (size_t)n, &r->dst, &r->h, &err);
 	if (!r->pending)
 		return err;
 	r->st.registers_sent++;
@@ -133,7 +156,8 @@ static int chal_keep(struct sip_reg *r, const struct sip_challenge *c)
 		return -ENOMEM;
 	*k = (struct reg_chal){ .proxy = c->proxy, .qop_auth = c->qop_auth, .stale = c->stale,
 				.has_opaque = c->has_opaque, .alg = c->alg, .nonce = (uint16_t)lr,
-				.opaque = (uint16_t)(lr + ln) };
+				.opaque = (uint16_t)(lr + ln),
+				.safe = sip_hdr_safe(c->realm) && sip_hdr_safe(c->nonce) && sip_hdr_safe(c->opaque) };
 	memcpy(k->s, c->realm, lr);
 	memcpy(k->s + lr, c->nonce, ln);
 	memcpy(k->s + lr + ln, c->opaque, lo);
@@ -330,6 +354,8 @@ struct sip_reg *sip_reg_new(struct sip_tp *tp, const struct sip_reg_config *cfg,
 	memcpy(r->from_tag, rnd, 16);
 	r->from_tag[16] = '\0';
 	r->expires = cfg->expires ? cfg->expires : 3600;
+	r->built_ok = sip_ruri_safe(r->domain) && sip_hdr_safe(r->user) && sip_hdr_safe(r->auth_user) &&
+		      sip_hdr_safe(r->route);
 	r->cb = cb;
 	r->arg = arg;
 	cp_timer_init(&r->refresh, on_refresh, r);

@@ -50,10 +50,23 @@ static inline bool sip_str_eq(struct sip_str s, const char *lit)
 	return s.len == n && (n == 0 || memcmp(s.p, lit, n) == 0);
 }
 
+/* n octets of a and b equal but for the case of ASCII letters (strncasecmp in the C locale, without its call and
+ * locale tables, for strings without NUL octets). */
+static inline bool sip_ascii_caseeq(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+
+		if (x != y && ((x ^ y) != 0x20 || (unsigned char)((x | 0x20) - 'a') > 'z' - 'a'))
+			return false;
+	}
+	return true;
+}
+
 static inline bool sip_str_caseeq(struct sip_str s, const char *lit)
 {
 	size_t n = strlen(lit);
-	return s.len == n && (n == 0 || strncasecmp(s.p, lit, n) == 0);
+	return s.len == n && sip_ascii_caseeq(s.p, lit, n);
 }
 
 /* ---- messages --------------------------------------------------------------------------------------------- */

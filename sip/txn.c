@@ -127,7 +127,7 @@ static struct sip_txn *lookup(struct sip_txn_layer *l, bool server, const struct
 		    memcmp(t->branch, k->branch.p, k->branch.len) == 0 && t->method_len == method.len &&
 		    memcmp(t->method, method.p, method.len) == 0 &&
 		    (!server || (t->sent_by_len == k->sent_by.len &&
-				 strncasecmp(t->sent_by, k->sent_by.p, k->sent_by.len) == 0)))
+				 sip_ascii_caseeq(t->sent_by, k->sent_by.p, k->sent_by.len))))
 			return t;
 	return NULL;
 }
@@ -389,27 +389,17 @@ static struct sip_txn *txn_new(struct sip_txn_layer *l, enum sip_txn_kind kind, 
 	return t;
 }
 
-struct sip_txn *sip_txn_client_start(struct sip_txn_layer *l, const char *req, size_t len,
-				     const struct sockaddr_storage *dst, void *user, int *err)
+static struct sip_txn *client_start(struct sip_txn_layer *l, const struct txn_key *k, bool invite, const char *req,
+				   size_t len, const struct sockaddr_storage *dst, void *user, int *err)
 {
-	struct txn_key k;
 	struct sip_txn *t;
-	bool invite;
 	int rc;
 
-	if (sip_msg_parse(&l->out_msg, req, len) < 0 || !l->out_msg.is_request || msg_key(&l->out_msg, &k) < 0 ||
-	    k.branch.len < sizeof(SIP_MAGIC_COOKIE) - 1 ||
-	    memcmp(k.branch.p, SIP_MAGIC_COOKIE, sizeof(SIP_MAGIC_COOKIE) - 1) != 0 ||
-	    l->out_msg.method_id == SIP_ACK) {
-		*err = -EINVAL;
-		return NULL;
-	}
-	if (lookup(l, false, &k, k.method)) {
+	if (lookup(l, false, k, k->method)) {
 		*err = -EEXIST;
 		return NULL;
 	}
-	invite = l->out_msg.method_id == SIP_INVITE;
-	t = txn_new(l, invite ? SIP_TXN_CLIENT_INVITE : SIP_TXN_CLIENT_NON_INVITE, &k, req, len, dst);
+	t = txn_new(l, invite ? SIP_TXN_CLIENT_INVITE : SIP_TXN_CLIENT_NON_INVITE, k, req, len, dst);
 	if (!t) {
 		*err = -ENOMEM;
 		return NULL;
@@ -429,6 +419,40 @@ struct sip_txn *sip_txn_client_start(struct sip_txn_layer *l, const char *req, s
 	sip_wtimer_start(&l->wheel, &t->life, 64 * SIP_T1_MS, on_life); /* B or F */
 	*err = 0;
 	return t;
+}
+
+static bool cookie_branch(struct sip_str branch)
+{
+	return branch.len >= sizeof(SIP_MAGIC_COOKIE) - 1 && branch.len <= SIP_BRANCH_MAX &&
+	       memcmp(branch.p, SIP_MAGIC_COOKIE, sizeof(SIP_MAGIC_COOKIE) - 1) == 0;
+}
+
+struct sip_txn *sip_txn_client_start(struct sip_txn_layer *l, const char *req, size_t len,
+				     const struct sockaddr_storage *dst, void *user, int *err)
+{
+	struct txn_key k;
+
+	if (sip_msg_parse(&l->out_msg, req, len) < 0 || !l->out_msg.is_request || msg_key(&l->out_msg, &k) < 0 ||
+	    !cookie_branch(k.branch) || l->out_msg.method_id == SIP_ACK) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	return client_start(l, &k, l->out_msg.method_id == SIP_INVITE, req, len, dst, user, err);
+}
+
+struct sip_txn *sip_txn_client_start_built(struct sip_txn_layer *l, const char *req, size_t len,
+					   const struct sockaddr_storage *dst, struct sip_str branch,
+					   enum sip_method method, void *user, int *err)
+{
+	const char *name = sip_method_name(method);
+	/* client matching is by branch and method (§17.1.3): the sent-by is not kept */
+	struct txn_key k = { .branch = branch, .sent_by = { "", 0 }, .method = { name, name ? strlen(name) : 0 } };
+
+	if (!name || !cookie_branch(branch) || method == SIP_ACK) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	return client_start(l, &k, method == SIP_INVITE, req, len, dst, user, err);
 }
 
 /* §17.1.1.3: the ACK for a non-2xx final response: Request-URI, top Via, Route, From, Call-ID of the request,
