@@ -47,7 +47,7 @@ struct sip_call {
 	struct sip_call *hnext;      /* in the UA's table */
 	uint32_t hash;
 	bool hashed, incoming, doomed, got_provisional, cancel_wanted, cancelled;
-	bool built_ok;               /* check_strings(): requests go to sip_tp_request_built */
+	bool built_ok;               /* check_*_strings(): requests go to sip_tp_request_built */
 	unsigned depth;              /* entry points on the stack */
 	const struct sip_call_handler *cb;
 	void *arg;
@@ -370,19 +370,27 @@ static void contact(struct sip_call *c, struct sip_builder *b)
 	sip_build_lit(b, ">\r\n");
 }
 
-/* Whether every string of the call that goes into its requests leaves them parsable (no CR or LF; URIs we put
- * in a request line without white space): then its transactions take the key from us (sip_tp_request_built)
- * instead of parsing each request again.  Checked again whenever those strings change; a call with an odd
- * string (configuration, or a peer's folded header) keeps the parsing path and its errors. */
-static void check_strings(struct sip_call *c)
+/* Whether the strings of the call that go into its requests leave them parsable (no CR or LF; URIs we put in a
+ * request line without white space): then its transactions take the key from us (sip_tp_request_built)
+ * instead of parsing each request again.  Each string is checked when the call takes it (configuration at
+ * sip_call_new, the peer's at the dialog, a challenge); one odd string (configuration, or a peer's folded
+ * header) keeps the call on the parsing path, with its errors, from then on. */
+static void check_config_strings(struct sip_call *c)
 {
-	c->built_ok = sip_hdr_safe(c->call_id) && sip_hdr_safe(c->local_tag) && sip_hdr_safe(c->remote_tag) &&
-		      sip_hdr_safe(c->local_uri) && sip_ruri_safe(c->remote_uri) &&
-		      sip_ruri_safe(c->remote_target[0] ? c->remote_target : c->remote_uri) &&
-		      sip_hdr_safe(c->contact_user) && sip_hdr_safe(c->route_set) && sip_hdr_safe(c->route) &&
-		      sip_hdr_safe(c->auth_user) &&
-		      (!c->chal || (sip_hdr_safe(c->chal->realm) && sip_hdr_safe(c->chal->nonce) &&
-				    sip_hdr_safe(c->chal->opaque)));
+	c->built_ok = sip_hdr_safe(c->local_uri) && sip_ruri_safe(c->remote_uri) && sip_hdr_safe(c->contact_user) &&
+		      sip_hdr_safe(c->route) && sip_hdr_safe(c->auth_user);
+}
+
+static void check_dialog_strings(struct sip_call *c)
+{
+	c->built_ok = c->built_ok && sip_hdr_safe(c->call_id) && sip_hdr_safe(c->remote_tag) &&
+		      sip_ruri_safe(c->remote_target) && sip_hdr_safe(c->route_set);
+}
+
+static void check_challenge_strings(struct sip_call *c)
+{
+	c->built_ok = c->built_ok && sip_hdr_safe(c->chal->realm) && sip_hdr_safe(c->chal->nonce) &&
+		      sip_hdr_safe(c->chal->opaque);
 }
 
 /* Starts the client transaction of a request built in buf with this branch and method. */
@@ -831,7 +839,7 @@ static int make_dialog(struct sip_call *c, const struct sip_msg *m)
 	else
 		cm_strlcpy(c->remote_target, c->remote_uri, sizeof(c->remote_target));
 	rc = route_set(c, m, true);
-	check_strings(c);
+	check_dialog_strings(c);
 	return rc;
 }
 
@@ -928,7 +936,7 @@ static bool retry_with_credentials(struct sip_call *c, const struct sip_msg *m)
 		c->nc = 0; /* nc counts requests per nonce */
 	}
 	*c->chal = ch;
-	check_strings(c);
+	check_challenge_strings(c);
 	c->got_provisional = false;
 	return send_invite(c) == 0;
 }
@@ -1023,7 +1031,7 @@ static void invite_response(struct sip_call *c, const struct sip_msg *m)
 		return;
 	}
 	c->st.final_status = m->status;
-	snprintf(c->st.reason, sizeof(c->st.reason), "%.*s", (int)m->reason.len, m->reason.p);
+	copy_str(c->st.reason, sizeof(c->st.reason), m->reason);
 	if (m->status < 300) {
 		on_2xx(c, m);
 		return;
@@ -1230,6 +1238,7 @@ static struct sip_call *call_alloc(struct sip_ua *ua, const struct sip_call_hand
 struct sip_call *sip_call_new(struct sip_ua *ua, const struct sip_call_config *cfg, const struct sip_call_handler *h,
 			      void *arg)
 {
+	struct sip_builder b;
 	struct sip_call *c;
 
 	if (!ua || !ua->tp || !cfg->from_user || !cfg->from_domain || !cfg->to_uri)
@@ -1239,10 +1248,16 @@ struct sip_call *sip_call_new(struct sip_ua *ua, const struct sip_call_config *c
 		return NULL;
 	if (copy(c->remote_uri, cfg->to_uri) || copy(c->route, cfg->route) || copy(c->password, cfg->password) ||
 	    copy(c->auth_user, cfg->auth_user ? cfg->auth_user : cfg->from_user) ||
-	    cm_strlcpy(c->contact_user, cfg->from_user, sizeof(c->contact_user)) < 0 ||
-	    snprintf(c->local_uri, sizeof(c->local_uri), "sip:%s@%s", cfg->from_user, cfg->from_domain) >=
-		    (int)sizeof(c->local_uri))
+	    cm_strlcpy(c->contact_user, cfg->from_user, sizeof(c->contact_user)) < 0)
 		goto free_c;
+	b = (struct sip_builder){ .buf = c->local_uri, .cap = sizeof(c->local_uri) - 1 };
+	sip_build_lit(&b, "sip:");
+	sip_build_cstr(&b, cfg->from_user);
+	sip_build_lit(&b, "@");
+	sip_build_cstr(&b, cfg->from_domain);
+	if (b.overflow)
+		goto free_c;
+	c->local_uri[b.len] = '\0';
 	*put_hex(put_hex(c->call_id, sip_ua_random(ua), 16), sip_ua_random(ua), 8) = '@';
 	cm_strlcpy(c->call_id + 16 + 8 + 1, sip_tp_local_ip(c->tp), sizeof(c->call_id) - (16 + 8 + 1));
 	sip_sdp_local_copy(&c->media, &cfg->media, c->media_addr, sizeof(c->media_addr), c->crypto_suite,
@@ -1266,7 +1281,7 @@ struct sip_call *sip_call_new(struct sip_ua *ua, const struct sip_call_config *c
 		memcpy(c->fallback, cfg->fallback, c->nfallback * sizeof(*c->fallback));
 	}
 	sip_call_table_add(&ua->calls, c);
-	check_strings(c);
+	check_config_strings(c);
 	return c;
 
 free_c:
@@ -1549,7 +1564,8 @@ void sip_call_incoming(struct sip_ua *ua, struct sip_txn *st, const struct sip_m
 	c->invite_cseq = c->remote_cseq = cs.seq;
 	c->dst = *src;
 	route_set(c, req, false);
-	check_strings(c);
+	c->built_ok = sip_hdr_safe(c->local_uri) && sip_ruri_safe(c->remote_uri) && sip_hdr_safe(c->contact_user);
+	check_dialog_strings(c);
 	sip_sdp_local_copy(&c->media, &a->media, c->media_addr, sizeof(c->media_addr), c->crypto_suite,
 			   sizeof(c->crypto_suite), c->crypto_key, sizeof(c->crypto_key));
 	c->ring_ms = a->ring_ms;

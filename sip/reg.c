@@ -12,12 +12,15 @@
 #define REG_FIELD_MAX 128
 
 /* The last challenge, kept at its real size (a struct sip_challenge reserves 3 × 256 bytes for realm, nonce and
- * opaque); send_register() expands it on its stack. */
+ * opaque); send_register() expands it on its stack.  With it H(user:realm:password) for its realm and
+ * algorithm: every REGISTER answering it (refreshes count nc up on the same nonce) and a new challenge for the
+ * same realm and algorithm (a stale nonce) reuse it; another realm or algorithm computes it again (the user
+ * and password are the registration's own, fixed from sip_reg_new). */
 struct reg_chal {
 	bool proxy, qop_auth, stale, has_opaque;
 	bool safe;                    /* realm, nonce and opaque hold no CR or LF (send_register's fast path) */
 	enum sip_digest_alg alg;
-	uint16_t nonce, opaque;       /* offsets into s; the realm is at 0 */
+	uint16_t nonce, opaque, ha1;  /* offsets into s; the realm is at 0 */
 	char s[];
 };
 
@@ -125,8 +128,8 @@ static int send_register(struct sip_reg *r)
 			return -EIO;
 		chal_expand(r->chal, &c);
 		r->nc++;
-		n = sip_digest_authorization(&c, r->auth_user, r->password, "REGISTER", ruri, cnonce, r->nc,
-					     auth, sizeof(auth));
+		n = sip_digest_authorization_ha1(&c, r->chal->s + r->chal->ha1, r->auth_user, "REGISTER", ruri, cnonce,
+						 r->nc, auth, sizeof(auth));
 		if (n < 0)
 			return n;
 		sip_build_hdrf(&b, c.proxy ? "Proxy-Authorization" : "Authorization", "%s", auth);
@@ -146,24 +149,41 @@ static int send_register(struct sip_reg *r)
 	return 0;
 }
 
-/* Keeps challenge c at its real size in place of the previous one; -ENOMEM leaves the previous one. */
+/* Keeps challenge c at its real size in place of the previous one, with its HA1 (the previous one's when the
+ * realm and algorithm are the same); -ENOMEM or -EIO leaves the previous one. */
 static int chal_keep(struct sip_reg *r, const struct sip_challenge *c)
 {
 	size_t lr = strlen(c->realm) + 1, ln = strlen(c->nonce) + 1, lo = strlen(c->opaque) + 1;
-	struct reg_chal *k = malloc(sizeof(*k) + lr + ln + lo);
+	const struct reg_chal *old = r->chal;
+	char ha1[SIP_DIGEST_HEX_MAX + 1];
+	size_t lh;
+	struct reg_chal *k;
 
+	if (old && old->alg == c->alg && strcmp(old->s, c->realm) == 0)
+		cm_strlcpy(ha1, old->s + old->ha1, sizeof(ha1));
+	else if (sip_digest_ha1(c->alg, r->auth_user, c->realm, r->password, ha1) < 0)
+		return -EIO;
+	lh = strlen(ha1) + 1;
+	k = malloc(sizeof(*k) + lr + ln + lo + lh);
 	if (!k)
 		return -ENOMEM;
 	*k = (struct reg_chal){ .proxy = c->proxy, .qop_auth = c->qop_auth, .stale = c->stale,
 				.has_opaque = c->has_opaque, .alg = c->alg, .nonce = (uint16_t)lr,
-				.opaque = (uint16_t)(lr + ln),
+				.opaque = (uint16_t)(lr + ln), .ha1 = (uint16_t)(lr + ln + lo),
 				.safe = sip_hdr_safe(c->realm) && sip_hdr_safe(c->nonce) && sip_hdr_safe(c->opaque) };
 	memcpy(k->s, c->realm, lr);
 	memcpy(k->s + lr, c->nonce, ln);
 	memcpy(k->s + lr + ln, c->opaque, lo);
+	memcpy(k->s + k->ha1, ha1, lh);
 	free(r->chal);
 	r->chal = k;
 	return 0;
+}
+
+/* The HA1 send_register() answers the kept challenge with (tests: the cache follows the realm). */
+const char *sip_reg_ha1(const struct sip_reg *r)
+{
+	return r->chal ? r->chal->s + r->chal->ha1 : NULL;
 }
 
 static void fail(struct sip_reg *r, unsigned status)
@@ -188,10 +208,16 @@ static void on_refresh(struct cp_loop *loop, void *arg)
 static uint32_t granted(const struct sip_reg *r, const struct sip_msg *m)
 {
 	char mine[REG_FIELD_MAX + 80];
+	struct sip_builder b = { .buf = mine, .cap = sizeof(mine) - 1 };
 	uint32_t v = r->expires;
 	const char *why;
 
-	snprintf(mine, sizeof(mine), "%s@%s:%u", r->user, sip_tp_local_ip(r->tp), sip_tp_port(r->tp));
+	sip_build_cstr(&b, r->user);
+	sip_build_lit(&b, "@");
+	sip_build_cstr(&b, sip_tp_local_ip(r->tp));
+	sip_build_lit(&b, ":");
+	sip_build_uint(&b, sip_tp_port(r->tp));
+	mine[b.len] = '\0';
 	for (const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_CONTACT); h; h = sip_msg_next_hdr(m, h)) {
 		struct sip_str rest = h->value, elem, ex;
 		struct sip_addr a;
@@ -350,7 +376,8 @@ struct sip_reg *sip_reg_new(struct sip_tp *tp, const struct sip_reg_config *cfg,
 	}
 	if (sip_digest_cnonce(rnd, sizeof(rnd)) < 0)
 		goto free_r;
-	snprintf(r->call_id, sizeof(r->call_id), "%s@%s", rnd, "callmeter");
+	memcpy(r->call_id, rnd, 32);
+	memcpy(r->call_id + 32, "@callmeter", sizeof("@callmeter"));
 	memcpy(r->from_tag, rnd, 16);
 	r->from_tag[16] = '\0';
 	r->expires = cfg->expires ? cfg->expires : 3600;

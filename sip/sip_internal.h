@@ -192,6 +192,8 @@ struct sip_txn *sip_tp_request_built(struct sip_tp *tp, const char *req, size_t 
  * without making the request unparsable.  Requests built only from such strings may take sip_tp_request_built. */
 bool sip_hdr_safe(const char *s);
 bool sip_ruri_safe(const char *s);
+/* The HA1 a registration answers its kept challenge with (NULL before one): for tests of the HA1 cache. */
+const char *sip_reg_ha1(const struct sip_reg *r);
 /* Creates the transaction layer (reliable per ops) and the wheel's loop timer: 0 or -ENOMEM. */
 int sip_tp_init(struct sip_tp *tp, enum sip_tp_kind kind, const struct sip_tp_ops *ops, struct cp_loop *loop,
 		const char *ip, uint16_t port, const struct sip_txn_user_ops *uops, void *uarg);

@@ -603,6 +603,66 @@ START_TEST(bad_input_counted)
 END_TEST
 
 /* 100,000 concurrent client transactions, each with Timers E and F on the wheel: all time out after F. */
+/* The transaction table (open addressing, entries shifted back on removal): thousands of transactions (the
+ * table doubles under them), half of them ended in a scattered order, and every one left still matched by its
+ * response while the ended ones' responses are strays; a server transaction with the same branch and method is
+ * another entry.  Then all of them end and the table is empty. */
+START_TEST(table_removals_keep_lookups)
+{
+	enum { N = 6000 };
+	static char req[1024], resp[1024];
+	struct sip_txn_layer *l = fresh_layer();
+	uint32_t seed = 7;
+	static bool gone[N];
+	unsigned ngone = 0;
+
+	count_only = true;
+	for (unsigned i = 0; i < N; i++) {
+		char branch[32];
+		int n, err;
+
+		snprintf(branch, sizeof(branch), "z9hG4bKt%u", i);
+		n = request(req, sizeof(req), "INVITE", branch, 1);
+		ck_assert_ptr_nonnull(sip_txn_client_start(l, req, (size_t)n, peer(), NULL, &err));
+	}
+	/* a request from a peer with a branch of ours: a server transaction, not a match for our responses */
+	int n = request(req, sizeof(req), "INVITE", "z9hG4bKt5", 1);
+	ck_assert_int_eq(sip_txn_receive(l, req, (size_t)n, peer()), 0);
+	ck_assert_uint_eq(tu.requests, 1);
+	ck_assert_uint_eq(sip_txn_layer_stats(l)->live, N + 1);
+	for (unsigned i = 0; i < N; i++) {
+		char branch[32];
+
+		seed = seed * 1103515245u + 12345u;
+		if ((seed >> 16) % 2)
+			continue;
+		snprintf(branch, sizeof(branch), "z9hG4bKt%u", i);
+		n = response(resp, sizeof(resp), 200, "INVITE", branch, 1);
+		ck_assert_int_eq(sip_txn_receive(l, resp, (size_t)n, peer()), 0);
+		gone[i] = true;
+		ngone++;
+		if (ngone % 50 == 0) /* the 2xx-ended ones are freed on the next tick, in batches */
+			run_until(l, fake_now + SIP_WHEEL_TICK_MS);
+	}
+	run_until(l, fake_now + SIP_WHEEL_TICK_MS);
+	ck_assert_uint_eq(sip_txn_layer_stats(l)->live, N + 1 - ngone);
+	tu.responses = tu.stray = 0;
+	for (unsigned i = 0; i < N; i++) {
+		char branch[32];
+
+		snprintf(branch, sizeof(branch), "z9hG4bKt%u", i);
+		n = response(resp, sizeof(resp), 180, "INVITE", branch, 1);
+		ck_assert_int_eq(sip_txn_receive(l, resp, (size_t)n, peer()), 0);
+		ck_assert_msg(tu.stray == (gone[i] ? 1u : 0u), "transaction %u: %s", i, gone[i] ? "matched" : "lost");
+		tu.stray = 0;
+	}
+	ck_assert_uint_eq(tu.responses, N);
+	sip_txn_layer_free(l); /* the rest, each freed from the slot it was shifted into */
+	count_only = false;
+	ck_assert_uint_eq(tu.terminated, N + 1);
+}
+END_TEST
+
 START_TEST(many_transactions)
 {
 	enum { N = 100000 };
@@ -778,6 +838,7 @@ static Suite *txn_suite(void)
 	tcase_add_test(tc, server_invite_g_h_i);
 	tcase_add_test(tc, server_non_invite_j_and_2xx_ack);
 	tcase_add_test(tc, bad_input_counted);
+	tcase_add_test(tc, table_removals_keep_lookups);
 	tcase_add_test(tc, many_transactions);
 	tcase_add_test(tc, udp_retransmits_on_real_sockets);
 	tcase_add_test(tc, reliable_response_callback_ends_transaction);
