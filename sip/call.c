@@ -871,9 +871,10 @@ static bool owner_accepts(struct sip_call *c, const struct sdp_negotiated *m)
 static void on_2xx(struct sip_call *c, const struct sip_msg *m)
 {
 	enum sdp_neg neg = SDP_NEG_NO_AUDIO;
+	uint64_t now = cm_now_ms(); /* the answer's time: setup and, once ACKed, the call's start */
 	bool media_ok;
 
-	c->st.setup_ms = since_invite(c);
+	c->st.setup_ms = now - c->invite_ms ? now - c->invite_ms : 1;
 	cp_timer_stop(loop_of(c), &c->timer);
 	if (make_dialog(c, m) < 0) {
 		c->st.result = SIP_RESULT_FAILED;
@@ -890,7 +891,7 @@ static void on_2xx(struct sip_call *c, const struct sip_msg *m)
 	}
 	/* ACK the 2xx end to end (§13.2.2.4), even when the call cannot go on: then BYE at once */
 	in_dialog(c, "ACK", c->invite_cseq, NULL, NULL, NULL);
-	c->answer_ms = cm_now_ms();
+	c->answer_ms = now;
 	if (c->cancel_wanted) {
 		/* our CANCEL crossed the 2xx */
 		c->st.result = SIP_RESULT_CANCELLED;
@@ -1010,11 +1011,13 @@ static void invite_response(struct sip_call *c, const struct sip_msg *m)
 		if (m->status > 100 && c->rel100 != SIP_100REL_OFF && sip_msg_has_option(m, SIP_HDR_REQUIRE, "100rel") &&
 		    !reliable_provisional(c, m))
 			return;
-		if (m->status == 180 || m->status == 183) {
+		if ((m->status == 180 || m->status == 183) &&
+		    (!c->st.pdd_ms || (m->status == 180 && !c->st.time_to_ringing_ms))) {
+			uint64_t since = since_invite(c);
 			if (!c->st.pdd_ms)
-				c->st.pdd_ms = since_invite(c);
+				c->st.pdd_ms = since;
 			if (m->status == 180 && !c->st.time_to_ringing_ms)
-				c->st.time_to_ringing_ms = since_invite(c);
+				c->st.time_to_ringing_ms = since;
 		}
 		/* RFC 3261 §13.2.1: the first session description received is the answer, in an unreliable 1xx too
 		 * (the 2xx must repeat it; what it carries then is ignored); early media may flow from it */
