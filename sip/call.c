@@ -135,15 +135,8 @@ struct sip_call {
 static _Thread_local struct sdp_session sdp_scratch;
 
 /* A call is 2.6 KiB, past the allocator's per-thread cache: freed ones are kept by their UA for the next (a run
- * places and takes calls all the time).  None under AddressSanitizer, which must see each free. */
-#ifndef __has_feature
-#define __has_feature(x) 0
-#endif
-#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-static const unsigned call_spare_max = 0;
-#else
-static const unsigned call_spare_max = 64;
-#endif
+ * places and takes calls all the time). */
+static const unsigned call_spare_max = SIP_ASAN ? 0 : 64;
 
 /* ---- names ------------------------------------------------------------------------------------------------ */
 

@@ -79,6 +79,16 @@ static void chal_expand(const struct reg_chal *k, struct sip_challenge *c)
 	strcpy(c->opaque, k->s + k->opaque);
 }
 
+/* "<sip:user@domain>": the address of record, in From and To (RFC 3261 §10.2). */
+static void aor(struct sip_builder *b, const struct sip_reg *r)
+{
+	sip_build_lit(b, "<sip:");
+	sip_build_cstr(b, r->user);
+	sip_build_lit(b, "@");
+	sip_build_cstr(b, r->domain);
+	sip_build_lit(b, ">");
+}
+
 static int send_register(struct sip_reg *r)
 {
 	char buf[4096], branch[48], rnd[33], auth[1024], ruri[REG_FIELD_MAX + 8];
@@ -101,17 +111,13 @@ static int send_register(struct sip_reg *r)
 		sip_build_cstr(&b, r->route);
 		sip_build_lit(&b, "\r\n");
 	}
-	sip_build_lit(&b, "From: <sip:");
-	sip_build_cstr(&b, r->user);
-	sip_build_lit(&b, "@");
-	sip_build_cstr(&b, r->domain);
-	sip_build_lit(&b, ">;tag=");
+	sip_build_lit(&b, "From: ");
+	aor(&b, r);
+	sip_build_lit(&b, ";tag=");
 	sip_build_cstr(&b, r->from_tag);
-	sip_build_lit(&b, "\r\nTo: <sip:");
-	sip_build_cstr(&b, r->user);
-	sip_build_lit(&b, "@");
-	sip_build_cstr(&b, r->domain);
-	sip_build_lit(&b, ">\r\nCall-ID: ");
+	sip_build_lit(&b, "\r\nTo: ");
+	aor(&b, r);
+	sip_build_lit(&b, "\r\nCall-ID: ");
 	sip_build_cstr(&b, r->call_id);
 	sip_build_lit(&b, "\r\nCSeq: ");
 	sip_build_uint(&b, r->cseq);

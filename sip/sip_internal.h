@@ -15,6 +15,20 @@
 #include "controlplane/controlplane.h"
 #include "sip/sip.h"
 
+/* 1 under AddressSanitizer: lists that keep freed objects for reuse (transactions, calls) stay empty, so it
+ * still sees every free and every use after one. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SIP_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(SIP_ASAN)
+#define SIP_ASAN 1
+#endif
+#ifndef SIP_ASAN
+#define SIP_ASAN 0
+#endif
+
 /* Character classes of RFC 3261 §25.1, one table lookup each (the parsers ask for every octet): sip_ctype in
  * msg.c. */
 enum {

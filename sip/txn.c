@@ -20,15 +20,8 @@
  * profile); deletion shifts the probe run back, so no tombstones.  A table that cannot grow keeps one slot
  * free: new transactions are refused (-ENOMEM) rather than a probe never ending. */
 /* Freed transactions kept for the next ones (a call makes two, a registration one or two): no allocator round
- * trip or fresh page for each.  None under AddressSanitizer, which must see every one freed. */
-#ifndef __has_feature
-#define __has_feature(x) 0
-#endif
-#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-static const unsigned txn_spare_max = 0;
-#else
-static const unsigned txn_spare_max = 256;
-#endif
+ * trip or fresh page for each. */
+static const unsigned txn_spare_max = SIP_ASAN ? 0 : 256;
 #define HASH_SLOTS_MIN 2048u
 #define HASH_SLOTS_MAX (1u << 23)
 #define METHOD_MAX 24u
