@@ -226,6 +226,7 @@ struct cp_report {
 	uint32_t outcomes[CP_OUT_COUNT];
 	uint32_t endpoints_total;
 	uint32_t reg_attempted, reg_succeeded, reg_failed;
+	uint32_t reg_refreshes, reg_refresh_failed; /* REGISTER refreshes sent; endpoints whose refresh failed */
 	struct cp_values reg_time_ms;
 	uint32_t calls_attempted, calls_answered, calls_failed;
 	uint32_t calls_received;            /* incoming calls our endpoints answered */
@@ -366,6 +367,8 @@ struct cp_engine_ops {
 	void (*media_sample)(void *media, uint32_t leg, struct cp_sample *s);
 	/* Before a round of media_sample calls (optional): read every leg's counters at once. */
 	void (*media_sample_begin)(void *media);
+	/* Registration refreshes sent so far, over every endpoint (optional; read when the run ends). */
+	uint32_t (*reg_refreshes)(void *sig);
 };
 
 struct cp_engine_stats {
@@ -404,6 +407,9 @@ enum cp_outcome cp_engine_outcome(const struct cp_engine *e, uint32_t ep, uint16
 
 /* Reports from the signalling side.  status is the SIP final status (0 with a reason for "no answer"). */
 void cp_engine_on_registered(struct cp_engine *e, uint32_t ep, uint16_t status, const char *reason);
+/* A registered endpoint's refresh (or re-registration) failed with status (0: no answer): the registrar no
+ * longer has it.  Counted, and the endpoint's outcome (REGISTRATION_FAILED, TIMEOUT for no answer). */
+void cp_engine_on_registration_lost(struct cp_engine *e, uint32_t ep, uint16_t status, const char *reason);
 void cp_engine_on_ringing(struct cp_engine *e, uint32_t ep, uint16_t status);
 void cp_engine_on_answered(struct cp_engine *e, uint32_t ep, bool incoming, const struct cp_call_media *m);
 /* Early media (RFC 3960) on a call not yet answered: the leg's flow starts, receiving only on a call we placed

@@ -340,9 +340,24 @@ static void counts_add(struct ep_counts *acc, const struct ep_counts *now, const
 	acc->ooo += now->ooo - before->ooo;
 }
 
-static bool out_leg_up(const struct ep *p)
+/* Whether an endpoint's outgoing (in = 0) or incoming (in = 1) leg has media up: answered (the placed call's
+ * until its BYE is answered), or early media. */
+static bool leg_up(const struct ep *p, int in)
 {
-	return p->state == CP_EP_IN_CALL || (p->state == CP_EP_HANGING_UP && p->setup_ms);
+	if (in)
+		return (p->flags & (EPF_IN_BUSY | EPF_IN_EARLY)) != 0;
+	return p->state == CP_EP_IN_CALL || (p->state == CP_EP_HANGING_UP && p->setup_ms) ||
+	       (p->flags & EPF_OUT_EARLY);
+}
+
+/* The leg whose quality an endpoint's sample shows: the placed call's (answered, or its early media as heard
+ * while ringing), else the received call's once answered; -1 none (a callee's early media is played, nothing
+ * comes back to judge: its sample carries counts only). */
+static int shown_leg(const struct ep *p)
+{
+	if (p->state == CP_EP_IN_CALL || (p->flags & EPF_OUT_EARLY))
+		return 0;
+	return (p->flags & EPF_IN_BUSY) ? 1 : -1;
 }
 
 /* The sample's counters become the endpoint's counts in this second, over both its legs and the calls that
@@ -360,7 +375,7 @@ static void tally_sample(struct cp_engine *e, struct ep *p, struct cp_sample *s,
 		const struct cp_sample *leg = in == shown ? s : &other;
 		struct ep_counts now;
 
-		if (in ? !(p->flags & EPF_IN_BUSY) : !out_leg_up(p))
+		if (!leg_up(p, in))
 			continue;
 		if (in != shown)
 			e->ops->media_sample(e->media, CP_LEG(idx, in), &other);
@@ -429,7 +444,7 @@ static void sample_ep(struct cp_engine *e, struct ep *p, struct cp_sample *s)
 	if (p->outcome != NO_OUTCOME)
 		s->call_result = cp_outcome_name((enum cp_outcome)p->outcome);
 	if (e->ops->media_sample) {
-		int shown = p->state == CP_EP_IN_CALL ? 0 : (p->flags & EPF_IN_BUSY) ? 1 : -1;
+		int shown = shown_leg(p);
 
 		if (shown >= 0)
 			e->ops->media_sample(e->media, CP_LEG(idx, shown == 1), s);
@@ -453,7 +468,7 @@ static void on_second(struct cp_loop *loop, void *arg)
 
 		if (p->state == CP_EP_IDLE || (p->state == CP_EP_DONE && !e->metrics) || (p->flags & EPF_ABSENT))
 			continue;
-		if (!e->metrics && p->state != CP_EP_IN_CALL && !(p->flags & EPF_IN_BUSY))
+		if (!e->metrics && shown_leg(p) < 0)
 			continue;
 		sample_ep(e, p, &s);
 		if (s.has_media) {
@@ -500,10 +515,9 @@ static void on_grace_over(struct cp_loop *loop, void *arg)
 
 		if (p->state == CP_EP_DONE)
 			continue;
-		if (p->flags & (EPF_IN_BUSY | EPF_IN_EARLY))
-			stop_leg(e, i, true, &f);
-		if (out_leg_up(p) || (p->flags & EPF_OUT_EARLY))
-			stop_leg(e, i, false, &f);
+		for (int in = 1; in >= 0; in--)
+			if (leg_up(p, in))
+				stop_leg(e, i, in, &f);
 		set_outcome(p, CP_OUT_TEARDOWN_ERROR, 0, "still busy when the run ended");
 		ep_done(e, p);
 	}
@@ -523,6 +537,8 @@ static void on_finish(struct cp_loop *loop, void *arg)
 	on_second(e->loop, e); /* the last samples */
 	cp_timer_stop(e->loop, &e->second);
 	e->report->ended_wall_ms = cm_wallclock_ms();
+	if (e->ops->reg_refreshes)
+		e->report->reg_refreshes = e->ops->reg_refreshes(e->sig);
 	if (e->done)
 		e->done(e, e->done_arg);
 }
@@ -878,6 +894,18 @@ void cp_engine_on_registered(struct cp_engine *e, uint32_t ep, uint16_t status, 
 				    reason ? reason : "unREGISTER refused");
 		ep_done(e, p);
 	}
+}
+
+void cp_engine_on_registration_lost(struct cp_engine *e, uint32_t ep, uint16_t status, const char *reason)
+{
+	struct ep *p = ep_get(e, ep);
+
+	if (!p || !(p->flags & EPF_REGISTERED) || p->state == CP_EP_UNREGISTERING || p->state == CP_EP_DONE)
+		return;
+	p->flags &= (uint16_t)~EPF_REGISTERED; /* nothing to unregister at the end */
+	e->report->reg_refresh_failed++;
+	set_outcome(p, status == 0 || status == 408 ? CP_OUT_TIMEOUT : CP_OUT_REGISTRATION_FAILED, status ? status : 408,
+		    reason);
 }
 
 void cp_engine_on_ringing(struct cp_engine *e, uint32_t ep, uint16_t status)

@@ -933,11 +933,13 @@ int cp_gateway_part_done(struct cp_gateway *gw, const char *run_id, uint64_t par
 		if (r->outcomes[o])
 			pack_num(&e, cp_outcome_name((enum cp_outcome)o), r->outcomes[o]);
 	gw_enc_key(&e, "summary");
-	msgpack_pack_map(&e.pk, 22);
+	msgpack_pack_map(&e.pk, 24);
 	pack_num(&e, "endpoints", r->endpoints_total);
 	pack_num(&e, "registrations_attempted", r->reg_attempted);
 	pack_num(&e, "registrations_succeeded", r->reg_succeeded);
 	pack_num(&e, "registrations_failed", r->reg_failed);
+	pack_num(&e, "registrations_refreshes", r->reg_refreshes);
+	pack_num(&e, "registrations_refresh_failed", r->reg_refresh_failed);
 	pack_num(&e, "calls_attempted", r->calls_attempted);
 	pack_num(&e, "calls_answered", r->calls_answered);
 	pack_num(&e, "calls_failed", r->calls_failed);

@@ -52,6 +52,8 @@ void cp_summary_print(FILE *out, struct cp_report *r)
 	}
 	fprintf(out, "Registrations\n");
 	row(out, "attempted / ok / failed", "%u / %u / %u", r->reg_attempted, r->reg_succeeded, r->reg_failed);
+	if (r->reg_refreshes)
+		row(out, "refreshes / failed", "%u / %u", r->reg_refreshes, r->reg_refresh_failed);
 	row(out, "time p50 / p95 / p99", "%u / %u / %u ms", cp_values_percentile(&r->reg_time_ms, 50),
 	    cp_values_percentile(&r->reg_time_ms, 95), cp_values_percentile(&r->reg_time_ms, 99));
 	fprintf(out, "Calls\n");

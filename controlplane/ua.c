@@ -237,8 +237,12 @@ static void reg_changed(struct sip_reg *r, void *arg)
 		cp_engine_on_registered(e, ep->idx, code ? code : 200, NULL);
 		break;
 	case SIP_REG_FAILED:
-		if (ep->unregistering || ep->registered_once)
+		if (ep->unregistering)
 			cp_engine_on_registered(e, ep->idx, code >= 300 ? code : 500, "unREGISTER failed");
+		else if (ep->registered_once) /* a refresh, or registering again after a dead flow */
+			cp_engine_on_registration_lost(e, ep->idx, code == 408 ? 0 : code,
+						       code == 408 ? "registration lost: no answer to its refresh"
+								   : "registration lost: its refresh was refused");
 		else
 			cp_engine_on_registered(e, ep->idx, code == 408 ? 0 : code,
 						code == 408 ? "no answer from the registrar" : sip_reason_phrase(code));
@@ -1121,6 +1125,17 @@ void cp_ua_free(struct cp_ua *ua)
 	free(ua);
 }
 
+static uint32_t ua_reg_refreshes(void *arg)
+{
+	struct cp_ua *ua = arg;
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < ua->n; i++)
+		if (ua->eps[i].reg)
+			n += sip_reg_stats(ua->eps[i].reg)->refreshes;
+	return n;
+}
+
 const struct cp_engine_ops cp_ua_engine_ops = {
 	.reg = ua_reg,
 	.call = ua_call,
@@ -1130,4 +1145,5 @@ const struct cp_engine_ops cp_ua_engine_ops = {
 	.media_stop = cp_media_stop,
 	.media_sample = cp_media_sample,
 	.media_sample_begin = cp_media_sample_begin,
+	.reg_refreshes = ua_reg_refreshes,
 };

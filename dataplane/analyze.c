@@ -658,7 +658,7 @@ static bool tcp_learn(struct an_keys *k, const struct dp_pkt *pk)
 	}
 	if (pk->l4_len > hl && !tcp_append(k, s, seq, t + hl, pk->l4_len - hl))
 		return true;
-	for (;;) {
+	while (s->len) { /* (a stream that never had data has no buffer yet) */
 		enum sip_frame_rc rc;
 
 		if (s->resync && !tcp_resync(s))
@@ -686,6 +686,58 @@ static bool tcp_learn(struct an_keys *k, const struct dp_pkt *pk)
 	if (flags & 0x05) /* FIN or RST: the direction is over */
 		s->used = false;
 	return true;
+}
+
+bool dp_an_learn_sip(struct an_keys *k, const struct dp_pkt *pk, enum dp_drop_reason r)
+{
+	if (!k->sip_port)
+		return false;
+	if (r == DP_DROP_rtp_bad_version || r == DP_DROP_rtp_truncated || r == DP_DROP_NONE)
+		return (pk->src_port == k->sip_port || pk->dst_port == k->sip_port) &&
+		       sip_learn(k, pk->udp_payload, pk->udp_len);
+	return r == DP_DROP_not_udp && tcp_learn(k, pk);
+}
+
+/* The parser's buffers; 0 or −ENOMEM. */
+static int keys_init(struct an_keys *k)
+{
+	k->msg = malloc(sizeof(*k->msg));
+	k->sdp = malloc(sizeof(*k->sdp));
+	return k->msg && k->sdp ? 0 : -ENOMEM;
+}
+
+static void keys_free(struct an_keys *k)
+{
+	for (uint32_t i = 0; i < k->n; i++)
+		if (k->e[i].session)
+			srtp_dealloc(k->e[i].session);
+	free(k->e);
+	free(k->msg);
+	free(k->sdp);
+	for (unsigned i = 0; k->tcp && i < AN_TCP_STREAMS; i++)
+		free(k->tcp[i].buf);
+	free(k->tcp);
+}
+
+struct an_keys *dp_an_keys_new(uint16_t sip_port)
+{
+	struct an_keys *k = calloc(1, sizeof(*k));
+
+	if (k && keys_init(k) < 0) {
+		dp_an_keys_free(k);
+		return NULL;
+	}
+	if (k)
+		k->sip_port = sip_port;
+	return k;
+}
+
+void dp_an_keys_free(struct an_keys *k)
+{
+	if (!k)
+		return;
+	keys_free(k);
+	free(k);
 }
 
 /* Authenticates and decrypts an RTP packet of a stream with a key; false when it failed (counted on the
@@ -1032,13 +1084,7 @@ static int read_capture(uint16_t port, struct rte_mempool *pool, int ts_off, uin
 				at *= 1000;
 			if (r == DP_DROP_NONE && !(m->ol_flags & ts_flag))
 				r = DP_DROP_truncated; /* cannot happen with the pcap PMD */
-			if ((r == DP_DROP_rtp_bad_version || r == DP_DROP_rtp_truncated || r == DP_DROP_NONE) &&
-			    keys->sip_port && (pk.src_port == keys->sip_port || pk.dst_port == keys->sip_port) &&
-			    sip_learn(keys, pk.udp_payload, pk.udp_len)) {
-				rte_pktmbuf_free(m);
-				continue;
-			}
-			if (r == DP_DROP_not_udp && keys->sip_port && tcp_learn(keys, &pk)) {
+			if (dp_an_learn_sip(keys, &pk, r)) {
 				rte_pktmbuf_free(m);
 				continue;
 			}
@@ -1189,8 +1235,6 @@ int dp_analyze_main(int argc, char **argv)
 		goto free_keys;
 	}
 	fclose(probe);
-	keys.msg = malloc(sizeof(*keys.msg));
-	keys.sdp = malloc(sizeof(*keys.sdp));
 
 	t.max = (uint32_t)max_flows;
 	t.cap = 1;
@@ -1202,7 +1246,7 @@ int dp_analyze_main(int argc, char **argv)
 	rt.cap = t.cap;
 	rt.slots = calloc(rt.cap, sizeof(*rt.slots));
 	rt.e = calloc(rt.max, sizeof(*rt.e));
-	if (!t.slots || !t.flows || !rt.slots || !rt.e || !keys.msg || !keys.sdp) {
+	if (!t.slots || !t.flows || !rt.slots || !rt.e || keys_init(&keys) < 0) {
 		fprintf(stderr, "analyze: cannot allocate %u streams\n", t.max);
 		goto free_table;
 	}
@@ -1300,15 +1344,7 @@ free_table:
 	free(rt.slots);
 	free(rt.e);
 free_keys:
-	for (uint32_t i = 0; i < keys.n; i++)
-		if (keys.e[i].session)
-			srtp_dealloc(keys.e[i].session);
-	free(keys.e);
-	free(keys.msg);
-	free(keys.sdp);
-	for (unsigned i = 0; keys.tcp && i < AN_TCP_STREAMS; i++)
-		free(keys.tcp[i].buf);
-	free(keys.tcp);
+	keys_free(&keys);
 	srtp_shutdown();
 	return status;
 bad_args:

@@ -263,11 +263,14 @@ struct dp_impair {
  * flags both use), so that a received packet costs two cache misses at most, and so does a sent one. */
 struct dp_flow {
 	/* RX: lines 0-1 */
-	uint8_t rx_srtp;          /* copies of srtp, owd_ext and dtmf_pt below, for the RX path */
+	uint8_t rx_srtp;          /* copies of srtp and owd_ext below, for the RX path */
 	uint8_t rx_owd_ext;
-	uint8_t rx_dtmf_pt;
+	uint8_t dtmf_pt;          /* telephone-event payload type (RFC 4733), 0: none */
 	uint8_t silent;
-	uint8_t rx_pad[4];
+	/* read only by commands and snapshots: kept out of the TX lines */
+	uint16_t ptime_ms;
+	uint8_t ip_idx;
+	uint8_t rx_pad;
 	struct dp_rx_stats rx;
 	/* TX: lines 2-3.  What a packet only reads in line 2, what it writes in line 3: sending dirties one line
 	 * of the flow, not two (half the write-back traffic when the flow table does not fit the cache). */
@@ -285,16 +288,16 @@ struct dp_flow {
 	uint32_t delay_tsc;       /* impairment delay of the next packet */
 	uint16_t seq;
 	uint16_t local_port, remote_port;
-	uint16_t ptime_ms;
+	/* The per-flow constant parts of the IPv4 header and UDP checksums (dp_flow_csum_prepare(), after any
+	 * change to dscp, the addresses, the ports, pt or ssrc): a packet adds only what changes in it. */
+	uint16_t csum_ip, csum_udp;
 	uint8_t remote_mac[6];
 	uint8_t pt, dscp, dir, impair;
 	uint8_t active, ge_bad, held; /* held: reordering keeps an mbuf in the cold state */
 	uint8_t in_wheel;         /* where it is scheduled: 0 nowhere, 1 the timing wheel, 2 + k the periodic
 				   * schedule's class k (at the phase nominal_tsc has in the period) */
-	uint8_t ip_idx;
 	uint8_t mac_ok;           /* remote_mac known (given, or resolved by ARP) */
 	uint8_t srtp;             /* SRTP sessions in the cold state */
-	uint8_t dtmf_pt;          /* telephone-event payload type (RFC 4733), 0: none */
 	uint8_t dtmf;             /* an event is being sent (its state is in the cold state) */
 	uint8_t owd_ext;          /* RFC 8285 TX-time extension id, 0: none */
 } __attribute__((aligned(64)));
@@ -349,7 +352,8 @@ int dp_configure(const struct dp_config *cfg, char *err, size_t errlen);
 /* Control plane → dataplane (main lcore only).  0, −EINVAL (bad index/parameters), −ENOBUFS (ring full: retry
  * later), −ENODEV (not started). */
 int dp_flow_add(uint32_t flow, const struct dp_flow_params *p);
-/* Modify: remote, direction, payload, DSCP... from p.  p->srtp NULL keeps the flow's SRTP as it is; keys re-key
+/* Modify: remote, direction, payload, DSCP... from p; another cache or ptime (a codec change) sends the new frames
+ * at the new interval from the next packet, due within one new interval.  p->srtp NULL keeps the flow's SRTP as it is; keys re-key
  * each direction whose key (or suite) changed, the others keep their sessions: TX protects with the new key from
  * its next packet; RX authenticates with the new key and falls back to the previous one (packets the peer sent
  * before it switched) until 128 packets (the replay window) have passed with the new key.  A plain flow given keys
@@ -378,6 +382,7 @@ void dp_tx_totals(uint64_t *packets, uint64_t *bytes, uint64_t *no_mbuf, uint64_
 struct dp_proto_totals {
 	uint64_t arp_requests_answered, arp_learned, arp_requests_sent, icmp_echo_answered;
 	uint64_t tx_no_arp;       /* packets not sent: next hop not resolved yet */
+	uint64_t arp_retries;     /* requests again for a next hop that did not answer (1 s, 2 s, 4 s, then 8 s) */
 	uint64_t tx_late_skipped; /* frames not sent: their flow was over 1 s behind (lcore or port stalled) */
 	uint64_t tx_srtp_fail;    /* packets libsrtp refused to protect */
 	uint64_t rx_srtp_prev_key; /* SRTP/SRTCP authenticated with the key before a re-key (sent before the peer switched) */

@@ -27,9 +27,11 @@ uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_m
 		      bool sw_csum);
 
 /* The TX fast path behind dp_build_rtp() when the payload's sum is known (frame caches) and there is no header
- * extension: the headers go out in a few 64-bit big-endian stores and both checksums are summed in registers
- * from the flow's fields (pseudo-header, UDP and RTP headers) plus payload_sum, without reading the frame back.
- * Byte for byte what the general path writes (test_dp_parse compares them). */
+ * extension: the headers go out in a few 64-bit big-endian stores, and both checksums are the flow's constant
+ * parts (csum_ip, csum_udp: dp_flow_csum_prepare() must have been called since the flow's header fields last
+ * changed) plus what changes per packet (length, IP id, marker, seq, timestamp) plus payload_sum, summed in
+ * registers without reading the frame back.  Byte for byte what the general path writes (test_dp_parse and
+ * test_dp_txfast compare them). */
 static inline void dp_st64be(uint8_t *p, uint64_t v)
 {
 	v = __builtin_bswap64(v);
@@ -53,6 +55,32 @@ static inline uint32_t dp_rd32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* A sum of at most 2^32 − 1 folded to 16 bits (not complemented). */
+static inline uint16_t dp_csum_fold32(uint32_t s)
+{
+	s = (s & 0xffffu) + (s >> 16);
+	return (uint16_t)((s & 0xffffu) + (s >> 16));
+}
+
+/* The sum of a flow's IPv4 source and destination addresses as 16-bit words. */
+static inline uint32_t dp_flow_addr_sum(const struct dp_flow *f)
+{
+	return (f->local_ip >> 16) + (f->local_ip & 0xffffu) + (f->remote_ip >> 16) + (f->remote_ip & 0xffffu);
+}
+
+/* The constant parts of a flow's checksums, folded to 16 bits: its IPv4 header without total length, id and
+ * checksum (version, DSCP, DF, TTL 64, UDP, addresses); its UDP pseudo-header without the length, its ports, and
+ * its RTP header without marker, seq and timestamp (version 2, pt, SSRC).  Ones' complement addition is
+ * associative, so these partial sums plus the rest give the checksum of the whole. */
+static inline void dp_flow_csum_prepare(struct dp_flow *f)
+{
+	uint32_t addrs = dp_flow_addr_sum(f);
+
+	f->csum_ip = dp_csum_fold32((0x4500u | (uint32_t)(f->dscp & 0x3f) << 2) + 0x4000u + 0x4011u + addrs);
+	f->csum_udp = dp_csum_fold32(addrs + 17 + f->local_port + f->remote_port + (0x8000u | (f->pt & 0x7fu)) +
+				     (f->ssrc >> 16) + (f->ssrc & 0xffffu));
+}
+
 /* A sum of 16-bit words folded to 16 bits (not complemented). */
 static inline uint16_t dp_csum_fold16(uint64_t s)
 {
@@ -63,7 +91,22 @@ static inline uint16_t dp_csum_fold16(uint64_t s)
 	return (uint16_t)s;
 }
 
-static inline uint16_t dp_build_rtp_fast(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6],
+/* A payload copy inlined for the frame sizes of voice codecs: 16-byte moves and an overlapping last one (a
+ * library call costs more than the copy at 160 bytes). */
+static inline __attribute__((always_inline)) void dp_copy_payload(uint8_t *dst, const uint8_t *src, size_t len)
+{
+	size_t i;
+
+	if (len < 16 || len > 512) {
+		memcpy(dst, src, len);
+		return;
+	}
+	for (i = 0; i + 16 < len; i += 16)
+		memcpy(dst + i, src + i, 16);
+	memcpy(dst + len - 16, src + len - 16, 16);
+}
+
+static inline __attribute__((always_inline)) uint16_t dp_build_rtp_fast(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6],
 					 uint16_t vlan, uint16_t ip_id, bool marker, const uint8_t *payload,
 					 uint16_t payload_len, uint16_t payload_sum, bool sw_csum)
 {
@@ -71,7 +114,6 @@ static inline uint16_t dp_build_rtp_fast(uint8_t *buf, const struct dp_flow *f, 
 	uint8_t *ip = buf + l2, *udp = ip + DP_IP_HLEN, *rtp = udp + DP_UDP_HLEN;
 	uint32_t udp_len = DP_UDP_HLEN + DP_RTP_HLEN + payload_len, tot = DP_IP_HLEN + udp_len;
 	uint32_t w0 = 0x4500u | (uint32_t)(f->dscp & 0x3f) << 2, rtp0 = 0x8000u | (marker ? 0x80u : 0) | (f->pt & 0x7fu);
-	uint64_t addrs = (f->local_ip >> 16) + (f->local_ip & 0xffffu) + (f->remote_ip >> 16) + (f->remote_ip & 0xffffu);
 	uint16_t ipc = 0, uc;
 
 	memcpy(buf, f->remote_mac, 6);
@@ -81,14 +123,13 @@ static inline uint16_t dp_build_rtp_fast(uint8_t *buf, const struct dp_flow *f, 
 	buf[l2 - 2] = 0x08;
 	buf[l2 - 1] = 0x00;
 	if (sw_csum) {
-		ipc = (uint16_t)~dp_csum_fold16(w0 + tot + ip_id + 0x4000u + 0x4011u + addrs);
-		uc = (uint16_t)~dp_csum_fold16(addrs + 17 + 2 * udp_len + f->local_port + f->remote_port + rtp0 + f->seq +
-					       (f->ts >> 16) + (f->ts & 0xffffu) + (f->ssrc >> 16) +
-					       (f->ssrc & 0xffffu) + payload_sum);
+		ipc = (uint16_t)~dp_csum_fold32(f->csum_ip + tot + ip_id);
+		uc = (uint16_t)~dp_csum_fold32(f->csum_udp + 2 * udp_len + (marker ? 0x80u : 0) + f->seq + (f->ts >> 16) +
+					       (f->ts & 0xffffu) + payload_sum);
 		if (uc == 0)
 			uc = 0xffff; /* RFC 768: a computed 0 is sent as all ones */
 	} else {
-		uc = dp_csum_fold16(addrs + 17 + udp_len); /* the pseudo-header sum checksum offload expects */
+		uc = dp_csum_fold32(dp_flow_addr_sum(f) + 17 + udp_len); /* the pseudo-header sum offload expects */
 	}
 	dp_st64be(ip, (uint64_t)w0 << 48 | (uint64_t)tot << 32 | (uint64_t)ip_id << 16 | 0x4000u); /* DF */
 	dp_st64be(ip + 8, (uint64_t)0x4011u << 48 | (uint64_t)ipc << 32 | f->local_ip);           /* TTL 64, UDP */
@@ -96,7 +137,7 @@ static inline uint16_t dp_build_rtp_fast(uint8_t *buf, const struct dp_flow *f, 
 	dp_st64be(udp, (uint64_t)f->local_port << 48 | (uint64_t)f->remote_port << 32 | (uint64_t)udp_len << 16 | uc);
 	dp_st64be(rtp, (uint64_t)rtp0 << 48 | (uint64_t)f->seq << 32 | f->ts);
 	dp_st32be(rtp + 8, f->ssrc);
-	memcpy(rtp + DP_RTP_HLEN, payload, payload_len);
+	dp_copy_payload(rtp + DP_RTP_HLEN, payload, payload_len);
 	return (uint16_t)(l2 + tot);
 }
 
@@ -253,5 +294,13 @@ uint16_t dp_build_rtcp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_
 		       uint16_t ip_id, const struct dp_rtcp_out *r);
 /* Round-trip time in microseconds from a report block (RFC 3550 §6.4.1: A − LSR − DLSR), −1 when LSR is 0. */
 int64_t dp_rtcp_rtt_us(uint32_t ntp_short_now, uint32_t lsr, uint32_t dlsr);
+
+/* analyze.c: SIP in a capture — UDP datagrams and TCP streams to or from the SIP port — read for SDES keys and
+ * SDP formats.  dp_an_learn_sip takes a frame dp_parse gave verdict r; true when it was SIP signalling (consumed,
+ * or counted as unreadable).  dp_an_keys_new: NULL when out of memory. */
+struct an_keys;
+struct an_keys *dp_an_keys_new(uint16_t sip_port);
+void dp_an_keys_free(struct an_keys *k);
+bool dp_an_learn_sip(struct an_keys *k, const struct dp_pkt *pk, enum dp_drop_reason r);
 
 #endif

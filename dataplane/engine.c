@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,8 +61,18 @@ _Static_assert(offsetof(struct dp_flow, nominal_tsc) == 192, "what TX writes per
 
 enum dp_cmd_type { DP_CMD_ADD = 1, DP_CMD_MODIFY, DP_CMD_DELETE, DP_CMD_IMPAIR, DP_CMD_INJECT, DP_CMD_DTMF };
 #define DP_DTMF_END_PACKETS 3     /* RFC 4733 §2.5.1.4: the final packet is sent three times */
-#define DP_ARP_RETRY_PKTS 50      /* an unresolved flow asks again every 50 packets (1 s at 20 ms) */
 #define DP_ARP_RECHECK_PKTS 256   /* a resolved flow checks its entry's age every 256 packets */
+#define DP_ARP_RETRY_NS 1000000000ull /* a next hop that does not answer is asked again after 1 s, */
+#define DP_ARP_BACKOFF_MAX 3      /* doubling 3 times at most: every 8 s while it stays silent */
+#define DP_ARP_ASKED 256          /* next hops asked for, per lcore (a power of two); DP_ARP_PROBE slots each */
+
+/* One next hop an lcore asked for: requests go per next hop and in time, not per flow and packet (RFC 1122
+ * §2.3.2.1: at most one per second per address), however many flows wait on it. */
+struct dp_arp_asked {
+	uint32_t ip;              /* 0: free */
+	uint32_t tries;           /* requests since the last start over */
+	uint64_t last_ns;         /* the last request */
+};
 
 struct dp_cmd {
 	uint32_t type;
@@ -148,11 +159,14 @@ struct dp_lcore {
 	uint64_t rx_packets, rx_bytes;
 	uint64_t tx_packets, tx_bytes, tx_nombuf, tx_full, events_lost;
 	uint64_t arp_answered, arp_learned, arp_sent, icmp_answered, tx_no_arp, tx_srtp_fail, dtmf_refused;
+	uint64_t arp_retries;     /* requests for a next hop that did not answer the previous one */
 	uint64_t rx_srtp_prev_key;
 	uint64_t tx_skipped;      /* frames a stalled flow skipped (tx_skip) */
 	uint64_t rx_steered;      /* packets handed to the lcore that owns their flow */
 	uint64_t pace_max_ns;
 	uint32_t pace_hist[DP_PACING_BUCKETS];
+	clockid_t cpu_clock;      /* the lcore thread's CPU time (snap_wait tells stuck from descheduled) */
+	bool has_cpu_clock;       /* set (release) once cpu_clock is */
 	/* the lcore's own */
 	struct rte_ring *cmd, *evt;
 	uint32_t *wheel;          /* slot → chunk index + 1 of its first chunk */
@@ -182,6 +196,7 @@ struct dp_lcore {
 	uint16_t impair_on;       /* bit p: profile p impairs anything (one test per packet instead of five) */
 	struct rte_mbuf *txq[DP_TXQ_MAX];
 	unsigned ntx;
+	struct dp_arp_asked arp_asked[DP_ARP_ASKED];
 	/* frames addressed to our own MAC (media from one of our addresses to another): a NIC would put them on
 	 * the wire, where no switch sends them back, so they are received here instead, in the next pass */
 	struct rte_mbuf *local[DP_LOCAL_MAX];
@@ -592,12 +607,13 @@ static void flow_apply(struct dp_flow *f, const struct dp_flow_params *p)
 	f->dir = p->dir;
 	f->dscp = p->dscp & 0x3f;
 	f->impair = p->impair < DP_MAX_IMPAIR ? p->impair : 0;
-	f->dtmf_pt = f->rx_dtmf_pt = p->dtmf_pt & 0x7f;
+	f->dtmf_pt = p->dtmf_pt & 0x7f;
 	f->owd_ext = f->rx_owd_ext = p->owd_ext_id <= 14 ? p->owd_ext_id : 0;
 	if (c) {
 		f->pt = (uint8_t)(p->payload_type >= 0 ? p->payload_type : c->payload_type);
 		f->ptime_ms = p->ptime_ms ? p->ptime_ms : c->ptime_ms;
 	}
+	dp_flow_csum_prepare(f); /* after cmd_add has set the local address, port and SSRC */
 }
 
 static void release_held(uint32_t idx)
@@ -660,6 +676,36 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 	}
 }
 
+/* A modify: flow_apply's fields, and a new frame cache (another codec after a re-INVITE: its frames from its
+ * first, the RTP timestamp going on) or packet interval, which the schedule takes from the next packet on. */
+static void cmd_modify(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_params *p, const uint16_t *sums,
+		       uint64_t now)
+{
+	struct dp_flow *f = &g.flows[idx];
+	const struct codec_frame_cache *was = f->cache;
+	uint16_t ptime = f->ptime_ms;
+
+	if (p->cache && p->cache != f->cache) {
+		f->cache = p->cache;
+		f->payload_sums = sums;
+		f->frame = 0;
+		if (p->clock_rate || p->cache->clock_rate)
+			f->rx.clock_rate = p->clock_rate ? p->clock_rate : p->cache->clock_rate;
+	}
+	flow_apply(f, p);
+	if (!f->cache || !f->cache->nframes || !f->ptime_ms || (f->cache == was && f->ptime_ms == ptime))
+		return;
+	if (f->in_wheel >= 2) /* its class is of the old interval */
+		pclass_remove(lc, idx);
+	f->ptime_tsc = (uint32_t)(g.tsc_hz * f->ptime_ms / 1000);
+	/* nothing sent before, or the next packet further away than the new interval: within one from now, spread
+	 * as an added flow's (a flow waiting on the wheel keeps its slot: the new interval starts after it) */
+	if (!was || (!f->in_wheel && (int64_t)(f->nominal_tsc - now) > (int64_t)f->ptime_tsc))
+		f->nominal_tsc = now + spread_offset(lc->spread_k++, f->ptime_tsc);
+	if (!f->in_wheel)
+		tx_schedule(lc, idx, now);
+}
+
 static void cmd_delete(struct dp_lcore *lc, uint32_t idx)
 {
 	struct dp_flow *f = &g.flows[idx];
@@ -702,7 +748,7 @@ static void cmd_run(struct dp_lcore *lc, const struct dp_cmd *c, uint64_t now)
 		break;
 	case DP_CMD_MODIFY:
 		if (g.flows[c->flow].active) {
-			flow_apply(&g.flows[c->flow], &c->u.fp);
+			cmd_modify(lc, c->flow, &c->u.fp, c->payload_sums, now);
 			if (c->srtp_tx || c->srtp_rx)
 				cmd_rekey(c->flow, c->srtp_tx, c->srtp_rx);
 		}
@@ -858,11 +904,42 @@ static uint32_t next_hop(uint32_t ip)
 	return ip;
 }
 
-/* Next-hop MAC for a flow given without one: from the ARP cache, asked for every DP_ARP_RETRY_PKTS packets
- * while unknown, refreshed when the entry has aged past DP_ARP_REACHABLE_S (the old MAC stays in use). */
-static bool tx_resolve_arp(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint64_t now_ns)
+/* An ARP request for next hop nh, unless this lcore asked for it less than the retry interval ago: the first at
+ * once, then after 1 s, 2 s, 4 s, and every 8 s while nobody answers.  A next hop last asked for long ago (it
+ * answered, and its entry has aged since) starts over at 1 s.  The table is bounded: a next hop that finds its
+ * DP_ARP_PROBE slots taken replaces the one asked for longest ago. */
+static void arp_ask(struct dp_lcore *lc, uint32_t src_ip, uint32_t nh, uint64_t now_ns)
 {
 	static const uint8_t zero[6] = { 0 };
+	uint32_t h = (nh * 0x9e3779b1u) >> 16;
+	struct dp_arp_asked *a = NULL;
+
+	for (unsigned i = 0; i < DP_ARP_PROBE; i++) {
+		struct dp_arp_asked *e = &lc->arp_asked[(h + i) & (DP_ARP_ASKED - 1)];
+
+		if (e->ip == nh) {
+			a = e;
+			break;
+		}
+		if (!a || (a->ip && (!e->ip || e->last_ns < a->last_ns)))
+			a = e;
+	}
+	if (a->ip != nh || now_ns - a->last_ns > (DP_ARP_RETRY_NS << (DP_ARP_BACKOFF_MAX + 1)))
+		*a = (struct dp_arp_asked){ .ip = nh };
+	else if (now_ns - a->last_ns < DP_ARP_RETRY_NS << (a->tries - 1 < DP_ARP_BACKOFF_MAX ? a->tries - 1
+												: DP_ARP_BACKOFF_MAX))
+		return; /* a request is out: the flows wait for its answer (tx_no_arp) */
+	else
+		lc->arp_retries++;
+	a->tries++;
+	a->last_ns = now_ns;
+	tx_arp(lc, 1, zero, src_ip, nh);
+}
+
+/* Next-hop MAC for a flow given without one: from the ARP cache, asked for (arp_ask) while unknown, refreshed
+ * when the entry has aged past DP_ARP_REACHABLE_S (the old MAC stays in use meanwhile). */
+static bool tx_resolve_arp(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, uint64_t now_ns)
+{
 	struct dp_arp_entry e;
 	uint32_t nh;
 
@@ -870,14 +947,13 @@ static bool tx_resolve_arp(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, u
 		return true; /* given by the control plane, or resolved and not due for an age check */
 	nh = next_hop(f->remote_ip);
 	if (!dp_arp_lookup(&g.arp, nh, &e)) {
-		if (k % (f->mac_ok ? DP_ARP_RECHECK_PKTS : DP_ARP_RETRY_PKTS) == 0)
-			tx_arp(lc, 1, zero, f->local_ip, nh);
+		arp_ask(lc, f->local_ip, nh, now_ns);
 		return f->mac_ok != 0;
 	}
 	memcpy(f->remote_mac, e.mac, 6);
 	f->mac_ok = 2; /* resolved by ARP: checked for age */
 	if (now_ns - e.learned_ns > DP_ARP_REACHABLE_S * 1000000000ull)
-		tx_arp(lc, 1, zero, f->local_ip, nh);
+		arp_ask(lc, f->local_ip, nh, now_ns);
 	return true;
 }
 
@@ -961,7 +1037,7 @@ static bool tx_srtp(struct dp_lcore *lc, uint32_t idx, struct rte_mbuf *m, bool 
  * segment and a reference count of 1 (the free path leaves it so), so only the fields a sent frame needs are
  * written, all in the mbuf's first cache line; lengths are the caller's, and the offload fields (second line)
  * are written only by a frame that asks for an offload in ol_flags. */
-static inline struct rte_mbuf *tx_mbuf(struct dp_lcore *lc)
+static inline __attribute__((always_inline)) struct rte_mbuf *tx_mbuf(struct dp_lcore *lc)
 {
 	struct rte_mbuf *m;
 
@@ -985,6 +1061,25 @@ static inline struct rte_mbuf *tx_mbuf(struct dp_lcore *lc)
 	return m;
 }
 
+/* Checksum offload asked of the port for a built IPv4/UDP frame. */
+static inline void tx_offload(struct rte_mbuf *m)
+{
+	m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
+	m->l2_len = g.cfg.vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN;
+	m->l3_len = DP_IP_HLEN;
+}
+
+/* After frame fr's turn (sent, lost or DTX): the next frame is due one ptime later, with no impairment delay
+ * unless the caller gives it one. */
+static inline void tx_next_frame(struct dp_flow *f, const struct codec_frame *fr)
+{
+	f->ts += fr->ts_inc;
+	if (++f->frame == f->cache->nframes)
+		f->frame = 0;
+	f->nominal_tsc += f->ptime_tsc;
+	f->delay_tsc = 0;
+}
+
 static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const struct codec_frame *fr)
 {
 	struct rte_mbuf *m = tx_mbuf(lc);
@@ -1006,11 +1101,8 @@ static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const s
 					f->payload_sums[f->frame], !g.port.tx_csum_offload);
 	}
 	m->data_len = m->pkt_len = len;
-	if (g.port.tx_csum_offload) {
-		m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
-		m->l2_len = g.cfg.vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN;
-		m->l3_len = DP_IP_HLEN;
-	}
+	if (g.port.tx_csum_offload)
+		tx_offload(m);
 	if (f->srtp && !tx_srtp(lc, (uint32_t)(f - g.flows), m, false)) {
 		rte_pktmbuf_free(m);
 		return NULL;
@@ -1168,13 +1260,52 @@ static void tx_packet(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 		}
 		f->seq++;
 	}
-	f->ts += fr->ts_inc;
-	if (++f->frame == c->nframes)
-		f->frame = 0;
-	f->nominal_tsc += f->ptime_tsc;
-	f->delay_tsc = 0;
+	tx_next_frame(f, fr);
 	if ((lc->impair_on & (1u << f->impair)) && im->jitter_us)
 		f->delay_tsc = (uint32_t)(g.tsc_hz * dp_impair_delay_us(im, idx, f->tx_index) / 1000000);
+}
+
+/* tx_packet()'s common case in a straight line, for the send loops: a flow that sends an audio frame (not DTX)
+ * with no DTMF event, SRTP, TX-time extension or impairment profile, to a MAC given by the control plane, less
+ * than DP_TX_SKIP_NS behind.  The same packet and the same state changes as tx_packet(); false, with nothing
+ * done, for anything else (tx_packet() then handles it). */
+static inline __attribute__((always_inline)) bool tx_plain(struct dp_lcore *lc, struct dp_flow *f, uint64_t now)
+{
+	const struct codec_frame_cache *c = f->cache;
+	const struct codec_frame *fr = &c->frames[f->frame];
+	uint64_t late_ns = tsc_to_ns(now - (f->nominal_tsc + f->delay_tsc));
+	struct rte_mbuf *m;
+
+	if ((f->dtmf | f->srtp | f->owd_ext | f->held | (f->mac_ok ^ 1) | (fr->flags & CODEC_FRAME_DTX)) ||
+	    !(f->dir & DP_FLOW_SEND) || (lc->impair_on & (1u << f->impair)) || late_ns > DP_TX_SKIP_NS)
+		return false;
+	lc->pace_hist[pacing_bucket(late_ns)]++;
+	if (late_ns > lc->pace_max_ns)
+		lc->pace_max_ns = late_ns;
+	f->tx_index++;
+	m = tx_mbuf(lc);
+	if (likely(m != NULL)) {
+		uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+		bool marker = fr->flags & CODEC_FRAME_MARKER;
+
+		/* untagged with checksums in software (the virtual devices) built with those two known */
+		if (likely(!g.cfg.vlan && !g.port.tx_csum_offload))
+			m->data_len = m->pkt_len = dp_build_rtp_fast(d, f, g.mac, 0, lc->ip_id++, marker,
+								     c->data + fr->offset, fr->len,
+								     f->payload_sums[f->frame], true);
+		else
+			m->data_len = m->pkt_len = dp_build_rtp_fast(d, f, g.mac, g.cfg.vlan, lc->ip_id++, marker,
+								     c->data + fr->offset, fr->len,
+								     f->payload_sums[f->frame], !g.port.tx_csum_offload);
+		if (g.port.tx_csum_offload)
+			tx_offload(m);
+		f->tx_packets++;
+		f->tx_bytes += fr->len + DP_RTP_HLEN;
+		tx_queue(lc, m);
+	}
+	f->seq++;
+	tx_next_frame(f, fr);
+	return true;
 }
 
 /* Works through what is due, in two stages so that the flow records (scattered over a table of up to millions)
@@ -1275,7 +1406,8 @@ static bool pclass_send(struct dp_lcore *lc, const uint32_t *due, const uint64_t
 			break;
 		if (f->nominal_tsc > now) /* its first packet is a lap later */
 			continue;
-		tx_packet(lc, idx, t);
+		if (!tx_plain(lc, f, t))
+			tx_packet(lc, idx, t);
 		if (f->delay_tsc || (int64_t)(f->nominal_tsc - lap[i]) <= 0 || tx_jittered(lc, f)) {
 			pclass_remove(lc, idx);
 			wheel_insert(lc, idx, f->nominal_tsc + f->delay_tsc);
@@ -1357,7 +1489,8 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 			tx_schedule(lc, idx, now);
 			continue;
 		}
-		tx_packet(lc, idx, t);
+		if (!tx_plain(lc, f, t))
+			tx_packet(lc, idx, t);
 		tx_schedule(lc, idx, now);
 	}
 	for (; i < ndue; i++) /* the port is backpressured: these wait in the current slot */
@@ -1663,7 +1796,7 @@ static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const stru
 			c->owd_sum_us += us;
 		}
 	}
-	if (f->rx_dtmf_pt && pk->pt == f->rx_dtmf_pt) {
+	if (f->dtmf_pt && pk->pt == f->dtmf_pt) {
 		struct dp_flow_cold *c = &g.cold[fid];
 
 		dp_rx_event_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len);
@@ -1891,6 +2024,8 @@ static int lcore_main(void *arg)
 {
 	struct dp_lcore *lc = arg;
 
+	if (pthread_getcpuclockid(pthread_self(), &lc->cpu_clock) == 0)
+		__atomic_store_n(&lc->has_cpu_clock, true, __ATOMIC_RELEASE);
 	gratuitous_arp(lc);
 	while (!g.stop)
 		lcore_pass(lc);
@@ -2217,7 +2352,7 @@ static int flow_cmd(uint32_t type, uint32_t flow, const struct dp_flow_params *p
 		if (p->cache && (!p->cache->nframes || !p->cache->frames ||
 				 (!p->ptime_ms && (!p->cache->ptime_ms || p->cache->ptime_ms > DP_PTIME_MAX_MS))))
 			return -EINVAL;
-		if (p->cache && type == DP_CMD_ADD) {
+		if (p->cache && type != DP_CMD_DELETE) {
 			c.payload_sums = payload_sums(p->cache);
 			if (!c.payload_sums)
 				return -ENOMEM;
@@ -2338,6 +2473,7 @@ void dp_proto_totals(struct dp_proto_totals *out)
 		out->arp_requests_answered += g.lc[i].arp_answered;
 		out->arp_learned += g.lc[i].arp_learned;
 		out->arp_requests_sent += g.lc[i].arp_sent;
+		out->arp_retries += g.lc[i].arp_retries;
 		out->icmp_echo_answered += g.lc[i].icmp_answered;
 		out->tx_no_arp += g.lc[i].tx_no_arp;
 		out->tx_late_skipped += g.lc[i].tx_skipped;
@@ -2404,19 +2540,56 @@ static bool snap_served(void)
 	return true;
 }
 
+/* The CPU time an lcore thread has had, in ns (0 when it cannot be read). */
+static uint64_t lcore_cpu_ns(const struct dp_lcore *lc)
+{
+	struct timespec ts;
+
+	if (!__atomic_load_n(&lc->has_cpu_clock, __ATOMIC_ACQUIRE) || clock_gettime(lc->cpu_clock, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* An lcore that has not served the request: stuck inside one pass (a dataplane bug: the control plane must not
+ * hang with it) when it ran DP_SNAP_STUCK_S seconds of its own CPU time since the first look after a second, not
+ * when it was not running at all (its CPU lent to others: lcores of this VM's second CPU were seen to get none
+ * for over 4 s under load); DP_SNAP_WAIT_MAX_S of wall time ends the wait whatever the reason. */
+#define DP_SNAP_STUCK_S 2
+#define DP_SNAP_WAIT_MAX_S 60
+
+static bool snap_stuck(uint64_t *cpu_ref, uint64_t waited)
+{
+	bool stuck = waited > DP_SNAP_WAIT_MAX_S * rte_get_tsc_hz();
+
+	for (unsigned l = 0; l < g.port.nlcores && !stuck; l++) {
+		uint64_t cpu;
+
+		if (__atomic_load_n(&g.lc[l].snap_done, __ATOMIC_ACQUIRE) == g.lc[l].snap_seq)
+			continue;
+		cpu = lcore_cpu_ns(&g.lc[l]);
+		if (!cpu_ref[l])
+			cpu_ref[l] = cpu ? cpu : 1;
+		else if (cpu && cpu - cpu_ref[l] > DP_SNAP_STUCK_S * 1000000000ull)
+			stuck = true;
+		else if (!cpu && waited > DP_SNAP_STUCK_S * rte_get_tsc_hz())
+			stuck = true; /* no CPU clock for it: wall time is all there is */
+	}
+	return stuck;
+}
+
 /* Until every lcore served the posted request: spins for about a pass or two, then sleeps between looks. */
 static int snap_wait(void)
 {
 	uint64_t t0 = rte_rdtsc(), spin = rte_get_tsc_hz() / 10000; /* 100 µs */
+	uint64_t cpu_ref[RTE_MAX_LCORE] = { 0 };
 
 	while (!snap_served()) {
 		uint64_t waited = rte_rdtsc() - t0;
 
 		if (!dp_engine_running())
 			return -ENODEV;
-		if (waited > 2 * rte_get_tsc_hz()) {
+		if (waited > rte_get_tsc_hz() && snap_stuck(cpu_ref, waited)) {
 			static struct cm_ratelimit rl = CM_RATELIMIT_INIT(10000, 1);
-			/* a pass that never ends is a dataplane bug; the control plane must not hang with it */
 			cm_log_rl(&rl, CM_LOG_ERROR, "dataplane", "an lcore has been inside one pass for seconds: flow "
 				  "counters are not readable");
 			return -ETIMEDOUT;

@@ -1,6 +1,6 @@
 /* callmeter-gateway's command line:
  *
- *   serve --cert FILE --key FILE [--listen HOST:PORT] [--heartbeat S] [--heartbeat-timeout S]
+ *   serve --cert FILE --key FILE [--listen HOST:PORT] [--heartbeat S] [--heartbeat-timeout S] [--lost-after S]
  *   worker create NAME [--capacity N] [--license standard|professional|enterprise]
  *   worker regenerate NAME | delete NAME | drain NAME | list
  *
@@ -32,7 +32,7 @@
 struct cli {
 	const char *db;
 	const char *listen, *cert, *key;
-	uint32_t heartbeat_s, timeout_s;
+	uint32_t heartbeat_s, timeout_s, lost_after_s;
 	uint32_t capacity;
 	bool capacity_set;
 	enum gw_license license;
@@ -46,7 +46,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: callmeter-gateway serve --cert FILE --key FILE [--listen HOST:PORT] [--heartbeat S]\n"
-		"                               [--heartbeat-timeout S] [--db PATH]\n"
+		"                               [--heartbeat-timeout S] [--lost-after S] [--db PATH]\n"
 		"       callmeter-gateway worker create NAME [--capacity N]\n"
 		"                               [--license standard|professional|enterprise] [--db PATH]\n"
 		"       callmeter-gateway worker regenerate|delete|drain NAME [--db PATH]\n"
@@ -59,8 +59,9 @@ static void usage(FILE *out)
 		"The store is --db PATH, else $%s, else %s (created mode 0600).\n"
 		"serve listens on 0.0.0.0:443 unless --listen says otherwise; workers are told to heartbeat every\n"
 		"--heartbeat seconds (default %d) and are OFFLINE after --heartbeat-timeout seconds without one\n"
-		"(default %d).  A worker token is printed once, by create or regenerate, and never stored.\n",
-		GW_ENV_DB, GW_DEFAULT_DB, GW_DEFAULT_HEARTBEAT_S, GW_DEFAULT_TIMEOUT_S);
+		"(default %d).  A worker OFFLINE for --lost-after seconds (default %d) has lost its parts of runs:\n"
+		"their runs fail.  A worker token is printed once, by create or regenerate, and never stored.\n",
+		GW_ENV_DB, GW_DEFAULT_DB, GW_DEFAULT_HEARTBEAT_S, GW_DEFAULT_TIMEOUT_S, GW_DEFAULT_LOST_AFTER_S);
 }
 
 static int parse_u32(const char *opt, const char *v, uint64_t min, uint64_t max, uint32_t *out)
@@ -115,6 +116,9 @@ static int parse_args(struct cli *c, int argc, char **argv)
 				return -EINVAL;
 		} else if (strcmp(a, "--heartbeat-timeout") == 0) {
 			if (parse_u32(a, v, 1, 86400, &c->timeout_s) < 0)
+				return -EINVAL;
+		} else if (strcmp(a, "--lost-after") == 0) {
+			if (parse_u32(a, v, 1, 604800, &c->lost_after_s) < 0)
 				return -EINVAL;
 		} else if (strcmp(a, "--capacity") == 0) {
 			if (parse_u32(a, v, 1, 10000000, &c->capacity) < 0)
@@ -554,7 +558,8 @@ static void on_signal(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 static int cmd_serve(struct cli *c)
 {
 	struct gw_server_opts o = { .listen = c->listen, .cert = c->cert, .key = c->key, .db = c->db,
-				    .heartbeat_s = c->heartbeat_s, .timeout_s = c->timeout_s };
+				    .heartbeat_s = c->heartbeat_s, .timeout_s = c->timeout_s,
+				    .lost_after_s = c->lost_after_s };
 	struct gw_server *srv;
 	struct cp_loop *loop;
 	struct rlimit rl;

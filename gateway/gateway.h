@@ -35,6 +35,7 @@
 #define GW_PROTO_STR_MAX 256       /* names, reasons, run ids */
 #define GW_DEFAULT_HEARTBEAT_S 20
 #define GW_DEFAULT_TIMEOUT_S 60
+#define GW_DEFAULT_LOST_AFTER_S 600 /* a worker OFFLINE this long has lost its parts */
 #define GW_HELLO_TIMEOUT_MS 10000  /* from TCP accept to a valid hello */
 
 enum gw_msg_type {
@@ -248,6 +249,7 @@ struct gw_server_opts {
 	const char *db;
 	uint32_t heartbeat_s;   /* told to workers in welcome */
 	uint32_t timeout_s;     /* OFFLINE after this long without a heartbeat */
+	uint32_t lost_after_s;  /* a worker OFFLINE this long loses its parts of runs */
 };
 struct gw_server;
 struct gw_server *gw_server_new(struct cp_loop *loop, const struct gw_server_opts *o, char *err, size_t errlen);

@@ -38,6 +38,7 @@ struct gw_server {
 	uint16_t port;
 	struct gw_session *head;
 	uint32_t nsessions;
+	uint64_t started_ms;    /* wall clock: the time the gateway was down does not count against its workers */
 	struct cp_timer tick;
 	struct cm_ratelimit rl_proto;
 	struct cm_ratelimit rl_accept;
@@ -50,7 +51,8 @@ int gw_session_send(struct gw_session *s, struct gw_enc *e);
 /* runs.c */
 void gw_runs_tick(struct gw_server *srv);
 int gw_runs_on_msg(struct gw_server *srv, struct gw_session *s, struct gw_msg *m);
-/* hello's "parts" [[run_id, part], ...]: the worker's assigned parts missing from it fail (it restarted). */
+/* hello's "parts" [[run_id, part], ...]: the worker's assigned parts missing from it fail (it restarted); the ones
+ * it holds that are no longer live here (cancelled, or lost while it was away) get a cancel. */
 int gw_runs_on_hello(struct gw_server *srv, struct gw_session *s, const msgpack_object *held);
 
 /* Reading the parts of a plan the gateway needs for splitting: [test] name and each [group NAME]'s endpoints

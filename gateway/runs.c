@@ -7,7 +7,9 @@
  *   part: WAITING → ASSIGNED → ACCEPTED → DONE | FAILED;  REFUSED;  CANCELLED
  *
  * A refused part fails the run (the others are cancelled).  A worker that disconnects keeps its parts: it may
- * come back and finish (its metrics are kept until acknowledged); `run cancel` ends a run that never does. */
+ * come back and finish (its metrics are kept until acknowledged).  One OFFLINE for lost_after_s (serve
+ * --lost-after) has lost them, and so has one that comes back without them (it restarted): the run fails,
+ * and a worker that comes back still running a part that is no longer live here is told to cancel it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -667,12 +669,26 @@ static int check_held(void *arg, int n, const char **cols)
 	return 0;
 }
 
+#define LIVE_PART_SQL "SELECT count(*) FROM run_parts WHERE run_id=?1 AND part=?2 AND status IN ('ASSIGNED','ACCEPTED')"
+
+/* A part its worker will never finish: it fails, and its run with it (its endpoints are gone: the other parts
+ * stop, as for a refused part). */
+static void lose_part(struct gw_server *srv, const char *run, int64_t part, const char *part_why, const char *run_why)
+{
+	gw_store_exec(srv->store, "UPDATE run_parts SET status='FAILED', reason=?3 WHERE run_id=?1 AND part=?2", "sis",
+		      run, part, part_why);
+	cm_log(CM_LOG_WARN, "runs", "run %s part %lld: %s", run, (long long)part, part_why);
+	cancel_parts(srv, run);
+	set_run(srv, run, "FAILED", run_why);
+}
+
 /* A worker's parts live in its process: one that comes back without a part it was given (it restarted) will
- * never finish it, so the part fails now instead of holding its run forever. */
+ * never finish it, so the part fails now instead of holding its run forever.  A part it still runs that is not
+ * live here any more (cancelled, or failed as lost while it was away) is cancelled on the worker. */
 int gw_runs_on_hello(struct gw_server *srv, struct gw_session *s, const msgpack_object *held)
 {
 	struct held_ctx c = { .srv = srv, .s = s, .held = held };
-	char why[160];
+	char why[160], run_why[160];
 
 	if (!held)
 		return 0; /* a worker that does not say: nothing to conclude */
@@ -682,16 +698,74 @@ int gw_runs_on_hello(struct gw_server *srv, struct gw_session *s, const msgpack_
 				   "status IN ('ASSIGNED','ACCEPTED')", "i", check_held, &c, s->worker_id);
 	for (int i = 0; i < c.nlost; i++) {
 		snprintf(why, sizeof(why), "worker '%s' came back without this part (restarted)", s->name);
-		gw_store_exec(srv->store, "UPDATE run_parts SET status='FAILED', reason=?3 WHERE run_id=?1 AND part=?2",
-			      "sis", c.lost[i].run, c.lost[i].part, why);
-		cm_log(CM_LOG_WARN, "runs", "run %s part %lld: %s", c.lost[i].run, (long long)c.lost[i].part, why);
-		/* its endpoints are gone: the run cannot complete, the other parts stop (as for a refused part) */
-		cancel_parts(srv, c.lost[i].run);
-		snprintf(why, sizeof(why), "part %lld lost: worker '%s' restarted during the run", (long long)c.lost[i].part,
-			 s->name);
-		set_run(srv, c.lost[i].run, "FAILED", why);
+		snprintf(run_why, sizeof(run_why), "part %lld lost: worker '%s' restarted during the run",
+			 (long long)c.lost[i].part, s->name);
+		lose_part(srv, c.lost[i].run, c.lost[i].part, why, run_why);
+	}
+	for (uint32_t i = 0; i < held->via.array.size; i++) {
+		const msgpack_object *e = &held->via.array.ptr[i];
+		char run[GW_RUN_ID_MAX];
+		int64_t live;
+		struct gw_enc enc;
+
+		if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 ||
+		    e->via.array.ptr[0].type != MSGPACK_OBJECT_STR || e->via.array.ptr[0].via.str.size >= sizeof(run) ||
+		    e->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER || e->via.array.ptr[1].via.u64 > INT32_MAX)
+			continue;
+		memcpy(run, e->via.array.ptr[0].via.str.ptr, e->via.array.ptr[0].via.str.size);
+		run[e->via.array.ptr[0].via.str.size] = '\0';
+		live = query_i64(srv->store, LIVE_PART_SQL, run, (int64_t)e->via.array.ptr[1].via.u64);
+		if (live || gw_enc_start(&enc, GW_MSG_CANCEL, 1) < 0)
+			continue;
+		gw_enc_str(&enc, "run_id", run);
+		gw_session_send(s, &enc);
+		cm_log(CM_LOG_INFO, "runs", "worker '%s' came back running part %llu of run %s, which is over here: "
+		       "cancelled", s->name, (unsigned long long)e->via.array.ptr[1].via.u64, run);
 	}
 	return 0;
+}
+
+/* Workers OFFLINE for lost_after_s (counted from the gateway's start at the earliest): their live parts are
+ * lost. */
+struct offline_ctx {
+	struct { char run[GW_RUN_ID_MAX]; int64_t part; char worker[GW_PROTO_STR_MAX]; } lost[32];
+	int n;
+};
+
+static int collect_offline(void *arg, int n, const char **cols)
+{
+	struct offline_ctx *c = arg;
+
+	if (n < 3 || c->n == (int)CM_ARRAY_SIZE(c->lost))
+		return 1;
+	cm_strlcpy(c->lost[c->n].run, cols[0], sizeof(c->lost[c->n].run));
+	c->lost[c->n].part = strtoll(cols[1], NULL, 10);
+	cm_strlcpy(c->lost[c->n].worker, cols[2], sizeof(c->lost[c->n].worker));
+	c->n++;
+	return 0;
+}
+
+static void lose_offline_parts(struct gw_server *srv)
+{
+	uint64_t now = cm_wallclock_ms(), window = (uint64_t)srv->o.lost_after_s * 1000;
+	struct offline_ctx c = { .n = 0 };
+	char why[160], run_why[200];
+
+	if (now < srv->started_ms + window)
+		return;
+	gw_store_query(srv->store,
+		       "SELECT p.run_id, p.part, w.name FROM run_parts p JOIN workers w ON w.id=p.worker_id WHERE "
+		       "p.status IN ('ASSIGNED','ACCEPTED') AND w.status='OFFLINE' AND w.offline_since<?1 ORDER BY p.run_id",
+		       "i", collect_offline, &c, (int64_t)(now - window));
+	for (int i = 0; i < c.n; i++) {
+		/* an earlier part of the same run lost in this pass has cancelled this one already */
+		if (!query_i64(srv->store, LIVE_PART_SQL, c.lost[i].run, c.lost[i].part))
+			continue;
+		snprintf(why, sizeof(why), "worker '%s' lost: offline for %u s", c.lost[i].worker, srv->o.lost_after_s);
+		snprintf(run_why, sizeof(run_why), "part %lld lost: worker '%s' offline for %u s", (long long)c.lost[i].part,
+			 c.lost[i].worker, srv->o.lost_after_s);
+		lose_part(srv, c.lost[i].run, c.lost[i].part, why, run_why);
+	}
 }
 
 /* ---- the tick: new runs, cancellations ------------------------------------------------------------------ */
@@ -714,6 +788,7 @@ void gw_runs_tick(struct gw_server *srv)
 {
 	struct id_list l = { .n = 0 };
 
+	lose_offline_parts(srv);
 	gw_store_query(srv->store,
 		       "SELECT id FROM runs WHERE cancel_requested=1 AND status IN "
 		       "('PENDING','QUEUED','DISPATCHING','RUNNING')", "", collect_id, &l);

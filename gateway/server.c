@@ -512,6 +512,9 @@ struct gw_server *gw_server_new(struct cp_loop *loop, const struct gw_server_opt
 		srv->o.heartbeat_s = GW_DEFAULT_HEARTBEAT_S;
 	if (!srv->o.timeout_s)
 		srv->o.timeout_s = GW_DEFAULT_TIMEOUT_S;
+	if (!srv->o.lost_after_s)
+		srv->o.lost_after_s = GW_DEFAULT_LOST_AFTER_S;
+	srv->started_ms = cm_wallclock_ms();
 	srv->ctx = gw_tls_server_ctx(o->cert, o->key, err, errlen);
 	if (!srv->ctx)
 		goto free_srv;

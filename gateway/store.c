@@ -97,6 +97,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE run_parts ADD COLUMN sip TEXT NOT NULL DEFAULT ''",
 	"ALTER TABLE run_parts ADD COLUMN calls_done INTEGER NOT NULL DEFAULT 0",
 	"ALTER TABLE runs ADD COLUMN released INTEGER NOT NULL DEFAULT 0",
+	/* wall clock ms the worker went OFFLINE (0: online, or offline since before this column) */
+	"ALTER TABLE workers ADD COLUMN offline_since INTEGER NOT NULL DEFAULT 0",
 };
 
 static const char *const license_names[] = {
@@ -181,8 +183,9 @@ struct gw_store *gw_store_open(const char *path, char *err, size_t errlen)
 		}
 	}
 	if (sqlite3_prepare_v2(s->db,
-			       "UPDATE workers SET status=?2, last_heartbeat=?3, active_endpoints=?4, error=?5 "
-			       "WHERE id=?1", -1, &s->st_status, NULL) != SQLITE_OK ||
+			       "UPDATE workers SET status=?2, last_heartbeat=?3, active_endpoints=?4, error=?5, "
+			       "offline_since=CASE WHEN ?2<>'OFFLINE' THEN 0 WHEN status<>'OFFLINE' THEN ?6 "
+			       "ELSE offline_since END WHERE id=?1", -1, &s->st_status, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db,
 			       "INSERT OR IGNORE INTO metrics(run_id, worker_id, seq, t, nsamples, samples, received) "
 			       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &s->st_metrics, NULL) != SQLITE_OK ||
@@ -485,6 +488,7 @@ int gw_store_set_status(struct gw_store *s, int64_t id, const char *status, uint
 	sqlite3_bind_int64(st, 3, (int64_t)last_hb);
 	sqlite3_bind_int64(st, 4, active);
 	sqlite3_bind_text(st, 5, error ? error : "", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 6, (int64_t)cm_wallclock_ms());
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : sql_err(s, "update status");
@@ -492,7 +496,11 @@ int gw_store_set_status(struct gw_store *s, int64_t id, const char *status, uint
 
 int gw_store_all_offline(struct gw_store *s)
 {
-	return exec(s, "UPDATE workers SET status='OFFLINE' WHERE status<>'OFFLINE'");
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "UPDATE workers SET status='OFFLINE', offline_since=%llu WHERE status<>'OFFLINE'",
+		 (unsigned long long)cm_wallclock_ms());
+	return exec(s, sql);
 }
 
 bool gw_store_changed(struct gw_store *s)

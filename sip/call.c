@@ -39,6 +39,7 @@
 #define MEDIA_ADDR_MAX 48u
 #define SUITE_MAX 32u
 #define KEY_MAX 64u
+#define GLARE_POLL_MS 50u /* an offer of ours waiting for another INVITE transaction to end looks again this often */
 
 struct sip_call {
 	struct sip_client_handler h; /* first: the client transactions' user pointer */
@@ -704,6 +705,15 @@ static void se_too_small(struct sip_call *c, struct sip_txn *st, const char *tag
 
 static int send_reinvite(struct sip_call *c, bool refresh);
 
+/* §14.1 after a 491: the Call-ID's owner (who placed the call) waits 2.1-4 s, the other 0-2 s, in 10 ms units, so
+ * that the two offers do not cross again. */
+static uint32_t glare_wait_ms(struct sip_call *c)
+{
+	uint64_t r = sip_ua_random(c->ua);
+
+	return c->incoming ? (uint32_t)(r % 201) * 10 : (uint32_t)(210 + r % 191) * 10;
+}
+
 /* Our refresh: an UPDATE, or a re-INVITE when the peer does not allow UPDATE; a moment later when another
  * offer is in progress (that one refreshes the session too, if it succeeds). */
 static void se_refresh_now(struct sip_call *c)
@@ -764,9 +774,18 @@ static void se_refresh_done(struct sip_call *c, const struct sip_msg *m, unsigne
 	} else if ((status == 405 || status == 501) && c->peer_update) {
 		c->peer_update = false; /* it said it allows UPDATE and then did not: re-INVITE instead */
 		se_refresh_now(c);
+	} else if (status == 491) {
+		/* §14.1: the peer's offer crossed ours; an offer of the owner's waiting behind the refresh goes after
+		 * the same wait (it refreshes the session too), the refresh itself is tried again then */
+		uint32_t wait_ms = glare_wait_ms(c);
+
+		c->st.glare++;
+		if (cp_timer_armed(&c->glare))
+			cp_timer_start(loop_of(c), &c->glare, wait_ms);
+		cp_timer_start(loop_of(c), &c->se_timer, wait_ms);
 	} else {
-		/* 491 or a refusal: try again before the session runs out */
-		cp_timer_start(loop_of(c), &c->se_timer, status == 491 ? 2000 : (uint64_t)c->se_s * 125);
+		/* a refusal: try again before the session runs out */
+		cp_timer_start(loop_of(c), &c->se_timer, (uint64_t)c->se_s * 125);
 	}
 }
 
@@ -1079,6 +1098,7 @@ static void invite_response(struct sip_call *c, const struct sip_msg *m)
 static void info_done(struct sip_call *c, unsigned status);
 static void reinvite_response(struct sip_call *c, const struct sip_msg *m);
 static void reinvite_done(struct sip_call *c, unsigned status, bool applied);
+static void refresh_answer(struct sip_call *c, struct sip_str body);
 
 static void on_response(struct sip_client_handler *h, struct sip_txn *ct, const struct sip_msg *m)
 {
@@ -2035,6 +2055,50 @@ static void reinvite_done(struct sip_call *c, unsigned status, bool applied)
 		send_bye(c);
 }
 
+static bool same_str(struct sip_str a, struct sip_str b)
+{
+	return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
+
+/* What the media of a call are made of: a change in any of them is news for the owner's flow. */
+static bool media_differ(const struct sdp_negotiated *a, const struct sdp_negotiated *b)
+{
+	return a->codec.pt != b->codec.pt || !same_str(a->codec.encoding, b->codec.encoding) ||
+	       a->codec.clock_rate != b->codec.clock_rate || a->codec.channels != b->codec.channels ||
+	       a->dtmf_pt != b->dtmf_pt || !same_str(a->remote_addr, b->remote_addr) ||
+	       a->remote_port != b->remote_port || a->dir != b->dir || a->ptime != b->ptime ||
+	       a->rtcp_mux != b->rtcp_mux || a->srtp != b->srtp || !same_str(a->crypto_suite, b->crypto_suite) ||
+	       !same_str(a->remote_key, b->remote_key);
+}
+
+/* The answer in the 2xx to our session refresh (RFC 4028 re-INVITE with the unchanged offer).  A peer may answer
+ * it with other media (a new address or port after a media relay changed, another codec of our offer, another
+ * direction): those are the call's media from now on, and the owner hears of them as of any other change
+ * (on_media; the product's media update).  An answer that does not fit, or that the owner refuses, leaves the
+ * media as they were (the refresh itself still counts: the dialog and the session are fine). */
+static void refresh_answer(struct sip_call *c, struct sip_str body)
+{
+	struct sdp_negotiated prev = c->st.media, neg;
+	enum sdp_neg why;
+	char *old = c->peer_sdp;
+
+	if (body.len == 0)
+		return;
+	c->peer_sdp = NULL;
+	if (take_peer_sdp(c, body) == 0 && sdp_accept_answer(&c->media, &sdp_scratch, &neg, &why) == 0 &&
+	    media_differ(&neg, &prev)) {
+		c->st.media = neg;
+		if (owner_accepts(c, &neg)) {
+			free(old);
+			c->st.refresh_media_changes++;
+			return;
+		}
+		c->st.media = prev;
+	}
+	free(c->peer_sdp);
+	c->peer_sdp = old; /* the previous answer's strings, which c->st.media points into */
+}
+
 /* The final response to our re-INVITE.  A 2xx is ACKed whatever it carries; its answer replaces the media only if
  * it fits our offer and the owner takes it. */
 static void reinvite_response(struct sip_call *c, const struct sip_msg *m)
@@ -2044,10 +2108,13 @@ static void reinvite_response(struct sip_call *c, const struct sip_msg *m)
 	char *old = c->peer_sdp;
 	bool applied = false;
 
-	if (c->se_refreshing) { /* the offer was unchanged: the answer can only repeat the one we have */
+	if (c->se_refreshing) {
 		c->se_refreshing = false;
-		if (m->status < 300)
+		if (m->status < 300) {
 			in_dialog(c, "ACK", c->reinvite_cseq, NULL, NULL, NULL);
+			if (c->st.state == SIP_CALL_CONFIRMED)
+				refresh_answer(c, m->body);
+		}
 		se_refresh_done(c, m, m->status);
 		return;
 	}
@@ -2056,14 +2123,9 @@ static void reinvite_response(struct sip_call *c, const struct sip_msg *m)
 		if (c->st.state != SIP_CALL_CONFIRMED)
 			return; /* the call is ending anyway: nothing to retry or report */
 		if (m->status == 491 && c->glare_tries < SIP_CALL_MAX_GLARE && c->st.state == SIP_CALL_CONFIRMED) {
-			/* §14.1: the Call-ID's owner (who placed the call) waits 2.1-4 s, the other 0-2 s, in 10 ms
-			 * units, so that the two offers do not cross again */
-			uint64_t r = sip_ua_random(c->ua);
-			uint32_t wait_ms = c->incoming ? (uint32_t)(r % 201) * 10 : (uint32_t)(210 + r % 191) * 10;
-
 			c->st.glare++;
 			c->glare_tries++;
-			cp_timer_start(loop_of(c), &c->glare, wait_ms);
+			cp_timer_start(loop_of(c), &c->glare, glare_wait_ms(c));
 			return;
 		}
 		reinvite_done(c, m->status, false);
@@ -2098,7 +2160,10 @@ static void glare_retry(struct cp_loop *loop, void *arg)
 
 	(void)loop;
 	hold(c);
-	if (c->st.state == SIP_CALL_CONFIRMED && !c->reinvite_txn) {
+	if (c->st.state == SIP_CALL_CONFIRMED && (c->reinvite_txn || c->ok)) {
+		/* our refresh, or the peer's INVITE until its ACK (§14.1: one INVITE at a time either way): after it */
+		cp_timer_start(loop_of(c), &c->glare, GLARE_POLL_MS);
+	} else if (c->st.state == SIP_CALL_CONFIRMED) {
 		c->dir_before = c->media.dir;
 		c->media.dir = c->glare_dir;
 		if (send_reinvite(c, false) < 0) {
@@ -2114,14 +2179,22 @@ int sip_call_reinvite(struct sip_call *c, enum sdp_dir dir)
 {
 	int rc;
 
-	/* §14.1: not while an INVITE is in progress either way (ours, or the peer's 2xx not yet ACKed) */
+	/* §14.1: not while an INVITE is in progress either way.  An offer of the owner's still pending is busy; our
+	 * own session refresh, or the peer's re-INVITE waiting for its ACK, is over in a moment: the offer is sent
+	 * right after it (glare_retry), as if it had crossed (a hold is not a failure because a refresh was due). */
 	if (c->st.state != SIP_CALL_CONFIRMED)
 		return -EINVAL;
-	if (c->reinvite_txn || c->invite_txn || cp_timer_armed(&c->glare) || c->ok)
+	if ((c->reinvite_txn && !c->se_refreshing) || c->invite_txn || cp_timer_armed(&c->glare))
 		return -EBUSY;
 	hold(c);
 	c->glare_tries = 0;
 	c->glare_dir = dir;
+	if (c->reinvite_txn || c->ok) {
+		c->st.reinvites_queued++;
+		cp_timer_start(loop_of(c), &c->glare, GLARE_POLL_MS);
+		release(c);
+		return 0;
+	}
 	c->dir_before = c->media.dir;
 	c->media.dir = dir;
 	rc = send_reinvite(c, false);

@@ -578,6 +578,10 @@ struct sip_tls_config;
  * ignored otherwise.  NULL on failure (logged). */
 struct sip_tp *sip_tp_start(struct cp_loop *loop, enum sip_tp_kind kind, const char *ip, uint16_t port,
 			    const struct sip_tls_config *tls, const struct sip_txn_user_ops *ops, void *ops_arg);
+/* Closes a transport (or one endpoint's handle of it).  Safe from inside any callback the transport runs (a
+ * transaction's response, timeout or transport failure): the stop is then done when the transport's code that
+ * ran the callback returns, and no other callback reaches the user for what was stopped meanwhile (on_terminated
+ * as the layer goes excepted). */
 void sip_tp_stop(struct sip_tp *tp);
 enum sip_tp_kind sip_tp_kind(const struct sip_tp *tp);
 struct cp_loop *sip_tp_loop(const struct sip_tp *tp);
@@ -900,7 +904,9 @@ struct sip_call_stats {
 	unsigned reinvites;              /* offers from the peer in the dialog answered (re-INVITE or UPDATE) */
 	unsigned updates;                /* UPDATEs from the peer answered 200 (refreshes, offers) */
 	unsigned reinvites_sent, reinvites_ok; /* re-INVITEs of ours (retries included) and those that took */
-	unsigned glare;                  /* of ours answered 491 */
+	unsigned glare;                  /* of ours answered 491 (session refreshes included) */
+	unsigned reinvites_queued;       /* offers of the owner's that waited for another INVITE to end */
+	unsigned refresh_media_changes;  /* answers to our session refreshes that changed the media */
 	unsigned reliable_provisionals;  /* UAC: reliable 1xx received and PRACKed; UAS: reliable 1xx sent */
 	unsigned pracks;                 /* UAC: PRACKs answered with 2xx; UAS: PRACKs matched and answered 200 */
 	unsigned rel_retransmissions;    /* UAS: reliable 1xx re-sent waiting for the PRACK */
@@ -956,7 +962,9 @@ int sip_call_send_dtmf(struct sip_call *c, const char *digits, uint32_t duration
  * sendonly or inactive; resume: sendrecv), with the session version raised.  The 2xx is ACKed and its answer goes
  * to on_media like any other; on_reinvite tells the end.  491 (glare, §14.2) is retried after the §14.1 random
  * wait (2.1-4 s when we chose the Call-ID, i.e. placed the call, else 0-2 s) up to SIP_CALL_MAX_GLARE times;
- * any other failure keeps the old media, and 481 or 408 also end the dialog with BYE (§12.2.1.2).
+ * any other failure keeps the old media, and 481 or 408 also end the dialog with BYE (§12.2.1.2).  While our
+ * session refresh (RFC 4028 re-INVITE) is pending, or the peer's re-INVITE waits for its ACK, the offer waits and
+ * goes right after it (after the §14.1 wait if the refresh was answered 491): 0 all the same.
  * 0, -EINVAL (not confirmed), -EBUSY (an offer of ours is pending), or the send error. */
 int sip_call_reinvite(struct sip_call *c, enum sdp_dir dir);
 void sip_call_free(struct sip_call *c);

@@ -181,7 +181,20 @@ struct sip_tp {
 	uint16_t port;
 	uint8_t hostport_len;
 	char hostport[72];       /* "ip:port" ("[ip]:port" for IPv6) as Via and Contact carry it: sip_tp_set_addr */
+	/* A callback the transport runs may stop it, or a handle of it: while its entry points are on the stack
+	 * (busy, counted on the clock handle) a stop is only recorded, and done when the outermost one returns. */
+	unsigned busy;
+	bool stop_pending;
+	struct sip_tp *pending;      /* clock: the handles stopped meanwhile */
+	struct sip_tp *next_pending;
 };
+/* Around every entry point of a transport that can run user callbacks (socket readiness, its timers, calls
+ * such as sip_tcp_disconnect): hold, then release, which does the stops requested meanwhile and re-arms the
+ * wheel tick.  release returns false when the whole transport is gone (nothing of it may be touched). */
+void sip_tp_hold(struct sip_tp *tp);
+bool sip_tp_release(struct sip_tp *tp);
+/* A stop of tp requested while its transport is busy (and so deferred), or of the whole transport. */
+bool sip_tp_stopping(const struct sip_tp *tp);
 /* Sets ip and port (and the hostport text every Via and Contact copies). */
 void sip_tp_set_addr(struct sip_tp *tp, const char *ip, uint16_t port);
 /* Several sockets can share one transaction layer (UDP per-endpoint ports): transactions created while ctx is
@@ -208,6 +221,8 @@ bool sip_hdr_safe(const char *s);
 bool sip_ruri_safe(const char *s);
 /* The HA1 a registration answers its kept challenge with (NULL before one): for tests of the HA1 cache. */
 const char *sip_reg_ha1(const struct sip_reg *r);
+/* Its transport is stopping (from inside a callback): no more callbacks but on_terminated, nothing received. */
+void sip_txn_layer_quiet(struct sip_txn_layer *l);
 /* Creates the transaction layer (reliable per ops) and the wheel's loop timer: 0 or -ENOMEM. */
 int sip_tp_init(struct sip_tp *tp, enum sip_tp_kind kind, const struct sip_tp_ops *ops, struct cp_loop *loop,
 		const char *ip, uint16_t port, const struct sip_txn_user_ops *uops, void *uarg);

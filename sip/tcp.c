@@ -37,6 +37,8 @@ struct tcp_conn {
 	struct ssl_st *ssl; /* NULL: plain TCP */
 	bool ours;          /* we opened it (keep-alive pings are the client's) */
 	bool await_pong;    /* a ping is out */
+	bool in_io;         /* conn_io runs for it: a close from a callback leaves the memory to conn_io */
+	bool closed;
 	struct cp_timer setup; /* armed until the connection is up */
 	struct cp_timer ka;    /* keep-alive: the next ping, or the pong's deadline */
 	struct sockaddr_storage peer;
@@ -68,13 +70,24 @@ struct sip_tcp {
 
 static struct cm_ratelimit tcp_rl = CM_RATELIMIT_INIT(10000, 5);
 
+static void conn_free(struct tcp_conn *c)
+{
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
 /* Closes a connection; client transactions still waiting on this peer learn at once that the transport failed
- * (not while the whole transport stops: the layer goes with it). */
+ * (not while the handle or the whole transport stops: the layer goes with it, or moves them to the transport).
+ * Their callbacks may close or stop anything: callers that run it hold the transport (sip_tp_hold). */
 static void conn_close(struct tcp_conn *c)
 {
 	struct sip_tcp *t = c->t;
 	struct sockaddr_storage peer = c->peer;
 
+	if (c->closed)
+		return;
+	c->closed = true;
 	for (struct tcp_conn **pp = &t->conns; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -84,15 +97,13 @@ static void conn_close(struct tcp_conn *c)
 	cp_timer_stop(t->tp.loop, &c->ka);
 	cp_loop_del_fd(t->tp.loop, c->fd);
 	sip_tls_conn_free(c->ssl);
+	c->ssl = NULL;
 	close(c->fd);
-	free(c->in);
-	free(c->out);
-	free(c);
+	if (!c->in_io)
+		conn_free(c);
 	t->root->st.closed++;
-	if (!t->stopping) {
+	if (!t->stopping && !sip_tp_stopping(&t->tp))
 		sip_txn_transport_failed(t->tp.txl, &t->tp, &peer);
-		sip_tp_kick(&t->tp);
-	}
 }
 
 static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg);
@@ -110,12 +121,15 @@ static void conn_up(struct tcp_conn *c)
 static void on_setup_timeout(struct cp_loop *loop, void *arg)
 {
 	struct tcp_conn *c = arg;
+	struct sip_tcp *t = c->t;
 
 	(void)loop;
-	c->t->root->st.setup_timeouts++;
-	cm_log_rl(&tcp_rl, CM_LOG_WARN, "sip", "%s connection not up after %u ms: closing", c->t->tp.ops->via,
-		  c->t->root->setup_ms);
+	t->root->st.setup_timeouts++;
+	cm_log_rl(&tcp_rl, CM_LOG_WARN, "sip", "%s connection not up after %u ms: closing", t->tp.ops->via,
+		  t->root->setup_ms);
+	sip_tp_hold(&t->tp);
 	conn_close(c);
+	sip_tp_release(&t->tp);
 }
 
 static struct tcp_conn *conn_new(struct sip_tcp *t, int fd, const struct sockaddr_storage *peer, bool accepted)
@@ -248,6 +262,8 @@ static int conn_deliver(struct tcp_conn *c)
 		sip_txn_receive(c->t->tp.txl, c->in + c->framer.skip, msg_len - c->framer.skip, &c->peer);
 		sip_txn_set_send_ctx(c->t->tp.txl, old);
 		c->t->root->st.messages++;
+		if (c->closed || sip_tp_stopping(&c->t->tp)) /* by the callback: nothing more is read or delivered */
+			return 0;
 		memmove(c->in, c->in + msg_len, c->in_len - msg_len);
 		c->in_len -= msg_len;
 		sip_framer_reset(&c->framer);
@@ -296,17 +312,26 @@ static int conn_read(struct tcp_conn *c)
 		}
 		if (conn_deliver(c) < 0)
 			return -EPROTO;
+		if (c->closed || sip_tp_stopping(&c->t->tp))
+			return 0;
 	}
 	return 0;
 }
 
+/* Readiness on a connection.  Callbacks run from here (the wheel's, the messages', a failure's) may close this
+ * connection or stop its handle or transport: the transport is held meanwhile (stops wait for the release at
+ * the end), the connection's memory stays until the end, and after each of them nothing more is done on it. */
 static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct tcp_conn *c = arg;
 	struct sip_tcp *t = c->t;
 
 	(void)loop;
+	sip_tp_hold(&t->tp);
+	c->in_io = true;
 	sip_tp_tick(&t->tp);
+	if (c->closed || sip_tp_stopping(&t->tp))
+		goto out;
 	if (!c->connected && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
 		int err = 0;
 		socklen_t el = sizeof(err);
@@ -315,7 +340,7 @@ static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 			cm_log_rl(&tcp_rl, CM_LOG_WARN, "sip", "%s connect failed: %s", t->tp.ops->via, strerror(err));
 			t->root->st.connect_failures++;
 			conn_close(c);
-			return;
+			goto out;
 		}
 		c->connected = true;
 		if (!c->ssl)
@@ -326,12 +351,11 @@ static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 
 		if (rc < 0) {
 			conn_close(c);
-			return;
+			goto out;
 		}
 		if (rc == 0) {
 			conn_watch(c);
-			sip_tp_kick(&t->tp);
-			return;
+			goto out;
 		}
 		conn_up(c); /* queued requests go now; records that came with the handshake are read below */
 		events |= EPOLLOUT | EPOLLIN;
@@ -343,15 +367,25 @@ static void conn_io(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 		c->want_write = false;
 		if ((events & EPOLLOUT) && conn_flush(c) < 0) {
 			conn_close(c);
-			return;
+			goto out;
 		}
-		if (((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || retry) && conn_read(c) < 0) {
-			conn_close(c);
-			return;
+		if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || retry) {
+			int rc = conn_read(c);
+
+			if (c->closed || sip_tp_stopping(&t->tp))
+				goto out;
+			if (rc < 0) {
+				conn_close(c);
+				goto out;
+			}
 		}
 		conn_watch(c);
 	}
-	sip_tp_kick(&t->tp);
+out:
+	c->in_io = false;
+	if (c->closed)
+		conn_free(c);
+	sip_tp_release(&t->tp); /* the stops asked for meanwhile; the wheel's next tick */
 }
 
 static void on_accept(struct cp_loop *loop, int fd, uint32_t events, void *arg)
@@ -449,15 +483,19 @@ static void on_keepalive(struct cp_loop *loop, void *arg)
 		t->root->st.keepalive_failures++;
 		cm_log_rl(&tcp_rl, CM_LOG_WARN, "sip", "%s flow: no answer to a keep-alive in %u ms: closing",
 			  t->tp.ops->via, t->root->ka_pong_ms);
+		sip_tp_hold(&t->tp);
 		conn_close(c);
-		if (t->root->ka_dead)
+		if (t->root->ka_dead && !sip_tp_stopping(&t->tp))
 			t->root->ka_dead(t->root->ka_arg, &t->tp, &peer);
+		sip_tp_release(&t->tp);
 		return;
 	}
 	c->await_pong = true;
 	t->root->st.keepalive_pings++;
 	if (conn_send(c, "\r\n\r\n", 4) < 0) {
+		sip_tp_hold(&t->tp);
 		conn_close(c);
+		sip_tp_release(&t->tp);
 		return;
 	}
 	cp_timer_start(loop, &c->ka, t->root->ka_pong_ms);
@@ -486,9 +524,11 @@ int sip_tp_set_keepalive(struct sip_tp *tp, uint32_t interval_ms, uint32_t pong_
 	return 0;
 }
 
+static void tcp_stop_now(struct sip_tcp *t);
+
 static void stream_stop(struct sip_tp *tp)
 {
-	sip_tcp_stop((struct sip_tcp *)tp);
+	tcp_stop_now((struct sip_tcp *)tp);
 }
 
 static const struct sip_tp_ops tcp_ops = {
@@ -630,10 +670,15 @@ static void handle_close(struct sip_tcp *h, bool drop)
 	free(h);
 }
 
+/* Through sip_tp_stop, which waits while one of the transport's callbacks is running. */
 void sip_tcp_stop(struct sip_tcp *t)
 {
-	if (!t)
-		return;
+	if (t)
+		sip_tp_stop(&t->tp);
+}
+
+static void tcp_stop_now(struct sip_tcp *t)
+{
 	if (t->root != t) { /* one endpoint's handle */
 		for (struct sip_tcp **pp = &t->root->handles; *pp; pp = &(*pp)->next_handle)
 			if (*pp == t) {
@@ -669,6 +714,7 @@ unsigned sip_tcp_disconnect(struct sip_tcp *t, const struct sockaddr_storage *pe
 	struct tcp_conn *doomed = NULL;
 	unsigned n = 0;
 
+	sip_tp_hold(&t->tp);
 	/* unlinked first: a request re-sent from a failure callback opens a new connection, not one of these */
 	for (struct tcp_conn **pp = &t->conns; *pp;) {
 		struct tcp_conn *c = *pp;
@@ -686,6 +732,7 @@ unsigned sip_tcp_disconnect(struct sip_tcp *t, const struct sockaddr_storage *pe
 		conn_close(c);
 		n++;
 	}
+	sip_tp_release(&t->tp);
 	return n;
 }
 

@@ -22,8 +22,40 @@ static void on_tick(struct cp_loop *loop, void *arg)
 {
 	struct sip_tp *tp = arg;
 
+	sip_tp_hold(tp);
 	sip_txn_tick(tp->txl, cp_loop_now_ms(loop));
-	sip_tp_kick(tp);
+	sip_tp_release(tp);
+}
+
+void sip_tp_hold(struct sip_tp *tp)
+{
+	tp->clock->busy++;
+}
+
+bool sip_tp_release(struct sip_tp *tp)
+{
+	struct sip_tp *root = tp->clock;
+
+	if (--root->busy)
+		return true;
+	if (root->stop_pending) {
+		root->pending = NULL; /* the handles go with it */
+		root->ops->stop(root);
+		return false;
+	}
+	while (root->pending) { /* a handle's stop runs no callback */
+		struct sip_tp *h = root->pending;
+
+		root->pending = h->next_pending;
+		h->ops->stop(h);
+	}
+	sip_tp_kick(root);
+	return true;
+}
+
+bool sip_tp_stopping(const struct sip_tp *tp)
+{
+	return tp->stop_pending || tp->clock->stop_pending;
 }
 
 static int tp_send(void *ctx, const struct sockaddr_storage *dst, const char *buf, size_t len)
@@ -88,34 +120,42 @@ void sip_tp_kick(struct sip_tp *tp)
 	 * every batch and every request */
 }
 
-struct sip_txn *sip_tp_request(struct sip_tp *tp, const char *req, size_t len, const struct sockaddr_storage *dst,
-			       void *user, int *err)
+/* branch NULL: the layer parses req for its key; else the builder's branch and method (sip_tp_request_built). */
+static struct sip_txn *start_request(struct sip_tp *tp, const char *req, size_t len,
+				     const struct sockaddr_storage *dst, const struct sip_str *branch,
+				     enum sip_method method, void *user, int *err)
 {
 	struct sip_txn *t;
 	void *old;
 
-	/* new timers count from now, not from the last tick; the transaction sends from this handle's socket */
+	/* new timers count from now, not from the last tick (whose callbacks may stop the transport); the
+	 * transaction sends from this handle's socket */
+	sip_tp_hold(tp);
 	sip_txn_tick(tp->txl, cm_now_ms());
-	old = sip_txn_set_send_ctx(tp->txl, tp);
-	t = sip_txn_client_start(tp->txl, req, len, dst, user, err);
-	sip_txn_set_send_ctx(tp->txl, old);
-	sip_tp_kick(tp);
+	if (sip_tp_stopping(tp)) {
+		*err = -ECANCELED;
+		t = NULL;
+	} else {
+		old = sip_txn_set_send_ctx(tp->txl, tp);
+		t = branch ? sip_txn_client_start_built(tp->txl, req, len, dst, *branch, method, user, err)
+			   : sip_txn_client_start(tp->txl, req, len, dst, user, err);
+		sip_txn_set_send_ctx(tp->txl, old);
+	}
+	sip_tp_release(tp);
 	return t;
+}
+
+struct sip_txn *sip_tp_request(struct sip_tp *tp, const char *req, size_t len, const struct sockaddr_storage *dst,
+			       void *user, int *err)
+{
+	return start_request(tp, req, len, dst, NULL, SIP_METHOD_UNKNOWN, user, err);
 }
 
 struct sip_txn *sip_tp_request_built(struct sip_tp *tp, const char *req, size_t len,
 				     const struct sockaddr_storage *dst, struct sip_str branch, enum sip_method method,
 				     void *user, int *err)
 {
-	struct sip_txn *t;
-	void *old;
-
-	sip_txn_tick(tp->txl, cm_now_ms());
-	old = sip_txn_set_send_ctx(tp->txl, tp);
-	t = sip_txn_client_start_built(tp->txl, req, len, dst, branch, method, user, err);
-	sip_txn_set_send_ctx(tp->txl, old);
-	sip_tp_kick(tp);
-	return t;
+	return start_request(tp, req, len, dst, &branch, method, user, err);
 }
 
 int sip_tp_send(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *buf, size_t len)
@@ -130,10 +170,28 @@ struct sip_tp *sip_tp_open_port(struct sip_tp *tp, uint16_t port)
 				      : sip_tcp_open_port((struct sip_tcp *)tp, port);
 }
 
+/* From inside one of the transport's own callbacks the stop waits for the outermost to return (sip_tp_release):
+ * the code that ran the callback still uses the transport.  No callback reaches the user for it after that. */
 void sip_tp_stop(struct sip_tp *tp)
 {
-	if (tp)
+	struct sip_tp *root;
+
+	if (!tp)
+		return;
+	root = tp->clock;
+	if (!root->busy) {
 		tp->ops->stop(tp);
+		return;
+	}
+	if (tp->stop_pending)
+		return;
+	tp->stop_pending = true;
+	if (tp == root)
+		sip_txn_layer_quiet(root->txl);
+	else {
+		tp->next_pending = root->pending;
+		root->pending = tp;
+	}
 }
 
 enum sip_tp_kind sip_tp_kind(const struct sip_tp *tp)

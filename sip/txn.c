@@ -72,6 +72,7 @@ struct sip_txn_layer {
 	struct sip_txn *spare;      /* freed transactions for reuse (txn_spare_max) */
 	unsigned nspare;
 	uint32_t mask;              /* slots - 1 */
+	bool quiet;                 /* sip_txn_layer_quiet: its transport is stopping */
 };
 
 static const char *const state_names[] = { "Calling", "Trying", "Proceeding", "Completed", "Confirmed",
@@ -260,7 +261,7 @@ static void on_life(struct sip_wtimer *w)
 		l->stats.timeouts++;
 		sip_wtimer_stop(&l->wheel, &t->retx);
 		t->state = SIP_TXN_TERMINATED;
-		if (l->ops->on_timeout)
+		if (l->ops->on_timeout && !l->quiet)
 			l->ops->on_timeout(l->ops_arg, t);
 	}
 	destroy(t);
@@ -323,6 +324,11 @@ void sip_txn_layer_free(struct sip_txn_layer *l)
 	free(l);
 }
 
+void sip_txn_layer_quiet(struct sip_txn_layer *l)
+{
+	l->quiet = true;
+}
+
 void *sip_txn_set_send_ctx(struct sip_txn_layer *l, void *ctx)
 {
 	void *old = l->cur_ctx;
@@ -378,7 +384,7 @@ unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const void *ctx, cons
 		failed = t->failed_next;
 		l->stats.transport_errors++;
 		n++;
-		if (l->ops->on_timeout)
+		if (l->ops->on_timeout && !l->quiet)
 			l->ops->on_timeout(l->ops_arg, t);
 		destroy(t); /* on_terminated right after on_timeout, as for Timer B/F */
 	}
@@ -629,6 +635,8 @@ int sip_txn_receive(struct sip_txn_layer *l, const char *buf, size_t len, const 
 	struct txn_key k;
 	struct sip_txn *t;
 
+	if (l->quiet)
+		return -ECANCELED;
 	if (sip_msg_parse(m, buf, len) < 0 || msg_key(m, &k) < 0 || !sip_msg_hdr(m, SIP_HDR_CALL_ID) ||
 	    !sip_msg_hdr(m, SIP_HDR_FROM) || !sip_msg_hdr(m, SIP_HDR_TO)) {
 		l->stats.parse_errors++;

@@ -165,9 +165,10 @@ static void on_flush(struct cp_loop *loop, void *arg)
 	nfailed = q->nfailed;
 	memcpy(failed, q->failed, nfailed * sizeof(failed[0]));
 	q->nfailed = 0;
-	for (unsigned i = 0; i < nfailed; i++)
-		if (sip_txn_transport_failed(u->tp.txl, NULL, &failed[i])) /* any socket: the destination refuses */
-			sip_tp_kick(&u->tp);
+	sip_tp_hold(&u->tp); /* the callbacks may stop the transport */
+	for (unsigned i = 0; i < nfailed && !sip_tp_stopping(&u->tp); i++)
+		sip_txn_transport_failed(u->tp.txl, NULL, &failed[i]); /* any socket: the destination refuses */
+	sip_tp_release(&u->tp);
 }
 
 static int queue_send(struct sip_udp *u, int fd, const struct sockaddr_storage *dst, const char *buf, size_t len)
@@ -212,9 +213,11 @@ static void flush_now(struct sip_udp *u)
 		txq_send(u->txq);
 }
 
+static void udp_stop_now(struct sip_udp *u);
+
 static void udp_stop(struct sip_tp *tp)
 {
-	sip_udp_stop((struct sip_udp *)tp);
+	udp_stop_now((struct sip_udp *)tp);
 }
 
 static const struct sip_tp_ops udp_ops = {
@@ -244,13 +247,12 @@ static void drain(int fd, struct sip_tp *tp)
 		n = recvmmsg(fd, rx.msgs, UDP_RX_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n && !sip_tp_stopping(tp); i++)
 			sip_txn_receive(tp->txl, rx.buf[i], rx.msgs[i].msg_len, &rx.src[i]);
-		if (n < UDP_RX_BATCH)
+		if (n < UDP_RX_BATCH || sip_tp_stopping(tp))
 			break;
 	}
 	sip_txn_set_send_ctx(tp->txl, old);
-	sip_tp_kick(tp);
 }
 
 static struct cm_ratelimit icmp_rl = CM_RATELIMIT_INIT(10000, 5);
@@ -259,7 +261,7 @@ static struct cm_ratelimit icmp_rl = CM_RATELIMIT_INIT(10000, 5);
  * destination from this socket.  Other errors (and our own sends refused, already failed at send) are dropped. */
 static void drain_errors(int fd, struct sip_tp *tp)
 {
-	for (int i = 0; i < UDP_RX_BATCH * UDP_RX_ROUNDS; i++) {
+	for (int i = 0; i < UDP_RX_BATCH * UDP_RX_ROUNDS && !sip_tp_stopping(tp); i++) {
 		union {
 			char buf[CMSG_SPACE(sizeof(struct sock_extended_err) + sizeof(struct sockaddr_in6))];
 			struct cmsghdr align;
@@ -287,16 +289,21 @@ static void drain_errors(int fd, struct sip_tp *tp)
 					  strerror((int)ee->ee_errno), n);
 		}
 	}
-	sip_tp_kick(tp);
 }
 
+/* The callbacks run from here may stop this socket or the transport: held until the end (sip_tp_release does
+ * the stops, and re-arms the wheel's tick). */
 static void on_readable(struct cp_loop *loop, int fd, uint32_t events, void *arg)
 {
+	struct sip_tp *tp = arg;
+
 	(void)loop;
+	sip_tp_hold(tp);
 	if (events & EPOLLERR)
-		drain_errors(fd, arg);
-	if (events & EPOLLIN)
-		drain(fd, arg);
+		drain_errors(fd, tp);
+	if ((events & EPOLLIN) && !sip_tp_stopping(tp))
+		drain(fd, tp);
+	sip_tp_release(tp);
 }
 
 /* A bound non-blocking socket on ip:port (0: any), its port in *bound; -1 on failure (logged). */
@@ -432,10 +439,15 @@ free_p:
 	return NULL;
 }
 
+/* Through sip_tp_stop, which waits while one of the transport's callbacks is running. */
 void sip_udp_stop(struct sip_udp *u)
 {
-	if (!u)
-		return;
+	if (u)
+		sip_tp_stop(&u->tp);
+}
+
+static void udp_stop_now(struct sip_udp *u)
+{
 	flush_now(u); /* what was sent before the stop (an unregister's last words) still goes */
 	sip_tp_fini(&u->tp); /* first: the transactions go with it, whichever socket they send from */
 	while (u->ports)

@@ -4,7 +4,10 @@
  *   2. saturated: the same flows at ptime 1 ms (100 Mpps offered) — the lcore's capacity;
  * then dpdk-testpmd --forward-mode=txonly with the same frame size on the same vdev and core, in the same run.
  * Also per CPU-second of each side's lcore thread (the machine is shared: the raw ratio also measures who got
- * the CPU).  Final line: BENCH dp_tx_mpps <capacity> Mpps ratio=<capacity / testpmd> ref=testpmd-txonly-214B. */
+ * the CPU).  Final line: BENCH dp_tx_mpps <capacity> Mpps ratio=<capacity / testpmd> ref=testpmd-txonly-214B.
+ * For profiling: BENCH_DP_TX_SATURATED=N runs only the saturated phase, for N seconds, one line per second
+ * (attach `perf record -t <tid of rte-worker-1>` meanwhile), and no testpmd; BENCH_DP_TX_FLOWS=N (at most
+ * 100,000) sends from N flows instead (whether the flow state fits the cache). */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -266,6 +269,21 @@ int main(void)
 	if (dp_configure(&cfg, err, sizeof(err)) < 0 || dp_start("net_null0", &info, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
+	}
+	const char *sat_only = getenv("BENCH_DP_TX_SATURATED");
+	if (sat_only) {
+		const char *nf = getenv("BENCH_DP_TX_FLOWS");
+		add_flows(nf && atoi(nf) > 0 && atoi(nf) < FLOWS ? (uint32_t)atoi(nf) : FLOWS, 1);
+		usleep(500000);
+		for (int s = atoi(sat_only); s > 0; s--) {
+			double r = tx_rate(1.0);
+			printf("saturated: %.3f Mpps, %.3f Mpps per CPU-second (%.0f%% of a CPU)\n", r,
+			       cpu_share > 0 ? r / cpu_share : 0, cpu_share * 100);
+			fflush(stdout);
+		}
+		dp_stop();
+		dp_eal_cleanup();
+		return 0;
 	}
 	machine_pauses();
 	/* Pacing where the lcore has headroom (10k flows, 0.5 Mpps), then at 100k flows (5 Mpps). */

@@ -4,6 +4,8 @@
 #define CM_TEST_DPTEST_H
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -18,6 +20,27 @@ static inline void dpt_run_for_ms(unsigned ms)
 
 	while (cm_now_us() < end)
 		dp_engine_poll_once(0);
+}
+
+/* EAL on DPDK's pcap PMD (net_pcap0) for a test named `name`: in a new temporary directory (dir: a mkdtemp
+ * template) an empty rx.pcap to receive from, and tx.pcap (its path into tx) for what is sent, complete once
+ * dp_stop() has closed it. */
+static inline void dpt_pcap_eal(const char *name, char *dir, char *tx, size_t txlen)
+{
+	static const uint32_t hdr[6] = { 0xa1b2c3d4, 2 | 4u << 16, 0, 0, 65535, 1 }; /* pcap, Ethernet */
+	char rx[256], eal[768], err[DP_ERR_MAX];
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(rx, sizeof(rx), "%s/rx.pcap", dir);
+	snprintf(tx, txlen, "%s/tx.pcap", dir);
+	f = fopen(rx, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(hdr, sizeof(hdr), 1, f), 1);
+	fclose(f);
+	snprintf(eal, sizeof(eal), "--no-huge --no-shconf -m 256 --no-pci -l 0,1 --log-level=error "
+		 "--vdev=net_pcap0,rx_pcap=%s,tx_pcap=%s", rx, tx);
+	ck_assert_msg(dp_eal_init(name, eal, err, sizeof(err)) == 0, "%s", err);
 }
 
 /* Until every lcore has applied every command sent (2 s at most). */

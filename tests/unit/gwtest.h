@@ -16,6 +16,7 @@
 
 static char gt_dir[64];
 static const char *gt_heartbeat = "1"; /* serve --heartbeat */
+static const char *gt_lost_after;       /* serve --lost-after, when set */
 
 static inline const char *gt_gateway_bin(void)
 {
@@ -159,7 +160,7 @@ static inline void gt_wait_port(unsigned port)
 static inline void gt_serve(struct gt_gateway *g, const char *cert, unsigned port, unsigned timeout_s)
 {
 	static char a[8][160];
-	char *argv[16];
+	char *argv[20];
 	char *env[] = { "LOG_FORMAT=pretty", "LOG_LEVEL=debug", NULL };
 	int n = 0;
 
@@ -177,6 +178,10 @@ static inline void gt_serve(struct gt_gateway *g, const char *cert, unsigned por
 	argv[n++] = "--db"; argv[n++] = a[3];
 	argv[n++] = "--heartbeat"; argv[n++] = (char *)gt_heartbeat;
 	argv[n++] = "--heartbeat-timeout"; argv[n++] = a[4];
+	if (gt_lost_after) {
+		argv[n++] = "--lost-after";
+		argv[n++] = (char *)gt_lost_after;
+	}
 	argv[n] = NULL;
 	tu_spawn(&g->p, argv, env);
 	gt_wait_port(g->port);

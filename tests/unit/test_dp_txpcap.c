@@ -41,12 +41,11 @@ static char *run(const char *cmd)
 
 START_TEST(tx_is_valid_rtp_for_tshark)
 {
-	char dir[] = "/tmp/cm-dp-txpcap-XXXXXX", rx[128], tx[128], eal[512], err[DP_ERR_MAX], cmd[768];
+	char dir[] = "/tmp/cm-dp-txpcap-XXXXXX", tx[128], err[DP_ERR_MAX], cmd[768];
 	struct dp_config cfg;
 	struct dp_port_info info;
 	struct dp_impair loss = { .loss_ppm = 50000, .seed = 11 };
 	uint64_t sent[FLOWS], lost[FLOWS];
-	FILE *f;
 	char *out;
 
 	for (unsigned i = 0; i < NFRAMES; i++) {
@@ -54,18 +53,7 @@ START_TEST(tx_is_valid_rtp_for_tshark)
 						  .flags = i == 0 ? CODEC_FRAME_MARKER : 0 };
 		memset(data + i * 160, 0xd5 ^ (int)i, 160);
 	}
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(rx, sizeof(rx), "%s/rx.pcap", dir);
-	snprintf(tx, sizeof(tx), "%s/tx.pcap", dir);
-	f = fopen(rx, "wb"); /* an empty capture: nothing to receive */
-	ck_assert_ptr_nonnull(f);
-	const uint32_t hdr[6] = { 0xa1b2c3d4, 2 | 4u << 16, 0, 0, 65535, 1 };
-	fwrite(hdr, sizeof(hdr), 1, f);
-	fclose(f);
-
-	snprintf(eal, sizeof(eal), "--no-huge --no-shconf -m 256 --no-pci -l 0,1 --log-level=error "
-		 "--vdev=net_pcap0,rx_pcap=%s,tx_pcap=%s", rx, tx);
-	ck_assert_msg(dp_eal_init("test_dp_txpcap", eal, err, sizeof(err)) == 0, "%s", err);
+	dpt_pcap_eal("test_dp_txpcap", dir, tx, sizeof(tx));
 	dp_config_default(&cfg);
 	cfg.max_flows = 64;
 	cfg.media_ips[0] = MEDIA_IP;

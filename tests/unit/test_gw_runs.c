@@ -1,7 +1,7 @@
 /* Runs on the real gateway: a plan split across two simulated workers by capacity with callee parts dispatched
  * (and accepted) before caller parts, a merged summary equal to the sum of the parts that survives a gateway
- * restart, CANNOT_RUN_FOR_NOW when capacity is short, cancel, and the real worker refusing an assignment with its
- * reason (it has no run executor yet). */
+ * restart, CANNOT_RUN_FOR_NOW when capacity is short, cancel, a worker offline too long losing its part, and the
+ * real worker refusing an assignment with its reason. */
 #include <string.h>
 
 #include "check_main.h"
@@ -209,6 +209,81 @@ START_TEST(short_capacity_and_cancel)
 }
 END_TEST
 
+/* hello from a worker coming back, saying which parts it still runs */
+static void sim_worker_back(struct gt_client *t, unsigned port, const char *tok, const char *run_id, uint64_t part)
+{
+	struct gw_enc e;
+
+	gt_connect(t, port);
+	ck_assert_int_eq(gw_enc_start(&e, GW_MSG_HELLO, 5), 0);
+	gw_enc_str(&e, "token", tok);
+	gw_enc_str(&e, "name", "sim");
+	gw_enc_u64(&e, "version", GW_PROTO_VERSION);
+	gw_enc_u64(&e, "capacity", GT_SIM_CAPACITY);
+	gw_enc_key(&e, "parts");
+	msgpack_pack_array(&e.pk, 1);
+	msgpack_pack_array(&e.pk, 2);
+	msgpack_pack_str_with_body(&e.pk, run_id, strlen(run_id));
+	msgpack_pack_uint64(&e.pk, part);
+	ck_assert_int_eq(gw_conn_send_enc(&t->c, &e), 0);
+	ck_assert_int_ge(gt_pump(t, 1, 5000), 1);
+	ck_assert_msg(strcmp(t->type[0], "welcome") == 0, "%s %s", t->type[0], t->nmsg > 1 ? t->type[1] : "");
+	gt_send_heartbeat(t, "ONLINE");
+}
+
+/* serve --lost-after 2: a worker away for less keeps its part; one away for longer has lost it (the run fails
+ * with the reason), and when it comes back still running the part it is told to cancel it. */
+START_TEST(offline_worker_loses_its_parts)
+{
+	char ta[GW_TOKEN_LEN + 1], plan[128], args[256], id[64], out[8192];
+	struct gt_gateway g;
+	struct gt_client w;
+	uint64_t part, t0;
+
+	gt_create("c", ta);
+	gt_lost_after = "2";
+	gt_serve(&g, "srv", 0, 30);
+	gt_lost_after = NULL;
+	sim_worker(&w, g.port, ta);
+	write_plan(plan, sizeof(plan), "[group all]\nendpoints = 30\nrole = both\n");
+	snprintf(args, sizeof(args), "run submit %s", plan);
+	ck_assert_int_eq(gt_cli(id, sizeof(id), args), 0);
+	ck_assert_int_eq(gt_pump(&w, 2, 5000), 2);
+	ck_assert_str_eq(w.type[1], "assign");
+	part = w.part[1];
+	send_part(&w, GW_MSG_ACCEPT, id, part, 0, false);
+	ck_assert_int_eq(gt_pump(&w, 3, 5000), 3);
+	ck_assert_str_eq(w.type[2], "start");
+
+	/* away for about a second, back with its part: nothing lost, nothing cancelled */
+	gt_close(&w);
+	usleep(1000000);
+	sim_worker_back(&w, g.port, ta, id, part);
+	usleep(3000000); /* past --lost-after, ONLINE */
+	ck_assert_int_eq(gt_pump(&w, 2, 200), 1);
+	snprintf(args, sizeof(args), "run show %s", id);
+	ck_assert_int_eq(gt_cli(out, sizeof(out), args), 0);
+	ck_assert_msg(strstr(out, "\"status\":\"RUNNING\""), "%s", out);
+
+	/* away for good: the part is lost after 2 s (not before), the run fails saying why */
+	gt_close(&w);
+	t0 = cm_now_ms();
+	snprintf(args, sizeof(args), "run wait %s --timeout 15", id);
+	ck_assert_int_eq(gt_cli(out, sizeof(out), args), 1);
+	ck_assert_uint_ge(cm_now_ms() - t0, 1500);
+	ck_assert_msg(strstr(out, "\"status\":\"FAILED\""), "%s", out);
+	ck_assert_msg(strstr(out, "lost: worker 'c' offline for 2 s"), "%s", out);
+
+	/* it comes back still running the part: cancel */
+	sim_worker_back(&w, g.port, ta, id, part);
+	ck_assert_int_eq(gt_pump(&w, 2, 5000), 2);
+	ck_assert_str_eq(w.type[1], "cancel");
+	ck_assert_str_eq(w.run_id[1], id);
+	gt_close(&w);
+	free(gt_stop(&g));
+}
+END_TEST
+
 START_TEST(bad_plans_are_refused_at_submit)
 {
 	char plan[128], args[256];
@@ -269,6 +344,7 @@ static Suite *runs_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, split_phased_merged_and_durable);
 	tcase_add_test(tc, short_capacity_and_cancel);
+	tcase_add_test(tc, offline_worker_loses_its_parts);
 	tcase_add_test(tc, bad_plans_are_refused_at_submit);
 	tcase_add_test(tc, real_worker_refuses_with_its_reason);
 	suite_add_tcase(s, tc);

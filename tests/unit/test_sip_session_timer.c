@@ -143,6 +143,35 @@ static bool header_is(const struct sip_msg *m, const char *name, const char *val
 	return h && h->value.len == strlen(value) && strncasecmp(h->value.p, value, h->value.len) == 0;
 }
 
+/* What the owner of a call placed to the scripted peer hears. */
+static struct {
+	unsigned media_calls, reinvites, status;
+	bool applied;
+	uint16_t port;
+	enum sdp_dir dir;
+} rec;
+
+static bool rec_media(struct sip_call *c, void *arg, const struct sdp_negotiated *m)
+{
+	(void)c;
+	(void)arg;
+	rec.media_calls++;
+	rec.port = m->remote_port;
+	rec.dir = m->dir;
+	return true;
+}
+
+static void rec_reinvite(struct sip_call *c, void *arg, unsigned status, bool applied)
+{
+	(void)c;
+	(void)arg;
+	rec.reinvites++;
+	rec.status = status;
+	rec.applied = applied;
+}
+
+static const struct sip_call_handler rec_handler = { .on_media = rec_media, .on_reinvite = rec_reinvite };
+
 /* Our caller (asking for `ask` s) against the scripted peer, which answers 200 with `extra`; returns the call up. */
 static struct sip_call *call_peer(struct ua_pair *b, struct peer *p, uint32_t ask, const char *extra)
 {
@@ -159,7 +188,8 @@ static struct sip_call *call_peer(struct ua_pair *b, struct peer *p, uint32_t as
 	peer_open(p, sip_udp_port(b->uac_u));
 	snprintf(to, sizeof(to), "sip:peer@127.0.0.1:%u", p->port);
 	sip_addr_from(&cfg.dst, "127.0.0.1", p->port);
-	c = sip_call_new(b->uac, &cfg, NULL, NULL);
+	memset(&rec, 0, sizeof(rec));
+	c = sip_call_new(b->uac, &cfg, &rec_handler, NULL);
 	ck_assert_int_eq(sip_call_start(c), 0);
 	ck_assert(peer_wait(b->loop, p, is_invite, 2000));
 	ck_assert(header_is(&p->m, "Supported", "timer"));
@@ -220,6 +250,119 @@ START_TEST(caller_ends_an_unrefreshed_session)
 	peer_respond(&p, 200, NULL, NULL);
 	run_for(b.loop, c, SIP_CALL_ENDED, 2000);
 	ck_assert_int_eq(sip_call_stats(c)->state, SIP_CALL_ENDED);
+	peer_done(&b, &p, c);
+}
+END_TEST
+
+static const char peer_sdp_recvonly[] = "v=0\r\no=peer 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+					"m=audio 31000 RTP/AVP 0\r\na=recvonly\r\n";
+static const char peer_sdp_moved[] = "v=0\r\no=peer 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+				     "m=audio 31002 RTP/AVP 0\r\n";
+
+static bool body_has(const struct sip_msg *m, const char *s)
+{
+	return memmem(m->body.p, m->body.len, s, strlen(s)) != NULL;
+}
+
+/* The peer answers the re-INVITE in p->m 491: the next re-INVITE comes after the §14.1 wait (2.1 to 4 s: we placed
+ * the call; the upper bound with room for a loaded machine's late timers). */
+static void answer_491(struct ua_pair *b, struct peer *p)
+{
+	uint64_t t491, t;
+
+	peer_respond(p, 491, NULL, NULL);
+	t491 = cm_now_ms();
+	ck_assert(peer_wait(b->loop, p, is_invite, 5500));
+	t = cm_now_ms() - t491;
+	ck_assert_msg(t >= 2100 && t <= 4000 + 1000, "re-INVITE %llu ms after the 491", (unsigned long long)t);
+}
+
+/* The peer takes the hold in p->m (recvonly): the owner hears once, of the success. */
+static void hold_taken(struct ua_pair *b, struct peer *p, const char *extra)
+{
+	peer_respond(p, 200, extra, peer_sdp_recvonly);
+	ck_assert(peer_wait(b->loop, p, is_ack, 2000));
+	run_for(b->loop, NULL, SIP_CALL_ENDED, 100);
+	ck_assert_uint_eq(rec.reinvites, 1);
+	ck_assert_uint_eq(rec.status, 200);
+	ck_assert(rec.applied);
+}
+
+/* The owner puts the call on hold while our session refresh (a re-INVITE: the peer does not allow UPDATE) is
+ * pending, and the peer answers the refresh 491 (its own offer crossed ours).  The hold is not refused (it was
+ * -EBUSY, a failed hold for the product): it waits for the refresh, then for the §14.1 wait after the 491 (2.1 to
+ * 4 s: we placed the call), goes out as a new offer, and takes. */
+START_TEST(hold_waits_for_our_refresh)
+{
+	struct ua_pair b;
+	struct peer p;
+	struct sip_call *c = call_peer(&b, &p, 2, "Session-Expires: 2;refresher=uac\r\nAllow: INVITE, ACK, BYE\r\n");
+	const struct sip_call_stats *st = sip_call_stats(c);
+
+	ck_assert(peer_wait(b.loop, &p, is_invite, 2000)); /* the refresh: the same offer */
+	ck_assert(body_has(&p.m, " 9 1 IN IP4 ") && body_has(&p.m, "a=sendrecv"));
+	ck_assert_int_eq(sip_call_reinvite(c, SDP_SENDONLY), 0);
+	answer_491(&b, &p);
+	ck_assert(body_has(&p.m, " 9 2 IN IP4 ") && body_has(&p.m, "a=sendonly")); /* the hold, a new version */
+	hold_taken(&b, &p, "Session-Expires: 2;refresher=uac\r\n");
+	ck_assert_int_eq(rec.dir, SDP_SENDONLY);
+	ck_assert_uint_eq(st->reinvites_sent, 1);
+	ck_assert_uint_eq(st->reinvites_ok, 1);
+	ck_assert_uint_eq(st->reinvites_queued, 1);
+	ck_assert_uint_eq(st->glare, 1);
+	ck_assert_int_eq(st->state, SIP_CALL_CONFIRMED);
+	peer_done(&b, &p, c);
+}
+END_TEST
+
+/* The peer answers our hold re-INVITE 491 (its session refresh is pending on its side): the hold is sent again
+ * after the §14.1 wait and takes; the owner hears once, of the success. */
+START_TEST(hold_answered_491_is_retried)
+{
+	struct ua_pair b;
+	struct peer p;
+	struct sip_call *c = call_peer(&b, &p, 90, "Session-Expires: 90;refresher=uas\r\n");
+	const struct sip_call_stats *st = sip_call_stats(c);
+
+	ck_assert_int_eq(sip_call_reinvite(c, SDP_INACTIVE), 0);
+	ck_assert(peer_wait(b.loop, &p, is_invite, 2000));
+	ck_assert(body_has(&p.m, "a=inactive"));
+	answer_491(&b, &p);
+	ck_assert(body_has(&p.m, "a=inactive"));
+	hold_taken(&b, &p, NULL);
+	ck_assert_uint_eq(st->glare, 1);
+	ck_assert_uint_eq(st->reinvites_sent, 2);
+	ck_assert_uint_eq(st->reinvites_ok, 1);
+	peer_done(&b, &p, c);
+}
+END_TEST
+
+/* The peer answers our session refresh (the unchanged offer) with media on a new port: the call's media move
+ * there and the owner hears of it (on_media, the product's media update); a later refresh answered the same way
+ * again changes nothing. */
+START_TEST(refresh_answer_moves_the_media)
+{
+	struct ua_pair b;
+	struct peer p;
+	struct sip_call *c = call_peer(&b, &p, 2, "Session-Expires: 2;refresher=uac\r\nAllow: INVITE, ACK, BYE\r\n");
+	const struct sip_call_stats *st = sip_call_stats(c);
+
+	ck_assert_uint_eq(rec.media_calls, 1);
+	ck_assert_uint_eq(rec.port, 31000);
+	for (int i = 0; i < 2; i++) {
+		ck_assert(peer_wait(b.loop, &p, is_invite, 2000));
+		ck_assert(body_has(&p.m, " 9 1 IN IP4 "));
+		peer_respond(&p, 200, "Session-Expires: 2;refresher=uac\r\n", peer_sdp_moved);
+		ck_assert(peer_wait(b.loop, &p, is_ack, 2000));
+		run_for(b.loop, NULL, SIP_CALL_ENDED, 50);
+		ck_assert_uint_eq(st->session_refreshes, (unsigned)i + 1);
+		ck_assert_uint_eq(rec.media_calls, 2);
+		ck_assert_uint_eq(rec.port, 31002);
+		ck_assert_uint_eq(st->media.remote_port, 31002);
+		ck_assert_uint_eq(st->refresh_media_changes, 1);
+	}
+	ck_assert_uint_eq(rec.reinvites, 0); /* refreshes are not the owner's re-INVITEs */
+	ck_assert_int_eq(st->state, SIP_CALL_CONFIRMED);
 	peer_done(&b, &p, c);
 }
 END_TEST
@@ -367,6 +510,9 @@ int main(void)
 	tcase_add_test(tc, callee_422_below_min_se);
 	tcase_add_test(tc, refused_reinvite_keeps_the_session);
 	tcase_add_test(tc, callee_ends_an_unrefreshed_session);
+	tcase_add_test(tc, hold_waits_for_our_refresh);
+	tcase_add_test(tc, hold_answered_491_is_retried);
+	tcase_add_test(tc, refresh_answer_moves_the_media);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

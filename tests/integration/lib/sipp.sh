@@ -39,7 +39,7 @@ sipp_sdp() {
 sipp_reason() {
 	case $1 in
 	180) echo Ringing ;; 183) echo Session Progress ;; 200) echo OK ;; 422) echo Session Interval Too Small ;;
-	488) echo Not Acceptable Here ;; 491) echo Request Pending ;; 503) echo Service Unavailable ;;
+	403) echo Forbidden ;; 488) echo Not Acceptable Here ;; 491) echo Request Pending ;; 503) echo Service Unavailable ;;
 	*) echo Response ;;
 	esac
 }

@@ -1,0 +1,228 @@
+/* The kernel's floor under bench_sip_call: the same calls (INVITE → 180 → 200 → ACK → BYE → 200, 50 at a time,
+ * against SIPp's UAS on 127.0.0.1) placed by a client that does nothing but the socket work — messages formatted
+ * from fixed text, responses matched by Call-ID and status with a few memchr/strstr, no transactions, no
+ * timers (a call silent for 500 ms sends its last request again: loopback drops a datagram now and then), no
+ * parser — with the same batching as the product (recvmmsg per wake-up, one sendmmsg per loop
+ * turn).  Its CPU per call is what any SIP stack on kernel UDP sockets pays for these six datagrams here, and
+ * its ratio to SIPp's UAC (measured in the same run, as in bench_sip_call) is the lowest ratio such a stack
+ * could show: the issue's target (<= 0.5) is reachable only if this floor is well below it.
+ * Final line: BENCH sip_call_kernel_floor <us> us/call ratio=<floor / SIPp UAC> ref=sipp-uac */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/common.h"
+#include "../unit/testutil.h"
+#include "bench_util.h"
+
+#define CALLS 2000
+#define CONCURRENT 50
+#define BATCH 64
+#define MSG_MAX 1400
+
+static const char sdp[] = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+			  "m=audio 30000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+			  "a=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n";
+
+struct out {
+	struct mmsghdr m[BATCH];
+	struct iovec iov[BATCH];
+	char buf[BATCH][MSG_MAX];
+	unsigned n;
+};
+
+static struct sockaddr_in peer;
+static unsigned lport;
+
+/* per call: 0 not started, 1 INVITE sent, 2 BYE sent, 3 done; when its last request left; the dialog's To tag */
+static struct {
+	uint8_t state;
+	uint64_t sent_ms;
+	char totag[48];
+} calls[CALLS];
+
+static char *next_buf(struct out *o)
+{
+	return o->n < BATCH ? o->buf[o->n] : NULL;
+}
+
+static void queue(struct out *o, int len)
+{
+	o->iov[o->n] = (struct iovec){ o->buf[o->n], (size_t)len };
+	o->m[o->n].msg_hdr = (struct msghdr){ .msg_name = &peer, .msg_namelen = sizeof(peer), .msg_iov = &o->iov[o->n],
+					      .msg_iovlen = 1 };
+	o->n++;
+}
+
+static void flush(int fd, struct out *o)
+{
+	unsigned done = 0;
+
+	while (done < o->n) {
+		int rc = sendmmsg(fd, o->m + done, o->n - done, 0);
+		if (rc <= 0)
+			break;
+		done += (unsigned)rc;
+	}
+	o->n = 0;
+}
+
+static void invite(struct out *o, unsigned call)
+{
+	char *b = next_buf(o);
+
+	calls[call].state = 1;
+	calls[call].sent_ms = cm_now_ms();
+	if (b)
+		queue(o, snprintf(b, MSG_MAX,
+				  "INVITE sip:service@127.0.0.1:%u SIP/2.0\r\n"
+				  "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKf%ui;rport\r\n"
+				  "Max-Forwards: 70\r\nFrom: <sip:bench@127.0.0.1>;tag=f%u\r\n"
+				  "To: <sip:service@127.0.0.1:%u>\r\nCall-ID: f%u@floor\r\nCSeq: 1 INVITE\r\n"
+				  "Contact: <sip:bench@127.0.0.1:%u>\r\nContent-Type: application/sdp\r\n"
+				  "Content-Length: %zu\r\n\r\n%s",
+				  ntohs(peer.sin_port), lport, call, call, ntohs(peer.sin_port), call, lport, strlen(sdp), sdp));
+}
+
+/* ACK or BYE in the dialog the 200 set up (its To tag). */
+static void in_dialog(struct out *o, unsigned call, const char *method, unsigned cseq, const char *totag, int tlen)
+{
+	char *b = next_buf(o);
+
+	if (b)
+		queue(o, snprintf(b, MSG_MAX,
+				  "%s sip:service@127.0.0.1:%u SIP/2.0\r\n"
+				  "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKf%u%c;rport\r\n"
+				  "Max-Forwards: 70\r\nFrom: <sip:bench@127.0.0.1>;tag=f%u\r\n"
+				  "To: <sip:service@127.0.0.1:%u>;tag=%.*s\r\nCall-ID: f%u@floor\r\nCSeq: %u %s\r\n"
+				  "Content-Length: 0\r\n\r\n",
+				  method, ntohs(peer.sin_port), lport, call, method[0], call, ntohs(peer.sin_port), tlen,
+				  totag, call, cseq, method));
+}
+
+int main(void)
+{
+	char uas_port[8], target[32], calls_s[8];
+	static char rbuf[BATCH][MSG_MAX + 1];
+	struct mmsghdr rm[BATCH];
+	struct iovec riov[BATCH];
+	static struct out o;
+	unsigned port = tu_free_port(), started = 0, done = 0, resent = 0;
+	struct rusage r0, r1, rs;
+	struct sockaddr_in me = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t ml = sizeof(me);
+	struct epoll_event ev = { .events = EPOLLIN };
+	int fd, ep, st;
+	pid_t uas, uac;
+
+	if (system("command -v sipp >/dev/null 2>&1") != 0) {
+		printf("bench_sip_floor: sipp not installed, skipped\n");
+		return 0;
+	}
+	snprintf(uas_port, sizeof(uas_port), "%u", port);
+	char *uas_argv[] = { "sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", uas_port, "-nostdin", NULL };
+	uas = bench_spawn(uas_argv, NULL);
+	usleep(500000);
+
+	peer = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				     .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0 || getsockname(fd, (struct sockaddr *)&me, &ml) < 0)
+		return 1;
+	lport = ntohs(me.sin_port);
+	ep = epoll_create1(0);
+	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+	for (int i = 0; i < BATCH; i++) {
+		riov[i] = (struct iovec){ rbuf[i], MSG_MAX };
+		rm[i].msg_hdr = (struct msghdr){ .msg_iov = &riov[i], .msg_iovlen = 1 };
+	}
+
+	getrusage(RUSAGE_SELF, &r0);
+	uint64_t t0 = cm_now_ms(), last_scan = t0;
+	while (started < CONCURRENT)
+		invite(&o, started++);
+	flush(fd, &o);
+	while (done < CALLS && cm_now_ms() - t0 < 60000) {
+		int n = epoll_wait(ep, &ev, 1, 10) > 0 ? recvmmsg(fd, rm, BATCH, MSG_DONTWAIT, NULL) : 0;
+
+		for (int i = 0; i < n; i++) {
+			char *m = rbuf[i], *cid, *to, *tag;
+			unsigned call;
+
+			m[rm[i].msg_len] = '\0';
+			if (strncmp(m, "SIP/2.0 200", 11) != 0 || !(cid = strstr(m, "Call-ID: f")))
+				continue; /* 100, 180, or anything else: nothing to do */
+			call = (unsigned)strtoul(cid + 10, NULL, 10);
+			if (call >= CALLS || calls[call].state == 3)
+				continue;
+			if (strstr(m, "CSeq: 2 BYE")) {
+				calls[call].state = 3;
+				done++;
+				if (started < CALLS)
+					invite(&o, started++);
+				continue;
+			}
+			if (!(to = strstr(m, "\nTo:")) || !(tag = strstr(to, ";tag=")))
+				continue;
+			tag += 5;
+			int tlen = (int)strcspn(tag, ";\r\n");
+			if (tlen >= (int)sizeof(calls[call].totag))
+				continue;
+			memcpy(calls[call].totag, tag, (size_t)tlen);
+			calls[call].totag[tlen] = '\0';
+			in_dialog(&o, call, "ACK", 1, tag, tlen);
+			in_dialog(&o, call, "BYE", 2, tag, tlen);
+			calls[call].state = 2;
+			calls[call].sent_ms = cm_now_ms();
+		}
+		uint64_t now = cm_now_ms();
+		for (unsigned c = 0; now - last_scan >= 100 && c < started && o.n + 2 <= BATCH; c++) {
+			if (calls[c].state == 0 || calls[c].state == 3 || now - calls[c].sent_ms < 500)
+				continue;
+			if (calls[c].state == 1) {
+				invite(&o, c);
+			} else {
+				in_dialog(&o, c, "BYE", 2, calls[c].totag, (int)strlen(calls[c].totag));
+				calls[c].sent_ms = now;
+			}
+			resent++;
+		}
+		if (now - last_scan >= 100)
+			last_scan = now;
+		flush(fd, &o);
+	}
+	getrusage(RUSAGE_SELF, &r1);
+	bench_print_split("floor UAC", &r0, &r1, done);
+	double floor_us = (bench_cpu_us(&r1) - bench_cpu_us(&r0)) / (done ? done : 1);
+	printf("floor UAC: %u calls in %lu ms (%u requests sent again), %.1f us/call\n", done,
+	       (unsigned long)(cm_now_ms() - t0), resent, floor_us);
+	close(fd);
+
+	/* the reference: SIPp's own UAC, same calls, same UAS, same concurrency (as bench_sip_call) */
+	snprintf(target, sizeof(target), "127.0.0.1:%u", port);
+	snprintf(calls_s, sizeof(calls_s), "%d", CALLS);
+	char *uac_argv[] = { "sipp", "-sn", "uac", target, "-i", "127.0.0.1", "-p", "0", "-m", calls_s, "-l", "50",
+			     "-r", "2000", "-d", "1", "-nostdin", NULL };
+	uac = bench_spawn(uac_argv, NULL);
+	wait4(uac, &st, 0, &rs);
+	bench_print_split("SIPp", &(struct rusage){ 0 }, &rs, CALLS);
+	double sipp = bench_cpu_us(&rs) / CALLS;
+	int sipp_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	printf("SIPp UAC: exit %d, %.1f us/call\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1, sipp);
+	kill(uas, SIGKILL);
+	waitpid(uas, &st, 0);
+	if (done != CALLS) {
+		fprintf(stderr, "bench_sip_floor: %u of %d calls completed\n", done, CALLS);
+		return 1;
+	}
+	printf("BENCH sip_call_kernel_floor %.1f us/call ratio=%.3f ref=sipp-uac%s\n", floor_us,
+	       sipp_ok && sipp > 0 ? floor_us / sipp : 0, sipp_ok ? "" : "(failed)");
+	return 0;
+}
