@@ -7,17 +7,27 @@
 
 static void put(struct sip_builder *b, const char *s, size_t n)
 {
-	if (b->overflow || b->cap - b->len < n) {
-		b->overflow = true;
-		return;
-	}
-	memcpy(b->buf + b->len, s, n);
-	b->len += n;
+	sip_build_put(b, s, n);
 }
 
 static void puts_(struct sip_builder *b, const char *s)
 {
-	put(b, s, strlen(s));
+	sip_build_put(b, s, strlen(s));
+}
+
+bool sip_hdr_safe(const char *s)
+{
+	return !s || !strpbrk(s, "\r\n");
+}
+
+bool sip_ruri_safe(const char *s)
+{
+	if (!s || !s[0])
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+			return false;
+	return true;
 }
 
 static void start(struct sip_builder *b, char *buf, size_t cap)
@@ -39,13 +49,18 @@ void sip_build_request(struct sip_builder *b, char *buf, size_t cap, const char 
 
 void sip_build_response(struct sip_builder *b, char *buf, size_t cap, unsigned status, const char *reason)
 {
-	char line[32];
+	char line[4];
 
 	start(b, buf, cap);
 	if (status < SIP_MIN_STATUS || status > SIP_MAX_STATUS)
 		b->overflow = true; /* reported as an error by sip_build_finish */
-	snprintf(line, sizeof(line), "SIP/2.0 %03u ", status % 1000);
-	puts_(b, line);
+	status %= 1000;
+	line[0] = (char)('0' + status / 100);
+	line[1] = (char)('0' + status / 10 % 10);
+	line[2] = (char)('0' + status % 10);
+	line[3] = ' ';
+	sip_build_lit(b, "SIP/2.0 ");
+	put(b, line, 4);
 	puts_(b, reason ? reason : sip_reason_phrase(status));
 	put(b, "\r\n", 2);
 }
@@ -58,7 +73,7 @@ void sip_build_hdr(struct sip_builder *b, const char *name, struct sip_str value
 	put(b, "\r\n", 2);
 }
 
-static void put_uint(struct sip_builder *b, unsigned long long v)
+void sip_build_uint(struct sip_builder *b, unsigned long long v)
 {
 	char d[24];
 	size_t i = sizeof(d);
@@ -83,13 +98,13 @@ static bool fmt_simple(struct sip_builder *b, const char *fmt, va_list ap)
 			puts_(b, va_arg(ap, const char *));
 			p = q + 1;
 		} else if (*q == 'u') {
-			put_uint(b, va_arg(ap, unsigned));
+			sip_build_uint(b, va_arg(ap, unsigned));
 			p = q + 1;
 		} else if (*q == 'd') {
 			int v = va_arg(ap, int);
 			if (v < 0)
 				put(b, "-", 1);
-			put_uint(b, v < 0 ? -(unsigned long long)v : (unsigned long long)v);
+			sip_build_uint(b, v < 0 ? -(unsigned long long)v : (unsigned long long)v);
 			p = q + 1;
 		} else if (*q == '%') {
 			put(b, "%", 1);
@@ -100,13 +115,13 @@ static bool fmt_simple(struct sip_builder *b, const char *fmt, va_list ap)
 			put(b, str, n > 0 ? strnlen(str, (size_t)n) : 0); /* as printf: up to n, not past a NUL */
 			p = q + 3;
 		} else if (q[0] == 'z' && q[1] == 'u') {
-			put_uint(b, va_arg(ap, size_t));
+			sip_build_uint(b, va_arg(ap, size_t));
 			p = q + 2;
 		} else if (q[0] == 'l' && q[1] == 'u') {
-			put_uint(b, va_arg(ap, unsigned long));
+			sip_build_uint(b, va_arg(ap, unsigned long));
 			p = q + 2;
 		} else if (q[0] == 'l' && q[1] == 'l' && q[2] == 'u') {
-			put_uint(b, va_arg(ap, unsigned long long));
+			sip_build_uint(b, va_arg(ap, unsigned long long));
 			p = q + 3;
 		} else {
 			return false;
@@ -178,10 +193,14 @@ void sip_build_copy_hdrs(struct sip_builder *b, const struct sip_msg *m, enum si
 
 int sip_build_finish(struct sip_builder *b, const char *content_type, struct sip_str body)
 {
-	if (body.len && content_type)
-		sip_build_hdrf(b, "Content-Type", "%s", content_type);
-	sip_build_hdrf(b, "Content-Length", "%zu", body.len);
-	put(b, "\r\n", 2);
+	if (body.len && content_type) {
+		sip_build_lit(b, "Content-Type: ");
+		puts_(b, content_type);
+		sip_build_lit(b, "\r\n");
+	}
+	sip_build_lit(b, "Content-Length: ");
+	sip_build_uint(b, body.len);
+	sip_build_lit(b, "\r\n\r\n");
 	put(b, body.p, body.len);
 	if (b->overflow || b->len > SIP_MAX_MSG_SIZE)
 		return -ENOSPC;

@@ -48,6 +48,7 @@ struct sip_call {
 	struct sip_call *hnext;      /* in the UA's table */
 	uint32_t hash;
 	bool hashed, incoming, doomed, got_provisional, cancel_wanted, cancelled;
+	bool built_ok;               /* check_*_strings(): requests go to sip_tp_request_built */
 	unsigned depth;              /* entry points on the stack */
 	const struct sip_call_handler *cb;
 	void *arg;
@@ -133,6 +134,10 @@ struct sip_call {
 };
 
 static _Thread_local struct sdp_session sdp_scratch;
+
+/* A call is 2.6 KiB, past the allocator's per-thread cache: freed ones are kept by their UA for the next (a run
+ * places and takes calls all the time). */
+static const unsigned call_spare_max = SIP_ASAN ? 0 : 64;
 
 /* ---- names ------------------------------------------------------------------------------------------------ */
 
@@ -300,7 +305,23 @@ void sip_call_destroy(struct sip_call *c)
 	free(c->ok);
 	free(c->rel);
 	free(c->fallback);
-	free(c);
+	if (c->ua->nspare < call_spare_max) {
+		c->hnext = c->ua->spare;
+		c->ua->spare = c;
+		c->ua->nspare++;
+	} else {
+		free(c);
+	}
+}
+
+void sip_call_spares_free(struct sip_ua *ua)
+{
+	while (ua->spare) {
+		struct sip_call *c = ua->spare;
+		ua->spare = c->hnext;
+		free(c);
+	}
+	ua->nspare = 0;
 }
 
 void sip_call_free(struct sip_call *c)
@@ -363,37 +384,78 @@ static void new_branch(struct sip_call *c, char *out)
 	put_hex(out + sizeof(SIP_MAGIC_COOKIE) - 1, sip_ua_random(c->ua), 16);
 }
 
-static void via(struct sip_call *c, struct sip_builder *b, const char *branch)
-{
-	char v[160];
-
-	sip_tp_via(c->tp, branch, v, sizeof(v));
-	sip_build_hdrf(b, "Via", "%s", v);
-}
-
 static void contact(struct sip_call *c, struct sip_builder *b)
 {
-	char uri[SIP_CALL_FIELD_MAX + 96];
+	sip_build_lit(b, "Contact: <");
+	sip_build_contact_uri(b, c->tp, c->contact_user);
+	sip_build_lit(b, ">\r\n");
+}
 
-	sip_tp_contact_uri(c->tp, c->contact_user, uri, sizeof(uri));
-	sip_build_hdrf(b, "Contact", "<%s>", uri);
+/* Whether the strings of the call that go into its requests leave them parsable (no CR or LF; URIs we put in a
+ * request line without white space): then its transactions take the key from us (sip_tp_request_built)
+ * instead of parsing each request again.  Each string is checked when the call takes it (configuration at
+ * sip_call_new, the peer's at the dialog, a challenge); one odd string (configuration, or a peer's folded
+ * header) keeps the call on the parsing path, with its errors, from then on. */
+static void check_config_strings(struct sip_call *c)
+{
+	c->built_ok = sip_hdr_safe(c->local_uri) && sip_ruri_safe(c->remote_uri) && sip_hdr_safe(c->contact_user) &&
+		      sip_hdr_safe(c->route) && sip_hdr_safe(c->auth_user);
+}
+
+static void check_dialog_strings(struct sip_call *c)
+{
+	c->built_ok = c->built_ok && sip_hdr_safe(c->call_id) && sip_hdr_safe(c->remote_tag) &&
+		      sip_ruri_safe(c->remote_target) && sip_hdr_safe(c->route_set);
+}
+
+static void check_challenge_strings(struct sip_call *c)
+{
+	c->built_ok = c->built_ok && sip_hdr_safe(c->chal->realm) && sip_hdr_safe(c->chal->nonce) &&
+		      sip_hdr_safe(c->chal->opaque);
+}
+
+/* Starts the client transaction of a request built in buf with this branch and method. */
+static struct sip_txn *request(struct sip_call *c, const char *buf, int n, const struct sockaddr_storage *dst,
+			       const char *branch, enum sip_method method, int *err)
+{
+	if (!c->built_ok)
+		return sip_tp_request(c->tp, buf, (size_t)n, dst, &c->h, err);
+	return sip_tp_request_built(c->tp, buf, (size_t)n, dst, (struct sip_str){ branch, strlen(branch) }, method,
+				    &c->h, err);
 }
 
 /* The headers of every request in this dialog, either role (§12.2.1.1): From is us, To the peer. */
 static void dialog_headers(struct sip_call *c, struct sip_builder *b, const char *branch, const char *route,
 			   bool remote_tag, uint32_t cseq, const char *method)
 {
-	via(c, b, branch);
-	sip_build_hdrf(b, "Max-Forwards", "70");
-	if (route && route[0])
-		sip_build_hdrf(b, "Route", "%s", route);
-	sip_build_hdrf(b, "From", "<%s>;tag=%s", c->local_uri, c->local_tag);
-	if (remote_tag && c->remote_tag[0])
-		sip_build_hdrf(b, "To", "<%s>;tag=%s", c->remote_uri, c->remote_tag);
-	else
-		sip_build_hdrf(b, "To", "<%s>", c->remote_uri);
-	sip_build_hdrf(b, "Call-ID", "%s", c->call_id);
-	sip_build_hdrf(b, "CSeq", "%u %s", cseq, method);
+	sip_build_lit(b, "Via: ");
+	sip_build_via(b, c->tp, branch);
+	sip_build_lit(b, "\r\nMax-Forwards: 70\r\n");
+	if (route && route[0]) {
+		sip_build_lit(b, "Route: ");
+		sip_build_cstr(b, route);
+		sip_build_lit(b, "\r\n");
+	}
+	sip_build_lit(b, "From: <");
+	sip_build_cstr(b, c->local_uri);
+	sip_build_lit(b, ">;tag=");
+	sip_build_cstr(b, c->local_tag);
+	sip_build_lit(b, "\r\nTo: <");
+	sip_build_cstr(b, c->remote_uri);
+	if (remote_tag && c->remote_tag[0]) {
+		sip_build_lit(b, ">;tag=");
+		sip_build_cstr(b, c->remote_tag);
+		sip_build_lit(b, "\r\n");
+	} else {
+		sip_build_lit(b, ">\r\n");
+	}
+	sip_build_lit(b, "Call-ID: ");
+	sip_build_cstr(b, c->call_id);
+	sip_build_lit(b, "\r\nCSeq: ");
+	sip_build_uint(b, cseq);
+	sip_build_lit(b, " ");
+	sip_build_cstr(b, method);
+	sip_build_lit(b, "\r\n");
 }
 
 static int send_invite(struct sip_call *c)
@@ -410,7 +472,7 @@ static int send_invite(struct sip_call *c)
 	sip_build_request(&b, buf, sizeof(buf), "INVITE", (struct sip_str){ c->remote_uri, strlen(c->remote_uri) });
 	dialog_headers(c, &b, c->invite_branch, c->route, false, c->invite_cseq, "INVITE");
 	contact(c, &b);
-	sip_build_hdrf(&b, "Allow", SIP_ALLOW);
+	sip_build_lit(&b, "Allow: " SIP_ALLOW "\r\n");
 	if (c->rel100 == SIP_100REL_REQUIRED)
 		sip_build_hdrf(&b, "Require", "100rel");
 	if (c->rel100 != SIP_100REL_OFF)
@@ -431,11 +493,11 @@ static int send_invite(struct sip_call *c)
 			return n;
 		sip_build_hdrf(&b, c->chal->proxy ? "Proxy-Authorization" : "Authorization", "%s", auth);
 	}
-	sip_build_hdrf(&b, "User-Agent", "callmeter/%s", CM_VERSION);
+	sip_build_lit(&b, "User-Agent: callmeter/" CM_VERSION "\r\n");
 	n = sip_build_finish(&b, "application/sdp", (struct sip_str){ sdp, (size_t)sl });
 	if (n < 0)
 		return n;
-	c->invite_txn = sip_tp_request(c->tp, buf, (size_t)n, &c->dst, &c->h, &err);
+	c->invite_txn = request(c, buf, n, &c->dst, c->invite_branch, SIP_INVITE, &err);
 	return c->invite_txn ? 0 : err;
 }
 
@@ -451,7 +513,7 @@ static int send_cancel(struct sip_call *c)
 	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
 	if (n < 0)
 		return n;
-	c->cancel_txn = sip_tp_request(c->tp, buf, (size_t)n, &c->dst, &c->h, &err);
+	c->cancel_txn = request(c, buf, n, &c->dst, c->invite_branch, SIP_CANCEL, &err);
 	c->cancelled = c->cancel_txn != NULL;
 	return c->cancel_txn ? 0 : err;
 }
@@ -471,7 +533,7 @@ static int in_dialog_hdrs(struct sip_call *c, const char *method, uint32_t cseq,
 	dialog_headers(c, &b, branch, c->route_set, true, cseq, method);
 	if (strcmp(method, "INVITE") == 0) { /* a re-INVITE: Contact is mandatory (§8.1.1.8) */
 		contact(c, &b);
-		sip_build_hdrf(&b, "Allow", SIP_ALLOW);
+		sip_build_lit(&b, "Allow: " SIP_ALLOW "\r\n");
 	}
 	if (extra)
 		sip_build_raw(&b, extra);
@@ -488,7 +550,8 @@ static int in_dialog_hdrs(struct sip_call *c, const char *method, uint32_t cseq,
 		}
 		return sip_tp_send(c->tp, &c->next_hop, buf, (size_t)n);
 	}
-	*txn = sip_tp_request(c->tp, buf, (size_t)n, &c->next_hop, &c->h, &err);
+	*txn = request(c, buf, n, &c->next_hop, branch, sip_method_from_str((struct sip_str){ method, strlen(method) }),
+		       &err);
 	return *txn ? 0 : err;
 }
 
@@ -802,6 +865,7 @@ static int make_dialog(struct sip_call *c, const struct sip_msg *m)
 {
 	struct sip_addr a;
 	const char *why;
+	int rc;
 
 	if (sip_parse_addr(sip_msg_hdr(m, SIP_HDR_TO)->value, &a, &why) < 0 || a.tag.len == 0 ||
 	    a.tag.len >= sizeof(c->remote_tag))
@@ -813,7 +877,9 @@ static int make_dialog(struct sip_call *c, const struct sip_msg *m)
 		copy_str(c->remote_target, sizeof(c->remote_target), a.uri_str);
 	else
 		cm_strlcpy(c->remote_target, c->remote_uri, sizeof(c->remote_target));
-	return route_set(c, m, true);
+	rc = route_set(c, m, true);
+	check_dialog_strings(c);
+	return rc;
 }
 
 /* Keeps a copy of the peer's SDP and parses it into the scratch session; strings then point into the copy. */
@@ -844,9 +910,10 @@ static bool owner_accepts(struct sip_call *c, const struct sdp_negotiated *m)
 static void on_2xx(struct sip_call *c, const struct sip_msg *m)
 {
 	enum sdp_neg neg = SDP_NEG_NO_AUDIO;
+	uint64_t now = cm_now_ms(); /* the answer's time: setup and, once ACKed, the call's start */
 	bool media_ok;
 
-	c->st.setup_ms = since_invite(c);
+	c->st.setup_ms = now - c->invite_ms ? now - c->invite_ms : 1;
 	cp_timer_stop(loop_of(c), &c->timer);
 	if (make_dialog(c, m) < 0) {
 		c->st.result = SIP_RESULT_FAILED;
@@ -863,7 +930,7 @@ static void on_2xx(struct sip_call *c, const struct sip_msg *m)
 	}
 	/* ACK the 2xx end to end (§13.2.2.4), even when the call cannot go on: then BYE at once */
 	in_dialog(c, "ACK", c->invite_cseq, NULL, NULL, NULL);
-	c->answer_ms = cm_now_ms();
+	c->answer_ms = now;
 	if (c->cancel_wanted) {
 		/* our CANCEL crossed the 2xx */
 		c->st.result = SIP_RESULT_CANCELLED;
@@ -909,6 +976,7 @@ static bool retry_with_credentials(struct sip_call *c, const struct sip_msg *m)
 		c->nc = 0; /* nc counts requests per nonce */
 	}
 	*c->chal = ch;
+	check_challenge_strings(c);
 	c->got_provisional = false;
 	return send_invite(c) == 0;
 }
@@ -982,11 +1050,13 @@ static void invite_response(struct sip_call *c, const struct sip_msg *m)
 		if (m->status > 100 && c->rel100 != SIP_100REL_OFF && sip_msg_has_option(m, SIP_HDR_REQUIRE, "100rel") &&
 		    !reliable_provisional(c, m))
 			return;
-		if (m->status == 180 || m->status == 183) {
+		if ((m->status == 180 || m->status == 183) &&
+		    (!c->st.pdd_ms || (m->status == 180 && !c->st.time_to_ringing_ms))) {
+			uint64_t since = since_invite(c);
 			if (!c->st.pdd_ms)
-				c->st.pdd_ms = since_invite(c);
+				c->st.pdd_ms = since;
 			if (m->status == 180 && !c->st.time_to_ringing_ms)
-				c->st.time_to_ringing_ms = since_invite(c);
+				c->st.time_to_ringing_ms = since;
 		}
 		/* RFC 3261 §13.2.1: the first session description received is the answer, in an unreliable 1xx too
 		 * (the 2xx must repeat it; what it carries then is ignored); early media may flow from it */
@@ -1003,7 +1073,7 @@ static void invite_response(struct sip_call *c, const struct sip_msg *m)
 		return;
 	}
 	c->st.final_status = m->status;
-	snprintf(c->st.reason, sizeof(c->st.reason), "%.*s", (int)m->reason.len, m->reason.p);
+	copy_str(c->st.reason, sizeof(c->st.reason), m->reason);
 	if (m->status < 300) {
 		on_2xx(c, m);
 		return;
@@ -1186,10 +1256,15 @@ static int copy(char *dst, const char *src)
 
 static struct sip_call *call_alloc(struct sip_ua *ua, const struct sip_call_handler *h, void *arg)
 {
-	struct sip_call *c = calloc(1, sizeof(*c));
+	struct sip_call *c = ua->spare;
 
-	if (!c)
+	if (c) {
+		ua->spare = c->hnext;
+		ua->nspare--;
+		memset(c, 0, sizeof(*c));
+	} else if (!(c = calloc(1, sizeof(*c)))) {
 		return NULL;
+	}
 	c->h = (struct sip_client_handler){ .on_response = on_response, .on_timeout = on_timeout,
 					    .on_terminated = on_terminated };
 	c->ua = ua;
@@ -1211,6 +1286,7 @@ static struct sip_call *call_alloc(struct sip_ua *ua, const struct sip_call_hand
 struct sip_call *sip_call_new(struct sip_ua *ua, const struct sip_call_config *cfg, const struct sip_call_handler *h,
 			      void *arg)
 {
+	struct sip_builder b;
 	struct sip_call *c;
 
 	if (!ua || !ua->tp || !cfg->from_user || !cfg->from_domain || !cfg->to_uri)
@@ -1220,10 +1296,16 @@ struct sip_call *sip_call_new(struct sip_ua *ua, const struct sip_call_config *c
 		return NULL;
 	if (copy(c->remote_uri, cfg->to_uri) || copy(c->route, cfg->route) || copy(c->password, cfg->password) ||
 	    copy(c->auth_user, cfg->auth_user ? cfg->auth_user : cfg->from_user) ||
-	    cm_strlcpy(c->contact_user, cfg->from_user, sizeof(c->contact_user)) < 0 ||
-	    snprintf(c->local_uri, sizeof(c->local_uri), "sip:%s@%s", cfg->from_user, cfg->from_domain) >=
-		    (int)sizeof(c->local_uri))
+	    cm_strlcpy(c->contact_user, cfg->from_user, sizeof(c->contact_user)) < 0)
 		goto free_c;
+	b = (struct sip_builder){ .buf = c->local_uri, .cap = sizeof(c->local_uri) - 1 };
+	sip_build_lit(&b, "sip:");
+	sip_build_cstr(&b, cfg->from_user);
+	sip_build_lit(&b, "@");
+	sip_build_cstr(&b, cfg->from_domain);
+	if (b.overflow)
+		goto free_c;
+	c->local_uri[b.len] = '\0';
 	*put_hex(put_hex(c->call_id, sip_ua_random(ua), 16), sip_ua_random(ua), 8) = '@';
 	cm_strlcpy(c->call_id + 16 + 8 + 1, sip_tp_local_ip(c->tp), sizeof(c->call_id) - (16 + 8 + 1));
 	sip_sdp_local_copy(&c->media, &cfg->media, c->media_addr, sizeof(c->media_addr), c->crypto_suite,
@@ -1247,6 +1329,7 @@ struct sip_call *sip_call_new(struct sip_ua *ua, const struct sip_call_config *c
 		memcpy(c->fallback, cfg->fallback, c->nfallback * sizeof(*c->fallback));
 	}
 	sip_call_table_add(&ua->calls, c);
+	check_config_strings(c);
 	return c;
 
 free_c:
@@ -1306,7 +1389,7 @@ static int build_invite_response(struct sip_call *c, const struct sip_msg *req, 
 	sip_build_copy_hdrs(&b, req, SIP_HDR_CALL_ID);
 	sip_build_copy_hdrs(&b, req, SIP_HDR_CSEQ);
 	contact(c, &b);
-	sip_build_hdrf(&b, "Allow", SIP_ALLOW);
+	sip_build_lit(&b, "Allow: " SIP_ALLOW "\r\n");
 	if (extra)
 		sip_build_raw(&b, extra);
 	return sip_build_finish(&b, ctype, (struct sip_str){ body ? body : "", body ? strlen(body) : 0 });
@@ -1529,6 +1612,8 @@ void sip_call_incoming(struct sip_ua *ua, struct sip_txn *st, const struct sip_m
 	c->invite_cseq = c->remote_cseq = cs.seq;
 	c->dst = *src;
 	route_set(c, req, false);
+	c->built_ok = sip_hdr_safe(c->local_uri) && sip_ruri_safe(c->remote_uri) && sip_hdr_safe(c->contact_user);
+	check_dialog_strings(c);
 	sip_sdp_local_copy(&c->media, &a->media, c->media_addr, sizeof(c->media_addr), c->crypto_suite,
 			   sizeof(c->crypto_suite), c->crypto_key, sizeof(c->crypto_key));
 	c->ring_ms = a->ring_ms;

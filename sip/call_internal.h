@@ -24,6 +24,8 @@ struct sip_ua {
 	struct sip_ua_stats st;
 	struct sip_call_table calls;
 	uint64_t rng;
+	struct sip_call *spare;      /* freed calls kept for the next ones (call.c) */
+	unsigned nspare;
 };
 
 /* Identifiers only need to be unique, not secret: xorshift64* seeded once from the CSPRNG. */
@@ -49,6 +51,8 @@ void sip_call_stray_2xx(struct sip_call *c, const struct sip_msg *resp);
 void sip_call_txn_gone(struct sip_call *c, struct sip_txn *t);
 /* Frees a call whatever its state (the UA at its end). */
 void sip_call_destroy(struct sip_call *c);
+/* Frees the calls the UA keeps for reuse (sip_ua_free). */
+void sip_call_spares_free(struct sip_ua *ua);
 
 /* Copies the strings of an sdp_local into the owner's buffers (addr, suite, key); dst then points there. */
 void sip_sdp_local_copy(struct sdp_local *dst, const struct sdp_local *src, char *addr, size_t addr_len,

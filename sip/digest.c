@@ -41,6 +41,14 @@ static void md_fetch(void)
 		md_fetched[i] = EVP_MD_fetch(NULL, md_names[i], NULL);
 }
 
+/* nc as 8 lowercase hex digits (RFC 2617 §3.2.2: nc-value = 8LHEX), NUL-terminated. */
+static void put_nc(char *out, uint32_t nc)
+{
+	for (int i = 7; i >= 0; i--, nc >>= 4)
+		out[i] = "0123456789abcdef"[nc & 15];
+	out[8] = '\0';
+}
+
 static const EVP_MD *alg_md(enum sip_digest_alg a)
 {
 	int i = a == SIP_DIGEST_MD5 || a == SIP_DIGEST_MD5_SESS	      ? MD_MD5
@@ -64,13 +72,45 @@ static int alg_from(struct sip_str s, enum sip_digest_alg *a)
 	return -ENOTSUP;
 }
 
-/* H(parts joined by ':') as lowercase hex, on a context the caller reuses for every hash of one response. */
-static int hash_hex(EVP_MD_CTX *ctx, enum sip_digest_alg a, const char *const *parts, unsigned n, char *out)
+/* One hash context per thread, reused for every hash (a new one per response cost an allocation and a free);
+ * freed with the thread. */
+static pthread_key_t ctx_key;
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+
+static void ctx_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
+
+static void ctx_key_make(void)
+{
+	if (pthread_key_create(&ctx_key, ctx_free) != 0)
+		ctx_key = (pthread_key_t)-1;
+}
+
+static EVP_MD_CTX *thread_ctx(void)
+{
+	EVP_MD_CTX *ctx;
+
+	pthread_once(&ctx_once, ctx_key_make);
+	if (ctx_key == (pthread_key_t)-1)
+		return NULL;
+	ctx = pthread_getspecific(ctx_key);
+	if (!ctx && (ctx = EVP_MD_CTX_new()) != NULL && pthread_setspecific(ctx_key, ctx) != 0) {
+		EVP_MD_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+/* H(parts joined by ':') as lowercase hex, on the thread's context. */
+static int hash_hex(enum sip_digest_alg a, const char *const *parts, unsigned n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	int ok = EVP_DigestInit_ex2(ctx, alg_md(a), NULL);
+	EVP_MD_CTX *ctx = thread_ctx();
+	int ok = ctx && EVP_DigestInit_ex2(ctx, alg_md(a), NULL);
 
 	for (unsigned i = 0; ok && i < n; i++) {
 		if (i)
@@ -90,41 +130,53 @@ static int hash_hex(EVP_MD_CTX *ctx, enum sip_digest_alg a, const char *const *p
 	return 0;
 }
 
+int sip_digest_ha1(enum sip_digest_alg alg, const char *username, const char *realm, const char *password,
+		   char *out)
+{
+	const char *a1[] = { username, realm, password };
+
+	if ((unsigned)alg >= sizeof(algs) / sizeof(algs[0]))
+		return -ENOTSUP;
+	return hash_hex(alg, a1, 3, out);
+}
+
+/* The response from H(username:realm:password). */
+static int response_from_ha1(enum sip_digest_alg alg, const char *ha1_in, const char *nonce, const char *cnonce,
+			     uint32_t nc, const char *qop, const char *method, const char *uri, char *out)
+{
+	char ha1[SIP_DIGEST_HEX_MAX + 1], ha2[SIP_DIGEST_HEX_MAX + 1], ncs[9];
+	const char *a2[] = { method, uri };
+
+	if ((unsigned)alg >= sizeof(algs) / sizeof(algs[0]))
+		return -ENOTSUP;
+	cm_strlcpy(ha1, ha1_in, sizeof(ha1));
+	if (algs[alg].sess) {
+		/* RFC 7616 §3.4.2: A1 = H(user:realm:password):nonce:cnonce */
+		const char *s[] = { ha1_in, nonce, cnonce ? cnonce : "" };
+		if (hash_hex(alg, s, 3, ha1) < 0)
+			return -EIO;
+	}
+	if (hash_hex(alg, a2, 2, ha2) < 0)
+		return -EIO;
+	if (qop) {
+		const char *r[] = { ha1, nonce, ncs, cnonce ? cnonce : "", qop, ha2 };
+		put_nc(ncs, nc);
+		return hash_hex(alg, r, 6, out);
+	}
+	const char *r[] = { ha1, nonce, ha2 };
+	return hash_hex(alg, r, 3, out);
+}
+
 int sip_digest_response(enum sip_digest_alg alg, const char *username, const char *realm, const char *password,
 			const char *nonce, const char *cnonce, uint32_t nc, const char *qop, const char *method,
 			const char *uri, char *out)
 {
-	char ha1[SIP_DIGEST_HEX_MAX + 1], ha2[SIP_DIGEST_HEX_MAX + 1], ncs[9];
-	const char *a1[] = { username, realm, password }, *a2[] = { method, uri };
-	EVP_MD_CTX *ctx;
-	int rc = -EIO;
+	char ha1[SIP_DIGEST_HEX_MAX + 1];
+	int rc = sip_digest_ha1(alg, username, realm, password, ha1);
 
-	if ((unsigned)alg >= sizeof(algs) / sizeof(algs[0]))
-		return -ENOTSUP;
-	ctx = EVP_MD_CTX_new();
-	if (!ctx || hash_hex(ctx, alg, a1, 3, ha1) < 0)
-		goto free_ctx;
-	if (algs[alg].sess) {
-		/* RFC 7616 §3.4.2: A1 = H(user:realm:password):nonce:cnonce */
-		const char *s[] = { ha1, nonce, cnonce ? cnonce : "" };
-		char tmp[SIP_DIGEST_HEX_MAX + 1];
-		if (hash_hex(ctx, alg, s, 3, tmp) < 0)
-			goto free_ctx;
-		memcpy(ha1, tmp, sizeof(tmp));
-	}
-	if (hash_hex(ctx, alg, a2, 2, ha2) < 0)
-		goto free_ctx;
-	if (qop) {
-		const char *r[] = { ha1, nonce, ncs, cnonce ? cnonce : "", qop, ha2 };
-		snprintf(ncs, sizeof(ncs), "%08x", nc);
-		rc = hash_hex(ctx, alg, r, 6, out);
-	} else {
-		const char *r[] = { ha1, nonce, ha2 };
-		rc = hash_hex(ctx, alg, r, 3, out);
-	}
-free_ctx:
-	EVP_MD_CTX_free(ctx);
-	return rc;
+	if (rc < 0)
+		return rc == -ENOTSUP ? rc : -EIO;
+	return response_from_ha1(alg, ha1, nonce, cnonce, nc, qop, method, uri, out);
 }
 
 /* Random bytes for cnonces and branches from a per-thread pool filled by one RAND_bytes call: the same CSPRNG
@@ -269,41 +321,61 @@ int sip_digest_challenge_from_msg(const struct sip_msg *resp, struct sip_challen
 	return fail(error, -ENOENT, why);
 }
 
+int sip_digest_authorization_ha1(const struct sip_challenge *c, const char *ha1, const char *username,
+				 const char *method, const char *uri, const char *cnonce, uint32_t nc, char *out,
+				 size_t outlen)
+{
+	char resp[SIP_DIGEST_HEX_MAX + 1], ncs[9];
+	struct sip_builder b = { .buf = out, .cap = outlen ? outlen - 1 : 0 };
+
+	if (response_from_ha1(c->alg, ha1, c->nonce, cnonce, nc, c->qop_auth ? "auth" : NULL, method, uri, resp) < 0)
+		return -EIO;
+	/* realm, nonce and opaque go back exactly as received; they came unquoted, so quote them again */
+	sip_build_lit(&b, "Digest username=\"");
+	sip_build_cstr(&b, username);
+	sip_build_lit(&b, "\", realm=\"");
+	sip_build_cstr(&b, c->realm);
+	sip_build_lit(&b, "\", nonce=\"");
+	sip_build_cstr(&b, c->nonce);
+	sip_build_lit(&b, "\", uri=\"");
+	sip_build_cstr(&b, uri);
+	sip_build_lit(&b, "\", response=\"");
+	sip_build_cstr(&b, resp);
+	sip_build_lit(&b, "\", algorithm=");
+	sip_build_cstr(&b, sip_digest_alg_name(c->alg));
+	if (c->qop_auth) {
+		put_nc(ncs, nc);
+		sip_build_lit(&b, ", qop=auth, nc=");
+		sip_build_put(&b, ncs, 8);
+		sip_build_lit(&b, ", cnonce=\"");
+		sip_build_cstr(&b, cnonce);
+		sip_build_lit(&b, "\"");
+	} else if (algs[c->alg].sess) {
+		/* -sess hashes the cnonce into A1, so the server needs it even without qop */
+		sip_build_lit(&b, ", cnonce=\"");
+		sip_build_cstr(&b, cnonce);
+		sip_build_lit(&b, "\"");
+	}
+	if (c->has_opaque) {
+		sip_build_lit(&b, ", opaque=\"");
+		sip_build_cstr(&b, c->opaque);
+		sip_build_lit(&b, "\"");
+	}
+	if (b.overflow)
+		return -ENOSPC;
+	out[b.len] = '\0';
+	return (int)b.len;
+}
+
 int sip_digest_authorization(const struct sip_challenge *c, const char *username, const char *password,
 			     const char *method, const char *uri, const char *cnonce, uint32_t nc, char *out,
 			     size_t outlen)
 {
-	char resp[SIP_DIGEST_HEX_MAX + 1];
-	int n, m = 0;
+	char ha1[SIP_DIGEST_HEX_MAX + 1];
 
-	if (sip_digest_response(c->alg, username, c->realm, password, c->nonce, cnonce, nc,
-				c->qop_auth ? "auth" : NULL, method, uri, resp) < 0)
+	if (sip_digest_ha1(c->alg, username, c->realm, password, ha1) < 0)
 		return -EIO;
-	/* realm, nonce and opaque go back exactly as received; they came unquoted, so quote them again */
-	n = snprintf(out, outlen, "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", "
-				  "response=\"%s\", algorithm=%s",
-		     username, c->realm, c->nonce, uri, resp, sip_digest_alg_name(c->alg));
-	if (n < 0 || (size_t)n >= outlen)
-		return -ENOSPC;
-	if (c->qop_auth) {
-		m = snprintf(out + n, outlen - (size_t)n, ", qop=auth, nc=%08x, cnonce=\"%s\"", nc, cnonce);
-		if (m < 0 || (size_t)m >= outlen - (size_t)n)
-			return -ENOSPC;
-		n += m;
-	} else if (algs[c->alg].sess) {
-		/* -sess hashes the cnonce into A1, so the server needs it even without qop */
-		m = snprintf(out + n, outlen - (size_t)n, ", cnonce=\"%s\"", cnonce);
-		if (m < 0 || (size_t)m >= outlen - (size_t)n)
-			return -ENOSPC;
-		n += m;
-	}
-	if (c->has_opaque) {
-		m = snprintf(out + n, outlen - (size_t)n, ", opaque=\"%s\"", c->opaque);
-		if (m < 0 || (size_t)m >= outlen - (size_t)n)
-			return -ENOSPC;
-		n += m;
-	}
-	return n;
+	return sip_digest_authorization_ha1(c, ha1, username, method, uri, cnonce, nc, out, outlen);
 }
 
 int sip_digest_verify(const struct sip_auth *cred, const char *method, const char *password, const char **error)

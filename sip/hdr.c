@@ -157,17 +157,6 @@ int sip_parse_uri(struct sip_str s, struct sip_uri *u, const char **error)
 	return 0;
 }
 
-/* What a parameter name or unquoted value may hold: token octets, and (URI parameters, hosts) "[]/:&+$()". */
-static bool is_param_char(unsigned char c)
-{
-	switch (c) {
-	case '[': case ']': case '/': case ':': case '&': case '+': case '$': case '(': case ')':
-		return true;
-	default:
-		return sip_is_token(c);
-	}
-}
-
 int sip_param_next(const char **pp, const char *end, struct sip_str *name, struct sip_str *value)
 {
 	const char *p = sip_skip_lws(*pp, end), *n;
@@ -175,7 +164,7 @@ int sip_param_next(const char **pp, const char *end, struct sip_str *name, struc
 	if (p >= end)
 		return 0;
 	/* Parameter names are tokens; URI parameter names may also hold escapes and "[]/:&+$". */
-	for (n = p; n < end && is_param_char((unsigned char)*n); n++)
+	for (n = p; n < end && sip_is_param_char((unsigned char)*n); n++)
 		;
 	if (n == p)
 		return -EINVAL;
@@ -189,7 +178,7 @@ int sip_param_next(const char **pp, const char *end, struct sip_str *name, struc
 			if (!p)
 				return -EINVAL;
 		} else {
-			for (p = v; p < end && is_param_char((unsigned char)*p); p++)
+			for (p = v; p < end && sip_is_param_char((unsigned char)*p); p++)
 				;
 			if (p == v)
 				return -EINVAL;

@@ -1,9 +1,43 @@
 /* SIP message parsing (RFC 3261 §7): the start line, header lines delimited but not interpreted, the body by
  * Content-Length; and stream framing for TCP/TLS (RFC 3261 §18.3), kept apart from parsing. */
 #include <errno.h>
+#include <stdlib.h>
 #include <strings.h>
 
 #include "sip/sip_internal.h"
+
+#define C_ALNUM (SIP_C_ALNUM | SIP_C_TOKEN | SIP_C_UNRESERVED | SIP_C_PARAM)
+const unsigned char sip_ctype[256] = {
+	['0' ... '9'] = C_ALNUM | SIP_C_HEX,
+	['a' ... 'f'] = C_ALNUM | SIP_C_HEX,
+	['A' ... 'F'] = C_ALNUM | SIP_C_HEX,
+	['g' ... 'z'] = C_ALNUM,
+	['G' ... 'Z'] = C_ALNUM,
+	['-'] = SIP_C_TOKEN | SIP_C_UNRESERVED | SIP_C_PARAM,
+	['.'] = SIP_C_TOKEN | SIP_C_UNRESERVED | SIP_C_PARAM,
+	['!'] = SIP_C_TOKEN | SIP_C_UNRESERVED | SIP_C_PARAM,
+	['*'] = SIP_C_TOKEN | SIP_C_UNRESERVED | SIP_C_PARAM,
+	['_'] = SIP_C_TOKEN | SIP_C_UNRESERVED | SIP_C_PARAM,
+	['~'] = SIP_C_TOKEN | SIP_C_UNRESERVED | SIP_C_PARAM,
+	['\''] = SIP_C_TOKEN | SIP_C_UNRESERVED | SIP_C_PARAM,
+	['%'] = SIP_C_TOKEN | SIP_C_PARAM,
+	['+'] = SIP_C_TOKEN | SIP_C_PARAM,
+	['`'] = SIP_C_TOKEN | SIP_C_PARAM,
+	['('] = SIP_C_UNRESERVED | SIP_C_PARAM,
+	[')'] = SIP_C_UNRESERVED | SIP_C_PARAM,
+	['['] = SIP_C_PARAM,
+	[']'] = SIP_C_PARAM,
+	['/'] = SIP_C_PARAM,
+	[':'] = SIP_C_PARAM,
+	['&'] = SIP_C_PARAM,
+	['$'] = SIP_C_PARAM,
+	['\r'] = SIP_C_LINE,
+	['\n'] = SIP_C_LINE,
+	['"'] = SIP_C_SPLIT,
+	['<'] = SIP_C_SPLIT,
+	['>'] = SIP_C_SPLIT,
+	[','] = SIP_C_SPLIT,
+};
 
 static const char *const method_names[] = {
 	[SIP_METHOD_UNKNOWN] = NULL, [SIP_INVITE] = "INVITE",       [SIP_ACK] = "ACK",
@@ -65,25 +99,44 @@ static const struct {
 	[SIP_HDR_REASON] = HN("Reason", 0),
 };
 
+/* Every received header line asks for its id: the names are indexed by length (and compact forms by letter) once
+ * at start-up, so a lookup compares the first letter of the two to five names of that length, then one name. */
+#define HDR_NAME_MAX 24u
+#define HDR_SAME_LEN 6u
+static unsigned char by_len[HDR_NAME_MAX + 1][HDR_SAME_LEN];
+static unsigned char by_compact[26];
+
+__attribute__((constructor)) static void hdr_index(void)
+{
+	for (int i = 1; i < SIP_HDR__COUNT; i++) {
+		unsigned char *row = by_len[hdr_names[i].len];
+		unsigned n = 0;
+
+		while (row[n])
+			n++;
+		if (hdr_names[i].len > HDR_NAME_MAX || n + 1 >= HDR_SAME_LEN)
+			abort(); /* a name added to hdr_names outgrew the index: raise its limits */
+		row[n] = (unsigned char)i;
+		if (hdr_names[i].compact)
+			by_compact[hdr_names[i].compact - 'a'] = (unsigned char)i;
+	}
+}
+
 enum sip_hdr_id sip_hdr_id_from_name(struct sip_str name)
 {
-	if (name.len == 1) {
-		char c = (char)(name.p[0] | 0x20);
-		for (int i = 1; i < SIP_HDR__COUNT; i++)
-			if (hdr_names[i].compact == c)
-				return (enum sip_hdr_id)i;
-		return SIP_HDR_OTHER;
-	}
-	/* every received header line asks: compare lengths and first letters before the names */
-	char first;
+	unsigned char first;
 
-	if (name.len == 0)
+	if (name.len == 1) {
+		unsigned char c = (unsigned char)((unsigned char)name.p[0] | 0x20);
+		return c >= 'a' && c <= 'z' && by_compact[c - 'a'] ? (enum sip_hdr_id)by_compact[c - 'a']
+								   : SIP_HDR_OTHER;
+	}
+	if (name.len == 0 || name.len > HDR_NAME_MAX)
 		return SIP_HDR_OTHER;
-	first = (char)(name.p[0] | 0x20);
-	for (int i = 1; i < SIP_HDR__COUNT; i++)
-		if (hdr_names[i].len == name.len && (hdr_names[i].name[0] | 0x20) == first &&
-		    strncasecmp(name.p, hdr_names[i].name, name.len) == 0)
-			return (enum sip_hdr_id)i;
+	first = (unsigned char)(name.p[0] | 0x20);
+	for (const unsigned char *id = by_len[name.len]; *id; id++)
+		if ((hdr_names[*id].name[0] | 0x20) == first && sip_ascii_caseeq(name.p, hdr_names[*id].name, name.len))
+			return (enum sip_hdr_id)*id;
 	return SIP_HDR_OTHER;
 }
 
@@ -96,14 +149,18 @@ const char *sip_hdr_name(enum sip_hdr_id id)
  * A CR not followed by LF is malformed: returns NULL. */
 static const char *line_end(const char *p, const char *end, const char **content_end)
 {
-	const char *lf = memchr(p, '\n', (size_t)(end - p));
-
-	if (!lf)
+	p = sip_find_crlf(p, end);
+	if (p == end)
 		return NULL;
-	*content_end = (lf > p && lf[-1] == '\r') ? lf - 1 : lf;
-	if (memchr(p, '\r', (size_t)(*content_end - p)))
-		return NULL;
-	return lf;
+	if (*p == '\n') {
+		*content_end = p;
+		return p;
+	}
+	if (p + 1 < end && p[1] == '\n') {
+		*content_end = p;
+		return p + 1;
+	}
+	return NULL; /* a CR not followed by LF */
 }
 
 static int fail(struct sip_msg *m, int rc, const char *why)
@@ -118,7 +175,7 @@ static int parse_version(const char *p, const char *end)
 {
 	const char *v = p + 4, *q;
 
-	if (end - p < 7 || strncasecmp(p, "SIP/", 4) != 0)
+	if (end - p < 7 || !sip_ascii_caseeq(p, "SIP/", 4))
 		return -EINVAL;
 	for (q = v; q < end && sip_is_digit((unsigned char)*q); q++)
 		;
@@ -137,7 +194,7 @@ static int parse_start_line(struct sip_msg *m, const char *p, const char *end)
 {
 	int vrc;
 
-	if (end - p >= 4 && strncasecmp(p, "SIP/", 4) == 0) {
+	if (end - p >= 4 && sip_ascii_caseeq(p, "SIP/", 4)) {
 		const char *sp = memchr(p, ' ', (size_t)(end - p)), *code;
 
 		m->is_request = false;
@@ -276,8 +333,8 @@ const struct sip_hdr *sip_msg_next_hdr(const struct sip_msg *m, const struct sip
 {
 	for (const struct sip_hdr *h = prev + 1; h < m->hdrs + m->nhdrs; h++)
 		if (h->id == prev->id && (h->id != SIP_HDR_OTHER || (h->name.len == prev->name.len &&
-								       strncasecmp(h->name.p, prev->name.p,
-										   h->name.len) == 0)))
+								       sip_ascii_caseeq(h->name.p, prev->name.p,
+											h->name.len))))
 			return h;
 	return NULL;
 }
@@ -319,6 +376,8 @@ int sip_next_value(struct sip_str *rest, struct sip_str *elem)
 	if (p >= end)
 		return 0;
 	for (; p < end; p++) {
+		if (!(sip_ctype[(unsigned char)*p] & SIP_C_SPLIT))
+			continue;
 		if (*p == '"') {
 			p = sip_skip_quoted(p, end);
 			if (!p)

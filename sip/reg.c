@@ -12,11 +12,15 @@
 #define REG_FIELD_MAX 128
 
 /* The last challenge, kept at its real size (a struct sip_challenge reserves 3 × 256 bytes for realm, nonce and
- * opaque); send_register() expands it on its stack. */
+ * opaque); send_register() expands it on its stack.  With it H(user:realm:password) for its realm and
+ * algorithm: every REGISTER answering it (refreshes count nc up on the same nonce) and a new challenge for the
+ * same realm and algorithm (a stale nonce) reuse it; another realm or algorithm computes it again (the user
+ * and password are the registration's own, fixed from sip_reg_new). */
 struct reg_chal {
 	bool proxy, qop_auth, stale, has_opaque;
+	bool safe;                    /* realm, nonce and opaque hold no CR or LF (send_register's fast path) */
 	enum sip_digest_alg alg;
-	uint16_t nonce, opaque;       /* offsets into s; the realm is at 0 */
+	uint16_t nonce, opaque, ha1;  /* offsets into s; the realm is at 0 */
 	char s[];
 };
 
@@ -32,6 +36,7 @@ struct sip_reg {
 	uint32_t cseq;
 	uint32_t expires;             /* what we ask for next */
 	bool unregistering;
+	bool built_ok;                /* the configured strings leave REGISTERs parsable: sip_tp_request_built */
 	uint8_t auth_tries, tries_423;
 	uint8_t nfallback, next_fallback;
 	uint32_t nc;
@@ -74,30 +79,53 @@ static void chal_expand(const struct reg_chal *k, struct sip_challenge *c)
 	strcpy(c->opaque, k->s + k->opaque);
 }
 
+/* "<sip:user@domain>": the address of record, in From and To (RFC 3261 §10.2). */
+static void aor(struct sip_builder *b, const struct sip_reg *r)
+{
+	sip_build_lit(b, "<sip:");
+	sip_build_cstr(b, r->user);
+	sip_build_lit(b, "@");
+	sip_build_cstr(b, r->domain);
+	sip_build_lit(b, ">");
+}
+
 static int send_register(struct sip_reg *r)
 {
-	char buf[4096], branch[48], rnd[33], auth[1024], ruri[REG_FIELD_MAX + 8], via[160], contact[REG_FIELD_MAX + 96];
+	char buf[4096], branch[48], rnd[33], auth[1024], ruri[REG_FIELD_MAX + 8];
 	struct sip_builder b;
 	int n, err;
 
 	if (sip_digest_cnonce(rnd, sizeof(rnd)) < 0)
 		return -EIO;
-	snprintf(branch, sizeof(branch), SIP_MAGIC_COOKIE "%s", rnd);
-	sip_tp_via(r->tp, branch, via, sizeof(via));
-	sip_tp_contact_uri(r->tp, r->user, contact, sizeof(contact));
-	snprintf(ruri, sizeof(ruri), "sip:%s", r->domain);
+	memcpy(branch, SIP_MAGIC_COOKIE, sizeof(SIP_MAGIC_COOKIE) - 1);
+	memcpy(branch + sizeof(SIP_MAGIC_COOKIE) - 1, rnd, sizeof(rnd));
+	memcpy(ruri, "sip:", 4);
+	cm_strlcpy(ruri + 4, r->domain, sizeof(ruri) - 4);
 	r->cseq++;
 	sip_build_request(&b, buf, sizeof(buf), "REGISTER", (struct sip_str){ ruri, strlen(ruri) });
-	sip_build_hdrf(&b, "Via", "%s", via);
-	sip_build_hdrf(&b, "Max-Forwards", "70");
-	if (r->route[0])
-		sip_build_hdrf(&b, "Route", "%s", r->route);
-	sip_build_hdrf(&b, "From", "<sip:%s@%s>;tag=%s", r->user, r->domain, r->from_tag);
-	sip_build_hdrf(&b, "To", "<sip:%s@%s>", r->user, r->domain);
-	sip_build_hdrf(&b, "Call-ID", "%s", r->call_id);
-	sip_build_hdrf(&b, "CSeq", "%u REGISTER", r->cseq);
-	sip_build_hdrf(&b, "Contact", "<%s>", contact);
-	sip_build_hdrf(&b, "Expires", "%u", r->unregistering ? 0 : r->expires);
+	sip_build_lit(&b, "Via: ");
+	sip_build_via(&b, r->tp, branch);
+	sip_build_lit(&b, "\r\nMax-Forwards: 70\r\n");
+	if (r->route[0]) {
+		sip_build_lit(&b, "Route: ");
+		sip_build_cstr(&b, r->route);
+		sip_build_lit(&b, "\r\n");
+	}
+	sip_build_lit(&b, "From: ");
+	aor(&b, r);
+	sip_build_lit(&b, ";tag=");
+	sip_build_cstr(&b, r->from_tag);
+	sip_build_lit(&b, "\r\nTo: ");
+	aor(&b, r);
+	sip_build_lit(&b, "\r\nCall-ID: ");
+	sip_build_cstr(&b, r->call_id);
+	sip_build_lit(&b, "\r\nCSeq: ");
+	sip_build_uint(&b, r->cseq);
+	sip_build_lit(&b, " REGISTER\r\nContact: <");
+	sip_build_contact_uri(&b, r->tp, r->user);
+	sip_build_lit(&b, ">\r\nExpires: ");
+	sip_build_uint(&b, r->unregistering ? 0 : r->expires);
+	sip_build_lit(&b, "\r\n");
 	if (r->chal) {
 		char cnonce[33];
 		struct sip_challenge c;
@@ -106,40 +134,62 @@ static int send_register(struct sip_reg *r)
 			return -EIO;
 		chal_expand(r->chal, &c);
 		r->nc++;
-		n = sip_digest_authorization(&c, r->auth_user, r->password, "REGISTER", ruri, cnonce, r->nc,
-					     auth, sizeof(auth));
+		n = sip_digest_authorization_ha1(&c, r->chal->s + r->chal->ha1, r->auth_user, "REGISTER", ruri, cnonce,
+						 r->nc, auth, sizeof(auth));
 		if (n < 0)
 			return n;
 		sip_build_hdrf(&b, c.proxy ? "Proxy-Authorization" : "Authorization", "%s", auth);
 	}
-	sip_build_hdrf(&b, "User-Agent", "callmeter/%s", CM_VERSION);
+	sip_build_lit(&b, "User-Agent: callmeter/" CM_VERSION "\r\n");
 	n = sip_build_finish(&b, NULL, (struct sip_str){ "", 0 });
 	if (n < 0)
 		return n;
-	r->pending = sip_tp_request(r->tp, buf, (size_t)n, &r->dst, &r->h, &err);
+	if (r->built_ok && (!r->chal || r->chal->safe))
+		r->pending = sip_tp_request_built(r->tp, buf, (size_t)n, &r->dst, (struct sip_str){ branch, strlen(branch) },
+						  SIP_REGISTER, &r->h, &err);
+	else
+		r->pending = sip_tp_request(r->tp, buf, (size_t)n, &r->dst, &r->h, &err);
 	if (!r->pending)
 		return err;
 	r->st.registers_sent++;
 	return 0;
 }
 
-/* Keeps challenge c at its real size in place of the previous one; -ENOMEM leaves the previous one. */
+/* Keeps challenge c at its real size in place of the previous one, with its HA1 (the previous one's when the
+ * realm and algorithm are the same); -ENOMEM or -EIO leaves the previous one. */
 static int chal_keep(struct sip_reg *r, const struct sip_challenge *c)
 {
 	size_t lr = strlen(c->realm) + 1, ln = strlen(c->nonce) + 1, lo = strlen(c->opaque) + 1;
-	struct reg_chal *k = malloc(sizeof(*k) + lr + ln + lo);
+	const struct reg_chal *old = r->chal;
+	char ha1[SIP_DIGEST_HEX_MAX + 1];
+	size_t lh;
+	struct reg_chal *k;
 
+	if (old && old->alg == c->alg && strcmp(old->s, c->realm) == 0)
+		cm_strlcpy(ha1, old->s + old->ha1, sizeof(ha1));
+	else if (sip_digest_ha1(c->alg, r->auth_user, c->realm, r->password, ha1) < 0)
+		return -EIO;
+	lh = strlen(ha1) + 1;
+	k = malloc(sizeof(*k) + lr + ln + lo + lh);
 	if (!k)
 		return -ENOMEM;
 	*k = (struct reg_chal){ .proxy = c->proxy, .qop_auth = c->qop_auth, .stale = c->stale,
 				.has_opaque = c->has_opaque, .alg = c->alg, .nonce = (uint16_t)lr,
-				.opaque = (uint16_t)(lr + ln) };
+				.opaque = (uint16_t)(lr + ln), .ha1 = (uint16_t)(lr + ln + lo),
+				.safe = sip_hdr_safe(c->realm) && sip_hdr_safe(c->nonce) && sip_hdr_safe(c->opaque) };
 	memcpy(k->s, c->realm, lr);
 	memcpy(k->s + lr, c->nonce, ln);
 	memcpy(k->s + lr + ln, c->opaque, lo);
+	memcpy(k->s + k->ha1, ha1, lh);
 	free(r->chal);
 	r->chal = k;
 	return 0;
+}
+
+/* The HA1 send_register() answers the kept challenge with (tests: the cache follows the realm). */
+const char *sip_reg_ha1(const struct sip_reg *r)
+{
+	return r->chal ? r->chal->s + r->chal->ha1 : NULL;
 }
 
 static void fail(struct sip_reg *r, unsigned status)
@@ -164,10 +214,16 @@ static void on_refresh(struct cp_loop *loop, void *arg)
 static uint32_t granted(const struct sip_reg *r, const struct sip_msg *m)
 {
 	char mine[REG_FIELD_MAX + 80];
+	struct sip_builder b = { .buf = mine, .cap = sizeof(mine) - 1 };
 	uint32_t v = r->expires;
 	const char *why;
 
-	snprintf(mine, sizeof(mine), "%s@%s:%u", r->user, sip_tp_local_ip(r->tp), sip_tp_port(r->tp));
+	sip_build_cstr(&b, r->user);
+	sip_build_lit(&b, "@");
+	sip_build_cstr(&b, sip_tp_local_ip(r->tp));
+	sip_build_lit(&b, ":");
+	sip_build_uint(&b, sip_tp_port(r->tp));
+	mine[b.len] = '\0';
 	for (const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_CONTACT); h; h = sip_msg_next_hdr(m, h)) {
 		struct sip_str rest = h->value, elem, ex;
 		struct sip_addr a;
@@ -326,10 +382,13 @@ struct sip_reg *sip_reg_new(struct sip_tp *tp, const struct sip_reg_config *cfg,
 	}
 	if (sip_digest_cnonce(rnd, sizeof(rnd)) < 0)
 		goto free_r;
-	snprintf(r->call_id, sizeof(r->call_id), "%s@%s", rnd, "callmeter");
+	memcpy(r->call_id, rnd, 32);
+	memcpy(r->call_id + 32, "@callmeter", sizeof("@callmeter"));
 	memcpy(r->from_tag, rnd, 16);
 	r->from_tag[16] = '\0';
 	r->expires = cfg->expires ? cfg->expires : 3600;
+	r->built_ok = sip_ruri_safe(r->domain) && sip_hdr_safe(r->user) && sip_hdr_safe(r->auth_user) &&
+		      sip_hdr_safe(r->route);
 	r->cb = cb;
 	r->arg = arg;
 	cp_timer_init(&r->refresh, on_refresh, r);

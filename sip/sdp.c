@@ -262,6 +262,26 @@ static int parse_attr(struct sdp_session *s, struct sdp_media *m, enum sdp_dir *
 	return 0;
 }
 
+/* The first CR, LF or NUL in [p, end), or end (one pass for the three). */
+static const char *find_stop(const char *p, const char *end)
+{
+#ifdef __SSE2__
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n'), nul = _mm_setzero_si128();
+
+	for (; end - p >= 16; p += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned mask = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)), _mm_cmpeq_epi8(v, nul)));
+
+		if (mask)
+			return p + __builtin_ctz(mask);
+	}
+#endif
+	while (p < end && *p != '\r' && *p != '\n' && *p != '\0')
+		p++;
+	return p;
+}
+
 int sdp_parse(struct sdp_session *s, const char *buf, size_t len)
 {
 	const char *p = buf, *end = buf + len;
@@ -275,18 +295,32 @@ int sdp_parse(struct sdp_session *s, const char *buf, size_t len)
 	if (len > SDP_MAX_SIZE)
 		return bad(s, -E2BIG, "session description larger than SDP_MAX_SIZE");
 	while (p < end) {
-		const char *lf = memchr(p, '\n', (size_t)(end - p)), *le, *v;
+		const char *lf, *le, *v, *q = find_stop(p, end);
 		struct sdp_media *m = s->nmedia ? &s->media[s->nmedia - 1] : NULL;
+		bool clean = true;
 		char type;
 
-		le = lf ? lf : end;
-		if (le > p && le[-1] == '\r')
-			le--;
+		/* the usual line: its first CR, LF or NUL is its end (LF, CRLF, or a CR ending the text); otherwise
+		 * the line as far as its LF, with a NUL or CR inside */
+		if (q < end && *q == '\n') {
+			le = lf = q;
+		} else if (q < end && *q == '\r' && q + 1 < end && q[1] == '\n') {
+			le = q;
+			lf = q + 1;
+		} else if (q == end || (*q == '\r' && q + 1 == end)) {
+			le = q;
+			lf = NULL;
+		} else {
+			lf = memchr(p, '\n', (size_t)(end - p));
+			le = lf ? lf : end;
+			if (le > p && le[-1] == '\r')
+				le--;
+			clean = false;
+		}
 		if (le - p < 2 || !(p[0] >= 'a' && p[0] <= 'z') || p[1] != '=')
 			return bad(s, -EINVAL, le == p ? "empty line in SDP" : "SDP line is not <letter>=<value>");
-		for (const char *q = p; q < le; q++)
-			if (*q == '\0' || *q == '\r')
-				return bad(s, -EINVAL, "NUL or CR inside an SDP line");
+		if (!clean)
+			return bad(s, -EINVAL, "NUL or CR inside an SDP line");
 		type = p[0];
 		v = p + 2;
 		nline++;

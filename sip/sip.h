@@ -50,10 +50,23 @@ static inline bool sip_str_eq(struct sip_str s, const char *lit)
 	return s.len == n && (n == 0 || memcmp(s.p, lit, n) == 0);
 }
 
+/* n octets of a and b equal but for the case of ASCII letters (strncasecmp in the C locale, without its call and
+ * locale tables, for strings without NUL octets). */
+static inline bool sip_ascii_caseeq(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+
+		if (x != y && ((x ^ y) != 0x20 || (unsigned char)((x | 0x20) - 'a') > 'z' - 'a'))
+			return false;
+	}
+	return true;
+}
+
 static inline bool sip_str_caseeq(struct sip_str s, const char *lit)
 {
 	size_t n = strlen(lit);
-	return s.len == n && (n == 0 || strncasecmp(s.p, lit, n) == 0);
+	return s.len == n && sip_ascii_caseeq(s.p, lit, n);
 }
 
 /* ---- messages --------------------------------------------------------------------------------------------- */
@@ -414,6 +427,11 @@ int sip_digest_challenge_from_msg(const struct sip_msg *resp, struct sip_challen
 int sip_digest_response(enum sip_digest_alg alg, const char *username, const char *realm, const char *password,
 			const char *nonce, const char *cnonce, uint32_t nc, const char *qop, const char *method,
 			const char *uri, char *out);
+/* H(username:realm:password) in hex (out at least SIP_DIGEST_HEX_MAX + 1): fixed for one user, realm, password
+ * and algorithm, so a client answering the same realm again may keep it (sip_digest_authorization_ha1).  0,
+ * -ENOTSUP or -EIO. */
+int sip_digest_ha1(enum sip_digest_alg alg, const char *username, const char *realm, const char *password,
+		   char *out);
 /* A fresh client nonce: 32 hex digits from the CSPRNG (out at least 33 bytes). */
 int sip_digest_cnonce(char *out, size_t len);
 /* Writes the Authorization / Proxy-Authorization value answering `c` for a request (method, Request-URI);
@@ -421,6 +439,10 @@ int sip_digest_cnonce(char *out, size_t len);
 int sip_digest_authorization(const struct sip_challenge *c, const char *username, const char *password,
 			     const char *method, const char *uri, const char *cnonce, uint32_t nc, char *out,
 			     size_t outlen);
+/* The same from a kept sip_digest_ha1(c->alg, username, c->realm, password). */
+int sip_digest_authorization_ha1(const struct sip_challenge *c, const char *ha1, const char *username,
+				 const char *method, const char *uri, const char *cnonce, uint32_t nc, char *out,
+				 size_t outlen);
 /* Server side: checks parsed credentials against the password (constant-time compare).  0 if they match,
  * -EACCES if not, -EINVAL if fields are missing, -ENOTSUP for an unknown algorithm. */
 int sip_digest_verify(const struct sip_auth *cred, const char *method, const char *password, const char **error);

@@ -8,43 +8,69 @@
 
 #include <netinet/in.h>
 #include <sys/types.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "controlplane/controlplane.h"
 #include "sip/sip.h"
 
-static inline bool sip_is_alnum(unsigned char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
+/* 1 under AddressSanitizer: lists that keep freed objects for reuse (transactions, calls) stay empty, so it
+ * still sees every free and every use after one. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SIP_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(SIP_ASAN)
+#define SIP_ASAN 1
+#endif
+#ifndef SIP_ASAN
+#define SIP_ASAN 0
+#endif
+
+/* Character classes of RFC 3261 §25.1, one table lookup each (the parsers ask for every octet): sip_ctype in
+ * msg.c. */
+enum {
+	SIP_C_ALNUM = 1,      /* ALPHA / DIGIT */
+	SIP_C_TOKEN = 2,      /* alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" */
+	SIP_C_UNRESERVED = 4, /* alphanum / mark; mark = "-" / "_" / "." / "!" / "~" / "*" / "'" / "(" / ")" */
+	SIP_C_PARAM = 8,      /* a parameter name or unquoted value: token, and "[]/:&+$()" (URI parameters, hosts) */
+	SIP_C_HEX = 16,       /* HEXDIG, either case */
+	SIP_C_LINE = 32,      /* CR and LF */
+	SIP_C_SPLIT = 64,     /* what sip_next_value stops at: '"', '<', '>', ',' */
+};
+extern const unsigned char sip_ctype[256];
+
+static inline bool sip_is_alnum(unsigned char c) { return sip_ctype[c] & SIP_C_ALNUM; }
 
 static inline bool sip_is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
-static inline bool sip_is_hex(unsigned char c)
-{
-	return sip_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+static inline bool sip_is_hex(unsigned char c) { return sip_ctype[c] & SIP_C_HEX; }
 
-/* token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")  (a switch, not strchr: the
- * parsers ask for every octet) */
-static inline bool sip_is_token(unsigned char c)
-{
-	switch (c) {
-	case '-': case '.': case '!': case '%': case '*': case '_': case '+': case '`': case '\'': case '~':
-		return true;
-	default:
-		return sip_is_alnum(c);
-	}
-}
+static inline bool sip_is_token(unsigned char c) { return sip_ctype[c] & SIP_C_TOKEN; }
 
-/* unreserved = alphanum / mark; mark = "-" / "_" / "." / "!" / "~" / "*" / "'" / "(" / ")" */
-static inline bool sip_is_unreserved(unsigned char c)
+static inline bool sip_is_unreserved(unsigned char c) { return sip_ctype[c] & SIP_C_UNRESERVED; }
+
+static inline bool sip_is_param_char(unsigned char c) { return sip_ctype[c] & SIP_C_PARAM; }
+
+/* The first CR or LF in [p, end), or end: one pass where two memchr calls would look for each. */
+static inline const char *sip_find_crlf(const char *p, const char *end)
 {
-	switch (c) {
-	case '-': case '_': case '.': case '!': case '~': case '*': case '\'': case '(': case ')':
-		return true;
-	default:
-		return sip_is_alnum(c);
+#ifdef __SSE2__
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+
+	for (; end - p >= 16; p += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned mask = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
+
+		if (mask)
+			return p + __builtin_ctz(mask);
 	}
+#endif
+	while (p < end && *p != '\r' && *p != '\n')
+		p++;
+	return p;
 }
 
 static inline bool sip_is_ws(unsigned char c) { return c == ' ' || c == '\t'; }
@@ -103,6 +129,31 @@ static inline const char *sip_skip_quoted(const char *p, const char *end)
  * name/value (value.p == NULL if no '='), 0 at the end, -EINVAL on an empty or malformed parameter. */
 int sip_param_next(const char **pp, const char *end, struct sip_str *name, struct sip_str *value);
 
+/* Appending to a builder without a format (sip.h's sip_build_*): plain copies of known lengths, for the
+ * requests and responses built for every call and registration. */
+static inline void sip_build_put(struct sip_builder *b, const char *s, size_t n)
+{
+	if (b->overflow || b->cap - b->len < n) {
+		b->overflow = true;
+		return;
+	}
+	memcpy(b->buf + b->len, s, n);
+	b->len += n;
+}
+#define sip_build_lit(b, lit) sip_build_put((b), "" lit, sizeof(lit) - 1)
+static inline void sip_build_cstr(struct sip_builder *b, const char *s)
+{
+	sip_build_put(b, s, strlen(s));
+}
+static inline void sip_build_str(struct sip_builder *b, struct sip_str s)
+{
+	sip_build_put(b, s.p, s.len);
+}
+void sip_build_uint(struct sip_builder *b, unsigned long long v);
+/* A Via value (sip_tp_via) or Contact URI (sip_tp_contact_uri) written straight into the builder. */
+void sip_build_via(struct sip_builder *b, const struct sip_tp *tp, const char *branch);
+void sip_build_contact_uri(struct sip_builder *b, const struct sip_tp *tp, const char *user);
+
 /* vsnprintf for building messages: the formats messages use (%s, %.*s, %u, %d, %zu, %lu, %llu) without the
  * printf machinery, anything else through vsnprintf.  Same result and return value (>= cap: truncated). */
 int sip_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap);
@@ -128,6 +179,8 @@ struct sip_tp {
 	struct cp_timer tick;
 	char ip[64];
 	uint16_t port;
+	uint8_t hostport_len;
+	char hostport[72];       /* "ip:port" ("[ip]:port" for IPv6) as Via and Contact carry it: sip_tp_set_addr */
 	/* A callback the transport runs may stop it, or a handle of it: while its entry points are on the stack
 	 * (busy, counted on the clock handle) a stop is only recorded, and done when the outermost one returns. */
 	unsigned busy;
@@ -142,6 +195,8 @@ void sip_tp_hold(struct sip_tp *tp);
 bool sip_tp_release(struct sip_tp *tp);
 /* A stop of tp requested while its transport is busy (and so deferred), or of the whole transport. */
 bool sip_tp_stopping(const struct sip_tp *tp);
+/* Sets ip and port (and the hostport text every Via and Contact copies). */
+void sip_tp_set_addr(struct sip_tp *tp, const char *ip, uint16_t port);
 /* Several sockets can share one transaction layer (UDP per-endpoint ports): transactions created while ctx is
  * set (started by the socket's transport, or received on it) send from it.  Returns the previous setting. */
 void *sip_txn_set_send_ctx(struct sip_txn_layer *l, void *ctx);
@@ -149,6 +204,23 @@ void *sip_txn_set_send_ctx(struct sip_txn_layer *l, void *ctx);
 void *sip_txn_send_ctx(const struct sip_txn *t);
 /* A socket sharing the layer closes: its transactions send from the layer's own from now on. */
 void sip_txn_drop_send_ctx(struct sip_txn_layer *l, void *ctx);
+/* sip_txn_client_start for a request our own builder just made with this top Via branch and method: the layer
+ * takes the key from the caller instead of parsing the request again.  Only for requests whose every part
+ * would parse (the callers check strings from outside once, when they take them). */
+struct sip_txn *sip_txn_client_start_built(struct sip_txn_layer *l, const char *req, size_t len,
+					   const struct sockaddr_storage *dst, struct sip_str branch,
+					   enum sip_method method, void *user, int *err);
+/* The same on a transport (sip_tp_request). */
+struct sip_txn *sip_tp_request_built(struct sip_tp *tp, const char *req, size_t len,
+				     const struct sockaddr_storage *dst, struct sip_str branch, enum sip_method method,
+				     void *user, int *err);
+/* Whether a string from outside (configuration) can go into a header value (sip_hdr_safe: no CR or LF; NULL is
+ * safe) or be a Request-URI (sip_ruri_safe: not empty, no white space or control octet) of a request we build
+ * without making the request unparsable.  Requests built only from such strings may take sip_tp_request_built. */
+bool sip_hdr_safe(const char *s);
+bool sip_ruri_safe(const char *s);
+/* The HA1 a registration answers its kept challenge with (NULL before one): for tests of the HA1 cache. */
+const char *sip_reg_ha1(const struct sip_reg *r);
 /* Its transport is stopping (from inside a callback): no more callbacks but on_terminated, nothing received. */
 void sip_txn_layer_quiet(struct sip_txn_layer *l);
 /* Creates the transaction layer (reliable per ops) and the wheel's loop timer: 0 or -ENOMEM. */

@@ -625,8 +625,8 @@ struct sip_tp *sip_tcp_open_port(struct sip_tcp *t, uint16_t port)
 	if (listen_on(h, t->tp.ip, &port) < 0)
 		goto free_h;
 	h->tp = (struct sip_tp){ .ops = t->tp.ops, .kind = t->tp.kind, .loop = t->tp.loop, .txl = t->tp.txl,
-				 .clock = &t->tp, .port = port };
-	memcpy(h->tp.ip, t->tp.ip, sizeof(h->tp.ip));
+				 .clock = &t->tp };
+	sip_tp_set_addr(&h->tp, t->tp.ip, port);
 	if (cp_loop_add_fd(t->tp.loop, h->lfd, EPOLLIN, on_accept, h) < 0)
 		goto close_fd;
 	h->next_handle = t->handles;

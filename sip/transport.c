@@ -72,8 +72,7 @@ int sip_tp_init(struct sip_tp *tp, enum sip_tp_kind kind, const struct sip_tp_op
 	tp->kind = kind;
 	tp->loop = loop;
 	tp->clock = tp;
-	tp->port = port;
-	cm_strlcpy(tp->ip, ip, sizeof(tp->ip));
+	sip_tp_set_addr(tp, ip, port);
 	tp->txl = sip_txn_layer_new(cm_now_ms(), ops->reliable, tp_send, tp, uops, uarg);
 	if (!tp->txl)
 		return -ENOMEM;
@@ -114,12 +113,17 @@ void sip_tp_kick(struct sip_tp *tp)
 	next = sip_txn_next_ms(tp->txl);
 	if (next < 0)
 		cp_timer_stop(tp->loop, &tp->tick);
-	else
+	else if (!cp_timer_armed(&tp->tick) || tp->tick.due_ms > cp_loop_now_ms(tp->loop) + (uint64_t)next)
 		cp_timer_start(tp->loop, &tp->tick, (uint64_t)next);
+	/* else it is armed no later than the wheel needs (the loop's clock is never ahead of the real one): a tick
+	 * before anything is due only arms it again, and keeping it spares a clock read and a heap move after
+	 * every batch and every request */
 }
 
-struct sip_txn *sip_tp_request(struct sip_tp *tp, const char *req, size_t len, const struct sockaddr_storage *dst,
-			       void *user, int *err)
+/* branch NULL: the layer parses req for its key; else the builder's branch and method (sip_tp_request_built). */
+static struct sip_txn *start_request(struct sip_tp *tp, const char *req, size_t len,
+				     const struct sockaddr_storage *dst, const struct sip_str *branch,
+				     enum sip_method method, void *user, int *err)
 {
 	struct sip_txn *t;
 	void *old;
@@ -133,11 +137,25 @@ struct sip_txn *sip_tp_request(struct sip_tp *tp, const char *req, size_t len, c
 		t = NULL;
 	} else {
 		old = sip_txn_set_send_ctx(tp->txl, tp);
-		t = sip_txn_client_start(tp->txl, req, len, dst, user, err);
+		t = branch ? sip_txn_client_start_built(tp->txl, req, len, dst, *branch, method, user, err)
+			   : sip_txn_client_start(tp->txl, req, len, dst, user, err);
 		sip_txn_set_send_ctx(tp->txl, old);
 	}
 	sip_tp_release(tp);
 	return t;
+}
+
+struct sip_txn *sip_tp_request(struct sip_tp *tp, const char *req, size_t len, const struct sockaddr_storage *dst,
+			       void *user, int *err)
+{
+	return start_request(tp, req, len, dst, NULL, SIP_METHOD_UNKNOWN, user, err);
+}
+
+struct sip_txn *sip_tp_request_built(struct sip_tp *tp, const char *req, size_t len,
+				     const struct sockaddr_storage *dst, struct sip_str branch, enum sip_method method,
+				     void *user, int *err)
+{
+	return start_request(tp, req, len, dst, &branch, method, user, err);
 }
 
 int sip_tp_send(struct sip_tp *tp, const struct sockaddr_storage *dst, const char *buf, size_t len)
@@ -216,75 +234,63 @@ const char *sip_tp_uri_param(const struct sip_tp *tp)
 	return tp->ops->uri_param;
 }
 
-/* Via and Contact go into every message: written with plain copies, not printf. */
-struct tp_out {
-	char *p, *end;
-	bool full;
-};
-
-static void out_str(struct tp_out *o, const char *s)
+/* host:port as it goes into a Via sent-by or a URI: IPv6 references in brackets (RFC 3261 §25.1).  Kept as text:
+ * every Via and Contact copies it. */
+void sip_tp_set_addr(struct sip_tp *tp, const char *ip, uint16_t port)
 {
-	size_t n = strlen(s);
+	bool v6 = strchr(ip, ':') != NULL;
+	int n;
 
-	if (o->full || (size_t)(o->end - o->p) <= n) {
-		o->full = true;
-		return;
-	}
-	memcpy(o->p, s, n);
-	o->p += n;
-	*o->p = '\0';
+	cm_strlcpy(tp->ip, ip, sizeof(tp->ip));
+	tp->port = port;
+	n = snprintf(tp->hostport, sizeof(tp->hostport), v6 ? "[%s]:%u" : "%s:%u", tp->ip, port);
+	tp->hostport_len = (uint8_t)(n > 0 && (size_t)n < sizeof(tp->hostport) ? n : 0);
 }
 
-/* host:port as it goes into a Via sent-by or a URI: IPv6 references in brackets (RFC 3261 §25.1). */
-static void out_hostport(struct tp_out *o, const struct sip_tp *tp)
+void sip_build_via(struct sip_builder *b, const struct sip_tp *tp, const char *branch)
 {
-	char port[8], *d = port + sizeof(port);
-	unsigned v = tp->port;
-	bool v6 = strchr(tp->ip, ':') != NULL;
+	sip_build_lit(b, "SIP/2.0/");
+	sip_build_cstr(b, tp->ops->via);
+	sip_build_lit(b, " ");
+	sip_build_put(b, tp->hostport, tp->hostport_len);
+	sip_build_lit(b, ";branch=");
+	sip_build_cstr(b, branch);
+	sip_build_lit(b, ";rport");
+}
 
-	*--d = '\0';
-	do
-		*--d = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	*--d = ':';
-	if (v6)
-		out_str(o, "[");
-	out_str(o, tp->ip);
-	if (v6)
-		out_str(o, "]");
-	out_str(o, d);
+void sip_build_contact_uri(struct sip_builder *b, const struct sip_tp *tp, const char *user)
+{
+	sip_build_lit(b, "sip:");
+	if (user && user[0]) {
+		sip_build_cstr(b, user);
+		sip_build_lit(b, "@");
+	}
+	sip_build_put(b, tp->hostport, tp->hostport_len);
+	sip_build_cstr(b, tp->ops->uri_param);
+}
+
+/* The builder's text as a string: the pieces that fit before the NUL. */
+static int builder_string(struct sip_builder *b, char *out, size_t len)
+{
+	if (len)
+		out[b->len] = '\0';
+	return b->overflow || !len ? -ENOSPC : 0;
 }
 
 int sip_tp_via(const struct sip_tp *tp, const char *branch, char *out, size_t len)
 {
-	struct tp_out o = { out, out + len, len == 0 };
+	struct sip_builder b = { .buf = out, .cap = len ? len - 1 : 0 };
 
-	if (len)
-		out[0] = '\0'; /* what fits stays a string */
-	out_str(&o, "SIP/2.0/");
-	out_str(&o, tp->ops->via);
-	out_str(&o, " ");
-	out_hostport(&o, tp);
-	out_str(&o, ";branch=");
-	out_str(&o, branch);
-	out_str(&o, ";rport");
-	return o.full ? -ENOSPC : 0;
+	sip_build_via(&b, tp, branch);
+	return builder_string(&b, out, len);
 }
 
 int sip_tp_contact_uri(const struct sip_tp *tp, const char *user, char *out, size_t len)
 {
-	struct tp_out o = { out, out + len, len == 0 };
+	struct sip_builder b = { .buf = out, .cap = len ? len - 1 : 0 };
 
-	if (len)
-		out[0] = '\0'; /* what fits stays a string */
-	out_str(&o, "sip:");
-	if (user && user[0]) {
-		out_str(&o, user);
-		out_str(&o, "@");
-	}
-	out_hostport(&o, tp);
-	out_str(&o, tp->ops->uri_param);
-	return o.full ? -ENOSPC : 0;
+	sip_build_contact_uri(&b, tp, user);
+	return builder_string(&b, out, len);
 }
 
 int sip_addr_from(struct sockaddr_storage *a, const char *ip, uint16_t port)

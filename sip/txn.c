@@ -14,17 +14,22 @@
 #include "common/common.h"
 #include "sip/sip_internal.h"
 
-/* Transactions by branch: chained buckets doubled while there are more transactions than buckets, so a lookup
- * touches a table that fits the cache instead of a fixed megabyte of buckets. */
-#define HASH_BUCKETS_MIN 1024u
-#define HASH_BUCKETS_MAX (1u << 22)
+/* Transactions by branch: open addressing with linear probing in an array of (hash, transaction) slots, doubled
+ * while it is more than 3/4 full.  A lookup reads the slots' hashes and touches only the transaction that
+ * matches (a chained table touched every transaction on the chain: a cache miss each, the top item of a call's
+ * profile); deletion shifts the probe run back, so no tombstones.  A table that cannot grow keeps one slot
+ * free: new transactions are refused (-ENOMEM) rather than a probe never ending. */
+/* Freed transactions kept for the next ones (a call makes two, a registration one or two): no allocator round
+ * trip or fresh page for each. */
+static const unsigned txn_spare_max = SIP_ASAN ? 0 : 256;
+#define HASH_SLOTS_MIN 2048u
+#define HASH_SLOTS_MAX (1u << 23)
 #define METHOD_MAX 24u
 #define SENT_BY_MAX 96u
 
 struct sip_txn {
 	struct sip_txn_layer *l;
-	struct sip_txn *hnext;
-	struct sip_txn *failed_next; /* sip_txn_transport_failed's list */
+	struct sip_txn *failed_next; /* sip_txn_transport_failed's list; the layer's spares */
 	enum sip_txn_kind kind;
 	enum sip_txn_state state;
 	uint32_t hash;
@@ -45,6 +50,11 @@ struct sip_txn {
 	char sent_by[SENT_BY_MAX];
 };
 
+struct txn_slot {
+	uint32_t hash;
+	struct sip_txn *t;
+};
+
 struct sip_txn_layer {
 	struct sip_wheel wheel;
 	bool reliable;
@@ -58,8 +68,10 @@ struct sip_txn_layer {
 	struct sip_msg view;        /* sip_txn_request() and response building */
 	struct sip_msg out_msg;     /* what we are about to send */
 	char out[SIP_MAX_MSG_SIZE]; /* responses and ACKs we build */
-	struct sip_txn **buckets;
-	uint32_t mask;              /* buckets - 1 */
+	struct txn_slot *slots;     /* t NULL: empty */
+	struct sip_txn *spare;      /* freed transactions for reuse (txn_spare_max) */
+	unsigned nspare;
+	uint32_t mask;              /* slots - 1 */
 	bool quiet;                 /* sip_txn_layer_quiet: its transport is stopping */
 };
 
@@ -123,25 +135,51 @@ static struct sip_txn *lookup(struct sip_txn_layer *l, bool server, const struct
 {
 	uint32_t h = key_hash(k->branch.p, k->branch.len, method.p, method.len);
 
-	for (struct sip_txn *t = l->buckets[h & l->mask]; t; t = t->hnext)
-		if (t->hash == h && is_server(t->kind) == server && t->branch_len == k->branch.len &&
+	for (uint32_t i = h & l->mask; l->slots[i].t; i = (i + 1) & l->mask) {
+		struct sip_txn *t = l->slots[i].t;
+
+		if (l->slots[i].hash == h && is_server(t->kind) == server && t->branch_len == k->branch.len &&
 		    memcmp(t->branch, k->branch.p, k->branch.len) == 0 && t->method_len == method.len &&
 		    memcmp(t->method, method.p, method.len) == 0 &&
 		    (!server || (t->sent_by_len == k->sent_by.len &&
-				 strncasecmp(t->sent_by, k->sent_by.p, k->sent_by.len) == 0)))
+				 sip_ascii_caseeq(t->sent_by, k->sent_by.p, k->sent_by.len))))
 			return t;
+	}
 	return NULL;
 }
 
+static void hash_insert(struct txn_slot *slots, uint32_t mask, struct sip_txn *t)
+{
+	uint32_t i = t->hash & mask;
+
+	while (slots[i].t)
+		i = (i + 1) & mask;
+	slots[i] = (struct txn_slot){ t->hash, t };
+}
+
+/* Backward-shift deletion: each later entry of the probe run whose home slot is not after the hole moves into
+ * it, so every remaining entry stays reachable from its home without tombstones. */
 static void hash_remove(struct sip_txn *t)
 {
-	struct sip_txn **pp = &t->l->buckets[t->hash & t->l->mask];
+	struct sip_txn_layer *l = t->l;
+	struct txn_slot *s = l->slots;
+	uint32_t mask = l->mask, i = t->hash & mask;
 
-	for (; *pp; pp = &(*pp)->hnext)
-		if (*pp == t) {
-			*pp = t->hnext;
-			return;
-		}
+	while (s[i].t != t) {
+		if (!s[i].t)
+			return; /* not in the table */
+		i = (i + 1) & mask;
+	}
+	for (uint32_t j = i;;) {
+		j = (j + 1) & mask;
+		if (!s[j].t)
+			break;
+		if (((j - s[j].hash) & mask) < ((j - i) & mask))
+			continue; /* its home lies between the hole and j: it stays */
+		s[i] = s[j];
+		i = j;
+	}
+	s[i].t = NULL;
 }
 
 static int send_bytes(struct sip_txn *t, const char *buf, size_t len)
@@ -163,7 +201,13 @@ static void destroy(struct sip_txn *t)
 	l->stats.live--;
 	free(t->req);
 	free(t->resp);
-	free(t);
+	if (l->nspare < txn_spare_max) {
+		t->failed_next = l->spare;
+		l->spare = t;
+		l->nspare++;
+	} else {
+		free(t);
+	}
 }
 
 static void on_life(struct sip_wtimer *w);
@@ -236,36 +280,32 @@ struct sip_txn_layer *sip_txn_layer_new(uint64_t now_ms, bool reliable, sip_send
 	l->send_ctx = send_ctx;
 	l->ops = ops;
 	l->ops_arg = ops_arg;
-	l->mask = HASH_BUCKETS_MIN - 1;
-	l->buckets = calloc(HASH_BUCKETS_MIN, sizeof(*l->buckets));
-	if (!l->buckets) {
+	l->mask = HASH_SLOTS_MIN - 1;
+	l->slots = calloc(HASH_SLOTS_MIN, sizeof(*l->slots));
+	if (!l->slots) {
 		free(l);
 		return NULL;
 	}
 	return l;
 }
 
-/* One more transaction than buckets: double them (an allocation failure keeps the chains a little longer). */
-static void hash_grow(struct sip_txn_layer *l)
+/* Room for one more: the table doubles past 3/4 full; false when it cannot and only one slot is left. */
+static bool hash_room(struct sip_txn_layer *l)
 {
 	uint32_t mask = 2 * l->mask + 1;
-	struct sip_txn **b;
+	struct txn_slot *s;
 
-	if (l->stats.live < l->mask + 1 || mask + 1 > HASH_BUCKETS_MAX)
-		return;
-	b = calloc((size_t)mask + 1, sizeof(*b));
-	if (!b)
-		return;
-	for (uint32_t i = 0; i <= l->mask; i++)
-		while (l->buckets[i]) {
-			struct sip_txn *t = l->buckets[i];
-			l->buckets[i] = t->hnext;
-			t->hnext = b[t->hash & mask];
-			b[t->hash & mask] = t;
-		}
-	free(l->buckets);
-	l->buckets = b;
-	l->mask = mask;
+	if (4 * (l->stats.live + 1) <= 3 * ((uint64_t)l->mask + 1))
+		return true;
+	if (mask + 1 <= HASH_SLOTS_MAX && (s = calloc((size_t)mask + 1, sizeof(*s))) != NULL) {
+		for (uint32_t i = 0; i <= l->mask; i++)
+			if (l->slots[i].t)
+				hash_insert(s, mask, l->slots[i].t);
+		free(l->slots);
+		l->slots = s;
+		l->mask = mask;
+	}
+	return l->stats.live + 2 <= (uint64_t)l->mask + 1;
 }
 
 void sip_txn_layer_free(struct sip_txn_layer *l)
@@ -273,9 +313,14 @@ void sip_txn_layer_free(struct sip_txn_layer *l)
 	if (!l)
 		return;
 	for (uint32_t i = 0; i <= l->mask; i++)
-		while (l->buckets[i])
-			destroy(l->buckets[i]);
-	free(l->buckets);
+		while (l->slots[i].t) /* a later entry may shift into the slot just freed */
+			destroy(l->slots[i].t);
+	while (l->spare) {
+		struct sip_txn *t = l->spare;
+		l->spare = t->failed_next;
+		free(t);
+	}
+	free(l->slots);
 	free(l);
 }
 
@@ -302,9 +347,8 @@ void sip_txn_drop_send_ctx(struct sip_txn_layer *l, void *ctx)
 	if (l->cur_ctx == ctx)
 		l->cur_ctx = NULL;
 	for (uint32_t i = 0; l->stats.live && i <= l->mask; i++)
-		for (struct sip_txn *t = l->buckets[i]; t; t = t->hnext)
-			if (t->send_ctx == ctx)
-				t->send_ctx = l->send_ctx;
+		if (l->slots[i].t && l->slots[i].t->send_ctx == ctx)
+			l->slots[i].t->send_ctx = l->send_ctx;
 }
 
 unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const void *ctx, const struct sockaddr_storage *peer)
@@ -316,24 +360,24 @@ unsigned sip_txn_transport_failed(struct sip_txn_layer *l, const void *ctx, cons
 		return 0;
 	/* collect first, then tell the user: a request it sends again from on_timeout (on a new connection) must
 	 * not be swept up by this walk */
-	for (uint32_t i = 0; i <= l->mask; i++)
-		for (struct sip_txn *t = l->buckets[i]; t; t = t->hnext) {
-			bool waiting = (t->kind == SIP_TXN_CLIENT_INVITE &&
-					(t->state == SIP_TXN_CALLING || t->state == SIP_TXN_PROCEEDING)) ||
-				       (t->kind == SIP_TXN_CLIENT_NON_INVITE &&
-					(t->state == SIP_TXN_TRYING || t->state == SIP_TXN_PROCEEDING));
+	for (uint32_t i = 0; i <= l->mask; i++) {
+		struct sip_txn *t = l->slots[i].t;
+		bool waiting = t && ((t->kind == SIP_TXN_CLIENT_INVITE &&
+				      (t->state == SIP_TXN_CALLING || t->state == SIP_TXN_PROCEEDING)) ||
+				     (t->kind == SIP_TXN_CLIENT_NON_INVITE &&
+				      (t->state == SIP_TXN_TRYING || t->state == SIP_TXN_PROCEEDING)));
 
-			if (!waiting || (ctx && t->send_ctx != ctx) || !sip_same_addr(&t->peer, peer))
-				continue;
-			/* §8.1.3.1: a transport error is a 503 for the user; the transaction ends.  No timer of it
-			 * stays armed, so a wheel tick inside a callback cannot free one still on the list. */
-			t->last_status = 503;
-			t->state = SIP_TXN_TERMINATED;
-			sip_wtimer_stop(&l->wheel, &t->retx);
-			sip_wtimer_stop(&l->wheel, &t->life);
-			t->failed_next = failed;
-			failed = t;
-		}
+		if (!waiting || (ctx && t->send_ctx != ctx) || !sip_same_addr(&t->peer, peer))
+			continue;
+		/* §8.1.3.1: a transport error is a 503 for the user; the transaction ends.  No timer of it stays
+		 * armed, so a wheel tick inside a callback cannot free one still on the list. */
+		t->last_status = 503;
+		t->state = SIP_TXN_TERMINATED;
+		sip_wtimer_stop(&l->wheel, &t->retx);
+		sip_wtimer_stop(&l->wheel, &t->life);
+		t->failed_next = failed;
+		failed = t;
+	}
 	while (failed) {
 		struct sip_txn *t = failed;
 
@@ -365,10 +409,18 @@ const struct sip_txn_stats *sip_txn_layer_stats(const struct sip_txn_layer *l)
 static struct sip_txn *txn_new(struct sip_txn_layer *l, enum sip_txn_kind kind, const struct txn_key *k,
 			       const char *req, size_t len, const struct sockaddr_storage *peer)
 {
-	struct sip_txn *t = calloc(1, sizeof(*t));
+	struct sip_txn *t;
 
-	if (!t)
+	if (!hash_room(l))
 		return NULL;
+	if (l->spare) {
+		t = l->spare;
+		l->spare = t->failed_next;
+		l->nspare--;
+		memset(t, 0, sizeof(*t));
+	} else if (!(t = calloc(1, sizeof(*t)))) {
+		return NULL;
+	}
 	t->req = malloc(len);
 	if (!t->req) {
 		free(t);
@@ -387,35 +439,23 @@ static struct sip_txn *txn_new(struct sip_txn_layer *l, enum sip_txn_kind kind, 
 	t->sent_by_len = (uint8_t)k->sent_by.len;
 	memcpy(t->sent_by, k->sent_by.p, k->sent_by.len);
 	t->hash = key_hash(t->branch, t->branch_len, t->method, t->method_len);
-	hash_grow(l);
-	t->hnext = l->buckets[t->hash & l->mask];
-	l->buckets[t->hash & l->mask] = t;
+	hash_insert(l->slots, l->mask, t);
 	l->stats.created++;
 	l->stats.live++;
 	return t;
 }
 
-struct sip_txn *sip_txn_client_start(struct sip_txn_layer *l, const char *req, size_t len,
-				     const struct sockaddr_storage *dst, void *user, int *err)
+static struct sip_txn *client_start(struct sip_txn_layer *l, const struct txn_key *k, bool invite, const char *req,
+				   size_t len, const struct sockaddr_storage *dst, void *user, int *err)
 {
-	struct txn_key k;
 	struct sip_txn *t;
-	bool invite;
 	int rc;
 
-	if (sip_msg_parse(&l->out_msg, req, len) < 0 || !l->out_msg.is_request || msg_key(&l->out_msg, &k) < 0 ||
-	    k.branch.len < sizeof(SIP_MAGIC_COOKIE) - 1 ||
-	    memcmp(k.branch.p, SIP_MAGIC_COOKIE, sizeof(SIP_MAGIC_COOKIE) - 1) != 0 ||
-	    l->out_msg.method_id == SIP_ACK) {
-		*err = -EINVAL;
-		return NULL;
-	}
-	if (lookup(l, false, &k, k.method)) {
+	if (lookup(l, false, k, k->method)) {
 		*err = -EEXIST;
 		return NULL;
 	}
-	invite = l->out_msg.method_id == SIP_INVITE;
-	t = txn_new(l, invite ? SIP_TXN_CLIENT_INVITE : SIP_TXN_CLIENT_NON_INVITE, &k, req, len, dst);
+	t = txn_new(l, invite ? SIP_TXN_CLIENT_INVITE : SIP_TXN_CLIENT_NON_INVITE, k, req, len, dst);
 	if (!t) {
 		*err = -ENOMEM;
 		return NULL;
@@ -435,6 +475,40 @@ struct sip_txn *sip_txn_client_start(struct sip_txn_layer *l, const char *req, s
 	sip_wtimer_start(&l->wheel, &t->life, 64 * SIP_T1_MS, on_life); /* B or F */
 	*err = 0;
 	return t;
+}
+
+static bool cookie_branch(struct sip_str branch)
+{
+	return branch.len >= sizeof(SIP_MAGIC_COOKIE) - 1 && branch.len <= SIP_BRANCH_MAX &&
+	       memcmp(branch.p, SIP_MAGIC_COOKIE, sizeof(SIP_MAGIC_COOKIE) - 1) == 0;
+}
+
+struct sip_txn *sip_txn_client_start(struct sip_txn_layer *l, const char *req, size_t len,
+				     const struct sockaddr_storage *dst, void *user, int *err)
+{
+	struct txn_key k;
+
+	if (sip_msg_parse(&l->out_msg, req, len) < 0 || !l->out_msg.is_request || msg_key(&l->out_msg, &k) < 0 ||
+	    !cookie_branch(k.branch) || l->out_msg.method_id == SIP_ACK) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	return client_start(l, &k, l->out_msg.method_id == SIP_INVITE, req, len, dst, user, err);
+}
+
+struct sip_txn *sip_txn_client_start_built(struct sip_txn_layer *l, const char *req, size_t len,
+					   const struct sockaddr_storage *dst, struct sip_str branch,
+					   enum sip_method method, void *user, int *err)
+{
+	const char *name = sip_method_name(method);
+	/* client matching is by branch and method (§17.1.3): the sent-by is not kept */
+	struct txn_key k = { .branch = branch, .sent_by = { "", 0 }, .method = { name, name ? strlen(name) : 0 } };
+
+	if (!name || !cookie_branch(branch) || method == SIP_ACK) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	return client_start(l, &k, method == SIP_INVITE, req, len, dst, user, err);
 }
 
 /* §17.1.1.3: the ACK for a non-2xx final response: Request-URI, top Via, Route, From, Call-ID of the request,

@@ -173,6 +173,7 @@ void sip_ua_free(struct sip_ua *ua)
 	if (!ua)
 		return;
 	sip_call_table_free(&ua->calls);
+	sip_call_spares_free(ua);
 	free(ua);
 }
 

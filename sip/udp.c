@@ -423,8 +423,8 @@ struct sip_tp *sip_udp_open_port(struct sip_udp *u, uint16_t port)
 	if (p->fd < 0)
 		goto free_p;
 	p->tp = (struct sip_tp){ .ops = &port_ops, .kind = SIP_TP_UDP, .loop = u->tp.loop, .txl = u->tp.txl,
-				 .clock = &u->tp, .port = port };
-	memcpy(p->tp.ip, u->tp.ip, sizeof(p->tp.ip));
+				 .clock = &u->tp };
+	sip_tp_set_addr(&p->tp, u->tp.ip, port);
 	p->u = u;
 	if (cp_loop_add_fd(u->tp.loop, p->fd, EPOLLIN, on_readable, &p->tp) < 0)
 		goto close_fd;

@@ -18,7 +18,7 @@
 #include "../unit/testutil.h"
 #include "bench_util.h"
 
-#define CALLS 2000
+#define DEFAULT_CALLS 2000
 #define CONCURRENT 50
 
 static const struct sdp_codec codecs[] = { { .name = "PCMU", .clock_rate = 8000, .pt = 0 } };
@@ -27,6 +27,8 @@ int main(void)
 {
 	char uas_port[8], target[32], to[64], calls_s[8];
 	unsigned port = tu_free_port(), answered = 0, failed = 0, started = 0, done = 0;
+	/* BENCH_CALLS=N: more calls for a profile (BENCH_PERF) than the default's few tens of milliseconds */
+	unsigned calls = getenv("BENCH_CALLS") ? (unsigned)atoi(getenv("BENCH_CALLS")) : DEFAULT_CALLS;
 	struct sip_call *slot[CONCURRENT] = { NULL };
 	struct rusage r0, r1, rs;
 	struct cp_loop *loop;
@@ -59,7 +61,7 @@ int main(void)
 	pid_t perf = bench_perf_start();
 	getrusage(RUSAGE_SELF, &r0);
 	uint64_t t0 = cm_now_ms();
-	while (done < CALLS && cm_now_ms() - t0 < 60000) {
+	while (done < calls && cm_now_ms() - t0 < 60000) {
 		for (int i = 0; i < CONCURRENT; i++) {
 			if (slot[i] && sip_call_stats(slot[i])->state == SIP_CALL_ENDED) {
 				if (sip_call_stats(slot[i])->result == SIP_RESULT_ANSWERED &&
@@ -71,7 +73,7 @@ int main(void)
 				sip_call_free(slot[i]);
 				slot[i] = NULL;
 			}
-			if (!slot[i] && started < CALLS) {
+			if (!slot[i] && started < calls) {
 				slot[i] = sip_call_new(ua, &cfg, NULL, NULL);
 				sip_call_start(slot[i]);
 				started++;
@@ -93,19 +95,19 @@ int main(void)
 
 	/* the reference: SIPp's own UAC, same calls, same UAS, same concurrency */
 	snprintf(target, sizeof(target), "127.0.0.1:%u", port);
-	snprintf(calls_s, sizeof(calls_s), "%d", CALLS);
+	snprintf(calls_s, sizeof(calls_s), "%u", calls);
 	char *uac_argv[] = { "sipp", "-sn", "uac", target, "-i", "127.0.0.1", "-p", "0", "-m", calls_s, "-l", "50",
 			     "-r", "2000", "-d", "1", "-nostdin", NULL };
 	uac = bench_spawn(uac_argv, NULL);
 	wait4(uac, &st, 0, &rs);
-	bench_print_split("SIPp", &(struct rusage){ 0 }, &rs, CALLS);
-	double sipp = bench_cpu_us(&rs) / CALLS;
+	bench_print_split("SIPp", &(struct rusage){ 0 }, &rs, calls);
+	double sipp = bench_cpu_us(&rs) / calls;
 	int sipp_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	printf("SIPp UAC: exit %d, %.1f us/call\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1, sipp);
 	kill(uas, SIGKILL);
 	waitpid(uas, &st, 0);
-	if (failed || answered != CALLS) {
-		fprintf(stderr, "bench_sip_call: %u of %d calls failed\n", CALLS - answered, CALLS);
+	if (failed || answered != calls) {
+		fprintf(stderr, "bench_sip_call: %u of %u calls failed\n", calls - answered, calls);
 		return 1;
 	}
 	printf("BENCH sip_call_cpu %.1f us/call ratio=%.3f ref=sipp-uac%s\n", ours, sipp_ok && sipp > 0 ? ours / sipp : 0,

@@ -44,8 +44,10 @@ static inline void bench_print_split(const char *who, const struct rusage *r0, c
 		   (double)(r1->ru_stime.tv_usec - r0->ru_stime.tv_usec);
 
 	n = n ? n : 1;
-	printf("%s: user %.1f us + sys %.1f us per operation; %.2f voluntary + %.2f involuntary context switches\n",
-	       who, u / n, s / n, (double)(r1->ru_nvcsw - r0->ru_nvcsw) / n, (double)(r1->ru_nivcsw - r0->ru_nivcsw) / n);
+	printf("%s: user %.1f us + sys %.1f us per operation; %.2f voluntary + %.2f involuntary context switches, "
+	       "%.2f page faults\n",
+	       who, u / n, s / n, (double)(r1->ru_nvcsw - r0->ru_nvcsw) / n, (double)(r1->ru_nivcsw - r0->ru_nivcsw) / n,
+	       (double)(r1->ru_minflt - r0->ru_minflt) / n);
 }
 
 /* With BENCH_PERF=FILE in the environment, `perf record -g` attaches to this process for the measured window

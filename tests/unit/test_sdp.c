@@ -141,6 +141,45 @@ static struct sdp_local callee(void)
 
 /* RFC 3264 §6: our preference picks PCMU, DTMF keeps the offer's number, sendonly is answered recvonly, the
  * video stream is refused with port 0. */
+/* Line ends around the 16-octet steps of the line scan: LF, CRLF and a CR ending the text are line ends; a NUL
+ * or a lone CR inside a line is rejected with its own reason, and a line not of the <letter>= form is reported
+ * as that first, whatever else it holds. */
+START_TEST(line_ends_at_every_offset)
+{
+	static const struct {
+		const char *tail;
+		const char *error; /* NULL: accepted */
+	} kinds[] = {
+		{ "\r\n", NULL }, { "\n", NULL }, { "\r", NULL }, { "", NULL },
+		{ "\rx\r\n", "NUL or CR inside an SDP line" }, { "\r\r\n", "NUL or CR inside an SDP line" },
+		{ "\0x\r\n", "NUL or CR inside an SDP line" },
+	};
+	static struct sdp_session sess;
+	char buf[256], pad[64];
+
+	for (int n = 1; n < 40; n++)
+		for (size_t k = 0; k < CM_ARRAY_SIZE(kinds); k++) {
+			size_t len, tl = k == 6 ? 4 : strlen(kinds[k].tail);
+			memset(pad, 'x', (size_t)n);
+			pad[n] = '\0';
+			len = (size_t)snprintf(buf, sizeof(buf), "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=%s", pad);
+			memcpy(buf + len, kinds[k].tail, tl);
+			len += tl;
+			int rc = sdp_parse(&sess, buf, len);
+
+			ck_assert_msg(rc == (kinds[k].error ? -EINVAL : 0), "pad %d kind %zu: %d %s", n, k, rc,
+				      rc ? sess.error : "");
+			if (kinds[k].error)
+				ck_assert_str_eq(sess.error, kinds[k].error);
+			else
+				ck_assert_uint_eq(sess.name.len, (size_t)n);
+		}
+	/* not <letter>=: that reason first, even with a NUL in the line */
+	ck_assert_int_eq(sdp_parse(&sess, "v=0\r\nX=\0\r\n", 9), -EINVAL);
+	ck_assert_str_eq(sess.error, "SDP line is not <letter>=<value>");
+}
+END_TEST
+
 START_TEST(answer_from_offer)
 {
 	struct sdp_local l = callee();
@@ -304,6 +343,7 @@ static Suite *sdp_suite(void)
 	tcase_add_test(tc, parse_offer);
 	tcase_add_test(tc, parse_crypto_lines);
 	tcase_add_loop_test(tc, parse_rejects, 0, (int)CM_ARRAY_SIZE(bad));
+	tcase_add_test(tc, line_ends_at_every_offset);
 	tcase_add_test(tc, answer_from_offer);
 	tcase_add_test(tc, answer_dynamic_pt);
 	tcase_add_test(tc, srtp_offer_answer);

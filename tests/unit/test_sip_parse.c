@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/common.h"
 #include "sip/sip.h"
@@ -870,6 +871,106 @@ START_TEST(builder_formats)
 }
 END_TEST
 
+/* The character-class table against the grammar written out (RFC 3261 §25.1), for all 256 octets. */
+START_TEST(char_classes)
+{
+	for (int i = 0; i < 256; i++) {
+		unsigned char c = (unsigned char)i;
+		bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+		bool token = alnum || (c && strchr("-.!%*_+`'~", c));
+		bool unreserved = alnum || (c && strchr("-_.!~*'()", c));
+		bool param = token || (c && strchr("[]/:&+$()", c));
+		bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+
+		ck_assert_msg(sip_is_alnum(c) == alnum, "alnum %d", i);
+		ck_assert_msg(sip_is_token(c) == token, "token %d", i);
+		ck_assert_msg(sip_is_unreserved(c) == unreserved, "unreserved %d", i);
+		ck_assert_msg(sip_is_param_char(c) == param, "param %d", i);
+		ck_assert_msg(sip_is_hex(c) == hex, "hex %d", i);
+	}
+}
+END_TEST
+
+/* The inline case-insensitive compare is strncasecmp in the C locale for every pair of octets but NUL. */
+START_TEST(ascii_caseeq)
+{
+	for (int a = 1; a < 256; a++)
+		for (int b = 1; b < 256; b++) {
+			char x[2] = { (char)a, 'k' }, y[2] = { (char)b, 'K' };
+			ck_assert_msg(sip_ascii_caseeq(x, y, 2) == (strncasecmp(x, y, 2) == 0), "%d %d", a, b);
+		}
+	ck_assert(sip_str_caseeq(SIP_STR("BrAnCh"), "branch"));
+	ck_assert(!sip_str_caseeq(SIP_STR("branc"), "branch"));
+	ck_assert(!sip_str_caseeq(SIP_STR("branc["), "branc{"));
+}
+END_TEST
+
+/* Header names to ids through the length index: full names in any case, compact forms, unknown names of a
+ * known length, and repeated headers (full and compact mixed) found in order. */
+START_TEST(header_ids)
+{
+	static const char m[] = "SIP/2.0 200 OK\r\nv: SIP/2.0/UDP a;branch=z9hG4bK1\r\nVIA: SIP/2.0/UDP b;branch=z9hG4bK2\r\n"
+				"f: <sip:a@b>;tag=1\r\nTO: <sip:c@d>\r\ni: x\r\ncseq: 1 INVITE\r\nX-Via: no\r\n"
+				"Viaa: no\r\nRecord-route: <sip:p;lr>\r\nrecord-ROUTE: <sip:q;lr>\r\nk: timer\r\n"
+				"Proxy-Authorization: x\r\nL: 0\r\n\r\n";
+	static const struct {
+		const char *name;
+		enum sip_hdr_id id;
+	} names[] = {
+		{ "via", SIP_HDR_VIA }, { "V", SIP_HDR_VIA }, { "content-length", SIP_HDR_CONTENT_LENGTH },
+		{ "l", SIP_HDR_CONTENT_LENGTH }, { "Session-Expires", SIP_HDR_SESSION_EXPIRES }, { "X", SIP_HDR_SESSION_EXPIRES },
+		{ "PROXY-AUTHENTICATE", SIP_HDR_PROXY_AUTHENTICATE }, { "proxy-authorization", SIP_HDR_PROXY_AUTHORIZATION },
+		{ "WWW-Authenticate", SIP_HDR_WWW_AUTHENTICATE }, { "Content-Encoding", SIP_HDR_CONTENT_ENCODING },
+		{ "Vib", SIP_HDR_OTHER }, { "q", SIP_HDR_OTHER }, { "[", SIP_HDR_OTHER }, { "", SIP_HDR_OTHER },
+		{ "Require", SIP_HDR_REQUIRE }, { "Reqvire", SIP_HDR_OTHER }, { "a-very-long-unknown-header-name", SIP_HDR_OTHER },
+	};
+	const struct sip_hdr *h;
+
+	for (size_t i = 0; i < CM_ARRAY_SIZE(names); i++)
+		ck_assert_msg(sip_hdr_id_from_name((struct sip_str){ names[i].name, strlen(names[i].name) }) == names[i].id,
+			      "%s", names[i].name);
+	for (int i = 1; i < SIP_HDR__COUNT; i++) {
+		const char *n = sip_hdr_name((enum sip_hdr_id)i);
+		ck_assert_int_eq(sip_hdr_id_from_name((struct sip_str){ n, strlen(n) }), i);
+	}
+	ck_assert_int_eq(sip_msg_parse(&msg, m, sizeof(m) - 1), 0);
+	ck_assert_uint_eq(sip_msg_hdr_count(&msg, SIP_HDR_VIA), 2);
+	h = sip_msg_hdr(&msg, SIP_HDR_VIA);
+	ck_assert(sip_str_eq(h->value, "SIP/2.0/UDP a;branch=z9hG4bK1"));
+	h = sip_msg_next_hdr(&msg, h);
+	ck_assert(sip_str_eq(h->value, "SIP/2.0/UDP b;branch=z9hG4bK2"));
+	ck_assert_ptr_null(sip_msg_next_hdr(&msg, h));
+	ck_assert_uint_eq(sip_msg_hdr_count(&msg, SIP_HDR_RECORD_ROUTE), 2);
+	ck_assert_uint_eq(sip_msg_hdr_count(&msg, SIP_HDR_OTHER), 2); /* X-Via, Viaa */
+	h = sip_msg_hdr_by_name(&msg, "x-via");
+	ck_assert(h && sip_str_eq(h->value, "no"));
+	ck_assert_ptr_null(sip_msg_next_hdr(&msg, h)); /* Viaa is another unknown header */
+	ck_assert(sip_str_eq(sip_msg_hdr(&msg, SIP_HDR_SUPPORTED)->value, "timer"));
+	ck_assert(sip_str_eq(sip_msg_hdr(&msg, SIP_HDR_CALL_ID)->value, "x"));
+	ck_assert_ptr_nonnull(sip_msg_hdr(&msg, SIP_HDR_PROXY_AUTHORIZATION));
+}
+END_TEST
+
+/* Line ends at every offset around the 16-octet steps of the CR/LF scan: CRLF and bare LF accepted, a bare CR
+ * anywhere in a header line rejected. */
+START_TEST(line_ends_at_every_offset)
+{
+	char m[256], name[64];
+
+	for (int pad = 0; pad < 40; pad++)
+		for (int kind = 0; kind < 3; kind++) {
+			int n;
+			memset(name, 'a', (size_t)pad);
+			name[pad] = '\0';
+			n = snprintf(m, sizeof(m), "OPTIONS sip:a@b SIP/2.0\r\nX: %s%s\nl: 0\r\n\r\n", name,
+				     kind == 0 ? "\r" : kind == 1 ? "" : "\rz");
+			ck_assert_int_eq(sip_msg_parse(&msg, m, (size_t)n), kind == 2 ? -EINVAL : 0);
+			if (kind < 2)
+				ck_assert_uint_eq(sip_msg_hdr_by_name(&msg, "X")->value.len, (size_t)pad);
+		}
+}
+END_TEST
+
 static Suite *sip_suite(void)
 {
 	Suite *s = suite_create("sip_parse");
@@ -885,6 +986,10 @@ static Suite *sip_suite(void)
 	tcase_add_test(tc, stream_framing);
 	tcase_add_test(tc, builder_round_trip);
 	tcase_add_test(tc, builder_formats);
+	tcase_add_test(tc, char_classes);
+	tcase_add_test(tc, ascii_caseeq);
+	tcase_add_test(tc, header_ids);
+	tcase_add_test(tc, line_ends_at_every_offset);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -10,6 +10,7 @@
 #include "common/common.h"
 #include "controlplane/controlplane.h"
 #include "sip/sip.h"
+#include "sip/sip_internal.h"
 #include "check_main.h"
 #include "testutil.h"
 
@@ -19,6 +20,8 @@ static struct {
 	const char *password;
 	uint32_t min_expires;
 	bool stale_on_refresh;
+	const char *realm;          /* NULL: test.example */
+	const char *realm_on_refresh; /* the realm changes once a binding exists: a fresh challenge with it */
 	unsigned nonce_gen;
 	char nonce[32];
 	unsigned registers, authorized_ok, stale_sent, binding_expires, bindings;
@@ -30,9 +33,9 @@ static void challenge(struct sip_txn *st, bool stale)
 
 	snprintf(reg_srv.nonce, sizeof(reg_srv.nonce), "nonce%u", ++reg_srv.nonce_gen);
 	snprintf(hdr, sizeof(hdr),
-		 "WWW-Authenticate: Digest realm=\"test.example\", nonce=\"%s\", qop=\"auth\", "
+		 "WWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\", qop=\"auth\", "
 		 "algorithm=SHA-256%s\r\n",
-		 reg_srv.nonce, stale ? ", stale=true" : "");
+		 reg_srv.realm ? reg_srv.realm : "test.example", reg_srv.nonce, stale ? ", stale=true" : "");
 	sip_txn_respond_simple(st, 401, "srv", hdr);
 }
 
@@ -50,8 +53,15 @@ static void srv_request(void *arg, struct sip_txn *st, const struct sip_msg *req
 	if (!st || req->method_id != SIP_REGISTER)
 		return;
 	reg_srv.registers++;
+	if (reg_srv.realm_on_refresh && reg_srv.bindings) {
+		reg_srv.realm = reg_srv.realm_on_refresh;
+		reg_srv.realm_on_refresh = NULL;
+		challenge(st, false);
+		return;
+	}
 	if (!ah || sip_parse_auth(ah->value, &cred, &why) < 0 ||
 	    !sip_str_eq(sip_auth_param(&cred, "nonce"), reg_srv.nonce) ||
+	    !sip_str_eq(sip_auth_param(&cred, "realm"), reg_srv.realm ? reg_srv.realm : "test.example") ||
 	    sip_digest_verify(&cred, "REGISTER", reg_srv.password, &why) < 0) {
 		challenge(st, false);
 		return;
@@ -170,6 +180,56 @@ START_TEST(register_challenge_423_refresh_unregister)
 }
 END_TEST
 
+/* The HA1 a registration keeps: H(user:realm:password) of the challenge's realm, the same after a stale nonce of
+ * that realm (the refresh is still accepted), computed again when the registrar challenges with another realm
+ * (the registrar checks the response against the new realm: an HA1 left from the old one fails). */
+START_TEST(ha1_follows_the_realm)
+{
+	struct cp_loop *loop = cp_loop_new();
+	struct sip_udp *srv = sip_udp_start(loop, "127.0.0.1", 0, &srv_ops, NULL);
+	struct sip_udp *cli = sip_udp_start(loop, "127.0.0.1", 0, &cli_ops, NULL);
+	struct sip_reg_config cfg = { .domain = "test.example", .user = "alice", .auth_user = "alice-auth",
+				      .password = "s3cret", .expires = 2 };
+	char want[SIP_DIGEST_HEX_MAX + 1];
+	struct sip_reg *r;
+	const struct sip_reg_stats *st;
+
+	memset(&reg_srv, 0, sizeof(reg_srv));
+	reg_srv.password = "s3cret";
+	reg_srv.stale_on_refresh = true;
+	sip_addr_from(&cfg.dst, "127.0.0.1", sip_udp_port(srv));
+	r = sip_reg_new(sip_udp_tp(cli), &cfg, NULL, NULL);
+	ck_assert_ptr_null(sip_reg_ha1(r));
+	ck_assert_int_eq(sip_reg_start(r), 0);
+	run_until(loop, r, settled, 5000);
+	st = sip_reg_stats(r);
+	ck_assert_int_eq(st->state, SIP_REG_REGISTERED);
+	ck_assert_int_eq(sip_digest_ha1(SIP_DIGEST_SHA256, "alice-auth", "test.example", "s3cret", want), 0);
+	ck_assert_str_eq(sip_reg_ha1(r), want);
+	/* refresh: a stale nonce of the same realm, answered with the kept HA1 */
+	run_until(loop, r, refreshed, 4000);
+	ck_assert_uint_eq(reg_srv.stale_sent, 1);
+	ck_assert_uint_eq(st->challenges, 2);
+	ck_assert_uint_ge(st->ok, 2);
+	ck_assert_str_eq(sip_reg_ha1(r), want);
+	/* the next refresh meets another realm: HA1 again, and the registrar accepts it */
+	reg_srv.realm_on_refresh = "other.example";
+	unsigned ok = st->ok;
+	uint64_t t0 = cm_now_ms();
+	while (st->ok == ok && st->state == SIP_REG_REGISTERED && cm_now_ms() - t0 < 4000)
+		cp_loop_run_once(loop, 50);
+	ck_assert_int_eq(st->state, SIP_REG_REGISTERED);
+	ck_assert_uint_eq(st->ok, ok + 1);
+	ck_assert_uint_eq(st->challenges, 3);
+	ck_assert_int_eq(sip_digest_ha1(SIP_DIGEST_SHA256, "alice-auth", "other.example", "s3cret", want), 0);
+	ck_assert_str_eq(sip_reg_ha1(r), want);
+	sip_reg_free(r);
+	sip_udp_stop(cli);
+	sip_udp_stop(srv);
+	cp_loop_free(loop);
+}
+END_TEST
+
 START_TEST(wrong_password_fails_with_401)
 {
 	struct cp_loop *loop = cp_loop_new();
@@ -270,6 +330,7 @@ static Suite *reg_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, register_challenge_423_refresh_unregister);
 	tcase_add_test(tc, wrong_password_fails_with_401);
+	tcase_add_test(tc, ha1_follows_the_realm);
 	suite_add_tcase(s, tc);
 	if (getenv("CALLMETER_SIP_REGISTRAR")) {
 		TCase *real = tcase_create("real registrar");

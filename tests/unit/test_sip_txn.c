@@ -9,6 +9,7 @@
 #include "common/common.h"
 #include "controlplane/controlplane.h"
 #include "sip/sip.h"
+#include "sip/sip_internal.h"
 #include "check_main.h"
 #include "testutil.h"
 
@@ -367,6 +368,62 @@ START_TEST(client_invite_2xx)
 }
 END_TEST
 
+/* A request our builder made, started with the key it already knows (no parsing): the same transaction as
+ * sip_txn_client_start would make (responses match by branch and CSeq method, the non-2xx ACK is built from the
+ * copy, a duplicate branch is refused), and the same refusals (no magic cookie, ACK, an unknown method). */
+START_TEST(client_start_built)
+{
+	struct sip_txn_layer *l = fresh_layer();
+	char req[1024], resp[1024];
+	int n = request(req, sizeof(req), "INVITE", "z9hG4bKb1", 3), err;
+	struct sip_txn *t = sip_txn_client_start_built(l, req, (size_t)n, peer(), SIP_STR("z9hG4bKb1"), SIP_INVITE,
+						       NULL, &err);
+	static struct sip_msg ack;
+
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(sip_txn_kind(t), SIP_TXN_CLIENT_INVITE);
+	ck_assert_int_eq(sip_txn_state(t), SIP_TXN_CALLING);
+	ck_assert_uint_eq(sent.n, 1);
+	ck_assert_str_eq(sent.msg[0], req);
+	ck_assert_ptr_null(sip_txn_client_start_built(l, req, (size_t)n, peer(), SIP_STR("z9hG4bKb1"), SIP_INVITE,
+						      NULL, &err));
+	ck_assert_int_eq(err, -EEXIST);
+	ck_assert_ptr_null(sip_txn_client_start(l, req, (size_t)n, peer(), NULL, &err));
+	ck_assert_int_eq(err, -EEXIST);
+	ck_assert_ptr_null(sip_txn_client_start_built(l, req, (size_t)n, peer(), SIP_STR("b1"), SIP_INVITE, NULL, &err));
+	ck_assert_int_eq(err, -EINVAL);
+	ck_assert_ptr_null(sip_txn_client_start_built(l, req, (size_t)n, peer(), SIP_STR("z9hG4bKb2"), SIP_ACK, NULL,
+						      &err));
+	ck_assert_int_eq(err, -EINVAL);
+	ck_assert_ptr_null(sip_txn_client_start_built(l, req, (size_t)n, peer(), SIP_STR("z9hG4bKb3"),
+						      SIP_METHOD_UNKNOWN, NULL, &err));
+	ck_assert_int_eq(err, -EINVAL);
+	/* a response for the same branch but another method is not ours */
+	n = response(resp, sizeof(resp), 200, "BYE", "z9hG4bKb1", 3);
+	ck_assert_int_eq(sip_txn_receive(l, resp, (size_t)n, peer()), 0);
+	ck_assert_uint_eq(tu.stray, 1);
+	n = response(resp, sizeof(resp), 486, "INVITE", "z9hG4bKb1", 3);
+	ck_assert_int_eq(sip_txn_receive(l, resp, (size_t)n, peer()), 0);
+	ck_assert_uint_eq(tu.stray, 1);
+	ck_assert_uint_eq(tu.last_status, 486);
+	ck_assert_int_eq(sip_txn_state(t), SIP_TXN_COMPLETED);
+	ck_assert_uint_eq(sent.n, 2);
+	ck_assert_int_eq(sip_msg_parse(&ack, sent.msg[1], strlen(sent.msg[1])), 0);
+	ck_assert_int_eq(ack.method_id, SIP_ACK);
+	ck_assert(sip_str_eq(sip_msg_hdr(&ack, SIP_HDR_VIA)->value, "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKb1"));
+	/* a non-INVITE one: Trying, then Completed by its 200 */
+	n = request(req, sizeof(req), "OPTIONS", "z9hG4bKb4", 4);
+	t = sip_txn_client_start_built(l, req, (size_t)n, peer(), SIP_STR("z9hG4bKb4"), SIP_OPTIONS, NULL, &err);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(sip_txn_kind(t), SIP_TXN_CLIENT_NON_INVITE);
+	n = response(resp, sizeof(resp), 200, "OPTIONS", "z9hG4bKb4", 4);
+	ck_assert_int_eq(sip_txn_receive(l, resp, (size_t)n, peer()), 0);
+	ck_assert_int_eq(sip_txn_state(t), SIP_TXN_COMPLETED);
+	ck_assert_uint_eq(tu.stray, 1);
+	sip_txn_layer_free(l);
+}
+END_TEST
+
 /* Timer E doubles to T2 and stays there; F = 64*T1 times out.  Then a second transaction gets 100 (E jumps to
  * T2) and 200 (Completed, Timer K = T4). */
 START_TEST(client_non_invite_timers_e_f_k)
@@ -546,6 +603,66 @@ START_TEST(bad_input_counted)
 END_TEST
 
 /* 100,000 concurrent client transactions, each with Timers E and F on the wheel: all time out after F. */
+/* The transaction table (open addressing, entries shifted back on removal): thousands of transactions (the
+ * table doubles under them), half of them ended in a scattered order, and every one left still matched by its
+ * response while the ended ones' responses are strays; a server transaction with the same branch and method is
+ * another entry.  Then all of them end and the table is empty. */
+START_TEST(table_removals_keep_lookups)
+{
+	enum { N = 6000 };
+	static char req[1024], resp[1024];
+	struct sip_txn_layer *l = fresh_layer();
+	uint32_t seed = 7;
+	static bool gone[N];
+	unsigned ngone = 0;
+
+	count_only = true;
+	for (unsigned i = 0; i < N; i++) {
+		char branch[32];
+		int n, err;
+
+		snprintf(branch, sizeof(branch), "z9hG4bKt%u", i);
+		n = request(req, sizeof(req), "INVITE", branch, 1);
+		ck_assert_ptr_nonnull(sip_txn_client_start(l, req, (size_t)n, peer(), NULL, &err));
+	}
+	/* a request from a peer with a branch of ours: a server transaction, not a match for our responses */
+	int n = request(req, sizeof(req), "INVITE", "z9hG4bKt5", 1);
+	ck_assert_int_eq(sip_txn_receive(l, req, (size_t)n, peer()), 0);
+	ck_assert_uint_eq(tu.requests, 1);
+	ck_assert_uint_eq(sip_txn_layer_stats(l)->live, N + 1);
+	for (unsigned i = 0; i < N; i++) {
+		char branch[32];
+
+		seed = seed * 1103515245u + 12345u;
+		if ((seed >> 16) % 2)
+			continue;
+		snprintf(branch, sizeof(branch), "z9hG4bKt%u", i);
+		n = response(resp, sizeof(resp), 200, "INVITE", branch, 1);
+		ck_assert_int_eq(sip_txn_receive(l, resp, (size_t)n, peer()), 0);
+		gone[i] = true;
+		ngone++;
+		if (ngone % 50 == 0) /* the 2xx-ended ones are freed on the next tick, in batches */
+			run_until(l, fake_now + SIP_WHEEL_TICK_MS);
+	}
+	run_until(l, fake_now + SIP_WHEEL_TICK_MS);
+	ck_assert_uint_eq(sip_txn_layer_stats(l)->live, N + 1 - ngone);
+	tu.responses = tu.stray = 0;
+	for (unsigned i = 0; i < N; i++) {
+		char branch[32];
+
+		snprintf(branch, sizeof(branch), "z9hG4bKt%u", i);
+		n = response(resp, sizeof(resp), 180, "INVITE", branch, 1);
+		ck_assert_int_eq(sip_txn_receive(l, resp, (size_t)n, peer()), 0);
+		ck_assert_msg(tu.stray == (gone[i] ? 1u : 0u), "transaction %u: %s", i, gone[i] ? "matched" : "lost");
+		tu.stray = 0;
+	}
+	ck_assert_uint_eq(tu.responses, N);
+	sip_txn_layer_free(l); /* the rest, each freed from the slot it was shifted into */
+	count_only = false;
+	ck_assert_uint_eq(tu.terminated, N + 1);
+}
+END_TEST
+
 START_TEST(many_transactions)
 {
 	enum { N = 100000 };
@@ -716,10 +833,12 @@ static Suite *txn_suite(void)
 	tcase_add_test(tc, client_invite_timer_a_b);
 	tcase_add_test(tc, client_invite_non2xx_ack_and_timer_d);
 	tcase_add_test(tc, client_invite_2xx);
+	tcase_add_test(tc, client_start_built);
 	tcase_add_test(tc, client_non_invite_timers_e_f_k);
 	tcase_add_test(tc, server_invite_g_h_i);
 	tcase_add_test(tc, server_non_invite_j_and_2xx_ack);
 	tcase_add_test(tc, bad_input_counted);
+	tcase_add_test(tc, table_removals_keep_lookups);
 	tcase_add_test(tc, many_transactions);
 	tcase_add_test(tc, udp_retransmits_on_real_sockets);
 	tcase_add_test(tc, reliable_response_callback_ends_transaction);
