@@ -217,6 +217,18 @@ static struct ua_group *grp(struct ua_ep *ep)
 
 /* ---- registration: sip/'s client, reported to the engine ------------------------------------------------- */
 
+/* Why a registered endpoint's refresh failed, from the status its registration client ended with. */
+static const char *reg_lost_reason(uint16_t code)
+{
+	if (code < 300)
+		return "registration lost: the registrar dropped it (Expires: 0)";
+	if (code == 408)
+		return "registration lost: no answer to its refresh";
+	if (code == 503)
+		return "registration lost: the registrar is unreachable or unavailable";
+	return "registration lost: its refresh was refused";
+}
+
 static void reg_changed(struct sip_reg *r, void *arg)
 {
 	struct ua_ep *ep = arg;
@@ -240,9 +252,7 @@ static void reg_changed(struct sip_reg *r, void *arg)
 		if (ep->unregistering)
 			cp_engine_on_registered(e, ep->idx, code >= 300 ? code : 500, "unREGISTER failed");
 		else if (ep->registered_once) /* a refresh, or registering again after a dead flow */
-			cp_engine_on_registration_lost(e, ep->idx, code == 408 ? 0 : code,
-						       code == 408 ? "registration lost: no answer to its refresh"
-								   : "registration lost: its refresh was refused");
+			cp_engine_on_registration_lost(e, ep->idx, code == 408 ? 0 : code, reg_lost_reason(code));
 		else
 			cp_engine_on_registered(e, ep->idx, code == 408 ? 0 : code,
 						code == 408 ? "no answer from the registrar" : sip_reason_phrase(code));
