@@ -445,11 +445,16 @@ static void sample_ep(struct cp_engine *e, struct ep *p, struct cp_sample *s)
 		s->call_result = cp_outcome_name((enum cp_outcome)p->outcome);
 	if (e->ops->media_sample) {
 		int shown = shown_leg(p);
+		bool unheard;
 
 		if (shown >= 0)
 			e->ops->media_sample(e->media, CP_LEG(idx, shown == 1), s);
+		/* early media announced by the 183 but not heard yet: nothing to judge (not the MOS of silence) */
+		unheard = shown == 0 && (p->flags & EPF_OUT_EARLY) && s->has_media && s->packets_received == 0;
 		if (e->tally)
 			tally_sample(e, p, s, shown);
+		if (unheard)
+			s->has_media = false;
 	}
 }
 

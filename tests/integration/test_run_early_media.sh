@@ -67,6 +67,9 @@ for ep in list(range(5, 10)) + list(range(13, 16)):
     heard = [x for x in ringing[ep] if x["packets_received"]]
     assert heard and all(x["mos"] is not None and x["mos"] >= 4.3 and x["packets_sent"] == 0 for x in heard), \
         (ep, ringing[ep])
+    # before the first early packet there is nothing to judge: no MOS (not that of silence)
+    before = [x for x in ringing[ep] if x["t"] < heard[0]["t"]]
+    assert all(x["mos"] is None for x in before), (ep, before)
 for ep in range(10, 13):                  # refusers: what they played, second by second, never judged
     played = [x for x in samples if x["endpoint"] == ep and x["packets_sent"]]
     assert len(played) >= 2 and all(x["mos"] is None for x in played), (ep, played)
