@@ -50,6 +50,39 @@ static inline void bench_print_split(const char *who, const struct rusage *r0, c
 	       (double)(r1->ru_minflt - r0->ru_minflt) / n);
 }
 
+/* SIPp's built-in UAS on 127.0.0.1:port, given half a second to bind. */
+static inline pid_t bench_sipp_uas(unsigned port)
+{
+	char port_s[8];
+
+	snprintf(port_s, sizeof(port_s), "%u", port);
+	char *argv[] = { "sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", port_s, "-nostdin", NULL };
+	pid_t pid = bench_spawn(argv, NULL);
+
+	usleep(500000);
+	return pid;
+}
+
+/* The SIP benchmarks' reference: SIPp's own UAC placing `calls` calls (50 at a time, at most 2,000 a second, 1 ms
+ * long) against the UAS on 127.0.0.1:port; its CPU microseconds per call from wait4's rusage (process start
+ * included: a few milliseconds in all), printed.  Negative when SIPp failed. */
+static inline double bench_sipp_uac_us(unsigned port, unsigned calls)
+{
+	char target[32], calls_s[16];
+	struct rusage rs;
+	int st;
+
+	snprintf(target, sizeof(target), "127.0.0.1:%u", port);
+	snprintf(calls_s, sizeof(calls_s), "%u", calls);
+	char *argv[] = { "sipp", "-sn", "uac", target, "-i", "127.0.0.1", "-p", "0", "-m", calls_s, "-l", "50",
+			 "-r", "2000", "-d", "1", "-nostdin", NULL };
+	wait4(bench_spawn(argv, NULL), &st, 0, &rs);
+	bench_print_split("SIPp", &(struct rusage){ 0 }, &rs, calls);
+	double us = bench_cpu_us(&rs) / calls;
+	printf("SIPp UAC: exit %d, %.1f us/call\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1, us);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 && us > 0 ? us : -1;
+}
+
 /* With BENCH_PERF=FILE in the environment, `perf record -g` attaches to this process for the measured window
  * only (bench_perf_stop ends it); 0 when not asked for or perf is missing. */
 static inline pid_t bench_perf_start(void)
