@@ -154,6 +154,13 @@ static void set_outcome(struct ep *p, enum cp_outcome o, uint16_t code, const ch
 	p->reason = reason;
 }
 
+/* A registration that failed with status (0 or 408: no answer) is the endpoint's outcome. */
+static void set_reg_outcome(struct ep *p, uint16_t status, const char *reason)
+{
+	set_outcome(p, status == 0 || status == 408 ? CP_OUT_TIMEOUT : CP_OUT_REGISTRATION_FAILED, status ? status : 408,
+		    reason);
+}
+
 static bool failed(const struct ep *p)
 {
 	return p->outcome != NO_OUTCOME && p->outcome != CP_OUT_SUCCESS &&
@@ -876,8 +883,7 @@ void cp_engine_on_registered(struct cp_engine *e, uint32_t ep, uint16_t status, 
 		cp_timer_stop(e->loop, &p->timer);
 		cp_report_registration(e->report, ok, (uint32_t)(now(e) - p->t_start));
 		if (!ok) {
-			set_outcome(p, status == 408 || status == 0 ? CP_OUT_TIMEOUT : CP_OUT_REGISTRATION_FAILED,
-				    status ? status : 408, reason);
+			set_reg_outcome(p, status, reason);
 			ep_done(e, p);
 			return;
 		}
@@ -909,8 +915,7 @@ void cp_engine_on_registration_lost(struct cp_engine *e, uint32_t ep, uint16_t s
 		return;
 	p->flags &= (uint16_t)~EPF_REGISTERED; /* nothing to unregister at the end */
 	e->report->reg_refresh_failed++;
-	set_outcome(p, status == 0 || status == 408 ? CP_OUT_TIMEOUT : CP_OUT_REGISTRATION_FAILED, status ? status : 408,
-		    reason);
+	set_reg_outcome(p, status, reason);
 }
 
 void cp_engine_on_ringing(struct cp_engine *e, uint32_t ep, uint16_t status)

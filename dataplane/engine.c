@@ -633,6 +633,20 @@ static uint64_t rtcp_interval_ns(uint32_t flow, uint32_t n)
 	return (uint64_t)g.cfg.rtcp_interval_ms * 1000000ull * (500 + (h >> 40) % 1001) / 1000;
 }
 
+/* The RTP clock a flow's parameters give its received stream: theirs, else its cache's; 0 when neither says. */
+static uint32_t params_clock(const struct dp_flow_params *p)
+{
+	return p->clock_rate ? p->clock_rate : p->cache ? p->cache->clock_rate : 0;
+}
+
+/* A flow's packet interval from its ptime_ms, and its next packet within one interval from now, spread over the
+ * interval as every added flow's. */
+static void flow_period_start(struct dp_lcore *lc, struct dp_flow *f, uint64_t now)
+{
+	f->ptime_tsc = (uint32_t)(g.tsc_hz * f->ptime_ms / 1000);
+	f->nominal_tsc = now + spread_offset(lc->spread_k++, f->ptime_tsc);
+}
+
 static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_params *p, const uint16_t *sums,
 		    srtp_t c_tx, srtp_t c_rx, uint64_t now)
 {
@@ -663,13 +677,12 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 	f->seq = p->seq0;
 	f->ts = p->ts0;
 	flow_apply(f, p);
-	clock = p->clock_rate ? p->clock_rate : p->cache ? p->cache->clock_rate : 8000;
-	dp_rx_init(&f->rx, clock);
+	clock = params_clock(p);
+	dp_rx_init(&f->rx, clock ? clock : 8000);
 	g.port_map[ipi << 16 | p->local_port] = idx + 1;
 	f->active = 1;
 	if (f->cache && f->cache->nframes && f->ptime_ms) {
-		f->ptime_tsc = (uint32_t)(g.tsc_hz * f->ptime_ms / 1000);
-		f->nominal_tsc = now + spread_offset(lc->spread_k++, f->ptime_tsc);
+		flow_period_start(lc, f, now);
 		f->delay_tsc = 0;
 		if (!f->in_wheel)
 			tx_schedule(lc, idx, now);
@@ -690,19 +703,19 @@ static void cmd_modify(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_p
 		f->payload_sums = sums;
 		f->frame = 0;
 		f->dtmf = 0; /* an event being sent ends (its duration counts in the old codec's clock) */
-		if (p->clock_rate || p->cache->clock_rate)
-			f->rx.clock_rate = p->clock_rate ? p->clock_rate : p->cache->clock_rate;
+		if (params_clock(p))
+			f->rx.clock_rate = params_clock(p);
 	}
 	flow_apply(f, p);
 	if (!f->cache || !f->cache->nframes || !f->ptime_ms || (f->cache == was && f->ptime_ms == ptime))
 		return;
 	if (f->in_wheel >= 2) /* its class is of the old interval */
 		pclass_remove(lc, idx);
+	/* nothing sent before, or the next packet further away than the new interval: started as an added flow's
+	 * (a flow waiting on the wheel keeps its slot: the new interval starts after it) */
 	f->ptime_tsc = (uint32_t)(g.tsc_hz * f->ptime_ms / 1000);
-	/* nothing sent before, or the next packet further away than the new interval: within one from now, spread
-	 * as an added flow's (a flow waiting on the wheel keeps its slot: the new interval starts after it) */
 	if (!was || (!f->in_wheel && (int64_t)(f->nominal_tsc - now) > (int64_t)f->ptime_tsc))
-		f->nominal_tsc = now + spread_offset(lc->spread_k++, f->ptime_tsc);
+		flow_period_start(lc, f, now);
 	if (!f->in_wheel)
 		tx_schedule(lc, idx, now);
 }
