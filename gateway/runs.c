@@ -708,7 +708,7 @@ int gw_runs_on_hello(struct gw_server *srv, struct gw_session *s, const msgpack_
 	for (uint32_t i = 0; i < held->via.array.size; i++) {
 		const msgpack_object *e = &held->via.array.ptr[i];
 		char run[GW_RUN_ID_MAX];
-		int64_t live;
+		bool keep; /* a live or finishing part, or a run already cancelled in this loop */
 		struct gw_enc enc;
 
 		if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 ||
@@ -719,13 +719,13 @@ int gw_runs_on_hello(struct gw_server *srv, struct gw_session *s, const msgpack_
 		run[e->via.array.ptr[0].via.str.size] = '\0';
 		/* a cancel stops every part of the run on the worker: only when none of its parts there is live, for
 		 * a part that failed or was cancelled here (a DONE part still listed is just finishing), once */
-		live = query_i64(srv->store, "SELECT count(*) FROM run_parts WHERE run_id=?1 AND worker_id=?2 AND "
+		keep = query_i64(srv->store, "SELECT count(*) FROM run_parts WHERE run_id=?1 AND worker_id=?2 AND "
 					     "status IN ('ASSIGNED','ACCEPTED')", run, s->worker_id) ||
 		       query_i64(srv->store, "SELECT count(*) FROM run_parts WHERE run_id=?1 AND part=?2 AND "
 					     "status='DONE'", run, (int64_t)e->via.array.ptr[1].via.u64);
-		for (uint32_t j = 0; j < i && !live; j++)
-			live = held_run_is(&held->via.array.ptr[j], run);
-		if (live || gw_enc_start(&enc, GW_MSG_CANCEL, 1) < 0)
+		for (uint32_t j = 0; j < i && !keep; j++)
+			keep = held_run_is(&held->via.array.ptr[j], run);
+		if (keep || gw_enc_start(&enc, GW_MSG_CANCEL, 1) < 0)
 			continue;
 		gw_enc_str(&enc, "run_id", run);
 		gw_session_send(s, &enc);
