@@ -272,34 +272,41 @@ struct dp_flow {
 	uint8_t ip_idx;
 	uint8_t rx_pad;
 	struct dp_rx_stats rx;
-	/* TX: lines 2-3.  What a packet only reads in line 2, what it writes in line 3: sending dirties one line
-	 * of the flow, not two (half the write-back traffic when the flow table does not fit the cache). */
-	const struct codec_frame_cache *cache;
-	const uint16_t *payload_sums; /* ones' complement sum of each cached frame, for the UDP checksum */
+	/* TX: the rest of line 2, and line 3.  Line 3 holds all that a plain packet (tx_plain: audio, no SRTP, DTMF,
+	 * extension, impairment or ARP) reads and writes, so that sending one costs the flow a single cache line;
+	 * the rest of line 2 what only the other packets, the commands and the timing wheel need. */
+	uint32_t tx_bytes_hi;     /* bytes sent: tx_bytes_hi << 32 | tx_bytes_lo (dp_flow_tx_bytes()) */
+	uint32_t delay_tsc;       /* impairment delay of the next packet; it leaves at nominal_tsc + delay_tsc */
+	uint32_t tx_unsent;       /* tx_index − packets sent (dp_flow_tx_packets()): frames lost, skipped or not
+				   * built, less duplicates and DTMF packets, so that a plain packet adds only to
+				   * tx_index */
+	uint8_t dir, active, ge_bad, held; /* held: reordering keeps an mbuf in the cold state */
+	uint8_t in_wheel;         /* where it is scheduled: 0 nowhere, 1 the timing wheel, 2 + k the periodic
+				   * schedule's class k (at the phase nominal_tsc has in the period) */
+	uint8_t mac_ok;           /* remote_mac known (1 given, 2 resolved by ARP) */
+	uint8_t srtp;             /* SRTP sessions in the cold state */
+	uint8_t dtmf;             /* an event is being sent (its state is in the cold state) */
+	uint8_t owd_ext;          /* RFC 8285 TX-time extension id, 0: none */
+	/* line 3 */
+	uint64_t nominal_tsc __attribute__((aligned(64))); /* next packet's schedule */
 	uint32_t ssrc;
 	uint32_t local_ip, remote_ip;
 	uint32_t ptime_tsc;
-	uint64_t nominal_tsc;     /* next packet's schedule; it leaves at nominal_tsc + delay_tsc */
-	uint64_t tx_bytes;
-	uint32_t tx_packets;
 	uint32_t tx_index;        /* frames scheduled so far (DTX included): the impairment counter */
-	uint32_t frame;
+	uint32_t tx_bytes_lo;
 	uint32_t ts;
-	uint32_t delay_tsc;       /* impairment delay of the next packet */
+	uint32_t frame;
+	uint16_t cache_id;        /* the frame cache and its payload sums, in the dataplane's table; 0: none */
 	uint16_t seq;
 	uint16_t local_port, remote_port;
 	/* The per-flow constant parts of the IPv4 header and UDP checksums (dp_flow_csum_prepare(), after any
 	 * change to dscp, the addresses, the ports, pt or ssrc): a packet adds only what changes in it. */
 	uint16_t csum_ip, csum_udp;
 	uint8_t remote_mac[6];
-	uint8_t pt, dscp, dir, impair;
-	uint8_t active, ge_bad, held; /* held: reordering keeps an mbuf in the cold state */
-	uint8_t in_wheel;         /* where it is scheduled: 0 nowhere, 1 the timing wheel, 2 + k the periodic
-				   * schedule's class k (at the phase nominal_tsc has in the period) */
-	uint8_t mac_ok;           /* remote_mac known (given, or resolved by ARP) */
-	uint8_t srtp;             /* SRTP sessions in the cold state */
-	uint8_t dtmf;             /* an event is being sent (its state is in the cold state) */
-	uint8_t owd_ext;          /* RFC 8285 TX-time extension id, 0: none */
+	uint8_t pt, dscp, impair;
+	uint8_t tx_slow;          /* anything of line 2 that keeps the flow off tx_plain: not active or sending, no
+				   * cache, SRTP, DTMF, extension, a held packet, an impairment delay, a MAC not given
+				   * or our own (tx_slow_update() after any of them changes) */
 } __attribute__((aligned(64)));
 
 enum dp_event_type { DP_EV_FIRST_PACKET = 1, DP_EV_SSRC_CHANGE, DP_EV_SILENT, DP_EV_DTMF };

@@ -81,6 +81,25 @@ static inline void dp_flow_csum_prepare(struct dp_flow *f)
 				     (f->ssrc >> 16) + (f->ssrc & 0xffffu));
 }
 
+/* A flow's TX counters: bytes as two 32-bit halves (a plain packet adds to the low one, in line 3, and carries
+ * into the high one, in line 2, once per 4 GiB), packets as tx_index less what was not sent. */
+static inline void dp_flow_add_tx_bytes(struct dp_flow *f, uint32_t n)
+{
+	f->tx_bytes_lo += n;
+	if (__builtin_expect(f->tx_bytes_lo < n, 0))
+		f->tx_bytes_hi++;
+}
+
+static inline uint64_t dp_flow_tx_bytes(const struct dp_flow *f)
+{
+	return (uint64_t)f->tx_bytes_hi << 32 | f->tx_bytes_lo;
+}
+
+static inline uint32_t dp_flow_tx_packets(const struct dp_flow *f)
+{
+	return f->tx_index - f->tx_unsent;
+}
+
 /* A sum of 16-bit words folded to 16 bits (not complemented). */
 static inline uint16_t dp_csum_fold16(uint64_t s)
 {

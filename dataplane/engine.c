@@ -56,8 +56,8 @@ _Static_assert(DP_IP_SLOTS >= 4 * DP_MAX_MEDIA_IPS, "media IP table at most a qu
 _Static_assert(sizeof(struct dp_flow) <= 256, "hot per-flow state must stay within 256 bytes");
 _Static_assert(DP_MAX_IMPAIR <= 16, "impair_on holds one bit per profile");
 _Static_assert(offsetof(struct dp_flow, rx.duplicates) < 128, "the in-order RX state must sit in lines 0-1");
-_Static_assert(offsetof(struct dp_flow, cache) >= 128, "the TX state must sit in lines 2-3");
-_Static_assert(offsetof(struct dp_flow, nominal_tsc) == 192, "what TX writes per packet sits in line 3");
+_Static_assert(offsetof(struct dp_flow, tx_bytes_hi) >= 128, "the TX state must sit in lines 2-3");
+_Static_assert(offsetof(struct dp_flow, nominal_tsc) == 192, "what a plain packet touches sits in line 3");
 
 enum dp_cmd_type { DP_CMD_ADD = 1, DP_CMD_MODIFY, DP_CMD_DELETE, DP_CMD_IMPAIR, DP_CMD_INJECT, DP_CMD_DTMF };
 #define DP_DTMF_END_PACKETS 3     /* RFC 4733 §2.5.1.4: the final packet is sent three times */
@@ -77,7 +77,7 @@ struct dp_arp_asked {
 struct dp_cmd {
 	uint32_t type;
 	uint32_t flow;
-	const uint16_t *payload_sums;
+	uint16_t cache_id;        /* the flow's frame cache in g.sums[] */
 	srtp_t srtp_tx, srtp_rx;
 	union {
 		struct dp_flow_params fp;
@@ -196,6 +196,7 @@ struct dp_lcore {
 	uint16_t impair_on;       /* bit p: profile p impairs anything (one test per packet instead of five) */
 	struct rte_mbuf *txq[DP_TXQ_MAX];
 	unsigned ntx;
+	bool txq_maybe_local;     /* a frame in txq may be for our own MAC (tx_keep_local has not looked) */
 	struct dp_arp_asked arp_asked[DP_ARP_ASKED];
 	/* frames addressed to our own MAC (media from one of our addresses to another): a NIC would put them on
 	 * the wire, where no switch sends them back, so they are received here instead, in the next pass */
@@ -220,11 +221,13 @@ static struct {
 	uint32_t *port_map;       /* [ip index << 16 | port] → flow index + 1 */
 	uint8_t ip_tab[DP_IP_SLOTS]; /* media IP hash slot → index + 1 (ip_index) */
 	struct dp_arp_cache arp;
-	struct {                  /* per frame cache: its payload sums (control plane writes, before use) */
+	struct {                  /* per frame cache: its payload sums (control plane writes, before use); a flow
+				   * names its cache by the index here (cache_id), which stays while the cache is in
+				   * use; entry 0 stays empty (no cache) */
 		const struct codec_frame_cache *cache;
 		uint16_t *sums;
-	} sums[DP_MAX_CACHES];
-	unsigned nsums;
+	} sums[DP_MAX_CACHES + 1];
+	unsigned nsums;           /* entries in use or freed: 1 + the highest index given */
 	/* SRTP sessions: the control plane's record per flow, and those waiting for their lcore to let go */
 	struct dp_srtp_pair {
 		srtp_t tx, rx, rx_prev;
@@ -255,6 +258,25 @@ static struct {
 	uint32_t snap_n, snap_cap;
 	volatile bool stop;
 } g;
+
+/* A flow's frame cache and its payload sums (NULL: receive only). */
+static inline const struct codec_frame_cache *flow_cache(const struct dp_flow *f)
+{
+	return g.sums[f->cache_id].cache;
+}
+
+static inline const uint16_t *flow_sums(const struct dp_flow *f)
+{
+	return g.sums[f->cache_id].sums;
+}
+
+/* After anything tx_slow sums up changes (commands, and tx_packet, which handles what tx_plain does not). */
+static void tx_slow_update(struct dp_flow *f)
+{
+	f->tx_slow = !f->active || !(f->dir & DP_FLOW_SEND) || !f->cache_id || f->srtp || f->dtmf || f->owd_ext ||
+		     f->held || f->delay_tsc || f->mac_ok != 1 ||
+		     (!g.port.loops_back && memcmp(f->remote_mac, g.mac, 6) == 0); /* kept for local RX */
+}
 
 static inline uint32_t ip_slot(uint32_t ip)
 {
@@ -305,8 +327,11 @@ void dp_engine_free(void)
 	free(g.port_map);
 	free(g.arp.e);
 	g.arp.e = NULL;
-	for (unsigned i = 0; i < g.nsums; i++)
+	for (unsigned i = 0; i < g.nsums; i++) {
 		free(g.sums[i].sums);
+		g.sums[i].sums = NULL;
+		g.sums[i].cache = NULL;
+	}
 	g.nsums = 0;
 	for (uint32_t i = 0; g.ctl_srtp && i < g.cfg.max_flows; i++) {
 		if (g.ctl_srtp[i].tx)
@@ -614,6 +639,7 @@ static void flow_apply(struct dp_flow *f, const struct dp_flow_params *p)
 		f->ptime_ms = p->ptime_ms ? p->ptime_ms : c->ptime_ms;
 	}
 	dp_flow_csum_prepare(f); /* after cmd_add has set the local address, port and SSRC */
+	tx_slow_update(f);
 }
 
 static void release_held(uint32_t idx)
@@ -622,6 +648,7 @@ static void release_held(uint32_t idx)
 		rte_pktmbuf_free(g.cold[idx].held);
 		g.cold[idx].held = NULL;
 		g.flows[idx].held = 0;
+		tx_slow_update(&g.flows[idx]);
 	}
 }
 
@@ -647,7 +674,7 @@ static void flow_period_start(struct dp_lcore *lc, struct dp_flow *f, uint64_t n
 	f->nominal_tsc = now + spread_offset(lc->spread_k++, f->ptime_tsc);
 }
 
-static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_params *p, const uint16_t *sums,
+static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_params *p, uint16_t cache_id,
 		    srtp_t c_tx, srtp_t c_rx, uint64_t now)
 {
 	struct dp_flow *f = &g.flows[idx];
@@ -668,8 +695,7 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 	f->local_ip = p->local_ip;
 	f->local_port = p->local_port;
 	f->ip_idx = (uint8_t)ipi;
-	f->cache = p->cache;
-	f->payload_sums = sums;
+	f->cache_id = p->cache ? cache_id : 0;
 	g.cold[idx].srtp_tx = c_tx;
 	g.cold[idx].srtp_rx = c_rx;
 	f->srtp = f->rx_srtp = c_tx != NULL;
@@ -681,9 +707,9 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 	dp_rx_init(&f->rx, clock ? clock : 8000);
 	g.port_map[ipi << 16 | p->local_port] = idx + 1;
 	f->active = 1;
-	if (f->cache && f->cache->nframes && f->ptime_ms) {
+	tx_slow_update(f);
+	if (f->cache_id && flow_cache(f)->nframes && f->ptime_ms) {
 		flow_period_start(lc, f, now);
-		f->delay_tsc = 0;
 		if (!f->in_wheel)
 			tx_schedule(lc, idx, now);
 	}
@@ -691,23 +717,22 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 
 /* A modify: flow_apply's fields, and a new frame cache (another codec after a re-INVITE: its frames from its
  * first, the RTP timestamp going on) or packet interval, which the schedule takes from the next packet on. */
-static void cmd_modify(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_params *p, const uint16_t *sums,
+static void cmd_modify(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_params *p, uint16_t cache_id,
 		       uint64_t now)
 {
 	struct dp_flow *f = &g.flows[idx];
-	const struct codec_frame_cache *was = f->cache;
+	const struct codec_frame_cache *was = flow_cache(f);
 	uint16_t ptime = f->ptime_ms;
 
-	if (p->cache && p->cache != f->cache) {
-		f->cache = p->cache;
-		f->payload_sums = sums;
+	if (p->cache && p->cache != was) {
+		f->cache_id = cache_id;
 		f->frame = 0;
 		f->dtmf = 0; /* an event being sent ends (its duration counts in the old codec's clock) */
 		if (params_clock(p))
 			f->rx.clock_rate = params_clock(p);
 	}
 	flow_apply(f, p);
-	if (!f->cache || !f->cache->nframes || !f->ptime_ms || (f->cache == was && f->ptime_ms == ptime))
+	if (!f->cache_id || !flow_cache(f)->nframes || !f->ptime_ms || (flow_cache(f) == was && f->ptime_ms == ptime))
 		return;
 	if (f->in_wheel >= 2) /* its class is of the old interval */
 		pclass_remove(lc, idx);
@@ -734,6 +759,7 @@ static void cmd_delete(struct dp_lcore *lc, uint32_t idx)
 	release_held(idx);
 	f->active = 0;
 	f->srtp = f->rx_srtp = 0;
+	tx_slow_update(f);
 	g.cold[idx].srtp_tx = g.cold[idx].srtp_rx = g.cold[idx].srtp_rx_prev = NULL;
 }
 
@@ -752,17 +778,18 @@ static void cmd_rekey(uint32_t idx, srtp_t tx, srtp_t rx)
 		c->srtp_prev_left = DP_SRTP_WINDOW;
 	}
 	f->srtp = f->rx_srtp = c->srtp_tx && c->srtp_rx;
+	tx_slow_update(f);
 }
 
 static void cmd_run(struct dp_lcore *lc, const struct dp_cmd *c, uint64_t now)
 {
 	switch (c->type) {
 	case DP_CMD_ADD:
-		cmd_add(lc, c->flow, &c->u.fp, c->payload_sums, c->srtp_tx, c->srtp_rx, now);
+		cmd_add(lc, c->flow, &c->u.fp, c->cache_id, c->srtp_tx, c->srtp_rx, now);
 		break;
 	case DP_CMD_MODIFY:
 		if (g.flows[c->flow].active) {
-			cmd_modify(lc, c->flow, &c->u.fp, c->payload_sums, now);
+			cmd_modify(lc, c->flow, &c->u.fp, c->cache_id, now);
 			if (c->srtp_tx || c->srtp_rx)
 				cmd_rekey(c->flow, c->srtp_tx, c->srtp_rx);
 		}
@@ -781,17 +808,18 @@ static void cmd_run(struct dp_lcore *lc, const struct dp_cmd *c, uint64_t now)
 		struct dp_flow *f = &g.flows[c->flow];
 		struct dp_flow_cold *cd = &g.cold[c->flow];
 
-		if (!f->active || !f->dtmf_pt || !f->cache || f->dtmf) {
+		if (!f->active || !f->dtmf_pt || !f->cache_id || f->dtmf) {
 			lc->dtmf_refused++;
 			break;
 		}
 		cd->dtmf_event = c->u.dtmf.event;
 		cd->dtmf_volume = c->u.dtmf.volume & 0x3f;
-		cd->dtmf_total = (uint32_t)((uint64_t)c->u.dtmf.duration_ms * f->cache->clock_rate / 1000);
+		cd->dtmf_total = (uint32_t)((uint64_t)c->u.dtmf.duration_ms * flow_cache(f)->clock_rate / 1000);
 		cd->dtmf_elapsed = 0;
 		cd->dtmf_ends = 0;
 		cd->dtmf_ts = f->ts; /* the event starts where the next audio frame would have */
 		f->dtmf = 1;
+		tx_slow_update(f);
 		break;
 	}
 	case DP_CMD_INJECT: {
@@ -848,8 +876,11 @@ static void tx_flush(struct dp_lcore *lc)
 {
 	uint16_t sent;
 
-	if (!g.port.loops_back)
-		tx_keep_local(lc);
+	if (lc->txq_maybe_local) { /* else every queued frame came from tx_plain */
+		if (!g.port.loops_back)
+			tx_keep_local(lc);
+		lc->txq_maybe_local = false;
+	}
 	if (!lc->ntx)
 		return;
 	sent = rte_eth_tx_burst(g.port.port_id, lc->queue, lc->txq, (uint16_t)lc->ntx);
@@ -867,7 +898,8 @@ static inline bool tx_backlogged(struct dp_lcore *lc)
 	return lc->ntx >= DP_BURST;
 }
 
-static inline void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m)
+/* Queues a frame known not to be for our own MAC (tx_plain's: tx_slow keeps those off it). */
+static inline void tx_queue_remote(struct dp_lcore *lc, struct rte_mbuf *m)
 {
 	if (unlikely(lc->ntx == DP_TXQ_MAX)) {
 		tx_flush(lc);
@@ -882,6 +914,13 @@ static inline void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m)
 	lc->txq[lc->ntx++] = m;
 	if (lc->ntx >= DP_BURST)
 		tx_flush(lc);
+}
+
+/* Queues a frame for the port (one for our own MAC is received in the next pass instead: tx_keep_local). */
+static inline void tx_queue(struct dp_lcore *lc, struct rte_mbuf *m)
+{
+	lc->txq_maybe_local = true;
+	tx_queue_remote(lc, m);
 }
 
 /* At stop: what the port never took is dropped and counted. */
@@ -1083,21 +1122,21 @@ static inline void tx_offload(struct rte_mbuf *m)
 	m->l3_len = DP_IP_HLEN;
 }
 
-/* After frame fr's turn (sent, lost or DTX): the next frame is due one ptime later, with no impairment delay
- * unless the caller gives it one. */
-static inline void tx_next_frame(struct dp_flow *f, const struct codec_frame *fr)
+/* After frame fr of cache c's turn (sent, lost or DTX): the next frame is due one ptime later (the caller sets
+ * its impairment delay). */
+static inline void tx_next_frame(struct dp_flow *f, const struct codec_frame_cache *c, const struct codec_frame *fr)
 {
 	f->ts += fr->ts_inc;
-	if (++f->frame == f->cache->nframes)
+	if (++f->frame == c->nframes)
 		f->frame = 0;
 	f->nominal_tsc += f->ptime_tsc;
-	f->delay_tsc = 0;
 }
 
 static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const struct codec_frame *fr)
 {
 	struct rte_mbuf *m = tx_mbuf(lc);
-	uint16_t len;
+	const uint8_t *payload = flow_cache(f)->data + fr->offset;
+	uint16_t len, sum = flow_sums(f)[f->frame];
 
 	if (!m)
 		return NULL;
@@ -1107,12 +1146,12 @@ static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const s
 		uint8_t el = dp_ext_txtime(ext, f->owd_ext, ntp_now(tsc_to_ns(f->nominal_tsc)));
 
 		len = dp_build_rtp_ext(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan, lc->ip_id++,
-				       fr->flags & CODEC_FRAME_MARKER, ext, el, f->cache->data + fr->offset, fr->len,
-				       f->payload_sums[f->frame], !g.port.tx_csum_offload);
+				       fr->flags & CODEC_FRAME_MARKER, ext, el, payload, fr->len, sum,
+				       !g.port.tx_csum_offload);
 	} else {
 		len = dp_build_rtp_fast(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan, lc->ip_id++,
-					fr->flags & CODEC_FRAME_MARKER, f->cache->data + fr->offset, fr->len,
-					f->payload_sums[f->frame], !g.port.tx_csum_offload);
+					fr->flags & CODEC_FRAME_MARKER, payload, fr->len, sum,
+					!g.port.tx_csum_offload);
 	}
 	m->data_len = m->pkt_len = len;
 	if (g.port.tx_csum_offload)
@@ -1163,8 +1202,8 @@ static void tx_dtmf(struct dp_lcore *lc, uint32_t idx, uint32_t ts_inc)
 		if (f->srtp && !tx_srtp(lc, idx, m, false)) {
 			rte_pktmbuf_free(m);
 		} else {
-			f->tx_packets++;
-			f->tx_bytes += DP_RTP_HLEN + sizeof(pl);
+			f->tx_unsent--; /* a packet sent */
+			dp_flow_add_tx_bytes(f, DP_RTP_HLEN + sizeof(pl));
 			tx_queue(lc, m);
 		}
 	}
@@ -1182,11 +1221,11 @@ static void tx_dtmf(struct dp_lcore *lc, uint32_t idx, uint32_t ts_inc)
  * timestamp jump, not a loss), and are counted (tx_late_skipped).  Returns the lateness that remains. */
 static uint64_t tx_skip(struct dp_lcore *lc, struct dp_flow *f, uint64_t now)
 {
-	const struct codec_frame_cache *c = f->cache;
+	const struct codec_frame_cache *c = flow_cache(f);
 	uint64_t late = now - (f->nominal_tsc + f->delay_tsc);
 	/* 32-bit divisions where they fit (lateness under ~1.6 s): much cheaper than 64-bit ones */
 	uint64_t k = late >> 32 ? late / f->ptime_tsc : (uint32_t)late / f->ptime_tsc, rest = k;
-	const uint16_t *x = f->payload_sums + c->nframes; /* payload_sums(): uniform step, cycle advance */
+	const uint16_t *x = flow_sums(f) + c->nframes; /* cache_id_of(): uniform step, cycle advance */
 
 	/* O(1) for constant-rate caches, at most one pass over the cache otherwise: an lcore that is behind for
 	 * good (more flows than it can send) skips on every visit, so this must stay cheap */
@@ -1204,6 +1243,7 @@ static uint64_t tx_skip(struct dp_lcore *lc, struct dp_flow *f, uint64_t now)
 			f->frame = 0;
 	}
 	f->tx_index += (uint32_t)k;
+	f->tx_unsent += (uint32_t)k;
 	f->nominal_tsc += k * f->ptime_tsc;
 	lc->tx_skipped += k;
 	return tsc_to_ns(now - (f->nominal_tsc + f->delay_tsc));
@@ -1215,7 +1255,7 @@ static uint64_t tx_skip(struct dp_lcore *lc, struct dp_flow *f, uint64_t now)
 static void tx_packet(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 {
 	struct dp_flow *f = &g.flows[idx];
-	const struct codec_frame_cache *c = f->cache;
+	const struct codec_frame_cache *c = flow_cache(f);
 	const struct codec_frame *fr;
 	uint64_t late_ns = tsc_to_ns(now - (f->nominal_tsc + f->delay_tsc));
 
@@ -1228,6 +1268,8 @@ static void tx_packet(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 	const struct dp_impair *im = &lc->impair[f->impair];
 	unsigned act = DP_IMP_SEND;
 	uint32_t k = f->tx_index++;
+
+	f->tx_unsent++; /* until a packet is sent */
 
 	if (f->dtmf && (f->dir & DP_FLOW_SEND) && tx_resolve(lc, f, k, now)) {
 		tx_dtmf(lc, idx, fr->ts_inc);
@@ -1247,8 +1289,8 @@ static void tx_packet(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 			struct rte_mbuf *m = tx_build(lc, f, fr), *d = NULL;
 
 			if (m) {
-				f->tx_packets++;
-				f->tx_bytes += fr->len + DP_RTP_HLEN + (f->owd_ext ? DP_EXT_TXTIME_LEN : 0);
+				f->tx_unsent--;
+				dp_flow_add_tx_bytes(f, fr->len + DP_RTP_HLEN + (f->owd_ext ? DP_EXT_TXTIME_LEN : 0));
 			}
 			if (m && (act & DP_IMP_DUP) && !(act & DP_IMP_REORDER)) {
 				d = rte_pktmbuf_copy(m, g.port.pool, 0, UINT32_MAX);
@@ -1274,24 +1316,31 @@ static void tx_packet(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 		}
 		f->seq++;
 	}
-	tx_next_frame(f, fr);
+	tx_next_frame(f, c, fr);
+	f->delay_tsc = 0;
 	if ((lc->impair_on & (1u << f->impair)) && im->jitter_us)
 		f->delay_tsc = (uint32_t)(g.tsc_hz * dp_impair_delay_us(im, idx, f->tx_index) / 1000000);
+	tx_slow_update(f); /* DTMF ended, a packet held or let go, a MAC resolved, a delay */
 }
 
 /* tx_packet()'s common case in a straight line, for the send loops: a flow that sends an audio frame (not DTX)
- * with no DTMF event, SRTP, TX-time extension or impairment profile, to a MAC given by the control plane, less
- * than DP_TX_SKIP_NS behind.  The same packet and the same state changes as tx_packet(); false, with nothing
- * done, for anything else (tx_packet() then handles it). */
+ * with no DTMF event, SRTP, TX-time extension or impairment profile, to a MAC given by the control plane (not our
+ * own), less than DP_TX_SKIP_NS behind.  The same packet and the same state changes as tx_packet(), from line 3 of
+ * the flow only (tx_slow sums up what line 2 would say); false, with nothing done, for anything else (tx_packet()
+ * then handles it). */
 static inline __attribute__((always_inline)) bool tx_plain(struct dp_lcore *lc, struct dp_flow *f, uint64_t now)
 {
-	const struct codec_frame_cache *c = f->cache;
-	const struct codec_frame *fr = &c->frames[f->frame];
-	uint64_t late_ns = tsc_to_ns(now - (f->nominal_tsc + f->delay_tsc));
+	const struct codec_frame_cache *c;
+	const struct codec_frame *fr;
+	uint64_t late_ns;
 	struct rte_mbuf *m;
 
-	if ((f->dtmf | f->srtp | f->owd_ext | f->held | (f->mac_ok ^ 1) | (fr->flags & CODEC_FRAME_DTX)) ||
-	    !(f->dir & DP_FLOW_SEND) || (lc->impair_on & (1u << f->impair)) || late_ns > DP_TX_SKIP_NS)
+	if (f->tx_slow | ((lc->impair_on >> f->impair) & 1))
+		return false;
+	c = g.sums[f->cache_id].cache;
+	fr = &c->frames[f->frame];
+	late_ns = tsc_to_ns(now - f->nominal_tsc); /* no delay_tsc: tx_slow */
+	if ((fr->flags & CODEC_FRAME_DTX) || late_ns > DP_TX_SKIP_NS)
 		return false;
 	lc->pace_hist[pacing_bucket(late_ns)]++;
 	if (late_ns > lc->pace_max_ns)
@@ -1301,24 +1350,25 @@ static inline __attribute__((always_inline)) bool tx_plain(struct dp_lcore *lc, 
 	if (likely(m != NULL)) {
 		uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
 		bool marker = fr->flags & CODEC_FRAME_MARKER;
+		uint16_t sum = g.sums[f->cache_id].sums[f->frame];
 
 		/* untagged with checksums in software (the virtual devices) built with those two known */
 		if (likely(!g.cfg.vlan && !g.port.tx_csum_offload))
 			m->data_len = m->pkt_len = dp_build_rtp_fast(d, f, g.mac, 0, lc->ip_id++, marker,
-								     c->data + fr->offset, fr->len,
-								     f->payload_sums[f->frame], true);
+								     c->data + fr->offset, fr->len, sum, true);
 		else
 			m->data_len = m->pkt_len = dp_build_rtp_fast(d, f, g.mac, g.cfg.vlan, lc->ip_id++, marker,
-								     c->data + fr->offset, fr->len,
-								     f->payload_sums[f->frame], !g.port.tx_csum_offload);
+								     c->data + fr->offset, fr->len, sum,
+								     !g.port.tx_csum_offload);
 		if (g.port.tx_csum_offload)
 			tx_offload(m);
-		f->tx_packets++;
-		f->tx_bytes += fr->len + DP_RTP_HLEN;
-		tx_queue(lc, m);
+		dp_flow_add_tx_bytes(f, fr->len + DP_RTP_HLEN);
+		tx_queue_remote(lc, m);
+	} else {
+		f->tx_unsent++;
 	}
 	f->seq++;
-	tx_next_frame(f, fr);
+	tx_next_frame(f, c, fr);
 	return true;
 }
 
@@ -1420,9 +1470,10 @@ static bool pclass_send(struct dp_lcore *lc, const uint32_t *due, const uint64_t
 			break;
 		if (f->nominal_tsc > now) /* its first packet is a lap later */
 			continue;
-		if (!tx_plain(lc, f, t))
-			tx_packet(lc, idx, t);
-		if (f->delay_tsc || (int64_t)(f->nominal_tsc - lap[i]) <= 0 || tx_jittered(lc, f)) {
+		/* a plain packet leaves no delay and has no impairment profile: only line 3 is read */
+		if (tx_plain(lc, f, t) ? (int64_t)(f->nominal_tsc - lap[i]) <= 0
+				       : (tx_packet(lc, idx, t), f->delay_tsc || (int64_t)(f->nominal_tsc - lap[i]) <= 0 ||
+								 tx_jittered(lc, f))) {
 			pclass_remove(lc, idx);
 			wheel_insert(lc, idx, f->nominal_tsc + f->delay_tsc);
 		}
@@ -1497,7 +1548,7 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 		if (!tx_step(lc, due, i, ndue, &t))
 			break;
 		f->in_wheel = 0;
-		if (!f->active || !f->cache)
+		if (!f->active || !f->cache_id)
 			continue;
 		if (f->nominal_tsc + f->delay_tsc > now) { /* later in this slot, or a later revolution */
 			tx_schedule(lc, idx, now);
@@ -1553,10 +1604,10 @@ static void rtcp_send(struct dp_lcore *lc, uint32_t idx, uint64_t now_ns)
 	}
 	r.cname = cname;
 	r.ntp = ntp_now(now_ns);
-	r.sender = f->tx_packets != c->tx_at_report;
+	r.sender = dp_flow_tx_packets(f) != c->tx_at_report;
 	r.rtp_ts = f->ts;
-	r.packets = f->tx_packets;
-	r.octets = (uint32_t)(f->tx_bytes - (uint64_t)f->tx_packets * DP_RTP_HLEN);
+	r.packets = dp_flow_tx_packets(f);
+	r.octets = (uint32_t)(dp_flow_tx_bytes(f) - (uint64_t)r.packets * DP_RTP_HLEN);
 	if (f->rx.have_ssrc) {
 		struct dp_rx_report rep;
 		uint64_t rcv, exp_i, rcv_i;
@@ -1578,7 +1629,7 @@ static void rtcp_send(struct dp_lcore *lc, uint32_t idx, uint64_t now_ns)
 			r.dlsr = (uint32_t)(((now_ns - c->lsr_arrival_ns) << 16) / 1000000000ull);
 		}
 	}
-	c->tx_at_report = f->tx_packets;
+	c->tx_at_report = dp_flow_tx_packets(f);
 	m->data_len = m->pkt_len = dp_build_rtcp(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan,
 						  lc->ip_id++, &r);
 	if (f->srtp && !tx_srtp(lc, idx, m, true)) {
@@ -2226,6 +2277,7 @@ void dp_engine_stop(void)
 		release_held(i);
 		g.flows[i].in_wheel = 0;
 		g.flows[i].active = 0;
+		g.flows[i].tx_slow = 1;
 	}
 	memset(g.port_map, 0, (size_t)(g.cfg.n_media_ips ? g.cfg.n_media_ips : 1) << 16 << 2);
 	for (unsigned i = 0; g.steer && i < g.port.nlcores * g.port.nlcores; i++) {
@@ -2270,19 +2322,26 @@ static int send_cmd(unsigned lcore, const struct dp_cmd *c)
 	return 0;
 }
 
-/* The UDP checksum of a cached frame's payload never changes: summed once per cache, on the control plane. */
-static const uint16_t *payload_sums(const struct codec_frame_cache *c)
+/* The UDP checksum of a cached frame's payload never changes: summed once per cache, on the control plane.
+ * Returns the cache's index in g.sums (its id for the flows), 0 when the table is full or out of memory. */
+static uint16_t cache_id_of(const struct codec_frame_cache *c)
 {
+	unsigned id = 0;
 	uint16_t *s;
 
-	for (unsigned i = 0; i < g.nsums; i++)
+	if (!g.nsums)
+		g.nsums = 1; /* entry 0: no cache */
+	for (unsigned i = 1; i < g.nsums; i++) {
 		if (g.sums[i].cache == c)
-			return g.sums[i].sums;
-	if (g.nsums == DP_MAX_CACHES)
-		return NULL;
+			return (uint16_t)i;
+		if (!id && !g.sums[i].cache)
+			id = i;
+	}
+	if (!id && g.nsums == DP_MAX_CACHES + 1)
+		return 0;
 	s = malloc((c->nframes + DP_SUMS_EXTRA) * sizeof(*s));
 	if (!s)
-		return NULL;
+		return 0;
 	uint32_t cycle = 0, uniform = c->nframes ? c->frames[0].ts_inc : 0;
 	for (uint32_t i = 0; i < c->nframes; i++) {
 		s[i] = (uint16_t)~dp_csum_fold(dp_csum_add(0, c->data + c->frames[i].offset, c->frames[i].len));
@@ -2295,9 +2354,11 @@ static const uint16_t *payload_sums(const struct codec_frame_cache *c)
 	s[c->nframes] = uniform <= 0xffff ? (uint16_t)uniform : 0;
 	s[c->nframes + 1] = (uint16_t)cycle;
 	s[c->nframes + 2] = (uint16_t)(cycle >> 16);
-	g.sums[g.nsums].cache = c;
-	g.sums[g.nsums++].sums = s;
-	return s;
+	if (!id)
+		id = g.nsums++;
+	g.sums[id].sums = s;
+	g.sums[id].cache = c;
+	return (uint16_t)id;
 }
 
 /* Sessions replaced or deleted are freed once their lcore has applied the command that let go of them. */
@@ -2367,8 +2428,8 @@ static int flow_cmd(uint32_t type, uint32_t flow, const struct dp_flow_params *p
 				 (!p->ptime_ms && (!p->cache->ptime_ms || p->cache->ptime_ms > DP_PTIME_MAX_MS))))
 			return -EINVAL;
 		if (p->cache && type != DP_CMD_DELETE) {
-			c.payload_sums = payload_sums(p->cache);
-			if (!c.payload_sums)
+			c.cache_id = cache_id_of(p->cache);
+			if (!c.cache_id)
 				return -ENOMEM;
 		}
 		if (p->srtp) {
@@ -2503,13 +2564,14 @@ void dp_proto_totals(struct dp_proto_totals *out)
 
 void dp_cache_forget(const struct codec_frame_cache *c)
 {
-	for (unsigned i = 0; i < g.nsums; i++) {
+	for (unsigned i = 1; i < g.nsums; i++) {
 		if (g.sums[i].cache != c)
 			continue;
 		for (int k = 0; k < 200000 && dp_engine_running() && !dp_commands_done(); k++)
 			usleep(50);
 		free(g.sums[i].sums);
-		g.sums[i] = g.sums[--g.nsums];
+		g.sums[i].sums = NULL;
+		g.sums[i].cache = NULL; /* its index is given to the next new cache */
 		return;
 	}
 }
@@ -2530,8 +2592,8 @@ static void flow_copy(uint32_t flow, struct dp_flow_snapshot *out)
 	const struct dp_flow_cold *c = &g.cold[flow];
 
 	out->rx = f->rx;
-	out->tx_packets = f->tx_packets;
-	out->tx_bytes = f->tx_bytes;
+	out->tx_packets = dp_flow_tx_packets(f);
+	out->tx_bytes = dp_flow_tx_bytes(f);
 	out->imp_lost = c->imp_lost;
 	out->imp_dup = c->imp_dup;
 	out->imp_reordered = c->imp_reordered;
