@@ -110,8 +110,9 @@ static inline uint16_t dp_csum_fold16(uint64_t s)
 	return (uint16_t)s;
 }
 
-/* A payload copy inlined for the frame sizes of voice codecs: 16-byte moves and an overlapping last one (a
- * library call costs more than the copy at 160 bytes). */
+/* A payload copy inlined for the frame sizes of voice codecs: 32 bytes (two 16-byte moves) a loop turn, and an
+ * overlapping last 32, or two overlapping 16-byte moves under 32 bytes (a library call costs more than the copy
+ * at 160 bytes). */
 static inline __attribute__((always_inline)) void dp_copy_payload(uint8_t *dst, const uint8_t *src, size_t len)
 {
 	size_t i;
@@ -120,9 +121,14 @@ static inline __attribute__((always_inline)) void dp_copy_payload(uint8_t *dst, 
 		memcpy(dst, src, len);
 		return;
 	}
-	for (i = 0; i + 16 < len; i += 16)
-		memcpy(dst + i, src + i, 16);
-	memcpy(dst + len - 16, src + len - 16, 16);
+	if (len < 32) {
+		memcpy(dst, src, 16);
+		memcpy(dst + len - 16, src + len - 16, 16);
+		return;
+	}
+	for (i = 0; i + 32 < len; i += 32)
+		memcpy(dst + i, src + i, 32);
+	memcpy(dst + len - 32, src + len - 32, 32);
 }
 
 static inline __attribute__((always_inline)) uint16_t dp_build_rtp_fast(uint8_t *buf, const struct dp_flow *f, const uint8_t src_mac[6],

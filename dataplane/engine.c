@@ -248,6 +248,7 @@ static struct {
 	uint32_t wheel_mask;
 	uint32_t pcap;            /* entries per slot of the periodic schedule */
 	uint64_t skip_tsc;        /* DP_TX_SKIP_NS in TSC ticks */
+	uint64_t mbuf_rearm;      /* a sent mbuf's rearm_data (tx_mbuf) */
 	/* Software steering between lcores: RSS spreads a flow's packets by 5-tuple, not by owner.
 	 * steer[src * lcores + dst] carries mbufs from lcore src to lcore dst, their arrival time in a dynfield. */
 	struct rte_ring **steer;
@@ -1107,8 +1108,10 @@ static inline __attribute__((always_inline)) struct rte_mbuf *tx_mbuf(struct dp_
 	/* the header of the buffer after next (for writing): it arrives while this one and the next are built */
 	if (lc->nstash >= 2)
 		__builtin_prefetch(lc->stash[lc->nstash - 2], 1, 3);
-	m->data_off = (uint16_t)RTE_MIN((uint16_t)RTE_PKTMBUF_HEADROOM, m->buf_len);
-	m->ol_flags &= RTE_MBUF_F_EXTERNAL;
+	/* data_off, refcnt, nb_segs and port in one store, as a PMD's RX rearm writes them; the pool's buffers
+	 * are its own (no external ones), so no offload flag is kept */
+	memcpy(&m->rearm_data, &g.mbuf_rearm, sizeof(g.mbuf_rearm));
+	m->ol_flags = 0;
 	m->packet_type = 0;
 	m->vlan_tci = 0;
 	return m;
@@ -1374,7 +1377,7 @@ static inline __attribute__((always_inline)) bool tx_plain(struct dp_lcore *lc, 
 
 /* Works through what is due, in two stages so that the flow records (scattered over a table of up to millions)
  * arrive from memory in parallel: first the due flows are listed (about DP_TX_BUDGET in all, so that RX keeps
- * up), then the list is worked with each flow's two TX lines prefetched DP_TX_AHEAD flows in advance.
+ * up), then the list is worked with each flow's line 3 prefetched DP_TX_AHEAD flows in advance.
  *   - The periodic schedule: each class's walker lists the entries whose time in the current lap has come, in
  *     phase order, at most one lap per pass.  A flow sent from there stays where it is; one that fell a period
  *     or more behind (or whose impairment now delays packets) moves to the wheel, which catches it up.
@@ -1386,10 +1389,7 @@ static inline __attribute__((always_inline)) bool tx_plain(struct dp_lcore *lc, 
 
 static inline void tx_prefetch_flow(uint32_t idx)
 {
-	const char *f = (const char *)&g.flows[idx];
-
-	rte_prefetch0(f + 128);
-	rte_prefetch0(f + 192);
+	rte_prefetch0(&g.flows[idx].nominal_tsc); /* line 3: all a plain packet needs */
 }
 
 /* A walker more than DP_TX_SKIP_NS behind (a stalled lcore) skips whole laps to the present, as its flows do
@@ -2150,6 +2150,13 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 			return rc;
 	}
 	g.port = *ctx;
+	{
+		struct rte_mbuf mb = { .nb_segs = 1, .port = RTE_MBUF_PORT_INVALID };
+
+		mb.data_off = (uint16_t)RTE_MIN((unsigned)RTE_PKTMBUF_HEADROOM, rte_pktmbuf_data_room_size(ctx->pool));
+		rte_mbuf_refcnt_set(&mb, 1);
+		memcpy(&g.mbuf_rearm, &mb.rearm_data, sizeof(g.mbuf_rearm));
+	}
 	memcpy(g.lcore_ids, ctx->lcore_ids, ctx->nlcores * sizeof(unsigned));
 	g.port.lcore_ids = g.lcore_ids;
 	rte_eth_macaddr_get(ctx->port_id, &mac);

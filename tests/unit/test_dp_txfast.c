@@ -129,7 +129,7 @@ static void check_csums(const uint8_t *b, unsigned len)
 START_TEST(builder_matches_reference)
 {
 	static const uint16_t vlans[] = { 0, 100, 4095 };
-	static const uint16_t lens[] = { 160, 1, 15, 16, 17, 33, 80, 320, 513, 1200 };
+	static const uint16_t lens[] = { 160, 1, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 80, 161, 320, 512, 513, 1200 };
 	static const uint16_t seqs[] = { 0, 1, 0x7fff, 0xfffe, 0xffff };
 	static const uint32_t tss[] = { 0, 0xffffff60u, 0xffffffffu, 0x12345678u };
 	static const uint16_t ids[] = { 0, 1, 0xffff };
@@ -176,7 +176,7 @@ START_TEST(builder_matches_reference)
 					ck_assert(memcmp(a, b, lb) == 0);
 					n++;
 				}
-	ck_assert_uint_eq(n, 3 * 10 * 5 * 4);
+	ck_assert_uint_eq(n, 3 * (sizeof(lens) / sizeof(lens[0])) * 5 * 4);
 }
 END_TEST
 
@@ -201,6 +201,37 @@ START_TEST(builder_udp_zero_is_all_ones)
 	ck_assert_uint_eq(a[40] << 8 | a[41], 0xffff);
 	ck_assert(memcmp(a, b, la) == 0);
 	check_csums(a, la);
+}
+END_TEST
+
+/* A flow's TX counters kept in halves (line 3 of the flow holds the low 32 bits of the bytes): the carry into the
+ * high half, and packets as tx_index less what was not sent. */
+START_TEST(tx_counters_carry)
+{
+	struct dp_flow f = { 0 };
+
+	f.tx_bytes_lo = 0xffffff00u;
+	dp_flow_add_tx_bytes(&f, 0xff);
+	ck_assert_uint_eq(dp_flow_tx_bytes(&f), 0xffffffffull);
+	dp_flow_add_tx_bytes(&f, 1);
+	ck_assert_uint_eq(dp_flow_tx_bytes(&f), 0x100000000ull);
+	dp_flow_add_tx_bytes(&f, 0xfffffffeu);
+	ck_assert_uint_eq(dp_flow_tx_bytes(&f), 0x1fffffffeull);
+	dp_flow_add_tx_bytes(&f, 214);
+	ck_assert_uint_eq(dp_flow_tx_bytes(&f), 0x1fffffffeull + 214);
+	f.tx_bytes_hi = 0xffffffffu;
+	f.tx_bytes_lo = 0;
+	dp_flow_add_tx_bytes(&f, 7);
+	ck_assert_uint_eq(dp_flow_tx_bytes(&f), 0xffffffff00000007ull);
+
+	/* 5 frames scheduled, 2 of them not sent, and one DTMF packet on top: 4; across the 32-bit wrap too */
+	f.tx_index = 5;
+	f.tx_unsent = 2;
+	f.tx_unsent--;
+	ck_assert_uint_eq(dp_flow_tx_packets(&f), 4);
+	f.tx_index = 3;
+	f.tx_unsent = 0xfffffffeu; /* tx_index wrapped after 2^32 frames, 2 packets more than frames (DTMF) */
+	ck_assert_uint_eq(dp_flow_tx_packets(&f), 5);
 }
 END_TEST
 
@@ -380,6 +411,7 @@ int main(void)
 
 	tcase_add_test(tb, builder_matches_reference);
 	tcase_add_test(tb, builder_udp_zero_is_all_ones);
+	tcase_add_test(tb, tx_counters_carry);
 	suite_add_tcase(s, tb);
 	/* one EAL per process: each engine case runs in its own forked child (Check's default) */
 	tcase_set_timeout(te, 60);
