@@ -137,7 +137,10 @@ static inline __attribute__((always_inline)) uint16_t dp_build_rtp_fast(uint8_t 
 {
 	unsigned l2 = vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN;
 	uint8_t *ip = buf + l2, *udp = ip + DP_IP_HLEN, *rtp = udp + DP_UDP_HLEN;
-	uint32_t udp_len = DP_UDP_HLEN + DP_RTP_HLEN + payload_len, tot = DP_IP_HLEN + udp_len;
+	/* 64-bit, as they go into the 64-bit header words: where the compiler keeps one on the stack it reloads it
+	 * whole from a whole store (a 64-bit load of a 32-bit store cannot be forwarded: it waits for the store to
+	 * reach the cache, the costliest stall of the path when it happened) */
+	uint64_t udp_len = DP_UDP_HLEN + DP_RTP_HLEN + (uint64_t)payload_len, tot = DP_IP_HLEN + udp_len;
 	uint32_t w0 = 0x4500u | (uint32_t)(f->dscp & 0x3f) << 2, rtp0 = 0x8000u | (marker ? 0x80u : 0) | (f->pt & 0x7fu);
 	uint16_t ipc = 0, uc;
 
