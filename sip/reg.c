@@ -210,27 +210,34 @@ static void on_refresh(struct cp_loop *loop, void *arg)
 		fail(r, 503);
 }
 
+/* Our binding in a Contact of the registrar's answer: our user at our address and port (an IPv6 host is in
+ * brackets in the URI, not in the transport's address; a port left out is the scheme's default). */
+static bool our_binding(const struct sip_reg *r, const struct sip_uri *u)
+{
+	struct sip_str host = u->host;
+	const char *ip = sip_tp_local_ip(r->tp);
+	uint16_t port = u->port ? u->port : u->scheme == SIP_SCHEME_SIPS ? 5061 : 5060;
+
+	if (host.len >= 2 && host.p[0] == '[') {
+		host.p++;
+		host.len -= 2;
+	}
+	return sip_str_eq(u->user, r->user) && port == sip_tp_port(r->tp) && host.len == strlen(ip) &&
+	       strncasecmp(host.p, ip, host.len) == 0;
+}
+
 /* The interval granted to our binding: its Contact expires parameter, else the Expires header. */
 static uint32_t granted(const struct sip_reg *r, const struct sip_msg *m)
 {
-	char mine[REG_FIELD_MAX + 80];
-	struct sip_builder b = { .buf = mine, .cap = sizeof(mine) - 1 };
 	uint32_t v = r->expires;
 	const char *why;
 
-	sip_build_cstr(&b, r->user);
-	sip_build_lit(&b, "@");
-	sip_build_cstr(&b, sip_tp_local_ip(r->tp));
-	sip_build_lit(&b, ":");
-	sip_build_uint(&b, sip_tp_port(r->tp));
-	mine[b.len] = '\0';
 	for (const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_CONTACT); h; h = sip_msg_next_hdr(m, h)) {
 		struct sip_str rest = h->value, elem, ex;
 		struct sip_addr a;
 
 		while (sip_next_value(&rest, &elem) > 0)
-			if (sip_parse_addr(elem, &a, &why) == 0 && a.uri.user.len &&
-			    memmem(a.uri_str.p, a.uri_str.len, mine, strlen(mine)) &&
+			if (sip_parse_addr(elem, &a, &why) == 0 && our_binding(r, &a.uri) &&
 			    sip_param_get(a.params, "expires", &ex) && sip_parse_uint(ex, SIP_MAX_EXPIRES, &v, &why) == 0)
 				return v;
 	}

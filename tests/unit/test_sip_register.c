@@ -22,6 +22,8 @@ static struct {
 	bool stale_on_refresh;
 	const char *realm;          /* NULL: test.example */
 	const char *realm_on_refresh; /* the realm changes once a binding exists: a fresh challenge with it */
+	uint32_t grant;             /* nonzero: the binding gets this interval, listed after another user's
+				     * binding at the same address whose name ends with ours, with a longer interval */
 	unsigned nonce_gen;
 	char nonce[32];
 	unsigned registers, authorized_ok, stale_sent, binding_expires, bindings;
@@ -86,6 +88,16 @@ static void srv_request(void *arg, struct sip_txn *st, const struct sip_msg *req
 	}
 	reg_srv.bindings = 1;
 	reg_srv.binding_expires = expires;
+	if (reg_srv.grant) {
+		struct sip_addr a;
+		/* <sip:alice@HOST:PORT> → the decoy <sip:malice@HOST:PORT> first, then ours */
+		ck_assert_int_eq(sip_parse_addr(ch->value, &a, &why), 0);
+		snprintf(extra, sizeof(extra), "Contact: <sip:m%.*s@%.*s:%u>;expires=%u, <%.*s>;expires=%u\r\n",
+			 (int)a.uri.user.len, a.uri.user.p, (int)a.uri.host.len, a.uri.host.p, a.uri.port,
+			 expires + 100, (int)a.uri_str.len, a.uri_str.p, reg_srv.grant);
+		sip_txn_respond_simple(st, 200, "srv", extra);
+		return;
+	}
 	snprintf(extra, sizeof(extra), "Contact: %.*s;expires=%u\r\n", (int)ch->value.len, ch->value.p, expires);
 	sip_txn_respond_simple(st, 200, "srv", extra);
 }
@@ -230,6 +242,46 @@ START_TEST(ha1_follows_the_realm)
 }
 END_TEST
 
+/* The interval granted is read from our own binding in the 200's Contact list (no Expires header here): matched
+ * by user, host and port, so another user's binding whose name merely ends with ours is not taken, and an IPv6
+ * host (in brackets in the URI) is recognised as ours. */
+static void granted_from_our_binding(const char *ip)
+{
+	struct cp_loop *loop = cp_loop_new();
+	struct sip_udp *srv = sip_udp_start(loop, ip, 0, &srv_ops, NULL);
+	struct sip_udp *cli = sip_udp_start(loop, ip, 0, &cli_ops, NULL);
+	struct sip_reg_config cfg = { .domain = "test.example", .user = "alice", .password = "s3cret", .expires = 600 };
+	struct sip_reg *r;
+
+	memset(&reg_srv, 0, sizeof(reg_srv));
+	reg_srv.password = "s3cret";
+	reg_srv.grant = 300;
+	ck_assert_ptr_nonnull(srv);
+	ck_assert_ptr_nonnull(cli);
+	sip_addr_from(&cfg.dst, ip, sip_udp_port(srv));
+	r = sip_reg_new(sip_udp_tp(cli), &cfg, NULL, NULL);
+	ck_assert_int_eq(sip_reg_start(r), 0);
+	run_until(loop, r, settled, 5000);
+	ck_assert_int_eq(sip_reg_stats(r)->state, SIP_REG_REGISTERED);
+	ck_assert_uint_eq(sip_reg_stats(r)->granted_s, 300);
+	sip_reg_free(r);
+	sip_udp_stop(cli);
+	sip_udp_stop(srv);
+	cp_loop_free(loop);
+}
+
+START_TEST(granted_from_our_binding_ipv4)
+{
+	granted_from_our_binding("127.0.0.1");
+}
+END_TEST
+
+START_TEST(granted_from_our_binding_ipv6)
+{
+	granted_from_our_binding("::1");
+}
+END_TEST
+
 START_TEST(wrong_password_fails_with_401)
 {
 	struct cp_loop *loop = cp_loop_new();
@@ -331,6 +383,8 @@ static Suite *reg_suite(void)
 	tcase_add_test(tc, register_challenge_423_refresh_unregister);
 	tcase_add_test(tc, wrong_password_fails_with_401);
 	tcase_add_test(tc, ha1_follows_the_realm);
+	tcase_add_test(tc, granted_from_our_binding_ipv4);
+	tcase_add_test(tc, granted_from_our_binding_ipv6);
 	suite_add_tcase(s, tc);
 	if (getenv("CALLMETER_SIP_REGISTRAR")) {
 		TCase *real = tcase_create("real registrar");
