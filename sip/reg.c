@@ -36,6 +36,7 @@ struct sip_reg {
 	uint32_t cseq;
 	uint32_t expires;             /* what we ask for next */
 	bool unregistering;
+	bool unreg_waits;             /* the unREGISTER waits for the final response to a refresh in flight */
 	bool built_ok;                /* the configured strings leave REGISTERs parsable: sip_tp_request_built */
 	uint8_t auth_tries, tries_423;
 	uint8_t nfallback, next_fallback;
@@ -269,8 +270,19 @@ static void on_response(struct sip_client_handler *h, struct sip_txn *ct, const 
 		return;
 	/* the transaction is done for us: forget it, so only an in-flight one ever points back here */
 	sip_txn_set_user(ct, NULL);
-	if (r->pending == ct)
-		r->pending = NULL;
+	if (r->pending != ct)
+		return;
+	r->pending = NULL;
+	if (r->unreg_waits) {
+		/* the refresh the unREGISTER waited for is answered: a challenge is answered by the unREGISTER
+		 * (r->unregistering makes it one) below, anything else sends it now */
+		r->unreg_waits = false;
+		if (m->status != 401 && m->status != 407) {
+			if (send_register(r) < 0)
+				fail(r, 503);
+			return;
+		}
+	}
 	r->st.last_status = m->status;
 	if (m->status < 300) {
 		r->st.ok++;
@@ -332,8 +344,10 @@ static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
 	struct sip_reg *r = (struct sip_reg *)h;
 
 	sip_txn_set_user(ct, NULL);
-	if (r->pending == ct)
-		r->pending = NULL;
+	if (r->pending != ct)
+		return;
+	r->pending = NULL;
+	r->unreg_waits = false; /* no answer to the refresh: the unREGISTER goes to the next destination, if any */
 	if (next_destination(r))
 		return;
 	/* no answer: 408; the connection failed (stream transports): 503 (RFC 3261 §8.1.3.1) */
@@ -432,6 +446,10 @@ int sip_reg_stop(struct sip_reg *r)
 	r->unregistering = true;
 	r->auth_tries = 0;
 	set_state(r, SIP_REG_UNREGISTERING);
+	if (r->pending) { /* a refresh in flight: one REGISTER at a time (RFC 3261 §10.2) */
+		r->unreg_waits = true;
+		return 0;
+	}
 	rc = send_register(r);
 	if (rc < 0)
 		fail(r, 503);

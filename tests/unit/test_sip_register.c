@@ -24,6 +24,10 @@ static struct {
 	const char *realm_on_refresh; /* the realm changes once a binding exists: a fresh challenge with it */
 	uint32_t grant;             /* nonzero: the binding gets this interval, listed after another user's
 				     * binding at the same address whose name ends with ours, with a longer interval */
+	bool hold_refresh;          /* a refresh (a REGISTER while a binding exists) is not answered until the
+				     * test calls answer_held() */
+	struct sip_txn *held;
+	unsigned overlapping;       /* REGISTERs that arrived while another was unanswered */
 	unsigned nonce_gen;
 	char nonce[32];
 	unsigned registers, authorized_ok, stale_sent, binding_expires, bindings;
@@ -55,6 +59,13 @@ static void srv_request(void *arg, struct sip_txn *st, const struct sip_msg *req
 	if (!st || req->method_id != SIP_REGISTER)
 		return;
 	reg_srv.registers++;
+	if (reg_srv.held)
+		reg_srv.overlapping++;
+	if (reg_srv.hold_refresh && reg_srv.bindings && eh && !sip_str_eq(eh->value, "0")) {
+		reg_srv.hold_refresh = false;
+		reg_srv.held = st;
+		return;
+	}
 	if (reg_srv.realm_on_refresh && reg_srv.bindings) {
 		reg_srv.realm = reg_srv.realm_on_refresh;
 		reg_srv.realm_on_refresh = NULL;
@@ -282,6 +293,72 @@ START_TEST(granted_from_our_binding_ipv6)
 }
 END_TEST
 
+/* A run that ends while a refresh is in flight: the unREGISTER waits for the refresh's final response (RFC 3261
+ * §10.2: one REGISTER at a time), and the refresh's 200 is not taken for the unREGISTER's.  With the refresh
+ * challenged instead, the unREGISTER goes out with the new credentials. */
+static void unregister_waits_for_refresh(unsigned held_status)
+{
+	struct cp_loop *loop = cp_loop_new();
+	struct sip_udp *srv = sip_udp_start(loop, "127.0.0.1", 0, &srv_ops, NULL);
+	struct sip_udp *cli = sip_udp_start(loop, "127.0.0.1", 0, &cli_ops, NULL);
+	struct sip_reg_config cfg = { .domain = "test.example", .user = "alice", .password = "s3cret", .expires = 2 };
+	struct sip_reg *r;
+	const struct sip_reg_stats *st;
+	char extra[128];
+	uint64_t t0;
+
+	memset(&reg_srv, 0, sizeof(reg_srv));
+	reg_srv.password = "s3cret";
+	reg_srv.hold_refresh = true;
+	sip_addr_from(&cfg.dst, "127.0.0.1", sip_udp_port(srv));
+	r = sip_reg_new(sip_udp_tp(cli), &cfg, NULL, NULL);
+	ck_assert_int_eq(sip_reg_start(r), 0);
+	run_until(loop, r, settled, 5000);
+	st = sip_reg_stats(r);
+	ck_assert_int_eq(st->state, SIP_REG_REGISTERED);
+	t0 = cm_now_ms();
+	while (!reg_srv.held && cm_now_ms() - t0 < 4000)
+		cp_loop_run_once(loop, 50);
+	ck_assert_ptr_nonnull(reg_srv.held);
+
+	ck_assert_int_eq(sip_reg_stop(r), 0);
+	ck_assert_int_eq(st->state, SIP_REG_UNREGISTERING);
+	t0 = cm_now_ms();
+	while (cm_now_ms() - t0 < 300) /* nothing may go out meanwhile */
+		cp_loop_run_once(loop, 50);
+	ck_assert_uint_eq(reg_srv.overlapping, 0);
+	ck_assert_int_eq(st->state, SIP_REG_UNREGISTERING);
+
+	struct sip_txn *held = reg_srv.held;
+	reg_srv.held = NULL;
+	if (held_status == 200) {
+		snprintf(extra, sizeof(extra), "Contact: <sip:alice@127.0.0.1:%u>;expires=2\r\n", sip_udp_port(cli));
+		sip_txn_respond_simple(held, 200, "srv", extra);
+	} else {
+		challenge(held, true);
+	}
+	run_until(loop, r, settled, 3000);
+	ck_assert_int_eq(st->state, SIP_REG_UNREGISTERED);
+	ck_assert_uint_eq(reg_srv.bindings, 0); /* the unREGISTER itself was answered */
+	ck_assert_uint_eq(reg_srv.overlapping, 0);
+	sip_reg_free(r);
+	sip_udp_stop(cli);
+	sip_udp_stop(srv);
+	cp_loop_free(loop);
+}
+
+START_TEST(unregister_waits_for_refresh_200)
+{
+	unregister_waits_for_refresh(200);
+}
+END_TEST
+
+START_TEST(unregister_waits_for_refresh_401)
+{
+	unregister_waits_for_refresh(401);
+}
+END_TEST
+
 START_TEST(wrong_password_fails_with_401)
 {
 	struct cp_loop *loop = cp_loop_new();
@@ -385,6 +462,8 @@ static Suite *reg_suite(void)
 	tcase_add_test(tc, ha1_follows_the_realm);
 	tcase_add_test(tc, granted_from_our_binding_ipv4);
 	tcase_add_test(tc, granted_from_our_binding_ipv6);
+	tcase_add_test(tc, unregister_waits_for_refresh_200);
+	tcase_add_test(tc, unregister_waits_for_refresh_401);
 	suite_add_tcase(s, tc);
 	if (getenv("CALLMETER_SIP_REGISTRAR")) {
 		TCase *real = tcase_create("real registrar");
