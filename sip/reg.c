@@ -37,6 +37,7 @@ struct sip_reg {
 	uint32_t expires;             /* what we ask for next */
 	bool unregistering;
 	bool unreg_waits;             /* the unREGISTER waits for the final response to a refresh in flight */
+	bool flow_retry;              /* this REGISTER is the one sent again after its connection failed */
 	bool built_ok;                /* the configured strings leave REGISTERs parsable: sip_tp_request_built */
 	uint8_t auth_tries, tries_423;
 	uint8_t nfallback, next_fallback;
@@ -273,6 +274,7 @@ static void on_response(struct sip_client_handler *h, struct sip_txn *ct, const 
 	if (r->pending != ct)
 		return;
 	r->pending = NULL;
+	r->flow_retry = false;
 	if (r->unreg_waits) {
 		/* the refresh the unREGISTER waited for is answered: a challenge is answered by the unREGISTER
 		 * (r->unregistering makes it one) below, anything else sends it now */
@@ -347,6 +349,17 @@ static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
 	if (r->pending != ct)
 		return;
 	r->pending = NULL;
+	/* A refresh or unREGISTER whose connection failed (a transport error, not an answer: the registrar
+	 * restarted, a keep-alive found the flow dead) goes again at once over a new connection (RFC 5626 §4.4.1),
+	 * once.  When an unREGISTER waited for that refresh, what goes is the unREGISTER (r->unregistering). */
+	if (sip_txn_last_status(ct) == 503 && !r->flow_retry &&
+	    (r->st.state == SIP_REG_REGISTERED || r->st.state == SIP_REG_UNREGISTERING)) {
+		r->unreg_waits = false;
+		r->flow_retry = true;
+		if (send_register(r) == 0)
+			return;
+	}
+	r->flow_retry = false;
 	r->unreg_waits = false; /* no answer to the refresh: the unREGISTER goes to the next destination, if any */
 	if (next_destination(r))
 		return;

@@ -359,6 +359,54 @@ START_TEST(unregister_waits_for_refresh_401)
 }
 END_TEST
 
+/* The connection a refresh went over dies before the answer (the registrar restarted): the refresh is sent again
+ * at once over a new connection (RFC 5626 §4.4.1's "register again over a new flow"), not reported as a lost
+ * registration. */
+START_TEST(refresh_retried_over_a_new_connection)
+{
+	struct cp_loop *loop = cp_loop_new();
+	struct sip_tcp *srv = sip_tcp_start(loop, "127.0.0.1", 0, &srv_ops, NULL);
+	struct sip_tcp *cli = sip_tcp_start(loop, "127.0.0.1", 0, &cli_ops, NULL);
+	struct sip_reg_config cfg = { .domain = "test.example", .user = "alice", .password = "s3cret", .expires = 2 };
+	struct sip_reg *r;
+	const struct sip_reg_stats *st;
+	uint16_t port = sip_tcp_port(srv);
+	uint64_t t0;
+
+	memset(&reg_srv, 0, sizeof(reg_srv));
+	reg_srv.password = "s3cret";
+	reg_srv.hold_refresh = true;
+	sip_addr_from(&cfg.dst, "127.0.0.1", port);
+	r = sip_reg_new(sip_tcp_tp(cli), &cfg, NULL, NULL);
+	ck_assert_int_eq(sip_reg_start(r), 0);
+	run_until(loop, r, settled, 5000);
+	st = sip_reg_stats(r);
+	ck_assert_int_eq(st->state, SIP_REG_REGISTERED);
+	t0 = cm_now_ms();
+	while (!reg_srv.held && cm_now_ms() - t0 < 4000)
+		cp_loop_run_once(loop, 50);
+	ck_assert_ptr_nonnull(reg_srv.held);
+
+	unsigned ok = st->ok;
+	sip_tcp_stop(srv); /* the registrar goes, with the connection and the unanswered refresh */
+	reg_srv.held = NULL;
+	srv = sip_tcp_start(loop, "127.0.0.1", port, &srv_ops, NULL);
+	ck_assert_ptr_nonnull(srv);
+	t0 = cm_now_ms();
+	while (st->ok == ok && st->state == SIP_REG_REGISTERED && cm_now_ms() - t0 < 3000)
+		cp_loop_run_once(loop, 50);
+	ck_assert_msg(st->state == SIP_REG_REGISTERED, "state %s status %u", sip_reg_state_name(st->state),
+		      st->last_status);
+	ck_assert_uint_eq(st->ok, ok + 1);
+	ck_assert_uint_eq(reg_srv.bindings, 1);
+	ck_assert_uint_eq(sip_tcp_stats(cli)->closed, 1);
+	sip_reg_free(r);
+	sip_tcp_stop(cli);
+	sip_tcp_stop(srv);
+	cp_loop_free(loop);
+}
+END_TEST
+
 START_TEST(wrong_password_fails_with_401)
 {
 	struct cp_loop *loop = cp_loop_new();
@@ -464,6 +512,7 @@ static Suite *reg_suite(void)
 	tcase_add_test(tc, granted_from_our_binding_ipv6);
 	tcase_add_test(tc, unregister_waits_for_refresh_200);
 	tcase_add_test(tc, unregister_waits_for_refresh_401);
+	tcase_add_test(tc, refresh_retried_over_a_new_connection);
 	suite_add_tcase(s, tc);
 	if (getenv("CALLMETER_SIP_REGISTRAR")) {
 		TCase *real = tcase_create("real registrar");
