@@ -260,7 +260,8 @@ struct dp_impair {
 
 /* Hot per-flow state: RX analysis and TX generation on one cache-aligned record of four lines.  RX touches the
  * first two only (its flags, then the in-order part of dp_rx_stats), TX the last two only (its own copies of the
- * flags both use), so that a received packet costs two cache misses at most, and so does a sent one. */
+ * flags both use), so that a received packet costs two cache misses at most, and a sent one one (line 3) when it
+ * is plain, two otherwise. */
 struct dp_flow {
 	/* RX: lines 0-1 */
 	uint8_t rx_srtp;          /* copies of srtp and owd_ext below, for the RX path */
