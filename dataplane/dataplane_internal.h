@@ -4,6 +4,7 @@
 #define CM_DATAPLANE_INTERNAL_H
 
 #include <string.h>
+#include <time.h>
 
 #include "dataplane/dataplane.h"
 
@@ -302,5 +303,13 @@ struct an_keys;
 struct an_keys *dp_an_keys_new(uint16_t sip_port);
 void dp_an_keys_free(struct an_keys *k);
 bool dp_an_learn_sip(struct an_keys *k, const struct dp_pkt *pk, enum dp_drop_reason r);
+
+/* The dataplane's clock (clock.c).  dp_tsc_hz: the TSC's rate measured against CLOCK_MONOTONIC_RAW (once per
+ * process, 0.1 s), not EAL's rounded estimate.  dp_clock_pair: a (TSC, clock id's ns) reading taken with nothing
+ * between the two.  dp_wall_ns: the dataplane's time as CLOCK_REALTIME ns (what TX-time extensions and RTCP NTP
+ * timestamps carry), valid after dp_start(). */
+uint64_t dp_tsc_hz(void);
+void dp_clock_pair(clockid_t id, uint64_t *tsc, uint64_t *ns);
+uint64_t dp_wall_ns(void);
 
 #endif

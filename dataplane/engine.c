@@ -1514,6 +1514,11 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 
 /* ---- RTCP (RFC 3550 §6) ------------------------------------------------------------------------------------ */
 
+uint64_t dp_wall_ns(void)
+{
+	return g.wall0_ns + (tsc_to_ns(rte_rdtsc()) - g.mono0_ns);
+}
+
 static uint64_t ntp_now(uint64_t now_ns)
 {
 	uint64_t wall = g.wall0_ns + (now_ns - g.mono0_ns);
@@ -2107,14 +2112,13 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 	if (rte_is_zero_ether_addr(&mac))
 		rte_eth_random_addr(mac.addr_bytes);
 	memcpy(g.mac, mac.addr_bytes, 6);
-	g.tsc_hz = rte_get_tsc_hz();
+	g.tsc_hz = dp_tsc_hz();
 	g.ns_mult = (uint64_t)(((unsigned __int128)1000000000ull << 32) / g.tsc_hz);
 	{
-		struct timespec ts;
+		uint64_t tsc;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		g.mono0_ns = tsc_to_ns(rte_rdtsc());
-		g.wall0_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		dp_clock_pair(CLOCK_REALTIME, &tsc, &g.wall0_ns);
+		g.mono0_ns = tsc_to_ns(tsc);
 	}
 	g.wheel_shift = 0;
 	while ((g.tsc_hz >> (g.wheel_shift + 1)) >= 1000000) /* slot ≤ 1 µs */
