@@ -1822,7 +1822,7 @@ static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const stru
 			c->dtmf_last = pk->payload[0];
 			event(lc, DP_EV_DTMF, fid, pk->payload[0], at);
 		}
-	} else {
+	} else if (!dp_rx_in_order(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len)) {
 		dp_rx_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len);
 	}
 	f->silent = 0;
