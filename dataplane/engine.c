@@ -41,7 +41,11 @@
 #define DP_SCAN_MAX 64            /* flows checked for silence and RTCP per loop pass, at most */
 #define DP_RTCP_PER_PASS 4        /* RTCP reports built per loop pass, at most: a sweep that finds many due
 				   * does not hold up the wheel (the rest wait for the next passes) */
-#define DP_SCAN_SWEEP_NS 250000000ull /* ... at a rate that visits every flow of the lcore in 250 ms */
+#define DP_SCAN_PARTS 8           /* ... at a rate that visits every flow of the lcore 8 times per silence
+				   * threshold or RTCP interval (the shorter), but at least every 250 ms: an event
+				   * or report is late by an eighth of it at most, and with the 5 s defaults a
+				   * million flows are swept every 625 ms, not four times a second */
+#define DP_SCAN_SWEEP_MIN_NS 250000000ull
 #define NTP_UNIX_OFFSET 2208988800ull
 #define DP_WHEEL_SPAN_NS 1100000000ull /* > DP_PTIME_MAX_MS + the largest impairment delay */
 #define DP_JITTER_MAX_US 500000
@@ -187,7 +191,7 @@ struct dp_lcore {
 	uint16_t npend;
 	uint32_t silent_next;
 	uint64_t scan_last_ns;
-	uint64_t scan_credit;     /* flows owed to the sweep, × DP_SCAN_SWEEP_NS */
+	uint64_t scan_credit;     /* flows owed to the sweep, × g.scan_sweep_ns */
 	uint32_t spread_k;
 	uint16_t queue;
 	uint16_t ip_id;
@@ -241,6 +245,7 @@ static struct {
 	uint64_t wall0_ns;        /* CLOCK_REALTIME at tsc_to_ns() == mono0_ns, for RTCP NTP times */
 	uint64_t mono0_ns;
 	uint64_t silent_tsc;
+	uint64_t scan_sweep_ns;   /* the silence / RTCP sweep visits every flow in this long (DP_SCAN_PARTS) */
 	unsigned wheel_shift;
 	uint32_t wheel_mask;
 	uint32_t pcap;            /* entries per slot of the periodic schedule */
@@ -387,6 +392,12 @@ int dp_configure(const struct dp_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot allocate %u flows (%zu MiB)", cfg->max_flows,
 			 (size_t)cfg->max_flows * (sizeof(struct dp_flow) + sizeof(struct dp_flow_cold)) >> 20);
 		return -ENOMEM;
+	}
+	{
+		uint64_t ms = !cfg->silent_ms ? cfg->rtcp_interval_ms : !cfg->rtcp_interval_ms ? cfg->silent_ms
+			      : RTE_MIN(cfg->silent_ms, cfg->rtcp_interval_ms);
+
+		g.scan_sweep_ns = RTE_MAX(ms * 1000000ull / DP_SCAN_PARTS, DP_SCAN_SWEEP_MIN_NS);
 	}
 	g.configured = true;
 	return 0;
@@ -1836,24 +1847,24 @@ static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
 {
 	uint64_t limit = (uint64_t)g.cfg.silent_ms * 1000000ull;
 
-	uint64_t per_lcore = g.cfg.max_flows / g.port.nlcores + 1, n;
+	uint64_t per_lcore = g.cfg.max_flows / g.port.nlcores + 1, n, sweep = g.scan_sweep_ns;
 
 	if (!limit && !g.cfg.rtcp_interval_ms)
 		return;
 	/* Paced by time, not by loop passes: an idle lcore spins fast and would sweep the table needlessly. */
-	lc->scan_credit += RTE_MIN(now_ns - lc->scan_last_ns, DP_SCAN_SWEEP_NS) * per_lcore;
+	lc->scan_credit += RTE_MIN(now_ns - lc->scan_last_ns, sweep) * per_lcore;
 	lc->scan_last_ns = now_ns;
-	n = RTE_MIN(lc->scan_credit / DP_SCAN_SWEEP_NS, (uint64_t)DP_SCAN_MAX);
-	lc->scan_credit -= n * DP_SCAN_SWEEP_NS;
-	if (lc->scan_credit > DP_SCAN_MAX * DP_SCAN_SWEEP_NS)
-		lc->scan_credit = DP_SCAN_MAX * DP_SCAN_SWEEP_NS; /* behind: do not build up a debt */
+	n = RTE_MIN(lc->scan_credit / sweep, (uint64_t)DP_SCAN_MAX);
+	lc->scan_credit -= n * sweep;
+	if (lc->scan_credit > DP_SCAN_MAX * sweep)
+		lc->scan_credit = DP_SCAN_MAX * sweep; /* behind: do not build up a debt */
 	for (unsigned i = 0, rtcp = 0; i < n; i++) {
 		uint32_t idx = lc->silent_next;
 		struct dp_flow *f = &g.flows[idx];
 		bool rtcp_due = f->active && f->dir && g.cfg.rtcp_interval_ms && now_ns >= g.cold[idx].next_rtcp_ns;
 
 		if (rtcp_due && rtcp == DP_RTCP_PER_PASS) {
-			lc->scan_credit += (n - i) * DP_SCAN_SWEEP_NS; /* this flow first, next pass */
+			lc->scan_credit += (n - i) * sweep; /* this flow first, next pass */
 			break;
 		}
 		lc->silent_next += g.port.nlcores;

@@ -31,6 +31,8 @@
 
 static uint32_t order[FLOWS]; /* the flows of a round, in the order their packets come */
 static uint32_t use[NIPS]; /* packets built per media IP: its mbufs in turn */
+static struct rte_mbuf *m[NMBUFS];
+static uint8_t *mdata[NMBUFS]; /* their frames */
 
 static inline void wr16(uint8_t *p, uint16_t v)
 {
@@ -44,6 +46,20 @@ static inline void wr32(uint8_t *p, uint32_t v)
 	wr16(p + 2, (uint16_t)v);
 }
 
+/* The mbufs that carry packets p0 .. p0 + BURST − 1 (one whose destination is the packet's flow's media IP, each
+ * IP's in turn), prefetched a burst ahead: the header (reference count) and the line the refill rewrites.  A
+ * NIC's DMA would have written them; the refill must not wait on them either. */
+static void plan(uint64_t p0, uint16_t *x)
+{
+	for (unsigned i = 0; i < BURST; i++) {
+		uint32_t ip = order[(p0 + i) % FLOWS] / PORTS_PER_IP;
+
+		x[i] = (uint16_t)(ip + NIPS * (use[ip]++ % (NMBUFS / NIPS)));
+		rte_prefetch0(m[x[i]]);
+		rte_prefetch0(mdata[x[i]]);
+	}
+}
+
 int main(void)
 {
 	char err[DP_ERR_MAX];
@@ -51,7 +67,6 @@ int main(void)
 	struct dp_port_info info;
 	struct rte_ring *ring;
 	struct rte_mempool *pool;
-	struct rte_mbuf *m[NMBUFS];
 	uint8_t payload[160];
 	uint64_t drops[DP_DROP__COUNT], pk0, pk1, b, t0, t1, done = 0, refill_tsc = 0;
 	struct timespec c0, c1;
@@ -116,6 +131,7 @@ int main(void)
 							      payload, sizeof(payload), -1, true);
 		wr16(d + 40, 0); /* no UDP checksum */
 		rte_mbuf_refcnt_set(m[i], UINT16_MAX);
+		mdata[i] = d;
 	}
 
 	{ /* a fixed random order (Fisher–Yates, xorshift64): every run measures the same one */
@@ -133,21 +149,26 @@ int main(void)
 	dp_rx_totals(&pk0, &b);
 	t0 = cm_now_us();
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+	uint16_t next[BURST];
+	uint64_t next_p0 = 0;
+
+	plan(0, next);
 	do {
 		for (unsigned r = 0; r < 64; r++) {
 			struct rte_mbuf *burst[BURST];
 			uint64_t r0 = rte_rdtsc();
 
+			if (next_p0 != done) /* the ring took less than a burst last time */
+				plan(done, next);
 			for (unsigned i = 0; i < BURST; i++) {
 				/* Packet p goes to the flow at p mod FLOWS in the order: every flow once in each
 				 * round, so its sequence number is its round.  The mbuf is one of those whose
 				 * destination is the flow's media IP. */
 				uint64_t p = done + i;
-				uint32_t f = order[p % FLOWS], ip = f / PORTS_PER_IP;
-				uint32_t port = f % PORTS_PER_IP;
+				uint32_t f = order[p % FLOWS], port = f % PORTS_PER_IP;
 				uint16_t seq = (uint16_t)(p / FLOWS + 1);
-				struct rte_mbuf *x = m[ip + NIPS * (use[ip]++ % (NMBUFS / NIPS))];
-				uint8_t *d = rte_pktmbuf_mtod(x, uint8_t *);
+				struct rte_mbuf *x = m[next[i]];
+				uint8_t *d = mdata[next[i]];
 
 				wr16(d + 36, (uint16_t)(1024 + port));
 				wr16(d + 44, seq);
@@ -161,6 +182,8 @@ int main(void)
 				burst[i] = x;
 			}
 			done += rte_ring_enqueue_burst(ring, (void **)burst, BURST, NULL);
+			plan(done, next);
+			next_p0 = done;
 			refill_tsc += rte_rdtsc() - r0;
 			dp_engine_poll_once(0);
 			if ((r & 15) == 0) { /* the control plane's share: drain the event ring */
