@@ -213,13 +213,13 @@ static inline void dp_rx_timing(struct dp_rx_stats *st, uint32_t ts, uint64_t ar
 }
 
 /* What nearly every packet is: the next sequence number of the validated source, with no burst candidate open
- * (RFC 3611: in a gap) and a known clock.  Its whole accounting, as dp_rx_packet() does it, touching only the
+ * (RFC 3611: in a gap) and a known clock, not a new one.  Its whole accounting, as dp_rx_packet() does it, touching only the
  * in-order part of the stats; false, having changed nothing, for any other packet (dp_rx_packet() takes it). */
 static inline bool dp_rx_in_order(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ssrc,
 				  uint64_t arrival_ns, uint32_t len)
 {
 	if (__builtin_expect(ssrc != st->ssrc || seq != (uint16_t)(st->max_seq + 1) || !st->have_ssrc ||
-			     st->probation || st->cand_lost || !st->clock_rate, 0))
+			     st->probation || st->cand_lost || !st->clock_rate || st->clock_restart, 0))
 		return false;
 	st->packets++;
 	st->bytes += len;

@@ -154,6 +154,10 @@ struct dp_flow_cold {
 	uint32_t owd_count;
 	int32_t owd_min_us, owd_max_us;
 	int64_t owd_sum_us;
+	/* RX: the payload types the flow was given and their clocks, the current one's first, then the one before
+	 * (packets the peer sends before it switches too); DP_RX_PT_NONE: none given */
+	uint8_t rx_pt[2];
+	uint32_t rx_clock[2];
 };
 
 struct dp_lcore {
@@ -650,6 +654,53 @@ static uint32_t params_clock(const struct dp_flow_params *p)
 	return p->clock_rate ? p->clock_rate : p->cache ? p->cache->clock_rate : 0;
 }
 
+/* The payload type a flow's parameters give its received stream (theirs, else its cache's) with its clock: the
+ * flow's current one from now on, the one before kept for the packets the peer sends until it switches too.  The
+ * RX clock itself changes when a packet of another payload type comes (rx_payload_type), not here: the peer
+ * switches when it does.  The payload type numbers the flow sends are taken for those it receives (one numbering
+ * both ways, as the SDP answer usually keeps); parameters without one (receive-only, no cache) set the clock of
+ * every payload type, as before. */
+static void rx_pt_declare(struct dp_flow *f, struct dp_flow_cold *c, const struct dp_flow_params *p)
+{
+	int pt = p->payload_type >= 0 ? p->payload_type & 0x7f : p->cache ? p->cache->payload_type & 0x7f : -1;
+	uint32_t clock = params_clock(p);
+
+	if (!clock)
+		return;
+	if (pt < 0) {
+		if (c->rx_pt[0] == DP_RX_PT_NONE)
+			dp_rx_payload_type(&f->rx, f->rx.pt, clock);
+		return;
+	}
+	if (c->rx_pt[0] == pt && c->rx_clock[0] == clock)
+		return;
+	if (c->rx_pt[0] != pt) {
+		c->rx_pt[1] = c->rx_pt[0];
+		c->rx_clock[1] = c->rx_clock[0];
+	}
+	c->rx_pt[0] = (uint8_t)pt;
+	c->rx_clock[0] = clock;
+	f->rx.pt = DP_RX_PT_NONE; /* the next media packet looks its clock up again */
+}
+
+/* A media packet of another payload type than the last: the clock of the flow's payload type it is, else of the
+ * static one (RFC 3551), else unknown (its packets stay out of the timing); a flow given no payload type keeps
+ * its one clock. */
+static void rx_payload_type(struct dp_flow *f, const struct dp_flow_cold *c, uint8_t pt)
+{
+	uint32_t clock;
+
+	if (c->rx_pt[0] == DP_RX_PT_NONE)
+		clock = f->rx.clock_rate;
+	else if (pt == c->rx_pt[0])
+		clock = c->rx_clock[0];
+	else if (pt == c->rx_pt[1])
+		clock = c->rx_clock[1];
+	else
+		clock = dp_static_pt_clock(pt);
+	dp_rx_payload_type(&f->rx, pt, clock);
+}
+
 /* A flow's packet interval from its ptime_ms, and its next packet within one interval from now, spread over the
  * interval as every added flow's. */
 static void flow_period_start(struct dp_lcore *lc, struct dp_flow *f, uint64_t now)
@@ -690,6 +741,8 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 	flow_apply(f, p);
 	clock = params_clock(p);
 	dp_rx_init(&f->rx, clock ? clock : 8000);
+	g.cold[idx].rx_pt[0] = g.cold[idx].rx_pt[1] = DP_RX_PT_NONE;
+	rx_pt_declare(f, &g.cold[idx], p);
 	g.port_map[ipi << 16 | p->local_port] = idx + 1;
 	f->active = 1;
 	if (f->cache && f->cache->nframes && f->ptime_ms) {
@@ -714,9 +767,8 @@ static void cmd_modify(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_p
 		f->payload_sums = sums;
 		f->frame = 0;
 		f->dtmf = 0; /* an event being sent ends (its duration counts in the old codec's clock) */
-		if (params_clock(p))
-			f->rx.clock_rate = params_clock(p);
 	}
+	rx_pt_declare(f, &g.cold[idx], p);
 	flow_apply(f, p);
 	if (!f->cache || !f->cache->nframes || !f->ptime_ms || (f->cache == was && f->ptime_ms == ptime))
 		return;
@@ -1833,8 +1885,11 @@ static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const stru
 			c->dtmf_last = pk->payload[0];
 			event(lc, DP_EV_DTMF, fid, pk->payload[0], at);
 		}
-	} else if (!dp_rx_in_order(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len)) {
-		dp_rx_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len);
+	} else {
+		if (unlikely(pk->pt != f->rx.pt))
+			rx_payload_type(f, &g.cold[fid], pk->pt);
+		if (!dp_rx_in_order(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len))
+			dp_rx_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len);
 	}
 	f->silent = 0;
 	if (f->rx.packets == 1)

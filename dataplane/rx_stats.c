@@ -16,6 +16,16 @@ void dp_rx_init(struct dp_rx_stats *st, uint32_t clock_rate)
 {
 	memset(st, 0, sizeof(*st));
 	st->clock_rate = clock_rate;
+	st->pt = DP_RX_PT_NONE;
+}
+
+void dp_rx_payload_type(struct dp_rx_stats *st, uint8_t pt, uint32_t clock)
+{
+	st->pt = pt;
+	if (clock == st->clock_rate)
+		return; /* the same clock: its timestamps go on (RFC 3550 §5.1) */
+	st->clock_rate = clock;
+	st->clock_restart = 1;
 }
 
 /* ---- RFC 3611 §4.7.2: a burst is the longest run that starts and ends with a loss and holds no Gmin
@@ -172,6 +182,7 @@ static void start_source(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint
 	st->last_ts = ts;
 	st->last_arrival_ns = arrival_ns;
 	st->rel_transit_ns = 0;
+	st->clock_restart = 0;
 }
 
 static void rx_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t arrival_ns,
@@ -192,6 +203,13 @@ static void rx_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_
 		return;
 	if (kind == RX_DUPLICATE || kind == RX_BAD || !st->clock_rate) {
 		st->last_arrival_ns = arrival_ns;
+		return;
+	}
+	if (st->clock_restart) { /* the first packet in another clock: the new reference, as a timestamp jump's */
+		st->clock_restart = 0;
+		st->last_ts = ts;
+		st->last_arrival_ns = arrival_ns;
+		st->rel_transit_ns = 0;
 		return;
 	}
 	dp_rx_timing(st, ts, arrival_ns);
