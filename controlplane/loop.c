@@ -8,11 +8,19 @@
 
 #include "controlplane/controlplane.h"
 
+/* gen counts the registrations of the descriptor number: epoll hands back (gen, fd), so an event fetched for a
+ * descriptor that a callback earlier in the same batch removed, closed and reused is recognised as stale. */
 struct fd_slot {
 	cp_fd_cb cb;
 	void *arg;
+	uint32_t gen;
 	bool used;
 };
+
+static inline uint64_t fd_key(int fd, uint32_t gen)
+{
+	return (uint64_t)gen << 32 | (uint32_t)fd;
+}
 
 struct cp_loop {
 	int epfd;
@@ -62,7 +70,8 @@ void cp_loop_free(struct cp_loop *loop)
 
 int cp_loop_add_fd(struct cp_loop *loop, int fd, uint32_t events, cp_fd_cb cb, void *arg)
 {
-	struct epoll_event ev = { .events = events, .data.fd = fd };
+	struct epoll_event ev = { .events = events };
+	uint32_t gen;
 
 	if (fd < 0)
 		return -EBADF;
@@ -81,18 +90,21 @@ int cp_loop_add_fd(struct cp_loop *loop, int fd, uint32_t events, cp_fd_cb cb, v
 	}
 	if (loop->fds[fd].used)
 		return -EEXIST;
+	gen = loop->fds[fd].gen + 1;
+	ev.data.u64 = fd_key(fd, gen);
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
-	loop->fds[fd] = (struct fd_slot){ .cb = cb, .arg = arg, .used = true };
+	loop->fds[fd] = (struct fd_slot){ .cb = cb, .arg = arg, .gen = gen, .used = true };
 	return 0;
 }
 
 int cp_loop_mod_fd(struct cp_loop *loop, int fd, uint32_t events)
 {
-	struct epoll_event ev = { .events = events, .data.fd = fd };
+	struct epoll_event ev = { .events = events };
 
 	if (fd < 0 || (size_t)fd >= loop->nfds_cap || !loop->fds[fd].used)
 		return -ENOENT;
+	ev.data.u64 = fd_key(fd, loop->fds[fd].gen);
 	return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
 }
 
@@ -271,9 +283,11 @@ int cp_loop_run_once(struct cp_loop *loop, int max_wait_ms)
 	}
 	loop->now_ms = cm_now_ms();
 	for (int i = 0; i < nev; i++) {
-		int fd = evs[i].data.fd;
-		/* An earlier callback in this batch may have removed this fd. */
-		if ((size_t)fd < loop->nfds_cap && loop->fds[fd].used) {
+		int fd = (int)(uint32_t)evs[i].data.u64;
+		/* An earlier callback in this batch may have removed this fd, and may have registered the number
+		 * again for another file: only the registration the event was fetched for gets it. */
+		if ((size_t)fd < loop->nfds_cap && loop->fds[fd].used &&
+		    loop->fds[fd].gen == (uint32_t)(evs[i].data.u64 >> 32)) {
 			loop->fds[fd].cb(loop, fd, evs[i].events, loop->fds[fd].arg);
 			ran++;
 		}

@@ -36,6 +36,8 @@ struct sip_reg {
 	uint32_t cseq;
 	uint32_t expires;             /* what we ask for next */
 	bool unregistering;
+	bool unreg_waits;             /* the unREGISTER waits for the final response to a refresh in flight */
+	bool flow_retry;              /* this REGISTER is the one sent again after its connection failed */
 	bool built_ok;                /* the configured strings leave REGISTERs parsable: sip_tp_request_built */
 	uint8_t auth_tries, tries_423;
 	uint8_t nfallback, next_fallback;
@@ -210,27 +212,34 @@ static void on_refresh(struct cp_loop *loop, void *arg)
 		fail(r, 503);
 }
 
+/* Our binding in a Contact of the registrar's answer: our user at our address and port (an IPv6 host is in
+ * brackets in the URI, not in the transport's address; a port left out is the scheme's default). */
+static bool our_binding(const struct sip_reg *r, const struct sip_uri *u)
+{
+	struct sip_str host = u->host;
+	const char *ip = sip_tp_local_ip(r->tp);
+	uint16_t port = u->port ? u->port : u->scheme == SIP_SCHEME_SIPS ? 5061 : 5060;
+
+	if (host.len >= 2 && host.p[0] == '[') {
+		host.p++;
+		host.len -= 2;
+	}
+	return sip_str_eq(u->user, r->user) && port == sip_tp_port(r->tp) && host.len == strlen(ip) &&
+	       strncasecmp(host.p, ip, host.len) == 0;
+}
+
 /* The interval granted to our binding: its Contact expires parameter, else the Expires header. */
 static uint32_t granted(const struct sip_reg *r, const struct sip_msg *m)
 {
-	char mine[REG_FIELD_MAX + 80];
-	struct sip_builder b = { .buf = mine, .cap = sizeof(mine) - 1 };
 	uint32_t v = r->expires;
 	const char *why;
 
-	sip_build_cstr(&b, r->user);
-	sip_build_lit(&b, "@");
-	sip_build_cstr(&b, sip_tp_local_ip(r->tp));
-	sip_build_lit(&b, ":");
-	sip_build_uint(&b, sip_tp_port(r->tp));
-	mine[b.len] = '\0';
 	for (const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_CONTACT); h; h = sip_msg_next_hdr(m, h)) {
 		struct sip_str rest = h->value, elem, ex;
 		struct sip_addr a;
 
 		while (sip_next_value(&rest, &elem) > 0)
-			if (sip_parse_addr(elem, &a, &why) == 0 && a.uri.user.len &&
-			    memmem(a.uri_str.p, a.uri_str.len, mine, strlen(mine)) &&
+			if (sip_parse_addr(elem, &a, &why) == 0 && our_binding(r, &a.uri) &&
 			    sip_param_get(a.params, "expires", &ex) && sip_parse_uint(ex, SIP_MAX_EXPIRES, &v, &why) == 0)
 				return v;
 	}
@@ -262,8 +271,20 @@ static void on_response(struct sip_client_handler *h, struct sip_txn *ct, const 
 		return;
 	/* the transaction is done for us: forget it, so only an in-flight one ever points back here */
 	sip_txn_set_user(ct, NULL);
-	if (r->pending == ct)
-		r->pending = NULL;
+	if (r->pending != ct)
+		return;
+	r->pending = NULL;
+	r->flow_retry = false;
+	if (r->unreg_waits) {
+		/* the refresh the unREGISTER waited for is answered: a challenge is answered by the unREGISTER
+		 * (r->unregistering makes it one) below, anything else sends it now */
+		r->unreg_waits = false;
+		if (m->status != 401 && m->status != 407) {
+			if (send_register(r) < 0)
+				fail(r, 503);
+			return;
+		}
+	}
 	r->st.last_status = m->status;
 	if (m->status < 300) {
 		r->st.ok++;
@@ -325,8 +346,21 @@ static void on_timeout(struct sip_client_handler *h, struct sip_txn *ct)
 	struct sip_reg *r = (struct sip_reg *)h;
 
 	sip_txn_set_user(ct, NULL);
-	if (r->pending == ct)
-		r->pending = NULL;
+	if (r->pending != ct)
+		return;
+	r->pending = NULL;
+	/* A refresh or unREGISTER whose connection failed (a transport error, not an answer: the registrar
+	 * restarted, a keep-alive found the flow dead) goes again at once over a new connection (RFC 5626 §4.4.1),
+	 * once.  When an unREGISTER waited for that refresh, what goes is the unREGISTER (r->unregistering). */
+	if (sip_txn_last_status(ct) == 503 && !r->flow_retry &&
+	    (r->st.state == SIP_REG_REGISTERED || r->st.state == SIP_REG_UNREGISTERING)) {
+		r->unreg_waits = false;
+		r->flow_retry = true;
+		if (send_register(r) == 0)
+			return;
+	}
+	r->flow_retry = false;
+	r->unreg_waits = false; /* no answer to the refresh: the unREGISTER goes to the next destination, if any */
 	if (next_destination(r))
 		return;
 	/* no answer: 408; the connection failed (stream transports): 503 (RFC 3261 §8.1.3.1) */
@@ -425,6 +459,10 @@ int sip_reg_stop(struct sip_reg *r)
 	r->unregistering = true;
 	r->auth_tries = 0;
 	set_state(r, SIP_REG_UNREGISTERING);
+	if (r->pending) { /* a refresh in flight: one REGISTER at a time (RFC 3261 §10.2) */
+		r->unreg_waits = true;
+		return 0;
+	}
 	rc = send_register(r);
 	if (rc < 0)
 		fail(r, 503);

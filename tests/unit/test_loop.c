@@ -1,6 +1,7 @@
 /* The control-plane event loop: timer order, re-arming and cancelling from callbacks, fd readiness, stop; and
  * the reconnect backoff arithmetic. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -106,6 +107,67 @@ START_TEST(fd_readiness)
 }
 END_TEST
 
+/* fd reuse inside one epoll batch: two pipes are readable; whichever callback runs first removes and closes the
+ * other pipe's read end and puts a fresh, empty pipe on the same descriptor number.  The batch still holds the
+ * old descriptor's event: it must not reach the new pipe's callback. */
+struct reuse {
+	int a[2], b[2], c[2];
+	int first, fresh_calls;
+};
+
+static void on_fresh(struct cp_loop *loop, int fd, uint32_t events, void *arg)
+{
+	char c;
+
+	(void)loop, (void)events;
+	((struct reuse *)arg)->fresh_calls++;
+	(void)!read(fd, &c, 1); /* non-blocking: a stale call finds nothing */
+}
+
+static void on_reuse(struct cp_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct reuse *r = arg;
+	int other = fd == r->a[0] ? r->b[0] : r->a[0];
+	char c;
+
+	(void)events;
+	ck_assert_int_eq(read(fd, &c, 1), 1);
+	if (r->first >= 0)
+		return;
+	r->first = fd;
+	ck_assert_int_eq(cp_loop_del_fd(loop, other), 0);
+	ck_assert_int_eq(dup2(r->c[0], other), other);
+	ck_assert_int_eq(cp_loop_add_fd(loop, other, EPOLLIN, on_fresh, r), 0);
+}
+
+START_TEST(fd_reused_in_batch_gets_no_stale_event)
+{
+	struct cp_loop *loop = cp_loop_new();
+	struct reuse r = { .first = -1 };
+
+	ck_assert_int_eq(pipe(r.a), 0);
+	ck_assert_int_eq(pipe(r.b), 0);
+	ck_assert_int_eq(pipe2(r.c, O_NONBLOCK), 0);
+	ck_assert_int_eq(cp_loop_add_fd(loop, r.a[0], EPOLLIN, on_reuse, &r), 0);
+	ck_assert_int_eq(cp_loop_add_fd(loop, r.b[0], EPOLLIN, on_reuse, &r), 0);
+	ck_assert_int_eq(write(r.a[1], "x", 1), 1);
+	ck_assert_int_eq(write(r.b[1], "y", 1), 1);
+	ck_assert_int_eq(cp_loop_run_once(loop, 1000), 1);
+	ck_assert_int_ge(r.first, 0);
+	ck_assert_int_eq(r.fresh_calls, 0);
+	/* the new registration works: data on the fresh pipe reaches its callback */
+	ck_assert_int_eq(write(r.c[1], "z", 1), 1);
+	ck_assert_int_eq(cp_loop_run_once(loop, 1000), 1);
+	ck_assert_int_eq(r.fresh_calls, 1);
+	for (int i = 0; i < 2; i++) {
+		close(r.a[i]);
+		close(r.b[i]);
+		close(r.c[i]);
+	}
+	cp_loop_free(loop);
+}
+END_TEST
+
 static void on_count(struct cp_loop *loop, void *arg)
 {
 	(void)loop;
@@ -160,6 +222,7 @@ static Suite *loop_suite(void)
 	tcase_add_test(tc, timers_fire_in_due_order);
 	tcase_add_test(tc, timer_rearms_itself_and_stops_loop);
 	tcase_add_test(tc, fd_readiness);
+	tcase_add_test(tc, fd_reused_in_batch_gets_no_stale_event);
 	tcase_add_test(tc, many_timers_heap);
 	tcase_add_test(tc, backoff_doubles_caps_and_jitters);
 	suite_add_tcase(s, tc);

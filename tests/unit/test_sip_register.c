@@ -22,6 +22,12 @@ static struct {
 	bool stale_on_refresh;
 	const char *realm;          /* NULL: test.example */
 	const char *realm_on_refresh; /* the realm changes once a binding exists: a fresh challenge with it */
+	uint32_t grant;             /* nonzero: the binding gets this interval, listed after another user's
+				     * binding at the same address whose name ends with ours, with a longer interval */
+	bool hold_refresh;          /* a refresh (a REGISTER while a binding exists) is not answered until the
+				     * test calls answer_held() */
+	struct sip_txn *held;
+	unsigned overlapping;       /* REGISTERs that arrived while another was unanswered */
 	unsigned nonce_gen;
 	char nonce[32];
 	unsigned registers, authorized_ok, stale_sent, binding_expires, bindings;
@@ -53,6 +59,13 @@ static void srv_request(void *arg, struct sip_txn *st, const struct sip_msg *req
 	if (!st || req->method_id != SIP_REGISTER)
 		return;
 	reg_srv.registers++;
+	if (reg_srv.held)
+		reg_srv.overlapping++;
+	if (reg_srv.hold_refresh && reg_srv.bindings && eh && !sip_str_eq(eh->value, "0")) {
+		reg_srv.hold_refresh = false;
+		reg_srv.held = st;
+		return;
+	}
 	if (reg_srv.realm_on_refresh && reg_srv.bindings) {
 		reg_srv.realm = reg_srv.realm_on_refresh;
 		reg_srv.realm_on_refresh = NULL;
@@ -86,6 +99,16 @@ static void srv_request(void *arg, struct sip_txn *st, const struct sip_msg *req
 	}
 	reg_srv.bindings = 1;
 	reg_srv.binding_expires = expires;
+	if (reg_srv.grant) {
+		struct sip_addr a;
+		/* <sip:alice@HOST:PORT> → the decoy <sip:malice@HOST:PORT> first, then ours */
+		ck_assert_int_eq(sip_parse_addr(ch->value, &a, &why), 0);
+		snprintf(extra, sizeof(extra), "Contact: <sip:m%.*s@%.*s:%u>;expires=%u, <%.*s>;expires=%u\r\n",
+			 (int)a.uri.user.len, a.uri.user.p, (int)a.uri.host.len, a.uri.host.p, a.uri.port,
+			 expires + 100, (int)a.uri_str.len, a.uri_str.p, reg_srv.grant);
+		sip_txn_respond_simple(st, 200, "srv", extra);
+		return;
+	}
 	snprintf(extra, sizeof(extra), "Contact: %.*s;expires=%u\r\n", (int)ch->value.len, ch->value.p, expires);
 	sip_txn_respond_simple(st, 200, "srv", extra);
 }
@@ -230,6 +253,160 @@ START_TEST(ha1_follows_the_realm)
 }
 END_TEST
 
+/* The interval granted is read from our own binding in the 200's Contact list (no Expires header here): matched
+ * by user, host and port, so another user's binding whose name merely ends with ours is not taken, and an IPv6
+ * host (in brackets in the URI) is recognised as ours. */
+static void granted_from_our_binding(const char *ip)
+{
+	struct cp_loop *loop = cp_loop_new();
+	struct sip_udp *srv = sip_udp_start(loop, ip, 0, &srv_ops, NULL);
+	struct sip_udp *cli = sip_udp_start(loop, ip, 0, &cli_ops, NULL);
+	struct sip_reg_config cfg = { .domain = "test.example", .user = "alice", .password = "s3cret", .expires = 600 };
+	struct sip_reg *r;
+
+	memset(&reg_srv, 0, sizeof(reg_srv));
+	reg_srv.password = "s3cret";
+	reg_srv.grant = 300;
+	ck_assert_ptr_nonnull(srv);
+	ck_assert_ptr_nonnull(cli);
+	sip_addr_from(&cfg.dst, ip, sip_udp_port(srv));
+	r = sip_reg_new(sip_udp_tp(cli), &cfg, NULL, NULL);
+	ck_assert_int_eq(sip_reg_start(r), 0);
+	run_until(loop, r, settled, 5000);
+	ck_assert_int_eq(sip_reg_stats(r)->state, SIP_REG_REGISTERED);
+	ck_assert_uint_eq(sip_reg_stats(r)->granted_s, 300);
+	sip_reg_free(r);
+	sip_udp_stop(cli);
+	sip_udp_stop(srv);
+	cp_loop_free(loop);
+}
+
+START_TEST(granted_from_our_binding_ipv4)
+{
+	granted_from_our_binding("127.0.0.1");
+}
+END_TEST
+
+START_TEST(granted_from_our_binding_ipv6)
+{
+	granted_from_our_binding("::1");
+}
+END_TEST
+
+/* A run that ends while a refresh is in flight: the unREGISTER waits for the refresh's final response (RFC 3261
+ * §10.2: one REGISTER at a time), and the refresh's 200 is not taken for the unREGISTER's.  With the refresh
+ * challenged instead, the unREGISTER goes out with the new credentials. */
+static void unregister_waits_for_refresh(unsigned held_status)
+{
+	struct cp_loop *loop = cp_loop_new();
+	struct sip_udp *srv = sip_udp_start(loop, "127.0.0.1", 0, &srv_ops, NULL);
+	struct sip_udp *cli = sip_udp_start(loop, "127.0.0.1", 0, &cli_ops, NULL);
+	struct sip_reg_config cfg = { .domain = "test.example", .user = "alice", .password = "s3cret", .expires = 2 };
+	struct sip_reg *r;
+	const struct sip_reg_stats *st;
+	char extra[128];
+	uint64_t t0;
+
+	memset(&reg_srv, 0, sizeof(reg_srv));
+	reg_srv.password = "s3cret";
+	reg_srv.hold_refresh = true;
+	sip_addr_from(&cfg.dst, "127.0.0.1", sip_udp_port(srv));
+	r = sip_reg_new(sip_udp_tp(cli), &cfg, NULL, NULL);
+	ck_assert_int_eq(sip_reg_start(r), 0);
+	run_until(loop, r, settled, 5000);
+	st = sip_reg_stats(r);
+	ck_assert_int_eq(st->state, SIP_REG_REGISTERED);
+	t0 = cm_now_ms();
+	while (!reg_srv.held && cm_now_ms() - t0 < 4000)
+		cp_loop_run_once(loop, 50);
+	ck_assert_ptr_nonnull(reg_srv.held);
+
+	ck_assert_int_eq(sip_reg_stop(r), 0);
+	ck_assert_int_eq(st->state, SIP_REG_UNREGISTERING);
+	t0 = cm_now_ms();
+	while (cm_now_ms() - t0 < 300) /* nothing may go out meanwhile */
+		cp_loop_run_once(loop, 50);
+	ck_assert_uint_eq(reg_srv.overlapping, 0);
+	ck_assert_int_eq(st->state, SIP_REG_UNREGISTERING);
+
+	struct sip_txn *held = reg_srv.held;
+	reg_srv.held = NULL;
+	if (held_status == 200) {
+		snprintf(extra, sizeof(extra), "Contact: <sip:alice@127.0.0.1:%u>;expires=2\r\n", sip_udp_port(cli));
+		sip_txn_respond_simple(held, 200, "srv", extra);
+	} else {
+		challenge(held, true);
+	}
+	run_until(loop, r, settled, 3000);
+	ck_assert_int_eq(st->state, SIP_REG_UNREGISTERED);
+	ck_assert_uint_eq(reg_srv.bindings, 0); /* the unREGISTER itself was answered */
+	ck_assert_uint_eq(reg_srv.overlapping, 0);
+	sip_reg_free(r);
+	sip_udp_stop(cli);
+	sip_udp_stop(srv);
+	cp_loop_free(loop);
+}
+
+START_TEST(unregister_waits_for_refresh_200)
+{
+	unregister_waits_for_refresh(200);
+}
+END_TEST
+
+START_TEST(unregister_waits_for_refresh_401)
+{
+	unregister_waits_for_refresh(401);
+}
+END_TEST
+
+/* The connection a refresh went over dies before the answer (the registrar restarted): the refresh is sent again
+ * at once over a new connection (RFC 5626 §4.4.1's "register again over a new flow"), not reported as a lost
+ * registration. */
+START_TEST(refresh_retried_over_a_new_connection)
+{
+	struct cp_loop *loop = cp_loop_new();
+	struct sip_tcp *srv = sip_tcp_start(loop, "127.0.0.1", 0, &srv_ops, NULL);
+	struct sip_tcp *cli = sip_tcp_start(loop, "127.0.0.1", 0, &cli_ops, NULL);
+	struct sip_reg_config cfg = { .domain = "test.example", .user = "alice", .password = "s3cret", .expires = 2 };
+	struct sip_reg *r;
+	const struct sip_reg_stats *st;
+	uint16_t port = sip_tcp_port(srv);
+	uint64_t t0;
+
+	memset(&reg_srv, 0, sizeof(reg_srv));
+	reg_srv.password = "s3cret";
+	reg_srv.hold_refresh = true;
+	sip_addr_from(&cfg.dst, "127.0.0.1", port);
+	r = sip_reg_new(sip_tcp_tp(cli), &cfg, NULL, NULL);
+	ck_assert_int_eq(sip_reg_start(r), 0);
+	run_until(loop, r, settled, 5000);
+	st = sip_reg_stats(r);
+	ck_assert_int_eq(st->state, SIP_REG_REGISTERED);
+	t0 = cm_now_ms();
+	while (!reg_srv.held && cm_now_ms() - t0 < 4000)
+		cp_loop_run_once(loop, 50);
+	ck_assert_ptr_nonnull(reg_srv.held);
+
+	unsigned ok = st->ok;
+	sip_tcp_stop(srv); /* the registrar goes, with the connection and the unanswered refresh */
+	reg_srv.held = NULL;
+	srv = sip_tcp_start(loop, "127.0.0.1", port, &srv_ops, NULL);
+	ck_assert_ptr_nonnull(srv);
+	t0 = cm_now_ms();
+	while (st->ok == ok && st->state == SIP_REG_REGISTERED && cm_now_ms() - t0 < 3000)
+		cp_loop_run_once(loop, 50);
+	ck_assert_msg(st->state == SIP_REG_REGISTERED, "state %s status %u", sip_reg_state_name(st->state),
+		      st->last_status);
+	ck_assert_uint_eq(st->ok, ok + 1);
+	ck_assert_uint_eq(reg_srv.bindings, 1);
+	ck_assert_uint_eq(sip_tcp_stats(cli)->closed, 1);
+	sip_reg_free(r);
+	sip_tcp_stop(cli);
+	sip_tcp_stop(srv);
+	cp_loop_free(loop);
+}
+END_TEST
+
 START_TEST(wrong_password_fails_with_401)
 {
 	struct cp_loop *loop = cp_loop_new();
@@ -331,6 +508,11 @@ static Suite *reg_suite(void)
 	tcase_add_test(tc, register_challenge_423_refresh_unregister);
 	tcase_add_test(tc, wrong_password_fails_with_401);
 	tcase_add_test(tc, ha1_follows_the_realm);
+	tcase_add_test(tc, granted_from_our_binding_ipv4);
+	tcase_add_test(tc, granted_from_our_binding_ipv6);
+	tcase_add_test(tc, unregister_waits_for_refresh_200);
+	tcase_add_test(tc, unregister_waits_for_refresh_401);
+	tcase_add_test(tc, refresh_retried_over_a_new_connection);
 	suite_add_tcase(s, tc);
 	if (getenv("CALLMETER_SIP_REGISTRAR")) {
 		TCase *real = tcase_create("real registrar");
