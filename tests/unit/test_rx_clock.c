@@ -1,9 +1,11 @@
 /* The RX clock across a codec switch (a re-INVITE to another clock rate), through the real dataplane on
  * net_ring0 driven by hand: flows 0 and 1 call each other with PCMU (8 kHz); flow 0 switches to a 48 kHz codec
- * (its command and, being the peer of flow 1, its packets) 200 ms before flow 1 does.  So flow 0 receives 8 kHz
+ * (its command and, being the peer of flow 1, its packets) 600 ms before flow 1 does.  So flow 0 receives 8 kHz
  * packets after its own switch, and flow 1 receives 48 kHz packets before its own: each side's jitter and
  * timestamp arithmetic must follow the payload type of the packets, not the command (which mixed the two clocks
- * in one timestamp delta: a jitter of tens of milliseconds, or a counted timestamp jump).  One EAL per process. */
+ * in one timestamp delta: for flow 0 a D of 16.7 ms a packet, a jitter of ~14 ms by the time flow 1 switches;
+ * for flow 1 −100 ms a packet).  The bound of 8 ms leaves room for a loaded machine's scheduling (4 ms seen
+ * under make check).  One EAL per process. */
 #include <string.h>
 #include <unistd.h>
 
@@ -75,7 +77,7 @@ START_TEST(clock_switches_with_the_packets)
 
 		ck_assert_int_eq(dp_flow_modify(0, &p), 0);
 	}
-	run_ms(200);
+	run_ms(600);
 	/* flow 0 still receives PCMU in its old clock; flow 1 already receives the 48 kHz packets */
 	ck_assert_int_eq(dp_flow_snapshot(0, &s[0]), 0);
 	ck_assert_uint_eq(s[0].rx.clock_rate, 8000);
@@ -97,9 +99,9 @@ START_TEST(clock_switches_with_the_packets)
 		struct dp_rx_report r;
 
 		dp_rx_report(&s[f].rx, 20, &r);
-		ck_assert_uint_ge(s[1 - f].tx_packets, 35);
+		ck_assert_uint_ge(s[1 - f].tx_packets, 55);
 		ck_assert_msg(r.packets_received == s[1 - f].tx_packets && r.packets_lost == 0 &&
-			      r.timestamp_jumps == 0 && r.max_jitter_ms < 3,
+			      r.timestamp_jumps == 0 && r.max_jitter_ms < 8,
 			      "flow %u: received %llu of %llu, lost %lld, timestamp jumps %llu, max jitter %.3f ms", f,
 			      (unsigned long long)r.packets_received, (unsigned long long)s[1 - f].tx_packets,
 			      (long long)r.packets_lost, (unsigned long long)r.timestamp_jumps, r.max_jitter_ms);
