@@ -658,8 +658,8 @@ static uint32_t params_clock(const struct dp_flow_params *p)
  * flow's current one from now on, the one before kept for the packets the peer sends until it switches too.  The
  * RX clock itself changes when a packet of another payload type comes (rx_payload_type), not here: the peer
  * switches when it does.  The payload type numbers the flow sends are taken for those it receives (one numbering
- * both ways, as the SDP answer usually keeps); parameters without one (receive-only, no cache) set the clock of
- * every payload type, as before. */
+ * both ways, as the SDP answer usually keeps).  A flow given none (receive-only, no cache) has one clock for
+ * every payload type, which a modify's clock_rate changes at once. */
 static void rx_pt_declare(struct dp_flow *f, struct dp_flow_cold *c, const struct dp_flow_params *p)
 {
 	int pt = p->payload_type >= 0 ? p->payload_type & 0x7f : p->cache ? p->cache->payload_type & 0x7f : -1;
