@@ -7,14 +7,10 @@
  * kernel UDP sockets pays here for these four datagrams and the hashing, and its ratio to SIPp's (measured in the
  * same run against the same Kamailio, as in bench_sip_reg_sipp) the lowest ratio such a stack could show.
  * Final line: BENCH sip_reg_kernel_floor <us> us/registration ratio=<floor / SIPp> ref=sipp-uac */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,22 +18,13 @@
 
 #include "common/common.h"
 #include "../unit/testutil.h"
+#include "bench_floor.h"
 #include "bench_util.h"
 
 #define REGS 4000
 #define IN_FLIGHT 100
-#define BATCH 64
-#define MSG_MAX 1400
 
-struct out {
-	struct mmsghdr m[BATCH];
-	struct iovec iov[BATCH];
-	char buf[BATCH][MSG_MAX];
-	unsigned n;
-};
-
-static struct sockaddr_in peer;
-static unsigned lport;
+static struct floor_io io;
 static EVP_MD_CTX *ctx;
 static EVP_MD *md5;
 
@@ -49,38 +36,20 @@ static struct {
 	char auth[320];
 } regs[REGS];
 
-static void flush(int fd, struct out *o)
+static void reg_send(unsigned i)
 {
-	unsigned done = 0;
+	char *b = floor_next_buf(&io);
 
-	while (done < o->n) {
-		int rc = sendmmsg(fd, o->m + done, o->n - done, 0);
-		if (rc <= 0)
-			break;
-		done += (unsigned)rc;
-	}
-	o->n = 0;
-}
-
-static void reg_send(struct out *o, unsigned i)
-{
-	char *b;
-	int len;
-
-	if (o->n == BATCH)
+	if (!b)
 		return; /* sent again after 500 ms */
-	b = o->buf[o->n];
-	len = snprintf(b, MSG_MAX,
-		       "REGISTER sip:127.0.0.1 SIP/2.0\r\n"
-		       "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKr%u-%u\r\nMax-Forwards: 70\r\n"
-		       "From: <sip:a%u@127.0.0.1>;tag=r%u\r\nTo: <sip:a%u@127.0.0.1>\r\nCall-ID: r%u@floor\r\n"
-		       "CSeq: %u REGISTER\r\nContact: <sip:a%u@127.0.0.1:%u>\r\nExpires: 3600\r\n%s"
-		       "Content-Length: 0\r\n\r\n",
-		       lport, i, regs[i].state, i, i, i, i, regs[i].state == 2 ? 2u : 1u, i, lport, regs[i].auth);
-	o->iov[o->n] = (struct iovec){ b, (size_t)len };
-	o->m[o->n].msg_hdr = (struct msghdr){ .msg_name = &peer, .msg_namelen = sizeof(peer), .msg_iov = &o->iov[o->n],
-					      .msg_iovlen = 1 };
-	o->n++;
+	floor_queue(&io, snprintf(b, FLOOR_MSG_MAX,
+				  "REGISTER sip:127.0.0.1 SIP/2.0\r\n"
+				  "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKr%u-%u\r\nMax-Forwards: 70\r\n"
+				  "From: <sip:a%u@127.0.0.1>;tag=r%u\r\nTo: <sip:a%u@127.0.0.1>\r\nCall-ID: r%u@floor\r\n"
+				  "CSeq: %u REGISTER\r\nContact: <sip:a%u@127.0.0.1:%u>\r\nExpires: 3600\r\n%s"
+				  "Content-Length: 0\r\n\r\n",
+				  io.lport, i, regs[i].state, i, i, i, i, regs[i].state == 2 ? 2u : 1u, i, io.lport,
+				  regs[i].auth));
 	regs[i].sent_ms = cm_now_ms();
 }
 
@@ -123,17 +92,9 @@ static int answer(unsigned i, const char *msg)
 
 int main(void)
 {
-	static char rbuf[BATCH][MSG_MAX + 1];
-	static struct out o;
-	char dir[64] = "/tmp/cm-bench-regfloor-XXXXXX", cmd[128];
-	struct mmsghdr rm[BATCH];
-	struct iovec riov[BATCH];
+	char dir[64] = "/tmp/cm-bench-regfloor-XXXXXX";
 	unsigned port = tu_free_port(), started = 0, done = 0, failed = 0, resent = 0;
 	struct rusage r0, r1;
-	struct sockaddr_in me = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t ml = sizeof(me);
-	struct epoll_event ev = { .events = EPOLLIN };
-	int fd, ep;
 	pid_t kam;
 	double sipp;
 
@@ -147,35 +108,23 @@ int main(void)
 	}
 	ctx = EVP_MD_CTX_new();
 	md5 = EVP_MD_fetch(NULL, "MD5", NULL);
-	peer = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				     .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	if (!ctx || !md5 || fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&me, &ml) < 0)
+	if (!ctx || !md5 || floor_open(&io, port) < 0)
 		return 1;
-	lport = ntohs(me.sin_port);
-	ep = epoll_create1(0);
-	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-	for (int i = 0; i < BATCH; i++) {
-		riov[i] = (struct iovec){ rbuf[i], MSG_MAX };
-		rm[i].msg_hdr = (struct msghdr){ .msg_iov = &riov[i], .msg_iovlen = 1 };
-	}
 
 	getrusage(RUSAGE_SELF, &r0);
 	uint64_t t0 = cm_now_ms(), last_scan = t0;
 	while (started < IN_FLIGHT) {
 		regs[started].state = 1;
-		reg_send(&o, started++);
+		reg_send(started++);
 	}
-	flush(fd, &o);
+	floor_flush(&io);
 	while (done + failed < REGS && cm_now_ms() - t0 < 60000) {
-		int n = epoll_wait(ep, &ev, 1, 10) > 0 ? recvmmsg(fd, rm, BATCH, MSG_DONTWAIT, NULL) : 0;
+		int n = floor_receive(&io);
 
 		for (int k = 0; k < n; k++) {
-			char *m = rbuf[k], *cid;
+			char *m = io.rbuf[k], *cid;
 			unsigned i;
 
-			m[rm[k].msg_len] = '\0';
 			if (strncmp(m, "SIP/2.0 ", 8) != 0 || !(cid = strstr(m, "Call-ID: r")))
 				continue;
 			i = (unsigned)strtoul(cid + 10, NULL, 10);
@@ -185,7 +134,7 @@ int main(void)
 				if (answer(i, m) < 0)
 					continue;
 				regs[i].state = 2;
-				reg_send(&o, i);
+				reg_send(i);
 				continue;
 			}
 			if (regs[i].state != 2 || m[8] == '1')
@@ -197,36 +146,32 @@ int main(void)
 				failed++;
 			if (started < REGS) {
 				regs[started].state = 1;
-				reg_send(&o, started++);
+				reg_send(started++);
 			}
 		}
 		uint64_t now = cm_now_ms();
-		for (unsigned i = 0; now - last_scan >= 100 && i < started && o.n < BATCH; i++) {
+		for (unsigned i = 0; now - last_scan >= 100 && i < started && io.n < FLOOR_BATCH; i++) {
 			if (regs[i].state == 3 || now - regs[i].sent_ms < 500)
 				continue;
-			reg_send(&o, i);
+			reg_send(i);
 			resent++;
 		}
 		if (now - last_scan >= 100)
 			last_scan = now;
-		flush(fd, &o);
+		floor_flush(&io);
 	}
 	getrusage(RUSAGE_SELF, &r1);
 	bench_print_split("floor registrar client", &r0, &r1, done);
 	double floor_us = (bench_cpu_us(&r1) - bench_cpu_us(&r0)) / (done ? done : 1);
 	printf("floor: %u registered, %u failed in %lu ms (%u REGISTERs sent again), %.1f us/registration\n", done,
 	       failed, (unsigned long)(cm_now_ms() - t0), resent, floor_us);
-	close(fd);
+	floor_close(&io);
 	EVP_MD_CTX_free(ctx);
 	EVP_MD_free(md5);
 
 	/* the reference: SIPp registering as many other users against the same Kamailio (as bench_sip_reg_sipp) */
 	sipp = bench_sipp_reg_us(dir, port, REGS);
-	kill(kam, SIGTERM);
-	waitpid(kam, NULL, 0);
-	snprintf(cmd, sizeof(cmd), sipp > 0 ? "rm -rf %s" : "tail -30 %s/*errors.log", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
+	bench_kamailio_stop(kam, dir, sipp < 0);
 	if (done != REGS) {
 		fprintf(stderr, "bench_sip_reg_floor: %u of %d registrations completed\n", done, REGS);
 		return 1;

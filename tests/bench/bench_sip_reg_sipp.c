@@ -44,7 +44,6 @@ int main(void)
 	static char users[REGS][16];
 	struct sip_reg *regs[REGS] = { NULL };
 	unsigned port = tu_free_port(), started = 0;
-	char cmd[128];
 	struct rusage r0, r1;
 	struct cp_loop *loop;
 	struct sip_udp *u;
@@ -94,11 +93,7 @@ int main(void)
 
 	/* SIPp: the same exchange for as many other users */
 	sipp_us = bench_sipp_reg_us(dir, port, REGS);
-	kill(kam, SIGTERM);
-	waitpid(kam, NULL, 0);
-	snprintf(cmd, sizeof(cmd), sipp_us > 0 ? "rm -rf %s" : "tail -30 %s/*errors.log", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
+	bench_kamailio_stop(kam, dir, sipp_us < 0);
 
 	double ours = (bench_cpu_us(&r1) - bench_cpu_us(&r0)) / (ok ? ok : 1);
 	int sipp_ok = sipp_us > 0;

@@ -4,6 +4,7 @@
 #define CM_BENCH_UTIL_H
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,19 @@ static inline int bench_kamailio_registrar(const char *dir, unsigned port, pid_t
 	*pid = bench_spawn(argv, log);
 	usleep(1000000);
 	return kill(*pid, 0);
+}
+
+/* Stops the registrar and removes dir, or, when the SIPp reference failed, shows its error log from dir instead
+ * (and keeps it). */
+static inline void bench_kamailio_stop(pid_t kam, const char *dir, bool sipp_failed)
+{
+	char cmd[300];
+
+	kill(kam, SIGTERM);
+	waitpid(kam, NULL, 0);
+	snprintf(cmd, sizeof(cmd), sipp_failed ? "tail -30 %s/*errors.log" : "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
 /* SIPp's built-in UAS on 127.0.0.1:port, given half a second to bind. */
