@@ -59,6 +59,7 @@ void dp_rx_totals(uint64_t *packets, uint64_t *bytes);
 #define DP_RX_WINDOW 64            /* sequence numbers behind the highest one that are checked for duplicates */
 #define DP_RX_GMIN 16              /* RFC 3611 §4.7.2 */
 #define DP_RX_TS_JUMP_NS 1000000000LL /* |arrival delta − timestamp delta| above this is a timestamp jump */
+#define DP_RX_PT_NONE 0xff
 
 struct dp_rx_stats {
 	/* Touched by every in-order packet: the first two cache lines. */
@@ -84,6 +85,9 @@ struct dp_rx_stats {
 	uint32_t cand_lost;        /* losses of the candidate burst (0: none open) */
 	uint32_t gap_pkts;
 	uint16_t run;              /* received since the last loss of the open candidate burst (< DP_RX_GMIN) */
+	uint8_t pt;                /* payload type of the last media packet, whose clock clock_rate is (DP_RX_PT_NONE:
+				    * none yet, or the flow's payload types changed since) */
+	uint8_t clock_restart;     /* clock_rate changed: the next timed packet is the new A.8 / PDV reference */
 	uint32_t duplicates;
 	uint32_t out_of_order;
 	/* Touched on losses, reordering, jumps and source changes. */
@@ -133,6 +137,12 @@ void dp_rx_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ss
 /* An RFC 4733 telephone-event packet of the flow: sequence accounting only, no jitter/PDV update. */
 void dp_rx_event_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t arrival_ns,
 			uint32_t len);
+/* Before dp_rx_packet() for a media packet whose payload type pt is not st->pt: the clock its timestamps run at
+ * (RFC 3550 §5.1: the clock is the payload format's; 0: unknown).  Another clock than the last restarts the A.8
+ * and PDV reference at the next packet instead of mixing two clocks in one timestamp delta (a jitter or PDV
+ * spike, or a counted timestamp jump, at every codec switch); an unknown one leaves its packets out of the
+ * timing (sequence and loss only) until a known clock comes back. */
+void dp_rx_payload_type(struct dp_rx_stats *st, uint8_t pt, uint32_t clock);
 /* ptime_ms converts burst/gap lengths in packets to durations (0: durations are reported as 0). */
 void dp_rx_report(const struct dp_rx_stats *st, double ptime_ms, struct dp_rx_report *out);
 /* G.107 BurstR of the reported loss (1: random or none), estimated from the RFC 3611 burst/gap figures; the

@@ -4,6 +4,7 @@
 #define CM_DATAPLANE_INTERNAL_H
 
 #include <string.h>
+#include <time.h>
 
 #include "dataplane/dataplane.h"
 
@@ -190,6 +191,77 @@ unsigned dp_impair_decide(const struct dp_impair *im, uint32_t flow, uint32_t k,
 /* Extra delay of packet k in microseconds (uniform in [0, jitter_us]). */
 uint32_t dp_impair_delay_us(const struct dp_impair *im, uint32_t flow, uint32_t k);
 
+/* ---- RX analysis: the common case inline (rx_stats.c has the rest) ------------------------------------------
+ * RTP timestamp ticks → nanoseconds, truncated toward zero (|ticks| < 2^31, so ticks × 10^9 fits in 63 bits).
+ * The usual clocks divide by a constant, which the compiler turns into a multiplication. */
+static inline int64_t dp_rx_ticks_ns(int32_t ticks, uint32_t clock)
+{
+	int64_t n = (int64_t)ticks * 1000000000LL;
+
+	switch (clock) {
+	case 8000:
+		return n / 8000;
+	case 16000:
+		return n / 16000;
+	case 48000:
+		return n / 48000;
+	case 90000:
+		return n / 90000;
+	default:
+		return n / clock;
+	}
+}
+
+/* RFC 3550 A.8 with arrival and timestamp deltas converted to nanoseconds:
+ * D = (R_j − R_i) − (S_j − S_i), J += (|D| − J) / 16.  A |D| beyond DP_RX_TS_JUMP_NS is a timestamp jump: it is
+ * counted and restarts the PDV reference instead of feeding the jitter. */
+static inline void dp_rx_timing(struct dp_rx_stats *st, uint32_t ts, uint64_t arrival_ns)
+{
+	int64_t d = (int64_t)(arrival_ns - st->last_arrival_ns) - dp_rx_ticks_ns((int32_t)(ts - st->last_ts),
+										 st->clock_rate);
+	int64_t ad = d < 0 ? -d : d;
+
+	st->last_ts = ts;
+	st->last_arrival_ns = arrival_ns;
+	if (__builtin_expect(ad > DP_RX_TS_JUMP_NS, 0)) {
+		st->ts_jumps++;
+		st->rel_transit_ns = 0;
+		return;
+	}
+	st->jitter_ns = (uint32_t)((int64_t)st->jitter_ns + (ad - (int64_t)st->jitter_ns) / 16);
+	if (st->jitter_ns > st->max_jitter_ns)
+		st->max_jitter_ns = st->jitter_ns;
+
+	/* The transit relative to the reference packet is the running sum of D. */
+	st->rel_transit_ns += d;
+	int64_t rel_us = st->rel_transit_ns / 1000;
+	if (rel_us < st->pdv_min_us)
+		st->pdv_min_us = (int32_t)(rel_us < INT32_MIN ? INT32_MIN : rel_us);
+	if (rel_us > st->pdv_max_us)
+		st->pdv_max_us = (int32_t)(rel_us > INT32_MAX ? INT32_MAX : rel_us);
+}
+
+/* What nearly every packet is: the next sequence number of the validated source, with no burst candidate open
+ * (RFC 3611: in a gap) and a known clock, not a new one.  Its whole accounting, as dp_rx_packet() does it, touching only the
+ * in-order part of the stats; false, having changed nothing, for any other packet (dp_rx_packet() takes it). */
+static inline bool dp_rx_in_order(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ssrc,
+				  uint64_t arrival_ns, uint32_t len)
+{
+	if (__builtin_expect(ssrc != st->ssrc || seq != (uint16_t)(st->max_seq + 1) || !st->have_ssrc ||
+			     st->probation || st->cand_lost || !st->clock_rate || st->clock_restart, 0))
+		return false;
+	st->packets++;
+	st->bytes += len;
+	if (seq == 0)
+		st->cycles += 1u << 16; /* RFC 3550 A.1: the 16-bit sequence number wrapped */
+	st->max_seq = seq;
+	st->seen = st->seen << 1 | 1;
+	st->received++;
+	st->gap_pkts++;
+	dp_rx_timing(st, ts, arrival_ns);
+	return true;
+}
+
 /* ---- SDES-SRTP keys (RFC 4568) → libsrtp2 sessions (srtp.c), for the lcores and for analyze ------------ */
 struct srtp_ctx_t_;               /* libsrtp2's srtp_t points to one */
 /* A session for one direction of one suite's 30-byte key||salt: outbound for any SSRC we send, inbound for any
@@ -330,5 +402,13 @@ struct an_keys;
 struct an_keys *dp_an_keys_new(uint16_t sip_port);
 void dp_an_keys_free(struct an_keys *k);
 bool dp_an_learn_sip(struct an_keys *k, const struct dp_pkt *pk, enum dp_drop_reason r);
+
+/* The dataplane's clock (clock.c).  dp_tsc_hz: the TSC's rate measured against CLOCK_MONOTONIC_RAW (once per
+ * process, 0.1 s), not EAL's rounded estimate.  dp_clock_pair: a (TSC, clock id's ns) reading taken with nothing
+ * between the two.  dp_wall_ns: the dataplane's time as CLOCK_REALTIME ns (what TX-time extensions and RTCP NTP
+ * timestamps carry), valid after dp_start(). */
+uint64_t dp_tsc_hz(void);
+void dp_clock_pair(clockid_t id, uint64_t *tsc, uint64_t *ns);
+uint64_t dp_wall_ns(void);
 
 #endif

@@ -41,12 +41,16 @@
 #define DP_SCAN_MAX 64            /* flows checked for silence and RTCP per loop pass, at most */
 #define DP_RTCP_PER_PASS 4        /* RTCP reports built per loop pass, at most: a sweep that finds many due
 				   * does not hold up the wheel (the rest wait for the next passes) */
-#define DP_SCAN_SWEEP_NS 250000000ull /* ... at a rate that visits every flow of the lcore in 250 ms */
+#define DP_SCAN_PARTS 8           /* ... at a rate that visits every flow of the lcore 8 times per silence
+				   * threshold or RTCP interval (the shorter), but at least every 250 ms: an event
+				   * or report is late by an eighth of it at most, and with the 5 s defaults a
+				   * million flows are swept every 625 ms, not four times a second */
+#define DP_SCAN_SWEEP_MIN_NS 250000000ull
 #define NTP_UNIX_OFFSET 2208988800ull
 #define DP_WHEEL_SPAN_NS 1100000000ull /* > DP_PTIME_MAX_MS + the largest impairment delay */
 #define DP_JITTER_MAX_US 500000
 #define DP_TX_SKIP_NS 1000000000ull /* a flow this far behind skips to the present (tx_skip) */
-#define DP_SUMS_EXTRA 3           /* entries after a cache's payload sums (payload_sums) */
+#define DP_SUMS_EXTRA 3           /* entries after a cache's payload sums (cache_id_of) */
 #define DP_MAX_CACHES 1024        /* distinct frame caches the flows send from */
 #define DP_SRTP_WINDOW 128        /* RX replay window (packets) of a flow's SRTP session */
 #define DP_IP_SLOTS_LOG2 8
@@ -150,6 +154,10 @@ struct dp_flow_cold {
 	uint32_t owd_count;
 	int32_t owd_min_us, owd_max_us;
 	int64_t owd_sum_us;
+	/* RX: the payload types the flow was given and their clocks, the current one's first, then the one before
+	 * (packets the peer sends before it switches too); DP_RX_PT_NONE: none given */
+	uint8_t rx_pt[2];
+	uint32_t rx_clock[2];
 };
 
 struct dp_lcore {
@@ -187,7 +195,7 @@ struct dp_lcore {
 	uint16_t npend;
 	uint32_t silent_next;
 	uint64_t scan_last_ns;
-	uint64_t scan_credit;     /* flows owed to the sweep, × DP_SCAN_SWEEP_NS */
+	uint64_t scan_credit;     /* flows owed to the sweep, × g.scan_sweep_ns */
 	uint32_t spread_k;
 	uint16_t queue;
 	uint16_t ip_id;
@@ -244,6 +252,7 @@ static struct {
 	uint64_t wall0_ns;        /* CLOCK_REALTIME at tsc_to_ns() == mono0_ns, for RTCP NTP times */
 	uint64_t mono0_ns;
 	uint64_t silent_tsc;
+	uint64_t scan_sweep_ns;   /* the silence / RTCP sweep visits every flow in this long (DP_SCAN_PARTS) */
 	unsigned wheel_shift;
 	uint32_t wheel_mask;
 	uint32_t pcap;            /* entries per slot of the periodic schedule */
@@ -413,6 +422,12 @@ int dp_configure(const struct dp_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot allocate %u flows (%zu MiB)", cfg->max_flows,
 			 (size_t)cfg->max_flows * (sizeof(struct dp_flow) + sizeof(struct dp_flow_cold)) >> 20);
 		return -ENOMEM;
+	}
+	{
+		uint64_t ms = !cfg->silent_ms ? cfg->rtcp_interval_ms : !cfg->rtcp_interval_ms ? cfg->silent_ms
+			      : RTE_MIN(cfg->silent_ms, cfg->rtcp_interval_ms);
+
+		g.scan_sweep_ns = RTE_MAX(ms * 1000000ull / DP_SCAN_PARTS, DP_SCAN_SWEEP_MIN_NS);
 	}
 	g.configured = true;
 	return 0;
@@ -667,6 +682,53 @@ static uint32_t params_clock(const struct dp_flow_params *p)
 	return p->clock_rate ? p->clock_rate : p->cache ? p->cache->clock_rate : 0;
 }
 
+/* The payload type a flow's parameters give its received stream (theirs, else its cache's) with its clock: the
+ * flow's current one from now on, the one before kept for the packets the peer sends until it switches too.  The
+ * RX clock itself changes when a packet of another payload type comes (rx_payload_type), not here: the peer
+ * switches when it does.  The payload type numbers the flow sends are taken for those it receives (one numbering
+ * both ways, as the SDP answer usually keeps).  A flow given none (receive-only, no cache) has one clock for
+ * every payload type, which a modify's clock_rate changes at once. */
+static void rx_pt_declare(struct dp_flow *f, struct dp_flow_cold *c, const struct dp_flow_params *p)
+{
+	int pt = p->payload_type >= 0 ? p->payload_type & 0x7f : p->cache ? p->cache->payload_type & 0x7f : -1;
+	uint32_t clock = params_clock(p);
+
+	if (!clock)
+		return;
+	if (pt < 0) {
+		if (c->rx_pt[0] == DP_RX_PT_NONE)
+			dp_rx_payload_type(&f->rx, f->rx.pt, clock);
+		return;
+	}
+	if (c->rx_pt[0] == pt && c->rx_clock[0] == clock)
+		return;
+	if (c->rx_pt[0] != pt) {
+		c->rx_pt[1] = c->rx_pt[0];
+		c->rx_clock[1] = c->rx_clock[0];
+	}
+	c->rx_pt[0] = (uint8_t)pt;
+	c->rx_clock[0] = clock;
+	f->rx.pt = DP_RX_PT_NONE; /* the next media packet looks its clock up again */
+}
+
+/* A media packet of another payload type than the last: the clock of the flow's payload type it is, else of the
+ * static one (RFC 3551), else unknown (its packets stay out of the timing); a flow given no payload type keeps
+ * its one clock. */
+static void rx_payload_type(struct dp_flow *f, const struct dp_flow_cold *c, uint8_t pt)
+{
+	uint32_t clock;
+
+	if (c->rx_pt[0] == DP_RX_PT_NONE)
+		clock = f->rx.clock_rate;
+	else if (pt == c->rx_pt[0])
+		clock = c->rx_clock[0];
+	else if (pt == c->rx_pt[1])
+		clock = c->rx_clock[1];
+	else
+		clock = dp_static_pt_clock(pt);
+	dp_rx_payload_type(&f->rx, pt, clock);
+}
+
 /* A flow's packet interval from its ptime_ms, and its next packet within one interval from now, spread over the
  * interval as every added flow's. */
 static void flow_period_start(struct dp_lcore *lc, struct dp_flow *f, uint64_t now)
@@ -706,6 +768,8 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 	flow_apply(f, p);
 	clock = params_clock(p);
 	dp_rx_init(&f->rx, clock ? clock : 8000);
+	g.cold[idx].rx_pt[0] = g.cold[idx].rx_pt[1] = DP_RX_PT_NONE;
+	rx_pt_declare(f, &g.cold[idx], p);
 	g.port_map[ipi << 16 | p->local_port] = idx + 1;
 	f->active = 1;
 	tx_slow_update(f);
@@ -729,9 +793,8 @@ static void cmd_modify(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_p
 		f->cache_id = cache_id;
 		f->frame = 0;
 		f->dtmf = 0; /* an event being sent ends (its duration counts in the old codec's clock) */
-		if (params_clock(p))
-			f->rx.clock_rate = params_clock(p);
 	}
+	rx_pt_declare(f, &g.cold[idx], p);
 	flow_apply(f, p);
 	if (!f->cache_id || !flow_cache(f)->nframes || !f->ptime_ms || (flow_cache(f) == was && f->ptime_ms == ptime))
 		return;
@@ -1565,6 +1628,11 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 
 /* ---- RTCP (RFC 3550 §6) ------------------------------------------------------------------------------------ */
 
+uint64_t dp_wall_ns(void)
+{
+	return g.wall0_ns + (tsc_to_ns(rte_rdtsc()) - g.mono0_ns);
+}
+
 static uint64_t ntp_now(uint64_t now_ns)
 {
 	uint64_t wall = g.wall0_ns + (now_ns - g.mono0_ns);
@@ -1874,7 +1942,10 @@ static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const stru
 			event(lc, DP_EV_DTMF, fid, pk->payload[0], at);
 		}
 	} else {
-		dp_rx_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len);
+		if (unlikely(pk->pt != f->rx.pt))
+			rx_payload_type(f, &g.cold[fid], pk->pt);
+		if (!dp_rx_in_order(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len))
+			dp_rx_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len);
 	}
 	f->silent = 0;
 	if (f->rx.packets == 1)
@@ -1887,24 +1958,24 @@ static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
 {
 	uint64_t limit = (uint64_t)g.cfg.silent_ms * 1000000ull;
 
-	uint64_t per_lcore = g.cfg.max_flows / g.port.nlcores + 1, n;
+	uint64_t per_lcore = g.cfg.max_flows / g.port.nlcores + 1, n, sweep = g.scan_sweep_ns;
 
 	if (!limit && !g.cfg.rtcp_interval_ms)
 		return;
 	/* Paced by time, not by loop passes: an idle lcore spins fast and would sweep the table needlessly. */
-	lc->scan_credit += RTE_MIN(now_ns - lc->scan_last_ns, DP_SCAN_SWEEP_NS) * per_lcore;
+	lc->scan_credit += RTE_MIN(now_ns - lc->scan_last_ns, sweep) * per_lcore;
 	lc->scan_last_ns = now_ns;
-	n = RTE_MIN(lc->scan_credit / DP_SCAN_SWEEP_NS, (uint64_t)DP_SCAN_MAX);
-	lc->scan_credit -= n * DP_SCAN_SWEEP_NS;
-	if (lc->scan_credit > DP_SCAN_MAX * DP_SCAN_SWEEP_NS)
-		lc->scan_credit = DP_SCAN_MAX * DP_SCAN_SWEEP_NS; /* behind: do not build up a debt */
+	n = RTE_MIN(lc->scan_credit / sweep, (uint64_t)DP_SCAN_MAX);
+	lc->scan_credit -= n * sweep;
+	if (lc->scan_credit > DP_SCAN_MAX * sweep)
+		lc->scan_credit = DP_SCAN_MAX * sweep; /* behind: do not build up a debt */
 	for (unsigned i = 0, rtcp = 0; i < n; i++) {
 		uint32_t idx = lc->silent_next;
 		struct dp_flow *f = &g.flows[idx];
 		bool rtcp_due = f->active && f->dir && g.cfg.rtcp_interval_ms && now_ns >= g.cold[idx].next_rtcp_ns;
 
 		if (rtcp_due && rtcp == DP_RTCP_PER_PASS) {
-			lc->scan_credit += (n - i) * DP_SCAN_SWEEP_NS; /* this flow first, next pass */
+			lc->scan_credit += (n - i) * sweep; /* this flow first, next pass */
 			break;
 		}
 		lc->silent_next += g.port.nlcores;
@@ -2165,14 +2236,13 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 	if (rte_is_zero_ether_addr(&mac))
 		rte_eth_random_addr(mac.addr_bytes);
 	memcpy(g.mac, mac.addr_bytes, 6);
-	g.tsc_hz = rte_get_tsc_hz();
+	g.tsc_hz = dp_tsc_hz();
 	g.ns_mult = (uint64_t)(((unsigned __int128)1000000000ull << 32) / g.tsc_hz);
 	{
-		struct timespec ts;
+		uint64_t tsc;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		g.mono0_ns = tsc_to_ns(rte_rdtsc());
-		g.wall0_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		dp_clock_pair(CLOCK_REALTIME, &tsc, &g.wall0_ns);
+		g.mono0_ns = tsc_to_ns(tsc);
 	}
 	g.wheel_shift = 0;
 	while ((g.tsc_hz >> (g.wheel_shift + 1)) >= 1000000) /* slot ≤ 1 µs */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "codecs/codecs.h"
-#include "dataplane/dataplane.h"
+#include "dataplane/dataplane_internal.h"
 
 #define RTP_SEQ_MOD (1u << 16)
 
@@ -16,11 +16,16 @@ void dp_rx_init(struct dp_rx_stats *st, uint32_t clock_rate)
 {
 	memset(st, 0, sizeof(*st));
 	st->clock_rate = clock_rate;
+	st->pt = DP_RX_PT_NONE;
 }
 
-static int64_t ticks_to_ns(int64_t ticks, uint32_t clock)
+void dp_rx_payload_type(struct dp_rx_stats *st, uint8_t pt, uint32_t clock)
 {
-	return ticks / clock * 1000000000LL + ticks % clock * 1000000000LL / clock;
+	st->pt = pt;
+	if (clock == st->clock_rate)
+		return; /* the same clock: its timestamps go on (RFC 3550 §5.1) */
+	st->clock_rate = clock;
+	st->clock_restart = 1;
 }
 
 /* ---- RFC 3611 §4.7.2: a burst is the longest run that starts and ends with a loss and holds no Gmin
@@ -177,36 +182,7 @@ static void start_source(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint
 	st->last_ts = ts;
 	st->last_arrival_ns = arrival_ns;
 	st->rel_transit_ns = 0;
-}
-
-/* RFC 3550 A.8 with arrival and timestamp deltas converted to nanoseconds:
- * D = (R_j − R_i) − (S_j − S_i), J += (|D| − J) / 16.  A |D| beyond DP_RX_TS_JUMP_NS is a timestamp jump: it is
- * counted and restarts the PDV reference instead of feeding the jitter. */
-static void update_timing(struct dp_rx_stats *st, uint32_t ts, uint64_t arrival_ns)
-{
-	int32_t tsd = (int32_t)(ts - st->last_ts);
-	int64_t d = (int64_t)(arrival_ns - st->last_arrival_ns) - ticks_to_ns(tsd, st->clock_rate);
-	int64_t ad = d < 0 ? -d : d;
-
-	st->last_ts = ts;
-	st->last_arrival_ns = arrival_ns;
-	if (ad > DP_RX_TS_JUMP_NS) {
-		st->ts_jumps++;
-		st->rel_transit_ns = 0;
-		return;
-	}
-	int64_t j = (int64_t)st->jitter_ns + (ad - (int64_t)st->jitter_ns) / 16;
-	st->jitter_ns = (uint32_t)j;
-	if (st->jitter_ns > st->max_jitter_ns)
-		st->max_jitter_ns = st->jitter_ns;
-
-	/* The transit relative to the reference packet is the running sum of D. */
-	st->rel_transit_ns += d;
-	int64_t rel_us = st->rel_transit_ns / 1000;
-	if (rel_us < st->pdv_min_us)
-		st->pdv_min_us = (int32_t)(rel_us < INT32_MIN ? INT32_MIN : rel_us);
-	if (rel_us > st->pdv_max_us)
-		st->pdv_max_us = (int32_t)(rel_us > INT32_MAX ? INT32_MAX : rel_us);
+	st->clock_restart = 0;
 }
 
 static void rx_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t arrival_ns,
@@ -229,13 +205,21 @@ static void rx_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_
 		st->last_arrival_ns = arrival_ns;
 		return;
 	}
-	update_timing(st, ts, arrival_ns);
+	if (st->clock_restart) { /* the first packet in another clock: the new reference, as a timestamp jump's */
+		st->clock_restart = 0;
+		st->last_ts = ts;
+		st->last_arrival_ns = arrival_ns;
+		st->rel_transit_ns = 0;
+		return;
+	}
+	dp_rx_timing(st, ts, arrival_ns);
 }
 
 void dp_rx_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t arrival_ns,
 		  uint32_t len)
 {
-	rx_packet(st, seq, ts, ssrc, arrival_ns, len, true);
+	if (!dp_rx_in_order(st, seq, ts, ssrc, arrival_ns, len))
+		rx_packet(st, seq, ts, ssrc, arrival_ns, len, true);
 }
 
 /* RFC 4733 event packets share the stream's sequence numbers but all carry the event's start timestamp: they

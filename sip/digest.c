@@ -103,21 +103,33 @@ static EVP_MD_CTX *thread_ctx(void)
 	return ctx;
 }
 
-/* H(parts joined by ':') as lowercase hex, on the thread's context. */
+/* H(parts joined by ':') as lowercase hex, on the thread's context.  The parts are joined on the stack first
+ * when they fit (they do for every SIP digest: the longest is the response's six parts, under 6 × 256 bytes):
+ * one EVP_DigestUpdate instead of one per part and separator, each a dispatch through the provider. */
 static int hash_hex(enum sip_digest_alg a, const char *const *parts, unsigned n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
+	char joined[6 * SIP_DIGEST_MAX_FIELD + 8];
+	size_t len = 0;
 	EVP_MD_CTX *ctx = thread_ctx();
 	int ok = ctx && EVP_DigestInit_ex2(ctx, alg_md(a), NULL);
 
 	for (unsigned i = 0; ok && i < n; i++) {
-		if (i)
-			ok = EVP_DigestUpdate(ctx, ":", 1);
-		if (ok)
-			ok = EVP_DigestUpdate(ctx, parts[i], strlen(parts[i]));
+		size_t l = strlen(parts[i]);
+		if (len + l + 1 > sizeof(joined)) { /* too long to join: what is joined so far, then this part */
+			ok = EVP_DigestUpdate(ctx, joined, len) && EVP_DigestUpdate(ctx, parts[i], l);
+			len = 0;
+		} else {
+			memcpy(joined + len, parts[i], l);
+			len += l;
+		}
+		if (ok && i + 1 < n)
+			joined[len++] = ':';
 	}
+	if (ok && len)
+		ok = EVP_DigestUpdate(ctx, joined, len);
 	if (ok)
 		ok = EVP_DigestFinal_ex(ctx, md, &mdlen);
 	if (!ok || mdlen * 2 > SIP_DIGEST_HEX_MAX)
@@ -127,6 +139,38 @@ static int hash_hex(enum sip_digest_alg a, const char *const *parts, unsigned n,
 		out[2 * i + 1] = hex[md[i] & 15];
 	}
 	out[2 * mdlen] = '\0';
+	return 0;
+}
+
+/* H(method:uri) (A2 for qop=auth or none, RFC 2617 §3.2.2.3), remembered per thread for the last algorithm,
+ * method and URI: every REGISTER to one registrar, from every endpoint, hashes the same A2. */
+static _Thread_local struct {
+	bool valid;
+	enum sip_digest_alg alg;
+	char method[16];
+	char uri[SIP_DIGEST_MAX_FIELD];
+	char hex[SIP_DIGEST_HEX_MAX + 1];
+} ha2_last;
+
+static int ha2_hex(enum sip_digest_alg alg, const char *method, const char *uri, char *out)
+{
+	const char *a2[] = { method, uri };
+	size_t lm = strlen(method), lu = strlen(uri);
+
+	if (ha2_last.valid && ha2_last.alg == alg && strcmp(ha2_last.method, method) == 0 &&
+	    strcmp(ha2_last.uri, uri) == 0) {
+		memcpy(out, ha2_last.hex, strlen(ha2_last.hex) + 1);
+		return 0;
+	}
+	if (hash_hex(alg, a2, 2, out) < 0)
+		return -EIO;
+	if (lm < sizeof(ha2_last.method) && lu < sizeof(ha2_last.uri)) {
+		ha2_last.alg = alg;
+		memcpy(ha2_last.method, method, lm + 1);
+		memcpy(ha2_last.uri, uri, lu + 1);
+		memcpy(ha2_last.hex, out, strlen(out) + 1);
+		ha2_last.valid = true;
+	}
 	return 0;
 }
 
@@ -145,7 +189,6 @@ static int response_from_ha1(enum sip_digest_alg alg, const char *ha1_in, const 
 			     uint32_t nc, const char *qop, const char *method, const char *uri, char *out)
 {
 	char ha1[SIP_DIGEST_HEX_MAX + 1], ha2[SIP_DIGEST_HEX_MAX + 1], ncs[9];
-	const char *a2[] = { method, uri };
 
 	if ((unsigned)alg >= sizeof(algs) / sizeof(algs[0]))
 		return -ENOTSUP;
@@ -156,7 +199,7 @@ static int response_from_ha1(enum sip_digest_alg alg, const char *ha1_in, const 
 		if (hash_hex(alg, s, 3, ha1) < 0)
 			return -EIO;
 	}
-	if (hash_hex(alg, a2, 2, ha2) < 0)
+	if (ha2_hex(alg, method, uri, ha2) < 0)
 		return -EIO;
 	if (qop) {
 		const char *r[] = { ha1, nonce, ncs, cnonce ? cnonce : "", qop, ha2 };
@@ -228,6 +271,19 @@ int sip_digest_cnonce(char *out, size_t len)
 	}
 	out[32] = '\0';
 	return 0;
+}
+
+/* The one-time work of the first digest and the first random bytes on this thread — fetching the digests from
+ * the provider, the thread's hash context, instantiating OpenSSL's DRBG (self-test and seeding: a few
+ * milliseconds) and filling the thread's pool — done when a transport starts instead of inside the first
+ * REGISTER or challenge answer it sends.  Failures are left for that first use to report. */
+void sip_digest_prepare(void)
+{
+	pthread_once(&md_once, md_fetch);
+	(void)thread_ctx();
+	pthread_once(&rnd_once, rnd_register);
+	if (rnd_pool.left == 0 && RAND_bytes(rnd_pool.b, sizeof(rnd_pool.b)) == 1)
+		rnd_pool.left = sizeof(rnd_pool.b);
 }
 
 static int fail(const char **error, int rc, const char *why)

@@ -359,8 +359,7 @@ int sip_parse_via(struct sip_str value, struct sip_via *v, const char **error)
 				return err(error, "empty Via branch");
 			v->branch = val;
 		} else if (sip_str_caseeq(n, "received")) {
-			if (!val.p || !skip_host(val.p, val.p + val.len) ||
-			    skip_host(val.p, val.p + val.len) != val.p + val.len)
+			if (!val.p || skip_host(val.p, val.p + val.len) != val.p + val.len)
 				return err(error, "bad Via received parameter");
 			v->received = val;
 		} else if (sip_str_caseeq(n, "rport")) {

@@ -375,9 +375,7 @@ int sip_next_value(struct sip_str *rest, struct sip_str *elem)
 
 	if (p >= end)
 		return 0;
-	for (; p < end; p++) {
-		if (!(sip_ctype[(unsigned char)*p] & SIP_C_SPLIT))
-			continue;
+	for (; (p = sip_find_split(p, end)) < end; p++) {
 		if (*p == '"') {
 			p = sip_skip_quoted(p, end);
 			if (!p)

@@ -424,19 +424,98 @@ static void outf(struct out *o, const char *fmt, ...)
 		o->len += (size_t)n;
 }
 
+/* Plain copies for the fixed parts (the offer of every call is built from them; a format per line cost more
+ * than the rest of the offer).  Like outf, each keeps the buffer NUL-terminated and marks overflow rather than
+ * write past cap. */
+static void out_put(struct out *o, const char *s, size_t n)
+{
+	if (o->overflow || n >= o->cap - o->len) {
+		if (!o->overflow && o->len < o->cap)
+			o->buf[o->len] = '\0';
+		o->overflow = true;
+		return;
+	}
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+	o->buf[o->len] = '\0';
+}
+
+#define out_lit(o, lit) out_put((o), "" lit, sizeof(lit) - 1)
+
+static void out_cstr(struct out *o, const char *s)
+{
+	out_put(o, s, strlen(s));
+}
+
+static void out_uint(struct out *o, unsigned long long v)
+{
+	char t[20];
+	size_t n = sizeof(t);
+
+	do {
+		t[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	out_put(o, t + n, sizeof(t) - n);
+}
+
 static void session_head(struct out *o, const struct sdp_local *l)
 {
-	outf(o, "v=0\r\no=callmeter %" PRIu64 " %" PRIu64 " IN IP4 %s\r\ns=callmeter\r\nc=IN IP4 %s\r\nt=0 0\r\n",
-	     l->sess_id, l->sess_version, l->addr, l->addr);
+	out_lit(o, "v=0\r\no=callmeter ");
+	out_uint(o, l->sess_id);
+	out_lit(o, " ");
+	out_uint(o, l->sess_version);
+	out_lit(o, " IN IP4 ");
+	out_cstr(o, l->addr);
+	out_lit(o, "\r\ns=callmeter\r\nc=IN IP4 ");
+	out_cstr(o, l->addr);
+	out_lit(o, "\r\nt=0 0\r\n");
 }
 
 static void media_attrs(struct out *o, const struct sdp_local *l, enum sdp_dir dir, bool mux)
 {
-	if (l->ptime)
-		outf(o, "a=ptime:%u\r\n", l->ptime);
-	outf(o, "a=%s\r\n", sdp_dir_name(dir));
+	if (l->ptime) {
+		out_lit(o, "a=ptime:");
+		out_uint(o, l->ptime);
+		out_lit(o, "\r\n");
+	}
+	out_lit(o, "a=");
+	out_cstr(o, sdp_dir_name(dir));
+	out_lit(o, "\r\n");
 	if (mux)
-		outf(o, "a=rtcp-mux\r\n");
+		out_lit(o, "a=rtcp-mux\r\n");
+}
+
+/* a=rtpmap (and a=fmtp when it has one) for one of our codecs under payload type pt. */
+static void codec_attrs(struct out *o, unsigned pt, const struct sdp_codec *c)
+{
+	out_lit(o, "a=rtpmap:");
+	out_uint(o, pt);
+	out_lit(o, " ");
+	out_cstr(o, c->name);
+	out_lit(o, "/");
+	out_uint(o, c->clock_rate);
+	if (c->channels > 1) {
+		out_lit(o, "/");
+		out_uint(o, c->channels);
+	}
+	out_lit(o, "\r\n");
+	if (c->fmtp) {
+		out_lit(o, "a=fmtp:");
+		out_uint(o, pt);
+		out_lit(o, " ");
+		out_cstr(o, c->fmtp);
+		out_lit(o, "\r\n");
+	}
+}
+
+static void dtmf_attrs(struct out *o, unsigned pt)
+{
+	out_lit(o, "a=rtpmap:");
+	out_uint(o, pt);
+	out_lit(o, " telephone-event/8000\r\na=fmtp:");
+	out_uint(o, pt);
+	out_lit(o, " 0-16\r\n");
 }
 
 static bool is_dtmf(const struct sdp_format *f)
@@ -450,23 +529,25 @@ int sdp_build_offer(const struct sdp_local *l, char *buf, size_t cap)
 	bool savp = l->crypto_suite != NULL;
 
 	session_head(&o, l);
-	outf(&o, "m=audio %u RTP/%s", l->port, savp ? "SAVP" : "AVP");
-	for (unsigned i = 0; i < l->ncodecs; i++)
-		outf(&o, " %u", l->codecs[i].pt);
-	if (l->dtmf_pt)
-		outf(&o, " %u", l->dtmf_pt);
-	outf(&o, "\r\n");
+	out_lit(&o, "m=audio ");
+	out_uint(&o, l->port);
+	if (savp)
+		out_lit(&o, " RTP/SAVP");
+	else
+		out_lit(&o, " RTP/AVP");
 	for (unsigned i = 0; i < l->ncodecs; i++) {
-		const struct sdp_codec *c = &l->codecs[i];
-		if (c->channels > 1)
-			outf(&o, "a=rtpmap:%u %s/%u/%u\r\n", c->pt, c->name, c->clock_rate, c->channels);
-		else
-			outf(&o, "a=rtpmap:%u %s/%u\r\n", c->pt, c->name, c->clock_rate);
-		if (c->fmtp)
-			outf(&o, "a=fmtp:%u %s\r\n", c->pt, c->fmtp);
+		out_lit(&o, " ");
+		out_uint(&o, l->codecs[i].pt);
 	}
+	if (l->dtmf_pt) {
+		out_lit(&o, " ");
+		out_uint(&o, l->dtmf_pt);
+	}
+	out_lit(&o, "\r\n");
+	for (unsigned i = 0; i < l->ncodecs; i++)
+		codec_attrs(&o, l->codecs[i].pt, &l->codecs[i]);
 	if (l->dtmf_pt)
-		outf(&o, "a=rtpmap:%u telephone-event/8000\r\na=fmtp:%u 0-16\r\n", l->dtmf_pt, l->dtmf_pt);
+		dtmf_attrs(&o, l->dtmf_pt);
 	media_attrs(&o, l, l->dir, l->rtcp_mux);
 	if (savp)
 		outf(&o, "a=crypto:1 %s inline:%s\r\n", l->crypto_suite, l->crypto_key ? l->crypto_key : "");

@@ -73,6 +73,29 @@ static inline const char *sip_find_crlf(const char *p, const char *end)
 	return p;
 }
 
+/* The first '"', '<', '>' or ',' (SIP_C_SPLIT) in [p, end), or end: 16 octets a step where the table asks one
+ * at a time. */
+static inline const char *sip_find_split(const char *p, const char *end)
+{
+#ifdef __SSE2__
+	const __m128i q = _mm_set1_epi8('"'), lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>'),
+		      comma = _mm_set1_epi8(',');
+
+	for (; end - p >= 16; p += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, lt)),
+					 _mm_or_si128(_mm_cmpeq_epi8(v, gt), _mm_cmpeq_epi8(v, comma)));
+		unsigned mask = (unsigned)_mm_movemask_epi8(m);
+
+		if (mask)
+			return p + __builtin_ctz(mask);
+	}
+#endif
+	while (p < end && !(sip_ctype[(unsigned char)*p] & SIP_C_SPLIT))
+		p++;
+	return p;
+}
+
 static inline bool sip_is_ws(unsigned char c) { return c == ' ' || c == '\t'; }
 
 /* Skips linear white space: SP, HT, and a line end (CRLF or LF) followed by SP/HT (a folded line). */
@@ -256,5 +279,9 @@ static inline socklen_t sip_sockaddr_len(const struct sockaddr_storage *a)
 {
 	return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
+
+/* Digest and random-pool set-up for the calling thread, ahead of the first use (digest.c): transports call it
+ * when they start. */
+void sip_digest_prepare(void);
 
 #endif

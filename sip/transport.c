@@ -77,6 +77,7 @@ int sip_tp_init(struct sip_tp *tp, enum sip_tp_kind kind, const struct sip_tp_op
 	if (!tp->txl)
 		return -ENOMEM;
 	cp_timer_init(&tp->tick, on_tick, tp);
+	sip_digest_prepare();
 	return 0;
 }
 

@@ -7,39 +7,26 @@
  * its ratio to SIPp's UAC (measured in the same run, as in bench_sip_call) is the lowest ratio such a stack
  * could show: the issue's target (<= 0.5) is reachable only if this floor is well below it.
  * Final line: BENCH sip_call_kernel_floor <us> us/call ratio=<floor / SIPp UAC> ref=sipp-uac */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/common.h"
 #include "../unit/testutil.h"
+#include "bench_floor.h"
 #include "bench_util.h"
 
 #define CALLS 2000
 #define CONCURRENT 50
-#define BATCH 64
-#define MSG_MAX 1400
 
 static const char sdp[] = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
 			  "m=audio 30000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
 			  "a=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n";
 
-struct out {
-	struct mmsghdr m[BATCH];
-	struct iovec iov[BATCH];
-	char buf[BATCH][MSG_MAX];
-	unsigned n;
-};
-
-static struct sockaddr_in peer;
-static unsigned lport;
+static struct floor_io io;
 
 /* per call: 0 not started, 1 INVITE sent, 2 BYE sent, 3 done; when its last request left; the dialog's To tag */
 static struct {
@@ -48,77 +35,44 @@ static struct {
 	char totag[48];
 } calls[CALLS];
 
-static char *next_buf(struct out *o)
+static void invite(unsigned call)
 {
-	return o->n < BATCH ? o->buf[o->n] : NULL;
-}
-
-static void queue(struct out *o, int len)
-{
-	o->iov[o->n] = (struct iovec){ o->buf[o->n], (size_t)len };
-	o->m[o->n].msg_hdr = (struct msghdr){ .msg_name = &peer, .msg_namelen = sizeof(peer), .msg_iov = &o->iov[o->n],
-					      .msg_iovlen = 1 };
-	o->n++;
-}
-
-static void flush(int fd, struct out *o)
-{
-	unsigned done = 0;
-
-	while (done < o->n) {
-		int rc = sendmmsg(fd, o->m + done, o->n - done, 0);
-		if (rc <= 0)
-			break;
-		done += (unsigned)rc;
-	}
-	o->n = 0;
-}
-
-static void invite(struct out *o, unsigned call)
-{
-	char *b = next_buf(o);
+	char *b = floor_next_buf(&io);
 
 	calls[call].state = 1;
 	calls[call].sent_ms = cm_now_ms();
 	if (b)
-		queue(o, snprintf(b, MSG_MAX,
+		floor_queue(&io, snprintf(b, FLOOR_MSG_MAX,
 				  "INVITE sip:service@127.0.0.1:%u SIP/2.0\r\n"
 				  "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKf%ui;rport\r\n"
 				  "Max-Forwards: 70\r\nFrom: <sip:bench@127.0.0.1>;tag=f%u\r\n"
 				  "To: <sip:service@127.0.0.1:%u>\r\nCall-ID: f%u@floor\r\nCSeq: 1 INVITE\r\n"
 				  "Contact: <sip:bench@127.0.0.1:%u>\r\nContent-Type: application/sdp\r\n"
 				  "Content-Length: %zu\r\n\r\n%s",
-				  ntohs(peer.sin_port), lport, call, call, ntohs(peer.sin_port), call, lport, strlen(sdp), sdp));
+				  ntohs(io.peer.sin_port), io.lport, call, call, ntohs(io.peer.sin_port), call, io.lport,
+				  strlen(sdp), sdp));
 }
 
 /* ACK or BYE in the dialog the 200 set up (its To tag). */
-static void in_dialog(struct out *o, unsigned call, const char *method, unsigned cseq, const char *totag, int tlen)
+static void in_dialog(unsigned call, const char *method, unsigned cseq, const char *totag, int tlen)
 {
-	char *b = next_buf(o);
+	char *b = floor_next_buf(&io);
 
 	if (b)
-		queue(o, snprintf(b, MSG_MAX,
+		floor_queue(&io, snprintf(b, FLOOR_MSG_MAX,
 				  "%s sip:service@127.0.0.1:%u SIP/2.0\r\n"
 				  "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKf%u%c;rport\r\n"
 				  "Max-Forwards: 70\r\nFrom: <sip:bench@127.0.0.1>;tag=f%u\r\n"
 				  "To: <sip:service@127.0.0.1:%u>;tag=%.*s\r\nCall-ID: f%u@floor\r\nCSeq: %u %s\r\n"
 				  "Content-Length: 0\r\n\r\n",
-				  method, ntohs(peer.sin_port), lport, call, method[0], call, ntohs(peer.sin_port), tlen,
-				  totag, call, cseq, method));
+				  method, ntohs(io.peer.sin_port), io.lport, call, method[0], call, ntohs(io.peer.sin_port),
+				  tlen, totag, call, cseq, method));
 }
 
 int main(void)
 {
-	static char rbuf[BATCH][MSG_MAX + 1];
-	struct mmsghdr rm[BATCH];
-	struct iovec riov[BATCH];
-	static struct out o;
 	unsigned port = tu_free_port(), started = 0, done = 0, resent = 0;
 	struct rusage r0, r1;
-	struct sockaddr_in me = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t ml = sizeof(me);
-	struct epoll_event ev = { .events = EPOLLIN };
-	int fd, ep;
 	pid_t uas;
 	double sipp;
 
@@ -128,32 +82,21 @@ int main(void)
 	}
 	uas = bench_sipp_uas(port);
 
-	peer = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				     .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0 || getsockname(fd, (struct sockaddr *)&me, &ml) < 0)
+	if (floor_open(&io, port) < 0)
 		return 1;
-	lport = ntohs(me.sin_port);
-	ep = epoll_create1(0);
-	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-	for (int i = 0; i < BATCH; i++) {
-		riov[i] = (struct iovec){ rbuf[i], MSG_MAX };
-		rm[i].msg_hdr = (struct msghdr){ .msg_iov = &riov[i], .msg_iovlen = 1 };
-	}
 
 	getrusage(RUSAGE_SELF, &r0);
 	uint64_t t0 = cm_now_ms(), last_scan = t0;
 	while (started < CONCURRENT)
-		invite(&o, started++);
-	flush(fd, &o);
+		invite(started++);
+	floor_flush(&io);
 	while (done < CALLS && cm_now_ms() - t0 < 60000) {
-		int n = epoll_wait(ep, &ev, 1, 10) > 0 ? recvmmsg(fd, rm, BATCH, MSG_DONTWAIT, NULL) : 0;
+		int n = floor_receive(&io);
 
 		for (int i = 0; i < n; i++) {
-			char *m = rbuf[i], *cid, *to, *tag;
+			char *m = io.rbuf[i], *cid, *to, *tag;
 			unsigned call;
 
-			m[rm[i].msg_len] = '\0';
 			if (strncmp(m, "SIP/2.0 200", 11) != 0 || !(cid = strstr(m, "Call-ID: f")))
 				continue; /* 100, 180, or anything else: nothing to do */
 			call = (unsigned)strtoul(cid + 10, NULL, 10);
@@ -163,7 +106,7 @@ int main(void)
 				calls[call].state = 3;
 				done++;
 				if (started < CALLS)
-					invite(&o, started++);
+					invite(started++);
 				continue;
 			}
 			if (!(to = strstr(m, "\nTo:")) || !(tag = strstr(to, ";tag=")))
@@ -174,33 +117,33 @@ int main(void)
 				continue;
 			memcpy(calls[call].totag, tag, (size_t)tlen);
 			calls[call].totag[tlen] = '\0';
-			in_dialog(&o, call, "ACK", 1, tag, tlen);
-			in_dialog(&o, call, "BYE", 2, tag, tlen);
+			in_dialog(call, "ACK", 1, tag, tlen);
+			in_dialog(call, "BYE", 2, tag, tlen);
 			calls[call].state = 2;
 			calls[call].sent_ms = cm_now_ms();
 		}
 		uint64_t now = cm_now_ms();
-		for (unsigned c = 0; now - last_scan >= 100 && c < started && o.n + 2 <= BATCH; c++) {
+		for (unsigned c = 0; now - last_scan >= 100 && c < started && io.n + 2 <= FLOOR_BATCH; c++) {
 			if (calls[c].state == 0 || calls[c].state == 3 || now - calls[c].sent_ms < 500)
 				continue;
 			if (calls[c].state == 1) {
-				invite(&o, c);
+				invite(c);
 			} else {
-				in_dialog(&o, c, "BYE", 2, calls[c].totag, (int)strlen(calls[c].totag));
+				in_dialog(c, "BYE", 2, calls[c].totag, (int)strlen(calls[c].totag));
 				calls[c].sent_ms = now;
 			}
 			resent++;
 		}
 		if (now - last_scan >= 100)
 			last_scan = now;
-		flush(fd, &o);
+		floor_flush(&io);
 	}
 	getrusage(RUSAGE_SELF, &r1);
 	bench_print_split("floor UAC", &r0, &r1, done);
 	double floor_us = (bench_cpu_us(&r1) - bench_cpu_us(&r0)) / (done ? done : 1);
 	printf("floor UAC: %u calls in %lu ms (%u requests sent again), %.1f us/call\n", done,
 	       (unsigned long)(cm_now_ms() - t0), resent, floor_us);
-	close(fd);
+	floor_close(&io);
 
 	/* the reference: SIPp's own UAC, same calls, same UAS, same concurrency (as bench_sip_call) */
 	sipp = bench_sipp_uac_us(port, CALLS);

@@ -1,7 +1,7 @@
 /* CPU per digest registration against the same Kamailio, ours and SIPp's, in one run: Kamailio (registrar,
  * digest with qop=auth, usrloc in memory) is started on 127.0.0.1; this stack registers REGS distinct users
  * (REGISTER → 401 → REGISTER with credentials → 200) over one UDP socket, IN_FLIGHT at a time, and SIPp then
- * registers REGS other users with the same two-step exchange (scenario written here, users from a CSV; SIPp
+ * registers REGS other users with the same two-step exchange (scenario and users from bench_util.h; SIPp
  * answers every challenge with one digest username, so Kamailio does not tie it to the From user).  CPU is
  * this process's user+system time for ours and wait4's rusage for SIPp; Kamailio's is in neither.  Skips when
  * kamailio or sipp is missing.
@@ -26,65 +26,6 @@
 
 static char dir[64];
 
-static const char scenario[] =
-	"<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"digest register\">\n"
-	"<send retrans=\"500\"><![CDATA[\n"
-	"REGISTER sip:127.0.0.1 SIP/2.0\nVia: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
-	"From: <sip:[field0]@127.0.0.1>;tag=[pid]T[call_number]\nTo: <sip:[field0]@127.0.0.1>\nCall-ID: [call_id]\n"
-	"CSeq: 1 REGISTER\nContact: <sip:[field0]@[local_ip]:[local_port]>\nMax-Forwards: 70\nExpires: 3600\n"
-	"Content-Length: 0\n\n]]></send>\n"
-	"<recv response=\"401\" auth=\"true\"/>\n"
-	"<send retrans=\"500\"><![CDATA[\n"
-	"REGISTER sip:127.0.0.1 SIP/2.0\nVia: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
-	"From: <sip:[field0]@127.0.0.1>;tag=[pid]T[call_number]\nTo: <sip:[field0]@127.0.0.1>\nCall-ID: [call_id]\n"
-	"CSeq: 2 REGISTER\nContact: <sip:[field0]@[local_ip]:[local_port]>\n"
-	"[authentication]\nMax-Forwards: 70\nExpires: 3600\n"
-	"Content-Length: 0\n\n]]></send>\n"
-	"<recv response=\"200\"/>\n</scenario>\n";
-
-static int write_file(const char *name, const char *text)
-{
-	char path[128];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	if (!f)
-		return -1;
-	fputs(text, f);
-	return fclose(f);
-}
-
-static int start_kamailio(unsigned port, pid_t *pid)
-{
-	char cfg[2048], path[128], mpath[256] = "", log[128];
-	FILE *p = popen("dirname \"$(find /usr/lib -name registrar.so -path '*kamailio*' 2>/dev/null | head -1)\"", "r");
-
-	if (!p || !fgets(mpath, sizeof(mpath), p) || mpath[0] != '/') {
-		if (p)
-			pclose(p);
-		return -1;
-	}
-	pclose(p);
-	mpath[strcspn(mpath, "\n")] = '\0';
-	snprintf(cfg, sizeof(cfg),
-		 "#!KAMAILIO\ndebug=1\nlog_stderror=yes\nchildren=1\nlisten=udp:127.0.0.1:%u\nmpath=\"%s/\"\n"
-		 "loadmodule \"sl.so\"\nloadmodule \"pv.so\"\nloadmodule \"usrloc.so\"\nloadmodule \"registrar.so\"\n"
-		 "loadmodule \"auth.so\"\nmodparam(\"usrloc\", \"db_mode\", 0)\n"
-		 "request_route {\n\tif (method != \"REGISTER\") { sl_send_reply(\"405\", \"No\"); exit; }\n"
-		 "\tif (!pv_auth_check(\"$fd\", \"secret\", \"0\", \"0\")) { auth_challenge(\"$fd\", \"1\"); exit; }\n"
-		 "\tif (!save(\"location\")) sl_reply_error();\n}\n",
-		 port, mpath);
-	if (write_file("kamailio.cfg", cfg) < 0)
-		return -1;
-	snprintf(path, sizeof(path), "%s/kamailio.cfg", dir);
-	snprintf(log, sizeof(log), "%s/kamailio.log", dir);
-	char *argv[] = { "kamailio", "-f", path, "-DD", "-E", "-m", "64", "-M", "8", "-Y", dir, NULL };
-	*pid = bench_spawn(argv, log);
-	usleep(1000000);
-	return kill(*pid, 0);
-}
-
 static unsigned ok, failed;
 
 static void on_change(struct sip_reg *r, void *arg)
@@ -103,12 +44,11 @@ int main(void)
 	static char users[REGS][16];
 	struct sip_reg *regs[REGS] = { NULL };
 	unsigned port = tu_free_port(), started = 0;
-	char port_s[8], target[32], csv[128], scen[128], calls_s[16], cmd[128];
-	struct rusage r0, r1, rs;
+	struct rusage r0, r1;
 	struct cp_loop *loop;
 	struct sip_udp *u;
-	pid_t kam, sipp;
-	int st;
+	pid_t kam;
+	double sipp_us;
 
 	signal(SIGPIPE, SIG_IGN);
 	if (system("command -v kamailio >/dev/null 2>&1 && command -v sipp >/dev/null 2>&1") != 0) {
@@ -116,7 +56,7 @@ int main(void)
 		return 0;
 	}
 	snprintf(dir, sizeof(dir), "/tmp/cm-bench-reg-XXXXXX");
-	if (!mkdtemp(dir) || start_kamailio(port, &kam) < 0) {
+	if (!mkdtemp(dir) || bench_kamailio_registrar(dir, port, &kam) < 0) {
 		fprintf(stderr, "bench_sip_reg_sipp: Kamailio did not start (see %s)\n", dir);
 		return 1;
 	}
@@ -152,37 +92,11 @@ int main(void)
 	cp_loop_free(loop);
 
 	/* SIPp: the same exchange for as many other users */
-	{
-		size_t cap = 16 + (size_t)REGS * 12, len;
-		char *text = malloc(cap);
-		len = (size_t)snprintf(text, cap, "SEQUENTIAL\n");
-		for (unsigned i = 0; i < REGS; i++)
-			len += (size_t)snprintf(text + len, cap - len, "b%u\n", i);
-		write_file("users.csv", text);
-		free(text);
-	}
-	write_file("register.xml", scenario);
-	snprintf(port_s, sizeof(port_s), "%u", port);
-	snprintf(target, sizeof(target), "127.0.0.1:%u", port);
-	snprintf(csv, sizeof(csv), "%s/users.csv", dir);
-	snprintf(scen, sizeof(scen), "%s/register.xml", dir);
-	snprintf(calls_s, sizeof(calls_s), "%d", REGS);
-	char *argv[] = { "sipp", target, "-sf", scen, "-inf", csv, "-i", "127.0.0.1", "-p", "0", "-m", calls_s,
-			 "-l", "100", "-r", "5000", "-au", "bench", "-ap", "secret", "-nostdin", "-timeout", "60s", "-trace_err", NULL };
-	if (chdir(dir) < 0)
-		return 1;
-	sipp = bench_spawn(argv, NULL);
-	wait4(sipp, &st, 0, &rs);
-	bench_print_split("SIPp", &(struct rusage){ 0 }, &rs, REGS);
-	int sipp_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-	kill(kam, SIGTERM);
-	waitpid(kam, NULL, 0);
-	snprintf(cmd, sizeof(cmd), sipp_ok ? "rm -rf %s" : "tail -30 %s/*errors.log", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
+	sipp_us = bench_sipp_reg_us(dir, port, REGS);
+	bench_kamailio_stop(kam, dir, sipp_us < 0);
 
-	double ours = (bench_cpu_us(&r1) - bench_cpu_us(&r0)) / (ok ? ok : 1), sipp_us = bench_cpu_us(&rs) / REGS;
-	printf("SIPp: exit %d, %.1f us/registration\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1, sipp_us);
+	double ours = (bench_cpu_us(&r1) - bench_cpu_us(&r0)) / (ok ? ok : 1);
+	int sipp_ok = sipp_us > 0;
 	if (failed || ok != REGS) {
 		fprintf(stderr, "bench_sip_reg_sipp: %u of %d registrations failed\n", REGS - ok, REGS);
 		return 1;

@@ -3,6 +3,7 @@
  * jitter and an E-model MOS — clean G.711 near 4.4, and lower with the plan's impairment.  EAL can be
  * initialised once per process, so everything runs in one test case. */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -36,6 +37,27 @@ static void connect_legs(struct cp_media *m, uint32_t a, uint32_t b)
 	ck_assert_int_eq(cp_media_local(m, CP_LEG(a, false), to_a.remote_ip, sizeof(to_a.remote_ip), &to_a.remote_port), 0);
 	ck_assert_int_eq(cp_media_start(m, CP_LEG(a, false), &to_b), 0);
 	ck_assert_int_eq(cp_media_start(m, CP_LEG(b, true), &to_a), 0);
+}
+
+/* Until both legs of calls first..last (caller 4 + i, callee i) have accounted for at least n packets of the
+ * other side (received or lost), at most 30 s: the checks need that many, however slowly a loaded machine runs
+ * the lcore. */
+static void wait_accounted(struct cp_media *m, uint32_t first, uint32_t last, uint64_t n)
+{
+	for (int t = 0; t < 300; t++) {
+		bool all = true;
+
+		for (uint32_t i = first; i <= last; i++)
+			for (int side = 0; side < 2; side++) {
+				struct cp_sample s = { 0 };
+
+				cp_media_sample(m, side ? CP_LEG(i, true) : CP_LEG(4 + i, false), &s);
+				all = all && s.packets_received + (uint64_t)s.packets_lost >= n;
+			}
+		if (all)
+			return;
+		usleep(100000);
+	}
 }
 
 START_TEST(legs_become_flows_with_quality)
@@ -75,7 +97,7 @@ START_TEST(legs_become_flows_with_quality)
 	for (uint32_t i = 0; i < 2; i++)
 		connect_legs(m, 4 + i, i);
 	wait_commands();
-	usleep(1500000);
+	wait_accounted(m, 0, 1, 75); /* 1.5 s of 50 packets/s */
 	memset(&s, 0, sizeof(s));
 	cp_media_sample(m, CP_LEG(4, false), &s);
 	ck_assert(s.has_media);
@@ -103,7 +125,7 @@ START_TEST(legs_become_flows_with_quality)
 	for (uint32_t i = 2; i < 4; i++)
 		connect_legs(m, 4 + i, i);
 	wait_commands();
-	usleep(2500000);
+	wait_accounted(m, 2, 3, 125); /* 2.5 s */
 	for (uint32_t i = 2; i < 4; i++) {
 		double loss;
 
@@ -123,7 +145,7 @@ START_TEST(legs_become_flows_with_quality)
 	for (uint32_t i = 0; i < 4; i++)
 		connect_legs(m, 4 + i, i);
 	wait_commands();
-	usleep(5000000);
+	wait_accounted(m, 0, 3, 250); /* 5 s */
 	{
 		double br = 0, mos = 0, lost = 0, expected = 0, mos_random;
 		struct emodel_input in;
@@ -172,20 +194,29 @@ START_TEST(legs_become_flows_with_quality)
 		usleep(100000); /* what was in flight arrives */
 		memset(&a0, 0, sizeof(a0));
 		cp_media_sample(m, CP_LEG(4, false), &a0);
-		usleep(1000000);
-		memset(&a1, 0, sizeof(a1));
+		/* a second's worth (50 packets) still arrives, however long a loaded machine takes to deliver it */
+		for (int t = 0; t < 100; t++) {
+			memset(&a1, 0, sizeof(a1));
+			cp_media_sample(m, CP_LEG(4, false), &a1);
+			if (a1.packets_received >= a0.packets_received + 50)
+				break;
+			usleep(100000);
+		}
 		memset(&b1, 0, sizeof(b1));
-		cp_media_sample(m, CP_LEG(4, false), &a1);
 		cp_media_sample(m, CP_LEG(0, true), &b1);
 		ck_assert_uint_eq(a1.packets_sent, a0.packets_sent);       /* held: nothing sent */
 		ck_assert_uint_ge(a1.packets_received, a0.packets_received + 40); /* still receiving */
 		ck_assert_int_eq(cp_media_modify(m, CP_LEG(4, false), &to_b, true, true), 0); /* resumed */
 		wait_commands();
-		usleep(1000000);
-		memset(&a2, 0, sizeof(a2));
-		memset(&b2, 0, sizeof(b2));
-		cp_media_sample(m, CP_LEG(4, false), &a2);
-		cp_media_sample(m, CP_LEG(0, true), &b2);
+		for (int t = 0; t < 100; t++) {
+			memset(&a2, 0, sizeof(a2));
+			memset(&b2, 0, sizeof(b2));
+			cp_media_sample(m, CP_LEG(4, false), &a2);
+			cp_media_sample(m, CP_LEG(0, true), &b2);
+			if (a2.packets_sent >= a1.packets_sent + 50 && b2.packets_received >= b1.packets_received + 50)
+				break;
+			usleep(100000);
+		}
 		ck_assert_uint_ge(a2.packets_sent, a1.packets_sent + 40);
 		ck_assert_uint_ge(b2.packets_received, b1.packets_received + 40);
 		cp_media_stop(m, CP_LEG(4, false), &f);

@@ -295,6 +295,44 @@ START_TEST(telephone_events_skip_timing)
 }
 END_TEST
 
+/* A codec switch mid-stream (RFC 3550 §5.1: each payload format's own clock, the timestamp going on): 8 kHz
+ * packets, then 48 kHz ones 960 ticks apart, then a payload type of unknown clock, then 8 kHz again, all 20 ms
+ * apart and on time.  Each change of clock restarts the reference: no jitter, PDV or timestamp jump at all. */
+START_TEST(clock_follows_payload_type)
+{
+	struct dp_rx_stats st;
+	struct dp_rx_report r;
+	uint32_t ts = 5000;
+
+	dp_rx_init(&st, 8000);
+	for (int i = 0; i < 60; i++) {
+		uint8_t pt = i < 20 ? 0 : i < 40 ? 111 : i < 45 ? 100 : 8;
+		uint32_t clock = pt == 111 ? 48000 : pt == 100 ? 0 : 8000;
+
+		if (pt != st.pt)
+			dp_rx_payload_type(&st, pt, clock);
+		ts += i == 0 ? 0 : pt == 111 ? 960 : 160;
+		dp_rx_packet(&st, (uint16_t)(300 + i), ts, 4, 20 * MS * (uint64_t)i, 172);
+	}
+	dp_rx_report(&st, 20, &r);
+	ck_assert_uint_eq(r.packets_received, 60);
+	ck_assert_int_eq(r.packets_lost, 0);
+	ck_assert_uint_eq(r.timestamp_jumps, 0);
+	ck_assert(r.jitter_ms == 0 && r.max_jitter_ms == 0 && r.pdv_ms == 0);
+	ck_assert_uint_eq(st.clock_rate, 8000);
+
+	/* the same stream read in one clock throughout: the 48 kHz deltas are taken for 120 ms instead of 20 */
+	dp_rx_init(&st, 8000);
+	ts = 5000;
+	for (int i = 0; i < 40; i++) {
+		ts += i == 0 ? 0 : i < 20 ? 160 : 960;
+		dp_rx_packet(&st, (uint16_t)(300 + i), ts, 4, 20 * MS * (uint64_t)i, 172);
+	}
+	dp_rx_report(&st, 20, &r);
+	ck_assert_double_gt(r.max_jitter_ms, 50);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rtp_stats");
@@ -312,6 +350,7 @@ int main(void)
 	tcase_add_test(tc, timestamp_jump);
 	tcase_add_test(tc, unknown_clock_skips_timing);
 	tcase_add_test(tc, telephone_events_skip_timing);
+	tcase_add_test(tc, clock_follows_payload_type);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

@@ -254,6 +254,43 @@ START_TEST(answer_dynamic_pt)
 }
 END_TEST
 
+/* The offer's exact text (every optional line, a 64-bit session id, two channels and an fmtp, SAVP with its
+ * key; then none of the optional lines), and every buffer shorter than it refused with -ENOSPC without a byte
+ * written past the buffer, the text kept NUL-terminated inside it. */
+START_TEST(offer_text)
+{
+	static const char full[] =
+		"v=0\r\no=callmeter 18446744073709551615 7 IN IP4 198.51.100.7\r\ns=callmeter\r\n"
+		"c=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 20000 RTP/SAVP 0 8 96 100\r\n"
+		"a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:96 opus/48000/2\r\na=fmtp:96 minptime=10\r\n"
+		"a=rtpmap:100 telephone-event/8000\r\na=fmtp:100 0-16\r\na=ptime:20\r\na=sendrecv\r\na=rtcp-mux\r\n"
+		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:a2V5\r\n";
+	static const char bare[] = "v=0\r\no=callmeter 0 0 IN IP4 10.0.0.1\r\ns=callmeter\r\nc=IN IP4 10.0.0.1\r\n"
+				   "t=0 0\r\nm=audio 1 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=inactive\r\n";
+	struct sdp_local l = callee(), b = { .addr = "10.0.0.1", .port = 1, .codecs = local_codecs, .ncodecs = 1,
+					     .dir = SDP_INACTIVE };
+	char buf[1024];
+
+	l.sess_id = UINT64_MAX;
+	l.sess_version = 7;
+	l.crypto_suite = "AES_CM_128_HMAC_SHA1_80";
+	l.crypto_key = "a2V5";
+	ck_assert_int_eq(sdp_build_offer(&l, buf, sizeof(buf)), (int)strlen(full));
+	ck_assert_str_eq(buf, full);
+	ck_assert_int_eq(sdp_build_offer(&b, buf, sizeof(buf)), (int)strlen(bare));
+	ck_assert_str_eq(buf, bare);
+	for (size_t cap = 0; cap <= strlen(full); cap++) {
+		memset(buf, '#', sizeof(buf));
+		ck_assert_int_eq(sdp_build_offer(&l, buf, cap), -ENOSPC);
+		for (size_t i = cap; i < sizeof(buf); i++)
+			ck_assert_msg(buf[i] == '#', "cap %zu: byte %zu written", cap, i);
+		if (cap)
+			ck_assert_ptr_nonnull(memchr(buf, '\0', cap));
+	}
+	ck_assert_int_eq(sdp_build_offer(&l, buf, strlen(full) + 1), (int)strlen(full));
+}
+END_TEST
+
 /* Offer built, parsed back, answered with SDES, the answer accepted: each side ends up with the other's key. */
 START_TEST(srtp_offer_answer)
 {
@@ -346,6 +383,7 @@ static Suite *sdp_suite(void)
 	tcase_add_test(tc, line_ends_at_every_offset);
 	tcase_add_test(tc, answer_from_offer);
 	tcase_add_test(tc, answer_dynamic_pt);
+	tcase_add_test(tc, offer_text);
 	tcase_add_test(tc, srtp_offer_answer);
 	tcase_add_test(tc, negotiation_failures);
 	suite_add_tcase(s, tc);

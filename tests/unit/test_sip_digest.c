@@ -51,6 +51,35 @@ START_TEST(response_vectors)
 }
 END_TEST
 
+/* Every ordered pair of vectors one after the other in one process: the A2 hash remembered from the previous
+ * response (same algorithm, method and URI: reused; any of them different — MD5 GET then MD5 REGISTER, say —
+ * computed again) never leaks into the next one. */
+static void check_vector(size_t i, size_t after)
+{
+	char out[SIP_DIGEST_HEX_MAX + 1];
+
+	ck_assert_int_eq(sip_digest_response(vectors[i].alg, vectors[i].user, vectors[i].realm, vectors[i].pass,
+					     vectors[i].nonce, vectors[i].cnonce, vectors[i].nc, vectors[i].qop,
+					     vectors[i].method, vectors[i].uri, out),
+			 0);
+	ck_assert_msg(strcmp(out, vectors[i].expect) == 0, "vector %zu after vector %zu: %s", i, after, out);
+}
+
+START_TEST(response_vectors_in_turn)
+{
+	const size_t n = sizeof(vectors) / sizeof(vectors[0]);
+
+	size_t prev = n - 1;
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++) {
+			check_vector(i, prev);
+			check_vector(j, i);
+			prev = j;
+		}
+}
+END_TEST
+
 static struct sip_msg msg;
 
 static int parse(const char *text)
@@ -215,6 +244,7 @@ static Suite *digest_suite(void)
 	TCase *tc = tcase_create("digest");
 
 	tcase_add_loop_test(tc, response_vectors, 0, (int)CM_ARRAY_SIZE(vectors));
+	tcase_add_test(tc, response_vectors_in_turn);
 	tcase_add_test(tc, challenge_from_401);
 	tcase_add_test(tc, challenge_from_407);
 	tcase_add_loop_test(tc, challenge_rejects, 0, (int)CM_ARRAY_SIZE(bad_challenges));

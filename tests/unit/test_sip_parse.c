@@ -891,6 +891,27 @@ START_TEST(char_classes)
 }
 END_TEST
 
+/* The 16-octet split scan stops where the one-octet class says, for every octet at every offset around the
+ * steps (ahead of the tail loop and in it). */
+START_TEST(scanners_match_classes)
+{
+	char buf[48];
+
+	for (int i = 0; i < 256; i++) {
+		unsigned char c = (unsigned char)i;
+		bool split = c && strchr("\"<>,", c);
+
+		for (size_t at = 0; at < sizeof(buf); at++) {
+			memset(buf, 'a', sizeof(buf));
+			buf[at] = (char)c;
+			ck_assert_msg(sip_find_split(buf, buf + sizeof(buf)) == (split ? buf + at : buf + sizeof(buf)),
+				      "split scan: octet %d at %zu", i, at);
+			ck_assert(sip_find_split(buf, buf + at) == buf + at); /* a shorter range ends before it */
+		}
+	}
+}
+END_TEST
+
 /* The inline case-insensitive compare is strncasecmp in the C locale for every pair of octets but NUL. */
 START_TEST(ascii_caseeq)
 {
@@ -987,6 +1008,7 @@ static Suite *sip_suite(void)
 	tcase_add_test(tc, builder_round_trip);
 	tcase_add_test(tc, builder_formats);
 	tcase_add_test(tc, char_classes);
+	tcase_add_test(tc, scanners_match_classes);
 	tcase_add_test(tc, ascii_caseeq);
 	tcase_add_test(tc, header_ids);
 	tcase_add_test(tc, line_ends_at_every_offset);
