@@ -293,6 +293,22 @@ START_TEST(granted_from_our_binding_ipv6)
 }
 END_TEST
 
+/* Starts r against the registrar (set to hold the first refresh) and runs the loop until r is registered and its
+ * first refresh is held unanswered. */
+static const struct sip_reg_stats *register_until_refresh_held(struct cp_loop *loop, struct sip_reg *r)
+{
+	uint64_t t0;
+
+	ck_assert_int_eq(sip_reg_start(r), 0);
+	run_until(loop, r, settled, 5000);
+	ck_assert_int_eq(sip_reg_stats(r)->state, SIP_REG_REGISTERED);
+	t0 = cm_now_ms();
+	while (!reg_srv.held && cm_now_ms() - t0 < 4000)
+		cp_loop_run_once(loop, 50);
+	ck_assert_ptr_nonnull(reg_srv.held);
+	return sip_reg_stats(r);
+}
+
 /* A run that ends while a refresh is in flight: the unREGISTER waits for the refresh's final response (RFC 3261
  * §10.2: one REGISTER at a time), and the refresh's 200 is not taken for the unREGISTER's.  With the refresh
  * challenged instead, the unREGISTER goes out with the new credentials. */
@@ -312,14 +328,7 @@ static void unregister_waits_for_refresh(unsigned held_status)
 	reg_srv.hold_refresh = true;
 	sip_addr_from(&cfg.dst, "127.0.0.1", sip_udp_port(srv));
 	r = sip_reg_new(sip_udp_tp(cli), &cfg, NULL, NULL);
-	ck_assert_int_eq(sip_reg_start(r), 0);
-	run_until(loop, r, settled, 5000);
-	st = sip_reg_stats(r);
-	ck_assert_int_eq(st->state, SIP_REG_REGISTERED);
-	t0 = cm_now_ms();
-	while (!reg_srv.held && cm_now_ms() - t0 < 4000)
-		cp_loop_run_once(loop, 50);
-	ck_assert_ptr_nonnull(reg_srv.held);
+	st = register_until_refresh_held(loop, r);
 
 	ck_assert_int_eq(sip_reg_stop(r), 0);
 	ck_assert_int_eq(st->state, SIP_REG_UNREGISTERING);
@@ -378,14 +387,7 @@ START_TEST(refresh_retried_over_a_new_connection)
 	reg_srv.hold_refresh = true;
 	sip_addr_from(&cfg.dst, "127.0.0.1", port);
 	r = sip_reg_new(sip_tcp_tp(cli), &cfg, NULL, NULL);
-	ck_assert_int_eq(sip_reg_start(r), 0);
-	run_until(loop, r, settled, 5000);
-	st = sip_reg_stats(r);
-	ck_assert_int_eq(st->state, SIP_REG_REGISTERED);
-	t0 = cm_now_ms();
-	while (!reg_srv.held && cm_now_ms() - t0 < 4000)
-		cp_loop_run_once(loop, 50);
-	ck_assert_ptr_nonnull(reg_srv.held);
+	st = register_until_refresh_held(loop, r);
 
 	unsigned ok = st->ok;
 	sip_tcp_stop(srv); /* the registrar goes, with the connection and the unanswered refresh */
