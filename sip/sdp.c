@@ -401,14 +401,27 @@ const struct sdp_format *sdp_media_format(const struct sdp_media *m, uint8_t pt)
 
 /* ---- offer / answer --------------------------------------------------------------------------------------- */
 
-struct out {
-	char *buf;
-	size_t cap, len;
-	bool overflow;
-};
+/* Offers and answers are written with the SIP builder (plain copies for the fixed parts: the offer of every call
+ * is built from them, and a format per line cost more than the rest of it), one byte of the caller's buffer kept
+ * back for the terminating NUL; out_begin/out_end bracket that.  outf formats what varies. */
+static struct sip_builder out_begin(char *buf, size_t cap)
+{
+	if (cap)
+		buf[0] = '\0';
+	return (struct sip_builder){ .buf = buf, .cap = cap ? cap - 1 : 0, .overflow = cap == 0 };
+}
 
-static void outf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void outf(struct out *o, const char *fmt, ...)
+/* The length written, NUL-terminated; −ENOSPC (the buffer NUL-terminated where the text stopped) when it did not
+ * fit. */
+static int out_end(struct sip_builder *o)
+{
+	if (o->cap || !o->overflow)
+		o->buf[o->len] = '\0';
+	return o->overflow ? -ENOSPC : (int)o->len;
+}
+
+static void outf(struct sip_builder *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void outf(struct sip_builder *o, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -416,106 +429,74 @@ static void outf(struct out *o, const char *fmt, ...)
 	if (o->overflow)
 		return;
 	va_start(ap, fmt);
-	n = sip_vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+	/* the byte kept back for the NUL is vsnprintf's to use */
+	n = sip_vsnprintf(o->buf + o->len, o->cap - o->len + 1, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= o->cap - o->len)
+	if (n < 0 || (size_t)n > o->cap - o->len) {
+		o->buf[o->len] = '\0';
 		o->overflow = true;
-	else
+	} else {
 		o->len += (size_t)n;
-}
-
-/* Plain copies for the fixed parts (the offer of every call is built from them; a format per line cost more
- * than the rest of the offer).  Like outf, each keeps the buffer NUL-terminated and marks overflow rather than
- * write past cap. */
-static void out_put(struct out *o, const char *s, size_t n)
-{
-	if (o->overflow || n >= o->cap - o->len) {
-		if (!o->overflow && o->len < o->cap)
-			o->buf[o->len] = '\0';
-		o->overflow = true;
-		return;
 	}
-	memcpy(o->buf + o->len, s, n);
-	o->len += n;
-	o->buf[o->len] = '\0';
 }
 
-#define out_lit(o, lit) out_put((o), "" lit, sizeof(lit) - 1)
-
-static void out_cstr(struct out *o, const char *s)
+static void session_head(struct sip_builder *o, const struct sdp_local *l)
 {
-	out_put(o, s, strlen(s));
+	sip_build_lit(o, "v=0\r\no=callmeter ");
+	sip_build_uint(o, l->sess_id);
+	sip_build_lit(o, " ");
+	sip_build_uint(o, l->sess_version);
+	sip_build_lit(o, " IN IP4 ");
+	sip_build_cstr(o, l->addr);
+	sip_build_lit(o, "\r\ns=callmeter\r\nc=IN IP4 ");
+	sip_build_cstr(o, l->addr);
+	sip_build_lit(o, "\r\nt=0 0\r\n");
 }
 
-static void out_uint(struct out *o, unsigned long long v)
-{
-	char t[20];
-	size_t n = sizeof(t);
-
-	do {
-		t[--n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	out_put(o, t + n, sizeof(t) - n);
-}
-
-static void session_head(struct out *o, const struct sdp_local *l)
-{
-	out_lit(o, "v=0\r\no=callmeter ");
-	out_uint(o, l->sess_id);
-	out_lit(o, " ");
-	out_uint(o, l->sess_version);
-	out_lit(o, " IN IP4 ");
-	out_cstr(o, l->addr);
-	out_lit(o, "\r\ns=callmeter\r\nc=IN IP4 ");
-	out_cstr(o, l->addr);
-	out_lit(o, "\r\nt=0 0\r\n");
-}
-
-static void media_attrs(struct out *o, const struct sdp_local *l, enum sdp_dir dir, bool mux)
+static void media_attrs(struct sip_builder *o, const struct sdp_local *l, enum sdp_dir dir, bool mux)
 {
 	if (l->ptime) {
-		out_lit(o, "a=ptime:");
-		out_uint(o, l->ptime);
-		out_lit(o, "\r\n");
+		sip_build_lit(o, "a=ptime:");
+		sip_build_uint(o, l->ptime);
+		sip_build_lit(o, "\r\n");
 	}
-	out_lit(o, "a=");
-	out_cstr(o, sdp_dir_name(dir));
-	out_lit(o, "\r\n");
+	sip_build_lit(o, "a=");
+	sip_build_cstr(o, sdp_dir_name(dir));
+	sip_build_lit(o, "\r\n");
 	if (mux)
-		out_lit(o, "a=rtcp-mux\r\n");
+		sip_build_lit(o, "a=rtcp-mux\r\n");
 }
 
 /* a=rtpmap (and a=fmtp when it has one) for one of our codecs under payload type pt. */
-static void codec_attrs(struct out *o, unsigned pt, const struct sdp_codec *c)
+static void codec_attrs(struct sip_builder *o, unsigned pt, const struct sdp_codec *c)
 {
-	out_lit(o, "a=rtpmap:");
-	out_uint(o, pt);
-	out_lit(o, " ");
-	out_cstr(o, c->name);
-	out_lit(o, "/");
-	out_uint(o, c->clock_rate);
+	sip_build_lit(o, "a=rtpmap:");
+	sip_build_uint(o, pt);
+	sip_build_lit(o, " ");
+	sip_build_cstr(o, c->name);
+	sip_build_lit(o, "/");
+	sip_build_uint(o, c->clock_rate);
 	if (c->channels > 1) {
-		out_lit(o, "/");
-		out_uint(o, c->channels);
+		sip_build_lit(o, "/");
+		sip_build_uint(o, c->channels);
 	}
-	out_lit(o, "\r\n");
+	sip_build_lit(o, "\r\n");
 	if (c->fmtp) {
-		out_lit(o, "a=fmtp:");
-		out_uint(o, pt);
-		out_lit(o, " ");
-		out_cstr(o, c->fmtp);
-		out_lit(o, "\r\n");
+		sip_build_lit(o, "a=fmtp:");
+		sip_build_uint(o, pt);
+		sip_build_lit(o, " ");
+		sip_build_cstr(o, c->fmtp);
+		sip_build_lit(o, "\r\n");
 	}
 }
 
-static void dtmf_attrs(struct out *o, unsigned pt)
+static void dtmf_attrs(struct sip_builder *o, unsigned pt)
 {
-	out_lit(o, "a=rtpmap:");
-	out_uint(o, pt);
-	out_lit(o, " telephone-event/8000\r\na=fmtp:");
-	out_uint(o, pt);
-	out_lit(o, " 0-16\r\n");
+	sip_build_lit(o, "a=rtpmap:");
+	sip_build_uint(o, pt);
+	sip_build_lit(o, " telephone-event/8000\r\na=fmtp:");
+	sip_build_uint(o, pt);
+	sip_build_lit(o, " 0-16\r\n");
 }
 
 static bool is_dtmf(const struct sdp_format *f)
@@ -525,25 +506,25 @@ static bool is_dtmf(const struct sdp_format *f)
 
 int sdp_build_offer(const struct sdp_local *l, char *buf, size_t cap)
 {
-	struct out o = { buf, cap, 0, false };
+	struct sip_builder o = out_begin(buf, cap);
 	bool savp = l->crypto_suite != NULL;
 
 	session_head(&o, l);
-	out_lit(&o, "m=audio ");
-	out_uint(&o, l->port);
+	sip_build_lit(&o, "m=audio ");
+	sip_build_uint(&o, l->port);
 	if (savp)
-		out_lit(&o, " RTP/SAVP");
+		sip_build_lit(&o, " RTP/SAVP");
 	else
-		out_lit(&o, " RTP/AVP");
+		sip_build_lit(&o, " RTP/AVP");
 	for (unsigned i = 0; i < l->ncodecs; i++) {
-		out_lit(&o, " ");
-		out_uint(&o, l->codecs[i].pt);
+		sip_build_lit(&o, " ");
+		sip_build_uint(&o, l->codecs[i].pt);
 	}
 	if (l->dtmf_pt) {
-		out_lit(&o, " ");
-		out_uint(&o, l->dtmf_pt);
+		sip_build_lit(&o, " ");
+		sip_build_uint(&o, l->dtmf_pt);
 	}
-	out_lit(&o, "\r\n");
+	sip_build_lit(&o, "\r\n");
 	for (unsigned i = 0; i < l->ncodecs; i++)
 		codec_attrs(&o, l->codecs[i].pt, &l->codecs[i]);
 	if (l->dtmf_pt)
@@ -551,9 +532,7 @@ int sdp_build_offer(const struct sdp_local *l, char *buf, size_t cap)
 	media_attrs(&o, l, l->dir, l->rtcp_mux);
 	if (savp)
 		outf(&o, "a=crypto:1 %s inline:%s\r\n", l->crypto_suite, l->crypto_key ? l->crypto_key : "");
-	if (o.overflow)
-		return -ENOSPC;
-	return (int)o.len;
+	return out_end(&o);
 }
 
 /* Our direction given the peer's (RFC 3264 §6.1): what the peer sends we receive, limited by what we do. */
@@ -655,7 +634,7 @@ static int choose(const struct sdp_session *sd, const struct sdp_local *l, struc
 int sdp_build_answer(const struct sdp_session *offer, const struct sdp_local *l, char *buf, size_t cap,
 		     struct sdp_negotiated *out, enum sdp_neg *neg)
 {
-	struct out o = { buf, cap, 0, false };
+	struct sip_builder o = out_begin(buf, cap);
 	const struct sdp_codec *lc = NULL;
 
 	if (choose(offer, l, out, neg, &lc) < 0)
@@ -688,9 +667,7 @@ int sdp_build_answer(const struct sdp_session *offer, const struct sdp_local *l,
 			outf(&o, "a=crypto:%u %s inline:%s\r\n", out->crypto_tag, l->crypto_suite,
 			     l->crypto_key ? l->crypto_key : "");
 	}
-	if (o.overflow)
-		return -ENOSPC;
-	return (int)o.len;
+	return out_end(&o);
 }
 
 int sdp_accept_answer(const struct sdp_local *l, const struct sdp_session *answer, struct sdp_negotiated *out,
