@@ -1403,7 +1403,7 @@ static inline __attribute__((always_inline)) bool tx_plain(struct dp_lcore *lc, 
 
 	if (f->tx_slow | ((lc->impair_on >> f->impair) & 1))
 		return false;
-	c = g.sums[f->cache_id].cache;
+	c = flow_cache(f);
 	fr = &c->frames[f->frame];
 	late_ns = tsc_to_ns(now - f->nominal_tsc); /* no delay_tsc: tx_slow */
 	if ((fr->flags & CODEC_FRAME_DTX) || late_ns > DP_TX_SKIP_NS)
@@ -1416,7 +1416,7 @@ static inline __attribute__((always_inline)) bool tx_plain(struct dp_lcore *lc, 
 	if (likely(m != NULL)) {
 		uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
 		bool marker = fr->flags & CODEC_FRAME_MARKER;
-		uint16_t sum = g.sums[f->cache_id].sums[f->frame];
+		uint16_t sum = flow_sums(f)[f->frame];
 
 		/* untagged with checksums in software (the virtual devices) built with those two known */
 		if (likely(!g.cfg.vlan && !g.port.tx_csum_offload))
@@ -1628,14 +1628,20 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 
 /* ---- RTCP (RFC 3550 §6) ------------------------------------------------------------------------------------ */
 
+/* The dataplane's time now_ns (tsc_to_ns) as CLOCK_REALTIME ns. */
+static inline uint64_t wall_ns(uint64_t now_ns)
+{
+	return g.wall0_ns + (now_ns - g.mono0_ns);
+}
+
 uint64_t dp_wall_ns(void)
 {
-	return g.wall0_ns + (tsc_to_ns(rte_rdtsc()) - g.mono0_ns);
+	return wall_ns(tsc_to_ns(rte_rdtsc()));
 }
 
 static uint64_t ntp_now(uint64_t now_ns)
 {
-	uint64_t wall = g.wall0_ns + (now_ns - g.mono0_ns);
+	uint64_t wall = wall_ns(now_ns);
 	uint64_t sec = wall / 1000000000ull + NTP_UNIX_OFFSET;
 
 	return sec << 32 | (((wall % 1000000000ull) << 32) / 1000000000ull);
@@ -2725,7 +2731,7 @@ static uint64_t lcore_cpu_ns(const struct dp_lcore *lc)
 
 static bool snap_stuck(uint64_t *cpu_ref, uint64_t waited)
 {
-	bool stuck = waited > DP_SNAP_WAIT_MAX_S * rte_get_tsc_hz();
+	bool stuck = waited > DP_SNAP_WAIT_MAX_S * g.tsc_hz;
 
 	for (unsigned l = 0; l < g.port.nlcores && !stuck; l++) {
 		uint64_t cpu;
@@ -2737,7 +2743,7 @@ static bool snap_stuck(uint64_t *cpu_ref, uint64_t waited)
 			cpu_ref[l] = cpu ? cpu : 1;
 		else if (cpu && cpu - cpu_ref[l] > DP_SNAP_STUCK_S * 1000000000ull)
 			stuck = true;
-		else if (!cpu && waited > DP_SNAP_STUCK_S * rte_get_tsc_hz())
+		else if (!cpu && waited > DP_SNAP_STUCK_S * g.tsc_hz)
 			stuck = true; /* no CPU clock for it: wall time is all there is */
 	}
 	return stuck;
@@ -2746,7 +2752,7 @@ static bool snap_stuck(uint64_t *cpu_ref, uint64_t waited)
 /* Until every lcore served the posted request: spins for about a pass or two, then sleeps between looks. */
 static int snap_wait(void)
 {
-	uint64_t t0 = rte_rdtsc(), spin = rte_get_tsc_hz() / 10000; /* 100 µs */
+	uint64_t t0 = rte_rdtsc(), spin = g.tsc_hz / 10000; /* 100 µs */
 	uint64_t cpu_ref[RTE_MAX_LCORE] = { 0 };
 
 	while (!snap_served()) {
@@ -2754,7 +2760,7 @@ static int snap_wait(void)
 
 		if (!dp_engine_running())
 			return -ENODEV;
-		if (waited > rte_get_tsc_hz() && snap_stuck(cpu_ref, waited)) {
+		if (waited > g.tsc_hz && snap_stuck(cpu_ref, waited)) {
 			static struct cm_ratelimit rl = CM_RATELIMIT_INIT(10000, 1);
 			cm_log_rl(&rl, CM_LOG_ERROR, "dataplane", "an lcore has been inside one pass for seconds: flow "
 				  "counters are not readable");
