@@ -62,18 +62,14 @@ void dp_rx_totals(uint64_t *packets, uint64_t *bytes);
 #define DP_RX_PT_NONE 0xff
 
 struct dp_rx_stats {
-	/* Touched by every in-order packet: the first two cache lines. */
-	uint64_t seen;             /* bit i: extended max_seq − i was received */
+	/* What an in-order packet reads and writes (dp_rx_in_order): the first 56 bytes, which struct dp_flow puts
+	 * in its cache line 0 after the lcore's own RX flags, so that such a packet costs the flow one line. */
 	uint64_t last_arrival_ns;
 	int64_t rel_transit_ns;    /* transit relative to the PDV reference packet (first, or after a jump) */
-	uint64_t bytes;            /* RTP payload + header bytes (UDP payload) */
 	uint32_t ssrc;
-	uint16_t max_seq;
-	uint8_t probation;
-	uint8_t have_ssrc;
-	uint32_t cycles;
-	uint32_t received;         /* validated packets, duplicates included (A.1) */
-	uint32_t packets;          /* every RTP packet of the flow, probation and duplicates included */
+	uint32_t in_order;         /* in-order packets not yet added to packets, received, gap_pkts and seen
+				    * (dp_rx_settle(); dp_rx_packet() and dp_rx_report() do it) */
+	uint32_t bytes_lo;         /* RTP payload + header bytes (UDP payload): bytes_hi << 32 | bytes_lo */
 	uint32_t clock_rate;       /* RTP clock; 0: unknown (no jitter, no PDV) */
 	/* RFC 3550 A.8, in nanoseconds */
 	uint32_t jitter_ns;
@@ -81,16 +77,26 @@ struct dp_rx_stats {
 	uint32_t last_ts;
 	int32_t pdv_min_us;        /* relative transit extremes; the reference packet is 0 */
 	int32_t pdv_max_us;
+	uint16_t max_seq;
+	uint8_t pt;                /* payload type of the last media packet, whose clock clock_rate is (DP_RX_PT_NONE:
+				    * none yet, or the flow's payload types changed since) */
+	uint8_t slow;              /* no source yet, probation, an open burst candidate, no clock or a new one: every
+				    * packet takes the general path (the in-order path's one test for all five) */
+	/* The rest: packets that are not the next in order, sequence wraps, byte carries, timestamp jumps. */
+	uint64_t seen;             /* bit i: extended max_seq − i was received */
+	uint32_t bytes_hi;
+	uint32_t cycles;
+	uint32_t received;         /* validated packets, duplicates included (A.1) */
+	uint32_t packets;          /* every RTP packet of the flow, probation and duplicates included */
+	uint8_t probation;
+	uint8_t have_ssrc;
+	uint8_t clock_restart;     /* clock_rate changed: the next timed packet is the new A.8 / PDV reference */
+	uint16_t run;              /* received since the last loss of the open candidate burst (< DP_RX_GMIN) */
 	/* RFC 3611 burst / gap, in packets */
 	uint32_t cand_lost;        /* losses of the candidate burst (0: none open) */
 	uint32_t gap_pkts;
-	uint16_t run;              /* received since the last loss of the open candidate burst (< DP_RX_GMIN) */
-	uint8_t pt;                /* payload type of the last media packet, whose clock clock_rate is (DP_RX_PT_NONE:
-				    * none yet, or the flow's payload types changed since) */
-	uint8_t clock_restart;     /* clock_rate changed: the next timed packet is the new A.8 / PDV reference */
 	uint32_t duplicates;
 	uint32_t out_of_order;
-	/* Touched on losses, reordering, jumps and source changes. */
 	uint32_t base_seq;
 	uint32_t bad_seq;
 	int32_t lost_prior;        /* expected − received of earlier SSRCs and sequence resyncs */
@@ -131,7 +137,9 @@ struct dp_rx_report {
 
 void dp_rx_init(struct dp_rx_stats *st, uint32_t clock_rate);
 /* One received RTP packet of the flow: sequence number, timestamp, SSRC, arrival time (ns, any epoch that is
- * monotonic for the flow) and UDP payload length. */
+ * monotonic for the flow) and UDP payload length.  It leaves every field up to date (in_order 0); the lcores'
+ * inline in-order path (dp_rx_in_order) leaves packets, received, gap_pkts and seen behind by in_order until
+ * the next dp_rx_settle(). */
 void dp_rx_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t arrival_ns,
 		  uint32_t len);
 /* An RFC 4733 telephone-event packet of the flow: sequence accounting only, no jitter/PDV update. */
@@ -143,6 +151,12 @@ void dp_rx_event_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint3
  * spike, or a counted timestamp jump, at every codec switch); an unknown one leaves its packets out of the
  * timing (sequence and loss only) until a known clock comes back. */
 void dp_rx_payload_type(struct dp_rx_stats *st, uint8_t pt, uint32_t clock);
+/* Adds the in-order packets counted since the last call to packets, received, gap_pkts and seen. */
+void dp_rx_settle(struct dp_rx_stats *st);
+static inline uint64_t dp_rx_bytes(const struct dp_rx_stats *st)
+{
+	return (uint64_t)st->bytes_hi << 32 | st->bytes_lo;
+}
 /* ptime_ms converts burst/gap lengths in packets to durations (0: durations are reported as 0). */
 void dp_rx_report(const struct dp_rx_stats *st, double ptime_ms, struct dp_rx_report *out);
 /* G.107 BurstR of the reported loss (1: random or none), estimated from the RFC 3611 burst/gap figures; the
@@ -273,7 +287,8 @@ struct dp_impair {
  * flags both use), so that a received packet costs two cache misses at most, and a sent one one (line 3) when it
  * is plain, two otherwise. */
 struct dp_flow {
-	/* RX: lines 0-1 */
+	/* RX: line 0 holds all that an in-order packet reads and writes (these flags and the first 56 bytes of rx),
+	 * line 1 and the start of line 2 the rest of rx */
 	uint8_t rx_srtp;          /* copies of srtp and owd_ext below, for the RX path */
 	uint8_t rx_owd_ext;
 	uint8_t dtmf_pt;          /* telephone-event payload type (RFC 4733), 0: none */

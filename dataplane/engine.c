@@ -59,7 +59,7 @@ _Static_assert(DP_IP_SLOTS >= 4 * DP_MAX_MEDIA_IPS, "media IP table at most a qu
 
 _Static_assert(sizeof(struct dp_flow) <= 256, "hot per-flow state must stay within 256 bytes");
 _Static_assert(DP_MAX_IMPAIR <= 16, "impair_on holds one bit per profile");
-_Static_assert(offsetof(struct dp_flow, rx.duplicates) < 128, "the in-order RX state must sit in lines 0-1");
+_Static_assert(offsetof(struct dp_flow, rx.seen) == 64, "what an in-order packet touches sits in line 0");
 _Static_assert(offsetof(struct dp_flow, tx_bytes_hi) >= 128, "the TX state must sit in lines 2-3");
 _Static_assert(offsetof(struct dp_flow, nominal_tsc) == 192, "what a plain packet touches sits in line 3");
 
@@ -1904,7 +1904,7 @@ static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const stru
 		       uint64_t now_ns)
 {
 	struct dp_flow *f = &g.flows[fid];
-	bool changed = f->rx.have_ssrc && f->rx.ssrc != pk->ssrc;
+	bool changed;
 	uint64_t at = now_ns;
 	int len = pk->udp_len;
 
@@ -1938,6 +1938,7 @@ static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const stru
 	if (f->dtmf_pt && pk->pt == f->dtmf_pt) {
 		struct dp_flow_cold *c = &g.cold[fid];
 
+		changed = f->rx.have_ssrc && f->rx.ssrc != pk->ssrc;
 		dp_rx_event_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len);
 		/* A new event has a new timestamp (RFC 4733 §2.5.2). */
 		if (pk->payload_len >= 4 && (!c->dtmf_rx_seen || pk->ts != c->dtmf_rx_ts)) {
@@ -1950,8 +1951,14 @@ static void rx_account(struct dp_lcore *lc, const struct rte_mbuf *m, const stru
 	} else {
 		if (unlikely(pk->pt != f->rx.pt))
 			rx_payload_type(f, &g.cold[fid], pk->pt);
-		if (!dp_rx_in_order(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len))
-			dp_rx_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len);
+		/* the common case touches line 0 only; neither event is due after an in-order packet (the source
+		 * was validated: two packets came before it, and its SSRC is the last one's) */
+		if (likely(dp_rx_in_order(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len))) {
+			f->silent = 0;
+			return;
+		}
+		changed = f->rx.have_ssrc && f->rx.ssrc != pk->ssrc;
+		dp_rx_packet(&f->rx, pk->seq, pk->ts, pk->ssrc, at, (uint32_t)len);
 	}
 	f->silent = 0;
 	if (f->rx.packets == 1)
@@ -2013,7 +2020,7 @@ static void rx_flush_pending(struct dp_lcore *lc)
 
 /* Three stages, so that the memory a burst needs (port map entries, flow records scattered over a table of up
  * to millions) is fetched in parallel: parse all and prefetch their port map entries; look the flows up and
- * prefetch their two hot RX lines; account them after the previous burst, so that the prefetches have had time
+ * prefetch their RX line 0; account them after the previous burst, so that the prefetches have had time
  * to land.  steered: packets another lcore received for our flows, with their arrival time in a dynfield. */
 static void rx_process(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t n, uint64_t now_ns, bool steered)
 {
@@ -2047,9 +2054,7 @@ static void rx_process(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t n, 
 				rte_pktmbuf_free(m);
 			continue;
 		}
-		const char *fr = (const char *)&g.flows[fid[j]];
-		rte_prefetch0(fr);
-		rte_prefetch0(fr + 64);
+		rte_prefetch0(&g.flows[fid[j]]); /* line 0: all an in-order packet needs */
 		pk[nflow] = pk[j];
 		fid[nflow] = fid[j];
 		at[nflow] = t;
@@ -2675,6 +2680,7 @@ static void flow_copy(uint32_t flow, struct dp_flow_snapshot *out)
 	const struct dp_flow_cold *c = &g.cold[flow];
 
 	out->rx = f->rx;
+	dp_rx_settle(&out->rx);
 	out->tx_packets = dp_flow_tx_packets(f);
 	out->tx_bytes = dp_flow_tx_bytes(f);
 	out->imp_lost = c->imp_lost;

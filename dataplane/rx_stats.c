@@ -12,11 +12,18 @@
 
 enum rx_kind { RX_PROBATION, RX_IN_ORDER, RX_DUPLICATE, RX_OUT_OF_ORDER, RX_LATE, RX_BAD, RX_RESYNC };
 
+/* What keeps a packet off the in-order path, after anything that changes one of them. */
+static void slow_update(struct dp_rx_stats *st)
+{
+	st->slow = !st->have_ssrc || st->probation || st->cand_lost || !st->clock_rate || st->clock_restart;
+}
+
 void dp_rx_init(struct dp_rx_stats *st, uint32_t clock_rate)
 {
 	memset(st, 0, sizeof(*st));
 	st->clock_rate = clock_rate;
 	st->pt = DP_RX_PT_NONE;
+	slow_update(st);
 }
 
 void dp_rx_payload_type(struct dp_rx_stats *st, uint8_t pt, uint32_t clock)
@@ -26,6 +33,21 @@ void dp_rx_payload_type(struct dp_rx_stats *st, uint8_t pt, uint32_t clock)
 		return; /* the same clock: its timestamps go on (RFC 3550 §5.1) */
 	st->clock_rate = clock;
 	st->clock_restart = 1;
+	slow_update(st);
+}
+
+/* Each in-order packet counted by dp_rx_in_order() is one more packet, received in sequence, in a gap. */
+void dp_rx_settle(struct dp_rx_stats *st)
+{
+	uint32_t n = st->in_order;
+
+	if (!n)
+		return;
+	st->packets += n;
+	st->received += n;
+	st->gap_pkts += n;
+	st->seen = n >= DP_RX_WINDOW ? ~0ull : st->seen << n | ((1ull << n) - 1);
+	st->in_order = 0;
 }
 
 /* ---- RFC 3611 §4.7.2: a burst is the longest run that starts and ends with a loss and holds no Gmin
@@ -189,7 +211,9 @@ static void rx_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_
 		      uint32_t len, bool timing)
 {
 	st->packets++;
-	st->bytes += len;
+	st->bytes_lo += len;
+	if (st->bytes_lo < len)
+		st->bytes_hi++;
 	if (!st->have_ssrc || ssrc != st->ssrc) {
 		if (st->have_ssrc) {
 			st->ssrc_changes++;
@@ -218,8 +242,12 @@ static void rx_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_
 void dp_rx_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t arrival_ns,
 		  uint32_t len)
 {
-	if (!dp_rx_in_order(st, seq, ts, ssrc, arrival_ns, len))
+	dp_rx_settle(st);
+	if (!dp_rx_in_order(st, seq, ts, ssrc, arrival_ns, len)) {
 		rx_packet(st, seq, ts, ssrc, arrival_ns, len, true);
+		slow_update(st);
+	}
+	dp_rx_settle(st);
 }
 
 /* RFC 4733 event packets share the stream's sequence numbers but all carry the event's start timestamp: they
@@ -227,11 +255,16 @@ void dp_rx_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ss
 void dp_rx_event_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t arrival_ns,
 			uint32_t len)
 {
+	dp_rx_settle(st);
 	rx_packet(st, seq, ts, ssrc, arrival_ns, len, false);
+	slow_update(st);
 }
 
-void dp_rx_report(const struct dp_rx_stats *st, double ptime_ms, struct dp_rx_report *out)
+void dp_rx_report(const struct dp_rx_stats *in, double ptime_ms, struct dp_rx_report *out)
 {
+	struct dp_rx_stats settled = *in, *st = &settled;
+
+	dp_rx_settle(st);
 	uint64_t expected = (uint64_t)st->expected_prior + expected_now(st);
 	int64_t lost = (int64_t)st->lost_prior + (int64_t)expected_now(st) - (int64_t)st->received +
 		       (int64_t)st->duplicates;
@@ -250,7 +283,7 @@ void dp_rx_report(const struct dp_rx_stats *st, double ptime_ms, struct dp_rx_re
 	}
 	out->ssrc = st->ssrc;
 	out->packets_received = st->packets;
-	out->bytes_received = st->bytes;
+	out->bytes_received = dp_rx_bytes(st);
 	out->expected = expected;
 	out->packets_lost = lost;
 	out->fraction_lost = expected ? (double)lost / (double)expected : 0.0;

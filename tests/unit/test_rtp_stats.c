@@ -1,10 +1,11 @@
 /* RX analysis arithmetic against hand-worked cases: RFC 3550 A.1 sequence validation (probation, wrap, resync),
  * loss / duplicates / reordering / late packets, A.8 jitter, RFC 3611 burst/gap with Gmin 16, PDV, SSRC changes
- * and timestamp jumps. */
+ * and timestamp jumps; the lcores' in-order path (counts kept back until dp_rx_settle, a 32-bit byte count with a
+ * carry) against the general one. */
 #include <math.h>
 #include <string.h>
 
-#include "dataplane/dataplane.h"
+#include "dataplane/dataplane_internal.h"
 #include "check_main.h"
 
 #define MS 1000000ull
@@ -333,6 +334,182 @@ START_TEST(clock_follows_payload_type)
 }
 END_TEST
 
+/* ---- the in-order path the lcores take: dp_rx_in_order() first, dp_rx_packet() for what it leaves --------- */
+
+static void engine_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t at, uint32_t len)
+{
+	if (!dp_rx_in_order(st, seq, ts, ssrc, at, len))
+		dp_rx_packet(st, seq, ts, ssrc, at, len);
+}
+
+/* b, settled, holds what a holds (a went through dp_rx_packet() only, which leaves nothing behind). */
+static void assert_same(const struct dp_rx_stats *a, const struct dp_rx_stats *b_in)
+{
+	struct dp_rx_stats b = *b_in;
+	struct dp_rx_report ra, rb;
+
+	ck_assert_uint_eq(a->in_order, 0);
+	dp_rx_settle(&b);
+	ck_assert_uint_eq(b.in_order, 0);
+	ck_assert_uint_eq(a->packets, b.packets);
+	ck_assert_uint_eq(a->received, b.received);
+	ck_assert_uint_eq(a->gap_pkts, b.gap_pkts);
+	ck_assert_uint_eq(a->seen, b.seen);
+	ck_assert_uint_eq(a->max_seq, b.max_seq);
+	ck_assert_uint_eq(a->cycles, b.cycles);
+	ck_assert_uint_eq(a->bytes_lo, b.bytes_lo);
+	ck_assert_uint_eq(a->bytes_hi, b.bytes_hi);
+	ck_assert_uint_eq(a->slow, b.slow);
+	ck_assert_uint_eq(a->jitter_ns, b.jitter_ns);
+	ck_assert_int_eq(a->rel_transit_ns, b.rel_transit_ns);
+	/* and the report from the unsettled state is the settled one's */
+	dp_rx_report(a, 20, &ra);
+	dp_rx_report(b_in, 20, &rb);
+	ck_assert_int_eq(memcmp(&ra, &rb, sizeof(ra)), 0);
+}
+
+/* A stream with everything the general path handles — losses single and in bursts, duplicates, reordering, late
+ * packets, sequence wraps, resyncs, SSRC changes, clock changes, timestamp jumps, telephone events — fed to one
+ * stats through dp_rx_packet() and to another the lcores' way: the same state, checked along the way. */
+START_TEST(in_order_path_matches_general)
+{
+	struct dp_rx_stats a, b;
+	uint64_t x = 0x9e3779b97f4a7c15ull, at = 0;
+	uint32_t ssrc = 7, ts = 0, in_order = 0, wraps = 0;
+	uint16_t seq = 65000;
+
+	dp_rx_init(&a, 8000);
+	dp_rx_init(&b, 8000);
+	for (int i = 0; i < 200000; i++) {
+		uint64_t r;
+		uint16_t s = seq;
+		uint32_t t = ts, len = 172;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		r = x % 1000;
+		seq++;
+		ts += 160;
+		at += 20 * MS + (x >> 20) % (3 * MS);
+		if (r < 20) {          /* lost: one, or a burst */
+			uint16_t k = (uint16_t)(r < 5 ? 1 + (x >> 40) % 40 : 1);
+			seq = (uint16_t)(seq + k);
+			ts += 160u * k;
+			continue;
+		} else if (r < 30) {   /* a duplicate, an old one, or one far behind */
+			s = (uint16_t)(seq - 1 - (r < 25 ? 0 : (x >> 30) % 200));
+		} else if (r < 32) {   /* SSRC change */
+			ssrc++;
+		} else if (r == 32) {  /* a restarted sender: jump */
+			seq = (uint16_t)(seq + 20000);
+			s = seq;
+		} else if (r == 33) {  /* timestamp jump */
+			ts += 8000 * 5;
+			t = ts;
+		} else if (r == 34) {  /* another clock, and back */
+			dp_rx_payload_type(&a, 8, (x >> 33) & 1 ? 16000 : 8000);
+			dp_rx_payload_type(&b, 8, (x >> 33) & 1 ? 16000 : 8000);
+		} else if (r == 35) {  /* a telephone event (the engine sends these to dp_rx_event_packet too) */
+			dp_rx_event_packet(&a, s, t, ssrc, at, 16);
+			dp_rx_event_packet(&b, s, t, ssrc, at, 16);
+			continue;
+		} else if (r < 40) {   /* a large packet: the byte count goes on */
+			len = 1400 + (uint32_t)(x >> 50);
+		}
+		if (s == seq)
+			t = ts;
+		dp_rx_packet(&a, s, t, ssrc, at, len);
+		if (dp_rx_in_order(&b, s, t, ssrc, at, len)) {
+			in_order++;
+			wraps += s == 0;
+		} else {
+			dp_rx_packet(&b, s, t, ssrc, at, len);
+		}
+		if (r >= 990)
+			assert_same(&a, &b);
+	}
+	assert_same(&a, &b);
+	ck_assert_uint_gt(in_order, 100000);  /* the in-order path was taken, */
+	ck_assert_uint_gt(a.duplicates, 100); /* and so were the others */
+	ck_assert_uint_gt(a.out_of_order, 20);
+	ck_assert_uint_gt(a.ssrc_changes, 100);
+	ck_assert_uint_gt(a.seq_resets, 10);
+	ck_assert_uint_gt(a.ts_jumps, 10);
+	ck_assert_uint_gt(a.bursts, 100);
+	ck_assert_uint_gt(wraps, 0);
+}
+END_TEST
+
+/* The byte count: 32 bits on the in-order path's line, carried into bytes_hi, on either path. */
+START_TEST(rx_bytes_carry)
+{
+	struct dp_rx_stats st;
+	struct dp_rx_report r;
+	uint64_t at = 0;
+	uint16_t seq = 0;
+
+	dp_rx_init(&st, 8000);
+	for (; seq < 3; seq++, at += 20 * MS)
+		dp_rx_packet(&st, seq, 160u * seq, 1, at, 172);
+	ck_assert_uint_eq(dp_rx_bytes(&st), 3 * 172);
+	st.bytes_lo = 0xffffff00u;
+	engine_packet(&st, seq, 160u * seq, 1, at, 0xff); /* in order: up to 2^32 − 1 */
+	seq++, at += 20 * MS;
+	ck_assert_uint_eq(st.in_order, 1);
+	ck_assert_uint_eq(dp_rx_bytes(&st), 0xffffffffull);
+	engine_packet(&st, seq, 160u * seq, 1, at, 1);    /* in order: the carry */
+	seq++, at += 20 * MS;
+	ck_assert_uint_eq(st.in_order, 2);
+	ck_assert_uint_eq(dp_rx_bytes(&st), 0x100000000ull);
+	dp_rx_report(&st, 20, &r);
+	ck_assert_uint_eq(r.bytes_received, 0x100000000ull);
+	ck_assert_uint_eq(r.packets_received, 5);
+	st.bytes_lo = 0xfffffff0u;
+	engine_packet(&st, (uint16_t)(seq - 1), 160u * (seq - 1), 1, at, 0x20); /* a duplicate: the general path */
+	ck_assert_uint_eq(st.in_order, 0);
+	ck_assert_uint_eq(st.duplicates, 1);
+	ck_assert_uint_eq(dp_rx_bytes(&st), 0x200000010ull);
+	st.bytes_hi = 0xffffffffu;
+	st.bytes_lo = 0xfffffffeu;
+	engine_packet(&st, seq, 160u * seq, 1, at, 2);    /* the top of 64 bits wraps to 0, as a uint64_t would */
+	ck_assert_uint_eq(dp_rx_bytes(&st), 0);
+	dp_rx_report(&st, 20, &r);
+	ck_assert_uint_eq(r.packets_received, 7);
+	ck_assert_int_eq(r.packets_lost, 0);
+}
+END_TEST
+
+/* 2^32 − 1 in-order packets kept back: the next one goes the general way (settling them first), so that the
+ * count never wraps into a wrong seen window. */
+START_TEST(in_order_count_full)
+{
+	struct dp_rx_stats a, b;
+	uint64_t at = 0;
+	uint16_t seq = 100;
+
+	dp_rx_init(&a, 8000);
+	for (; seq < 200; seq++, at += 20 * MS)
+		dp_rx_packet(&a, seq, 160u * seq, 9, at, 172);
+	ck_assert_uint_eq(a.seen, ~0ull);
+	/* b: the same state, with all but two of its packets kept back as in-order ones */
+	b = a;
+	b.in_order = UINT32_MAX;
+	b.packets -= UINT32_MAX;
+	b.received -= UINT32_MAX;
+	b.gap_pkts -= UINT32_MAX;
+	b.seen = 3;
+	assert_same(&a, &b);
+	ck_assert(!dp_rx_in_order(&b, seq, 160u * seq, 9, at, 172));
+	ck_assert_uint_eq(b.in_order, UINT32_MAX); /* refused: nothing changed */
+	dp_rx_packet(&b, seq, 160u * seq, 9, at, 172);
+	ck_assert_uint_eq(b.in_order, 0);
+	dp_rx_packet(&a, seq, 160u * seq, 9, at, 172);
+	assert_same(&a, &b);
+	ck_assert_uint_eq(b.packets, 101);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rtp_stats");
@@ -351,6 +528,9 @@ int main(void)
 	tcase_add_test(tc, unknown_clock_skips_timing);
 	tcase_add_test(tc, telephone_events_skip_timing);
 	tcase_add_test(tc, clock_follows_payload_type);
+	tcase_add_test(tc, in_order_path_matches_general);
+	tcase_add_test(tc, rx_bytes_carry);
+	tcase_add_test(tc, in_order_count_full);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
