@@ -160,6 +160,18 @@ struct dp_flow_cold {
 	uint32_t rx_clock[2];
 };
 
+/* A received packet between the stages of the RX pipeline (rx_process). */
+struct dp_rx_slot {
+	struct rte_mbuf *m;
+	uint32_t fid;             /* its port map key once classified, its flow once looked up */
+	uint64_t at;              /* arrival, ns */
+	struct dp_pkt pk;
+};
+struct dp_rx_stage {
+	uint16_t n;
+	struct dp_rx_slot s[DP_BURST];
+};
+
 struct dp_lcore {
 	/* written by the lcore, read by the control plane */
 	uint64_t cmds_done;
@@ -187,12 +199,10 @@ struct dp_lcore {
 	unsigned pclass_first;    /* the class a pass starts with, in turn: none starves the others */
 	struct rte_mbuf *stash[DP_BURST];
 	unsigned nstash;
-	/* RX software pipeline: the previous burst, classified and prefetched, accounted in the next pass */
-	struct rte_mbuf *pend[DP_BURST];
-	struct dp_pkt ppk[DP_BURST];
-	uint32_t pfid[DP_BURST];
-	uint64_t pend_at[DP_BURST];
-	uint16_t npend;
+	/* RX software pipeline (rx_process): the burst before, classified, its port map entries prefetched, is
+	 * looked up in the next call; the one before that, looked up, its flows' line 0 prefetched, is accounted */
+	struct dp_rx_stage *rx_keyed, *rx_found, *rx_spare;
+	struct dp_rx_stage rx_stages[3];
 	uint32_t silent_next;
 	uint64_t scan_last_ns;
 	uint64_t scan_credit;     /* flows owed to the sweep, × g.scan_sweep_ns */
@@ -2009,65 +2019,87 @@ static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
 
 bool dp_engine_manual;
 
-static void rx_flush_pending(struct dp_lcore *lc)
+/* The looked-up stage: each packet's flow analysis, then its mbuf back to the pool.  The flows' lines were
+ * prefetched a burst ago, but by now many have left L1 for L2 (line 0 of every flow falls in the same quarter of
+ * L1's sets, 256-byte records): asked for again all at once, they come back in parallel, instead of one L2 wait
+ * after another in the chain of loads and branches that each packet's accounting is. */
+static void rx_account_stage(struct dp_lcore *lc, struct dp_rx_stage *st)
 {
-	for (uint16_t j = 0; j < lc->npend; j++) {
-		rx_account(lc, lc->pend[j], &lc->ppk[j], lc->pfid[j], lc->pend_at[j]);
-		rte_pktmbuf_free(lc->pend[j]);
+	for (uint16_t j = 0; j < st->n; j++)
+		rte_prefetch0(&g.flows[st->s[j].fid]);
+	for (uint16_t j = 0; j < st->n; j++) {
+		struct dp_rx_slot *x = &st->s[j];
+
+		rx_account(lc, x->m, &x->pk, x->fid, x->at);
+		rte_pktmbuf_free(x->m);
 	}
-	lc->npend = 0;
+	st->n = 0;
 }
 
-/* Three stages, so that the memory a burst needs (port map entries, flow records scattered over a table of up
- * to millions) is fetched in parallel: parse all and prefetch their port map entries; look the flows up and
- * prefetch their RX line 0; account them after the previous burst, so that the prefetches have had time
- * to land.  steered: packets another lcore received for our flows, with their arrival time in a dynfield. */
+/* The classified stage: port map keys become flows (the packets of other lcores' flows leave), and each flow's
+ * line 0 is prefetched. */
+static void rx_lookup_stage(struct dp_lcore *lc, struct dp_rx_stage *st)
+{
+	uint16_t n = 0;
+
+	for (uint16_t j = 0; j < st->n; j++) {
+		struct dp_rx_slot *x = &st->s[j];
+		enum rx_verdict v = rx_lookup(lc, x->m, &x->fid, x->at);
+
+		if (v != RX_FLOW) {
+			if (v == RX_DROP)
+				rte_pktmbuf_free(x->m);
+			continue;
+		}
+		rte_prefetch0(&g.flows[x->fid]); /* line 0: all an in-order packet needs */
+		if (n != j)
+			st->s[n] = *x;
+		n++;
+	}
+	st->n = n;
+}
+
+/* Every packet in the pipeline accounted, in the order received. */
+static void rx_flush_pending(struct dp_lcore *lc)
+{
+	rx_account_stage(lc, lc->rx_found);
+	rx_lookup_stage(lc, lc->rx_keyed);
+	rx_account_stage(lc, lc->rx_keyed);
+}
+
+/* Three stages a burst apart, so that the memory a packet needs (its port map entry, then its flow's line 0,
+ * both scattered over tables of up to millions of entries) is fetched while other bursts are worked on instead
+ * of being waited for: this burst is parsed and its port map entries prefetched; the burst before is looked up
+ * (its entries have landed) and its flows prefetched; the one before that is accounted (its flows have landed).
+ * steered: packets another lcore received for our flows, with their arrival time in a dynfield. */
 static void rx_process(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t n, uint64_t now_ns, bool steered)
 {
-	struct dp_pkt pk[DP_BURST];
-	uint32_t fid[DP_BURST];
-	uint64_t at[DP_BURST];
-	uint16_t keep[DP_BURST], nkeep = 0, nflow = 0;
+	struct dp_rx_stage *in = lc->rx_spare, *keyed = lc->rx_keyed, *found = lc->rx_found;
 
 	for (uint16_t i = 0; i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	in->n = 0;
 	for (uint16_t i = 0; i < n; i++) {
+		struct dp_rx_slot *x = &in->s[in->n];
 		enum rx_verdict v;
 
 		if (!steered)
 			lc->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
-		v = rx_classify(lc, pkts[i], now_ns, &pk[nkeep], &fid[nkeep]);
+		v = rx_classify(lc, pkts[i], now_ns, &x->pk, &x->fid);
 		if (v == RX_FLOW) {
-			rte_prefetch0(&g.port_map[fid[nkeep]]);
-			keep[nkeep++] = i;
+			rte_prefetch0(&g.port_map[x->fid]);
+			x->m = pkts[i];
+			x->at = steered ? *RTE_MBUF_DYNFIELD(pkts[i], g.arrival_off, uint64_t *) : now_ns;
+			in->n++;
 		} else if (v != RX_REUSED) {
 			rte_pktmbuf_free(pkts[i]);
 		}
 	}
-	for (uint16_t j = 0; j < nkeep; j++) {
-		struct rte_mbuf *m = pkts[keep[j]];
-		uint64_t t = steered ? *RTE_MBUF_DYNFIELD(m, g.arrival_off, uint64_t *) : now_ns;
-		enum rx_verdict v = rx_lookup(lc, m, &fid[j], t);
-
-		if (v != RX_FLOW) {
-			if (v == RX_DROP)
-				rte_pktmbuf_free(m);
-			continue;
-		}
-		rte_prefetch0(&g.flows[fid[j]]); /* line 0: all an in-order packet needs */
-		pk[nflow] = pk[j];
-		fid[nflow] = fid[j];
-		at[nflow] = t;
-		keep[nflow++] = keep[j];
-	}
-	rx_flush_pending(lc);
-	for (uint16_t j = 0; j < nflow; j++) {
-		lc->pend[j] = pkts[keep[j]];
-		lc->ppk[j] = pk[j];
-		lc->pfid[j] = fid[j];
-		lc->pend_at[j] = at[j];
-	}
-	lc->npend = nflow;
+	rx_account_stage(lc, found);
+	rx_lookup_stage(lc, keyed);
+	lc->rx_found = keyed;
+	lc->rx_keyed = in;
+	lc->rx_spare = found;
 }
 
 static void flow_copy(uint32_t flow, struct dp_flow_snapshot *out);
@@ -2277,6 +2309,9 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 		char name[32];
 
 		lc->slot = i;
+		lc->rx_keyed = &lc->rx_stages[0];
+		lc->rx_found = &lc->rx_stages[1];
+		lc->rx_spare = &lc->rx_stages[2];
 		lc->queue = (uint16_t)i;
 		lc->silent_next = i;
 		lc->rl = (struct cm_ratelimit)CM_RATELIMIT_INIT(10000, 5);
@@ -2378,8 +2413,10 @@ void dp_engine_stop(void)
 	free(g.steer);
 	g.steer = NULL;
 	for (unsigned i = 0; i < g.port.nlcores; i++) {
-		for (uint16_t j = 0; j < g.lc[i].npend; j++)
-			rte_pktmbuf_free(g.lc[i].pend[j]);
+		for (uint16_t j = 0; j < g.lc[i].rx_found->n; j++)
+			rte_pktmbuf_free(g.lc[i].rx_found->s[j].m);
+		for (uint16_t j = 0; j < g.lc[i].rx_keyed->n; j++)
+			rte_pktmbuf_free(g.lc[i].rx_keyed->s[j].m);
 		rte_pktmbuf_free_bulk(g.lc[i].local, g.lc[i].nlocal);
 		g.lc[i].nlocal = 0;
 		if (dp_engine_manual)
