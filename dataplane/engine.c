@@ -2019,52 +2019,59 @@ static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
 
 bool dp_engine_manual;
 
-/* The looked-up stage: each packet's flow analysis, then its mbuf back to the pool.  The flows' lines were
- * prefetched a burst ago, but by now many have left L1 for L2 (line 0 of every flow falls in the same quarter of
- * L1's sets, 256-byte records): asked for again all at once, they come back in parallel, instead of one L2 wait
- * after another in the chain of loads and branches that each packet's accounting is. */
-static void rx_account_stage(struct dp_lcore *lc, struct dp_rx_stage *st)
+/* A classified packet's port map key becomes its flow, whose line 0 (all an in-order packet needs) is
+ * prefetched; false when the packet left (another lcore's flow, or dropped). */
+static inline bool rx_lookup_slot(struct dp_lcore *lc, struct dp_rx_slot *x)
 {
-	for (uint16_t j = 0; j < st->n; j++)
-		rte_prefetch0(&g.flows[st->s[j].fid]);
-	for (uint16_t j = 0; j < st->n; j++) {
-		struct dp_rx_slot *x = &st->s[j];
+	enum rx_verdict v = rx_lookup(lc, x->m, &x->fid, x->at);
 
-		rx_account(lc, x->m, &x->pk, x->fid, x->at);
-		rte_pktmbuf_free(x->m);
+	if (v != RX_FLOW) {
+		if (v == RX_DROP)
+			rte_pktmbuf_free(x->m);
+		return false;
 	}
-	st->n = 0;
+	rte_prefetch0(&g.flows[x->fid]);
+	return true;
 }
 
-/* The classified stage: port map keys become flows (the packets of other lcores' flows leave), and each flow's
- * line 0 is prefetched. */
-static void rx_lookup_stage(struct dp_lcore *lc, struct dp_rx_stage *st)
+/* Moves the pipeline on: the looked-up stage `found` is accounted (each packet's flow analysis, then its mbuf
+ * back to the pool) while the classified stage `keyed` is looked up, a packet of each in turn: a prefetch waits
+ * when the CPU has as many misses under way as it can track, and here it waits while the accounting works.
+ * found's flows were prefetched a burst ago, but by now many have left L1 for L2 (line 0 of every flow falls in
+ * the same quarter of L1's sets, 256-byte records): asked for again all at once first, they come back in
+ * parallel, instead of one L2 wait after another in the chain of loads and branches that each packet's
+ * accounting is. */
+static void rx_advance(struct dp_lcore *lc, struct dp_rx_stage *found, struct dp_rx_stage *keyed)
 {
-	uint16_t n = 0;
+	uint16_t nk = 0, n = RTE_MAX(found->n, keyed->n);
 
-	for (uint16_t j = 0; j < st->n; j++) {
-		struct dp_rx_slot *x = &st->s[j];
-		enum rx_verdict v = rx_lookup(lc, x->m, &x->fid, x->at);
-
-		if (v != RX_FLOW) {
-			if (v == RX_DROP)
-				rte_pktmbuf_free(x->m);
-			continue;
+	for (uint16_t j = 0; j < found->n; j++)
+		rte_prefetch0(&g.flows[found->s[j].fid]);
+	for (uint16_t j = 0; j < n; j++) {
+		if (j < keyed->n && rx_lookup_slot(lc, &keyed->s[j])) {
+			if (nk != j)
+				keyed->s[nk] = keyed->s[j];
+			nk++;
 		}
-		rte_prefetch0(&g.flows[x->fid]); /* line 0: all an in-order packet needs */
-		if (n != j)
-			st->s[n] = *x;
-		n++;
+		if (j < found->n) {
+			struct dp_rx_slot *x = &found->s[j];
+
+			rx_account(lc, x->m, &x->pk, x->fid, x->at);
+			rte_pktmbuf_free(x->m);
+		}
 	}
-	st->n = n;
+	found->n = 0;
+	keyed->n = nk;
 }
 
 /* Every packet in the pipeline accounted, in the order received. */
 static void rx_flush_pending(struct dp_lcore *lc)
 {
-	rx_account_stage(lc, lc->rx_found);
-	rx_lookup_stage(lc, lc->rx_keyed);
-	rx_account_stage(lc, lc->rx_keyed);
+	struct dp_rx_stage *none = lc->rx_spare;
+
+	none->n = 0;
+	rx_advance(lc, lc->rx_found, lc->rx_keyed);
+	rx_advance(lc, lc->rx_keyed, none);
 }
 
 /* Three stages a burst apart, so that the memory a packet needs (its port map entry, then its flow's line 0,
@@ -2095,8 +2102,7 @@ static void rx_process(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t n, 
 			rte_pktmbuf_free(pkts[i]);
 		}
 	}
-	rx_account_stage(lc, found);
-	rx_lookup_stage(lc, keyed);
+	rx_advance(lc, found, keyed);
 	lc->rx_found = keyed;
 	lc->rx_keyed = in;
 	lc->rx_spare = found;
