@@ -91,8 +91,8 @@ struct dp_rx_stats {
 	uint8_t probation;
 	uint8_t have_ssrc;
 	uint8_t clock_restart;     /* clock_rate changed: the next timed packet is the new A.8 / PDV reference */
-	uint16_t run;              /* received since the last loss of the open candidate burst (< DP_RX_GMIN) */
 	/* RFC 3611 burst / gap, in packets */
+	uint8_t run;               /* received since the last loss of the open candidate burst (< DP_RX_GMIN) */
 	uint32_t cand_lost;        /* losses of the candidate burst (0: none open) */
 	uint32_t gap_pkts;
 	uint32_t duplicates;

@@ -9,6 +9,7 @@
 #include "dataplane/dataplane_internal.h"
 
 #define RTP_SEQ_MOD (1u << 16)
+_Static_assert(DP_RX_GMIN <= UINT8_MAX, "the open candidate's run is a byte");
 
 enum rx_kind { RX_PROBATION, RX_IN_ORDER, RX_DUPLICATE, RX_OUT_OF_ORDER, RX_LATE, RX_BAD, RX_RESYNC };
 
