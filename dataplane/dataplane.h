@@ -440,6 +440,8 @@ struct dp_pacing {
 	uint64_t count;
 };
 void dp_pacing_get(struct dp_pacing *out);
+/* Counts one send time error of late_ns in p, in the lcores' buckets (for a reference measured elsewhere). */
+void dp_pacing_add(struct dp_pacing *p, uint64_t late_ns);
 /* The p-th percentile (0..100) in nanoseconds (bucket upper bound). */
 uint64_t dp_pacing_percentile(const struct dp_pacing *p, double pct);
 

@@ -172,7 +172,7 @@ struct dp_lcore {
 	uint64_t tx_skipped;      /* frames a stalled flow skipped (tx_skip) */
 	uint64_t rx_steered;      /* packets handed to the lcore that owns their flow */
 	uint64_t pace_max_ns;
-	uint32_t pace_hist[DP_PACING_BUCKETS];
+	uint64_t pace_hist[DP_PACING_BUCKETS]; /* 64-bit: a bucket of a 32-bit one wraps after ~150 s at line rate */
 	clockid_t cpu_clock;      /* the lcore thread's CPU time (snap_wait tells stuck from descheduled) */
 	bool has_cpu_clock;       /* set (release) once cpu_clock is */
 	/* the lcore's own */
@@ -2191,6 +2191,14 @@ void dp_pacing_get(struct dp_pacing *out)
 		}
 		out->max_ns = RTE_MAX(out->max_ns, g.lc[i].pace_max_ns);
 	}
+}
+
+void dp_pacing_add(struct dp_pacing *p, uint64_t late_ns)
+{
+	p->hist[pacing_bucket(late_ns)]++;
+	p->count++;
+	if (late_ns > p->max_ns)
+		p->max_ns = late_ns;
 }
 
 uint64_t dp_pacing_percentile(const struct dp_pacing *p, double pct)
