@@ -131,6 +131,7 @@ static void collect_dp_counters(struct cp_report *rep)
 	cp_report_dp_counter(rep, "tx_srtp_fail", pt.tx_srtp_fail);
 	cp_report_dp_counter(rep, "local_delivered", pt.local_delivered);
 	cp_report_dp_counter(rep, "tx_late_skipped", pt.tx_late_skipped);
+	cp_report_dp_counter(rep, "wall_clock_steps", pt.wall_clock_steps);
 	dp_pacing_get(&pace);
 	cp_report_dp_counter(rep, "tx_pacing_p50_ns", dp_pacing_percentile(&pace, 50));
 	cp_report_dp_counter(rep, "tx_pacing_p99_ns", dp_pacing_percentile(&pace, 99));
