@@ -250,6 +250,9 @@ struct cp_report {
 	/* dataplane counters at the end of the run (drops by reason, port counters), name -> value */
 	struct { char name[32]; uint64_t value; } dp[64];
 	unsigned ndp;
+	/* the port's extended statistics (the PMD's own names: per-queue packets, errors, misses ...) */
+	struct cp_xstat { char name[64]; uint64_t value; } *xstats;
+	size_t nxstats, xstats_cap;
 };
 
 void cp_report_init(struct cp_report *r, const char *run_id, const char *plan);
@@ -267,6 +270,8 @@ void cp_report_call(struct cp_report *r, bool answered, uint32_t setup_ms, uint3
 int cp_report_flow(struct cp_report *r, const struct cp_flow_report *f);
 /* Adds a dataplane counter to the report ("tx_packets", "rx_drop_unknown_port", "port_imissed", ...). */
 void cp_report_dp_counter(struct cp_report *r, const char *name, uint64_t value);
+/* Adds one of the port's extended statistics (the summary's `port_xstats`); false when out of memory. */
+bool cp_report_port_xstat(struct cp_report *r, const char *name, uint64_t value);
 /* "COMPLETED" when every endpoint succeeded (warnings included), "COMPLETED_WITH_FAILURES" otherwise. */
 const char *cp_report_run_outcome(const struct cp_report *r);
 /* Writes the JSON summary (DESIGN.md keys); 0 or -errno. */

@@ -111,6 +111,11 @@ static int setup_signals(struct run *r)
 	return r->sigfd < 0 ? -errno : 0;
 }
 
+static void add_xstat(const char *name, uint64_t value, void *arg)
+{
+	cp_report_port_xstat(arg, name, value);
+}
+
 /* What the dataplane dropped or could not send, for the report: a loss the RX analysis shows is explained by
  * these (or happened outside the worker).  And how late it sent (|actual − scheduled| over every packet of the
  * run, bucket upper bounds): the far end's jitter includes this much of the worker's own. */
@@ -149,6 +154,7 @@ static void collect_dp_counters(struct cp_report *rep)
 		cp_report_dp_counter(rep, "port_oerrors", pc.oerrors);
 		cp_report_dp_counter(rep, "port_rx_nombuf", pc.rx_nombuf);
 	}
+	dp_port_xstats(add_xstat, rep);
 }
 
 static void run_id(char *buf, size_t len)
