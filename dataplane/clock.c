@@ -9,13 +9,12 @@
  * process, from the tightest of several (TSC, clock, TSC) readings at each end: a few ppm at most. */
 #define ALLOW_EXPERIMENTAL_API /* rte_seqlock (22.11): here only */
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <rte_common.h>
 #include <rte_cycles.h>
 #include <rte_seqlock.h>
-
-#include <string.h>
 
 #include "common/common.h"
 #include "dataplane/dataplane_internal.h"
@@ -32,6 +31,13 @@
 #define DP_WALL_MAX_PPB 500000ll
 #define DP_WALL_STEP_NS 100000000ll
 
+static int (*realtime_src)(struct timespec *ts); /* tests: CLOCK_REALTIME read from here (dp_wall_source) */
+
+void dp_wall_source(int (*read)(struct timespec *ts))
+{
+	realtime_src = read;
+}
+
 /* One (TSC, clock) reading: of PAIR_TRIES, the one whose clock read took the fewest ticks (no preemption or
  * interrupt between the two), the TSC taken as the middle of it. */
 void dp_clock_pair(clockid_t id, uint64_t *tsc, uint64_t *ns)
@@ -42,7 +48,10 @@ void dp_clock_pair(clockid_t id, uint64_t *tsc, uint64_t *ns)
 		struct timespec ts;
 		uint64_t a = rte_rdtsc_precise(), b;
 
-		clock_gettime(id, &ts);
+		if (id == CLOCK_REALTIME && realtime_src)
+			realtime_src(&ts);
+		else
+			clock_gettime(id, &ts);
 		b = rte_rdtsc_precise();
 		if (b - a < best) {
 			best = b - a;
@@ -74,30 +83,6 @@ uint64_t dp_tsc_hz(void)
 		       (unsigned long long)hz, (unsigned long long)dpdk, ((double)dpdk / (double)hz - 1) * 1e6);
 	}
 	return hz;
-}
-
-static struct {
-	int (*read)(struct timespec *ts); /* NULL: clock_gettime(CLOCK_REALTIME) */
-} wall_src;
-
-void dp_wall_source(int (*read)(struct timespec *ts))
-{
-	wall_src.read = read;
-}
-
-void dp_wall_pair(uint64_t *tsc, uint64_t *ns)
-{
-	if (!wall_src.read) {
-		dp_clock_pair(CLOCK_REALTIME, tsc, ns);
-		return;
-	}
-	struct timespec ts;
-	uint64_t a = rte_rdtsc_precise(), b;
-
-	wall_src.read(&ts);
-	b = rte_rdtsc_precise();
-	*tsc = a + (b - a) / 2;
-	*ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static struct {

@@ -429,9 +429,7 @@ struct dp_wall_stats {
 	uint64_t steps;
 };
 void dp_wall_stats(struct dp_wall_stats *out);
-/* (TSC, wall clock) read together: CLOCK_REALTIME, or for tests the source given to dp_wall_source (NULL:
- * CLOCK_REALTIME again), which must be set before dp_start. */
-void dp_wall_pair(uint64_t *tsc, uint64_t *ns);
+/* Tests: dp_clock_pair's CLOCK_REALTIME comes from read (NULL: the kernel's again); set before dp_start. */
 void dp_wall_source(int (*read)(struct timespec *ts));
 
 #endif

@@ -1639,7 +1639,7 @@ static void wall_discipline(uint64_t now_ns)
 	uint64_t tsc, real;
 
 	g.wall_next_ns = now_ns + 1000000000ull;
-	dp_wall_pair(&tsc, &real);
+	dp_clock_pair(CLOCK_REALTIME, &tsc, &real);
 	dp_wall_discipline(tsc_to_ns(tsc), real);
 }
 
@@ -2266,7 +2266,7 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 	{
 		uint64_t tsc, real;
 
-		dp_wall_pair(&tsc, &real);
+		dp_clock_pair(CLOCK_REALTIME, &tsc, &real);
 		dp_wall_init(tsc_to_ns(tsc), real);
 		g.wall_next_ns = tsc_to_ns(tsc) + 1000000000ull;
 	}
