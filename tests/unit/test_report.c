@@ -346,6 +346,17 @@ START_TEST(progress_and_summary_text)
 	ck_assert_msg(strstr(out, "attempted / answered       2 / 1 (ASR 50.0 %)"), "%s", out);
 	ck_assert_msg(strstr(out, "MOS avg / min              4.40 / 4.40"), "%s", out);
 	ck_assert_msg(strstr(out, "packets lost               5 of 1000 (0.500 %)"), "%s", out);
+	ck_assert_msg(!strstr(out, "Note:"), "%s", out);
+	free(out);
+	/* the worker's own sending late beyond CP_PACING_NOTE_NS is pointed out */
+	cp_report_dp_counter(&r, "tx_pacing_p99_ns", CP_PACING_NOTE_NS);
+	out = printed(print_summary, &r);
+	ck_assert_msg(!strstr(out, "Note:"), "%s", out);
+	free(out);
+	r.dp[0].value = 1300000;
+	out = printed(print_summary, &r);
+	ck_assert_msg(strstr(out, "tx_pacing_p99_ns           1300000\n") &&
+		      strstr(out, "Note: 1 % of the packets left over 1.3 ms late"), "%s", out);
 	free(out);
 	cp_report_free(&r);
 }
