@@ -1463,9 +1463,11 @@ static inline void tx_prefetch_flow(uint32_t idx)
 	rte_prefetch0(&g.flows[idx].nominal_tsc); /* line 3: all a plain packet needs */
 }
 
-/* A walker more than DP_TX_SKIP_NS behind (a stalled lcore) skips whole laps to the present, as its flows do
- * (tx_skip). */
-static unsigned pclass_collect(struct dp_pclass *c, uint64_t now, uint32_t *due, uint64_t *lap, unsigned max)
+/* Lists the due entries of a class, copied whole: entry i's time in the lap is *epoch + due[i].phase (a list
+ * never crosses a lap).  A walker more than DP_TX_SKIP_NS behind (a stalled lcore) skips whole laps to the
+ * present, as its flows do (tx_skip). */
+static unsigned pclass_collect(struct dp_pclass *c, uint64_t now, struct dp_pent *due, uint64_t *epoch,
+			       unsigned max)
 {
 	unsigned nd = 0;
 
@@ -1473,6 +1475,7 @@ static unsigned pclass_collect(struct dp_pclass *c, uint64_t now, uint32_t *due,
 		c->epoch += (now - c->epoch) / c->period * c->period;
 		c->cur_slot = c->cur_i = 0;
 	}
+	*epoch = c->epoch;
 	for (;;) {
 		uint32_t s = c->cur_slot;
 		const struct dp_pent *e = c->e + (size_t)s * g.pcap;
@@ -1489,10 +1492,9 @@ static unsigned pclass_collect(struct dp_pclass *c, uint64_t now, uint32_t *due,
 					tx_prefetch_flow(e[k].idx);
 				return nd;
 			}
-			due[nd] = e[c->cur_i].idx;
-			lap[nd] = t;
+			due[nd] = e[c->cur_i];
 			if (nd < DP_TX_AHEAD)
-				tx_prefetch_flow(due[nd]);
+				tx_prefetch_flow(due[nd].idx);
 			nd++;
 		}
 		/* the slot is done once its span has passed (until then a flow may still join it) */
@@ -1515,13 +1517,11 @@ static unsigned pclass_collect(struct dp_pclass *c, uint64_t now, uint32_t *due,
 	}
 }
 
-/* Before due[i] of a list of n is worked: the flow DP_TX_AHEAD on is prefetched, and every 16 packets the port
- * is checked (false: it is backpressured, stop) and the send time *t read again (rdtsc is not free: the pacing
- * error recorded is late by the building of at most 15 packets). */
-static inline bool tx_step(struct dp_lcore *lc, const uint32_t *due, unsigned i, unsigned n, uint64_t *t)
+/* Before the i-th flow of a list is worked (the caller has prefetched the one DP_TX_AHEAD on): every 16 packets
+ * the port is checked (false: it is backpressured, stop) and the send time *t read again (rdtsc is not free: the
+ * pacing error recorded is late by the building of at most 15 packets). */
+static inline bool tx_step(struct dp_lcore *lc, unsigned i, uint64_t *t)
 {
-	if (i + DP_TX_AHEAD < n)
-		tx_prefetch_flow(due[i + DP_TX_AHEAD]);
 	if ((i & 15) == 0) {
 		if (tx_backlogged(lc))
 			return false;
@@ -1531,30 +1531,33 @@ static inline bool tx_step(struct dp_lcore *lc, const uint32_t *due, unsigned i,
 }
 
 /* The second stage for a class's list; false when the port is backpressured (the rest wait in the wheel). */
-static bool pclass_send(struct dp_lcore *lc, const uint32_t *due, const uint64_t *lap, unsigned nd, uint64_t now)
+static bool pclass_send(struct dp_lcore *lc, const struct dp_pent *due, uint64_t epoch, unsigned nd, uint64_t now)
 {
 	uint64_t t = 0;
 	unsigned i;
 
 	for (i = 0; i < nd; i++) {
-		uint32_t idx = due[i];
+		uint32_t idx = due[i].idx;
+		uint64_t lap = epoch + due[i].phase;
 		struct dp_flow *f = &g.flows[idx];
 
-		if (!tx_step(lc, due, i, nd, &t))
+		if (i + DP_TX_AHEAD < nd)
+			tx_prefetch_flow(due[i + DP_TX_AHEAD].idx);
+		if (!tx_step(lc, i, &t))
 			break;
 		if (f->nominal_tsc > now) /* its first packet is a lap later */
 			continue;
 		/* a plain packet leaves no delay and has no impairment profile: only line 3 is read */
-		if (tx_plain(lc, f, t) ? (int64_t)(f->nominal_tsc - lap[i]) <= 0
-				       : (tx_packet(lc, idx, t), f->delay_tsc || (int64_t)(f->nominal_tsc - lap[i]) <= 0 ||
+		if (tx_plain(lc, f, t) ? (int64_t)(f->nominal_tsc - lap) <= 0
+				       : (tx_packet(lc, idx, t), f->delay_tsc || (int64_t)(f->nominal_tsc - lap) <= 0 ||
 								 tx_jittered(lc, f))) {
 			pclass_remove(lc, idx);
 			wheel_insert(lc, idx, f->nominal_tsc + f->delay_tsc);
 		}
 	}
 	for (unsigned k = i; k < nd; k++) {
-		pclass_remove(lc, due[k]);
-		wheel_insert(lc, due[k], 0);
+		pclass_remove(lc, due[k].idx);
+		wheel_insert(lc, due[k].idx, 0);
 	}
 	return i == nd;
 }
@@ -1563,7 +1566,8 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 {
 	uint64_t now_slot = now >> g.wheel_shift, t = 0;
 	uint32_t due[DP_TX_BUDGET + DP_CHUNK_FLOWS];
-	uint64_t lap[DP_TX_BUDGET];
+	struct dp_pent pdue[DP_TX_BUDGET];
+	uint64_t epoch;
 	unsigned ndue = 0, i, used = 0;
 
 	lc->pclass_first = (lc->pclass_first + 1) % DP_PCLASSES;
@@ -1572,9 +1576,9 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 
 		if (!c->flows || used >= DP_TX_BUDGET - DP_BURST) /* the wheel gets a burst's worth at least */
 			continue;
-		ndue = pclass_collect(c, now, due, lap, DP_TX_BUDGET - DP_BURST - used);
+		ndue = pclass_collect(c, now, pdue, &epoch, DP_TX_BUDGET - DP_BURST - used);
 		used += ndue;
-		if (ndue && !pclass_send(lc, due, lap, ndue, now)) {
+		if (ndue && !pclass_send(lc, pdue, epoch, ndue, now)) {
 			tx_flush(lc);
 			return;
 		}
@@ -1619,7 +1623,9 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 		uint32_t idx = due[i];
 		struct dp_flow *f = &g.flows[idx];
 
-		if (!tx_step(lc, due, i, ndue, &t))
+		if (i + DP_TX_AHEAD < ndue)
+			tx_prefetch_flow(due[i + DP_TX_AHEAD]);
+		if (!tx_step(lc, i, &t))
 			break;
 		f->in_wheel = 0;
 		if (!f->active || !f->cache_id)
