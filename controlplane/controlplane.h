@@ -250,6 +250,9 @@ struct cp_report {
 	/* dataplane counters at the end of the run (drops by reason, port counters), name -> value */
 	struct { char name[32]; uint64_t value; } dp[64];
 	unsigned ndp;
+	/* the port's extended statistics (the PMD's own names: per-queue packets, errors, misses ...) */
+	struct cp_xstat { char name[64]; uint64_t value; } *xstats;
+	size_t nxstats, xstats_cap;
 };
 
 void cp_report_init(struct cp_report *r, const char *run_id, const char *plan);
@@ -265,8 +268,13 @@ void cp_report_registration(struct cp_report *r, bool ok, uint32_t time_ms);
 void cp_report_call(struct cp_report *r, bool answered, uint32_t setup_ms, uint32_t pdd_ms);
 /* Adds one received stream's end-of-call figures (and its quality to the totals). */
 int cp_report_flow(struct cp_report *r, const struct cp_flow_report *f);
+/* The summary table notes a run whose TX pacing p99 (tx_pacing_p99_ns) exceeds this: 1 ms, a twentieth of a
+ * 20 ms packet interval, far beyond what a dataplane lcore on its own CPU shows (a few µs). */
+#define CP_PACING_NOTE_NS 1000000u
 /* Adds a dataplane counter to the report ("tx_packets", "rx_drop_unknown_port", "port_imissed", ...). */
 void cp_report_dp_counter(struct cp_report *r, const char *name, uint64_t value);
+/* Adds one of the port's extended statistics (the summary's `port_xstats`); false when out of memory. */
+bool cp_report_port_xstat(struct cp_report *r, const char *name, uint64_t value);
 /* "COMPLETED" when every endpoint succeeded (warnings included), "COMPLETED_WITH_FAILURES" otherwise. */
 const char *cp_report_run_outcome(const struct cp_report *r);
 /* Writes the JSON summary (DESIGN.md keys); 0 or -errno. */

@@ -2,6 +2,7 @@
  * itself once a second; when stdout is a file or a pipe every update is its own line, so logs stay readable. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "controlplane/controlplane.h"
 
@@ -80,9 +81,19 @@ void cp_summary_print(FILE *out, struct cp_report *r)
 	    (unsigned long long)r->packets_expected,
 	    r->packets_expected ? 100.0 * (double)r->packets_lost / (double)r->packets_expected : 0);
 	if (r->ndp) {
+		uint64_t late = 0;
+
 		fprintf(out, "Dataplane (counters that are not zero)\n");
-		for (unsigned i = 0; i < r->ndp; i++)
+		for (unsigned i = 0; i < r->ndp; i++) {
 			if (r->dp[i].value)
 				row(out, r->dp[i].name, "%llu", (unsigned long long)r->dp[i].value);
+			if (strcmp(r->dp[i].name, "tx_pacing_p99_ns") == 0)
+				late = r->dp[i].value;
+		}
+		/* A measurement whose own sending was late: what the far end saw includes it. */
+		if (late > CP_PACING_NOTE_NS)
+			fprintf(out, "Note: 1 %% of the packets left over %.1f ms late (tx_pacing_p99_ns): the dataplane lcore "
+				"did not have its CPU to itself; the jitter the far end measured includes this. Give the "
+				"lcore a CPU of its own (isolcpus / nohz_full, nothing else on it)\n", late / 1e6);
 	}
 }

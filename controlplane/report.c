@@ -86,6 +86,7 @@ void cp_report_free(struct cp_report *r)
 	cp_values_free(&r->setup_ms);
 	cp_values_free(&r->pdd_ms);
 	free(r->flows);
+	free(r->xstats);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -163,6 +164,22 @@ void cp_report_dp_counter(struct cp_report *r, const char *name, uint64_t value)
 		return;
 	cm_strlcpy(r->dp[r->ndp].name, name, sizeof(r->dp[0].name));
 	r->dp[r->ndp++].value = value;
+}
+
+bool cp_report_port_xstat(struct cp_report *r, const char *name, uint64_t value)
+{
+	if (r->nxstats == r->xstats_cap) {
+		size_t cap = r->xstats_cap ? 2 * r->xstats_cap : 32;
+		struct cp_xstat *x = realloc(r->xstats, cap * sizeof(*x));
+
+		if (!x)
+			return false;
+		r->xstats = x;
+		r->xstats_cap = cap;
+	}
+	cm_strlcpy(r->xstats[r->nxstats].name, name, sizeof(r->xstats[0].name));
+	r->xstats[r->nxstats++].value = value;
+	return true;
 }
 
 void cp_report_registration(struct cp_report *r, bool ok, uint32_t time_ms)
@@ -399,6 +416,10 @@ static json_t *report_json(struct cp_report *r)
 	for (unsigned i = 0; i < r->ndp; i++)
 		json_object_set_new(dp, r->dp[i].name, json_integer((json_int_t)r->dp[i].value));
 	json_object_set_new(root, "dataplane", dp);
+	dp = json_object();
+	for (size_t i = 0; i < r->nxstats; i++)
+		json_object_set_new(dp, r->xstats[i].name, json_integer((json_int_t)r->xstats[i].value));
+	json_object_set_new(root, "port_xstats", dp);
 	return root;
 }
 

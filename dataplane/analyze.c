@@ -364,6 +364,17 @@ static bool sdp_format(const struct an_keys *k, const struct dp_pkt *pk, uint32_
 	return false;
 }
 
+/* The clock of a packet's payload type: RFC 3551's static one, else the SDP's a=rtpmap (its name into name); 0:
+ * unknown (the packets of that type count for sequence and loss, not timing). */
+static uint32_t pt_clock(const struct an_keys *k, const struct dp_pkt *pk, char name[16])
+{
+	uint32_t clock = dp_static_pt_clock(pk->pt);
+
+	if (!clock && !sdp_format(k, pk, &clock, name))
+		clock = 0;
+	return clock;
+}
+
 /* The entry's inbound session, created at first use; NULL when it has no usable key. */
 static srtp_t key_session(struct an_keys *k, uint32_t idx)
 {
@@ -1117,11 +1128,13 @@ static int read_capture(uint16_t port, struct rte_mempool *pool, int ts_off, uin
 				f->key = k;
 				f->pt = pk.pt;
 				f->first_ns = at;
-				uint32_t clock = dp_static_pt_clock(pk.pt);
+				dp_rx_init(&f->rx, pt_clock(keys, &pk, f->codec));
+			}
+			if (pk.pt != f->rx.pt) { /* a codec switch (or the first packet): timing on that type's clock, the
+						  * jitter reference restarted when it differs, as the live RX does */
+				char name[16];
 
-				if (!clock)
-					sdp_format(keys, &pk, &clock, f->codec);
-				dp_rx_init(&f->rx, clock);
+				dp_rx_payload_type(&f->rx, pk.pt, pt_clock(keys, &pk, name));
 			}
 			if (!srtp_check(keys, f, &pk, &len)) {
 				rte_pktmbuf_free(m);

@@ -409,6 +409,8 @@ struct dp_proto_totals {
 	uint64_t events_lost;
 	uint64_t local_delivered; /* packets for one of our own media IPs, received without leaving the port */
 	uint64_t tx_periodic_flows; /* flows on the periodic schedule now (the others that send: the timing wheel) */
+	uint64_t wall_clock_steps; /* CLOCK_REALTIME was stepped (> 100 ms) and the dataplane's wall time with it:
+				    * one-way delays and RTCP times across a step are not comparable */
 };
 void dp_proto_totals(struct dp_proto_totals *out);
 /* The port's own counters (rte_eth_stats): packets the NIC/PMD dropped before the lcores saw them. */
@@ -440,6 +442,8 @@ struct dp_pacing {
 	uint64_t count;
 };
 void dp_pacing_get(struct dp_pacing *out);
+/* Counts one send time error of late_ns in p, in the lcores' buckets (for a reference measured elsewhere). */
+void dp_pacing_add(struct dp_pacing *p, uint64_t late_ns);
 /* The p-th percentile (0..100) in nanoseconds (bucket upper bound). */
 uint64_t dp_pacing_percentile(const struct dp_pacing *p, double pct);
 

@@ -411,4 +411,25 @@ uint64_t dp_tsc_hz(void);
 void dp_clock_pair(clockid_t id, uint64_t *tsc, uint64_t *ns);
 uint64_t dp_wall_ns(void);
 
+/* The dataplane's wall time, disciplined to CLOCK_REALTIME.  The TSC's rate is measured against the kernel's raw
+ * clock, but CLOCK_REALTIME is NTP's (or PTP's): its rate differs from the raw clock's by what NTP corrects
+ * (tens of ppm are common), so a wall time read once at start would leave the system clock by that much (20
+ * ppm: 72 ms an hour) and bias the one-way delay two workers measure.  So lcore 0 reads (TSC, CLOCK_REALTIME)
+ * once a second and dp_wall_discipline() steers: the rate follows the clock's over the last minute, an offset
+ * is slewed out over the next second (the correction within ±500 ppm: wall time never jumps, never runs backwards), and
+ * an offset over 100 ms (the clock was stepped) is taken at once and counted.  Readers on any thread
+ * (dp_wall_at) use DPDK's seqlock.  One wall clock per process (dp_wall_init: at dp_start). */
+void dp_wall_init(uint64_t now_ns, uint64_t real_ns);
+uint64_t dp_wall_at(uint64_t now_ns);
+void dp_wall_discipline(uint64_t now_ns, uint64_t real_ns);
+struct dp_wall_stats {
+	int64_t offset_ns; /* clock − ours at the last discipline */
+	int64_t freq_ppb;  /* the clock's rate against ours */
+	int64_t adj_ppb;   /* the correction in force: wall runs at 1 + adj_ppb / 1e9 of dataplane time */
+	uint64_t steps;
+};
+void dp_wall_stats(struct dp_wall_stats *out);
+/* Tests: dp_clock_pair's CLOCK_REALTIME comes from read (NULL: the kernel's again); set before dp_start. */
+void dp_wall_source(int (*read)(struct timespec *ts));
+
 #endif

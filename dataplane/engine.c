@@ -173,7 +173,7 @@ struct dp_lcore {
 	uint64_t tx_skipped;      /* frames a stalled flow skipped (tx_skip) */
 	uint64_t rx_steered;      /* packets handed to the lcore that owns their flow */
 	uint64_t pace_max_ns;
-	uint32_t pace_hist[DP_PACING_BUCKETS];
+	uint64_t pace_hist[DP_PACING_BUCKETS]; /* 64-bit: a bucket of a 32-bit one wraps after ~150 s at line rate */
 	clockid_t cpu_clock;      /* the lcore thread's CPU time (snap_wait tells stuck from descheduled) */
 	bool has_cpu_clock;       /* set (release) once cpu_clock is */
 	/* the lcore's own */
@@ -257,8 +257,7 @@ static struct {
 	struct dp_lcore *lc;      /* nlcores of them */
 	uint8_t mac[6];
 	uint64_t tsc_hz, ns_mult; /* ns = tsc * ns_mult >> 32 */
-	uint64_t wall0_ns;        /* CLOCK_REALTIME at tsc_to_ns() == mono0_ns, for RTCP NTP times */
-	uint64_t mono0_ns;
+	uint64_t wall_next_ns;    /* lcore 0 steers the wall clock (clock.c) to CLOCK_REALTIME at this tsc_to_ns() */
 	uint64_t silent_tsc;
 	uint64_t scan_sweep_ns;   /* the silence / RTCP sweep visits every flow in this long (DP_SCAN_PARTS) */
 	unsigned wheel_shift;
@@ -1648,7 +1647,17 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 /* The dataplane's time now_ns (tsc_to_ns) as CLOCK_REALTIME ns. */
 static inline uint64_t wall_ns(uint64_t now_ns)
 {
-	return g.wall0_ns + (now_ns - g.mono0_ns);
+	return dp_wall_at(now_ns);
+}
+
+/* Once a second on lcore 0: the wall clock follows CLOCK_REALTIME (dp_wall_discipline; ~1 µs, the readings). */
+static void wall_discipline(uint64_t now_ns)
+{
+	uint64_t tsc, real;
+
+	g.wall_next_ns = now_ns + 1000000000ull;
+	dp_clock_pair(CLOCK_REALTIME, &tsc, &real);
+	dp_wall_discipline(tsc_to_ns(tsc), real);
 }
 
 uint64_t dp_wall_ns(void)
@@ -2173,6 +2182,8 @@ static void lcore_pass(struct dp_lcore *lc)
 		tx_run(lc, now);
 		silent_scan(lc, now_ns);
 		snap_serve(lc, ncmd);
+		if (unlikely(now_ns >= g.wall_next_ns) && lc->slot == 0)
+			wall_discipline(now_ns);
 		if (ncmd)
 			__atomic_store_n(&lc->cmds_done, lc->cmds_done + ncmd, __ATOMIC_RELEASE);
 	}
@@ -2217,6 +2228,14 @@ void dp_pacing_get(struct dp_pacing *out)
 		}
 		out->max_ns = RTE_MAX(out->max_ns, g.lc[i].pace_max_ns);
 	}
+}
+
+void dp_pacing_add(struct dp_pacing *p, uint64_t late_ns)
+{
+	p->hist[pacing_bucket(late_ns)]++;
+	p->count++;
+	if (late_ns > p->max_ns)
+		p->max_ns = late_ns;
 }
 
 uint64_t dp_pacing_percentile(const struct dp_pacing *p, double pct)
@@ -2277,10 +2296,11 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 	g.tsc_hz = dp_tsc_hz();
 	g.ns_mult = (uint64_t)(((unsigned __int128)1000000000ull << 32) / g.tsc_hz);
 	{
-		uint64_t tsc;
+		uint64_t tsc, real;
 
-		dp_clock_pair(CLOCK_REALTIME, &tsc, &g.wall0_ns);
-		g.mono0_ns = tsc_to_ns(tsc);
+		dp_clock_pair(CLOCK_REALTIME, &tsc, &real);
+		dp_wall_init(tsc_to_ns(tsc), real);
+		g.wall_next_ns = tsc_to_ns(tsc) + 1000000000ull;
 	}
 	g.wheel_shift = 0;
 	while ((g.tsc_hz >> (g.wheel_shift + 1)) >= 1000000) /* slot ≤ 1 µs */
@@ -2661,7 +2681,11 @@ int dp_inject(const uint8_t *frame, uint16_t len)
 
 void dp_proto_totals(struct dp_proto_totals *out)
 {
+	struct dp_wall_stats w;
+
 	memset(out, 0, sizeof(*out));
+	dp_wall_stats(&w);
+	out->wall_clock_steps = w.steps;
 	for (unsigned i = 0; g.lc && i < g.port.nlcores; i++) {
 		out->arp_requests_answered += g.lc[i].arp_answered;
 		out->arp_learned += g.lc[i].arp_learned;

@@ -10,6 +10,7 @@
  * 100,000) sends from N flows instead (whether the flow state fits the cache). */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,25 +141,58 @@ static void lcore_sched(long *preempted, unsigned long long *wait_ns)
 
 static double cpu_share;
 
-/* The machine's own pauses: a bare loop reading the TSC on this (the main lcore's) CPU for one second, counting
- * the gaps between two reads.  Any loop on this CPU loses that time (timer ticks, the hypervisor, other
- * processes), the dataplane's included; the packets due during a pause go out late by up to its length. */
-static void machine_pauses(void)
-{
-	uint64_t hz = rte_get_tsc_hz(), prev = rte_rdtsc(), end = prev + hz, n[4] = { 0 }, lost = 0;
+/* The reference for the pacing figures, measured meanwhile: a perfect pacer on the other CPU (the main lcore's,
+ * lcore 0), a bare loop that reads the TSC and "sends" a packet stream at the paced phase's rate, each packet at
+ * the first reading at or after its due time, and counts the error in the dataplane's buckets.  It does no work
+ * per packet, so its error is the machine's alone: any loop loses the time of a pause (timer ticks, the
+ * hypervisor, other processes), and the packets due meanwhile go out late by up to its length.  It also counts
+ * the pauses (gaps between two readings of 2 µs and more). */
+struct ref_pacer {
+	double pps;
+	int stop;
+	struct dp_pacing err;
+	uint64_t pauses[4], paused_us;
+};
 
-	while (prev < end) {
+static void *ref_pacer_run(void *arg)
+{
+	struct ref_pacer *r = arg;
+	uint64_t hz = rte_get_tsc_hz(), prev = rte_rdtsc(), next = prev;
+	uint64_t every = r->pps > 0 ? (uint64_t)((double)hz / r->pps) : UINT64_MAX / 2;
+	double ns_per_tick = 1e9 / (double)hz;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		uint64_t t = rte_rdtsc(), us = (t - prev) * 1000000 / hz;
 
-		prev = t;
 		if (us >= 2) {
-			n[us < 10 ? 0 : us < 100 ? 1 : us < 1000 ? 2 : 3]++;
-			lost += us;
+			r->pauses[us < 10 ? 0 : us < 100 ? 1 : us < 1000 ? 2 : 3]++;
+			r->paused_us += us;
 		}
+		for (; next <= t; next += every)
+			dp_pacing_add(&r->err, (uint64_t)((double)(t - next) * ns_per_tick));
+		prev = t;
 	}
-	printf("machine: a bare TSC loop on CPU of lcore 0 paused %llu times 2-10 us, %llu times 10-100 us, %llu times "
-	       "0.1-1 ms, %llu times over 1 ms in 1 s (%.1f ms in all)\n", (unsigned long long)n[0],
-	       (unsigned long long)n[1], (unsigned long long)n[2], (unsigned long long)n[3], lost / 1e3);
+	return NULL;
+}
+
+static void ref_pacer_start(struct ref_pacer *r, pthread_t *th, double pps)
+{
+	memset(r, 0, sizeof(*r));
+	r->pps = pps;
+	if (pthread_create(th, NULL, ref_pacer_run, r) != 0) {
+		fprintf(stderr, "bench_dp_tx: cannot start the reference pacer\n");
+		exit(1);
+	}
+}
+
+static void ref_pacer_stop(struct ref_pacer *r, pthread_t th, double seconds)
+{
+	__atomic_store_n(&r->stop, 1, __ATOMIC_RELAXED);
+	pthread_join(th, NULL);
+	printf("machine: meanwhile a bare TSC loop on the CPU of lcore 0 paused %llu times 2-10 us, %llu times 10-100 "
+	       "us, %llu times 0.1-1 ms, %llu times over 1 ms in %.0f s (%.1f ms in all)\n",
+	       (unsigned long long)r->pauses[0], (unsigned long long)r->pauses[1], (unsigned long long)r->pauses[2],
+	       (unsigned long long)r->pauses[3], seconds, r->paused_us / 1e3);
 }
 
 static double tx_rate(double seconds)
@@ -285,18 +319,21 @@ int main(void)
 		dp_eal_cleanup();
 		return 0;
 	}
-	machine_pauses();
 	/* Pacing where the lcore has headroom (10k flows, 0.5 Mpps), then at 100k flows (5 Mpps). */
 	for (uint32_t nflows = 10000; nflows <= FLOWS; nflows *= 10) {
 		add_flows(nflows, 20);
 		usleep(1000000); /* every flow has had its first packet */
 		long pre0, pre1;
 		unsigned long long wait0, wait1;
+		struct ref_pacer ref_pacer;
+		pthread_t ref_th;
 
 		lcore_sched(&pre0, &wait0);
+		ref_pacer_start(&ref_pacer, &ref_th, nflows / 20e-3);
 		dp_pacing_get(&a);
 		paced = tx_rate(3.0);
 		dp_pacing_get(&b);
+		ref_pacer_stop(&ref_pacer, ref_th, 3.0);
 		lcore_sched(&pre1, &wait1);
 		for (unsigned i = 0; i < DP_PACING_BUCKETS; i++)
 			b.hist[i] -= a.hist[i];
@@ -307,7 +344,14 @@ int main(void)
 		       dp_pacing_percentile(&b, 100) / 1e3, (unsigned long long)b.count, cpu_share * 100);
 		printf("paced: %u flows: the lcore thread was preempted %ld times in those 3 s and waited %.1f ms to run\n",
 		       nflows, pre1 - pre0, (double)(wait1 - wait0) / 1e6);
-		printf("BENCH dp_tx_pacing_p99_%uk_flows %.2f us\n", nflows / 1000, dp_pacing_percentile(&b, 99) / 1e3);
+		double p99 = dp_pacing_percentile(&b, 99) / 1e3, ref99 = dp_pacing_percentile(&ref_pacer.err, 99) / 1e3;
+
+		printf("paced: %u flows: the reference (a perfect pacer at the same rate on the other CPU, meanwhile): "
+		       "p50 %.1f us, p99 %.1f us, max %.1f us\n", nflows,
+		       dp_pacing_percentile(&ref_pacer.err, 50) / 1e3, ref99,
+		       dp_pacing_percentile(&ref_pacer.err, 100) / 1e3);
+		printf("BENCH dp_tx_pacing_p99_%uk_flows %.2f us ratio=%.2f ref=perfect-pacer-same-rate-p99-%.2fus\n",
+		       nflows / 1000, p99, p99 / ref99, ref99);
 		printf("BENCH dp_tx_paced_%uk_flows_mpps %.3f Mpps ratio=%.3f ref=offered-load\n", nflows / 1000, paced,
 		       paced / (nflows / 20e3));
 		for (uint32_t f = 0; f < nflows; f++)

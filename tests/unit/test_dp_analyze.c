@@ -195,6 +195,61 @@ START_TEST(analyze_matches_tshark)
 }
 END_TEST
 
+/* A stream that switches codec mid-call (same SSRC, sequence going on): 200 packets of PCMU (PT 0, 8 kHz clock,
+ * +160 a packet), then 200 of DVI4/16000 (PT 6, +320 a packet), capture times 20 ms apart plus up to 1 ms.
+ * Jitter is taken on each payload type's clock and restarted at the switch, as the live RX does: under 1 ms
+ * (on PCMU's clock throughout, the second half reads 40 ms of timestamps per 20 ms: ~20 ms), and the switch
+ * is no timestamp jump. */
+START_TEST(analyze_follows_a_codec_switch)
+{
+	const char *bin = getenv("CALLMETER_WORKER_BIN");
+	char pcap[] = "/tmp/cm-dp-analyze-sw-XXXXXX.pcap", json[64], cmd[512];
+	int fd = mkstemps(pcap, 5), st;
+	uint8_t rtp[172], frame[256];
+	uint32_t ts = 5000, seed = 7;
+	char *out, *js;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(bin);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	f = pcap_open(pcap);
+	for (unsigned i = 0; i < 400; i++) {
+		uint8_t pt = i < 200 ? 0 : 6;
+
+		rtp[0] = 0x80;
+		rtp[1] = pt;
+		put16(rtp + 2, (uint16_t)(100 + i));
+		put32(rtp + 4, ts);
+		put32(rtp + 8, 0xc3c3c3c3);
+		memset(rtp + 12, 0x55, 160);
+		ts += pt == 0 ? 160 : 320;
+		seed = seed * 1664525u + 1013904223u;
+		pcap_frame(f, 1700000000000000ull + 20000ull * i + (seed >> 8) % 1001, frame,
+			   udp_frame(frame, 0x0a020001, 42000, 0x0a020002, 42002, rtp, sizeof(rtp)));
+	}
+	fclose(f);
+	snprintf(json, sizeof(json), "%s.json", pcap);
+	snprintf(cmd, sizeof(cmd), "%s analyze %s --json-summary %s 2>&1", bin, pcap, json);
+	out = run(cmd, &st);
+	ck_assert_msg(st == 0, "analyze failed: %s", out);
+	js = read_text(json);
+	ck_assert_ptr_nonnull(js);
+	const char *obj = flow_obj(js, 0xc3c3c3c3);
+
+	ck_assert_ptr_nonnull(obj);
+	ck_assert_uint_eq((unsigned)json_num(obj, "packets_received"), 400);
+	ck_assert_int_eq((long)json_num(obj, "packets_lost"), 0);
+	ck_assert_int_eq((long)json_num(obj, "timestamp_jumps"), 0);
+	ck_assert_msg(json_num(obj, "max_jitter_ms") < 1.0, "max jitter %.3f ms", json_num(obj, "max_jitter_ms"));
+	ck_assert_double_gt(json_num(obj, "max_jitter_ms"), 0.05); /* the capture times' variation is seen */
+	free(out);
+	free(js);
+	unlink(pcap);
+	unlink(json);
+}
+END_TEST
+
 START_TEST(analyze_bad_arguments)
 {
 	const char *bin = getenv("CALLMETER_WORKER_BIN");
@@ -225,6 +280,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, analyze_matches_tshark);
+	tcase_add_test(tc, analyze_follows_a_codec_switch);
 	tcase_add_test(tc, analyze_bad_arguments);
 	suite_add_tcase(s, tc);
 	return run_suite(s);

@@ -136,9 +136,11 @@ START_TEST(rekey_switches_at_the_right_packet)
 	ck_assert_int_ge(lost(0), 1);
 	ck_assert_int_le(lost(0), (int64_t)(b.tx_packets - a.tx_packets));
 	ck_assert_uint_ge(fail1, (uint64_t)lost(0));
-	ck_assert_uint_le(fail1, (uint64_t)lost(0) + (b.rtcp_sent - a.rtcp_sent)); /* and SRTCP sent in between */
+	/* and SRTCP sent in between: an SRTCP packet under the new key whose index (from 1 again) flow 0's old
+	 * session has seen fails libsrtp's replay check, which comes before the tag (docs/dataplane.md) */
+	ck_assert_uint_le(drops[DP_DROP_srtp_replay], b.rtcp_sent - a.rtcp_sent);
+	ck_assert_uint_le(fail1 + drops[DP_DROP_srtp_replay], (uint64_t)lost(0) + (b.rtcp_sent - a.rtcp_sent));
 	ck_assert_int_eq(lost(1), 0);
-	ck_assert_uint_eq(drops[DP_DROP_srtp_replay], 0);
 	ck_assert_uint_eq(pt.rx_srtp_prev_key, prev1); /* nobody sent on a key the other had replaced */
 	ck_assert_uint_eq(pt.tx_srtp_fail, 0);
 	/* both keep receiving after the switch, RTP and SRTCP */

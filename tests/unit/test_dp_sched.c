@@ -230,6 +230,29 @@ START_TEST(periodic_schedule_keeps_every_flow_on_time)
 }
 END_TEST
 
+/* The pacing histogram's arithmetic (what bench_dp_tx reports): percentiles are bucket upper bounds, 100 ns
+ * up to 100 µs, 100 µs up to 100.1 ms, the maximum beyond. */
+START_TEST(pacing_histogram_percentiles)
+{
+	struct dp_pacing p;
+
+	memset(&p, 0, sizeof(p));
+	ck_assert_uint_eq(dp_pacing_percentile(&p, 99), 0);
+	for (int i = 0; i < 97; i++)
+		dp_pacing_add(&p, 50);
+	dp_pacing_add(&p, 5000);       /* bucket 50: 5.0-5.1 µs */
+	dp_pacing_add(&p, 250000);     /* coarse: 200-300 µs */
+	dp_pacing_add(&p, 400000000);  /* beyond 100.1 ms */
+	ck_assert_uint_eq(p.count, 100);
+	ck_assert_uint_eq(p.max_ns, 400000000);
+	ck_assert_uint_eq(dp_pacing_percentile(&p, 50), 100);
+	ck_assert_uint_eq(dp_pacing_percentile(&p, 97), 100);
+	ck_assert_uint_eq(dp_pacing_percentile(&p, 98), 5100);
+	ck_assert_uint_eq(dp_pacing_percentile(&p, 99), 300000);
+	ck_assert_uint_eq(dp_pacing_percentile(&p, 100), 400000000);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dp_sched");
@@ -237,6 +260,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, periodic_schedule_keeps_every_flow_on_time);
+	tcase_add_test(tc, pacing_histogram_percentiles);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

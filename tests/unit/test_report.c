@@ -135,6 +135,19 @@ START_TEST(json_summary_has_design_keys_and_values)
 	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(flows, 0), "ssrc")), 0xdeadbeef);
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(flows, 0), "dst")), "192.0.2.11:20002");
 	json_decref(j);
+
+	/* the port's xstats, past the first allocation, under their own (long) names */
+	for (unsigned i = 0; i < 40; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "rx_q%u_a_long_driver_specific_counter_name", i);
+		ck_assert(cp_report_port_xstat(&r, name, 1000u + i));
+	}
+	ck_assert_int_eq(cp_report_write_json(&r, path), 0);
+	j = load_json(path);
+	ck_assert_uint_eq(json_object_size(json_object_get(j, "port_xstats")), 40);
+	ck_assert_int_eq(jnum(j, "port_xstats", "rx_q39_a_long_driver_specific_counter_name", NULL), 1039);
+	json_decref(j);
 	cp_report_free(&r);
 	unlink(path);
 }
@@ -333,6 +346,17 @@ START_TEST(progress_and_summary_text)
 	ck_assert_msg(strstr(out, "attempted / answered       2 / 1 (ASR 50.0 %)"), "%s", out);
 	ck_assert_msg(strstr(out, "MOS avg / min              4.40 / 4.40"), "%s", out);
 	ck_assert_msg(strstr(out, "packets lost               5 of 1000 (0.500 %)"), "%s", out);
+	ck_assert_msg(!strstr(out, "Note:"), "%s", out);
+	free(out);
+	/* the worker's own sending late beyond CP_PACING_NOTE_NS is pointed out */
+	cp_report_dp_counter(&r, "tx_pacing_p99_ns", CP_PACING_NOTE_NS);
+	out = printed(print_summary, &r);
+	ck_assert_msg(!strstr(out, "Note:"), "%s", out);
+	free(out);
+	r.dp[0].value = 1300000;
+	out = printed(print_summary, &r);
+	ck_assert_msg(strstr(out, "tx_pacing_p99_ns           1300000\n") &&
+		      strstr(out, "Note: 1 % of the packets left over 1.3 ms late"), "%s", out);
 	free(out);
 	cp_report_free(&r);
 }
