@@ -46,6 +46,7 @@
 				   * or report is late by an eighth of it at most, and with the 5 s defaults a
 				   * million flows are swept every 625 ms, not four times a second */
 #define DP_SCAN_SWEEP_MIN_NS 250000000ull
+#define DP_SCAN_AHEAD 4           /* flows the sweep prefetches for the next passes */
 #define NTP_UNIX_OFFSET 2208988800ull
 #define DP_WHEEL_SPAN_NS 1100000000ull /* > DP_PTIME_MAX_MS + the largest impairment delay */
 #define DP_JITTER_MAX_US 500000
@@ -231,6 +232,18 @@ struct dp_lcore {
 	uint64_t snap_seq;        /* a new request (g.snap_*) when it differs from snap_done */
 } __rte_cache_aligned;
 
+/* Per frame cache: its payload sums (control plane writes, before use); a flow names its cache by the index of
+ * its entry (cache_id), which stays while the cache is in use; entry 0 stays empty (no cache).  The cache's
+ * frame table, data and length are copied into the entry, so that a plain packet finds its frame from this one
+ * line (flow → entry → frame) instead of going through the cache's header as well. */
+struct dp_cache_ent {
+	const struct codec_frame_cache *cache;
+	uint16_t *sums;
+	const struct codec_frame *frames;
+	const uint8_t *data;
+	uint32_t nframes;
+} __rte_cache_aligned;
+
 static struct {
 	struct dp_config cfg;
 	bool configured, running;
@@ -239,12 +252,7 @@ static struct {
 	uint32_t *port_map;       /* [ip index << 16 | port] → flow index + 1 */
 	uint8_t ip_tab[DP_IP_SLOTS]; /* media IP hash slot → index + 1 (ip_index) */
 	struct dp_arp_cache arp;
-	struct {                  /* per frame cache: its payload sums (control plane writes, before use); a flow
-				   * names its cache by the index here (cache_id), which stays while the cache is in
-				   * use; entry 0 stays empty (no cache) */
-		const struct codec_frame_cache *cache;
-		uint16_t *sums;
-	} sums[DP_MAX_CACHES + 1];
+	struct dp_cache_ent sums[DP_MAX_CACHES + 1];
 	unsigned nsums;           /* entries in use or freed: 1 + the highest index given */
 	/* SRTP sessions: the control plane's record per flow, and those waiting for their lcore to let go */
 	struct dp_srtp_pair {
@@ -1197,12 +1205,12 @@ static inline void tx_offload(struct rte_mbuf *m)
 	m->l3_len = DP_IP_HLEN;
 }
 
-/* After frame fr of cache c's turn (sent, lost or DTX): the next frame is due one ptime later (the caller sets
- * its impairment delay). */
-static inline void tx_next_frame(struct dp_flow *f, const struct codec_frame_cache *c, const struct codec_frame *fr)
+/* After frame fr's turn (sent, lost or DTX) in a cache of nframes: the next frame is due one ptime later (the
+ * caller sets its impairment delay). */
+static inline void tx_next_frame(struct dp_flow *f, uint32_t nframes, const struct codec_frame *fr)
 {
 	f->ts += fr->ts_inc;
-	if (++f->frame == c->nframes)
+	if (++f->frame == nframes)
 		f->frame = 0;
 	f->nominal_tsc += f->ptime_tsc;
 }
@@ -1391,7 +1399,7 @@ static void tx_packet(struct dp_lcore *lc, uint32_t idx, uint64_t now)
 		}
 		f->seq++;
 	}
-	tx_next_frame(f, c, fr);
+	tx_next_frame(f, c->nframes, fr);
 	f->delay_tsc = 0;
 	if ((lc->impair_on & (1u << f->impair)) && im->jitter_us)
 		f->delay_tsc = (uint32_t)(g.tsc_hz * dp_impair_delay_us(im, idx, f->tx_index) / 1000000);
@@ -1405,14 +1413,14 @@ static void tx_packet(struct dp_lcore *lc, uint32_t idx, uint64_t now)
  * then handles it). */
 static inline __attribute__((always_inline)) bool tx_plain(struct dp_lcore *lc, struct dp_flow *f, uint64_t now)
 {
-	const struct codec_frame_cache *c;
+	const struct dp_cache_ent *c;
 	const struct codec_frame *fr;
 	uint64_t late_ns;
 	struct rte_mbuf *m;
 
 	if (f->tx_slow | ((lc->impair_on >> f->impair) & 1))
 		return false;
-	c = flow_cache(f);
+	c = &g.sums[f->cache_id];
 	fr = &c->frames[f->frame];
 	late_ns = tsc_to_ns(now - f->nominal_tsc); /* no delay_tsc: tx_slow */
 	if ((fr->flags & CODEC_FRAME_DTX) || late_ns > DP_TX_SKIP_NS)
@@ -1425,7 +1433,7 @@ static inline __attribute__((always_inline)) bool tx_plain(struct dp_lcore *lc, 
 	if (likely(m != NULL)) {
 		uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
 		bool marker = fr->flags & CODEC_FRAME_MARKER;
-		uint16_t sum = flow_sums(f)[f->frame];
+		uint16_t sum = c->sums[f->frame];
 
 		/* untagged with checksums in software (the virtual devices) built with those two known */
 		if (likely(!g.cfg.vlan && !g.port.tx_csum_offload))
@@ -1443,7 +1451,7 @@ static inline __attribute__((always_inline)) bool tx_plain(struct dp_lcore *lc, 
 		f->tx_unsent++;
 	}
 	f->seq++;
-	tx_next_frame(f, c, fr);
+	tx_next_frame(f, c->nframes, fr);
 	return true;
 }
 
@@ -1457,16 +1465,18 @@ static inline __attribute__((always_inline)) bool tx_plain(struct dp_lcore *lc, 
  *     back into it for the next pass; a flow sent from the wheel is scheduled again (tx_schedule), on the
  *     periodic schedule when it can.
  * A port that stops taking frames leaves the rest of the list in the wheel's current slot. */
-#define DP_TX_AHEAD 8
+#define DP_TX_AHEAD 16
 
 static inline void tx_prefetch_flow(uint32_t idx)
 {
 	rte_prefetch0(&g.flows[idx].nominal_tsc); /* line 3: all a plain packet needs */
 }
 
-/* A walker more than DP_TX_SKIP_NS behind (a stalled lcore) skips whole laps to the present, as its flows do
- * (tx_skip). */
-static unsigned pclass_collect(struct dp_pclass *c, uint64_t now, uint32_t *due, uint64_t *lap, unsigned max)
+/* Lists the due entries of a class, copied whole: entry i's time in the lap is *epoch + due[i].phase (a list
+ * never crosses a lap).  A walker more than DP_TX_SKIP_NS behind (a stalled lcore) skips whole laps to the
+ * present, as its flows do (tx_skip). */
+static unsigned pclass_collect(struct dp_pclass *c, uint64_t now, struct dp_pent *due, uint64_t *epoch,
+			       unsigned max)
 {
 	unsigned nd = 0;
 
@@ -1474,6 +1484,7 @@ static unsigned pclass_collect(struct dp_pclass *c, uint64_t now, uint32_t *due,
 		c->epoch += (now - c->epoch) / c->period * c->period;
 		c->cur_slot = c->cur_i = 0;
 	}
+	*epoch = c->epoch;
 	for (;;) {
 		uint32_t s = c->cur_slot;
 		const struct dp_pent *e = c->e + (size_t)s * g.pcap;
@@ -1482,15 +1493,17 @@ static unsigned pclass_collect(struct dp_pclass *c, uint64_t now, uint32_t *due,
 			uint64_t t = c->epoch + e[c->cur_i].phase;
 
 			if ((int64_t)(t - now) > 0 || nd == max) {
-				/* not yet: the next few are, soon; their flow lines are fetched meanwhile */
-				for (unsigned k = c->cur_i; k < c->n[s] && k < c->cur_i + 2u; k++)
+				/* not yet: the next few are, soon (a pass later when the list is full: as many as the
+				 * send stage keeps in flight); their flow lines are fetched meanwhile */
+				unsigned ahead = nd == max ? DP_TX_AHEAD : 2;
+
+				for (unsigned k = c->cur_i; k < c->n[s] && k < c->cur_i + ahead; k++)
 					tx_prefetch_flow(e[k].idx);
 				return nd;
 			}
-			due[nd] = e[c->cur_i].idx;
-			lap[nd] = t;
+			due[nd] = e[c->cur_i];
 			if (nd < DP_TX_AHEAD)
-				tx_prefetch_flow(due[nd]);
+				tx_prefetch_flow(due[nd].idx);
 			nd++;
 		}
 		/* the slot is done once its span has passed (until then a flow may still join it) */
@@ -1513,13 +1526,11 @@ static unsigned pclass_collect(struct dp_pclass *c, uint64_t now, uint32_t *due,
 	}
 }
 
-/* Before due[i] of a list of n is worked: the flow DP_TX_AHEAD on is prefetched, and every 16 packets the port
- * is checked (false: it is backpressured, stop) and the send time *t read again (rdtsc is not free: the pacing
- * error recorded is late by the building of at most 15 packets). */
-static inline bool tx_step(struct dp_lcore *lc, const uint32_t *due, unsigned i, unsigned n, uint64_t *t)
+/* Before the i-th flow of a list is worked (the caller has prefetched the one DP_TX_AHEAD on): every 16 packets
+ * the port is checked (false: it is backpressured, stop) and the send time *t read again (rdtsc is not free: the
+ * pacing error recorded is late by the building of at most 15 packets). */
+static inline bool tx_step(struct dp_lcore *lc, unsigned i, uint64_t *t)
 {
-	if (i + DP_TX_AHEAD < n)
-		tx_prefetch_flow(due[i + DP_TX_AHEAD]);
 	if ((i & 15) == 0) {
 		if (tx_backlogged(lc))
 			return false;
@@ -1529,30 +1540,33 @@ static inline bool tx_step(struct dp_lcore *lc, const uint32_t *due, unsigned i,
 }
 
 /* The second stage for a class's list; false when the port is backpressured (the rest wait in the wheel). */
-static bool pclass_send(struct dp_lcore *lc, const uint32_t *due, const uint64_t *lap, unsigned nd, uint64_t now)
+static bool pclass_send(struct dp_lcore *lc, const struct dp_pent *due, uint64_t epoch, unsigned nd, uint64_t now)
 {
 	uint64_t t = 0;
 	unsigned i;
 
 	for (i = 0; i < nd; i++) {
-		uint32_t idx = due[i];
+		uint32_t idx = due[i].idx;
+		uint64_t lap = epoch + due[i].phase;
 		struct dp_flow *f = &g.flows[idx];
 
-		if (!tx_step(lc, due, i, nd, &t))
+		if (i + DP_TX_AHEAD < nd)
+			tx_prefetch_flow(due[i + DP_TX_AHEAD].idx);
+		if (!tx_step(lc, i, &t))
 			break;
 		if (f->nominal_tsc > now) /* its first packet is a lap later */
 			continue;
 		/* a plain packet leaves no delay and has no impairment profile: only line 3 is read */
-		if (tx_plain(lc, f, t) ? (int64_t)(f->nominal_tsc - lap[i]) <= 0
-				       : (tx_packet(lc, idx, t), f->delay_tsc || (int64_t)(f->nominal_tsc - lap[i]) <= 0 ||
+		if (tx_plain(lc, f, t) ? (int64_t)(f->nominal_tsc - lap) <= 0
+				       : (tx_packet(lc, idx, t), f->delay_tsc || (int64_t)(f->nominal_tsc - lap) <= 0 ||
 								 tx_jittered(lc, f))) {
 			pclass_remove(lc, idx);
 			wheel_insert(lc, idx, f->nominal_tsc + f->delay_tsc);
 		}
 	}
 	for (unsigned k = i; k < nd; k++) {
-		pclass_remove(lc, due[k]);
-		wheel_insert(lc, due[k], 0);
+		pclass_remove(lc, due[k].idx);
+		wheel_insert(lc, due[k].idx, 0);
 	}
 	return i == nd;
 }
@@ -1561,7 +1575,8 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 {
 	uint64_t now_slot = now >> g.wheel_shift, t = 0;
 	uint32_t due[DP_TX_BUDGET + DP_CHUNK_FLOWS];
-	uint64_t lap[DP_TX_BUDGET];
+	struct dp_pent pdue[DP_TX_BUDGET];
+	uint64_t epoch;
 	unsigned ndue = 0, i, used = 0;
 
 	lc->pclass_first = (lc->pclass_first + 1) % DP_PCLASSES;
@@ -1570,9 +1585,9 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 
 		if (!c->flows || used >= DP_TX_BUDGET - DP_BURST) /* the wheel gets a burst's worth at least */
 			continue;
-		ndue = pclass_collect(c, now, due, lap, DP_TX_BUDGET - DP_BURST - used);
+		ndue = pclass_collect(c, now, pdue, &epoch, DP_TX_BUDGET - DP_BURST - used);
 		used += ndue;
-		if (ndue && !pclass_send(lc, due, lap, ndue, now)) {
+		if (ndue && !pclass_send(lc, pdue, epoch, ndue, now)) {
 			tx_flush(lc);
 			return;
 		}
@@ -1617,7 +1632,9 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 		uint32_t idx = due[i];
 		struct dp_flow *f = &g.flows[idx];
 
-		if (!tx_step(lc, due, i, ndue, &t))
+		if (i + DP_TX_AHEAD < ndue)
+			tx_prefetch_flow(due[i + DP_TX_AHEAD]);
+		if (!tx_step(lc, i, &t))
 			break;
 		f->in_wheel = 0;
 		if (!f->active || !f->cache_id)
@@ -2024,6 +2041,15 @@ static void silent_scan(struct dp_lcore *lc, uint64_t now_ns)
 			g.cold[idx].next_rtcp_ns = now_ns + rtcp_interval_ns(idx, g.cold[idx].rtcp_sent + 1);
 		}
 	}
+	/* The flows the next passes look at first (a pass looks at one or two when the lcore is busy): the two
+	 * lines every look reads arrive meanwhile instead of being waited for. */
+	for (uint32_t k = 0, idx = lc->silent_next; k < DP_SCAN_AHEAD; k++) {
+		rte_prefetch0(&g.flows[idx].active);
+		rte_prefetch0(&g.cold[idx].next_rtcp_ns);
+		idx += g.port.nlcores;
+		if (idx >= g.cfg.max_flows)
+			idx = lc->slot;
+	}
 }
 
 bool dp_engine_manual;
@@ -2292,7 +2318,13 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 	{
 		struct rte_mbuf mb = { .nb_segs = 1, .port = RTE_MBUF_PORT_INVALID };
 
-		mb.data_off = (uint16_t)RTE_MIN((unsigned)RTE_PKTMBUF_HEADROOM, rte_pktmbuf_data_room_size(ctx->pool));
+		/* Frames start 10 bytes into a cache line (6 tagged), so that an RTP payload starts on one: the
+		 * copy's 16-byte stores never straddle two lines, and the IPv4 header is 8-byte aligned.  The
+		 * headroom grows by as much (a PMD does not care where the frame starts). */
+		unsigned hdrs = (g.cfg.vlan ? DP_ETH_HLEN + 4 : DP_ETH_HLEN) + DP_IP_HLEN + DP_UDP_HLEN + DP_RTP_HLEN;
+		unsigned off = RTE_PKTMBUF_HEADROOM + (RTE_CACHE_LINE_SIZE - hdrs % RTE_CACHE_LINE_SIZE) % RTE_CACHE_LINE_SIZE;
+
+		mb.data_off = (uint16_t)RTE_MIN(off, rte_pktmbuf_data_room_size(ctx->pool));
 		rte_mbuf_refcnt_set(&mb, 1);
 		memcpy(&g.mbuf_rearm, &mb.rearm_data, sizeof(g.mbuf_rearm));
 	}
@@ -2508,6 +2540,9 @@ static uint16_t cache_id_of(const struct codec_frame_cache *c)
 	if (!id)
 		id = g.nsums++;
 	g.sums[id].sums = s;
+	g.sums[id].frames = c->frames;
+	g.sums[id].data = c->data;
+	g.sums[id].nframes = c->nframes;
 	g.sums[id].cache = c;
 	return (uint16_t)id;
 }
