@@ -23,16 +23,27 @@ const char *cp_outcome_name(enum cp_outcome o)
 
 /* ---- exact percentiles ------------------------------------------------------------------------------------ */
 
+/* An array p of n elements of elem bytes with room for *cap: itself when there is room for one more, else grown
+ * (first elements at first, then doubled; *cap updated); NULL when out of memory (p unchanged). */
+static void *room_for_one(void *p, size_t n, size_t *cap, size_t elem, size_t first)
+{
+	size_t c = *cap ? 2 * *cap : first;
+
+	if (n < *cap)
+		return p;
+	p = realloc(p, c * elem);
+	if (p)
+		*cap = c;
+	return p;
+}
+
 int cp_values_add(struct cp_values *s, uint32_t v)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		uint32_t *n = realloc(s->v, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		s->v = n;
-		s->cap = cap;
-	}
+	uint32_t *a = room_for_one(s->v, s->n, &s->cap, sizeof(*a), 256);
+
+	if (!a)
+		return -ENOMEM;
+	s->v = a;
 	s->v[s->n++] = v;
 	s->sorted = false;
 	return 0;
@@ -168,15 +179,11 @@ void cp_report_dp_counter(struct cp_report *r, const char *name, uint64_t value)
 
 bool cp_report_port_xstat(struct cp_report *r, const char *name, uint64_t value)
 {
-	if (r->nxstats == r->xstats_cap) {
-		size_t cap = r->xstats_cap ? 2 * r->xstats_cap : 32;
-		struct cp_xstat *x = realloc(r->xstats, cap * sizeof(*x));
+	struct cp_xstat *x = room_for_one(r->xstats, r->nxstats, &r->xstats_cap, sizeof(*x), 32);
 
-		if (!x)
-			return false;
-		r->xstats = x;
-		r->xstats_cap = cap;
-	}
+	if (!x)
+		return false;
+	r->xstats = x;
 	cm_strlcpy(r->xstats[r->nxstats].name, name, sizeof(r->xstats[0].name));
 	r->xstats[r->nxstats++].value = value;
 	return true;
@@ -214,14 +221,11 @@ static bool received_stream(const struct cp_flow_report *f)
 
 int cp_report_flow(struct cp_report *r, const struct cp_flow_report *f)
 {
-	if (r->nflows == r->flows_cap) {
-		size_t cap = r->flows_cap ? r->flows_cap * 2 : 64;
-		struct cp_flow_report *n = realloc(r->flows, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		r->flows = n;
-		r->flows_cap = cap;
-	}
+	struct cp_flow_report *a = room_for_one(r->flows, r->nflows, &r->flows_cap, sizeof(*a), 64);
+
+	if (!a)
+		return -ENOMEM;
+	r->flows = a;
 	r->flows[r->nflows++] = *f;
 	r->dtmf_sent += f->dtmf_sent;
 	r->dtmf_received += f->dtmf_received;
