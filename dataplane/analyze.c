@@ -1128,10 +1128,12 @@ static int read_capture(uint16_t port, struct rte_mempool *pool, int ts_off, uin
 				f->key = k;
 				f->pt = pk.pt;
 				f->first_ns = at;
-				dp_rx_init(&f->rx, pt_clock(keys, &pk, f->codec));
-			}
-			if (pk.pt != f->rx.pt) { /* a codec switch (or the first packet): timing on that type's clock, the
-						  * jitter reference restarted when it differs, as the live RX does */
+				uint32_t clock = pt_clock(keys, &pk, f->codec);
+
+				dp_rx_init(&f->rx, clock);
+				dp_rx_payload_type(&f->rx, pk.pt, clock);
+			} else if (pk.pt != f->rx.pt) { /* a codec switch: timing on that type's clock, the jitter
+							 * reference restarted when it differs, as the live RX does */
 				char name[16];
 
 				dp_rx_payload_type(&f->rx, pk.pt, pt_clock(keys, &pk, name));
