@@ -46,6 +46,7 @@
 				   * or report is late by an eighth of it at most, and with the 5 s defaults a
 				   * million flows are swept every 625 ms, not four times a second */
 #define DP_SCAN_SWEEP_MIN_NS 250000000ull
+#define DP_WALL_EVERY_NS 1000000000ull /* lcore 0 steers the wall clock to CLOCK_REALTIME this often */
 #define DP_SCAN_AHEAD 4           /* flows the sweep prefetches for the next passes */
 #define NTP_UNIX_OFFSET 2208988800ull
 #define DP_WHEEL_SPAN_NS 1100000000ull /* > DP_PTIME_MAX_MS + the largest impairment delay */
@@ -286,15 +287,27 @@ static struct {
 	volatile bool stop;
 } g;
 
-/* A flow's frame cache and its payload sums (NULL: receive only). */
+/* A flow's entry in the frame cache table, its frame cache and its payload sums (NULL: receive only). */
+static inline const struct dp_cache_ent *flow_ent(const struct dp_flow *f)
+{
+	return &g.sums[f->cache_id];
+}
+
 static inline const struct codec_frame_cache *flow_cache(const struct dp_flow *f)
 {
-	return g.sums[f->cache_id].cache;
+	return flow_ent(f)->cache;
 }
 
 static inline const uint16_t *flow_sums(const struct dp_flow *f)
 {
-	return g.sums[f->cache_id].sums;
+	return flow_ent(f)->sums;
+}
+
+/* An entry given back: its sums freed, nothing of the cache kept (its index goes to the next new cache). */
+static void cache_ent_clear(struct dp_cache_ent *e)
+{
+	free(e->sums);
+	*e = (struct dp_cache_ent){ 0 };
 }
 
 /* After anything tx_slow sums up changes (commands, and tx_packet, which handles what tx_plain does not). */
@@ -354,11 +367,8 @@ void dp_engine_free(void)
 	free(g.port_map);
 	free(g.arp.e);
 	g.arp.e = NULL;
-	for (unsigned i = 0; i < g.nsums; i++) {
-		free(g.sums[i].sums);
-		g.sums[i].sums = NULL;
-		g.sums[i].cache = NULL;
-	}
+	for (unsigned i = 0; i < g.nsums; i++)
+		cache_ent_clear(&g.sums[i]);
 	g.nsums = 0;
 	for (uint32_t i = 0; g.ctl_srtp && i < g.cfg.max_flows; i++) {
 		if (g.ctl_srtp[i].tx)
@@ -1420,7 +1430,7 @@ static inline __attribute__((always_inline)) bool tx_plain(struct dp_lcore *lc, 
 
 	if (f->tx_slow | ((lc->impair_on >> f->impair) & 1))
 		return false;
-	c = &g.sums[f->cache_id];
+	c = flow_ent(f);
 	fr = &c->frames[f->frame];
 	late_ns = tsc_to_ns(now - f->nominal_tsc); /* no delay_tsc: tx_slow */
 	if ((fr->flags & CODEC_FRAME_DTX) || late_ns > DP_TX_SKIP_NS)
@@ -1654,30 +1664,24 @@ static void tx_run(struct dp_lcore *lc, uint64_t now)
 
 /* ---- RTCP (RFC 3550 §6) ------------------------------------------------------------------------------------ */
 
-/* The dataplane's time now_ns (tsc_to_ns) as CLOCK_REALTIME ns. */
-static inline uint64_t wall_ns(uint64_t now_ns)
-{
-	return dp_wall_at(now_ns);
-}
-
-/* Once a second on lcore 0: the wall clock follows CLOCK_REALTIME (dp_wall_discipline; ~1 µs, the readings). */
+/* Every DP_WALL_EVERY_NS on lcore 0: the wall clock follows CLOCK_REALTIME (dp_wall_discipline; ~1 µs, the readings). */
 static void wall_discipline(uint64_t now_ns)
 {
 	uint64_t tsc, real;
 
-	g.wall_next_ns = now_ns + 1000000000ull;
+	g.wall_next_ns = now_ns + DP_WALL_EVERY_NS;
 	dp_clock_pair(CLOCK_REALTIME, &tsc, &real);
 	dp_wall_discipline(tsc_to_ns(tsc), real);
 }
 
 uint64_t dp_wall_ns(void)
 {
-	return wall_ns(tsc_to_ns(rte_rdtsc()));
+	return dp_wall_at(tsc_to_ns(rte_rdtsc()));
 }
 
 static uint64_t ntp_now(uint64_t now_ns)
 {
-	uint64_t wall = wall_ns(now_ns);
+	uint64_t wall = dp_wall_at(now_ns); /* CLOCK_REALTIME ns */
 	uint64_t sec = wall / 1000000000ull + NTP_UNIX_OFFSET;
 
 	return sec << 32 | (((wall % 1000000000ull) << 32) / 1000000000ull);
@@ -2343,7 +2347,7 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 
 		dp_clock_pair(CLOCK_REALTIME, &tsc, &real);
 		dp_wall_init(tsc_to_ns(tsc), real);
-		g.wall_next_ns = tsc_to_ns(tsc) + 1000000000ull;
+		g.wall_next_ns = tsc_to_ns(tsc) + DP_WALL_EVERY_NS;
 	}
 	g.wheel_shift = 0;
 	while ((g.tsc_hz >> (g.wheel_shift + 1)) >= 1000000) /* slot ≤ 1 µs */
@@ -2759,9 +2763,7 @@ void dp_cache_forget(const struct codec_frame_cache *c)
 			continue;
 		for (int k = 0; k < 200000 && dp_engine_running() && !dp_commands_done(); k++)
 			usleep(50);
-		free(g.sums[i].sums);
-		g.sums[i].sums = NULL;
-		g.sums[i].cache = NULL; /* its index is given to the next new cache */
+		cache_ent_clear(&g.sums[i]);
 		return;
 	}
 }
