@@ -82,13 +82,20 @@ static inline void dp_flow_csum_prepare(struct dp_flow *f)
 				     (f->ssrc >> 16) + (f->ssrc & 0xffffu));
 }
 
+/* n added to a 64-bit count kept as two 32-bit halves (the low one where the hot path writes, the high one
+ * touched once per 4 GiB): a flow's TX and RX byte counts. */
+static inline void dp_add_split(uint32_t *lo, uint32_t *hi, uint32_t n)
+{
+	*lo += n;
+	if (__builtin_expect(*lo < n, 0))
+		(*hi)++;
+}
+
 /* A flow's TX counters: bytes as two 32-bit halves (a plain packet adds to the low one, in line 3, and carries
  * into the high one, in line 2, once per 4 GiB), packets as tx_index less what was not sent. */
 static inline void dp_flow_add_tx_bytes(struct dp_flow *f, uint32_t n)
 {
-	f->tx_bytes_lo += n;
-	if (__builtin_expect(f->tx_bytes_lo < n, 0))
-		f->tx_bytes_hi++;
+	dp_add_split(&f->tx_bytes_lo, &f->tx_bytes_hi, n);
 }
 
 static inline uint64_t dp_flow_tx_bytes(const struct dp_flow *f)
@@ -254,9 +261,7 @@ static inline bool dp_rx_in_order(struct dp_rx_stats *st, uint16_t seq, uint32_t
 			     st->in_order == UINT32_MAX, 0))
 		return false;
 	st->in_order++;
-	st->bytes_lo += len;
-	if (__builtin_expect(st->bytes_lo < len, 0))
-		st->bytes_hi++;
+	dp_add_split(&st->bytes_lo, &st->bytes_hi, len);
 	if (__builtin_expect(seq == 0, 0))
 		st->cycles += 1u << 16; /* RFC 3550 A.1: the 16-bit sequence number wrapped */
 	st->max_seq = seq;

@@ -212,9 +212,7 @@ static void rx_packet(struct dp_rx_stats *st, uint16_t seq, uint32_t ts, uint32_
 		      uint32_t len, bool timing)
 {
 	st->packets++;
-	st->bytes_lo += len;
-	if (st->bytes_lo < len)
-		st->bytes_hi++;
+	dp_add_split(&st->bytes_lo, &st->bytes_hi, len);
 	if (!st->have_ssrc || ssrc != st->ssrc) {
 		if (st->have_ssrc) {
 			st->ssrc_changes++;
