@@ -20,13 +20,25 @@ static uint64_t clock_ns(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* The dataplane's time and the clock's, read as close together as this machine allows (the tightest of 16). */
-static void read_both(clockid_t id, uint64_t *dp, uint64_t *ref)
+static uint64_t realtime_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+static uint64_t raw_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC_RAW);
+}
+
+/* The dataplane's time and a reference clock's, read as close together as this machine allows (the tightest
+ * of 16). */
+static void read_both(uint64_t (*clock)(void), uint64_t *dp, uint64_t *ref)
 {
 	uint64_t best = UINT64_MAX;
 
+	*dp = *ref = 0;
 	for (int i = 0; i < 16; i++) {
-		uint64_t a = clock_ns(id), w = dp_wall_ns(), b = clock_ns(id);
+		uint64_t a = clock(), w = dp_wall_ns(), b = clock();
 
 		if (b - a < best) {
 			best = b - a;
@@ -48,13 +60,13 @@ START_TEST(dataplane_clock_keeps_time)
 	dp_engine_manual = true; /* no lcore to launch: only the clock is looked at */
 	ck_assert_msg(dp_start("net_null0", &info, err, sizeof(err)) == 0, "%s", err);
 
-	read_both(CLOCK_REALTIME, &w0, &wall);
+	read_both(realtime_ns, &w0, &wall);
 	ck_assert_msg(w0 > wall - 1000000 && w0 < wall + 1000000, "dataplane %llu, CLOCK_REALTIME %llu",
 		      (unsigned long long)w0, (unsigned long long)wall);
 
-	read_both(CLOCK_MONOTONIC_RAW, &w0, &r0);
+	read_both(raw_ns, &w0, &r0);
 	nanosleep(&second, NULL);
-	read_both(CLOCK_MONOTONIC_RAW, &w1, &r1);
+	read_both(raw_ns, &w1, &r1);
 	double ppm = ((double)(w1 - w0) / (double)(r1 - r0) - 1) * 1e6;
 	printf("dataplane clock against CLOCK_MONOTONIC_RAW over %.3f s: %+.1f ppm (TSC %llu Hz, EAL's estimate "
 	       "%llu)\n", (double)(r1 - r0) / 1e9, ppm, (unsigned long long)dp_tsc_hz(),
@@ -71,7 +83,7 @@ static int64_t fake_step_ns;
 
 static int fake_realtime(struct timespec *ts)
 {
-	uint64_t raw = clock_ns(CLOCK_MONOTONIC_RAW) - fake_raw0;
+	uint64_t raw = raw_ns() - fake_raw0;
 	uint64_t ns = fake_real0 + raw + raw * 300 / 1000000 + (uint64_t)fake_step_ns;
 
 	ts->tv_sec = (time_t)(ns / 1000000000ull);
@@ -90,10 +102,10 @@ static uint64_t fake_ns(void)
 /* The lcore's passes for ms milliseconds; false if the dataplane's wall time ever went backwards. */
 static bool poll_for(unsigned ms)
 {
-	uint64_t end = clock_ns(CLOCK_MONOTONIC_RAW) + ms * 1000000ull, last = 0;
+	uint64_t end = raw_ns() + ms * 1000000ull, last = 0;
 	bool monotonic = true;
 
-	while (clock_ns(CLOCK_MONOTONIC_RAW) < end) {
+	while (raw_ns() < end) {
 		dp_engine_poll_once(0);
 		uint64_t w = dp_wall_ns();
 
@@ -103,21 +115,13 @@ static bool poll_for(unsigned ms)
 	return monotonic;
 }
 
-/* |dataplane wall time − the fake clock| in ns, read as close together as this machine allows. */
+/* Dataplane wall time − the fake clock, in ns. */
 static int64_t fake_offset(void)
 {
-	uint64_t best = UINT64_MAX;
-	int64_t off = 0;
+	uint64_t w, f;
 
-	for (int i = 0; i < 16; i++) {
-		uint64_t a = fake_ns(), w = dp_wall_ns(), b = fake_ns();
-
-		if (b - a < best) {
-			best = b - a;
-			off = (int64_t)(w - (a + (b - a) / 2));
-		}
-	}
-	return off;
+	read_both(fake_ns, &w, &f);
+	return (int64_t)(w - f);
 }
 
 /* The dataplane's wall time follows CLOCK_REALTIME where its rate is not the raw clock's (what NTP does to it):
@@ -131,8 +135,8 @@ START_TEST(wall_clock_follows_realtime_rate_and_steps)
 	struct dp_wall_stats st;
 	struct dp_proto_totals pt;
 
-	fake_raw0 = clock_ns(CLOCK_MONOTONIC_RAW);
-	fake_real0 = clock_ns(CLOCK_REALTIME);
+	fake_raw0 = raw_ns();
+	fake_real0 = realtime_ns();
 	dp_wall_source(fake_realtime);
 	ck_assert_msg(dp_eal_init("test_dp_clock", "--no-huge --no-shconf -m 256 --no-pci -l 0 --vdev=net_null0 "
 				  "--log-level=error", err, sizeof(err)) == 0, "%s", err);
