@@ -268,9 +268,10 @@ void cp_report_registration(struct cp_report *r, bool ok, uint32_t time_ms);
 void cp_report_call(struct cp_report *r, bool answered, uint32_t setup_ms, uint32_t pdd_ms);
 /* Adds one received stream's end-of-call figures (and its quality to the totals). */
 int cp_report_flow(struct cp_report *r, const struct cp_flow_report *f);
-/* The summary table notes a run whose TX pacing p99 (tx_pacing_p99_ns) exceeds this: 1 ms, a twentieth of a
- * 20 ms packet interval, far beyond what a dataplane lcore on its own CPU shows (a few µs). */
+/* The summary table notes a run whose TX pacing p99 (the dataplane counter CP_DP_PACING_P99) exceeds this: 1 ms,
+ * a twentieth of a 20 ms packet interval, far beyond what a dataplane lcore on its own CPU shows (a few µs). */
 #define CP_PACING_NOTE_NS 1000000u
+#define CP_DP_PACING_P99 "tx_pacing_p99_ns"
 /* Adds a dataplane counter to the report ("tx_packets", "rx_drop_unknown_port", "port_imissed", ...). */
 void cp_report_dp_counter(struct cp_report *r, const char *name, uint64_t value);
 /* Adds one of the port's extended statistics (the summary's `port_xstats`); false when out of memory. */

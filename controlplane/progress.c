@@ -87,7 +87,7 @@ void cp_summary_print(FILE *out, struct cp_report *r)
 		for (unsigned i = 0; i < r->ndp; i++) {
 			if (r->dp[i].value)
 				row(out, r->dp[i].name, "%llu", (unsigned long long)r->dp[i].value);
-			if (strcmp(r->dp[i].name, "tx_pacing_p99_ns") == 0)
+			if (strcmp(r->dp[i].name, CP_DP_PACING_P99) == 0)
 				late = r->dp[i].value;
 		}
 		/* A measurement whose own sending was late: what the far end saw includes it. */

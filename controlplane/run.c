@@ -139,7 +139,7 @@ static void collect_dp_counters(struct cp_report *rep)
 	cp_report_dp_counter(rep, "wall_clock_steps", pt.wall_clock_steps);
 	dp_pacing_get(&pace);
 	cp_report_dp_counter(rep, "tx_pacing_p50_ns", dp_pacing_percentile(&pace, 50));
-	cp_report_dp_counter(rep, "tx_pacing_p99_ns", dp_pacing_percentile(&pace, 99));
+	cp_report_dp_counter(rep, CP_DP_PACING_P99, dp_pacing_percentile(&pace, 99));
 	cp_report_dp_counter(rep, "tx_pacing_max_ns", pace.max_ns);
 	dp_drop_totals(drops);
 	for (int i = 1; i < DP_DROP__COUNT; i++) {
