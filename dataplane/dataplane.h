@@ -315,8 +315,13 @@ struct dp_flow {
 	uint8_t owd_ext;          /* RFC 8285 TX-time extension id, 0: none */
 	/* line 3 */
 	uint64_t nominal_tsc __attribute__((aligned(64))); /* next packet's schedule */
-	uint32_t ssrc;
-	uint32_t local_ip, remote_ip;
+	/* The header fields a flow sends with, in network byte order and in the order the packet has them: the
+	 * IPv4 source and destination, then the UDP ports (IPv4 header bytes 12-19, UDP header bytes 0-3), then
+	 * the SSRC — a plain packet copies them as they are.  Read and set them with dp_flow_local_ip() and the
+	 * others below. */
+	uint32_t local_ip_be, remote_ip_be;
+	uint16_t local_port_be, remote_port_be;
+	uint32_t ssrc_be;
 	uint32_t ptime_tsc;
 	uint32_t tx_index;        /* frames scheduled so far (DTX included): the impairment counter */
 	uint32_t tx_bytes_lo;
@@ -324,16 +329,59 @@ struct dp_flow {
 	uint32_t frame;
 	uint16_t cache_id;        /* the frame cache and its payload sums, in the dataplane's table; 0: none */
 	uint16_t seq;
-	uint16_t local_port, remote_port;
 	/* The per-flow constant parts of the IPv4 header and UDP checksums (dp_flow_csum_prepare(), after any
 	 * change to dscp, the addresses, the ports, pt or ssrc): a packet adds only what changes in it. */
 	uint16_t csum_ip, csum_udp;
-	uint8_t remote_mac[6];
+	uint8_t remote_mac[6];    /* followed by two bytes of this line: a plain packet reads the MAC as 8 bytes */
 	uint8_t pt, dscp, impair;
 	uint8_t tx_slow;          /* anything of line 2 that keeps the flow off tx_plain: not active or sending, no
 				   * cache, SRTP, DTMF, extension, a held packet, an impairment delay, a MAC not given
 				   * or our own (tx_slow_update() after any of them changes) */
 } __attribute__((aligned(64)));
+
+/* A flow's addresses, ports and SSRC in host byte order. */
+static inline uint32_t dp_flow_local_ip(const struct dp_flow *f)
+{
+	return __builtin_bswap32(f->local_ip_be);
+}
+
+static inline uint32_t dp_flow_remote_ip(const struct dp_flow *f)
+{
+	return __builtin_bswap32(f->remote_ip_be);
+}
+
+static inline uint16_t dp_flow_local_port(const struct dp_flow *f)
+{
+	return __builtin_bswap16(f->local_port_be);
+}
+
+static inline uint16_t dp_flow_remote_port(const struct dp_flow *f)
+{
+	return __builtin_bswap16(f->remote_port_be);
+}
+
+static inline uint32_t dp_flow_ssrc(const struct dp_flow *f)
+{
+	return __builtin_bswap32(f->ssrc_be);
+}
+
+/* Sets them (then dp_flow_csum_prepare()). */
+static inline void dp_flow_set_local(struct dp_flow *f, uint32_t ip, uint16_t port)
+{
+	f->local_ip_be = __builtin_bswap32(ip);
+	f->local_port_be = __builtin_bswap16(port);
+}
+
+static inline void dp_flow_set_remote(struct dp_flow *f, uint32_t ip, uint16_t port)
+{
+	f->remote_ip_be = __builtin_bswap32(ip);
+	f->remote_port_be = __builtin_bswap16(port);
+}
+
+static inline void dp_flow_set_ssrc(struct dp_flow *f, uint32_t ssrc)
+{
+	f->ssrc_be = __builtin_bswap32(ssrc);
+}
 
 enum dp_event_type { DP_EV_FIRST_PACKET = 1, DP_EV_SSRC_CHANGE, DP_EV_SILENT, DP_EV_DTMF };
 struct dp_event {

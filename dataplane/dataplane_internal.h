@@ -66,7 +66,9 @@ static inline uint16_t dp_csum_fold32(uint32_t s)
 /* The sum of a flow's IPv4 source and destination addresses as 16-bit words. */
 static inline uint32_t dp_flow_addr_sum(const struct dp_flow *f)
 {
-	return (f->local_ip >> 16) + (f->local_ip & 0xffffu) + (f->remote_ip >> 16) + (f->remote_ip & 0xffffu);
+	uint32_t l = dp_flow_local_ip(f), r = dp_flow_remote_ip(f);
+
+	return (l >> 16) + (l & 0xffffu) + (r >> 16) + (r & 0xffffu);
 }
 
 /* The constant parts of a flow's checksums, folded to 16 bits: its IPv4 header without total length, id and
@@ -75,11 +77,11 @@ static inline uint32_t dp_flow_addr_sum(const struct dp_flow *f)
  * associative, so these partial sums plus the rest give the checksum of the whole. */
 static inline void dp_flow_csum_prepare(struct dp_flow *f)
 {
-	uint32_t addrs = dp_flow_addr_sum(f);
+	uint32_t addrs = dp_flow_addr_sum(f), ssrc = dp_flow_ssrc(f);
 
 	f->csum_ip = dp_csum_fold32((0x4500u | (uint32_t)(f->dscp & 0x3f) << 2) + 0x4000u + 0x4011u + addrs);
-	f->csum_udp = dp_csum_fold32(addrs + 17 + f->local_port + f->remote_port + (0x8000u | (f->pt & 0x7fu)) +
-				     (f->ssrc >> 16) + (f->ssrc & 0xffffu));
+	f->csum_udp = dp_csum_fold32(addrs + 17 + dp_flow_local_port(f) + dp_flow_remote_port(f) +
+				     (0x8000u | (f->pt & 0x7fu)) + (ssrc >> 16) + (ssrc & 0xffffu));
 }
 
 /* n added to a 64-bit count kept as two 32-bit halves (the low one where the hot path writes, the high one
@@ -151,8 +153,11 @@ static inline __attribute__((always_inline)) uint16_t dp_build_rtp_fast(uint8_t 
 	uint64_t udp_len = DP_UDP_HLEN + DP_RTP_HLEN + (uint64_t)payload_len, tot = DP_IP_HLEN + udp_len;
 	uint32_t w0 = 0x4500u | (uint32_t)(f->dscp & 0x3f) << 2, rtp0 = 0x8000u | (marker ? 0x80u : 0) | (f->pt & 0x7fu);
 	uint16_t ipc = 0, uc;
+	uint64_t dst_mac;
 
-	memcpy(buf, f->remote_mac, 6);
+	/* the destination MAC with the two bytes after it (the source MAC then overwrites them) */
+	memcpy(&dst_mac, (const uint8_t *)f + offsetof(struct dp_flow, remote_mac), 8);
+	memcpy(buf, &dst_mac, 8);
 	memcpy(buf + 6, src_mac, 6);
 	if (vlan)
 		dp_st32be(buf + 12, 0x81000000u | (vlan & 0x0fffu));
@@ -168,11 +173,12 @@ static inline __attribute__((always_inline)) uint16_t dp_build_rtp_fast(uint8_t 
 		uc = dp_csum_fold32(dp_flow_addr_sum(f) + 17 + udp_len); /* the pseudo-header sum offload expects */
 	}
 	dp_st64be(ip, (uint64_t)w0 << 48 | (uint64_t)tot << 32 | (uint64_t)ip_id << 16 | 0x4000u); /* DF */
-	dp_st64be(ip + 8, (uint64_t)0x4011u << 48 | (uint64_t)ipc << 32 | f->local_ip);           /* TTL 64, UDP */
-	dp_st32be(ip + 16, f->remote_ip);
-	dp_st64be(udp, (uint64_t)f->local_port << 48 | (uint64_t)f->remote_port << 32 | (uint64_t)udp_len << 16 | uc);
+	dp_st32be(ip + 8, 0x40110000u | ipc); /* TTL 64, UDP */
+	/* addresses and ports as the flow keeps them: in network order, in the packet's order */
+	memcpy(ip + 12, (const uint8_t *)f + offsetof(struct dp_flow, local_ip_be), 12);
+	dp_st32be(udp + 4, (uint32_t)udp_len << 16 | uc);
 	dp_st64be(rtp, (uint64_t)rtp0 << 48 | (uint64_t)f->seq << 32 | f->ts);
-	dp_st32be(rtp + 8, f->ssrc);
+	memcpy(rtp + 8, &f->ssrc_be, 4);
 	dp_copy_payload(rtp + DP_RTP_HLEN, payload, payload_len);
 	return (uint16_t)(l2 + tot);
 }

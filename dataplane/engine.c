@@ -59,6 +59,12 @@
 #define DP_IP_SLOTS (1u << DP_IP_SLOTS_LOG2)
 _Static_assert(DP_IP_SLOTS >= 4 * DP_MAX_MEDIA_IPS, "media IP table at most a quarter full");
 
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "dp_flow_local_ip() and the TX builders swap bytes");
+_Static_assert(offsetof(struct dp_flow, remote_mac) + 8 <= sizeof(struct dp_flow), "the MAC is read as 8 bytes");
+_Static_assert(offsetof(struct dp_flow, remote_ip_be) == offsetof(struct dp_flow, local_ip_be) + 4 &&
+		       offsetof(struct dp_flow, local_port_be) == offsetof(struct dp_flow, local_ip_be) + 8 &&
+		       offsetof(struct dp_flow, remote_port_be) == offsetof(struct dp_flow, local_ip_be) + 10,
+	       "addresses and ports in the packet's order");
 _Static_assert(sizeof(struct dp_flow) <= 256, "hot per-flow state must stay within 256 bytes");
 _Static_assert(DP_MAX_IMPAIR <= 16, "impair_on holds one bit per profile");
 _Static_assert(offsetof(struct dp_flow, rx.seen) == 64, "what an in-order packet touches sits in line 0");
@@ -667,8 +673,7 @@ static void flow_apply(struct dp_flow *f, const struct dp_flow_params *p)
 {
 	const struct codec_frame_cache *c = p->cache;
 
-	f->remote_ip = p->remote_ip;
-	f->remote_port = p->remote_port;
+	dp_flow_set_remote(f, p->remote_ip, p->remote_port);
 	memcpy(f->remote_mac, p->remote_mac, 6);
 	f->mac_ok = (p->remote_mac[0] | p->remote_mac[1] | p->remote_mac[2] | p->remote_mac[3] | p->remote_mac[4] |
 		     p->remote_mac[5]) != 0;
@@ -782,14 +787,13 @@ static void cmd_add(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_para
 	/* RFC 3550 §6.3.1: the first report after half the interval, each randomised over [0.5, 1.5]. */
 	g.cold[idx].next_rtcp_ns = tsc_to_ns(now) + rtcp_interval_ns(idx, 0) / 2;
 	f->in_wheel = in_wheel; /* a deleted flow may still sit in a slot: it is skipped or rescheduled there */
-	f->local_ip = p->local_ip;
-	f->local_port = p->local_port;
+	dp_flow_set_local(f, p->local_ip, p->local_port);
 	f->ip_idx = (uint8_t)ipi;
 	f->cache_id = p->cache ? cache_id : 0;
 	g.cold[idx].srtp_tx = c_tx;
 	g.cold[idx].srtp_rx = c_rx;
 	f->srtp = f->rx_srtp = c_tx != NULL;
-	f->ssrc = p->ssrc;
+	dp_flow_set_ssrc(f, p->ssrc);
 	f->seq = p->seq0;
 	f->ts = p->ts0;
 	flow_apply(f, p);
@@ -839,7 +843,7 @@ static void cmd_modify(struct dp_lcore *lc, uint32_t idx, const struct dp_flow_p
 static void cmd_delete(struct dp_lcore *lc, uint32_t idx)
 {
 	struct dp_flow *f = &g.flows[idx];
-	uint32_t *slot = &g.port_map[(uint32_t)f->ip_idx << 16 | f->local_port];
+	uint32_t *slot = &g.port_map[(uint32_t)f->ip_idx << 16 | dp_flow_local_port(f)];
 
 	if (!f->active)
 		return;
@@ -1089,15 +1093,15 @@ static bool tx_resolve_arp(struct dp_lcore *lc, struct dp_flow *f, uint32_t k, u
 
 	if (f->mac_ok == 1 || (f->mac_ok && k % DP_ARP_RECHECK_PKTS != 0))
 		return true; /* given by the control plane, or resolved and not due for an age check */
-	nh = next_hop(f->remote_ip);
+	nh = next_hop(dp_flow_remote_ip(f));
 	if (!dp_arp_lookup(&g.arp, nh, &e)) {
-		arp_ask(lc, f->local_ip, nh, now_ns);
+		arp_ask(lc, dp_flow_local_ip(f), nh, now_ns);
 		return f->mac_ok != 0;
 	}
 	memcpy(f->remote_mac, e.mac, 6);
 	f->mac_ok = 2; /* resolved by ARP: checked for age */
 	if (now_ns - e.learned_ns > DP_ARP_REACHABLE_S * 1000000000ull)
-		arp_ask(lc, f->local_ip, nh, now_ns);
+		arp_ask(lc, dp_flow_local_ip(f), nh, now_ns);
 	return true;
 }
 
@@ -1693,11 +1697,11 @@ static void rtcp_send(struct dp_lcore *lc, uint32_t idx, uint64_t now_ns)
 {
 	struct dp_flow *f = &g.flows[idx];
 	struct dp_flow_cold *c = &g.cold[idx];
-	struct dp_rtcp_out r = { .ssrc = f->ssrc };
+	struct dp_rtcp_out r = { .ssrc = dp_flow_ssrc(f) };
 	struct rte_mbuf *m;
 	char cname[32];
 
-	if (!f->mac_ok || !f->remote_port)
+	if (!f->mac_ok || !f->remote_port_be)
 		return;
 	m = tx_mbuf(lc);
 	if (!m)
@@ -1775,7 +1779,7 @@ static enum dp_drop_reason rx_rtcp(struct dp_lcore *lc, const struct dp_pkt *pk,
 			return st == srtp_err_status_replay_fail || st == srtp_err_status_replay_old ? DP_DROP_srtp_replay
 												  : DP_DROP_srtp_auth_fail;
 	}
-	if (dp_rtcp_parse(pk->udp_payload, (uint32_t)len, g.flows[fid].ssrc, &in) < 0)
+	if (dp_rtcp_parse(pk->udp_payload, (uint32_t)len, dp_flow_ssrc(&g.flows[fid]), &in) < 0)
 		return DP_DROP_rtcp_bad;
 	c->rtcp_received++;
 	if (in.have_sr) {

@@ -56,11 +56,11 @@ uint16_t dp_build_rtp_ext(uint8_t *buf, const struct dp_flow *f, const uint8_t s
 	ip[8] = 64;
 	ip[9] = 17;
 	wr16(ip + 10, 0);
-	wr32(ip + 12, f->local_ip);
-	wr32(ip + 16, f->remote_ip);
+	wr32(ip + 12, dp_flow_local_ip(f));
+	wr32(ip + 16, dp_flow_remote_ip(f));
 
-	wr16(udp, f->local_port);
-	wr16(udp + 2, f->remote_port);
+	wr16(udp, dp_flow_local_port(f));
+	wr16(udp + 2, dp_flow_remote_port(f));
 	wr16(udp + 4, udp_len);
 	wr16(udp + 6, 0);
 	if (!payload) /* dp_build_rtcp(): the caller writes the UDP payload */
@@ -70,7 +70,7 @@ uint16_t dp_build_rtp_ext(uint8_t *buf, const struct dp_flow *f, const uint8_t s
 	rtp[1] = (uint8_t)((marker ? 0x80 : 0) | (f->pt & 0x7f));
 	wr16(rtp + 2, f->seq);
 	wr32(rtp + 4, f->ts);
-	wr32(rtp + 8, f->ssrc);
+	wr32(rtp + 8, dp_flow_ssrc(f));
 	if (ext_len)
 		memcpy(rtp + DP_RTP_HLEN, ext, ext_len);
 	memcpy(rtp + rtp_hlen, payload, payload_len);
@@ -167,8 +167,8 @@ uint16_t dp_build_rtcp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_
 	uint16_t len, udp_len, c;
 
 	/* RTCP goes from and to the RTP ports + 1 (RFC 3550 §11); the headers are the RTP path's. */
-	g.local_port = (uint16_t)(f->local_port + 1);
-	g.remote_port = (uint16_t)(f->remote_port + 1);
+	dp_flow_set_local(&g, dp_flow_local_ip(f), (uint16_t)(dp_flow_local_port(f) + 1));
+	dp_flow_set_remote(&g, dp_flow_remote_ip(f), (uint16_t)(dp_flow_remote_port(f) + 1));
 	len = dp_rtcp_build(udp + DP_UDP_HLEN, r);
 	udp_len = (uint16_t)(DP_UDP_HLEN + len);
 	dp_build_rtp(buf, &g, src_mac, vlan, ip_id, false, NULL, (uint16_t)(len - DP_RTP_HLEN), 0, false);

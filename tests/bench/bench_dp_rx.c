@@ -122,11 +122,9 @@ int main(void)
 		uint8_t *d = rte_pktmbuf_mtod(m[i], uint8_t *);
 
 		memset(&f, 0, sizeof(f));
-		f.local_ip = 0x0a000001u;
-		f.remote_ip = 0x0a000100u + i % NIPS;
-		f.local_port = 5000;
-		f.remote_port = 1024;
-		f.ssrc = i;
+		dp_flow_set_local(&f, 0x0a000001u, 5000);
+		dp_flow_set_remote(&f, 0x0a000100u + i % NIPS, 1024);
+		dp_flow_set_ssrc(&f, i);
 		m[i]->data_len = m[i]->pkt_len = dp_build_rtp(d, &f, (const uint8_t *)"\2\0\0\0\0\1", 0, 0, false,
 							      payload, sizeof(payload), -1, true);
 		wr16(d + 40, 0); /* no UDP checksum */

@@ -17,16 +17,14 @@ static uint16_t build(uint8_t *buf, bool marker)
 
 	memset(&f, 0, sizeof(f));
 	memset(payload, 0xd5, sizeof(payload));
-	f.local_ip = 0x0a000001;
-	f.remote_ip = 0x0a000002;
-	f.local_port = 20000;
-	f.remote_port = 30000;
+	dp_flow_set_local(&f, 0x0a000001, 20000);
+	dp_flow_set_remote(&f, 0x0a000002, 30000);
 	memcpy(f.remote_mac, "\x02\x00\x00\x00\x00\x02", 6);
 	f.pt = 0;
 	f.dscp = 46;
 	f.seq = 65535;
 	f.ts = 0xfffffff0u;
-	f.ssrc = 0xdeadbeef;
+	dp_flow_set_ssrc(&f, 0xdeadbeef);
 	return dp_build_rtp(buf, &f, SRC_MAC, 0, 7, marker, payload, sizeof(payload), -1, true);
 }
 
@@ -62,10 +60,8 @@ START_TEST(precomputed_payload_sum)
 	struct dp_flow f;
 
 	memset(&f, 0, sizeof(f));
-	f.local_ip = 0x0a000001;
-	f.remote_ip = 0xc0a80101;
-	f.local_port = 4000;
-	f.remote_port = 5000;
+	dp_flow_set_local(&f, 0x0a000001, 4000);
+	dp_flow_set_remote(&f, 0xc0a80101, 5000);
 	for (unsigned i = 0; i < sizeof(payload); i++)
 		payload[i] = (uint8_t)(i * 7 + 3);
 	uint16_t sum = (uint16_t)~dp_csum_fold(dp_csum_add(0, payload, sizeof(payload)));
@@ -92,11 +88,12 @@ START_TEST(fast_build_matches_general)
 
 #define RND() (x = x * 1664525u + 1013904223u)
 		memset(&f, 0, sizeof(f));
-		f.local_ip = RND();
-		f.remote_ip = RND();
-		f.local_port = (uint16_t)RND();
-		f.remote_port = (uint16_t)(RND() >> 16);
-		f.ssrc = RND();
+		uint32_t lip = RND(), rip = RND();
+		uint16_t lport = (uint16_t)RND();
+
+		dp_flow_set_local(&f, lip, lport);
+		dp_flow_set_remote(&f, rip, (uint16_t)(RND() >> 16));
+		dp_flow_set_ssrc(&f, RND());
 		f.ts = RND();
 		f.seq = (uint16_t)(RND() >> 8);
 		f.pt = (uint8_t)(RND() >> 24);
@@ -147,9 +144,9 @@ START_TEST(txtime_extension)
 
 	memset(&f, 0, sizeof(f));
 	memset(payload, 0x55, sizeof(payload));
-	f.local_ip = 1;
-	f.remote_ip = 2;
-	f.ssrc = 77;
+	dp_flow_set_local(&f, 1, 0);
+	dp_flow_set_remote(&f, 2, 0);
+	dp_flow_set_ssrc(&f, 77);
 	ck_assert_uint_eq(dp_ext_txtime(ext, 5, 0xe1234567890abcdeull), DP_EXT_TXTIME_LEN);
 	uint16_t len = dp_build_rtp_ext(buf, &f, SRC_MAC, 0, 1, false, ext, DP_EXT_TXTIME_LEN, payload,
 					sizeof(payload), -1, true);

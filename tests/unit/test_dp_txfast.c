@@ -80,17 +80,17 @@ static uint16_t ref_build(uint8_t *b, const struct dp_flow *f, uint16_t vlan, ui
 	ip[8] = 64;
 	ip[9] = 17;
 	put16(ip + 10, 0);
-	put32(ip + 12, f->local_ip);
-	put32(ip + 16, f->remote_ip);
-	put16(udp, f->local_port);
-	put16(udp + 2, f->remote_port);
+	put32(ip + 12, dp_flow_local_ip(f));
+	put32(ip + 16, dp_flow_remote_ip(f));
+	put16(udp, dp_flow_local_port(f));
+	put16(udp + 2, dp_flow_remote_port(f));
 	put16(udp + 4, ulen);
 	put16(udp + 6, 0);
 	rtp[0] = 0x80;
 	rtp[1] = (uint8_t)((marker ? 0x80 : 0) | f->pt);
 	put16(rtp + 2, f->seq);
 	put32(rtp + 4, f->ts);
-	put32(rtp + 8, f->ssrc);
+	put32(rtp + 8, dp_flow_ssrc(f));
 	memcpy(rtp + 12, payload, plen);
 	memcpy(pseudo, ip + 12, 8);
 	pseudo[8] = 0;
@@ -146,14 +146,12 @@ START_TEST(builder_matches_reference)
 					uint16_t plen = lens[l], id = ids[(l + s) % 3];
 					bool marker = (s + t) & 1, sw = (v + l + s + t) % 4 != 0;
 
-					f.local_ip = 0x0a000001u + t * 0x01010101u;
-					f.remote_ip = 0xc0a80001u ^ (s * 0x00ff00ffu);
-					f.local_port = (uint16_t)(10000 + 2 * l);
-					f.remote_port = (uint16_t)(65534 - 2 * s);
+					dp_flow_set_local(&f, 0x0a000001u + t * 0x01010101u, (uint16_t)(10000 + 2 * l));
+					dp_flow_set_remote(&f, 0xc0a80001u ^ (s * 0x00ff00ffu), (uint16_t)(65534 - 2 * s));
 					memcpy(f.remote_mac, (uint8_t[6]){ 2, 0, 0, 0, (uint8_t)v, (uint8_t)l }, 6);
 					f.dscp = (uint8_t)(t == 3 ? 63 : t * 23 % 64);
 					f.pt = (uint8_t)(s == 4 ? 127 : s * 8);
-					f.ssrc = 0xdeadbeefu ^ (l * 0x01000193u) ^ t;
+					dp_flow_set_ssrc(&f, 0xdeadbeefu ^ (l * 0x01000193u) ^ t);
 					f.seq = seqs[s];
 					f.ts = tss[t];
 					dp_flow_csum_prepare(&f);
@@ -183,11 +181,13 @@ END_TEST
 /* The computed UDP checksum 0 goes out as 0xffff (RFC 768): a payload chosen so that the sum is all ones. */
 START_TEST(builder_udp_zero_is_all_ones)
 {
-	struct dp_flow f = { .local_ip = 0x0a000001u, .remote_ip = 0x0a000002u, .local_port = 5000,
-			     .remote_port = 6000, .pt = 0, .ssrc = 1, .seq = 2, .ts = 3, .remote_mac = { 2 } };
+	struct dp_flow f = { .pt = 0, .seq = 2, .ts = 3, .remote_mac = { 2 } };
 	uint8_t payload[2] = { 0, 0 }, a[128], b[128];
 	uint16_t la, lb;
 
+	dp_flow_set_local(&f, 0x0a000001u, 5000);
+	dp_flow_set_remote(&f, 0x0a000002u, 6000);
+	dp_flow_set_ssrc(&f, 1);
 	dp_flow_csum_prepare(&f);
 	/* the sum without the payload word, then the payload word that completes it to 0xffff */
 	ref_build(b, &f, 0, 9, false, payload, 2, true);
@@ -324,14 +324,12 @@ static void engine_frames_match(uint16_t vlan, bool reuse)
 		struct dp_flow_params p = flow_params(i);
 
 		memset(&st[i], 0, sizeof(st[i]));
-		st[i].f.local_ip = p.local_ip;
-		st[i].f.remote_ip = p.remote_ip;
-		st[i].f.local_port = p.local_port;
-		st[i].f.remote_port = p.remote_port;
+		dp_flow_set_local(&st[i].f, p.local_ip, p.local_port);
+		dp_flow_set_remote(&st[i].f, p.remote_ip, p.remote_port);
 		memcpy(st[i].f.remote_mac, p.remote_mac, 6);
 		st[i].f.dscp = p.dscp;
 		st[i].f.pt = (uint8_t)(p.payload_type >= 0 ? p.payload_type : cache.payload_type);
-		st[i].f.ssrc = p.ssrc;
+		dp_flow_set_ssrc(&st[i].f, p.ssrc);
 		st[i].f.seq = p.seq0;
 		st[i].f.ts = p.ts0;
 	}
