@@ -382,22 +382,31 @@ START_TEST(bad_plans_are_refused_at_submit)
 }
 END_TEST
 
-START_TEST(real_worker_refuses_with_its_reason)
+/* The real worker in daemon mode on gateway port `port` with token tok; eal: its CALLMETER_EAL_ARGS (NULL: the
+ * default). */
+static void real_worker_spawn(struct tu_proc *wp, unsigned port, const char *tok, const char *eal)
 {
 	static char e[5][256];
-	char tok[GW_TOKEN_LEN + 1], plan[128], args[256], id[64], out[8192], *wlog;
-	char *env[] = { e[0], e[1], e[2], e[3], "LOG_FORMAT=pretty", NULL };
+	char *env[] = { e[0], e[1], e[2], e[3], "LOG_FORMAT=pretty", eal ? e[4] : NULL, NULL };
 	char *argv[] = { (char *)gt_worker_bin(), "--config", "/dev/null", NULL };
+
+	snprintf(e[0], sizeof(e[0]), "WORKER_TOKEN=%s", tok);
+	snprintf(e[1], sizeof(e[1]), "CLOUD_URL=localhost:%u", port);
+	snprintf(e[2], sizeof(e[2]), "CALLMETER_CA_FILE=%s/ca.pem", gt_dir);
+	snprintf(e[3], sizeof(e[3]), "HEALTH_PORT=%u", tu_free_port());
+	snprintf(e[4], sizeof(e[4]), "CALLMETER_EAL_ARGS=%s", eal ? eal : "");
+	tu_spawn(wp, argv, env);
+}
+
+START_TEST(real_worker_refuses_with_its_reason)
+{
+	char tok[GW_TOKEN_LEN + 1], plan[128], args[256], id[64], out[8192], *wlog;
 	struct gt_gateway g;
 	struct tu_proc wp;
 
 	gt_create("real", tok);
 	gt_serve(&g, "srv", 0, 30);
-	snprintf(e[0], sizeof(e[0]), "WORKER_TOKEN=%s", tok);
-	snprintf(e[1], sizeof(e[1]), "CLOUD_URL=localhost:%u", g.port);
-	snprintf(e[2], sizeof(e[2]), "CALLMETER_CA_FILE=%s/ca.pem", gt_dir);
-	snprintf(e[3], sizeof(e[3]), "HEALTH_PORT=%u", tu_free_port());
-	tu_spawn(&wp, argv, env);
+	real_worker_spawn(&wp, g.port, tok, NULL);
 	ck_assert(gt_wait_status("real", "ONLINE", 15000));
 	write_plan(plan, sizeof(plan), "[group g]\nendpoints = 10\nrole = both\n");
 	snprintf(args, sizeof(args), "run submit %s --workers real", plan);
@@ -447,10 +456,7 @@ START_TEST(real_worker_dataplane_reaches_the_gateway)
 {
 	static const char *const summed[] = { "port_ipackets", "port_opackets", "port_ibytes", "port_obytes",
 					      "port_imissed", "port_ierrors", "port_oerrors", "port_rx_nombuf", "tx_packets" };
-	static char e[6][256];
 	char tok[GW_TOKEN_LEN + 1], plan[128], args[256], id[64], out[16384], path[128], err[256];
-	char *env[] = { e[0], e[1], e[2], e[3], e[4], "LOG_FORMAT=pretty", NULL };
-	char *argv[] = { (char *)gt_worker_bin(), "--config", "/dev/null", NULL };
 	struct gt_gateway g;
 	struct tu_proc wp;
 	struct gw_store *st;
@@ -458,13 +464,8 @@ START_TEST(real_worker_dataplane_reaches_the_gateway)
 
 	gt_create("real", tok);
 	gt_serve(&g, "srv", 0, 30);
-	snprintf(e[0], sizeof(e[0]), "WORKER_TOKEN=%s", tok);
-	snprintf(e[1], sizeof(e[1]), "CLOUD_URL=localhost:%u", g.port);
-	snprintf(e[2], sizeof(e[2]), "CALLMETER_CA_FILE=%s/ca.pem", gt_dir);
-	snprintf(e[3], sizeof(e[3]), "HEALTH_PORT=%u", tu_free_port());
-	snprintf(e[4], sizeof(e[4]), "CALLMETER_EAL_ARGS=--no-huge --no-shconf -m 512 -l 0,1 --no-pci --vdev=net_ring0 "
-				     "--no-telemetry --log-level=*:warning");
-	tu_spawn(&wp, argv, env);
+	real_worker_spawn(&wp, g.port, tok, "--no-huge --no-shconf -m 512 -l 0,1 --no-pci --vdev=net_ring0 "
+					    "--no-telemetry --log-level=*:warning");
 	ck_assert(gt_wait_status("real", "ONLINE", 15000));
 	write_plan(plan, sizeof(plan),
 		   "[test]\nname = dp\nduration = 6s\ncall_duration = 2s\ncps = 10\n"
