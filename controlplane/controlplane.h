@@ -111,10 +111,12 @@ void cp_gateway_stop(struct cp_gateway *gw);
 typedef void (*cp_gateway_drained_cb)(void *arg);
 void cp_gateway_on_drained(struct cp_gateway *gw, cp_gateway_drained_cb cb, void *arg);
 void cp_gateway_drain(struct cp_gateway *gw, const char *why);
-/* Queues one metrics frame: samples is one packed msgpack array of per-endpoint per-second samples (NULL: an
- * empty array).  Sequence numbers are assigned here, from 1; the frame is kept (memory, then a spill file)
- * until the gateway acknowledges it, and sent again after a reconnect.  0 or a negative errno. */
-int cp_gateway_metrics(struct cp_gateway *gw, const char *run_id, uint64_t t, const void *samples, size_t len);
+/* Queues one metrics frame of a run's part: samples is one packed msgpack array of per-endpoint per-second samples
+ * (NULL: an empty array), dp a packed dataplane sample map (cp_dpstats_sample) or NULL.  Sequence numbers are
+ * assigned here, from 1; the frame is kept (memory, then a spill file) until the gateway acknowledges it, and
+ * sent again after a reconnect.  0 or a negative errno. */
+int cp_gateway_metrics(struct cp_gateway *gw, const char *run_id, uint64_t part, uint64_t t, const void *samples,
+		       size_t len, const void *dp, size_t dplen);
 void cp_gateway_outbox_limit(struct cp_gateway *gw, size_t bytes); /* memory before spilling (default 4 MiB) */
 struct cp_gateway_stats {
 	uint64_t queued, acked, pending, spilled, resent, refused; /* refused: acked with an error, dropped */
@@ -307,12 +309,37 @@ struct cp_metrics_out;
 struct cp_metrics_out *cp_metrics_open(const char *path);
 int cp_metrics_write(struct cp_metrics_out *m, const struct cp_sample *s);
 /* A sink instead of a file: samples are gathered as consecutive msgpack maps and handed to fn (count maps in
- * len bytes) whenever max_bytes are gathered and at each cp_metrics_flush (the engine flushes every second). */
-typedef int (*cp_metrics_sink_fn)(void *arg, const char *data, size_t len, uint32_t count);
+ * len bytes) whenever max_bytes are gathered and at each cp_metrics_flush (the engine flushes every second), with
+ * the second's dataplane sample (dp, dplen; NULL, 0 when there is none) at the flush after it was written. */
+typedef int (*cp_metrics_sink_fn)(void *arg, const char *data, size_t len, uint32_t count, const char *dp,
+				  size_t dplen);
 struct cp_metrics_out *cp_metrics_open_sink(cp_metrics_sink_fn fn, void *arg, size_t max_bytes);
 int cp_metrics_flush(struct cp_metrics_out *m);
 /* Flushes and closes; returns 0 or -errno of the first write error. */
 int cp_metrics_close(struct cp_metrics_out *m);
+/* One dataplane sample (a packed msgpack map, cp_dpstats_sample): a file gets it in the stream after the second's
+ * endpoint samples; a sink keeps it (the latest one) for the next flush, which hands it to fn apart from them. */
+int cp_metrics_write_dataplane(struct cp_metrics_out *m, const char *map, size_t len);
+
+/* ---- the dataplane's own figures per second (controlplane/dpstats.c, docs/results.md "Dataplane samples") ----
+ * Port statistics, the lcores' TX counters and RX drops by reason, TX pacing and the port's extended statistics
+ * as a sample per second: {kind: "dataplane", v, t, ms, second: {counters of that second, tx_paced,
+ * tx_pacing_p50_ns/_p99_ns/_max_ns over it}, total: {the same counters since the baseline, pacing over the whole
+ * span}, xstats: {name: change in that second, errors first, at most CP_DPS_XSTATS_MAX}, xstats_changed}. */
+#define CP_DPS_VERSION 1
+#define CP_DPS_XSTATS_MAX 64
+struct cp_dpstats;
+/* from_zero: totals count from dp_start (a standalone run owns the dataplane); else from now (a gateway part on a
+ * worker whose dataplane outlives it).  NULL when out of memory. */
+struct cp_dpstats *cp_dpstats_new(bool from_zero);
+void cp_dpstats_free(struct cp_dpstats *d);
+/* Reads the dataplane and writes the sample of what changed since the previous reading to m. */
+int cp_dpstats_sample(struct cp_dpstats *d, uint32_t t, struct cp_metrics_out *m);
+/* Reads the dataplane without writing a sample (the figures then go into the next sample's second). */
+void cp_dpstats_read(struct cp_dpstats *d);
+/* The totals of the last reading as the report's dataplane counters (the summary's `dataplane`, with the pacing
+ * over the whole span) and `port_xstats`: equal to the last sample's `total`. */
+void cp_dpstats_report(struct cp_dpstats *d, struct cp_report *r);
 /* Encodes one sample as a msgpack map into buf; returns the length or -ENOSPC. */
 int cp_sample_pack(const struct cp_sample *s, char *buf, size_t len);
 
@@ -408,6 +435,9 @@ void cp_engine_go(struct cp_engine *e);
 void cp_engine_release(struct cp_engine *e);
 void cp_engine_stats(const struct cp_engine *e, struct cp_engine_stats *st);
 void cp_engine_set_metrics(struct cp_engine *e, struct cp_metrics_out *m);
+/* fn runs every second with the samples' t, after the endpoints' samples are written and before the metrics are
+ * flushed; last: the run's final samples, at its end (the executor's dataplane samples and figures). */
+void cp_engine_each_second(struct cp_engine *e, void (*fn)(void *arg, uint32_t t, bool last), void *arg);
 /* Endpoint facts the signalling side needs (the AOR user, group, peer). */
 const struct cfg_group *cp_engine_group_of(const struct cp_engine *e, uint32_t ep, uint32_t *index_in_group);
 uint32_t cp_engine_endpoints(const struct cp_engine *e);
@@ -511,6 +541,9 @@ int cp_exec_start(struct cp_exec *x, void (*done)(struct cp_exec *x, void *arg),
 		  size_t errlen);
 void cp_exec_free(struct cp_exec *x);
 void cp_exec_set_metrics(struct cp_exec *x, struct cp_metrics_out *m);
+/* The report's dataplane figures are taken with the run's last samples; a run stopped without them (a second
+ * SIGINT) gets them here, with one more dataplane sample.  Before dp_stop. */
+void cp_exec_dataplane_final(struct cp_exec *x);
 struct cp_report *cp_exec_report(struct cp_exec *x);
 struct cp_engine *cp_exec_engine(struct cp_exec *x);
 struct cp_media *cp_exec_media(struct cp_exec *x);

@@ -67,6 +67,8 @@ struct cp_engine {
 	struct cp_report *report;
 	struct cp_metrics_out *metrics;
 	struct ep_tally *tally;     /* per endpoint, with metrics */
+	void (*each_second)(void *arg, uint32_t t, bool last);
+	void *each_second_arg;
 	struct ep *eps;
 	uint32_t n;
 	uint32_t group_first[CFG_MAX_GROUPS + 1];
@@ -490,6 +492,8 @@ static void on_second(struct cp_loop *loop, void *arg)
 		if (e->metrics)
 			cp_metrics_write(e->metrics, &s);
 	}
+	if (e->each_second)
+		e->each_second(e->each_second_arg, e->elapsed_s, e->finished);
 	cp_metrics_flush(e->metrics);
 	e->mos_now = mos_n ? mos_sum / mos_n : -1;
 	if (!e->finished)
@@ -830,6 +834,12 @@ void cp_engine_set_metrics(struct cp_engine *e, struct cp_metrics_out *m)
 			cm_log(CM_LOG_ERROR, "engine", "out of memory for the samples' counts of %u endpoints: samples "
 			       "carry each call's running totals instead", e->n);
 	}
+}
+
+void cp_engine_each_second(struct cp_engine *e, void (*fn)(void *arg, uint32_t t, bool last), void *arg)
+{
+	e->each_second = fn;
+	e->each_second_arg = arg;
 }
 
 const struct cfg_group *cp_engine_group_of(const struct cp_engine *e, uint32_t ep, uint32_t *index_in_group)

@@ -21,7 +21,9 @@ struct cp_exec {
 	struct cp_report report;
 	struct cp_metrics_out *metrics;
 	struct cp_engine_fleet fleet;
-	bool has_fleet, report_ready;
+	struct cp_dpstats *dps;     /* the dataplane's figures: per-second samples, the report's at the end */
+	uint32_t last_t;
+	bool has_fleet, report_ready, dp_reported;
 	void (*done)(struct cp_exec *x, void *arg);
 	void *done_arg;
 };
@@ -76,6 +78,30 @@ struct cp_exec *cp_exec_new(struct cp_loop *loop, struct cfg_plan *plan, const s
 	return x;
 }
 
+/* Every second: the dataplane's sample after the endpoints' (with a metrics stream); at the end its figures
+ * go into the report, from the same reading as the last sample's totals. */
+static void each_second(void *arg, uint32_t t, bool last)
+{
+	struct cp_exec *x = arg;
+
+	x->last_t = t;
+	if (x->metrics)
+		cp_dpstats_sample(x->dps, t, x->metrics);
+	else if (last)
+		cp_dpstats_read(x->dps);
+	if (last && !x->dp_reported) {
+		cp_dpstats_report(x->dps, &x->report);
+		x->dp_reported = true;
+	}
+}
+
+void cp_exec_dataplane_final(struct cp_exec *x)
+{
+	if (!x->dps || x->dp_reported)
+		return;
+	each_second(x, x->last_t + 1, true);
+}
+
 static void on_engine_done(struct cp_engine *e, void *arg)
 {
 	struct cp_exec *x = arg;
@@ -105,6 +131,13 @@ int cp_exec_start(struct cp_exec *x, void (*done)(struct cp_exec *x, void *arg),
 		return -ENOMEM;
 	}
 	cp_ua_attach(x->ua, x->engine);
+	/* a standalone run has had the dataplane from its start; a gateway part shares one that outlives it */
+	x->dps = cp_dpstats_new(!x->has_fleet);
+	if (!x->dps) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	cp_engine_each_second(x->engine, each_second, x);
 	cp_engine_set_metrics(x->engine, x->metrics);
 	if (x->has_fleet)
 		cp_engine_set_fleet(x->engine, &x->fleet);
@@ -120,6 +153,7 @@ void cp_exec_free(struct cp_exec *x)
 	cp_engine_free(x->engine);
 	cp_ua_free(x->ua);
 	cp_media_free(x->media);
+	cp_dpstats_free(x->dps);
 	if (x->report_ready)
 		cp_report_free(&x->report);
 	free(x->plan);

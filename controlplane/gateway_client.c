@@ -813,16 +813,18 @@ void cp_gateway_drain(struct cp_gateway *gw, const char *why)
 	start_drain(gw, why);
 }
 
-int cp_gateway_metrics(struct cp_gateway *gw, const char *run_id, uint64_t t, const void *samples, size_t len)
+int cp_gateway_metrics(struct cp_gateway *gw, const char *run_id, uint64_t part, uint64_t t, const void *samples,
+		       size_t len, const void *dp, size_t dplen)
 {
 	struct gw_enc e;
 	int rc;
 
 	if (!run_id[0] || strlen(run_id) >= GW_PROTO_STR_MAX)
 		return -EINVAL;
-	if (gw_enc_start(&e, GW_MSG_METRICS, 4) < 0)
+	if (gw_enc_start(&e, GW_MSG_METRICS, dp && dplen ? 6 : 5) < 0)
 		return -ENOMEM;
 	gw_enc_str(&e, "run_id", run_id);
+	gw_enc_u64(&e, "part", part);
 	gw_enc_u64(&e, "seq", gw->outbox.next_seq);
 	gw_enc_u64(&e, "ts", t);
 	gw_enc_key(&e, "samples");
@@ -830,6 +832,10 @@ int cp_gateway_metrics(struct cp_gateway *gw, const char *run_id, uint64_t t, co
 		msgpack_sbuffer_write(&e.sb, samples, len);
 	else
 		msgpack_pack_array(&e.pk, 0);
+	if (dp && dplen) {
+		gw_enc_key(&e, "dataplane");
+		msgpack_sbuffer_write(&e.sb, dp, dplen);
+	}
 	rc = gw_enc_finish(&e);
 	if (rc == 0)
 		rc = gw_outbox_push(&gw->outbox, (const uint8_t *)e.sb.data, e.sb.size);
@@ -919,7 +925,7 @@ int cp_gateway_part_done(struct cp_gateway *gw, const char *run_id, uint64_t par
 		sent += r->flows[i].packets_sent;
 		received += r->flows[i].packets_received;
 	}
-	if (gw_enc_start(&e, GW_MSG_DONE, 6) < 0)
+	if (gw_enc_start(&e, GW_MSG_DONE, 8) < 0)
 		return -ENOMEM;
 	gw_enc_str(&e, "run_id", run_id);
 	gw_enc_u64(&e, "part", part);
@@ -958,6 +964,20 @@ int cp_gateway_part_done(struct cp_gateway *gw, const char *run_id, uint64_t par
 	pack_num(&e, "session_refreshes_received", r->session_refreshes_received);
 	pack_num(&e, "session_expired", r->session_expired);
 	pack_num(&e, "session_422", r->session_422);
+	/* the dataplane's figures over the part, as the standalone summary's `dataplane` and `port_xstats` have them
+	 * (the worker's port: shared with whatever else it ran meanwhile) */
+	gw_enc_key(&e, "dataplane");
+	msgpack_pack_map(&e.pk, r->ndp);
+	for (unsigned i = 0; i < r->ndp; i++) {
+		gw_enc_key(&e, r->dp[i].name);
+		msgpack_pack_uint64(&e.pk, r->dp[i].value);
+	}
+	gw_enc_key(&e, "port_xstats");
+	msgpack_pack_map(&e.pk, (uint32_t)r->nxstats);
+	for (size_t i = 0; i < r->nxstats; i++) {
+		gw_enc_key(&e, r->xstats[i].name);
+		msgpack_pack_uint64(&e.pk, r->xstats[i].value);
+	}
 	return part_send(gw, &e);
 }
 

@@ -205,8 +205,9 @@ static void on_done(struct cp_exec *x, void *arg)
 	flush_part(p);
 }
 
-/* Samples of one second (or PART_METRICS_FRAME bytes of them) become one metrics frame. */
-static int on_samples(void *arg, const char *data, size_t len, uint32_t count)
+/* Samples of one second (or PART_METRICS_FRAME bytes of them) become one metrics frame; the second's dataplane
+ * sample rides in the last one. */
+static int on_samples(void *arg, const char *data, size_t len, uint32_t count, const char *dp, size_t dplen)
 {
 	struct part *p = arg;
 	msgpack_sbuffer sb;
@@ -217,7 +218,8 @@ static int on_samples(void *arg, const char *data, size_t len, uint32_t count)
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_array(&pk, count);
 	msgpack_sbuffer_write(&sb, data, len);
-	rc = cp_gateway_metrics(p->owner->gw, p->run_id, cm_wallclock_ms() / 1000, sb.data, sb.size);
+	rc = cp_gateway_metrics(p->owner->gw, p->run_id, p->num, cm_wallclock_ms() / 1000, sb.data, sb.size, dp,
+				dplen);
 	msgpack_sbuffer_destroy(&sb);
 	return rc;
 }

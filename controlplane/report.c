@@ -548,6 +548,8 @@ struct cp_metrics_out {
 	size_t max_bytes;
 	cp_metrics_sink_fn fn;
 	void *arg;
+	char *dp;                /* a sink's dataplane sample waiting for the next flush */
+	size_t dplen;
 };
 
 static int file_write(void *data, const char *buf, size_t len)
@@ -596,14 +598,35 @@ int cp_metrics_flush(struct cp_metrics_out *m)
 {
 	int rc = 0;
 
-	if (!m || m->f || !m->count)
+	if (!m || m->f || (!m->count && !m->dp))
 		return 0;
-	rc = m->fn(m->arg, m->sb.data, m->sb.size, m->count);
+	rc = m->fn(m->arg, m->sb.data, m->sb.size, m->count, m->dp, m->dplen);
 	if (rc < 0 && !m->error)
 		m->error = rc;
 	msgpack_sbuffer_clear(&m->sb);
 	m->count = 0;
+	free(m->dp);
+	m->dp = NULL;
+	m->dplen = 0;
 	return rc;
+}
+
+int cp_metrics_write_dataplane(struct cp_metrics_out *m, const char *map, size_t len)
+{
+	char *copy;
+
+	if (!m)
+		return 0;
+	if (m->f)
+		return file_write(m, map, len) < 0 ? m->error : 0;
+	copy = malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, map, len);
+	free(m->dp); /* one a second, each flushed: one replaced here would lose its second (not the totals) */
+	m->dp = copy;
+	m->dplen = len;
+	return 0;
 }
 
 int cp_metrics_write(struct cp_metrics_out *m, const struct cp_sample *s)
@@ -623,6 +646,7 @@ int cp_metrics_close(struct cp_metrics_out *m)
 	if (!m->f) {
 		cp_metrics_flush(m);
 		msgpack_sbuffer_destroy(&m->sb);
+		free(m->dp);
 	} else if (fclose(m->f) != 0 && !m->error) {
 		m->error = -errno;
 	}

@@ -111,52 +111,6 @@ static int setup_signals(struct run *r)
 	return r->sigfd < 0 ? -errno : 0;
 }
 
-static void add_xstat(const char *name, uint64_t value, void *arg)
-{
-	cp_report_port_xstat(arg, name, value);
-}
-
-/* What the dataplane dropped or could not send, for the report: a loss the RX analysis shows is explained by
- * these (or happened outside the worker).  And how late it sent (|actual − scheduled| over every packet of the
- * run, bucket upper bounds): the far end's jitter includes this much of the worker's own. */
-static void collect_dp_counters(struct cp_report *rep)
-{
-	uint64_t drops[DP_DROP__COUNT], txp, txb, nombuf, full;
-	static struct dp_pacing pace; /* 16 KB */
-	struct dp_proto_totals pt;
-	struct dp_port_counters pc;
-	char name[32];
-
-	dp_tx_totals(&txp, &txb, &nombuf, &full);
-	cp_report_dp_counter(rep, "tx_packets", txp);
-	cp_report_dp_counter(rep, "tx_no_mbuf", nombuf);
-	cp_report_dp_counter(rep, "tx_ring_full", full);
-	dp_proto_totals(&pt);
-	cp_report_dp_counter(rep, "tx_no_arp", pt.tx_no_arp);
-	cp_report_dp_counter(rep, "tx_srtp_fail", pt.tx_srtp_fail);
-	cp_report_dp_counter(rep, "local_delivered", pt.local_delivered);
-	cp_report_dp_counter(rep, "tx_late_skipped", pt.tx_late_skipped);
-	cp_report_dp_counter(rep, "wall_clock_steps", pt.wall_clock_steps);
-	dp_pacing_get(&pace);
-	cp_report_dp_counter(rep, "tx_pacing_p50_ns", dp_pacing_percentile(&pace, 50));
-	cp_report_dp_counter(rep, CP_DP_PACING_P99, dp_pacing_percentile(&pace, 99));
-	cp_report_dp_counter(rep, "tx_pacing_max_ns", pace.max_ns);
-	dp_drop_totals(drops);
-	for (int i = 1; i < DP_DROP__COUNT; i++) {
-		snprintf(name, sizeof(name), "rx_drop_%s", dp_drop_name((enum dp_drop_reason)i));
-		cp_report_dp_counter(rep, name, drops[i]);
-	}
-	if (dp_port_counters(&pc) == 0) {
-		cp_report_dp_counter(rep, "port_ipackets", pc.ipackets);
-		cp_report_dp_counter(rep, "port_opackets", pc.opackets);
-		cp_report_dp_counter(rep, "port_imissed", pc.imissed);
-		cp_report_dp_counter(rep, "port_ierrors", pc.ierrors);
-		cp_report_dp_counter(rep, "port_oerrors", pc.oerrors);
-		cp_report_dp_counter(rep, "port_rx_nombuf", pc.rx_nombuf);
-	}
-	dp_port_xstats(add_xstat, rep);
-}
-
 static void run_id(char *buf, size_t len)
 {
 	char ts[32];
@@ -306,7 +260,7 @@ int cp_run_main(int argc, char **argv)
 	if (!r.report->ended_wall_ms)
 		r.report->ended_wall_ms = cm_wallclock_ms();
 
-	collect_dp_counters(r.report);
+	cp_exec_dataplane_final(r.exec);
 	cp_summary_print(stdout, r.report);
 	status = strcmp(cp_report_run_outcome(r.report), "COMPLETED") == 0 && r.interrupts < 2 ? 0 : EXIT_FAILED;
 	if (json && cp_report_write_json(r.report, json) < 0) {

@@ -478,7 +478,7 @@ struct dp_proto_totals {
 void dp_proto_totals(struct dp_proto_totals *out);
 /* The port's own counters (rte_eth_stats): packets the NIC/PMD dropped before the lcores saw them. */
 struct dp_port_counters {
-	uint64_t ipackets, opackets, imissed, ierrors, oerrors, rx_nombuf;
+	uint64_t ipackets, opackets, ibytes, obytes, imissed, ierrors, oerrors, rx_nombuf;
 };
 int dp_port_counters(struct dp_port_counters *out);
 /* Sends one frame (at most DP_INJECT_MAX bytes) on the port from lcore 0: tests, and control-plane probes. */

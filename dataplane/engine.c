@@ -2978,8 +2978,9 @@ int dp_port_counters(struct dp_port_counters *out)
 	memset(out, 0, sizeof(*out));
 	if (!g.lc || rte_eth_stats_get(g.port.port_id, &st) != 0)
 		return -ENODEV;
-	*out = (struct dp_port_counters){ .ipackets = st.ipackets, .opackets = st.opackets, .imissed = st.imissed,
-					  .ierrors = st.ierrors, .oerrors = st.oerrors, .rx_nombuf = st.rx_nombuf };
+	*out = (struct dp_port_counters){ .ipackets = st.ipackets, .opackets = st.opackets, .ibytes = st.ibytes,
+					  .obytes = st.obytes, .imissed = st.imissed, .ierrors = st.ierrors,
+					  .oerrors = st.oerrors, .rx_nombuf = st.rx_nombuf };
 	return 0;
 }
 

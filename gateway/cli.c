@@ -305,6 +305,47 @@ struct show_ctx {
 
 static int show_kv(void *arg, int n, const char **cols);
 
+#define DP_SUMMED 10 /* GW_DP_COLUMNS up to tx_paced are counts, summed over the seconds; then the pacing */
+
+static int show_dp_sums(void *arg, int n, const char **cols)
+{
+	(void)arg;
+	if (n < DP_SUMMED + 3)
+		return 1;
+	printf("\"seconds\":%s", cols[0]);
+	for (int i = 0; i < DP_SUMMED; i++)
+		printf(",\"%s\":%s", gw_dp_column_name((unsigned)i), cols[1 + i]);
+	printf(",\"worst_second_tx_pacing_p99_ns\":%s,\"tx_pacing_max_ns\":%s", cols[DP_SUMMED + 1], cols[DP_SUMMED + 2]);
+	return 0;
+}
+
+/* A part's dataplane: its per-second samples summed (and the worst second's pacing), then the figures its done
+ * carried (the standalone summary's `dataplane`, and the port's extended statistics that are not zero). */
+static void show_part_dataplane(struct show_ctx *c, int64_t part)
+{
+	static char sql[1024];
+	struct show_ctx kv = { 0 };
+
+	if (!sql[0]) {
+		size_t n = (size_t)snprintf(sql, sizeof(sql), "SELECT count(*)");
+
+		for (int i = 0; i < DP_SUMMED; i++)
+			n += (size_t)snprintf(sql + n, sizeof(sql) - n, ", ifnull(sum(%s),0)", gw_dp_column_name((unsigned)i));
+		snprintf(sql + n, sizeof(sql) - n, ", ifnull(max(tx_pacing_p99_ns),0), ifnull(max(tx_pacing_max_ns),0) "
+			 "FROM dataplane WHERE run_id=?1 AND part=?2");
+	}
+	printf(",\"dataplane\":{");
+	gw_store_query(c->st, sql, "si", show_dp_sums, NULL, c->id, part);
+	printf(",\"summary\":{");
+	gw_store_query(c->st, "SELECT key, value FROM part_results WHERE run_id=?1 AND part=?2 AND kind='dataplane'",
+		       "si", show_kv, &kv, c->id, part);
+	printf("},\"port_xstats\":{");
+	kv = (struct show_ctx){ 0 };
+	gw_store_query(c->st, "SELECT key, value FROM part_results WHERE run_id=?1 AND part=?2 AND kind='xstat' AND "
+			      "value<>0", "si", show_kv, &kv, c->id, part);
+	printf("}}");
+}
+
 static int show_part(void *arg, int n, const char **cols)
 {
 	struct show_ctx *c = arg;
@@ -324,7 +365,9 @@ static int show_part(void *arg, int n, const char **cols)
 		gw_store_query(c->st, "SELECT key, value FROM part_results WHERE run_id=?1 AND part=?2 AND kind='summary' "
 				      "ORDER BY key", "si", show_kv, &kv, c->id, strtoll(cols[0], NULL, 10));
 	}
-	printf("}}");
+	printf("}");
+	show_part_dataplane(c, strtoll(cols[0], NULL, 10));
+	printf("}");
 	return 0;
 }
 

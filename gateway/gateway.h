@@ -228,6 +228,31 @@ bool gw_store_changed(struct gw_store *s);
  * 0: already held. */
 int gw_store_metrics_put(struct gw_store *s, const char *run_id, int64_t worker_id, uint64_t seq, uint64_t t,
 			 uint32_t nsamples, const void *blob, size_t bloblen);
+/* A worker's per-second dataplane sample (the `dataplane` map of a metrics frame): the figures of its second kept
+ * as columns, so that `run show` sums them per part; the whole map is kept beside them. */
+#define GW_DP_COLUMNS(X) \
+	X(port_ipackets) X(port_opackets) X(port_ibytes) X(port_obytes) X(port_imissed) X(port_ierrors) \
+	X(port_oerrors) X(port_rx_nombuf) X(tx_packets) X(tx_paced) X(tx_pacing_p50_ns) X(tx_pacing_p99_ns) \
+	X(tx_pacing_max_ns)
+#define GW_DP_COUNT_ONE(n) +1
+enum { GW_DP_NCOLS = 0 GW_DP_COLUMNS(GW_DP_COUNT_ONE) };
+#undef GW_DP_COUNT_ONE
+struct gw_dp_sample {
+	uint64_t t;
+	int64_t col[GW_DP_NCOLS]; /* of that second, in GW_DP_COLUMNS order */
+	bool has[GW_DP_NCOLS];    /* absent (a worker whose port did not answer): stored as NULL */
+};
+const char *gw_dp_column_name(unsigned i);
+/* Checks a dataplane sample map (kind, v, t, ms, second and total maps of counters, xstats); NULL when it is
+ * right (out filled), else what is wrong. */
+const char *gw_dp_sample_read(const msgpack_object *dp, struct gw_dp_sample *out);
+/* A counter name: letters, digits, _ - . : and at most max bytes. */
+bool gw_dp_key_ok(const msgpack_object *k, size_t max);
+/* NULL when m is a map of such names (at most keymax bytes) to unsigned integers a store column holds. */
+const char *gw_dp_counters_problem(const msgpack_object *m, size_t keymax);
+/* Stores one dataplane sample of a run's part; a re-sent (run_id, worker, part, t) is ignored.  1 stored, 0 held. */
+int gw_store_dataplane_put(struct gw_store *s, const char *run_id, int64_t worker_id, int64_t part, uint64_t seq,
+			   const struct gw_dp_sample *d, const void *blob, size_t bloblen);
 /* Sequence numbers held for a run: count, lowest, highest, samples in all. */
 int gw_store_metrics_stat(struct gw_store *s, const char *run_id, uint64_t *frames, uint64_t *min_seq,
 			  uint64_t *max_seq, uint64_t *samples);

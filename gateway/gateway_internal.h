@@ -43,6 +43,8 @@ struct gw_server {
 	struct cm_ratelimit rl_proto;
 	struct cm_ratelimit rl_accept;
 	uint64_t metrics_frames, metrics_samples, metrics_refused;
+	uint64_t dataplane_samples, dataplane_refused; /* workers' dataplane samples stored / left out */
+	struct cm_ratelimit rl_dataplane;
 };
 
 /* Queues a message on a session (finishes and frees e). */

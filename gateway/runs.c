@@ -551,6 +551,36 @@ static int save_results(struct result_ctx *c, const msgpack_object *map)
 	return 0;
 }
 
+/* done's `dataplane` {counter: n} and `port_xstats` {name: n}: the part's dataplane figures as the standalone
+ * summary has them.  Checked whole before any of it is saved; one that does not check out is left out (counted,
+ * logged at most once a minute), never the done with it. */
+static void save_dataplane(struct gw_server *srv, struct gw_session *s, const char *id, int64_t part,
+			   const msgpack_object *map, const char *kind, size_t keymax)
+{
+	const char *problem;
+
+	if (!map)
+		return;
+	problem = gw_dp_counters_problem(map, keymax);
+	if (problem) {
+		srv->dataplane_refused++;
+		cm_log_rl(&srv->rl_dataplane, CM_LOG_WARN, "runs", "worker '%s': done for run %s part %lld: %s left out: %s",
+			  s->name, id, (long long)part, kind, problem);
+		return;
+	}
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object *k = &map->via.map.ptr[i].key;
+		char key[64], val[32];
+
+		memcpy(key, k->via.str.ptr, k->via.str.size);
+		key[k->via.str.size] = '\0';
+		snprintf(val, sizeof(val), "%llu", (unsigned long long)map->via.map.ptr[i].val.via.u64);
+		gw_store_exec(srv->store,
+			      "INSERT OR REPLACE INTO part_results(run_id, part, kind, key, value) VALUES(?1,?2,?3,?4,?5)",
+			      "sisss", id, part, kind, key, val);
+	}
+}
+
 int gw_runs_on_msg(struct gw_server *srv, struct gw_session *s, struct gw_msg *m)
 {
 	char id[GW_PROTO_STR_MAX], reason[GW_PROTO_STR_MAX] = "", outcome[32] = "completed", *pstatus = NULL;
@@ -610,6 +640,8 @@ int gw_runs_on_msg(struct gw_server *srv, struct gw_session *s, struct gw_msg *m
 		c.kind = "summary";
 		if (save_results(&c, gw_obj_get(m->map, "summary")) < 0)
 			goto bad;
+		save_dataplane(srv, s, id, (int64_t)part, gw_obj_get(m->map, "dataplane"), "dataplane", 47);
+		save_dataplane(srv, s, id, (int64_t)part, gw_obj_get(m->map, "port_xstats"), "xstat", 63);
 		gw_store_exec(srv->store, "UPDATE run_parts SET status=?3, reason=?4 WHERE run_id=?1 AND part=?2", "siss", id,
 			      (int64_t)part, strcmp(outcome, "failed") == 0 ? "FAILED" : "DONE", reason);
 		maybe_release(srv, id);

@@ -230,6 +230,42 @@ static const char *samples_problem(const msgpack_object *samples)
 	return NULL;
 }
 
+/* The frame's dataplane sample (a part's, docs/gateway-protocol.md), if it has one: stored by (run, worker, part,
+ * t).  One that does not check out is counted and left out, logged at most once a minute; the frame's other
+ * samples are kept all the same (and acknowledged, so that the worker does not send it forever).  Negative: the
+ * store failed. */
+static int dataplane_put(struct gw_session *s, const struct gw_msg *m, const char *run_id, uint64_t seq)
+{
+	const msgpack_object *dp = gw_obj_get(m->map, "dataplane");
+	struct gw_dp_sample d;
+	const char *problem;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	uint64_t part = 0;
+	int rc;
+
+	if (!dp)
+		return 0;
+	problem = gw_dp_sample_read(dp, &d);
+	if (!problem && (gw_msg_u64(m, "part", &part) < 0 || part > INT32_MAX))
+		problem = "the frame has no part number";
+	if (problem) {
+		s->srv->dataplane_refused++;
+		cm_log_rl(&s->srv->rl_dataplane, CM_LOG_WARN, "gateway",
+			  "worker '%s': dataplane sample of metrics frame %s/%llu left out: %s (%llu so far)", s->name,
+			  run_id, (unsigned long long)seq, problem, (unsigned long long)s->srv->dataplane_refused);
+		return 0;
+	}
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_object(&pk, *dp);
+	rc = gw_store_dataplane_put(s->srv->store, run_id, s->worker_id, (int64_t)part, seq, &d, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	if (rc == 1)
+		s->srv->dataplane_samples++;
+	return rc < 0 ? rc : 0;
+}
+
 static int on_metrics(struct gw_session *s, struct gw_msg *m)
 {
 	char run_id[GW_PROTO_STR_MAX];
@@ -275,6 +311,8 @@ static int on_metrics(struct gw_session *s, struct gw_msg *m)
 		s->srv->metrics_frames++;
 		s->srv->metrics_samples += samples->via.array.size;
 	}
+	if (dataplane_put(s, m, run_id, seq) < 0)
+		return 0; /* the same: the samples are held already, the dataplane sample is stored when it comes again */
 	if (gw_enc_start(&e, GW_MSG_ACK, 2) == 0) {
 		gw_enc_str(&e, "run_id", run_id);
 		gw_enc_u64(&e, "seq", seq);
@@ -507,6 +545,7 @@ struct gw_server *gw_server_new(struct cp_loop *loop, const struct gw_server_opt
 	srv->o = *o;
 	srv->lfd = -1;
 	srv->rl_proto = (struct cm_ratelimit)CM_RATELIMIT_INIT(10000, 20);
+	srv->rl_dataplane = (struct cm_ratelimit)CM_RATELIMIT_INIT(60000, 1);
 	srv->rl_accept = (struct cm_ratelimit)CM_RATELIMIT_INIT(10000, 5);
 	if (!srv->o.heartbeat_s)
 		srv->o.heartbeat_s = GW_DEFAULT_HEARTBEAT_S;
@@ -561,9 +600,10 @@ void gw_server_free(struct gw_server *srv)
 		return;
 	while (srv->head)
 		session_end(srv->head, "gateway shutting down");
-	cm_log(CM_LOG_INFO, "gateway", "metrics this run: %llu frames, %llu samples stored; %llu frames refused",
-	       (unsigned long long)srv->metrics_frames, (unsigned long long)srv->metrics_samples,
-	       (unsigned long long)srv->metrics_refused);
+	cm_log(CM_LOG_INFO, "gateway", "metrics this run: %llu frames, %llu samples stored; %llu frames refused; "
+	       "%llu dataplane samples stored, %llu left out", (unsigned long long)srv->metrics_frames,
+	       (unsigned long long)srv->metrics_samples, (unsigned long long)srv->metrics_refused,
+	       (unsigned long long)srv->dataplane_samples, (unsigned long long)srv->dataplane_refused);
 	cp_timer_stop(srv->loop, &srv->tick);
 	cp_loop_del_fd(srv->loop, srv->lfd);
 	close(srv->lfd);

@@ -23,6 +23,7 @@ struct gw_store {
 	sqlite3 *db;
 	sqlite3_stmt *st_status;
 	sqlite3_stmt *st_metrics;
+	sqlite3_stmt *st_dataplane;
 	sqlite3_stmt *st_auth;
 	sqlite3_stmt *st_version;
 	int64_t data_version;
@@ -84,6 +85,18 @@ static const char schema[] =
 	" sip TEXT NOT NULL DEFAULT '',"           /* the part's SIP address, from its accept */
 	" calls_done INTEGER NOT NULL DEFAULT 0,"  /* its callers are through */
 	" PRIMARY KEY(run_id, part));"
+	/* a worker's dataplane samples: the figures of each second (GW_DP_COLUMNS) and the whole sample */
+	"CREATE TABLE IF NOT EXISTS dataplane("
+	" run_id TEXT NOT NULL,"
+	" worker_id INTEGER NOT NULL,"
+	" part INTEGER NOT NULL,"
+	" t INTEGER NOT NULL,"
+	" seq INTEGER NOT NULL,"
+#define GW_DP_SCHEMA(n) " " #n " INTEGER,"
+	GW_DP_COLUMNS(GW_DP_SCHEMA)
+#undef GW_DP_SCHEMA
+	" sample BLOB NOT NULL,"
+	" PRIMARY KEY(run_id, worker_id, part, t)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS part_results("
 	" run_id TEXT NOT NULL,"
 	" part INTEGER NOT NULL,"
@@ -190,6 +203,14 @@ struct gw_store *gw_store_open(const char *path, char *err, size_t errlen)
 			       "INSERT OR IGNORE INTO metrics(run_id, worker_id, seq, t, nsamples, samples, received) "
 			       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &s->st_metrics, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db,
+			       "INSERT OR IGNORE INTO dataplane(run_id, worker_id, part, t, seq, "
+#define GW_DP_INSERT(n) #n ", "
+			       GW_DP_COLUMNS(GW_DP_INSERT)
+#undef GW_DP_INSERT
+			       "sample) VALUES(?1, ?2, ?3, ?4, ?5, "
+			       "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)", -1,
+			       &s->st_dataplane, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db,
 			       "SELECT id, name, capacity, license, status, last_heartbeat, active_endpoints, token_gen,"
 			       " drain_requested, error, token_hash FROM workers WHERE token_hash=?1", -1, &s->st_auth,
 			       NULL) != SQLITE_OK ||
@@ -211,6 +232,7 @@ void gw_store_close(struct gw_store *s)
 		return;
 	sqlite3_finalize(s->st_status);
 	sqlite3_finalize(s->st_metrics);
+	sqlite3_finalize(s->st_dataplane);
 	sqlite3_finalize(s->st_auth);
 	sqlite3_finalize(s->st_version);
 	sqlite3_close(s->db);
@@ -535,6 +557,33 @@ int gw_store_metrics_put(struct gw_store *s, const char *run_id, int64_t worker_
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return sql_err(s, "store metrics");
+	return sqlite3_changes(s->db) ? 1 : 0;
+}
+
+int gw_store_dataplane_put(struct gw_store *s, const char *run_id, int64_t worker_id, int64_t part, uint64_t seq,
+			   const struct gw_dp_sample *d, const void *blob, size_t bloblen)
+{
+	sqlite3_stmt *st = s->st_dataplane;
+	int rc;
+
+	_Static_assert(GW_DP_NCOLS == 13, "the INSERT has 13 column parameters");
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, worker_id);
+	sqlite3_bind_int64(st, 3, part);
+	sqlite3_bind_int64(st, 4, (int64_t)d->t);
+	sqlite3_bind_int64(st, 5, (int64_t)seq);
+	for (int i = 0; i < GW_DP_NCOLS; i++) {
+		if (d->has[i])
+			sqlite3_bind_int64(st, 6 + i, d->col[i]);
+		else
+			sqlite3_bind_null(st, 6 + i);
+	}
+	sqlite3_bind_blob(st, 6 + GW_DP_NCOLS, blob, (int)bloblen, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return sql_err(s, "store dataplane sample");
 	return sqlite3_changes(s->db) ? 1 : 0;
 }
 

@@ -1,5 +1,6 @@
 /* libFuzzer target: arbitrary bytes as a stream of gateway frames, through the resumable reader (in uneven
- * chunks) and the strict decoder, reading every field the gateway reads. */
+ * chunks) and the strict decoder, reading every field the gateway reads (a metrics frame's dataplane sample
+ * through the same check the gateway stores it after). */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			gw_msg_str(&m, "run_id", s, sizeof(s));
 			gw_msg_u64(&m, "seq", &v);
 			gw_obj_f64(m.map, "ts", &d);
+			if (gw_obj_get(m.map, "dataplane")) {
+				struct gw_dp_sample dp;
+
+				gw_dp_sample_read(gw_obj_get(m.map, "dataplane"), &dp);
+			}
+			if (gw_obj_get(m.map, "port_xstats"))
+				gw_dp_counters_problem(gw_obj_get(m.map, "port_xstats"), 63);
 			gw_msg_free(&m);
 		}
 	}

@@ -11,7 +11,8 @@
 #   4. a worker is SIGKILLed during the run and started again: its hello holds no part, so the run FAILs at
 #      once naming the lost part, and the other worker's part is cancelled.
 # Each run: every endpoint SUCCESS, calls and streams counted on both sides, the merged summary equals the sum
-# of the parts' summaries, MOS from the media both ways, per-second samples from both workers.
+# of the parts' summaries, MOS from the media both ways, per-second samples from both workers, and each worker's
+# per-second dataplane samples adding up to the dataplane figures its done carried.
 set -u
 GW=${CALLMETER_GATEWAY_BIN:-build/callmeter-gateway}
 WK=${CALLMETER_WORKER_BIN:-build/callmeter-worker}
@@ -136,6 +137,16 @@ assert q["streams"] == 40 and q["mos_avg"] >= 4.2, q
 assert s["packets_received"] >= 40 * 180 and q["loss_pct"] < 1.0, (s, q)
 m = r["metrics"]
 assert m["workers"] == 2 and m["samples"] >= 40 * 4, m
+# each worker's dataplane while its part ran: a sample a second, adding up to what its done said; its port carried
+# at least the part's RTP (each worker has a port of its own here, and one part)
+for p in parts:
+    d = p["dataplane"]
+    assert d["seconds"] >= 4, p
+    for k in ("port_ipackets", "port_opackets", "port_imissed", "port_ierrors", "port_oerrors", "port_rx_nombuf",
+              "tx_packets"):
+        assert d[k] == d["summary"][k], (p["worker"], k, d)
+    assert d["port_opackets"] >= p["summary"]["packets_sent"] > 0 and d["port_imissed"] == 0, (p["worker"], d)
+    assert d["worst_second_tx_pacing_p99_ns"] > 0 and d["tx_pacing_max_ns"] == d["summary"]["tx_pacing_max_ns"], d
 db = sqlite3.connect(sys.argv[2])
 for (w, n, lo, hi) in db.execute("SELECT worker_id, count(*), min(seq), max(seq) FROM metrics WHERE run_id=? "
                                  "GROUP BY worker_id", (r["run"]["id"],)):

@@ -307,6 +307,68 @@ static inline void gt_send_heartbeat(struct gt_client *t, const char *status)
 	ck_assert_int_eq(gw_conn_send_enc(&t->c, &e), 0);
 }
 
+/* A worker's dataplane sample (docs/results.md) for second t: every stored column of `second` is 10 * (i + 1) + seed
+ * (GW_DP_COLUMNS order), one xstat.  broken (GT_DP_*) spoils it one way. */
+enum { GT_DP_OK, GT_DP_STRING_COUNTER, GT_DP_NO_SECOND, GT_DP_WRONG_KIND, GT_DP_NESTED_XSTAT, GT_DP_NEGATIVE_T,
+       GT_DP_NO_PACING, GT_DP_NOT_A_MAP, GT_DP__COUNT };
+static inline void gt_pack_dp(msgpack_packer *pk, uint64_t t, uint64_t seed, int broken)
+{
+	if (broken == GT_DP_NOT_A_MAP) {
+		msgpack_pack_array(pk, 1);
+		msgpack_pack_uint64(pk, t);
+		return;
+	}
+	msgpack_pack_map(pk, broken == GT_DP_NO_SECOND ? 7 : 8);
+	msgpack_pack_str_with_body(pk, "kind", 4);
+	if (broken == GT_DP_WRONG_KIND)
+		msgpack_pack_str_with_body(pk, "endpoint", 8);
+	else
+		msgpack_pack_str_with_body(pk, "dataplane", 9);
+	msgpack_pack_str_with_body(pk, "v", 1);
+	msgpack_pack_uint64(pk, 1);
+	msgpack_pack_str_with_body(pk, "t", 1);
+	if (broken == GT_DP_NEGATIVE_T)
+		msgpack_pack_int64(pk, -1);
+	else
+		msgpack_pack_uint64(pk, t);
+	msgpack_pack_str_with_body(pk, "ms", 2);
+	msgpack_pack_uint64(pk, 1000);
+	if (broken != GT_DP_NO_SECOND) {
+		unsigned n = GW_DP_NCOLS - (broken == GT_DP_NO_PACING ? 1 : 0);
+
+		msgpack_pack_str_with_body(pk, "second", 6);
+		msgpack_pack_map(pk, n);
+		for (unsigned i = 0; i < n; i++) {
+			const char *k = gw_dp_column_name(i);
+
+			msgpack_pack_str_with_body(pk, k, strlen(k));
+			if (broken == GT_DP_STRING_COUNTER && i == 4)
+				msgpack_pack_str_with_body(pk, "many", 4);
+			else
+				msgpack_pack_uint64(pk, 10 * (i + 1) + seed);
+		}
+	}
+	msgpack_pack_str_with_body(pk, "total", 5);
+	msgpack_pack_map(pk, 4);
+	msgpack_pack_str_with_body(pk, "tx_packets", 10);
+	msgpack_pack_uint64(pk, 90 * t + seed);
+	msgpack_pack_str_with_body(pk, "tx_pacing_p50_ns", 16);
+	msgpack_pack_uint64(pk, 100);
+	msgpack_pack_str_with_body(pk, "tx_pacing_p99_ns", 16);
+	msgpack_pack_uint64(pk, 900);
+	msgpack_pack_str_with_body(pk, "tx_pacing_max_ns", 16);
+	msgpack_pack_uint64(pk, 1200);
+	msgpack_pack_str_with_body(pk, "xstats", 6);
+	msgpack_pack_map(pk, 1);
+	msgpack_pack_str_with_body(pk, "rx_q0_errors", 12);
+	if (broken == GT_DP_NESTED_XSTAT)
+		msgpack_pack_map(pk, 0);
+	else
+		msgpack_pack_uint64(pk, 3);
+	msgpack_pack_str_with_body(pk, "xstats_changed", 14);
+	msgpack_pack_uint64(pk, 1);
+}
+
 static inline void gt_close(struct gt_client *t)
 {
 	gw_conn_close(&t->c);

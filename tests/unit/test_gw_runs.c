@@ -43,8 +43,9 @@ static void send_part(struct gt_client *t, enum gw_msg_type type, const char *ru
 
 	if (type == GW_MSG_DONE) {
 		/* one second of samples for three of the part's endpoints first */
-		ck_assert_int_eq(gw_enc_start(&e, GW_MSG_METRICS, 4), 0);
+		ck_assert_int_eq(gw_enc_start(&e, GW_MSG_METRICS, 6), 0);
 		gw_enc_str(&e, "run_id", run_id);
+		gw_enc_u64(&e, "part", part);
 		gw_enc_u64(&e, "seq", 1);
 		gw_enc_u64(&e, "ts", 1700000000);
 		gw_enc_key(&e, "samples");
@@ -56,9 +57,11 @@ static void send_part(struct gt_client *t, enum gw_msg_type type, const char *ru
 			msgpack_pack_str_with_body(&e.pk, "mos", 3);
 			msgpack_pack_double(&e.pk, 4.4);
 		}
+		gw_enc_key(&e, "dataplane"); /* and the worker's dataplane in that second */
+		gt_pack_dp(&e.pk, 1, part, GT_DP_OK);
 		ck_assert_int_eq(gw_conn_send_enc(&t->c, &e), 0);
 	}
-	ck_assert_int_eq(gw_enc_start(&e, type, type == GW_MSG_DONE ? 5 : 2), 0);
+	ck_assert_int_eq(gw_enc_start(&e, type, type == GW_MSG_DONE ? 7 : 2), 0);
 	gw_enc_str(&e, "run_id", run_id);
 	gw_enc_u64(&e, "part", part);
 	if (type == GW_MSG_DONE) {
@@ -73,6 +76,18 @@ static void send_part(struct gt_client *t, enum gw_msg_type type, const char *ru
 		msgpack_pack_uint64(&e.pk, caller ? count : 0);
 		msgpack_pack_str_with_body(&e.pk, "registrations_succeeded", 23);
 		msgpack_pack_uint64(&e.pk, count);
+		gw_enc_key(&e, "dataplane");
+		msgpack_pack_map(&e.pk, 2);
+		msgpack_pack_str_with_body(&e.pk, "tx_packets", 10);
+		msgpack_pack_uint64(&e.pk, 1000 + part);
+		msgpack_pack_str_with_body(&e.pk, "port_imissed", 12);
+		msgpack_pack_uint64(&e.pk, 7);
+		gw_enc_key(&e, "port_xstats");
+		msgpack_pack_map(&e.pk, 2);
+		msgpack_pack_str_with_body(&e.pk, "rx_missed_errors", 16);
+		msgpack_pack_uint64(&e.pk, 7);
+		msgpack_pack_str_with_body(&e.pk, "rx_good_packets", 15);
+		msgpack_pack_uint64(&e.pk, 0);
 	}
 	ck_assert_int_eq(gw_conn_send_enc(&t->c, &e), 0);
 }
@@ -84,6 +99,7 @@ START_TEST(split_phased_merged_and_durable)
 	struct gt_client w[2];
 	char events[64] = ""; /* 'e' callee assigned, 'E' callee accepted, 'r' caller assigned */
 	int seen[2] = { 1, 1 }, done = 0, parts = 0, starts[2] = { 0, 0 };
+	uint64_t part_nums[8];
 	uint64_t total = 0, t0;
 
 	gt_create("a", ta);
@@ -120,6 +136,8 @@ START_TEST(split_phased_merged_and_durable)
 				ck_assert_str_eq(w[k].run_id[i], id);
 				strncat(events, caller ? "r" : "e", sizeof(events) - strlen(events) - 1);
 				total += w[k].count[i];
+				if (parts < 8)
+					part_nums[parts] = w[k].part[i];
 				parts++;
 				if (!caller)
 					usleep(300000); /* a slow registration: callers must wait for it */
@@ -149,6 +167,21 @@ START_TEST(split_phased_merged_and_durable)
 	ck_assert_msg(strstr(out, "\"worker\":\"a\"") && strstr(out, "\"worker\":\"b\""), "%s", out);
 	ck_assert_msg(strstr(out, "\"group\":\"phones\",\"role\":\"callee\",\"phase\":1"), "%s", out);
 	ck_assert_msg(strstr(out, "\"group\":\"dialers\",\"role\":\"caller\",\"phase\":2"), "%s", out);
+	/* each part's dataplane: its second's figures (gt_pack_dp: column i is 10 * (i + 1) + part), the worst
+	 * second's pacing, and what its done carried (xstats that are not zero) */
+	for (int k = 0; k < parts && k < 8; k++) {
+		char want[512];
+		unsigned p = (unsigned)part_nums[k];
+
+		snprintf(want, sizeof(want),
+			 "\"dataplane\":{\"seconds\":1,\"port_ipackets\":%u,\"port_opackets\":%u,\"port_ibytes\":%u,"
+			 "\"port_obytes\":%u,\"port_imissed\":%u,\"port_ierrors\":%u,\"port_oerrors\":%u,"
+			 "\"port_rx_nombuf\":%u,\"tx_packets\":%u,\"tx_paced\":%u,\"worst_second_tx_pacing_p99_ns\":%u,"
+			 "\"tx_pacing_max_ns\":%u,\"summary\":{\"port_imissed\":7,\"tx_packets\":%u},"
+			 "\"port_xstats\":{\"rx_missed_errors\":7}}", 10 + p, 20 + p, 30 + p, 40 + p, 50 + p, 60 + p, 70 + p,
+			 80 + p, 90 + p, 100 + p, 120 + p, 130 + p, 1000 + p);
+		ck_assert_msg(strstr(out, want), "part %u: want %s in\n%s", p, want, out);
+	}
 	gt_close(&w[0]);
 	gt_close(&w[1]);
 	free(gt_stop(&g));
@@ -349,22 +382,31 @@ START_TEST(bad_plans_are_refused_at_submit)
 }
 END_TEST
 
-START_TEST(real_worker_refuses_with_its_reason)
+/* The real worker in daemon mode on gateway port `port` with token tok; eal: its CALLMETER_EAL_ARGS (NULL: the
+ * default). */
+static void real_worker_spawn(struct tu_proc *wp, unsigned port, const char *tok, const char *eal)
 {
 	static char e[5][256];
-	char tok[GW_TOKEN_LEN + 1], plan[128], args[256], id[64], out[8192], *wlog;
-	char *env[] = { e[0], e[1], e[2], e[3], "LOG_FORMAT=pretty", NULL };
+	char *env[] = { e[0], e[1], e[2], e[3], "LOG_FORMAT=pretty", eal ? e[4] : NULL, NULL };
 	char *argv[] = { (char *)gt_worker_bin(), "--config", "/dev/null", NULL };
+
+	snprintf(e[0], sizeof(e[0]), "WORKER_TOKEN=%s", tok);
+	snprintf(e[1], sizeof(e[1]), "CLOUD_URL=localhost:%u", port);
+	snprintf(e[2], sizeof(e[2]), "CALLMETER_CA_FILE=%s/ca.pem", gt_dir);
+	snprintf(e[3], sizeof(e[3]), "HEALTH_PORT=%u", tu_free_port());
+	snprintf(e[4], sizeof(e[4]), "CALLMETER_EAL_ARGS=%s", eal ? eal : "");
+	tu_spawn(wp, argv, env);
+}
+
+START_TEST(real_worker_refuses_with_its_reason)
+{
+	char tok[GW_TOKEN_LEN + 1], plan[128], args[256], id[64], out[8192], *wlog;
 	struct gt_gateway g;
 	struct tu_proc wp;
 
 	gt_create("real", tok);
 	gt_serve(&g, "srv", 0, 30);
-	snprintf(e[0], sizeof(e[0]), "WORKER_TOKEN=%s", tok);
-	snprintf(e[1], sizeof(e[1]), "CLOUD_URL=localhost:%u", g.port);
-	snprintf(e[2], sizeof(e[2]), "CALLMETER_CA_FILE=%s/ca.pem", gt_dir);
-	snprintf(e[3], sizeof(e[3]), "HEALTH_PORT=%u", tu_free_port());
-	tu_spawn(&wp, argv, env);
+	real_worker_spawn(&wp, g.port, tok, NULL);
 	ck_assert(gt_wait_status("real", "ONLINE", 15000));
 	write_plan(plan, sizeof(plan), "[group g]\nendpoints = 10\nrole = both\n");
 	snprintf(args, sizeof(args), "run submit %s --workers real", plan);
@@ -385,6 +427,99 @@ START_TEST(real_worker_refuses_with_its_reason)
 }
 END_TEST
 
+static int grab_text(void *arg, int n, const char **cols)
+{
+	char *out = arg;
+
+	if (n > 0)
+		cm_strlcpy(out, cols[0], 64);
+	return 1;
+}
+
+static uint64_t store_u64(struct gw_store *st, const char *sql, const char *id, int64_t part, const char *key)
+{
+	char v[64] = "";
+
+	if (key)
+		gw_store_query(st, sql, "sis", grab_text, v, id, part, key);
+	else
+		gw_store_query(st, sql, "si", grab_text, v, id, part);
+	ck_assert_msg(v[0], "no value for %s (%s)", sql, key ? key : "");
+	return (uint64_t)strtod(v, NULL);
+}
+
+/* A real worker in daemon mode runs both parts of a run (callees and callers on its own dataplane): every second
+ * of each part a dataplane sample reaches the gateway's store, and per part the seconds' counters add up to the
+ * dataplane figures its done carried (port statistics, TX packets), the worst second's pacing is the part's
+ * maximum, and `run show` reports them. */
+START_TEST(real_worker_dataplane_reaches_the_gateway)
+{
+	static const char *const summed[] = { "port_ipackets", "port_opackets", "port_ibytes", "port_obytes",
+					      "port_imissed", "port_ierrors", "port_oerrors", "port_rx_nombuf", "tx_packets" };
+	char tok[GW_TOKEN_LEN + 1], plan[128], args[256], id[64], out[16384], path[128], err[256];
+	struct gt_gateway g;
+	struct tu_proc wp;
+	struct gw_store *st;
+	int rc;
+
+	gt_create("real", tok);
+	gt_serve(&g, "srv", 0, 30);
+	real_worker_spawn(&wp, g.port, tok, "--no-huge --no-shconf -m 512 -l 0,1 --no-pci --vdev=net_ring0 "
+					    "--no-telemetry --log-level=*:warning");
+	ck_assert(gt_wait_status("real", "ONLINE", 15000));
+	write_plan(plan, sizeof(plan),
+		   "[test]\nname = dp\nduration = 6s\ncall_duration = 2s\ncps = 10\n"
+		   "[group phones]\nendpoints = 2\nrole = callee\nring_time = 100ms\n"
+		   "[group dialers]\nendpoints = 2\nrole = caller\ntarget = group:phones\n");
+	snprintf(args, sizeof(args), "run submit %s --workers real", plan);
+	ck_assert_int_eq(gt_cli(id, sizeof(id), args), 0);
+	snprintf(args, sizeof(args), "run wait %s --timeout 40", id);
+	rc = gt_cli(out, sizeof(out), args);
+	kill(wp.pid, SIGTERM);
+	ck_assert_int_eq(tu_wait(&wp, 15000), 0);
+	unlink(wp.out);
+	ck_assert_msg(rc == 0 && strstr(out, "\"status\":\"COMPLETED\""), "%s", out);
+	ck_assert_msg(strstr(out, "\"worst_second_tx_pacing_p99_ns\":"), "%s", out);
+	free(gt_stop(&g));
+
+	snprintf(path, sizeof(path), "%s/g.db", gt_dir);
+	st = gw_store_open(path, err, sizeof(err));
+	ck_assert_msg(st, "%s", err);
+	for (int64_t part = 0; part < 2; part++) {
+		uint64_t n = store_u64(st, "SELECT count(*) FROM dataplane WHERE run_id=?1 AND part=?2", id, part, NULL);
+		char sql[160];
+
+		/* one sample a second, from the part's first second to its last */
+		ck_assert_msg(n >= 2 && store_u64(st, "SELECT min(t) FROM dataplane WHERE run_id=?1 AND part=?2", id, part,
+						  NULL) == 1 &&
+				      store_u64(st, "SELECT max(t) FROM dataplane WHERE run_id=?1 AND part=?2", id, part,
+						NULL) == n, "part %lld: %llu samples\n%s", (long long)part, (unsigned long long)n, out);
+		for (size_t k = 0; k < CM_ARRAY_SIZE(summed); k++) {
+			uint64_t sum, done;
+
+			snprintf(sql, sizeof(sql), "SELECT sum(%s) FROM dataplane WHERE run_id=?1 AND part=?2", summed[k]);
+			sum = store_u64(st, sql, id, part, NULL);
+			done = store_u64(st, "SELECT value FROM part_results WHERE run_id=?1 AND part=?2 AND kind='dataplane' "
+					     "AND key=?3", id, part, summed[k]);
+			ck_assert_msg(sum == done, "part %lld %s: seconds add up to %llu, done says %llu", (long long)part,
+				      summed[k], (unsigned long long)sum, (unsigned long long)done);
+		}
+		ck_assert_uint_eq(store_u64(st, "SELECT max(tx_pacing_max_ns) FROM dataplane WHERE run_id=?1 AND part=?2",
+					    id, part, NULL),
+				  store_u64(st, "SELECT value FROM part_results WHERE run_id=?1 AND part=?2 AND "
+						"kind='dataplane' AND key=?3", id, part, "tx_pacing_max_ns"));
+		/* the worker's own TX while the part ran: at least the part's RTP (2 calls, 2 s, both ways: ~400) */
+		ck_assert_uint_ge(store_u64(st, "SELECT value FROM part_results WHERE run_id=?1 AND part=?2 AND "
+						"kind='dataplane' AND key=?3", id, part, "tx_packets"),
+				  store_u64(st, "SELECT value FROM part_results WHERE run_id=?1 AND part=?2 AND "
+						"kind='summary' AND key=?3", id, part, "packets_sent"));
+		ck_assert_uint_ge(store_u64(st, "SELECT value FROM part_results WHERE run_id=?1 AND part=?2 AND "
+						"kind='summary' AND key=?3", id, part, "packets_sent"), 150);
+	}
+	gw_store_close(st);
+}
+END_TEST
+
 static Suite *runs_suite(void)
 {
 	Suite *s = suite_create("gw-runs");
@@ -398,6 +533,7 @@ static Suite *runs_suite(void)
 	tcase_add_test(tc, returning_worker_keeps_its_live_part);
 	tcase_add_test(tc, bad_plans_are_refused_at_submit);
 	tcase_add_test(tc, real_worker_refuses_with_its_reason);
+	tcase_add_test(tc, real_worker_dataplane_reaches_the_gateway);
 	suite_add_tcase(s, tc);
 	return s;
 }

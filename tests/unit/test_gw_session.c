@@ -264,6 +264,96 @@ START_TEST(metrics_are_stored_once_and_acked)
 }
 END_TEST
 
+static int grab_rows(void *arg, int n, const char **cols)
+{
+	char *out = arg;
+	size_t len = strlen(out);
+
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(out + len, 4096 - len, "%s%s", cols[i], i + 1 < n ? "," : ";");
+	return 0;
+}
+
+static void send_dp_frame(struct gt_client *a, uint64_t seq, uint64_t t, bool with_part, int broken)
+{
+	struct gw_enc e;
+
+	ck_assert_int_eq(gw_enc_start(&e, GW_MSG_METRICS, with_part ? 6 : 5), 0);
+	gw_enc_str(&e, "run_id", "run-dp");
+	if (with_part)
+		gw_enc_u64(&e, "part", 2);
+	gw_enc_u64(&e, "seq", seq);
+	gw_enc_u64(&e, "ts", 1000 + seq);
+	gw_enc_key(&e, "samples");
+	msgpack_pack_array(&e.pk, 1);
+	msgpack_pack_map(&e.pk, 2);
+	msgpack_pack_str_with_body(&e.pk, "endpoint", 8);
+	msgpack_pack_uint32(&e.pk, 5);
+	msgpack_pack_str_with_body(&e.pk, "t", 1);
+	msgpack_pack_uint64(&e.pk, t);
+	gw_enc_key(&e, "dataplane");
+	gt_pack_dp(&e.pk, t, 1, broken);
+	ck_assert_int_eq(gw_conn_send_enc(&a->c, &e), 0);
+}
+
+/* A part's dataplane samples are stored by (run, worker, part, second), once however often the frame comes; one
+ * that is malformed (a counter of the wrong type, a missing map or field, another kind, a nested xstat, a frame
+ * without its part number) is left out, counted and logged once, while the frame's per-endpoint samples are
+ * stored and acknowledged as ever. */
+START_TEST(dataplane_samples_stored_or_left_out)
+{
+	static const int broken[] = { GT_DP_STRING_COUNTER, GT_DP_NO_SECOND, GT_DP_WRONG_KIND, GT_DP_NESTED_XSTAT,
+				      GT_DP_NEGATIVE_T, GT_DP_NO_PACING, GT_DP_NOT_A_MAP };
+	char tok[GW_TOKEN_LEN + 1], err[256], path[128], rows[4096] = "", *log, *p;
+	struct gt_gateway g;
+	struct gt_client a;
+	struct gw_store *s;
+	uint64_t frames, lo, hi, samples, seq = 0;
+	int acks = 1, left_out_lines = 0;
+
+	gt_create("dp", tok);
+	gt_serve(&g, "srv", 0, 30);
+	gt_connect(&a, g.port);
+	gt_send_hello(&a, tok, GW_PROTO_VERSION);
+	ck_assert_int_eq(gt_pump(&a, 1, 5000), 1);
+	send_dp_frame(&a, ++seq, 1, true, GT_DP_OK);
+	send_dp_frame(&a, ++seq, 2, true, GT_DP_OK);
+	send_dp_frame(&a, seq, 2, true, GT_DP_OK); /* sent again after a reconnect, say */
+	acks += 3;
+	for (size_t i = 0; i < CM_ARRAY_SIZE(broken); i++, acks++)
+		send_dp_frame(&a, ++seq, 3 + i, true, broken[i]);
+	send_dp_frame(&a, ++seq, 20, false, GT_DP_OK); /* no part number */
+	acks++;
+	ck_assert_int_eq(gt_pump(&a, acks, 5000), acks);
+	for (int i = 1; i < acks; i++) {
+		ck_assert_str_eq(a.type[i], "ack");
+		ck_assert_str_eq(a.code[i], ""); /* the samples are taken: nothing for the worker to drop */
+	}
+	ck_assert(a.open);
+	gt_close(&a);
+	log = gt_stop(&g);
+	for (p = log; (p = strstr(p, "left out: ")); p++)
+		left_out_lines++;
+	ck_assert_msg(left_out_lines == 1 && strstr(log, "dataplane sample of metrics frame run-dp/3 left out: a counter "
+							 "that is not an unsigned integer (1 so far)"), "%s", log);
+	ck_assert_msg(strstr(log, "2 dataplane samples stored, 8 left out"), "%s", log);
+	free(log);
+
+	snprintf(path, sizeof(path), "%s/g.db", gt_dir);
+	s = gw_store_open(path, err, sizeof(err));
+	ck_assert_msg(s, "%s", err);
+	ck_assert_int_eq(gw_store_metrics_stat(s, "run-dp", &frames, &lo, &hi, &samples), 0);
+	ck_assert_uint_eq(frames, seq);
+	ck_assert_uint_eq(samples, seq); /* every frame's endpoint sample, the broken dataplane ones' too */
+	ck_assert_int_eq(gw_store_query(s, "SELECT part, t, seq, port_ipackets, port_imissed, tx_packets, "
+					   "tx_pacing_p99_ns, tx_pacing_max_ns FROM dataplane WHERE run_id='run-dp' ORDER BY t",
+					"", grab_rows, rows), 2);
+	/* second: column i is 10 * (i + 1) + 1 (gt_pack_dp) */
+	ck_assert_str_eq(rows, "2,1,1,11,51,91,121,131;2,2,2,11,51,91,121,131;");
+	gw_store_close(s);
+}
+END_TEST
+
 /* Each hostile input on its own session: the gateway closes that session, says why in its log, and goes on
  * serving.  Payloads get their length prefix at run time unless `raw` (the prefix itself is the attack). */
 static const struct {
@@ -360,6 +450,7 @@ static Suite *session_suite(void)
 	tcase_add_test(tc, heartbeat_timeout_marks_offline);
 	tcase_add_test(tc, metrics_are_stored_once_and_acked);
 	tcase_add_test(tc, hostile_frames_close_only_their_session);
+	tcase_add_test(tc, dataplane_samples_stored_or_left_out);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -450,7 +450,7 @@ static void push_frames(struct cp_gateway *gw, uint64_t *t, int n)
 			msgpack_pack_str_with_body(&pk, "packets_received", 16);
 			msgpack_pack_uint32(&pk, 50);
 		}
-		ck_assert_int_eq(cp_gateway_metrics(gw, "run-restart", (*t)++, sb.data, sb.size), 0);
+		ck_assert_int_eq(cp_gateway_metrics(gw, "run-restart", 0, (*t)++, sb.data, sb.size, NULL, 0), 0);
 		msgpack_sbuffer_destroy(&sb);
 	}
 }
