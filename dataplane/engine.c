@@ -273,6 +273,7 @@ static struct {
 	unsigned lcore_ids[RTE_MAX_LCORE];
 	struct dp_lcore *lc;      /* nlcores of them */
 	uint8_t mac[6];
+	uint64_t eth_src;         /* dp_eth_src(mac) */
 	uint64_t tsc_hz, ns_mult; /* ns = tsc * ns_mult >> 32 */
 	uint64_t wall_next_ns;    /* lcore 0 steers the wall clock (clock.c) to CLOCK_REALTIME at this tsc_to_ns() */
 	uint64_t silent_tsc;
@@ -1246,7 +1247,7 @@ static struct rte_mbuf *tx_build(struct dp_lcore *lc, struct dp_flow *f, const s
 				       fr->flags & CODEC_FRAME_MARKER, ext, el, payload, fr->len, sum,
 				       !g.port.tx_csum_offload);
 	} else {
-		len = dp_build_rtp_fast(rte_pktmbuf_mtod(m, uint8_t *), f, g.mac, g.cfg.vlan, lc->ip_id++,
+		len = dp_build_rtp_fast(rte_pktmbuf_mtod(m, uint8_t *), f, g.eth_src, g.cfg.vlan, lc->ip_id++,
 					fr->flags & CODEC_FRAME_MARKER, payload, fr->len, sum,
 					!g.port.tx_csum_offload);
 	}
@@ -1451,10 +1452,10 @@ static inline __attribute__((always_inline)) bool tx_plain(struct dp_lcore *lc, 
 
 		/* untagged with checksums in software (the virtual devices) built with those two known */
 		if (likely(!g.cfg.vlan && !g.port.tx_csum_offload))
-			m->data_len = m->pkt_len = dp_build_rtp_fast(d, f, g.mac, 0, lc->ip_id++, marker,
+			m->data_len = m->pkt_len = dp_build_rtp_fast(d, f, g.eth_src, 0, lc->ip_id++, marker,
 								     c->data + fr->offset, fr->len, sum, true);
 		else
-			m->data_len = m->pkt_len = dp_build_rtp_fast(d, f, g.mac, g.cfg.vlan, lc->ip_id++, marker,
+			m->data_len = m->pkt_len = dp_build_rtp_fast(d, f, g.eth_src, g.cfg.vlan, lc->ip_id++, marker,
 								     c->data + fr->offset, fr->len, sum,
 								     !g.port.tx_csum_offload);
 		if (g.port.tx_csum_offload)
@@ -2344,6 +2345,7 @@ int dp_engine_start(const struct dp_port_ctx *ctx, char *err, size_t errlen)
 	if (rte_is_zero_ether_addr(&mac))
 		rte_eth_random_addr(mac.addr_bytes);
 	memcpy(g.mac, mac.addr_bytes, 6);
+	g.eth_src = dp_eth_src(g.mac);
 	g.tsc_hz = dp_tsc_hz();
 	g.ns_mult = (uint64_t)(((unsigned __int128)1000000000ull << 32) / g.tsc_hz);
 	{

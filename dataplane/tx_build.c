@@ -25,7 +25,7 @@ uint16_t dp_build_rtp(uint8_t *buf, const struct dp_flow *f, const uint8_t src_m
 		struct dp_flow g = *f; /* any flow: its checksum parts are not known to be prepared */
 
 		dp_flow_csum_prepare(&g);
-		return dp_build_rtp_fast(buf, &g, src_mac, vlan, ip_id, marker, payload, payload_len,
+		return dp_build_rtp_fast(buf, &g, dp_eth_src(src_mac), vlan, ip_id, marker, payload, payload_len,
 					 (uint16_t)(payload_sum >= 0 ? payload_sum : 0), sw_csum);
 	}
 	return dp_build_rtp_ext(buf, f, src_mac, vlan, ip_id, marker, NULL, 0, payload, payload_len, payload_sum,

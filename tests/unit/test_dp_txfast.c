@@ -157,7 +157,7 @@ START_TEST(builder_matches_reference)
 					dp_flow_csum_prepare(&f);
 					/* the payload sum as payload_sums() keeps it (dp_csum_add of the frame, folded) */
 					uint16_t psum = (uint16_t)~dp_csum_fold(dp_csum_add(0, payload, plen));
-					uint16_t la = dp_build_rtp_fast(a, &f, SRC_MAC, vlans[v], id, marker, payload,
+					uint16_t la = dp_build_rtp_fast(a, &f, dp_eth_src(SRC_MAC), vlans[v], id, marker, payload,
 									plen, psum, sw);
 					uint16_t lb = ref_build(b, &f, vlans[v], id, marker, payload, plen, sw);
 
@@ -179,6 +179,24 @@ START_TEST(builder_matches_reference)
 END_TEST
 
 /* The computed UDP checksum 0 goes out as 0xffff (RFC 768): a payload chosen so that the sum is all ones. */
+/* dp_csum_fold32 (one addition of s and s turned by 16 bits) against folding until nothing carries: the edges of
+ * the end-around carry and 2^22 spread values. */
+START_TEST(csum_fold32_matches_repeated_fold)
+{
+	static const uint32_t edges[] = { 0, 1, 0xffff, 0x10000, 0x1fffe, 0xfffe0001u, 0xffff0000u, 0x0000ffffu,
+					  0xffffffffu, 0x8000ffffu, 0xffff8000u, 0x7fff8001u };
+	uint32_t x = 12345, wrong = 0;
+
+	for (unsigned i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		ck_assert_uint_eq(dp_csum_fold32(edges[i]), fold(edges[i]));
+	for (unsigned i = 0; i < 1u << 22; i++) {
+		x = x * 1664525u + 1013904223u;
+		wrong += dp_csum_fold32(x) != fold(x);
+	}
+	ck_assert_uint_eq(wrong, 0);
+}
+END_TEST
+
 START_TEST(builder_udp_zero_is_all_ones)
 {
 	struct dp_flow f = { .pt = 0, .seq = 2, .ts = 3, .remote_mac = { 2 } };
@@ -194,7 +212,7 @@ START_TEST(builder_udp_zero_is_all_ones)
 	b[40] = b[41] = 0;
 	uint16_t rest = fold(sum16(b + 26, 8) + 17 + 22 + sum16(b + 34, 22));
 	put16(payload, (uint16_t)(0xffff - rest));
-	la = dp_build_rtp_fast(a, &f, SRC_MAC, 0, 9, false, payload, 2,
+	la = dp_build_rtp_fast(a, &f, dp_eth_src(SRC_MAC), 0, 9, false, payload, 2,
 			       (uint16_t)~dp_csum_fold(dp_csum_add(0, payload, 2)), true);
 	lb = ref_build(b, &f, 0, 9, false, payload, 2, true);
 	ck_assert_uint_eq(la, lb);
@@ -408,6 +426,7 @@ int main(void)
 	TCase *tb = tcase_create("builder"), *te = tcase_create("engine");
 
 	tcase_add_test(tb, builder_matches_reference);
+	tcase_add_test(tb, csum_fold32_matches_repeated_fold);
 	tcase_add_test(tb, builder_udp_zero_is_all_ones);
 	tcase_add_test(tb, tx_counters_carry);
 	suite_add_tcase(s, tb);
