@@ -84,6 +84,11 @@ FUZZ_SECONDS ?= 10
 .PHONY: all check unit integration bench demo install clean fuzz fuzz-bins fuzz-short
 all: $(WORKER) $(GATEWAY)
 
+# The dataplane (its packet paths) is built -O3, as DPDK builds itself: +4 % TX packets per CPU-second in
+# bench_dp_tx (docs/dataplane.md).  DP_OPT= builds it with CFLAGS alone.
+DP_OPT ?= -O3
+$(BUILD)/obj/dataplane/%.o: CFLAGS += $(DP_OPT)
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
