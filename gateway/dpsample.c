@@ -16,20 +16,6 @@ const char *gw_dp_column_name(unsigned i)
 	return i < GW_DP_NCOLS ? column_names[i] : "?";
 }
 
-/* Counter names: what the worker's summary keys look like (and what `run show` prints unescaped). */
-bool gw_dp_key_ok(const msgpack_object *k, size_t max)
-{
-	if (k->type != MSGPACK_OBJECT_STR || k->via.str.size == 0 || k->via.str.size > max)
-		return false;
-	for (uint32_t i = 0; i < k->via.str.size; i++) {
-		char c = k->via.str.ptr[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-		      c == '.' || c == ':'))
-			return false;
-	}
-	return true;
-}
-
 const char *gw_dp_counters_problem(const msgpack_object *m, size_t keymax)
 {
 	if (!m || m->type != MSGPACK_OBJECT_MAP)
@@ -37,7 +23,8 @@ const char *gw_dp_counters_problem(const msgpack_object *m, size_t keymax)
 	for (uint32_t i = 0; i < m->via.map.size; i++) {
 		const msgpack_object *v = &m->via.map.ptr[i].val;
 
-		if (!gw_dp_key_ok(&m->via.map.ptr[i].key, keymax))
+		/* what the worker's summary keys look like (and what `run show` prints unescaped) */
+		if (!gw_key_name(&m->via.map.ptr[i].key, GW_DP_KEY_PUNCT, keymax, NULL))
 			return "a counter name that is not a short identifier";
 		if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 > INT64_MAX)
 			return "a counter that is not an unsigned integer";

@@ -109,6 +109,9 @@ const msgpack_object *gw_obj_get(const msgpack_object *map, const char *key);
 int gw_obj_str(const msgpack_object *map, const char *key, char *out, size_t outlen);
 int gw_obj_u64(const msgpack_object *map, const char *key, uint64_t *out);
 int gw_obj_f64(const msgpack_object *map, const char *key, double *out);
+/* A map key that is a name: 1 to max bytes of ASCII letters, digits and the characters of punct; copied with its
+ * NUL into out (max + 1 bytes) unless out is NULL. */
+bool gw_key_name(const msgpack_object *k, const char *punct, size_t max, char *out);
 static inline int gw_msg_str(const struct gw_msg *m, const char *k, char *out, size_t n)
 {
 	return gw_obj_str(m->map, k, out, n);
@@ -246,9 +249,9 @@ const char *gw_dp_column_name(unsigned i);
 /* Checks a dataplane sample map (kind, v, t, ms, second and total maps of counters, xstats); NULL when it is
  * right (out filled), else what is wrong. */
 const char *gw_dp_sample_read(const msgpack_object *dp, struct gw_dp_sample *out);
-/* A counter name: letters, digits, _ - . : and at most max bytes. */
-bool gw_dp_key_ok(const msgpack_object *k, size_t max);
-/* NULL when m is a map of such names (at most keymax bytes) to unsigned integers a store column holds. */
+/* NULL when m is a map of counter names (gw_key_name with GW_DP_KEY_PUNCT, at most keymax bytes) to unsigned
+ * integers a store column holds. */
+#define GW_DP_KEY_PUNCT "_-.:"
 const char *gw_dp_counters_problem(const msgpack_object *m, size_t keymax);
 /* Stores one dataplane sample of a run's part; a re-sent (run_id, worker, part, t) is ignored.  1 stored, 0 held. */
 int gw_store_dataplane_put(struct gw_store *s, const char *run_id, int64_t worker_id, int64_t part, uint64_t seq,

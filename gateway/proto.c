@@ -297,6 +297,24 @@ int gw_obj_str(const msgpack_object *map, const char *key, char *out, size_t out
 	return 0;
 }
 
+bool gw_key_name(const msgpack_object *k, const char *punct, size_t max, char *out)
+{
+	if (k->type != MSGPACK_OBJECT_STR || k->via.str.size == 0 || k->via.str.size > max)
+		return false;
+	for (uint32_t i = 0; i < k->via.str.size; i++) {
+		char c = k->via.str.ptr[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      (c && strchr(punct, c))))
+			return false;
+	}
+	if (out) {
+		memcpy(out, k->via.str.ptr, k->via.str.size);
+		out[k->via.str.size] = '\0';
+	}
+	return true;
+}
+
 int gw_obj_u64(const msgpack_object *map, const char *key, uint64_t *out)
 {
 	const msgpack_object *o = gw_obj_get(map, key);

@@ -507,20 +507,6 @@ struct result_ctx {
 	const char *kind;
 };
 
-static bool key_ok(const msgpack_object *k, char *out, size_t len)
-{
-	if (k->type != MSGPACK_OBJECT_STR || k->via.str.size == 0 || k->via.str.size >= len)
-		return false;
-	for (uint32_t i = 0; i < k->via.str.size; i++) {
-		char c = k->via.str.ptr[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
-			return false;
-	}
-	memcpy(out, k->via.str.ptr, k->via.str.size);
-	out[k->via.str.size] = '\0';
-	return true;
-}
-
 /* outcomes {NAME: count}, summary {name: number}: numbers only, saved per part and summed by `run show`. */
 static int save_results(struct result_ctx *c, const msgpack_object *map)
 {
@@ -533,7 +519,7 @@ static int save_results(struct result_ctx *c, const msgpack_object *map)
 		char key[48], val[40];
 		double d;
 
-		if (!key_ok(&map->via.map.ptr[i].key, key, sizeof(key)))
+		if (!gw_key_name(&map->via.map.ptr[i].key, "_", sizeof(key) - 1, key))
 			return -EPROTO;
 		if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 			d = (double)v->via.u64;
@@ -569,11 +555,9 @@ static void save_dataplane(struct gw_server *srv, struct gw_session *s, const ch
 		return;
 	}
 	for (uint32_t i = 0; i < map->via.map.size; i++) {
-		const msgpack_object *k = &map->via.map.ptr[i].key;
 		char key[64], val[32];
 
-		memcpy(key, k->via.str.ptr, k->via.str.size);
-		key[k->via.str.size] = '\0';
+		gw_key_name(&map->via.map.ptr[i].key, GW_DP_KEY_PUNCT, keymax, key); /* checked above */
 		snprintf(val, sizeof(val), "%llu", (unsigned long long)map->via.map.ptr[i].val.via.u64);
 		gw_store_exec(srv->store,
 			      "INSERT OR REPLACE INTO part_results(run_id, part, kind, key, value) VALUES(?1,?2,?3,?4,?5)",
