@@ -305,7 +305,8 @@ struct show_ctx {
 
 static int show_kv(void *arg, int n, const char **cols);
 
-#define DP_SUMMED 10 /* GW_DP_COLUMNS up to tx_paced are counts, summed over the seconds; then the pacing */
+#define DP_SUMMED (GW_DP_NCOLS - 3) /* GW_DP_COLUMNS up to tx_paced are counts, summed over the seconds; then the
+				    * three pacing figures */
 
 static int show_dp_sums(void *arg, int n, const char **cols)
 {
